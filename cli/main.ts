@@ -1,0 +1,25 @@
+/**
+ * The `samsa` command line. Commands arrive with the issues that build what they drive; today it
+ * reports its version and what it can do.
+ */
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("samsa")
+    .description("samsa: a Kafka-compatible message-log broker for Node.js")
+    .version(version(), "-V, --version")
+    .showHelpAfterError();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

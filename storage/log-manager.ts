@@ -1,0 +1,275 @@
+/**
+ * All partition logs of one data directory: one `<topic>-<partition>` directory each, loaded at
+ * start-up (recovering several partitions at once, bounded), created and deleted on demand.
+ *
+ * The manager owns the data directory's files: the recovery-point, log-start-offset and
+ * high-watermark checkpoints, and the clean-shutdown marker. The marker is removed as soon as the
+ * logs are loaded, so a crash at any later moment is seen as unclean on the next start.
+ */
+import * as path from "node:path";
+import { KafkaError } from "../protocol/errors.js";
+import {
+  HIGH_WATERMARK_CHECKPOINT,
+  LOG_START_OFFSET_CHECKPOINT,
+  partitionKey,
+  RECOVERY_POINT_CHECKPOINT,
+  readCheckpoint,
+  writeCheckpoint,
+} from "./checkpoint.js";
+import { DEFAULT_LOG_CONFIG, type LogConfig } from "./config.js";
+import { NodeFs, type StorageFs, writeFileAtomic } from "./fs.js";
+import { PartitionLog } from "./log.js";
+
+export const CLEAN_SHUTDOWN_MARKER = ".samsa_cleanshutdown";
+/** Suffix of a partition directory being deleted: `<topic>-<partition>.<id>-delete`. */
+export const DELETE_DIR_SUFFIX = "-delete";
+/** How many partitions recover at once at start-up. */
+export const DEFAULT_RECOVERY_CONCURRENCY = 4;
+/** log.flush.offset.checkpoint.interval.ms */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
+/** log.retention.check.interval.ms */
+export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60_000;
+
+export interface LogManagerOptions {
+  dataDir: string;
+  fs?: StorageFs;
+  /** The config of each partition's log; called at load and creation. */
+  configFor?: (topic: string, partition: number) => LogConfig;
+  recoveryConcurrency?: number;
+  /** 0 disables the periodic checkpoint (tests call checkpoint() themselves). */
+  checkpointIntervalMs?: number;
+  /** 0 disables the periodic retention check. */
+  retentionCheckIntervalMs?: number;
+  now?: () => number;
+  onAppend?: (topic: string, partition: number) => void;
+}
+
+export interface PartitionId {
+  topic: string;
+  partition: number;
+}
+
+export interface LogSize extends PartitionId {
+  bytes: number;
+  segments: number;
+  logStartOffset: number;
+  logEndOffset: number;
+}
+
+/** Splits `<topic>-<partition>`; null for names that are not partition directories. */
+export function parsePartitionDir(name: string): PartitionId | null {
+  const dash = name.lastIndexOf("-");
+  if (dash <= 0) return null;
+  const partition = Number(name.slice(dash + 1));
+  if (!/^\d+$/.test(name.slice(dash + 1)) || !Number.isSafeInteger(partition)) return null;
+  return { topic: name.slice(0, dash), partition };
+}
+
+export class LogManager {
+  private readonly logs = new Map<string, { id: PartitionId; log: PartitionLog }>();
+  private readonly creating = new Map<string, Promise<PartitionLog>>();
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  /** Whether the data directory was shut down cleanly before this start. */
+  cleanStart = false;
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly sfs: StorageFs,
+    private readonly options: LogManagerOptions,
+  ) {}
+
+  /** Loads every partition under `dataDir`, recovering as the clean-shutdown marker says. */
+  static async open(options: LogManagerOptions): Promise<LogManager> {
+    const sfs = options.fs ?? new NodeFs();
+    await sfs.mkdirp(options.dataDir);
+    const manager = new LogManager(options.dataDir, sfs, options);
+    await manager.loadAll();
+    manager.startTimers();
+    return manager;
+  }
+
+  private configFor(topic: string, partition: number): LogConfig {
+    return this.options.configFor?.(topic, partition) ?? DEFAULT_LOG_CONFIG;
+  }
+
+  private file(name: string): string {
+    return path.join(this.dataDir, name);
+  }
+
+  private async loadAll(): Promise<void> {
+    const marker = this.file(CLEAN_SHUTDOWN_MARKER);
+    this.cleanStart = await this.sfs.exists(marker);
+    const recoveryPoints = await readCheckpoint(this.sfs, this.file(RECOVERY_POINT_CHECKPOINT));
+    const startOffsets = await readCheckpoint(this.sfs, this.file(LOG_START_OFFSET_CHECKPOINT));
+    const highWatermarks = await readCheckpoint(this.sfs, this.file(HIGH_WATERMARK_CHECKPOINT));
+    const ids: PartitionId[] = [];
+    for (const name of await this.sfs.readdir(this.dataDir)) {
+      if (name.endsWith(DELETE_DIR_SUFFIX)) {
+        await this.sfs.removeTree(this.file(name));
+        continue;
+      }
+      const id = parsePartitionDir(name);
+      if (id) ids.push(id);
+    }
+    const limit = Math.max(1, this.options.recoveryConcurrency ?? DEFAULT_RECOVERY_CONCURRENCY);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        const key = partitionKey(id.topic, id.partition);
+        const log = await this.openLog(id, {
+          recoveryPoint: recoveryPoints.get(key) ?? 0,
+          logStartOffset: startOffsets.get(key),
+          highWatermark: highWatermarks.get(key),
+          cleanShutdown: this.cleanStart,
+        });
+        this.logs.set(key, { id, log });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, ids.length) }, worker));
+    if (this.cleanStart) {
+      await this.sfs.unlink(marker);
+      await this.sfs.fsyncDir(this.dataDir);
+    }
+    await this.checkpoint();
+  }
+
+  private openLog(
+    id: PartitionId,
+    state: {
+      recoveryPoint?: number;
+      logStartOffset?: number;
+      highWatermark?: number;
+      cleanShutdown?: boolean;
+    },
+  ): Promise<PartitionLog> {
+    return PartitionLog.open({
+      dir: this.file(partitionKey(id.topic, id.partition)),
+      config: this.configFor(id.topic, id.partition),
+      fs: this.sfs,
+      now: this.options.now,
+      ...state,
+      onTruncated: () => void this.checkpoint().catch(() => {}),
+      onAppend: this.options.onAppend ? () => this.options.onAppend?.(id.topic, id.partition) : undefined,
+    });
+  }
+
+  private startTimers(): void {
+    const checkpointMs = this.options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    const retentionMs = this.options.retentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS;
+    if (checkpointMs > 0)
+      this.timers.push(setInterval(() => void this.checkpoint().catch(() => {}), checkpointMs));
+    if (retentionMs > 0)
+      this.timers.push(setInterval(() => void this.applyRetention().catch(() => {}), retentionMs));
+    for (const t of this.timers) t.unref();
+  }
+
+  getLog(topic: string, partition: number): PartitionLog | undefined {
+    return this.logs.get(partitionKey(topic, partition))?.log;
+  }
+
+  /** Every loaded partition and its log. */
+  all(): { topic: string; partition: number; log: PartitionLog }[] {
+    return [...this.logs.values()].map(({ id, log }) => ({ ...id, log }));
+  }
+
+  /** Returns the partition's log, creating an empty one if it does not exist. */
+  async createLog(topic: string, partition: number): Promise<PartitionLog> {
+    if (this.closed) throw new KafkaError("KAFKA_STORAGE_ERROR", "log manager is closed");
+    const key = partitionKey(topic, partition);
+    const existing = this.logs.get(key)?.log;
+    if (existing) return existing;
+    const pending = this.creating.get(key);
+    if (pending) return pending;
+    const creation = this.openLog({ topic, partition }, {}).then((log) => {
+      this.logs.set(key, { id: { topic, partition }, log });
+      this.creating.delete(key);
+      return log;
+    });
+    creation.catch(() => this.creating.delete(key));
+    this.creating.set(key, creation);
+    return creation;
+  }
+
+  /**
+   * Removes a partition: its directory is renamed to `<name>.<id>-delete` first, so a crash
+   * midway leaves a name that the next start-up deletes.
+   */
+  async deleteLog(topic: string, partition: number): Promise<boolean> {
+    const key = partitionKey(topic, partition);
+    const entry = this.logs.get(key);
+    if (!entry) return false;
+    this.logs.delete(key);
+    await entry.log.close();
+    const doomed = this.file(`${key}.${Date.now().toString(36)}${DELETE_DIR_SUFFIX}`);
+    await this.sfs.rename(this.file(key), doomed);
+    await this.sfs.fsyncDir(this.dataDir);
+    await this.sfs.removeTree(doomed);
+    await this.checkpoint();
+    return true;
+  }
+
+  /** Sizes and offsets of every partition. */
+  sizes(): LogSize[] {
+    return this.all().map(({ topic, partition, log }) => ({
+      topic,
+      partition,
+      bytes: log.sizeBytes(),
+      segments: log.segmentCount(),
+      logStartOffset: log.logStartOffset,
+      logEndOffset: log.logEndOffset,
+    }));
+  }
+
+  /** Applies retention to every log; returns the number of segments deleted. */
+  async applyRetention(nowMs?: number): Promise<number> {
+    let deleted = 0;
+    for (const { log } of this.all()) {
+      if (!log.failed) deleted += await log.applyRetention(nowMs);
+    }
+    if (deleted > 0) await this.checkpoint();
+    return deleted;
+  }
+
+  /** Writes the recovery-point, log-start-offset and high-watermark checkpoints. */
+  async checkpoint(): Promise<void> {
+    const entries = this.all();
+    const pick = (f: (log: PartitionLog) => number) =>
+      entries.map(({ topic, partition, log }) => ({ topic, partition, offset: f(log) }));
+    await writeCheckpoint(
+      this.sfs,
+      this.file(RECOVERY_POINT_CHECKPOINT),
+      pick((l) => l.recoveryPoint),
+    );
+    await writeCheckpoint(
+      this.sfs,
+      this.file(LOG_START_OFFSET_CHECKPOINT),
+      pick((l) => l.logStartOffset),
+    );
+    await writeCheckpoint(
+      this.sfs,
+      this.file(HIGH_WATERMARK_CHECKPOINT),
+      pick((l) => l.highWatermark),
+    );
+  }
+
+  /**
+   * Closes every log (flushing it), writes the checkpoints and, if no log had failed, the
+   * clean-shutdown marker.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.allSettled([...this.creating.values()]);
+    let allHealthy = true;
+    for (const { log } of this.all()) {
+      if (log.failed) allHealthy = false;
+      await log.close();
+      if (log.failed) allHealthy = false;
+    }
+    await this.checkpoint();
+    if (allHealthy) await writeFileAtomic(this.sfs, this.file(CLEAN_SHUTDOWN_MARKER), Buffer.alloc(0));
+  }
+}

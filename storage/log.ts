@@ -1,0 +1,884 @@
+/**
+ * A partition log: an ordered list of segments in one directory, and every state change of it.
+ *
+ * Appends are validated and given offsets synchronously, in call order, then written by a single
+ * writer loop that takes every append waiting at that moment as one group: one writev, and under
+ * flush.policy=always one fdatasync shared by the whole group (group commit), before any of the
+ * group's promises resolve. Rolls, truncations, flushes and close go through the same queue, so
+ * they are ordered with appends. Reads and retention run beside the writer: reads see only bytes
+ * the writer has committed; retention only removes sealed segments.
+ *
+ * A failed write or flush puts the log in a failed state: every pending and later append is
+ * refused with KAFKA_STORAGE_ERROR, nothing unflushed is acknowledged, and reads keep working.
+ */
+import * as path from "node:path";
+import { KafkaError } from "../protocol/errors.js";
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  COMPRESSION_MASK,
+  decodeRecords,
+  LAST_OFFSET_DELTA_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  RECORD_COUNT_OFFSET,
+  RECORDS_OFFSET,
+  TIMESTAMP_TYPE_MASK,
+  walkRecords,
+} from "../protocol/record-batch.js";
+import { Cursor, readInt64, writeInt64 } from "../protocol/varint.js";
+import type { LogConfig } from "./config.js";
+import type { StorageFs } from "./fs.js";
+import { NodeFs } from "./fs.js";
+import { LeaderEpochCache } from "./leader-epoch-cache.js";
+import {
+  CLEANED_SUFFIX,
+  DELETED_SUFFIX,
+  INDEX_SUFFIX,
+  LOG_SUFFIX,
+  LogSegment,
+  MAX_RELATIVE_OFFSET,
+  MAX_SEGMENT_POSITION,
+  parseSegmentFileName,
+  type ScannedBatch,
+  SWAP_SUFFIX,
+  scanBatches,
+  segmentFileName,
+  TIME_INDEX_SUFFIX,
+} from "./segment.js";
+import { type ValidBatch, validateBatches } from "./validate.js";
+
+/** Most appends written by one writev (IOV_MAX on Linux is 1024). */
+export const MAX_GROUP_APPENDS = 1024;
+/** Most bytes written by one writev before the group is flushed and acknowledged. */
+export const MAX_GROUP_BYTES = 16 * 1024 * 1024;
+
+export interface AppendOptions {
+  /** The leader epoch stamped into each batch and recorded in the epoch cache. */
+  leaderEpoch?: number;
+  /** Keep the offsets in the batches (a follower copying its leader) instead of assigning them. */
+  keepOffsets?: boolean;
+  /** Accept control batches (written by the broker's transaction markers). */
+  allowControl?: boolean;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  recordCount: number;
+  logStartOffset: number;
+}
+
+export interface ReadOptions {
+  maxBytes: number;
+  /** Exclusive upper bound on the offsets returned (the high watermark for consumers). */
+  maxOffset?: number;
+  /** Return the first batch even if it is larger than maxBytes (Kafka's KIP-74). Default true. */
+  minOneBatch?: boolean;
+}
+
+export interface ReadResult {
+  /** Whole record batches, as they were appended. */
+  records: Buffer;
+  logStartOffset: number;
+  logEndOffset: number;
+  highWatermark: number;
+}
+
+export interface TimestampOffset {
+  offset: number;
+  timestamp: number;
+}
+
+export interface OpenLogOptions {
+  dir: string;
+  config: LogConfig;
+  fs?: StorageFs;
+  /** Offset below which the log is known to be flushed; recovery starts at its segment. */
+  recoveryPoint?: number;
+  /** The data directory was shut down cleanly: trust index files and do not re-read the log. */
+  cleanShutdown?: boolean;
+  logStartOffset?: number;
+  highWatermark?: number;
+  /** Wall clock in ms; tests replace it. */
+  now?: () => number;
+  /** Called after a truncation, so the owner can checkpoint the lowered recovery point. */
+  onTruncated?: () => void;
+  /** Called whenever the log end offset advances (fetch long-polls wait on it). */
+  onAppend?: () => void;
+}
+
+export interface RecoveryReport {
+  segmentsRecovered: number;
+  bytesTruncated: number;
+}
+
+interface PendingAppend {
+  kind: "append";
+  buf: Buffer;
+  batches: ValidBatch[];
+  baseOffset: number;
+  lastOffset: number;
+  recordCount: number;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+interface PendingTask {
+  kind: "task";
+  run: () => Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+type Pending = PendingAppend | PendingTask;
+
+export class PartitionLog {
+  private segments: LogSegment[] = [];
+  private nextOffset = 0;
+  private endOffset = 0;
+  private startOffset = 0;
+  private hw = 0;
+  private flushedOffset = 0;
+  private queue: Pending[] = [];
+  private writing = false;
+  private failure: KafkaError | null = null;
+  private closed = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+  /** Segments removed from the log whose files wait out file.delete.delay.ms for readers. */
+  private deleteTimers = new Map<LogSegment, NodeJS.Timeout>();
+  readonly recovery: RecoveryReport = { segmentsRecovered: 0, bytesTruncated: 0 };
+
+  private constructor(
+    readonly dir: string,
+    private config: LogConfig,
+    private readonly sfs: StorageFs,
+    readonly epochs: LeaderEpochCache,
+    private readonly now: () => number,
+    private readonly hooks: Pick<OpenLogOptions, "onTruncated" | "onAppend">,
+  ) {}
+
+  /** Opens (creating if needed) the log in `dir`, recovering it as `cleanShutdown` requires. */
+  static async open(options: OpenLogOptions): Promise<PartitionLog> {
+    const sfs = options.fs ?? new NodeFs();
+    await sfs.mkdirp(options.dir);
+    const epochs = await LeaderEpochCache.load(sfs, options.dir);
+    const log = new PartitionLog(options.dir, options.config, sfs, epochs, options.now ?? Date.now, options);
+    await log.load(options);
+    return log;
+  }
+
+  get logStartOffset(): number {
+    return this.startOffset;
+  }
+
+  /** Offset after the last committed batch: what readers can see. */
+  get logEndOffset(): number {
+    return this.endOffset;
+  }
+
+  get highWatermark(): number {
+    return this.hw;
+  }
+
+  /** Offset below which every batch is flushed to disk. */
+  get recoveryPoint(): number {
+    return this.flushedOffset;
+  }
+
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
+  get logConfig(): LogConfig {
+    return this.config;
+  }
+
+  /** Replaces the config; takes effect for the next append, roll and retention check. */
+  updateConfig(config: LogConfig): void {
+    this.config = config;
+    this.startFlushTimer();
+  }
+
+  /** Sets the high watermark, clamped to [logStartOffset, logEndOffset]. */
+  setHighWatermark(offset: number): void {
+    this.hw = Math.min(Math.max(offset, this.startOffset), this.endOffset);
+  }
+
+  segmentCount(): number {
+    return this.segments.length;
+  }
+
+  segmentBaseOffsets(): number[] {
+    return this.segments.map((s) => s.baseOffset);
+  }
+
+  sizeBytes(): number {
+    let total = 0;
+    for (const s of this.segments) total += s.size;
+    return total;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Loading and recovery
+
+  private async load(options: OpenLogOptions): Promise<void> {
+    const bases = await this.cleanDirectory();
+    const nowMs = this.now();
+    for (const base of bases)
+      this.segments.push(await LogSegment.open(this.sfs, this.dir, base, this.config, nowMs));
+    if (this.segments.length === 0) {
+      const base = options.logStartOffset ?? 0;
+      this.segments.push(await LogSegment.create(this.sfs, this.dir, base, this.config, nowMs));
+      await this.sfs.fsyncDir(this.dir);
+    }
+    const clean = options.cleanShutdown === true;
+    const recoveryPoint = options.recoveryPoint ?? 0;
+    // Recovery starts at the segment holding the recovery point, and always covers the last one.
+    let firstToRecover = this.segments.length - 1;
+    if (!clean) {
+      while (firstToRecover > 0 && this.segments[firstToRecover].baseOffset > recoveryPoint) firstToRecover--;
+    }
+    for (let i = 0; i < this.segments.length; i++) {
+      const segment = this.segments[i];
+      const isLast = i === this.segments.length - 1;
+      const trusted = (clean || i < firstToRecover) && (await segment.loadIndexes(isLast));
+      if (trusted) continue;
+      const previousEnd = i > 0 ? this.segments[i - 1].nextOffset : segment.baseOffset;
+      const truncated = await segment.recover(previousEnd, (b) => this.noteRecoveredEpoch(b));
+      this.recovery.segmentsRecovered++;
+      this.recovery.bytesTruncated += truncated;
+      if (truncated > 0 || (segment.size === 0 && !isLast)) {
+        // Everything after a torn or invalid batch is unreachable: drop the later segments.
+        const dropped = this.segments.splice(i + 1);
+        for (const s of dropped) {
+          this.recovery.bytesTruncated += s.size;
+          await s.markDeleted();
+          await s.deleteFiles();
+        }
+        await segment.removeIndexFiles();
+        if (truncated > 0) await this.sfs.fdatasync(segment.fd);
+        break;
+      }
+    }
+    if (this.recovery.segmentsRecovered > 0) {
+      // What recovery read may have come from the page cache only: make it durable now.
+      await this.sfs.fdatasync(this.active.fd);
+      await this.sfs.fsyncDir(this.dir);
+    }
+    this.nextOffset = this.endOffset = this.active.nextOffset;
+    this.flushedOffset = this.endOffset;
+    this.startOffset = Math.min(
+      Math.max(options.logStartOffset ?? 0, this.segments[0].baseOffset),
+      this.endOffset,
+    );
+    this.hw = Math.min(Math.max(options.highWatermark ?? this.startOffset, this.startOffset), this.endOffset);
+    this.epochs.truncateFromEnd(this.endOffset);
+    this.epochs.truncateFromStart(this.startOffset);
+    await this.epochs.flush();
+    this.startFlushTimer();
+  }
+
+  private noteRecoveredEpoch(batch: ScannedBatch): void {
+    if (batch.partitionLeaderEpoch >= 0 && batch.partitionLeaderEpoch >= this.epochs.latestEpoch()) {
+      this.epochs.assign(batch.partitionLeaderEpoch, batch.baseOffset);
+    }
+  }
+
+  /**
+   * Finishes or rolls back what a crash interrupted, by suffix: `.deleted`, `.cleaned` and `.tmp`
+   * files are removed; a `.swap` segment replaces the segments whose offsets it covers. Orphan
+   * index files are removed. Returns the base offsets of the segments to load, ascending.
+   */
+  private async cleanDirectory(): Promise<number[]> {
+    const names = await this.sfs.readdir(this.dir);
+    for (const name of names) {
+      if (name.endsWith(DELETED_SUFFIX) || name.endsWith(CLEANED_SUFFIX) || name.endsWith(".tmp")) {
+        await this.sfs.unlink(path.join(this.dir, name));
+      }
+    }
+    for (const name of names) {
+      const parsed = parseSegmentFileName(name);
+      if (parsed?.suffix === LOG_SUFFIX + SWAP_SUFFIX) await this.completeSwap(parsed.baseOffset, names);
+    }
+    const after = await this.sfs.readdir(this.dir);
+    const bases = new Set<number>();
+    for (const name of after) {
+      const parsed = parseSegmentFileName(name);
+      if (parsed?.suffix === LOG_SUFFIX) bases.add(parsed.baseOffset);
+    }
+    for (const name of after) {
+      const parsed = parseSegmentFileName(name);
+      if (!parsed) continue;
+      const isIndex = parsed.suffix === INDEX_SUFFIX || parsed.suffix === TIME_INDEX_SUFFIX;
+      if ((isIndex && !bases.has(parsed.baseOffset)) || parsed.suffix.endsWith(SWAP_SUFFIX)) {
+        await this.sfs.unlink(path.join(this.dir, name));
+      }
+    }
+    return [...bases].sort((a, b) => a - b);
+  }
+
+  private async completeSwap(base: number, names: string[]): Promise<void> {
+    const swapFile = path.join(this.dir, segmentFileName(base, LOG_SUFFIX + SWAP_SUFFIX));
+    const fd = await this.sfs.open(swapFile, "read");
+    let last = base;
+    try {
+      const size = await this.sfs.fileSize(fd);
+      await scanBatches(this.sfs, fd, 0, size, false, (b) => {
+        last = b.lastOffset;
+        return true;
+      });
+    } finally {
+      await this.sfs.close(fd);
+    }
+    for (const name of names) {
+      const parsed = parseSegmentFileName(name);
+      if (!parsed || parsed.baseOffset < base || parsed.baseOffset > last) continue;
+      if (
+        parsed.suffix === LOG_SUFFIX ||
+        parsed.suffix === INDEX_SUFFIX ||
+        parsed.suffix === TIME_INDEX_SUFFIX
+      ) {
+        await this.sfs.unlink(path.join(this.dir, name));
+      }
+    }
+    await this.sfs.rename(swapFile, path.join(this.dir, segmentFileName(base, LOG_SUFFIX)));
+    await this.sfs.fsyncDir(this.dir);
+  }
+
+  private get active(): LogSegment {
+    return this.segments[this.segments.length - 1];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Appends and the writer
+
+  /**
+   * Validates `records` (whole batches), assigns offsets by patching each baseOffset (and the
+   * partition leader epoch), and resolves once the bytes are written and, under
+   * flush.policy=always, fdatasync'ed. Throws synchronously-rejected KafkaErrors for invalid input
+   * (nothing written) and KAFKA_STORAGE_ERROR once the log has failed.
+   */
+  append(records: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
+    try {
+      return this.enqueueAppend(records, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private enqueueAppend(records: Buffer, options: AppendOptions): Promise<AppendResult> {
+    this.ensureWritable();
+    const valid = validateBatches(records, {
+      config: this.config,
+      nowMs: this.now(),
+      allowControl: options.allowControl,
+    });
+    const baseOffset = options.keepOffsets ? readInt64(records, 0) : this.nextOffset;
+    let next = baseOffset;
+    for (const b of valid.batches) {
+      if (options.keepOffsets) {
+        const batchBase = readInt64(records, b.position);
+        if (batchBase < Math.max(next, this.nextOffset)) {
+          throw new KafkaError(
+            "INVALID_RECORD",
+            `batch offset ${batchBase} is below the log end ${this.nextOffset}`,
+          );
+        }
+        next = batchBase + records.readInt32BE(b.position + LAST_OFFSET_DELTA_OFFSET) + 1;
+        const epoch = records.readInt32BE(b.position + PARTITION_LEADER_EPOCH_OFFSET);
+        if (epoch >= 0 && epoch > this.epochs.latestEpoch()) this.epochs.assign(epoch, batchBase);
+      } else {
+        writeInt64(records, b.position, next);
+        if (options.leaderEpoch !== undefined) {
+          records.writeInt32BE(options.leaderEpoch, b.position + PARTITION_LEADER_EPOCH_OFFSET);
+        }
+        next += b.recordCount;
+      }
+    }
+    if (
+      !options.keepOffsets &&
+      options.leaderEpoch !== undefined &&
+      options.leaderEpoch > this.epochs.latestEpoch()
+    ) {
+      this.epochs.assign(options.leaderEpoch, baseOffset);
+    }
+    this.nextOffset = next;
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({
+        kind: "append",
+        buf: records,
+        batches: valid.batches,
+        baseOffset,
+        lastOffset: next - 1,
+        recordCount: valid.recordCount,
+        resolve,
+        reject,
+      });
+      this.kick();
+    });
+  }
+
+  private ensureWritable(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new KafkaError("KAFKA_STORAGE_ERROR", `log ${this.dir} is closed`);
+  }
+
+  /** Runs `run` in order with appends, on the writer. */
+  private enqueueTask(run: () => Promise<void>): Promise<void> {
+    try {
+      this.ensureWritable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ kind: "task", run, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.writing) return;
+    this.writing = true;
+    // Start on the next microtask so appends made in the same turn join one group.
+    queueMicrotask(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.failure) {
+        const head = this.queue[0];
+        if (head.kind === "task") {
+          this.queue.shift();
+          try {
+            await head.run();
+            head.resolve();
+          } catch (err) {
+            head.reject(err);
+            if (this.failure) break;
+          }
+          continue;
+        }
+        await this.writeGroup();
+      }
+    } finally {
+      this.writing = false;
+      if (this.queue.length > 0 && !this.failure) this.kick();
+    }
+  }
+
+  private needsRoll(segment: LogSegment, position: number, append: PendingAppend): boolean {
+    if (position === 0) return false;
+    const bytes = append.buf.length;
+    return (
+      position + bytes > this.config.segmentBytes ||
+      position + bytes > MAX_SEGMENT_POSITION ||
+      append.lastOffset - segment.baseOffset > MAX_RELATIVE_OFFSET ||
+      segment.indexIsFull() ||
+      (segment.firstAppendMs !== null && this.now() - segment.firstAppendMs >= this.config.segmentMs)
+    );
+  }
+
+  private async writeGroup(): Promise<void> {
+    const first = this.queue[0] as PendingAppend;
+    try {
+      if (this.needsRoll(this.active, this.active.writePosition, first)) await this.rollNow(first.baseOffset);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    const segment = this.active;
+    const start = segment.writePosition;
+    const group: PendingAppend[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && group.length < MAX_GROUP_APPENDS && bytes < MAX_GROUP_BYTES) {
+      const next = this.queue[0];
+      if (next.kind !== "append") break;
+      if (group.length > 0 && this.needsRoll(segment, start + bytes, next)) break;
+      group.push(next);
+      this.queue.shift();
+      bytes += next.buf.length;
+    }
+    try {
+      segment.writePosition = start + bytes;
+      await this.sfs.writev(
+        segment.fd,
+        group.map((a) => a.buf),
+        start,
+      );
+      if (this.config.flushPolicy === "always") await this.sfs.fdatasync(segment.fd);
+      if (this.epochs.isDirty()) await this.epochs.flush();
+    } catch (err) {
+      this.fail(err, group);
+      return;
+    }
+    const nowMs = this.now();
+    let position = start;
+    for (const a of group) {
+      for (const b of a.batches) {
+        const base = readInt64(a.buf, b.position);
+        const last = base + a.buf.readInt32BE(b.position + LAST_OFFSET_DELTA_OFFSET);
+        segment.indexBatch(base, last, b.maxTimestamp, position, b.size);
+        position += b.size;
+      }
+    }
+    segment.size = position;
+    segment.lastModifiedMs = nowMs;
+    if (segment.firstAppendMs === null) segment.firstAppendMs = nowMs;
+    this.endOffset = group[group.length - 1].lastOffset + 1;
+    if (this.config.flushPolicy === "always") this.flushedOffset = this.endOffset;
+    for (const a of group) {
+      a.resolve({
+        baseOffset: a.baseOffset,
+        lastOffset: a.lastOffset,
+        recordCount: a.recordCount,
+        logStartOffset: this.startOffset,
+      });
+    }
+    this.hooks.onAppend?.();
+  }
+
+  private fail(err: unknown, group: PendingAppend[] = []): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.failure = new KafkaError("KAFKA_STORAGE_ERROR", `log ${this.dir} failed: ${reason}`, { cause: err });
+    for (const a of group) a.reject(this.failure);
+    for (const p of this.queue.splice(0)) p.reject(this.failure);
+  }
+
+  /** Seals the active segment (flush, final index entries, index files) and starts a new one. */
+  private async rollNow(baseOffset: number): Promise<void> {
+    const old = this.active;
+    await this.sfs.fdatasync(old.fd);
+    await old.persistIndexes();
+    const segment = await LogSegment.create(this.sfs, this.dir, baseOffset, this.config, this.now());
+    await this.sfs.fsyncDir(this.dir);
+    this.segments.push(segment);
+    this.flushedOffset = Math.max(this.flushedOffset, baseOffset);
+  }
+
+  /** Rolls the active segment now if it holds any data (a test and retention hook). */
+  roll(): Promise<void> {
+    return this.enqueueTask(async () => {
+      if (this.active.size === 0) return;
+      try {
+        await this.rollNow(this.endOffset);
+      } catch (err) {
+        this.fail(err);
+        throw this.failure;
+      }
+    });
+  }
+
+  /** Flushes everything written so far and moves the recovery point to the log end. */
+  flush(): Promise<void> {
+    return this.enqueueTask(async () => {
+      const target = this.endOffset;
+      if (target <= this.flushedOffset) return;
+      try {
+        await this.sfs.fdatasync(this.active.fd);
+      } catch (err) {
+        this.fail(err);
+        throw this.failure;
+      }
+      this.flushedOffset = target;
+    });
+  }
+
+  private startFlushTimer(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = null;
+    if (this.config.flushPolicy !== "interval" || this.closed) return;
+    this.flushTimer = setInterval(() => {
+      if (this.endOffset > this.flushedOffset && !this.failure && !this.closed) this.flush().catch(() => {});
+    }, this.config.flushMs);
+    this.flushTimer.unref();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+
+  /**
+   * Reads whole batches starting with the one holding `offset`, from one segment, up to
+   * `maxBytes` (at least one batch if `minOneBatch`). Throws OFFSET_OUT_OF_RANGE for an offset
+   * below the log start or above the log end; at the log end the result is empty.
+   */
+  async read(offset: number, options: ReadOptions): Promise<ReadResult> {
+    const result = (records: Buffer): ReadResult => ({
+      records,
+      logStartOffset: this.startOffset,
+      logEndOffset: this.endOffset,
+      highWatermark: this.hw,
+    });
+    if (offset < this.startOffset || offset > this.endOffset) {
+      throw new KafkaError(
+        "OFFSET_OUT_OF_RANGE",
+        `offset ${offset} is outside [${this.startOffset}, ${this.endOffset}] of ${this.dir}`,
+      );
+    }
+    const limit = Math.min(options.maxOffset ?? this.endOffset, this.endOffset);
+    if (offset >= limit) return result(EMPTY);
+    const minOne = options.minOneBatch ?? true;
+    for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
+      const segment = this.segments[i];
+      let data: Buffer;
+      try {
+        data = await segment.read(offset, options.maxBytes, limit, minOne);
+      } catch (err) {
+        // A segment closed under the read by retention: the offset moved out of range.
+        if (KafkaError.is(err, "KAFKA_STORAGE_ERROR") && offset < this.startOffset) {
+          throw new KafkaError("OFFSET_OUT_OF_RANGE", `offset ${offset} was deleted by retention`);
+        }
+        throw err;
+      }
+      if (data.length > 0) return result(data);
+    }
+    return result(EMPTY);
+  }
+
+  /** Index in `segments` of the last segment whose base offset is <= `offset` (0 if none). */
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid].baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The first record whose timestamp is >= `timestamp` (ListOffsets by time): its offset and
+   * timestamp, or null when every record is older.
+   */
+  async offsetForTimestamp(timestamp: number): Promise<TimestampOffset | null> {
+    for (const segment of [...this.segments]) {
+      if (segment.maxTimestamp < timestamp) continue;
+      const found = await this.searchSegment(segment, timestamp);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /** The record with the largest timestamp (ListOffsets MAX_TIMESTAMP), or null if none. */
+  async maxTimestampOffset(): Promise<TimestampOffset | null> {
+    let max = -1;
+    for (const s of this.segments) if (s.maxTimestamp > max) max = s.maxTimestamp;
+    return max < 0 ? null : this.offsetForTimestamp(max);
+  }
+
+  private async searchSegment(segment: LogSegment, timestamp: number): Promise<TimestampOffset | null> {
+    const from = segment.index.lookup(segment.timeIndex.searchStart(timestamp));
+    let found: TimestampOffset | null = null;
+    segment.acquire();
+    try {
+      await scanBatches(this.sfs, segment.fd, from, segment.size, false, (b) => {
+        if (b.maxTimestamp < timestamp || b.lastOffset < this.startOffset) return true;
+        found = firstRecordAtOrAfter(b, timestamp);
+        return found === null;
+      });
+    } finally {
+      segment.release();
+    }
+    if (found !== null && (found as TimestampOffset).offset < this.startOffset) {
+      return { offset: this.startOffset, timestamp: (found as TimestampOffset).timestamp };
+    }
+    return found;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Retention, truncation, deletion
+
+  /**
+   * Deletes sealed segments past retention.ms (by their newest timestamp) or beyond
+   * retention.bytes (oldest first), and moves the log start offset. Never touches the active
+   * segment, except that an active segment wholly past retention.ms is rolled so the next check
+   * can delete it. Returns the number of segments deleted.
+   */
+  async applyRetention(nowMs = this.now()): Promise<number> {
+    if (this.closed || !this.config.cleanupPolicy.includes("delete")) return 0;
+    const { retentionMs, retentionBytes } = this.config;
+    let size = this.sizeBytes();
+    let count = 0;
+    while (count < this.segments.length - 1) {
+      const segment = this.segments[count];
+      const expired = retentionMs >= 0 && nowMs - segment.largestTimestamp() > retentionMs;
+      const oversized = retentionBytes >= 0 && size - segment.size >= retentionBytes;
+      if (!expired && !oversized) break;
+      size -= segment.size;
+      count++;
+    }
+    const active = this.active;
+    const activeExpired =
+      count === this.segments.length - 1 &&
+      active.size > 0 &&
+      retentionMs >= 0 &&
+      nowMs - active.largestTimestamp() > retentionMs;
+    if (count > 0) await this.deleteOldestSegments(count);
+    if (activeExpired && !this.failure) await this.roll();
+    return count;
+  }
+
+  /** Advances the log start offset to `offset` (DeleteRecords), deleting segments wholly below it. */
+  async advanceLogStartOffset(offset: number): Promise<void> {
+    if (offset > this.hw && offset > this.endOffset) {
+      throw new KafkaError(
+        "OFFSET_OUT_OF_RANGE",
+        `cannot delete records beyond the log end ${this.endOffset}`,
+      );
+    }
+    if (offset <= this.startOffset) return;
+    this.startOffset = offset;
+    let count = 0;
+    while (count < this.segments.length - 1 && this.segments[count + 1].baseOffset <= offset) count++;
+    if (count > 0) await this.deleteOldestSegments(count);
+    this.epochs.truncateFromStart(offset);
+    await this.epochs.flush();
+  }
+
+  private async deleteOldestSegments(count: number): Promise<void> {
+    const removed = this.segments.splice(0, count);
+    this.startOffset = Math.max(this.startOffset, this.segments[0].baseOffset);
+    if (this.hw < this.startOffset) this.hw = this.startOffset;
+    this.epochs.truncateFromStart(this.startOffset);
+    for (const segment of removed) await segment.markDeleted();
+    await this.sfs.fsyncDir(this.dir);
+    await this.epochs.flush();
+    for (const segment of removed) this.scheduleDelete(segment);
+  }
+
+  private scheduleDelete(segment: LogSegment): void {
+    const timer = setTimeout(() => {
+      this.deleteTimers.delete(segment);
+      segment.deleteFiles().catch(() => {});
+    }, this.config.fileDeleteDelayMs);
+    timer.unref();
+    this.deleteTimers.set(segment, timer);
+  }
+
+  /**
+   * Removes every batch at or after `offset` (a whole batch when `offset` falls inside it), as a
+   * follower does before it copies a new leader. Lowers the high watermark and recovery point.
+   */
+  truncateTo(offset: number): Promise<void> {
+    return this.enqueueTask(async () => {
+      if (offset >= this.endOffset) return;
+      if (offset <= this.startOffset) {
+        await this.resetTo(offset);
+        return;
+      }
+      const keep = this.segmentIndexFor(offset);
+      try {
+        const dropped = this.segments.splice(keep + 1);
+        for (const s of dropped) await s.markDeleted();
+        for (const s of dropped) this.scheduleDelete(s);
+        const segment = this.active;
+        const end = await segment.truncateTo(offset);
+        await segment.removeIndexFiles();
+        await this.sfs.fdatasync(segment.fd);
+        await this.sfs.fsyncDir(this.dir);
+        this.nextOffset = this.endOffset = end;
+      } catch (err) {
+        this.fail(err);
+        throw this.failure;
+      }
+      this.afterTruncation();
+    });
+  }
+
+  /** Deletes every segment and restarts the log empty at `offset`. */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    return this.enqueueTask(() => this.resetTo(offset));
+  }
+
+  private async resetTo(offset: number): Promise<void> {
+    try {
+      const dropped = this.segments.splice(0);
+      for (const s of dropped) await s.markDeleted();
+      for (const s of dropped) this.scheduleDelete(s);
+      this.segments.push(await LogSegment.create(this.sfs, this.dir, offset, this.config, this.now()));
+      await this.sfs.fsyncDir(this.dir);
+    } catch (err) {
+      this.fail(err);
+      throw this.failure;
+    }
+    this.nextOffset = this.endOffset = this.startOffset = offset;
+    this.epochs.clear();
+    await this.epochs.flush();
+    this.afterTruncation();
+  }
+
+  private afterTruncation(): void {
+    this.hw = Math.min(Math.max(this.hw, this.startOffset), this.endOffset);
+    this.flushedOffset = Math.min(this.flushedOffset, this.endOffset);
+    this.epochs.truncateFromEnd(this.endOffset);
+    this.hooks.onTruncated?.();
+  }
+
+  /**
+   * Closes the log: waits for queued appends, flushes, writes the active segment's indexes (so a
+   * clean reopen reads no log data) and the epoch checkpoint, and closes every file.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.failure) {
+      await this.enqueueTask(async () => {
+        await this.sfs.fdatasync(this.active.fd);
+        this.flushedOffset = this.endOffset;
+        await this.active.persistIndexes();
+        await this.epochs.flush();
+      }).catch(() => {});
+    }
+    this.closed = true;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    for (const [segment, timer] of this.deleteTimers) {
+      clearTimeout(timer);
+      await segment.deleteFiles().catch(() => {});
+    }
+    this.deleteTimers.clear();
+    for (const s of this.segments) await s.close().catch(() => {});
+  }
+
+  /** Closes the log and removes its directory. */
+  async delete(): Promise<void> {
+    await this.close();
+    await this.sfs.removeTree(this.dir);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Within one batch known to reach `timestamp`, the first record at or after it. */
+function firstRecordAtOrAfter(b: ScannedBatch, timestamp: number): TimestampOffset | null {
+  const attributes = b.buf.readInt16BE(b.at + ATTRIBUTES_OFFSET);
+  if ((attributes & TIMESTAMP_TYPE_MASK) !== 0) return { offset: b.baseOffset, timestamp: b.maxTimestamp };
+  const baseTimestamp = readInt64(b.buf, b.at + BASE_TIMESTAMP_OFFSET);
+  if ((attributes & COMPRESSION_MASK) !== 0) {
+    const batch = b.buf.subarray(b.at, b.at + b.size);
+    try {
+      for (const r of decodeRecords(batch))
+        if (r.timestamp >= timestamp) return { offset: r.offset, timestamp: r.timestamp };
+    } catch {
+      // A codec this build cannot read: the batch is the finest answer available.
+      return { offset: b.baseOffset, timestamp: b.maxTimestamp };
+    }
+    return null;
+  }
+  let found: TimestampOffset | null = null;
+  const c = new Cursor(b.buf, b.at + RECORDS_OFFSET, b.at + b.size);
+  const count = b.buf.readInt32BE(b.at + RECORD_COUNT_OFFSET);
+  try {
+    walkRecords(c, count, (offsetDelta, timestampDelta) => {
+      if (found === null && baseTimestamp + timestampDelta >= timestamp) {
+        found = { offset: b.baseOffset + offsetDelta, timestamp: baseTimestamp + timestampDelta };
+      }
+    });
+  } catch {
+    return null;
+  }
+  return found;
+}

@@ -1,0 +1,147 @@
+/**
+ * Validation of record batches before they are appended. The checks run in this order, and the
+ * first failure refuses the whole append with nothing written:
+ *   1. framing: at least a batch header remains, and the declared length fits the bytes present
+ *      (CORRUPT_MESSAGE);
+ *   2. size: the batch is no larger than max.message.bytes (MESSAGE_TOO_LARGE);
+ *   3. magic: 2 (UNSUPPORTED_FOR_MESSAGE_FORMAT for 0 and 1, CORRUPT_MESSAGE otherwise);
+ *   4. CRC-32C over attributes..end (CORRUPT_MESSAGE);
+ *   5. header: a known codec (UNSUPPORTED_COMPRESSION_TYPE); at least one record and
+ *      lastOffsetDelta = recordCount - 1 (INVALID_RECORD); no control batch unless allowed;
+ *   6. timestamps: none below -1, within message.timestamp.{before,after}.max.ms (INVALID_TIMESTAMP);
+ *   7. records of an uncompressed batch: each record's fields fill its declared length, offset
+ *      deltas run 0..n-1, and the records fill the batch exactly (INVALID_RECORD).
+ * Compressed batches are not decompressed: their header checks and CRC stand for their records.
+ */
+import { KafkaError } from "../protocol/errors.js";
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  BATCH_HEADER_SIZE,
+  COMPRESSION_MASK,
+  CONTROL_MASK,
+  CRC_OFFSET,
+  computeBatchCrc,
+  LAST_OFFSET_DELTA_OFFSET,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  NO_TIMESTAMP,
+  RECORD_COUNT_OFFSET,
+  RECORDS_OFFSET,
+  TIMESTAMP_TYPE_MASK,
+  walkRecords,
+} from "../protocol/record-batch.js";
+import { Cursor, readInt64 } from "../protocol/varint.js";
+import type { LogConfig } from "./config.js";
+
+/** Where one validated batch lies in the appended buffer, and what the log needs from it. */
+export interface ValidBatch {
+  position: number;
+  size: number;
+  recordCount: number;
+  maxTimestamp: number;
+}
+
+export interface ValidAppend {
+  batches: ValidBatch[];
+  recordCount: number;
+  maxTimestamp: number;
+}
+
+export interface ValidateOptions {
+  config: LogConfig;
+  nowMs: number;
+  /** Control batches are written by the broker itself; clients may not send them. */
+  allowControl?: boolean;
+}
+
+const MAX_CODEC = 4;
+
+/** Validates every batch in `buf` (batches back to back). Throws a KafkaError on the first fault. */
+export function validateBatches(buf: Buffer, options: ValidateOptions): ValidAppend {
+  if (buf.length === 0) throw new KafkaError("CORRUPT_MESSAGE", "no record batch");
+  const batches: ValidBatch[] = [];
+  let recordCount = 0;
+  let maxTimestamp = NO_TIMESTAMP;
+  let pos = 0;
+  while (pos < buf.length) {
+    const batch = validateOne(buf, pos, options);
+    batches.push(batch);
+    recordCount += batch.recordCount;
+    if (batch.maxTimestamp > maxTimestamp) maxTimestamp = batch.maxTimestamp;
+    pos += batch.size;
+  }
+  return { batches, recordCount, maxTimestamp };
+}
+
+function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidBatch {
+  const remaining = buf.length - pos;
+  if (remaining < BATCH_HEADER_SIZE) {
+    throw new KafkaError("CORRUPT_MESSAGE", `${remaining} trailing bytes are not a batch header`);
+  }
+  const size = LOG_OVERHEAD + buf.readInt32BE(pos + LENGTH_OFFSET);
+  if (size < BATCH_HEADER_SIZE || size > remaining) {
+    throw new KafkaError("CORRUPT_MESSAGE", `batch declares ${size} bytes, ${remaining} present`);
+  }
+  if (size > options.config.maxMessageBytes) {
+    throw new KafkaError("MESSAGE_TOO_LARGE", `batch of ${size} bytes exceeds max.message.bytes`);
+  }
+  const magic = buf.readInt8(pos + MAGIC_OFFSET);
+  if (magic !== 2) {
+    const code = magic === 0 || magic === 1 ? "UNSUPPORTED_FOR_MESSAGE_FORMAT" : "CORRUPT_MESSAGE";
+    throw new KafkaError(code, `record batch magic ${magic}; only magic 2 is stored`);
+  }
+  if (computeBatchCrc(buf, pos, size) !== buf.readUInt32BE(pos + CRC_OFFSET)) {
+    throw new KafkaError("CORRUPT_MESSAGE", "record batch CRC mismatch");
+  }
+  const attributes = buf.readInt16BE(pos + ATTRIBUTES_OFFSET);
+  const codec = attributes & COMPRESSION_MASK;
+  if (codec > MAX_CODEC) throw new KafkaError("UNSUPPORTED_COMPRESSION_TYPE", `codec ${codec}`);
+  if ((attributes & CONTROL_MASK) !== 0 && !options.allowControl) {
+    throw new KafkaError("INVALID_RECORD", "clients may not write control batches");
+  }
+  const recordCount = buf.readInt32BE(pos + RECORD_COUNT_OFFSET);
+  const lastOffsetDelta = buf.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+  if (recordCount < 1 || lastOffsetDelta !== recordCount - 1) {
+    throw new KafkaError(
+      "INVALID_RECORD",
+      `recordCount ${recordCount} with lastOffsetDelta ${lastOffsetDelta}`,
+    );
+  }
+  const baseTimestamp = readInt64(buf, pos + BASE_TIMESTAMP_OFFSET);
+  const maxTimestamp = readInt64(buf, pos + MAX_TIMESTAMP_OFFSET);
+  const checkTimestamps = (attributes & TIMESTAMP_TYPE_MASK) === 0;
+  if (checkTimestamps) {
+    checkTimestamp(baseTimestamp, options);
+    checkTimestamp(maxTimestamp, options);
+  }
+  if (codec === 0) {
+    // Bytes past the records count as a record that failed to parse.
+    const c = new Cursor(buf, pos + RECORDS_OFFSET, pos + size);
+    let expected = 0;
+    walkRecords(c, recordCount, (offsetDelta, timestampDelta) => {
+      if (offsetDelta !== expected++) {
+        throw new KafkaError(
+          "INVALID_RECORD",
+          `record offset delta ${offsetDelta}, expected ${expected - 1}`,
+        );
+      }
+      if (checkTimestamps && timestampDelta !== 0) checkTimestamp(baseTimestamp + timestampDelta, options);
+    });
+    if (c.pos !== pos + size) {
+      throw new KafkaError("INVALID_RECORD", `${pos + size - c.pos} bytes after the last record`);
+    }
+  }
+  return { position: pos, size, recordCount, maxTimestamp };
+}
+
+function checkTimestamp(timestamp: number, options: ValidateOptions): void {
+  if (timestamp === NO_TIMESTAMP) return;
+  if (timestamp < 0) throw new KafkaError("INVALID_TIMESTAMP", `timestamp ${timestamp} is negative`);
+  const { nowMs, config } = options;
+  if (nowMs - timestamp > config.timestampBeforeMaxMs || timestamp - nowMs > config.timestampAfterMaxMs) {
+    throw new KafkaError("INVALID_TIMESTAMP", `timestamp ${timestamp} lies outside the accepted window`);
+  }
+}
