@@ -247,6 +247,8 @@ export class PartitionLog {
       const truncated = await segment.recover(previousEnd, (b) => this.noteRecoveredEpoch(b));
       this.recovery.segmentsRecovered++;
       this.recovery.bytesTruncated += truncated;
+      // A sealed segment's rebuilt indexes go back to disk, so the next start need not rebuild.
+      if (!isLast && truncated === 0 && segment.size > 0) await segment.persistIndexes();
       if (truncated > 0 || (segment.size === 0 && !isLast)) {
         // Everything after a torn or invalid batch is unreachable: drop the later segments.
         const dropped = this.segments.splice(i + 1);

@@ -1,0 +1,107 @@
+import { describe, expect, it } from "vitest";
+import { crc32c } from "../../protocol/crc32c.js";
+import {
+  BATCH_HEADER_SIZE,
+  CONTROL_MASK,
+  Compression,
+  ControlRecordType,
+  controlRecordType,
+  decodeRecords,
+  encodeControlKey,
+  encodeRecordBatch,
+  readBatchHeader,
+  TimestampType,
+} from "../../protocol/record-batch.js";
+
+describe("CRC-32C", () => {
+  it("matches the standard check value", () => {
+    expect(crc32c(Buffer.from("123456789"))).toBe(0xe3069283);
+  });
+});
+
+describe("RecordBatch v2", () => {
+  const records = [
+    { key: Buffer.from("k1"), value: Buffer.from("hello"), timestamp: 1000 },
+    { key: null, value: null, timestamp: 1005, headers: [{ key: "h", value: Buffer.from("v") }] },
+    {
+      key: Buffer.alloc(0),
+      value: Buffer.alloc(300, 7),
+      timestamp: 999,
+      headers: [{ key: "n", value: null }],
+    },
+  ];
+
+  it("encodes the 61-byte header as Kafka lays it out", () => {
+    const buf = encodeRecordBatch(records, {
+      baseOffset: 42,
+      producerId: 7,
+      producerEpoch: 3,
+      baseSequence: 11,
+      partitionLeaderEpoch: 5,
+    });
+    const h = readBatchHeader(buf);
+    expect(BATCH_HEADER_SIZE).toBe(61);
+    expect(h).toMatchObject({
+      baseOffset: 42,
+      batchLength: buf.length - 12,
+      partitionLeaderEpoch: 5,
+      magic: 2,
+      attributes: 0,
+      lastOffsetDelta: 2,
+      baseTimestamp: 1000,
+      maxTimestamp: 1005,
+      producerId: 7,
+      producerEpoch: 3,
+      baseSequence: 11,
+      recordCount: 3,
+    });
+    expect(h.crc).toBe(crc32c(buf, 21));
+  });
+
+  it("round-trips keys, values, nulls, headers and timestamps", () => {
+    for (const compression of [Compression.None, Compression.Gzip]) {
+      const buf = encodeRecordBatch(records, { baseOffset: 100, compression });
+      const decoded = decodeRecords(buf);
+      expect(decoded.map((r) => r.offset)).toEqual([100, 101, 102]);
+      expect(decoded.map((r) => r.timestamp)).toEqual([1000, 1005, 999]);
+      expect(decoded[0].key?.toString()).toBe("k1");
+      expect(decoded[0].value?.toString()).toBe("hello");
+      expect(decoded[1].key).toBeNull();
+      expect(decoded[1].value).toBeNull();
+      expect(decoded[1].headers).toEqual([{ key: "h", value: Buffer.from("v") }]);
+      expect(decoded[2].key).toEqual(Buffer.alloc(0));
+      expect(decoded[2].value).toEqual(Buffer.alloc(300, 7));
+      expect(decoded[2].headers).toEqual([{ key: "n", value: null }]);
+    }
+  });
+
+  it("gives every record the batch's max timestamp under LogAppendTime", () => {
+    const buf = encodeRecordBatch(records, { timestampType: TimestampType.LogAppendTime });
+    expect(decodeRecords(buf).map((r) => r.timestamp)).toEqual([1005, 1005, 1005]);
+  });
+
+  it("marks control batches and reads control record types", () => {
+    const buf = encodeRecordBatch(
+      [{ key: encodeControlKey(ControlRecordType.Commit), value: Buffer.alloc(6) }],
+      {
+        control: true,
+        transactional: true,
+      },
+    );
+    expect(readBatchHeader(buf).attributes & CONTROL_MASK).not.toBe(0);
+    expect(controlRecordType(decodeRecords(buf)[0])).toBe(ControlRecordType.Commit);
+  });
+
+  it("refuses codecs it cannot decode with UNSUPPORTED_COMPRESSION_TYPE", () => {
+    expect(() => encodeRecordBatch(records, { compression: Compression.Zstd })).toThrow(
+      /UNSUPPORTED_COMPRESSION_TYPE/,
+    );
+  });
+
+  it("throws CORRUPT_MESSAGE, not a RangeError, on records that overrun the batch", () => {
+    const buf = encodeRecordBatch(records);
+    const cut = buf.subarray(0, buf.length - 10);
+    cut.writeInt32BE(cut.length - 12, 8);
+    expect(() => decodeRecords(cut)).toThrow(/CORRUPT_MESSAGE/);
+  });
+});
