@@ -31,6 +31,7 @@ export class Cursor {
 
 /** Reads an unsigned varint of at most 5 bytes (a uint32). */
 export function readUnsignedVarint(c: Cursor): number {
+  if (c.pos < c.end && c.buf[c.pos] < 0x80) return c.buf[c.pos++];
   let value = 0;
   let shift = 0;
   for (let i = 0; i < 5; i++) {
@@ -54,6 +55,10 @@ export function readVarint(c: Cursor): number {
 
 /** Reads a zigzag-encoded signed varlong (up to 10 bytes); values beyond 2^53 are refused. */
 export function readVarlong(c: Cursor): number {
+  if (c.pos < c.end && c.buf[c.pos] < 0x80) {
+    const b = c.buf[c.pos++];
+    return b & 1 ? -(b + 1) / 2 : b / 2;
+  }
   let value = 0;
   let shift = 0;
   for (let i = 0; i < 10; i++) {
