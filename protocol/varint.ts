@@ -29,22 +29,28 @@ export class Cursor {
   }
 }
 
+const TRUNCATED = "truncated varint";
+
 /** Reads an unsigned varint of at most 5 bytes (a uint32). */
 export function readUnsignedVarint(c: Cursor): number {
-  if (c.pos < c.end && c.buf[c.pos] < 0x80) return c.buf[c.pos++];
+  const { buf, end } = c;
+  let pos = c.pos;
   let value = 0;
-  let shift = 0;
-  for (let i = 0; i < 5; i++) {
-    if (c.pos >= c.end) throw new KafkaError("CORRUPT_MESSAGE", "truncated varint");
-    const b = c.buf[c.pos++];
-    value += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) {
-      if (value > 0xffff_ffff) throw new KafkaError("CORRUPT_MESSAGE", "varint overflows 32 bits");
+  // The first four bytes carry 28 bits: shifts stay inside a positive int32.
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= end) throw new KafkaError("CORRUPT_MESSAGE", TRUNCATED);
+    const b = buf[pos++];
+    value |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      c.pos = pos;
       return value;
     }
-    shift += 7;
   }
-  throw new KafkaError("CORRUPT_MESSAGE", "varint longer than 5 bytes");
+  if (pos >= end) throw new KafkaError("CORRUPT_MESSAGE", TRUNCATED);
+  const last = buf[pos++];
+  if (last > 0x0f) throw new KafkaError("CORRUPT_MESSAGE", "varint longer than 32 bits");
+  c.pos = pos;
+  return value + last * 0x1000_0000;
 }
 
 /** Reads a zigzag-encoded signed varint (int32). */
@@ -55,21 +61,30 @@ export function readVarint(c: Cursor): number {
 
 /** Reads a zigzag-encoded signed varlong (up to 10 bytes); values beyond 2^53 are refused. */
 export function readVarlong(c: Cursor): number {
-  if (c.pos < c.end && c.buf[c.pos] < 0x80) {
-    const b = c.buf[c.pos++];
-    return b & 1 ? -(b + 1) / 2 : b / 2;
-  }
+  const { buf, end } = c;
+  let pos = c.pos;
   let value = 0;
   let shift = 0;
-  for (let i = 0; i < 10; i++) {
-    if (c.pos >= c.end) throw new KafkaError("CORRUPT_MESSAGE", "truncated varlong");
-    const b = c.buf[c.pos++];
-    value += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) {
+  for (; shift < 28; shift += 7) {
+    if (pos >= end) throw new KafkaError("CORRUPT_MESSAGE", TRUNCATED);
+    const b = buf[pos++];
+    value |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      c.pos = pos;
+      return value & 1 ? -(value + 1) / 2 : value / 2;
+    }
+  }
+  let scale = 0x1000_0000;
+  for (let i = 4; i < 10; i++) {
+    if (pos >= end) throw new KafkaError("CORRUPT_MESSAGE", TRUNCATED);
+    const b = buf[pos++];
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
       if (value > Number.MAX_SAFE_INTEGER) throw new KafkaError("CORRUPT_MESSAGE", "varlong beyond 2^53");
+      c.pos = pos;
       return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
     }
-    shift += 7;
+    scale *= 128;
   }
   throw new KafkaError("CORRUPT_MESSAGE", "varlong longer than 10 bytes");
 }

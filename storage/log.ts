@@ -146,6 +146,8 @@ export class PartitionLog {
   private flushTimer: NodeJS.Timeout | null = null;
   /** Segments removed from the log whose files wait out file.delete.delay.ms for readers. */
   private deleteTimers = new Map<LogSegment, NodeJS.Timeout>();
+  /** Deletions whose timer has fired and that are still running; close() waits for them. */
+  private deletions = new Set<Promise<void>>();
   readonly recovery: RecoveryReport = { segmentsRecovered: 0, bytesTruncated: 0 };
 
   private constructor(
@@ -244,7 +246,8 @@ export class PartitionLog {
       const trusted = (clean || i < firstToRecover) && (await segment.loadIndexes(isLast));
       if (trusted) continue;
       const previousEnd = i > 0 ? this.segments[i - 1].nextOffset : segment.baseOffset;
-      const truncated = await segment.recover(previousEnd, (b) => this.noteRecoveredEpoch(b));
+      const nextBase = isLast ? Number.POSITIVE_INFINITY : this.segments[i + 1].baseOffset;
+      const truncated = await segment.recover(previousEnd, (b) => this.noteRecoveredEpoch(b), nextBase);
       this.recovery.segmentsRecovered++;
       this.recovery.bytesTruncated += truncated;
       // A sealed segment's rebuilt indexes go back to disk, so the next start need not rebuild.
@@ -376,34 +379,9 @@ export class PartitionLog {
       allowControl: options.allowControl,
     });
     const baseOffset = options.keepOffsets ? readInt64(records, 0) : this.nextOffset;
-    let next = baseOffset;
-    for (const b of valid.batches) {
-      if (options.keepOffsets) {
-        const batchBase = readInt64(records, b.position);
-        if (batchBase < Math.max(next, this.nextOffset)) {
-          throw new KafkaError(
-            "INVALID_RECORD",
-            `batch offset ${batchBase} is below the log end ${this.nextOffset}`,
-          );
-        }
-        next = batchBase + records.readInt32BE(b.position + LAST_OFFSET_DELTA_OFFSET) + 1;
-        const epoch = records.readInt32BE(b.position + PARTITION_LEADER_EPOCH_OFFSET);
-        if (epoch >= 0 && epoch > this.epochs.latestEpoch()) this.epochs.assign(epoch, batchBase);
-      } else {
-        writeInt64(records, b.position, next);
-        if (options.leaderEpoch !== undefined) {
-          records.writeInt32BE(options.leaderEpoch, b.position + PARTITION_LEADER_EPOCH_OFFSET);
-        }
-        next += b.recordCount;
-      }
-    }
-    if (
-      !options.keepOffsets &&
-      options.leaderEpoch !== undefined &&
-      options.leaderEpoch > this.epochs.latestEpoch()
-    ) {
-      this.epochs.assign(options.leaderEpoch, baseOffset);
-    }
+    const next = options.keepOffsets
+      ? this.keepFollowerOffsets(records, valid.batches)
+      : this.assignOffsets(records, valid.batches, baseOffset, options.leaderEpoch);
     this.nextOffset = next;
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({
@@ -418,6 +396,46 @@ export class PartitionLog {
       });
       this.kick();
     });
+  }
+
+  /** Patches offsets (and the leader epoch) into leader batches; returns the next offset. */
+  private assignOffsets(
+    records: Buffer,
+    batches: ValidBatch[],
+    baseOffset: number,
+    leaderEpoch?: number,
+  ): number {
+    let next = baseOffset;
+    for (const b of batches) {
+      writeInt64(records, b.position, next);
+      if (leaderEpoch !== undefined)
+        records.writeInt32BE(leaderEpoch, b.position + PARTITION_LEADER_EPOCH_OFFSET);
+      next += b.recordCount;
+    }
+    if (leaderEpoch !== undefined && leaderEpoch > this.epochs.latestEpoch())
+      this.epochs.assign(leaderEpoch, baseOffset);
+    return next;
+  }
+
+  /**
+   * Checks that a follower's copied batches continue the log with increasing offsets, then records
+   * their epochs; nothing changes unless every batch passes. Returns the next offset.
+   */
+  private keepFollowerOffsets(records: Buffer, batches: ValidBatch[]): number {
+    let next = this.nextOffset;
+    for (const b of batches) {
+      const batchBase = readInt64(records, b.position);
+      if (batchBase < next) {
+        throw new KafkaError("INVALID_RECORD", `batch offset ${batchBase} is below the log end ${next}`);
+      }
+      next = batchBase + records.readInt32BE(b.position + LAST_OFFSET_DELTA_OFFSET) + 1;
+    }
+    for (const b of batches) {
+      const epoch = records.readInt32BE(b.position + PARTITION_LEADER_EPOCH_OFFSET);
+      if (epoch >= 0 && epoch > this.epochs.latestEpoch())
+        this.epochs.assign(epoch, readInt64(records, b.position));
+    }
+    return next;
   }
 
   private ensureWritable(): void {
@@ -552,8 +570,9 @@ export class PartitionLog {
     await this.sfs.fdatasync(old.fd);
     await old.persistIndexes();
     const segment = await LogSegment.create(this.sfs, this.dir, baseOffset, this.config, this.now());
-    await this.sfs.fsyncDir(this.dir);
+    // Listed before the directory sync, so that close() closes it even if the sync fails.
     this.segments.push(segment);
+    await this.sfs.fsyncDir(this.dir);
     this.flushedOffset = Math.max(this.flushedOffset, baseOffset);
   }
 
@@ -680,14 +699,11 @@ export class PartitionLog {
     try {
       await scanBatches(this.sfs, segment.fd, from, segment.size, false, (b) => {
         if (b.maxTimestamp < timestamp || b.lastOffset < this.startOffset) return true;
-        found = firstRecordAtOrAfter(b, timestamp);
+        found = firstRecordAtOrAfter(b, timestamp, this.startOffset);
         return found === null;
       });
     } finally {
       segment.release();
-    }
-    if (found !== null && (found as TimestampOffset).offset < this.startOffset) {
-      return { offset: this.startOffset, timestamp: (found as TimestampOffset).timestamp };
     }
     return found;
   }
@@ -756,7 +772,9 @@ export class PartitionLog {
   private scheduleDelete(segment: LogSegment): void {
     const timer = setTimeout(() => {
       this.deleteTimers.delete(segment);
-      segment.deleteFiles().catch(() => {});
+      const deletion = segment.deleteFiles().catch(() => {});
+      this.deletions.add(deletion);
+      void deletion.then(() => this.deletions.delete(deletion));
     }, this.config.fileDeleteDelayMs);
     timer.unref();
     this.deleteTimers.set(segment, timer);
@@ -774,6 +792,12 @@ export class PartitionLog {
         return;
       }
       const keep = this.segmentIndexFor(offset);
+      if ((await this.segments[keep].positionOf(offset)).baseOffset < this.startOffset) {
+        // The batch holding `offset` straddles the log start: cutting it would leave the log end
+        // below the start. Nothing readable remains, so the log restarts empty at its start.
+        await this.resetTo(this.startOffset);
+        return;
+      }
       try {
         const dropped = this.segments.splice(keep + 1);
         for (const s of dropped) await s.markDeleted();
@@ -829,10 +853,16 @@ export class PartitionLog {
     if (this.closed) return;
     if (!this.failure) {
       await this.enqueueTask(async () => {
-        await this.sfs.fdatasync(this.active.fd);
-        this.flushedOffset = this.endOffset;
-        await this.active.persistIndexes();
-        await this.epochs.flush();
+        try {
+          await this.sfs.fdatasync(this.active.fd);
+          this.flushedOffset = this.endOffset;
+          await this.active.persistIndexes();
+          await this.epochs.flush();
+        } catch (err) {
+          // Not a clean close: the owner must not write the clean-shutdown marker.
+          this.fail(err);
+          throw this.failure;
+        }
       }).catch(() => {});
     }
     this.closed = true;
@@ -842,6 +872,8 @@ export class PartitionLog {
       await segment.deleteFiles().catch(() => {});
     }
     this.deleteTimers.clear();
+    // A deletion still unlinking files would race with the next open of this directory.
+    await Promise.all(this.deletions);
     for (const s of this.segments) await s.close().catch(() => {});
   }
 
@@ -854,19 +886,24 @@ export class PartitionLog {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Within one batch known to reach `timestamp`, the first record at or after it. */
-function firstRecordAtOrAfter(b: ScannedBatch, timestamp: number): TimestampOffset | null {
+/**
+ * Within one batch known to reach `timestamp`, the first record at or after it whose offset is at
+ * least `minOffset` (the log start, which may fall inside the batch), with that record's timestamp.
+ */
+function firstRecordAtOrAfter(b: ScannedBatch, timestamp: number, minOffset: number): TimestampOffset | null {
   const attributes = b.buf.readInt16BE(b.at + ATTRIBUTES_OFFSET);
-  if ((attributes & TIMESTAMP_TYPE_MASK) !== 0) return { offset: b.baseOffset, timestamp: b.maxTimestamp };
+  const first = Math.max(b.baseOffset, minOffset);
+  if ((attributes & TIMESTAMP_TYPE_MASK) !== 0) return { offset: first, timestamp: b.maxTimestamp };
   const baseTimestamp = readInt64(b.buf, b.at + BASE_TIMESTAMP_OFFSET);
   if ((attributes & COMPRESSION_MASK) !== 0) {
     const batch = b.buf.subarray(b.at, b.at + b.size);
     try {
       for (const r of decodeRecords(batch))
-        if (r.timestamp >= timestamp) return { offset: r.offset, timestamp: r.timestamp };
+        if (r.timestamp >= timestamp && r.offset >= minOffset)
+          return { offset: r.offset, timestamp: r.timestamp };
     } catch {
       // A codec this build cannot read: the batch is the finest answer available.
-      return { offset: b.baseOffset, timestamp: b.maxTimestamp };
+      return { offset: first, timestamp: b.maxTimestamp };
     }
     return null;
   }
@@ -875,7 +912,11 @@ function firstRecordAtOrAfter(b: ScannedBatch, timestamp: number): TimestampOffs
   const count = b.buf.readInt32BE(b.at + RECORD_COUNT_OFFSET);
   try {
     walkRecords(c, count, (offsetDelta, timestampDelta) => {
-      if (found === null && baseTimestamp + timestampDelta >= timestamp) {
+      if (
+        found === null &&
+        baseTimestamp + timestampDelta >= timestamp &&
+        b.baseOffset + offsetDelta >= minOffset
+      ) {
         found = { offset: b.baseOffset + offsetDelta, timestamp: baseTimestamp + timestampDelta };
       }
     });

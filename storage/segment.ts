@@ -256,15 +256,22 @@ export class LogSegment {
 
   /**
    * Re-reads the whole segment: verifies each batch (magic, CRC, offsets increasing from
-   * `minOffset`), rebuilds both indexes, and truncates the file at the first torn or invalid
-   * batch. `onBatch` sees every valid batch in order. Returns the number of bytes cut off.
+   * `minOffset`, and below `endOffset`, the next segment's base), rebuilds both indexes, and
+   * truncates the file at the first torn or invalid batch. `onBatch` sees every valid batch in
+   * order. Returns the number of bytes cut off.
    */
-  async recover(minOffset: number, onBatch?: (batch: ScannedBatch) => void): Promise<number> {
+  async recover(
+    minOffset: number,
+    onBatch?: (batch: ScannedBatch) => void,
+    endOffset = Number.POSITIVE_INFINITY,
+  ): Promise<number> {
     this.resetIndexes();
     let expected = Math.max(minOffset, this.baseOffset);
     const fileSize = await this.sfs.fileSize(this.fd);
     const scan = await scanBatches(this.sfs, this.fd, 0, fileSize, true, (b) => {
       if (b.baseOffset < expected || b.lastOffset - this.baseOffset > MAX_RELATIVE_OFFSET) return false;
+      // Offsets outside the CRC (a flipped bit) must not run into the next segment's.
+      if (b.lastOffset >= endOffset) return false;
       if (b.position + b.size > MAX_SEGMENT_POSITION) return false;
       this.indexBatch(b.baseOffset, b.lastOffset, b.maxTimestamp, b.position, b.size);
       onBatch?.(b);
@@ -317,9 +324,10 @@ export class LogSegment {
 
   /** Writes both indexes (with a final time-index entry for the max timestamp) atomically. */
   async persistIndexes(): Promise<void> {
-    if (this.maxTimestamp >= 0) {
+    // A non-empty segment always has a final time entry (-1 when no record had a timestamp), so
+    // an empty time index beside a non-empty log reads as damage.
+    if (this.size > 0)
       this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
-    }
     await writeFileAtomic(this.sfs, this.file(INDEX_SUFFIX), this.index.toBuffer());
     await writeFileAtomic(this.sfs, this.file(TIME_INDEX_SUFFIX), this.timeIndex.toBuffer());
   }

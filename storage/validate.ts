@@ -121,6 +121,9 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
     // Bytes past the records count as a record that failed to parse.
     const c = new Cursor(buf, pos + RECORDS_OFFSET, pos + size);
     let expected = 0;
+    // Records inside the accepted window need no further check; checkTimestamp explains the others.
+    const lo = checkTimestamps ? Math.max(0, options.nowMs - options.config.timestampBeforeMaxMs) : -Infinity;
+    const hi = checkTimestamps ? options.nowMs + options.config.timestampAfterMaxMs : Infinity;
     walkRecords(c, recordCount, (offsetDelta, timestampDelta) => {
       if (offsetDelta !== expected++) {
         throw new KafkaError(
@@ -128,7 +131,8 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
           `record offset delta ${offsetDelta}, expected ${expected - 1}`,
         );
       }
-      if (checkTimestamps && timestampDelta !== 0) checkTimestamp(baseTimestamp + timestampDelta, options);
+      const timestamp = baseTimestamp + timestampDelta;
+      if (timestampDelta !== 0 && (timestamp < lo || timestamp > hi)) checkTimestamp(timestamp, options);
     });
     if (c.pos !== pos + size) {
       throw new KafkaError("INVALID_RECORD", `${pos + size - c.pos} bytes after the last record`);

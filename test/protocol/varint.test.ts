@@ -11,6 +11,7 @@ import {
   writeUnsignedVarint,
   writeVarint,
 } from "../../protocol/varint.js";
+import { mulberry32 } from "../helpers/random.js";
 
 describe("varints", () => {
   it("round-trips zigzag varints at the edges", () => {
@@ -22,6 +23,26 @@ describe("varints", () => {
       const c = new Cursor(buf, 0);
       expect(Math.abs(v) < 2 ** 31 ? readVarint(c) : readVarlong(c)).toBe(v);
       expect(c.pos).toBe(end);
+    }
+  });
+
+  it("round-trips random values of every width", () => {
+    const rand = mulberry32(7);
+    const buf = Buffer.alloc(10);
+    for (let i = 0; i < 20_000; i++) {
+      const bits = 1 + Math.floor(rand() * 52);
+      const magnitude = Math.floor(rand() * 2 ** bits);
+      const v = rand() < 0.5 && magnitude > 0 ? -magnitude : magnitude;
+      const end = writeVarint(buf, 0, v);
+      const c = new Cursor(buf, 0);
+      expect(readVarlong(c)).toBe(v);
+      expect(c.pos).toBe(end);
+      if (Math.abs(v) < 2 ** 31) expect(readVarint(new Cursor(buf, 0))).toBe(v);
+      const u = magnitude % 2 ** 32;
+      const uend = writeUnsignedVarint(buf, 0, u);
+      const uc = new Cursor(buf, 0);
+      expect(readUnsignedVarint(uc)).toBe(u);
+      expect(uc.pos).toBe(uend);
     }
   });
 
