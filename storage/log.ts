@@ -49,6 +49,8 @@ import { type ValidBatch, validateBatches } from "./validate.js";
 
 /** Most appends written by one writev (IOV_MAX on Linux is 1024). */
 export const MAX_GROUP_APPENDS = 1024;
+/** Unflushed bytes after which flush.policy os/interval starts a background fdatasync. */
+export const FLUSH_BEHIND_BYTES = 16 * 1024 * 1024;
 /** Most bytes written by one writev before the group is flushed and acknowledged. */
 export const MAX_GROUP_BYTES = 16 * 1024 * 1024;
 
@@ -144,6 +146,9 @@ export class PartitionLog {
   private failure: KafkaError | null = null;
   private closed = false;
   private flushTimer: NodeJS.Timeout | null = null;
+  /** A background fdatasync under flush.policy os/interval, while one runs. */
+  private flushBehind: Promise<void> | null = null;
+  private unflushedBytes = 0;
   /** Segments removed from the log whose files wait out file.delete.delay.ms for readers. */
   private deleteTimers = new Map<LogSegment, NodeJS.Timeout>();
   /** Deletions whose timer has fired and that are still running; close() waits for them. */
@@ -470,6 +475,8 @@ export class PartitionLog {
         if (head.kind === "task") {
           this.queue.shift();
           try {
+            // Tasks see a quiet log: no flush-behind still running on a file they may change.
+            if (this.flushBehind) await this.flushBehind;
             await head.run();
             head.resolve();
           } catch (err) {
@@ -555,6 +562,33 @@ export class PartitionLog {
       });
     }
     this.hooks.onAppend?.();
+    if (this.config.flushPolicy !== "always") {
+      this.unflushedBytes += bytes;
+      if (this.unflushedBytes >= FLUSH_BEHIND_BYTES && !this.flushBehind) this.startFlushBehind(segment);
+    }
+  }
+
+  /**
+   * Under flush.policy os and interval, fdatasyncs the active segment in the background once
+   * FLUSH_BEHIND_BYTES are unflushed, while appends go on: the disk writes while the writer
+   * validates and appends, the recovery point advances, and a later roll or close has little left
+   * to flush. Acknowledgements never wait for it.
+   */
+  private startFlushBehind(segment: LogSegment): void {
+    const target = this.endOffset;
+    this.unflushedBytes = 0;
+    this.flushBehind = this.sfs
+      .fdatasync(segment.fd)
+      .then(
+        () => {
+          if (!this.failure)
+            this.flushedOffset = Math.max(this.flushedOffset, Math.min(target, this.endOffset));
+        },
+        (err) => this.fail(err),
+      )
+      .finally(() => {
+        this.flushBehind = null;
+      });
   }
 
   private fail(err: unknown, group: PendingAppend[] = []): void {
@@ -874,6 +908,7 @@ export class PartitionLog {
     this.deleteTimers.clear();
     // A deletion still unlinking files would race with the next open of this directory.
     await Promise.all(this.deletions);
+    if (this.flushBehind) await this.flushBehind;
     for (const s of this.segments) await s.close().catch(() => {});
   }
 

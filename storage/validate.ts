@@ -31,9 +31,8 @@ import {
   RECORD_COUNT_OFFSET,
   RECORDS_OFFSET,
   TIMESTAMP_TYPE_MASK,
-  walkRecords,
 } from "../protocol/record-batch.js";
-import { Cursor, readInt64 } from "../protocol/varint.js";
+import { readInt64 } from "../protocol/varint.js";
 import type { LogConfig } from "./config.js";
 
 /** Where one validated batch lies in the appended buffer, and what the log needs from it. */
@@ -118,25 +117,10 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
     checkTimestamp(maxTimestamp, options);
   }
   if (codec === 0) {
-    // Bytes past the records count as a record that failed to parse.
-    const c = new Cursor(buf, pos + RECORDS_OFFSET, pos + size);
-    let expected = 0;
     // Records inside the accepted window need no further check; checkTimestamp explains the others.
     const lo = checkTimestamps ? Math.max(0, options.nowMs - options.config.timestampBeforeMaxMs) : -Infinity;
     const hi = checkTimestamps ? options.nowMs + options.config.timestampAfterMaxMs : Infinity;
-    walkRecords(c, recordCount, (offsetDelta, timestampDelta) => {
-      if (offsetDelta !== expected++) {
-        throw new KafkaError(
-          "INVALID_RECORD",
-          `record offset delta ${offsetDelta}, expected ${expected - 1}`,
-        );
-      }
-      const timestamp = baseTimestamp + timestampDelta;
-      if (timestampDelta !== 0 && (timestamp < lo || timestamp > hi)) checkTimestamp(timestamp, options);
-    });
-    if (c.pos !== pos + size) {
-      throw new KafkaError("INVALID_RECORD", `${pos + size - c.pos} bytes after the last record`);
-    }
+    checkRecords(buf, pos + RECORDS_OFFSET, pos + size, recordCount, baseTimestamp, lo, hi, options);
   }
   return { position: pos, size, recordCount, maxTimestamp };
 }
@@ -148,4 +132,86 @@ function checkTimestamp(timestamp: number, options: ValidateOptions): void {
   if (nowMs - timestamp > config.timestampBeforeMaxMs || timestamp - nowMs > config.timestampAfterMaxMs) {
     throw new KafkaError("INVALID_TIMESTAMP", `timestamp ${timestamp} lies outside the accepted window`);
   }
+}
+
+/**
+ * The read position of the record walk below. The walk runs for every record appended, so it
+ * keeps its position here instead of in a cursor object, and reads varints inline.
+ */
+let at = 0;
+
+/** Reads a zigzag varint or varlong at `at`, bounded by `end`. */
+function zigzag(buf: Buffer, end: number): number {
+  let value = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (at >= end) throw new KafkaError("CORRUPT_MESSAGE", "record truncated inside a varint");
+    const b = buf[at++];
+    value |= (b & 0x7f) << shift;
+    if (b < 0x80) return value & 1 ? -(value + 1) / 2 : value >>> 1;
+  }
+  let scale = 0x1000_0000;
+  for (let i = 4; i < 10; i++) {
+    if (at >= end) throw new KafkaError("CORRUPT_MESSAGE", "record truncated inside a varint");
+    const b = buf[at++];
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      if (value > Number.MAX_SAFE_INTEGER) throw new KafkaError("CORRUPT_MESSAGE", "varint beyond 2^53");
+      return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+    }
+    scale *= 128;
+  }
+  throw new KafkaError("CORRUPT_MESSAGE", "varint longer than 10 bytes");
+}
+
+/** Skips a varint-length-prefixed byte field (key, value, header value); -1 means null. */
+function skipBytes(buf: Buffer, end: number, nullable: boolean): void {
+  const length = zigzag(buf, end);
+  if (length < (nullable ? -1 : 0) || at + length > end) {
+    throw new KafkaError("CORRUPT_MESSAGE", `field length ${length} does not fit its record`);
+  }
+  if (length > 0) at += length;
+}
+
+/**
+ * Walks the records of an uncompressed batch: each record's fields fill exactly its declared
+ * length, offset deltas run 0..count-1, timestamps lie in [lo, hi] (else checkTimestamp says why),
+ * and the records fill the batch exactly.
+ */
+function checkRecords(
+  buf: Buffer,
+  start: number,
+  batchEnd: number,
+  count: number,
+  baseTimestamp: number,
+  lo: number,
+  hi: number,
+  options: ValidateOptions,
+): void {
+  at = start;
+  for (let i = 0; i < count; i++) {
+    const length = zigzag(buf, batchEnd);
+    if (length <= 0 || at + length > batchEnd) {
+      throw new KafkaError("CORRUPT_MESSAGE", `record ${i} declares ${length} bytes`);
+    }
+    const end = at + length;
+    at++; // attributes: unused in v2
+    const timestampDelta = zigzag(buf, end);
+    const offsetDelta = zigzag(buf, end);
+    if (offsetDelta !== i)
+      throw new KafkaError("INVALID_RECORD", `record offset delta ${offsetDelta}, expected ${i}`);
+    const timestamp = baseTimestamp + timestampDelta;
+    if (timestampDelta !== 0 && (timestamp < lo || timestamp > hi)) checkTimestamp(timestamp, options);
+    skipBytes(buf, end, true);
+    skipBytes(buf, end, true);
+    const headers = zigzag(buf, end);
+    if (headers < 0 || headers > end - at)
+      throw new KafkaError("CORRUPT_MESSAGE", `record ${i} declares ${headers} headers`);
+    for (let h = 0; h < headers; h++) {
+      skipBytes(buf, end, false);
+      skipBytes(buf, end, true);
+    }
+    if (at !== end)
+      throw new KafkaError("CORRUPT_MESSAGE", `record ${i} fields do not fill its declared length`);
+  }
+  if (at !== batchEnd) throw new KafkaError("INVALID_RECORD", `${batchEnd - at} bytes after the last record`);
 }

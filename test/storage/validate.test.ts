@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { crc32c } from "../../protocol/crc32c.js";
-import { encodeControlKey, encodeRecordBatch, TimestampType } from "../../protocol/record-batch.js";
+import {
+  decodeRecords,
+  encodeControlKey,
+  encodeRecordBatch,
+  TimestampType,
+} from "../../protocol/record-batch.js";
 import { DEFAULT_LOG_CONFIG } from "../../storage/config.js";
 import { validateBatches } from "../../storage/validate.js";
+import { mulberry32 } from "../helpers/random.js";
 import { batchOf } from "../helpers/records.js";
 
 const options = { config: DEFAULT_LOG_CONFIG, nowMs: 1_700_000_000_000 };
@@ -96,5 +102,31 @@ describe("validateBatches", () => {
     });
     expect(codeOf(() => validateBatches(control, options))).toBe("INVALID_RECORD");
     expect(validateBatches(control, { ...options, allowControl: true }).recordCount).toBe(1);
+  });
+
+  it("never accepts a mutated record section that cannot be decoded, and never throws anything but a KafkaError", () => {
+    const rand = mulberry32(11);
+    for (let i = 0; i < 3000; i++) {
+      const buf = encodeRecordBatch(
+        Array.from({ length: 1 + Math.floor(rand() * 5) }, (_, j) => ({
+          key: rand() < 0.3 ? null : Buffer.from(`key-${j}`),
+          value: Buffer.alloc(Math.floor(rand() * 40), j),
+          headers: rand() < 0.5 ? [{ key: "h", value: Buffer.from("v") }] : [],
+          timestamp: options.nowMs + j,
+        })),
+      );
+      const flips = 1 + Math.floor(rand() * 3);
+      for (let f = 0; f < flips; f++)
+        buf[61 + Math.floor(rand() * (buf.length - 61))] = Math.floor(rand() * 256);
+      reseal(buf);
+      let accepted = false;
+      try {
+        validateBatches(buf, options);
+        accepted = true;
+      } catch (err) {
+        expect((err as { name?: string }).name).toBe("KafkaError");
+      }
+      if (accepted) expect(decodeRecords(buf).length).toBe(buf.readInt32BE(57));
+    }
   });
 });
