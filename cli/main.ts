@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { registerBrokerCommands } from "./commands/broker.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .description("samsa: a Kafka-compatible message-log broker for Node.js")
     .version(version(), "-V, --version")
     .showHelpAfterError();
+  registerBrokerCommands(program);
   return program;
 }
 

@@ -376,6 +376,15 @@ export class PartitionLog {
     }
   }
 
+  /**
+   * As `append`, but a batch that fails validation (or a failed log) throws synchronously, before
+   * any offset is assigned: a caller can keep per-append state (producer sequences) in step with
+   * the offsets the log hands out.
+   */
+  appendOrThrow(records: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
+    return this.enqueueAppend(records, options);
+  }
+
   private enqueueAppend(records: Buffer, options: AppendOptions): Promise<AppendResult> {
     this.ensureWritable();
     const valid = validateBatches(records, {

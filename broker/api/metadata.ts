@@ -1,0 +1,92 @@
+/**
+ * Metadata (key 3), v0-v12.
+ * Validation order: topics null (v1+) or empty (v0) means every topic; each named topic is looked
+ * up, and created when missing if allowAutoTopicCreation (v4+, always for v0-v3) and the broker's
+ * auto.create.topics.enable allow it; an illegal name gets INVALID_TOPIC_EXCEPTION, an absent
+ * topic UNKNOWN_TOPIC_OR_PARTITION. Topic ids (v10+) that name no topic get UNKNOWN_TOPIC_ID.
+ */
+import type { Message } from "../../protocol/codec.js";
+import { errorCode, KafkaError } from "../../protocol/errors.js";
+import type { Broker } from "../broker.js";
+import type { TopicRecord } from "../metadata/store.js";
+import type { ApiHandler } from "./types.js";
+
+/** Kafka's "authorized operations not requested" marker. */
+const OPERATIONS_OMITTED = -2147483648;
+const NULL_TOPIC_ID = "00000000000000000000000000000000";
+
+export function describeTopic(topic: TopicRecord): Message {
+  return {
+    errorCode: 0,
+    name: topic.name,
+    topicId: topic.id,
+    isInternal: topic.name.startsWith("__"),
+    partitions: topic.partitions.map((p) => ({
+      errorCode: 0,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: p.replicas,
+      isrNodes: p.isr,
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: OPERATIONS_OMITTED,
+  };
+}
+
+function topicError(name: string | null, topicId: string, code: Parameters<typeof errorCode>[0]): Message {
+  return {
+    errorCode: errorCode(code),
+    name,
+    topicId,
+    isInternal: false,
+    partitions: [],
+    topicAuthorizedOperations: OPERATIONS_OMITTED,
+  };
+}
+
+async function resolveTopic(broker: Broker, name: string, autoCreate: boolean): Promise<Message> {
+  try {
+    const topic = await broker.topics.getOrCreate(name, autoCreate);
+    return topic ? describeTopic(topic) : topicError(name, NULL_TOPIC_ID, "UNKNOWN_TOPIC_OR_PARTITION");
+  } catch (err) {
+    if (KafkaError.is(err)) return topicError(name, NULL_TOPIC_ID, err.code);
+    throw err;
+  }
+}
+
+export const metadata: ApiHandler = {
+  apiKey: 3,
+  name: "Metadata",
+  minVersion: 0,
+  maxVersion: 12,
+  async handle(broker, request, ctx) {
+    const requested = request.topics as { name: string | null; topicId: string }[] | null;
+    const all = requested === null || (ctx.apiVersion === 0 && requested.length === 0);
+    const autoCreate = ctx.apiVersion < 4 ? true : Boolean(request.allowAutoTopicCreation);
+    let topics: Message[];
+    if (all) {
+      topics = broker.store.topics().map(describeTopic);
+    } else {
+      topics = [];
+      for (const t of requested) {
+        if (t.name === null || t.name === undefined) {
+          const byId = broker.store.topicById(t.topicId);
+          topics.push(byId ? describeTopic(byId) : topicError(null, t.topicId, "UNKNOWN_TOPIC_ID"));
+        } else {
+          topics.push(await resolveTopic(broker, t.name, autoCreate));
+        }
+      }
+    }
+    return {
+      throttleTimeMs: 0,
+      brokers: broker.store
+        .brokers()
+        .map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      clusterId: broker.store.clusterId(),
+      controllerId: broker.store.controllerId(),
+      topics,
+      clusterAuthorizedOperations: OPERATIONS_OMITTED,
+    };
+  },
+};

@@ -1,0 +1,107 @@
+/**
+ * Produce (key 0), v3-v11. (v0-v2 carry magic 0/1 message sets, which samsa does not store.)
+ * Validation order: a transactional id -> TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every
+ * partition; acks outside {0, 1, -1} -> INVALID_REQUIRED_ACKS; per topic, an unknown topic is
+ * auto-created when the broker allows it, else UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
+ * for an illegal name); per partition: unknown partition -> UNKNOWN_TOPIC_OR_PARTITION; no
+ * records -> CORRUPT_MESSAGE; acks=-1 with fewer in-sync replicas than min.insync.replicas ->
+ * NOT_ENOUGH_REPLICAS; then the partition validates the batches (storage/validate.ts) and the
+ * producer's sequences. acks=0 gets no response.
+ *
+ * Partitions of one request are appended concurrently; each answers once its append is durable
+ * under the topic's flush policy.
+ */
+import type { Message } from "../../protocol/codec.js";
+import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
+import type { Broker } from "../broker.js";
+import type { ApiHandler } from "./types.js";
+
+interface PartitionData {
+  index: number;
+  records: Buffer | null;
+}
+
+function partitionResult(
+  index: number,
+  code: ErrorName | null,
+  message: string | null,
+  baseOffset = -1,
+  logStartOffset = -1,
+): Message {
+  return {
+    index,
+    errorCode: code ? errorCode(code) : 0,
+    baseOffset,
+    logAppendTimeMs: -1,
+    logStartOffset,
+    recordErrors: [],
+    errorMessage: message,
+  };
+}
+
+async function appendPartition(
+  broker: Broker,
+  topic: string,
+  data: PartitionData,
+  acks: number,
+): Promise<Message> {
+  const partition = broker.topics.partition(topic, data.index);
+  if (!partition)
+    return partitionResult(data.index, "UNKNOWN_TOPIC_OR_PARTITION", `no partition ${topic}-${data.index}`);
+  if (!data.records || data.records.length === 0)
+    return partitionResult(data.index, "CORRUPT_MESSAGE", "no records");
+  if (acks === -1) {
+    const isr = broker.store.topic(topic)?.partitions[data.index]?.isr.length ?? 0;
+    const required = broker.topics.minInsyncReplicas(topic);
+    if (isr < required) {
+      return partitionResult(
+        data.index,
+        "NOT_ENOUGH_REPLICAS",
+        `${isr} in-sync replicas, min.insync.replicas=${required}`,
+      );
+    }
+  }
+  try {
+    const { result } = await partition.append(data.records);
+    return partitionResult(data.index, null, null, result.baseOffset, result.logStartOffset);
+  } catch (err) {
+    if (!KafkaError.is(err)) throw err;
+    return partitionResult(data.index, err.code, err.message);
+  }
+}
+
+export const produce: ApiHandler = {
+  apiKey: 0,
+  name: "Produce",
+  minVersion: 3,
+  maxVersion: 11,
+  async handle(broker, request) {
+    const acks = request.acks as number;
+    const topicData = request.topicData as { name: string; partitionData: PartitionData[] }[];
+    let refusal: ErrorName | null = null;
+    if (request.transactionalId) refusal = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
+    else if (acks !== 0 && acks !== 1 && acks !== -1) refusal = "INVALID_REQUIRED_ACKS";
+    const responses = await Promise.all(
+      topicData.map(async (t) => {
+        let partitions: Message[];
+        if (refusal) {
+          partitions = t.partitionData.map((p) => partitionResult(p.index, refusal, null));
+        } else {
+          let topicError: ErrorName | null = null;
+          try {
+            if (!(await broker.topics.getOrCreate(t.name, true))) topicError = "UNKNOWN_TOPIC_OR_PARTITION";
+          } catch (err) {
+            if (!KafkaError.is(err)) throw err;
+            topicError = err.code;
+          }
+          partitions = topicError
+            ? t.partitionData.map((p) => partitionResult(p.index, topicError, null))
+            : await Promise.all(t.partitionData.map((p) => appendPartition(broker, t.name, p, acks)));
+        }
+        return { name: t.name, partitionResponses: partitions };
+      }),
+    );
+    if (acks === 0) return null;
+    return { responses, throttleTimeMs: 0 };
+  },
+};

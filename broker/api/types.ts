@@ -1,0 +1,29 @@
+/**
+ * What every API handler sees. A handler takes a decoded request and a context and returns a
+ * response object (or null for a request that gets no response, such as acks=0 produce).
+ * Transports (TCP, WebSocket) only frame bytes and call `handle`.
+ */
+import type { Message } from "../../protocol/codec.js";
+import type { Broker } from "../broker.js";
+
+export interface RequestContext {
+  apiKey: number;
+  apiVersion: number;
+  correlationId: number;
+  clientId: string | null;
+  /** The authenticated principal; "User:ANONYMOUS" until authentication exists. */
+  principal: string;
+  /** Which door the request came through: "kafka" (TCP), "ws" or "http". */
+  listener: string;
+  /** The peer address, for logs and group member hosts. */
+  clientHost: string;
+}
+
+export interface ApiHandler {
+  apiKey: number;
+  name: string;
+  /** The versions advertised in ApiVersions and accepted. */
+  minVersion: number;
+  maxVersion: number;
+  handle(broker: Broker, request: Message, ctx: RequestContext): Promise<Message | null>;
+}

@@ -1,0 +1,108 @@
+/**
+ * A samsa broker: the metadata store, the partition logs, the topics, and the listeners that
+ * lead into the API handlers. `Broker.start` brings it up in that order; `stop` answers the
+ * requests in flight, snapshots producer state, flushes and closes every log (writing the
+ * clean-shutdown marker) and closes the store.
+ */
+import type { Logger } from "pino";
+import { pino } from "pino";
+import { NodeFs, type StorageFs } from "../storage/fs.js";
+import { LogManager } from "../storage/log-manager.js";
+import { HANDLERS } from "./api/index.js";
+import type { ApiHandler } from "./api/types.js";
+import type { BrokerConfig } from "./config.js";
+import { Dispatcher } from "./dispatch.js";
+import { FileMetadataStore } from "./metadata/file-store.js";
+import type { MetadataStore } from "./metadata/store.js";
+import { KafkaServer } from "./net/kafka-server.js";
+import { TopicManager, topicLogConfig } from "./topics.js";
+
+/** How often producer-state snapshots and offset checkpoints are written. */
+export const SNAPSHOT_INTERVAL_MS = 60_000;
+
+export interface BrokerOptions {
+  logger?: Logger;
+  fs?: StorageFs;
+}
+
+export class Broker {
+  readonly dispatcher: Dispatcher;
+  private kafkaServer: KafkaServer | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  /** The bound Kafka port (differs from the config when it asked for port 0). */
+  kafkaPort = 0;
+  readonly startedAtMs = Date.now();
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly store: MetadataStore,
+    readonly logs: LogManager,
+    readonly topics: TopicManager,
+    readonly log: Logger,
+    handlers: ApiHandler[],
+  ) {
+    this.dispatcher = new Dispatcher(this, new Map(handlers.map((h) => [h.apiKey, h])), log);
+  }
+
+  static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
+    const log = options.logger ?? pino({ level: "silent" });
+    const sfs = options.fs ?? new NodeFs();
+    const store = await FileMetadataStore.open(config.dataDir, config.nodeId, config.clusterId, sfs);
+    const logs = await LogManager.open({
+      dataDir: config.dataDir,
+      fs: sfs,
+      configFor: (topic) => topicLogConfig(config, store, topic),
+      retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+    });
+    const topics = new TopicManager(config, store, logs, sfs);
+    await topics.loadAll();
+    const broker = new Broker(config, store, logs, topics, log, HANDLERS);
+    await broker.listen();
+    log.info(
+      {
+        nodeId: config.nodeId,
+        kafka: `${config.host}:${broker.kafkaPort}`,
+        dataDir: config.dataDir,
+        clean: logs.cleanStart,
+      },
+      "broker started",
+    );
+    return broker;
+  }
+
+  private async listen(): Promise<void> {
+    const server = new KafkaServer(this.dispatcher, this.config, this.log);
+    this.kafkaPort = await server.listen(this.config.host, this.config.kafkaPort);
+    this.kafkaServer = server;
+    await this.store.registerBroker({
+      nodeId: this.config.nodeId,
+      host: this.config.advertisedHost,
+      port: this.kafkaPort,
+      rack: null,
+    });
+    const timer = setInterval(
+      () => void this.snapshot().catch((err) => this.log.warn({ err }, "snapshot failed")),
+      SNAPSHOT_INTERVAL_MS,
+    );
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Writes producer-state snapshots of every partition. */
+  async snapshot(): Promise<void> {
+    for (const p of this.topics.allPartitions()) if (!p.log.failed) await p.snapshot();
+  }
+
+  /** Graceful shutdown; safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.kafkaServer?.close();
+    await this.snapshot().catch((err) => this.log.warn({ err }, "final snapshot failed"));
+    await this.logs.close();
+    await this.store.close();
+    this.log.info("broker stopped");
+  }
+}

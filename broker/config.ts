@@ -1,0 +1,200 @@
+/**
+ * Broker configuration: one typed schema with defaults, overridden in order by a JSON config file,
+ * `SAMSA_*` environment variables and command-line flags. Keys use Kafka's broker config names
+ * where Kafka has one (`num.partitions`, `auto.create.topics.enable`, `log.retention.ms`, ...).
+ * Environment names are the key upper-cased with dots as underscores: `SAMSA_KAFKA_PORT`.
+ */
+import { readFileSync } from "node:fs";
+import { KafkaError } from "../protocol/errors.js";
+import { DEFAULT_LOG_CONFIG, type LogConfig, parseLogConfig } from "../storage/config.js";
+
+export interface BrokerConfig {
+  nodeId: number;
+  dataDir: string;
+  host: string;
+  kafkaPort: number;
+  httpPort: number;
+  /** Host named in Metadata responses; defaults to `host`. */
+  advertisedHost: string;
+  clusterId: string | null;
+  autoCreateTopics: boolean;
+  numPartitions: number;
+  defaultReplicationFactor: number;
+  /** socket.request.max.bytes: the largest request frame accepted. */
+  maxRequestBytes: number;
+  /** Requests read from one connection and not yet answered before it stops being read. */
+  maxInFlightRequests: number;
+  /** Request bytes read from one connection and not yet answered before it stops being read. */
+  maxInFlightBytes: number;
+  /** connections.max.idle.ms */
+  idleTimeoutMs: number;
+  /** log.retention.check.interval.ms */
+  retentionCheckIntervalMs: number;
+  logLevel: string;
+  /** Topic config defaults (Kafka's topic names), from the broker's `log.*` keys. */
+  topicDefaults: Record<string, string>;
+}
+
+type Kind = "int" | "bool" | "string";
+
+interface Key {
+  field: keyof BrokerConfig | null;
+  kind: Kind;
+  /** For `log.*` keys: the topic config they set the default of. */
+  topicKey?: string;
+  doc: string;
+}
+
+/** Every config key, its field, type and meaning. */
+export const BROKER_CONFIG_KEYS: Record<string, Key> = {
+  "node.id": { field: "nodeId", kind: "int", doc: "this broker's id" },
+  "data.dir": { field: "dataDir", kind: "string", doc: "where partition logs and metadata live" },
+  host: { field: "host", kind: "string", doc: "address the listeners bind to" },
+  "kafka.port": { field: "kafkaPort", kind: "int", doc: "Kafka protocol TCP port (0: any free port)" },
+  "http.port": { field: "httpPort", kind: "int", doc: "HTTP and WebSocket port (0: any free port)" },
+  "advertised.host": { field: "advertisedHost", kind: "string", doc: "host given to clients in Metadata" },
+  "cluster.id": { field: "clusterId", kind: "string", doc: "cluster id (generated and stored if unset)" },
+  "auto.create.topics.enable": { field: "autoCreateTopics", kind: "bool", doc: "create topics on first use" },
+  "num.partitions": { field: "numPartitions", kind: "int", doc: "partitions of auto-created topics" },
+  "default.replication.factor": {
+    field: "defaultReplicationFactor",
+    kind: "int",
+    doc: "replicas of new topics",
+  },
+  "socket.request.max.bytes": { field: "maxRequestBytes", kind: "int", doc: "largest request frame" },
+  "connection.max.inflight.requests": {
+    field: "maxInFlightRequests",
+    kind: "int",
+    doc: "unanswered requests per connection before reading pauses",
+  },
+  "connection.max.inflight.bytes": {
+    field: "maxInFlightBytes",
+    kind: "int",
+    doc: "unanswered request bytes per connection before reading pauses",
+  },
+  "connections.max.idle.ms": { field: "idleTimeoutMs", kind: "int", doc: "close idle connections after" },
+  "log.retention.check.interval.ms": {
+    field: "retentionCheckIntervalMs",
+    kind: "int",
+    doc: "how often retention runs",
+  },
+  "log.level": { field: "logLevel", kind: "string", doc: "pino level: trace, debug, info, warn, error" },
+  "log.retention.ms": { field: null, kind: "int", topicKey: "retention.ms", doc: "default retention.ms" },
+  "log.retention.bytes": {
+    field: null,
+    kind: "int",
+    topicKey: "retention.bytes",
+    doc: "default retention.bytes",
+  },
+  "log.segment.bytes": { field: null, kind: "int", topicKey: "segment.bytes", doc: "default segment.bytes" },
+  "log.segment.ms": { field: null, kind: "int", topicKey: "segment.ms", doc: "default segment.ms" },
+  "log.flush.policy": {
+    field: null,
+    kind: "string",
+    topicKey: "flush.policy",
+    doc: "always, interval or os",
+  },
+  "log.flush.ms": { field: null, kind: "int", topicKey: "flush.ms", doc: "default flush.ms" },
+  "message.max.bytes": {
+    field: null,
+    kind: "int",
+    topicKey: "max.message.bytes",
+    doc: "default max.message.bytes",
+  },
+  "min.insync.replicas": { field: null, kind: "int", topicKey: "min.insync.replicas", doc: "default" },
+};
+
+export function defaultBrokerConfig(): BrokerConfig {
+  return {
+    nodeId: 1,
+    dataDir: "./data",
+    host: "127.0.0.1",
+    kafkaPort: 9092,
+    httpPort: 8082,
+    advertisedHost: "",
+    clusterId: null,
+    autoCreateTopics: true,
+    numPartitions: 1,
+    defaultReplicationFactor: 1,
+    maxRequestBytes: 100 * 1024 * 1024,
+    maxInFlightRequests: 500,
+    maxInFlightBytes: 256 * 1024 * 1024,
+    idleTimeoutMs: 10 * 60_000,
+    retentionCheckIntervalMs: 5 * 60_000,
+    logLevel: "info",
+    topicDefaults: {},
+  };
+}
+
+function parseValue(key: string, kind: Kind, raw: unknown): number | boolean | string {
+  const text = String(raw).trim();
+  if (kind === "int") {
+    const n = Number(text);
+    if (text === "" || !Number.isSafeInteger(n))
+      throw new KafkaError("INVALID_CONFIG", `${key}=${text}: not an integer`);
+    return n;
+  }
+  if (kind === "bool") {
+    if (text === "true" || text === "1") return true;
+    if (text === "false" || text === "0") return false;
+    throw new KafkaError("INVALID_CONFIG", `${key}=${text}: expected true or false`);
+  }
+  return text;
+}
+
+function apply(config: BrokerConfig, key: string, raw: unknown): void {
+  const spec = BROKER_CONFIG_KEYS[key];
+  if (!spec) throw new KafkaError("INVALID_CONFIG", `unknown broker config ${key}`);
+  const value = parseValue(key, spec.kind, raw);
+  if (spec.topicKey) {
+    config.topicDefaults[spec.topicKey] = String(value);
+    return;
+  }
+  (config as unknown as Record<string, unknown>)[spec.field as string] = value;
+}
+
+export function envName(key: string): string {
+  return `SAMSA_${key.toUpperCase().replace(/\./g, "_")}`;
+}
+
+export interface ConfigSources {
+  /** Path of a JSON file: an object of config keys to values. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags, by config key. */
+  flags?: Record<string, unknown>;
+}
+
+/** Builds the effective configuration: defaults < file < SAMSA_* environment < flags. */
+export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
+  const config = defaultBrokerConfig();
+  if (sources.file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(sources.file, "utf8"));
+    } catch (err) {
+      throw new KafkaError("INVALID_CONFIG", `config file ${sources.file}: ${(err as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new KafkaError("INVALID_CONFIG", `config file ${sources.file}: expected a JSON object`);
+    }
+    for (const [key, value] of Object.entries(parsed)) apply(config, key, value);
+  }
+  const env = sources.env ?? {};
+  for (const key of Object.keys(BROKER_CONFIG_KEYS)) {
+    const value = env[envName(key)];
+    if (value !== undefined && value !== "") apply(config, key, value);
+  }
+  for (const [key, value] of Object.entries(sources.flags ?? {}))
+    if (value !== undefined) apply(config, key, value);
+  if (!config.advertisedHost) config.advertisedHost = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+  // Topic defaults must themselves be valid topic configs.
+  topicDefaultsConfig(config);
+  return config;
+}
+
+/** The LogConfig that topics get when they set nothing themselves. */
+export function topicDefaultsConfig(config: BrokerConfig): LogConfig {
+  const { "min.insync.replicas": _ignored, ...logProps } = config.topicDefaults;
+  return parseLogConfig(logProps, DEFAULT_LOG_CONFIG);
+}

@@ -1,0 +1,158 @@
+/**
+ * From one request frame to one response frame, whatever the transport: decode the request
+ * header and body with the API's spec at the requested version, run the handler, encode the
+ * response with the right header version. TCP and WebSocket call this with the frame's bytes
+ * (without the length prefix).
+ *
+ * Order of checks: a frame too short for a header, or an unknown API key, closes the connection
+ * (as Kafka does); an unsupported version gets ApiVersions' v0 error reply for ApiVersions and
+ * closes otherwise; a body that does not decode, or a handler that fails unexpectedly, gets the
+ * response's top-level error code where the response has one, and closes the connection where not.
+ */
+import type { Logger } from "pino";
+import { type Message, MessageCodec } from "../protocol/codec.js";
+import { errorCode, KafkaError } from "../protocol/errors.js";
+import { RequestHeader, ResponseHeader } from "../protocol/messages/header.js";
+import { API_SPECS } from "../protocol/messages/index.js";
+import { Reader } from "../protocol/reader.js";
+import { Writer } from "../protocol/writer.js";
+import type { ApiHandler, RequestContext } from "./api/types.js";
+import type { Broker } from "./broker.js";
+
+const API_VERSIONS_KEY = 18;
+const requestHeaderCodec = new MessageCodec(RequestHeader);
+const responseHeaderCodec = new MessageCodec(ResponseHeader);
+
+interface ApiCodecs {
+  request: MessageCodec;
+  response: MessageCodec;
+  /** Whether the response has a top-level ErrorCode to carry a failure. */
+  hasTopLevelError: boolean;
+}
+
+const codecs = new Map<number, ApiCodecs>();
+for (const [key, spec] of Object.entries(API_SPECS)) {
+  codecs.set(Number(key), {
+    request: new MessageCodec(spec.request),
+    response: new MessageCodec(spec.response),
+    hasTopLevelError: spec.response.fields.some((f) => f.name === "ErrorCode" && f.versions === "0+"),
+  });
+}
+
+export function codecsFor(apiKey: number): ApiCodecs | undefined {
+  return codecs.get(apiKey);
+}
+
+/** What the transport does with a frame: send these bytes, send nothing, or close. */
+export type DispatchResult =
+  | { kind: "respond"; chunks: Buffer[]; size: number }
+  | { kind: "none" }
+  | { kind: "close"; reason: string };
+
+export interface Connection {
+  clientHost: string;
+  listener: string;
+}
+
+export class Dispatcher {
+  constructor(
+    private readonly broker: Broker,
+    private readonly handlers: Map<number, ApiHandler>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Peeks at the header: the API key, version and whether the request expects no response. */
+  async dispatch(frame: Buffer, conn: Connection): Promise<DispatchResult> {
+    if (frame.length < 8) return { kind: "close", reason: "frame shorter than a request header" };
+    const apiKey = frame.readInt16BE(0);
+    const apiVersion = frame.readInt16BE(2);
+    const correlationId = frame.readInt32BE(4);
+    const handler = this.handlers.get(apiKey);
+    const api = codecs.get(apiKey);
+    if (!handler || !api) return { kind: "close", reason: `unknown API key ${apiKey}` };
+    const supported = apiVersion >= handler.minVersion && apiVersion <= handler.maxVersion;
+    if (!supported) {
+      if (apiKey === API_VERSIONS_KEY) return this.apiVersionsFallback(correlationId);
+      return { kind: "close", reason: `${handler.name} v${apiVersion} is not supported` };
+    }
+    const flexible = api.request.isFlexible(apiVersion);
+    const reader = new Reader(frame);
+    let header: Message;
+    let request: Message;
+    try {
+      header = requestHeaderCodec.decode(reader, flexible ? 2 : 1);
+      request = api.request.decode(reader, apiVersion);
+    } catch (err) {
+      this.log.debug({ err, apiKey, apiVersion }, "malformed request");
+      return this.errorResponse(api, apiKey, apiVersion, correlationId, "INVALID_REQUEST");
+    }
+    const ctx: RequestContext = {
+      apiKey,
+      apiVersion,
+      correlationId,
+      clientId: header.clientId,
+      principal: "User:ANONYMOUS",
+      listener: conn.listener,
+      clientHost: conn.clientHost,
+    };
+    let response: Message | null;
+    try {
+      response = await handler.handle(this.broker, request, ctx);
+    } catch (err) {
+      const code = KafkaError.is(err) ? err.code : "UNKNOWN_SERVER_ERROR";
+      if (!KafkaError.is(err)) this.log.error({ err, api: handler.name }, "handler failed");
+      return this.errorResponse(api, apiKey, apiVersion, correlationId, code);
+    }
+    if (response === null) return { kind: "none" };
+    return this.encode(api, apiKey, apiVersion, correlationId, response);
+  }
+
+  private encode(
+    api: ApiCodecs,
+    apiKey: number,
+    apiVersion: number,
+    correlationId: number,
+    response: Message,
+  ): DispatchResult {
+    const w = new Writer();
+    w.int32(0); // length, patched below
+    // ApiVersions answers with response header v0 at every version, so old clients can read it.
+    const headerVersion = api.response.isFlexible(apiVersion) && apiKey !== API_VERSIONS_KEY ? 1 : 0;
+    responseHeaderCodec.encode(w, headerVersion, { correlationId });
+    api.response.encode(w, apiVersion, response);
+    const size = w.size;
+    const chunks = w.toChunks();
+    chunks[0].writeInt32BE(size - 4, 0);
+    return { kind: "respond", chunks, size };
+  }
+
+  private errorResponse(
+    api: ApiCodecs,
+    apiKey: number,
+    apiVersion: number,
+    correlationId: number,
+    code: Parameters<typeof errorCode>[0],
+  ): DispatchResult {
+    if (!api.hasTopLevelError)
+      return { kind: "close", reason: `${code} on API ${apiKey} without a top-level error` };
+    const response = api.response.defaults(apiVersion);
+    response.errorCode = errorCode(code);
+    return this.encode(api, apiKey, apiVersion, correlationId, response);
+  }
+
+  /** ApiVersions' answer to a version it does not know: v0 layout, UNSUPPORTED_VERSION, our APIs. */
+  private apiVersionsFallback(correlationId: number): DispatchResult {
+    const api = codecs.get(API_VERSIONS_KEY)!;
+    return this.encode(api, API_VERSIONS_KEY, 0, correlationId, {
+      errorCode: errorCode("UNSUPPORTED_VERSION"),
+      apiKeys: this.advertised(),
+    });
+  }
+
+  /** Every API and version range this broker serves, for ApiVersions. */
+  advertised(): { apiKey: number; minVersion: number; maxVersion: number }[] {
+    return [...this.handlers.values()]
+      .map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }))
+      .sort((a, b) => a.apiKey - b.apiKey);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The Kafka TCP listener: length-prefixed frames in, responses out in request order per
+ * connection. Requests on one connection run concurrently (pipelining) but are answered in the
+ * order they arrived; a request that gets no response (acks=0) keeps its place and sends nothing.
+ *
+ * Limits: a frame larger than socket.request.max.bytes closes the connection before its body is
+ * buffered; a connection with too many requests, or request bytes, unanswered (or responses not
+ * yet taken by the client) stops being read until it drains; an idle connection is closed.
+ */
+import * as net from "node:net";
+import type { Logger } from "pino";
+import type { Dispatcher, DispatchResult } from "../dispatch.js";
+
+export interface KafkaServerLimits {
+  maxRequestBytes: number;
+  maxInFlightRequests: number;
+  maxInFlightBytes: number;
+  idleTimeoutMs: number;
+}
+
+interface Slot {
+  size: number;
+  result: DispatchResult | null;
+}
+
+/** One client connection's framing, ordering and backpressure. */
+export class FramedConnection {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private readonly slots: Slot[] = [];
+  private inFlightBytes = 0;
+  private paused = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly dispatcher: Dispatcher,
+    private readonly limits: KafkaServerLimits,
+    private readonly log: Logger,
+    private readonly listener = "kafka",
+  ) {
+    socket.setNoDelay(true);
+    socket.setTimeout(limits.idleTimeoutMs, () => this.close("idle timeout"));
+    socket.on("data", (data: Buffer) => this.onData(data));
+    socket.on("drain", () => this.maybeResume());
+    socket.on("error", (err) => this.log.debug({ err }, "connection error"));
+    socket.on("close", () => {
+      this.closed = true;
+    });
+  }
+
+  private onData(data: Buffer): void {
+    this.chunks.push(data);
+    this.buffered += data.length;
+    while (!this.closed && this.buffered >= 4) {
+      const size = this.peekInt32();
+      if (size < 0 || size > this.limits.maxRequestBytes) {
+        this.close(`frame of ${size} bytes exceeds socket.request.max.bytes`);
+        return;
+      }
+      if (this.buffered < 4 + size) break;
+      const frame = this.take(4 + size).subarray(4);
+      this.startRequest(frame);
+    }
+    this.maybePause();
+  }
+
+  private peekInt32(): number {
+    const first = this.chunks[0];
+    if (first.length >= 4) return first.readInt32BE(0);
+    return Buffer.concat(this.chunks, Math.min(this.buffered, 8)).readInt32BE(0);
+  }
+
+  /** Removes `n` bytes from the front of the buffered chunks (no copy when they lie in one). */
+  private take(n: number): Buffer {
+    const first = this.chunks[0];
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      const all = Buffer.concat(this.chunks, this.buffered);
+      out = all.subarray(0, n);
+      this.chunks = all.length > n ? [all.subarray(n)] : [];
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  private startRequest(frame: Buffer): void {
+    const slot: Slot = { size: frame.length, result: null };
+    this.slots.push(slot);
+    this.inFlightBytes += frame.length;
+    this.dispatcher
+      .dispatch(frame, { clientHost: this.socket.remoteAddress ?? "", listener: this.listener })
+      .then(
+        (result) => {
+          slot.result = result;
+        },
+        (err) => {
+          this.log.error({ err }, "dispatch failed");
+          slot.result = { kind: "close", reason: "internal error" };
+        },
+      )
+      .finally(() => this.flushSlots());
+  }
+
+  /** Sends every finished response at the head of the queue, in arrival order. */
+  private flushSlots(): void {
+    if (this.closed) return;
+    let wrote = false;
+    while (this.slots.length > 0 && this.slots[0].result) {
+      const slot = this.slots.shift()!;
+      this.inFlightBytes -= slot.size;
+      const result = slot.result!;
+      if (result.kind === "close") {
+        this.close(result.reason);
+        return;
+      }
+      if (result.kind === "respond") {
+        if (!wrote) this.socket.cork();
+        wrote = true;
+        for (const chunk of result.chunks) this.socket.write(chunk);
+      }
+    }
+    if (wrote) process.nextTick(() => this.socket.uncork());
+    this.maybeResume();
+  }
+
+  private overLimits(): boolean {
+    return (
+      this.slots.length >= this.limits.maxInFlightRequests ||
+      this.inFlightBytes >= this.limits.maxInFlightBytes ||
+      this.socket.writableLength >= this.limits.maxInFlightBytes
+    );
+  }
+
+  private maybePause(): void {
+    if (!this.paused && this.overLimits()) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private maybeResume(): void {
+    if (this.paused && !this.overLimits()) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.debug({ reason, peer: this.socket.remoteAddress }, "closing connection");
+    this.socket.destroy();
+  }
+}
+
+export class KafkaServer {
+  private server: net.Server | null = null;
+  private readonly connections = new Set<FramedConnection>();
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly limits: KafkaServerLimits,
+    private readonly log: Logger,
+  ) {}
+
+  /** Listens on host:port (0 for any free port); resolves with the bound port. */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer((socket) => {
+        const conn = new FramedConnection(socket, this.dispatcher, this.limits, this.log);
+        this.connections.add(conn);
+        socket.on("close", () => this.connections.delete(conn));
+      });
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        this.server = server;
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting, then closes every connection. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const conn of this.connections) conn.close("broker shutting down");
+    await closed;
+  }
+}

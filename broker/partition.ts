@@ -1,0 +1,217 @@
+/**
+ * One partition this broker leads: every state change of it goes through here. Appends check
+ * idempotent-producer sequences and then go to the log in arrival order; the high watermark moves
+ * when an append is acknowledged (single broker: the in-sync replica set is this broker alone).
+ * Handlers never touch the log directly.
+ */
+import * as path from "node:path";
+import { KafkaError } from "../protocol/errors.js";
+import {
+  BASE_SEQUENCE_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORDS_OFFSET,
+} from "../protocol/record-batch.js";
+import { readInt64 } from "../protocol/varint.js";
+import { type StorageFs, writeFileAtomic } from "../storage/fs.js";
+import type { AppendResult, PartitionLog, ReadResult } from "../storage/log.js";
+import { type BatchSequence, type ProducerSnapshot, ProducerStateManager } from "./producer-state.js";
+
+export const PRODUCER_SNAPSHOT_FILE = "producer-state.snapshot";
+/** Bytes read per step while rebuilding producer state from the log. */
+const REBUILD_READ_BYTES = 4 * 1024 * 1024;
+const INT32_MAX = 0x7fff_ffff;
+
+interface ProducerBatch {
+  producerId: number;
+  epoch: number;
+  firstSeq: number;
+  lastSeq: number;
+  records: number;
+}
+
+/** `seq + n` in Kafka's sequence space, which wraps from 2^31-1 to 0. */
+function addSequence(seq: number, n: number): number {
+  return seq > INT32_MAX - n ? n - (INT32_MAX - seq) - 1 : seq + n;
+}
+
+/** The idempotent batches in `records` (producerId >= 0); null if the framing is broken. */
+function producerBatches(records: Buffer): ProducerBatch[] | null {
+  const out: ProducerBatch[] = [];
+  let pos = 0;
+  while (pos < records.length) {
+    if (records.length - pos < RECORDS_OFFSET) return null;
+    const size = LOG_OVERHEAD + records.readInt32BE(pos + LENGTH_OFFSET);
+    if (size < RECORDS_OFFSET || pos + size > records.length) return null;
+    const producerId = readInt64(records, pos + PRODUCER_ID_OFFSET);
+    if (producerId >= 0) {
+      const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
+      const delta = records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+      out.push({
+        producerId,
+        epoch: records.readInt16BE(pos + PRODUCER_EPOCH_OFFSET),
+        firstSeq,
+        lastSeq: addSequence(firstSeq, delta),
+        records: delta + 1,
+      });
+    }
+    pos += size;
+  }
+  return out;
+}
+
+export interface PartitionAppend {
+  result: AppendResult;
+  /** The batch was a retry of one already written: its original offsets are returned. */
+  duplicate: boolean;
+}
+
+export class Partition {
+  readonly producers = new ProducerStateManager();
+  leaderEpoch = 0;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    readonly topic: string,
+    readonly index: number,
+    readonly log: PartitionLog,
+    private readonly sfs: StorageFs,
+  ) {}
+
+  /** Loads producer state: the snapshot if it matches the log, then the batches after it. */
+  async load(): Promise<void> {
+    let from = this.log.logStartOffset;
+    const data = await this.sfs.readFile(path.join(this.log.dir, PRODUCER_SNAPSHOT_FILE));
+    if (data) {
+      try {
+        const snap = JSON.parse(data.toString("utf8")) as { offset: number; producers: ProducerSnapshot[] };
+        if (snap.offset <= this.log.logEndOffset && snap.offset >= this.log.logStartOffset) {
+          this.producers.restore(snap.producers);
+          from = snap.offset;
+        }
+      } catch {
+        // A damaged snapshot is rebuilt from the log.
+      }
+    }
+    await this.rebuildFrom(from);
+    this.log.setHighWatermark(this.log.logEndOffset);
+  }
+
+  private async rebuildFrom(offset: number): Promise<void> {
+    let next = offset;
+    for (let steps = 0; next < this.log.logEndOffset && steps < 10_000_000; steps++) {
+      const { records } = await this.log.read(next, { maxBytes: REBUILD_READ_BYTES });
+      if (records.length === 0) break;
+      let pos = 0;
+      while (pos + RECORDS_OFFSET <= records.length) {
+        const size = LOG_OVERHEAD + records.readInt32BE(pos + LENGTH_OFFSET);
+        const base = readInt64(records, pos);
+        const last = base + records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+        const producerId = readInt64(records, pos + PRODUCER_ID_OFFSET);
+        if (producerId >= 0 && last >= next) {
+          const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
+          this.producers.record(producerId, records.readInt16BE(pos + PRODUCER_EPOCH_OFFSET), {
+            firstSeq,
+            lastSeq: addSequence(firstSeq, last - base),
+            baseOffset: base,
+            lastOffset: last,
+          });
+        }
+        next = Math.max(next, last + 1);
+        pos += size;
+      }
+    }
+  }
+
+  /** Writes the producer-state snapshot at the current log end. */
+  async snapshot(): Promise<void> {
+    const body = { offset: this.log.logEndOffset, producers: this.producers.snapshot() };
+    await writeFileAtomic(
+      this.sfs,
+      path.join(this.log.dir, PRODUCER_SNAPSHOT_FILE),
+      Buffer.from(JSON.stringify(body)),
+    );
+  }
+
+  /**
+   * Appends batches as the leader. Idempotent batches are checked against their producer's
+   * sequences first: a retry returns the original offsets. Resolves once the log acknowledges
+   * (durable under the topic's flush policy) and the high watermark has moved.
+   */
+  async append(records: Buffer): Promise<PartitionAppend> {
+    const batches = producerBatches(records);
+    if (batches && batches.length > 0) {
+      const duplicate = this.checkSequences(batches);
+      if (duplicate) {
+        const result = duplicate.pending ? await duplicate.pending : undefined;
+        return {
+          duplicate: true,
+          result: {
+            baseOffset: duplicate.baseOffset,
+            lastOffset: duplicate.lastOffset,
+            recordCount: duplicate.lastOffset - duplicate.baseOffset + 1,
+            logStartOffset: result?.logStartOffset ?? this.log.logStartOffset,
+          },
+        };
+      }
+    }
+    const pending = this.log.appendOrThrow(records, { leaderEpoch: this.leaderEpoch });
+    const recorded: BatchSequence[] = [];
+    if (batches && batches.length > 0) {
+      // The log assigned offsets synchronously, patching the first batch's baseOffset in place.
+      let offset = readInt64(records, 0);
+      for (const b of batches) {
+        const seq: BatchSequence = {
+          firstSeq: b.firstSeq,
+          lastSeq: b.lastSeq,
+          baseOffset: offset,
+          lastOffset: offset + b.records - 1,
+          pending,
+        };
+        this.producers.record(b.producerId, b.epoch, seq);
+        recorded.push(seq);
+        offset += b.records;
+      }
+    }
+    const result = await pending;
+    for (const seq of recorded) seq.pending = undefined;
+    this.log.setHighWatermark(this.log.logEndOffset);
+    for (const listener of this.listeners) listener();
+    return { result, duplicate: false };
+  }
+
+  /** Sequence checks across the batches of one append; the duplicate when all are retries. */
+  private checkSequences(batches: ProducerBatch[]): BatchSequence | null {
+    const first = batches[0];
+    const duplicate = this.producers.check(first.producerId, first.epoch, first.firstSeq, first.lastSeq);
+    for (let i = 1; i < batches.length; i++) {
+      const b = batches[i];
+      const prev = batches[i - 1];
+      const contiguous =
+        b.producerId === prev.producerId &&
+        b.epoch === prev.epoch &&
+        b.firstSeq === addSequence(prev.lastSeq, 1);
+      if (!contiguous || duplicate) {
+        throw new KafkaError(
+          "OUT_OF_ORDER_SEQUENCE_NUMBER",
+          "batches of one append must continue each other",
+        );
+      }
+    }
+    return duplicate;
+  }
+
+  /** Reads for a consumer: whole batches below the high watermark. */
+  read(offset: number, maxBytes: number, minOneBatch = true): Promise<ReadResult> {
+    return this.log.read(offset, { maxBytes, maxOffset: this.log.highWatermark, minOneBatch });
+  }
+
+  /** Calls `listener` after every acknowledged append until the returned function is called. */
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
