@@ -52,6 +52,8 @@ export type DispatchResult =
 export interface Connection {
   clientHost: string;
   listener: string;
+  /** Lets the connection start its next request (see RequestContext.admit). */
+  admit?: () => void;
 }
 
 export class Dispatcher {
@@ -94,6 +96,7 @@ export class Dispatcher {
       principal: "User:ANONYMOUS",
       listener: conn.listener,
       clientHost: conn.clientHost,
+      admit: conn.admit ?? (() => {}),
     };
     let response: Message | null;
     try {

@@ -41,7 +41,9 @@ function partitionResult(index: number, code: ErrorName | null, readCommitted: b
     logStartOffset: -1,
     abortedTransactions: readCommitted ? [] : null,
     preferredReadReplica: -1,
-    records: null,
+    // Empty, never null, as Kafka sends: librdkafka reads a null record set (size -1) on an
+    // errored partition as a protocol parse failure and retries forever.
+    records: Buffer.alloc(0),
   };
 }
 
@@ -122,7 +124,9 @@ export const fetch: ApiHandler = {
   name: "Fetch",
   minVersion: 4,
   maxVersion: 12,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
+    // A fetch changes nothing: the next request on the connection need not wait for its long poll.
+    ctx.admit();
     const topics = request.topics as FetchTopic[];
     const readCommitted = request.isolationLevel === 1;
     const answer = (code: ErrorName | null, responses: Message[]) => ({

@@ -70,38 +70,46 @@ async function appendPartition(
   }
 }
 
+/** The topic's error, after creating it when auto-creation allows; null when it exists. */
+async function resolveTopic(broker: Broker, name: string): Promise<ErrorName | null> {
+  try {
+    return (await broker.topics.getOrCreate(name, true)) ? null : "UNKNOWN_TOPIC_OR_PARTITION";
+  } catch (err) {
+    if (!KafkaError.is(err)) throw err;
+    return err.code;
+  }
+}
+
 export const produce: ApiHandler = {
   apiKey: 0,
   name: "Produce",
   minVersion: 3,
   maxVersion: 11,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const acks = request.acks as number;
     const topicData = request.topicData as { name: string; partitionData: PartitionData[] }[];
     let refusal: ErrorName | null = null;
     if (request.transactionalId) refusal = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
     else if (acks !== 0 && acks !== 1 && acks !== -1) refusal = "INVALID_REQUIRED_ACKS";
-    const responses = await Promise.all(
-      topicData.map(async (t) => {
-        let partitions: Message[];
-        if (refusal) {
-          partitions = t.partitionData.map((p) => partitionResult(p.index, refusal, null));
-        } else {
-          let topicError: ErrorName | null = null;
-          try {
-            if (!(await broker.topics.getOrCreate(t.name, true))) topicError = "UNKNOWN_TOPIC_OR_PARTITION";
-          } catch (err) {
-            if (!KafkaError.is(err)) throw err;
-            topicError = err.code;
-          }
-          partitions = topicError
-            ? t.partitionData.map((p) => partitionResult(p.index, topicError, null))
-            : await Promise.all(t.partitionData.map((p) => appendPartition(broker, t.name, p, acks)));
-        }
-        return { name: t.name, partitionResponses: partitions };
-      }),
+    // First every topic (creating it if needed), then every append in one synchronous pass, so
+    // the appends of this request take their places in the logs before the next request starts.
+    const topicErrors: (ErrorName | null)[] = [];
+    for (const t of topicData) topicErrors.push(refusal ?? (await resolveTopic(broker, t.name)));
+    const responses = topicData.map((t, i) => {
+      const topicError = topicErrors[i];
+      const partitions = topicError
+        ? t.partitionData.map((p) => Promise.resolve(partitionResult(p.index, topicError, null)))
+        : t.partitionData.map((p) => appendPartition(broker, t.name, p, acks));
+      return { name: t.name, partitionResponses: partitions };
+    });
+    ctx.admit();
+    const settled = await Promise.all(
+      responses.map(async (r) => ({
+        name: r.name,
+        partitionResponses: await Promise.all(r.partitionResponses),
+      })),
     );
     if (acks === 0) return null;
-    return { responses, throttleTimeMs: 0 };
+    return { responses: settled, throttleTimeMs: 0 };
   },
 };

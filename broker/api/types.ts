@@ -17,6 +17,12 @@ export interface RequestContext {
   listener: string;
   /** The peer address, for logs and group member hosts. */
   clientHost: string;
+  /**
+   * Tells the connection that this request's effects hold their place, so its next request may
+   * start. Handlers that never call it are admitted when they complete: a connection's requests
+   * take effect in the order it sent them, as on Kafka.
+   */
+  admit: () => void;
 }
 
 export interface ApiHandler {

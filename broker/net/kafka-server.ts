@@ -20,6 +20,8 @@ export interface KafkaServerLimits {
 
 interface Slot {
   size: number;
+  /** The request bytes until the request is started. */
+  frame: Buffer | null;
   result: DispatchResult | null;
 }
 
@@ -30,6 +32,8 @@ export class FramedConnection {
   private readonly slots: Slot[] = [];
   private inFlightBytes = 0;
   private paused = false;
+  /** A started request has not yet been admitted; later requests wait for it. */
+  private admitting = false;
   private closed = false;
 
   constructor(
@@ -88,12 +92,33 @@ export class FramedConnection {
     return out;
   }
 
+  /**
+   * Queues a request. Requests start one at a time, in arrival order: the next starts once the
+   * previous one is admitted (a produce once its appends hold their place in the logs, a fetch at
+   * once, anything else when it completes), so a connection's requests take effect in the order
+   * it sent them while produce and fetch still overlap.
+   */
   private startRequest(frame: Buffer): void {
-    const slot: Slot = { size: frame.length, result: null };
-    this.slots.push(slot);
+    this.slots.push({ size: frame.length, frame, result: null });
     this.inFlightBytes += frame.length;
+    if (!this.admitting) this.startNext();
+  }
+
+  private startNext(): void {
+    const slot = this.slots.find((s) => s.frame !== null);
+    if (!slot || this.closed) return;
+    const frame = slot.frame!;
+    slot.frame = null;
+    this.admitting = true;
+    let admitted = false;
+    const admit = () => {
+      if (admitted) return;
+      admitted = true;
+      this.admitting = false;
+      this.startNext();
+    };
     this.dispatcher
-      .dispatch(frame, { clientHost: this.socket.remoteAddress ?? "", listener: this.listener })
+      .dispatch(frame, { clientHost: this.socket.remoteAddress ?? "", listener: this.listener, admit })
       .then(
         (result) => {
           slot.result = result;
@@ -103,7 +128,10 @@ export class FramedConnection {
           slot.result = { kind: "close", reason: "internal error" };
         },
       )
-      .finally(() => this.flushSlots());
+      .finally(() => {
+        admit();
+        this.flushSlots();
+      });
   }
 
   /** Sends every finished response at the head of the queue, in arrival order. */

@@ -25,6 +25,8 @@ export class TestClient {
   private nextCorrelationId = 1;
   private readonly waiting = new Map<number, Waiting>();
   closed = false;
+  /** Responses that matched no request waiting for one (acks=0 must produce none). */
+  strayResponses = 0;
 
   private constructor(private readonly socket: net.Socket) {
     socket.on("data", (d: Buffer) => this.onData(d));
@@ -95,7 +97,10 @@ export class TestClient {
       this.buffered = this.buffered.subarray(4 + size);
       const correlationId = frame.readInt32BE(0);
       const w = this.waiting.get(correlationId);
-      if (!w) continue;
+      if (!w) {
+        this.strayResponses++;
+        continue;
+      }
       this.waiting.delete(correlationId);
       const codec = new MessageCodec(API_SPECS[w.apiKey].response);
       const r = new Reader(frame);
