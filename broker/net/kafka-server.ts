@@ -178,6 +178,24 @@ export class FramedConnection {
     }
   }
 
+  /**
+   * Stops reading new requests, waits (up to `timeoutMs`) until every request already read is
+   * answered and written out, then closes.
+   */
+  async drainAndClose(timeoutMs: number): Promise<void> {
+    this.socket.pause();
+    this.paused = true;
+    const deadline = Date.now() + timeoutMs;
+    while (
+      !this.closed &&
+      (this.slots.length > 0 || this.socket.writableLength > 0) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.close("broker shutting down");
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
@@ -185,6 +203,9 @@ export class FramedConnection {
     this.socket.destroy();
   }
 }
+
+/** How long a shutdown waits for requests already read to be answered. */
+export const SHUTDOWN_DRAIN_MS = 5_000;
 
 export class KafkaServer {
   private server: net.Server | null = null;
@@ -218,7 +239,7 @@ export class KafkaServer {
     this.server = null;
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const conn of this.connections) conn.close("broker shutting down");
+    await Promise.all([...this.connections].map((conn) => conn.drainAndClose(SHUTDOWN_DRAIN_MS)));
     await closed;
   }
 }
