@@ -216,20 +216,32 @@ export class TopicManager {
     }
     if (validateOnly) return;
     const nodeId = this.config.nodeId;
-    const updated = await this.store.updateTopic(name, (t) => ({
-      ...t,
-      partitions: [
-        ...t.partitions,
-        ...Array.from({ length: total - current }, (_, i) => ({
-          partition: current + i,
-          leader: nodeId,
-          leaderEpoch: 0,
-          replicas: [nodeId],
-          isr: [nodeId],
-        })),
-      ],
-    }));
-    for (let i = current; i < total; i++) await this.openPartition(updated, i);
+    // Count from the record the store hands the change, not the one read above: a concurrent
+    // addPartitions may have grown the topic meanwhile (partition indexes would repeat).
+    let before = current;
+    const updated = await this.store.updateTopic(name, (t) => {
+      before = t.partitions.length;
+      if (total <= before) {
+        throw new KafkaError(
+          "INVALID_PARTITIONS",
+          `topic ${name} has ${before} partitions; ${total} is not more`,
+        );
+      }
+      return {
+        ...t,
+        partitions: [
+          ...t.partitions,
+          ...Array.from({ length: total - before }, (_, i) => ({
+            partition: before + i,
+            leader: nodeId,
+            leaderEpoch: 0,
+            replicas: [nodeId],
+            isr: [nodeId],
+          })),
+        ],
+      };
+    });
+    for (let i = before; i < total; i++) await this.openPartition(updated, i);
   }
 
   /** Replaces a topic's explicit configs and applies them to its logs. */

@@ -1,0 +1,344 @@
+/**
+ * Not a handler: the config entries that DescribeConfigs, CreateTopics (v5+), AlterConfigs and
+ * IncrementalAlterConfigs share. Topic entries are every key of storage's LOG_CONFIG_KEYS plus
+ * `min.insync.replicas`; broker entries are every key of BROKER_CONFIG_KEYS.
+ *
+ * Sources follow Kafka's precedence: a topic's own override (DYNAMIC_TOPIC_CONFIG, 1), else the
+ * broker's `log.*` setting from its config file, environment or flags (STATIC_BROKER_CONFIG, 4),
+ * else the built-in default (DEFAULT_CONFIG, 5). Synonyms list that chain, highest first, as Kafka
+ * does. Choice: a topic key without a broker synonym (segment.index.bytes, cleanup.policy, ...)
+ * still gets a DEFAULT_CONFIG synonym under its own name, so a client always sees the default.
+ * Values are the effective, normalised values ("delete,compact" reads as "compact,delete").
+ * Config types are Kafka's ConfigType ids (BOOLEAN 1, STRING 2, INT 3, LONG 5, LIST 7), with the
+ * type Kafka gives the same key; `flush.policy` is samsa's own and a STRING.
+ */
+import { KafkaError } from "../../protocol/errors.js";
+import { DEFAULT_LOG_CONFIG, LOG_CONFIG_KEYS, type LogConfig, parseLogConfig } from "../../storage/config.js";
+import type { Broker } from "../broker.js";
+import {
+  BROKER_CONFIG_KEYS,
+  type BrokerConfig,
+  defaultBrokerConfig,
+  topicDefaultsConfig,
+} from "../config.js";
+
+export const RESOURCE_TOPIC = 2;
+export const RESOURCE_BROKER = 4;
+
+export const CONFIG_SOURCE = {
+  DYNAMIC_TOPIC_CONFIG: 1,
+  STATIC_BROKER_CONFIG: 4,
+  DEFAULT_CONFIG: 5,
+} as const;
+
+/** Kafka's DescribeConfigsResponse.ConfigType ids. */
+export const CONFIG_TYPE = {
+  UNKNOWN: 0,
+  BOOLEAN: 1,
+  STRING: 2,
+  INT: 3,
+  SHORT: 4,
+  LONG: 5,
+  DOUBLE: 6,
+  LIST: 7,
+} as const;
+
+export const MIN_INSYNC_REPLICAS = "min.insync.replicas";
+const DEFAULT_MIN_INSYNC_REPLICAS = "1";
+
+interface TopicConfigDef {
+  type: number;
+  doc: string;
+}
+
+const TOPIC_CONFIG_DEFS: Record<string, TopicConfigDef> = {
+  "segment.bytes": {
+    type: CONFIG_TYPE.INT,
+    doc: "Roll a new segment before the active one exceeds this size.",
+  },
+  "segment.ms": { type: CONFIG_TYPE.LONG, doc: "Roll a new segment this long after its first append." },
+  "segment.index.bytes": {
+    type: CONFIG_TYPE.INT,
+    doc: "Offset index capacity per segment (8 bytes an entry); the segment rolls when it is full.",
+  },
+  "index.interval.bytes": {
+    type: CONFIG_TYPE.INT,
+    doc: "Log bytes between two sparse offset-index entries.",
+  },
+  "retention.ms": {
+    type: CONFIG_TYPE.LONG,
+    doc: "Delete closed segments whose newest record is older than this; -1 keeps them forever.",
+  },
+  "retention.bytes": {
+    type: CONFIG_TYPE.LONG,
+    doc: "Delete the oldest segments while a partition is larger than this; -1 for no limit.",
+  },
+  "max.message.bytes": {
+    type: CONFIG_TYPE.INT,
+    doc: "Largest record batch accepted, including its overhead.",
+  },
+  "flush.policy": {
+    type: CONFIG_TYPE.STRING,
+    doc: "When appends are fsync'ed: always (before the ack), interval (every flush.ms) or os (page cache).",
+  },
+  "flush.ms": { type: CONFIG_TYPE.LONG, doc: "The flush period under flush.policy=interval." },
+  "file.delete.delay.ms": {
+    type: CONFIG_TYPE.LONG,
+    doc: "How long a deleted segment's files stay on disk for readers still using them.",
+  },
+  "message.timestamp.before.max.ms": {
+    type: CONFIG_TYPE.LONG,
+    doc: "How far in the past a record's timestamp may lie.",
+  },
+  "message.timestamp.after.max.ms": {
+    type: CONFIG_TYPE.LONG,
+    doc: "How far in the future a record's timestamp may lie.",
+  },
+  "cleanup.policy": { type: CONFIG_TYPE.LIST, doc: "delete (retention), compact, or both." },
+  [MIN_INSYNC_REPLICAS]: {
+    type: CONFIG_TYPE.INT,
+    doc: "In-sync replicas that must have a batch before an acks=all produce succeeds.",
+  },
+};
+
+/** A storage key this table does not describe yet still gets a type and a line of text. */
+function topicDef(key: string): TopicConfigDef {
+  const known = TOPIC_CONFIG_DEFS[key];
+  if (known) return known;
+  const field = LOG_CONFIG_KEYS[key]?.[0];
+  const sample = field ? DEFAULT_LOG_CONFIG[field] : undefined;
+  return {
+    type: typeof sample === "number" ? CONFIG_TYPE.LONG : CONFIG_TYPE.STRING,
+    doc: `topic config ${key}`,
+  };
+}
+
+export interface ConfigSynonym {
+  name: string;
+  value: string | null;
+  source: number;
+}
+
+/** One config as DescribeConfigs reports it (every field of every version). */
+export interface ConfigEntry {
+  name: string;
+  value: string | null;
+  readOnly: boolean;
+  configSource: number;
+  isSensitive: boolean;
+  /** v0's flag: true when the value is the built-in default. */
+  isDefault: boolean;
+  synonyms: ConfigSynonym[];
+  configType: number;
+  documentation: string | null;
+}
+
+/** Every topic config key, in a stable order: storage's keys, then min.insync.replicas. */
+export function topicConfigKeys(): string[] {
+  return [...Object.keys(LOG_CONFIG_KEYS), MIN_INSYNC_REPLICAS];
+}
+
+export function isTopicConfigKey(key: string): boolean {
+  return key === MIN_INSYNC_REPLICAS || Object.hasOwn(LOG_CONFIG_KEYS, key);
+}
+
+/** Whether APPEND and SUBTRACT apply: Kafka's LIST-typed configs. */
+export function isListConfig(key: string): boolean {
+  return isTopicConfigKey(key) && topicDef(key).type === CONFIG_TYPE.LIST;
+}
+
+/** The broker config whose `log.*` value is the default of a topic config, if any. */
+function brokerSynonymOf(topicKey: string): string | undefined {
+  return Object.keys(BROKER_CONFIG_KEYS).find((k) => BROKER_CONFIG_KEYS[k].topicKey === topicKey);
+}
+
+function show(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function normaliseCount(value: string): string {
+  return String(Number(value));
+}
+
+/** A topic config's value when the topic does not set it: the broker's, else the built-in one. */
+export function topicDefaultValue(config: BrokerConfig, key: string): string | null {
+  if (key === MIN_INSYNC_REPLICAS) {
+    const set = config.topicDefaults[MIN_INSYNC_REPLICAS];
+    return set === undefined ? DEFAULT_MIN_INSYNC_REPLICAS : normaliseCount(set);
+  }
+  const entry = LOG_CONFIG_KEYS[key];
+  return entry ? show(topicDefaultsConfig(config)[entry[0]]) : null;
+}
+
+/**
+ * The entries of a topic whose own configs are `overrides` (valid ones: as stored, or as a
+ * CreateTopics request that passed validation gave them).
+ */
+export function topicConfigEntries(config: BrokerConfig, overrides: Record<string, string>): ConfigEntry[] {
+  const brokerDefaults = topicDefaultsConfig(config);
+  const { [MIN_INSYNC_REPLICAS]: _min, ...storageOverrides } = overrides;
+  const effective: LogConfig = parseLogConfig(storageOverrides, brokerDefaults);
+  return topicConfigKeys().map((key) => {
+    let value: string | null;
+    let brokerValue: string | null;
+    let builtIn: string | null;
+    if (key === MIN_INSYNC_REPLICAS) {
+      const own = overrides[MIN_INSYNC_REPLICAS];
+      brokerValue = topicDefaultValue(config, key);
+      builtIn = DEFAULT_MIN_INSYNC_REPLICAS;
+      value = own === undefined ? brokerValue : normaliseCount(own);
+    } else {
+      const field = LOG_CONFIG_KEYS[key][0];
+      value = show(effective[field]);
+      brokerValue = show(brokerDefaults[field]);
+      builtIn = show(DEFAULT_LOG_CONFIG[field]);
+    }
+    const brokerKey = brokerSynonymOf(key);
+    const synonyms: ConfigSynonym[] = [];
+    if (Object.hasOwn(overrides, key)) {
+      synonyms.push({ name: key, value, source: CONFIG_SOURCE.DYNAMIC_TOPIC_CONFIG });
+    }
+    if (config.topicDefaults[key] !== undefined) {
+      synonyms.push({
+        name: brokerKey ?? key,
+        value: brokerValue,
+        source: CONFIG_SOURCE.STATIC_BROKER_CONFIG,
+      });
+    }
+    synonyms.push({ name: brokerKey ?? key, value: builtIn, source: CONFIG_SOURCE.DEFAULT_CONFIG });
+    const def = topicDef(key);
+    return {
+      name: key,
+      value,
+      readOnly: false,
+      configSource: synonyms[0].source,
+      isSensitive: false,
+      isDefault: synonyms[0].source === CONFIG_SOURCE.DEFAULT_CONFIG,
+      synonyms,
+      configType: def.type,
+      documentation: def.doc,
+    };
+  });
+}
+
+/**
+ * The broker's own configs (BROKER_CONFIG_KEYS), all read-only: dynamic broker configs are not
+ * served. A value counts as STATIC_BROKER_CONFIG when it differs from the built-in default (it
+ * came from the config file, the environment or a flag, or was derived from one, such as
+ * advertised.host from host); `log.*` keys when the broker sets them at all. kafka.port shows
+ * the bound port and cluster.id the stored cluster id.
+ */
+export function brokerConfigEntries(broker: Broker): ConfigEntry[] {
+  const config = broker.config;
+  const builtIn = defaultBrokerConfig();
+  return Object.entries(BROKER_CONFIG_KEYS).map(([key, spec]) => {
+    let value: string | null;
+    let defaultValue: string | null;
+    let isSet: boolean;
+    let type: number;
+    if (spec.topicKey) {
+      isSet = config.topicDefaults[spec.topicKey] !== undefined;
+      value = topicDefaultValue(config, spec.topicKey);
+      const field = LOG_CONFIG_KEYS[spec.topicKey]?.[0];
+      defaultValue = field ? show(DEFAULT_LOG_CONFIG[field]) : DEFAULT_MIN_INSYNC_REPLICAS;
+      type = topicDef(spec.topicKey).type;
+    } else {
+      const field = spec.field!;
+      let current: unknown = config[field];
+      if (field === "kafkaPort" && broker.kafkaPort !== 0) current = broker.kafkaPort;
+      if (field === "clusterId" && current === null) current = broker.store.clusterId();
+      value = show(current);
+      defaultValue = show(builtIn[field]);
+      isSet = value !== defaultValue && !(field === "clusterId" && config.clusterId === null);
+      type =
+        spec.kind === "bool"
+          ? CONFIG_TYPE.BOOLEAN
+          : spec.kind === "string"
+            ? CONFIG_TYPE.STRING
+            : key.endsWith(".ms")
+              ? CONFIG_TYPE.LONG
+              : CONFIG_TYPE.INT;
+    }
+    const synonyms: ConfigSynonym[] = [];
+    if (isSet) synonyms.push({ name: key, value, source: CONFIG_SOURCE.STATIC_BROKER_CONFIG });
+    synonyms.push({ name: key, value: defaultValue, source: CONFIG_SOURCE.DEFAULT_CONFIG });
+    return {
+      name: key,
+      value,
+      readOnly: true,
+      configSource: synonyms[0].source,
+      isSensitive: false,
+      isDefault: synonyms[0].source === CONFIG_SOURCE.DEFAULT_CONFIG,
+      synonyms,
+      configType: type,
+      documentation: spec.doc,
+    };
+  });
+}
+
+/**
+ * Runs config read-modify-write steps one at a time per broker, so two IncrementalAlterConfigs
+ * (or an AlterConfigs beside one) never compute from the same stale overrides.
+ */
+const configChains = new WeakMap<Broker, Promise<void>>();
+
+export function serialiseConfigChange<T>(broker: Broker, change: () => Promise<T>): Promise<T> {
+  const previous = configChains.get(broker) ?? Promise.resolve();
+  const run = previous.then(change);
+  configChains.set(
+    broker,
+    run.then(
+      () => {},
+      () => {},
+    ),
+  );
+  return run;
+}
+
+/** The keys that occur more than once, for "duplicate" errors. */
+export function duplicates<T>(items: T[], key: (item: T) => string): Set<string> {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const item of items) {
+    const k = key(item);
+    if (seen.has(k)) dup.add(k);
+    else seen.add(k);
+  }
+  return dup;
+}
+
+/** A KafkaError as a response's errorCode and errorMessage. */
+export function errorFields(err: KafkaError): { errorCode: number; errorMessage: string } {
+  return { errorCode: err.errorCode, errorMessage: err.message };
+}
+
+/**
+ * The KafkaError to answer for a failure of one item (topic, resource): itself if it is one,
+ * else UNKNOWN_SERVER_ERROR, logged, so that one failing item does not fail the others.
+ */
+export function asKafkaError(broker: Broker, err: unknown, what: string): KafkaError {
+  if (KafkaError.is(err)) return err;
+  broker.log.error({ err }, `${what} failed`);
+  return new KafkaError("UNKNOWN_SERVER_ERROR", `${what} failed: ${(err as Error)?.message ?? String(err)}`);
+}
+
+export const DYNAMIC_BROKER_CONFIGS_UNSUPPORTED =
+  "dynamic broker configs are not supported yet: set them in the broker's config file, SAMSA_* environment or flags and restart";
+
+/** The AlterConfigs checks of a resource: a topic (not a broker or other type) that exists. */
+export function checkTopicResource(broker: Broker, type: number, name: string): void {
+  if (type === RESOURCE_BROKER) throw new KafkaError("INVALID_REQUEST", DYNAMIC_BROKER_CONFIGS_UNSUPPORTED);
+  if (type !== RESOURCE_TOPIC) {
+    throw new KafkaError(
+      "INVALID_REQUEST",
+      `unsupported resource type ${type}: only topics (2) can be altered`,
+    );
+  }
+  if (name === "") throw new KafkaError("INVALID_REQUEST", "default topic resources are not allowed");
+  if (!broker.store.topic(name))
+    throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
+}
+
+export function resourceKey(r: { resourceType: number; resourceName: string }): string {
+  return `${r.resourceType}\u0000${r.resourceName}`;
+}

@@ -1,0 +1,84 @@
+/**
+ * CreatePartitions (key 37), v0-v3.
+ * Validation order, per topic:
+ *   1. the topic appears only once in the request: a repeated one gets a single INVALID_REQUEST
+ *      result and is not changed (as Kafka);
+ *   2. the topic exists (UNKNOWN_TOPIC_OR_PARTITION);
+ *   3. count is more than the current partition count and at most the per-topic limit
+ *      (INVALID_PARTITIONS);
+ *   4. assignments, if given: one per new partition, each exactly [this node]
+ *      (INVALID_REPLICA_ASSIGNMENT: one broker can place replicas nowhere else);
+ *   5. validateOnly stops here; otherwise the new partitions are recorded and opened.
+ * Choice: an empty assignments array counts as none (null), since KafkaJS sends [] when the
+ * caller gives no assignment. errorMessage is the KafkaError's message. timeoutMs is ignored.
+ */
+import type { Message } from "../../protocol/codec.js";
+import { KafkaError } from "../../protocol/errors.js";
+import type { Broker } from "../broker.js";
+import { asKafkaError, duplicates, errorFields } from "./config-entries.js";
+import type { ApiHandler } from "./types.js";
+
+interface PartitionsTopic {
+  name: string;
+  count: number;
+  assignments: { brokerIds: number[] }[] | null;
+}
+
+function checkAssignments(broker: Broker, topic: PartitionsTopic, added: number): void {
+  const assignments = topic.assignments;
+  if (!assignments || assignments.length === 0) return;
+  if (assignments.length !== added) {
+    throw new KafkaError(
+      "INVALID_REPLICA_ASSIGNMENT",
+      `${added} partition(s) would be added, but ${assignments.length} assignment(s) were given`,
+    );
+  }
+  const nodeId = broker.config.nodeId;
+  for (const a of assignments) {
+    if (a.brokerIds.length !== 1 || a.brokerIds[0] !== nodeId) {
+      throw new KafkaError(
+        "INVALID_REPLICA_ASSIGNMENT",
+        `assignment [${a.brokerIds.join(", ")}]: this single broker can only place a partition on [${nodeId}]`,
+      );
+    }
+  }
+}
+
+async function grow(broker: Broker, topic: PartitionsTopic, validateOnly: boolean): Promise<void> {
+  // Existence and count first (this changes nothing), then the assignments, then the change.
+  await broker.topics.addPartitions(topic.name, topic.count, true);
+  const current = broker.store.topic(topic.name)?.partitions.length ?? 0;
+  checkAssignments(broker, topic, topic.count - current);
+  if (!validateOnly) await broker.topics.addPartitions(topic.name, topic.count);
+}
+
+export const createPartitions: ApiHandler = {
+  apiKey: 37,
+  name: "CreatePartitions",
+  minVersion: 0,
+  maxVersion: 3,
+  async handle(broker, request) {
+    const topics = request.topics as PartitionsTopic[];
+    const validateOnly = Boolean(request.validateOnly);
+    const repeated = duplicates(topics, (t) => t.name);
+    const reported = new Set<string>();
+    const results: Message[] = [];
+    for (const topic of topics) {
+      if (repeated.has(topic.name)) {
+        if (reported.has(topic.name)) continue;
+        reported.add(topic.name);
+        const err = new KafkaError("INVALID_REQUEST", "duplicate topic name");
+        results.push({ name: topic.name, ...errorFields(err) });
+        continue;
+      }
+      try {
+        await grow(broker, topic, validateOnly);
+        results.push({ name: topic.name, errorCode: 0, errorMessage: null });
+      } catch (err) {
+        const e = asKafkaError(broker, err, `adding partitions to ${topic.name}`);
+        results.push({ name: topic.name, ...errorFields(e) });
+      }
+    }
+    return { throttleTimeMs: 0, results };
+  },
+};

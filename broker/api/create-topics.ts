@@ -1,0 +1,154 @@
+/**
+ * CreateTopics (key 19), v0-v7.
+ * Validation order, per topic (each topic gets its own result; one failing does not stop others):
+ *   1. the name appears more than once in the request: INVALID_REQUEST for every copy, nothing
+ *      created ("Found multiple entries for this topic.", as Kafka's KafkaApis);
+ *   2. the name is legal (INVALID_TOPIC_EXCEPTION);
+ *   3. the topic does not exist yet (TOPIC_ALREADY_EXISTS);
+ *   4. it does not collide with an existing topic once '.' and '_' are unified
+ *      (INVALID_TOPIC_EXCEPTION, as Kafka);
+ *   5. no config value is null (INVALID_CONFIG);
+ *   6. manual assignments, if any: numPartitions and replicationFactor must both be -1
+ *      (INVALID_REQUEST); partition indexes must be 0..n-1 and every replica list exactly
+ *      [this node] (INVALID_REPLICA_ASSIGNMENT: one broker can place replicas nowhere else);
+ *   7. numPartitions (INVALID_PARTITIONS) and replicationFactor (INVALID_REPLICATION_FACTOR),
+ *      -1 meaning the broker's num.partitions / default.replication.factor;
+ *   8. the configs (INVALID_CONFIG: unknown key or bad value, named in errorMessage);
+ *   9. validateOnly stops here; otherwise the topic is recorded and its partitions opened.
+ * Choices: -1 defaults are accepted at every version, not only v4+ (KIP-464): Kafka's broker does
+ * not look at the version, and KafkaJS sends replicationFactor -1 on v0-v3 by default. A config
+ * named twice takes its last value. errorMessage (v1+) is the KafkaError's message. v5+ results
+ * carry the topic's partitions, replication factor and every topic config with its source;
+ * topicId (v7) is the new id, or all zeroes for validateOnly (the topic never exists). A failed
+ * topic reports -1/-1 and no configs. timeoutMs is ignored: creation completes before the answer.
+ */
+import type { Message } from "../../protocol/codec.js";
+import { KafkaError } from "../../protocol/errors.js";
+import type { Broker } from "../broker.js";
+import { validateTopicName } from "../topics.js";
+import { asKafkaError, duplicates, errorFields, topicConfigEntries } from "./config-entries.js";
+import type { ApiHandler } from "./types.js";
+
+const ZERO_UUID = "00000000000000000000000000000000";
+
+interface CreatableTopic {
+  name: string;
+  numPartitions: number;
+  replicationFactor: number;
+  assignments: { partitionIndex: number; brokerIds: number[] }[];
+  configs: { name: string; value: string | null }[];
+}
+
+function failed(name: string, err: KafkaError): Message {
+  return {
+    name,
+    topicId: ZERO_UUID,
+    ...errorFields(err),
+    numPartitions: -1,
+    replicationFactor: -1,
+    configs: [],
+  };
+}
+
+/** Kafka's collision rule: '.' and '_' may not be the only difference between two topics. */
+function collisionKey(name: string): string {
+  return name.replace(/\./g, "_");
+}
+
+function checkAssignments(broker: Broker, topic: CreatableTopic): number {
+  if (topic.numPartitions !== -1 || topic.replicationFactor !== -1) {
+    throw new KafkaError(
+      "INVALID_REQUEST",
+      "a manual partition assignment was given, so numPartitions and replicationFactor must both be -1",
+    );
+  }
+  const nodeId = broker.config.nodeId;
+  const indexes = topic.assignments.map((a) => a.partitionIndex).sort((a, b) => a - b);
+  indexes.forEach((index, i) => {
+    if (index !== i) {
+      throw new KafkaError(
+        "INVALID_REPLICA_ASSIGNMENT",
+        "partitions of a manual assignment must be a consecutive 0-based sequence",
+      );
+    }
+  });
+  for (const a of topic.assignments) {
+    if (a.brokerIds.length !== 1 || a.brokerIds[0] !== nodeId) {
+      throw new KafkaError(
+        "INVALID_REPLICA_ASSIGNMENT",
+        `partition ${a.partitionIndex} is assigned to [${a.brokerIds.join(", ")}]; this single broker can only place it on [${nodeId}]`,
+      );
+    }
+  }
+  return topic.assignments.length;
+}
+
+async function createOne(broker: Broker, topic: CreatableTopic, validateOnly: boolean): Promise<Message> {
+  const { name } = topic;
+  validateTopicName(name);
+  if (broker.store.topic(name))
+    throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic '${name}' already exists`);
+  const key = collisionKey(name);
+  const collides = broker.store.topics().find((t) => collisionKey(t.name) === key);
+  if (collides) {
+    throw new KafkaError(
+      "INVALID_TOPIC_EXCEPTION",
+      `topic '${name}' collides with existing topic: ${collides.name}`,
+    );
+  }
+  const nulls = topic.configs.filter((c) => c.value === null).map((c) => c.name);
+  if (nulls.length > 0) {
+    throw new KafkaError("INVALID_CONFIG", `null value not supported for topic configs: ${nulls.join(", ")}`);
+  }
+  const configs: Record<string, string> = {};
+  for (const c of topic.configs) configs[c.name] = c.value as string;
+  let numPartitions = topic.numPartitions;
+  let replicationFactor = topic.replicationFactor;
+  if (topic.assignments.length > 0) {
+    numPartitions = checkAssignments(broker, topic);
+    replicationFactor = 1;
+  }
+  const record = await broker.topics.create(name, numPartitions, replicationFactor, configs, validateOnly);
+  return {
+    name,
+    topicId: validateOnly ? ZERO_UUID : record.id,
+    errorCode: 0,
+    errorMessage: null,
+    numPartitions: record.partitions.length,
+    replicationFactor: record.partitions[0]?.replicas.length ?? replicationFactor,
+    configs: topicConfigEntries(broker.config, record.configs).map((e) => ({
+      name: e.name,
+      value: e.value,
+      readOnly: e.readOnly,
+      configSource: e.configSource,
+      isSensitive: e.isSensitive,
+    })),
+  };
+}
+
+export const createTopics: ApiHandler = {
+  apiKey: 19,
+  name: "CreateTopics",
+  minVersion: 0,
+  maxVersion: 7,
+  async handle(broker, request) {
+    const topics = request.topics as CreatableTopic[];
+    const validateOnly = Boolean(request.validateOnly);
+    const repeated = duplicates(topics, (t) => t.name);
+    const results: Message[] = [];
+    for (const topic of topics) {
+      if (repeated.has(topic.name)) {
+        results.push(
+          failed(topic.name, new KafkaError("INVALID_REQUEST", "Found multiple entries for this topic.")),
+        );
+        continue;
+      }
+      try {
+        results.push(await createOne(broker, topic, validateOnly));
+      } catch (err) {
+        results.push(failed(topic.name, asKafkaError(broker, err, `creating topic ${topic.name}`)));
+      }
+    }
+    return { throttleTimeMs: 0, topics: results };
+  },
+};
