@@ -237,29 +237,30 @@ describe.each([0, 1, 4, 5, 7])("CreateTopics v%i", (v) => {
     expect(tb.broker.store.topic("bad name!")).toBeUndefined();
   });
 
-  it.runIf(v >= 1)("validateOnly checks everything and creates nothing", async () => {
-    const name = `ct-validate-v${v}`;
-    const [ok, bad] = await createTopics(
-      v,
-      [
-        creatable(name, { numPartitions: 4, configs: { "retention.ms": "99" } }),
-        creatable(`ct-validate-bad-v${v}`, { configs: { "segment.bytes": "1" } }),
-      ],
-      true,
-    );
-    expect(ok.errorCode).toBe(0);
-    expect(bad.errorCode).toBe(code("INVALID_CONFIG"));
-    expect(tb.broker.store.topic(name)).toBeUndefined();
-    expect(tb.broker.topics.partition(name, 0)).toBeUndefined();
-    if (v >= 5) {
-      expect(ok.numPartitions).toBe(4);
-      const retention = (ok.configs as Message[]).find((c) => c.name === "retention.ms");
-      expect(retention).toMatchObject({ value: "99", configSource: SOURCE_TOPIC });
-    }
-    if (v >= 7) expect(ok.topicId).toBe(ZERO_UUID);
-    // Validation did not reserve the name.
-    await createTopic(name);
-  });
+  if (v >= 1)
+    it("validateOnly checks everything and creates nothing", async () => {
+      const name = `ct-validate-v${v}`;
+      const [ok, bad] = await createTopics(
+        v,
+        [
+          creatable(name, { numPartitions: 4, configs: { "retention.ms": "99" } }),
+          creatable(`ct-validate-bad-v${v}`, { configs: { "segment.bytes": "1" } }),
+        ],
+        true,
+      );
+      expect(ok.errorCode).toBe(0);
+      expect(bad.errorCode).toBe(code("INVALID_CONFIG"));
+      expect(tb.broker.store.topic(name)).toBeUndefined();
+      expect(tb.broker.topics.partition(name, 0)).toBeUndefined();
+      if (v >= 5) {
+        expect(ok.numPartitions).toBe(4);
+        const retention = (ok.configs as Message[]).find((c) => c.name === "retention.ms");
+        expect(retention).toMatchObject({ value: "99", configSource: SOURCE_TOPIC });
+      }
+      if (v >= 7) expect(ok.topicId).toBe(ZERO_UUID);
+      // Validation did not reserve the name.
+      await createTopic(name);
+    });
 
   it("takes manual assignments only when they name this node alone", async () => {
     const assignments = [
@@ -386,26 +387,27 @@ describe.each([0, 4, 6])("DeleteTopics v%i", (v) => {
     await createTopic(name);
   });
 
-  it.runIf(v >= 6)("deletes by topic id and reports unknown ids", async () => {
-    const name = `dt-id-v${v}`;
-    await createTopic(name);
-    const id = tb.broker.store.topic(name)!.id;
-    const unknown = "0123456789abcdef0123456789abcdef";
-    const { responses } = await client.request(DELETE_TOPICS, v, {
-      topics: [
-        { name: null, topicId: id },
-        { name: null, topicId: unknown },
-        { name: null, topicId: ZERO_UUID },
-      ],
-      timeoutMs: 5000,
+  if (v >= 6)
+    it("deletes by topic id and reports unknown ids", async () => {
+      const name = `dt-id-v${v}`;
+      await createTopic(name);
+      const id = tb.broker.store.topic(name)!.id;
+      const unknown = "0123456789abcdef0123456789abcdef";
+      const { responses } = await client.request(DELETE_TOPICS, v, {
+        topics: [
+          { name: null, topicId: id },
+          { name: null, topicId: unknown },
+          { name: null, topicId: ZERO_UUID },
+        ],
+        timeoutMs: 5000,
+      });
+      expect(responses.map((r: Message) => [r.name, r.topicId, r.errorCode])).toEqual([
+        [name, id, 0],
+        [null, unknown, code("UNKNOWN_TOPIC_ID")],
+        [null, ZERO_UUID, code("INVALID_REQUEST")],
+      ]);
+      expect(tb.broker.store.topicById(id)).toBeUndefined();
     });
-    expect(responses.map((r: Message) => [r.name, r.topicId, r.errorCode])).toEqual([
-      [name, id, 0],
-      [null, unknown, code("UNKNOWN_TOPIC_ID")],
-      [null, ZERO_UUID, code("INVALID_REQUEST")],
-    ]);
-    expect(tb.broker.store.topicById(id)).toBeUndefined();
-  });
 });
 
 describe.each([0, 1, 3, 4])("DescribeConfigs v%i", (v) => {
