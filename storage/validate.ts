@@ -1,10 +1,10 @@
 /**
  * Validation of record batches before they are appended. The checks run in this order, and the
  * first failure refuses the whole append with nothing written:
- *   1. framing: at least a batch header remains, and the declared length fits the bytes present
- *      (CORRUPT_MESSAGE);
- *   2. size: the batch is no larger than max.message.bytes (MESSAGE_TOO_LARGE);
- *   3. magic: 2 (UNSUPPORTED_FOR_MESSAGE_FORMAT for 0 and 1, CORRUPT_MESSAGE otherwise);
+ *   1. legacy format: a magic byte of 0 or 1 (a v0/v1 message set) -> UNSUPPORTED_FOR_MESSAGE_FORMAT;
+ *   2. framing: at least a batch header remains, and the declared length fits the bytes present
+ *      (CORRUPT_MESSAGE); the batch is no larger than max.message.bytes (MESSAGE_TOO_LARGE);
+ *   3. magic: 2 (CORRUPT_MESSAGE otherwise);
  *   4. CRC-32C over attributes..end (CORRUPT_MESSAGE);
  *   5. header: a known codec (UNSUPPORTED_COMPRESSION_TYPE); at least one record and
  *      lastOffsetDelta = recordCount - 1 (INVALID_RECORD); no control batch unless allowed;
@@ -77,6 +77,16 @@ export function validateBatches(buf: Buffer, options: ValidateOptions): ValidApp
 
 function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidBatch {
   const remaining = buf.length - pos;
+  // Legacy message sets (magic 0/1) are shorter than a v2 header: look at the magic first.
+  if (remaining > MAGIC_OFFSET) {
+    const magic = buf.readInt8(pos + MAGIC_OFFSET);
+    if (magic === 0 || magic === 1) {
+      throw new KafkaError(
+        "UNSUPPORTED_FOR_MESSAGE_FORMAT",
+        `message set magic ${magic}; only magic 2 is stored`,
+      );
+    }
+  }
   if (remaining < BATCH_HEADER_SIZE) {
     throw new KafkaError("CORRUPT_MESSAGE", `${remaining} trailing bytes are not a batch header`);
   }
@@ -88,10 +98,8 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
     throw new KafkaError("MESSAGE_TOO_LARGE", `batch of ${size} bytes exceeds max.message.bytes`);
   }
   const magic = buf.readInt8(pos + MAGIC_OFFSET);
-  if (magic !== 2) {
-    const code = magic === 0 || magic === 1 ? "UNSUPPORTED_FOR_MESSAGE_FORMAT" : "CORRUPT_MESSAGE";
-    throw new KafkaError(code, `record batch magic ${magic}; only magic 2 is stored`);
-  }
+  if (magic !== 2)
+    throw new KafkaError("CORRUPT_MESSAGE", `record batch magic ${magic}; only magic 2 is stored`);
   if (computeBatchCrc(buf, pos, size) !== buf.readUInt32BE(pos + CRC_OFFSET)) {
     throw new KafkaError("CORRUPT_MESSAGE", "record batch CRC mismatch");
   }

@@ -1,5 +1,8 @@
 /**
- * Produce (key 0), v3-v11. (v0-v2 carry magic 0/1 message sets, which samsa does not store.)
+ * Produce (key 0), v0-v11. Clients that use v0-v2 send magic 0/1 message sets, which samsa does
+ * not store: those partitions get UNSUPPORTED_FOR_MESSAGE_FORMAT. Advertising v0 matters all the
+ * same: librdkafka before 2.8 sends gzip, snappy and lz4 batches uncompressed to a broker whose
+ * Produce range does not start at v0 (Kafka 4 advertises v0 for the same reason, KAFKA-18659).
  * Validation order: a transactional id -> TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every
  * partition; acks outside {0, 1, -1} -> INVALID_REQUIRED_ACKS; per topic, an unknown topic is
  * auto-created when the broker allows it, else UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
@@ -83,7 +86,7 @@ async function resolveTopic(broker: Broker, name: string): Promise<ErrorName | n
 export const produce: ApiHandler = {
   apiKey: 0,
   name: "Produce",
-  minVersion: 3,
+  minVersion: 0,
   maxVersion: 11,
   async handle(broker, request, ctx) {
     const acks = request.acks as number;

@@ -139,6 +139,25 @@ describe("Produce, Fetch and ListOffsets", () => {
     ]);
   });
 
+  it("refuses legacy magic 0/1 message sets with UNSUPPORTED_FOR_MESSAGE_FORMAT on Produce v0-v2", async () => {
+    const c = await start();
+    // A magic-1 message set: offset, size, then crc, magic 1, attributes, timestamp, key, value.
+    const message = Buffer.alloc(4 + 1 + 1 + 8 + 4 + 4 + 1);
+    message.writeInt8(1, 4);
+    message.writeInt32BE(-1, 14);
+    message.writeInt32BE(1, 18);
+    const legacy = Buffer.concat([Buffer.alloc(8), Buffer.alloc(4), message]);
+    legacy.writeInt32BE(message.length, 8);
+    for (const version of [0, 2]) {
+      const r = await c.request(0, version, produceBody("old", 0, legacy));
+      expect(r.responses[0].partitionResponses[0].errorCode).toBe(
+        errorCode("UNSUPPORTED_FOR_MESSAGE_FORMAT"),
+      );
+    }
+    const modern = await c.request(0, 2, produceBody("old", 0, batch(["v2 batch in a v2 request"])));
+    expect(modern.responses[0].partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: 0 });
+  });
+
   it("answers a long-poll fetch as soon as data arrives", async () => {
     const c = await start();
     await c.request(3, 9, { topics: [{ name: "t" }], allowAutoTopicCreation: true });
