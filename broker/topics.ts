@@ -54,6 +54,8 @@ function partitionKey(topic: string, partition: number): string {
 export class TopicManager {
   private readonly partitions = new Map<string, Partition>();
   private readonly creating = new Map<string, Promise<TopicRecord>>();
+  /** The last queued change of each topic, while one is queued or running. */
+  private readonly changing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly config: BrokerConfig,
@@ -161,17 +163,37 @@ export class TopicManager {
       configs,
     };
     if (validateOnly) return record;
-    const creation = (async () => {
+    const creation = this.exclusive(name, async () => {
+      if (this.store.topic(name))
+        throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`);
       await this.store.createTopic(record);
       for (let i = 0; i < partitions; i++) await this.openPartition(record, i);
       return record;
-    })();
+    });
     this.creating.set(name, creation);
     try {
       return await creation;
     } finally {
       this.creating.delete(name);
     }
+  }
+
+  /**
+   * Runs `change` after every earlier change of the same topic has finished: a create, delete,
+   * new partitions or config change of one name never interleave (their files would collide).
+   */
+  private exclusive<T>(name: string, change: () => Promise<T>): Promise<T> {
+    const previous = this.changing.get(name) ?? Promise.resolve();
+    const run = previous.then(change);
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
+    this.changing.set(name, settled);
+    void settled.then(() => {
+      if (this.changing.get(name) === settled) this.changing.delete(name);
+    });
+    return run;
   }
 
   /** The topic, created with the broker defaults if auto-creation allows and it is missing. */
@@ -190,7 +212,11 @@ export class TopicManager {
     }
   }
 
-  async delete(name: string): Promise<void> {
+  delete(name: string): Promise<void> {
+    return this.exclusive(name, () => this.deleteNow(name));
+  }
+
+  private async deleteNow(name: string): Promise<void> {
     const record = this.store.topic(name);
     if (!record) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     await this.store.deleteTopic(name);
@@ -201,7 +227,11 @@ export class TopicManager {
   }
 
   /** Grows a topic to `total` partitions. */
-  async addPartitions(name: string, total: number, validateOnly = false): Promise<void> {
+  addPartitions(name: string, total: number, validateOnly = false): Promise<void> {
+    return this.exclusive(name, () => this.addPartitionsNow(name, total, validateOnly));
+  }
+
+  private async addPartitionsNow(name: string, total: number, validateOnly: boolean): Promise<void> {
     const record = this.store.topic(name);
     if (!record) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     const current = record.partitions.length;
@@ -245,7 +275,15 @@ export class TopicManager {
   }
 
   /** Replaces a topic's explicit configs and applies them to its logs. */
-  async setConfigs(name: string, configs: Record<string, string>, validateOnly = false): Promise<void> {
+  setConfigs(name: string, configs: Record<string, string>, validateOnly = false): Promise<void> {
+    return this.exclusive(name, () => this.setConfigsNow(name, configs, validateOnly));
+  }
+
+  private async setConfigsNow(
+    name: string,
+    configs: Record<string, string>,
+    validateOnly: boolean,
+  ): Promise<void> {
     if (!this.store.topic(name))
       throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     this.validateConfigs(configs);

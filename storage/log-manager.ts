@@ -233,7 +233,16 @@ export class LogManager {
   }
 
   /** Writes the recovery-point, log-start-offset and high-watermark checkpoints. */
-  async checkpoint(): Promise<void> {
+  checkpoint(): Promise<void> {
+    // One at a time: concurrent writers would share the checkpoints' .tmp files.
+    const next = this.checkpointChain.then(() => this.writeCheckpoints());
+    this.checkpointChain = next.catch(() => {});
+    return next;
+  }
+
+  private checkpointChain: Promise<void> = Promise.resolve();
+
+  private async writeCheckpoints(): Promise<void> {
     const entries = this.all();
     const pick = (f: (log: PartitionLog) => number) =>
       entries.map(({ topic, partition, log }) => ({ topic, partition, offset: f(log) }));

@@ -143,7 +143,10 @@ export const fetch: ApiHandler = {
     const minBytes = request.minBytes as number;
     const deadline = Date.now() + Math.min(Math.max(0, request.maxWaitMs as number), MAX_FETCH_WAIT_MS);
     let collected = await collect(broker, topics, maxBytes, readCommitted);
-    for (let waits = 0; collected.bytes < minBytes && waits < 1000; waits++) {
+    // As Kafka: an error in any partition is answered at once, without waiting for minBytes.
+    const anyError = () =>
+      collected.responses.some((t) => t.partitions.some((p: Message) => p.errorCode !== 0));
+    for (let waits = 0; collected.bytes < minBytes && !anyError() && waits < 1000; waits++) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       await waitForAppend(broker, topics, left);

@@ -31,7 +31,11 @@ export class FramedConnection {
   private buffered = 0;
   private readonly slots: Slot[] = [];
   private inFlightBytes = 0;
+  /** Responses written to the socket and not yet taken by the kernel. */
+  private unsent = 0;
   private paused = false;
+  /** No more requests are read (a frame over the limit, or shutdown); what was read is answered. */
+  private refused = false;
   /** A started request has not yet been admitted; later requests wait for it. */
   private admitting = false;
   private closed = false;
@@ -54,12 +58,22 @@ export class FramedConnection {
   }
 
   private onData(data: Buffer): void {
+    // Once refused or closed, whatever the peer still sends is dropped (see close()).
+    if (this.closed || this.refused) return;
     this.chunks.push(data);
     this.buffered += data.length;
-    while (!this.closed && this.buffered >= 4) {
+    this.parse();
+  }
+
+  /**
+   * Starts the buffered requests while the connection is within its limits; complete frames
+   * beyond them stay buffered (at most one socket read) until responses are taken.
+   */
+  private parse(): void {
+    while (!this.closed && !this.refused && this.buffered >= 4 && !this.overLimits()) {
       const size = this.peekInt32();
       if (size < 0 || size > this.limits.maxRequestBytes) {
-        this.close(`frame of ${size} bytes exceeds socket.request.max.bytes`);
+        this.refuse(`frame of ${size} bytes exceeds socket.request.max.bytes`);
         return;
       }
       if (this.buffered < 4 + size) break;
@@ -67,6 +81,17 @@ export class FramedConnection {
       this.startRequest(frame);
     }
     this.maybePause();
+  }
+
+  /** Reads nothing more; the requests already read are answered in order, then the connection closes. */
+  private refuse(reason: string): void {
+    this.refused = true;
+    this.chunks = [];
+    this.buffered = 0;
+    this.paused = true;
+    this.socket.pause();
+    this.slots.push({ size: 0, frame: null, result: { kind: "close", reason } });
+    this.flushSlots();
   }
 
   private peekInt32(): number {
@@ -143,22 +168,33 @@ export class FramedConnection {
       this.inFlightBytes -= slot.size;
       const result = slot.result!;
       if (result.kind === "close") {
+        // The responses written before it still go out (close() half-closes after them).
         this.close(result.reason);
         return;
       }
       if (result.kind === "respond") {
         if (!wrote) this.socket.cork();
         wrote = true;
-        for (const chunk of result.chunks) this.socket.write(chunk);
+        // Until the kernel takes it, a response counts against the in-flight limit: a client
+        // that does not read cannot make the broker buffer responses without bound.
+        this.unsent++;
+        const last = result.chunks.length - 1;
+        for (let i = 0; i <= last; i++)
+          this.socket.write(result.chunks[i], i === last ? this.onSent : undefined);
       }
     }
     if (wrote) process.nextTick(() => this.socket.uncork());
     this.maybeResume();
   }
 
+  private readonly onSent = (): void => {
+    this.unsent--;
+    this.maybeResume();
+  };
+
   private overLimits(): boolean {
     return (
-      this.slots.length >= this.limits.maxInFlightRequests ||
+      this.slots.length + this.unsent >= this.limits.maxInFlightRequests ||
       this.inFlightBytes >= this.limits.maxInFlightBytes ||
       this.socket.writableLength >= this.limits.maxInFlightBytes
     );
@@ -172,9 +208,10 @@ export class FramedConnection {
   }
 
   private maybeResume(): void {
-    if (this.paused && !this.overLimits()) {
+    if (this.paused && !this.refused && !this.closed && !this.overLimits()) {
       this.paused = false;
       this.socket.resume();
+      this.parse();
     }
   }
 
@@ -183,6 +220,8 @@ export class FramedConnection {
    * answered and written out, then closes.
    */
   async drainAndClose(timeoutMs: number): Promise<void> {
+    // refused: finishing requests must not resume reading (maybeResume).
+    this.refused = true;
     this.socket.pause();
     this.paused = true;
     const deadline = Date.now() + timeoutMs;
@@ -193,16 +232,39 @@ export class FramedConnection {
     ) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    this.close("broker shutting down");
+    this.close("broker shutting down", false);
   }
 
-  close(reason: string): void {
-    if (this.closed) return;
+  /**
+   * Closes the connection. Gracefully by default: the responses already written still go out
+   * (half-close after them), and what the peer sends meanwhile is read and dropped, since closing
+   * a socket with unread input resets it and loses them; a peer that does not close its side is
+   * cut after CLOSE_LINGER_MS. `graceful = false` destroys the socket at once.
+   */
+  close(reason: string, graceful = true): void {
+    if (this.closed) {
+      // A connection still lingering after a graceful close is cut by a forced one (shutdown).
+      if (!graceful) this.socket.destroy();
+      return;
+    }
     this.closed = true;
     this.log.debug({ reason, peer: this.socket.remoteAddress }, "closing connection");
-    this.socket.destroy();
+    this.chunks = [];
+    this.buffered = 0;
+    if (!graceful || this.socket.destroyed) {
+      this.socket.destroy();
+      return;
+    }
+    const timer = setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS);
+    timer.unref();
+    this.socket.once("close", () => clearTimeout(timer));
+    this.socket.end();
+    this.socket.resume();
   }
 }
+
+/** How long a connection closed by the broker waits for its peer to close before it is cut. */
+export const CLOSE_LINGER_MS = 2_000;
 
 /** How long a shutdown waits for requests already read to be answered. */
 export const SHUTDOWN_DRAIN_MS = 5_000;

@@ -102,4 +102,11 @@ describe("LogManager", () => {
     expect(log.logStartOffset).toBe(log.segmentBaseOffsets()[0]);
     await manager.close();
   });
+
+  it("writes checkpoints one at a time when asked concurrently", async () => {
+    const manager = await open();
+    await manager.createLog("c", 0);
+    await Promise.all([manager.checkpoint(), manager.checkpoint(), manager.checkpoint()]);
+    await manager.close();
+  });
 });
