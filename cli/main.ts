@@ -5,6 +5,10 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerBrokerCommands } from "./commands/broker.js";
+import { registerConsumeCommand } from "./commands/consume.js";
+import { registerInfoCommands } from "./commands/info.js";
+import { registerProduceCommand } from "./commands/produce.js";
+import { registerTopicCommands } from "./commands/topic.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -17,8 +21,13 @@ export function buildProgram(): Command {
   const program = new Command("samsa")
     .description("samsa: a Kafka-compatible message-log broker for Node.js")
     .version(version(), "-V, --version")
+    .option("-b, --brokers <list>", "comma-separated host:port or ws://host:port/kafka", "localhost:9092")
     .showHelpAfterError();
   registerBrokerCommands(program);
+  registerTopicCommands(program);
+  registerProduceCommand(program);
+  registerConsumeCommand(program);
+  registerInfoCommands(program);
   return program;
 }
 

@@ -8,7 +8,7 @@
  * `batchLength` counts the bytes after itself; the CRC-32C covers `attributes` to the batch end.
  * `baseOffset` and `partitionLeaderEpoch` lie outside the CRC, so a broker may patch them.
  */
-import { gunzipSync, gzipSync } from "node:zlib";
+import { Compression, compress, decompress } from "./compression.js";
 import { crc32c } from "./crc32c.js";
 import { KafkaError } from "./errors.js";
 import {
@@ -53,13 +53,8 @@ export const NO_PRODUCER_EPOCH = -1;
 export const NO_SEQUENCE = -1;
 export const NO_PARTITION_LEADER_EPOCH = -1;
 
-export enum Compression {
-  None = 0,
-  Gzip = 1,
-  Snappy = 2,
-  Lz4 = 3,
-  Zstd = 4,
-}
+/** Codec ids (attributes bits 0-2); defined with the codecs in compression.ts. */
+export { Compression };
 
 export enum TimestampType {
   CreateTime = 0,
@@ -212,28 +207,6 @@ function encodeRecords(records: RecordInput[], baseTimestamp: number): Buffer {
     }
   }
   return out;
-}
-
-function compress(codec: Compression, data: Buffer): Buffer {
-  switch (codec) {
-    case Compression.None:
-      return data;
-    case Compression.Gzip:
-      return gzipSync(data);
-    default:
-      throw new KafkaError("UNSUPPORTED_COMPRESSION_TYPE", `codec ${codec} is not available yet`);
-  }
-}
-
-function decompress(codec: Compression, data: Buffer): Buffer {
-  switch (codec) {
-    case Compression.None:
-      return data;
-    case Compression.Gzip:
-      return gunzipSync(data);
-    default:
-      throw new KafkaError("UNSUPPORTED_COMPRESSION_TYPE", `codec ${codec} is not available yet`);
-  }
 }
 
 /** Encodes a RecordBatch v2 with a correct CRC. At least one record is required. */

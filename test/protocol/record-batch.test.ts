@@ -106,8 +106,8 @@ describe("RecordBatch v2", () => {
     expect(controlRecordType(decodeRecords(buf)[0])).toBe(ControlRecordType.Commit);
   });
 
-  it("refuses codecs it cannot decode with UNSUPPORTED_COMPRESSION_TYPE", () => {
-    expect(() => encodeRecordBatch(records, { compression: Compression.Zstd })).toThrow(
+  it("refuses codec ids beyond zstd with UNSUPPORTED_COMPRESSION_TYPE", () => {
+    expect(() => encodeRecordBatch(records, { compression: 5 as Compression })).toThrow(
       /UNSUPPORTED_COMPRESSION_TYPE/,
     );
   });

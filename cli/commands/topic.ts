@@ -1,0 +1,121 @@
+/** `samsa topic ...`: create, list, describe, delete, alter, add-partitions. */
+import type { Command } from "commander";
+import { brokersOf, collect, pairs } from "./common.js";
+
+async function withAdmin<T>(
+  cmd: Command,
+  fn: (admin: import("../../client/admin.js").Admin) => Promise<T>,
+): Promise<T> {
+  const { Admin } = await import("../../client/admin.js");
+  const admin = new Admin({ brokers: brokersOf(cmd), retry: { retries: 2 } });
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+export function registerTopicCommands(program: Command): void {
+  const topic = program.command("topic").description("create, list, describe, alter and delete topics");
+  topic
+    .command("create <name...>")
+    .description("create topics")
+    .option("-p, --partitions <n>", "partitions (default: the broker's num.partitions)")
+    .option("-r, --replicas <n>", "replication factor (default: the broker's)")
+    .option(
+      "-c, --config <key=value>",
+      "topic config, e.g. -c retention.ms=3600000 (repeatable)",
+      collect,
+      [],
+    )
+    .addHelpText(
+      "after",
+      "\nExample:\n  samsa topic create orders -p 6 -c cleanup.policy=delete -c retention.ms=86400000",
+    )
+    .action(
+      async (
+        names: string[],
+        opts: { partitions?: string; replicas?: string; config: string[] },
+        cmd: Command,
+      ) => {
+        const configs = pairs(opts.config, "--config");
+        await withAdmin(cmd, (admin) =>
+          admin.createTopics(
+            names.map((name) => ({
+              name,
+              partitions: opts.partitions ? Number(opts.partitions) : -1,
+              replicationFactor: opts.replicas ? Number(opts.replicas) : -1,
+              configs,
+            })),
+          ),
+        );
+        for (const n of names) process.stdout.write(`created ${n}\n`);
+      },
+    );
+  topic
+    .command("list")
+    .alias("ls")
+    .description("list topics with their partition counts")
+    .action(async (_opts: unknown, cmd: Command) => {
+      await withAdmin(cmd, async (admin) => {
+        const names = await admin.listTopics();
+        const infos = names.length > 0 ? await admin.describeTopics(names) : [];
+        process.stdout.write("NAME\tPARTITIONS\n");
+        for (const t of infos) process.stdout.write(`${t.name}\t${t.partitions.length}\n`);
+      });
+    });
+  topic
+    .command("describe <name>")
+    .description("partitions with leader, replicas, ISR, log start/end offsets; and configs")
+    .option("--no-configs", "omit the configs")
+    .action(async (name: string, opts: { configs: boolean }, cmd: Command) => {
+      await withAdmin(cmd, async (admin) => {
+        const [info] = await admin.describeTopics([name]);
+        const offsets = await admin.topicOffsets(name);
+        process.stdout.write(`NAME ${info.name}\nID ${info.id}\nPARTITIONS ${info.partitions.length}\n\n`);
+        process.stdout.write("PARTITION\tLEADER\tREPLICAS\tISR\tLOG-START\tLOG-END\n");
+        for (const p of info.partitions) {
+          const o = offsets.find((x) => x.partition === p.partition);
+          process.stdout.write(
+            `${p.partition}\t${p.leader}\t[${p.replicas.join(",")}]\t[${p.isr.join(",")}]\t${o?.earliest ?? "-"}\t${o?.latest ?? "-"}\n`,
+          );
+        }
+        if (opts.configs) {
+          process.stdout.write("\nCONFIG\tVALUE\tSOURCE\n");
+          for (const c of await admin.describeTopicConfigs(name)) {
+            process.stdout.write(`${c.name}\t${c.value ?? ""}\t${c.isDefault ? "default" : "override"}\n`);
+          }
+        }
+      });
+    });
+  topic
+    .command("delete <name...>")
+    .alias("rm")
+    .description("delete topics")
+    .action(async (names: string[], _opts: unknown, cmd: Command) => {
+      await withAdmin(cmd, (admin) => admin.deleteTopics(names));
+      for (const n of names) process.stdout.write(`deleted ${n}\n`);
+    });
+  topic
+    .command("alter <name>")
+    .description("set (-c key=value) or remove (-d key) topic configs")
+    .option("-c, --config <key=value>", "config to set (repeatable)", collect, [])
+    .option("-d, --delete <key>", "config to remove, back to its default (repeatable)", collect, [])
+    .addHelpText("after", "\nExample:\n  samsa topic alter orders -c retention.ms=3600000 -d segment.bytes")
+    .action(async (name: string, opts: { config: string[]; delete: string[] }, cmd: Command) => {
+      const changes: Record<string, string | null> = pairs(opts.config, "--config");
+      for (const k of opts.delete) changes[k] = null;
+      if (Object.keys(changes).length === 0)
+        throw new Error("nothing to change: give -c key=value or -d key");
+      await withAdmin(cmd, (admin) => admin.alterTopicConfigs(name, changes));
+      process.stdout.write(`altered ${name}\n`);
+    });
+  topic
+    .command("add-partitions <name>")
+    .description("grow a topic to more partitions")
+    .requiredOption("-n, --num <total>", "the new total number of partitions")
+    .action(async (name: string, opts: { num: string }, cmd: Command) => {
+      await withAdmin(cmd, (admin) => admin.createPartitions(name, Number(opts.num)));
+      process.stdout.write(`${name} now has ${opts.num} partitions\n`);
+    });
+}

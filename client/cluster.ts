@@ -1,0 +1,204 @@
+/**
+ * What a client knows of the cluster: the brokers, each topic's partitions and their leaders,
+ * refreshed from Metadata when a request meets a leader or topic error. Keeps one connection
+ * per broker, made on first use and remade after it closes.
+ *
+ * With a `ws://` bootstrap address every request goes through that WebSocket: Metadata names the
+ * brokers' Kafka TCP addresses, which a browser or an HTTP-only network cannot reach.
+ */
+import { errorName, KafkaError } from "../protocol/errors.js";
+import { Connection, type ConnectionOptions } from "./connection.js";
+import { ClientError } from "./errors.js";
+import { type RetryOptions, withRetry } from "./retry.js";
+
+export interface ClusterOptions extends ConnectionOptions {
+  /** Bootstrap brokers: `host:port` or `ws://host:port/kafka`. */
+  brokers: string[];
+  retry?: RetryOptions;
+  /** Metadata older than this is refreshed before use. */
+  metadataMaxAgeMs?: number;
+}
+
+export interface PartitionInfo {
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+}
+
+export interface TopicInfo {
+  name: string;
+  id: string;
+  partitions: PartitionInfo[];
+}
+
+export interface BrokerInfo {
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+export class Cluster {
+  private readonly connections = new Map<string, Promise<Connection>>();
+  private brokersById = new Map<number, BrokerInfo>();
+  private topics = new Map<string, TopicInfo>();
+  private refreshedAtMs = 0;
+  controllerId = -1;
+  clusterId: string | null = null;
+  private closed = false;
+  private readonly viaWebSocket: boolean;
+
+  constructor(readonly options: ClusterOptions) {
+    if (options.brokers.length === 0) throw new ClientError("INVALID_ARGUMENT", "no bootstrap brokers given");
+    this.viaWebSocket = options.brokers.some((b) => /^wss?:\/\//.test(b));
+  }
+
+  get retry(): RetryOptions {
+    return this.options.retry ?? {};
+  }
+
+  /** A live connection to `address`, made (or remade) when needed. */
+  connection(address: string): Promise<Connection> {
+    if (this.closed) return Promise.reject(new ClientError("CLOSED", "client is closed"));
+    const existing = this.connections.get(address);
+    if (existing) {
+      return existing.then((c) => {
+        if (!c.closed) return c;
+        this.connections.delete(address);
+        return this.connection(address);
+      });
+    }
+    const made = Connection.connect(address, this.options);
+    this.connections.set(address, made);
+    made.catch(() => this.connections.delete(address));
+    return made;
+  }
+
+  /** A connection to any reachable broker (bootstrap list first). */
+  async anyConnection(): Promise<Connection> {
+    const candidates = [...this.options.brokers];
+    if (!this.viaWebSocket) for (const b of this.brokersById.values()) candidates.push(`${b.host}:${b.port}`);
+    let last: unknown;
+    for (const address of candidates) {
+      try {
+        return await this.connection(address);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new ClientError("NO_BROKER_AVAILABLE", `no broker reachable among ${candidates.join(", ")}`, {
+      cause: last,
+    });
+  }
+
+  /** The connection to broker `nodeId`. */
+  async brokerConnection(nodeId: number): Promise<Connection> {
+    if (this.viaWebSocket) return this.anyConnection();
+    let broker = this.brokersById.get(nodeId);
+    if (!broker) {
+      await this.refresh();
+      broker = this.brokersById.get(nodeId);
+    }
+    if (!broker)
+      throw new ClientError("NO_BROKER_AVAILABLE", `broker ${nodeId} is not in the cluster metadata`);
+    return this.connection(`${broker.host}:${broker.port}`);
+  }
+
+  /**
+   * Refreshes metadata for `topics` (all topics when omitted), creating missing ones when
+   * `autoCreate` and the broker allows it.
+   */
+  async refresh(topics?: string[], autoCreate = false): Promise<void> {
+    const response = await withRetry(async () => {
+      const conn = await this.anyConnection();
+      return conn.request(3, {
+        topics: topics ? topics.map((name) => ({ name, topicId: "00000000000000000000000000000000" })) : null,
+        allowAutoTopicCreation: autoCreate,
+        includeTopicAuthorizedOperations: false,
+        includeClusterAuthorizedOperations: false,
+      });
+    }, this.retry);
+    this.brokersById = new Map(
+      (response.brokers as BrokerInfo[]).map((b) => [
+        b.nodeId,
+        { nodeId: b.nodeId, host: b.host, port: b.port },
+      ]),
+    );
+    this.controllerId = response.controllerId;
+    this.clusterId = response.clusterId;
+    for (const t of response.topics as {
+      errorCode: number;
+      name: string;
+      topicId: string;
+      partitions: {
+        partitionIndex: number;
+        leaderId: number;
+        leaderEpoch: number;
+        replicaNodes: number[];
+        isrNodes: number[];
+      }[];
+    }[]) {
+      if (t.errorCode !== 0) {
+        this.topics.delete(t.name);
+        continue;
+      }
+      this.topics.set(t.name, {
+        name: t.name,
+        id: t.topicId,
+        partitions: t.partitions
+          .map((p) => ({
+            partition: p.partitionIndex,
+            leader: p.leaderId,
+            leaderEpoch: p.leaderEpoch,
+            replicas: p.replicaNodes,
+            isr: p.isrNodes,
+          }))
+          .sort((a, b) => a.partition - b.partition),
+      });
+    }
+    if (!topics) {
+      const names = new Set((response.topics as { name: string }[]).map((t) => t.name));
+      for (const name of this.topics.keys()) if (!names.has(name)) this.topics.delete(name);
+    }
+    this.refreshedAtMs = Date.now();
+  }
+
+  /** A topic's partitions, fetching metadata when unknown or stale; throws if it does not exist. */
+  async topic(name: string, autoCreate = false): Promise<TopicInfo> {
+    const maxAge = this.options.metadataMaxAgeMs ?? 300_000;
+    let info = this.topics.get(name);
+    if (!info || Date.now() - this.refreshedAtMs > maxAge) {
+      await this.refresh([name], autoCreate);
+      info = this.topics.get(name);
+    }
+    if (!info) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
+    return info;
+  }
+
+  knownTopics(): TopicInfo[] {
+    return [...this.topics.values()];
+  }
+
+  brokers(): BrokerInfo[] {
+    return [...this.brokersById.values()];
+  }
+
+  /** Forgets a topic so the next use refreshes it (after a leader or topic error). */
+  invalidate(topic?: string): void {
+    if (topic) this.topics.delete(topic);
+    else this.refreshedAtMs = 0;
+  }
+
+  /** Throws the KafkaError for a non-zero error code. */
+  static check(code: number, what: string, message?: string | null): void {
+    if (code !== 0) throw new KafkaError(errorName(code), message ? `${what}: ${message}` : what);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    for (const c of await Promise.allSettled(all)) if (c.status === "fulfilled") c.value.close();
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * One connection to one broker, over TCP (`host:port`) or WebSocket (`ws://host:port/kafka`):
+ * correlation ids, pipelined requests under a bound, ApiVersions negotiation, a timeout per
+ * request. A closed connection fails its pending requests with a retriable CONNECTION_CLOSED;
+ * the cluster reconnects.
+ */
+import * as net from "node:net";
+import { type Message, MessageCodec } from "../protocol/codec.js";
+import { errorName, KafkaError } from "../protocol/errors.js";
+import { RequestHeader, ResponseHeader } from "../protocol/messages/header.js";
+import { API_SPECS } from "../protocol/messages/index.js";
+import { Reader } from "../protocol/reader.js";
+import { Writer } from "../protocol/writer.js";
+import { ClientError } from "./errors.js";
+
+export const API_VERSIONS = 18;
+
+/** The highest version of each API this client speaks. */
+export const CLIENT_MAX_VERSIONS: Record<number, number> = {
+  0: 9, // Produce
+  1: 12, // Fetch
+  2: 7, // ListOffsets
+  3: 12, // Metadata
+  18: 3, // ApiVersions
+  19: 7, // CreateTopics
+  20: 6, // DeleteTopics
+  22: 4, // InitProducerId
+  32: 4, // DescribeConfigs
+  33: 2, // AlterConfigs
+  37: 3, // CreatePartitions
+  44: 1, // IncrementalAlterConfigs
+};
+
+export interface ConnectionOptions {
+  clientId?: string;
+  /** Time allowed for each request's answer. */
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Requests sent and not yet answered; later ones wait their turn locally. */
+  maxInFlightRequests?: number;
+  /** Largest response frame accepted. */
+  maxResponseBytes?: number;
+}
+
+const DEFAULTS = {
+  clientId: "samsa",
+  requestTimeoutMs: 30_000,
+  connectTimeoutMs: 10_000,
+  maxInFlightRequests: 64,
+  maxResponseBytes: 128 * 1024 * 1024,
+};
+
+const requestHeader = new MessageCodec(RequestHeader);
+const responseHeader = new MessageCodec(ResponseHeader);
+const codecs = new Map<number, { request: MessageCodec; response: MessageCodec }>();
+function codecsFor(apiKey: number) {
+  let c = codecs.get(apiKey);
+  if (!c) {
+    const spec = API_SPECS[apiKey];
+    if (!spec) throw new ClientError("INVALID_ARGUMENT", `unknown API key ${apiKey}`);
+    c = { request: new MessageCodec(spec.request), response: new MessageCodec(spec.response) };
+    codecs.set(apiKey, c);
+  }
+  return c;
+}
+
+/** Carries whole frames (without the length prefix) both ways. */
+interface Transport {
+  send(chunks: Buffer[]): void;
+  close(): void;
+  onFrame: (frame: Buffer) => void;
+  onClose: (err?: Error) => void;
+}
+
+class TcpTransport implements Transport {
+  onFrame: (frame: Buffer) => void = () => {};
+  onClose: (err?: Error) => void = () => {};
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly maxFrameBytes: number,
+  ) {
+    socket.setNoDelay(true);
+    socket.on("data", (d: Buffer) => this.onData(d));
+    socket.on("error", (err) => this.onClose(err));
+    socket.on("close", () => this.onClose());
+  }
+
+  static connect(
+    host: string,
+    port: number,
+    timeoutMs: number,
+    maxFrameBytes: number,
+  ): Promise<TcpTransport> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port, autoSelectFamily: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ClientError("CONNECTION_FAILED", `connect to ${host}:${port} timed out`));
+      }, timeoutMs);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.removeAllListeners("error");
+        resolve(new TcpTransport(socket, maxFrameBytes));
+      });
+      socket.once("error", (err) => {
+        clearTimeout(timer);
+        reject(
+          new ClientError("CONNECTION_FAILED", `connect to ${host}:${port}: ${err.message}`, { cause: err }),
+        );
+      });
+    });
+  }
+
+  private onData(data: Buffer): void {
+    this.chunks.push(data);
+    this.buffered += data.length;
+    while (this.buffered >= 4) {
+      const head = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [head];
+      const size = head.readInt32BE(0);
+      if (size < 0 || size > this.maxFrameBytes) {
+        this.socket.destroy(new ClientError("CONNECTION_CLOSED", `response frame of ${size} bytes`));
+        return;
+      }
+      if (this.buffered < 4 + size) return;
+      const frame = head.subarray(4, 4 + size);
+      const rest = head.subarray(4 + size);
+      this.chunks = rest.length > 0 ? [rest] : [];
+      this.buffered = rest.length;
+      this.onFrame(frame);
+    }
+  }
+
+  send(chunks: Buffer[]): void {
+    this.socket.cork();
+    for (const c of chunks) this.socket.write(c);
+    process.nextTick(() => this.socket.uncork());
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+interface Pending {
+  apiKey: number;
+  version: number;
+  resolve: (m: Message) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Parses `host:port` (IPv6 in brackets allowed). */
+export function parseHostPort(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address.trim());
+  if (!m) throw new ClientError("INVALID_ARGUMENT", `broker address "${address}" is not host:port`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+export class Connection {
+  private readonly options: typeof DEFAULTS;
+  private nextCorrelationId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly waitingToSend: (() => void)[] = [];
+  private versions = new Map<number, { min: number; max: number }>();
+  closed = false;
+
+  private constructor(
+    readonly address: string,
+    private readonly transport: Transport,
+    options: ConnectionOptions,
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    transport.onFrame = (frame) => this.onFrame(frame);
+    transport.onClose = (err) => this.onClosed(err);
+  }
+
+  /** Connects and negotiates API versions. `address` is `host:port` or `ws://host:port/kafka`. */
+  static async connect(address: string, options: ConnectionOptions = {}): Promise<Connection> {
+    const opts = { ...DEFAULTS, ...options };
+    let transport: Transport;
+    if (/^wss?:\/\//.test(address)) {
+      const { WsTransport } = await import("./ws-transport.js");
+      transport = await WsTransport.connect(address, opts.connectTimeoutMs, opts.maxResponseBytes);
+    } else {
+      const { host, port } = parseHostPort(address);
+      transport = await TcpTransport.connect(host, port, opts.connectTimeoutMs, opts.maxResponseBytes);
+    }
+    const conn = new Connection(address, transport, opts);
+    try {
+      await conn.negotiate();
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+    return conn;
+  }
+
+  private async negotiate(): Promise<void> {
+    let r = await this.send(API_VERSIONS, 3, { clientSoftwareName: "samsa", clientSoftwareVersion: "0.1.0" });
+    if (r.errorCode !== 0) r = await this.send(API_VERSIONS, 0, {});
+    if (r.errorCode !== 0) throw new KafkaError(errorName(r.errorCode), "ApiVersions failed");
+    this.versions = new Map(
+      (r.apiKeys as { apiKey: number; minVersion: number; maxVersion: number }[]).map((k) => [
+        k.apiKey,
+        { min: k.minVersion, max: k.maxVersion },
+      ]),
+    );
+  }
+
+  /** The version to use for `apiKey`: the highest both sides speak. */
+  versionFor(apiKey: number): number {
+    const broker = this.versions.get(apiKey);
+    const ours = CLIENT_MAX_VERSIONS[apiKey] ?? 0;
+    if (!broker || broker.min > ours) {
+      throw new ClientError(
+        "UNSUPPORTED_VERSION",
+        `broker ${this.address} does not serve API ${apiKey} at a version we speak`,
+      );
+    }
+    return Math.min(ours, broker.max);
+  }
+
+  /** Sends a request at the negotiated version; resolves with the response body. */
+  request(apiKey: number, body: Message): Promise<Message> {
+    return this.send(apiKey, this.versionFor(apiKey), body);
+  }
+
+  /** Sends a request that gets no response (Produce with acks=0). */
+  async sendOnly(apiKey: number, body: Message): Promise<void> {
+    await this.whenSendable();
+    this.write(apiKey, this.versionFor(apiKey), body, this.nextCorrelationId++);
+  }
+
+  private whenSendable(): Promise<void> {
+    if (this.closed)
+      return Promise.reject(new ClientError("CONNECTION_CLOSED", `connection to ${this.address} is closed`));
+    if (this.pending.size < this.options.maxInFlightRequests) return Promise.resolve();
+    return new Promise((resolve) => this.waitingToSend.push(resolve));
+  }
+
+  private write(apiKey: number, version: number, body: Message, correlationId: number): void {
+    const { request } = codecsFor(apiKey);
+    const w = new Writer();
+    w.int32(0);
+    requestHeader.encode(w, request.isFlexible(version) ? 2 : 1, {
+      requestApiKey: apiKey,
+      requestApiVersion: version,
+      correlationId,
+      clientId: this.options.clientId,
+    });
+    request.encode(w, version, body);
+    const size = w.size;
+    const chunks = w.toChunks();
+    chunks[0].writeInt32BE(size - 4, 0);
+    this.transport.send(chunks);
+  }
+
+  async send(apiKey: number, version: number, body: Message): Promise<Message> {
+    await this.whenSendable();
+    if (this.closed) throw new ClientError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
+    const correlationId = this.nextCorrelationId++;
+    return new Promise<Message>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationId);
+        reject(new ClientError("REQUEST_TIMEOUT", `API ${apiKey} to ${this.address} timed out`));
+        this.releaseSlot();
+      }, this.options.requestTimeoutMs);
+      this.pending.set(correlationId, { apiKey, version, resolve, reject, timer });
+      this.write(apiKey, version, body, correlationId);
+    });
+  }
+
+  private releaseSlot(): void {
+    const next = this.waitingToSend.shift();
+    if (next) next();
+  }
+
+  private onFrame(frame: Buffer): void {
+    if (frame.length < 4) return;
+    const correlationId = frame.readInt32BE(0);
+    const p = this.pending.get(correlationId);
+    if (!p) return;
+    this.pending.delete(correlationId);
+    clearTimeout(p.timer);
+    this.releaseSlot();
+    try {
+      const { response } = codecsFor(p.apiKey);
+      const r = new Reader(frame);
+      responseHeader.decode(r, response.isFlexible(p.version) && p.apiKey !== API_VERSIONS ? 1 : 0);
+      p.resolve(response.decode(r, p.version));
+    } catch (err) {
+      p.reject(err as Error);
+    }
+  }
+
+  private onClosed(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    const failure = new ClientError(
+      "CONNECTION_CLOSED",
+      `connection to ${this.address} closed${err ? `: ${err.message}` : ""}`,
+    );
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(failure);
+    }
+    this.pending.clear();
+    for (const w of this.waitingToSend.splice(0)) w();
+  }
+
+  close(): void {
+    this.transport.close();
+    this.onClosed();
+  }
+}

@@ -1,0 +1,28 @@
+/** The samsa client: every public type and class. */
+
+export type { RecordHeader } from "../protocol/record-batch.js";
+export { Admin, type ConfigEntry, type NewTopic, type OffsetSpec, type PartitionOffsets } from "./admin.js";
+export {
+  type BrokerInfo,
+  Cluster,
+  type ClusterOptions,
+  type PartitionInfo,
+  type TopicInfo,
+} from "./cluster.js";
+export { Connection, type ConnectionOptions } from "./connection.js";
+export {
+  Consumer,
+  type ConsumerBatch,
+  type ConsumerOptions,
+  type ConsumerRecord,
+  type StartAt,
+} from "./consumer.js";
+export { ClientError, type ClientErrorCode, isRetriable, KafkaError } from "./errors.js";
+export {
+  type CompressionName,
+  Producer,
+  type ProducerOptions,
+  type ProducerRecord,
+  type RecordMetadata,
+} from "./producer.js";
+export { backoffMs, type RetryOptions, withRetry } from "./retry.js";

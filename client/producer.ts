@@ -1,0 +1,437 @@
+/**
+ * The samsa producer. Records are batched per partition (sealed at `batchSize` bytes or after
+ * `lingerMs`), keyed records go to the partition the Java client would pick (murmur2), records
+ * without a key stick to one partition until its batch is sealed, and every `send()` resolves
+ * with its own partition and offset once the broker acknowledged it.
+ *
+ * Idempotence (on by default with acks=-1): the producer gets an id and epoch from the broker and
+ * numbers its batches; one request per partition is in flight at a time and a failed request is
+ * retried with the same bytes, so a retry after a lost answer is not written twice and order is
+ * kept. Memory for records not yet acknowledged is bounded by `bufferMemory`: `send()` waits (up to
+ * `maxBlockMs`) for room, then fails with BUFFER_FULL.
+ */
+import { errorName, KafkaError } from "../protocol/errors.js";
+import { partitionForKey } from "../protocol/murmur2.js";
+import {
+  Compression,
+  encodeRecordBatch,
+  type RecordHeader,
+  type RecordInput,
+} from "../protocol/record-batch.js";
+import { Cluster, type ClusterOptions } from "./cluster.js";
+import { ClientError, isRetriable } from "./errors.js";
+import { backoffMs } from "./retry.js";
+
+export type CompressionName = "none" | "gzip" | "snappy" | "lz4" | "zstd";
+
+const CODECS: Record<CompressionName, Compression> = {
+  none: Compression.None,
+  gzip: Compression.Gzip,
+  snappy: Compression.Snappy,
+  lz4: Compression.Lz4,
+  zstd: Compression.Zstd,
+};
+
+export interface ProducerRecord {
+  topic: string;
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: Record<string, string | Buffer | null> | RecordHeader[];
+  /** Explicit partition; otherwise chosen from the key (murmur2) or sticky for null keys. */
+  partition?: number;
+  /** Milliseconds since the epoch; defaults to the time of send(). */
+  timestamp?: number;
+}
+
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  /** -1 with acks=0, which gets no answer. */
+  offset: number;
+  timestamp: number;
+}
+
+export interface ProducerOptions {
+  acks?: 0 | 1 | -1;
+  /** How long a partition's batch waits for more records before it is sent. */
+  lingerMs?: number;
+  /** Bytes of records that seal a batch. */
+  batchSize?: number;
+  /** Bytes of records sent but not yet acknowledged, across all partitions. */
+  bufferMemory?: number;
+  /** How long send() waits for buffer memory before failing with BUFFER_FULL. */
+  maxBlockMs?: number;
+  compression?: CompressionName;
+  /** Default true when acks is -1. */
+  idempotent?: boolean;
+  /** Attempts after the first for a batch that fails with a retriable error. */
+  retries?: number;
+  /** Largest records section sent for one partition in one request. */
+  maxRequestBytes?: number;
+  /** The broker's timeout for acks=-1. */
+  ackTimeoutMs?: number;
+  /** Create topics on first send when the broker allows it. */
+  allowAutoTopicCreation?: boolean;
+}
+
+const DEFAULTS = {
+  acks: -1 as 0 | 1 | -1,
+  lingerMs: 5,
+  batchSize: 16 * 1024,
+  bufferMemory: 32 * 1024 * 1024,
+  maxBlockMs: 60_000,
+  compression: "none" as CompressionName,
+  retries: 10,
+  maxRequestBytes: 1024 * 1024,
+  ackTimeoutMs: 30_000,
+  allowAutoTopicCreation: true,
+};
+
+/** Bytes a record adds to a batch besides its key, value and headers (an estimate). */
+const RECORD_OVERHEAD = 24;
+const INT32_MAX = 0x7fff_ffff;
+
+interface Waiter {
+  resolve: (m: RecordMetadata) => void;
+  reject: (e: unknown) => void;
+  timestamp: number;
+}
+
+interface Batch {
+  buf: Buffer;
+  count: number;
+  bytes: number;
+  waiters: Waiter[];
+}
+
+class PartitionQueue {
+  open: { records: RecordInput[]; waiters: Waiter[]; bytes: number } | null = null;
+  timer: NodeJS.Timeout | null = null;
+  readonly ready: Batch[] = [];
+  inFlight = false;
+  attempts = 0;
+  nextSequence = 0;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+}
+
+function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? Buffer.from(v) : v;
+}
+
+function toHeaders(h: ProducerRecord["headers"]): RecordHeader[] {
+  if (!h) return [];
+  if (Array.isArray(h)) return h;
+  return Object.entries(h).map(([key, value]) => ({ key, value: toBuffer(value) }));
+}
+
+export class Producer {
+  readonly cluster: Cluster;
+  private readonly owned: boolean;
+  private readonly options: typeof DEFAULTS & { idempotent: boolean };
+  private readonly queues = new Map<string, PartitionQueue>();
+  private readonly sticky = new Map<string, number>();
+  private bufferUsed = 0;
+  private readonly memoryWaiters: (() => void)[] = [];
+  private outstanding = 0;
+  private readonly idleWaiters: (() => void)[] = [];
+  private producerId = -1;
+  private producerEpoch = -1;
+  private idInit: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(cluster: ClusterOptions | Cluster, options: ProducerOptions = {}) {
+    this.owned = !(cluster instanceof Cluster);
+    this.cluster = cluster instanceof Cluster ? cluster : new Cluster(cluster);
+    const merged = { ...DEFAULTS, ...options };
+    this.options = { ...merged, idempotent: options.idempotent ?? merged.acks === -1 };
+    if (this.options.idempotent && this.options.acks !== -1) {
+      throw new ClientError("INVALID_ARGUMENT", "an idempotent producer needs acks=-1");
+    }
+    if (!(this.options.compression in CODECS)) {
+      throw new ClientError("INVALID_ARGUMENT", `unknown compression ${this.options.compression}`);
+    }
+  }
+
+  /** Queues a record; resolves with its partition and offset once acknowledged. */
+  async send(record: ProducerRecord): Promise<RecordMetadata> {
+    if (this.closed) throw new ClientError("CLOSED", "producer is closed");
+    const key = toBuffer(record.key);
+    const value = toBuffer(record.value);
+    const headers = toHeaders(record.headers);
+    const timestamp = record.timestamp ?? Date.now();
+    let bytes = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0);
+    for (const h of headers) bytes += h.key.length + (h.value?.length ?? 0) + 4;
+    await this.reserveMemory(bytes);
+    let partition: number;
+    try {
+      partition = await this.choosePartition(record.topic, key, record.partition);
+      if (this.options.idempotent) await this.ensureProducerId();
+    } catch (err) {
+      this.releaseMemory(bytes);
+      throw err;
+    }
+    const queue = this.queueFor(record.topic, partition);
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      if (!queue.open) queue.open = { records: [], waiters: [], bytes: 0 };
+      queue.open.records.push({ key, value, headers, timestamp });
+      queue.open.waiters.push({ resolve, reject, timestamp });
+      queue.open.bytes += bytes;
+      this.outstanding++;
+      if (queue.open.bytes >= this.options.batchSize) this.seal(queue);
+      else if (!queue.timer) queue.timer = setTimeout(() => this.seal(queue), this.options.lingerMs);
+    });
+  }
+
+  private async reserveMemory(bytes: number): Promise<void> {
+    if (bytes > this.options.bufferMemory) {
+      throw new ClientError("BUFFER_FULL", `a record of ${bytes} bytes exceeds bufferMemory`);
+    }
+    const deadline = Date.now() + this.options.maxBlockMs;
+    while (this.bufferUsed + bytes > this.options.bufferMemory) {
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new ClientError("BUFFER_FULL", `no buffer memory freed within ${this.options.maxBlockMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.memoryWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    this.bufferUsed += bytes;
+  }
+
+  private releaseMemory(bytes: number): void {
+    this.bufferUsed -= bytes;
+    for (const w of this.memoryWaiters.splice(0)) w();
+  }
+
+  private async choosePartition(topic: string, key: Buffer | null, explicit?: number): Promise<number> {
+    const info = await this.cluster.topic(topic, this.options.allowAutoTopicCreation);
+    const count = info.partitions.length;
+    if (explicit !== undefined) {
+      if (!Number.isInteger(explicit) || explicit < 0 || explicit >= count) {
+        throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${topic} has no partition ${explicit}`);
+      }
+      return explicit;
+    }
+    if (key) return partitionForKey(key, count);
+    let sticky = this.sticky.get(topic);
+    if (sticky === undefined || sticky >= count) {
+      sticky = Math.floor(Math.random() * count);
+      this.sticky.set(topic, sticky);
+    }
+    return sticky;
+  }
+
+  private ensureProducerId(): Promise<void> {
+    if (!this.idInit) {
+      this.idInit = (async () => {
+        const conn = await this.cluster.anyConnection();
+        const r = await conn.request(22, {
+          transactionalId: null,
+          transactionTimeoutMs: 60_000,
+          producerId: -1,
+          producerEpoch: -1,
+        });
+        Cluster.check(r.errorCode, "InitProducerId");
+        this.producerId = r.producerId;
+        this.producerEpoch = r.producerEpoch;
+      })();
+      this.idInit.catch(() => {
+        this.idInit = null;
+      });
+    }
+    return this.idInit;
+  }
+
+  private queueFor(topic: string, partition: number): PartitionQueue {
+    const id = `${topic}\u0000${partition}`;
+    let q = this.queues.get(id);
+    if (!q) {
+      q = new PartitionQueue(topic, partition);
+      this.queues.set(id, q);
+    }
+    return q;
+  }
+
+  /** Closes the partition's open batch and hands it to the sender. */
+  private seal(queue: PartitionQueue): void {
+    if (queue.timer) clearTimeout(queue.timer);
+    queue.timer = null;
+    const open = queue.open;
+    if (!open) return;
+    queue.open = null;
+    // A null-key topic moves on to another partition once its sticky batch is full.
+    if (this.sticky.get(queue.topic) === queue.partition) this.sticky.delete(queue.topic);
+    const idempotent = this.options.idempotent;
+    try {
+      const buf = encodeRecordBatch(open.records, {
+        compression: CODECS[this.options.compression],
+        producerId: idempotent ? this.producerId : -1,
+        producerEpoch: idempotent ? this.producerEpoch : -1,
+        baseSequence: idempotent ? queue.nextSequence : -1,
+        baseTimestamp: open.records[0].timestamp,
+      });
+      if (idempotent) {
+        const next = queue.nextSequence + open.records.length;
+        queue.nextSequence = next > INT32_MAX ? next - INT32_MAX - 1 : next;
+      }
+      queue.ready.push({ buf, count: open.records.length, bytes: open.bytes, waiters: open.waiters });
+    } catch (err) {
+      this.finish({ buf: Buffer.alloc(0), count: 0, bytes: open.bytes, waiters: open.waiters }, err);
+      return;
+    }
+    this.kickSender();
+  }
+
+  private sending = false;
+
+  private kickSender(): void {
+    if (this.sending) return;
+    this.sending = true;
+    queueMicrotask(() => {
+      this.sending = false;
+      void this.sendReady();
+    });
+  }
+
+  /** Sends every partition that has ready batches and nothing in flight, grouped by leader. */
+  private async sendReady(): Promise<void> {
+    const byLeader = new Map<number, PartitionQueue[]>();
+    for (const q of this.queues.values()) {
+      if (q.inFlight || q.ready.length === 0) continue;
+      let leader: number;
+      try {
+        const info = await this.cluster.topic(q.topic);
+        leader = info.partitions[q.partition]?.leader ?? -1;
+      } catch (err) {
+        this.failQueue(q, err);
+        continue;
+      }
+      if (q.inFlight) continue;
+      q.inFlight = true;
+      byLeader.set(leader, [...(byLeader.get(leader) ?? []), q]);
+    }
+    for (const [leader, queues] of byLeader) void this.sendTo(leader, queues);
+  }
+
+  private async sendTo(leader: number, queues: PartitionQueue[]): Promise<void> {
+    const taken = new Map<PartitionQueue, Batch[]>();
+    const topicData = new Map<string, { index: number; records: Buffer }[]>();
+    for (const q of queues) {
+      const batches: Batch[] = [];
+      let bytes = 0;
+      while (
+        q.ready.length > 0 &&
+        (batches.length === 0 || bytes + q.ready[0].buf.length <= this.options.maxRequestBytes)
+      ) {
+        const b = q.ready.shift()!;
+        batches.push(b);
+        bytes += b.buf.length;
+      }
+      taken.set(q, batches);
+      const records = batches.length === 1 ? batches[0].buf : Buffer.concat(batches.map((b) => b.buf));
+      topicData.set(q.topic, [...(topicData.get(q.topic) ?? []), { index: q.partition, records }]);
+    }
+    const body = {
+      transactionalId: null,
+      acks: this.options.acks,
+      timeoutMs: this.options.ackTimeoutMs,
+      topicData: [...topicData].map(([name, partitionData]) => ({ name, partitionData })),
+    };
+    let response: Awaited<ReturnType<Awaited<ReturnType<Cluster["brokerConnection"]>>["request"]>> | null =
+      null;
+    let failure: unknown = null;
+    try {
+      const conn = await this.cluster.brokerConnection(leader);
+      if (this.options.acks === 0) await conn.sendOnly(0, body);
+      else response = await conn.request(0, body);
+    } catch (err) {
+      failure = err;
+    }
+    for (const [q, batches] of taken) {
+      let error: unknown = failure;
+      let baseOffset = -1;
+      if (response) {
+        const t = (
+          response.responses as {
+            name: string;
+            partitionResponses: {
+              index: number;
+              errorCode: number;
+              baseOffset: number;
+              errorMessage?: string | null;
+            }[];
+          }[]
+        ).find((r) => r.name === q.topic);
+        const p = t?.partitionResponses.find((r) => r.index === q.partition);
+        if (!p) error = new KafkaError("UNKNOWN_SERVER_ERROR", `no answer for ${q.topic}-${q.partition}`);
+        else if (p.errorCode !== 0)
+          error = new KafkaError(errorName(p.errorCode), p.errorMessage ?? `${q.topic}-${q.partition}`);
+        else baseOffset = p.baseOffset;
+      }
+      if (error && isRetriable(error) && q.attempts < this.options.retries && !this.closed) {
+        // Retry the same bytes (same sequences) ahead of anything sealed since.
+        q.ready.unshift(...batches);
+        const wait = backoffMs(q.attempts++, this.cluster.retry);
+        this.cluster.invalidate(q.topic);
+        setTimeout(() => {
+          q.inFlight = false;
+          this.kickSender();
+        }, wait);
+        continue;
+      }
+      q.attempts = 0;
+      q.inFlight = false;
+      let offset = baseOffset;
+      for (const b of batches) {
+        this.finish(b, error, offset, q);
+        if (offset >= 0) offset += b.count;
+      }
+    }
+    this.kickSender();
+  }
+
+  private failQueue(q: PartitionQueue, err: unknown): void {
+    for (const b of q.ready.splice(0)) this.finish(b, err);
+  }
+
+  private finish(batch: Batch, error: unknown, baseOffset = -1, q?: PartitionQueue): void {
+    batch.waiters.forEach((w, i) => {
+      if (error) w.reject(error);
+      else {
+        w.resolve({
+          topic: q!.topic,
+          partition: q!.partition,
+          offset: baseOffset >= 0 ? baseOffset + i : -1,
+          timestamp: w.timestamp,
+        });
+      }
+    });
+    this.releaseMemory(batch.bytes);
+    this.outstanding -= batch.waiters.length;
+    if (this.outstanding === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Sends every batched record now and resolves when all sent records are acknowledged. */
+  async flush(): Promise<void> {
+    for (const q of this.queues.values()) this.seal(q);
+    if (this.outstanding === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Flushes, then closes the connections (if the producer made its own cluster). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.owned) await this.cluster.close();
+  }
+}

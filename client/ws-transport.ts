@@ -1,0 +1,52 @@
+/**
+ * Kafka frames over a WebSocket (`ws://host:port/kafka`): one frame per binary message, with its
+ * int32 length prefix kept, so both transports share the framing (docs/decisions/0006).
+ */
+import WebSocket from "ws";
+import { ClientError } from "./errors.js";
+
+export class WsTransport {
+  onFrame: (frame: Buffer) => void = () => {};
+  onClose: (err?: Error) => void = () => {};
+
+  private constructor(
+    private readonly ws: WebSocket,
+    private readonly maxFrameBytes: number,
+  ) {
+    ws.binaryType = "nodebuffer";
+    ws.on("message", (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on("close", () => this.onClose());
+    ws.on("error", (err) => this.onClose(err));
+  }
+
+  static connect(url: string, timeoutMs: number, maxFrameBytes: number): Promise<WsTransport> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: maxFrameBytes + 4 });
+      ws.once("open", () => {
+        ws.removeAllListeners("error");
+        resolve(new WsTransport(ws, maxFrameBytes));
+      });
+      ws.once("error", (err) =>
+        reject(new ClientError("CONNECTION_FAILED", `${url}: ${err.message}`, { cause: err })),
+      );
+    });
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (!isBinary || data.length < 4) return;
+    const size = data.readInt32BE(0);
+    if (size !== data.length - 4 || size > this.maxFrameBytes) {
+      this.ws.terminate();
+      return;
+    }
+    this.onFrame(data.subarray(4));
+  }
+
+  send(chunks: Buffer[]): void {
+    this.ws.send(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}

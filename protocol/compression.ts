@@ -1,0 +1,257 @@
+/**
+ * Kafka's four compression codecs, synchronous and pure (no I/O), in the framings Kafka clients
+ * write and read. See docs/decisions/0005-compression-codecs.md.
+ *
+ * | id | codec  | framing on the wire                                | library                    |
+ * |----|--------|----------------------------------------------------|----------------------------|
+ * | 1  | gzip   | a gzip stream (RFC 1952)                           | node:zlib                  |
+ * | 2  | snappy | xerial-framed snappy blocks; raw snappy also read  | `snappy` (napi-rs)         |
+ * | 3  | lz4    | the LZ4 frame format (magic 0x184D2204, KIP-57)    | `lz4-napi` (lz4_flex)      |
+ * | 4  | zstd   | standard zstd frames                               | `@cloudpss/zstd` (libzstd) |
+ *
+ * Every function here is synchronous: decoding runs once per fetched batch, and every library
+ * chosen has a one-shot synchronous call. Malformed compressed data throws
+ * `KafkaError("CORRUPT_MESSAGE")`; a codec id outside 0-4 throws `UNSUPPORTED_COMPRESSION_TYPE`.
+ */
+
+import { gunzipSync, gzipSync } from "node:zlib";
+import {
+  TYPE as ZSTD_TYPE,
+  compress as zstdCompressRaw,
+  decompress as zstdDecompressRaw,
+} from "@cloudpss/zstd";
+import { compressFrameSync, decompressFrameSync } from "lz4-napi";
+import { compressSync as snappyCompressRaw, uncompressSync as snappyUncompressRaw } from "snappy";
+import { KafkaError } from "./errors.js";
+
+/** The codec ids of RecordBatch attributes bits 0-2. */
+export enum Compression {
+  None = 0,
+  Gzip = 1,
+  Snappy = 2,
+  Lz4 = 3,
+  Zstd = 4,
+}
+
+export type CompressionName = "none" | "gzip" | "snappy" | "lz4" | "zstd";
+
+const NAMES: readonly CompressionName[] = ["none", "gzip", "snappy", "lz4", "zstd"];
+
+/** The name Kafka configs use (`compression.type`) for a codec id. */
+export function compressionName(codec: Compression): CompressionName {
+  const name = NAMES[codec];
+  if (name === undefined) throw unsupported(codec);
+  return name;
+}
+
+/** The codec id for a `compression.type` name; throws UNSUPPORTED_COMPRESSION_TYPE for others. */
+export function compressionFromName(name: string): Compression {
+  const i = NAMES.indexOf(name as CompressionName);
+  if (i < 0) throw new KafkaError("UNSUPPORTED_COMPRESSION_TYPE", `unknown compression type "${name}"`);
+  return i as Compression;
+}
+
+export interface CompressOptions {
+  /**
+   * Compression level for gzip (1-9, zlib's default 6, as Java's GZIPOutputStream) and zstd
+   * (libzstd's range, default 3 as the Java client). snappy and lz4 have no level and ignore it.
+   */
+  level?: number;
+}
+
+function unsupported(codec: number): KafkaError {
+  return new KafkaError("UNSUPPORTED_COMPRESSION_TYPE", `unknown compression codec ${codec}`);
+}
+
+function corrupt(codec: string, err: unknown): KafkaError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new KafkaError("CORRUPT_MESSAGE", `${codec} data does not decompress: ${why}`, { cause: err });
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+// ---- gzip -----------------------------------------------------------------------------------
+
+export function gzipCompress(data: Uint8Array, options: CompressOptions = {}): Buffer {
+  return options.level === undefined ? gzipSync(data) : gzipSync(data, { level: options.level });
+}
+
+export function gzipDecompress(data: Uint8Array): Buffer {
+  try {
+    return gunzipSync(data);
+  } catch (err) {
+    throw corrupt("gzip", err);
+  }
+}
+
+// ---- snappy ---------------------------------------------------------------------------------
+
+/** The 8 magic bytes of snappy-java's (xerial) stream header: 0x82 "SNAPPY" 0x00. */
+export const XERIAL_MAGIC: Buffer = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
+/** Magic, then version and minimum compatible version, both int32 big-endian. */
+export const XERIAL_HEADER_SIZE = 16;
+const XERIAL_VERSION = 1;
+const XERIAL_COMPATIBLE_VERSION = 1;
+/** Uncompressed bytes per block, as snappy-java's SnappyOutputStream default (32 KiB). */
+export const XERIAL_BLOCK_SIZE = 32 * 1024;
+
+function snappyBlock(data: Uint8Array): Buffer {
+  return asBuffer(snappyCompressRaw(data));
+}
+
+function snappyUnblock(data: Uint8Array): Buffer {
+  const out = snappyUncompressRaw(data, { asBuffer: true });
+  return typeof out === "string" ? Buffer.from(out) : out;
+}
+
+/**
+ * Snappy as the Java client writes it (snappy-java's SnappyOutputStream): the 16-byte xerial
+ * header, then for every `blockSize` bytes of input (32 KiB, snappy-java's default)
+ * `[int32 BE compressed length][raw snappy block]`.
+ */
+export function snappyCompress(data: Uint8Array, blockSize = XERIAL_BLOCK_SIZE): Buffer {
+  if (!Number.isInteger(blockSize) || blockSize <= 0) throw new RangeError(`bad block size ${blockSize}`);
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(XERIAL_HEADER_SIZE);
+  XERIAL_MAGIC.copy(header, 0);
+  header.writeInt32BE(XERIAL_VERSION, 8);
+  header.writeInt32BE(XERIAL_COMPATIBLE_VERSION, 12);
+  parts.push(header);
+  for (let pos = 0; pos < data.length; pos += blockSize) {
+    const block = snappyBlock(data.subarray(pos, Math.min(pos + blockSize, data.length)));
+    const length = Buffer.allocUnsafe(4);
+    length.writeInt32BE(block.length, 0);
+    parts.push(length, block);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Whether `data` starts with the xerial header's magic bytes. */
+export function isXerialFramed(data: Uint8Array): boolean {
+  if (data.length < XERIAL_MAGIC.length) return false;
+  for (let i = 0; i < XERIAL_MAGIC.length; i++) if (data[i] !== XERIAL_MAGIC[i]) return false;
+  return true;
+}
+
+/**
+ * Reads both snappy framings Kafka clients write: xerial-framed (the Java client; librdkafka can)
+ * and a single raw snappy block (librdkafka's default, older clients). Empty input is empty
+ * output, as snappy-java writes nothing, not even a header, for an empty stream.
+ */
+export function snappyDecompress(data: Uint8Array): Buffer {
+  if (data.length === 0) return Buffer.alloc(0);
+  try {
+    if (!isXerialFramed(data)) return snappyUnblock(data);
+    const buf = asBuffer(data);
+    if (buf.length < XERIAL_HEADER_SIZE) throw new Error("xerial header is truncated");
+    // The version and compatible-version fields are not checked, as librdkafka does not: only
+    // version 1 exists.
+    const blocks: Buffer[] = [];
+    let pos = XERIAL_HEADER_SIZE;
+    while (pos < buf.length) {
+      if (buf.length - pos < 4) throw new Error(`truncated block length at byte ${pos}`);
+      const length = buf.readInt32BE(pos);
+      pos += 4;
+      if (length < 0 || length > buf.length - pos) {
+        throw new Error(`block of ${length} bytes at byte ${pos - 4} overruns the ${buf.length} bytes`);
+      }
+      blocks.push(snappyUnblock(buf.subarray(pos, pos + length)));
+      pos += length;
+    }
+    return blocks.length === 1 ? blocks[0] : Buffer.concat(blocks);
+  } catch (err) {
+    throw corrupt("snappy", err);
+  }
+}
+
+// ---- lz4 ------------------------------------------------------------------------------------
+
+/** The LZ4 frame magic number, 0x184D2204, as it appears on the wire (little-endian). */
+export const LZ4_FRAME_MAGIC: Buffer = Buffer.from([0x04, 0x22, 0x4d, 0x18]);
+
+/**
+ * One LZ4 frame (KIP-57): independent blocks, no block or content checksums, no content size and
+ * a correct header checksum, the frame options the Java client writes and every reader accepts.
+ * lz4_flex picks the block size (64 KiB up to 4 MiB) from the input size; readers accept all four.
+ */
+export function lz4Compress(data: Uint8Array): Buffer {
+  return compressFrameSync(asBuffer(data), { contentChecksum: false, blockChecksums: false });
+}
+
+/** Reads one LZ4 frame, checking the header checksum and any block or content checksums. */
+export function lz4Decompress(data: Uint8Array): Buffer {
+  try {
+    return decompressFrameSync(asBuffer(data));
+  } catch (err) {
+    throw corrupt("lz4", err);
+  }
+}
+
+// ---- zstd -----------------------------------------------------------------------------------
+
+/**
+ * Which build of libzstd `@cloudpss/zstd` loaded: "napi" (its prebuilt native addon, shipped in
+ * the npm package for Linux, macOS and Windows on x64 and arm64) or "wasm" (its fallback elsewhere,
+ * slower, announced by a process warning).
+ */
+export const zstdBackend: "napi" | "wasm" = ZSTD_TYPE;
+
+/** zstd's default level, also the Java client's default `compression.zstd.level`. */
+export const ZSTD_DEFAULT_LEVEL = 3;
+
+/** One zstd frame with its content size (libzstd's one-shot ZSTD_compress). */
+export function zstdCompress(data: Uint8Array, options: CompressOptions = {}): Buffer {
+  return asBuffer(zstdCompressRaw(data, options.level ?? ZSTD_DEFAULT_LEVEL));
+}
+
+/**
+ * Reads zstd frames, with or without a content size in the header (the Java client streams, so its
+ * frames carry none), and several frames back to back. Output is bounded by the library at 1 GiB.
+ */
+export function zstdDecompress(data: Uint8Array): Buffer {
+  try {
+    return asBuffer(zstdDecompressRaw(data));
+  } catch (err) {
+    throw corrupt("zstd", err);
+  }
+}
+
+// ---- by codec id ----------------------------------------------------------------------------
+
+/** Compresses a record section with `codec`; `None` returns `data` itself. */
+export function compress(codec: Compression, data: Uint8Array, options: CompressOptions = {}): Buffer {
+  switch (codec) {
+    case Compression.None:
+      return asBuffer(data);
+    case Compression.Gzip:
+      return gzipCompress(data, options);
+    case Compression.Snappy:
+      return snappyCompress(data);
+    case Compression.Lz4:
+      return lz4Compress(data);
+    case Compression.Zstd:
+      return zstdCompress(data, options);
+    default:
+      throw unsupported(codec);
+  }
+}
+
+/** Decompresses a record section written with `codec`; `None` returns `data` itself. */
+export function decompress(codec: Compression, data: Uint8Array): Buffer {
+  switch (codec) {
+    case Compression.None:
+      return asBuffer(data);
+    case Compression.Gzip:
+      return gzipDecompress(data);
+    case Compression.Snappy:
+      return snappyDecompress(data);
+    case Compression.Lz4:
+      return lz4Decompress(data);
+    case Compression.Zstd:
+      return zstdDecompress(data);
+    default:
+      throw unsupported(codec);
+  }
+}
