@@ -1,6 +1,7 @@
 /**
- * The `samsa` command line. Commands arrive with the issues that build what they drive; today it
- * reports its version and what it can do.
+ * The `samsa` command line: broker start, topic management, produce and consume as handy as kcat,
+ * offsets and cluster info. Client commands load the client lazily, so --version and --help start
+ * fast.
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
@@ -22,7 +23,16 @@ export function buildProgram(): Command {
     .description("samsa: a Kafka-compatible message-log broker for Node.js")
     .version(version(), "-V, --version")
     .option("-b, --brokers <list>", "comma-separated host:port or ws://host:port/kafka", "localhost:9092")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText(
+      "after",
+      `
+Examples:
+  samsa broker start
+  samsa topic create orders -p 3
+  echo hello | samsa produce orders
+  samsa consume orders -o beginning -e`,
+    );
   registerBrokerCommands(program);
   registerTopicCommands(program);
   registerProduceCommand(program);

@@ -37,6 +37,7 @@ export function registerInfoCommands(program: Command): void {
     .description("cluster information")
     .command("info")
     .description("cluster id, controller, brokers and topic count")
+    .addHelpText("after", "\nExample:\n  samsa -b ws://localhost:8082/kafka cluster info")
     .action(async (_opts: unknown, cmd: Command) => {
       const { Admin } = await import("../../client/admin.js");
       const admin = new Admin({ brokers: brokersOf(cmd), retry: { retries: 2 } });

@@ -56,6 +56,7 @@ export function registerTopicCommands(program: Command): void {
     .command("list")
     .alias("ls")
     .description("list topics with their partition counts")
+    .addHelpText("after", "\nExample:\n  samsa -b localhost:9092 topic list")
     .action(async (_opts: unknown, cmd: Command) => {
       await withAdmin(cmd, async (admin) => {
         const names = await admin.listTopics();
@@ -68,6 +69,7 @@ export function registerTopicCommands(program: Command): void {
     .command("describe <name>")
     .description("partitions with leader, replicas, ISR, log start/end offsets; and configs")
     .option("--no-configs", "omit the configs")
+    .addHelpText("after", "\nExample:\n  samsa topic describe orders --no-configs")
     .action(async (name: string, opts: { configs: boolean }, cmd: Command) => {
       await withAdmin(cmd, async (admin) => {
         const [info] = await admin.describeTopics([name]);
@@ -92,6 +94,7 @@ export function registerTopicCommands(program: Command): void {
     .command("delete <name...>")
     .alias("rm")
     .description("delete topics")
+    .addHelpText("after", "\nExample:\n  samsa topic delete orders old-orders")
     .action(async (names: string[], _opts: unknown, cmd: Command) => {
       await withAdmin(cmd, (admin) => admin.deleteTopics(names));
       for (const n of names) process.stdout.write(`deleted ${n}\n`);
@@ -114,6 +117,7 @@ export function registerTopicCommands(program: Command): void {
     .command("add-partitions <name>")
     .description("grow a topic to more partitions")
     .requiredOption("-n, --num <total>", "the new total number of partitions")
+    .addHelpText("after", "\nExample:\n  samsa topic add-partitions orders -n 12")
     .action(async (name: string, opts: { num: string }, cmd: Command) => {
       await withAdmin(cmd, (admin) => admin.createPartitions(name, Number(opts.num)));
       process.stdout.write(`${name} now has ${opts.num} partitions\n`);

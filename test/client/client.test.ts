@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Admin, ClientError, Consumer, type ConsumerRecord, Producer } from "../../client/index.js";
 import { partitionForKey } from "../../protocol/murmur2.js";
+import { ControlRecordType, encodeControlKey, encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 
 let tb: TestBroker | null = null;
@@ -214,5 +215,38 @@ describe("Producer and Consumer", () => {
       ...Array.from({ length: 50 }, (_, i) => `a${i}`),
       ...Array.from({ length: 50 }, (_, i) => `b${i}`),
     ]);
+  });
+
+  it("sends with acks 0 and 1, and reads with run({ eachBatch }) past control batches", async () => {
+    const { brokers } = await setup();
+    const p1 = track(new Producer({ brokers }, { acks: 1 }));
+    const m = await p1.send({ topic: "acks", partition: 0, value: "one" });
+    expect(m.offset).toBe(0);
+    const p0 = track(new Producer({ brokers }, { acks: 0 }));
+    expect((await p0.send({ topic: "acks", partition: 0, value: "zero" })).offset).toBe(-1);
+    // A transaction marker in the log, as a transaction coordinator writes it: readers skip it.
+    const log = tb!.broker.topics.partition("acks", 0)!.log;
+    for (let i = 0; i < 100 && log.logEndOffset < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await log.append(
+      encodeRecordBatch([{ key: encodeControlKey(ControlRecordType.Commit), value: Buffer.alloc(6) }], {
+        control: true,
+      }),
+      {
+        allowControl: true,
+      },
+    );
+    tb!.broker.topics.partition("acks", 0)!.log.setHighWatermark(log.logEndOffset);
+    await p1.send({ topic: "acks", partition: 0, value: "after" });
+    const consumer = track(new Consumer({ brokers }, { maxWaitMs: 50 }));
+    await consumer.assign([{ topic: "acks", partition: 0, start: "earliest" }]);
+    const seen: string[] = [];
+    const running = consumer.run({
+      eachBatch: (batch) => {
+        for (const r of batch.records) seen.push(`${r.offset}:${r.value}`);
+        if (seen.length >= 3) void consumer.stop();
+      },
+    });
+    await running;
+    expect(seen).toEqual(["0:one", "1:zero", "3:after"]);
   });
 });
