@@ -193,6 +193,26 @@ export class Admin {
     return out.sort((a, b) => a.partition - b.partition);
   }
 
+  /** Bytes on disk of each partition of `topic`, summed over the brokers that hold it. */
+  async partitionSizes(topic: string): Promise<Map<number, number>> {
+    const info = await this.cluster.topic(topic);
+    const sizes = new Map<number, number>();
+    const leaders = new Set(info.partitions.map((p) => p.leader));
+    for (const leader of leaders) {
+      const conn = await this.cluster.brokerConnection(leader);
+      const r = await conn.request(35, {
+        topics: [{ topic, partitions: info.partitions.map((p) => p.partition) }],
+      });
+      for (const dir of r.results) {
+        for (const t of dir.topics) {
+          for (const p of t.partitions)
+            sizes.set(p.partitionIndex, (sizes.get(p.partitionIndex) ?? 0) + p.partitionSize);
+        }
+      }
+    }
+    return sizes;
+  }
+
   /** Earliest and latest offsets of every partition of `topic`. */
   async topicOffsets(topic: string): Promise<PartitionOffsets[]> {
     const [earliest, latest] = await Promise.all([

@@ -27,6 +27,7 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   22: 4, // InitProducerId
   32: 4, // DescribeConfigs
   33: 2, // AlterConfigs
+  35: 3, // DescribeLogDirs
   37: 3, // CreatePartitions
   44: 1, // IncrementalAlterConfigs
 };

@@ -6,6 +6,7 @@ import { createPartitions } from "./create-partitions.js";
 import { createTopics } from "./create-topics.js";
 import { deleteTopics } from "./delete-topics.js";
 import { describeConfigs } from "./describe-configs.js";
+import { describeLogDirs } from "./describe-log-dirs.js";
 import { fetch } from "./fetch.js";
 import { incrementalAlterConfigs } from "./incremental-alter-configs.js";
 import { initProducerId } from "./init-producer-id.js";
@@ -27,4 +28,5 @@ export const HANDLERS: ApiHandler[] = [
   describeConfigs,
   alterConfigs,
   incrementalAlterConfigs,
+  describeLogDirs,
 ];

@@ -74,12 +74,13 @@ export function registerTopicCommands(program: Command): void {
       await withAdmin(cmd, async (admin) => {
         const [info] = await admin.describeTopics([name]);
         const offsets = await admin.topicOffsets(name);
+        const sizes = await admin.partitionSizes(name);
         process.stdout.write(`NAME ${info.name}\nID ${info.id}\nPARTITIONS ${info.partitions.length}\n\n`);
-        process.stdout.write("PARTITION\tLEADER\tREPLICAS\tISR\tLOG-START\tLOG-END\n");
+        process.stdout.write("PARTITION\tLEADER\tREPLICAS\tISR\tLOG-START\tLOG-END\tSIZE\n");
         for (const p of info.partitions) {
           const o = offsets.find((x) => x.partition === p.partition);
           process.stdout.write(
-            `${p.partition}\t${p.leader}\t[${p.replicas.join(",")}]\t[${p.isr.join(",")}]\t${o?.earliest ?? "-"}\t${o?.latest ?? "-"}\n`,
+            `${p.partition}\t${p.leader}\t[${p.replicas.join(",")}]\t[${p.isr.join(",")}]\t${o?.earliest ?? "-"}\t${o?.latest ?? "-"}\t${sizes.get(p.partition) ?? "-"}\n`,
           );
         }
         if (opts.configs) {

@@ -14,6 +14,7 @@ import { DeleteTopicsRequest, DeleteTopicsResponse } from "./delete-topics.js";
 import { DescribeClusterRequest, DescribeClusterResponse } from "./describe-cluster.js";
 import { DescribeConfigsRequest, DescribeConfigsResponse } from "./describe-configs.js";
 import { DescribeGroupsRequest, DescribeGroupsResponse } from "./describe-groups.js";
+import { DescribeLogDirsRequest, DescribeLogDirsResponse } from "./describe-log-dirs.js";
 import { FetchRequest, FetchResponse } from "./fetch.js";
 import { FindCoordinatorRequest, FindCoordinatorResponse } from "./find-coordinator.js";
 import { HeartbeatRequest, HeartbeatResponse } from "./heartbeat.js";
@@ -67,6 +68,7 @@ export const API_SPECS: Readonly<Record<number, ApiSpec>> = {
   22: api("InitProducerId", InitProducerIdRequest, InitProducerIdResponse),
   23: api("OffsetForLeaderEpoch", OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
   32: api("DescribeConfigs", DescribeConfigsRequest, DescribeConfigsResponse),
+  35: api("DescribeLogDirs", DescribeLogDirsRequest, DescribeLogDirsResponse),
   33: api("AlterConfigs", AlterConfigsRequest, AlterConfigsResponse),
   37: api("CreatePartitions", CreatePartitionsRequest, CreatePartitionsResponse),
   42: api("DeleteGroups", DeleteGroupsRequest, DeleteGroupsResponse),

@@ -64,7 +64,9 @@ describe("samsa CLI", () => {
     ).toContain("created cli-t");
     expect((await samsa(["topic", "list"])).stdout).toMatch(/cli-t\t2/);
     const d = await samsa(["topic", "describe", "cli-t"]);
-    expect(d.stdout).toMatch(/PARTITION\tLEADER\tREPLICAS\tISR\tLOG-START\tLOG-END/);
+    expect(d.stdout).toMatch(
+      /PARTITION\tLEADER\tREPLICAS\tISR\tLOG-START\tLOG-END\tSIZE\n0\t1\t\[1\]\t\[1\]\t0\t0\t0\n/,
+    );
     expect(d.stdout).toMatch(/retention\.ms\t60000\toverride/);
     expect((await samsa(["topic", "alter", "cli-t", "-c", "retention.ms=1000"])).status).toBe(0);
     expect((await samsa(["topic", "describe", "cli-t"])).stdout).toMatch(/retention\.ms\t1000\toverride/);
