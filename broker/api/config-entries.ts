@@ -342,3 +342,30 @@ export function checkTopicResource(broker: Broker, type: number, name: string): 
 export function resourceKey(r: { resourceType: number; resourceName: string }): string {
   return `${r.resourceType}\u0000${r.resourceName}`;
 }
+
+/**
+ * Runs `alter` for each resource of an (Incremental)AlterConfigs request and builds its
+ * per-resource answers: a resource named twice fails every copy with INVALID_REQUEST.
+ */
+export async function alterEach<R extends { resourceType: number; resourceName: string }>(
+  broker: Broker,
+  resources: R[],
+  alter: (resource: R) => Promise<void>,
+): Promise<Record<string, unknown>[]> {
+  const repeated = duplicates(resources, resourceKey);
+  const responses: Record<string, unknown>[] = [];
+  for (const resource of resources) {
+    const head = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+    try {
+      if (repeated.has(resourceKey(resource))) {
+        throw new KafkaError("INVALID_REQUEST", "Each resource must appear at most once.");
+      }
+      await alter(resource);
+      responses.push({ errorCode: 0, errorMessage: null, ...head });
+    } catch (err) {
+      const e = asKafkaError(broker, err, `altering configs of ${resource.resourceName}`);
+      responses.push({ ...errorFields(e), ...head });
+    }
+  }
+  return responses;
+}

@@ -1,33 +1,9 @@
-/**
- * IncrementalAlterConfigs (key 44), v0-v1: changes named configs of a topic and leaves the rest.
- * Operations: SET (0) sets an override, DELETE (1) removes one (the default applies again; a key
- * that has no override is a no-op), APPEND (2) and SUBTRACT (3) add or remove comma-separated
- * items of a LIST config (cleanup.policy), starting from the override or, without one, from the
- * value the topic has now.
- * Validation order, per resource:
- *   1. the resource (type and name) appears only once in the request: INVALID_REQUEST for every
- *      copy otherwise ("Each resource must appear at most once.", as Kafka);
- *   2. no config name appears twice (INVALID_REQUEST), no SET/APPEND/SUBTRACT value is null
- *      (INVALID_REQUEST) and every operation is one of 0-3 (INVALID_REQUEST);
- *   3. resource type: BROKER (4) gets INVALID_REQUEST (dynamic broker configs are not supported
- *      yet); any type but TOPIC (2) gets INVALID_REQUEST;
- *   4. TOPIC: a name is given (INVALID_REQUEST) and the topic exists (UNKNOWN_TOPIC_OR_PARTITION);
- *   5. APPEND/SUBTRACT name a LIST config (INVALID_CONFIG otherwise, as Kafka);
- *   6. the resulting set of overrides is valid (INVALID_CONFIG, naming the bad key or value);
- *   7. validateOnly stops here; otherwise the set is stored and applied to the partition logs.
- * Changes to one broker's configs run one at a time, so concurrent requests never compute from
- * the same stale overrides. errorMessage is the KafkaError's message, null on success.
- */
-import type { Message } from "../../protocol/codec.js";
 import { KafkaError } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
 import {
-  asKafkaError,
+  alterEach,
   checkTopicResource,
-  duplicates,
-  errorFields,
   isListConfig,
-  resourceKey,
   serialiseConfigChange,
   topicDefaultValue,
 } from "./config-entries.js";
@@ -111,21 +87,7 @@ export const incrementalAlterConfigs: ApiHandler = {
   async handle(broker, request) {
     const resources = request.resources as IncrementalResource[];
     const validateOnly = Boolean(request.validateOnly);
-    const repeated = duplicates(resources, resourceKey);
-    const responses: Message[] = [];
-    for (const resource of resources) {
-      const head = { resourceType: resource.resourceType, resourceName: resource.resourceName };
-      try {
-        if (repeated.has(resourceKey(resource))) {
-          throw new KafkaError("INVALID_REQUEST", "Each resource must appear at most once.");
-        }
-        await alter(broker, resource, validateOnly);
-        responses.push({ errorCode: 0, errorMessage: null, ...head });
-      } catch (err) {
-        const e = asKafkaError(broker, err, `altering configs of ${resource.resourceName}`);
-        responses.push({ ...errorFields(e), ...head });
-      }
-    }
+    const responses = await alterEach(broker, resources, (resource) => alter(broker, resource, validateOnly));
     return { throttleTimeMs: 0, responses };
   },
 };
