@@ -12,6 +12,7 @@ import { HANDLERS } from "./api/index.js";
 import type { ApiHandler } from "./api/types.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch.js";
+import { HttpServer } from "./http/server.js";
 import { FileMetadataStore } from "./metadata/file-store.js";
 import type { MetadataStore } from "./metadata/store.js";
 import { KafkaServer } from "./net/kafka-server.js";
@@ -32,6 +33,10 @@ export class Broker {
   private stopped = false;
   /** The bound Kafka port (differs from the config when it asked for port 0). */
   kafkaPort = 0;
+  /** The HTTP and WebSocket server (broker/http), once listening. */
+  http: HttpServer | null = null;
+  /** The bound HTTP port (differs from the config when it asked for port 0). */
+  httpPort = 0;
   readonly startedAtMs = Date.now();
 
   private constructor(
@@ -58,11 +63,18 @@ export class Broker {
     const topics = new TopicManager(config, store, logs, sfs);
     await topics.loadAll();
     const broker = new Broker(config, store, logs, topics, log, HANDLERS);
-    await broker.listen();
+    try {
+      await broker.listen();
+    } catch (err) {
+      // A port already taken: release what started (listeners, logs, store) before failing.
+      await broker.stop().catch(() => {});
+      throw err;
+    }
     log.info(
       {
         nodeId: config.nodeId,
         kafka: `${config.host}:${broker.kafkaPort}`,
+        http: `${config.host}:${broker.httpPort}`,
         dataDir: config.dataDir,
         clean: logs.cleanStart,
       },
@@ -75,6 +87,8 @@ export class Broker {
     const server = new KafkaServer(this.dispatcher, this.config, this.log);
     this.kafkaPort = await server.listen(this.config.host, this.config.kafkaPort);
     this.kafkaServer = server;
+    this.http = await HttpServer.start(this);
+    this.httpPort = this.http.port;
     await this.store.registerBroker({
       nodeId: this.config.nodeId,
       host: this.config.advertisedHost,
@@ -99,7 +113,7 @@ export class Broker {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    await this.kafkaServer?.close();
+    await Promise.all([this.kafkaServer?.close(), this.http?.close()]);
     await this.snapshot().catch((err) => this.log.warn({ err }, "final snapshot failed"));
     await this.logs.close();
     await this.store.close();

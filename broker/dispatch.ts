@@ -2,7 +2,7 @@
  * From one request frame to one response frame, whatever the transport: decode the request
  * header and body with the API's spec at the requested version, run the handler, encode the
  * response with the right header version. TCP and WebSocket call this with the frame's bytes
- * (without the length prefix).
+ * (without the length prefix); HTTP builds request objects and calls `handle`.
  *
  * Order of checks: a frame too short for a header, or an unknown API key, closes the connection
  * (as Kafka does); an unsupported version gets ApiVersions' v0 error reply for ApiVersions and
@@ -108,6 +108,37 @@ export class Dispatcher {
     }
     if (response === null) return { kind: "none" };
     return this.encode(api, apiKey, apiVersion, correlationId, response);
+  }
+
+  /**
+   * Runs the handler of `apiKey` on a request object instead of a frame, for the doors that build
+   * requests rather than decode them (HTTP/JSON): the same handlers and version check, no bytes.
+   * Fields the request leaves out get the schema's defaults at `apiVersion`. Throws
+   * UNSUPPORTED_VERSION for an API or version this broker does not serve; a handler's error
+   * propagates. Resolves with null where the handler answers nothing (acks=0).
+   */
+  async handle(
+    apiKey: number,
+    apiVersion: number,
+    request: Message,
+    conn: Connection & { clientId?: string | null },
+  ): Promise<Message | null> {
+    const handler = this.handlers.get(apiKey);
+    const api = codecs.get(apiKey);
+    if (!handler || !api || apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+      throw new KafkaError("UNSUPPORTED_VERSION", `API ${apiKey} v${apiVersion} is not served`);
+    }
+    const ctx: RequestContext = {
+      apiKey,
+      apiVersion,
+      correlationId: 0,
+      clientId: conn.clientId ?? null,
+      principal: "User:ANONYMOUS",
+      listener: conn.listener,
+      clientHost: conn.clientHost,
+      admit: conn.admit ?? (() => {}),
+    };
+    return handler.handle(this.broker, { ...api.request.defaults(apiVersion), ...request }, ctx);
   }
 
   private encode(

@@ -6,60 +6,70 @@
  * Limits: a frame larger than socket.request.max.bytes closes the connection before its body is
  * buffered; a connection with too many requests, or request bytes, unanswered (or responses not
  * yet taken by the client) stops being read until it drains; an idle connection is closed.
+ * Ordering, admission and backpressure live in request-pipeline.ts, shared with the WebSocket door.
  */
 import * as net from "node:net";
 import type { Logger } from "pino";
-import type { Dispatcher, DispatchResult } from "../dispatch.js";
+import type { Dispatcher } from "../dispatch.js";
+import { type PipelineLimits, RequestPipeline } from "./request-pipeline.js";
 
-export interface KafkaServerLimits {
+export interface KafkaServerLimits extends PipelineLimits {
   maxRequestBytes: number;
-  maxInFlightRequests: number;
-  maxInFlightBytes: number;
   idleTimeoutMs: number;
 }
 
-interface Slot {
-  size: number;
-  /** The request bytes until the request is started. */
-  frame: Buffer | null;
-  result: DispatchResult | null;
-}
-
-/** One client connection's framing, ordering and backpressure. */
+/**
+ * One client connection's framing; ordering, admission and backpressure are its RequestPipeline's
+ * (shared with the WebSocket door).
+ */
 export class FramedConnection {
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private readonly slots: Slot[] = [];
-  private inFlightBytes = 0;
-  /** Responses written to the socket and not yet taken by the kernel. */
-  private unsent = 0;
-  private paused = false;
-  /** No more requests are read (a frame over the limit, or shutdown); what was read is answered. */
-  private refused = false;
-  /** A started request has not yet been admitted; later requests wait for it. */
-  private admitting = false;
+  private readonly pipeline: RequestPipeline;
   private closed = false;
 
   constructor(
     private readonly socket: net.Socket,
-    private readonly dispatcher: Dispatcher,
+    dispatcher: Dispatcher,
     private readonly limits: KafkaServerLimits,
     private readonly log: Logger,
-    private readonly listener = "kafka",
+    listener = "kafka",
   ) {
+    this.pipeline = new RequestPipeline(
+      dispatcher,
+      {
+        write: (chunks, sent) => {
+          const last = chunks.length - 1;
+          for (let i = 0; i <= last; i++) socket.write(chunks[i], i === last ? sent : undefined);
+        },
+        writableLength: () => socket.writableLength,
+        pause: () => socket.pause(),
+        resume: () => {
+          socket.resume();
+          this.parse();
+        },
+        close: (reason) => this.close(reason),
+        cork: () => socket.cork(),
+        uncork: () => process.nextTick(() => socket.uncork()),
+      },
+      { clientHost: socket.remoteAddress ?? "", listener },
+      limits,
+      log,
+    );
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs, () => this.close("idle timeout"));
     socket.on("data", (data: Buffer) => this.onData(data));
-    socket.on("drain", () => this.maybeResume());
+    socket.on("drain", () => this.pipeline.maybeResume());
     socket.on("error", (err) => this.log.debug({ err }, "connection error"));
     socket.on("close", () => {
       this.closed = true;
+      this.pipeline.markClosed();
     });
   }
 
   private onData(data: Buffer): void {
     // Once refused or closed, whatever the peer still sends is dropped (see close()).
-    if (this.closed || this.refused) return;
+    if (!this.pipeline.accepting) return;
     this.chunks.push(data);
     this.buffered += data.length;
     this.parse();
@@ -70,7 +80,7 @@ export class FramedConnection {
    * beyond them stay buffered (at most one socket read) until responses are taken.
    */
   private parse(): void {
-    while (!this.closed && !this.refused && this.buffered >= 4 && !this.overLimits()) {
+    while (this.pipeline.accepting && this.buffered >= 4 && !this.pipeline.overLimits()) {
       const size = this.peekInt32();
       if (size < 0 || size > this.limits.maxRequestBytes) {
         this.refuse(`frame of ${size} bytes exceeds socket.request.max.bytes`);
@@ -78,20 +88,16 @@ export class FramedConnection {
       }
       if (this.buffered < 4 + size) break;
       const frame = this.take(4 + size).subarray(4);
-      this.startRequest(frame);
+      this.pipeline.push(frame);
     }
-    this.maybePause();
+    this.pipeline.maybePause();
   }
 
   /** Reads nothing more; the requests already read are answered in order, then the connection closes. */
   private refuse(reason: string): void {
-    this.refused = true;
     this.chunks = [];
     this.buffered = 0;
-    this.paused = true;
-    this.socket.pause();
-    this.slots.push({ size: 0, frame: null, result: { kind: "close", reason } });
-    this.flushSlots();
+    this.pipeline.refuse(reason);
   }
 
   private peekInt32(): number {
@@ -118,116 +124,16 @@ export class FramedConnection {
   }
 
   /**
-   * Queues a request. Requests start one at a time, in arrival order: the next starts once the
-   * previous one is admitted (a produce once its appends hold their place in the logs, a fetch at
-   * once, anything else when it completes), so a connection's requests take effect in the order
-   * it sent them while produce and fetch still overlap.
-   */
-  private startRequest(frame: Buffer): void {
-    this.slots.push({ size: frame.length, frame, result: null });
-    this.inFlightBytes += frame.length;
-    if (!this.admitting) this.startNext();
-  }
-
-  private startNext(): void {
-    const slot = this.slots.find((s) => s.frame !== null);
-    if (!slot || this.closed) return;
-    const frame = slot.frame!;
-    slot.frame = null;
-    this.admitting = true;
-    let admitted = false;
-    const admit = () => {
-      if (admitted) return;
-      admitted = true;
-      this.admitting = false;
-      this.startNext();
-    };
-    this.dispatcher
-      .dispatch(frame, { clientHost: this.socket.remoteAddress ?? "", listener: this.listener, admit })
-      .then(
-        (result) => {
-          slot.result = result;
-        },
-        (err) => {
-          this.log.error({ err }, "dispatch failed");
-          slot.result = { kind: "close", reason: "internal error" };
-        },
-      )
-      .finally(() => {
-        admit();
-        this.flushSlots();
-      });
-  }
-
-  /** Sends every finished response at the head of the queue, in arrival order. */
-  private flushSlots(): void {
-    if (this.closed) return;
-    let wrote = false;
-    while (this.slots.length > 0 && this.slots[0].result) {
-      const slot = this.slots.shift()!;
-      this.inFlightBytes -= slot.size;
-      const result = slot.result!;
-      if (result.kind === "close") {
-        // The responses written before it still go out (close() half-closes after them).
-        this.close(result.reason);
-        return;
-      }
-      if (result.kind === "respond") {
-        if (!wrote) this.socket.cork();
-        wrote = true;
-        // Until the kernel takes it, a response counts against the in-flight limit: a client
-        // that does not read cannot make the broker buffer responses without bound.
-        this.unsent++;
-        const last = result.chunks.length - 1;
-        for (let i = 0; i <= last; i++)
-          this.socket.write(result.chunks[i], i === last ? this.onSent : undefined);
-      }
-    }
-    if (wrote) process.nextTick(() => this.socket.uncork());
-    this.maybeResume();
-  }
-
-  private readonly onSent = (): void => {
-    this.unsent--;
-    this.maybeResume();
-  };
-
-  private overLimits(): boolean {
-    return (
-      this.slots.length + this.unsent >= this.limits.maxInFlightRequests ||
-      this.inFlightBytes >= this.limits.maxInFlightBytes ||
-      this.socket.writableLength >= this.limits.maxInFlightBytes
-    );
-  }
-
-  private maybePause(): void {
-    if (!this.paused && this.overLimits()) {
-      this.paused = true;
-      this.socket.pause();
-    }
-  }
-
-  private maybeResume(): void {
-    if (this.paused && !this.refused && !this.closed && !this.overLimits()) {
-      this.paused = false;
-      this.socket.resume();
-      this.parse();
-    }
-  }
-
-  /**
    * Stops reading new requests, waits (up to `timeoutMs`) until every request already read is
    * answered and written out, then closes.
    */
   async drainAndClose(timeoutMs: number): Promise<void> {
-    // refused: finishing requests must not resume reading (maybeResume).
-    this.refused = true;
-    this.socket.pause();
-    this.paused = true;
+    // Stopped: finishing requests must not resume reading.
+    this.pipeline.stopReading();
     const deadline = Date.now() + timeoutMs;
     while (
       !this.closed &&
-      (this.slots.length > 0 || this.socket.writableLength > 0) &&
+      (this.pipeline.pending > 0 || this.socket.writableLength > 0) &&
       Date.now() < deadline
     ) {
       await new Promise((r) => setTimeout(r, 10));
@@ -248,6 +154,7 @@ export class FramedConnection {
       return;
     }
     this.closed = true;
+    this.pipeline.markClosed();
     this.log.debug({ reason, peer: this.socket.remoteAddress }, "closing connection");
     this.chunks = [];
     this.buffered = 0;

@@ -51,7 +51,7 @@ Examples:
       const logger = createLogger(config.logLevel);
       const running = await Broker.start(config, { logger });
       process.stderr.write(
-        `samsa broker ${config.nodeId} listening: kafka ${config.host}:${running.kafkaPort}, data ${config.dataDir}\n`,
+        `samsa broker ${config.nodeId} listening: kafka ${config.host}:${running.kafkaPort}, http ${config.host}:${running.httpPort}, data ${config.dataDir}\n`,
       );
       let stopping = false;
       const stop = (signal: string) => {

@@ -61,6 +61,20 @@ const batch = (values: string[], timestamp = Date.now()) =>
     values.map((v, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(v), timestamp: timestamp + i })),
   );
 
+describe("start-up", () => {
+  it("fails cleanly when a port is taken, releasing the data directory", async () => {
+    const first = await startTestBroker();
+    const dataDir = `${first.dataDir}-second`;
+    await expect(startTestBroker({ "http.port": first.broker.httpPort }, dataDir)).rejects.toMatchObject({
+      code: "EADDRINUSE",
+    });
+    await first.stop();
+    // The failed start closed its logs: the same directory opens again.
+    const again = await startTestBroker({}, dataDir);
+    await again.stop();
+  });
+});
+
 describe("ApiVersions and Metadata", () => {
   it("advertises the served APIs and answers an unknown version with the v0 error reply", async () => {
     const c = await start();

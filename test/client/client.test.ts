@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Admin, ClientError, Consumer, type ConsumerRecord, Producer } from "../../client/index.js";
 import { partitionForKey } from "../../protocol/murmur2.js";
 import { ControlRecordType, encodeControlKey, encodeRecordBatch } from "../../protocol/record-batch.js";
@@ -12,9 +12,16 @@ afterEach(async () => {
   tb = null;
 });
 
+type Transport = "tcp" | "ws";
+let transport: Transport = "tcp";
+
+function addressOf(b: TestBroker): string {
+  return transport === "ws" ? `ws://127.0.0.1:${b.broker.httpPort}/kafka` : `127.0.0.1:${b.port}`;
+}
+
 async function setup(flags: Record<string, unknown> = {}) {
   tb = await startTestBroker(flags);
-  const brokers = [`127.0.0.1:${tb.port}`];
+  const brokers = [addressOf(tb)];
   const admin = new Admin({ brokers });
   closers.push(() => admin.close());
   return { brokers, admin };
@@ -37,6 +44,10 @@ async function readAll(consumer: Consumer, count: number, timeoutMs = 10_000): P
 }
 
 describe("Admin", () => {
+  beforeEach(() => {
+    transport = "tcp";
+  });
+
   it("creates, lists, describes, grows, configures and deletes topics", async () => {
     const { admin } = await setup();
     await admin.createTopics([
@@ -69,7 +80,11 @@ describe("Admin", () => {
   });
 });
 
-describe("Producer and Consumer", () => {
+describe.each(["tcp", "ws"] as const)("Producer and Consumer over %s", (t) => {
+  beforeEach(() => {
+    transport = t;
+  });
+
   it("keeps per-partition order, sends keys where the Java client would, and reads everything back", async () => {
     const { brokers, admin } = await setup();
     await admin.createTopics([{ name: "orders", partitions: 4 }]);
@@ -190,6 +205,7 @@ describe("Producer and Consumer", () => {
     const { brokers } = await setup();
     const dataDir = tb!.dataDir;
     const port = tb!.port;
+    const httpPort = tb!.broker.httpPort;
     const producer = track(
       new Producer(
         { brokers, retry: { initialBackoffMs: 50, maxBackoffMs: 200 } },
@@ -205,7 +221,7 @@ describe("Producer and Consumer", () => {
       producer.send({ topic: "r", partition: 0, value: `b${i}` }),
     );
     await new Promise((r) => setTimeout(r, 300));
-    tb = await startTestBroker({ "kafka.port": port }, dataDir);
+    tb = await startTestBroker({ "kafka.port": port, "http.port": httpPort }, dataDir);
     const second = await Promise.all(during);
     expect(second.map((m) => m.offset)).toEqual(Array.from({ length: 50 }, (_, i) => 50 + i));
     const consumer = track(new Consumer({ brokers }, { maxWaitMs: 50 }));

@@ -30,7 +30,7 @@ function startBroker(): Promise<Running> {
   // The bin that `npx samsa` runs, started directly so signals reach the broker itself.
   const child = spawn(
     process.execPath,
-    ["bin/samsa.js", "broker", "start", "--data-dir", dataDir, "--kafka-port", "0"],
+    ["bin/samsa.js", "broker", "start", "--data-dir", dataDir, "--kafka-port", "0", "--http-port", "0"],
     {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "pipe"],

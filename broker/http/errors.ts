@@ -1,0 +1,182 @@
+/**
+ * Every error the HTTP and WebSocket doors answer with is made here. An HTTP error is the JSON
+ * body `{"error_code": <code>, "message": <text>}` with a fitting status, where the code is a Kafka
+ * error name (UNKNOWN_TOPIC_OR_PARTITION, TOPIC_ALREADY_EXISTS, ...) when a handler refused the
+ * request, and one of HTTP_CODES when the HTTP layer did (BAD_REQUEST for a request its schema
+ * refuses, NOT_FOUND for an unknown route, ...). A WebSocket route that fails after the upgrade
+ * closes with a code of WS_CLOSE and the message as the reason.
+ *
+ * Kafka errors map to statuses as: unknown topic or partition 404; topic already exists 409;
+ * invalid names, partitions, replication factors, configs, records 422; INVALID_REQUEST 400;
+ * offset out of range 416; message too large 413; authorization failures 403; a timeout 504;
+ * anything else retriable 503, anything else 500.
+ */
+import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
+import { type ErrorName, errorName, isRetriable, KafkaError } from "../../protocol/errors.js";
+
+/** The codes of errors the HTTP layer raises itself, with their statuses. */
+export const HTTP_CODES = {
+  BAD_REQUEST: 400,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UPGRADE_REQUIRED: 426,
+  INTERNAL_SERVER_ERROR: 500,
+  NOT_READY: 503,
+} as const;
+
+export type HttpCode = keyof typeof HTTP_CODES;
+
+const KAFKA_STATUS: Partial<Record<ErrorName, number>> = {
+  UNKNOWN_TOPIC_OR_PARTITION: 404,
+  UNKNOWN_TOPIC_ID: 404,
+  TOPIC_ALREADY_EXISTS: 409,
+  INVALID_REQUEST: 400,
+  INVALID_TOPIC_EXCEPTION: 422,
+  INVALID_PARTITIONS: 422,
+  INVALID_REPLICATION_FACTOR: 422,
+  INVALID_REPLICA_ASSIGNMENT: 422,
+  INVALID_CONFIG: 422,
+  POLICY_VIOLATION: 422,
+  CORRUPT_MESSAGE: 422,
+  INVALID_RECORD: 422,
+  INVALID_TIMESTAMP: 422,
+  UNSUPPORTED_FOR_MESSAGE_FORMAT: 422,
+  OFFSET_OUT_OF_RANGE: 416,
+  MESSAGE_TOO_LARGE: 413,
+  RECORD_LIST_TOO_LARGE: 413,
+  TOPIC_AUTHORIZATION_FAILED: 403,
+  CLUSTER_AUTHORIZATION_FAILED: 403,
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 403,
+  REQUEST_TIMED_OUT: 504,
+  UNSUPPORTED_VERSION: 501,
+  UNSUPPORTED_COMPRESSION_TYPE: 501,
+};
+
+/** WebSocket close codes of the routes under /ws and /kafka. */
+export const WS_CLOSE = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  INTERNAL: 1011,
+  BAD_PARAMETERS: 4400,
+  UNKNOWN_TOPIC: 4404,
+} as const;
+
+/** An error answered as `{"error_code", "message"}` with `statusCode`. Made by the functions below. */
+export class HttpError extends Error {
+  private constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+
+  /** An error the HTTP layer raises itself. */
+  static http(code: HttpCode, message: string): HttpError {
+    return new HttpError(HTTP_CODES[code], code, message);
+  }
+
+  /** A Kafka error (by name or wire code) as an HTTP error. */
+  static kafka(code: ErrorName | number, message?: string | null): HttpError {
+    const name = typeof code === "number" ? errorName(code) : code;
+    const status = KAFKA_STATUS[name] ?? (isRetriable(name) ? 503 : 500);
+    return new HttpError(status, name, message || name);
+  }
+
+  /** An error of fastify's with its own status (a 4xx), coded by that status unless `code` says. */
+  static withStatus(statusCode: number, code: HttpCode | null, message: string): HttpError {
+    return new HttpError(statusCode, code ?? codeForStatus(statusCode), message);
+  }
+
+  static is(err: unknown): err is HttpError {
+    return err instanceof HttpError;
+  }
+
+  get body(): { error_code: string; message: string } {
+    return { error_code: this.code, message: this.message };
+  }
+
+  /** The WebSocket close code for this error. */
+  get wsCloseCode(): number {
+    if (this.statusCode === 404) return WS_CLOSE.UNKNOWN_TOPIC;
+    if (this.statusCode >= 400 && this.statusCode < 500) return WS_CLOSE.BAD_PARAMETERS;
+    return WS_CLOSE.INTERNAL;
+  }
+}
+
+/** Strips a KafkaError message of its "CODE: " prefix (the code travels in error_code). */
+function kafkaMessage(err: KafkaError): string {
+  const prefix = `${err.code}: `;
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+}
+
+function isFastifyError(err: unknown): err is FastifyError {
+  return err instanceof Error && typeof (err as Partial<FastifyError>).statusCode === "number";
+}
+
+function codeForStatus(status: number): HttpCode {
+  if (status === 404) return "NOT_FOUND";
+  if (status === 413) return "PAYLOAD_TOO_LARGE";
+  if (status === 415) return "UNSUPPORTED_MEDIA_TYPE";
+  if (status === 503) return "NOT_READY";
+  return status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST";
+}
+
+/**
+ * Any error as an HttpError: HttpErrors as they are, KafkaErrors by their code, fastify's own
+ * (schema validation, unparsable JSON, body too large, unknown content type) by their status;
+ * anything else is an internal error whose details stay in the log.
+ */
+export function toHttpError(err: unknown): HttpError {
+  if (HttpError.is(err)) return err;
+  if (KafkaError.is(err)) return HttpError.kafka(err.code, kafkaMessage(err));
+  if (isFastifyError(err) && err.statusCode !== undefined && err.statusCode < 500) {
+    return HttpError.withStatus(err.statusCode, err.validation ? "BAD_REQUEST" : null, err.message);
+  }
+  return HttpError.http("INTERNAL_SERVER_ERROR", "internal server error");
+}
+
+/**
+ * The message of a request its schema refuses (400 BAD_REQUEST): where and what, naming an
+ * unknown property rather than only saying there is one.
+ */
+export function formatValidationErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const parts = errors.map((e) => {
+    const where = `${dataVar}${e.instancePath}`;
+    if (e.keyword === "additionalProperties")
+      return `${where} has an unknown property "${e.params.additionalProperty}"`;
+    return `${where} ${e.message ?? "is not valid"}`;
+  });
+  return new Error(parts.join("; "));
+}
+
+/** The `$ref` of the error body's schema, for every route's 4xx and 5xx responses. */
+export const ERROR_SCHEMA_REF = { $ref: "HttpError#" } as const;
+
+/** Response schemas for the error statuses, to spread into a route's `response`. */
+export const ERROR_RESPONSES = { "4xx": ERROR_SCHEMA_REF, "5xx": ERROR_SCHEMA_REF } as const;
+
+/** Registers the error body's schema and answers every error and unknown route with it. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.addSchema({
+    $id: "HttpError",
+    type: "object",
+    required: ["error_code", "message"],
+    properties: { error_code: { type: "string" }, message: { type: "string" } },
+  });
+  app.setErrorHandler((err, request, reply) => {
+    const httpError = toHttpError(err);
+    if (httpError.statusCode >= 500 && !KafkaError.is(err) && !HttpError.is(err)) {
+      request.log.error({ err, url: request.url }, "HTTP request failed");
+    }
+    return reply.status(httpError.statusCode).send(httpError.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = HttpError.http("NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`);
+    return reply.status(err.statusCode).send(err.body);
+  });
+}

@@ -1,0 +1,206 @@
+/**
+ * Kafka over WebSocket at `GET /kafka` (docs/decisions/0006-websocket-framing.md): one Kafka frame
+ * per binary WebSocket message, each message the frame *with* its int32 length prefix, exactly the
+ * bytes a TCP client writes; responses come back the same way, one message per response, in
+ * request order. Requests go to the same Dispatcher, through the same RequestPipeline (admission,
+ * ordering, in-flight limits) as TCP; reading pauses (ws.pause) while the connection is over its
+ * limits, and a response counts against them until the kernel takes it.
+ *
+ * Closes: a text message 1003; a message whose prefix disagrees with its length, or a frame the
+ * dispatcher refuses (unknown API, unsupported version, malformed header), 1002 after the
+ * responses before it; a message over socket.request.max.bytes (+4) 1009 (ws refuses it before
+ * reading it); a failure inside the broker 1011; connections.max.idle.ms 1000; shutdown 1001 after
+ * the requests already read are answered. A plain GET gets 426 UPGRADE_REQUIRED.
+ */
+import type { Socket } from "node:net";
+import type { FastifyPluginAsync } from "fastify";
+import type { Logger } from "pino";
+import type { RawData, WebSocket } from "ws";
+import type { Dispatcher } from "../dispatch.js";
+import { CLOSE_LINGER_MS, type KafkaServerLimits } from "../net/kafka-server.js";
+import { RequestPipeline } from "../net/request-pipeline.js";
+import { ERROR_RESPONSES, HttpError, WS_CLOSE } from "./errors.js";
+import { NO_QUERY } from "./schemas.js";
+import type { HttpServer } from "./server.js";
+
+/** Longest close reason a WebSocket close frame carries, in bytes. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** Closes `ws` with `code` and `reason` (cut to fit a close frame) if it is still open. */
+export function closeWebSocket(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState !== ws.OPEN) return;
+  let text = reason;
+  while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
+  ws.close(code, text);
+  // A peer that never answers the close frame is cut.
+  const timer = setTimeout(() => ws.terminate(), CLOSE_LINGER_MS);
+  timer.unref();
+  ws.once("close", () => clearTimeout(timer));
+}
+
+function asBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+interface Refusal {
+  code: number;
+  reason: string;
+}
+
+/** One Kafka client over a WebSocket. */
+export class WsKafkaConnection {
+  private readonly pipeline: RequestPipeline;
+  /**
+   * Frames received while the connection is over its limits, not yet started: ws still emits
+   * the messages of data it had read before it was paused (at most about one socket read).
+   */
+  private held: (Buffer | Refusal)[] = [];
+  /** A refused message is held: everything after it is dropped. */
+  private refusing = false;
+  private closed = false;
+  /** The close code of a refusal queued behind the requests already read. */
+  private refusalCode: number = WS_CLOSE.PROTOCOL_ERROR;
+
+  constructor(
+    private readonly ws: WebSocket,
+    socket: Socket,
+    dispatcher: Dispatcher,
+    limits: KafkaServerLimits,
+    private readonly log: Logger,
+    clientHost: string,
+  ) {
+    this.pipeline = new RequestPipeline(
+      dispatcher,
+      {
+        // One message per response, sent as fragments of its chunks (no copy); the frame keeps
+        // its length prefix.
+        write: (chunks, sent) => {
+          const last = chunks.length - 1;
+          for (let i = 0; i <= last; i++) {
+            ws.send(chunks[i], { binary: true, fin: i === last }, i === last ? () => sent() : undefined);
+          }
+        },
+        writableLength: () => ws.bufferedAmount,
+        pause: () => ws.pause(),
+        resume: () => {
+          ws.resume();
+          this.startHeld();
+        },
+        close: (reason, internal) => this.close(internal ? WS_CLOSE.INTERNAL : this.refusalCode, reason),
+      },
+      { clientHost, listener: "ws" },
+      limits,
+      log,
+    );
+    ws.binaryType = "nodebuffer";
+    ws.on("message", (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on("close", () => {
+      this.closed = true;
+      this.pipeline.markClosed();
+    });
+    // ws resets the socket's timeout when it takes it over; set after the upgrade.
+    socket.setTimeout(limits.idleTimeoutMs, () => this.close(WS_CLOSE.NORMAL, "idle timeout"));
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    // Once refused or closed, whatever the peer still sends is dropped.
+    if (!this.pipeline.accepting || this.refusing) return;
+    if (!isBinary) {
+      this.refuse(WS_CLOSE.UNSUPPORTED_DATA, "Kafka frames are binary WebSocket messages");
+      return;
+    }
+    const message = asBuffer(data);
+    if (message.length < 4 || message.readInt32BE(0) !== message.length - 4) {
+      this.refuse(
+        WS_CLOSE.PROTOCOL_ERROR,
+        "a message must be one Kafka frame: an int32 length prefix equal to the bytes after it",
+      );
+      return;
+    }
+    this.held.push(message.subarray(4));
+    this.startHeld();
+  }
+
+  /**
+   * Starts the held frames while the connection is within its limits, as TCP's parse does; a
+   * held refusal closes the connection once the frames before it are started.
+   */
+  private startHeld(): void {
+    let i = 0;
+    while (i < this.held.length && this.pipeline.accepting && !this.pipeline.overLimits()) {
+      const next = this.held[i++];
+      if (Buffer.isBuffer(next)) {
+        this.pipeline.push(next);
+        continue;
+      }
+      this.held = [];
+      this.refusalCode = next.code;
+      this.pipeline.refuse(next.reason);
+      return;
+    }
+    this.held = i === this.held.length ? [] : this.held.slice(i);
+    this.pipeline.maybePause();
+  }
+
+  /** Takes nothing after this message; the frames before it are answered, then the socket closes. */
+  private refuse(code: number, reason: string): void {
+    this.refusing = true;
+    this.held.push({ code, reason });
+    this.startHeld();
+  }
+
+  /** Waits (up to `timeoutMs`) until every request already read is answered and sent, then closes. */
+  async drainAndClose(timeoutMs: number): Promise<void> {
+    this.pipeline.stopReading();
+    const deadline = Date.now() + timeoutMs;
+    while (
+      !this.closed &&
+      (this.pipeline.pending > 0 || this.ws.bufferedAmount > 0) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.close(WS_CLOSE.GOING_AWAY, "broker shutting down");
+  }
+
+  /** Closes after the responses already sent; what the peer sends meanwhile is dropped. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.held = [];
+    this.pipeline.markClosed();
+    this.log.debug({ code, reason }, "closing Kafka WebSocket");
+    // Read again (dropping data messages) so that the peer's answer to the close frame arrives.
+    this.ws.resume();
+    closeWebSocket(this.ws, code, reason);
+  }
+}
+
+export const kafkaWsRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (app, { server }) => {
+  app.route({
+    method: "GET",
+    url: "/kafka",
+    schema: { querystring: NO_QUERY, response: { ...ERROR_RESPONSES } },
+    handler: async () => {
+      throw HttpError.http("UPGRADE_REQUIRED", "GET /kafka is a WebSocket: Kafka frames in binary messages");
+    },
+    wsHandler: (ws, request) => {
+      if (server.closing) {
+        closeWebSocket(ws, WS_CLOSE.GOING_AWAY, "broker shutting down");
+        return;
+      }
+      const conn = new WsKafkaConnection(
+        ws,
+        request.socket,
+        server.broker.dispatcher,
+        server.broker.config,
+        server.log,
+        request.ip,
+      );
+      server.kafkaConnections.add(conn);
+      ws.on("close", () => server.kafkaConnections.delete(conn));
+    },
+  });
+};

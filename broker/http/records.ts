@@ -1,0 +1,416 @@
+/**
+ * Records over HTTP, in the Redpanda HTTP Proxy / Confluent REST v2 shapes:
+ *
+ *   POST /topics/{topic}   produce `{"format"?: "json"|"binary", "records": [{key, value, partition,
+ *                          headers}]}`, answered `{"offsets": [{"partition", "offset"} |
+ *                          {"partition", "error_code", "message"}]}`, one entry per record in order.
+ *   GET  /topics/{topic}/partitions/{p}/records?offset=&max_bytes=&timeout=
+ *                          a JSON array of records from `offset` on.
+ *
+ * Produce: keys and values are JSON by default (stored as the bytes of their JSON text, so the
+ * string "a" is stored as `"a"` with its quotes) or base64 with `"format": "binary"` (or a
+ * `Content-Type: application/vnd.kafka.binary.v2+json`); null or absent is a Kafka null. Header
+ * values are always base64 (or null). A record without `partition` goes to murmur2(key bytes) mod
+ * partitions, as the Java client does, or round robin when its key is null. The records of one
+ * partition are appended in order (acks=all), in batches of at most HTTP_BATCH_BYTES, so their
+ * offsets are consecutive; a partition's error is every one of its records' error.
+ *
+ * Read: a record is `{topic, partition, offset, timestamp, key, key_format, value, value_format,
+ * headers}`. A key or value whose bytes are UTF-8 JSON text (anything JSON.parse accepts except
+ * `null`) is shown parsed, with format "json"; other bytes are base64 with format "binary"; a
+ * Kafka null is `null` with format "json". Each shown key or value, sent back with its format,
+ * produces the same bytes (JSON up to whitespace and number spelling). Header values are base64.
+ */
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
+import { errorName } from "../../protocol/errors.js";
+import { partitionForKey } from "../../protocol/murmur2.js";
+import {
+  ATTRIBUTES_OFFSET,
+  BATCH_HEADER_SIZE,
+  batchSizeAt,
+  CONTROL_MASK,
+  decodeRecords,
+  encodeRecordBatch,
+  type Record as KafkaRecord,
+  LAST_OFFSET_DELTA_OFFSET,
+  type RecordHeader,
+  type RecordInput,
+} from "../../protocol/record-batch.js";
+import { readInt64 } from "../../protocol/varint.js";
+import { ERROR_RESPONSES, HttpError } from "./errors.js";
+import { EARLIEST_OFFSET, LATEST_OFFSET } from "./kafka-api.js";
+import { BASE64, OFFSET, PARTITION, TOPIC_NAME, TOPIC_PARAMS } from "./schemas.js";
+import type { HttpServer } from "./server.js";
+
+/** Record bytes (keys, values, headers) per batch that an HTTP produce writes. */
+export const HTTP_BATCH_BYTES = 256 * 1024;
+/** Default and largest max_bytes of a read. */
+export const DEFAULT_READ_BYTES = 1024 * 1024;
+export const MAX_READ_BYTES = 64 * 1024 * 1024;
+/** Largest timeout (ms) of a read, as the Fetch handler's longest wait. */
+export const MAX_READ_TIMEOUT_MS = 30_000;
+
+export type Format = "json" | "binary";
+
+export interface JsonHeader {
+  key: string;
+  value: string | null;
+}
+
+export interface JsonRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: unknown;
+  key_format: Format;
+  value: unknown;
+  value_format: Format;
+  headers: JsonHeader[];
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Bytes as shown in JSON: parsed when they are JSON text (other than `null`), else base64. */
+export function renderBytes(bytes: Buffer | null): { data: unknown; format: Format } {
+  if (bytes === null) return { data: null, format: "json" };
+  if (bytes.length > 0) {
+    try {
+      const parsed: unknown = JSON.parse(utf8.decode(bytes));
+      if (parsed !== null) return { data: parsed, format: "json" };
+    } catch {
+      // Not UTF-8, or not JSON: shown as base64.
+    }
+  }
+  return { data: bytes.toString("base64"), format: "binary" };
+}
+
+export function renderRecord(topic: string, partition: number, r: KafkaRecord): JsonRecord {
+  const key = renderBytes(r.key);
+  const value = renderBytes(r.value);
+  return {
+    topic,
+    partition,
+    offset: r.offset,
+    timestamp: r.timestamp,
+    key: key.data,
+    key_format: key.format,
+    value: value.data,
+    value_format: value.format,
+    headers: r.headers.map((h) => ({
+      key: h.key,
+      value: h.value === null ? null : h.value.toString("base64"),
+    })),
+  };
+}
+
+/**
+ * The records at or after `from` in fetched batches (control batches left out), and the offset
+ * after the last batch. A trailing partial batch is ignored, as Kafka consumers do.
+ */
+export function recordsOf(
+  topic: string,
+  partition: number,
+  batches: Buffer,
+  from: number,
+): { records: JsonRecord[]; next: number } {
+  const records: JsonRecord[] = [];
+  let next = from;
+  let pos = 0;
+  while (batches.length - pos >= BATCH_HEADER_SIZE) {
+    const size = batchSizeAt(batches, pos);
+    if (size < BATCH_HEADER_SIZE || pos + size > batches.length) break;
+    const last = readInt64(batches, pos) + batches.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+    if ((batches.readInt16BE(pos + ATTRIBUTES_OFFSET) & CONTROL_MASK) === 0) {
+      for (const r of decodeRecords(batches, pos)) {
+        if (r.offset >= from) records.push(renderRecord(topic, partition, r));
+      }
+    }
+    next = Math.max(next, last + 1);
+    pos += size;
+  }
+  return { records, next };
+}
+
+export const RECORD_SCHEMA = {
+  type: "object",
+  properties: {
+    topic: { type: "string" },
+    partition: { type: "integer" },
+    offset: { type: "integer" },
+    timestamp: { type: "integer" },
+    key: {},
+    key_format: { type: "string", enum: ["json", "binary"] },
+    value: {},
+    value_format: { type: "string", enum: ["json", "binary"] },
+    headers: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: { key: { type: "string" }, value: { type: ["string", "null"] } },
+      },
+    },
+  },
+} as const;
+
+interface ProduceRecord {
+  key?: unknown;
+  value?: unknown;
+  partition?: number;
+  headers?: { key: string; value?: string | null }[];
+}
+
+interface ProduceBody {
+  format?: Format;
+  records: ProduceRecord[];
+}
+
+type ProduceResult =
+  | { partition: number; offset: number }
+  | { partition?: number; error_code: string; message: string };
+
+// One type list rather than anyOf: ajv's type coercion would turn null into "" in a string branch.
+const NULLABLE_BASE64 = { type: ["string", "null"], pattern: BASE64.pattern } as const;
+
+const PRODUCE_BODY = {
+  type: "object",
+  required: ["records"],
+  additionalProperties: false,
+  properties: {
+    format: { type: "string", enum: ["json", "binary"] },
+    records: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          key: {},
+          value: {},
+          partition: PARTITION,
+          headers: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["key"],
+              additionalProperties: false,
+              properties: { key: { type: "string" }, value: NULLABLE_BASE64 },
+            },
+          },
+        },
+      },
+    },
+  },
+  // Binary keys and values are base64 strings or null.
+  if: { required: ["format"], properties: { format: { const: "binary" } } },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable.
+  then: {
+    properties: {
+      records: {
+        type: "array",
+        items: { type: "object", properties: { key: NULLABLE_BASE64, value: NULLABLE_BASE64 } },
+      },
+    },
+  },
+} as const;
+
+const PRODUCE_RESPONSE = {
+  type: "object",
+  required: ["offsets"],
+  properties: {
+    offsets: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          partition: { type: "integer" },
+          offset: { type: "integer" },
+          error_code: { type: "string" },
+          message: { type: "string" },
+        },
+      },
+    },
+  },
+} as const;
+
+function encodeField(v: unknown, format: Format): Buffer | null {
+  if (v === undefined || v === null) return null;
+  if (format === "binary") return Buffer.from(v as string, "base64");
+  return Buffer.from(JSON.stringify(v), "utf8");
+}
+
+function recordBytes(r: RecordInput): number {
+  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers ?? []) n += h.key.length + (h.value?.length ?? 0);
+  return n;
+}
+
+/** The records of one partition as consecutive batches of at most HTTP_BATCH_BYTES each. */
+function encodeBatches(records: RecordInput[]): Buffer {
+  const batches: Buffer[] = [];
+  let current: RecordInput[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = recordBytes(r);
+    if (current.length > 0 && bytes + size > HTTP_BATCH_BYTES) {
+      batches.push(encodeRecordBatch(current));
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(encodeRecordBatch(current));
+  return batches.length === 1 ? batches[0] : Buffer.concat(batches);
+}
+
+async function produce(
+  server: HttpServer,
+  request: FastifyRequest,
+  topic: string,
+  body: ProduceBody,
+): Promise<{ offsets: ProduceResult[] }> {
+  const api = server.api(request);
+  const format: Format = body.format ?? "json";
+  const metadata = await api.topic(topic, true);
+  const count = metadata.partitions.length;
+  const groups = new Map<number, { records: RecordInput[]; indexes: number[] }>();
+  body.records.forEach((r, index) => {
+    const key = encodeField(r.key, format);
+    const headers: RecordHeader[] = (r.headers ?? []).map((h) => ({
+      key: h.key,
+      value: h.value == null ? null : Buffer.from(h.value, "base64"),
+    }));
+    const partition =
+      r.partition ?? (key !== null ? partitionForKey(key, count) : server.nextRoundRobin(topic, count));
+    let group = groups.get(partition);
+    if (!group) {
+      group = { records: [], indexes: [] };
+      groups.set(partition, group);
+    }
+    group.records.push({ key, value: encodeField(r.value, format), headers });
+    group.indexes.push(index);
+  });
+  const data = [...groups].map(([partition, g]) => ({ partition, records: encodeBatches(g.records) }));
+  const results = await api.produce(topic, data);
+  const offsets: ProduceResult[] = new Array(body.records.length);
+  for (const result of results) {
+    const group = groups.get(result.partition);
+    if (!group) continue;
+    group.indexes.forEach((recordIndex, i) => {
+      offsets[recordIndex] =
+        result.errorCode === 0
+          ? { partition: result.partition, offset: result.baseOffset + i }
+          : {
+              partition: result.partition,
+              error_code: errorName(result.errorCode),
+              message: result.errorMessage ?? errorName(result.errorCode),
+            };
+    });
+  }
+  return { offsets };
+}
+
+interface ReadQuery {
+  offset: number;
+  max_bytes: number;
+  timeout: number;
+}
+
+async function read(
+  server: HttpServer,
+  request: FastifyRequest,
+  topic: string,
+  partition: number,
+  query: ReadQuery,
+): Promise<JsonRecord[]> {
+  const api = server.api(request);
+  const [fetched] = await api.fetch(topic, [{ partition, offset: query.offset }], {
+    maxWaitMs: query.timeout,
+    minBytes: 1,
+    maxBytes: query.max_bytes,
+    partitionMaxBytes: query.max_bytes,
+  });
+  if (!fetched) throw HttpError.kafka("UNKNOWN_TOPIC_OR_PARTITION", `no partition ${topic}-${partition}`);
+  if (fetched.errorCode !== 0) {
+    const code = errorName(fetched.errorCode);
+    if (code === "UNKNOWN_TOPIC_OR_PARTITION")
+      throw HttpError.kafka(code, `topic ${topic} has no partition ${partition}`);
+    if (code === "OFFSET_OUT_OF_RANGE") {
+      const [start, end] = await Promise.all([
+        api.offsets(topic, [partition], EARLIEST_OFFSET),
+        api.offsets(topic, [partition], LATEST_OFFSET),
+      ]);
+      throw HttpError.kafka(
+        code,
+        `offset ${query.offset} is outside ${topic}-${partition}, which holds [${start.get(partition)}, ${end.get(partition)})`,
+      );
+    }
+    throw HttpError.kafka(code, `reading ${topic}-${partition}`);
+  }
+  return recordsOf(topic, partition, fetched.records, query.offset).records;
+}
+
+const KAFKA_JSON_TYPES = /^application\/vnd\.kafka(?:\.(json|binary))?\.v2\+json$/;
+
+/**
+ * Accepts the REST Proxy content types as JSON; `application/vnd.kafka.binary.v2+json` means
+ * `"format": "binary"` unless the body says otherwise.
+ */
+function acceptKafkaContentTypes(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser(KAFKA_JSON_TYPES, { parseAs: "string" }, (request, body, done) => {
+    parseJson(request, body as string, (err: Error | null, parsed?: unknown) => {
+      if (err) return done(err);
+      const type = (request.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+      const binary = KAFKA_JSON_TYPES.exec(type)?.[1] === "binary";
+      if (binary && parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
+        const object = parsed as { format?: unknown };
+        if (object.format === undefined) object.format = "binary";
+      }
+      done(null, parsed);
+    });
+  });
+}
+
+export const recordRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (app, { server }) => {
+  acceptKafkaContentTypes(app);
+
+  app.post<{ Params: { topic: string }; Body: ProduceBody }>(
+    "/topics/:topic",
+    {
+      schema: {
+        params: TOPIC_PARAMS,
+        body: PRODUCE_BODY,
+        response: { 200: PRODUCE_RESPONSE, ...ERROR_RESPONSES },
+      },
+    },
+    (request) => produce(server, request, request.params.topic, request.body),
+  );
+
+  app.get<{ Params: { topic: string; partition: number }; Querystring: ReadQuery }>(
+    "/topics/:topic/partitions/:partition/records",
+    {
+      schema: {
+        params: {
+          type: "object",
+          required: ["topic", "partition"],
+          additionalProperties: false,
+          properties: { topic: TOPIC_NAME, partition: PARTITION },
+        },
+        querystring: {
+          type: "object",
+          required: ["offset"],
+          additionalProperties: false,
+          properties: {
+            offset: OFFSET,
+            max_bytes: { type: "integer", minimum: 1, maximum: MAX_READ_BYTES, default: DEFAULT_READ_BYTES },
+            timeout: { type: "integer", minimum: 0, maximum: MAX_READ_TIMEOUT_MS, default: 0 },
+          },
+        },
+        response: { 200: { type: "array", items: RECORD_SCHEMA }, ...ERROR_RESPONSES },
+      },
+    },
+    (request) => read(server, request, request.params.topic, request.params.partition, request.query),
+  );
+};

@@ -1,0 +1,142 @@
+/**
+ * The HTTP port (http.port, default 8082): one fastify instance, logging through the broker's
+ * pino logger, serving the WebSocket Kafka door (/kafka), the HTTP/JSON routes and the JSON live
+ * tail, each a fastify plugin of this folder. Every route has a JSON schema; every error is
+ * answered by errors.ts. Request bodies are limited to socket.request.max.bytes, as Kafka frames.
+ *
+ * `close()` refuses new requests, answers the Kafka requests already read on each WebSocket (up
+ * to SHUTDOWN_DRAIN_MS) and closes them and the tails with 1001, then closes the server: HTTP
+ * requests in flight (a long-polling read) get SHUTDOWN_DRAIN_MS before their connections are cut.
+ */
+import type { AddressInfo } from "node:net";
+import websocket from "@fastify/websocket";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import type { Logger } from "pino";
+import type { Broker } from "../broker.js";
+import { SHUTDOWN_DRAIN_MS } from "../net/kafka-server.js";
+import { clusterRoutes } from "./cluster.js";
+import { formatValidationErrors, HttpError, installErrorHandling, WS_CLOSE } from "./errors.js";
+import { KafkaApi } from "./kafka-api.js";
+import { kafkaWsRoutes, type WsKafkaConnection } from "./kafka-ws.js";
+import { recordRoutes } from "./records.js";
+import { type Tail, tailRoutes } from "./tail.js";
+import { topicRoutes } from "./topics.js";
+
+/** Fastify's per-request log lines at debug rather than info (the Kafka door logs none either). */
+class RequestLog extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ method: request.method, url: request.url }, "incoming request");
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    if (error) super.requestCompleted(error, request, reply);
+    else reply.log.debug({ status: reply.statusCode, ms: reply.elapsedTime }, "request completed");
+  }
+}
+
+export class HttpServer {
+  readonly app: FastifyInstance;
+  readonly log: Logger;
+  /** The bound port (differs from the config when it asked for port 0). */
+  port = 0;
+  private listening = false;
+  private closingSince: number | null = null;
+  readonly kafkaConnections = new Set<WsKafkaConnection>();
+  readonly tails = new Set<Tail>();
+  /** Where round-robin partitioning of null-key records stands, per topic. */
+  private readonly roundRobin = new Map<string, number>();
+
+  private constructor(readonly broker: Broker) {
+    this.log = broker.log.child({ listener: "http" });
+    const config = broker.config;
+    this.app = Fastify({
+      loggerInstance: this.log as FastifyBaseLogger,
+      logController: new RequestLog(),
+      bodyLimit: config.maxRequestBytes,
+      // Unknown properties are refused (400), not silently dropped.
+      ajv: { customOptions: { removeAdditional: false } },
+      schemaErrorFormatter: formatValidationErrors,
+    });
+    installErrorHandling(this.app);
+    this.app.addHook("onRequest", async () => {
+      if (this.closing) throw HttpError.http("NOT_READY", "the broker is shutting down");
+    });
+    this.app.register(websocket, {
+      // A Kafka frame with its length prefix; larger messages are refused before they are read.
+      options: { maxPayload: config.maxRequestBytes + 4 },
+      // ws closes the socket itself on protocol errors (1002, 1009); a handler never throws.
+      errorHandler: (err, ws) => {
+        this.log.debug({ err }, "websocket error");
+        if (ws.readyState === ws.OPEN) ws.close(WS_CLOSE.INTERNAL, "internal error");
+      },
+    });
+    const opts = { server: this };
+    this.app.register(clusterRoutes, opts);
+    this.app.register(topicRoutes, opts);
+    this.app.register(recordRoutes, opts);
+    this.app.register(tailRoutes, opts);
+    this.app.register(kafkaWsRoutes, opts);
+  }
+
+  /** Builds the server and listens on the broker's host and http.port (0: any free port). */
+  static async start(broker: Broker): Promise<HttpServer> {
+    const server = new HttpServer(broker);
+    await server.app.listen({ host: broker.config.host, port: broker.config.httpPort });
+    server.port = (server.app.server.address() as AddressInfo).port;
+    server.listening = true;
+    return server;
+  }
+
+  get closing(): boolean {
+    return this.closingSince !== null;
+  }
+
+  /** Why the broker is not ready, or null when it is (logs loaded, both listeners bound). */
+  notReadyBecause(): string | null {
+    if (this.closing) return "the broker is shutting down";
+    if (!this.listening) return "the HTTP listener is not bound yet";
+    if (this.broker.kafkaPort === 0) return "the Kafka listener is not bound yet";
+    return null;
+  }
+
+  /** The Kafka APIs, as the client of `request`. */
+  api(request: FastifyRequest): KafkaApi {
+    return new KafkaApi(this.broker.dispatcher, request.ip);
+  }
+
+  /** The partition for the next null-key record of `topic`. */
+  nextRoundRobin(topic: string, partitions: number): number {
+    const next = this.roundRobin.get(topic) ?? 0;
+    this.roundRobin.set(topic, (next + 1) % partitions);
+    return next % partitions;
+  }
+
+  /** Graceful shutdown; safe to call twice; never rejects (Broker.stop must go on to the logs). */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closingSince = Date.now();
+    for (const t of this.tails) t.close(WS_CLOSE.GOING_AWAY, "broker shutting down");
+    await Promise.all([...this.kafkaConnections].map((c) => c.drainAndClose(SHUTDOWN_DRAIN_MS)));
+    const cut = setTimeout(() => {
+      this.app.server.closeAllConnections();
+      for (const ws of this.app.websocketServer?.clients ?? []) ws.terminate();
+    }, SHUTDOWN_DRAIN_MS);
+    try {
+      await this.app.close();
+    } catch (err) {
+      this.log.warn({ err }, "closing the HTTP server failed");
+    } finally {
+      clearTimeout(cut);
+    }
+  }
+}
