@@ -15,6 +15,7 @@ import { TestClient } from "../helpers/kafka-client.js";
 import { baseSeed, Random } from "../helpers/random.js";
 import { ConnectionClosedError, decodeResponse, RawConn, rawFrame } from "../helpers/raw-conn.js";
 import { batchOf } from "../helpers/records.js";
+import { fetchRequest, produceRequest } from "../helpers/requests.js";
 
 const API_VERSIONS = 18;
 const METADATA = 3;
@@ -48,37 +49,6 @@ function metadataRequest(version: number, topics: string[] | null): Message {
     topics: topics === null ? (version >= 1 ? null : []) : topics.map((name) => ({ name })),
     allowAutoTopicCreation: true,
     includeTopicAuthorizedOperations: false,
-  };
-}
-
-function produceRequest(topic: string, records: Buffer, acks: number, partition = 0): Message {
-  return {
-    transactionalId: null,
-    acks,
-    timeoutMs: 30_000,
-    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
-  };
-}
-
-function fetchRequest(topic: string, offset: number, maxBytes = 1024 * 1024): Message {
-  return {
-    replicaId: -1,
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        partitions: [
-          { partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, partitionMaxBytes: maxBytes },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
   };
 }
 

@@ -21,6 +21,7 @@ import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
 import { decodeResponse, RawConn } from "../helpers/raw-conn.js";
 import { batchOf } from "../helpers/records.js";
+import { fetchRequest, produceRequest } from "../helpers/requests.js";
 
 const PRODUCE = 0;
 const FETCH = 1;
@@ -125,37 +126,6 @@ async function readRecords(
 }
 
 const b64 = (s: string | Buffer) => (typeof s === "string" ? Buffer.from(s) : s).toString("base64");
-
-function produceRequest(topic: string, records: Buffer, acks: number, partition = 0): Message {
-  return {
-    transactionalId: null,
-    acks,
-    timeoutMs: 30_000,
-    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
-  };
-}
-
-function fetchRequest(topic: string, offset: number, maxBytes = 1024 * 1024): Message {
-  return {
-    replicaId: -1,
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        partitions: [
-          { partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, partitionMaxBytes: maxBytes },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
-  };
-}
 
 function metadataRequest(topics: string[]): Message {
   return {
@@ -856,7 +826,7 @@ describe("Kafka over WebSocket at /kafka", () => {
   async function readHighWatermark(b: TestBroker, topic: string): Promise<number> {
     const c = await TestClient.connect(b.port);
     try {
-      const res = await c.request(FETCH, 12, fetchRequest(topic, 0, 1));
+      const res = await c.request(FETCH, 12, fetchRequest(topic, 0, { maxBytes: 1 }));
       return res.responses[0].partitions[0].highWatermark as number;
     } finally {
       c.close();
