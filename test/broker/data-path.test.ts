@@ -3,6 +3,7 @@ import { errorCode } from "../../protocol/errors.js";
 import { decodeBatches, encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
+import { fetchRequest, produceRequest } from "../helpers/requests.js";
 
 let tb: TestBroker | null = null;
 let client: TestClient | null = null;
@@ -19,42 +20,18 @@ async function start(flags: Record<string, unknown> = {}): Promise<TestClient> {
   return client;
 }
 
-function produceBody(topic: string, partition: number, records: Buffer, acks = -1) {
-  return {
-    transactionalId: null,
-    acks,
-    timeoutMs: 5000,
-    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
-  };
-}
+const produceBody = (topic: string, partition: number, records: Buffer, acks = -1) =>
+  produceRequest(topic, records, acks, partition);
 
-function fetchBody(
+const fetchBody = (
   topic: string,
   partition: number,
   fetchOffset: number,
   extra: Record<string, unknown> = {},
-) {
-  return {
-    replicaId: -1,
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        partitions: [
-          { partition, currentLeaderEpoch: -1, fetchOffset, logStartOffset: -1, partitionMaxBytes: 1 << 20 },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: "",
-    ...extra,
-  };
-}
+) => ({
+  ...fetchRequest(topic, fetchOffset, { partition }),
+  ...extra,
+});
 
 const batch = (values: string[], timestamp = Date.now()) =>
   encodeRecordBatch(

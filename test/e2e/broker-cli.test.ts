@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeBatches, encodeRecordBatch } from "../../protocol/record-batch.js";
 import { TestClient } from "../helpers/kafka-client.js";
+import { fetchRequest, produceRequest } from "../helpers/requests.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 let dataDir: string;
@@ -54,12 +55,7 @@ function startBroker(): Promise<Running> {
 }
 
 function produce(c: TestClient, records: Buffer) {
-  return c.request(0, 9, {
-    transactionalId: null,
-    acks: -1,
-    timeoutMs: 5000,
-    topicData: [{ name: "crash", partitionData: [{ index: 0, records }] }],
-  });
+  return c.request(0, 9, produceRequest("crash", records));
 }
 
 const batch = (pid: number, seq: number) =>
@@ -126,31 +122,7 @@ describe("samsa broker start", () => {
     const values: string[] = [];
     let offset = 0;
     for (let i = 0; i < 100 && offset < acknowledged + 2; i++) {
-      const f = await c.request(1, 12, {
-        replicaId: -1,
-        maxWaitMs: 0,
-        minBytes: 0,
-        maxBytes: 1 << 20,
-        isolationLevel: 0,
-        sessionId: 0,
-        sessionEpoch: -1,
-        topics: [
-          {
-            topic: "crash",
-            partitions: [
-              {
-                partition: 0,
-                currentLeaderEpoch: -1,
-                fetchOffset: offset,
-                logStartOffset: -1,
-                partitionMaxBytes: 1 << 20,
-              },
-            ],
-          },
-        ],
-        forgottenTopicsData: [],
-        rackId: "",
-      });
+      const f = await c.request(1, 12, fetchRequest("crash", offset));
       for (const r of decodeBatches(f.responses[0].partitions[0].records)) {
         values.push(r.value!.toString());
         offset = r.offset + 1;
