@@ -32,8 +32,16 @@ export interface LogConfig {
   timestampBeforeMaxMs: number;
   /** message.timestamp.after.max.ms: how far a record's timestamp may lie in the future. */
   timestampAfterMaxMs: number;
-  /** cleanup.policy: delete (retention) and/or compact; compaction arrives with consumer groups. */
+  /** cleanup.policy: delete (retention) and/or compact (the log cleaner, storage/cleaner.ts). */
   cleanupPolicy: CleanupPolicy;
+  /** delete.retention.ms: how long a tombstone stays after the pass that first cleaned it. */
+  deleteRetentionMs: number;
+  /** min.cleanable.dirty.ratio: dirty bytes / cleanable bytes at which a compacted log is cleaned. */
+  minCleanableDirtyRatio: number;
+  /** min.compaction.lag.ms: records younger than this are never cleaned. */
+  minCompactionLagMs: number;
+  /** max.compaction.lag.ms: a log whose oldest dirty record is older is cleaned whatever its ratio. */
+  maxCompactionLagMs: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -52,6 +60,11 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   timestampBeforeMaxMs: Number.MAX_SAFE_INTEGER,
   timestampAfterMaxMs: Number.MAX_SAFE_INTEGER,
   cleanupPolicy: "delete",
+  deleteRetentionMs: DAY_MS,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  // Kafka's Long.MAX_VALUE.
+  maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
 });
 
 /** The smallest segment.bytes accepted (Kafka's lower bound is 14 bytes; this keeps a header). */
@@ -64,6 +77,16 @@ function long(min: number): Parser {
     const n = Number(value);
     if (value.trim() === "" || !Number.isSafeInteger(n) || n < min) {
       throw new KafkaError("INVALID_CONFIG", `${name}=${value}: expected an integer >= ${min}`);
+    }
+    return n;
+  };
+}
+
+function ratio(): Parser {
+  return (value, name) => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+      throw new KafkaError("INVALID_CONFIG", `${name}=${value}: expected a number in [0, 1]`);
     }
     return n;
   };
@@ -94,6 +117,10 @@ export const LOG_CONFIG_KEYS: Record<string, [keyof LogConfig, Parser]> = {
   "message.timestamp.before.max.ms": ["timestampBeforeMaxMs", long(0)],
   "message.timestamp.after.max.ms": ["timestampAfterMaxMs", long(0)],
   "cleanup.policy": ["cleanupPolicy", oneOf("delete", "compact", "compact,delete", "delete,compact")],
+  "delete.retention.ms": ["deleteRetentionMs", long(0)],
+  "min.cleanable.dirty.ratio": ["minCleanableDirtyRatio", ratio()],
+  "min.compaction.lag.ms": ["minCompactionLagMs", long(0)],
+  "max.compaction.lag.ms": ["maxCompactionLagMs", long(1)],
 };
 
 /**

@@ -16,6 +16,7 @@ import {
   readCheckpoint,
   writeCheckpoint,
 } from "./checkpoint.js";
+import { DEFAULT_CLEANER_BACKOFF_MS } from "./cleaner.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "./config.js";
 import { NodeFs, type StorageFs, writeFileAtomic } from "./fs.js";
 import { PartitionLog } from "./log.js";
@@ -40,6 +41,8 @@ export interface LogManagerOptions {
   checkpointIntervalMs?: number;
   /** 0 disables the periodic retention check. */
   retentionCheckIntervalMs?: number;
+  /** log.cleaner.backoff.ms: period of the compaction check; 0 disables it. */
+  cleanerBackoffMs?: number;
   now?: () => number;
   onAppend?: (topic: string, partition: number) => void;
 }
@@ -162,6 +165,8 @@ export class LogManager {
       this.timers.push(setInterval(() => void this.checkpoint().catch(() => {}), checkpointMs));
     if (retentionMs > 0)
       this.timers.push(setInterval(() => void this.applyRetention().catch(() => {}), retentionMs));
+    const cleanerMs = this.options.cleanerBackoffMs ?? DEFAULT_CLEANER_BACKOFF_MS;
+    if (cleanerMs > 0) this.timers.push(setInterval(() => void this.compactAll().catch(() => {}), cleanerMs));
     for (const t of this.timers) t.unref();
   }
 
@@ -231,6 +236,32 @@ export class LogManager {
     if (deleted > 0) await this.checkpoint();
     return deleted;
   }
+
+  /**
+   * Runs a compaction pass on every compacted log that is due (one log at a time, as a single
+   * cleaner thread would; a log never has two passes at once). Returns the segments cleaned.
+   */
+  compactAll(nowMs?: number): Promise<number> {
+    if (this.compacting) return this.compacting;
+    const sweep = (async () => {
+      let cleaned = 0;
+      for (const { log } of this.all()) {
+        if (this.closed || log.failed || log.logConfig.cleanupPolicy === "delete") continue;
+        try {
+          cleaned += (await log.compact(nowMs)).segmentsCleaned;
+        } catch {
+          // A failed pass leaves the log as it was (or failed, for the broker to see); next time.
+        }
+      }
+      return cleaned;
+    })().finally(() => {
+      this.compacting = null;
+    });
+    this.compacting = sweep;
+    return sweep;
+  }
+
+  private compacting: Promise<number> | null = null;
 
   /** Writes the recovery-point, log-start-offset and high-watermark checkpoints. */
   checkpoint(): Promise<void> {

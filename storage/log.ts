@@ -26,9 +26,23 @@ import {
   walkRecords,
 } from "../protocol/record-batch.js";
 import { Cursor, readInt64, writeInt64 } from "../protocol/varint.js";
+import {
+  addToOffsetMap,
+  CLEANER_CHECKPOINT_FILE,
+  type CleanedSegment,
+  type CleanerStep,
+  type CompactOptions,
+  type CompactStats,
+  emptyStats,
+  firstBatchTimestamp,
+  type OffsetMap,
+  parseCleanerCheckpoint,
+  segmentNeedsCleaning,
+  writeCleanedSegment,
+} from "./cleaner.js";
 import type { LogConfig } from "./config.js";
 import type { StorageFs } from "./fs.js";
-import { NodeFs } from "./fs.js";
+import { NodeFs, writeFileAtomic } from "./fs.js";
 import { LeaderEpochCache } from "./leader-epoch-cache.js";
 import {
   CLEANED_SUFFIX,
@@ -107,6 +121,8 @@ export interface OpenLogOptions {
   onTruncated?: () => void;
   /** Called whenever the log end offset advances (fetch long-polls wait on it). */
   onAppend?: () => void;
+  /** Called at each step of a compaction pass's file protocol (tests stop or snapshot there). */
+  onCleanerStep?: (step: CleanerStep, baseOffset: number) => void | Promise<void>;
 }
 
 export interface RecoveryReport {
@@ -145,6 +161,10 @@ export class PartitionLog {
   private writing = false;
   private failure: KafkaError | null = null;
   private closed = false;
+  /** close() has started: a running compaction pass stops at its next step. */
+  private closing = false;
+  /** Truncations so far: a compaction pass that saw one does not move the cleaner checkpoint. */
+  private truncations = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   /** A background fdatasync under flush.policy os/interval, while one runs. */
   private flushBehind: Promise<void> | null = null;
@@ -154,6 +174,15 @@ export class PartitionLog {
   /** Deletions whose timer has fired and that are still running; close() waits for them. */
   private deletions = new Set<Promise<void>>();
   readonly recovery: RecoveryReport = { segmentsRecovered: 0, bytesTruncated: 0 };
+  /** Offset below which the log is compacted (Kafka's cleaner checkpoint); a segment boundary. */
+  private cleanerCheckpoint = 0;
+  /** The compaction pass running on this log, if any; passes never overlap. */
+  private cleaning: Promise<CompactStats> | null = null;
+  /**
+   * Serialises whatever removes or replaces closed segments (retention, truncation, a
+   * compaction swap), so a swap never races a deletion of the segment it replaces.
+   */
+  private segmentLock: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -161,7 +190,7 @@ export class PartitionLog {
     private readonly sfs: StorageFs,
     readonly epochs: LeaderEpochCache,
     private readonly now: () => number,
-    private readonly hooks: Pick<OpenLogOptions, "onTruncated" | "onAppend">,
+    private readonly hooks: Pick<OpenLogOptions, "onTruncated" | "onAppend" | "onCleanerStep">,
   ) {}
 
   /** Opens (creating if needed) the log in `dir`, recovering it as `cleanShutdown` requires. */
@@ -285,6 +314,8 @@ export class PartitionLog {
     this.epochs.truncateFromEnd(this.endOffset);
     this.epochs.truncateFromStart(this.startOffset);
     await this.epochs.flush();
+    const checkpoint = parseCleanerCheckpoint(await this.sfs.readFile(this.cleanerCheckpointFile));
+    this.cleanerCheckpoint = Math.min(checkpoint ?? 0, this.endOffset);
     this.startFlushTimer();
   }
 
@@ -801,7 +832,13 @@ export class PartitionLog {
     await this.epochs.flush();
   }
 
-  private async deleteOldestSegments(count: number): Promise<void> {
+  private deleteOldestSegments(count: number): Promise<void> {
+    return this.withSegmentLock(() => this.deleteOldestSegmentsLocked(count));
+  }
+
+  private async deleteOldestSegmentsLocked(count: number): Promise<void> {
+    count = Math.min(count, this.segments.length - 1);
+    if (count <= 0) return;
     const removed = this.segments.splice(0, count);
     this.startOffset = Math.max(this.startOffset, this.segments[0].baseOffset);
     if (this.hw < this.startOffset) this.hw = this.startOffset;
@@ -823,12 +860,198 @@ export class PartitionLog {
     this.deleteTimers.set(segment, timer);
   }
 
+  private withSegmentLock<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.segmentLock.then(run);
+    this.segmentLock = next.then(
+      () => {},
+      () => {},
+    );
+    return next;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Compaction (see cleaner.ts)
+
+  /** Offset below which the log has been compacted; the dirty part starts here. */
+  get cleanerCheckpointOffset(): number {
+    return this.cleanerCheckpoint;
+  }
+
+  private get cleanerCheckpointFile(): string {
+    return path.join(this.dir, CLEANER_CHECKPOINT_FILE);
+  }
+
+  /**
+   * Runs one compaction pass over the closed segments, if the log is compacted and due
+   * (min.cleanable.dirty.ratio, max.compaction.lag.ms) or `force`. Appends and reads go on beside
+   * it. A call while a pass runs returns that pass. Returns what the pass did.
+   */
+  compact(nowMs = this.now(), options: CompactOptions = {}): Promise<CompactStats> {
+    if (this.cleaning) return this.cleaning;
+    const pass = this.compactPass(nowMs, options).finally(() => {
+      this.cleaning = null;
+    });
+    this.cleaning = pass;
+    return pass;
+  }
+
+  private async cleanerStep(step: CleanerStep, baseOffset: number): Promise<void> {
+    await this.hooks.onCleanerStep?.(step, baseOffset);
+  }
+
+  private async compactPass(nowMs: number, options: CompactOptions): Promise<CompactStats> {
+    const config = this.config;
+    const all = this.segments.slice();
+    const closedSegments = all.slice(0, -1);
+    let end = closedSegments.length;
+    if (config.minCompactionLagMs > 0) {
+      end = closedSegments.findIndex((s) => nowMs - s.largestTimestamp() < config.minCompactionLagMs);
+      if (end < 0) end = closedSegments.length;
+    }
+    const cleanable = closedSegments.slice(0, end);
+    const cleanEnd = all[end].baseOffset;
+    const stats = emptyStats(cleanEnd);
+    if (this.closed || this.closing) return { ...stats, skipped: "closed" };
+    if (this.failure) return { ...stats, skipped: "failed" };
+    if (config.cleanupPolicy === "delete") return { ...stats, skipped: "not-compacted" };
+    if (cleanable.length === 0) return { ...stats, skipped: "nothing-cleanable" };
+    const checkpoint = this.cleanerCheckpoint;
+    const truncationsBefore = this.truncations;
+    // Dirty: the segments holding any offset at or above the checkpoint.
+    const firstDirty = cleanable.findIndex((_, i) => all[i + 1].baseOffset > checkpoint);
+    let total = 0;
+    let dirty = 0;
+    cleanable.forEach((s, i) => {
+      total += s.size;
+      if (firstDirty >= 0 && i >= firstDirty) dirty += s.size;
+    });
+    stats.dirtyRatio = total > 0 ? dirty / total : 0;
+    const gone = () => cleanable.some((s) => !this.segments.includes(s));
+    const map: OffsetMap = new Map();
+    try {
+      let due = dirty > 0 && stats.dirtyRatio >= config.minCleanableDirtyRatio;
+      if (!due && dirty > 0 && config.maxCompactionLagMs < Number.MAX_SAFE_INTEGER) {
+        const ts = await firstBatchTimestamp(this.sfs, cleanable[firstDirty]);
+        due = ts !== null && ts >= 0 && nowMs - ts > config.maxCompactionLagMs;
+      }
+      if (!due && !options.force) return { ...stats, skipped: "below-dirty-ratio" };
+      if (firstDirty >= 0)
+        for (const s of cleanable.slice(firstDirty)) {
+          if (this.closing) return { ...stats, skipped: "closed" };
+          await addToOffsetMap(this.sfs, s, map);
+        }
+    } catch (err) {
+      // A segment deleted under the pass by retention or truncation: try again next time.
+      if (gone()) return { ...stats, skipped: "nothing-cleanable" };
+      throw err;
+    }
+    const ctx = {
+      map,
+      nowMs,
+      config,
+      stats,
+      aborted: () => this.closing || this.failure !== null,
+      beforeSync: (base: number) => this.cleanerStep("cleaned-written", base),
+    };
+    for (const old of cleanable) {
+      if (ctx.aborted()) return { ...stats, skipped: this.failure ? "failed" : "closed" };
+      if (!this.segments.includes(old)) {
+        stats.segmentsSkipped++;
+        continue;
+      }
+      const cleanedFile = old.file(LOG_SUFFIX + CLEANED_SUFFIX);
+      let cleaned: CleanedSegment;
+      try {
+        if (!(await segmentNeedsCleaning(this.sfs, old, ctx))) continue;
+        cleaned = await writeCleanedSegment(this.sfs, old, cleanedFile, ctx);
+        await this.cleanerStep("cleaned-synced", old.baseOffset);
+      } catch (err) {
+        await this.sfs.unlink(cleanedFile).catch(() => {});
+        if (!this.segments.includes(old)) {
+          stats.segmentsSkipped++;
+          continue;
+        }
+        throw err;
+      }
+      const before = old.size;
+      if (await this.withSegmentLock(() => this.swapIn(old, cleaned, nowMs))) {
+        stats.segmentsCleaned++;
+        stats.bytesBefore += before;
+        stats.bytesAfter += cleaned.size;
+      } else {
+        stats.segmentsSkipped++;
+      }
+    }
+    if (this.truncations === truncationsBefore && !ctx.aborted()) {
+      this.cleanerCheckpoint = Math.max(Math.min(cleanEnd, this.endOffset), this.cleanerCheckpoint);
+      try {
+        await writeFileAtomic(
+          this.sfs,
+          this.cleanerCheckpointFile,
+          Buffer.from(`${this.cleanerCheckpoint}\n`),
+        );
+      } catch (err) {
+        // Only costs a pass: a stale checkpoint makes more of the log look dirty.
+        await this.sfs.unlink(`${this.cleanerCheckpointFile}.tmp`).catch(() => {});
+        throw err;
+      }
+      await this.cleanerStep("checkpointed", cleanEnd);
+    }
+    return stats;
+  }
+
+  /**
+   * Replaces `old` with its cleaned copy: `.cleaned` -> `.swap`, old files -> `.deleted`, `.swap`
+   * -> `.log`, the segment object swapped in the list, index files written, old files deleted
+   * after file.delete.delay.ms. Runs under the segment lock. A failure once `.swap` may exist
+   * fails the log: the files are mid-replacement, and the next open finishes the swap.
+   */
+  private async swapIn(old: LogSegment, cleaned: CleanedSegment, nowMs: number): Promise<boolean> {
+    if (!this.segments.includes(old) || this.closing || this.failure) {
+      await this.sfs.unlink(cleaned.file).catch(() => {});
+      return false;
+    }
+    const base = old.baseOffset;
+    const swapFile = old.file(LOG_SUFFIX + SWAP_SUFFIX);
+    try {
+      await this.sfs.rename(cleaned.file, swapFile);
+      await this.sfs.fsyncDir(this.dir);
+      await this.cleanerStep("swap-renamed", base);
+      await old.markDeleted();
+      await this.cleanerStep("old-marked-deleted", base);
+      await this.sfs.rename(swapFile, old.file(LOG_SUFFIX));
+      await this.sfs.fsyncDir(this.dir);
+      await this.cleanerStep("swap-installed", base);
+      const segment = await LogSegment.open(this.sfs, this.dir, base, this.config, nowMs);
+      if (segment.size !== cleaned.size) {
+        await segment.close();
+        throw new Error(`cleaned segment ${base} has ${segment.size} bytes, ${cleaned.size} written`);
+      }
+      for (const b of cleaned.batches)
+        segment.indexBatch(b.baseOffset, b.lastOffset, b.maxTimestamp, b.position, b.size);
+      segment.lastModifiedMs = old.lastModifiedMs;
+      // The swap readers see: synchronous, and only of a closed segment.
+      this.segments[this.segments.indexOf(old)] = segment;
+      this.scheduleDelete(old);
+      await segment.persistIndexes();
+      await this.cleanerStep("swapped", base);
+    } catch (err) {
+      this.fail(err);
+      throw this.failure;
+    }
+    return true;
+  }
+
   /**
    * Removes every batch at or after `offset` (a whole batch when `offset` falls inside it), as a
    * follower does before it copies a new leader. Lowers the high watermark and recovery point.
    */
   truncateTo(offset: number): Promise<void> {
-    return this.enqueueTask(async () => {
+    return this.enqueueTask(() => this.withSegmentLock(() => this.truncateToLocked(offset)));
+  }
+
+  private async truncateToLocked(offset: number): Promise<void> {
+    {
       if (offset >= this.endOffset) return;
       if (offset <= this.startOffset) {
         await this.resetTo(offset);
@@ -856,12 +1079,12 @@ export class PartitionLog {
         throw this.failure;
       }
       this.afterTruncation();
-    });
+    }
   }
 
   /** Deletes every segment and restarts the log empty at `offset`. */
   truncateFullyAndStartAt(offset: number): Promise<void> {
-    return this.enqueueTask(() => this.resetTo(offset));
+    return this.enqueueTask(() => this.withSegmentLock(() => this.resetTo(offset)));
   }
 
   private async resetTo(offset: number): Promise<void> {
@@ -885,6 +1108,9 @@ export class PartitionLog {
     this.hw = Math.min(Math.max(this.hw, this.startOffset), this.endOffset);
     this.flushedOffset = Math.min(this.flushedOffset, this.endOffset);
     this.epochs.truncateFromEnd(this.endOffset);
+    // Offsets at and above the new end will be new records: they are dirty.
+    this.truncations++;
+    this.cleanerCheckpoint = Math.min(this.cleanerCheckpoint, this.endOffset);
     this.hooks.onTruncated?.();
   }
 
@@ -894,6 +1120,8 @@ export class PartitionLog {
    */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closing = true;
+    if (this.cleaning) await this.cleaning.catch(() => {});
     if (!this.failure) {
       await this.enqueueTask(async () => {
         try {

@@ -10,8 +10,12 @@
  *      lastOffsetDelta = recordCount - 1 (INVALID_RECORD); no control batch unless allowed;
  *   6. timestamps: none below -1, within message.timestamp.{before,after}.max.ms (INVALID_TIMESTAMP);
  *   7. records of an uncompressed batch: each record's fields fill its declared length, offset
- *      deltas run 0..n-1, and the records fill the batch exactly (INVALID_RECORD).
- * Compressed batches are not decompressed: their header checks and CRC stand for their records.
+ *      deltas run 0..n-1, and the records fill the batch exactly (INVALID_RECORD);
+ *   8. on a compacted log (cleanup.policy compact or compact,delete), every record of a data batch
+ *      has a key (INVALID_RECORD, as Kafka's LogValidator: "Compacted topic cannot accept message
+ *      without key").
+ * Compressed batches are not decompressed, except on a compacted log, where check 8 needs their
+ * keys: otherwise their header checks and CRC stand for their records.
  */
 import { KafkaError } from "../protocol/errors.js";
 import {
@@ -22,6 +26,7 @@ import {
   CONTROL_MASK,
   CRC_OFFSET,
   computeBatchCrc,
+  decodeRecords,
   LAST_OFFSET_DELTA_OFFSET,
   LENGTH_OFFSET,
   LOG_OVERHEAD,
@@ -130,7 +135,33 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
     const hi = checkTimestamps ? options.nowMs + options.config.timestampAfterMaxMs : Infinity;
     checkRecords(buf, pos + RECORDS_OFFSET, pos + size, recordCount, baseTimestamp, lo, hi, options);
   }
+  if (options.config.cleanupPolicy !== "delete" && (attributes & CONTROL_MASK) === 0) {
+    requireKeys(buf.subarray(pos, pos + size), codec);
+  }
   return { position: pos, size, recordCount, maxTimestamp };
+}
+
+/** Check 8: every record of the batch has a key (the batch's framing is already checked). */
+function requireKeys(batch: Buffer, codec: number): void {
+  if (codec === 0) {
+    at = RECORDS_OFFSET;
+    const count = batch.readInt32BE(RECORD_COUNT_OFFSET);
+    for (let i = 0; i < count; i++) {
+      const length = zigzag(batch, batch.length);
+      const end = at + length;
+      at++;
+      zigzag(batch, end);
+      zigzag(batch, end);
+      if (zigzag(batch, end) < 0) throw keylessRecord();
+      at = end;
+    }
+    return;
+  }
+  for (const r of decodeRecords(batch)) if (r.key === null) throw keylessRecord();
+}
+
+function keylessRecord(): KafkaError {
+  return new KafkaError("INVALID_RECORD", "compacted topic cannot accept a record without a key");
 }
 
 function checkTimestamp(timestamp: number, options: ValidateOptions): void {

@@ -95,6 +95,13 @@ const TOPIC_CONFIG_DEFS: Record<string, TopicConfigDef> = {
     doc: "How far in the future a record's timestamp may lie.",
   },
   "cleanup.policy": { type: CONFIG_TYPE.LIST, doc: "delete (retention), compact, or both." },
+  "delete.retention.ms": { type: CONFIG_TYPE.LONG, doc: "How long tombstones survive after compaction." },
+  "min.cleanable.dirty.ratio": {
+    type: CONFIG_TYPE.DOUBLE,
+    doc: "Share of a compacted log not yet cleaned that triggers a cleaning pass.",
+  },
+  "min.compaction.lag.ms": { type: CONFIG_TYPE.LONG, doc: "Records younger than this are not compacted." },
+  "max.compaction.lag.ms": { type: CONFIG_TYPE.LONG, doc: "Records older than this are compacted soon." },
   [MIN_INSYNC_REPLICAS]: {
     type: CONFIG_TYPE.INT,
     doc: "In-sync replicas that must have a batch before an acks=all produce succeeds.",
