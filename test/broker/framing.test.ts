@@ -5,13 +5,14 @@
  * gets its v0 error reply instead), a client that stops reading stops the broker reading, and idle
  * connections are closed.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import { API_SPECS } from "../../protocol/messages/index.js";
 import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
+import { failOnProcessErrors } from "../helpers/process-errors.js";
 import { baseSeed, Random } from "../helpers/random.js";
 import { ConnectionClosedError, decodeResponse, RawConn, rawFrame } from "../helpers/raw-conn.js";
 import { batchOf } from "../helpers/records.js";
@@ -27,19 +28,7 @@ const INIT_PRODUCER_ID = 22;
 // ------------------------------------------------------------------------------------------------
 // Process-level failures: any uncaught exception or unhandled rejection fails the suite.
 
-const processErrors: unknown[] = [];
-const onProcessError = (err: unknown) => processErrors.push(err);
-beforeAll(() => {
-  process.on("uncaughtException", onProcessError);
-  process.on("unhandledRejection", onProcessError);
-});
-afterAll(() => {
-  process.off("uncaughtException", onProcessError);
-  process.off("unhandledRejection", onProcessError);
-});
-afterEach(() => {
-  expect(processErrors, "uncaught exceptions or unhandled rejections").toEqual([]);
-});
+failOnProcessErrors();
 
 // ------------------------------------------------------------------------------------------------
 // Request bodies

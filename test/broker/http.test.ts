@@ -5,7 +5,7 @@
  * tail over a real `ws` client: records appended after it starts, its error close codes, and a
  * slow reader that stops the tail with its memory bounded.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { HttpServer } from "../../broker/http/server.js";
 import {
@@ -19,6 +19,7 @@ import { partitionForKey } from "../../protocol/murmur2.js";
 import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
+import { failOnProcessErrors } from "../helpers/process-errors.js";
 import { decodeResponse, RawConn } from "../helpers/raw-conn.js";
 import { batchOf } from "../helpers/records.js";
 import { fetchRequest, produceRequest } from "../helpers/requests.js";
@@ -31,19 +32,7 @@ const API_VERSIONS = 18;
 // ------------------------------------------------------------------------------------------------
 // Process-level failures: any uncaught exception or unhandled rejection fails the suite.
 
-const processErrors: unknown[] = [];
-const onProcessError = (err: unknown) => processErrors.push(err);
-beforeAll(() => {
-  process.on("uncaughtException", onProcessError);
-  process.on("unhandledRejection", onProcessError);
-});
-afterAll(() => {
-  process.off("uncaughtException", onProcessError);
-  process.off("unhandledRejection", onProcessError);
-});
-afterEach(() => {
-  expect(processErrors, "uncaught exceptions or unhandled rejections").toEqual([]);
-});
+failOnProcessErrors();
 
 // ------------------------------------------------------------------------------------------------
 // Helpers
