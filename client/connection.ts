@@ -21,6 +21,15 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   1: 12, // Fetch
   2: 7, // ListOffsets
   3: 12, // Metadata
+  8: 9, // OffsetCommit
+  9: 9, // OffsetFetch
+  10: 4, // FindCoordinator
+  11: 9, // JoinGroup
+  12: 4, // Heartbeat
+  13: 5, // LeaveGroup
+  14: 5, // SyncGroup
+  15: 5, // DescribeGroups
+  16: 5, // ListGroups
   18: 3, // ApiVersions
   19: 7, // CreateTopics
   20: 6, // DeleteTopics
@@ -29,7 +38,9 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   33: 2, // AlterConfigs
   35: 3, // DescribeLogDirs
   37: 3, // CreatePartitions
+  42: 2, // DeleteGroups
   44: 1, // IncrementalAlterConfigs
+  47: 0, // OffsetDelete
 };
 
 export interface ConnectionOptions {
