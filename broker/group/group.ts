@@ -107,10 +107,14 @@ export class Group {
     return protocols.some((p) => candidates.includes(p.name));
   }
 
-  /** Each member votes for the first candidate it lists; the most votes wins. */
+  /**
+   * Each member votes for the first candidate it lists; the most votes wins. Joins are refused
+   * unless a common protocol remains, so candidates are never empty; were they, the first
+   * member's first protocol is chosen rather than failing inside a timer.
+   */
   selectProtocol(): string {
     const candidates = this.candidateProtocols();
-    if (candidates.length === 0) throw new Error(`group ${this.id} has no common protocol`);
+    if (candidates.length === 0) return this.members.values().next().value?.protocols[0]?.name ?? "";
     const votes = new Map<string, number>();
     for (const m of this.members.values()) {
       const choice = m.protocols.find((p) => candidates.includes(p.name));
