@@ -1,6 +1,7 @@
 /**
- * A samsa broker: the metadata store, the partition logs, the topics, and the listeners that
- * lead into the API handlers. `Broker.start` brings it up in that order; `stop` answers the
+ * A samsa broker: the metadata store, the partition logs, the topics, the group coordinator
+ * (groups and offsets reloaded from __consumer_offsets), and the listeners that lead into the API
+ * handlers. `Broker.start` brings it up in that order; `stop` answers the
  * requests in flight, snapshots producer state, flushes and closes every log (writing the
  * clean-shutdown marker) and closes the store.
  */
@@ -12,6 +13,9 @@ import { HANDLERS } from "./api/index.js";
 import type { ApiHandler } from "./api/types.js";
 import type { BrokerConfig } from "./config.js";
 import { Dispatcher } from "./dispatch.js";
+import { GroupCoordinator } from "./group/coordinator.js";
+import { GroupOffsets } from "./group/offsets.js";
+import { OffsetsTopic } from "./group/offsets-topic.js";
 import { HttpServer } from "./http/server.js";
 import { FileMetadataStore } from "./metadata/file-store.js";
 import type { MetadataStore } from "./metadata/store.js";
@@ -44,6 +48,8 @@ export class Broker {
     readonly store: MetadataStore,
     readonly logs: LogManager,
     readonly topics: TopicManager,
+    readonly groups: GroupCoordinator,
+    readonly offsets: GroupOffsets,
     readonly log: Logger,
     handlers: ApiHandler[],
   ) {
@@ -62,7 +68,11 @@ export class Broker {
     });
     const topics = new TopicManager(config, store, logs, sfs);
     await topics.loadAll();
-    const broker = new Broker(config, store, logs, topics, log, HANDLERS);
+    const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
+    const offsets = new GroupOffsets(groups, topics, config, log);
+    const loaded = await groups.load();
+    if (loaded > 0) log.info({ records: loaded, groups: groups.allGroups().length }, "groups loaded");
+    const broker = new Broker(config, store, logs, topics, groups, offsets, log, HANDLERS);
     try {
       await broker.listen();
     } catch (err) {
@@ -95,6 +105,7 @@ export class Broker {
       port: this.kafkaPort,
       rack: null,
     });
+    this.offsets.start();
     const timer = setInterval(
       () => void this.snapshot().catch((err) => this.log.warn({ err }, "snapshot failed")),
       SNAPSHOT_INTERVAL_MS,
@@ -113,6 +124,9 @@ export class Broker {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    // Members waiting for a rebalance are answered now (NOT_COORDINATOR), not after it.
+    this.groups.stop();
+    this.offsets.stop();
     await Promise.all([this.kafkaServer?.close(), this.http?.close()]);
     await this.snapshot().catch((err) => this.log.warn({ err }, "final snapshot failed"));
     await this.logs.close();

@@ -31,6 +31,23 @@ export interface BrokerConfig {
   /** log.retention.check.interval.ms */
   retentionCheckIntervalMs: number;
   logLevel: string;
+  /** offsets.topic.num.partitions: partitions of `__consumer_offsets` when it is created. */
+  offsetsTopicPartitions: number;
+  /** offsets.topic.segment.bytes */
+  offsetsTopicSegmentBytes: number;
+  /** offsets.retention.minutes: how long an empty group's committed offsets are kept. */
+  offsetsRetentionMinutes: number;
+  /** offsets.retention.check.interval.ms */
+  offsetsRetentionCheckIntervalMs: number;
+  /** offset.metadata.max.bytes: the largest metadata string of a commit. */
+  offsetMetadataMaxBytes: number;
+  /** group.min.session.timeout.ms / group.max.session.timeout.ms: the session timeouts allowed. */
+  groupMinSessionTimeoutMs: number;
+  groupMaxSessionTimeoutMs: number;
+  /** group.initial.rebalance.delay.ms: how long the first rebalance of an empty group waits for more members. */
+  groupInitialRebalanceDelayMs: number;
+  /** group.max.size */
+  groupMaxSize: number;
   /** Topic config defaults (Kafka's topic names), from the broker's `log.*` keys. */
   topicDefaults: Record<string, string>;
 }
@@ -78,6 +95,47 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     kind: "int",
     doc: "how often retention runs",
   },
+  "offsets.topic.num.partitions": {
+    field: "offsetsTopicPartitions",
+    kind: "int",
+    doc: "partitions of __consumer_offsets (fixed once it exists)",
+  },
+  "offsets.topic.segment.bytes": {
+    field: "offsetsTopicSegmentBytes",
+    kind: "int",
+    doc: "segment.bytes of __consumer_offsets",
+  },
+  "offsets.retention.minutes": {
+    field: "offsetsRetentionMinutes",
+    kind: "int",
+    doc: "keep an empty group's offsets this long",
+  },
+  "offsets.retention.check.interval.ms": {
+    field: "offsetsRetentionCheckIntervalMs",
+    kind: "int",
+    doc: "how often expired offsets are removed",
+  },
+  "offset.metadata.max.bytes": {
+    field: "offsetMetadataMaxBytes",
+    kind: "int",
+    doc: "largest metadata string of an offset commit",
+  },
+  "group.min.session.timeout.ms": {
+    field: "groupMinSessionTimeoutMs",
+    kind: "int",
+    doc: "smallest session timeout a member may ask for",
+  },
+  "group.max.session.timeout.ms": {
+    field: "groupMaxSessionTimeoutMs",
+    kind: "int",
+    doc: "largest session timeout a member may ask for",
+  },
+  "group.initial.rebalance.delay.ms": {
+    field: "groupInitialRebalanceDelayMs",
+    kind: "int",
+    doc: "wait for more members before an empty group's first rebalance",
+  },
+  "group.max.size": { field: "groupMaxSize", kind: "int", doc: "most members in one group" },
   "log.level": { field: "logLevel", kind: "string", doc: "pino level: trace, debug, info, warn, error" },
   "log.retention.ms": { field: null, kind: "int", topicKey: "retention.ms", doc: "default retention.ms" },
   "log.retention.bytes": {
@@ -122,6 +180,15 @@ export function defaultBrokerConfig(): BrokerConfig {
     idleTimeoutMs: 10 * 60_000,
     retentionCheckIntervalMs: 5 * 60_000,
     logLevel: "info",
+    offsetsTopicPartitions: 50,
+    offsetsTopicSegmentBytes: 100 * 1024 * 1024,
+    offsetsRetentionMinutes: 7 * 24 * 60,
+    offsetsRetentionCheckIntervalMs: 10 * 60_000,
+    offsetMetadataMaxBytes: 4096,
+    groupMinSessionTimeoutMs: 6000,
+    groupMaxSessionTimeoutMs: 30 * 60_000,
+    groupInitialRebalanceDelayMs: 3000,
+    groupMaxSize: 2_147_483_647,
     topicDefaults: {},
   };
 }

@@ -22,6 +22,13 @@ const BROKER_TOPIC_CONFIGS: Record<string, (v: string) => boolean> = {
   "min.insync.replicas": (v) => /^\d+$/.test(v) && Number(v) >= 1,
 };
 
+/** Topics the broker writes itself; clients may read them but not create, write or delete them. */
+export const INTERNAL_TOPICS: ReadonlySet<string> = new Set(["__consumer_offsets", "__transaction_state"]);
+
+export function isInternalTopic(name: string): boolean {
+  return INTERNAL_TOPICS.has(name);
+}
+
 /** Throws INVALID_TOPIC_EXCEPTION unless `name` is a legal Kafka topic name. */
 export function validateTopicName(name: string): void {
   if (name.length === 0) throw new KafkaError("INVALID_TOPIC_EXCEPTION", "topic name is empty");
@@ -111,6 +118,11 @@ export class TopicManager {
     return partition;
   }
 
+  /** The topic's metadata record, if it exists. */
+  record(name: string): TopicRecord | undefined {
+    return this.store.topic(name);
+  }
+
   partition(topic: string, index: number): Partition | undefined {
     return this.partitions.get(partitionKey(topic, index));
   }
@@ -121,7 +133,8 @@ export class TopicManager {
 
   /**
    * Creates a topic. `numPartitions` and `replicationFactor` of -1 take the broker defaults.
-   * With `validateOnly`, checks everything and changes nothing.
+   * With `validateOnly`, checks everything and changes nothing. Internal topics are created only
+   * by the broker itself (`internal`); clients asking for one get INVALID_REQUEST.
    */
   async create(
     name: string,
@@ -129,8 +142,12 @@ export class TopicManager {
     replicationFactor: number,
     configs: Record<string, string>,
     validateOnly = false,
+    internal = false,
   ): Promise<TopicRecord> {
     validateTopicName(name);
+    if (isInternalTopic(name) && !internal) {
+      throw new KafkaError("INVALID_REQUEST", `${name} is an internal topic; the broker creates it`);
+    }
     const partitions = numPartitions === -1 ? this.config.numPartitions : numPartitions;
     const replicas = replicationFactor === -1 ? this.config.defaultReplicationFactor : replicationFactor;
     if (partitions < 1 || partitions > MAX_PARTITIONS_PER_TOPIC) {
@@ -202,7 +219,7 @@ export class TopicManager {
     if (existing) return existing;
     const pending = this.creating.get(name);
     if (pending) return pending;
-    if (!allowAutoCreate || !this.config.autoCreateTopics) return undefined;
+    if (!allowAutoCreate || !this.config.autoCreateTopics || isInternalTopic(name)) return undefined;
     try {
       return await this.create(name, -1, -1, {});
     } catch (err) {
@@ -219,6 +236,7 @@ export class TopicManager {
   private async deleteNow(name: string): Promise<void> {
     const record = this.store.topic(name);
     if (!record) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
+    if (isInternalTopic(name)) throw new KafkaError("INVALID_REQUEST", `${name} is an internal topic`);
     await this.store.deleteTopic(name);
     for (const p of record.partitions) {
       this.partitions.delete(partitionKey(name, p.partition));

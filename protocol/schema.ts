@@ -34,7 +34,8 @@ export interface StructSpec {
 
 export interface MessageSpec {
   apiKey: number;
-  type: "request" | "response" | "header";
+  /** `data` for records stored in logs (the `__consumer_offsets` keys and values). */
+  type: "request" | "response" | "header" | "data";
   name: string;
   validVersions: string;
   flexibleVersions: string;

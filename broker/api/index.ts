@@ -4,15 +4,26 @@ import { alterConfigs } from "./alter-configs.js";
 import { apiVersions } from "./api-versions.js";
 import { createPartitions } from "./create-partitions.js";
 import { createTopics } from "./create-topics.js";
+import { deleteGroups } from "./delete-groups.js";
 import { deleteTopics } from "./delete-topics.js";
 import { describeConfigs } from "./describe-configs.js";
+import { describeGroups } from "./describe-groups.js";
 import { describeLogDirs } from "./describe-log-dirs.js";
 import { fetch } from "./fetch.js";
+import { findCoordinator } from "./find-coordinator.js";
+import { heartbeat } from "./heartbeat.js";
 import { incrementalAlterConfigs } from "./incremental-alter-configs.js";
 import { initProducerId } from "./init-producer-id.js";
+import { joinGroup } from "./join-group.js";
+import { leaveGroup } from "./leave-group.js";
+import { listGroups } from "./list-groups.js";
 import { listOffsets } from "./list-offsets.js";
 import { metadata } from "./metadata.js";
+import { offsetCommit } from "./offset-commit.js";
+import { offsetDelete } from "./offset-delete.js";
+import { offsetFetch } from "./offset-fetch.js";
 import { produce } from "./produce.js";
+import { syncGroup } from "./sync-group.js";
 import type { ApiHandler } from "./types.js";
 
 export const HANDLERS: ApiHandler[] = [
@@ -20,6 +31,15 @@ export const HANDLERS: ApiHandler[] = [
   fetch,
   listOffsets,
   metadata,
+  offsetCommit,
+  offsetFetch,
+  findCoordinator,
+  joinGroup,
+  heartbeat,
+  leaveGroup,
+  syncGroup,
+  describeGroups,
+  listGroups,
   apiVersions,
   initProducerId,
   createTopics,
@@ -29,4 +49,6 @@ export const HANDLERS: ApiHandler[] = [
   alterConfigs,
   incrementalAlterConfigs,
   describeLogDirs,
+  deleteGroups,
+  offsetDelete,
 ];

@@ -9,6 +9,7 @@ import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
 import type { TopicRecord } from "../metadata/store.js";
+import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
 
 /** Kafka's "authorized operations not requested" marker. */
@@ -20,7 +21,7 @@ export function describeTopic(topic: TopicRecord): Message {
     errorCode: 0,
     name: topic.name,
     topicId: topic.id,
-    isInternal: topic.name.startsWith("__"),
+    isInternal: isInternalTopic(topic.name),
     partitions: topic.partitions.map((p) => ({
       errorCode: 0,
       partitionIndex: p.partition,

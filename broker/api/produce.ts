@@ -6,7 +6,7 @@
  * Validation order: a transactional id -> TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every
  * partition; acks outside {0, 1, -1} -> INVALID_REQUIRED_ACKS; per topic, an unknown topic is
  * auto-created when the broker allows it, else UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
- * for an illegal name); per partition: unknown partition -> UNKNOWN_TOPIC_OR_PARTITION; no
+ * for an illegal name or an internal topic such as __consumer_offsets); per partition: unknown partition -> UNKNOWN_TOPIC_OR_PARTITION; no
  * records -> CORRUPT_MESSAGE; acks=-1 with fewer in-sync replicas than min.insync.replicas ->
  * NOT_ENOUGH_REPLICAS; then the partition validates the batches (storage/validate.ts) and the
  * producer's sequences. acks=0 gets no response.
@@ -17,6 +17,7 @@
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
+import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
 
 interface PartitionData {
@@ -75,6 +76,7 @@ async function appendPartition(
 
 /** The topic's error, after creating it when auto-creation allows; null when it exists. */
 async function resolveTopic(broker: Broker, name: string): Promise<ErrorName | null> {
+  if (isInternalTopic(name)) return "INVALID_TOPIC_EXCEPTION";
   try {
     return (await broker.topics.getOrCreate(name, true)) ? null : "UNKNOWN_TOPIC_OR_PARTITION";
   } catch (err) {

@@ -1,0 +1,27 @@
+/**
+ * DeleteGroups (key 42), v0-v3. Removes empty groups and their committed offsets (tombstones in
+ * __consumer_offsets). Validation order, per group: empty id -> INVALID_GROUP_ID; unknown ->
+ * GROUP_ID_NOT_FOUND; members present -> NON_EMPTY_GROUP.
+ */
+import type { Message } from "../../protocol/codec.js";
+import { errorCode } from "../../protocol/errors.js";
+import type { ApiHandler } from "./types.js";
+
+export const deleteGroups: ApiHandler = {
+  apiKey: 42,
+  name: "DeleteGroups",
+  minVersion: 0,
+  maxVersion: 3,
+  async handle(broker, request): Promise<Message> {
+    const ids = request.groupsNames as string[];
+    const errors = await broker.offsets.deleteGroups(ids);
+    return {
+      throttleTimeMs: 0,
+      results: ids.map((groupId, i) => ({
+        groupId,
+        errorCode: errors[i] ? errorCode(errors[i]) : 0,
+        errorMessage: null,
+      })),
+    };
+  },
+};

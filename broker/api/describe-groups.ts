@@ -1,0 +1,57 @@
+/**
+ * DescribeGroups (key 15), v0-v6. A Stable group reports its protocol and each member's
+ * subscription metadata and assignment; in other states members come without them (as Kafka).
+ * An unknown group is reported as state "Dead" before v6 and GROUP_ID_NOT_FOUND from v6 (KIP-1043);
+ * an empty group id -> INVALID_GROUP_ID. Authorized operations are not computed (v3+ report the
+ * "omitted" value).
+ */
+import type { Message } from "../../protocol/codec.js";
+import { errorCode } from "../../protocol/errors.js";
+import { EMPTY_ASSIGNMENT } from "../group/group.js";
+import type { ApiHandler } from "./types.js";
+
+const OPERATIONS_OMITTED = -2147483648;
+
+export const describeGroups: ApiHandler = {
+  apiKey: 15,
+  name: "DescribeGroups",
+  minVersion: 0,
+  maxVersion: 6,
+  async handle(broker, request, ctx): Promise<Message> {
+    const groups = (request.groups as string[]).map((id): Message => {
+      const base = {
+        errorCode: 0,
+        errorMessage: null,
+        groupId: id,
+        groupState: "Dead",
+        protocolType: "",
+        protocolData: "",
+        members: [],
+        authorizedOperations: OPERATIONS_OMITTED,
+      };
+      if (!id) return { ...base, errorCode: errorCode("INVALID_GROUP_ID") };
+      const group = broker.groups.group(id);
+      if (!group || group.state === "Dead") {
+        return ctx.apiVersion >= 6
+          ? { ...base, errorCode: errorCode("GROUP_ID_NOT_FOUND"), errorMessage: `group ${id} not found` }
+          : base;
+      }
+      const stable = group.state === "Stable";
+      return {
+        ...base,
+        groupState: group.state,
+        protocolType: group.protocolType ?? "",
+        protocolData: stable ? (group.protocolName ?? "") : "",
+        members: [...group.members.values()].map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: stable ? group.metadataFor(m, group.protocolName) : EMPTY_ASSIGNMENT,
+          memberAssignment: stable ? m.assignment : EMPTY_ASSIGNMENT,
+        })),
+      };
+    });
+    return { throttleTimeMs: 0, groups };
+  },
+};

@@ -1,0 +1,76 @@
+/**
+ * FindCoordinator (key 10), v0-v6; v4+ batch several keys.
+ * Validation order, per key: key type 1 (transactions, not served) ->
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED; any other type but 0 (groups) -> INVALID_REQUEST; an
+ * empty key -> INVALID_REQUEST; `__consumer_offsets` cannot be created -> COORDINATOR_NOT_AVAILABLE.
+ * Otherwise this broker (the only one) coordinates every group; the offsets topic is created on
+ * the first request, as Kafka does.
+ */
+import type { Message } from "../../protocol/codec.js";
+import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import type { Broker } from "../broker.js";
+import type { ApiHandler } from "./types.js";
+
+const GROUP_KEY_TYPE = 0;
+const TRANSACTION_KEY_TYPE = 1;
+
+async function coordinatorFor(broker: Broker, key: string, keyType: number) {
+  let error: ErrorName | null = null;
+  let message: string | null = null;
+  if (keyType === TRANSACTION_KEY_TYPE) {
+    error = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
+    message = "transactions are not served";
+  } else if (keyType !== GROUP_KEY_TYPE) {
+    error = "INVALID_REQUEST";
+    message = `key type ${keyType} is not served`;
+  } else if (!key) {
+    error = "INVALID_REQUEST";
+    message = "empty group id";
+  } else {
+    try {
+      await broker.groups.offsetsTopic.ensure();
+    } catch (err) {
+      error = "COORDINATOR_NOT_AVAILABLE";
+      message = err instanceof Error ? err.message : String(err);
+    }
+  }
+  const self = broker.store.brokers().find((b) => b.nodeId === broker.config.nodeId);
+  if (!error && !self) {
+    error = "COORDINATOR_NOT_AVAILABLE";
+    message = "broker not registered yet";
+  }
+  const ok = !error && self;
+  return {
+    key,
+    nodeId: ok ? self.nodeId : -1,
+    host: ok ? self.host : "",
+    port: ok ? self.port : -1,
+    errorCode: error ? errorCode(error) : 0,
+    errorMessage: message,
+  };
+}
+
+export const findCoordinator: ApiHandler = {
+  apiKey: 10,
+  name: "FindCoordinator",
+  minVersion: 0,
+  maxVersion: 6,
+  async handle(broker, request, ctx): Promise<Message> {
+    if (ctx.apiVersion >= 4) {
+      const coordinators = [];
+      for (const key of request.coordinatorKeys as string[]) {
+        coordinators.push(await coordinatorFor(broker, key, request.keyType));
+      }
+      return { throttleTimeMs: 0, coordinators };
+    }
+    const c = await coordinatorFor(broker, request.key, request.keyType);
+    return {
+      throttleTimeMs: 0,
+      errorCode: c.errorCode,
+      errorMessage: c.errorMessage,
+      nodeId: c.nodeId,
+      host: c.host,
+      port: c.port,
+    };
+  },
+};

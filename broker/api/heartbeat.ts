@@ -1,0 +1,25 @@
+/**
+ * Heartbeat (key 12), v0-v4. Keeps a member's session alive and tells it when to rejoin.
+ * Validation order: empty group id -> INVALID_GROUP_ID; unknown group or member ->
+ * UNKNOWN_MEMBER_ID; a fenced static member -> FENCED_INSTANCE_ID; another generation ->
+ * ILLEGAL_GENERATION; a group preparing a rebalance -> REBALANCE_IN_PROGRESS (the session is
+ * still renewed).
+ */
+import { errorCode } from "../../protocol/errors.js";
+import type { ApiHandler } from "./types.js";
+
+export const heartbeat: ApiHandler = {
+  apiKey: 12,
+  name: "Heartbeat",
+  minVersion: 0,
+  maxVersion: 4,
+  async handle(broker, request) {
+    const error = broker.groups.heartbeat(
+      request.groupId,
+      request.generationId,
+      request.memberId,
+      request.groupInstanceId ?? null,
+    );
+    return { throttleTimeMs: 0, errorCode: error ? errorCode(error) : 0 };
+  },
+};

@@ -1,0 +1,46 @@
+/**
+ * JoinGroup (key 11), v0-v9. v4+ make a new member ask twice (MEMBER_ID_REQUIRED hands out its
+ * id); v5+ carry group.instance.id (static membership); v9's SkipAssignment is always false.
+ * Validation order (broker/group/coordinator.ts): empty group id -> INVALID_GROUP_ID; session
+ * timeout outside group.min/max.session.timeout.ms -> INVALID_SESSION_TIMEOUT; no protocol type
+ * or protocols -> INCONSISTENT_GROUP_PROTOCOL; an unknown member id -> UNKNOWN_MEMBER_ID; a static
+ * member id that lost its instance id -> FENCED_INSTANCE_ID; protocols that share none with the
+ * group -> INCONSISTENT_GROUP_PROTOCOL; a full group -> GROUP_MAX_SIZE_REACHED. The answer comes
+ * when the rebalance's join phase ends.
+ */
+import type { Message } from "../../protocol/codec.js";
+import type { ApiHandler } from "./types.js";
+
+export const joinGroup: ApiHandler = {
+  apiKey: 11,
+  name: "JoinGroup",
+  minVersion: 0,
+  maxVersion: 9,
+  async handle(broker, request, ctx): Promise<Message> {
+    ctx.admit();
+    const result = await broker.groups.join({
+      groupId: request.groupId,
+      sessionTimeoutMs: request.sessionTimeoutMs,
+      rebalanceTimeoutMs: ctx.apiVersion >= 1 ? request.rebalanceTimeoutMs : -1,
+      memberId: request.memberId,
+      groupInstanceId: request.groupInstanceId ?? null,
+      protocolType: request.protocolType,
+      protocols: (request.protocols as Message[]).map((p) => ({ name: p.name, metadata: p.metadata })),
+      requireKnownMemberId: ctx.apiVersion >= 4,
+      clientId: ctx.clientId ?? "",
+      clientHost: ctx.clientHost,
+    });
+    return {
+      throttleTimeMs: 0,
+      errorCode: result.errorCode,
+      generationId: result.generationId,
+      protocolType: result.protocolType,
+      // Before v7 the name is not nullable: an error carries "".
+      protocolName: result.protocolName ?? (ctx.apiVersion >= 7 ? null : ""),
+      leader: result.leader,
+      skipAssignment: false,
+      memberId: result.memberId,
+      members: result.members,
+    };
+  },
+};

@@ -1,0 +1,33 @@
+/**
+ * ListGroups (key 16), v0-v5. Every group this coordinator holds, with its protocol type; v4+
+ * filter by state (case-insensitive, as Kafka) and report it; v5+ filter by type (every group
+ * here is "classic").
+ */
+import type { Message } from "../../protocol/codec.js";
+import type { ApiHandler } from "./types.js";
+
+const GROUP_TYPE = "classic";
+
+export const listGroups: ApiHandler = {
+  apiKey: 16,
+  name: "ListGroups",
+  minVersion: 0,
+  maxVersion: 5,
+  async handle(broker, request, ctx): Promise<Message> {
+    const states = ((request.statesFilter as string[] | undefined) ?? []).map((s) => s.toLowerCase());
+    const types = ((request.typesFilter as string[] | undefined) ?? []).map((s) => s.toLowerCase());
+    const groups = broker.groups
+      .allGroups()
+      .filter((g) => g.state !== "Dead")
+      .filter((g) => ctx.apiVersion < 4 || states.length === 0 || states.includes(g.state.toLowerCase()))
+      .filter(() => ctx.apiVersion < 5 || types.length === 0 || types.includes(GROUP_TYPE))
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((g) => ({
+        groupId: g.id,
+        protocolType: g.protocolType ?? "",
+        groupState: g.state,
+        groupType: GROUP_TYPE,
+      }));
+    return { throttleTimeMs: 0, errorCode: 0, groups };
+  },
+};

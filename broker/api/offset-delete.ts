@@ -1,0 +1,38 @@
+/**
+ * OffsetDelete (key 47), v0. Removes a group's committed offsets of some partitions.
+ * Validation order: empty id -> INVALID_GROUP_ID; unknown group -> GROUP_ID_NOT_FOUND; a
+ * non-empty group of another protocol type than "consumer" -> NON_EMPTY_GROUP (top-level); then
+ * per partition an unknown topic or partition -> UNKNOWN_TOPIC_OR_PARTITION and a topic that a
+ * member subscribes to -> GROUP_SUBSCRIBED_TO_TOPIC.
+ */
+import type { Message } from "../../protocol/codec.js";
+import { errorCode } from "../../protocol/errors.js";
+import type { ApiHandler } from "./types.js";
+
+export const offsetDelete: ApiHandler = {
+  apiKey: 47,
+  name: "OffsetDelete",
+  minVersion: 0,
+  maxVersion: 0,
+  async handle(broker, request): Promise<Message> {
+    const topics = request.topics as Message[];
+    const asked = topics.map((t) => ({
+      name: t.name as string,
+      partitions: (t.partitions as Message[]).map((p) => p.partitionIndex as number),
+    }));
+    const result = await broker.offsets.deleteOffsets(request.groupId, asked);
+    return {
+      errorCode: result.error ? errorCode(result.error) : 0,
+      throttleTimeMs: 0,
+      topics: result.error
+        ? []
+        : asked.map((t, ti) => ({
+            name: t.name,
+            partitions: t.partitions.map((p, pi) => {
+              const e = result.partitions[ti][pi];
+              return { partitionIndex: p, errorCode: e ? errorCode(e) : 0 };
+            }),
+          })),
+    };
+  },
+};

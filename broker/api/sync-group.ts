@@ -1,0 +1,39 @@
+/**
+ * SyncGroup (key 14), v0-v5. The leader's request carries every member's assignment; the answer
+ * (to every member) comes once those are stored in __consumer_offsets.
+ * Validation order: empty group id -> INVALID_GROUP_ID; unknown group or member ->
+ * UNKNOWN_MEMBER_ID; a fenced static member -> FENCED_INSTANCE_ID; another generation ->
+ * ILLEGAL_GENERATION; v5's protocol type or name not the group's -> INCONSISTENT_GROUP_PROTOCOL;
+ * a group preparing a rebalance -> REBALANCE_IN_PROGRESS.
+ */
+import type { Message } from "../../protocol/codec.js";
+import type { ApiHandler } from "./types.js";
+
+export const syncGroup: ApiHandler = {
+  apiKey: 14,
+  name: "SyncGroup",
+  minVersion: 0,
+  maxVersion: 5,
+  async handle(broker, request, ctx): Promise<Message> {
+    ctx.admit();
+    const result = await broker.groups.sync({
+      groupId: request.groupId,
+      generationId: request.generationId,
+      memberId: request.memberId,
+      groupInstanceId: request.groupInstanceId ?? null,
+      protocolType: request.protocolType ?? null,
+      protocolName: request.protocolName ?? null,
+      assignments: (request.assignments as Message[]).map((a) => ({
+        memberId: a.memberId,
+        assignment: a.assignment,
+      })),
+    });
+    return {
+      throttleTimeMs: 0,
+      errorCode: result.errorCode,
+      protocolType: result.protocolType,
+      protocolName: result.protocolName,
+      assignment: result.assignment,
+    };
+  },
+};
