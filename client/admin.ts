@@ -3,7 +3,7 @@
  * the group's coordinator). Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
-import { errorName, isRetriable as retriableCode, KafkaError } from "../protocol/errors.js";
+import { errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
 import type { TopicPartition } from "./assignors.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
 import type { Connection } from "./connection.js";
