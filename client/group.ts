@@ -313,8 +313,9 @@ export class GroupMember {
     const lost = this.generationId < 0;
     if (!lost && this.cooperative) return;
     const partitions = this.owned;
-    await this.hooks.revoke(partitions, lost);
+    // Forgotten first: a close() meanwhile must not revoke them a second time.
     this.owned = [];
+    await this.hooks.revoke(partitions, lost);
   }
 
   private subscriptionFor(assignor: PartitionAssignor): Buffer {
@@ -424,7 +425,8 @@ export class GroupMember {
     });
     const topics = [...new Set(subscriptions.flatMap((s) => s.subscription.topics))].sort();
     const partitionsPerTopic = await this.partitionCounts(topics);
-    this.assignedFrom = partitionsPerTopic;
+    // Topics that do not exist yet count as 0 partitions: their creation triggers a rebalance.
+    this.assignedFrom = new Map(topics.map((t) => [t, partitionsPerTopic.get(t) ?? 0]));
     this.lastMetadataCheckMs = Date.now();
     const result = assignor.assign(subscriptions, partitionsPerTopic);
     // Every version lays an assignment out alike; write the oldest any member speaks.
@@ -545,7 +547,7 @@ export class GroupMember {
         const before = this.assignedFrom;
         if (!this.isLeader || !before) return;
         const now = await this.partitionCounts([...before.keys()]);
-        for (const [topic, count] of before) if (now.get(topic) !== count) this.requestRejoin();
+        for (const [topic, count] of before) if ((now.get(topic) ?? 0) !== count) this.requestRejoin();
       } catch {
         // Checked again next interval.
       } finally {

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
   Admin,
+  type ClusterOptions,
   Consumer,
   type ConsumerOptions,
   type ConsumerRecord,
@@ -41,19 +42,20 @@ async function setup(flags: Record<string, unknown> = {}) {
 }
 
 /** A group consumer with quick heartbeats and commits, tracked for closing. */
-function member(brokers: string[], options: ConsumerOptions = {}): Consumer {
-  const c = new Consumer(
-    { brokers },
-    {
-      groupId: "g",
-      autoOffsetReset: "earliest",
-      heartbeatIntervalMs: 100,
-      sessionTimeoutMs: 3000,
-      autoCommitIntervalMs: 200,
-      maxWaitMs: 100,
-      ...options,
-    },
-  );
+function member(
+  brokers: string[],
+  options: ConsumerOptions & Omit<ClusterOptions, "brokers"> = {},
+): Consumer {
+  const c = new Consumer({
+    brokers,
+    groupId: "g",
+    autoOffsetReset: "earliest",
+    heartbeatIntervalMs: 100,
+    sessionTimeoutMs: 3000,
+    autoCommitIntervalMs: 200,
+    maxWaitMs: 100,
+    ...options,
+  });
   closers.push(() => c.close());
   return c;
 }
@@ -362,6 +364,69 @@ describe("consumer groups", () => {
     await until(() => a.assignment().length === 6, "a to own all 6 again");
     expect(names(a.assignment()).filter((p) => aBefore.includes(p))).toEqual(aBefore);
     expect(log.get("a")!.filter((e) => e.startsWith("-"))).toHaveLength(1);
+  });
+
+  it("an eager rebalance waits for the running handler, commits its record, then reassigns", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "t", partitions: 2 }]);
+    await produce(brokers, "t", 20);
+    const a = member(brokers);
+    const got: ConsumerRecord[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let held: ConsumerRecord | null = null;
+    const aEvents: string[] = [];
+    a.subscribe(["t"], { onPartitionsRevoked: (p) => void aEvents.push(`revoked ${names(p)}`) });
+    consume(a, got, async (r) => {
+      if (got.length === 5 && !held) {
+        held = r;
+        await released;
+      }
+    });
+    await until(() => held !== null, "a to hold a record in its handler");
+    const b = member(brokers);
+    b.subscribe(["t"]);
+    consume(b, got);
+    const state = async () => (await admin.describeGroups(["g"]))[0].state;
+    await until(async () => (await state()) === "PreparingRebalance", "the rebalance to start");
+    // Ten heartbeat intervals: long enough for a to hear of the rebalance. However slow the
+    // machine, a correct member does nothing until its handler returns: a has not revoked
+    // anything, and b has nothing yet.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(aEvents).toEqual([]);
+    expect(b.assignment()).toEqual([]);
+    release();
+    await until(() => a.assignment().length === 1 && b.assignment().length === 1, "1 + 1 partitions");
+    expect(aEvents).toEqual(["revoked t-0,t-1"]);
+    await until(() => new Set(got.map(key)).size === 20, "all 20 records");
+    expect(got.map(key).filter((k) => k === key(held!))).toHaveLength(1);
+    expect(got).toHaveLength(20);
+  });
+
+  it("the leader notices partitions added to a subscribed topic and rebalances", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "t", partitions: 2 }]);
+    const a = member(brokers, { metadataMaxAgeMs: 200 });
+    const b = member(brokers, { metadataMaxAgeMs: 200 });
+    a.subscribe(["t"]);
+    b.subscribe(["t"]);
+    await until(() => a.assignment().length === 1 && b.assignment().length === 1, "1 + 1 partitions");
+    await admin.createPartitions("t", 6);
+    await until(() => a.assignment().length === 3 && b.assignment().length === 3, "3 + 3 partitions");
+  });
+
+  it("joins a group over WebSocket", async () => {
+    const { admin } = await setup();
+    await admin.createTopics([{ name: "t", partitions: 2 }]);
+    const ws = [`ws://127.0.0.1:${tb!.broker.httpPort}/kafka`];
+    await produce([`127.0.0.1:${tb!.port}`], "t", 10);
+    const c = member(ws);
+    c.subscribe(["t"]);
+    const got: ConsumerRecord[] = [];
+    consume(c, got);
+    await until(() => got.length === 10, "10 records over WebSocket");
+    await c.close();
+    expect((await admin.fetchOffsets("g", ["t"])).reduce((n, o) => n + o.offset, 0)).toBe(10);
   });
 
   /** Two static members, b joined last (so its stored subscription is a first join's, and a leads). */
