@@ -409,23 +409,33 @@ export class Consumer {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Records went to user code. */
+  /** Records went to user code. Per record: no timer is made here, only a timestamp. */
   private beginHandler(): void {
     if (this.handlerSinceMs !== null) return;
     this.handlerSinceMs = Date.now();
-    if (this.member?.isStarted) {
-      this.pollTimer = setTimeout(() => this.pollTimeoutExpired(), this.groupOptions.maxPollIntervalMs);
-      this.pollTimer.unref?.();
-    }
+    if (this.member?.isStarted && !this.pollTimer) this.armPollTimer(this.groupOptions.maxPollIntervalMs);
+  }
+
+  /**
+   * One timer watches maxPollIntervalMs: when it fires it checks how long the current handler has
+   * run, and re-arms for the rest, or stops while the reader is idle (the next handler re-arms it).
+   */
+  private armPollTimer(ms: number): void {
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      if (this.handlerSinceMs === null || this.closing) return;
+      const left = this.handlerSinceMs + this.groupOptions.maxPollIntervalMs - Date.now();
+      if (left > 0) this.armPollTimer(left);
+      else this.pollTimeoutExpired();
+    }, ms);
+    this.pollTimer.unref?.();
   }
 
   /** The reader came back. */
   private endHandler(): void {
     if (this.handlerSinceMs === null) return;
     this.handlerSinceMs = null;
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    this.pollTimer = null;
-    this.wake(this.idleWaiters);
+    if (this.idleWaiters.length > 0) this.wake(this.idleWaiters);
     if (!this.closing) this.member?.resume();
   }
 
@@ -434,8 +444,7 @@ export class Consumer {
    * here at once (their new owners will read them); what is still in the handler's hands is lost.
    */
   private pollTimeoutExpired(): void {
-    this.pollTimer = null;
-    if (!this.member?.isStarted || this.handlerSinceMs === null) return;
+    if (!this.member?.isStarted) return;
     for (const a of [...this.assigned.values()]) {
       this.assigned.delete(Consumer.id(a.topic, a.partition));
       this.dropBuffered(a.topic, a.partition);
