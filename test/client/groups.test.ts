@@ -226,6 +226,70 @@ describe("consumer groups", () => {
     ]);
   });
 
+  it("a member that comes back after its session expired finds its partitions lost and rejoins", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "t", partitions: 4 }]);
+    const events: string[] = [];
+    // No auto-commit: only the heartbeat may tell this member it was dropped.
+    const away = member(brokers, { sessionTimeoutMs: 1000, autoCommit: false });
+    const other = member(brokers, { sessionTimeoutMs: 1000 });
+    away.subscribe(["t"], {
+      onPartitionsRevoked: (p) => void events.push(`revoked ${names(p)}`),
+      onPartitionsLost: (p) => void events.push(`lost ${names(p)}`),
+    });
+    other.subscribe(["t"]);
+    await until(() => away.assignment().length === 2 && other.assignment().length === 2, "2 + 2 partitions");
+    const lostPartitions = names(away.assignment());
+    const inside = (away as unknown as { member: { stopHeartbeats(): void; scheduleHeartbeat(): void } })
+      .member;
+    inside.stopHeartbeats();
+    await until(() => other.assignment().length === 4, "the other member to own all 4");
+    // Back: the next heartbeat (or commit) hears UNKNOWN_MEMBER_ID; the partitions are lost, not
+    // revoked (no commit), and the member joins again.
+    inside.scheduleHeartbeat();
+    await until(
+      () =>
+        away.assignment().length === 2 &&
+        other.assignment().length === 2 &&
+        away.generationId === other.generationId,
+      "2 + 2 partitions again",
+    );
+    expect(events[0]).toBe(`lost ${lostPartitions}`);
+    expect(events.some((e) => e.startsWith("revoked"))).toBe(false);
+  });
+
+  it("a member rides out a coordinator restart", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "t", partitions: 2 }]);
+    const c = member(brokers, {
+      sessionTimeoutMs: 10_000,
+      retry: { initialBackoffMs: 50, maxBackoffMs: 500 },
+    });
+    const got: ConsumerRecord[] = [];
+    c.subscribe(["t"]);
+    consume(c, got);
+    await produce(brokers, "t", 20);
+    await until(() => got.length === 20, "20 records");
+    await until(
+      async () => (await admin.fetchOffsets("g", ["t"])).reduce((n, o) => n + o.offset, 0) === 20,
+      "the commit",
+    );
+    const port = tb!.port;
+    const dataDir = tb!.dataDir;
+    await tb!.stop(true);
+    await new Promise((r) => setTimeout(r, 300));
+    tb = await startTestBroker(
+      { "kafka.port": port, "group.initial.rebalance.delay.ms": 0, "group.min.session.timeout.ms": 500 },
+      dataDir,
+    );
+    await produce(brokers, "t", 20, 20);
+    await until(() => got.length >= 40, "the 20 records written after the restart");
+    expect(new Set(got.map(key)).size).toBe(40);
+    expect(got).toHaveLength(40);
+    const [described] = await admin.describeGroups(["g"]);
+    expect(described.members.map((m) => m.memberId)).toEqual([c.memberId]);
+  });
+
   it("a handler slower than the session timeout (within maxPollIntervalMs) causes no rebalance", async () => {
     const { brokers, admin } = await setup();
     await admin.createTopics([{ name: "t", partitions: 2 }]);
