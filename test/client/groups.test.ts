@@ -589,6 +589,39 @@ describe("consumer groups", () => {
     await c.commit([{ topic: "orders-us", partition: 0, offset: 0, metadata: "m" }]);
     expect((await admin.fetchOffsets("g", ["orders-us"]))[0]).toMatchObject({ offset: 0, metadata: "m" });
   });
+  it("raises a group error the member cannot recover from from the next read", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "t", partitions: 1 }]);
+    const tooShort = member(brokers, { groupId: "short", sessionTimeoutMs: 100 });
+    tooShort.subscribe(["t"]);
+    await expect(tooShort.nextBatch(20_000)).rejects.toMatchObject({ code: "INVALID_SESSION_TIMEOUT" });
+
+    const rangeOnly = member(brokers, { partitionAssignors: ["range"] });
+    rangeOnly.subscribe(["t"]);
+    await until(() => rangeOnly.assignment().length === 1, "the first member's assignment");
+    const roundRobinOnly = member(brokers, { partitionAssignors: ["roundrobin"] });
+    roundRobinOnly.subscribe(["t"]);
+    await expect(roundRobinOnly.nextBatch(20_000)).rejects.toMatchObject({
+      code: "INCONSISTENT_GROUP_PROTOCOL",
+    });
+    expect(rangeOnly.assignment()).toHaveLength(1);
+  });
+
+  it("refuses to mix assign() and subscribe(), and subscribe() without a groupId", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "t", partitions: 1 }]);
+    const noGroup = new Consumer({ brokers });
+    closers.push(() => noGroup.close());
+    expect(() => noGroup.subscribe(["t"])).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    const assigned = member(brokers);
+    await assigned.assign([{ topic: "t", partition: 0 }]);
+    expect(() => assigned.subscribe(["t"])).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    const subscribed = member(brokers);
+    subscribed.subscribe(["t"]);
+    await expect(subscribed.assign([{ topic: "t", partition: 0 }])).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+  });
 });
 
 describe("Admin and groups", () => {
