@@ -144,11 +144,16 @@ export class GroupMember {
   private wakeLoop: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeating = false;
   private subscribedTopics: string[] = [];
   /** Partition counts the leader assigned from; a change triggers a rebalance. */
   private assignedFrom: Map<string, number> | null = null;
   private lastMetadataCheckMs = 0;
   private checkingMetadata = false;
+  /** JoinGroups sent: an answer to a request sent before the latest join is about the past. */
+  private joinsSent = 0;
+  /** Set when close() is done: a coordinator connection made after that is closed at once. */
+  private finished = false;
 
   constructor(
     private readonly cluster: Cluster,
@@ -189,7 +194,7 @@ export class GroupMember {
     this.started = true;
     this.rejoinNeeded = true;
     this.loopDone = this.loop();
-    this.scheduleHeartbeat();
+    this.startHeartbeats();
   }
 
   /** Asks for a rebalance (subscription changed, partitions lost, coordinator said so). */
@@ -207,6 +212,10 @@ export class GroupMember {
       this.connecting = (async () => {
         const broker = await findCoordinator(this.cluster, this.groupId);
         const conn = await this.cluster.dedicatedConnection(broker);
+        if (this.finished) {
+          conn.close();
+          throw new ClientError("CLOSED", `member of ${this.groupId} is closed`);
+        }
         this.coordinator?.close();
         this.coordinator = conn;
         return conn;
@@ -338,6 +347,7 @@ export class GroupMember {
     const holdMs = this.options.rebalanceTimeoutMs + JOIN_GRACE_MS;
     this.rejoinNeeded = false;
     this.joining = true;
+    this.joinsSent++;
     let assigned: TopicPartition[];
     try {
       const join = await conn.request(
@@ -467,13 +477,23 @@ export class GroupMember {
   // ----------------------------------------------------------------------------------------------
   // Heartbeats
 
+  private startHeartbeats(): void {
+    this.heartbeating = true;
+    this.scheduleHeartbeat();
+  }
+
   private scheduleHeartbeat(): void {
-    if (this.closed) return;
-    this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.options.heartbeatIntervalMs);
+    if (this.closed || !this.heartbeating || this.heartbeatTimer) return;
+    this.heartbeatTimer = setTimeout(() => {
+      this.heartbeatTimer = null;
+      void this.heartbeat();
+    }, this.options.heartbeatIntervalMs);
     this.heartbeatTimer.unref?.();
   }
 
+  /** Stops heartbeating; one in flight does not schedule another. */
   private stopHeartbeats(): void {
+    this.heartbeating = false;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = null;
   }
@@ -492,6 +512,7 @@ export class GroupMember {
   private async sendHeartbeat(): Promise<void> {
     const generation = this.generationId;
     const memberId = this.memberId;
+    const joins = this.joinsSent;
     let r: { errorCode: number };
     try {
       const conn = await this.coordinatorConnection();
@@ -504,8 +525,8 @@ export class GroupMember {
       this.coordinatorLost();
       return;
     }
-    // A rebalance or reset happened meanwhile; this answer is about the old generation.
-    if (generation !== this.generationId || memberId !== this.memberId) return;
+    // A join, reset or new generation happened meanwhile: this answer is about the past.
+    if (generation !== this.generationId || memberId !== this.memberId || joins !== this.joinsSent) return;
     const code = errorName(r.errorCode);
     switch (code) {
       case "NONE":
@@ -596,6 +617,7 @@ export class GroupMember {
   /** Leaves the group (unless static) and stops. The Consumer has revoked its partitions. */
   async close(): Promise<void> {
     if (this.closed) {
+      this.finished = true;
       this.coordinatorLost();
       return;
     }
@@ -609,6 +631,7 @@ export class GroupMember {
     await this.loopDone.catch(() => {});
     if (wasStarted) await this.leave("the consumer is being closed");
     this.owned = [];
+    this.finished = true;
     this.coordinatorLost();
   }
 
@@ -649,6 +672,7 @@ export class GroupMember {
     }
     const generationId = standalone ? -1 : this.generationId;
     const memberId = standalone ? "" : this.memberId;
+    const joins = this.joinsSent;
     const failed = await this.withCoordinator(async (conn) => {
       const failed = await commitOffsets(conn, {
         groupId: this.groupId,
@@ -663,7 +687,7 @@ export class GroupMember {
     });
     if (failed.length === 0) return;
     const first = failed[0];
-    if (!standalone && generationId === this.generationId) {
+    if (!standalone && generationId === this.generationId && joins === this.joinsSent) {
       switch (first.error) {
         case "REBALANCE_IN_PROGRESS":
           this.requestRejoin();

@@ -240,13 +240,13 @@ describe("consumer groups", () => {
     other.subscribe(["t"]);
     await until(() => away.assignment().length === 2 && other.assignment().length === 2, "2 + 2 partitions");
     const lostPartitions = names(away.assignment());
-    const inside = (away as unknown as { member: { stopHeartbeats(): void; scheduleHeartbeat(): void } })
+    const inside = (away as unknown as { member: { stopHeartbeats(): void; startHeartbeats(): void } })
       .member;
     inside.stopHeartbeats();
     await until(() => other.assignment().length === 4, "the other member to own all 4");
     // Back: the next heartbeat (or commit) hears UNKNOWN_MEMBER_ID; the partitions are lost, not
     // revoked (no commit), and the member joins again.
-    inside.scheduleHeartbeat();
+    inside.startHeartbeats();
     await until(
       () =>
         away.assignment().length === 2 &&
