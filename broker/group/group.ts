@@ -15,6 +15,8 @@ export interface Protocol {
 
 export interface JoinResult {
   errorCode: number;
+  /** JoinGroup v9: the leader need not assign (a static leader rejoined a Stable group). */
+  skipAssignment: boolean;
   generationId: number;
   protocolType: string | null;
   protocolName: string | null;
