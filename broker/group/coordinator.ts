@@ -192,6 +192,11 @@ export class GroupCoordinator {
         this.tryCompleteJoin(group);
         return;
       }
+      if (group.members.size >= this.config.groupMaxSize) {
+        resolve(joinError("GROUP_MAX_SIZE_REACHED", req.memberId));
+        this.tryCompleteJoin(group);
+        return;
+      }
       this.addMember(group, req.memberId, req, resolve);
       return;
     }
