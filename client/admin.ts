@@ -1,8 +1,20 @@
 /**
- * Admin: topics, partitions, configs and offsets. Each call answers with plain objects and throws
+ * Admin: topics, partitions, configs, offsets and consumer groups (each group request goes to
+ * the group's coordinator). Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
+import { errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
+import type { TopicPartition } from "./assignors.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
+import type { Connection } from "./connection.js";
+import { decodeAssignment, decodeSubscription } from "./consumer-protocol.js";
+import {
+  type CommittedOffset,
+  commitOffsets,
+  fetchOffsets,
+  findCoordinator,
+  type OffsetAndMetadata,
+} from "./coordinator.js";
 import { withRetry } from "./retry.js";
 
 export interface NewTopic {
@@ -26,6 +38,33 @@ export interface PartitionOffsets {
   partition: number;
   earliest: number;
   latest: number;
+}
+
+export interface GroupListing {
+  groupId: string;
+  protocolType: string;
+  /** "" when the broker's ListGroups is older than v4. */
+  state: string;
+}
+
+export interface GroupMemberDescription {
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  /** Decoded for consumer groups (protocol type "consumer"); empty otherwise. */
+  topics: string[];
+  assignment: TopicPartition[];
+}
+
+export interface GroupDescription {
+  groupId: string;
+  /** Empty, PreparingRebalance, CompletingRebalance, Stable, Dead. */
+  state: string;
+  protocolType: string;
+  /** The assignor the group uses. */
+  protocol: string;
+  members: GroupMemberDescription[];
 }
 
 export type OffsetSpec = "earliest" | "latest" | "max-timestamp" | { timestamp: number };
@@ -222,7 +261,170 @@ export class Admin {
     return earliest.map((e, i) => ({ partition: e.partition, earliest: e.offset, latest: latest[i].offset }));
   }
 
+  /** Runs `what` against the coordinator of `groupId`, finding it again if it moves. */
+  private withCoordinator<T>(groupId: string, what: (conn: Connection) => Promise<T>): Promise<T> {
+    return withRetry(
+      async () => what(await this.cluster.brokerAt(await findCoordinator(this.cluster, groupId))),
+      this.cluster.retry,
+    );
+  }
+
+  /** Every group on every broker, sorted by id. */
+  async listGroups(): Promise<GroupListing[]> {
+    await this.cluster.refresh([]);
+    const out = new Map<string, GroupListing>();
+    const brokers = this.cluster.brokers();
+    const targets =
+      brokers.length > 0
+        ? brokers.map((b) => () => this.cluster.brokerAt(b))
+        : [() => this.cluster.anyConnection()];
+    for (const connect of targets) {
+      const r = await withRetry(
+        async () => (await connect()).request(16, { statesFilter: [], typesFilter: [] }),
+        this.cluster.retry,
+      );
+      Cluster.check(r.errorCode, "list groups");
+      for (const g of r.groups as { groupId: string; protocolType: string; groupState: string }[]) {
+        out.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState ?? "" });
+      }
+    }
+    return [...out.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+  }
+
+  /** State, assignor and members of each group; consumer members' subscriptions and assignments decoded. */
+  async describeGroups(groupIds: string[]): Promise<GroupDescription[]> {
+    const out: GroupDescription[] = [];
+    for (const groupId of groupIds) {
+      const r = await this.withCoordinator(groupId, async (conn) => {
+        const r = await conn.request(15, { groups: [groupId], includeAuthorizedOperations: false });
+        const g = r.groups[0];
+        // Retriable coordinator errors go round withRetry; others reach the caller.
+        if (g.errorCode !== 0) {
+          throw new KafkaError(
+            errorName(g.errorCode),
+            `describe group ${groupId}${g.errorMessage ? `: ${g.errorMessage}` : ""}`,
+          );
+        }
+        return g;
+      });
+      const consumer = r.protocolType === "consumer";
+      out.push({
+        groupId: r.groupId,
+        state: r.groupState,
+        protocolType: r.protocolType,
+        protocol: r.protocolData,
+        members: (
+          r.members as {
+            memberId: string;
+            groupInstanceId: string | null;
+            clientId: string;
+            clientHost: string;
+            memberMetadata: Buffer;
+            memberAssignment: Buffer;
+          }[]
+        ).map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          topics:
+            consumer && m.memberMetadata.length > 0
+              ? decodeOr(() => decodeSubscription(m.memberMetadata).topics, [])
+              : [],
+          assignment: consumer
+            ? decodeOr(
+                () =>
+                  decodeAssignment(m.memberAssignment).assignedPartitions.flatMap((t) =>
+                    t.partitions.map((partition) => ({ topic: t.topic, partition })),
+                  ),
+                [],
+              )
+            : [],
+        })),
+      });
+    }
+    return out;
+  }
+
+  /** Offsets `groupId` committed: for the partitions of `topics`, or every one it has. */
+  async fetchOffsets(groupId: string, topics?: string[]): Promise<CommittedOffset[]> {
+    let partitions: TopicPartition[] | null = null;
+    if (topics) {
+      partitions = [];
+      for (const topic of topics) {
+        for (const p of (await this.cluster.topic(topic)).partitions)
+          partitions.push({ topic, partition: p.partition });
+      }
+    }
+    return this.withCoordinator(groupId, (conn) => fetchOffsets(conn, groupId, partitions));
+  }
+
+  /**
+   * Stores offsets for `groupId` from outside the group (generation -1, member ""), as Kafka's
+   * reset tool does; a coordinator accepts it only while the group has no members.
+   */
+  async commitOffsets(groupId: string, offsets: OffsetAndMetadata[]): Promise<void> {
+    const failed = await this.withCoordinator(groupId, async (conn) => {
+      const failed = await commitOffsets(conn, {
+        groupId,
+        generationId: -1,
+        memberId: "",
+        groupInstanceId: null,
+        offsets,
+      });
+      const retriable = failed.find((f) => retriableCode(f.error));
+      if (retriable) throw new KafkaError(retriable.error, `commit offsets of ${groupId}`);
+      return failed;
+    });
+    if (failed.length > 0) {
+      const f = failed[0];
+      throw new KafkaError(f.error, `commit offset of ${f.topic}-${f.partition} for group ${groupId}`);
+    }
+  }
+
+  /** Deletes groups (they must have no members) and their offsets. */
+  async deleteGroups(groupIds: string[]): Promise<void> {
+    for (const groupId of groupIds) {
+      const r = await this.withCoordinator(groupId, async (conn) => {
+        const r = await conn.request(42, { groupsNames: [groupId] });
+        const res = r.results[0];
+        if (res.errorCode !== 0 && retriableCode(errorName(res.errorCode))) {
+          throw new KafkaError(errorName(res.errorCode), `delete group ${groupId}`);
+        }
+        return res;
+      });
+      Cluster.check(r.errorCode, `delete group ${groupId}`, r.errorMessage);
+    }
+  }
+
+  /** Deletes the committed offsets of `partitions` of `topic` (refused for topics the group reads). */
+  async deleteOffsets(groupId: string, topic: string, partitions: number[]): Promise<void> {
+    const r = await this.withCoordinator(groupId, async (conn) => {
+      const r = await conn.request(47, {
+        groupId,
+        topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex })) }],
+      });
+      if (r.errorCode !== 0 && retriableCode(errorName(r.errorCode))) {
+        throw new KafkaError(errorName(r.errorCode), `delete offsets of ${groupId}`);
+      }
+      return r;
+    });
+    Cluster.check(r.errorCode, `delete offsets of group ${groupId}`);
+    for (const t of r.topics) {
+      for (const p of t.partitions)
+        Cluster.check(p.errorCode, `delete offset of ${t.name}-${p.partitionIndex} for group ${groupId}`);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.owned) await this.cluster.close();
+  }
+}
+
+function decodeOr<T>(decode: () => T, fallback: T): T {
+  try {
+    return decode();
+  } catch {
+    return fallback;
   }
 }

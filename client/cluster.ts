@@ -105,6 +105,23 @@ export class Cluster {
     return this.connection(`${broker.host}:${broker.port}`);
   }
 
+  /** A pooled connection to `broker` (a coordinator named by FindCoordinator, say). */
+  brokerAt(broker: BrokerInfo): Promise<Connection> {
+    if (this.viaWebSocket) return this.anyConnection();
+    return this.connection(`${broker.host}:${broker.port}`);
+  }
+
+  /**
+   * A new connection to `broker` that no one else uses; the caller closes it. A group member
+   * talks to its coordinator on one, so that a JoinGroup the broker holds, or a long-polling fetch,
+   * never delays a heartbeat.
+   */
+  dedicatedConnection(broker: BrokerInfo): Promise<Connection> {
+    if (this.closed) return Promise.reject(new ClientError("CLOSED", "client is closed"));
+    const ws = this.options.brokers.find((b) => /^wss?:\/\//.test(b));
+    return Connection.connect(ws ?? `${broker.host}:${broker.port}`, this.options);
+  }
+
   /**
    * Refreshes metadata for `topics` (all topics when omitted), creating missing ones when
    * `autoCreate` and the broker allows it.

@@ -236,9 +236,12 @@ export class Connection {
     return Math.min(ours, broker.max);
   }
 
-  /** Sends a request at the negotiated version; resolves with the response body. */
-  request(apiKey: number, body: Message): Promise<Message> {
-    return this.send(apiKey, this.versionFor(apiKey), body);
+  /**
+   * Sends a request at the negotiated version; resolves with the response body. `timeoutMs`
+   * overrides requestTimeoutMs for requests a broker may hold longer (JoinGroup, SyncGroup).
+   */
+  request(apiKey: number, body: Message, timeoutMs?: number): Promise<Message> {
+    return this.send(apiKey, this.versionFor(apiKey), body, timeoutMs);
   }
 
   /** Sends a request that gets no response (Produce with acks=0). */
@@ -271,7 +274,7 @@ export class Connection {
     this.transport.send(chunks);
   }
 
-  async send(apiKey: number, version: number, body: Message): Promise<Message> {
+  async send(apiKey: number, version: number, body: Message, timeoutMs?: number): Promise<Message> {
     await this.whenSendable();
     if (this.closed) throw new ClientError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
     const correlationId = this.nextCorrelationId++;
@@ -280,7 +283,7 @@ export class Connection {
         this.pending.delete(correlationId);
         reject(new ClientError("REQUEST_TIMEOUT", `API ${apiKey} to ${this.address} timed out`));
         this.releaseSlot();
-      }, this.options.requestTimeoutMs);
+      }, timeoutMs ?? this.options.requestTimeoutMs);
       this.pending.set(correlationId, { apiKey, version, resolve, reject, timer });
       this.write(apiKey, version, body, correlationId);
     });

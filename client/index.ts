@@ -1,7 +1,26 @@
 /** The samsa client: every public type and class. */
 
 export type { RecordHeader } from "../protocol/record-batch.js";
-export { Admin, type ConfigEntry, type NewTopic, type OffsetSpec, type PartitionOffsets } from "./admin.js";
+export {
+  Admin,
+  type ConfigEntry,
+  type GroupDescription,
+  type GroupListing,
+  type GroupMemberDescription,
+  type NewTopic,
+  type OffsetSpec,
+  type PartitionOffsets,
+} from "./admin.js";
+export {
+  ASSIGNORS,
+  type AssignorName,
+  cooperativeStickyAssignor,
+  type MemberSubscription,
+  type PartitionAssignor,
+  rangeAssignor,
+  roundRobinAssignor,
+  type TopicPartition,
+} from "./assignors.js";
 export {
   type BrokerInfo,
   Cluster,
@@ -15,8 +34,19 @@ export {
   type ConsumerBatch,
   type ConsumerOptions,
   type ConsumerRecord,
+  type RebalanceListener,
   type StartAt,
 } from "./consumer.js";
+export {
+  type Assignment,
+  decodeAssignment,
+  decodeSubscription,
+  encodeAssignment,
+  encodeSubscription,
+  type Subscription,
+  type TopicPartitions,
+} from "./consumer-protocol.js";
+export type { CommittedOffset, OffsetAndMetadata } from "./coordinator.js";
 export { ClientError, type ClientErrorCode, isRetriable, KafkaError } from "./errors.js";
 export {
   type CompressionName,
