@@ -70,6 +70,8 @@ export class Broker {
     await topics.loadAll();
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     const offsets = new GroupOffsets(groups, topics, config, log);
+    topics.onDeleted = (name) =>
+      offsets.topicDeleted(name).catch((err) => log.warn({ err, topic: name }, "removing offsets failed"));
     const loaded = await groups.load();
     if (loaded > 0) log.info({ records: loaded, groups: groups.allGroups().length }, "groups loaded");
     const broker = new Broker(config, store, logs, topics, groups, offsets, log, HANDLERS);

@@ -63,6 +63,8 @@ export class TopicManager {
   private readonly creating = new Map<string, Promise<TopicRecord>>();
   /** The last queued change of each topic, while one is queued or running. */
   private readonly changing = new Map<string, Promise<void>>();
+  /** Runs after a topic is deleted, before DeleteTopics answers (groups drop its offsets). */
+  onDeleted: ((name: string) => Promise<void>) | null = null;
 
   constructor(
     private readonly config: BrokerConfig,
@@ -242,6 +244,7 @@ export class TopicManager {
       this.partitions.delete(partitionKey(name, p.partition));
       await this.logs.deleteLog(name, p.partition);
     }
+    await this.onDeleted?.(name);
   }
 
   /** Grows a topic to `total` partitions. */

@@ -1,12 +1,13 @@
 /**
  * The `samsa` command line: broker start, topic management, produce and consume as handy as kcat,
- * offsets and cluster info. Client commands load the client lazily, so --version and --help start
+ * consumer groups, offsets and cluster info. Client commands load the client lazily, so --version and --help start
  * fast.
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerBrokerCommands } from "./commands/broker.js";
 import { registerConsumeCommand } from "./commands/consume.js";
+import { registerGroupCommands } from "./commands/group.js";
 import { registerInfoCommands } from "./commands/info.js";
 import { registerProduceCommand } from "./commands/produce.js";
 import { registerTopicCommands } from "./commands/topic.js";
@@ -37,6 +38,7 @@ Examples:
   registerTopicCommands(program);
   registerProduceCommand(program);
   registerConsumeCommand(program);
+  registerGroupCommands(program);
   registerInfoCommands(program);
   return program;
 }

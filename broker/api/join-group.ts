@@ -1,6 +1,7 @@
 /**
  * JoinGroup (key 11), v0-v9. v4+ make a new member ask twice (MEMBER_ID_REQUIRED hands out its
- * id); v5+ carry group.instance.id (static membership); v9's SkipAssignment is always false.
+ * id); v5+ carry group.instance.id (static membership); v9's SkipAssignment tells a static leader
+ * that rejoined a Stable group to keep the current assignment.
  * Validation order (broker/group/coordinator.ts): empty group id -> INVALID_GROUP_ID; session
  * timeout outside group.min/max.session.timeout.ms -> INVALID_SESSION_TIMEOUT; no protocol type
  * or protocols -> INCONSISTENT_GROUP_PROTOCOL; an unknown member id -> UNKNOWN_MEMBER_ID; a static
@@ -38,7 +39,7 @@ export const joinGroup: ApiHandler = {
       // Before v7 the name is not nullable: an error carries "".
       protocolName: result.protocolName ?? (ctx.apiVersion >= 7 ? null : ""),
       leader: result.leader,
-      skipAssignment: false,
+      skipAssignment: result.skipAssignment,
       memberId: result.memberId,
       members: result.members,
     };

@@ -17,6 +17,7 @@ export const offsetCommit: ApiHandler = {
   async handle(broker, request, ctx): Promise<Message> {
     const topics = request.topics as Message[];
     const results = await broker.offsets.commit({
+      apiVersion: ctx.apiVersion,
       groupId: request.groupId,
       generationId: ctx.apiVersion >= 1 ? request.generationIdOrMemberEpoch : -1,
       memberId: ctx.apiVersion >= 1 ? request.memberId : "",

@@ -63,6 +63,7 @@ export interface MemberIdentity {
 function joinError(name: ErrorName, memberId: string): JoinResult {
   return {
     errorCode: errorCode(name),
+    skipAssignment: false,
     generationId: -1,
     protocolType: null,
     protocolName: null,
@@ -191,6 +192,11 @@ export class GroupCoordinator {
         this.tryCompleteJoin(group);
         return;
       }
+      if (group.members.size >= this.config.groupMaxSize) {
+        resolve(joinError("GROUP_MAX_SIZE_REACHED", req.memberId));
+        this.tryCompleteJoin(group);
+        return;
+      }
       this.addMember(group, req.memberId, req, resolve);
       return;
     }
@@ -261,13 +267,15 @@ export class GroupCoordinator {
     group.staticMembers.set(req.groupInstanceId as string, memberId);
     if (group.leaderId === old.memberId) group.leaderId = memberId;
     this.log.info({ group: group.id, instance: req.groupInstanceId, memberId }, "static member replaced");
-    if (group.state === "Stable" && sameProtocols(old, req.protocols) && group.leaderId !== memberId) {
-      // Same subscription, not the leader: no rebalance; the new id keeps the old assignment.
+    if (group.state === "Stable" && group.selectProtocol() === group.protocolName) {
+      // As Kafka (doStaticNewMemberJoinGroup): no rebalance unless the group's protocol would
+      // change; the new id keeps the old assignment. A leader gets the members, and from v9
+      // SkipAssignment, since the assignment stands.
       this.armSession(group, member);
       void this.storeGroup(group).catch((err) =>
         this.log.warn({ err, group: group.id }, "storing group metadata failed"),
       );
-      resolve(this.joinResult(group, member));
+      resolve({ ...this.joinResult(group, member), skipAssignment: group.leaderId === memberId });
       return;
     }
     member.joinWaiter = resolve;
@@ -315,6 +323,7 @@ export class GroupCoordinator {
     const isLeader = member.memberId === group.leaderId;
     return {
       errorCode: 0,
+      skipAssignment: false,
       generationId: group.generationId,
       protocolType: group.protocolType,
       protocolName: group.protocolName,

@@ -15,6 +15,8 @@ export interface Protocol {
 
 export interface JoinResult {
   errorCode: number;
+  /** JoinGroup v9: the leader need not assign (a static leader rejoined a Stable group). */
+  skipAssignment: boolean;
   generationId: number;
   protocolType: string | null;
   protocolName: string | null;
@@ -73,6 +75,8 @@ export class Group {
   readonly synced = new Set<string>();
   /** Committed offsets by `offsetKeyOf(topic, partition)`. */
   readonly offsets = new Map<string, CommittedOffset & { topic: string; partition: number }>();
+  /** Offset commits whose records are being stored: deletion waits for them. */
+  readonly pendingCommits = new Set<Promise<unknown>>();
   /** The timer that ends the current join phase (initial delay or rebalance timeout). */
   joinTimer: NodeJS.Timeout | null = null;
   /** A member joined since the initial delay was last armed (the delay then runs again). */

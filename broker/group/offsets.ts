@@ -30,6 +30,8 @@ export interface OffsetCommitPartition {
 }
 
 export interface OffsetCommitRequest {
+  /** The OffsetCommit version (error codes differ between versions). */
+  apiVersion: number;
   groupId: string;
   generationId: number;
   memberId: string;
@@ -73,7 +75,11 @@ export class GroupOffsets {
     if (this.coordinator.isStopped) return "NOT_COORDINATOR";
     if (!req.groupId) return "INVALID_GROUP_ID";
     const group = this.coordinator.group(req.groupId);
-    if (!group) return req.generationId < 0 ? null : "ILLEGAL_GENERATION";
+    if (!group) {
+      if (req.generationId < 0) return null;
+      // KIP-1043 era (v9+) names the missing group; older versions say the generation is wrong.
+      return req.apiVersion >= 9 ? "GROUP_ID_NOT_FOUND" : "ILLEGAL_GENERATION";
+    }
     if (group.state === "Dead") return "COORDINATOR_NOT_AVAILABLE";
     if (req.generationId < 0 && group.state === "Empty") return null;
     if (req.groupInstanceId) {
@@ -119,14 +125,21 @@ export class GroupOffsets {
       );
     }
     if (writes.length === 0) return results;
+    // The group exists (a standalone commit creates it) and knows this commit is in flight, so
+    // that a deletion starting meanwhile waits for it and tombstones what it stores.
+    const group = this.coordinator.getOrCreate(req.groupId);
+    const stored = this.coordinator.offsetsTopic.append(req.groupId, writes);
+    group.pendingCommits.add(stored);
     try {
-      await this.coordinator.offsetsTopic.append(req.groupId, writes);
+      await stored;
     } catch (err) {
       const code: ErrorName = KafkaError.is(err) ? err.code : "UNKNOWN_SERVER_ERROR";
       for (const a of accepted) results[a.at[0]][a.at[1]] = code;
+      this.coordinator.maybeForget(group);
       return results;
+    } finally {
+      group.pendingCommits.delete(stored);
     }
-    const group = this.coordinator.getOrCreate(req.groupId);
     for (const { topic, p } of accepted) {
       group.offsets.set(offsetKeyOf(topic, p.partition), {
         topic,
@@ -232,18 +245,42 @@ export class GroupOffsets {
     const group = this.coordinator.group(id);
     if (!group || group.state === "Dead") return "GROUP_ID_NOT_FOUND";
     if (group.state !== "Empty") return "NON_EMPTY_GROUP";
-    // Dead while the tombstones are written: joins and commits meanwhile are told to retry.
-    group.transition("Dead");
     try {
-      await this.removeOffsets(group, [...group.offsets.keys()]);
-      await this.coordinator.deleteStoredGroup(id);
+      await this.removeGroup(group, null);
     } catch (err) {
-      group.transition("Empty");
       return KafkaError.is(err) ? err.code : "UNKNOWN_SERVER_ERROR";
     }
-    this.coordinator.remove(group);
     this.log.info({ group: id }, "group deleted");
     return null;
+  }
+
+  /**
+   * Removes an Empty group: Dead first (joins and commits meanwhile are told to retry), then the
+   * commits already in flight finish, then tombstones for every offset it holds and its metadata.
+   * On a storage failure the group is Empty again and the error propagates.
+   */
+  private async removeGroup(group: Group, keys: string[] | null): Promise<void> {
+    group.transition("Dead");
+    try {
+      await Promise.allSettled([...group.pendingCommits]);
+      await this.removeOffsets(group, keys ?? [...group.offsets.keys()]);
+      await this.coordinator.deleteStoredGroup(group.id);
+    } catch (err) {
+      group.transition("Empty");
+      throw err;
+    }
+    this.coordinator.remove(group);
+  }
+
+  /** Removes every group's offsets of a deleted topic (Kafka's onPartitionsDeleted). */
+  async topicDeleted(topic: string): Promise<void> {
+    for (const group of this.coordinator.allGroups()) {
+      const keys = [...group.offsets.values()].filter((o) => o.topic === topic);
+      if (keys.length === 0) continue;
+      await Promise.allSettled([...group.pendingCommits]);
+      const now = [...group.offsets.keys()].filter((k) => group.offsets.get(k)?.topic === topic);
+      await this.removeOffsets(group, now);
+    }
   }
 
   /**
@@ -273,9 +310,16 @@ export class GroupOffsets {
         expired += keys.length;
         this.log.info({ group: group.id, offsets: keys.length }, "committed offsets expired");
       }
-      if (group.state === "Empty" && group.offsets.size === 0 && group.pendingMembers.size === 0) {
-        if (group.generationId > 0 || group.protocolType) await this.coordinator.deleteStoredGroup(group.id);
-        this.coordinator.remove(group);
+      if (
+        group.state === "Empty" &&
+        group.offsets.size === 0 &&
+        group.pendingMembers.size === 0 &&
+        group.pendingCommits.size === 0
+      ) {
+        // Dead before the tombstone is stored: a join or commit arriving meanwhile retries and
+        // finds a fresh group, rather than one that is about to disappear.
+        await this.removeGroup(group, []);
+        this.log.info({ group: group.id }, "empty group removed");
       }
     }
     return expired;

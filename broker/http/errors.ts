@@ -29,6 +29,7 @@ export type HttpCode = keyof typeof HTTP_CODES;
 
 const KAFKA_STATUS: Partial<Record<ErrorName, number>> = {
   UNKNOWN_TOPIC_OR_PARTITION: 404,
+  GROUP_ID_NOT_FOUND: 404,
   UNKNOWN_TOPIC_ID: 404,
   TOPIC_ALREADY_EXISTS: 409,
   INVALID_REQUEST: 400,

@@ -22,6 +22,7 @@ import type { Broker } from "../broker.js";
 import { SHUTDOWN_DRAIN_MS } from "../net/kafka-server.js";
 import { clusterRoutes } from "./cluster.js";
 import { formatValidationErrors, HttpError, installErrorHandling, WS_CLOSE } from "./errors.js";
+import { groupRoutes } from "./groups.js";
 import { KafkaApi } from "./kafka-api.js";
 import { kafkaWsRoutes, type WsKafkaConnection } from "./kafka-ws.js";
 import { recordRoutes } from "./records.js";
@@ -84,6 +85,7 @@ export class HttpServer {
     this.app.register(clusterRoutes, opts);
     this.app.register(topicRoutes, opts);
     this.app.register(recordRoutes, opts);
+    this.app.register(groupRoutes, opts);
     this.app.register(tailRoutes, opts);
     this.app.register(kafkaWsRoutes, opts);
   }

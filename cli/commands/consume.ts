@@ -1,6 +1,9 @@
 /**
  * `samsa consume <topic>`: like kcat -C. Offsets: beginning, end, <offset>, -<n> (n before the
  * end), @<ms timestamp> or @<ISO date> (rpk style). Formats: kcat's tokens, or -J for JSON lines.
+ * With `-g <group>` (kcat -G): a member of a consumer group that reads the partitions the group
+ * assigns it from the group's committed offsets (`-o beginning|end` where it has none) and
+ * commits what it printed every few seconds, before giving partitions up, and on exit.
  */
 import type { Command } from "commander";
 import type { ConsumerRecord, StartAt } from "../../client/consumer.js";
@@ -13,7 +16,11 @@ interface ConsumeOpts {
   count?: string;
   format?: string;
   json?: boolean;
+  group?: string;
 }
+
+/** How often a group consumer commits what it printed. */
+const GROUP_COMMIT_INTERVAL_MS = 5000;
 
 /** Parses -o into where each partition starts. */
 export function parseStart(offset: string): StartAt {
@@ -99,15 +106,24 @@ export function registerConsumeCommand(program: Command): void {
     .option("-c, --count <n>", "exit after n records")
     .option("-f, --format <fmt>", "kcat format: %t %p %o %k %K %s %S %T %h, \\n \\t", "%s\\n")
     .option("-J, --json", "one JSON object per record")
+    .option(
+      "-g, --group <group>",
+      "join this consumer group (kcat -G): balanced partitions, committed offsets",
+    )
     .addHelpText(
       "after",
       `
 Examples:
   samsa consume orders -o beginning -e
   samsa consume orders -p 0 -o -10 -f '%o %k=%s\\n'
-  samsa consume orders -o @2026-11-24T00:00:00Z -J -c 100`,
+  samsa consume orders -o @2026-11-24T00:00:00Z -J -c 100
+  samsa consume orders -g billing -o beginning`,
     )
     .action(async (topic: string, opts: ConsumeOpts, cmd: Command) => {
+      if (opts.group !== undefined) {
+        await consumeInGroup(topic, opts.group, opts, cmd);
+        return;
+      }
       const [{ Consumer }, { Admin }] = await Promise.all([
         import("../../client/consumer.js"),
         import("../../client/admin.js"),
@@ -160,4 +176,112 @@ Examples:
         await consumer.close();
       }
     });
+}
+
+/** `consume -g`: a group member that prints what it reads and commits what it printed. */
+async function consumeInGroup(
+  topic: string,
+  groupId: string,
+  opts: ConsumeOpts,
+  cmd: Command,
+): Promise<void> {
+  if (opts.partition !== undefined)
+    throw new Error("-p cannot be used with -g: the group assigns partitions");
+  const offset = opts.offset;
+  if (!["beginning", "earliest", "end", "latest"].includes(offset)) {
+    throw new Error(
+      `-o ${offset}: with -g, -o is beginning or end (where partitions without a commit start)`,
+    );
+  }
+  const [{ Consumer }, { Admin }] = await Promise.all([
+    import("../../client/consumer.js"),
+    import("../../client/admin.js"),
+  ]);
+  const consumer = new Consumer(
+    { brokers: brokersOf(cmd), retry: { retries: 3 } },
+    {
+      groupId,
+      maxWaitMs: 200,
+      autoCommit: false,
+      autoOffsetReset: offset === "beginning" || offset === "earliest" ? "earliest" : "latest",
+    },
+  );
+  const admin = new Admin(consumer.cluster);
+  const limit = opts.count !== undefined ? Number(opts.count) : Number.POSITIVE_INFINITY;
+  const format = unescapeArg(opts.format ?? "%s\\n");
+  /** The next offset after the last printed record, per partition, not yet committed. */
+  const printed = new Map<string, { topic: string; partition: number; offset: number }>();
+  const commitPrinted = async (only?: { topic: string; partition: number }[]) => {
+    const keys = only ? only.map((p) => `${p.topic}\u0000${p.partition}`) : [...printed.keys()];
+    const offsets = keys.flatMap((k) => {
+      const o = printed.get(k);
+      return o ? [o] : [];
+    });
+    if (offsets.length === 0) return;
+    await consumer.commit(offsets);
+    for (const k of keys) printed.delete(k);
+  };
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    void consumer.stop();
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const timer = setInterval(() => void commitPrinted().catch(() => {}), GROUP_COMMIT_INTERVAL_MS);
+  timer.unref();
+  try {
+    consumer.subscribe([topic], {
+      // What was printed from a partition is committed before another member gets it.
+      onPartitionsRevoked: (partitions) => commitPrinted(partitions).catch(() => {}),
+    });
+    let count = 0;
+    for (;;) {
+      const batch = await consumer.nextBatch(opts.exit ? 200 : 1000);
+      if (stopping) break;
+      if (!batch) {
+        if (opts.exit && (await atEnd(consumer, admin, topic))) break;
+        continue;
+      }
+      const out: Buffer[] = [];
+      let last = -1;
+      for (const r of batch.records) {
+        out.push(opts.json ? Buffer.from(`${recordJson(r)}\n`) : formatRecord(format, r));
+        last = r.offset;
+        if (++count >= limit) break;
+      }
+      if (out.length > 0) process.stdout.write(Buffer.concat(out));
+      if (last >= 0) {
+        printed.set(`${batch.topic}\u0000${batch.partition}`, {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: last + 1,
+        });
+      }
+      if (count >= limit) break;
+    }
+  } finally {
+    clearInterval(timer);
+    process.removeListener("SIGINT", stop);
+    process.removeListener("SIGTERM", stop);
+    await commitPrinted().catch((err) => {
+      process.stderr.write(`samsa: committing offsets failed: ${err instanceof Error ? err.message : err}\n`);
+    });
+    await consumer.close();
+  }
+}
+
+/** -e with -g: the member has partitions and has read each to the end it has now. */
+async function atEnd(
+  consumer: import("../../client/consumer.js").Consumer,
+  admin: import("../../client/admin.js").Admin,
+  topic: string,
+): Promise<boolean> {
+  const assigned = consumer.assignment();
+  if (assigned.length === 0) return false;
+  const latest = await admin.listOffsets(topic, "latest");
+  return assigned.every((tp) => {
+    const end = latest.find((o) => o.partition === tp.partition)?.offset ?? 0;
+    return (consumer.position(tp.topic, tp.partition) ?? 0) >= end;
+  });
 }

@@ -537,16 +537,11 @@ describe("consumer groups", () => {
     expect(events.length).toBe(eventsBefore);
   });
 
-  // BROKER BUG (broker/group/coordinator.ts, replaceStaticMember): a static member that rejoins
-  // with a new member id while the group is Stable causes a rebalance when it is the leader or
-  // when its protocol metadata bytes differ from its previous join's. Kafka's GroupCoordinator
-  // (doStaticNewMemberJoinGroup) rebalances only if the group's selected protocol would change; a
-  // leader gets SkipAssignment (JoinGroup v9, KIP-814). Every Kafka 3.x client's subscription
-  // carries its generation (ConsumerProtocolSubscription v2+), so a restarted static member's
-  // metadata always differs once it has rejoined once: on samsa, static members never restart
-  // without a rebalance after the group's first rebalance. Expected to pass once the broker is fixed
-  // (then drop `.fails`).
-  it.fails("BROKER BUG: a restarted static leader (whose subscription changed) causes no rebalance", async () => {
+  // Kafka's rule (doStaticNewMemberJoinGroup): a static member that rejoins a Stable group with a
+  // new member id causes a rebalance only if the group's protocol would change, even when it is
+  // the leader or its subscription bytes differ (ConsumerProtocolSubscription v2+ carries the
+  // generation, so they always differ after the first rebalance).
+  it("a restarted static leader (whose subscription changed) causes no rebalance", async () => {
     const { brokers, admin } = await setup();
     await admin.createTopics([{ name: "t", partitions: 4 }]);
     const { a, b, staticOptions } = await staticPair(brokers);

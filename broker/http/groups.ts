@@ -1,0 +1,368 @@
+/**
+ * Consumer groups over HTTP: what `kafka-consumer-groups --describe` shows, as JSON.
+ *
+ *   GET /groups          `{"groups": [{group_id, protocol_type, state}]}`, sorted by id (ListGroups).
+ *   GET /groups/{group}  `{group_id, state, protocol_type, protocol, members: [{member_id,
+ *                        group_instance_id, client_id, client_host, assignments: [{topic,
+ *                        partitions}]}], offsets: [{topic, partition, committed_offset,
+ *                        log_end_offset, lag, member_id, metadata}], total_lag}`.
+ *
+ * The description comes from Kafka APIs only: DescribeGroups (state, members, assignments),
+ * OffsetFetch (committed offsets) and ListOffsets (the high watermark, which this route reports as
+ * the log end offset, as Kafka's tool does). Lag is high watermark - committed offset, never below
+ * 0. `offsets` lists every partition with a committed offset and every partition assigned to a
+ * member without one (committed_offset, lag and metadata null there); a partition whose topic no
+ * longer exists has log_end_offset and lag null. total_lag sums the lags that are known.
+ *
+ * Assignments are decoded when the protocol type is "consumer" (Kafka's ConsumerProtocol
+ * Assignment: int16 version, [topic, [int32 partition]], user data bytes; the same in v0-v3) and
+ * the group is Stable (DescribeGroups reports them only then); otherwise, or when the bytes are
+ * not such an assignment, a member's list is empty.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { Message } from "../../protocol/codec.js";
+import { errorCode } from "../../protocol/errors.js";
+import { ERROR_RESPONSES, HttpError } from "./errors.js";
+import { HTTP_CLIENT_ID, LATEST_OFFSET } from "./kafka-api.js";
+import { NO_QUERY } from "./schemas.js";
+import type { HttpServer } from "./server.js";
+
+const LIST_GROUPS = 16;
+const DESCRIBE_GROUPS = 15;
+const OFFSET_FETCH = 9;
+
+/** The versions these routes speak; each handler serves them. */
+export const HTTP_GROUP_API_VERSIONS = { listGroups: 5, describeGroups: 6, offsetFetch: 8 } as const;
+
+/** Kafka strings (a group id) are at most int16 max bytes long. */
+const GROUP_ID = { type: "string", minLength: 1, maxLength: 0x7fff } as const;
+
+const GROUP_PARAMS = {
+  type: "object",
+  required: ["group"],
+  additionalProperties: false,
+  properties: { group: GROUP_ID },
+} as const;
+
+const GROUPS_RESPONSE = {
+  type: "object",
+  required: ["groups"],
+  properties: {
+    groups: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["group_id", "protocol_type", "state"],
+        properties: {
+          group_id: { type: "string" },
+          protocol_type: { type: "string" },
+          state: { type: "string" },
+        },
+      },
+    },
+  },
+} as const;
+
+const NULLABLE_INT = { type: ["integer", "null"] } as const;
+
+const GROUP_RESPONSE = {
+  type: "object",
+  required: ["group_id", "state", "protocol_type", "protocol", "members", "offsets", "total_lag"],
+  properties: {
+    group_id: { type: "string" },
+    state: { type: "string" },
+    protocol_type: { type: "string" },
+    protocol: { type: ["string", "null"] },
+    members: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["member_id", "group_instance_id", "client_id", "client_host", "assignments"],
+        properties: {
+          member_id: { type: "string" },
+          group_instance_id: { type: ["string", "null"] },
+          client_id: { type: "string" },
+          client_host: { type: "string" },
+          assignments: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["topic", "partitions"],
+              properties: {
+                topic: { type: "string" },
+                partitions: { type: "array", items: { type: "integer" } },
+              },
+            },
+          },
+        },
+      },
+    },
+    offsets: {
+      type: "array",
+      items: {
+        type: "object",
+        required: [
+          "topic",
+          "partition",
+          "committed_offset",
+          "log_end_offset",
+          "lag",
+          "member_id",
+          "metadata",
+        ],
+        properties: {
+          topic: { type: "string" },
+          partition: { type: "integer" },
+          committed_offset: NULLABLE_INT,
+          log_end_offset: NULLABLE_INT,
+          lag: NULLABLE_INT,
+          member_id: { type: ["string", "null"] },
+          metadata: { type: ["string", "null"] },
+        },
+      },
+    },
+    total_lag: { type: "integer" },
+  },
+} as const;
+
+export interface TopicAssignment {
+  topic: string;
+  partitions: number[];
+}
+
+/**
+ * Decodes a ConsumerProtocol Assignment (int16 version, an int32 count of (int16-length topic,
+ * int32 count of int32 partitions), then user data); null when the bytes are not one. Every count
+ * is checked against the bytes left before it is used.
+ */
+export function decodeConsumerAssignment(bytes: Buffer): TopicAssignment[] | null {
+  if (bytes.length === 0) return [];
+  let pos = 0;
+  const need = (n: number) => pos + n <= bytes.length;
+  if (!need(6)) return null;
+  pos += 2;
+  const topicCount = bytes.readInt32BE(pos);
+  pos += 4;
+  if (topicCount < 0 || topicCount * 6 > bytes.length - pos) return null;
+  const out: TopicAssignment[] = [];
+  for (let i = 0; i < topicCount; i++) {
+    if (!need(2)) return null;
+    const len = bytes.readInt16BE(pos);
+    pos += 2;
+    if (len < 0 || !need(len + 4)) return null;
+    const topic = bytes.toString("utf8", pos, pos + len);
+    pos += len;
+    const partitionCount = bytes.readInt32BE(pos);
+    pos += 4;
+    if (partitionCount < 0 || !need(partitionCount * 4)) return null;
+    const partitions: number[] = [];
+    for (let j = 0; j < partitionCount; j++, pos += 4) partitions.push(bytes.readInt32BE(pos));
+    out.push({ topic, partitions });
+  }
+  // User data (nullable bytes) follows; it is not shown, but it must be there whole.
+  if (!need(4)) return null;
+  const userData = bytes.readInt32BE(pos);
+  if (userData < -1 || !need(4 + Math.max(userData, 0))) return null;
+  return out;
+}
+
+interface CommittedRow {
+  topic: string;
+  partition: number;
+  committed_offset: number | null;
+  log_end_offset: number | null;
+  lag: number | null;
+  member_id: string | null;
+  metadata: string | null;
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+class GroupApi {
+  constructor(
+    private readonly server: HttpServer,
+    private readonly request: FastifyRequest,
+  ) {}
+
+  private async call(apiKey: number, version: number, body: Message): Promise<Message> {
+    const response = await this.server.broker.dispatcher.handle(apiKey, version, body, {
+      clientHost: this.request.ip,
+      listener: "http",
+      clientId: HTTP_CLIENT_ID,
+    });
+    if (response === null) throw new Error(`API ${apiKey} answered nothing`);
+    return response;
+  }
+
+  async list(): Promise<Message[]> {
+    const response = await this.call(LIST_GROUPS, HTTP_GROUP_API_VERSIONS.listGroups, {
+      statesFilter: [],
+      typesFilter: [],
+    });
+    if (response.errorCode !== 0) throw HttpError.kafka(response.errorCode as number, "listing groups");
+    return response.groups as Message[];
+  }
+
+  /** The group as DescribeGroups reports it; null when it does not exist. */
+  async describe(groupId: string): Promise<Message | null> {
+    const response = await this.call(DESCRIBE_GROUPS, HTTP_GROUP_API_VERSIONS.describeGroups, {
+      groups: [groupId],
+      includeAuthorizedOperations: false,
+    });
+    const group = (response.groups as Message[])[0];
+    if (!group) throw HttpError.kafka("UNKNOWN_SERVER_ERROR", `no description of group ${groupId}`);
+    if (group.errorCode === errorCode("GROUP_ID_NOT_FOUND")) return null;
+    if (group.errorCode !== 0) {
+      throw HttpError.kafka(group.errorCode as number, (group.errorMessage as string | null) ?? null);
+    }
+    return group;
+  }
+
+  /** Every committed offset of the group. */
+  async committed(groupId: string): Promise<Message[]> {
+    const response = await this.call(OFFSET_FETCH, HTTP_GROUP_API_VERSIONS.offsetFetch, {
+      groups: [{ groupId, topics: null }],
+      requireStable: false,
+    });
+    const group = (response.groups as Message[])[0];
+    if (!group) throw HttpError.kafka("UNKNOWN_SERVER_ERROR", `no offsets of group ${groupId}`);
+    if (group.errorCode !== 0) throw HttpError.kafka(group.errorCode as number, `offsets of ${groupId}`);
+    const out: Message[] = [];
+    for (const t of group.topics as Message[]) {
+      for (const p of t.partitions as Message[]) {
+        if (p.errorCode !== 0) throw HttpError.kafka(p.errorCode as number, `offset of ${t.name}`);
+        out.push({ topic: t.name, ...p });
+      }
+    }
+    return out;
+  }
+
+  /** High watermarks of a topic's partitions; null when the topic or a partition is gone. */
+  async highWatermarks(topic: string, partitions: number[]): Promise<Map<number, number> | null> {
+    try {
+      return await this.server.api(this.request).offsets(topic, partitions, LATEST_OFFSET);
+    } catch (err) {
+      if (HttpError.is(err) && err.code === "UNKNOWN_TOPIC_OR_PARTITION") return null;
+      throw err;
+    }
+  }
+}
+
+function membersOf(group: Message) {
+  const decode = group.protocolType === "consumer";
+  return (group.members as Message[]).map((m) => ({
+    member_id: m.memberId as string,
+    group_instance_id: (m.groupInstanceId as string | null) ?? null,
+    client_id: m.clientId as string,
+    client_host: m.clientHost as string,
+    assignments: decode ? (decodeConsumerAssignment(m.memberAssignment as Buffer) ?? []) : [],
+  }));
+}
+
+/** Committed offsets beside assigned partitions, each with its log end offset and lag. */
+async function offsetRows(
+  api: GroupApi,
+  groupId: string,
+  members: ReturnType<typeof membersOf>,
+): Promise<CommittedRow[]> {
+  const rows = new Map<string, CommittedRow>();
+  const row = (topic: string, partition: number): CommittedRow => {
+    const key = partitionKey(topic, partition);
+    let r = rows.get(key);
+    if (!r) {
+      r = {
+        topic,
+        partition,
+        committed_offset: null,
+        log_end_offset: null,
+        lag: null,
+        member_id: null,
+        metadata: null,
+      };
+      rows.set(key, r);
+    }
+    return r;
+  };
+  for (const c of await api.committed(groupId)) {
+    const r = row(c.topic as string, c.partitionIndex as number);
+    r.committed_offset = c.committedOffset as number;
+    r.metadata = (c.metadata as string | null) ?? null;
+  }
+  for (const m of members) {
+    for (const a of m.assignments) for (const p of a.partitions) row(a.topic, p).member_id = m.member_id;
+  }
+  const byTopic = new Map<string, number[]>();
+  for (const r of rows.values()) {
+    const partitions = byTopic.get(r.topic);
+    if (partitions) partitions.push(r.partition);
+    else byTopic.set(r.topic, [r.partition]);
+  }
+  const ends = await Promise.all(
+    [...byTopic].map(
+      async ([topic, partitions]) => [topic, await api.highWatermarks(topic, partitions)] as const,
+    ),
+  );
+  const endOf = new Map(ends);
+  for (const r of rows.values()) {
+    const end = endOf.get(r.topic)?.get(r.partition);
+    if (end === undefined || end < 0) continue;
+    r.log_end_offset = end;
+    if (r.committed_offset !== null && r.committed_offset >= 0) r.lag = Math.max(0, end - r.committed_offset);
+  }
+  return [...rows.values()].sort((a, b) =>
+    a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition,
+  );
+}
+
+export const groupRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (app, { server }) => {
+  app.get(
+    "/groups",
+    { schema: { querystring: NO_QUERY, response: { 200: GROUPS_RESPONSE, ...ERROR_RESPONSES } } },
+    async (request) => {
+      const groups = await new GroupApi(server, request).list();
+      return {
+        groups: groups
+          .map((g) => ({
+            group_id: g.groupId as string,
+            protocol_type: g.protocolType as string,
+            state: g.groupState as string,
+          }))
+          .sort((a, b) => (a.group_id < b.group_id ? -1 : a.group_id > b.group_id ? 1 : 0)),
+      };
+    },
+  );
+
+  app.get<{ Params: { group: string } }>(
+    "/groups/:group",
+    {
+      schema: {
+        params: GROUP_PARAMS,
+        querystring: NO_QUERY,
+        response: { 200: GROUP_RESPONSE, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const api = new GroupApi(server, request);
+      const groupId = request.params.group;
+      const group = await api.describe(groupId);
+      if (!group) {
+        // DescribeGroups' GROUP_ID_NOT_FOUND is what the route's 404 means.
+        const err = HttpError.kafka("GROUP_ID_NOT_FOUND", `group ${groupId} does not exist`);
+        return reply.status(404).send(err.body);
+      }
+      const members = membersOf(group);
+      const offsets = await offsetRows(api, groupId, members);
+      return {
+        group_id: groupId,
+        state: group.groupState as string,
+        protocol_type: group.protocolType as string,
+        protocol: (group.protocolData as string) || null,
+        members,
+        offsets,
+        total_lag: offsets.reduce((sum, o) => sum + (o.lag ?? 0), 0),
+      };
+    },
+  );
+};
