@@ -287,6 +287,23 @@ export class GroupMember {
     }
   }
 
+  /**
+   * Another consumer joined with this member's group.instance.id: as the Java client, this one
+   * stops (rejoining would fence the other in turn, and the two would take turns forever).
+   */
+  private fenced(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopHeartbeats();
+    this.hooks.fail(
+      new KafkaError(
+        "FENCED_INSTANCE_ID",
+        `another consumer joined ${this.groupId} as ${this.groupInstanceId}`,
+      ),
+    );
+    this.poke();
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
@@ -535,9 +552,11 @@ export class GroupMember {
         this.requestRejoin();
         return;
       case "UNKNOWN_MEMBER_ID":
-      case "FENCED_INSTANCE_ID":
         this.resetGeneration(true);
         this.requestRejoin();
+        return;
+      case "FENCED_INSTANCE_ID":
+        this.fenced();
         return;
       case "ILLEGAL_GENERATION":
         this.resetGeneration(false);
@@ -697,9 +716,11 @@ export class GroupMember {
           this.requestRejoin();
           break;
         case "UNKNOWN_MEMBER_ID":
-        case "FENCED_INSTANCE_ID":
           this.resetGeneration(true);
           this.requestRejoin();
+          break;
+        case "FENCED_INSTANCE_ID":
+          this.fenced();
           break;
       }
     }

@@ -556,6 +556,24 @@ describe("consumer groups", () => {
     expect(again.generationId).toBe(generation);
   });
 
+  it("a second consumer with the same group.instance.id fences the first, which stops (as Java's)", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "t", partitions: 4 }]);
+    const { b, staticOptions } = await staticPair(brokers);
+    const bPartitions = names(b.assignment());
+    // b keeps running; a twin joins as "b" and takes its place.
+    const twin = member(brokers, staticOptions("b"));
+    twin.subscribe(["t"]);
+    await until(() => twin.assignment().length === 2, "the twin's assignment");
+    expect(names(twin.assignment())).toEqual(bPartitions);
+    // The fenced member hears FENCED_INSTANCE_ID on its next heartbeat and fails its reads
+    // instead of rejoining (which would fence the twin in turn).
+    await expect(b.nextBatch(20_000)).rejects.toMatchObject({ code: "FENCED_INSTANCE_ID" });
+    const [described] = await admin.describeGroups(["g"]);
+    expect(described.members.map((m) => m.memberId)).toContain(twin.memberId);
+    expect(described.members).toHaveLength(2);
+  });
+
   it("subscribes by RegExp, commits explicitly, and starts from autoOffsetReset without a commit", async () => {
     const { brokers, admin } = await setup();
     await admin.createTopics([
