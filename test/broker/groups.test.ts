@@ -10,14 +10,15 @@
  * internal topic; persistence across a clean restart and a kill -9 of a child-process broker,
  * offset retention, and compaction of `__consumer_offsets`.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { type ChildBuild, compileChild } from "../helpers/compile-child.js";
 import {
   API,
   assignment,
@@ -39,7 +40,6 @@ import { produceRequest } from "../helpers/requests.js";
 
 failOnProcessErrors();
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const PRODUCE = 0;
 const METADATA = 3;
 const CREATE_TOPICS = 19;
@@ -957,37 +957,18 @@ process.stdout.write("samsa-port " + broker.kafkaPort + "\\n");
 `;
 
 describe("kill -9", () => {
-  let root: string;
-  let build: string;
+  let compiled: ChildBuild;
 
   beforeAll(() => {
-    root = mkdtempSync(path.join(tmpdir(), "samsa-groups-kill-"));
-    build = path.join(root, "build");
-    mkdirSync(build, { recursive: true });
-    const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
-    const args = [
-      ...["--outDir", build, "--rootDir", ROOT, "--module", "NodeNext", "--moduleResolution", "NodeNext"],
-      ...["--target", "ES2022", "--skipLibCheck", "--types", "node", "--sourceMap", "false"],
-      ...["--declaration", "false", "--noEmitOnError", "false"],
-      path.join(ROOT, "broker", "broker.ts"),
-      path.join(ROOT, "broker", "config.ts"),
-    ];
-    try {
-      execFileSync(process.execPath, [tsc, ...args], { cwd: ROOT, stdio: "pipe" });
-    } catch (err) {
-      // Type errors elsewhere (work in progress) still emit JavaScript; only missing output is fatal.
-      if (!existsSync(path.join(build, "broker", "broker.js"))) throw err;
-    }
-    writeFileSync(path.join(build, "child.mjs"), CHILD);
-    symlinkSync(path.join(ROOT, "node_modules"), path.join(build, "node_modules"), "dir");
+    compiled = compileChild("samsa-groups-kill-", ["broker/broker.ts", "broker/config.ts"], CHILD);
   }, 60_000);
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  afterAll(() => compiled.remove());
 
   function startChild(
     dataDir: string,
   ): Promise<{ child: ChildProcess; port: number; exited: Promise<void> }> {
-    const child = spawn(process.execPath, [path.join(build, "child.mjs"), dataDir, JSON.stringify(FLAGS)], {
-      cwd: build,
+    const child = spawn(process.execPath, [compiled.child, dataDir, JSON.stringify(FLAGS)], {
+      cwd: compiled.build,
       stdio: ["ignore", "pipe", "pipe"],
     });
     const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));

@@ -8,18 +8,18 @@
  * directory (not dist/, which other builds may be rewriting meanwhile), beside a link to the
  * project's node_modules.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeRecords } from "../../protocol/record-batch.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "../../storage/config.js";
 import { PartitionLog } from "../../storage/log.js";
+import { type ChildBuild, compileChild } from "../helpers/compile-child.js";
 import { type StoredBatch, storedBatches } from "../helpers/log-check.js";
 import { baseSeed, type Random, withSeed } from "../helpers/random.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const BASE_SEED = baseSeed(9_000_017);
 
 const CONFIG: LogConfig = {
@@ -52,32 +52,17 @@ for (;;) {
 }
 `;
 
-let build: string;
+let compiled: ChildBuild;
 let root: string;
 
 beforeAll(() => {
-  root = mkdtempSync(path.join(tmpdir(), "samsa-kill-"));
-  build = path.join(root, "build");
-  mkdirSync(build, { recursive: true });
-  const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
-  const args = [
-    ...["--outDir", build, "--rootDir", ROOT, "--module", "NodeNext", "--moduleResolution", "NodeNext"],
-    ...["--target", "ES2022", "--skipLibCheck", "--types", "node", "--sourceMap", "false"],
-    ...["--declaration", "false", "--noEmitOnError", "false"],
-    path.join(ROOT, "storage", "log.ts"),
-    path.join(ROOT, "protocol", "record-batch.ts"),
-  ];
-  try {
-    execFileSync(process.execPath, [tsc, ...args], { cwd: ROOT, stdio: "pipe" });
-  } catch (err) {
-    // Type errors elsewhere still emit JavaScript; only a missing output is fatal.
-    if (!existsSync(path.join(build, "storage", "log.js"))) throw err;
-  }
-  writeFileSync(path.join(build, "child.mjs"), CHILD);
-  // The compiled sources import their npm dependencies from the project's node_modules.
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(build, "node_modules"), "dir");
+  compiled = compileChild("samsa-kill-", ["storage/log.ts", "protocol/record-batch.ts"], CHILD);
+  root = mkdtempSync(path.join(tmpdir(), "samsa-kill-data-"));
 }, 60_000);
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => {
+  compiled.remove();
+  rmSync(root, { recursive: true, force: true });
+});
 
 interface Ack {
   id: number;
@@ -93,8 +78,8 @@ async function runAndKill(
 ): Promise<{ ready: number; acked: Ack[] }> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [path.join(build, "child.mjs"), dir, String(firstId), JSON.stringify(CONFIG)],
-    { cwd: build, stdio: ["ignore", "pipe", "pipe"] },
+    [compiled.child, dir, String(firstId), JSON.stringify(CONFIG)],
+    { cwd: compiled.build, stdio: ["ignore", "pipe", "pipe"] },
   );
   const acked: Ack[] = [];
   let ready = -1;
