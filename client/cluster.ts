@@ -44,6 +44,8 @@ export class Cluster {
   private brokersById = new Map<number, BrokerInfo>();
   private topics = new Map<string, TopicInfo>();
   private refreshedAtMs = 0;
+  /** Metadata requests in flight for one topic, shared by every caller that needs it. */
+  private readonly topicLookups = new Map<string, Promise<void>>();
   controllerId = -1;
   clusterId: string | null = null;
   private closed = false;
@@ -126,9 +128,12 @@ export class Cluster {
    * Refreshes metadata for `topics` (all topics when omitted), creating missing ones when
    * `autoCreate` and the broker allows it.
    */
-  async refresh(topics?: string[], autoCreate = false): Promise<void> {
+  async refresh(topics?: string[], autoCreate = false, via?: Connection): Promise<void> {
+    let preferred = via;
     const response = await withRetry(async () => {
-      const conn = await this.anyConnection();
+      const conn = preferred ?? (await this.anyConnection());
+      // A failed preferred connection is not tried again: the retry goes to any broker.
+      preferred = undefined;
       return conn.request(3, {
         topics: topics ? topics.map((name) => ({ name, topicId: "00000000000000000000000000000000" })) : null,
         allowAutoTopicCreation: autoCreate,
@@ -186,7 +191,13 @@ export class Cluster {
     const maxAge = this.options.metadataMaxAgeMs ?? 300_000;
     let info = this.topics.get(name);
     if (!info || Date.now() - this.refreshedAtMs > maxAge) {
-      await this.refresh([name], autoCreate);
+      // Callers asking at once (a producer's first sends) share one Metadata request.
+      let pending = this.topicLookups.get(name);
+      if (!pending) {
+        pending = this.refresh([name], autoCreate).finally(() => this.topicLookups.delete(name));
+        this.topicLookups.set(name, pending);
+      }
+      await pending;
       info = this.topics.get(name);
     }
     if (!info) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);

@@ -89,6 +89,8 @@ class TcpTransport implements Transport {
   onClose: (err?: Error) => void = () => {};
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** The size of the frame being assembled, once its length prefix has arrived; -1 before. */
+  private expected = -1;
 
   constructor(
     private readonly socket: net.Socket,
@@ -126,22 +128,31 @@ class TcpTransport implements Transport {
     });
   }
 
+  /**
+   * Chunks are kept as they arrive and joined once per complete frame (joining on every chunk
+   * copies a large response again for each of its chunks: quadratic in its size).
+   */
   private onData(data: Buffer): void {
     this.chunks.push(data);
     this.buffered += data.length;
-    while (this.buffered >= 4) {
-      const head = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
-      this.chunks = [head];
-      const size = head.readInt32BE(0);
-      if (size < 0 || size > this.maxFrameBytes) {
-        this.socket.destroy(new ClientError("CONNECTION_CLOSED", `response frame of ${size} bytes`));
-        return;
+    for (;;) {
+      if (this.expected < 0) {
+        if (this.buffered < 4) return;
+        const first = this.chunks[0];
+        const size = first.length >= 4 ? first.readInt32BE(0) : Buffer.concat(this.chunks, 4).readInt32BE(0);
+        if (size < 0 || size > this.maxFrameBytes) {
+          this.socket.destroy(new ClientError("CONNECTION_CLOSED", `response frame of ${size} bytes`));
+          return;
+        }
+        this.expected = size;
       }
-      if (this.buffered < 4 + size) return;
-      const frame = head.subarray(4, 4 + size);
-      const rest = head.subarray(4 + size);
+      if (this.buffered < 4 + this.expected) return;
+      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+      const frame = all.subarray(4, 4 + this.expected);
+      const rest = all.subarray(4 + this.expected);
       this.chunks = rest.length > 0 ? [rest] : [];
       this.buffered = rest.length;
+      this.expected = -1;
       this.onFrame(frame);
     }
   }

@@ -470,7 +470,9 @@ export class GroupMember {
   private async partitionCounts(topics: string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (topics.length === 0) return out;
-    await this.cluster.refresh(topics);
+    // On the member's own coordinator connection: the shared one may hold a long-polling fetch,
+    // and every member's SyncGroup waits for this leader.
+    await this.cluster.refresh(topics, false, await this.coordinatorConnection());
     const wanted = new Set(topics);
     for (const t of this.cluster.knownTopics()) if (wanted.has(t.name)) out.set(t.name, t.partitions.length);
     return out;
