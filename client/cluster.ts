@@ -204,6 +204,13 @@ export class Cluster {
     return info;
   }
 
+  /** The topic's metadata if cached and fresh, without waiting: the producer's fast path. */
+  cachedTopic(name: string): TopicInfo | undefined {
+    const maxAge = this.options.metadataMaxAgeMs ?? 300_000;
+    if (Date.now() - this.refreshedAtMs > maxAge) return undefined;
+    return this.topics.get(name);
+  }
+
   knownTopics(): TopicInfo[] {
     return [...this.topics.values()];
   }

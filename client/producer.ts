@@ -91,21 +91,27 @@ const DEFAULTS = {
 const RECORD_OVERHEAD = 24;
 const INT32_MAX = 0x7fff_ffff;
 
-interface Waiter {
-  resolve: (m: RecordMetadata) => void;
-  reject: (e: unknown) => void;
-  timestamp: number;
-}
-
 interface Batch {
   buf: Buffer;
   count: number;
   bytes: number;
-  waiters: Waiter[];
+  records: RecordInput[];
+  resolves: ((m: RecordMetadata) => void)[];
+  rejects: ((e: unknown) => void)[];
 }
 
+/** The batch a partition is filling: records and their callers' settle functions, side by side. */
+interface OpenBatch {
+  records: RecordInput[];
+  resolves: ((m: RecordMetadata) => void)[];
+  rejects: ((e: unknown) => void)[];
+  bytes: number;
+}
+
+const NO_HEADERS: RecordHeader[] = [];
+
 class PartitionQueue {
-  open: { records: RecordInput[]; waiters: Waiter[]; bytes: number } | null = null;
+  open: OpenBatch | null = null;
   timer: NodeJS.Timeout | null = null;
   readonly ready: Batch[] = [];
   inFlight = false;
@@ -133,7 +139,9 @@ export class Producer {
   readonly cluster: Cluster;
   private readonly owned: boolean;
   private readonly options: typeof DEFAULTS & { idempotent: boolean };
-  private readonly queues = new Map<string, PartitionQueue>();
+  /** Every partition queue, and the same by topic and partition index. */
+  private readonly queues: PartitionQueue[] = [];
+  private readonly queuesByTopic = new Map<string, PartitionQueue[]>();
   private readonly sticky = new Map<string, number>();
   private bufferUsed = 0;
   private readonly memoryWaiters: (() => void)[] = [];
@@ -157,32 +165,71 @@ export class Producer {
     }
   }
 
-  /** Queues a record; resolves with its partition and offset once acknowledged. */
-  async send(record: ProducerRecord): Promise<RecordMetadata> {
-    if (this.closed) throw new ClientError("CLOSED", "producer is closed");
+  /**
+   * Queues a record; resolves with its partition and offset once acknowledged. When the topic's
+   * metadata is cached, buffer memory is free and the producer id is known (the steady state),
+   * the record joins its batch synchronously: no await, one promise per record.
+   */
+  send(record: ProducerRecord): Promise<RecordMetadata> {
+    if (this.closed) return Promise.reject(new ClientError("CLOSED", "producer is closed"));
     const key = toBuffer(record.key);
     const value = toBuffer(record.value);
-    const headers = toHeaders(record.headers);
+    const headers = record.headers ? toHeaders(record.headers) : NO_HEADERS;
     const timestamp = record.timestamp ?? Date.now();
     let bytes = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0);
     for (const h of headers) bytes += h.key.length + (h.value?.length ?? 0) + 4;
+    const info = this.cluster.cachedTopic(record.topic);
+    if (
+      info &&
+      this.memoryWaiters.length === 0 &&
+      this.bufferUsed + bytes <= this.options.bufferMemory &&
+      (!this.options.idempotent || this.producerId >= 0)
+    ) {
+      let partition: number;
+      try {
+        partition = this.partitionOf(record.topic, info.partitions.length, key, record.partition);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      this.bufferUsed += bytes;
+      return this.enqueue(this.queueFor(record.topic, partition), { key, value, headers, timestamp }, bytes);
+    }
+    return this.sendSlowly(record.topic, { key, value, headers, timestamp }, bytes, record.partition);
+  }
+
+  /** The path that waits: for metadata, buffer memory or the producer id. */
+  private async sendSlowly(
+    topic: string,
+    input: RecordInput,
+    bytes: number,
+    explicit: number | undefined,
+  ): Promise<RecordMetadata> {
     await this.reserveMemory(bytes);
     let partition: number;
     try {
-      partition = await this.choosePartition(record.topic, key, record.partition);
+      const info = await this.cluster.topic(topic, this.options.allowAutoTopicCreation);
+      partition = this.partitionOf(topic, info.partitions.length, input.key ?? null, explicit);
       if (this.options.idempotent) await this.ensureProducerId();
     } catch (err) {
       this.releaseMemory(bytes);
       throw err;
     }
-    const queue = this.queueFor(record.topic, partition);
+    return this.enqueue(this.queueFor(topic, partition), input, bytes);
+  }
+
+  private enqueue(queue: PartitionQueue, input: RecordInput, bytes: number): Promise<RecordMetadata> {
     return new Promise<RecordMetadata>((resolve, reject) => {
-      if (!queue.open) queue.open = { records: [], waiters: [], bytes: 0 };
-      queue.open.records.push({ key, value, headers, timestamp });
-      queue.open.waiters.push({ resolve, reject, timestamp });
-      queue.open.bytes += bytes;
+      let open = queue.open;
+      if (!open) {
+        open = { records: [], resolves: [], rejects: [], bytes: 0 };
+        queue.open = open;
+      }
+      open.records.push(input);
+      open.resolves.push(resolve);
+      open.rejects.push(reject);
+      open.bytes += bytes;
       this.outstanding++;
-      if (queue.open.bytes >= this.options.batchSize) this.seal(queue);
+      if (open.bytes >= this.options.batchSize) this.seal(queue);
       else if (!queue.timer) queue.timer = setTimeout(() => this.seal(queue), this.options.lingerMs);
     });
   }
@@ -209,12 +256,11 @@ export class Producer {
 
   private releaseMemory(bytes: number): void {
     this.bufferUsed -= bytes;
-    for (const w of this.memoryWaiters.splice(0)) w();
+    if (this.memoryWaiters.length > 0) for (const w of this.memoryWaiters.splice(0)) w();
   }
 
-  private async choosePartition(topic: string, key: Buffer | null, explicit?: number): Promise<number> {
-    const info = await this.cluster.topic(topic, this.options.allowAutoTopicCreation);
-    const count = info.partitions.length;
+  /** Explicit, by key (murmur2, as Java), or the topic's sticky partition for null keys. */
+  private partitionOf(topic: string, count: number, key: Buffer | null, explicit?: number): number {
     if (explicit !== undefined) {
       if (!Number.isInteger(explicit) || explicit < 0 || explicit >= count) {
         throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${topic} has no partition ${explicit}`);
@@ -252,11 +298,16 @@ export class Producer {
   }
 
   private queueFor(topic: string, partition: number): PartitionQueue {
-    const id = `${topic}\u0000${partition}`;
-    let q = this.queues.get(id);
+    let byPartition = this.queuesByTopic.get(topic);
+    if (!byPartition) {
+      byPartition = [];
+      this.queuesByTopic.set(topic, byPartition);
+    }
+    let q = byPartition[partition];
     if (!q) {
       q = new PartitionQueue(topic, partition);
-      this.queues.set(id, q);
+      byPartition[partition] = q;
+      this.queues.push(q);
     }
     return q;
   }
@@ -283,9 +334,9 @@ export class Producer {
         const next = queue.nextSequence + open.records.length;
         queue.nextSequence = next > INT32_MAX ? next - INT32_MAX - 1 : next;
       }
-      queue.ready.push({ buf, count: open.records.length, bytes: open.bytes, waiters: open.waiters });
+      queue.ready.push({ buf, count: open.records.length, ...open });
     } catch (err) {
-      this.finish({ buf: Buffer.alloc(0), count: 0, bytes: open.bytes, waiters: open.waiters }, err);
+      this.finish({ buf: Buffer.alloc(0), count: 0, ...open }, err);
       return;
     }
     this.kickSender();
@@ -305,7 +356,7 @@ export class Producer {
   /** Sends every partition that has ready batches and nothing in flight, grouped by leader. */
   private async sendReady(): Promise<void> {
     const byLeader = new Map<number, PartitionQueue[]>();
-    for (const q of this.queues.values()) {
+    for (const q of this.queues) {
       if (q.inFlight || q.ready.length === 0) continue;
       let leader: number;
       try {
@@ -404,25 +455,29 @@ export class Producer {
   }
 
   private finish(batch: Batch, error: unknown, baseOffset = -1, q?: PartitionQueue): void {
-    batch.waiters.forEach((w, i) => {
-      if (error) w.reject(error);
-      else {
-        w.resolve({
-          topic: q!.topic,
-          partition: q!.partition,
+    const n = batch.resolves.length;
+    if (error) {
+      for (let i = 0; i < n; i++) batch.rejects[i](error);
+    } else {
+      const topic = q?.topic ?? "";
+      const partition = q?.partition ?? -1;
+      for (let i = 0; i < n; i++) {
+        batch.resolves[i]({
+          topic,
+          partition,
           offset: baseOffset >= 0 ? baseOffset + i : -1,
-          timestamp: w.timestamp,
+          timestamp: batch.records[i].timestamp ?? -1,
         });
       }
-    });
+    }
     this.releaseMemory(batch.bytes);
-    this.outstanding -= batch.waiters.length;
+    this.outstanding -= n;
     if (this.outstanding === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Sends every batched record now and resolves when all sent records are acknowledged. */
   async flush(): Promise<void> {
-    for (const q of this.queues.values()) this.seal(q);
+    for (const q of this.queues) this.seal(q);
     if (this.outstanding === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
