@@ -17,11 +17,12 @@ import {
   ATTRIBUTES_OFFSET,
   BATCH_HEADER_SIZE,
   CONTROL_MASK,
-  decodeRecords,
   LAST_OFFSET_DELTA_OFFSET,
   LENGTH_OFFSET,
   LOG_OVERHEAD,
   type RecordHeader,
+  type RecordVisitor,
+  visitRecords,
 } from "../protocol/record-batch.js";
 import { readInt64 } from "../protocol/varint.js";
 import { Admin } from "./admin.js";
@@ -600,6 +601,8 @@ export class Consumer {
 
   /** Offset after the last record handed to the reader, per partition. */
   private readonly delivered = new Map<string, number>();
+  /** Fetched partitions' batches waiting to be decoded, in fetch order. */
+  private readonly fetched: { a: Assigned; data: Buffer; from: number; generation: number }[] = [];
 
   private wake(list: (() => void)[]): void {
     for (const w of list.splice(0)) w();
@@ -615,16 +618,24 @@ export class Consumer {
     let attempt = 0;
     while (this.running) {
       if (this.buffered >= this.options.maxBufferedRecords) {
+        this.decodeFetched();
         await new Promise<void>((r) => this.spaceWaiters.push(r));
         continue;
       }
       const active = [...this.assigned.values()].filter((a) => !a.paused);
       if (active.length === 0) {
+        this.decodeFetched();
         await new Promise<void>((r) => this.spaceWaiters.push(r));
         continue;
       }
       try {
-        await this.fetchOnce(active);
+        const fetching = this.fetchOnce(active);
+        if (this.fetched.length > 0) {
+          // The previous answer is decoded while this request travels and the broker reads.
+          await new Promise<void>((r) => setImmediate(r));
+          this.decodeFetched();
+        }
+        await fetching;
         attempt = 0;
       } catch (err) {
         if (!isRetriable(err) || attempt >= this.options.retries) {
@@ -720,24 +731,49 @@ export class Consumer {
     }
   }
 
-  /** Decodes fetched batches into records at or after the position and buffers them. */
+  /**
+   * Takes a fetched partition's batches: only their headers now, so that the position moves on and
+   * the next fetch can leave at once; the records are decoded by `decodeFetched`, while that
+   * fetch is on its way.
+   */
   private accept(a: Assigned, data: Buffer): void {
-    const records: ConsumerRecord[] = [];
     let next = a.position;
-    for (const [start, end] of wholeBatches(data)) {
-      const lastOffset = readInt64(data, start) + data.readInt32BE(start + LAST_OFFSET_DELTA_OFFSET);
-      if (lastOffset < a.position) continue;
-      next = Math.max(next, lastOffset + 1);
-      if ((data.readInt16BE(start + ATTRIBUTES_OFFSET) & CONTROL_MASK) !== 0) continue;
-      for (const r of decodeRecords(data.subarray(start, end))) {
-        if (r.offset < a.position) continue;
-        records.push({ topic: a.topic, partition: a.partition, ...r });
-      }
+    let pos = 0;
+    while (data.length - pos >= BATCH_HEADER_SIZE) {
+      const size = LOG_OVERHEAD + data.readInt32BE(pos + LENGTH_OFFSET);
+      if (size < BATCH_HEADER_SIZE || pos + size > data.length) break;
+      const lastOffset = readInt64(data, pos) + data.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+      if (lastOffset + 1 > next) next = lastOffset + 1;
+      pos += size;
     }
+    this.fetched.push({ a, data, from: a.position, generation: a.generation });
     a.position = next;
-    if (records.length === 0) return;
-    this.buffer.push({ topic: a.topic, partition: a.partition, highWatermark: a.highWatermark, records });
-    this.buffered += records.length;
+  }
+
+  /** Decodes fetched batches into records at or after their fetch position and buffers them. */
+  private decodeFetched(): void {
+    if (this.fetched.length === 0) return;
+    for (const f of this.fetched.splice(0)) {
+      const a = f.a;
+      // Seeked, paused or unassigned since: dropBuffered moved the position back already.
+      if (a.generation !== f.generation || this.assigned.get(Consumer.id(a.topic, a.partition)) !== a)
+        continue;
+      const records: ConsumerRecord[] = [];
+      const { topic, partition } = a;
+      const from = f.from;
+      const visit: RecordVisitor = (offset, timestamp, key, value, headers) => {
+        if (offset >= from) records.push({ topic, partition, offset, timestamp, key, value, headers });
+      };
+      for (const [start] of wholeBatches(f.data)) {
+        const lastOffset = readInt64(f.data, start) + f.data.readInt32BE(start + LAST_OFFSET_DELTA_OFFSET);
+        if (lastOffset < from) continue;
+        if ((f.data.readInt16BE(start + ATTRIBUTES_OFFSET) & CONTROL_MASK) !== 0) continue;
+        visitRecords(f.data, start, visit);
+      }
+      if (records.length === 0) continue;
+      this.buffer.push({ topic, partition, highWatermark: a.highWatermark, records });
+      this.buffered += records.length;
+    }
     this.wake(this.dataWaiters);
   }
 
@@ -763,6 +799,7 @@ export class Consumer {
         this.listenerError = null;
         throw err;
       }
+      if (this.buffer.length === 0) this.decodeFetched();
       const batch = this.buffer.shift();
       if (batch) {
         this.buffered -= batch.records.length;

@@ -316,14 +316,30 @@ export function walkRecords(
   return count;
 }
 
-/** The records of the batch at `buf[pos...]`, decompressed where needed. */
-export function decodeRecords(buf: Buffer, pos = 0): Record[] {
+/** The headers of a record that has none: one shared, frozen array (never mutated). */
+export const NO_RECORD_HEADERS: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[];
+
+/** Called once per record by `visitRecords`, with the record's absolute offset and timestamp. */
+export type RecordVisitor = (
+  offset: number,
+  timestamp: number,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: RecordHeader[],
+) => void;
+
+/**
+ * Walks the records of the batch at `buf[pos...]` (decompressed where needed) without building a
+ * record object per record: the consumer's hot path builds its own. Keys and values are views
+ * into the batch (or its decompressed copy). Returns the number of records.
+ */
+export function visitRecords(buf: Buffer, pos: number, visit: RecordVisitor): number {
   const header = readBatchHeader(buf, pos);
   const end = pos + LOG_OVERHEAD + header.batchLength;
   if (end > buf.length) throw new KafkaError("CORRUPT_MESSAGE", "batch extends past the buffer");
   const body = decompress(compressionOf(header.attributes), buf.subarray(pos + RECORDS_OFFSET, end));
   const c = new Cursor(body, 0);
-  const records: Record[] = [];
+  const logAppendTime = (header.attributes & TIMESTAMP_TYPE_MASK) !== 0;
   for (let i = 0; i < header.recordCount; i++) {
     const length = readVarint(c);
     c.need(length);
@@ -337,21 +353,32 @@ export function decodeRecords(buf: Buffer, pos = 0): Record[] {
     if (headerCount < 0 || headerCount > recordEnd - c.pos) {
       throw new KafkaError("CORRUPT_MESSAGE", `record declares ${headerCount} headers`);
     }
-    const headers: RecordHeader[] = [];
-    for (let h = 0; h < headerCount; h++) {
-      const keyBytes = readBytesField(c);
-      headers.push({ key: keyBytes ? keyBytes.toString("utf8") : "", value: readBytesField(c) });
+    let headers = NO_RECORD_HEADERS;
+    if (headerCount > 0) {
+      headers = [];
+      for (let h = 0; h < headerCount; h++) {
+        const keyBytes = readBytesField(c);
+        headers.push({ key: keyBytes ? keyBytes.toString("utf8") : "", value: readBytesField(c) });
+      }
     }
     if (c.pos !== recordEnd) throw new KafkaError("CORRUPT_MESSAGE", "record fields do not fill its length");
-    const logAppendTime = (header.attributes & TIMESTAMP_TYPE_MASK) !== 0;
-    records.push({
-      offset: header.baseOffset + offsetDelta,
-      timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
+    visit(
+      header.baseOffset + offsetDelta,
+      logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
       key,
       value,
       headers,
-    });
+    );
   }
+  return header.recordCount;
+}
+
+/** The records of the batch at `buf[pos...]`, decompressed where needed. */
+export function decodeRecords(buf: Buffer, pos = 0): Record[] {
+  const records: Record[] = [];
+  visitRecords(buf, pos, (offset, timestamp, key, value, headers) => {
+    records.push({ offset, timestamp, key, value, headers: headers === NO_RECORD_HEADERS ? [] : headers });
+  });
   return records;
 }
 
