@@ -205,9 +205,9 @@ export class Cluster {
   }
 
   /** The topic's metadata if cached and fresh, without waiting: the producer's fast path. */
-  cachedTopic(name: string): TopicInfo | undefined {
+  cachedTopic(name: string, nowMs = Date.now()): TopicInfo | undefined {
     const maxAge = this.options.metadataMaxAgeMs ?? 300_000;
-    if (Date.now() - this.refreshedAtMs > maxAge) return undefined;
+    if (nowMs - this.refreshedAtMs > maxAge) return undefined;
     return this.topics.get(name);
   }
 

@@ -175,10 +175,11 @@ export class Producer {
     const key = toBuffer(record.key);
     const value = toBuffer(record.value);
     const headers = record.headers ? toHeaders(record.headers) : NO_HEADERS;
-    const timestamp = record.timestamp ?? Date.now();
+    const now = Date.now();
+    const timestamp = record.timestamp ?? now;
     let bytes = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0);
     for (const h of headers) bytes += h.key.length + (h.value?.length ?? 0) + 4;
-    const info = this.cluster.cachedTopic(record.topic);
+    const info = this.cluster.cachedTopic(record.topic, now);
     if (
       info &&
       this.memoryWaiters.length === 0 &&

@@ -168,7 +168,7 @@ function writeBytesField(buf: Buffer, pos: number, value: Buffer | null | undefi
 function recordBodySize(r: RecordInput, offsetDelta: number, timestampDelta: number): number {
   let size = 1 + sizeOfVarint(timestampDelta) + sizeOfVarint(offsetDelta);
   size += sizeOfBytesField(r.key) + sizeOfBytesField(r.value);
-  const headers = r.headers ?? [];
+  const headers = r.headers ?? NO_RECORD_HEADERS;
   size += sizeOfVarint(headers.length);
   for (const h of headers) {
     const keyLength = Buffer.byteLength(h.key);
@@ -177,8 +177,11 @@ function recordBodySize(r: RecordInput, offsetDelta: number, timestampDelta: num
   return size;
 }
 
-/** Encodes the records of a batch (uncompressed). */
-function encodeRecords(records: RecordInput[], baseTimestamp: number): Buffer {
+/**
+ * Encodes the records of a batch (uncompressed) after `headroom` bytes left for the caller: an
+ * uncompressed batch writes its header there, so its records are never copied again.
+ */
+function encodeRecords(records: RecordInput[], baseTimestamp: number, headroom = 0): Buffer {
   const bodySizes = new Array<number>(records.length);
   let total = 0;
   for (let i = 0; i < records.length; i++) {
@@ -187,8 +190,8 @@ function encodeRecords(records: RecordInput[], baseTimestamp: number): Buffer {
     bodySizes[i] = body;
     total += sizeOfVarint(body) + body;
   }
-  const out = Buffer.allocUnsafe(total);
-  let pos = 0;
+  const out = Buffer.allocUnsafe(headroom + total);
+  let pos = headroom;
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
     pos = writeVarint(out, pos, bodySizes[i]);
@@ -197,7 +200,7 @@ function encodeRecords(records: RecordInput[], baseTimestamp: number): Buffer {
     pos = writeVarint(out, pos, i);
     pos = writeBytesField(out, pos, r.key);
     pos = writeBytesField(out, pos, r.value);
-    const headers = r.headers ?? [];
+    const headers = r.headers ?? NO_RECORD_HEADERS;
     pos = writeVarint(out, pos, headers.length);
     for (const h of headers) {
       const keyLength = Buffer.byteLength(h.key);
@@ -217,15 +220,18 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeBatchOp
   for (const r of records)
     if (r.timestamp !== undefined && r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
   const compression = options.compression ?? Compression.None;
-  const body = compress(compression, encodeRecords(records, baseTimestamp));
+  // Uncompressed, the records are written after room for the header: no second copy.
+  const uncompressed = compression === Compression.None;
+  const encoded = encodeRecords(records, baseTimestamp, uncompressed ? RECORDS_OFFSET : 0);
+  const body = uncompressed ? encoded : compress(compression, encoded);
 
   let attributes = compression;
   if (options.timestampType === TimestampType.LogAppendTime) attributes |= TIMESTAMP_TYPE_MASK;
   if (options.transactional) attributes |= TRANSACTIONAL_MASK;
   if (options.control) attributes |= CONTROL_MASK;
 
-  const size = RECORDS_OFFSET + body.length;
-  const buf = Buffer.allocUnsafe(size);
+  const size = uncompressed ? body.length : RECORDS_OFFSET + body.length;
+  const buf = uncompressed ? body : Buffer.allocUnsafe(size);
   writeInt64(buf, BASE_OFFSET_OFFSET, options.baseOffset ?? 0);
   buf.writeInt32BE(size - LOG_OVERHEAD, LENGTH_OFFSET);
   buf.writeInt32BE(options.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, PARTITION_LEADER_EPOCH_OFFSET);
@@ -238,7 +244,7 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeBatchOp
   buf.writeInt16BE(options.producerEpoch ?? NO_PRODUCER_EPOCH, PRODUCER_EPOCH_OFFSET);
   buf.writeInt32BE(options.baseSequence ?? NO_SEQUENCE, BASE_SEQUENCE_OFFSET);
   buf.writeInt32BE(records.length, RECORD_COUNT_OFFSET);
-  body.copy(buf, RECORDS_OFFSET);
+  if (!uncompressed) body.copy(buf, RECORDS_OFFSET);
   buf.writeUInt32BE(computeBatchCrc(buf, 0, size), CRC_OFFSET);
   return buf;
 }
