@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { registerBenchCommand } from "./commands/bench.js";
 import { registerBrokerCommands } from "./commands/broker.js";
 import { registerConsumeCommand } from "./commands/consume.js";
 import { registerGroupCommands } from "./commands/group.js";
@@ -40,6 +41,7 @@ Examples:
   registerConsumeCommand(program);
   registerGroupCommands(program);
   registerInfoCommands(program);
+  registerBenchCommand(program);
   return program;
 }
 

@@ -146,6 +146,30 @@ describe.each(["tcp", "ws"] as const)("Producer and Consumer over %s", (t) => {
     expect((await readAll(consumer, 1, 3000)).length).toBe(1);
   });
 
+  it("keeps a partition's records in order with several produce requests in flight", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "inflight", partitions: 2 }]);
+    expect(() => new Producer({ brokers, acks: 1, maxInFlightPerPartition: 0 })).toThrow(
+      /maxInFlightPerPartition/,
+    );
+    const producer = track(
+      new Producer({ brokers, acks: 1, maxInFlightPerPartition: 4, lingerMs: 0, batchSize: 200 }),
+    );
+    const sent = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) =>
+        producer.send({ topic: "inflight", partition: i % 2, value: Buffer.from(String(i)) }),
+      ),
+    );
+    for (const p of [0, 1]) {
+      const offsets = sent.filter((m) => m.partition === p).map((m) => m.offset);
+      expect(offsets).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    }
+    const consumer = track(new Consumer({ brokers, maxWaitMs: 50 }));
+    await consumer.assign([{ topic: "inflight", partition: 1, start: "earliest" }]);
+    const values = (await readAll(consumer, 1000)).map((r) => Number(r.value?.toString()));
+    expect(values).toEqual(Array.from({ length: 1000 }, (_, i) => 2 * i + 1));
+  });
+
   it("sends with every compression codec and reads them back", async () => {
     const { brokers } = await setup();
     for (const compression of ["none", "gzip", "snappy", "lz4", "zstd"] as const) {
