@@ -122,7 +122,8 @@ const NO_HEADERS: RecordHeader[] = [];
 
 class PartitionQueue {
   open: OpenBatch | null = null;
-  timer: NodeJS.Timeout | null = null;
+  /** Seals the open batch when its linger ends (an immediate for lingerMs 0). */
+  timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   readonly ready: Batch[] = [];
   /** Produce requests sent for this partition and not yet answered. */
   inFlight = 0;
@@ -262,7 +263,13 @@ export class Producer {
       open.bytes += bytes;
       this.outstanding++;
       if (open.bytes >= this.options.batchSize) this.seal(queue);
-      else if (!queue.timer) queue.timer = setTimeout(() => this.seal(queue), this.options.lingerMs);
+      else if (!queue.timer) {
+        // setTimeout(0) waits at least 1 ms in Node: lingerMs 0 seals once this turn's sends are in.
+        queue.timer =
+          this.options.lingerMs > 0
+            ? setTimeout(() => this.seal(queue), this.options.lingerMs)
+            : setImmediate(() => this.seal(queue));
+      }
     });
   }
 
@@ -346,7 +353,11 @@ export class Producer {
 
   /** Closes the partition's open batch and hands it to the sender. */
   private seal(queue: PartitionQueue): void {
-    if (queue.timer) clearTimeout(queue.timer);
+    const timer = queue.timer;
+    if (timer) {
+      if ("refresh" in timer) clearTimeout(timer);
+      else clearImmediate(timer);
+    }
     queue.timer = null;
     const open = queue.open;
     if (!open) return;
