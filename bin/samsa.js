@@ -1,7 +1,40 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli/main.js";
+import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import { fileURLToPath } from "node:url";
 
-main(process.argv).catch((err) => {
-  process.stderr.write(`samsa: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+/**
+ * `samsa bench` runs with a larger young generation (--max-semi-space-size=64): a load generator
+ * keeps many records in flight, and with V8's default 16 MiB semi-spaces they outlive scavenges
+ * and are promoted, which cost about a third of a producer's throughput (bench/RESULTS.md). The
+ * size is fixed when the heap is made, so the command re-runs itself with the flag.
+ */
+const BENCH_NODE_FLAGS = ["--max-semi-space-size=64"];
+
+function commandOf(args) {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "-b" || args[i] === "--brokers") i++;
+    else if (!args[i].startsWith("-")) return args[i];
+  }
+  return undefined;
+}
+
+const args = process.argv.slice(2);
+const tuned = process.execArgv.some((a) => a.startsWith("--max-semi-space-size"));
+if (commandOf(args) === "bench" && !tuned) {
+  const child = spawn(
+    process.execPath,
+    [...BENCH_NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...args],
+    { stdio: "inherit" },
+  );
+  // Ctrl-C reaches the child through the terminal's process group; this process only waits.
+  process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => child.kill("SIGTERM"));
+  child.on("exit", (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
+} else {
+  const { main } = await import("../dist/cli/main.js");
+  main(process.argv).catch((err) => {
+    process.stderr.write(`samsa: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
