@@ -116,6 +116,7 @@ export function chart(title: string, note: string, panels: Panel[]): string {
   const body = panels.map((p, i) => panel(p, head + i * PANEL_HEIGHT)).join("\n");
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="12" y="22" font-size="17" font-weight="bold">${esc(title)}</text>`,
     `<text x="12" y="38" font-size="11" fill="#555">${esc(note)}</text>`,
