@@ -62,6 +62,7 @@ import {
   type ScalingResults,
 } from "./compare/scaling.js";
 import { chart, type Panel, short } from "./compare/svg.js";
+import { optionsOrExit } from "./options.js";
 
 const SYSTEMS = ["samsa", "kafkajs", "redis", "nats"] as const;
 const DIMENSIONS = ["partitions", "size", "producers"] as const;
@@ -672,17 +673,8 @@ function writeCharts(report: Report, dir: string): string[] {
 // -----------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  let o: Options | null;
-  try {
-    o = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${usage()}\n`);
-    return 2;
-  }
-  if (o === null) {
-    process.stdout.write(`${usage()}\n`);
-    return 0;
-  }
+  const o = optionsOrExit(parseOptions, usage);
+  if (typeof o === "number") return o;
   const opts = o;
   setQuiet(opts.json);
   fs.mkdirSync(opts.baseDir, { recursive: true });

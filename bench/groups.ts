@@ -36,6 +36,7 @@ import { loadBrokerConfig } from "../broker/config.js";
 import { Admin } from "../client/admin.js";
 import { Consumer, type ConsumerBatch } from "../client/consumer.js";
 import { Producer } from "../client/producer.js";
+import { optionsOrExit } from "./options.js";
 
 const SCENARIOS = ["rebalance", "commits", "consume"] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -787,17 +788,8 @@ function printReport(report: Report): void {
 // -----------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  let options: Options | null;
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${usage()}\n`);
-    return 2;
-  }
-  if (options === null) {
-    process.stdout.write(`${usage()}\n`);
-    return 0;
-  }
+  const options = optionsOrExit(parseOptions, usage);
+  if (typeof options === "number") return options;
   quiet = options.json;
   memberHeartbeatMs = options.heartbeatMs ?? undefined;
   await fs.promises.mkdir(options.baseDir, { recursive: true });

@@ -31,6 +31,7 @@ import { readInt64 } from "../protocol/varint.js";
 import { DEFAULT_LOG_CONFIG, type FlushPolicy, type LogConfig } from "../storage/config.js";
 import { PartitionLog } from "../storage/log.js";
 import { INDEX_SUFFIX, TIME_INDEX_SUFFIX } from "../storage/segment.js";
+import { optionsOrExit } from "./options.js";
 
 const SCENARIOS = ["dd", "append-always", "append-os", "read", "recovery"] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -494,17 +495,8 @@ async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promi
 // -----------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  let options: Options | null;
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${usage()}\n`);
-    return 2;
-  }
-  if (options === null) {
-    process.stdout.write(`${usage()}\n`);
-    return 0;
-  }
+  const options = optionsOrExit(parseOptions, usage);
+  if (typeof options === "number") return options;
   quiet = options.json;
   await fs.promises.mkdir(options.baseDir, { recursive: true });
   const root = await fs.promises.mkdtemp(path.join(options.baseDir, "samsa-bench-"));

@@ -1,0 +1,20 @@
+/** What the bench scripts share on their command lines. */
+
+/**
+ * Parses a script's arguments with `parse` (null means --help was asked): the options, or the
+ * exit code after printing the usage (0 for --help, 2 with the error for a bad option).
+ */
+export function optionsOrExit<T>(parse: (args: string[]) => T | null, usage: () => string): T | number {
+  let options: T | null;
+  try {
+    options = parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${usage()}\n`);
+    return 2;
+  }
+  if (options === null) {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  return options;
+}
