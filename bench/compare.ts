@@ -44,8 +44,22 @@ import {
   type Workload,
 } from "./compare/common.js";
 import { KAFKAJS_BATCH, kafkajsConsume, kafkajsProduce } from "./compare/kafkajs.js";
-import { NATS_PULL, natsConsume, natsCreateStream, natsProduce, startNats } from "./compare/nats.js";
-import { REDIS_PIPELINE, REDIS_READ_COUNT, redisConsume, redisProduce, startRedis } from "./compare/redis.js";
+import {
+  NATS_BIN,
+  NATS_PULL,
+  natsConsume,
+  natsCreateStream,
+  natsProduce,
+  startNats,
+} from "./compare/nats.js";
+import {
+  REDIS_BIN,
+  REDIS_PIPELINE,
+  REDIS_READ_COUNT,
+  redisConsume,
+  redisProduce,
+  startRedis,
+} from "./compare/redis.js";
 import {
   createTopic,
   idlePartitionsRss,
@@ -163,6 +177,16 @@ function parseOptions(argv: string[]): Options | null {
     .filter((s) => s !== "");
   for (const s of only)
     if (!(SYSTEMS as readonly string[]).includes(s)) throw new Error(`unknown system ${s}`);
+  // The other systems are Debian's own servers: say how to get them rather than fail mid-run.
+  const servers: [string, string, string][] = [
+    ["redis", REDIS_BIN, "redis-server"],
+    ["nats", NATS_BIN, "nats-server"],
+  ];
+  for (const [system, bin, pkg] of servers) {
+    if (only.includes(system) && !fs.existsSync(bin)) {
+      throw new Error(`${bin} not found: apt-get install -y ${pkg} (or leave ${system} out with --only)`);
+    }
+  }
   return {
     json: values.json,
     records: positiveInt("--records", values.records),
