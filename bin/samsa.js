@@ -20,10 +20,6 @@ function commandOf(args) {
 }
 
 const args = process.argv.slice(2);
-// A broker flushes every partition it appends to with its own fdatasync, on libuv's threadpool
-// (4 threads by default): more threads let the flushes of many partitions overlap. Read when the
-// pool starts, so it is set before anything uses it; an explicit UV_THREADPOOL_SIZE wins.
-if (commandOf(args) === "broker" && !process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = "16";
 const tuned = process.execArgv.some((a) => a.startsWith("--max-semi-space-size"));
 if (commandOf(args) === "bench" && !tuned) {
   const child = spawn(
