@@ -76,7 +76,7 @@ import {
   type ScalingResults,
 } from "./compare/scaling.js";
 import { chart, type Panel, short } from "./compare/svg.js";
-import { optionsOrExit } from "./options.js";
+import { optionsOrExit, runMain } from "./script.js";
 
 const SYSTEMS = ["samsa", "kafkajs", "redis", "nats"] as const;
 const DIMENSIONS = ["partitions", "size", "producers"] as const;
@@ -800,11 +800,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    killAllChildren();
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main, killAllChildren);

@@ -36,7 +36,7 @@ import { loadBrokerConfig } from "../broker/config.js";
 import { Admin } from "../client/admin.js";
 import { Consumer, type ConsumerBatch } from "../client/consumer.js";
 import { Producer } from "../client/producer.js";
-import { optionsOrExit } from "./options.js";
+import { optionsOrExit, runMain } from "./script.js";
 
 const SCENARIOS = ["rebalance", "commits", "consume"] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -857,11 +857,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  // Sockets or timers a failed step left behind must not keep the process alive.
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -31,7 +31,7 @@ import { readInt64 } from "../protocol/varint.js";
 import { DEFAULT_LOG_CONFIG, type FlushPolicy, type LogConfig } from "../storage/config.js";
 import { PartitionLog } from "../storage/log.js";
 import { INDEX_SUFFIX, TIME_INDEX_SUFFIX } from "../storage/segment.js";
-import { optionsOrExit } from "./options.js";
+import { optionsOrExit, runMain } from "./script.js";
 
 const SCENARIOS = ["dd", "append-always", "append-os", "read", "recovery"] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -560,13 +560,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    // A failed run may leave a stuck file operation behind (a timed-out scenario): do not wait.
-    if (code !== 0) process.exit(code);
-  },
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);
