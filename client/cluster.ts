@@ -188,9 +188,8 @@ export class Cluster {
 
   /** A topic's partitions, fetching metadata when unknown or stale; throws if it does not exist. */
   async topic(name: string, autoCreate = false): Promise<TopicInfo> {
-    const maxAge = this.options.metadataMaxAgeMs ?? 300_000;
-    let info = this.topics.get(name);
-    if (!info || Date.now() - this.refreshedAtMs > maxAge) {
+    let info = this.cachedTopic(name);
+    if (!info) {
       // Callers asking at once (a producer's first sends) share one Metadata request.
       let pending = this.topicLookups.get(name);
       if (!pending) {

@@ -738,13 +738,9 @@ export class Consumer {
    */
   private accept(a: Assigned, data: Buffer): void {
     let next = a.position;
-    let pos = 0;
-    while (data.length - pos >= BATCH_HEADER_SIZE) {
-      const size = LOG_OVERHEAD + data.readInt32BE(pos + LENGTH_OFFSET);
-      if (size < BATCH_HEADER_SIZE || pos + size > data.length) break;
-      const lastOffset = readInt64(data, pos) + data.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+    for (const [start] of wholeBatches(data)) {
+      const lastOffset = readInt64(data, start) + data.readInt32BE(start + LAST_OFFSET_DELTA_OFFSET);
       if (lastOffset + 1 > next) next = lastOffset + 1;
-      pos += size;
     }
     this.fetched.push({ a, data, from: a.position, generation: a.generation });
     a.position = next;

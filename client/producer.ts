@@ -479,6 +479,8 @@ export class Producer {
         q.retryAt = Date.now() + wait;
         this.cluster.invalidate(q.topic);
         setTimeout(() => {
+          // The backoff is over when this fires (a clock read here may lag the timer by a ms).
+          q.retryAt = 0;
           q.inFlight--;
           this.kickSender();
         }, wait);

@@ -274,12 +274,13 @@ export class GroupOffsets {
 
   /** Removes every group's offsets of a deleted topic (Kafka's onPartitionsDeleted). */
   async topicDeleted(topic: string): Promise<void> {
+    const ofTopic = (group: Group) =>
+      [...group.offsets.keys()].filter((k) => group.offsets.get(k)?.topic === topic);
     for (const group of this.coordinator.allGroups()) {
-      const keys = [...group.offsets.values()].filter((o) => o.topic === topic);
-      if (keys.length === 0) continue;
+      if (ofTopic(group).length === 0) continue;
+      // Commits in flight land first, so that their offsets of the topic are removed too.
       await Promise.allSettled([...group.pendingCommits]);
-      const now = [...group.offsets.keys()].filter((k) => group.offsets.get(k)?.topic === topic);
-      await this.removeOffsets(group, now);
+      await this.removeOffsets(group, ofTopic(group));
     }
   }
 
