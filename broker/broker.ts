@@ -65,6 +65,8 @@ export class Broker {
       fs: sfs,
       configFor: (topic) => topicLogConfig(config, store, topic),
       retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+      journal: config.journalEnabled,
+      journalBytes: config.journalBytes,
     });
     const topics = new TopicManager(config, store, logs, sfs);
     await topics.loadAll();

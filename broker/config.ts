@@ -30,6 +30,10 @@ export interface BrokerConfig {
   idleTimeoutMs: number;
   /** log.retention.check.interval.ms */
   retentionCheckIntervalMs: number;
+  /** log.journal.enable: flush.policy=always through the durability journal (storage/journal.ts). */
+  journalEnabled: boolean;
+  /** log.journal.bytes: journal bytes after which its file is rotated and the logs flushed. */
+  journalBytes: number;
   logLevel: string;
   /** offsets.topic.num.partitions: partitions of `__consumer_offsets` when it is created. */
   offsetsTopicPartitions: number;
@@ -59,6 +63,8 @@ interface Key {
   kind: Kind;
   /** For `log.*` keys: the topic config they set the default of. */
   topicKey?: string;
+  /** For int keys: the smallest value accepted. */
+  min?: number;
   doc: string;
 }
 
@@ -153,6 +159,17 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     doc: "always, interval or os",
   },
   "log.flush.ms": { field: null, kind: "int", topicKey: "flush.ms", doc: "default flush.ms" },
+  "log.journal.enable": {
+    field: "journalEnabled",
+    kind: "bool",
+    doc: "flush.policy=always through one journal: one fdatasync per round for all partitions",
+  },
+  "log.journal.bytes": {
+    field: "journalBytes",
+    kind: "int",
+    min: 64 * 1024,
+    doc: "journal file size at which it is rotated and the logs that wrote to it are flushed",
+  },
   "message.max.bytes": {
     field: null,
     kind: "int",
@@ -179,6 +196,8 @@ export function defaultBrokerConfig(): BrokerConfig {
     maxInFlightBytes: 256 * 1024 * 1024,
     idleTimeoutMs: 10 * 60_000,
     retentionCheckIntervalMs: 5 * 60_000,
+    journalEnabled: true,
+    journalBytes: 256 * 1024 * 1024,
     logLevel: "info",
     offsetsTopicPartitions: 50,
     offsetsTopicSegmentBytes: 100 * 1024 * 1024,
@@ -213,6 +232,8 @@ function apply(config: BrokerConfig, key: string, raw: unknown): void {
   const spec = BROKER_CONFIG_KEYS[key];
   if (!spec) throw new KafkaError("INVALID_CONFIG", `unknown broker config ${key}`);
   const value = parseValue(key, spec.kind, raw);
+  if (spec.min !== undefined && (value as number) < spec.min)
+    throw new KafkaError("INVALID_CONFIG", `${key}=${value}: expected at least ${spec.min}`);
   if (spec.topicKey) {
     config.topicDefaults[spec.topicKey] = String(value);
     return;

@@ -19,7 +19,17 @@ import {
 import { DEFAULT_CLEANER_BACKOFF_MS } from "./cleaner.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "./config.js";
 import { NodeFs, type StorageFs, writeFileAtomic } from "./fs.js";
-import { PartitionLog } from "./log.js";
+import {
+  DEFAULT_JOURNAL_BYTES,
+  decodeJournal,
+  JOURNAL_DIR,
+  Journal,
+  type JournalEntry,
+  listJournalFiles,
+  type ReplayReport,
+  replayJournal,
+} from "./journal.js";
+import { type LogJournal, PartitionLog } from "./log.js";
 
 export const CLEAN_SHUTDOWN_MARKER = ".samsa_cleanshutdown";
 /** Suffix of a partition directory being deleted: `<topic>-<partition>.<id>-delete`. */
@@ -45,6 +55,13 @@ export interface LogManagerOptions {
   cleanerBackoffMs?: number;
   now?: () => number;
   onAppend?: (topic: string, partition: number) => void;
+  /**
+   * The durability journal (storage/journal.ts) for flush.policy=always: one fdatasync per
+   * round for every partition instead of one per partition. Default true.
+   */
+  journal?: boolean;
+  /** Journal bytes after which its file is rotated (DEFAULT_JOURNAL_BYTES). */
+  journalBytes?: number;
 }
 
 export interface PartitionId {
@@ -75,6 +92,9 @@ export class LogManager {
   private closed = false;
   /** Whether the data directory was shut down cleanly before this start. */
   cleanStart = false;
+  private journal: Journal | null = null;
+  /** What the start-up replay of the journal did (null without a journal). */
+  journalReplay: ReplayReport | null = null;
 
   private constructor(
     readonly dataDir: string,
@@ -131,11 +151,87 @@ export class LogManager {
       }
     };
     await Promise.all(Array.from({ length: Math.min(limit, ids.length) }, worker));
+    if (this.options.journal !== false) await this.openJournal();
     if (this.cleanStart) {
       await this.sfs.unlink(marker);
       await this.sfs.fsyncDir(this.dataDir);
     }
     await this.checkpoint();
+  }
+
+  /**
+   * Replays the journal files left by the last run into the logs (their recovered tails may have
+   * lost what the journal holds), flushes the logs it changed, starts a new journal file and
+   * removes the old ones.
+   */
+  private async openJournal(): Promise<void> {
+    const dir = this.file(JOURNAL_DIR);
+    const files = await listJournalFiles(this.sfs, dir);
+    const report: ReplayReport = {
+      files: files.length,
+      entries: 0,
+      batchesReplayed: 0,
+      markersApplied: 0,
+      gaps: [],
+      unknownKeys: [],
+      touched: [],
+    };
+    const entries: JournalEntry[] = [];
+    for (const { file } of files) {
+      const buf = await this.sfs.readFile(file);
+      if (buf) for (const e of decodeJournal(buf).entries) entries.push(e);
+    }
+    report.entries = entries.length;
+    await replayJournal(entries, (key) => this.logs.get(key)?.log, report);
+    for (const key of report.touched) await this.logs.get(key)?.log.flush();
+    this.journalReplay = report;
+    this.journal = await Journal.open(
+      {
+        dir,
+        fs: this.sfs,
+        maxBytes: this.options.journalBytes ?? DEFAULT_JOURNAL_BYTES,
+        flushLogs: (keys) => this.flushLogs(keys),
+      },
+      files.length > 0 ? files[files.length - 1].sequence : 0,
+    );
+    for (const { file } of files) await this.sfs.unlink(file);
+    if (files.length > 0) await this.sfs.fsyncDir(dir);
+    for (const [key, { log }] of this.logs) log.setJournal(this.journalHandle(key) ?? null);
+  }
+
+  private journalHandle(key: string): LogJournal | undefined {
+    const journal = this.journal;
+    if (!journal) return undefined;
+    return {
+      commit: (offset, lastOffset, batches) => journal.commit(key, offset, lastOffset, batches),
+      mark: (type, offset) => journal.mark(type, key, offset),
+    };
+  }
+
+  /** Flushes the logs that wrote to a journal file being retired; true when all are durable. */
+  private async flushLogs(keys: Set<string>): Promise<boolean> {
+    let ok = true;
+    for (const key of keys) {
+      const log = this.logs.get(key)?.log;
+      // A deleted log's entries are dead (its forget marker follows them); a closing one flushes.
+      if (!log || this.closed) continue;
+      try {
+        await log.flush();
+      } catch {
+        if (log.failed) ok = false;
+      }
+    }
+    return ok;
+  }
+
+  /** Waits for journal rounds in flight and for retired journal files' log flushes. */
+  async drainJournal(): Promise<void> {
+    await this.journal?.drain();
+  }
+
+  /** Journal rounds written since start (one writev and one fdatasync each). */
+  get journalRounds(): number {
+    return this.journal?.rounds ?? 0;
   }
 
   private openLog(
@@ -155,6 +251,7 @@ export class LogManager {
       ...state,
       onTruncated: () => void this.checkpoint().catch(() => {}),
       onAppend: this.options.onAppend ? () => this.options.onAppend?.(id.topic, id.partition) : undefined,
+      journal: this.journalHandle(partitionKey(id.topic, id.partition)),
     });
   }
 
@@ -207,6 +304,8 @@ export class LogManager {
     if (!entry) return false;
     this.logs.delete(key);
     await entry.log.close();
+    // Replay must not hand this log's records to a log created later under the same name.
+    await this.journal?.mark("forget", key, -1);
     const doomed = this.file(`${key}.${Date.now().toString(36)}${DELETE_DIR_SUFFIX}`);
     await this.sfs.rename(this.file(key), doomed);
     await this.sfs.fsyncDir(this.dataDir);
@@ -309,6 +408,8 @@ export class LogManager {
       await log.close();
       if (log.failed) allHealthy = false;
     }
+    // Every log is flushed: with all healthy, nothing in the journal is needed any more.
+    await this.journal?.close(allHealthy);
     await this.checkpoint();
     if (allHealthy) await writeFileAtomic(this.sfs, this.file(CLEAN_SHUTDOWN_MARKER), Buffer.alloc(0));
   }

@@ -75,6 +75,22 @@ export interface AppendOptions {
   keepOffsets?: boolean;
   /** Accept control batches (written by the broker's transaction markers). */
   allowControl?: boolean;
+  /**
+   * Batches replayed from the journal: they passed every check when first appended, so only
+   * framing, magic and CRC are checked again (a config changed since may not refuse them).
+   */
+  replayed?: boolean;
+}
+
+/**
+ * A log's handle on the data directory's durability journal (storage/journal.ts): under
+ * flush.policy=always a group is made durable by the journal instead of a segment fdatasync.
+ */
+export interface LogJournal {
+  /** Resolves once the batches (offsets `offset`..`lastOffset`) are durable in the journal. */
+  commit(offset: number, lastOffset: number, batches: Buffer[]): Promise<void>;
+  /** Resolves once the marker is durable. */
+  mark(type: "truncate" | "reset", offset: number): Promise<void>;
 }
 
 export interface AppendResult {
@@ -123,6 +139,8 @@ export interface OpenLogOptions {
   onAppend?: () => void;
   /** Called at each step of a compaction pass's file protocol (tests stop or snapshot there). */
   onCleanerStep?: (step: CleanerStep, baseOffset: number) => void | Promise<void>;
+  /** The durability journal; without one, flush.policy=always fdatasyncs each group's segment. */
+  journal?: LogJournal;
 }
 
 export interface RecoveryReport {
@@ -183,6 +201,7 @@ export class PartitionLog {
    * compaction swap), so a swap never races a deletion of the segment it replaces.
    */
   private segmentLock: Promise<void> = Promise.resolve();
+  private journal: LogJournal | null = null;
 
   private constructor(
     readonly dir: string,
@@ -200,6 +219,7 @@ export class PartitionLog {
     const epochs = await LeaderEpochCache.load(sfs, options.dir);
     const log = new PartitionLog(options.dir, options.config, sfs, epochs, options.now ?? Date.now, options);
     await log.load(options);
+    log.journal = options.journal ?? null;
     return log;
   }
 
@@ -227,6 +247,14 @@ export class PartitionLog {
 
   get logConfig(): LogConfig {
     return this.config;
+  }
+
+  /**
+   * Attaches (or detaches) the durability journal; takes effect for the next group. A log
+   * replayed at start-up is attached once its replayed tail is flushed.
+   */
+  setJournal(journal: LogJournal | null): void {
+    this.journal = journal;
   }
 
   /** Replaces the config; takes effect for the next append, roll and retention check. */
@@ -416,10 +444,15 @@ export class PartitionLog {
     return this.enqueueAppend(records, options);
   }
 
+  /** Appends batches replayed from the journal: they keep their offsets (see `replayed`). */
+  appendReplayed(records: Buffer): Promise<AppendResult> {
+    return this.append(records, { keepOffsets: true, allowControl: true, replayed: true });
+  }
+
   private enqueueAppend(records: Buffer, options: AppendOptions): Promise<AppendResult> {
     this.ensureWritable();
     const valid = validateBatches(records, {
-      config: this.config,
+      config: options.replayed ? relaxed(this.config) : this.config,
       nowMs: this.now(),
       allowControl: options.allowControl,
     });
@@ -565,14 +598,21 @@ export class PartitionLog {
       this.queue.shift();
       bytes += next.buf.length;
     }
+    const journaled = this.journal !== null && this.config.flushPolicy === "always";
     try {
       segment.writePosition = start + bytes;
-      await this.sfs.writev(
-        segment.fd,
-        group.map((a) => a.buf),
-        start,
-      );
-      if (this.config.flushPolicy === "always") await this.sfs.fdatasync(segment.fd);
+      const buffers = group.map((a) => a.buf);
+      if (journaled) {
+        // The segment write and the journal's round run together; the ack waits for both.
+        const journal = this.journal as LogJournal;
+        await Promise.all([
+          this.sfs.writev(segment.fd, buffers, start),
+          journal.commit(first.baseOffset, group[group.length - 1].lastOffset, buffers),
+        ]);
+      } else {
+        await this.sfs.writev(segment.fd, buffers, start);
+        if (this.config.flushPolicy === "always") await this.sfs.fdatasync(segment.fd);
+      }
       if (this.epochs.isDirty()) await this.epochs.flush();
     } catch (err) {
       this.fail(err, group);
@@ -592,7 +632,8 @@ export class PartitionLog {
     segment.lastModifiedMs = nowMs;
     if (segment.firstAppendMs === null) segment.firstAppendMs = nowMs;
     this.endOffset = group[group.length - 1].lastOffset + 1;
-    if (this.config.flushPolicy === "always") this.flushedOffset = this.endOffset;
+    // Journaled bytes are durable, but the recovery point counts segment flushes only.
+    if (this.config.flushPolicy === "always" && !journaled) this.flushedOffset = this.endOffset;
     for (const a of group) {
       a.resolve({
         baseOffset: a.baseOffset,
@@ -1065,6 +1106,13 @@ export class PartitionLog {
         return;
       }
       try {
+        if (this.journal) {
+          // The journal's older entries for this log will not be replayed past the marker: what
+          // they hold must be in the segment first.
+          await this.sfs.fdatasync(this.active.fd);
+          this.flushedOffset = this.endOffset;
+          await this.journal.mark("truncate", offset);
+        }
         const dropped = this.segments.splice(keep + 1);
         for (const s of dropped) await s.markDeleted();
         for (const s of dropped) this.scheduleDelete(s);
@@ -1089,6 +1137,7 @@ export class PartitionLog {
 
   private async resetTo(offset: number): Promise<void> {
     try {
+      if (this.journal) await this.journal.mark("reset", offset);
       const dropped = this.segments.splice(0);
       for (const s of dropped) await s.markDeleted();
       for (const s of dropped) this.scheduleDelete(s);
@@ -1157,6 +1206,17 @@ export class PartitionLog {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A config under which replayed batches pass whatever limits changed since they were appended. */
+function relaxed(config: LogConfig): LogConfig {
+  return {
+    ...config,
+    maxMessageBytes: Number.MAX_SAFE_INTEGER,
+    timestampBeforeMaxMs: Number.MAX_SAFE_INTEGER,
+    timestampAfterMaxMs: Number.MAX_SAFE_INTEGER,
+    cleanupPolicy: "delete",
+  };
+}
 
 /**
  * Within one batch known to reach `timestamp`, the first record at or after it whose offset is at

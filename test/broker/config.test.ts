@@ -55,5 +55,14 @@ describe("broker configuration", () => {
       /INVALID_CONFIG/,
     );
     expect(() => loadBrokerConfig({ flags: { "log.flush.policy": "never" } })).toThrow(/INVALID_CONFIG/);
+    expect(() => loadBrokerConfig({ flags: { "log.journal.bytes": "1000" } })).toThrow(/at least 65536/);
+  });
+
+  it("runs flush.policy=always through the journal unless log.journal.enable=false", () => {
+    expect(loadBrokerConfig()).toMatchObject({ journalEnabled: true, journalBytes: 256 * 1024 * 1024 });
+    const c = loadBrokerConfig({
+      env: { SAMSA_LOG_JOURNAL_ENABLE: "false", SAMSA_LOG_JOURNAL_BYTES: "1048576" },
+    });
+    expect(c).toMatchObject({ journalEnabled: false, journalBytes: 1048576 });
   });
 });
