@@ -75,6 +75,13 @@ export interface ProducerOptions {
    * land after later ones.
    */
   maxInFlightPerPartition?: number;
+  /**
+   * Produce requests to one broker sent before the first is answered (Java's
+   * max.in.flight.requests.per.connection, default 5 there too). Batches sealed while a broker
+   * is at the limit wait and go out together in its next request: with many partitions whose
+   * batches seal at different moments, fewer, larger requests instead of one per partition.
+   */
+  maxInFlightRequests?: number;
   /** Largest records section sent for one partition in one request. */
   maxRequestBytes?: number;
   /** The broker's timeout for acks=-1. */
@@ -92,6 +99,7 @@ const DEFAULTS = {
   compression: "none" as CompressionName,
   retries: 10,
   maxInFlightPerPartition: 1,
+  maxInFlightRequests: 5,
   maxRequestBytes: 1024 * 1024,
   ackTimeoutMs: 30_000,
   allowAutoTopicCreation: true,
@@ -119,6 +127,14 @@ interface OpenBatch {
 }
 
 const NO_HEADERS: RecordHeader[] = [];
+
+/** One partition's part of a Produce response. */
+interface PartitionAnswer {
+  index: number;
+  errorCode: number;
+  baseOffset: number;
+  errorMessage?: string | null;
+}
 
 class PartitionQueue {
   open: OpenBatch | null = null;
@@ -167,6 +183,8 @@ export class Producer {
   private closed = false;
   /** Requests in flight per partition: 1 when idempotent, else maxInFlightPerPartition. */
   private readonly maxInFlight: number;
+  /** Produce requests in flight per leader broker id. */
+  private readonly requestsTo = new Map<number, number>();
 
   /**
    * `cluster`: connection options or a shared Cluster. Producer options may be given in `options`
@@ -193,6 +211,10 @@ export class Producer {
         "INVALID_ARGUMENT",
         `maxInFlightPerPartition ${perPartition}: expected an integer >= 1`,
       );
+    }
+    const perBroker = this.options.maxInFlightRequests;
+    if (!Number.isInteger(perBroker) || perBroker < 1) {
+      throw new ClientError("INVALID_ARGUMENT", `maxInFlightRequests ${perBroker}: expected an integer >= 1`);
     }
     this.maxInFlight = this.options.idempotent ? 1 : perPartition;
   }
@@ -402,19 +424,31 @@ export class Producer {
     const now = Date.now();
     for (const q of this.queues) {
       if (q.inFlight >= this.maxInFlight || q.ready.length === 0 || q.retryAt > now) continue;
-      let leader: number;
-      try {
-        const info = await this.cluster.topic(q.topic);
-        leader = info.partitions[q.partition]?.leader ?? -1;
-      } catch (err) {
-        this.failQueue(q, err);
-        continue;
+      let info = this.cluster.cachedTopic(q.topic, now);
+      if (!info) {
+        try {
+          info = await this.cluster.topic(q.topic);
+        } catch (err) {
+          this.failQueue(q, err);
+          continue;
+        }
+        if (q.inFlight >= this.maxInFlight) continue;
       }
-      if (q.inFlight >= this.maxInFlight) continue;
+      const leader = info.partitions[q.partition]?.leader ?? -1;
+      // A broker with the most requests in flight gets this batch in its next request.
+      if ((this.requestsTo.get(leader) ?? 0) >= this.options.maxInFlightRequests) continue;
       q.inFlight++;
-      byLeader.set(leader, [...(byLeader.get(leader) ?? []), q]);
+      let list = byLeader.get(leader);
+      if (!list) {
+        list = [];
+        byLeader.set(leader, list);
+      }
+      list.push(q);
     }
-    for (const [leader, queues] of byLeader) void this.sendTo(leader, queues);
+    for (const [leader, queues] of byLeader) {
+      this.requestsTo.set(leader, (this.requestsTo.get(leader) ?? 0) + 1);
+      void this.sendTo(leader, queues);
+    }
   }
 
   private async sendTo(leader: number, queues: PartitionQueue[]): Promise<void> {
@@ -433,7 +467,12 @@ export class Producer {
       }
       taken.set(q, batches);
       const records = batches.length === 1 ? batches[0].buf : Buffer.concat(batches.map((b) => b.buf));
-      topicData.set(q.topic, [...(topicData.get(q.topic) ?? []), { index: q.partition, records }]);
+      let partitions = topicData.get(q.topic);
+      if (!partitions) {
+        partitions = [];
+        topicData.set(q.topic, partitions);
+      }
+      partitions.push({ index: q.partition, records });
     }
     const body = {
       transactionalId: null,
@@ -451,22 +490,24 @@ export class Producer {
     } catch (err) {
       failure = err;
     }
+    this.requestsTo.set(leader, (this.requestsTo.get(leader) ?? 1) - 1);
+    // Answers by topic and partition: a lookup per partition, not a scan of the response.
+    const answers = new Map<string, Map<number, PartitionAnswer>>();
+    if (response) {
+      for (const t of response.responses as { name: string; partitionResponses: PartitionAnswer[] }[]) {
+        let byIndex = answers.get(t.name);
+        if (!byIndex) {
+          byIndex = new Map();
+          answers.set(t.name, byIndex);
+        }
+        for (const p of t.partitionResponses) byIndex.set(p.index, p);
+      }
+    }
     for (const [q, batches] of taken) {
       let error: unknown = failure;
       let baseOffset = -1;
       if (response) {
-        const t = (
-          response.responses as {
-            name: string;
-            partitionResponses: {
-              index: number;
-              errorCode: number;
-              baseOffset: number;
-              errorMessage?: string | null;
-            }[];
-          }[]
-        ).find((r) => r.name === q.topic);
-        const p = t?.partitionResponses.find((r) => r.index === q.partition);
+        const p = answers.get(q.topic)?.get(q.partition);
         if (!p) error = new KafkaError("UNKNOWN_SERVER_ERROR", `no answer for ${q.topic}-${q.partition}`);
         else if (p.errorCode !== 0)
           error = new KafkaError(errorName(p.errorCode), p.errorMessage ?? `${q.topic}-${q.partition}`);
