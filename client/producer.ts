@@ -404,6 +404,11 @@ export class Producer {
       this.finish({ buf: Buffer.alloc(0), count: 0, ...open }, err);
       return;
     }
+    // A leader at its bound of requests in flight takes this batch with its next answer's send:
+    // no pass over every partition for each batch sealed meanwhile.
+    const leader = this.cluster.cachedTopic(queue.topic)?.partitions[queue.partition]?.leader;
+    if (leader !== undefined && (this.requestsTo.get(leader) ?? 0) >= this.options.maxInFlightRequests)
+      return;
     this.kickSender();
   }
 
