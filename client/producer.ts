@@ -2,7 +2,8 @@
  * The samsa producer. Records are batched per partition (sealed at `batchSize` bytes or after
  * `lingerMs`), keyed records go to the partition the Java client would pick (murmur2), records
  * without a key stick to one partition until its batch is sealed, and every `send()` resolves
- * with its own partition and offset once the broker acknowledged it.
+ * with its own partition and offset once the broker acknowledged it. `sendBatch()` takes many
+ * records through the same path with one promise, settled by count (a ticket per call).
  *
  * Idempotence (on by default with acks=-1): the producer gets an id and epoch from the broker and
  * numbers its batches; one request per partition is in flight at a time and a failed request is
