@@ -2,7 +2,8 @@
  * The samsa producer. Records are batched per partition (sealed at `batchSize` bytes or after
  * `lingerMs`), keyed records go to the partition the Java client would pick (murmur2), records
  * without a key stick to one partition until its batch is sealed, and every `send()` resolves
- * with its own partition and offset once the broker acknowledged it.
+ * with its own partition and offset once the broker acknowledged it. `sendBatch()` takes many
+ * records through the same path with one promise, settled by count (a ticket per call).
  *
  * Idempotence (on by default with acks=-1): the producer gets an id and epoch from the broker and
  * numbers its batches; one request per partition is in flight at a time and a failed request is
@@ -18,7 +19,7 @@ import {
   type RecordHeader,
   type RecordInput,
 } from "../protocol/record-batch.js";
-import { Cluster, type ClusterOptions } from "./cluster.js";
+import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
 import { ClientError, isRetriable } from "./errors.js";
 import { backoffMs } from "./retry.js";
 
@@ -109,21 +110,70 @@ const DEFAULTS = {
 const RECORD_OVERHEAD = 24;
 const INT32_MAX = 0x7fff_ffff;
 
-interface Batch {
-  buf: Buffer;
-  count: number;
-  bytes: number;
-  records: RecordInput[];
-  resolves: ((m: RecordMetadata) => void)[];
-  rejects: ((e: unknown) => void)[];
+/**
+ * One sendBatch() call. Its records are settled by count, run by run, so a record of a batch costs
+ * no promise, closure or RecordMetadata of its own; the call's promise settles once.
+ */
+class BatchTicket {
+  /** Records not yet acknowledged, including those not yet queued. */
+  pending: number;
+  private settled = false;
+
+  constructor(
+    count: number,
+    private readonly resolve: () => void,
+    private readonly reject: (e: unknown) => void,
+  ) {
+    this.pending = count;
+  }
+
+  /** `n` records were acknowledged; resolves when none is left. */
+  ack(n: number): void {
+    this.pending -= n;
+    if (this.pending === 0 && !this.settled) {
+      this.settled = true;
+      this.resolve();
+    }
+  }
+
+  /** `n` records failed (or will not be queued): the call rejects with the first error. */
+  fail(n: number, error: unknown): void {
+    this.pending -= n;
+    if (!this.settled) {
+      this.settled = true;
+      this.reject(error);
+    }
+  }
 }
 
-/** The batch a partition is filling: records and their callers' settle functions, side by side. */
+/**
+ * The batch a partition is filling. send() records keep their callers' settle functions and their
+ * index in `records`; sendBatch() records keep only a ticket per run of consecutive records.
+ */
 interface OpenBatch {
   records: RecordInput[];
   resolves: ((m: RecordMetadata) => void)[];
   rejects: ((e: unknown) => void)[];
+  indexes: number[];
+  tickets: BatchTicket[];
+  runs: number[];
   bytes: number;
+}
+
+interface Batch extends OpenBatch {
+  buf: Buffer;
+  count: number;
+}
+
+/**
+ * The settle functions of the promise being made: `new Promise(capture)` hands them over without
+ * a closure per call (the executor runs synchronously).
+ */
+let capturedResolve: (value: never) => void = () => {};
+let capturedReject: (e: unknown) => void = () => {};
+function capture(resolve: (value: never) => void, reject: (e: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 const NO_HEADERS: RecordHeader[] = [];
@@ -163,6 +213,23 @@ function toHeaders(h: ProducerRecord["headers"]): RecordHeader[] {
   if (!h) return [];
   if (Array.isArray(h)) return h;
   return Object.entries(h).map(([key, value]) => ({ key, value: toBuffer(value) }));
+}
+
+/** The record as the batch encoder takes it: strings encoded once, the timestamp fixed at send time. */
+function toInput(record: ProducerRecord, now: number): RecordInput {
+  return {
+    key: toBuffer(record.key),
+    value: toBuffer(record.value),
+    headers: record.headers ? toHeaders(record.headers) : NO_HEADERS,
+    timestamp: record.timestamp ?? now,
+  };
+}
+
+/** Bytes counted against bufferMemory and batchSize for a record. */
+function sizeOf(input: RecordInput): number {
+  let bytes = RECORD_OVERHEAD + (input.key?.length ?? 0) + (input.value?.length ?? 0);
+  for (const h of input.headers ?? NO_HEADERS) bytes += h.key.length + (h.value?.length ?? 0) + 4;
+  return bytes;
 }
 
 export class Producer {
@@ -226,13 +293,9 @@ export class Producer {
    */
   send(record: ProducerRecord): Promise<RecordMetadata> {
     if (this.closed) return Promise.reject(new ClientError("CLOSED", "producer is closed"));
-    const key = toBuffer(record.key);
-    const value = toBuffer(record.value);
-    const headers = record.headers ? toHeaders(record.headers) : NO_HEADERS;
     const now = Date.now();
-    const timestamp = record.timestamp ?? now;
-    let bytes = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0);
-    for (const h of headers) bytes += h.key.length + (h.value?.length ?? 0) + 4;
+    const input = toInput(record, now);
+    const bytes = sizeOf(input);
     const info = this.cluster.cachedTopic(record.topic, now);
     if (
       info &&
@@ -242,14 +305,19 @@ export class Producer {
     ) {
       let partition: number;
       try {
-        partition = this.partitionOf(record.topic, info.partitions.length, key, record.partition);
+        partition = this.partitionOf(
+          record.topic,
+          info.partitions.length,
+          input.key ?? null,
+          record.partition,
+        );
       } catch (err) {
         return Promise.reject(err);
       }
       this.bufferUsed += bytes;
-      return this.enqueue(this.queueFor(record.topic, partition), { key, value, headers, timestamp }, bytes);
+      return this.enqueue(this.queueFor(record.topic, partition), input, bytes);
     }
-    return this.sendSlowly(record.topic, { key, value, headers, timestamp }, bytes, record.partition);
+    return this.sendSlowly(record.topic, input, bytes, record.partition);
   }
 
   /** The path that waits: for metadata, buffer memory or the producer id. */
@@ -272,30 +340,202 @@ export class Producer {
     return this.enqueue(this.queueFor(topic, partition), input, bytes);
   }
 
+  /** Adds a send() record to its partition's batch; its bytes are already reserved. */
   private enqueue(queue: PartitionQueue, input: RecordInput, bytes: number): Promise<RecordMetadata> {
-    return new Promise<RecordMetadata>((resolve, reject) => {
-      let open = queue.open;
-      if (!open) {
-        open = { records: [], resolves: [], rejects: [], bytes: 0 };
-        queue.open = open;
-      }
-      open.records.push(input);
-      open.resolves.push(resolve);
-      open.rejects.push(reject);
-      open.bytes += bytes;
-      this.outstanding++;
-      if (open.bytes >= this.options.batchSize) this.seal(queue);
-      else if (!queue.timer) {
-        // setTimeout(0) waits at least 1 ms in Node: lingerMs 0 seals once this turn's sends are in.
-        queue.timer =
-          this.options.lingerMs > 0
-            ? setTimeout(() => this.seal(queue), this.options.lingerMs)
-            : setImmediate(() => this.seal(queue));
-      }
-    });
+    const promise = new Promise<RecordMetadata>(capture);
+    const open = this.openBatch(queue);
+    open.indexes.push(open.records.length);
+    open.resolves.push(capturedResolve as (m: RecordMetadata) => void);
+    open.rejects.push(capturedReject);
+    this.append(queue, open, input, bytes);
+    return promise;
   }
 
-  private async reserveMemory(bytes: number): Promise<void> {
+  /**
+   * Queues `records` in array order with one promise, which resolves once every record is
+   * acknowledged and rejects with the first error. Each record goes through partitioning,
+   * batching, buffer memory, idempotence and retries as with send(); what the call saves is a
+   * promise, two settle functions and a RecordMetadata per record.
+   *
+   * Before any record is queued, every topic of the call is looked up (and created when allowed)
+   * and every record is checked (explicit partition in range, size within bufferMemory): an
+   * invalid record rejects the call with nothing queued. A later failure (the broker's refusal
+   * after retries, BUFFER_FULL after maxBlockMs, close()) rejects it too; records queued before it
+   * may then have been written. Records beyond the free buffer memory wait for room as send()
+   * does, so a call may hold more bytes than bufferMemory.
+   */
+  sendBatch(records: readonly ProducerRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new ClientError("CLOSED", "producer is closed"));
+    const n = records.length;
+    if (n === 0) return Promise.resolve();
+    const promise = new Promise<void>(capture);
+    const ticket = new BatchTicket(n, capturedResolve as () => void, capturedReject);
+    const now = Date.now();
+    const inputs = new Array<RecordInput>(n);
+    const sizes = new Array<number>(n);
+    const topics = new Map<string, TopicInfo | undefined>();
+    let missing = false;
+    let lastTopic: string | undefined;
+    for (let i = 0; i < n; i++) {
+      const record = records[i];
+      const input = toInput(record, now);
+      const bytes = sizeOf(input);
+      if (bytes > this.options.bufferMemory) {
+        ticket.fail(n, new ClientError("BUFFER_FULL", `record ${i}: ${bytes} bytes exceed bufferMemory`));
+        return promise;
+      }
+      inputs[i] = input;
+      sizes[i] = bytes;
+      if (record.topic !== lastTopic && !topics.has(record.topic)) {
+        const info = this.cluster.cachedTopic(record.topic, now);
+        topics.set(record.topic, info);
+        if (!info) missing = true;
+      }
+      lastTopic = record.topic;
+    }
+    if (missing || (this.options.idempotent && this.producerId < 0)) {
+      void this.sendBatchSlowly(records, inputs, sizes, topics, ticket);
+    } else if (this.checkPartitions(records, topics as Map<string, TopicInfo>, ticket)) {
+      this.queueBatch(records, inputs, sizes, topics as Map<string, TopicInfo>, ticket, 0);
+    }
+    return promise;
+  }
+
+  /** sendBatch() when a topic's metadata or the producer id must be fetched first. */
+  private async sendBatchSlowly(
+    records: readonly ProducerRecord[],
+    inputs: RecordInput[],
+    sizes: number[],
+    topics: Map<string, TopicInfo | undefined>,
+    ticket: BatchTicket,
+  ): Promise<void> {
+    try {
+      for (const [topic, info] of topics) {
+        if (!info) topics.set(topic, await this.cluster.topic(topic, this.options.allowAutoTopicCreation));
+      }
+      if (this.options.idempotent) await this.ensureProducerId();
+      if (this.closed) throw new ClientError("CLOSED", "producer is closed");
+    } catch (err) {
+      ticket.fail(records.length, err);
+      return;
+    }
+    const known = topics as Map<string, TopicInfo>;
+    if (this.checkPartitions(records, known, ticket))
+      this.queueBatch(records, inputs, sizes, known, ticket, 0);
+  }
+
+  /** False, with the ticket failed, when a record names a partition its topic does not have. */
+  private checkPartitions(
+    records: readonly ProducerRecord[],
+    topics: Map<string, TopicInfo>,
+    ticket: BatchTicket,
+  ): boolean {
+    for (const r of records) {
+      const p = r.partition;
+      if (p === undefined) continue;
+      const count = topics.get(r.topic)!.partitions.length;
+      if (!Number.isInteger(p) || p < 0 || p >= count) {
+        ticket.fail(
+          records.length,
+          new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${r.topic} has no partition ${p}`),
+        );
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Queues records `from`.. of a checked sendBatch() call synchronously while buffer memory
+   * lasts, then goes on in queueBatchLater once room frees.
+   */
+  private queueBatch(
+    records: readonly ProducerRecord[],
+    inputs: RecordInput[],
+    sizes: number[],
+    topics: Map<string, TopicInfo>,
+    ticket: BatchTicket,
+    from: number,
+  ): void {
+    let lastTopic: string | undefined;
+    let count = 0;
+    for (let i = from; i < records.length; i++) {
+      const bytes = sizes[i];
+      if (this.bufferUsed + bytes > this.options.bufferMemory) {
+        void this.queueBatchLater(records, inputs, sizes, topics, ticket, i);
+        return;
+      }
+      this.bufferUsed += bytes;
+      const record = records[i];
+      const topic = record.topic;
+      if (topic !== lastTopic) {
+        lastTopic = topic;
+        count = topics.get(topic)!.partitions.length;
+      }
+      const input = inputs[i];
+      const partition = this.partitionOf(topic, count, input.key ?? null, record.partition);
+      const queue = this.queueFor(topic, partition);
+      const open = this.openBatch(queue);
+      const last = open.tickets.length - 1;
+      if (last >= 0 && open.tickets[last] === ticket) open.runs[last]++;
+      else {
+        open.tickets.push(ticket);
+        open.runs.push(1);
+      }
+      this.append(queue, open, input, bytes);
+    }
+  }
+
+  private async queueBatchLater(
+    records: readonly ProducerRecord[],
+    inputs: RecordInput[],
+    sizes: number[],
+    topics: Map<string, TopicInfo>,
+    ticket: BatchTicket,
+    from: number,
+  ): Promise<void> {
+    try {
+      await this.reserveMemory(sizes[from], false);
+      if (this.closed) throw new ClientError("CLOSED", "producer is closed");
+    } catch (err) {
+      ticket.fail(records.length - from, err);
+      return;
+    }
+    this.queueBatch(records, inputs, sizes, topics, ticket, from);
+  }
+
+  private openBatch(queue: PartitionQueue): OpenBatch {
+    let open = queue.open;
+    if (!open) {
+      open = { records: [], resolves: [], rejects: [], indexes: [], tickets: [], runs: [], bytes: 0 };
+      queue.open = open;
+    }
+    return open;
+  }
+
+  /** Adds a record whose waiter is registered: seals the batch when full, else starts its linger. */
+  private append(queue: PartitionQueue, open: OpenBatch, input: RecordInput, bytes: number): void {
+    open.records.push(input);
+    open.bytes += bytes;
+    this.outstanding++;
+    if (open.bytes >= this.options.batchSize) this.seal(queue);
+    else if (!queue.timer) {
+      // setTimeout(0) waits at least 1 ms in Node: lingerMs 0 seals once this turn's sends are in.
+      queue.timer =
+        this.options.lingerMs > 0
+          ? setTimeout(() => this.seal(queue), this.options.lingerMs)
+          : setImmediate(() => this.seal(queue));
+    }
+  }
+
+  /**
+   * Waits until `bytes` more fit in bufferMemory and takes them; with `take` false it only waits,
+   * for a caller that takes them itself. BUFFER_FULL for a record larger than bufferMemory or after
+   * maxBlockMs. While anything waits, open batches are sealed without waiting out their linger (as
+   * Java's accumulator does when memory is exhausted): only sending frees memory, so a lingering
+   * batch would keep a waiter, or a sendBatch() larger than bufferMemory, stuck.
+   */
+  private async reserveMemory(bytes: number, take = true): Promise<void> {
     if (bytes > this.options.bufferMemory) {
       throw new ClientError("BUFFER_FULL", `a record of ${bytes} bytes exceeds bufferMemory`);
     }
@@ -304,6 +544,7 @@ export class Producer {
       const left = deadline - Date.now();
       if (left <= 0)
         throw new ClientError("BUFFER_FULL", `no buffer memory freed within ${this.options.maxBlockMs} ms`);
+      for (const q of this.queues) if (q.open) this.seal(q);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.memoryWaiters.push(() => {
@@ -312,7 +553,7 @@ export class Producer {
         });
       });
     }
-    this.bufferUsed += bytes;
+    if (take) this.bufferUsed += bytes;
   }
 
   private releaseMemory(bytes: number): void {
@@ -399,9 +640,9 @@ export class Producer {
         const next = queue.nextSequence + open.records.length;
         queue.nextSequence = next > INT32_MAX ? next - INT32_MAX - 1 : next;
       }
-      queue.ready.push({ buf, count: open.records.length, ...open });
+      queue.ready.push({ ...open, buf, count: open.records.length });
     } catch (err) {
-      this.finish({ buf: Buffer.alloc(0), count: 0, ...open }, err);
+      this.finish({ ...open, buf: Buffer.alloc(0), count: 0 }, err);
       return;
     }
     // A leader at its bound of requests in flight takes this batch with its next answer's send:
@@ -547,24 +788,28 @@ export class Producer {
     for (const b of q.ready.splice(0)) this.finish(b, err);
   }
 
+  /** Settles a batch's send() and sendBatch() callers and gives its memory back. */
   private finish(batch: Batch, error: unknown, baseOffset = -1, q?: PartitionQueue): void {
-    const n = batch.resolves.length;
+    const { resolves, rejects, indexes, records, tickets, runs } = batch;
     if (error) {
-      for (let i = 0; i < n; i++) batch.rejects[i](error);
+      for (let i = 0; i < rejects.length; i++) rejects[i](error);
+      for (let i = 0; i < tickets.length; i++) tickets[i].fail(runs[i], error);
     } else {
       const topic = q?.topic ?? "";
       const partition = q?.partition ?? -1;
-      for (let i = 0; i < n; i++) {
-        batch.resolves[i]({
+      for (let i = 0; i < resolves.length; i++) {
+        const index = indexes[i];
+        resolves[i]({
           topic,
           partition,
-          offset: baseOffset >= 0 ? baseOffset + i : -1,
-          timestamp: batch.records[i].timestamp ?? -1,
+          offset: baseOffset >= 0 ? baseOffset + index : -1,
+          timestamp: records[index].timestamp ?? -1,
         });
       }
+      for (let i = 0; i < tickets.length; i++) tickets[i].ack(runs[i]);
     }
     this.releaseMemory(batch.bytes);
-    this.outstanding -= n;
+    this.outstanding -= records.length;
     if (this.outstanding === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 

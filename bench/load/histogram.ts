@@ -30,14 +30,16 @@ export class LatencyHistogram {
     useWebAssembly: false,
   });
 
-  /** Records one latency given in milliseconds (fractional, e.g. from performance.now()). */
-  recordMs(ms: number): void {
-    this.recordUs(ms * 1000);
+  /** Records a latency given in milliseconds (fractional, e.g. from performance.now()), `count` times. */
+  recordMs(ms: number, count = 1): void {
+    this.recordUs(ms * 1000, count);
   }
 
-  /** Records one latency in microseconds; negative values count as 0, huge ones as one hour. */
-  recordUs(us: number): void {
-    this.h.recordValue(Math.min(HIGHEST_TRACKABLE_US, Math.max(0, Math.round(us))));
+  /** Records a latency in microseconds `count` times; negative values count as 0, huge ones as one hour. */
+  recordUs(us: number, count = 1): void {
+    const value = Math.min(HIGHEST_TRACKABLE_US, Math.max(0, Math.round(us)));
+    if (count === 1) this.h.recordValue(value);
+    else this.h.recordValueWithCount(value, count);
   }
 
   get count(): number {

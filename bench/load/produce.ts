@@ -6,6 +6,10 @@
  * acknowledgement; a record counts once acknowledged. `throughput` caps records/s across all
  * producers (token bucket, -1: unlimited); `durationSec` ends sending early.
  *
+ * `sendBatch` > 0 sends through Producer.sendBatch() instead, that many records per call (each a
+ * new record object, as an application would make them); every record of a call gets the call's
+ * latency, from the call to its promise resolving.
+ *
  * Each producer keeps at most `maxUnacked` records unacknowledged, and their bytes below the
  * client's bufferMemory, so send() never blocks inside the client; a record's latency is that of
  * the producer's queue, batching and request (as in Kafka's tool, whose sends queue up to
@@ -13,7 +17,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Admin } from "../../client/admin.js";
-import { Producer } from "../../client/producer.js";
+import { Producer, type ProducerRecord } from "../../client/producer.js";
 import {
   CLIENT_BUFFER_MEMORY,
   type ConnectOptions,
@@ -46,6 +50,8 @@ export interface ProduceOptions extends ConnectOptions, ProducerSettings, RunCon
   durationSec?: number;
   /** Records one producer may have sent and not yet seen acknowledged (default 5000). */
   maxUnacked?: number;
+  /** Records per Producer.sendBatch() call; 0 (default): one send() per record. */
+  sendBatch?: number;
 }
 
 export interface ProduceResult extends BenchResult {
@@ -58,6 +64,8 @@ export interface ProduceResult extends BenchResult {
   acks: 0 | 1 | -1;
   throughput: number;
   max_unacked: number;
+  /** Records per sendBatch() call; 0: send() per record. */
+  send_batch: number;
   /** The first failed send's error; the run stops sending at the first failure. */
   error?: string;
 }
@@ -108,26 +116,27 @@ export async function runProduce(o: ProduceOptions, report?: ReportFn): Promise<
     let next = 0;
     const stopped = () => failure !== null || o.signal?.aborted === true || now() >= deadline;
 
+    const perCall = Math.min(o.sendBatch ?? 0, limit);
     const loop = async (producer: Producer) => {
       let inflight = 0;
       let wake: (() => void) | null = null;
-      const settled = () => {
-        inflight--;
+      const settled = (records: number) => {
+        inflight -= records;
         if (wake) {
           const w = wake;
           wake = null;
           w();
         }
       };
-      const acked = (sentAt: number) => {
-        meter.latency(now() - sentAt);
-        meter.count(1, o.recordSize);
-        settled();
+      const acked = (sentAt: number, records = 1) => {
+        meter.latency(now() - sentAt, records);
+        meter.count(records, records * o.recordSize);
+        settled(records);
       };
-      const failed = (err: unknown) => {
-        errors++;
+      const failed = (err: unknown, records = 1) => {
+        errors += records;
         failure ??= err;
-        settled();
+        settled(records);
       };
       const room = () => new Promise<void>((resolve) => (wake = resolve));
       while (!stopped()) {
@@ -135,20 +144,44 @@ export async function runProduce(o: ProduceOptions, report?: ReportFn): Promise<
           await room();
           continue;
         }
-        let n = Math.min(SEND_BURST, limit - inflight, o.records - next);
-        if (n <= 0) break;
+        const left = o.records - next;
+        if (left <= 0) break;
+        // A sendBatch() call waits until all of it fits in the window.
+        if (perCall > 0 && limit - inflight < Math.min(perCall, left)) {
+          await room();
+          continue;
+        }
+        let n = Math.min(Math.max(SEND_BURST, perCall), limit - inflight, left);
         n = pacer.take(n);
         if (n === 0) {
           await pacer.wait();
           continue;
         }
-        for (let i = 0; i < n; i++) {
-          const seq = next++;
-          const sentAt = now();
-          inflight++;
-          producer
-            .send({ topic: o.topic, key: keys ? keys[seq % KEY_POOL] : null, value })
-            .then(() => acked(sentAt), failed);
+        if (perCall > 0) {
+          for (let done = 0; done < n; ) {
+            const m = Math.min(perCall, n - done);
+            const batch = new Array<ProducerRecord>(m);
+            for (let i = 0; i < m; i++) {
+              const seq = next++;
+              batch[i] = { topic: o.topic, key: keys ? keys[seq % KEY_POOL] : null, value };
+            }
+            const sentAt = now();
+            inflight += m;
+            producer.sendBatch(batch).then(
+              () => acked(sentAt, m),
+              (err) => failed(err, m),
+            );
+            done += m;
+          }
+        } else {
+          for (let i = 0; i < n; i++) {
+            const seq = next++;
+            const sentAt = now();
+            inflight++;
+            producer
+              .send({ topic: o.topic, key: keys ? keys[seq % KEY_POOL] : null, value })
+              .then(() => acked(sentAt), failed);
+          }
         }
         await yieldToIo();
       }
@@ -170,6 +203,7 @@ export async function runProduce(o: ProduceOptions, report?: ReportFn): Promise<
       acks: settings.acks ?? -1,
       throughput: o.throughput ?? -1,
       max_unacked: limit,
+      send_batch: perCall,
       ...(failure !== null && { error: failure instanceof Error ? failure.message : String(failure) }),
     };
   } finally {

@@ -85,12 +85,12 @@ export class Meter {
     this.window.bytes += bytes;
   }
 
-  /** Records one latency, in milliseconds. */
-  latency(ms: number): void {
-    this.histogram.recordMs(ms);
+  /** Records a latency in milliseconds, `count` times (the records of one sendBatch() call). */
+  latency(ms: number, count = 1): void {
+    this.histogram.recordMs(ms, count);
     const w = this.window;
-    w.latencySumMs += ms;
-    w.latencyCount++;
+    w.latencySumMs += ms * count;
+    w.latencyCount += count;
     if (ms > w.latencyMaxMs) w.latencyMaxMs = ms;
   }
 

@@ -32,6 +32,7 @@ interface ProduceOpts extends CommonOpts, ProducerFlags {
   throughput: string;
   duration?: string;
   maxUnacked: string;
+  sendBatch: string;
 }
 
 interface ConsumeOpts extends CommonOpts {
@@ -169,10 +170,11 @@ Examples:
         .option("--producers <n>", "Producer instances in this process", "1")
         .option("--throughput <n>", "cap in records/s across all producers; -1: unlimited", "-1")
         .option("--duration <s>", "stop sending after this many seconds")
+        .option("--max-unacked <n>", "records a producer may have sent and not yet seen acknowledged", "5000")
         .option(
-          "--max-unacked <n>",
-          "records a producer may have sent and not yet seen acknowledged",
-          "5000",
+          "--send-batch <n>",
+          "records per Producer.sendBatch() call (latency: call to its promise); 0: send() per record",
+          "0",
         ),
       "5",
     ),
@@ -184,6 +186,7 @@ Examples:
 Examples:
   samsa bench produce --records 2000000 --record-size 100 --acks 1
   samsa bench produce -t orders --partitions 8 --producers 4 --key-size 16 -z lz4 --json
+  samsa bench produce --records 2000000 --acks 1 --send-batch 1000
   samsa -b kafka-host:9092 bench produce --throughput 50000 --duration 60`,
     )
     .action(async (opts: ProduceOpts, cmd: Command) => {
@@ -207,6 +210,7 @@ Examples:
         producers: int("--producers", opts.producers, 1),
         throughput,
         maxUnacked: int("--max-unacked", opts.maxUnacked, 1),
+        sendBatch: int("--send-batch", opts.sendBatch, 0),
         ...(opts.duration !== undefined && { durationSec: positive("--duration", opts.duration) }),
         ...settings,
       };

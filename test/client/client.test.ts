@@ -205,11 +205,14 @@ describe.each(["tcp", "ws"] as const)("Producer and Consumer over %s", (t) => {
   });
 
   it("fails send() with BUFFER_FULL when no memory frees in time", async () => {
-    const { brokers } = await setup();
+    const { brokers, admin } = await setup();
+    // acks=-1 with min.insync.replicas=2 on one broker: NOT_ENOUGH_REPLICAS, retried, so the first
+    // records keep their memory (a blocked send() seals lingering batches, so linger cannot).
+    await admin.createTopics([{ name: "bp", configs: { "min.insync.replicas": "2" } }]);
     const producer = track(
       new Producer(
-        { brokers },
-        { bufferMemory: 10_000, maxBlockMs: 200, lingerMs: 60_000, batchSize: 1 << 20 },
+        { brokers, retry: { initialBackoffMs: 20, maxBackoffMs: 50 } },
+        { bufferMemory: 10_000, maxBlockMs: 200, lingerMs: 60_000, batchSize: 1 << 20, retries: 1000 },
       ),
     );
     const pending = Array.from({ length: 5 }, () =>
@@ -221,6 +224,7 @@ describe.each(["tcp", "ws"] as const)("Producer and Consumer over %s", (t) => {
     await expect(producer.send({ topic: "bp", value: Buffer.alloc(5000) })).rejects.toMatchObject({
       code: "BUFFER_FULL",
     });
+    await admin.alterTopicConfigs("bp", { "min.insync.replicas": null });
     await producer.flush();
     expect((await Promise.all(pending)).map((m) => m.offset)).toEqual([0, 1, 2, 3, 4]);
   });

@@ -161,6 +161,47 @@ describe("samsa bench", () => {
     }
   });
 
+  it("--send-batch sends through Producer.sendBatch(): every record counted once and in the topic", async () => {
+    const r = json(
+      await samsa([
+        "bench",
+        "produce",
+        "-t",
+        "b-batch",
+        "--records",
+        "2500",
+        "--record-size",
+        "40",
+        "--key-size",
+        "8",
+        "--partitions",
+        "2",
+        "--send-batch",
+        "300",
+        "--max-unacked",
+        "1000",
+        "--acks",
+        "1",
+        "--json",
+      ]),
+    );
+    expectSane(r, 2500, 100_000);
+    expect(r).toMatchObject({ send_batch: 300, max_unacked: 1000, partitions: 2 });
+    // Without the flag the run says it used send() per record.
+    expect(
+      json(await samsa(["bench", "produce", "-t", "b-batch", "--records", "10", "--json"])).send_batch,
+    ).toBe(0);
+    const admin = new Admin({ brokers: [brokers] });
+    try {
+      const offsets = await admin.topicOffsets("b-batch");
+      expect(offsets).toHaveLength(2);
+      for (const p of offsets) expect(p.latest).toBeGreaterThan(0);
+      expect(offsets.reduce((sum, p) => sum + p.latest, 0)).toBe(2510);
+    } finally {
+      await admin.close();
+    }
+  });
+
   it("--throughput paces the producer (a lower bound on time only)", async () => {
     const run = await samsa([
       "bench",
@@ -252,6 +293,8 @@ describe("samsa bench", () => {
       ["bench", "produce", "--records", "0"],
       ["bench", "produce", "--throughput", "0"],
       ["bench", "produce", "-z", "brotli"],
+      ["bench", "produce", "--send-batch", "-1"],
+      ["bench", "produce", "--send-batch", "x"],
       ["bench", "produce", "--no-such-flag"],
       ["bench", "consume", "--consumers", "x"],
       ["bench", "e2e", "--record-size", "4"],
