@@ -116,11 +116,11 @@ function recordsOf(b: ScannedBatch): Record[] {
 }
 
 /** Adds every keyed record of `segment` to `map` (later offsets win). */
-export async function addToOffsetMap(sfs: StorageFs, segment: LogSegment, map: OffsetMap): Promise<number> {
+export async function addToOffsetMap(segment: LogSegment, map: OffsetMap): Promise<number> {
   let records = 0;
   segment.acquire();
   try {
-    await scanBatches(sfs, segment.fd, 0, segment.size, false, (b) => {
+    await scanBatches(segment.reader, segment.fd, 0, segment.size, false, (b) => {
       if (isControl(b)) return true;
       for (const r of recordsOf(b)) {
         records++;
@@ -135,11 +135,11 @@ export async function addToOffsetMap(sfs: StorageFs, segment: LogSegment, map: O
 }
 
 /** The max timestamp of a segment's first batch (Kafka's age of the oldest dirty record), or null. */
-export async function firstBatchTimestamp(sfs: StorageFs, segment: LogSegment): Promise<number | null> {
+export async function firstBatchTimestamp(segment: LogSegment): Promise<number | null> {
   let ts: number | null = null;
   segment.acquire();
   try {
-    await scanBatches(sfs, segment.fd, 0, segment.size, false, (b) => {
+    await scanBatches(segment.reader, segment.fd, 0, segment.size, false, (b) => {
       ts = b.maxTimestamp;
       return false;
     });
@@ -153,16 +153,12 @@ export async function firstBatchTimestamp(sfs: StorageFs, segment: LogSegment): 
  * Whether cleaning would change anything in `segment` (a read-only scan): a segment that would be
  * copied byte for byte is left alone instead of rewritten.
  */
-export async function segmentNeedsCleaning(
-  sfs: StorageFs,
-  segment: LogSegment,
-  ctx: CleanContext,
-): Promise<boolean> {
+export async function segmentNeedsCleaning(segment: LogSegment, ctx: CleanContext): Promise<boolean> {
   const dry: CleanContext = { ...ctx, stats: emptyStats(0) };
   let changed = false;
   segment.acquire();
   try {
-    await scanBatches(sfs, segment.fd, 0, segment.size, false, (b) => {
+    await scanBatches(segment.reader, segment.fd, 0, segment.size, false, (b) => {
       changed = cleanBatch(b, dry).changed;
       return !changed;
     });
@@ -238,7 +234,7 @@ export async function writeCleanedSegment(
       let position = 0;
       while (position < segment.size) {
         if (ctx.aborted()) throw new Error("log closed during compaction");
-        const scan = await scanBatches(sfs, segment.fd, position, segment.size, false, (b) => {
+        const scan = await scanBatches(segment.reader, segment.fd, position, segment.size, false, (b) => {
           if (pendingBytes >= WRITE_CHUNK_BYTES) return false;
           last = b;
           const kept = cleanBatch(b, ctx).bytes;

@@ -603,14 +603,18 @@ export class PartitionLog {
       segment.writePosition = start + bytes;
       const buffers = group.map((a) => a.buf);
       if (journaled) {
-        // The segment write and the journal's round run together; the ack waits for both.
+        // The journal makes the group durable; the segment may take it later (write-behind),
+        // so many partitions' small appends cost one write each per WRITE_BEHIND_BYTES.
         const journal = this.journal as LogJournal;
-        await Promise.all([
-          this.sfs.writev(segment.fd, buffers, start),
-          journal.commit(first.baseOffset, group[group.length - 1].lastOffset, buffers),
-        ]);
+        const commit = journal.commit(first.baseOffset, group[group.length - 1].lastOffset, buffers);
+        if (segment.fitsBehind(bytes)) {
+          segment.hold(buffers, bytes);
+          await commit;
+        } else {
+          await Promise.all([segment.writeThrough(buffers), commit]);
+        }
       } else {
-        await this.sfs.writev(segment.fd, buffers, start);
+        await segment.writeThrough(buffers);
         if (this.config.flushPolicy === "always") await this.sfs.fdatasync(segment.fd);
       }
       if (this.epochs.isDirty()) await this.epochs.flush();
@@ -682,6 +686,7 @@ export class PartitionLog {
   /** Seals the active segment (flush, final index entries, index files) and starts a new one. */
   private async rollNow(baseOffset: number): Promise<void> {
     const old = this.active;
+    await old.writeOut();
     await this.sfs.fdatasync(old.fd);
     await old.persistIndexes();
     const segment = await LogSegment.create(this.sfs, this.dir, baseOffset, this.config, this.now());
@@ -710,6 +715,7 @@ export class PartitionLog {
       const target = this.endOffset;
       if (target <= this.flushedOffset) return;
       try {
+        await this.active.writeOut();
         await this.sfs.fdatasync(this.active.fd);
       } catch (err) {
         this.fail(err);
@@ -812,7 +818,7 @@ export class PartitionLog {
     let found: TimestampOffset | null = null;
     segment.acquire();
     try {
-      await scanBatches(this.sfs, segment.fd, from, segment.size, false, (b) => {
+      await scanBatches(segment.reader, segment.fd, from, segment.size, false, (b) => {
         if (b.maxTimestamp < timestamp || b.lastOffset < this.startOffset) return true;
         found = firstRecordAtOrAfter(b, timestamp, this.startOffset);
         return found === null;
@@ -972,14 +978,14 @@ export class PartitionLog {
     try {
       let due = dirty > 0 && stats.dirtyRatio >= config.minCleanableDirtyRatio;
       if (!due && dirty > 0 && config.maxCompactionLagMs < Number.MAX_SAFE_INTEGER) {
-        const ts = await firstBatchTimestamp(this.sfs, cleanable[firstDirty]);
+        const ts = await firstBatchTimestamp(cleanable[firstDirty]);
         due = ts !== null && ts >= 0 && nowMs - ts > config.maxCompactionLagMs;
       }
       if (!due && !options.force) return { ...stats, skipped: "below-dirty-ratio" };
       if (firstDirty >= 0)
         for (const s of cleanable.slice(firstDirty)) {
           if (this.closing) return { ...stats, skipped: "closed" };
-          await addToOffsetMap(this.sfs, s, map);
+          await addToOffsetMap(s, map);
         }
     } catch (err) {
       // A segment deleted under the pass by retention or truncation: try again next time.
@@ -1003,7 +1009,7 @@ export class PartitionLog {
       const cleanedFile = old.file(LOG_SUFFIX + CLEANED_SUFFIX);
       let cleaned: CleanedSegment;
       try {
-        if (!(await segmentNeedsCleaning(this.sfs, old, ctx))) continue;
+        if (!(await segmentNeedsCleaning(old, ctx))) continue;
         cleaned = await writeCleanedSegment(this.sfs, old, cleanedFile, ctx);
         await this.cleanerStep("cleaned-synced", old.baseOffset);
       } catch (err) {
@@ -1109,6 +1115,7 @@ export class PartitionLog {
         if (this.journal) {
           // The journal's older entries for this log will not be replayed past the marker: what
           // they hold must be in the segment first.
+          await this.active.writeOut();
           await this.sfs.fdatasync(this.active.fd);
           this.flushedOffset = this.endOffset;
           await this.journal.mark("truncate", offset);
@@ -1174,6 +1181,7 @@ export class PartitionLog {
     if (!this.failure) {
       await this.enqueueTask(async () => {
         try {
+          await this.active.writeOut();
           await this.sfs.fdatasync(this.active.fd);
           this.flushedOffset = this.endOffset;
           await this.active.persistIndexes();

@@ -78,7 +78,7 @@ export type ScanEnd = "end" | "torn" | "corrupt" | "stopped";
  * Returns the position of the first batch not visited.
  */
 export async function scanBatches(
-  sfs: StorageFs,
+  sfs: Pick<StorageFs, "read">,
   fd: number,
   from: number,
   to: number,
@@ -153,11 +153,26 @@ function visitOne(
   return visit(batch) === false ? "stopped" : null;
 }
 
+/**
+ * Bytes of the active segment that may wait in memory (write-behind) while the durability
+ * journal holds them: small appends to many partitions become one write per partition per
+ * WRITE_BEHIND_BYTES instead of one per append.
+ */
+export const WRITE_BEHIND_BYTES = 64 * 1024;
+
 export class LogSegment {
   /** Committed bytes: readers see [0, size). */
   size = 0;
   /** Bytes handed to writes; equals `size` when no write is in flight. */
   writePosition = 0;
+  /** Bytes in the file; [onDisk, onDisk + pendingBytes) wait in `chunk` (write-behind). */
+  onDisk = 0;
+  private chunk: Buffer | null = null;
+  private pendingBytes = 0;
+  /** Reads through memory and file alike, for scanBatches. */
+  readonly reader: Pick<StorageFs, "read"> = {
+    read: (_fd, buf, offset, length, position) => this.readAt(buf, offset, length, position),
+  };
   /** Offset after the last batch, or the base offset when empty. */
   nextOffset: number;
   /** Largest batch max-timestamp in the segment, -1 when it has none. */
@@ -214,7 +229,7 @@ export class LogSegment {
   ): Promise<LogSegment> {
     const fd = await sfs.open(path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX)), "readWrite");
     const segment = new LogSegment(sfs, dir, baseOffset, fd, config, nowMs);
-    segment.size = segment.writePosition = await sfs.fileSize(fd);
+    segment.size = segment.writePosition = segment.onDisk = await sfs.fileSize(fd);
     if (segment.size > 0) segment.firstAppendMs = nowMs;
     return segment;
   }
@@ -279,7 +294,7 @@ export class LogSegment {
       return true;
     });
     if (scan.position < fileSize) await this.sfs.ftruncate(this.fd, scan.position);
-    this.size = this.writePosition = scan.position;
+    this.size = this.writePosition = this.onDisk = scan.position;
     return fileSize - scan.position;
   }
 
@@ -366,7 +381,7 @@ export class LogSegment {
     while (position < end) {
       const length = Math.min(chunk, end - position);
       const buf = Buffer.allocUnsafe(length);
-      const n = await this.sfs.read(this.fd, buf, 0, length, position);
+      const n = await this.readAt(buf, 0, length, position);
       let at = 0;
       while (at + LAST_OFFSET_DELTA_OFFSET + 4 <= n) {
         const size = LOG_OVERHEAD + buf.readInt32BE(at + LENGTH_OFFSET);
@@ -382,7 +397,7 @@ export class LogSegment {
       if (at === 0) {
         // A single batch larger than the chunk that ends before `offset`: skip it by its header.
         const header = Buffer.allocUnsafe(LOG_OVERHEAD);
-        await this.sfs.read(this.fd, header, 0, LOG_OVERHEAD, position);
+        await this.readAt(header, 0, LOG_OVERHEAD, position);
         at = LOG_OVERHEAD + header.readInt32BE(LENGTH_OFFSET);
         if (at < BATCH_HEADER_SIZE) throw new KafkaError("KAFKA_STORAGE_ERROR", "malformed committed batch");
       }
@@ -413,15 +428,77 @@ export class LogSegment {
     const size = LOG_OVERHEAD + buf.readInt32BE(start + LENGTH_OFFSET);
     if (start + size <= n) return buf.subarray(start, start + size);
     const whole = Buffer.allocUnsafe(size);
-    const got = await this.sfs.read(this.fd, whole, 0, size, position + start);
+    const got = await this.readAt(whole, 0, size, position + start);
     return got === size ? whole : EMPTY;
+  }
+
+  /** Bytes waiting in memory for the file. */
+  get unwritten(): number {
+    return this.pendingBytes;
+  }
+
+  /**
+   * Reads `length` bytes at `position` from the file or, past `onDisk`, from the write-behind
+   * memory; returns how many were read. The memory part is copied before any await: a write-out
+   * that completes meanwhile reuses the chunk.
+   */
+  async readAt(buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    const onDisk = this.onDisk;
+    let fromMemory = 0;
+    if (this.chunk && this.pendingBytes > 0 && position + length > onDisk) {
+      const start = Math.max(position, onDisk);
+      const end = Math.min(position + length, onDisk + this.pendingBytes);
+      if (end > start) {
+        this.chunk.copy(buf, offset + (start - position), start - onDisk, end - onDisk);
+        fromMemory = end - start;
+      }
+    }
+    if (position >= onDisk) return fromMemory;
+    const fileLength = Math.min(length, onDisk - position);
+    const n = await this.sfs.read(this.fd, buf, offset, fileLength, position);
+    return n < fileLength ? n : n + fromMemory;
+  }
+
+  /**
+   * Keeps `bytes` (the buffers' total) in memory after what is pending, copied (the buffers may
+   * be views of large request frames). The caller checks `fitsBehind` first.
+   */
+  hold(buffers: readonly Buffer[], bytes: number): void {
+    if (!this.chunk) this.chunk = Buffer.allocUnsafe(WRITE_BEHIND_BYTES);
+    let at = this.pendingBytes;
+    for (const b of buffers) at += b.copy(this.chunk, at);
+    this.pendingBytes += bytes;
+  }
+
+  /** Whether `bytes` more fit in the write-behind memory. */
+  fitsBehind(bytes: number): boolean {
+    return this.pendingBytes + bytes <= WRITE_BEHIND_BYTES;
+  }
+
+  /** Writes what waits in memory, then `buffers`, to the file in one writev. */
+  async writeThrough(buffers: readonly Buffer[] = []): Promise<void> {
+    const pending = this.pendingBytes;
+    const all = pending > 0 && this.chunk ? [this.chunk.subarray(0, pending), ...buffers] : [...buffers];
+    if (all.length === 0) return;
+    let bytes = 0;
+    for (const b of all) bytes += b.length;
+    await this.sfs.writev(this.fd, all, this.onDisk);
+    this.onDisk += bytes;
+    this.pendingBytes = 0;
+    // The chunk goes once empty: an idle partition holds no memory.
+    this.chunk = null;
+  }
+
+  /** Writes what waits in memory to the file. */
+  writeOut(): Promise<void> {
+    return this.writeThrough();
   }
 
   /** Position of the first batch whose last offset is >= `offset`, or `size` if none. */
   async positionOf(offset: number): Promise<{ position: number; baseOffset: number }> {
     let found = { position: this.size, baseOffset: this.nextOffset };
     const from = this.index.lookup(Math.max(0, offset - this.baseOffset));
-    await scanBatches(this.sfs, this.fd, from, this.size, false, (b) => {
+    await scanBatches(this.reader, this.fd, from, this.size, false, (b) => {
       if (b.lastOffset < offset) return true;
       found = { position: b.position, baseOffset: b.baseOffset };
       return false;
@@ -434,10 +511,11 @@ export class LogSegment {
    * of the removed batch, so a truncation inside a batch removes that whole batch.
    */
   async truncateTo(offset: number): Promise<number> {
+    await this.writeOut();
     const { position, baseOffset } = await this.positionOf(offset);
     if (position >= this.size) return this.nextOffset;
     await this.sfs.ftruncate(this.fd, position);
-    this.size = this.writePosition = position;
+    this.size = this.writePosition = this.onDisk = position;
     const relative = baseOffset - this.baseOffset;
     this.index.truncateToOffset(relative);
     this.timeIndex.truncateToOffset(relative);
@@ -446,7 +524,7 @@ export class LogSegment {
     this.offsetOfMaxTimestamp = this.baseOffset + Math.max(0, this.timeIndex.lastOffset());
     const from = this.index.lookup(Math.max(0, this.timeIndex.lastOffset()));
     this.nextOffset = this.baseOffset;
-    await scanBatches(this.sfs, this.fd, from, this.size, false, (b) => {
+    await scanBatches(this.reader, this.fd, from, this.size, false, (b) => {
       if (b.maxTimestamp > this.maxTimestamp) {
         this.maxTimestamp = b.maxTimestamp;
         this.offsetOfMaxTimestamp = b.baseOffset;
