@@ -645,8 +645,10 @@ export class Producer {
       this.finish({ ...open, buf: Buffer.alloc(0), count: 0 }, err);
       return;
     }
-    // A leader at its bound of requests in flight takes this batch with its next answer's send:
-    // no pass over every partition for each batch sealed meanwhile.
+    // A partition with a request in flight sends this batch when that request is answered, and a
+    // leader at its bound of requests in flight takes it with its next answer's send: no pass
+    // over every partition for each batch sealed meanwhile.
+    if (queue.inFlight >= this.maxInFlight) return;
     const leader = this.cluster.cachedTopic(queue.topic)?.partitions[queue.partition]?.leader;
     if (leader !== undefined && (this.requestsTo.get(leader) ?? 0) >= this.options.maxInFlightRequests)
       return;
