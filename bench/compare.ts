@@ -79,7 +79,7 @@ import { chart, type Panel, short } from "./compare/svg.js";
 import { optionsOrExit, runMain } from "./script.js";
 
 const SYSTEMS = ["samsa", "samsa-batch", "kafkajs", "redis", "nats"] as const;
-const DIMENSIONS = ["partitions", "size", "producers"] as const;
+const DIMENSIONS = ["partitions", "sticky", "size", "producers"] as const;
 type Dimension = (typeof DIMENSIONS)[number];
 type System = (typeof SYSTEMS)[number];
 
@@ -131,7 +131,7 @@ function usage(): string {
     "  --scaling-only      only the scaling runs",
     "  --scaling-records N records per scaling point (default 500000; fewer for large records)",
     "  --scaling-max-mb M  bytes per scaling point at most, in MB (default 100)",
-    "  --scaling-dims LIST scaling dimensions (default partitions,size,producers)",
+    "  --scaling-dims LIST scaling dimensions (default partitions,sticky,size,producers)",
     "  --window N          records sent and not yet acknowledged, at most (default 32768; 32 MiB at most)",
     "  --broker-cpu-prof D run every samsa broker under node --cpu-prof, profiles into D",
     "  --charts DIR        where the SVG charts go (default bench/charts)",
@@ -160,7 +160,7 @@ function parseOptions(argv: string[]): Options | null {
       "scaling-only": { type: "boolean", default: false },
       "scaling-records": { type: "string", default: "500000" },
       "scaling-max-mb": { type: "string", default: "100" },
-      "scaling-dims": { type: "string", default: "partitions,size,producers" },
+      "scaling-dims": { type: "string", default: "partitions,sticky,size,producers" },
       window: { type: "string", default: "32768" },
       "broker-cpu-prof": { type: "string" },
       charts: { type: "string", default: path.join(ROOT, "bench", "charts") },
@@ -411,13 +411,16 @@ function targets(report: Report): Target[] {
       });
     }
   }
-  const parts = report.scaling?.partitions;
-  if (parts && parts.length >= 2) {
+  for (const [parts, how] of [
+    [report.scaling?.partitions, "record i to partition i % P"],
+    [report.scaling?.sticky, "null keys, sticky partitioner"],
+  ] as const) {
+    if (!parts || parts.length < 2) continue;
     const first = parts[0];
     const last = parts[parts.length - 1];
     const drop = 1 - last.records_per_sec / first.records_per_sec;
     t.push({
-      name: `partitions ${first.x} -> ${last.x}: produce drop`,
+      name: `partitions ${first.x} -> ${last.x}: produce drop (${how})`,
       goal: "<= 25%",
       measured: `${(100 * drop).toFixed(0)}% (${first.records_per_sec.toLocaleString("en-US")} -> ${last.records_per_sec.toLocaleString("en-US")} records/s)`,
       met: drop <= 0.25,
@@ -522,6 +525,12 @@ function scalingSections(report: Report): { title: string; header: string[]; row
       title: `Partitions (1 producer, ${n0(s.partitions[0].records)} x ${report.record_bytes} B, record i to partition i % P)`,
       header: ["partitions", ...SCALING_HEADER.slice(1)],
       rows: scalingRows(s.partitions, String),
+    });
+  if (s.sticky)
+    out.push({
+      title: `Partitions, null keys (1 producer, ${n0(s.sticky[0].records)} x ${report.record_bytes} B, sticky partitioner)`,
+      header: ["partitions", ...SCALING_HEADER.slice(1)],
+      rows: scalingRows(s.sticky, String),
     });
   if (s.size)
     out.push({
@@ -670,6 +679,7 @@ function writeCharts(report: Report, dir: string): string[] {
   }
   const dims: [keyof ScalingResults, string, (x: number) => string][] = [
     ["partitions", "partitions", String],
+    ["sticky", "partitions (null keys, sticky)", String],
     ["size", "record size", sizeLabel],
     ["producers", "producers", String],
   ];

@@ -38,6 +38,8 @@ export const DELETE_DIR_SUFFIX = "-delete";
 export const DEFAULT_RECOVERY_CONCURRENCY = 4;
 /** log.flush.offset.checkpoint.interval.ms */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
+/** Logs flushed at once when a journal file is retired. */
+export const JOURNAL_FLUSH_CONCURRENCY = 8;
 /** log.retention.check.interval.ms */
 export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60_000;
 
@@ -208,19 +210,26 @@ export class LogManager {
     };
   }
 
-  /** Flushes the logs that wrote to a journal file being retired; true when all are durable. */
+  /**
+   * Flushes the logs that wrote to a journal file being retired, JOURNAL_FLUSH_CONCURRENCY at a
+   * time; true when all are durable.
+   */
   private async flushLogs(keys: Set<string>): Promise<boolean> {
     let ok = true;
-    for (const key of keys) {
-      const log = this.logs.get(key)?.log;
-      // A deleted log's entries are dead (its forget marker follows them); a closing one flushes.
-      if (!log || this.closed) continue;
-      try {
-        await log.flush();
-      } catch {
-        if (log.failed) ok = false;
+    const pending = [...keys];
+    const worker = async (): Promise<void> => {
+      for (let key = pending.pop(); key !== undefined; key = pending.pop()) {
+        const log = this.logs.get(key)?.log;
+        // A deleted log's entries are dead (its forget marker follows them); a closing one flushes.
+        if (!log || this.closed) continue;
+        try {
+          await log.flush();
+        } catch {
+          if (log.failed) ok = false;
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: JOURNAL_FLUSH_CONCURRENCY }, worker));
     return ok;
   }
 

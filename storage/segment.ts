@@ -159,6 +159,17 @@ function visitOne(
  * WRITE_BEHIND_BYTES instead of one per append.
  */
 export const WRITE_BEHIND_BYTES = 64 * 1024;
+/**
+ * Write-behind memory of the whole process, at most: once this many chunks are held, other
+ * partitions write through (a broker with 10,000 busy partitions does not hold 640 MiB).
+ */
+export const WRITE_BEHIND_MAX_CHUNKS = 512;
+let chunksHeld = 0;
+
+/** Write-behind chunks held in this process now (tests). */
+export function writeBehindChunks(): number {
+  return chunksHeld;
+}
 
 export class LogSegment {
   /** Committed bytes: readers see [0, size). */
@@ -464,15 +475,19 @@ export class LogSegment {
    * be views of large request frames). The caller checks `fitsBehind` first.
    */
   hold(buffers: readonly Buffer[], bytes: number): void {
-    if (!this.chunk) this.chunk = Buffer.allocUnsafe(WRITE_BEHIND_BYTES);
+    if (!this.chunk) {
+      this.chunk = Buffer.allocUnsafe(WRITE_BEHIND_BYTES);
+      chunksHeld++;
+    }
     let at = this.pendingBytes;
     for (const b of buffers) at += b.copy(this.chunk, at);
     this.pendingBytes += bytes;
   }
 
-  /** Whether `bytes` more fit in the write-behind memory. */
+  /** Whether `bytes` more fit in the write-behind memory (this segment's chunk, the process's budget). */
   fitsBehind(bytes: number): boolean {
-    return this.pendingBytes + bytes <= WRITE_BEHIND_BYTES;
+    if (this.pendingBytes + bytes > WRITE_BEHIND_BYTES) return false;
+    return this.chunk !== null || chunksHeld < WRITE_BEHIND_MAX_CHUNKS;
   }
 
   /** Writes what waits in memory, then `buffers`, to the file in one writev. */
@@ -486,6 +501,7 @@ export class LogSegment {
     this.onDisk += bytes;
     this.pendingBytes = 0;
     // The chunk goes once empty: an idle partition holds no memory.
+    if (this.chunk) chunksHeld--;
     this.chunk = null;
   }
 

@@ -110,6 +110,12 @@ export async function samsaProduce(
      * its records, as the Redis and KafkaJS drivers do); 0 or absent: `send()` per record.
      */
     sendBatch?: number;
+    /**
+     * Null keys and no partition: the producer's sticky partitioner picks (a batch fills one
+     * partition, then another), as kafka-producer-perf-test sends. Otherwise record i goes to
+     * partition (i + firstPartition) % partitions.
+     */
+    sticky?: boolean;
   } = {},
 ): Promise<ProduceResult> {
   const lat = opts.lat ?? new Latency();
@@ -124,6 +130,9 @@ export async function samsaProduce(
     },
   );
   const value = makeValue(w.recordBytes);
+  const record = opts.sticky
+    ? (_i: number): ProducerRecord => ({ topic, value })
+    : (i: number): ProducerRecord => ({ topic, partition: (i + firstPartition) % partitions, value });
   try {
     await producer.send({ topic, partition: firstPartition % partitions, value });
     if (opts.ready) await opts.ready();
@@ -135,8 +144,7 @@ export async function samsaProduce(
         const n = Math.min(per, w.records - i);
         if (!win.tryAcquire(n)) await win.acquire(n);
         const records: ProducerRecord[] = new Array(n);
-        for (let j = 0; j < n; j++)
-          records[j] = { topic, partition: (i + j + firstPartition) % partitions, value };
+        for (let j = 0; j < n; j++) records[j] = record(i + j);
         const t = now();
         producer.sendBatch(records).then(
           () => {
@@ -155,13 +163,11 @@ export async function samsaProduce(
     for (let i = 0; i < w.records; i++) {
       if (!win.tryAcquire(1)) await win.acquire(1);
       if (i % LATENCY_SAMPLE !== 0) {
-        producer
-          .send({ topic, partition: (i + firstPartition) % partitions, value })
-          .then(win.releaseOne, win.failOne);
+        producer.send(record(i)).then(win.releaseOne, win.failOne);
         continue;
       }
       const t = now();
-      producer.send({ topic, partition: (i + firstPartition) % partitions, value }).then(() => {
+      producer.send(record(i)).then(() => {
         lat.recordMs(now() - t);
         win.release(1);
       }, win.failOne);

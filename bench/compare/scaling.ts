@@ -4,6 +4,9 @@
  *
  *   partitions  1, 10, 100, 1000: one producer, record i to partition i % P (every partition gets
  *               the same share), `records` x `recordBytes`.
+ *   sticky      the same partition counts with null keys and no partition: the producer's sticky
+ *               partitioner fills one partition's batch, then moves on (kafka-producer-perf-test's
+ *               workload).
  *   size        10 B, 100 B, 1 KiB, 10 KiB, 100 KiB, one partition; records = min(records,
  *               maxBytes / size), so every point moves at most maxBytes.
  *   producers   1, 2, 4, 8 producers, each a worker thread with its own Producer and connection,
@@ -49,6 +52,8 @@ export interface ScalingResults {
   records: number;
   max_bytes: number;
   partitions?: ScalingPoint[];
+  /** The same partition counts, null keys through the sticky partitioner. */
+  sticky?: ScalingPoint[];
   size?: ScalingPoint[];
   producers?: ScalingPoint[];
 }
@@ -62,7 +67,7 @@ export interface ScalingOptions {
   maxMs: number;
   /** Starts a fresh broker (its own data directory) for one point, named by `label`. */
   startBroker: (label: string) => Promise<SamsaBroker>;
-  dimensions: ("partitions" | "size" | "producers")[];
+  dimensions: ("partitions" | "sticky" | "size" | "producers")[];
 }
 
 function windowFor(o: ScalingOptions, size: number): number {
@@ -186,6 +191,18 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingResults> {
       const w = base(o.recordBytes, o.records);
       out.partitions.push(
         await point(o, `partitions-${p}`, p, p, w, (b, topic) => samsaProduce(b.brokers, topic, p, w)),
+      );
+    }
+  }
+  if (o.dimensions.includes("sticky")) {
+    progress(`scaling: partitions ${PARTITION_POINTS.join(", ")}, null keys (sticky partitioner) ...`);
+    out.sticky = [];
+    for (const p of PARTITION_POINTS) {
+      const w = base(o.recordBytes, o.records);
+      out.sticky.push(
+        await point(o, `sticky-${p}`, p, p, w, (b, topic) =>
+          samsaProduce(b.brokers, topic, p, w, { sticky: true }),
+        ),
       );
     }
   }

@@ -5,7 +5,7 @@
  * acknowledged append is back, byte for byte, in every partition, through truncations, deletions
  * and re-creations. Seeded: SAMSA_SEED varies or replays the runs.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -24,6 +24,7 @@ import {
 } from "../../storage/journal.js";
 import type { PartitionLog } from "../../storage/log.js";
 import { LogManager, type LogManagerOptions } from "../../storage/log-manager.js";
+import { segmentFileName, WRITE_BEHIND_MAX_CHUNKS, writeBehindChunks } from "../../storage/segment.js";
 import { FaultyFs } from "../helpers/faulty-fs.js";
 import {
   expectLogHolds,
@@ -262,6 +263,29 @@ describe("group commit across partitions", () => {
     expect(again.getLog("t", 0)?.logEndOffset).toBe(5);
     await again.close();
   });
+});
+
+describe("write-behind", () => {
+  it("holds at most WRITE_BEHIND_MAX_CHUNKS chunks in the process; the rest write through", async () => {
+    const before = writeBehindChunks();
+    const fs = new FaultyFs();
+    const lm = await openManager(fs);
+    const count = WRITE_BEHIND_MAX_CHUNKS - before + 8;
+    const logs: PartitionLog[] = [];
+    for (let i = 0; i < count; i++) logs.push(await lm.createLog("w", i));
+    const bufs = logs.map((_, i) => batchOf(2, `w${i}`));
+    await Promise.all(logs.map((log, i) => log.append(bufs[i])));
+    expect(writeBehindChunks()).toBe(WRITE_BEHIND_MAX_CHUNKS);
+    const onDisk = logs.filter((log) => statSync(path.join(log.dir, segmentFileName(0, ".log"))).size > 0);
+    expect(onDisk.length).toBe(8);
+    // Held or written, every log reads back what it was given.
+    for (let i = 0; i < count; i++) {
+      const got = storedBatches((await logs[i].read(0, { maxBytes: 1 << 16 })).records);
+      expect(got.map((b) => b.bytes.equals(storedBatches(bufs[i])[0].bytes))).toEqual([true]);
+    }
+    await lm.close();
+    expect(writeBehindChunks()).toBe(before);
+  }, 60_000);
 });
 
 describe("rotation", () => {
