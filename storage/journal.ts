@@ -244,6 +244,11 @@ export interface ReplayReport {
   touched: string[];
 }
 
+/** An empty report for a replay of `files` journal files. */
+export function newReplayReport(files = 0): ReplayReport {
+  return { files, entries: 0, batchesReplayed: 0, markersApplied: 0, gaps: [], unknownKeys: [], touched: [] };
+}
+
 /**
  * Replays the entries of `entries` (every journal file's, oldest first) into the logs `logFor`
  * returns. Per key, only the entries after its last marker count (see the header).

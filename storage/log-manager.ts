@@ -26,6 +26,7 @@ import {
   Journal,
   type JournalEntry,
   listJournalFiles,
+  newReplayReport,
   type ReplayReport,
   replayJournal,
 } from "./journal.js";
@@ -169,15 +170,7 @@ export class LogManager {
   private async openJournal(): Promise<void> {
     const dir = this.file(JOURNAL_DIR);
     const files = await listJournalFiles(this.sfs, dir);
-    const report: ReplayReport = {
-      files: files.length,
-      entries: 0,
-      batchesReplayed: 0,
-      markersApplied: 0,
-      gaps: [],
-      unknownKeys: [],
-      touched: [],
-    };
+    const report = newReplayReport(files.length);
     const entries: JournalEntry[] = [];
     for (const { file } of files) {
       const buf = await this.sfs.readFile(file);

@@ -18,6 +18,7 @@ import {
   encodeEntryHeader,
   JOURNAL_DIR,
   type JournalEntry,
+  newReplayReport,
   type ReplayReport,
   type ReplayTarget,
   replayJournal,
@@ -162,17 +163,7 @@ describe("replay", () => {
     }
   }
 
-  function report(): ReplayReport {
-    return {
-      files: 1,
-      entries: 0,
-      batchesReplayed: 0,
-      markersApplied: 0,
-      gaps: [],
-      unknownKeys: [],
-      touched: [],
-    };
-  }
+  const report = (): ReplayReport => newReplayReport(1);
 
   function data(key: string, batches: Buffer[]): JournalEntry {
     const payload = Buffer.concat(batches);
