@@ -568,11 +568,19 @@ export class LogSegment {
     if (this.readers === 0 && this.readersDone) this.readersDone();
   }
 
-  /** Closes the file once every in-flight read has finished. */
+  /**
+   * Closes the file once every in-flight read has finished. Bytes still waiting in memory are
+   * dropped (an owner that needs them writes them out first; a segment being deleted does not).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.readers > 0) await new Promise<void>((resolve) => (this.readersDone = resolve));
+    if (this.chunk) {
+      chunksHeld--;
+      this.chunk = null;
+      this.pendingBytes = 0;
+    }
     await this.sfs.close(this.fd);
   }
 

@@ -15,6 +15,7 @@ import {
 } from "../../protocol/record-batch.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "../../storage/config.js";
 import { type LogJournal, PartitionLog } from "../../storage/log.js";
+import { writeBehindChunks } from "../../storage/segment.js";
 import { baseSeed, mulberry32 } from "../helpers/random.js";
 
 interface ModelRecord {
@@ -97,6 +98,7 @@ async function runModel(seed: number, steps: number, journaled = false): Promise
     flushPolicy: journaled || rand() < 0.5 ? "always" : "os",
   };
   const journal = journaled ? INSTANT_JOURNAL : undefined;
+  const chunksBefore = writeBehindChunks();
   let log = await PartitionLog.open({ dir, config, journal });
   const model = new Model();
   let clock = BASE_TS;
@@ -242,6 +244,8 @@ async function runModel(seed: number, steps: number, journaled = false): Promise
   } finally {
     await log.close();
   }
+  // Every segment that held bytes in memory gave its chunk back: written out or dropped.
+  expect(writeBehindChunks()).toBe(chunksBefore);
 }
 
 describe("PartitionLog against an in-memory model", () => {
