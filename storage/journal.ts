@@ -13,7 +13,7 @@
  *
  *   u32 size        bytes after this field
  *   u32 crc         CRC-32C of the header after this field (type .. payloadLength)
- *   u8  type        1 data, 2 truncate, 3 reset, 4 forget
+ *   u8  type        1 data, 2 truncate, 3 reset, 4 forget, 5 synced
  *   u16 keyLength   then the key: the partition directory name `<topic>-<partition>`, UTF-8
  *   i64 offset      data: base offset of the first batch; truncate/reset: the offset; forget: -1
  *   i64 lastOffset  data: last offset of the last batch; otherwise -1
@@ -28,9 +28,13 @@
  * Replay stops at the first entry that fails: a torn tail, never acknowledged.
  *
  * Markers. Before a log is truncated, reset or deleted, it flushes its segment and writes a
- * marker, durable before the change is made. Replay uses, per key, only the entries after the
- * last marker: a truncate or reset is applied again, a forget (the log was deleted) drops what
- * came before, so a topic deleted and created again never receives its old records.
+ * marker, durable before the change is made; once a truncation or reset is durable in the
+ * segment, a `synced` marker follows (the segment is durable to its offset). Replay uses, per
+ * key, only the entries after the last marker: a truncate or reset whose change may not have
+ * reached the disk is applied again, a synced marker needs nothing, a forget (the log was
+ * deleted) drops what came before, so a topic deleted and created again never receives its old
+ * records. A group that skipped the journal (flushed in its segment, see log.ts) is never undone
+ * by replay: it comes after a synced marker, not after a bare truncate or reset.
  */
 import * as path from "node:path";
 import { crc32c } from "../protocol/crc32c.js";
@@ -54,10 +58,16 @@ export const DEFAULT_JOURNAL_BYTES = 256 * 1024 * 1024;
 /** Most buffers handed to one writev (IOV_MAX on Linux is 1024). */
 const MAX_IOVECS = 1024;
 
-export type MarkerType = "truncate" | "reset" | "forget";
+export type MarkerType = "truncate" | "reset" | "forget" | "synced";
 const TYPE_DATA = 1;
-const TYPE_CODES: Record<MarkerType, number> = { truncate: 2, reset: 3, forget: 4 };
-const CODE_TYPES: Record<number, "data" | MarkerType> = { 1: "data", 2: "truncate", 3: "reset", 4: "forget" };
+const TYPE_CODES: Record<MarkerType, number> = { truncate: 2, reset: 3, forget: 4, synced: 5 };
+const CODE_TYPES: Record<number, "data" | MarkerType> = {
+  1: "data",
+  2: "truncate",
+  3: "reset",
+  4: "forget",
+  5: "synced",
+};
 
 /** size + crc */
 const ENTRY_PREFIX = 8;
@@ -276,7 +286,7 @@ export async function replayJournal(
     }
     let touched = false;
     for (const e of list) {
-      if (e.type === "forget") continue;
+      if (e.type === "forget" || e.type === "synced") continue;
       if (e.type === "truncate") {
         if (log.logEndOffset > e.offset) {
           await log.truncateTo(e.offset);

@@ -65,6 +65,13 @@ import { type ValidBatch, validateBatches } from "./validate.js";
 export const MAX_GROUP_APPENDS = 1024;
 /** Unflushed bytes after which flush.policy os/interval starts a background fdatasync. */
 export const FLUSH_BEHIND_BYTES = 16 * 1024 * 1024;
+/**
+ * A group at least this large skips the journal under flush.policy=always: written through with
+ * whatever its segment held and fdatasync'ed there, which makes the segment durable up to its
+ * end (replay skips journal entries below a log's end). Large records and one busy partition
+ * then write each byte once; many partitions' small groups still share the journal's flush.
+ */
+export const JOURNAL_BYPASS_BYTES = 256 * 1024;
 /** Most bytes written by one writev before the group is flushed and acknowledged. */
 export const MAX_GROUP_BYTES = 16 * 1024 * 1024;
 
@@ -90,7 +97,7 @@ export interface LogJournal {
   /** Resolves once the batches (offsets `offset`..`lastOffset`) are durable in the journal. */
   commit(offset: number, lastOffset: number, batches: Buffer[]): Promise<void>;
   /** Resolves once the marker is durable. */
-  mark(type: "truncate" | "reset", offset: number): Promise<void>;
+  mark(type: "truncate" | "reset" | "synced", offset: number): Promise<void>;
 }
 
 export interface AppendResult {
@@ -598,7 +605,9 @@ export class PartitionLog {
       this.queue.shift();
       bytes += next.buf.length;
     }
-    const journaled = this.journal !== null && this.config.flushPolicy === "always";
+    // A group this large is flushed in its own segment: the journal would only write it twice.
+    const journaled =
+      this.journal !== null && this.config.flushPolicy === "always" && bytes < JOURNAL_BYPASS_BYTES;
     try {
       segment.writePosition = start + bytes;
       const buffers = group.map((a) => a.buf);
@@ -636,7 +645,8 @@ export class PartitionLog {
     segment.lastModifiedMs = nowMs;
     if (segment.firstAppendMs === null) segment.firstAppendMs = nowMs;
     this.endOffset = group[group.length - 1].lastOffset + 1;
-    // Journaled bytes are durable, but the recovery point counts segment flushes only.
+    // Journaled bytes are durable, but the recovery point counts segment flushes only (a
+    // segment flush covers everything written before it, held bytes included).
     if (this.config.flushPolicy === "always" && !journaled) this.flushedOffset = this.endOffset;
     for (const a of group) {
       a.resolve({
@@ -1128,6 +1138,8 @@ export class PartitionLog {
         await segment.removeIndexFiles();
         await this.sfs.fdatasync(segment.fd);
         await this.sfs.fsyncDir(this.dir);
+        // The truncation is on disk: replay must not apply it again over later appends.
+        if (this.journal) await this.journal.mark("synced", end);
         this.nextOffset = this.endOffset = end;
       } catch (err) {
         this.fail(err);
@@ -1150,6 +1162,7 @@ export class PartitionLog {
       for (const s of dropped) this.scheduleDelete(s);
       this.segments.push(await LogSegment.create(this.sfs, this.dir, offset, this.config, this.now()));
       await this.sfs.fsyncDir(this.dir);
+      if (this.journal) await this.journal.mark("synced", offset);
     } catch (err) {
       this.fail(err);
       throw this.failure;

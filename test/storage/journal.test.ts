@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KafkaError } from "../../protocol/errors.js";
+import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { writeInt64 } from "../../protocol/varint.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "../../storage/config.js";
 import {
@@ -23,7 +24,7 @@ import {
   type ReplayTarget,
   replayJournal,
 } from "../../storage/journal.js";
-import type { PartitionLog } from "../../storage/log.js";
+import { JOURNAL_BYPASS_BYTES, type PartitionLog } from "../../storage/log.js";
 import { LogManager, type LogManagerOptions } from "../../storage/log-manager.js";
 import { segmentFileName, WRITE_BEHIND_MAX_CHUNKS, writeBehindChunks } from "../../storage/segment.js";
 import { FaultyFs } from "../helpers/faulty-fs.js";
@@ -88,6 +89,19 @@ function journalFiles(): string[] {
 }
 
 const quiet = () => new Promise((r) => setTimeout(r, 10));
+
+/** One batch of JOURNAL_BYPASS_BYTES or more: three records of ~100 KiB. */
+function bigAppend(rng: Random, clock: { now: number }): Buffer {
+  const records = Array.from({ length: 3 }, () => {
+    clock.now += 1;
+    return {
+      key: Buffer.from(rng.text(4)),
+      value: rng.bytes(JOURNAL_BYPASS_BYTES / 3 + 64),
+      timestamp: clock.now,
+    };
+  });
+  return encodeRecordBatch(records);
+}
 
 describe("journal file format", () => {
   const data = Buffer.concat([batchAt(10, 3, "x"), batchAt(13, 2, "y")]);
@@ -196,6 +210,35 @@ describe("replay", () => {
     expect(r.unknownKeys).toEqual(["gone-0"]);
     expect(r.gaps).toEqual([]);
     expect(r.touched.sort()).toEqual(["a-0", "b-0"]);
+  });
+
+  it("does not apply a truncation again once a synced marker says it reached the disk", async () => {
+    // c-0 was cut to 5, then took a large group 5..7 that skipped the journal (flushed in its
+    // segment): replaying the truncate would remove it.
+    const log = new FakeLog(0, 8);
+    const r = report();
+    const marker = (type: "truncate" | "synced", offset: number): JournalEntry => ({
+      type,
+      key: "c-0",
+      offset,
+      lastOffset: -1,
+      payload: Buffer.alloc(0),
+    });
+    await replayJournal(
+      [data("c-0", [batchAt(0, 10, "old")]), marker("truncate", 5), marker("synced", 5)],
+      (key) => (key === "c-0" ? log : undefined),
+      r,
+    );
+    expect(log.logEndOffset).toBe(8);
+    expect(r.markersApplied).toBe(0);
+    // Without the synced marker (a crash between the marker and the cut), the cut is redone.
+    const again = new FakeLog(0, 10);
+    await replayJournal(
+      [data("c-0", [batchAt(0, 10, "old")]), marker("truncate", 5)],
+      (key) => (key === "c-0" ? again : undefined),
+      report(),
+    );
+    expect(again.logEndOffset).toBe(5);
   });
 
   it("stops for a log whose history diverged or that misses records, and reports it", async () => {
@@ -384,7 +427,10 @@ describe("power cuts", () => {
             lastOp = `append to ${key}`;
             const log = await lm.createLog(topic, partition);
             if (!model.has(key)) model.set(key, []);
-            const bufs = Array.from({ length: rng.int(1, 4) }, () => randomAppend(rng, clock));
+            // Now and then a group large enough to skip the journal (flushed in its segment).
+            const bufs = Array.from({ length: rng.int(1, 4) }, () =>
+              rng.chance(0.08) ? bigAppend(rng, clock) : randomAppend(rng, clock),
+            );
             // Several partitions at once, so rounds carry entries of more than one log.
             const other = await lm.createLog(topic === "a" ? "b" : "a", partition);
             const otherKey = `${topic === "a" ? "b" : "a"}-${partition}`;
