@@ -365,7 +365,8 @@ export class Journal {
   private waiters: Waiter[] = [];
   /** The keys of the pending entries; they join `keys` of the file the round goes to. */
   private pendingKeys: string[] = [];
-  private writing = false;
+  /** The writer's loop while it runs (rounds until nothing waits). */
+  private running: Promise<void> | null = null;
   private failure: KafkaError | null = null;
   private closed = false;
   /** The retirement of old files, one after another. */
@@ -423,49 +424,49 @@ export class Journal {
       this.pendingBytes += header.length + length;
       this.waiters.push({ resolve, reject });
       this.pendingKeys.push(key);
-      if (!this.writing) {
-        this.writing = true;
-        // Every commit made in this turn of the event loop joins the first round.
-        setImmediate(() => void this.run());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.running) return;
+    // Every commit made in this turn of the event loop joins the first round.
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.run())
+      .catch((err: unknown) => this.fail(err, []))
+      .finally(() => {
+        this.running = null;
+        if (this.waiters.length > 0 && !this.failure) this.schedule();
+      });
   }
 
   private async run(): Promise<void> {
     const sfs = this.options.fs;
-    try {
-      while (this.waiters.length > 0 && !this.failure) {
-        const buffers = this.pending;
-        const bytes = this.pendingBytes;
-        const waiters = this.waiters;
-        for (const key of this.pendingKeys) this.keys.add(key);
-        this.pending = [];
-        this.pendingBytes = 0;
-        this.waiters = [];
-        this.pendingKeys = [];
-        try {
-          let at = this.position;
-          for (let i = 0; i < buffers.length; i += MAX_IOVECS) {
-            const chunk = buffers.length <= MAX_IOVECS ? buffers : buffers.slice(i, i + MAX_IOVECS);
-            await sfs.writev(this.fd, chunk, at);
-            for (const b of chunk) at += b.length;
-          }
-          this.position += bytes;
-          await sfs.fdatasync(this.fd);
-          this.rounds++;
-        } catch (err) {
-          this.fail(err, waiters);
-          return;
+    while (this.waiters.length > 0 && !this.failure) {
+      const buffers = this.pending;
+      const bytes = this.pendingBytes;
+      const waiters = this.waiters;
+      for (const key of this.pendingKeys) this.keys.add(key);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.waiters = [];
+      this.pendingKeys = [];
+      try {
+        let at = this.position;
+        for (let i = 0; i < buffers.length; i += MAX_IOVECS) {
+          const chunk = buffers.length <= MAX_IOVECS ? buffers : buffers.slice(i, i + MAX_IOVECS);
+          await sfs.writev(this.fd, chunk, at);
+          for (const b of chunk) at += b.length;
         }
-        for (const w of waiters) w.resolve();
-        if (this.position >= (this.options.maxBytes ?? DEFAULT_JOURNAL_BYTES)) await this.rotate();
+        this.position += bytes;
+        await sfs.fdatasync(this.fd);
+        this.rounds++;
+      } catch (err) {
+        this.fail(err, waiters);
+        return;
       }
-    } finally {
-      this.writing = false;
-      if (this.waiters.length > 0 && !this.failure) {
-        this.writing = true;
-        setImmediate(() => void this.run());
-      }
+      for (const w of waiters) w.resolve();
+      if (this.position >= (this.options.maxBytes ?? DEFAULT_JOURNAL_BYTES)) await this.rotate();
     }
   }
 
@@ -516,7 +517,7 @@ export class Journal {
 
   /** Waits for rounds in flight and for files being retired. */
   async drain(): Promise<void> {
-    while (this.writing) await new Promise((r) => setImmediate(r));
+    while (this.running) await this.running;
     await this.retiring;
   }
 

@@ -88,6 +88,19 @@ export function parsePartitionDir(name: string): PartitionId | null {
   return { topic: name.slice(0, dash), partition };
 }
 
+/** Runs `run` over `items`, at most `limit` at a time. */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  run: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await run(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+}
+
 export class LogManager {
   private readonly logs = new Map<string, { id: PartitionId; log: PartitionLog }>();
   private readonly creating = new Map<string, Promise<PartitionLog>>();
@@ -139,21 +152,16 @@ export class LogManager {
       if (id) ids.push(id);
     }
     const limit = Math.max(1, this.options.recoveryConcurrency ?? DEFAULT_RECOVERY_CONCURRENCY);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < ids.length) {
-        const id = ids[next++];
-        const key = partitionKey(id.topic, id.partition);
-        const log = await this.openLog(id, {
-          recoveryPoint: recoveryPoints.get(key) ?? 0,
-          logStartOffset: startOffsets.get(key),
-          highWatermark: highWatermarks.get(key),
-          cleanShutdown: this.cleanStart,
-        });
-        this.logs.set(key, { id, log });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, ids.length) }, worker));
+    await forEachLimited(ids, limit, async (id) => {
+      const key = partitionKey(id.topic, id.partition);
+      const log = await this.openLog(id, {
+        recoveryPoint: recoveryPoints.get(key) ?? 0,
+        logStartOffset: startOffsets.get(key),
+        highWatermark: highWatermarks.get(key),
+        cleanShutdown: this.cleanStart,
+      });
+      this.logs.set(key, { id, log });
+    });
     if (this.options.journal !== false) await this.openJournal();
     if (this.cleanStart) {
       await this.sfs.unlink(marker);
@@ -209,20 +217,16 @@ export class LogManager {
    */
   private async flushLogs(keys: Set<string>): Promise<boolean> {
     let ok = true;
-    const pending = [...keys];
-    const worker = async (): Promise<void> => {
-      for (let key = pending.pop(); key !== undefined; key = pending.pop()) {
-        const log = this.logs.get(key)?.log;
-        // A deleted log's entries are dead (its forget marker follows them); a closing one flushes.
-        if (!log || this.closed) continue;
-        try {
-          await log.flush();
-        } catch {
-          if (log.failed) ok = false;
-        }
+    await forEachLimited([...keys], JOURNAL_FLUSH_CONCURRENCY, async (key) => {
+      const log = this.logs.get(key)?.log;
+      // A deleted log's entries are dead (its forget marker follows them); a closing one flushes.
+      if (!log || this.closed) return;
+      try {
+        await log.flush();
+      } catch {
+        if (log.failed) ok = false;
       }
-    };
-    await Promise.all(Array.from({ length: JOURNAL_FLUSH_CONCURRENCY }, worker));
+    });
     return ok;
   }
 

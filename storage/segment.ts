@@ -443,11 +443,6 @@ export class LogSegment {
     return got === size ? whole : EMPTY;
   }
 
-  /** Bytes waiting in memory for the file. */
-  get unwritten(): number {
-    return this.pendingBytes;
-  }
-
   /**
    * Reads `length` bytes at `position` from the file or, past `onDisk`, from the write-behind
    * memory; returns how many were read. The memory part is copied before any await: a write-out
@@ -491,9 +486,9 @@ export class LogSegment {
   }
 
   /** Writes what waits in memory, then `buffers`, to the file in one writev. */
-  async writeThrough(buffers: readonly Buffer[] = []): Promise<void> {
+  async writeThrough(buffers: Buffer[] = []): Promise<void> {
     const pending = this.pendingBytes;
-    const all = pending > 0 && this.chunk ? [this.chunk.subarray(0, pending), ...buffers] : [...buffers];
+    const all = pending > 0 && this.chunk ? [this.chunk.subarray(0, pending), ...buffers] : buffers;
     if (all.length === 0) return;
     let bytes = 0;
     for (const b of all) bytes += b.length;
