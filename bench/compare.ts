@@ -76,7 +76,7 @@ import {
   type ScalingResults,
 } from "./compare/scaling.js";
 import { chart, type Panel, short } from "./compare/svg.js";
-import { optionsOrExit, runMain } from "./script.js";
+import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
 
 const SYSTEMS = ["samsa", "samsa-batch", "kafkajs", "redis", "nats"] as const;
 const DIMENSIONS = ["partitions", "sticky", "size", "producers"] as const;
@@ -441,16 +441,6 @@ function targets(report: Report): Target[] {
 // -----------------------------------------------------------------------------------------------
 // Output
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
-      .join("  ")
-      .trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
-}
-
 function mdTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
@@ -732,19 +722,8 @@ async function main(): Promise<number> {
   if (typeof o === "number") return o;
   const opts = o;
   setQuiet(opts.json);
-  fs.mkdirSync(opts.baseDir, { recursive: true });
-  const root = fs.mkdtempSync(path.join(opts.baseDir, "samsa-bench-compare-"));
-  const cleanup = () => {
-    killAllChildren();
-    fs.rmSync(root, { recursive: true, force: true });
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    cleanup();
-    process.stderr.write(`interrupted by ${signal}; children killed, removed ${root}\n`);
-    process.exit(130);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const scratch = scratchDir(opts.baseDir, "samsa-bench-compare-", killAllChildren);
+  const root = scratch.root;
   process.once("exit", killAllChildren);
   if (opts.brokerCpuProf) fs.mkdirSync(opts.brokerCpuProf, { recursive: true });
 
@@ -813,9 +792,7 @@ async function main(): Promise<number> {
       });
     }
   } finally {
-    cleanup();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    scratch.dispose();
   }
   report.load_1m = round(os.loadavg()[0], 2);
   report.seconds = round((now() - began) / 1000, 1);

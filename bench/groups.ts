@@ -27,7 +27,6 @@
  *
  * commits and consume run once, on the broker of the last --delays value (0 by default).
  */
-import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -36,7 +35,7 @@ import { loadBrokerConfig } from "../broker/config.js";
 import { Admin } from "../client/admin.js";
 import { Consumer, type ConsumerBatch } from "../client/consumer.js";
 import { Producer } from "../client/producer.js";
-import { optionsOrExit, runMain } from "./script.js";
+import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
 
 const SCENARIOS = ["rebalance", "commits", "consume"] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -691,16 +690,6 @@ async function consumeScenario(r: Running, count: number): Promise<ConsumeResult
 // -----------------------------------------------------------------------------------------------
 // Output
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
-      .join("  ")
-      .trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
-}
-
 const fmtStat = (s: Stat) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}-${s.max.toFixed(0)})`;
 
 interface Report {
@@ -792,16 +781,8 @@ async function main(): Promise<number> {
   if (typeof options === "number") return options;
   quiet = options.json;
   memberHeartbeatMs = options.heartbeatMs ?? undefined;
-  await fs.promises.mkdir(options.baseDir, { recursive: true });
-  const root = await fs.promises.mkdtemp(path.join(options.baseDir, "samsa-bench-groups-"));
-  const removeRoot = () => fs.rmSync(root, { recursive: true, force: true });
-  const onSignal = (signal: NodeJS.Signals) => {
-    removeRoot();
-    process.stderr.write(`interrupted by ${signal}; removed ${root}\n`);
-    process.exit(130);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const scratch = scratchDir(options.baseDir, "samsa-bench-groups-");
+  const root = scratch.root;
   progress(
     `samsa consumer-group benchmark: data in ${root}, ${os.cpus().length} CPUs, node ${process.version}, ` +
       `load average ${os.loadavg()[0].toFixed(2)}`,
@@ -843,9 +824,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    removeRoot();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    scratch.dispose();
   }
   report.load_1m = round(os.loadavg()[0], 2);
   report.seconds = round((now() - began) / 1000, 1);

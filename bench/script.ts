@@ -1,4 +1,9 @@
-/** What the bench scripts share: reading their command line, running their main. */
+/**
+ * What the bench scripts share: reading their command line, running their main, their scratch
+ * directory, their plain-text tables.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 /**
  * Parses a script's arguments with `parse` (null means --help was asked): the options, or the
@@ -33,4 +38,48 @@ export function runMain(main: () => Promise<number>, cleanup: () => void = () =>
       process.exit(1);
     },
   );
+}
+
+/**
+ * A new temporary directory under `baseDir`. SIGINT or SIGTERM runs `beforeRemove` (child
+ * processes), removes it and exits 130; `dispose()` does the same without exiting and takes the
+ * signal handlers away.
+ */
+export function scratchDir(
+  baseDir: string,
+  prefix: string,
+  beforeRemove: () => void = () => {},
+): { root: string; dispose(): void } {
+  fs.mkdirSync(baseDir, { recursive: true });
+  const root = fs.mkdtempSync(path.join(baseDir, prefix));
+  const remove = () => {
+    beforeRemove();
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    remove();
+    process.stderr.write(`interrupted by ${signal}; removed ${root}\n`);
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return {
+    root,
+    dispose() {
+      remove();
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+/** A plain-text table: the first column left-aligned, the others right-aligned. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }

@@ -31,7 +31,7 @@ import { readInt64 } from "../protocol/varint.js";
 import { DEFAULT_LOG_CONFIG, type FlushPolicy, type LogConfig } from "../storage/config.js";
 import { PartitionLog } from "../storage/log.js";
 import { INDEX_SUFFIX, TIME_INDEX_SUFFIX } from "../storage/segment.js";
-import { optionsOrExit, runMain } from "./script.js";
+import { optionsOrExit, runMain, scratchDir } from "./script.js";
 
 const SCENARIOS = ["dd", "append-always", "append-os", "read", "recovery"] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -498,16 +498,8 @@ async function main(): Promise<number> {
   const options = optionsOrExit(parseOptions, usage);
   if (typeof options === "number") return options;
   quiet = options.json;
-  await fs.promises.mkdir(options.baseDir, { recursive: true });
-  const root = await fs.promises.mkdtemp(path.join(options.baseDir, "samsa-bench-"));
-  const removeRoot = () => fs.rmSync(root, { recursive: true, force: true });
-  const onSignal = (signal: NodeJS.Signals) => {
-    removeRoot();
-    process.stderr.write(`interrupted by ${signal}; removed ${root}\n`);
-    process.exit(130);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const scratch = scratchDir(options.baseDir, "samsa-bench-");
+  const root = scratch.root;
 
   const batch = buildBatch();
   const totalBatches = Math.ceil((options.sizeMb * MIB) / BATCH_BYTES);
@@ -549,9 +541,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    removeRoot();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    scratch.dispose();
   }
   if (!options.json) {
     process.stdout.write("\n");

@@ -204,6 +204,31 @@ export class Window {
     this.failure ??= err;
     this.release(0);
   }
+  /**
+   * Settles the `n` records of one call made at `startedAt` when `call` does: its latency counted
+   * once for each record, their room released; a rejection, or a failure `check` finds in the
+   * answer (a pipeline's per-command errors), fails the window.
+   */
+  settleCall<T>(
+    call: Promise<T>,
+    n: number,
+    lat: Latency,
+    startedAt: number,
+    check?: (v: T) => unknown,
+  ): void {
+    call.then(
+      (value) => {
+        lat.recordManyMs(now() - startedAt, n);
+        const bad = check?.(value);
+        if (bad) this.fail(bad);
+        this.release(n);
+      },
+      (err: unknown) => {
+        this.release(n);
+        this.fail(err);
+      },
+    );
+  }
   async drain(): Promise<void> {
     while (this.used > 0) {
       if (this.failure) throw this.failure;

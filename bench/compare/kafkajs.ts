@@ -47,17 +47,7 @@ export async function kafkajsProduce(brokers: string[], topic: string, w: Worklo
       if (!win.tryAcquire(n)) await win.acquire(n);
       const messages = new Array(n);
       for (let j = 0; j < n; j++) messages[j] = { value, partition: 0 };
-      const t = now();
-      producer.send({ topic, acks: 1, messages }).then(
-        () => {
-          lat.recordManyMs(now() - t, n);
-          win.release(n);
-        },
-        (err: unknown) => {
-          win.release(n);
-          win.fail(err);
-        },
-      );
+      win.settleCall(producer.send({ topic, acks: 1, messages }), n, lat, now());
       sent += n;
     }
     await win.drain();

@@ -71,19 +71,7 @@ export async function redisProduce(port: number, key: string, w: Workload): Prom
       if (!win.tryAcquire(n)) await win.acquire(n);
       const p = redis.pipeline();
       for (let j = 0; j < n; j++) p.xadd(key, "*", "v", value);
-      const t = now();
-      p.exec().then(
-        (results) => {
-          lat.recordManyMs(now() - t, n);
-          const bad = results?.find(([err]) => err);
-          if (bad) win.fail(bad[0]);
-          win.release(n);
-        },
-        (err: unknown) => {
-          win.release(n);
-          win.fail(err);
-        },
-      );
+      win.settleCall(p.exec(), n, lat, now(), (results) => results?.find(([err]) => err)?.[0]);
       sent += n;
     }
     await win.drain();

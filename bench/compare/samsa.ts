@@ -145,17 +145,7 @@ export async function samsaProduce(
         if (!win.tryAcquire(n)) await win.acquire(n);
         const records: ProducerRecord[] = new Array(n);
         for (let j = 0; j < n; j++) records[j] = record(i + j);
-        const t = now();
-        producer.sendBatch(records).then(
-          () => {
-            lat.recordManyMs(now() - t, n);
-            win.release(n);
-          },
-          (err) => {
-            win.release(n);
-            win.fail(err);
-          },
-        );
+        win.settleCall(producer.sendBatch(records), n, lat, now());
       }
       await win.drain();
       return produceResult(w.records, w.recordBytes, (now() - start) / 1000, lat);
