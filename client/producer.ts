@@ -81,8 +81,9 @@ export interface ProducerOptions {
    * max.in.flight.requests.per.connection, default 5 there too). Batches sealed while a broker
    * is at the limit wait and go out together in its next request: with many partitions whose
    * batches seal at different moments, fewer, larger requests instead of one per partition.
+   * (The connection's own `maxInFlightRequests`, 64, bounds every request on a connection.)
    */
-  maxInFlightRequests?: number;
+  maxInFlightPerBroker?: number;
   /** Largest records section sent for one partition in one request. */
   maxRequestBytes?: number;
   /** The broker's timeout for acks=-1. */
@@ -100,7 +101,7 @@ const DEFAULTS = {
   compression: "none" as CompressionName,
   retries: 10,
   maxInFlightPerPartition: 1,
-  maxInFlightRequests: 5,
+  maxInFlightPerBroker: 5,
   maxRequestBytes: 1024 * 1024,
   ackTimeoutMs: 30_000,
   allowAutoTopicCreation: true,
@@ -279,9 +280,12 @@ export class Producer {
         `maxInFlightPerPartition ${perPartition}: expected an integer >= 1`,
       );
     }
-    const perBroker = this.options.maxInFlightRequests;
+    const perBroker = this.options.maxInFlightPerBroker;
     if (!Number.isInteger(perBroker) || perBroker < 1) {
-      throw new ClientError("INVALID_ARGUMENT", `maxInFlightRequests ${perBroker}: expected an integer >= 1`);
+      throw new ClientError(
+        "INVALID_ARGUMENT",
+        `maxInFlightPerBroker ${perBroker}: expected an integer >= 1`,
+      );
     }
     this.maxInFlight = this.options.idempotent ? 1 : perPartition;
   }
@@ -650,7 +654,7 @@ export class Producer {
     // over every partition for each batch sealed meanwhile.
     if (queue.inFlight >= this.maxInFlight) return;
     const leader = this.cluster.cachedTopic(queue.topic)?.partitions[queue.partition]?.leader;
-    if (leader !== undefined && (this.requestsTo.get(leader) ?? 0) >= this.options.maxInFlightRequests)
+    if (leader !== undefined && (this.requestsTo.get(leader) ?? 0) >= this.options.maxInFlightPerBroker)
       return;
     this.kickSender();
   }
@@ -684,7 +688,7 @@ export class Producer {
       }
       const leader = info.partitions[q.partition]?.leader ?? -1;
       // A broker with the most requests in flight gets this batch in its next request.
-      if ((this.requestsTo.get(leader) ?? 0) >= this.options.maxInFlightRequests) continue;
+      if ((this.requestsTo.get(leader) ?? 0) >= this.options.maxInFlightPerBroker) continue;
       q.inFlight++;
       let list = byLeader.get(leader);
       if (!list) {

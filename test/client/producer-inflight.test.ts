@@ -1,5 +1,5 @@
 /**
- * The producer's bound on produce requests in flight per broker (`maxInFlightRequests`): batches
+ * The producer's bound on produce requests in flight per broker (`maxInFlightPerBroker`): batches
  * of many partitions sealed while the broker is at the bound wait and share its next request,
  * and every record still lands once, in order, in its partition.
  */
@@ -44,14 +44,14 @@ async function watchProduce(producer: Producer): Promise<Watch> {
 }
 
 describe("produce requests in flight per broker", () => {
-  it("keeps at most maxInFlightRequests, packs the rest into later requests, loses and reorders nothing", async () => {
+  it("keeps at most maxInFlightPerBroker, packs the rest into later requests, loses and reorders nothing", async () => {
     tb = await startTestBroker();
     const brokers = [`127.0.0.1:${tb.port}`];
     const admin = new Admin({ brokers });
     closers.push(() => admin.close());
     const partitions = 40;
     await admin.createTopics([{ name: "fan", partitions }]);
-    const producer = new Producer({ brokers }, { acks: 1, lingerMs: 0, maxInFlightRequests: 2 });
+    const producer = new Producer({ brokers }, { acks: 1, lingerMs: 0, maxInFlightPerBroker: 2 });
     closers.push(() => producer.close());
     await producer.cluster.topic("fan");
     const watch = await watchProduce(producer);
@@ -90,6 +90,8 @@ describe("produce requests in flight per broker", () => {
   });
 
   it("refuses a bound below 1", () => {
-    expect(() => new Producer({ brokers: ["127.0.0.1:1"] }, { maxInFlightRequests: 0 })).toThrow(ClientError);
+    expect(() => new Producer({ brokers: ["127.0.0.1:1"] }, { maxInFlightPerBroker: 0 })).toThrow(
+      ClientError,
+    );
   });
 });
