@@ -1,13 +1,21 @@
 /**
  * InitProducerId (key 22), v0-v4.
- * Validation order: a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED (transactions
- * are not served yet); a known producer id and epoch (v3+, KIP-360) get the same id with the
- * epoch bumped (a new id once the epoch would overflow); otherwise a new producer id, epoch 0.
+ * Validation order: an empty transactional id gets INVALID_REQUEST (as Kafka's coordinator: the
+ * client refuses one too); any other transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+ * (transactions are not served yet); without one, a fresh producer id at epoch 0, always.
+ *
+ * The producer id and epoch a request carries (v3+, KIP-360) are ignored without a transactional
+ * id, as Kafka does: only a transaction coordinator knows which id a client was given, so taking
+ * them at their word would hand one producer's id and epoch to another, and the second one's
+ * batches would be "duplicates" of the first's. Ids come from the metadata store, which never
+ * hands out the same id twice, across restarts and kill -9 included.
  */
 import { errorCode } from "../../protocol/errors.js";
 import type { ApiHandler } from "./types.js";
 
-const MAX_EPOCH = 32767;
+function refusal(code: "INVALID_REQUEST" | "TRANSACTIONAL_ID_AUTHORIZATION_FAILED") {
+  return { throttleTimeMs: 0, errorCode: errorCode(code), producerId: -1, producerEpoch: -1 };
+}
 
 export const initProducerId: ApiHandler = {
   apiKey: 22,
@@ -15,19 +23,9 @@ export const initProducerId: ApiHandler = {
   minVersion: 0,
   maxVersion: 4,
   async handle(broker, request) {
-    if (request.transactionalId !== null && request.transactionalId !== "") {
-      return {
-        throttleTimeMs: 0,
-        errorCode: errorCode("TRANSACTIONAL_ID_AUTHORIZATION_FAILED"),
-        producerId: -1,
-        producerEpoch: -1,
-      };
-    }
-    const previousId = request.producerId as number;
-    const previousEpoch = request.producerEpoch as number;
-    if (previousId >= 0 && previousEpoch >= 0 && previousEpoch < MAX_EPOCH - 1) {
-      return { throttleTimeMs: 0, errorCode: 0, producerId: previousId, producerEpoch: previousEpoch + 1 };
-    }
+    const transactionalId = request.transactionalId as string | null;
+    if (transactionalId === "") return refusal("INVALID_REQUEST");
+    if (transactionalId !== null) return refusal("TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
     return {
       throttleTimeMs: 0,
       errorCode: 0,
