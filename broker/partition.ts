@@ -137,11 +137,15 @@ export class Partition {
   }
 
   /**
-   * Appends batches as the leader. Idempotent batches are checked against their producer's
-   * sequences first: a retry returns the original offsets. Resolves once the log acknowledges
-   * (durable under the topic's flush policy) and the high watermark has moved.
+   * Appends batches as the leader. Batches are validated (storage/validate.ts), then idempotent
+   * ones are checked against their producer's sequences: a retry returns the original offsets.
+   * Resolves once the log acknowledges (durable under the topic's flush policy) and the high
+   * watermark has moved.
    */
   async append(records: Buffer): Promise<PartitionAppend> {
+    // Whole batches are checked first: a corrupt or old-format batch carrying the producer id and
+    // sequences of a stored one is refused, never answered as that batch's duplicate.
+    const validated = this.log.validate(records);
     const batches = producerBatches(records);
     if (batches && batches.length > 0) {
       const duplicate = this.checkSequences(batches);
@@ -158,7 +162,7 @@ export class Partition {
         };
       }
     }
-    const pending = this.log.appendOrThrow(records, { leaderEpoch: this.leaderEpoch });
+    const pending = this.log.appendOrThrow(records, { leaderEpoch: this.leaderEpoch, validated });
     const recorded: BatchSequence[] = [];
     if (batches && batches.length > 0) {
       // The log assigned offsets synchronously, patching the first batch's baseOffset in place.

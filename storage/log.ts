@@ -59,7 +59,7 @@ import {
   segmentFileName,
   TIME_INDEX_SUFFIX,
 } from "./segment.js";
-import { type ValidBatch, validateBatches } from "./validate.js";
+import { type ValidAppend, type ValidBatch, validateBatches } from "./validate.js";
 
 /** Most appends written by one writev (IOV_MAX on Linux is 1024). */
 export const MAX_GROUP_APPENDS = 1024;
@@ -87,6 +87,11 @@ export interface AppendOptions {
    * framing, magic and CRC are checked again (a config changed since may not refuse them).
    */
   replayed?: boolean;
+  /**
+   * What `validate` returned for these same bytes, unchanged since: a caller that must check the
+   * batches before anything else (the broker, before producer sequences) spares a second pass.
+   */
+  validated?: ValidAppend;
 }
 
 /**
@@ -456,13 +461,18 @@ export class PartitionLog {
     return this.append(records, { keepOffsets: true, allowControl: true, replayed: true });
   }
 
-  private enqueueAppend(records: Buffer, options: AppendOptions): Promise<AppendResult> {
-    this.ensureWritable();
-    const valid = validateBatches(records, {
+  /** Runs the checks of `append` on `records` (storage/validate.ts); throws the first fault. */
+  validate(records: Buffer, options: AppendOptions = {}): ValidAppend {
+    return validateBatches(records, {
       config: options.replayed ? relaxed(this.config) : this.config,
       nowMs: this.now(),
       allowControl: options.allowControl,
     });
+  }
+
+  private enqueueAppend(records: Buffer, options: AppendOptions): Promise<AppendResult> {
+    this.ensureWritable();
+    const valid = options.validated ?? this.validate(records, options);
     const baseOffset = options.keepOffsets ? readInt64(records, 0) : this.nextOffset;
     const next = options.keepOffsets
       ? this.keepFollowerOffsets(records, valid.batches)
