@@ -1,12 +1,14 @@
 /**
  * A samsa broker: the metadata store, the partition logs, the topics, the group coordinator
  * (groups and offsets reloaded from __consumer_offsets), and the listeners that lead into the API
- * handlers. `Broker.start` brings it up in that order; `stop` answers the
- * requests in flight, snapshots producer state, flushes and closes every log (writing the
- * clean-shutdown marker) and closes the store.
+ * handlers. `Broker.start` locks the data directory (storage/dir-lock.ts: one live process per
+ * directory) and brings them up in that order; `stop` answers the requests in flight, snapshots
+ * producer state, flushes and closes every log (writing the clean-shutdown marker), closes the
+ * store and releases the lock.
  */
 import type { Logger } from "pino";
 import { pino } from "pino";
+import { DataDirLock } from "../storage/dir-lock.js";
 import { NodeFs, type StorageFs } from "../storage/fs.js";
 import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
@@ -52,6 +54,7 @@ export class Broker {
     readonly offsets: GroupOffsets,
     readonly log: Logger,
     handlers: ApiHandler[],
+    private readonly lock: DataDirLock,
   ) {
     this.dispatcher = new Dispatcher(this, new Map(handlers.map((h) => [h.apiKey, h])), log);
   }
@@ -59,6 +62,23 @@ export class Broker {
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
     const log = options.logger ?? pino({ level: "silent" });
     const sfs = options.fs ?? new NodeFs();
+    // Before anything reads or writes the directory: a second broker on it must change nothing.
+    await sfs.mkdirp(config.dataDir);
+    const lock = await DataDirLock.acquire(config.dataDir);
+    try {
+      return await Broker.startLocked(config, log, sfs, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  private static async startLocked(
+    config: BrokerConfig,
+    log: Logger,
+    sfs: StorageFs,
+    lock: DataDirLock,
+  ): Promise<Broker> {
     const store = await FileMetadataStore.open(config.dataDir, config.nodeId, config.clusterId, sfs);
     const logs = await LogManager.open({
       dataDir: config.dataDir,
@@ -76,11 +96,11 @@ export class Broker {
       offsets.topicDeleted(name).catch((err) => log.warn({ err, topic: name }, "removing offsets failed"));
     const loaded = await groups.load();
     if (loaded > 0) log.info({ records: loaded, groups: groups.allGroups().length }, "groups loaded");
-    const broker = new Broker(config, store, logs, topics, groups, offsets, log, HANDLERS);
+    const broker = new Broker(config, store, logs, topics, groups, offsets, log, HANDLERS, lock);
     try {
       await broker.listen();
     } catch (err) {
-      // A port already taken: release what started (listeners, logs, store) before failing.
+      // A port already taken: release what started (listeners, logs, store, lock) before failing.
       await broker.stop().catch(() => {});
       throw err;
     }
@@ -133,8 +153,12 @@ export class Broker {
     this.offsets.stop();
     await Promise.all([this.kafkaServer?.close(), this.http?.close()]);
     await this.snapshot().catch((err) => this.log.warn({ err }, "final snapshot failed"));
-    await this.logs.close();
-    await this.store.close();
+    try {
+      await this.logs.close();
+      await this.store.close();
+    } finally {
+      await this.lock.release();
+    }
     this.log.info("broker stopped");
   }
 }
