@@ -86,7 +86,7 @@ describe("Produce validates batches before producer sequences", () => {
       lookalike(stored, (b) => b.writeInt8(3, MAGIC_OFFSET)),
     ];
     for (const bytes of corrupt) {
-      for (const version of [3, 9, 11]) {
+      for (const version of PRODUCE_VERSIONS) {
         expect(await produce(c, version, bytes)).toMatchObject({
           errorCode: errorCode("CORRUPT_MESSAGE"),
           baseOffset: -1,
