@@ -25,6 +25,7 @@ import { TOPIC_CONFIGS } from "../../storage/topic-configs.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
 import { fetchRequest, produceRequest } from "../helpers/requests.js";
+import { ISSUE_CONFIGS } from "../helpers/topic-configs.js";
 
 const CREATE_TOPICS = 19;
 const DESCRIBE_CONFIGS = 32;
@@ -35,22 +36,6 @@ const SET = 0;
 const DELETE = 1;
 const SOURCE_TOPIC = 1;
 const SOURCE_DEFAULT = 5;
-
-/** The twelve keys of the issue: eight of them were refused before. */
-export const ISSUE_CONFIGS: Record<string, string> = {
-  "compression.type": "zstd",
-  "message.timestamp.type": "LogAppendTime",
-  "unclean.leader.election.enable": "false",
-  "message.timestamp.difference.max.ms": "86400000",
-  "message.timestamp.before.max.ms": "86400000",
-  "message.timestamp.after.max.ms": "3600000",
-  "flush.messages": "10000",
-  preallocate: "true",
-  "segment.jitter.ms": "1000",
-  "message.downconversion.enable": "false",
-  "max.message.bytes": "2000000",
-  "retention.ms": "3600000",
-};
 
 let tb: TestBroker | null = null;
 let client: TestClient | null = null;
