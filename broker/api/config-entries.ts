@@ -15,7 +15,12 @@
  */
 import { KafkaError } from "../../protocol/errors.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig, parseLogConfig } from "../../storage/config.js";
-import { TOPIC_CONFIGS, type TopicConfigType, topicConfigDoc } from "../../storage/topic-configs.js";
+import {
+  LONG_MAX_TEXT,
+  TOPIC_CONFIGS,
+  type TopicConfigType,
+  topicConfigDoc,
+} from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
 import {
   BROKER_CONFIG_KEYS,
@@ -105,6 +110,11 @@ function show(value: unknown): string | null {
   return value === null || value === undefined ? null : String(value);
 }
 
+/** As show, but Long.MAX_VALUE (held as the largest safe integer) as Kafka prints it. */
+function showLong(value: unknown): string | null {
+  return value === Number.MAX_SAFE_INTEGER ? LONG_MAX_TEXT : show(value);
+}
+
 function normaliseCount(value: string): string {
   return String(Number(value));
 }
@@ -117,7 +127,7 @@ export function topicDefaultValue(config: BrokerConfig, key: string): string | n
   }
   const spec = Object.hasOwn(TOPIC_CONFIGS, key) ? TOPIC_CONFIGS[key] : undefined;
   if (!spec) return null;
-  if (spec.field) return show(topicDefaultsConfig(config)[spec.field]);
+  if (spec.field) return showLong(topicDefaultsConfig(config)[spec.field]);
   return config.topicDefaults[key] ?? spec.kafkaDefault;
 }
 
@@ -141,9 +151,9 @@ export function topicConfigEntries(config: BrokerConfig, overrides: Record<strin
     } else {
       const spec = TOPIC_CONFIGS[key];
       if (spec.field) {
-        value = show(effective[spec.field]);
-        brokerValue = show(brokerDefaults[spec.field]);
-        builtIn = show(DEFAULT_LOG_CONFIG[spec.field]);
+        value = showLong(effective[spec.field]);
+        brokerValue = showLong(brokerDefaults[spec.field]);
+        builtIn = showLong(DEFAULT_LOG_CONFIG[spec.field]);
       } else {
         // Keys without an effect in storage are shown as given.
         brokerValue = topicDefaultValue(config, key);
