@@ -229,6 +229,23 @@ describe("accepting and describing Kafka's topic configs", () => {
     },
   );
 
+  it("HTTP POST /topics takes them too; a bad value is 422 INVALID_CONFIG", async () => {
+    await start();
+    const post = (body: unknown) =>
+      fetch(`http://127.0.0.1:${tb!.broker.httpPort}/topics`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const created = await post({ name: "http-twelve", configs: ISSUE_CONFIGS });
+    expect(created.status).toBe(201);
+    const body = (await created.json()) as { configs: Record<string, string> };
+    for (const [key, value] of Object.entries(ISSUE_CONFIGS)) expect(body.configs[key], key).toBe(value);
+    const refused = await post({ name: "http-bad", configs: { preallocate: "maybe" } });
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({ error_code: "INVALID_CONFIG" });
+  });
+
   it("refuses min.compaction.lag.ms above max.compaction.lag.ms, as Kafka", async () => {
     const c = await start();
     const created = await create(c, "lags", { "min.compaction.lag.ms": "10", "max.compaction.lag.ms": "5" });
