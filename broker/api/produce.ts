@@ -12,7 +12,7 @@
  * producer's sequences. acks=0 gets no response.
  *
  * Partitions of one request are appended concurrently; each answers once its append is durable
- * under the topic's flush policy.
+ * under the topic's flush policy, with logAppendTimeMs set on a LogAppendTime topic (else -1).
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
