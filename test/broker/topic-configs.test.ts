@@ -7,6 +7,7 @@
  * ListOffsets by time is right for a batch whose header maxTimestamp is -1, also after a restart.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { loadBrokerConfig } from "../../broker/config.js";
 import type { Message } from "../../protocol/codec.js";
 import { Compression } from "../../protocol/compression.js";
 import { errorCode } from "../../protocol/errors.js";
@@ -35,6 +36,7 @@ const TOPIC = 2;
 const SET = 0;
 const DELETE = 1;
 const SOURCE_TOPIC = 1;
+const SOURCE_STATIC_BROKER = 4;
 const SOURCE_DEFAULT = 5;
 
 let tb: TestBroker | null = null;
@@ -46,8 +48,8 @@ afterEach(async () => {
   client = null;
 });
 
-async function start(dataDir?: string): Promise<TestClient> {
-  tb = await startTestBroker({}, dataDir);
+async function start(dataDir?: string, flags: Record<string, unknown> = {}): Promise<TestClient> {
+  tb = await startTestBroker(flags, dataDir);
   client = await TestClient.connect(tb.port);
   return client;
 }
@@ -244,6 +246,39 @@ describe("accepting and describing Kafka's topic configs", () => {
     const refused = await post({ name: "http-bad", configs: { preallocate: "maybe" } });
     expect(refused.status).toBe(422);
     expect(await refused.json()).toMatchObject({ error_code: "INVALID_CONFIG" });
+  });
+
+  it("takes broker-wide defaults from Kafka's broker keys (compression.type, log.message.timestamp.*)", async () => {
+    const c = await start(undefined, {
+      "compression.type": "gzip",
+      "log.message.timestamp.type": "LogAppendTime",
+      "log.message.timestamp.after.max.ms": "60000",
+    });
+    expect((await create(c, "defaults", {})).errorCode).toBe(0);
+    const configs = await describeTopic(c, "defaults");
+    expect(configs.get("compression.type")).toMatchObject({
+      value: "gzip",
+      configSource: SOURCE_STATIC_BROKER,
+      synonyms: [
+        { name: "compression.type", value: "gzip", source: SOURCE_STATIC_BROKER },
+        { name: "compression.type", value: "producer", source: SOURCE_DEFAULT },
+      ],
+    });
+    expect(configs.get("message.timestamp.type")).toMatchObject({
+      value: "LogAppendTime",
+      synonyms: [
+        { name: "log.message.timestamp.type", value: "LogAppendTime", source: SOURCE_STATIC_BROKER },
+        { name: "log.message.timestamp.type", value: "CreateTime", source: SOURCE_DEFAULT },
+      ],
+    });
+    expect(tb!.broker.topics.partition("defaults", 0)!.log.logConfig).toMatchObject({
+      compressionType: "gzip",
+      timestampType: "LogAppendTime",
+      timestampAfterMaxMs: 60_000,
+    });
+    expect(() => loadBrokerConfig({ flags: { "log.message.timestamp.type": "Sometimes" } })).toThrow(
+      expect.objectContaining({ code: "INVALID_CONFIG" }),
+    );
   });
 
   it("refuses min.compaction.lag.ms above max.compaction.lag.ms, as Kafka", async () => {
