@@ -70,7 +70,7 @@ export function rewriteBatches(
   };
   let out = buf;
   let batches = valid.batches;
-  if (valid.batches.some(needsRecompression)) {
+  if (target !== null && valid.batches.some(needsRecompression)) {
     const parts: Buffer[] = [];
     batches = [];
     let position = 0;
@@ -87,17 +87,21 @@ export function rewriteBatches(
     }
     out = Buffer.concat(parts, position);
   }
+  // The usual append changes nothing: no array or object is copied then (the append hot path).
+  let changed = batches !== valid.batches;
   let maxTimestamp = NO_TIMESTAMP;
-  batches = batches.map((b) => {
-    const patched = patchTimestamps(out, b, logAppendTime, nowMs);
+  for (let i = 0; i < batches.length; i++) {
+    const patched = patchTimestamps(out, batches[i], logAppendTime, nowMs);
+    if (patched !== batches[i]) {
+      if (!changed) batches = [...batches];
+      changed = true;
+      batches[i] = patched;
+    }
     if (patched.maxTimestamp > maxTimestamp) maxTimestamp = patched.maxTimestamp;
-    return patched;
-  });
-  return {
-    buf: out,
-    valid: { batches, recordCount: valid.recordCount, maxTimestamp },
-    logAppendTimeMs: logAppendTime ? nowMs : NO_TIMESTAMP,
-  };
+  }
+  const logAppendTimeMs = logAppendTime ? nowMs : NO_TIMESTAMP;
+  if (!changed) return { buf, valid, logAppendTimeMs };
+  return { buf: out, valid: { batches, recordCount: valid.recordCount, maxTimestamp }, logAppendTimeMs };
 }
 
 /** Re-encodes one batch with `codec`, keeping its header fields; checks max.message.bytes. */
