@@ -281,6 +281,20 @@ describe("accepting and describing Kafka's topic configs", () => {
     );
   });
 
+  it("flush.messages=1 means flush.policy=always unless the topic sets flush.policy", async () => {
+    const c = await start(undefined, { "log.flush.policy": "os" });
+    const policy = async (name: string, configs: Record<string, string>) => {
+      expect((await create(c, name, configs)).errorCode).toBe(0);
+      return tb!.broker.topics.partition(name, 0)!.log.logConfig.flushPolicy;
+    };
+    expect(await policy("fm-none", {})).toBe("os");
+    expect(await policy("fm-one", { "flush.messages": "1" })).toBe("always");
+    expect(await policy("fm-many", { "flush.messages": "1000" })).toBe("os");
+    expect(await policy("fm-explicit", { "flush.messages": "1", "flush.policy": "interval" })).toBe(
+      "interval",
+    );
+  });
+
   it("refuses min.compaction.lag.ms above max.compaction.lag.ms, as Kafka", async () => {
     const c = await start();
     const created = await create(c, "lags", { "min.compaction.lag.ms": "10", "max.compaction.lag.ms": "5" });
