@@ -64,28 +64,10 @@ export function rewriteBatches(
 ): RewrittenAppend {
   const target = targetCodec(config.compressionType);
   const logAppendTime = config.timestampType === "LogAppendTime";
-  const needsRecompression = (b: ValidBatch): boolean => {
-    const attributes = buf.readInt16BE(b.position + ATTRIBUTES_OFFSET);
-    return target !== null && (attributes & CONTROL_MASK) === 0 && (attributes & COMPRESSION_MASK) !== target;
-  };
   let out = buf;
   let batches = valid.batches;
-  if (target !== null && valid.batches.some(needsRecompression)) {
-    const parts: Buffer[] = [];
-    batches = [];
-    let position = 0;
-    for (const b of valid.batches) {
-      let part = buf.subarray(b.position, b.position + b.size);
-      let maxTimestamp = b.maxTimestamp;
-      if (needsRecompression(b)) {
-        part = recompress(part, target as Compression, config);
-        maxTimestamp = readInt64(part, MAX_TIMESTAMP_OFFSET);
-      }
-      parts.push(part);
-      batches.push({ position, size: part.length, recordCount: b.recordCount, maxTimestamp });
-      position += part.length;
-    }
-    out = Buffer.concat(parts, position);
+  if (target !== null && valid.batches.some((b) => needsRecompression(buf, b, target))) {
+    ({ out, batches } = recompressAll(buf, valid.batches, target, config));
   }
   // The usual append changes nothing: no array or object is copied then (the append hot path).
   let changed = batches !== valid.batches;
@@ -102,6 +84,35 @@ export function rewriteBatches(
   const logAppendTimeMs = logAppendTime ? nowMs : NO_TIMESTAMP;
   if (!changed) return { buf, valid, logAppendTimeMs };
   return { buf: out, valid: { batches, recordCount: valid.recordCount, maxTimestamp }, logAppendTimeMs };
+}
+
+function needsRecompression(buf: Buffer, b: ValidBatch, target: Compression): boolean {
+  const attributes = buf.readInt16BE(b.position + ATTRIBUTES_OFFSET);
+  return (attributes & CONTROL_MASK) === 0 && (attributes & COMPRESSION_MASK) !== target;
+}
+
+/** Step 1 for every batch: the batches to store, back to back in a new buffer. */
+function recompressAll(
+  buf: Buffer,
+  valid: ValidBatch[],
+  target: Compression,
+  config: LogConfig,
+): { out: Buffer; batches: ValidBatch[] } {
+  const parts: Buffer[] = [];
+  const batches: ValidBatch[] = [];
+  let position = 0;
+  for (const b of valid) {
+    let part = buf.subarray(b.position, b.position + b.size);
+    let maxTimestamp = b.maxTimestamp;
+    if (needsRecompression(buf, b, target)) {
+      part = recompress(part, target, config);
+      maxTimestamp = readInt64(part, MAX_TIMESTAMP_OFFSET);
+    }
+    parts.push(part);
+    batches.push({ position, size: part.length, recordCount: b.recordCount, maxTimestamp });
+    position += part.length;
+  }
+  return { out: Buffer.concat(parts, position), batches };
 }
 
 /** Re-encodes one batch with `codec`, keeping its header fields; checks max.message.bytes. */
