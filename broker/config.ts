@@ -177,6 +177,30 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     doc: "default max.message.bytes",
   },
   "min.insync.replicas": { field: null, kind: "int", topicKey: "min.insync.replicas", doc: "default" },
+  "compression.type": {
+    field: null,
+    kind: "string",
+    topicKey: "compression.type",
+    doc: "default compression.type: producer, uncompressed, gzip, snappy, lz4 or zstd",
+  },
+  "log.message.timestamp.type": {
+    field: null,
+    kind: "string",
+    topicKey: "message.timestamp.type",
+    doc: "default message.timestamp.type: CreateTime or LogAppendTime",
+  },
+  "log.message.timestamp.before.max.ms": {
+    field: null,
+    kind: "int",
+    topicKey: "message.timestamp.before.max.ms",
+    doc: "default message.timestamp.before.max.ms",
+  },
+  "log.message.timestamp.after.max.ms": {
+    field: null,
+    kind: "int",
+    topicKey: "message.timestamp.after.max.ms",
+    doc: "default message.timestamp.after.max.ms",
+  },
 };
 
 export function defaultBrokerConfig(): BrokerConfig {

@@ -111,6 +111,8 @@ export interface EncodeBatchOptions {
   baseOffset?: number;
   partitionLeaderEpoch?: number;
   compression?: Compression;
+  /** The codec's level (gzip, zstd); the codec's default when absent. */
+  compressionLevel?: number;
   timestampType?: TimestampType;
   transactional?: boolean;
   control?: boolean;
@@ -223,7 +225,7 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeBatchOp
   // Uncompressed, the records are written after room for the header: no second copy.
   const uncompressed = compression === Compression.None;
   const encoded = encodeRecords(records, baseTimestamp, uncompressed ? RECORDS_OFFSET : 0);
-  const body = uncompressed ? encoded : compress(compression, encoded);
+  const body = uncompressed ? encoded : compress(compression, encoded, { level: options.compressionLevel });
 
   let attributes = compression;
   if (options.timestampType === TimestampType.LogAppendTime) attributes |= TIMESTAMP_TYPE_MASK;

@@ -3,9 +3,12 @@
  * one. `flush.policy` is samsa's own: see docs/decisions/0002-flush-policy.md.
  */
 import { KafkaError } from "../protocol/errors.js";
+import { MIN_SEGMENT_BYTES, type Parser, TOPIC_CONFIGS } from "./topic-configs.js";
 
 export type FlushPolicy = "always" | "interval" | "os";
 export type CleanupPolicy = "delete" | "compact" | "compact,delete";
+export type CompressionType = "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd";
+export type TimestampTypeName = "CreateTime" | "LogAppendTime";
 
 export interface LogConfig {
   /** segment.bytes: roll the active segment before it would exceed this size. */
@@ -32,6 +35,16 @@ export interface LogConfig {
   timestampBeforeMaxMs: number;
   /** message.timestamp.after.max.ms: how far a record's timestamp may lie in the future. */
   timestampAfterMaxMs: number;
+  /** message.timestamp.difference.max.ms (Kafka 3): a bound both ways, beside the two above. */
+  timestampDifferenceMaxMs: number;
+  /** message.timestamp.type: LogAppendTime stamps batches with the append time (storage/rewrite.ts). */
+  timestampType: TimestampTypeName;
+  /** compression.type: producer keeps the producer's codec; any other recompresses (storage/rewrite.ts). */
+  compressionType: CompressionType;
+  /** compression.gzip.level: -1 for zlib's default. */
+  compressionGzipLevel: number;
+  /** compression.zstd.level */
+  compressionZstdLevel: number;
   /** cleanup.policy: delete (retention) and/or compact (the log cleaner, storage/cleaner.ts). */
   cleanupPolicy: CleanupPolicy;
   /** delete.retention.ms: how long a tombstone stays after the pass that first cleaned it. */
@@ -59,6 +72,11 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   fileDeleteDelayMs: 60_000,
   timestampBeforeMaxMs: Number.MAX_SAFE_INTEGER,
   timestampAfterMaxMs: Number.MAX_SAFE_INTEGER,
+  timestampDifferenceMaxMs: Number.MAX_SAFE_INTEGER,
+  timestampType: "CreateTime",
+  compressionType: "producer",
+  compressionGzipLevel: -1,
+  compressionZstdLevel: 3,
   cleanupPolicy: "delete",
   deleteRetentionMs: DAY_MS,
   minCleanableDirtyRatio: 0.5,
@@ -67,65 +85,22 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
 });
 
-/** The smallest segment.bytes accepted (Kafka's lower bound is 14 bytes; this keeps a header). */
-export const MIN_SEGMENT_BYTES = 1024;
+export { MIN_SEGMENT_BYTES };
 
-type Parser = (value: string, name: string) => unknown;
-
-function long(min: number): Parser {
-  return (value, name) => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isSafeInteger(n) || n < min) {
-      throw new KafkaError("INVALID_CONFIG", `${name}=${value}: expected an integer >= ${min}`);
-    }
-    return n;
-  };
-}
-
-function ratio(): Parser {
-  return (value, name) => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
-      throw new KafkaError("INVALID_CONFIG", `${name}=${value}: expected a number in [0, 1]`);
-    }
-    return n;
-  };
-}
-
-function oneOf<T extends string>(...values: T[]): Parser {
-  return (value, name) => {
-    const v = value.trim().toLowerCase().replace(/\s+/g, "");
-    if (!(values as string[]).includes(v)) {
-      throw new KafkaError("INVALID_CONFIG", `${name}=${value}: expected one of ${values.join(", ")}`);
-    }
-    return v;
-  };
-}
-
-/** Kafka config name -> [LogConfig field, parser]. */
-export const LOG_CONFIG_KEYS: Record<string, [keyof LogConfig, Parser]> = {
-  "segment.bytes": ["segmentBytes", long(MIN_SEGMENT_BYTES)],
-  "segment.ms": ["segmentMs", long(1)],
-  "segment.index.bytes": ["segmentIndexBytes", long(8 * 4)],
-  "index.interval.bytes": ["indexIntervalBytes", long(0)],
-  "retention.ms": ["retentionMs", long(-1)],
-  "retention.bytes": ["retentionBytes", long(-1)],
-  "max.message.bytes": ["maxMessageBytes", long(0)],
-  "flush.policy": ["flushPolicy", oneOf("always", "interval", "os")],
-  "flush.ms": ["flushMs", long(1)],
-  "file.delete.delay.ms": ["fileDeleteDelayMs", long(0)],
-  "message.timestamp.before.max.ms": ["timestampBeforeMaxMs", long(0)],
-  "message.timestamp.after.max.ms": ["timestampAfterMaxMs", long(0)],
-  "cleanup.policy": ["cleanupPolicy", oneOf("delete", "compact", "compact,delete", "delete,compact")],
-  "delete.retention.ms": ["deleteRetentionMs", long(0)],
-  "min.cleanable.dirty.ratio": ["minCleanableDirtyRatio", ratio()],
-  "min.compaction.lag.ms": ["minCompactionLagMs", long(0)],
-  "max.compaction.lag.ms": ["maxCompactionLagMs", long(1)],
-};
+/** Kafka config name -> [LogConfig field, parser], for the keys storage acts on. */
+export const LOG_CONFIG_KEYS: Readonly<Record<string, [keyof LogConfig, Parser]>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(TOPIC_CONFIGS).flatMap(([name, spec]) =>
+      spec.field ? [[name, [spec.field, spec.parse] as [keyof LogConfig, Parser]]] : [],
+    ),
+  ),
+);
 
 /**
  * Builds a LogConfig from Kafka-named properties over `base`. Unknown names and bad values throw
- * INVALID_CONFIG, naming the property.
+ * INVALID_CONFIG, naming the property. Keys without an effect in storage (topic-configs.ts) are
+ * checked and otherwise ignored, except `flush.messages=1`, which means `flush.policy=always`
+ * unless the same properties set flush.policy.
  */
 export function parseLogConfig(
   props: Record<string, string>,
@@ -134,11 +109,21 @@ export function parseLogConfig(
   const out: LogConfig = { ...base };
   const target = out as unknown as Record<string, unknown>;
   for (const [name, value] of Object.entries(props)) {
-    const entry = LOG_CONFIG_KEYS[name];
-    if (!entry) throw new KafkaError("INVALID_CONFIG", `unknown topic config ${name}`);
-    let parsed = entry[1](value, name);
+    const spec = Object.hasOwn(TOPIC_CONFIGS, name) ? TOPIC_CONFIGS[name] : undefined;
+    if (!spec) throw new KafkaError("INVALID_CONFIG", `Unknown topic config name: ${name}`);
+    let parsed = spec.parse(value, name);
+    if (!spec.field) continue;
     if (parsed === "delete,compact") parsed = "compact,delete";
-    target[entry[0]] = parsed;
+    target[spec.field] = parsed;
+  }
+  if (props["flush.messages"] !== undefined && props["flush.policy"] === undefined) {
+    if (Number(props["flush.messages"]) === 1) out.flushPolicy = "always";
+  }
+  if (out.minCompactionLagMs > out.maxCompactionLagMs) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `conflict topic config setting min.compaction.lag.ms (${out.minCompactionLagMs}) > max.compaction.lag.ms (${out.maxCompactionLagMs})`,
+    );
   }
   return out;
 }

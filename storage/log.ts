@@ -44,6 +44,7 @@ import type { LogConfig } from "./config.js";
 import type { StorageFs } from "./fs.js";
 import { NodeFs, writeFileAtomic } from "./fs.js";
 import { LeaderEpochCache } from "./leader-epoch-cache.js";
+import { rewriteBatches } from "./rewrite.js";
 import {
   CLEANED_SUFFIX,
   DELETED_SUFFIX,
@@ -110,6 +111,8 @@ export interface AppendResult {
   lastOffset: number;
   recordCount: number;
   logStartOffset: number;
+  /** The append time stamped into the batches (message.timestamp.type=LogAppendTime), else -1. */
+  logAppendTimeMs?: number;
 }
 
 export interface ReadOptions {
@@ -167,6 +170,7 @@ interface PendingAppend {
   baseOffset: number;
   lastOffset: number;
   recordCount: number;
+  logAppendTimeMs: number;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -462,30 +466,40 @@ export class PartitionLog {
   }
 
   /** Runs the checks of `append` on `records` (storage/validate.ts); throws the first fault. */
-  validate(records: Buffer, options: AppendOptions = {}): ValidAppend {
+  validate(records: Buffer, options: AppendOptions = {}, nowMs = this.now()): ValidAppend {
     return validateBatches(records, {
       config: options.replayed ? relaxed(this.config) : this.config,
-      nowMs: this.now(),
+      nowMs,
       allowControl: options.allowControl,
     });
   }
 
   private enqueueAppend(records: Buffer, options: AppendOptions): Promise<AppendResult> {
     this.ensureWritable();
-    const valid = options.validated ?? this.validate(records, options);
+    const nowMs = this.now();
+    let valid = options.validated ?? this.validate(records, options, nowMs);
+    let stored = records;
+    let logAppendTimeMs = -1;
+    if (!options.keepOffsets) {
+      // Recompression, LogAppendTime and the true max timestamp (storage/rewrite.ts).
+      ({ buf: stored, valid, logAppendTimeMs } = rewriteBatches(records, valid, this.config, nowMs));
+    }
     const baseOffset = options.keepOffsets ? readInt64(records, 0) : this.nextOffset;
     const next = options.keepOffsets
       ? this.keepFollowerOffsets(records, valid.batches)
-      : this.assignOffsets(records, valid.batches, baseOffset, options.leaderEpoch);
+      : this.assignOffsets(stored, valid.batches, baseOffset, options.leaderEpoch);
+    // Callers read the first assigned offset from the buffer they gave (appendOrThrow).
+    if (stored !== records) writeInt64(records, 0, baseOffset);
     this.nextOffset = next;
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({
         kind: "append",
-        buf: records,
+        buf: stored,
         batches: valid.batches,
         baseOffset,
         lastOffset: next - 1,
         recordCount: valid.recordCount,
+        logAppendTimeMs,
         resolve,
         reject,
       });
@@ -664,6 +678,7 @@ export class PartitionLog {
         lastOffset: a.lastOffset,
         recordCount: a.recordCount,
         logStartOffset: this.startOffset,
+        logAppendTimeMs: a.logAppendTimeMs,
       });
     }
     this.hooks.onAppend?.();
@@ -1245,6 +1260,7 @@ function relaxed(config: LogConfig): LogConfig {
     maxMessageBytes: Number.MAX_SAFE_INTEGER,
     timestampBeforeMaxMs: Number.MAX_SAFE_INTEGER,
     timestampAfterMaxMs: Number.MAX_SAFE_INTEGER,
+    timestampDifferenceMaxMs: Number.MAX_SAFE_INTEGER,
     cleanupPolicy: "delete",
   };
 }

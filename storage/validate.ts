@@ -8,14 +8,20 @@
  *   4. CRC-32C over attributes..end (CORRUPT_MESSAGE);
  *   5. header: a known codec (UNSUPPORTED_COMPRESSION_TYPE); at least one record and
  *      lastOffsetDelta = recordCount - 1 (INVALID_RECORD); no control batch unless allowed;
- *   6. timestamps: none below -1, within message.timestamp.{before,after}.max.ms (INVALID_TIMESTAMP);
+ *   6. timestamps, on a CreateTime topic for a CreateTime batch: none below -1, within
+ *      message.timestamp.{before,after,difference}.max.ms of now (INVALID_TIMESTAMP);
  *   7. records of an uncompressed batch: each record's fields fill its declared length, offset
  *      deltas run 0..n-1, and the records fill the batch exactly (INVALID_RECORD);
  *   8. on a compacted log (cleanup.policy compact or compact,delete), every record of a data batch
  *      has a key (INVALID_RECORD, as Kafka's LogValidator: "Compacted topic cannot accept message
  *      without key").
  * Compressed batches are not decompressed, except on a compacted log, where check 8 needs their
- * keys: otherwise their header checks and CRC stand for their records.
+ * keys, and when their header's maxTimestamp is below their baseTimestamp (a client that left it
+ * at -1): otherwise their header checks and CRC stand for their records.
+ *
+ * Each ValidBatch's maxTimestamp is the largest record timestamp, computed from the records
+ * whatever the header says (docs/decisions/0011): the walk of an uncompressed batch reads every
+ * record anyway; a compressed batch's header is trusted unless it is implausible, as above.
  */
 import { KafkaError } from "../protocol/errors.js";
 import {
@@ -45,6 +51,7 @@ export interface ValidBatch {
   position: number;
   size: number;
   recordCount: number;
+  /** The largest record timestamp (see the file's header), -1 when the records carry none. */
   maxTimestamp: number;
 }
 
@@ -123,17 +130,33 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
     );
   }
   const baseTimestamp = readInt64(buf, pos + BASE_TIMESTAMP_OFFSET);
-  const maxTimestamp = readInt64(buf, pos + MAX_TIMESTAMP_OFFSET);
-  const checkTimestamps = (attributes & TIMESTAMP_TYPE_MASK) === 0;
+  let maxTimestamp = readInt64(buf, pos + MAX_TIMESTAMP_OFFSET);
+  const checkTimestamps =
+    (attributes & TIMESTAMP_TYPE_MASK) === 0 && options.config.timestampType !== "LogAppendTime";
   if (checkTimestamps) {
     checkTimestamp(baseTimestamp, options);
     checkTimestamp(maxTimestamp, options);
   }
+  // Records inside the accepted window need no further check; checkTimestamp explains the others.
+  const { before, after } = timestampBounds(options.config);
+  const lo = checkTimestamps ? Math.max(0, options.nowMs - before) : -Infinity;
+  const hi = checkTimestamps ? options.nowMs + after : Infinity;
+  // A LogAppendTime batch's timestamp is its header's maxTimestamp, whatever its records say.
+  const createTime = (attributes & TIMESTAMP_TYPE_MASK) === 0;
   if (codec === 0) {
-    // Records inside the accepted window need no further check; checkTimestamp explains the others.
-    const lo = checkTimestamps ? Math.max(0, options.nowMs - options.config.timestampBeforeMaxMs) : -Infinity;
-    const hi = checkTimestamps ? options.nowMs + options.config.timestampAfterMaxMs : Infinity;
-    checkRecords(buf, pos + RECORDS_OFFSET, pos + size, recordCount, baseTimestamp, lo, hi, options);
+    const recordsMax = checkRecords(
+      buf,
+      pos + RECORDS_OFFSET,
+      pos + size,
+      recordCount,
+      baseTimestamp,
+      lo,
+      hi,
+      options,
+    );
+    if (createTime) maxTimestamp = recordsMax;
+  } else if (createTime && maxTimestamp < baseTimestamp) {
+    maxTimestamp = compressedMaxTimestamp(buf.subarray(pos, pos + size), lo, hi, options);
   }
   if (options.config.cleanupPolicy !== "delete" && (attributes & CONTROL_MASK) === 0) {
     requireKeys(buf.subarray(pos, pos + size), codec);
@@ -164,11 +187,37 @@ function keylessRecord(): KafkaError {
   return new KafkaError("INVALID_RECORD", "compacted topic cannot accept a record without a key");
 }
 
+/**
+ * How far from now a CreateTime record may lie: message.timestamp.before/after.max.ms, each
+ * narrowed by Kafka 3's message.timestamp.difference.max.ms when that is set.
+ */
+export function timestampBounds(config: LogConfig): { before: number; after: number } {
+  const difference = config.timestampDifferenceMaxMs;
+  return {
+    before: Math.min(config.timestampBeforeMaxMs, difference),
+    after: Math.min(config.timestampAfterMaxMs, difference),
+  };
+}
+
+/**
+ * The largest record timestamp of a compressed batch whose header cannot be trusted for it,
+ * checking each record against [lo, hi] as the walk of an uncompressed batch does.
+ */
+function compressedMaxTimestamp(batch: Buffer, lo: number, hi: number, options: ValidateOptions): number {
+  let max = NO_TIMESTAMP;
+  for (const r of decodeRecords(batch)) {
+    if (r.timestamp < lo || r.timestamp > hi) checkTimestamp(r.timestamp, options);
+    if (r.timestamp > max) max = r.timestamp;
+  }
+  return max;
+}
+
 function checkTimestamp(timestamp: number, options: ValidateOptions): void {
   if (timestamp === NO_TIMESTAMP) return;
   if (timestamp < 0) throw new KafkaError("INVALID_TIMESTAMP", `timestamp ${timestamp} is negative`);
   const { nowMs, config } = options;
-  if (nowMs - timestamp > config.timestampBeforeMaxMs || timestamp - nowMs > config.timestampAfterMaxMs) {
+  const { before, after } = timestampBounds(config);
+  if (nowMs - timestamp > before || timestamp - nowMs > after) {
     throw new KafkaError("INVALID_TIMESTAMP", `timestamp ${timestamp} lies outside the accepted window`);
   }
 }
@@ -214,7 +263,7 @@ function skipBytes(buf: Buffer, end: number, nullable: boolean): void {
 /**
  * Walks the records of an uncompressed batch: each record's fields fill exactly its declared
  * length, offset deltas run 0..count-1, timestamps lie in [lo, hi] (else checkTimestamp says why),
- * and the records fill the batch exactly.
+ * and the records fill the batch exactly. Returns the largest record timestamp.
  */
 function checkRecords(
   buf: Buffer,
@@ -225,8 +274,9 @@ function checkRecords(
   lo: number,
   hi: number,
   options: ValidateOptions,
-): void {
+): number {
   at = start;
+  let max = NO_TIMESTAMP;
   for (let i = 0; i < count; i++) {
     const length = zigzag(buf, batchEnd);
     if (length <= 0 || at + length > batchEnd) {
@@ -240,6 +290,7 @@ function checkRecords(
       throw new KafkaError("INVALID_RECORD", `record offset delta ${offsetDelta}, expected ${i}`);
     const timestamp = baseTimestamp + timestampDelta;
     if (timestampDelta !== 0 && (timestamp < lo || timestamp > hi)) checkTimestamp(timestamp, options);
+    if (timestamp > max) max = timestamp;
     skipBytes(buf, end, true);
     skipBytes(buf, end, true);
     const headers = zigzag(buf, end);
@@ -253,4 +304,5 @@ function checkRecords(
       throw new KafkaError("CORRUPT_MESSAGE", `record ${i} fields do not fill its declared length`);
   }
   if (at !== batchEnd) throw new KafkaError("INVALID_RECORD", `${batchEnd - at} bytes after the last record`);
+  return max;
 }

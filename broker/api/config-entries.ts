@@ -1,7 +1,8 @@
 /**
  * Not a handler: the config entries that DescribeConfigs, CreateTopics (v5+), AlterConfigs and
- * IncrementalAlterConfigs share. Topic entries are every key of storage's LOG_CONFIG_KEYS plus
- * `min.insync.replicas`; broker entries are every key of BROKER_CONFIG_KEYS.
+ * IncrementalAlterConfigs share. Topic entries are every key of storage's TOPIC_CONFIGS (every
+ * topic config Kafka 4 knows, plus samsa's flush.policy); broker entries are every key of
+ * BROKER_CONFIG_KEYS. Keys that change nothing in samsa say why in their documentation.
  *
  * Sources follow Kafka's precedence: a topic's own override (DYNAMIC_TOPIC_CONFIG, 1), else the
  * broker's `log.*` setting from its config file, environment or flags (STATIC_BROKER_CONFIG, 4),
@@ -9,11 +10,17 @@
  * does. Choice: a topic key without a broker synonym (segment.index.bytes, cleanup.policy, ...)
  * still gets a DEFAULT_CONFIG synonym under its own name, so a client always sees the default.
  * Values are the effective, normalised values ("delete,compact" reads as "compact,delete").
- * Config types are Kafka's ConfigType ids (BOOLEAN 1, STRING 2, INT 3, LONG 5, LIST 7), with the
- * type Kafka gives the same key; `flush.policy` is samsa's own and a STRING.
+ * Config types are Kafka's ConfigType ids (BOOLEAN 1, STRING 2, INT 3, LONG 5, DOUBLE 6, LIST 7),
+ * with the type Kafka gives the same key; `flush.policy` is samsa's own and a STRING.
  */
 import { KafkaError } from "../../protocol/errors.js";
-import { DEFAULT_LOG_CONFIG, LOG_CONFIG_KEYS, type LogConfig, parseLogConfig } from "../../storage/config.js";
+import { DEFAULT_LOG_CONFIG, type LogConfig, parseLogConfig } from "../../storage/config.js";
+import {
+  LONG_MAX_TEXT,
+  TOPIC_CONFIGS,
+  type TopicConfigType,
+  topicConfigDoc,
+} from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
 import {
   BROKER_CONFIG_KEYS,
@@ -46,78 +53,18 @@ export const CONFIG_TYPE = {
 export const MIN_INSYNC_REPLICAS = "min.insync.replicas";
 const DEFAULT_MIN_INSYNC_REPLICAS = "1";
 
-interface TopicConfigDef {
-  type: number;
-  doc: string;
-}
-
-const TOPIC_CONFIG_DEFS: Record<string, TopicConfigDef> = {
-  "segment.bytes": {
-    type: CONFIG_TYPE.INT,
-    doc: "Roll a new segment before the active one exceeds this size.",
-  },
-  "segment.ms": { type: CONFIG_TYPE.LONG, doc: "Roll a new segment this long after its first append." },
-  "segment.index.bytes": {
-    type: CONFIG_TYPE.INT,
-    doc: "Offset index capacity per segment (8 bytes an entry); the segment rolls when it is full.",
-  },
-  "index.interval.bytes": {
-    type: CONFIG_TYPE.INT,
-    doc: "Log bytes between two sparse offset-index entries.",
-  },
-  "retention.ms": {
-    type: CONFIG_TYPE.LONG,
-    doc: "Delete closed segments whose newest record is older than this; -1 keeps them forever.",
-  },
-  "retention.bytes": {
-    type: CONFIG_TYPE.LONG,
-    doc: "Delete the oldest segments while a partition is larger than this; -1 for no limit.",
-  },
-  "max.message.bytes": {
-    type: CONFIG_TYPE.INT,
-    doc: "Largest record batch accepted, including its overhead.",
-  },
-  "flush.policy": {
-    type: CONFIG_TYPE.STRING,
-    doc: "When appends are fsync'ed: always (before the ack), interval (every flush.ms) or os (page cache).",
-  },
-  "flush.ms": { type: CONFIG_TYPE.LONG, doc: "The flush period under flush.policy=interval." },
-  "file.delete.delay.ms": {
-    type: CONFIG_TYPE.LONG,
-    doc: "How long a deleted segment's files stay on disk for readers still using them.",
-  },
-  "message.timestamp.before.max.ms": {
-    type: CONFIG_TYPE.LONG,
-    doc: "How far in the past a record's timestamp may lie.",
-  },
-  "message.timestamp.after.max.ms": {
-    type: CONFIG_TYPE.LONG,
-    doc: "How far in the future a record's timestamp may lie.",
-  },
-  "cleanup.policy": { type: CONFIG_TYPE.LIST, doc: "delete (retention), compact, or both." },
-  "delete.retention.ms": { type: CONFIG_TYPE.LONG, doc: "How long tombstones survive after compaction." },
-  "min.cleanable.dirty.ratio": {
-    type: CONFIG_TYPE.DOUBLE,
-    doc: "Share of a compacted log not yet cleaned that triggers a cleaning pass.",
-  },
-  "min.compaction.lag.ms": { type: CONFIG_TYPE.LONG, doc: "Records younger than this are not compacted." },
-  "max.compaction.lag.ms": { type: CONFIG_TYPE.LONG, doc: "Records older than this are compacted soon." },
-  [MIN_INSYNC_REPLICAS]: {
-    type: CONFIG_TYPE.INT,
-    doc: "In-sync replicas that must have a batch before an acks=all produce succeeds.",
-  },
+const CONFIG_TYPE_OF: Record<TopicConfigType, number> = {
+  boolean: CONFIG_TYPE.BOOLEAN,
+  string: CONFIG_TYPE.STRING,
+  int: CONFIG_TYPE.INT,
+  long: CONFIG_TYPE.LONG,
+  double: CONFIG_TYPE.DOUBLE,
+  list: CONFIG_TYPE.LIST,
 };
 
-/** A storage key this table does not describe yet still gets a type and a line of text. */
-function topicDef(key: string): TopicConfigDef {
-  const known = TOPIC_CONFIG_DEFS[key];
-  if (known) return known;
-  const field = LOG_CONFIG_KEYS[key]?.[0];
-  const sample = field ? DEFAULT_LOG_CONFIG[field] : undefined;
-  return {
-    type: typeof sample === "number" ? CONFIG_TYPE.LONG : CONFIG_TYPE.STRING,
-    doc: `topic config ${key}`,
-  };
+function topicConfigType(key: string): number {
+  const spec = TOPIC_CONFIGS[key];
+  return spec ? CONFIG_TYPE_OF[spec.type] : CONFIG_TYPE.UNKNOWN;
 }
 
 export interface ConfigSynonym {
@@ -140,18 +87,18 @@ export interface ConfigEntry {
   documentation: string | null;
 }
 
-/** Every topic config key, in a stable order: storage's keys, then min.insync.replicas. */
+/** Every topic config key (storage/topic-configs.ts), in a stable order. */
 export function topicConfigKeys(): string[] {
-  return [...Object.keys(LOG_CONFIG_KEYS), MIN_INSYNC_REPLICAS];
+  return Object.keys(TOPIC_CONFIGS);
 }
 
 export function isTopicConfigKey(key: string): boolean {
-  return key === MIN_INSYNC_REPLICAS || Object.hasOwn(LOG_CONFIG_KEYS, key);
+  return Object.hasOwn(TOPIC_CONFIGS, key);
 }
 
 /** Whether APPEND and SUBTRACT apply: Kafka's LIST-typed configs. */
 export function isListConfig(key: string): boolean {
-  return isTopicConfigKey(key) && topicDef(key).type === CONFIG_TYPE.LIST;
+  return isTopicConfigKey(key) && TOPIC_CONFIGS[key].type === "list";
 }
 
 /** The broker config whose `log.*` value is the default of a topic config, if any. */
@@ -161,6 +108,11 @@ function brokerSynonymOf(topicKey: string): string | undefined {
 
 function show(value: unknown): string | null {
   return value === null || value === undefined ? null : String(value);
+}
+
+/** As show, but Long.MAX_VALUE (held as the largest safe integer) as Kafka prints it. */
+function showLong(value: unknown): string | null {
+  return value === Number.MAX_SAFE_INTEGER ? LONG_MAX_TEXT : show(value);
 }
 
 function normaliseCount(value: string): string {
@@ -173,8 +125,10 @@ export function topicDefaultValue(config: BrokerConfig, key: string): string | n
     const set = config.topicDefaults[MIN_INSYNC_REPLICAS];
     return set === undefined ? DEFAULT_MIN_INSYNC_REPLICAS : normaliseCount(set);
   }
-  const entry = LOG_CONFIG_KEYS[key];
-  return entry ? show(topicDefaultsConfig(config)[entry[0]]) : null;
+  const spec = Object.hasOwn(TOPIC_CONFIGS, key) ? TOPIC_CONFIGS[key] : undefined;
+  if (!spec) return null;
+  if (spec.field) return showLong(topicDefaultsConfig(config)[spec.field]);
+  return config.topicDefaults[key] ?? spec.kafkaDefault;
 }
 
 /**
@@ -195,10 +149,17 @@ export function topicConfigEntries(config: BrokerConfig, overrides: Record<strin
       builtIn = DEFAULT_MIN_INSYNC_REPLICAS;
       value = own === undefined ? brokerValue : normaliseCount(own);
     } else {
-      const field = LOG_CONFIG_KEYS[key][0];
-      value = show(effective[field]);
-      brokerValue = show(brokerDefaults[field]);
-      builtIn = show(DEFAULT_LOG_CONFIG[field]);
+      const spec = TOPIC_CONFIGS[key];
+      if (spec.field) {
+        value = showLong(effective[spec.field]);
+        brokerValue = showLong(brokerDefaults[spec.field]);
+        builtIn = showLong(DEFAULT_LOG_CONFIG[spec.field]);
+      } else {
+        // Keys without an effect in storage are shown as given.
+        brokerValue = topicDefaultValue(config, key);
+        builtIn = spec.kafkaDefault;
+        value = overrides[key] ?? brokerValue;
+      }
     }
     const brokerKey = brokerSynonymOf(key);
     const synonyms: ConfigSynonym[] = [];
@@ -213,7 +174,6 @@ export function topicConfigEntries(config: BrokerConfig, overrides: Record<strin
       });
     }
     synonyms.push({ name: brokerKey ?? key, value: builtIn, source: CONFIG_SOURCE.DEFAULT_CONFIG });
-    const def = topicDef(key);
     return {
       name: key,
       value,
@@ -222,8 +182,8 @@ export function topicConfigEntries(config: BrokerConfig, overrides: Record<strin
       isSensitive: false,
       isDefault: synonyms[0].source === CONFIG_SOURCE.DEFAULT_CONFIG,
       synonyms,
-      configType: def.type,
-      documentation: def.doc,
+      configType: topicConfigType(key),
+      documentation: topicConfigDoc(key),
     };
   });
 }
@@ -246,9 +206,9 @@ export function brokerConfigEntries(broker: Broker): ConfigEntry[] {
     if (spec.topicKey) {
       isSet = config.topicDefaults[spec.topicKey] !== undefined;
       value = topicDefaultValue(config, spec.topicKey);
-      const field = LOG_CONFIG_KEYS[spec.topicKey]?.[0];
+      const field = TOPIC_CONFIGS[spec.topicKey]?.field;
       defaultValue = field ? show(DEFAULT_LOG_CONFIG[field]) : DEFAULT_MIN_INSYNC_REPLICAS;
-      type = topicDef(spec.topicKey).type;
+      type = topicConfigType(spec.topicKey);
     } else {
       const field = spec.field!;
       let current: unknown = config[field];

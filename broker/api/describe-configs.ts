@@ -7,7 +7,7 @@
  *      BROKER: the name is empty or this node's id (INVALID_REQUEST otherwise, as Kafka);
  *   3. configurationKeys filters the entries when non-empty (null or empty means all, as Kafka's
  *      ConfigHelper); a key that is not a config is left out, not an error.
- * A topic answers every topic config (storage's LOG_CONFIG_KEYS and min.insync.replicas) with
+ * A topic answers every topic config (storage/topic-configs.ts: every key Kafka 4 knows) with
  * its effective value and source (see config-entries.ts), readOnly and isSensitive false. The
  * broker answers BROKER_CONFIG_KEYS with effective values, all readOnly (dynamic broker configs
  * are not served). An empty broker name describes this broker too: samsa has no cluster-wide

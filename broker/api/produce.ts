@@ -12,7 +12,7 @@
  * producer's sequences. acks=0 gets no response.
  *
  * Partitions of one request are appended concurrently; each answers once its append is durable
- * under the topic's flush policy.
+ * under the topic's flush policy, with logAppendTimeMs set on a LogAppendTime topic (else -1).
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
@@ -31,12 +31,13 @@ function partitionResult(
   message: string | null,
   baseOffset = -1,
   logStartOffset = -1,
+  logAppendTimeMs = -1,
 ): Message {
   return {
     index,
     errorCode: code ? errorCode(code) : 0,
     baseOffset,
-    logAppendTimeMs: -1,
+    logAppendTimeMs,
     logStartOffset,
     recordErrors: [],
     errorMessage: message,
@@ -67,7 +68,8 @@ async function appendPartition(
   }
   try {
     const { result } = await partition.append(data.records);
-    return partitionResult(data.index, null, null, result.baseOffset, result.logStartOffset);
+    const { baseOffset, logStartOffset, logAppendTimeMs } = result;
+    return partitionResult(data.index, null, null, baseOffset, logStartOffset, logAppendTimeMs);
   } catch (err) {
     if (!KafkaError.is(err)) throw err;
     return partitionResult(data.index, err.code, err.message);

@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
-import { DEFAULT_LOG_CONFIG, LOG_CONFIG_KEYS } from "../../storage/config.js";
+import { DEFAULT_LOG_CONFIG } from "../../storage/config.js";
+import { TOPIC_CONFIGS } from "../../storage/topic-configs.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
 
@@ -132,7 +133,7 @@ function logConfig(name: string, partition = 0) {
   return tb.broker.topics.partition(name, partition)!.log.logConfig;
 }
 
-const ALL_TOPIC_KEYS = [...Object.keys(LOG_CONFIG_KEYS), "min.insync.replicas"];
+const ALL_TOPIC_KEYS = Object.keys(TOPIC_CONFIGS);
 
 describe.each([0, 1, 4, 5, 7])("CreateTopics v%i", (v) => {
   it("creates topics with the broker defaults (-1) and with explicit counts", async () => {

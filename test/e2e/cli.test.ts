@@ -76,6 +76,33 @@ describe("samsa CLI", () => {
     expect((await samsa(["topic", "list"])).stdout).not.toContain("cli-t");
   });
 
+  it("sets Kafka's topic configs with topic create -c and topic alter, and refuses bad ones", async () => {
+    const create = await samsa([
+      "topic",
+      "create",
+      "cli-cfg",
+      ...["-c", "compression.type=zstd", "-c", "message.timestamp.type=LogAppendTime"],
+      ...["-c", "preallocate=true", "-c", "segment.jitter.ms=1000", "-c", "flush.messages=10000"],
+    ]);
+    expect(create.stdout, create.stderr).toContain("created cli-cfg");
+    const alter = ["-c", "unclean.leader.election.enable=true", "-c", "message.downconversion.enable=false"];
+    expect((await samsa(["topic", "alter", "cli-cfg", ...alter, "-d", "preallocate"])).status).toBe(0);
+    const d = (await samsa(["topic", "describe", "cli-cfg"])).stdout;
+    expect(d).toMatch(/compression\.type\tzstd\toverride/);
+    expect(d).toMatch(/message\.timestamp\.type\tLogAppendTime\toverride/);
+    expect(d).toMatch(/unclean\.leader\.election\.enable\ttrue\toverride/);
+    expect(d).toMatch(/message\.downconversion\.enable\tfalse\toverride/);
+    expect(d).toMatch(/preallocate\tfalse\tdefault/);
+    for (const args of [
+      ["topic", "create", "cli-cfg-bad", "-c", "compression.type=brotli"],
+      ["topic", "alter", "cli-cfg", "-c", "no.such.config=1"],
+    ]) {
+      const r = await samsa(args);
+      expect(r.status, args.join(" ")).not.toBe(0);
+      expect(r.stderr).toMatch(/^samsa: INVALID_CONFIG/);
+    }
+  });
+
   it("produces from stdin with keys and headers and consumes with kcat formats and JSON", async () => {
     const p = await samsa(
       ["produce", "cli-p", "-K", ":", "-H", "src=cli", "-p", "0"],
