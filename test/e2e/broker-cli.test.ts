@@ -15,10 +15,8 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 let dataDir: string;
 
 beforeAll(() => {
-  // The bin runs the compiled dist/: make sure it matches the sources under test.
-  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe" });
   dataDir = mkdtempSync(path.join(tmpdir(), "samsa-e2e-"));
-}, 120_000);
+});
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 interface Running {
