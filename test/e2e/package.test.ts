@@ -4,7 +4,7 @@
  * directly (docs/decisions/0013-cli-from-a-clone.md) and name real subcommands.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -79,6 +79,29 @@ describe("npm pack", () => {
     },
     INSTALL_TIMEOUT_MS + 60_000,
   );
+});
+
+describe("in a clone", () => {
+  it("npm run build (the prepare script npx runs) writes nothing when dist/ is current", () => {
+    const main = path.join(ROOT, "dist", "cli", "main.js");
+    const before = statSync(main).mtimeMs;
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe", timeout: 120_000 });
+    expect(statSync(main).mtimeMs).toBe(before);
+  });
+
+  it("npx samsa --version with an empty npm cache runs the clone's bin without rebuilding dist/", () => {
+    const cache = mkdtempSync(path.join(scratch, "npm-cache-"));
+    const main = path.join(ROOT, "dist", "cli", "main.js");
+    const before = statSync(main).mtimeMs;
+    const out = execFileSync("npx", ["samsa", "--version"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 120_000,
+      env: { ...process.env, npm_config_cache: cache, npm_config_yes: "true" },
+    });
+    expect(out.trim()).toBe(PKG.version);
+    expect(statSync(main).mtimeMs, "dist/ rebuilt by npx's install").toBe(before);
+  });
 });
 
 describe("README.md", () => {
