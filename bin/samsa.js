@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
  */
 const BENCH_NODE_FLAGS = ["--max-semi-space-size=64"];
 /** Signals the re-run child is sent when this process receives them. */
-const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"];
+const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
 function commandOf(args) {
   for (let i = 0; i < args.length; i++) {
