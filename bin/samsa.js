@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
  * size is fixed when the heap is made, so the command re-runs itself with the flag.
  */
 const BENCH_NODE_FLAGS = ["--max-semi-space-size=64"];
+/** Signals the re-run child is sent when this process receives them. */
+const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
 function commandOf(args) {
   for (let i = 0; i < args.length; i++) {
@@ -22,14 +24,16 @@ function commandOf(args) {
 const args = process.argv.slice(2);
 const tuned = process.execArgv.some((a) => a.startsWith("--max-semi-space-size"));
 if (commandOf(args) === "bench" && !tuned) {
+  // The child gets a process group of its own, so each signal reaches it exactly once, through
+  // this process: Ctrl-C (sent to the terminal's foreground group, which holds only this
+  // process) and `kill -INT <pid>` alike stop the run with its partial summary; a second one
+  // stops it at once.
   const child = spawn(
     process.execPath,
     [...BENCH_NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...args],
-    { stdio: "inherit" },
+    { stdio: "inherit", detached: true },
   );
-  // Ctrl-C reaches the child through the terminal's process group; this process only waits.
-  process.on("SIGINT", () => {});
-  process.on("SIGTERM", () => child.kill("SIGTERM"));
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, () => child.kill(signal));
   child.on("exit", (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
 } else {
   const { main } = await import("../dist/cli/main.js");

@@ -88,7 +88,7 @@ export class Broker {
       journal: config.journalEnabled,
       journalBytes: config.journalBytes,
     });
-    const topics = new TopicManager(config, store, logs, sfs);
+    const topics = new TopicManager(config, store, logs, sfs, log);
     await topics.loadAll();
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     const offsets = new GroupOffsets(groups, topics, config, log);

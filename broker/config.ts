@@ -8,6 +8,10 @@ import { readFileSync } from "node:fs";
 import { KafkaError } from "../protocol/errors.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig, parseLogConfig } from "../storage/config.js";
 
+/** log.format values: see broker/logger.ts. */
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 export interface BrokerConfig {
   nodeId: number;
   dataDir: string;
@@ -35,6 +39,8 @@ export interface BrokerConfig {
   /** log.journal.bytes: journal bytes after which its file is rotated and the logs flushed. */
   journalBytes: number;
   logLevel: string;
+  /** log.format: auto (readable lines on a terminal, JSON otherwise), json or pretty. */
+  logFormat: LogFormat;
   /** offsets.topic.num.partitions: partitions of `__consumer_offsets` when it is created. */
   offsetsTopicPartitions: number;
   /** offsets.topic.segment.bytes */
@@ -143,6 +149,11 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
   },
   "group.max.size": { field: "groupMaxSize", kind: "int", doc: "most members in one group" },
   "log.level": { field: "logLevel", kind: "string", doc: "pino level: trace, debug, info, warn, error" },
+  "log.format": {
+    field: "logFormat",
+    kind: "string",
+    doc: "auto (readable lines on a terminal, JSON lines otherwise), json or pretty",
+  },
   "log.retention.ms": { field: null, kind: "int", topicKey: "retention.ms", doc: "default retention.ms" },
   "log.retention.bytes": {
     field: null,
@@ -223,6 +234,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     journalEnabled: true,
     journalBytes: 256 * 1024 * 1024,
     logLevel: "info",
+    logFormat: "auto",
     offsetsTopicPartitions: 50,
     offsetsTopicSegmentBytes: 100 * 1024 * 1024,
     offsetsRetentionMinutes: 7 * 24 * 60,
@@ -299,6 +311,12 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   }
   for (const [key, value] of Object.entries(sources.flags ?? {}))
     if (value !== undefined) apply(config, key, value);
+  if (!LOG_FORMATS.includes(config.logFormat)) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `log.format=${config.logFormat}: expected ${LOG_FORMATS.join(", ")}`,
+    );
+  }
   if (!config.advertisedHost) config.advertisedHost = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   // Topic defaults must themselves be valid topic configs.
   topicDefaultsConfig(config);

@@ -3,6 +3,7 @@
  * changes, each recorded in the metadata store first and then applied to the partition logs.
  * Topic names are validated as Kafka does.
  */
+import type { Logger } from "pino";
 import { KafkaError } from "../protocol/errors.js";
 import { type LogConfig, parseLogConfig } from "../storage/config.js";
 import type { StorageFs } from "../storage/fs.js";
@@ -71,6 +72,7 @@ export class TopicManager {
     private readonly store: MetadataStore,
     private readonly logs: LogManager,
     private readonly sfs: StorageFs,
+    private readonly log?: Logger,
   ) {}
 
   /** The log config of a topic: its own configs over the broker's defaults. */
@@ -145,6 +147,7 @@ export class TopicManager {
     configs: Record<string, string>,
     validateOnly = false,
     internal = false,
+    auto = false,
   ): Promise<TopicRecord> {
     validateTopicName(name);
     if (isInternalTopic(name) && !internal) {
@@ -191,10 +194,15 @@ export class TopicManager {
     });
     this.creating.set(name, creation);
     try {
-      return await creation;
+      await creation;
     } finally {
       this.creating.delete(name);
     }
+    this.log?.info(
+      { topic: name, partitions, replicationFactor: replicas, configs },
+      auto ? "topic auto-created" : "topic created",
+    );
+    return record;
   }
 
   /**
@@ -223,7 +231,7 @@ export class TopicManager {
     if (pending) return pending;
     if (!allowAutoCreate || !this.config.autoCreateTopics || isInternalTopic(name)) return undefined;
     try {
-      return await this.create(name, -1, -1, {});
+      return await this.create(name, -1, -1, {}, false, false, true);
     } catch (err) {
       if (KafkaError.is(err, "TOPIC_ALREADY_EXISTS"))
         return this.store.topic(name) ?? this.creating.get(name);
@@ -245,6 +253,7 @@ export class TopicManager {
       await this.logs.deleteLog(name, p.partition);
     }
     await this.onDeleted?.(name);
+    this.log?.info({ topic: name, partitions: record.partitions.length }, "topic deleted");
   }
 
   /** Grows a topic to `total` partitions. */

@@ -3,6 +3,7 @@
  * the group's coordinator). Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
+import type { Message } from "../protocol/codec.js";
 import { errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
 import type { TopicPartition } from "./assignors.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
@@ -71,6 +72,26 @@ export type OffsetSpec = "earliest" | "latest" | "max-timestamp" | { timestamp: 
 
 const SPEC_TIMESTAMP = { earliest: -2, latest: -1, "max-timestamp": -3 } as const;
 
+/** What happened to one topic of a create or delete request: `error` is null on success. */
+export interface TopicOutcome {
+  name: string;
+  error: KafkaError | null;
+}
+
+/** The same error as `Cluster.check` throws, kept as a value. */
+function outcome(name: string, code: number, what: string, message?: string | null): TopicOutcome {
+  if (code === 0) return { name, error: null };
+  return {
+    name,
+    error: new KafkaError(errorName(code), message ? `${what} ${name}: ${message}` : `${what} ${name}`),
+  };
+}
+
+function throwFirst(outcomes: TopicOutcome[]): void {
+  const failed = outcomes.find((o) => o.error !== null);
+  if (failed?.error) throw failed.error;
+}
+
 export class Admin {
   readonly cluster: Cluster;
   private readonly owned: boolean;
@@ -89,6 +110,14 @@ export class Admin {
     topics: NewTopic[],
     options: { validateOnly?: boolean; timeoutMs?: number } = {},
   ): Promise<void> {
+    throwFirst(await this.createTopicsSettled(topics, options));
+  }
+
+  /** Creates the topics in one request; one outcome per topic, none thrown for a topic's error. */
+  async createTopicsSettled(
+    topics: NewTopic[],
+    options: { validateOnly?: boolean; timeoutMs?: number } = {},
+  ): Promise<TopicOutcome[]> {
     const conn = await this.controller();
     const r = await conn.request(19, {
       topics: topics.map((t) => ({
@@ -101,19 +130,24 @@ export class Admin {
       timeoutMs: options.timeoutMs ?? 30_000,
       validateOnly: options.validateOnly ?? false,
     });
-    for (const t of r.topics) Cluster.check(t.errorCode, `create topic ${t.name}`, t.errorMessage);
     this.cluster.invalidate();
+    return r.topics.map((t: Message) => outcome(t.name, t.errorCode, "create topic", t.errorMessage));
   }
 
   async deleteTopics(names: string[], timeoutMs = 30_000): Promise<void> {
+    throwFirst(await this.deleteTopicsSettled(names, timeoutMs));
+  }
+
+  /** Deletes the topics in one request; one outcome per topic, none thrown for a topic's error. */
+  async deleteTopicsSettled(names: string[], timeoutMs = 30_000): Promise<TopicOutcome[]> {
     const conn = await this.controller();
     const r = await conn.request(20, {
       topicNames: names,
       topics: names.map((name) => ({ name, topicId: "00000000000000000000000000000000" })),
       timeoutMs,
     });
-    for (const t of r.responses) Cluster.check(t.errorCode, `delete topic ${t.name}`, t.errorMessage);
     for (const n of names) this.cluster.invalidate(n);
+    return r.responses.map((t: Message) => outcome(t.name, t.errorCode, "delete topic", t.errorMessage));
   }
 
   /** Names of every topic. */

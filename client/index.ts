@@ -10,6 +10,7 @@ export {
   type NewTopic,
   type OffsetSpec,
   type PartitionOffsets,
+  type TopicOutcome,
 } from "./admin.js";
 export {
   ASSIGNORS,

@@ -96,9 +96,12 @@ export class WsKafkaConnection {
     );
     ws.binaryType = "nodebuffer";
     ws.on("message", (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.log.debug({ peer, listener: "ws" }, "connection opened");
     ws.on("close", () => {
       this.closed = true;
       this.pipeline.markClosed();
+      this.log.debug({ peer, listener: "ws" }, "connection closed");
     });
     // ws resets the socket's timeout when it takes it over; set after the upgrade.
     socket.setTimeout(limits.idleTimeoutMs, () => this.close(WS_CLOSE.NORMAL, "idle timeout"));

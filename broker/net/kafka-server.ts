@@ -61,9 +61,12 @@ export class FramedConnection {
     socket.on("data", (data: Buffer) => this.onData(data));
     socket.on("drain", () => this.pipeline.maybeResume());
     socket.on("error", (err) => this.log.debug({ err }, "connection error"));
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.log.debug({ peer, listener }, "connection opened");
     socket.on("close", () => {
       this.closed = true;
       this.pipeline.markClosed();
+      this.log.debug({ peer, listener }, "connection closed");
     });
   }
 

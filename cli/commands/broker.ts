@@ -18,6 +18,7 @@ export function registerBrokerCommands(program: Command): void {
     .option("--advertised-host <host>", "host given to clients in Metadata (default: --host)")
     .option("--node-id <id>", "broker id (default 1)")
     .option("--config <file>", "JSON file of config keys to values")
+    .option("--log-format <format>", "auto (readable on a terminal, else JSON lines), json or pretty")
     .option("-s, --set <key=value>", "any config key, e.g. -s num.partitions=3 (repeatable)", collect, [])
     .addHelpText(
       "after",
@@ -27,7 +28,8 @@ Keys: ${Object.keys(BROKER_CONFIG_KEYS).join(", ")}.
 Examples:
   samsa broker start
   samsa broker start --data-dir /var/lib/samsa --kafka-port 9092
-  SAMSA_NUM_PARTITIONS=3 samsa broker start -s log.flush.policy=os`,
+  SAMSA_NUM_PARTITIONS=3 samsa broker start -s log.flush.policy=os
+  samsa broker start --log-format json 2> broker.log`,
     )
     .action(async (opts: Record<string, string | string[] | undefined>) => {
       const flags: Record<string, unknown> = {
@@ -37,6 +39,7 @@ Examples:
         host: opts.host,
         "advertised.host": opts.advertisedHost,
         "node.id": opts.nodeId,
+        "log.format": opts.logFormat,
       };
       for (const pair of (opts.set as string[]) ?? []) {
         const eq = pair.indexOf("=");
@@ -48,7 +51,7 @@ Examples:
         import("../../broker/broker.js"),
         import("../../broker/logger.js"),
       ]);
-      const logger = createLogger(config.logLevel);
+      const logger = createLogger(config.logLevel, config.logFormat);
       const running = await Broker.start(config, { logger });
       process.stderr.write(
         `samsa broker ${config.nodeId} listening: kafka ${config.host}:${running.kafkaPort}, http ${config.host}:${running.httpPort}, data ${config.dataDir}\n`,

@@ -1,5 +1,6 @@
 /** `samsa topic ...`: create, list, describe, delete, alter, add-partitions. */
 import type { Command } from "commander";
+import type { TopicOutcome } from "../../client/admin.js";
 import { brokersOf, collect, pairs } from "./common.js";
 
 async function withAdmin<T>(
@@ -13,6 +14,27 @@ async function withAdmin<T>(
   } finally {
     await admin.close();
   }
+}
+
+/** `value` as a whole number of at least 1, or an error naming the flag. */
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new Error(`${flag} ${value}: expected a positive integer`);
+  }
+  return n;
+}
+
+/**
+ * One line per topic: "<verb> <name>" on stdout, or the topic's error on stderr (as the bin
+ * prints errors); the command exits 1 if any topic failed.
+ */
+function report(outcomes: TopicOutcome[], verb: string): void {
+  for (const { name, error } of outcomes) {
+    if (error === null) process.stdout.write(`${verb} ${name}\n`);
+    else process.stderr.write(`samsa: ${error.message}\n`);
+  }
+  if (outcomes.some((o) => o.error !== null)) process.exitCode = 1;
 }
 
 export function registerTopicCommands(program: Command): void {
@@ -39,17 +61,12 @@ export function registerTopicCommands(program: Command): void {
         cmd: Command,
       ) => {
         const configs = pairs(opts.config, "--config");
-        await withAdmin(cmd, (admin) =>
-          admin.createTopics(
-            names.map((name) => ({
-              name,
-              partitions: opts.partitions ? Number(opts.partitions) : -1,
-              replicationFactor: opts.replicas ? Number(opts.replicas) : -1,
-              configs,
-            })),
-          ),
+        const partitions = opts.partitions === undefined ? -1 : positiveInt("--partitions", opts.partitions);
+        const replicationFactor = opts.replicas === undefined ? -1 : positiveInt("--replicas", opts.replicas);
+        const outcomes = await withAdmin(cmd, (admin) =>
+          admin.createTopicsSettled(names.map((name) => ({ name, partitions, replicationFactor, configs }))),
         );
-        for (const n of names) process.stdout.write(`created ${n}\n`);
+        report(outcomes, "created");
       },
     );
   topic
@@ -97,8 +114,7 @@ export function registerTopicCommands(program: Command): void {
     .description("delete topics")
     .addHelpText("after", "\nExample:\n  samsa topic delete orders old-orders")
     .action(async (names: string[], _opts: unknown, cmd: Command) => {
-      await withAdmin(cmd, (admin) => admin.deleteTopics(names));
-      for (const n of names) process.stdout.write(`deleted ${n}\n`);
+      report(await withAdmin(cmd, (admin) => admin.deleteTopicsSettled(names)), "deleted");
     });
   topic
     .command("alter <name>")
@@ -120,7 +136,8 @@ export function registerTopicCommands(program: Command): void {
     .requiredOption("-n, --num <total>", "the new total number of partitions")
     .addHelpText("after", "\nExample:\n  samsa topic add-partitions orders -n 12")
     .action(async (name: string, opts: { num: string }, cmd: Command) => {
-      await withAdmin(cmd, (admin) => admin.createPartitions(name, Number(opts.num)));
+      const total = positiveInt("--num", opts.num);
+      await withAdmin(cmd, (admin) => admin.createPartitions(name, total));
       process.stdout.write(`${name} now has ${opts.num} partitions\n`);
     });
 }

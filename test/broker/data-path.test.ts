@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { MAX_FETCH_WAIT_MS } from "../../broker/api/fetch.js";
 import { errorCode } from "../../protocol/errors.js";
 import { decodeBatches, encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
 import { fetchRequest, produceRequest } from "../helpers/requests.js";
+import { waitFor, within } from "../helpers/wait.js";
 
 let tb: TestBroker | null = null;
 let client: TestClient | null = null;
@@ -153,12 +155,13 @@ describe("Produce, Fetch and ListOffsets", () => {
     const c = await start();
     await c.request(3, 9, { topics: [{ name: "t" }], allowAutoTopicCreation: true });
     const other = await TestClient.connect(tb!.port);
-    const started = Date.now();
-    const pending = c.request(1, 12, fetchBody("t", 0, 0, { maxWaitMs: 5000, minBytes: 1 }));
-    await new Promise((r) => setTimeout(r, 100));
+    // The fetch waits up to the longest wait: only the record can answer it before the deadline.
+    const pending = c.request(1, 12, fetchBody("t", 0, 0, { maxWaitMs: MAX_FETCH_WAIT_MS, minBytes: 1 }));
+    const listeners = () =>
+      (tb!.broker.topics.partition("t", 0) as unknown as { listeners: Set<unknown> }).listeners.size;
+    await waitFor(() => listeners() > 0, "the fetch to wait for an append");
     await other.request(0, 9, produceBody("t", 0, batch(["late"])));
-    const r = await pending;
-    expect(Date.now() - started).toBeLessThan(4000);
+    const r = await within(pending, "the waiting fetch to answer once a record arrived");
     expect(decodeBatches(r.responses[0].partitions[0].records)[0].value?.toString()).toBe("late");
     other.close();
   });

@@ -17,6 +17,7 @@ import { baseSeed, Random } from "../helpers/random.js";
 import { ConnectionClosedError, decodeResponse, RawConn, rawFrame } from "../helpers/raw-conn.js";
 import { batchOf } from "../helpers/records.js";
 import { fetchRequest, produceRequest } from "../helpers/requests.js";
+import { WAIT_DEADLINE_MS, waitFor } from "../helpers/wait.js";
 
 const API_VERSIONS = 18;
 const METADATA = 3;
@@ -362,9 +363,11 @@ describe("backpressure", () => {
 });
 
 describe("connections.max.idle.ms", () => {
+  const IDLE_MS = 1000;
   let tb: TestBroker;
   beforeAll(async () => {
-    tb = await startTestBroker({ "connections.max.idle.ms": 200 });
+    // Long beside the busy connection's round trips, so a loaded machine does not look idle.
+    tb = await startTestBroker({ "connections.max.idle.ms": IDLE_MS });
   });
   afterAll(async () => {
     await tb?.stop();
@@ -373,18 +376,16 @@ describe("connections.max.idle.ms", () => {
   it("closes idle connections and keeps busy ones", async () => {
     const idle = await RawConn.connect(tb.port);
     const busy = await RawConn.connect(tb.port);
-    const started = Date.now();
     let corr = 1;
-    // The busy connection sends a request every 50 ms for 800 ms.
-    while (Date.now() - started < 800) {
+    // The busy connection keeps sending requests, one at a time, until the idle one is closed.
+    await waitFor(async () => {
       await busy.write(TestClient.frame(API_VERSIONS, 0, {}, corr));
       expect(decodeResponse(await busy.nextFrame(), API_VERSIONS, 0).correlationId).toBe(corr);
       corr++;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(idle.closed, "idle connection after 800 ms").toBe(true);
+      return idle.closed;
+    }, "the idle connection to be closed while the busy one sends");
     expect(busy.closed, "busy connection").toBe(false);
     // Once it falls silent, the busy one goes the same way.
-    expect(await busy.waitClosed(2000)).toBe(true);
+    expect(await busy.waitClosed(WAIT_DEADLINE_MS), "the silent connection to be closed").toBe(true);
   });
 });

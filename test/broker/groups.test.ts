@@ -960,8 +960,8 @@ describe("kill -9", () => {
   let compiled: ChildBuild;
 
   beforeAll(() => {
-    compiled = compileChild("samsa-groups-kill-", ["broker/broker.ts", "broker/config.ts"], CHILD);
-  }, 60_000);
+    compiled = compileChild("samsa-groups-kill-", CHILD);
+  });
   afterAll(() => compiled.remove());
 
   function startChild(

@@ -3,6 +3,7 @@ import { Admin, ClientError, Consumer, type ConsumerRecord, Producer } from "../
 import { partitionForKey } from "../../protocol/murmur2.js";
 import { ControlRecordType, encodeControlKey, encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { waitFor } from "../helpers/wait.js";
 
 let tb: TestBroker | null = null;
 const closers: (() => Promise<void>)[] = [];
@@ -270,7 +271,7 @@ describe.each(["tcp", "ws"] as const)("Producer and Consumer over %s", (t) => {
     expect((await p0.send({ topic: "acks", partition: 0, value: "zero" })).offset).toBe(-1);
     // A transaction marker in the log, as a transaction coordinator writes it: readers skip it.
     const log = tb!.broker.topics.partition("acks", 0)!.log;
-    for (let i = 0; i < 100 && log.logEndOffset < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => log.logEndOffset >= 2, "both acks=0 and acks=1 records in the log");
     await log.append(
       encodeRecordBatch([{ key: encodeControlKey(ControlRecordType.Commit), value: Buffer.alloc(6) }], {
         control: true,

@@ -4,22 +4,22 @@
  * the topic, the pacer's lower bound on time (the only timing asserted), groups, the periodic
  * line's format, and one-line errors for bad flags. No assertion on speed.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin } from "../../client/admin.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { waitFor, within } from "../helpers/wait.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 let tb: TestBroker;
 let brokers: string;
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe" });
   // No initial rebalance delay: the group run is not 3-6 s of waiting for more members.
   tb = await startTestBroker({ "group.initial.rebalance.delay.ms": 0 });
   brokers = `127.0.0.1:${tb.port}`;
-}, 120_000);
+});
 afterAll(async () => tb.stop());
 
 interface Run {
@@ -285,6 +285,38 @@ describe("samsa bench", () => {
     for (const line of lines) expect(line).toMatch(WINDOW_LINE);
     expect(r.stdout.trim()).toMatch(SUMMARY_LINE);
     expect(r.stdout).toMatch(/^1000 records sent/);
+  });
+
+  it("kill -INT <pid> stops a run with its partial summary and exit 130, as Ctrl-C does", async () => {
+    // The bin re-runs itself for bench (a child process): the signal goes to the bin's pid only.
+    const args = ["bench", "produce", "-t", "sigint", "--records", "100000000", "--throughput", "2000"];
+    const child = spawn(
+      process.execPath,
+      ["bin/samsa.js", "-b", brokers, ...args, "--report-interval-ms", "100"],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    try {
+      await waitFor(() => WINDOW_LINE.test(stderr.split("\n")[0]), "the first progress line");
+      child.kill("SIGINT");
+      const status = await within(closed, "samsa bench to exit after SIGINT");
+      expect(status, stderr).toBe(130);
+      expect(stdout.trim()).toMatch(SUMMARY_LINE);
+      expect(Number(stdout.split(" ")[0])).toBeGreaterThan(0);
+    } finally {
+      // SIGTERM first: the bin forwards it to its child, which SIGKILL would leave running.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await within(closed, "samsa bench to exit after SIGTERM").catch(() => child.kill("SIGKILL"));
+      }
+    }
   });
 
   it("fails on bad flags with one line and exit 1", async () => {

@@ -3,7 +3,7 @@
  * in-process broker: topics, produce, consume (kcat-style formats and offsets), offsets, cluster
  * info, and one-line errors with a non-zero exit.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -15,10 +15,9 @@ let tb: TestBroker;
 let brokers: string;
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe" });
   tb = await startTestBroker();
   brokers = `127.0.0.1:${tb.port}`;
-}, 120_000);
+});
 afterAll(async () => tb.stop());
 
 /** Runs the CLI asynchronously: the broker lives in this process and must keep serving. */

@@ -5,7 +5,7 @@
  * takes over, recovering every acknowledged record from an unclean shutdown. Producer ids handed
  * out before the kill are never handed out again.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -24,11 +24,10 @@ const TOPIC = "locked";
 let dataDir: string;
 const children: ChildProcess[] = [];
 
+// The bin runs dist/, which test/global-setup.ts compiles before any suite.
 beforeAll(() => {
-  // The bin runs the compiled dist/: make sure it matches the sources under test.
-  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe" });
   dataDir = mkdtempSync(path.join(tmpdir(), "samsa-e2e-lock-"));
-}, 120_000);
+});
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });

@@ -3,7 +3,7 @@
  * (kcat -G behaviour: balanced members, resume from commits), `samsa group list | describe |
  * reset-offsets | delete`, and their one-line errors.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
@@ -14,7 +14,6 @@ let brokers: string;
 const running: ChildProcess[] = [];
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe" });
   tb = await startTestBroker({
     "group.initial.rebalance.delay.ms": 500,
     "group.min.session.timeout.ms": 1000,

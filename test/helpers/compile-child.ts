@@ -1,45 +1,26 @@
 /**
- * Compiles some project sources (and what they import) into a private temporary directory, with
- * a child script beside them, for tests that spawn and `kill -9` a process: a private build
- * cannot race other suites' builds of dist/. The compiled sources import npm dependencies from
- * the project's node_modules (symlinked).
+ * A child script beside a private build of the project's sources, for tests that spawn and
+ * `kill -9` a process. The build is compiled once before any suite by test/global-setup.ts (so no
+ * hook waits on a compiler) and is a copy of dist/ that nothing rewrites while children run; its
+ * modules import npm dependencies from the project's node_modules (symlinked).
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { randomUUID } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-
-const ROOT = path.resolve(import.meta.dirname, "../..");
+import { inject } from "vitest";
 
 export interface ChildBuild {
-  /** Where the compiled sources and `child.mjs` live (run the child with this as cwd). */
+  /** Where the compiled sources and the child script live (run the child with this as cwd). */
   build: string;
-  /** The child script's path. */
+  /** The child script's path: it imports the sources as "./storage/log.js" and so on. */
   child: string;
   remove(): void;
 }
 
-/** `entries` are paths relative to the project root, e.g. "storage/log.ts". */
-export function compileChild(prefix: string, entries: string[], childSource: string): ChildBuild {
-  const root = mkdtempSync(path.join(tmpdir(), prefix));
-  const build = path.join(root, "build");
-  mkdirSync(build, { recursive: true });
-  const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
-  const args = [
-    ...["--outDir", build, "--rootDir", ROOT, "--module", "NodeNext", "--moduleResolution", "NodeNext"],
-    ...["--target", "ES2022", "--skipLibCheck", "--types", "node", "--sourceMap", "false"],
-    ...["--declaration", "false", "--noEmitOnError", "false"],
-    ...entries.map((e) => path.join(ROOT, e)),
-  ];
-  try {
-    execFileSync(process.execPath, [tsc, ...args], { cwd: ROOT, stdio: "pipe" });
-  } catch (err) {
-    // Type errors elsewhere (work in progress) still emit JavaScript; only missing output is fatal.
-    const first = path.join(build, entries[0].replace(/\.ts$/, ".js"));
-    if (!existsSync(first)) throw err;
-  }
-  const child = path.join(build, "child.mjs");
+/** Writes `childSource` as a module beside the private build; `remove` deletes it again. */
+export function compileChild(prefix: string, childSource: string): ChildBuild {
+  const build = inject("privateBuild");
+  const child = path.join(build, `${prefix}${randomUUID()}.mjs`);
   writeFileSync(child, childSource);
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(build, "node_modules"), "dir");
-  return { build, child, remove: () => rmSync(root, { recursive: true, force: true }) };
+  return { build, child, remove: () => rmSync(child, { force: true }) };
 }

@@ -24,8 +24,8 @@ let dir: string;
 const children: ChildProcess[] = [];
 
 beforeAll(() => {
-  compiled = compileChild("samsa-dir-lock-", ["storage/dir-lock.ts"], CHILD);
-}, 60_000);
+  compiled = compileChild("samsa-dir-lock-", CHILD);
+});
 afterAll(() => compiled.remove());
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");

@@ -6,6 +6,7 @@ import { DEFAULT_LOG_CONFIG, type LogConfig } from "../../storage/config.js";
 import { PartitionLog } from "../../storage/log.js";
 import { FaultyFs } from "../helpers/faulty-fs.js";
 import { batchOf } from "../helpers/records.js";
+import { waitFor } from "../helpers/wait.js";
 
 let dir: string;
 beforeEach(() => {
@@ -70,7 +71,7 @@ describe("flush policies", () => {
     const log = await PartitionLog.open({ dir, config: config({ flushPolicy: "interval", flushMs: 20 }) });
     await log.append(batchOf(5, "a"));
     expect(log.recoveryPoint).toBe(0);
-    for (let i = 0; i < 100 && log.recoveryPoint < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => log.recoveryPoint >= 5, "the interval flush to move the recovery point to 5");
     expect(log.recoveryPoint).toBe(5);
     await log.close();
   });

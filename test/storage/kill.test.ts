@@ -4,9 +4,8 @@
  * acknowledged append is there, byte for byte, and nothing but whole appends in order follows.
  * Several rounds run on the same directory, the child recovering what the last kill left.
  *
- * The child runs plain JavaScript: the storage sources are compiled once, with tsc, into a private
- * directory (not dist/, which other builds may be rewriting meanwhile), beside a link to the
- * project's node_modules.
+ * The child runs plain JavaScript: the private build that test/global-setup.ts compiles once before
+ * every suite (a copy of dist/ that nothing rewrites meanwhile), beside a link to node_modules.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -56,9 +55,9 @@ let compiled: ChildBuild;
 let root: string;
 
 beforeAll(() => {
-  compiled = compileChild("samsa-kill-", ["storage/log.ts", "protocol/record-batch.ts"], CHILD);
+  compiled = compileChild("samsa-kill-", CHILD);
   root = mkdtempSync(path.join(tmpdir(), "samsa-kill-data-"));
-}, 60_000);
+});
 afterAll(() => {
   compiled.remove();
   rmSync(root, { recursive: true, force: true });

@@ -1,0 +1,37 @@
+/**
+ * Waiting on a condition instead of a wall-clock sleep: each wait has a bounded deadline, far
+ * beyond what a quiet machine needs, and its failure names what it waited for.
+ */
+
+/** Generous enough for a loaded machine; a test still fails, naming its condition, past it. */
+export const WAIT_DEADLINE_MS = 20_000;
+const POLL_MS = 10;
+
+/** Resolves once `condition` holds; rejects naming `what` after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = WAIT_DEADLINE_MS,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** `promise`'s value, or a rejection naming `what` if it has not settled after `timeoutMs`. */
+export async function within<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_DEADLINE_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
