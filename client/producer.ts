@@ -186,6 +186,7 @@ function capture(resolve: (value: never) => void, reject: (e: unknown) => void):
 }
 
 const NO_HEADERS: RecordHeader[] = [];
+const NO_RECORDS: RecordInput[] = [];
 
 /** One partition's part of a Produce response. */
 interface PartitionAnswer {
@@ -741,9 +742,12 @@ export class Producer {
         const next = queue.nextSequence + open.records.length;
         queue.nextSequence = next > INT32_MAX ? next - INT32_MAX - 1 : next;
       }
-      queue.ready.push({ ...open, buf, count: open.records.length });
+      // Once encoded, only send() records need their inputs (for their timestamps): a batch of
+      // sendBatch() records lets them go now, not when acknowledged (fewer objects survive GC).
+      const records = open.resolves.length > 0 ? open.records : NO_RECORDS;
+      queue.ready.push({ ...open, records, buf, count: open.records.length });
     } catch (err) {
-      this.finish({ ...open, buf: Buffer.alloc(0), count: 0 }, err);
+      this.finish({ ...open, buf: Buffer.alloc(0), count: open.records.length }, err);
       return;
     }
     // A partition with a request in flight sends this batch when that request is answered, and a
@@ -912,7 +916,7 @@ export class Producer {
       for (let i = 0; i < tickets.length; i++) tickets[i].ack(runs[i]);
     }
     this.releaseMemory(batch.bytes);
-    this.outstanding -= records.length;
+    this.outstanding -= batch.count;
     this.notifyIdle();
   }
 

@@ -27,6 +27,12 @@ interface ProduceOpts {
 const BATCH_RECORDS = 2048;
 /** sendBatch() calls not yet acknowledged before reading stdin waits. */
 const MAX_PENDING_CALLS = 8;
+/**
+ * The producer's batchSize for the CLI: a line is small, and 16 KiB batches (the library's default,
+ * for latency) made the CLI spend time per batch; 256 KiB batches still leave each partition's
+ * request within maxRequestBytes (1 MiB) and cut that cost (bench/RESULTS.md, CLI against kcat).
+ */
+const CLI_BATCH_BYTES = 256 * 1024;
 /** How often progress is printed on stderr (when it is a terminal, or with --progress). */
 const PROGRESS_INTERVAL_MS = 1000;
 
@@ -120,9 +126,11 @@ class Sender {
   async send(records: ProducerRecord[]): Promise<void> {
     let bytes = 0;
     for (const r of records) bytes += (r.value as Buffer).length;
+    // The callback keeps the count, not the records: they are free once encoded.
+    const n = records.length;
     const call = this.producer.sendBatch(records).then(
       () => {
-        this.produced += records.length;
+        this.produced += n;
         this.bytes += bytes;
       },
       (err: unknown) => {
@@ -179,7 +187,13 @@ Examples:
       const { Producer } = await import("../../client/producer.js");
       const producer = new Producer(
         { brokers: brokersOf(cmd), retry: { retries: 3 } },
-        { acks, compression: opts.compression as "none", lingerMs, idempotent: acks === -1 },
+        {
+          acks,
+          compression: opts.compression as "none",
+          lingerMs,
+          idempotent: acks === -1,
+          batchSize: CLI_BATCH_BYTES,
+        },
       );
       const sender = new Sender(producer);
       const started = Date.now();
