@@ -24,7 +24,10 @@ export function buildProgram(): Command {
   const program = new Command("samsa")
     .description("samsa: a Kafka-compatible message-log broker for Node.js")
     .version(version(), "-V, --version")
-    .option("-b, --brokers <list>", "comma-separated host:port or ws://host:port/kafka", "localhost:9092")
+    .option(
+      "-b, --brokers <list>",
+      "comma-separated host[:port] (port 9092 when omitted) or ws://host:port/kafka; default $SAMSA_BROKERS, else localhost:9092",
+    )
     .showHelpAfterError()
     .addHelpText(
       "after",
@@ -45,6 +48,21 @@ Examples:
   return program;
 }
 
+/**
+ * A reader that closed its end (`samsa consume t | head -3`) ends the command quietly with exit
+ * code 0, as for any Unix filter, instead of an unhandled EPIPE with its stack trace. Done once
+ * here so every command's output is covered.
+ */
+export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    process.stderr.write(`samsa: writing output: ${err.message}\n`);
+    process.exit(1);
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   await buildProgram().parseAsync(argv);
 }

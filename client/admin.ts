@@ -16,6 +16,7 @@ import {
   findCoordinator,
   type OffsetAndMetadata,
 } from "./coordinator.js";
+import { checkArray, checkInteger, checkName, describe, invalid } from "./errors.js";
 import { withRetry } from "./retry.js";
 
 export interface NewTopic {
@@ -92,6 +93,24 @@ function throwFirst(outcomes: TopicOutcome[]): void {
   if (failed?.error) throw failed.error;
 }
 
+/** Throws INVALID_ARGUMENT unless `names` is an array of non-empty strings. */
+function checkNames(names: unknown, what: string): void {
+  checkArray(names, what);
+  for (const [i, n] of names.entries()) checkName(n, `${what}[${i}]`);
+}
+
+/** A NewTopic: a name; partitions and replication factor -1 (the broker's default) or >= 1. */
+function checkNewTopic(t: unknown, where: string): void {
+  if (typeof t !== "object" || t === null)
+    throw invalid(`${where} must be { name, partitions? }, got ${describe(t)}`);
+  const topic = t as Record<string, unknown>;
+  checkName(topic.name, `${where}.name`);
+  for (const field of ["partitions", "replicationFactor"]) {
+    const v = topic[field];
+    if (v !== undefined && v !== -1) checkInteger(v, `${where}.${field}`, 1);
+  }
+}
+
 export class Admin {
   readonly cluster: Cluster;
   private readonly owned: boolean;
@@ -118,6 +137,8 @@ export class Admin {
     topics: NewTopic[],
     options: { validateOnly?: boolean; timeoutMs?: number } = {},
   ): Promise<TopicOutcome[]> {
+    checkArray(topics, "createTopics(topics)");
+    for (const [i, t] of topics.entries()) checkNewTopic(t, `topics[${i}]`);
     const conn = await this.controller();
     const r = await conn.request(19, {
       topics: topics.map((t) => ({
@@ -140,6 +161,7 @@ export class Admin {
 
   /** Deletes the topics in one request; one outcome per topic, none thrown for a topic's error. */
   async deleteTopicsSettled(names: string[], timeoutMs = 30_000): Promise<TopicOutcome[]> {
+    checkNames(names, "deleteTopics(names)");
     const conn = await this.controller();
     const r = await conn.request(20, {
       topicNames: names,
@@ -161,12 +183,15 @@ export class Admin {
 
   /** Partitions, leaders, replicas and ISR of each topic. */
   async describeTopics(names: string[]): Promise<TopicInfo[]> {
+    checkNames(names, "describeTopics(names)");
     await this.cluster.refresh(names);
     return Promise.all(names.map((n) => this.cluster.topic(n)));
   }
 
   /** Grows `topic` to `total` partitions. */
   async createPartitions(topic: string, total: number, validateOnly = false): Promise<void> {
+    checkName(topic, "topic");
+    checkInteger(total, "total partitions", 1);
     const conn = await this.controller();
     const r = await conn.request(37, {
       topics: [{ name: topic, count: total, assignments: null }],
@@ -234,6 +259,11 @@ export class Admin {
     topic: string,
     spec: OffsetSpec,
   ): Promise<{ partition: number; offset: number; timestamp: number }[]> {
+    checkName(topic, "topic");
+    if (typeof spec === "string" ? !(spec in SPEC_TIMESTAMP) : typeof spec?.timestamp !== "number")
+      throw invalid(
+        `offset spec must be earliest, latest, max-timestamp or { timestamp }, got ${describe(spec)}`,
+      );
     const info = await this.cluster.topic(topic);
     const timestamp = typeof spec === "string" ? SPEC_TIMESTAMP[spec] : spec.timestamp;
     const byLeader = new Map<number, number[]>();

@@ -233,6 +233,10 @@ export class Cluster {
     this.closed = true;
     const all = [...this.connections.values()];
     this.connections.clear();
-    for (const c of await Promise.allSettled(all)) if (c.status === "fulfilled") c.value.close();
+    const closing: Promise<void>[] = [];
+    for (const c of await Promise.allSettled(all))
+      if (c.status === "fulfilled") closing.push(c.value.close());
+    // Bytes already written (an acks=0 producer's last requests) are sent before the sockets go.
+    await Promise.all(closing);
   }
 }

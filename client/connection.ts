@@ -78,8 +78,10 @@ function codecsFor(apiKey: number) {
 
 /** Carries whole frames (without the length prefix) both ways. */
 interface Transport {
-  send(chunks: Buffer[]): void;
-  close(): void;
+  /** Writes a frame; `written` runs once the transport handed all of it to the kernel (or failed). */
+  send(chunks: Buffer[], written?: (err?: Error | null) => void): void;
+  /** Closes after what was written is sent; resolves once the transport is closed. */
+  close(): Promise<void>;
   onFrame: (frame: Buffer) => void;
   onClose: (err?: Error) => void;
 }
@@ -157,16 +159,37 @@ class TcpTransport implements Transport {
     }
   }
 
-  send(chunks: Buffer[]): void {
+  send(chunks: Buffer[], written?: (err?: Error | null) => void): void {
     this.socket.cork();
-    for (const c of chunks) this.socket.write(c);
+    const last = chunks.length - 1;
+    for (let i = 0; i <= last; i++) this.socket.write(chunks[i], i === last ? written : undefined);
     process.nextTick(() => this.socket.uncork());
   }
 
-  close(): void {
-    this.socket.destroy();
+  /**
+   * Half-closes after every byte written so far (destroying a socket drops its unsent bytes: an
+   * acks=0 producer's last requests), then waits for the broker to close its side, at most
+   * CLOSE_GRACE_MS.
+   */
+  close(): Promise<void> {
+    const socket = this.socket;
+    if (socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+      timer.unref();
+      socket.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.end();
+      // Answers still arriving are read and dropped: unread input would reset the connection.
+      socket.resume();
+    });
   }
 }
+
+/** How long a closing connection waits for the broker to close its side before it is cut. */
+const CLOSE_GRACE_MS = 2_000;
 
 interface Pending {
   apiKey: number;
@@ -255,10 +278,24 @@ export class Connection {
     return this.send(apiKey, this.versionFor(apiKey), body, timeoutMs);
   }
 
-  /** Sends a request that gets no response (Produce with acks=0). */
+  /**
+   * Sends a request that gets no response (Produce with acks=0); resolves once the request is
+   * handed to the kernel, so whoever waits on it (a producer's flush) knows no byte is left unsent.
+   */
   async sendOnly(apiKey: number, body: Message): Promise<void> {
     await this.whenSendable();
-    this.write(apiKey, this.versionFor(apiKey), body, this.nextCorrelationId++);
+    const version = this.versionFor(apiKey);
+    await new Promise<void>((resolve, reject) =>
+      this.write(apiKey, version, body, this.nextCorrelationId++, (err) =>
+        err
+          ? reject(
+              new ClientError("CONNECTION_CLOSED", `write to ${this.address}: ${err.message}`, {
+                cause: err,
+              }),
+            )
+          : resolve(),
+      ),
+    );
   }
 
   private whenSendable(): Promise<void> {
@@ -268,7 +305,13 @@ export class Connection {
     return new Promise((resolve) => this.waitingToSend.push(resolve));
   }
 
-  private write(apiKey: number, version: number, body: Message, correlationId: number): void {
+  private write(
+    apiKey: number,
+    version: number,
+    body: Message,
+    correlationId: number,
+    written?: (err?: Error | null) => void,
+  ): void {
     const { request } = codecsFor(apiKey);
     const w = new Writer();
     w.int32(0);
@@ -282,7 +325,7 @@ export class Connection {
     const size = w.size;
     const chunks = w.toChunks();
     chunks[0].writeInt32BE(size - 4, 0);
-    this.transport.send(chunks);
+    this.transport.send(chunks, written);
   }
 
   async send(apiKey: number, version: number, body: Message, timeoutMs?: number): Promise<Message> {
@@ -338,8 +381,13 @@ export class Connection {
     for (const w of this.waitingToSend.splice(0)) w();
   }
 
-  close(): void {
-    this.transport.close();
+  /**
+   * Closes the connection: pending requests fail at once with CONNECTION_CLOSED, bytes already
+   * written are still sent. Resolves once the transport is closed.
+   */
+  close(): Promise<void> {
+    const closing = this.transport.close();
     this.onClosed();
+    return closing;
   }
 }

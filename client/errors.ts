@@ -44,3 +44,40 @@ export class ClientError extends Error {
 export function isRetriable(err: unknown): boolean {
   return typeof err === "object" && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
+
+/**
+ * Argument checks shared by the Producer and Admin: each throws an INVALID_ARGUMENT ClientError
+ * naming what is wrong, so a malformed call fails at once instead of writing a record the caller
+ * did not mean (KafkaJS's `{ topic, messages }` given to `send()` used to write a null value).
+ */
+export function invalid(message: string): ClientError {
+  return new ClientError("INVALID_ARGUMENT", message);
+}
+
+/** A non-empty string (a topic or group name). */
+export function checkName(value: unknown, what: string): asserts value is string {
+  if (typeof value !== "string" || value.length === 0)
+    throw invalid(`${what} must be a non-empty string, got ${describe(value)}`);
+}
+
+/** An integer >= min (a partition, a count). */
+export function checkInteger(value: unknown, what: string, min = 0): asserts value is number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min)
+    throw invalid(`${what} must be an integer >= ${min}, got ${describe(value)}`);
+}
+
+/** An array (of records, names, offsets). */
+export function checkArray(value: unknown, what: string): asserts value is unknown[] {
+  if (!Array.isArray(value)) throw invalid(`${what} must be an array, got ${describe(value)}`);
+}
+
+/** What a wrong value was, for a message: its type, or a short rendering of a primitive. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (Buffer.isBuffer(value)) return "a Buffer";
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${String(value)}`;
+}

@@ -20,7 +20,15 @@ import {
   type RecordInput,
 } from "../protocol/record-batch.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
-import { ClientError, isRetriable } from "./errors.js";
+import {
+  ClientError,
+  checkArray,
+  checkInteger,
+  checkName,
+  describe,
+  invalid,
+  isRetriable,
+} from "./errors.js";
 import { backoffMs } from "./retry.js";
 
 export type CompressionName = "none" | "gzip" | "snappy" | "lz4" | "zstd";
@@ -178,6 +186,7 @@ function capture(resolve: (value: never) => void, reject: (e: unknown) => void):
 }
 
 const NO_HEADERS: RecordHeader[] = [];
+const NO_RECORDS: RecordInput[] = [];
 
 /** One partition's part of a Produce response. */
 interface PartitionAnswer {
@@ -203,6 +212,55 @@ class PartitionQueue {
     readonly topic: string,
     readonly partition: number,
   ) {}
+}
+
+function isBytes(v: unknown): boolean {
+  return typeof v === "string" || Buffer.isBuffer(v);
+}
+
+/**
+ * Throws INVALID_ARGUMENT unless `record` is a ProducerRecord: a topic, a value that is a string,
+ * a Buffer or null (never missing: KafkaJS's `{ topic, messages }` has none), and when given, a key
+ * of the same kinds, an integer partition >= 0, a timestamp >= 0 and headers as an object or an
+ * array of `{ key, value }`. Whether the partition exists is the topic's to say (UNKNOWN_TOPIC_OR_PARTITION).
+ */
+function checkRecord(record: unknown, where: string): asserts record is ProducerRecord {
+  if (typeof record !== "object" || record === null || Array.isArray(record))
+    throw invalid(`${where} must be a record object, got ${describe(record)}`);
+  const r = record as Record<string, unknown>;
+  checkName(r.topic, `${where}.topic`);
+  if (r.value !== null && !isBytes(r.value)) {
+    if (r.value === undefined && "messages" in r)
+      throw invalid(
+        `${where} has messages but no value: that is KafkaJS's shape; samsa takes one record per send(), or sendBatch(messages.map((m) => ({ topic, ...m })))`,
+      );
+    throw invalid(`${where}.value must be a string, a Buffer or null, got ${describe(r.value)}`);
+  }
+  if (r.key !== undefined && r.key !== null && !isBytes(r.key))
+    throw invalid(`${where}.key must be a string, a Buffer or null, got ${describe(r.key)}`);
+  if (r.partition !== undefined) checkInteger(r.partition, `${where}.partition`);
+  if (r.timestamp !== undefined) checkInteger(r.timestamp, `${where}.timestamp`);
+  if (r.headers !== undefined && r.headers !== null) checkHeaders(r.headers, `${where}.headers`);
+}
+
+function checkHeaders(headers: unknown, where: string): void {
+  if (Array.isArray(headers)) {
+    headers.forEach((h, i) => {
+      const header = h as { key?: unknown; value?: unknown } | null;
+      if (typeof header !== "object" || header === null)
+        throw invalid(`${where}[${i}] must be { key, value }`);
+      checkName(header.key, `${where}[${i}].key`);
+      if (header.value !== null && !isBytes(header.value))
+        throw invalid(`${where}[${i}].value must be a string, a Buffer or null`);
+    });
+    return;
+  }
+  if (typeof headers !== "object" || Buffer.isBuffer(headers))
+    throw invalid(`${where} must be an object or an array of { key, value }, got ${describe(headers)}`);
+  for (const [key, value] of Object.entries(headers as object)) {
+    if (value !== null && !isBytes(value))
+      throw invalid(`${where}.${key} must be a string, a Buffer or null, got ${describe(value)}`);
+  }
 }
 
 function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
@@ -244,6 +302,13 @@ export class Producer {
   private bufferUsed = 0;
   private readonly memoryWaiters: (() => void)[] = [];
   private outstanding = 0;
+  /**
+   * Records accepted by send() or sendBatch() that wait (for metadata, the producer id or buffer
+   * memory) before joining a batch: flush() waits for them too.
+   */
+  private unqueued = 0;
+  /** flush() calls running: records joining a batch meanwhile do not wait out lingerMs. */
+  private flushing = 0;
   private readonly idleWaiters: (() => void)[] = [];
   private producerId = -1;
   private producerEpoch = -1;
@@ -297,6 +362,11 @@ export class Producer {
    */
   send(record: ProducerRecord): Promise<RecordMetadata> {
     if (this.closed) return Promise.reject(new ClientError("CLOSED", "producer is closed"));
+    try {
+      checkRecord(record, "record");
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const now = Date.now();
     const input = toInput(record, now);
     const bytes = sizeOf(input);
@@ -331,17 +401,32 @@ export class Producer {
     bytes: number,
     explicit: number | undefined,
   ): Promise<RecordMetadata> {
-    await this.reserveMemory(bytes);
-    let partition: number;
+    this.unqueued++;
     try {
-      const info = await this.cluster.topic(topic, this.options.allowAutoTopicCreation);
-      partition = this.partitionOf(topic, info.partitions.length, input.key ?? null, explicit);
-      if (this.options.idempotent) await this.ensureProducerId();
-    } catch (err) {
-      this.releaseMemory(bytes);
-      throw err;
+      await this.reserveMemory(bytes);
+      let partition: number;
+      try {
+        const info = await this.cluster.topic(topic, this.options.allowAutoTopicCreation);
+        partition = this.partitionOf(topic, info.partitions.length, input.key ?? null, explicit);
+        if (this.options.idempotent) await this.ensureProducerId();
+      } catch (err) {
+        this.releaseMemory(bytes);
+        throw err;
+      }
+      return this.enqueue(this.queueFor(topic, partition), input, bytes);
+    } finally {
+      this.queued(1);
     }
-    return this.enqueue(this.queueFor(topic, partition), input, bytes);
+  }
+
+  /** `n` records that waited joined their batches or failed. */
+  private queued(n: number): void {
+    this.unqueued -= n;
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.outstanding === 0 && this.unqueued === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Adds a send() record to its partition's batch; its bytes are already reserved. */
@@ -370,6 +455,12 @@ export class Producer {
    */
   sendBatch(records: readonly ProducerRecord[]): Promise<void> {
     if (this.closed) return Promise.reject(new ClientError("CLOSED", "producer is closed"));
+    try {
+      checkArray(records, "sendBatch(records)");
+      for (let i = 0; i < records.length; i++) checkRecord(records[i], `records[${i}]`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const n = records.length;
     if (n === 0) return Promise.resolve();
     const promise = new Promise<void>(capture);
@@ -413,6 +504,7 @@ export class Producer {
     topics: Map<string, TopicInfo | undefined>,
     ticket: BatchTicket,
   ): Promise<void> {
+    this.unqueued += records.length;
     try {
       for (const [topic, info] of topics) {
         if (!info) topics.set(topic, await this.cluster.topic(topic, this.options.allowAutoTopicCreation));
@@ -421,11 +513,13 @@ export class Producer {
       if (this.closed) throw new ClientError("CLOSED", "producer is closed");
     } catch (err) {
       ticket.fail(records.length, err);
+      this.queued(records.length);
       return;
     }
     const known = topics as Map<string, TopicInfo>;
     if (this.checkPartitions(records, known, ticket))
       this.queueBatch(records, inputs, sizes, known, ticket, 0);
+    this.queued(records.length);
   }
 
   /** False, with the ticket failed, when a record names a partition its topic does not have. */
@@ -498,14 +592,18 @@ export class Producer {
     ticket: BatchTicket,
     from: number,
   ): Promise<void> {
+    const waiting = records.length - from;
+    this.unqueued += waiting;
     try {
       await this.reserveMemory(sizes[from], false);
       if (this.closed) throw new ClientError("CLOSED", "producer is closed");
     } catch (err) {
-      ticket.fail(records.length - from, err);
+      ticket.fail(waiting, err);
+      this.queued(waiting);
       return;
     }
     this.queueBatch(records, inputs, sizes, topics, ticket, from);
+    this.queued(waiting);
   }
 
   private openBatch(queue: PartitionQueue): OpenBatch {
@@ -526,7 +624,7 @@ export class Producer {
     else if (!queue.timer) {
       // setTimeout(0) waits at least 1 ms in Node: lingerMs 0 seals once this turn's sends are in.
       queue.timer =
-        this.options.lingerMs > 0
+        this.options.lingerMs > 0 && this.flushing === 0
           ? setTimeout(() => this.seal(queue), this.options.lingerMs)
           : setImmediate(() => this.seal(queue));
     }
@@ -644,9 +742,12 @@ export class Producer {
         const next = queue.nextSequence + open.records.length;
         queue.nextSequence = next > INT32_MAX ? next - INT32_MAX - 1 : next;
       }
-      queue.ready.push({ ...open, buf, count: open.records.length });
+      // Once encoded, only send() records need their inputs (for their timestamps): a batch of
+      // sendBatch() records lets them go now, not when acknowledged (fewer objects survive GC).
+      const records = open.resolves.length > 0 ? open.records : NO_RECORDS;
+      queue.ready.push({ ...open, records, buf, count: open.records.length });
     } catch (err) {
-      this.finish({ ...open, buf: Buffer.alloc(0), count: 0 }, err);
+      this.finish({ ...open, buf: Buffer.alloc(0), count: open.records.length }, err);
       return;
     }
     // A partition with a request in flight sends this batch when that request is answered, and a
@@ -815,15 +916,24 @@ export class Producer {
       for (let i = 0; i < tickets.length; i++) tickets[i].ack(runs[i]);
     }
     this.releaseMemory(batch.bytes);
-    this.outstanding -= records.length;
-    if (this.outstanding === 0) for (const w of this.idleWaiters.splice(0)) w();
+    this.outstanding -= batch.count;
+    this.notifyIdle();
   }
 
-  /** Sends every batched record now and resolves when all sent records are acknowledged. */
+  /**
+   * Sends every record accepted so far (including those still waiting for metadata or memory)
+   * without waiting out lingerMs, and resolves once each is acknowledged, or failed; with acks=0,
+   * once each request is written to its socket.
+   */
   async flush(): Promise<void> {
     for (const q of this.queues) this.seal(q);
-    if (this.outstanding === 0) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.outstanding === 0 && this.unqueued === 0) return;
+    this.flushing++;
+    try {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    } finally {
+      this.flushing--;
+    }
   }
 
   /** Flushes, then closes the connections (if the producer made its own cluster). */

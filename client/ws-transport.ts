@@ -42,11 +42,25 @@ export class WsTransport {
     this.onFrame(data.subarray(4));
   }
 
-  send(chunks: Buffer[]): void {
-    this.ws.send(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  send(chunks: Buffer[], written?: (err?: Error | null) => void): void {
+    this.ws.send(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), written);
   }
 
-  close(): void {
-    this.ws.terminate();
+  /** A closing handshake after the messages already sent; cut after CLOSE_GRACE_MS. */
+  close(): Promise<void> {
+    const ws = this.ws;
+    if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+      timer.unref();
+      ws.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      ws.close();
+    });
   }
 }
+
+/** How long a closing WebSocket waits for the broker's close frame before it is cut. */
+const CLOSE_GRACE_MS = 2_000;

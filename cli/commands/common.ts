@@ -1,12 +1,12 @@
-/** What the client commands share: the broker list from -b, and config pairs from -c. */
+/**
+ * What the client commands share: the broker list (-b or SAMSA_BROKERS), config pairs from -c,
+ * encodings, and buffered stdout.
+ */
 import type { Command } from "commander";
 
 export function brokersOf(cmd: Command): string[] {
   const opts = cmd.optsWithGlobals() as { brokers?: string };
-  return (opts.brokers ?? "localhost:9092")
-    .split(",")
-    .map((b) => b.trim())
-    .filter((b) => b.length > 0);
+  return parseBrokers(opts.brokers);
 }
 
 /** Parses `key=value` pairs (repeatable options). */
@@ -33,4 +33,74 @@ export function unescapeArg(s: string): string {
     if (e === "\\") return "\\";
     return String.fromCharCode(Number.parseInt(e.slice(1), 16));
   });
+}
+
+/** Kafka's port, taken for a broker given without one (`-b host`), as kcat and rpk do. */
+export const DEFAULT_KAFKA_PORT = 9092;
+
+/**
+ * `host` -> `host:9092`; `[::1]` or a bare IPv6 address -> `[::1]:9092`; `host:port`,
+ * `[v6]:port` and `ws://` URLs are kept.
+ */
+export function withDefaultPort(address: string): string {
+  if (/^wss?:\/\//i.test(address)) return address;
+  if (address.startsWith("[")) return /\]:\d+$/.test(address) ? address : `${address}:${DEFAULT_KAFKA_PORT}`;
+  const colons = address.split(":").length - 1;
+  if (colons === 0) return `${address}:${DEFAULT_KAFKA_PORT}`;
+  if (colons > 1) return `[${address}]:${DEFAULT_KAFKA_PORT}`;
+  return address;
+}
+
+/** The bootstrap list: `-b`, else `SAMSA_BROKERS`, else localhost:9092; hosts without a port get 9092. */
+export function parseBrokers(value: string | undefined, env = process.env.SAMSA_BROKERS): string[] {
+  const list = (value ?? env ?? `localhost:${DEFAULT_KAFKA_PORT}`)
+    .split(",")
+    .map((b) => b.trim())
+    .filter((b) => b.length > 0)
+    .map(withDefaultPort);
+  if (list.length === 0) throw new Error("no broker given: -b host[:port][,...] or SAMSA_BROKERS");
+  return list;
+}
+
+/** How keys and values are written in JSON and read from produce's input. */
+export type Encoding = "utf8" | "base64" | "hex";
+export const ENCODINGS: readonly Encoding[] = ["utf8", "base64", "hex"];
+
+export function parseEncoding(value: string): Encoding {
+  if (!(ENCODINGS as readonly string[]).includes(value))
+    throw new Error(`--encoding ${value}: expected ${ENCODINGS.join(", ")}`);
+  return value as Encoding;
+}
+
+/** Bytes written to stdout per write (the output is gathered up to this, then written). */
+const OUTPUT_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Buffered, drain-aware stdout: records are gathered and written in chunks of about
+ * OUTPUT_CHUNK_BYTES; `flush()` writes what is gathered and waits while the pipe is full, so a
+ * slow reader (`| less`) holds the consumer back instead of its memory growing.
+ */
+export class Output {
+  private parts: Buffer[] = [];
+  private bytes = 0;
+
+  constructor(private readonly stream: NodeJS.WritableStream = process.stdout) {}
+
+  push(b: Buffer): void {
+    this.parts.push(b);
+    this.bytes += b.length;
+  }
+
+  /** Writes once a chunk is full; resolves at once unless the stream asks to wait. */
+  maybeFlush(): Promise<void> | undefined {
+    return this.bytes >= OUTPUT_CHUNK_BYTES ? this.flush() : undefined;
+  }
+
+  async flush(): Promise<void> {
+    if (this.bytes === 0) return;
+    const chunk = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.bytes);
+    this.parts = [];
+    this.bytes = 0;
+    if (!this.stream.write(chunk)) await new Promise<void>((resolve) => this.stream.once("drain", resolve));
+  }
 }

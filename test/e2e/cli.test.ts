@@ -24,10 +24,12 @@ afterAll(async () => tb.stop());
 function samsa(
   args: string[],
   input?: string | Buffer,
-  brokerList = brokers,
+  brokerList: string | null = brokers,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ status: number | null; stdout: string; stderr: string; raw: Buffer }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["bin/samsa.js", "-b", brokerList, ...args], { cwd: ROOT });
+    const bArgs = brokerList === null ? [] : ["-b", brokerList];
+    const child = spawn(process.execPath, ["bin/samsa.js", ...bArgs, ...args], { cwd: ROOT, env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (d: Buffer) => out.push(d));
@@ -114,13 +116,17 @@ describe("samsa CLI", () => {
       "cli-p 0 0 k1=hello src=cli\ncli-p 0 1 k2=world src=cli\ncli-p 0 2 k3=again src=cli\n",
     );
     const j = await samsa(["consume", "cli-p", "-o", "-1", "-e", "-J"]);
+    // kcat's -J envelope, with its field names.
     expect(JSON.parse(j.stdout.trim())).toMatchObject({
       topic: "cli-p",
       partition: 0,
       offset: 2,
+      tstype: "create",
+      ts: expect.any(Number),
+      broker: 1,
       key: "k3",
-      value: "again",
-      headers: { src: "cli" },
+      payload: "again",
+      headers: ["src", "cli"],
     });
     expect((await samsa(["consume", "cli-p", "-o", "1", "-c", "1"])).stdout).toBe("world\n");
     const lengths = await samsa(["consume", "cli-p", "-o", "beginning", "-e", "-f", "%K %S\\n"]);
@@ -173,5 +179,155 @@ describe("samsa CLI", () => {
     const down = await samsa(["topic", "list"], "", "127.0.0.1:1");
     expect(down.status).not.toBe(0);
     expect(down.stderr).toMatch(/^samsa: .*(NO_BROKER_AVAILABLE|CONNECTION)/);
+  });
+});
+
+/** Lines "1\n".."n\n", as `seq 1 n` prints them. */
+function seq(n: number): string {
+  return Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
+}
+
+/** Runs the CLI with its stdout closed before it writes: a reader that went away (`| head`). */
+function samsaIntoClosedPipe(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["bin/samsa.js", "-b", brokers, ...args], { cwd: ROOT });
+    child.stdout.destroy();
+    const err: Buffer[] = [];
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.end();
+  });
+}
+
+describe("samsa produce and consume (issue 11)", () => {
+  it("acks=0 stores every line and reports only what it sent", async () => {
+    for (const topic of ["cli-a0-1", "cli-a0-2", "cli-a0-3"]) {
+      const p = await samsa(["produce", topic, "--acks", "0"], seq(1000));
+      expect(p.status, p.stderr).toBe(0);
+      expect(p.stderr).toMatch(/^produced 1000 records \(2893 bytes\)/);
+      const c = await samsa(["consume", topic, "-o", "beginning", "-e"]);
+      expect(c.stdout).toBe(seq(1000));
+    }
+  });
+
+  it("streams stdin: progress while input is still coming, every record once and in order", async () => {
+    const child = spawn(
+      process.execPath,
+      ["bin/samsa.js", "-b", brokers, "produce", "cli-stream", "-p", "0", "--progress"],
+      {
+        cwd: ROOT,
+      },
+    );
+    const err: Buffer[] = [];
+    const progressed = new Promise<void>((resolve) => {
+      child.stderr.on("data", (d: Buffer) => {
+        err.push(d);
+        if (/samsa: produced 5000 records/.test(Buffer.concat(err).toString())) resolve();
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.stdin.write(seq(5000));
+    // The first 5,000 are acknowledged (and said so) before the input ends.
+    await Promise.race([progressed, exited]);
+    child.stdin.end(Array.from({ length: 5000 }, (_, i) => `${i + 5001}\n`).join(""));
+    const status = await exited;
+    clearTimeout(timer);
+    const stderr = Buffer.concat(err).toString();
+    expect(status, stderr).toBe(0);
+    expect(stderr).toMatch(/samsa: produced 5000 records in \d+ s/);
+    expect(stderr).toMatch(/^produced 10000 records/m);
+    expect((await samsa(["consume", "cli-stream", "-o", "beginning", "-e"])).stdout).toBe(seq(10000));
+  });
+
+  it("fails on input it cannot decode in one line, counting only what was produced", async () => {
+    const r = await samsa(["produce", "cli-enc-bad", "--encoding", "base64"], "aGk=\n!!!\n");
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /^samsa: record 2 value is not base64.*\(\d+ records produced to cli-enc-bad before it\)/,
+    );
+  });
+
+  it("ends quietly with exit 0 when the reader closed the pipe", async () => {
+    await samsa(["produce", "cli-pipe", "-p", "0"], seq(20000));
+    for (const args of [
+      ["consume", "cli-pipe", "-o", "beginning", "-e"],
+      ["consume", "cli-pipe", "-o", "beginning", "-J"],
+      ["topic", "list"],
+      ["topic", "describe", "cli-pipe"],
+    ]) {
+      const r = await samsaIntoClosedPipe(args);
+      expect(r.status, args.join(" ")).toBe(0);
+      expect(r.stderr, args.join(" ")).toBe("");
+    }
+  });
+
+  it("takes SAMSA_BROKERS without -b, and several topics in one consume", async () => {
+    const env = { ...process.env, SAMSA_BROKERS: brokers };
+    expect((await samsa(["produce", "cli-m1", "-p", "0"], "a\nb\n", null, env)).status).toBe(0);
+    expect((await samsa(["produce", "cli-m2", "-p", "0"], "c\n", null, env)).status).toBe(0);
+    const c = await samsa(
+      ["consume", "cli-m1", "cli-m2", "-o", "beginning", "-e", "-f", "%t %o %s\\n"],
+      "",
+      null,
+      env,
+    );
+    expect(c.stdout.split("\n").filter(Boolean).sort()).toEqual(["cli-m1 0 a", "cli-m1 1 b", "cli-m2 0 c"]);
+    // Without -b and without SAMSA_BROKERS: localhost:9092, which the error names.
+    const bad = await samsa(["consume", "cli-m1", "-o", "beginning", "-e"], "", "127.0.0.1:1,nohost.invalid");
+    expect(bad.stderr).toMatch(/nohost\.invalid:9092/);
+  });
+
+  it("reads kcat's and rpk's -o forms", async () => {
+    const before = Date.now() - 1;
+    await samsa(["produce", "cli-off", "-p", "0"], seq(10));
+    const read = async (o: string, ...more: string[]) =>
+      (await samsa(["consume", "cli-off", "-o", o, "-f", "%o ", ...more])).stdout.trim();
+    expect(await read("+7", "-e")).toBe("7 8 9");
+    expect(await read("-2", "-e")).toBe("8 9");
+    expect(await read(":end")).toBe("0 1 2 3 4 5 6 7 8 9");
+    expect(await read("3:5")).toBe("3 4");
+    expect(await read("+1:3")).toBe("1 2");
+    expect(await read("@-1h", "-e")).toBe("0 1 2 3 4 5 6 7 8 9");
+    expect(await read(`s@${before}`, "-e")).toBe("0 1 2 3 4 5 6 7 8 9");
+    expect(await read(`e@${before}`)).toBe("");
+    expect(await read(`@-1h:@${Date.now() + 60_000}`)).toBe("0 1 2 3 4 5 6 7 8 9");
+    const bad = await samsa(["consume", "cli-off", "-o", "@yesterday"]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^samsa: -o @yesterday: expected .*\n$/);
+  });
+
+  it("-J keeps binary keys and values intact; produce --encoding reads them back in", async () => {
+    const bytes = Buffer.from([0xff, 0x00, 0x80, 0x41]);
+    const line = `${Buffer.from("key\u00ff").toString("base64")}:${bytes.toString("base64")}\n`;
+    expect(
+      (await samsa(["produce", "cli-bin", "-p", "0", "-K", ":", "--encoding", "base64"], line)).status,
+    ).toBe(0);
+    const raw = await samsa(["consume", "cli-bin", "-o", "beginning", "-e", "-f", "%s"]);
+    expect(raw.raw.equals(bytes)).toBe(true);
+    const j = JSON.parse((await samsa(["consume", "cli-bin", "-o", "beginning", "-e", "-J"])).stdout);
+    expect(j.payload_encoding).toBe("base64");
+    expect(Buffer.from(j.payload, "base64").equals(bytes)).toBe(true);
+    expect(j.key).toBe("key\u00ff");
+    const hex = JSON.parse(
+      (await samsa(["consume", "cli-bin", "-o", "beginning", "-e", "-J", "--encoding", "hex"])).stdout,
+    );
+    expect(hex).toMatchObject({ payload: "ff008041", payload_encoding: "hex" });
+  });
+
+  it("a group consumer says on stderr that it waits for the group, and what it got", async () => {
+    await samsa(["produce", "cli-grp", "-p", "0"], "x\n");
+    const r = await samsa(["consume", "cli-grp", "-g", "cli-grp-g", "-o", "beginning", "-e"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("x\n");
+    expect(r.stderr).toMatch(/waiting for the group to rebalance/);
+    expect(r.stderr).toMatch(/assigned cli-grp-0/);
+    const quiet = await samsa(["consume", "cli-grp", "-g", "cli-grp-q", "-o", "beginning", "-e", "-q"]);
+    expect(quiet.stderr).toBe("");
   });
 });
