@@ -1,13 +1,14 @@
 /**
  * InitProducerId (key 22), v0-v4.
  * Validation order: a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED (transactions
- * are not served yet); a known producer id and epoch (v3+, KIP-360) get the same id with the
- * epoch bumped (a new id once the epoch would overflow); otherwise a new producer id, epoch 0.
+ * are not served yet); otherwise a new producer id, epoch 0, whatever producer id and epoch the
+ * request carries: as Kafka's coordinator, which bumps epochs (KIP-360) only for transactional
+ * ids. Handing an idempotent producer's id back with a bumped epoch let two producers that both
+ * sent id 0 / epoch 0 (@platformatic/kafka's defaults) share one id, and the second one's
+ * batches were answered as duplicates of the first's and never written.
  */
 import { errorCode } from "../../protocol/errors.js";
 import type { ApiHandler } from "./types.js";
-
-const MAX_EPOCH = 32767;
 
 export const initProducerId: ApiHandler = {
   apiKey: 22,
@@ -22,11 +23,6 @@ export const initProducerId: ApiHandler = {
         producerId: -1,
         producerEpoch: -1,
       };
-    }
-    const previousId = request.producerId as number;
-    const previousEpoch = request.producerEpoch as number;
-    if (previousId >= 0 && previousEpoch >= 0 && previousEpoch < MAX_EPOCH - 1) {
-      return { throttleTimeMs: 0, errorCode: 0, producerId: previousId, producerEpoch: previousEpoch + 1 };
     }
     return {
       throttleTimeMs: 0,
