@@ -83,7 +83,7 @@ async function produce(client: TestClient, topic: string, records: Buffer, parti
   return p.baseOffset as number;
 }
 
-function fetchById(topicId: string, offset: number, version: number, partition = 0): Message {
+function fetchById(topicId: string, offset: number): Message {
   return {
     maxWaitMs: 0,
     minBytes: 0,
@@ -92,7 +92,9 @@ function fetchById(topicId: string, offset: number, version: number, partition =
     topics: [
       {
         topicId,
-        partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: offset, partitionMaxBytes: 1 << 20 }],
+        partitions: [
+          { partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, partitionMaxBytes: 1 << 20 },
+        ],
       },
     ],
     forgottenTopicsData: [],
@@ -184,7 +186,7 @@ describe("Fetch v13-v17 (topic ids)", () => {
   });
 
   it.each(range(13, 17))("v%i reads by topic id and answers with the id", async (v) => {
-    const r = await c.request(FETCH, v, fetchById(id, 0, v));
+    const r = await c.request(FETCH, v, fetchById(id, 0));
     expect(r.errorCode).toBe(0);
     expect(r.responses[0].topicId).toBe(id);
     const p = r.responses[0].partitions[0];
@@ -194,7 +196,7 @@ describe("Fetch v13-v17 (topic ids)", () => {
 
   it.each(range(13, 17))("v%i answers UNKNOWN_TOPIC_ID on each partition of an unknown id", async (v) => {
     const unknown = "f".repeat(32);
-    const body = fetchById(unknown, 0, v);
+    const body = fetchById(unknown, 0);
     body.topics[0].partitions.push({
       partition: 1,
       currentLeaderEpoch: -1,
@@ -212,7 +214,7 @@ describe("Fetch v13-v17 (topic ids)", () => {
 
   it("v15-v17 refuse a replica id in ReplicaState (no follower is served yet)", async () => {
     for (const v of range(15, 17)) {
-      const body = { ...fetchById(id, 0, v), replicaState: { replicaId: 2, replicaEpoch: 1 } };
+      const body = { ...fetchById(id, 0), replicaState: { replicaId: 2, replicaEpoch: 1 } };
       expect((await c.request(FETCH, v, body)).errorCode, `v${v}`).toBe(code("CLUSTER_AUTHORIZATION_FAILED"));
     }
   });
@@ -243,12 +245,12 @@ describe("DeleteRecords v0-v2", () => {
     });
     expect(r.topics[0].partitions[0]).toEqual({ partitionIndex: 0, lowWatermark: 4, errorCode: 0 });
     expect((await c.request(LIST_OFFSETS, 7, listOffsets(topic, -2))).topics[0].partitions[0].offset).toBe(4);
-    const below = await c.request(FETCH, 17, fetchById(id, 2, 17));
+    const below = await c.request(FETCH, 17, fetchById(id, 2));
     expect(below.responses[0].partitions[0]).toMatchObject({
       errorCode: code("OFFSET_OUT_OF_RANGE"),
       logStartOffset: 4,
     });
-    const at = await c.request(FETCH, 17, fetchById(id, 4, 17));
+    const at = await c.request(FETCH, 17, fetchById(id, 4));
     expect(at.responses[0].partitions[0]).toMatchObject({ errorCode: 0, logStartOffset: 4 });
     // Never backwards: a lower offset changes nothing.
     const lower = await c.request(DELETE_RECORDS, v, {
@@ -309,7 +311,7 @@ describe("DeleteRecords v0-v2", () => {
       (await client.request(LIST_OFFSETS, 11, { ...listOffsets("durable", -2), timeoutMs: 1000 })).topics[0]
         .partitions[0].offset,
     ).toBe(50);
-    const below = await client.request(FETCH, 17, fetchById(id, 49, 17));
+    const below = await client.request(FETCH, 17, fetchById(id, 49));
     expect(below.responses[0].partitions[0].errorCode).toBe(code("OFFSET_OUT_OF_RANGE"));
     client.close();
     await again.stop();
