@@ -1,7 +1,7 @@
 /**
- * OffsetCommit (key 8), v0-v9 (v10 names topics by id and is not served). v0 and generation -1
- * commit for a standalone consumer (a group without members); v1's per-partition timestamp and
- * v2-v4's retention time are ignored: offsets.retention.minutes applies (KIP-211).
+ * OffsetCommit (key 8), v2-v9 (Kafka 4's floor: v0-v1 were removed by KIP-896; v10 names topics by
+ * id and is not served). Generation -1 commits for a standalone consumer (a group without
+ * members); v2-v4's retention time is ignored: offsets.retention.minutes applies (KIP-211).
  * Validation order: see broker/group/offsets.ts. Each partition answers once the commit is
  * durable in __consumer_offsets.
  */
@@ -12,7 +12,7 @@ import type { ApiHandler } from "./types.js";
 export const offsetCommit: ApiHandler = {
   apiKey: 8,
   name: "OffsetCommit",
-  minVersion: 0,
+  minVersion: 2,
   maxVersion: 9,
   async handle(broker, request, ctx): Promise<Message> {
     const topics = request.topics as Message[];

@@ -1,5 +1,6 @@
 /**
- * OffsetFetch (key 9), v0-v9 (v10 names topics by id and is not served). v2+ may ask for every
+ * OffsetFetch (key 9), v1-v9 (Kafka 4's floor: v0 was removed by KIP-896; v10 names topics by id
+ * and is not served). v2+ may ask for every
  * partition of the group (null topics); v8+ ask for several groups at once. A partition without
  * a committed offset answers offset -1. RequireStable (v7+) needs nothing here: transactions
  * are not served, so no commit is ever pending.
@@ -41,7 +42,7 @@ function fetchGroup(broker: Broker, groupId: string, topics: Message[] | null) {
 export const offsetFetch: ApiHandler = {
   apiKey: 9,
   name: "OffsetFetch",
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 9,
   async handle(broker, request, ctx): Promise<Message> {
     if (ctx.apiVersion >= 8) {

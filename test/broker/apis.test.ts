@@ -126,6 +126,14 @@ describe("ApiVersions", () => {
     expect(ranges.get(DESCRIBE_CLUSTER)).toEqual([0, 2]);
     expect(ranges.get(DESCRIBE_PRODUCERS)).toEqual([0, 0]);
     expect(ranges.get(DESCRIBE_TOPIC_PARTITIONS)).toEqual([0, 0]);
+    // The floors KIP-896 raised elsewhere, and the versions Kafka 4 kept (JoinGroup v0-v1).
+    expect(ranges.get(8)).toEqual([2, 9]); // OffsetCommit
+    expect(ranges.get(9)).toEqual([1, 9]); // OffsetFetch
+    expect(ranges.get(11)).toEqual([0, 9]); // JoinGroup
+    expect(ranges.get(CREATE_TOPICS)).toEqual([2, 7]);
+    expect(ranges.get(DELETE_TOPICS)).toEqual([1, 6]);
+    expect(ranges.get(32)).toEqual([1, 4]); // DescribeConfigs
+    expect(ranges.get(35)).toEqual([1, 3]); // DescribeLogDirs
   });
 });
 
@@ -489,6 +497,7 @@ describe("requests this broker does not serve", () => {
         [OFFSET_FOR_LEADER_EPOCH, 1, "OffsetForLeaderEpoch v1 is not supported (v2-v4 are)"],
         [LIST_OFFSETS, 0, "ListOffsets v0 is not supported (v1-v11 are)"],
         [FETCH, 18, "Fetch v18 is not supported (v4-v17 are)"],
+        [8, 1, "OffsetCommit v1 is not supported (v2-v9 are)"],
       ] as const) {
         const conn = await RawConn.connect(broker.kafkaPort);
         await conn.write(rawFrame(apiKey, version, 7, Buffer.alloc(8)));
