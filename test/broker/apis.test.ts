@@ -127,8 +127,8 @@ describe("ApiVersions", () => {
     expect(ranges.get(DESCRIBE_PRODUCERS)).toEqual([0, 0]);
     expect(ranges.get(DESCRIBE_TOPIC_PARTITIONS)).toEqual([0, 0]);
     // The floors KIP-896 raised elsewhere, and the versions Kafka 4 kept (JoinGroup v0-v1).
-    expect(ranges.get(8)).toEqual([2, 9]); // OffsetCommit
-    expect(ranges.get(9)).toEqual([1, 9]); // OffsetFetch
+    expect(ranges.get(8)).toEqual([2, 10]); // OffsetCommit
+    expect(ranges.get(9)).toEqual([1, 10]); // OffsetFetch
     expect(ranges.get(11)).toEqual([0, 9]); // JoinGroup
     expect(ranges.get(CREATE_TOPICS)).toEqual([2, 7]);
     expect(ranges.get(DELETE_TOPICS)).toEqual([1, 6]);
@@ -483,6 +483,75 @@ describe("DescribeProducers v0", () => {
   });
 });
 
+describe("OffsetCommit and OffsetFetch v10 (topic ids)", () => {
+  it("commit and fetch by topic id; unknown ids get UNKNOWN_TOPIC_ID and commit nothing", async () => {
+    const id = await createTopic(c, "committed", 2);
+    const unknown = "e".repeat(32);
+    const commit = await c.request(8, 10, {
+      groupId: "by-id",
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      topics: [
+        { topicId: id, partitions: [{ partitionIndex: 1, committedOffset: 7, committedMetadata: "m" }] },
+        {
+          topicId: unknown,
+          partitions: [{ partitionIndex: 0, committedOffset: 3, committedMetadata: null }],
+        },
+      ],
+    });
+    expect(commit.topics).toMatchObject([
+      { topicId: id, partitions: [{ partitionIndex: 1, errorCode: 0 }] },
+      { topicId: unknown, partitions: [{ partitionIndex: 0, errorCode: code("UNKNOWN_TOPIC_ID") }] },
+    ]);
+    const fetched = await c.request(9, 10, {
+      groups: [
+        {
+          groupId: "by-id",
+          topics: [
+            { topicId: id, partitionIndexes: [0, 1] },
+            { topicId: unknown, partitionIndexes: [0] },
+          ],
+        },
+      ],
+    });
+    const [g] = fetched.groups as Message[];
+    expect(g.errorCode).toBe(0);
+    expect(
+      (g.topics as Message[]).map((t) => [
+        t.topicId,
+        (t.partitions as Message[]).map((p) => [
+          p.partitionIndex,
+          p.committedOffset,
+          p.metadata,
+          p.errorCode,
+        ]),
+      ]),
+    ).toEqual([
+      [
+        id,
+        [
+          [0, -1, "", 0],
+          [1, 7, "m", 0],
+        ],
+      ],
+      [unknown, [[0, -1, "", code("UNKNOWN_TOPIC_ID")]]],
+    ]);
+    // Every committed partition of the group, under the topic's id.
+    const all = await c.request(9, 10, { groups: [{ groupId: "by-id", topics: null }] });
+    expect((all.groups as Message[])[0].topics).toMatchObject([
+      {
+        topicId: id,
+        partitions: [expect.objectContaining({ partitionIndex: 1, committedOffset: 7, errorCode: 0 })],
+      },
+    ]);
+    // The name-based versions see the same commit.
+    const v9 = await c.request(9, 9, {
+      groups: [{ groupId: "by-id", topics: [{ name: "committed", partitionIndexes: [1] }] }],
+    });
+    expect((v9.groups as Message[])[0].topics[0].partitions[0].committedOffset).toBe(7);
+  });
+});
+
 describe("requests this broker does not serve", () => {
   it("an unknown API key or an unserved version closes the connection with a warn-level log line", async () => {
     const lines: string[] = [];
@@ -497,7 +566,7 @@ describe("requests this broker does not serve", () => {
         [OFFSET_FOR_LEADER_EPOCH, 1, "OffsetForLeaderEpoch v1 is not supported (v2-v4 are)"],
         [LIST_OFFSETS, 0, "ListOffsets v0 is not supported (v1-v11 are)"],
         [FETCH, 18, "Fetch v18 is not supported (v4-v17 are)"],
-        [8, 1, "OffsetCommit v1 is not supported (v2-v9 are)"],
+        [8, 1, "OffsetCommit v1 is not supported (v2-v10 are)"],
       ] as const) {
         const conn = await RawConn.connect(broker.kafkaPort);
         await conn.write(rawFrame(apiKey, version, 7, Buffer.alloc(8)));
