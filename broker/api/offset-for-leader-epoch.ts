@@ -6,7 +6,9 @@
  * older than the partition's -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH; then the
  * partition's leader-epoch cache answers: the largest epoch <= the requested one and the start
  * offset of the next higher epoch (the log end offset for the latest epoch); epoch and offset -1
- * when the requested epoch is older than any kept or newer than the latest.
+ * when the requested epoch is newer than the latest. The leader's current epoch always answers the
+ * log end offset, even before anything was written in it: Kafka's leader puts its epoch in the
+ * cache when it takes the lead, samsa's cache learns it from the first append.
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
@@ -42,7 +44,11 @@ export const offsetForLeaderEpoch: ApiHandler = {
               p.currentLeaderEpoch < partition.leaderEpoch ? "FENCED_LEADER_EPOCH" : "UNKNOWN_LEADER_EPOCH";
             return result(p.partition, code);
           }
-          const found = partition.log.epochs.endOffsetFor(p.leaderEpoch, partition.log.logEndOffset);
+          const log = partition.log;
+          if (p.leaderEpoch === partition.leaderEpoch && log.epochs.latestEpoch() <= partition.leaderEpoch) {
+            return result(p.partition, null, partition.leaderEpoch, log.logEndOffset);
+          }
+          const found = log.epochs.endOffsetFor(p.leaderEpoch, log.logEndOffset);
           return result(p.partition, null, found.epoch, found.startOffset);
         }),
       })),

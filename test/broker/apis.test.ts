@@ -329,6 +329,7 @@ describe("DeleteRecords v0-v2", () => {
 describe("OffsetForLeaderEpoch v2-v4", () => {
   beforeAll(async () => {
     await createTopic(c, "epochs");
+    await createTopic(c, "epochs-empty");
     await produce(c, "epochs", batchOf(4, "e"));
   });
 
@@ -351,6 +352,19 @@ describe("OffsetForLeaderEpoch v2-v4", () => {
         endOffset: -1,
       });
       expect(await ask(body(7, 0))).toMatchObject({ errorCode: code("UNKNOWN_TOPIC_OR_PARTITION") });
+      // An empty partition: the leader's epoch ends at the log end (0), as on Kafka.
+      const empty = await c.request(OFFSET_FOR_LEADER_EPOCH, v, {
+        replicaId: -1,
+        topics: [
+          { topic: "epochs-empty", partitions: [{ partition: 0, currentLeaderEpoch: 0, leaderEpoch: 0 }] },
+        ],
+      });
+      expect(empty.topics[0].partitions[0]).toEqual({
+        errorCode: 0,
+        partition: 0,
+        leaderEpoch: 0,
+        endOffset: 0,
+      });
     },
   );
 
