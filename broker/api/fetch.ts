@@ -46,10 +46,9 @@ const REPLICA_STATE_VERSION = 15;
 function resolveTopics(broker: Broker, request: Message, version: number): FetchTopic[] {
   const topics = request.topics as { topic?: string; topicId?: string; partitions: FetchPartition[] }[];
   return topics.map((t) => {
-    if (version < TOPIC_ID_VERSION) {
-      const topic = t.topic as string;
-      return { topic, topicId: broker.store.topic(topic)?.id ?? NULL_TOPIC_ID, partitions: t.partitions };
-    }
+    // Before v13 the answer carries no id: no lookup on the hot path.
+    if (version < TOPIC_ID_VERSION)
+      return { topic: t.topic as string, topicId: NULL_TOPIC_ID, partitions: t.partitions };
     const topicId = t.topicId as string;
     return { topic: broker.store.topicById(topicId)?.name ?? null, topicId, partitions: t.partitions };
   });
