@@ -6,7 +6,11 @@
  *
  * Order of checks: a frame too short for a header, or an unknown API key, closes the connection
  * (as Kafka does); an unsupported version gets ApiVersions' v0 error reply for ApiVersions and
- * closes otherwise; a body that does not decode, or a handler that fails unexpectedly, gets the
+ * closes otherwise. Both closes are logged at warn level, naming the API key, version, client id
+ * and peer, and that ApiVersions lists what is served: a client that calls an API this broker
+ * lacks is told so in the log, never dropped silently (docs/decisions/0010). No error frame is
+ * sent: the response layout of an unknown key, or of a version the spec does not describe, is
+ * unknown, and a frame the client cannot parse is worse than a closed connection; a body that does not decode, or a handler that fails unexpectedly, gets the
  * response's top-level error code where the response has one, and closes the connection where not.
  */
 import type { Logger } from "pino";
@@ -43,6 +47,18 @@ export function codecsFor(apiKey: number): ApiCodecs | undefined {
   return codecs.get(apiKey);
 }
 
+/**
+ * The client id of a request header (v1 and v2 both carry it as a non-compact nullable string
+ * after the correlation id), or null when the frame is too short to hold it.
+ */
+function peekClientId(frame: Buffer): string | null {
+  const CLIENT_ID_AT = 8;
+  if (frame.length < CLIENT_ID_AT + 2) return null;
+  const length = frame.readInt16BE(CLIENT_ID_AT);
+  if (length < 0 || frame.length < CLIENT_ID_AT + 2 + length) return null;
+  return frame.toString("utf8", CLIENT_ID_AT + 2, CLIENT_ID_AT + 2 + length);
+}
+
 /** What the transport does with a frame: send these bytes, send nothing, or close. */
 export type DispatchResult =
   | { kind: "respond"; chunks: Buffer[]; size: number }
@@ -71,11 +87,15 @@ export class Dispatcher {
     const correlationId = frame.readInt32BE(4);
     const handler = this.handlers.get(apiKey);
     const api = codecs.get(apiKey);
-    if (!handler || !api) return { kind: "close", reason: `unknown API key ${apiKey}` };
+    if (!handler || !api) return this.refuse(frame, conn, `unknown API key ${apiKey}`);
     const supported = apiVersion >= handler.minVersion && apiVersion <= handler.maxVersion;
     if (!supported) {
       if (apiKey === API_VERSIONS_KEY) return this.apiVersionsFallback(correlationId);
-      return { kind: "close", reason: `${handler.name} v${apiVersion} is not supported` };
+      return this.refuse(
+        frame,
+        conn,
+        `${handler.name} v${apiVersion} is not supported (v${handler.minVersion}-v${handler.maxVersion} are)`,
+      );
     }
     const flexible = api.request.isFlexible(apiVersion);
     const reader = new Reader(frame);
@@ -172,6 +192,21 @@ export class Dispatcher {
     const response = api.response.defaults(apiVersion);
     response.errorCode = errorCode(code);
     return this.encode(api, apiKey, apiVersion, correlationId, response);
+  }
+
+  /** Closes the connection for a request this broker does not serve, saying so in the log. */
+  private refuse(frame: Buffer, conn: Connection, reason: string): DispatchResult {
+    this.log.warn(
+      {
+        apiKey: frame.readInt16BE(0),
+        apiVersion: frame.readInt16BE(2),
+        clientId: peekClientId(frame),
+        peer: conn.clientHost,
+        listener: conn.listener,
+      },
+      `${reason}: closing the connection (ApiVersions lists the APIs and versions served)`,
+    );
+    return { kind: "close", reason };
   }
 
   /** ApiVersions' answer to a version it does not know: v0 layout, UNSUPPORTED_VERSION, our APIs. */

@@ -24,6 +24,8 @@ export const PRODUCER_SNAPSHOT_FILE = "producer-state.snapshot";
 /** Bytes read per step while rebuilding producer state from the log. */
 const REBUILD_READ_BYTES = 4 * 1024 * 1024;
 const INT32_MAX = 0x7fff_ffff;
+/** DeleteRecords' "up to the high watermark". */
+const HIGH_WATERMARK_OFFSET = -1;
 
 interface ProducerBatch {
   producerId: number;
@@ -211,6 +213,31 @@ export class Partition {
   /** Reads for a consumer: whole batches below the high watermark. */
   read(offset: number, maxBytes: number, minOneBatch = true): Promise<ReadResult> {
     return this.log.read(offset, { maxBytes, maxOffset: this.log.highWatermark, minOneBatch });
+  }
+
+  /**
+   * Moves the log start offset up to `offset` (DeleteRecords; -1 means the high watermark).
+   * Throws OFFSET_OUT_OF_RANGE beyond the high watermark or for another negative offset, and
+   * POLICY_VIOLATION where cleanup.policy lacks `delete` (as Kafka). Resolves with the new log
+   * start offset, never lower than before; the caller checkpoints it.
+   */
+  async deleteRecordsBefore(offset: number): Promise<number> {
+    const hw = this.log.highWatermark;
+    const target = offset === HIGH_WATERMARK_OFFSET ? hw : offset;
+    if (target < 0 || target > hw) {
+      throw new KafkaError(
+        "OFFSET_OUT_OF_RANGE",
+        `offset ${offset} is outside [0, ${hw}] (the high watermark)`,
+      );
+    }
+    if (!this.log.logConfig.cleanupPolicy.includes("delete")) {
+      throw new KafkaError(
+        "POLICY_VIOLATION",
+        `${this.topic}-${this.index} is compacted: its records cannot be deleted`,
+      );
+    }
+    await this.log.advanceLogStartOffset(target);
+    return this.log.logStartOffset;
   }
 
   /** Calls `listener` after every acknowledged append until the returned function is called. */

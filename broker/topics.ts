@@ -322,4 +322,17 @@ export class TopicManager {
     const logConfig = this.logConfigFor(name);
     for (const p of this.allPartitions()) if (p.topic === name) p.log.updateConfig(logConfig);
   }
+
+  /**
+   * DeleteRecords: moves the partition's log start offset up to `offset` (at most the high
+   * watermark) and writes the log-start checkpoint before resolving, so a restart or a kill -9
+   * never brings the deleted records back. Resolves with the new log start offset.
+   */
+  async deleteRecords(topic: string, index: number, offset: number): Promise<number> {
+    const partition = this.partition(topic, index);
+    if (!partition) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `no partition ${topic}-${index}`);
+    const start = await partition.deleteRecordsBefore(offset);
+    await this.logs.checkpoint();
+    return start;
+  }
 }

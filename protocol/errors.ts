@@ -116,6 +116,13 @@ const TABLE = {
   FETCH_SESSION_TOPIC_ID_ERROR: [106, true],
   INELIGIBLE_REPLICA: [107, false],
   NEW_LEADER_ELECTED: [108, false],
+  OFFSET_MOVED_TO_TIERED_STORAGE: [109, false],
+  FENCED_MEMBER_EPOCH: [110, false],
+  UNRELEASED_INSTANCE_ID: [111, false],
+  UNSUPPORTED_ASSIGNOR: [112, false],
+  STALE_MEMBER_EPOCH: [113, false],
+  MISMATCHED_ENDPOINT_TYPE: [114, false],
+  UNSUPPORTED_ENDPOINT_TYPE: [115, false],
 } as const satisfies Record<string, readonly [number, boolean]>;
 
 export type ErrorName = keyof typeof TABLE;

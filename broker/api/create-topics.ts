@@ -1,5 +1,5 @@
 /**
- * CreateTopics (key 19), v0-v7.
+ * CreateTopics (key 19), v2-v7 (Kafka 4's floor: v0-v1 were removed by KIP-896).
  * Validation order, per topic (each topic gets its own result; one failing does not stop others):
  *   1. the name appears more than once in the request: INVALID_REQUEST for every copy, nothing
  *      created ("Found multiple entries for this topic.", as Kafka's KafkaApis);
@@ -129,7 +129,7 @@ async function createOne(broker: Broker, topic: CreatableTopic, validateOnly: bo
 export const createTopics: ApiHandler = {
   apiKey: 19,
   name: "CreateTopics",
-  minVersion: 0,
+  minVersion: 2,
   maxVersion: 7,
   async handle(broker, request) {
     const topics = request.topics as CreatableTopic[];

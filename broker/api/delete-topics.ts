@@ -1,5 +1,5 @@
 /**
- * DeleteTopics (key 20), v0-v6.
+ * DeleteTopics (key 20), v1-v6 (Kafka 4's floor: v0 was removed by KIP-896).
  * Topics are named by topicNames (v0-v5) or by topics, each with a name or a topicId (v6).
  * Validation order, per topic:
  *   1. v6: exactly one of name and topicId is given (INVALID_REQUEST otherwise);
@@ -30,7 +30,7 @@ function result(name: string | null, topicId: string, err?: KafkaError): Message
 export const deleteTopics: ApiHandler = {
   apiKey: 20,
   name: "DeleteTopics",
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 6,
   async handle(broker, request, ctx) {
     const targets: Target[] =

@@ -1,5 +1,5 @@
 /**
- * DescribeConfigs (key 32), v0-v4.
+ * DescribeConfigs (key 32), v1-v4 (Kafka 4's floor: v0 was removed by KIP-896).
  * Validation order, per resource:
  *   1. resource type: TOPIC (2) and BROKER (4) are served, any other gets INVALID_REQUEST;
  *   2. TOPIC: the name is legal (INVALID_TOPIC_EXCEPTION) and the topic exists
@@ -67,7 +67,7 @@ function entriesOf(broker: Broker, resource: Resource): ConfigEntry[] {
 export const describeConfigs: ApiHandler = {
   apiKey: 32,
   name: "DescribeConfigs",
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 4,
   async handle(broker, request) {
     const includeSynonyms = Boolean(request.includeSynonyms);

@@ -1,5 +1,5 @@
 /**
- * DescribeLogDirs (key 35), v0-v3.
+ * DescribeLogDirs (key 35), v1-v3 (Kafka 4's floor: v0 was removed by KIP-896).
  * Validation order: topics null means every partition; named topics that do not exist are left
  * out (as Kafka does). Answers one log directory, the broker's data dir, with each partition's size
  * in bytes and its offset lag (log end minus high watermark).
@@ -10,7 +10,7 @@ import type { ApiHandler } from "./types.js";
 export const describeLogDirs: ApiHandler = {
   apiKey: 35,
   name: "DescribeLogDirs",
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 3,
   async handle(broker, request) {
     const wanted = request.topics as { topic: string; partitions: number[] }[] | null;

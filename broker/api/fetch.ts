@@ -1,11 +1,13 @@
 /**
- * Fetch (key 1), v4-v12, sessionless.
- * Validation order: a replica id >= 0 (a follower) -> CLUSTER_AUTHORIZATION_FAILED (only the
- * inter-broker principal may fetch as a replica, and replication is not served yet); a session id
- * other than 0, or an epoch other than 0 / -1 -> FETCH_SESSION_ID_NOT_FOUND (every answer carries
- * session id 0: no session is created, so clients keep sending full fetches); per partition:
- * unknown -> UNKNOWN_TOPIC_OR_PARTITION; current leader epoch (v9+) older -> FENCED_LEADER_EPOCH,
- * newer -> UNKNOWN_LEADER_EPOCH; fetch offset outside [log start, log end] -> OFFSET_OUT_OF_RANGE.
+ * Fetch (key 1), v4-v17, sessionless. v13+ name topics by id (KIP-516) instead of by name.
+ * Validation order: a replica id >= 0 (a follower; v15+ in ReplicaState) ->
+ * CLUSTER_AUTHORIZATION_FAILED (only the inter-broker principal may fetch as a replica, and
+ * replication is not served yet); a session id other than 0, or an epoch other than 0 / -1 ->
+ * FETCH_SESSION_ID_NOT_FOUND (every answer carries session id 0: no session is created, so clients
+ * keep sending full fetches); per topic (v13+): an id that names no topic -> UNKNOWN_TOPIC_ID on
+ * each of its partitions, as Kafka answers; per partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION;
+ * current leader epoch (v9+) older -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH; fetch
+ * offset outside [log start, log end] -> OFFSET_OUT_OF_RANGE.
  *
  * Reads whole batches below the high watermark, each partition up to its partitionMaxBytes and
  * the response up to maxBytes, except that the first batch found is returned whole even when
@@ -15,6 +17,7 @@
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
+import { NULL_TOPIC_ID } from "../metadata/store.js";
 import type { ApiHandler } from "./types.js";
 
 /** Longest a fetch may wait, whatever maxWaitMs asks. */
@@ -28,8 +31,27 @@ interface FetchPartition {
 }
 
 interface FetchTopic {
-  topic: string;
+  /** Null for a v13+ topic id that names no topic. */
+  topic: string | null;
+  topicId: string;
   partitions: FetchPartition[];
+}
+
+/** The first version that names topics by id. */
+const TOPIC_ID_VERSION = 13;
+/** The first version that carries the replica id in ReplicaState. */
+const REPLICA_STATE_VERSION = 15;
+
+/** The requested topics with their names: by name up to v12, by id from v13. */
+function resolveTopics(broker: Broker, request: Message, version: number): FetchTopic[] {
+  const topics = request.topics as { topic?: string; topicId?: string; partitions: FetchPartition[] }[];
+  return topics.map((t) => {
+    // Before v13 the answer carries no id: no lookup on the hot path.
+    if (version < TOPIC_ID_VERSION)
+      return { topic: t.topic as string, topicId: NULL_TOPIC_ID, partitions: t.partitions };
+    const topicId = t.topicId as string;
+    return { topic: broker.store.topicById(topicId)?.name ?? null, topicId, partitions: t.partitions };
+  });
 }
 
 function partitionResult(index: number, code: ErrorName | null, readCommitted: boolean): Message {
@@ -63,6 +85,10 @@ async function collect(
   for (const t of topics) {
     const partitions: Message[] = [];
     for (const p of t.partitions) {
+      if (t.topic === null) {
+        partitions.push(partitionResult(p.partition, "UNKNOWN_TOPIC_ID", readCommitted));
+        continue;
+      }
       const partition = broker.topics.partition(t.topic, p.partition);
       if (!partition) {
         partitions.push(partitionResult(p.partition, "UNKNOWN_TOPIC_OR_PARTITION", readCommitted));
@@ -95,7 +121,7 @@ async function collect(
       }
       partitions.push(base);
     }
-    responses.push({ topic: t.topic, partitions });
+    responses.push({ topic: t.topic, topicId: t.topicId, partitions });
   }
   return { responses, bytes };
 }
@@ -111,6 +137,7 @@ function waitForAppend(broker: Broker, topics: FetchTopic[], ms: number): Promis
     };
     const timer = setTimeout(done, ms);
     for (const t of topics) {
+      if (t.topic === null) continue;
       for (const p of t.partitions) {
         const partition = broker.topics.partition(t.topic, p.partition);
         if (partition) stops.push(partition.onAppend(done));
@@ -123,11 +150,11 @@ export const fetch: ApiHandler = {
   apiKey: 1,
   name: "Fetch",
   minVersion: 4,
-  maxVersion: 12,
+  maxVersion: 17,
   async handle(broker, request, ctx) {
     // A fetch changes nothing: the next request on the connection need not wait for its long poll.
     ctx.admit();
-    const topics = request.topics as FetchTopic[];
+    const topics = resolveTopics(broker, request, ctx.apiVersion);
     const readCommitted = request.isolationLevel === 1;
     const answer = (code: ErrorName | null, responses: Message[]) => ({
       throttleTimeMs: 0,
@@ -135,7 +162,11 @@ export const fetch: ApiHandler = {
       sessionId: 0,
       responses,
     });
-    if ((request.replicaId as number) >= 0) return answer("CLUSTER_AUTHORIZATION_FAILED", []);
+    const replicaId =
+      ctx.apiVersion >= REPLICA_STATE_VERSION
+        ? (((request.replicaState as Message | null)?.replicaId as number | undefined) ?? -1)
+        : (request.replicaId as number);
+    if (replicaId >= 0) return answer("CLUSTER_AUTHORIZATION_FAILED", []);
     if (request.sessionId !== 0 || (request.sessionEpoch !== 0 && request.sessionEpoch !== -1)) {
       return answer("FETCH_SESSION_ID_NOT_FOUND", []);
     }

@@ -5,10 +5,14 @@ import { apiVersions } from "./api-versions.js";
 import { createPartitions } from "./create-partitions.js";
 import { createTopics } from "./create-topics.js";
 import { deleteGroups } from "./delete-groups.js";
+import { deleteRecords } from "./delete-records.js";
 import { deleteTopics } from "./delete-topics.js";
+import { describeCluster } from "./describe-cluster.js";
 import { describeConfigs } from "./describe-configs.js";
 import { describeGroups } from "./describe-groups.js";
 import { describeLogDirs } from "./describe-log-dirs.js";
+import { describeProducers } from "./describe-producers.js";
+import { describeTopicPartitions } from "./describe-topic-partitions.js";
 import { fetch } from "./fetch.js";
 import { findCoordinator } from "./find-coordinator.js";
 import { heartbeat } from "./heartbeat.js";
@@ -22,6 +26,7 @@ import { metadata } from "./metadata.js";
 import { offsetCommit } from "./offset-commit.js";
 import { offsetDelete } from "./offset-delete.js";
 import { offsetFetch } from "./offset-fetch.js";
+import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
 import { produce } from "./produce.js";
 import { syncGroup } from "./sync-group.js";
 import type { ApiHandler } from "./types.js";
@@ -44,6 +49,8 @@ export const HANDLERS: ApiHandler[] = [
   initProducerId,
   createTopics,
   deleteTopics,
+  deleteRecords,
+  offsetForLeaderEpoch,
   createPartitions,
   describeConfigs,
   alterConfigs,
@@ -51,4 +58,7 @@ export const HANDLERS: ApiHandler[] = [
   describeLogDirs,
   deleteGroups,
   offsetDelete,
+  describeCluster,
+  describeProducers,
+  describeTopicPartitions,
 ];

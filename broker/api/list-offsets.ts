@@ -1,11 +1,13 @@
 /**
- * ListOffsets (key 2), v0-v7.
+ * ListOffsets (key 2), v1-v11 (Kafka 4's range: v0 was removed by KIP-896).
  * Validation order: per topic and partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; a current
  * leader epoch (v4+) older than the partition's -> FENCED_LEADER_EPOCH, newer ->
  * UNKNOWN_LEADER_EPOCH; then the timestamp: -1 latest (the high watermark; the last stable
  * offset, equal here, under read_committed), -2 earliest (log start), -3 the record with the
- * largest timestamp (v7+), -4 earliest local (= earliest), otherwise the first record at or after
- * the timestamp (offset -1 when none). v0 answers in oldStyleOffsets.
+ * largest timestamp (v7+), -4 earliest local (= earliest: every record is local), -5 latest tiered
+ * (v9+) and -6 earliest pending upload (v11+) offset -1 (no record was ever tiered: what Kafka
+ * answers for a topic without remote storage), otherwise the first record at or after the
+ * timestamp (offset -1 when none). v10+ TimeoutMs only bounds remote-storage lookups: unused here.
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
@@ -16,6 +18,8 @@ export const LATEST = -1;
 export const EARLIEST = -2;
 export const MAX_TIMESTAMP = -3;
 export const EARLIEST_LOCAL = -4;
+export const LATEST_TIERED = -5;
+export const EARLIEST_PENDING_UPLOAD = -6;
 
 function epochAt(partition: Partition, offset: number): number {
   let epoch = -1;
@@ -33,6 +37,9 @@ async function lookup(
     case EARLIEST:
     case EARLIEST_LOCAL:
       return { offset: partition.log.logStartOffset, timestamp: -1 };
+    case LATEST_TIERED:
+    case EARLIEST_PENDING_UPLOAD:
+      return { offset: -1, timestamp: -1 };
     case MAX_TIMESTAMP:
       return (await partition.log.maxTimestampOffset()) ?? { offset: -1, timestamp: -1 };
     default:
@@ -50,7 +57,6 @@ function result(
   return {
     partitionIndex: index,
     errorCode: code ? errorCode(code) : 0,
-    oldStyleOffsets: offset >= 0 ? [offset] : [],
     timestamp,
     offset,
     leaderEpoch,
@@ -60,8 +66,8 @@ function result(
 export const listOffsets: ApiHandler = {
   apiKey: 2,
   name: "ListOffsets",
-  minVersion: 0,
-  maxVersion: 7,
+  minVersion: 1,
+  maxVersion: 11,
   async handle(broker, request) {
     const topics = request.topics as {
       name: string;

@@ -1,5 +1,5 @@
 /**
- * Metadata (key 3), v0-v12.
+ * Metadata (key 3), v0-v13 (v13 adds a top-level error code, always 0 here).
  * Validation order: topics null (v1+) or empty (v0) means every topic; each named topic is looked
  * up, and created when missing if allowAutoTopicCreation (v4+, always for v0-v3) and the broker's
  * auto.create.topics.enable allow it; an illegal name gets INVALID_TOPIC_EXCEPTION, an absent
@@ -8,13 +8,12 @@
 import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
-import type { TopicRecord } from "../metadata/store.js";
+import { NULL_TOPIC_ID, type TopicRecord } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
 
 /** Kafka's "authorized operations not requested" marker. */
 const OPERATIONS_OMITTED = -2147483648;
-const NULL_TOPIC_ID = "00000000000000000000000000000000";
 
 export function describeTopic(topic: TopicRecord): Message {
   return {
@@ -60,7 +59,7 @@ export const metadata: ApiHandler = {
   apiKey: 3,
   name: "Metadata",
   minVersion: 0,
-  maxVersion: 12,
+  maxVersion: 13,
   async handle(broker, request, ctx) {
     const requested = request.topics as { name: string | null; topicId: string }[] | null;
     const all = requested === null || (ctx.apiVersion === 0 && requested.length === 0);
@@ -81,6 +80,7 @@ export const metadata: ApiHandler = {
     }
     return {
       throttleTimeMs: 0,
+      errorCode: 0,
       brokers: broker.store
         .brokers()
         .map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),

@@ -1,29 +1,38 @@
 /**
- * OffsetCommit (key 8), v0-v9 (v10 names topics by id and is not served). v0 and generation -1
- * commit for a standalone consumer (a group without members); v1's per-partition timestamp and
- * v2-v4's retention time are ignored: offsets.retention.minutes applies (KIP-211).
- * Validation order: see broker/group/offsets.ts. Each partition answers once the commit is
- * durable in __consumer_offsets.
+ * OffsetCommit (key 8), v2-v10 (Kafka 4's floor: v0-v1 were removed by KIP-896; v10 names topics
+ * by id, KIP-848). Generation -1 commits for a standalone consumer (a group without members);
+ * v2-v4's retention time is ignored: offsets.retention.minutes applies (KIP-211).
+ * Validation order: (v10) a topic id that names no topic -> UNKNOWN_TOPIC_ID on each of its
+ * partitions, nothing committed for it; then see broker/group/offsets.ts. Each partition answers
+ * once the commit is durable in __consumer_offsets.
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import type { ApiHandler } from "./types.js";
 
+/** The first version that names topics by id. */
+const TOPIC_ID_VERSION = 10;
+
 export const offsetCommit: ApiHandler = {
   apiKey: 8,
   name: "OffsetCommit",
-  minVersion: 0,
-  maxVersion: 9,
+  minVersion: 2,
+  maxVersion: 10,
   async handle(broker, request, ctx): Promise<Message> {
-    const topics = request.topics as Message[];
-    const results = await broker.offsets.commit({
+    const requested = request.topics as Message[];
+    // v10 names topics by id: resolve each to its name; an unknown id commits nothing.
+    const names: (string | null)[] = requested.map((t) =>
+      ctx.apiVersion >= TOPIC_ID_VERSION ? (broker.store.topicById(t.topicId)?.name ?? null) : t.name,
+    );
+    const topics = requested.filter((_, i) => names[i] !== null);
+    const committed = await broker.offsets.commit({
       apiVersion: ctx.apiVersion,
       groupId: request.groupId,
       generationId: ctx.apiVersion >= 1 ? request.generationIdOrMemberEpoch : -1,
       memberId: ctx.apiVersion >= 1 ? request.memberId : "",
       groupInstanceId: request.groupInstanceId ?? null,
       topics: topics.map((t) => ({
-        name: t.name,
+        name: names[requested.indexOf(t)] as string,
         partitions: (t.partitions as Message[]).map((p) => ({
           partition: p.partitionIndex,
           offset: p.committedOffset,
@@ -32,15 +41,20 @@ export const offsetCommit: ApiHandler = {
         })),
       })),
     });
+    let next = 0;
     return {
       throttleTimeMs: 0,
-      topics: topics.map((t, ti) => ({
-        name: t.name,
-        partitions: (t.partitions as Message[]).map((p, pi) => ({
-          partitionIndex: p.partitionIndex,
-          errorCode: results[ti][pi] ? errorCode(results[ti][pi]) : 0,
-        })),
-      })),
+      topics: requested.map((t, ti) => {
+        const results = names[ti] === null ? null : committed[next++];
+        return {
+          name: t.name,
+          topicId: t.topicId,
+          partitions: (t.partitions as Message[]).map((p, pi) => {
+            const result = results ? results[pi] : "UNKNOWN_TOPIC_ID";
+            return { partitionIndex: p.partitionIndex, errorCode: result ? errorCode(result) : 0 };
+          }),
+        };
+      }),
     };
   },
 };

@@ -28,8 +28,14 @@ export function newClusterId(): string {
   return randomBytes(16).toString("base64url");
 }
 
+/** A topic id as stored: 32 lower-case hex digits, never all zeros (Kafka's "no id"). */
+const VALID_TOPIC_ID = /^(?!0{32})[0-9a-f]{32}$/;
+
+/** A random topic id (Kafka's Uuid: 16 random bytes, never the all-zero "no id"). */
 export function newTopicId(): string {
-  return randomBytes(16).toString("hex");
+  // All zeros comes up once in 2^128 draws; a second draw is as good as certain to differ.
+  const id = randomBytes(16).toString("hex");
+  return VALID_TOPIC_ID.test(id) ? id : newTopicId();
 }
 
 export class FileMetadataStore implements MetadataStore {
@@ -83,7 +89,14 @@ export class FileMetadataStore implements MetadataStore {
       };
     }
     const store = new FileMetadataStore(file, sfs, doc, nodeId);
-    if (!data) await store.mutate(() => {});
+    // Data written before topics had ids (or edited by hand) gets one now, persisted before any
+    // client can see it, so the id a client learns never changes across restarts.
+    const missingIds = doc.topics.some((t) => !VALID_TOPIC_ID.test(t.id ?? ""));
+    if (!data || missingIds) {
+      await store.mutate((d) => {
+        for (const t of d.topics) if (!VALID_TOPIC_ID.test(t.id ?? "")) t.id = newTopicId();
+      });
+    }
     return store;
   }
 

@@ -4,6 +4,9 @@
  * broker; an etcd-backed store for clusters implements the same interface.
  */
 
+/** Kafka's "no topic id" (Uuid.ZERO_UUID), in the stored hex form. */
+export const NULL_TOPIC_ID = "00000000000000000000000000000000";
+
 export interface BrokerRecord {
   nodeId: number;
   host: string;

@@ -15,6 +15,11 @@ import { DescribeClusterRequest, DescribeClusterResponse } from "./describe-clus
 import { DescribeConfigsRequest, DescribeConfigsResponse } from "./describe-configs.js";
 import { DescribeGroupsRequest, DescribeGroupsResponse } from "./describe-groups.js";
 import { DescribeLogDirsRequest, DescribeLogDirsResponse } from "./describe-log-dirs.js";
+import { DescribeProducersRequest, DescribeProducersResponse } from "./describe-producers.js";
+import {
+  DescribeTopicPartitionsRequest,
+  DescribeTopicPartitionsResponse,
+} from "./describe-topic-partitions.js";
 import { FetchRequest, FetchResponse } from "./fetch.js";
 import { FindCoordinatorRequest, FindCoordinatorResponse } from "./find-coordinator.js";
 import { HeartbeatRequest, HeartbeatResponse } from "./heartbeat.js";
@@ -75,4 +80,6 @@ export const API_SPECS: Readonly<Record<number, ApiSpec>> = {
   44: api("IncrementalAlterConfigs", IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
   47: api("OffsetDelete", OffsetDeleteRequest, OffsetDeleteResponse),
   60: api("DescribeCluster", DescribeClusterRequest, DescribeClusterResponse),
+  61: api("DescribeProducers", DescribeProducersRequest, DescribeProducersResponse),
+  75: api("DescribeTopicPartitions", DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse),
 };

@@ -631,9 +631,8 @@ describe("LeaveGroup and static membership", () => {
 
 describe("OffsetCommit and OffsetFetch", () => {
   const versions: [commit: number, fetch: number][] = [
-    [0, 0],
-    [1, 1],
-    [2, 2],
+    [2, 1],
+    [3, 2],
     [5, 5],
     [7, 7],
     [8, 8],

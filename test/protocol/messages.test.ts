@@ -106,9 +106,10 @@ class Sampler {
 const APIS = Object.entries(API_SPECS).map(([key, api]) => ({ key: Number(key), ...api }));
 
 describe("API_SPECS", () => {
-  it("holds the 27 APIs under their keys, with matching request and response versions", () => {
+  it("holds the 29 APIs under their keys, with matching request and response versions", () => {
     expect(APIS.map((a) => a.key)).toEqual([
       0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 32, 33, 35, 37, 42, 44, 47, 60,
+      61, 75,
     ]);
     for (const api of APIS) {
       expect(api.request.apiKey).toBe(api.key);
@@ -273,6 +274,119 @@ describe("golden vectors", () => {
     const bytes = hex("ffff ffff 00007530 00000001 0001 74 00000001 00000000 ffffffff");
     expect(encode(codec, 3, value)).toEqual(bytes);
     expect(decode(codec, 3, bytes)).toMatchObject(value);
+  });
+});
+
+describe("golden vectors: DescribeProducers and DescribeTopicPartitions", () => {
+  it("DescribeProducers v0 request: a topic and its partition indexes", () => {
+    const codec = codecOf(61, "request");
+    const value = { topics: [{ name: "t", partitionIndexes: [0, 1] }] };
+    // topics: 1 -> name "t", indexes: 2 -> 0, 1; topic tags; message tags.
+    const bytes = hex("02 02 74 03 00000000 00000001 00 00");
+    expect(encode(codec, 0, value)).toEqual(bytes);
+    expect(decode(codec, 0, bytes)).toEqual(value);
+  });
+
+  it("DescribeProducers v0 response: a partition's producer state", () => {
+    const codec = codecOf(61, "response");
+    const value = {
+      throttleTimeMs: 0,
+      topics: [
+        {
+          name: "t",
+          partitions: [
+            {
+              partitionIndex: 0,
+              errorCode: 0,
+              errorMessage: null,
+              activeProducers: [
+                {
+                  producerId: 7,
+                  producerEpoch: 1,
+                  lastSequence: 9,
+                  lastTimestamp: -1,
+                  coordinatorEpoch: -1,
+                  currentTxnStartOffset: -1,
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const bytes = hex(
+      [
+        "00000000", // throttle
+        "02 02 74", // topics: 1 -> "t"
+        "02 00000000 0000 00", // partitions: 1 -> index 0, no error, null message
+        "02 0000000000000007 00000001 00000009 ffffffffffffffff ffffffff ffffffffffffffff 00",
+        "00 00 00", // partition, topic and message tags
+      ].join(""),
+    );
+    expect(encode(codec, 0, value)).toEqual(bytes);
+    expect(decode(codec, 0, bytes)).toEqual(value);
+  });
+
+  it("DescribeTopicPartitions v0 request: a nullable cursor struct (1 present, -1 null)", () => {
+    const codec = codecOf(75, "request");
+    const value = {
+      topics: [{ name: "t" }],
+      responsePartitionLimit: 5,
+      cursor: { topicName: "t", partitionIndex: 2 },
+    };
+    const bytes = hex("02 02 74 00 00000005 01 02 74 00000002 00 00");
+    expect(encode(codec, 0, value)).toEqual(bytes);
+    expect(decode(codec, 0, bytes)).toEqual(value);
+    const noCursor = hex("02 02 74 00 000007d0 ff 00");
+    expect(encode(codec, 0, { topics: [{ name: "t" }] })).toEqual(noCursor);
+    expect(decode(codec, 0, noCursor)).toEqual({
+      topics: [{ name: "t" }],
+      responsePartitionLimit: 2000,
+      cursor: null,
+    });
+  });
+
+  it("DescribeTopicPartitions v0 response: null ELR arrays and no next cursor", () => {
+    const codec = codecOf(75, "response");
+    const id = "0123456789abcdef0123456789abcdef";
+    const value = {
+      throttleTimeMs: 0,
+      topics: [
+        {
+          errorCode: 0,
+          name: "t",
+          topicId: id,
+          isInternal: false,
+          partitions: [
+            {
+              errorCode: 0,
+              partitionIndex: 0,
+              leaderId: 1,
+              leaderEpoch: 0,
+              replicaNodes: [1],
+              isrNodes: [1],
+              eligibleLeaderReplicas: null,
+              lastKnownELR: null,
+              offlineReplicas: [],
+            },
+          ],
+          topicAuthorizedOperations: -2147483648,
+        },
+      ],
+      nextCursor: null,
+    };
+    const bytes = hex(
+      [
+        "00000000", // throttle
+        `02 0000 02 74 ${id} 00`, // topics: 1 -> no error, "t", id, not internal
+        "02 0000 00000000 00000001 00000000", // partitions: 1 -> no error, index 0, leader 1, epoch 0
+        "02 00000001 02 00000001 00 00 01 00", // replicas [1], isr [1], ELR null, last ELR null, offline []
+        "80000000 00", // authorized operations omitted; topic tags
+        "ff 00", // next cursor null; message tags
+      ].join(""),
+    );
+    expect(encode(codec, 0, value)).toEqual(bytes);
+    expect(decode(codec, 0, bytes)).toEqual(value);
   });
 });
 

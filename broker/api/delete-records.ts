@@ -1,0 +1,48 @@
+/**
+ * DeleteRecords (key 21), v0-v2 (Kafka 4's range).
+ * Validation order, per topic and partition: an internal topic -> INVALID_TOPIC_EXCEPTION (as
+ * Kafka: __consumer_offsets is the broker's); unknown -> UNKNOWN_TOPIC_OR_PARTITION; offset -1
+ * means the high watermark, any other negative offset or one beyond the high watermark ->
+ * OFFSET_OUT_OF_RANGE; a topic whose cleanup.policy lacks `delete` -> POLICY_VIOLATION. Then the
+ * log start offset moves up (never down) and is checkpointed before the answer, which carries the
+ * new log start offset as LowWatermark (-1 on error). Fetches below it get OFFSET_OUT_OF_RANGE and
+ * ListOffsets earliest answers it. TimeoutMs only matters with followers (none yet).
+ */
+import type { Message } from "../../protocol/codec.js";
+import { errorCode, KafkaError } from "../../protocol/errors.js";
+import { isInternalTopic } from "../topics.js";
+import type { ApiHandler } from "./types.js";
+
+interface DeleteTopic {
+  name: string;
+  partitions: { partitionIndex: number; offset: number }[];
+}
+
+export const deleteRecords: ApiHandler = {
+  apiKey: 21,
+  name: "DeleteRecords",
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(broker, request) {
+    const topics = request.topics as DeleteTopic[];
+    const out: Message[] = [];
+    for (const t of topics) {
+      const partitions: Message[] = [];
+      for (const p of t.partitions) {
+        const result = { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: 0 };
+        try {
+          if (isInternalTopic(t.name)) {
+            throw new KafkaError("INVALID_TOPIC_EXCEPTION", `${t.name} is an internal topic`);
+          }
+          result.lowWatermark = await broker.topics.deleteRecords(t.name, p.partitionIndex, p.offset);
+        } catch (err) {
+          if (!KafkaError.is(err)) throw err;
+          result.errorCode = errorCode(err.code);
+        }
+        partitions.push(result);
+      }
+      out.push({ name: t.name, partitions });
+    }
+    return { throttleTimeMs: 0, topics: out };
+  },
+};

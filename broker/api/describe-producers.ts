@@ -1,0 +1,56 @@
+/**
+ * DescribeProducers (key 61), v0 (Kafka 4's range).
+ * Validation order, per topic and partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION (with a
+ * message). Then every idempotent producer with state on the partition: its id, epoch and the last
+ * sequence it wrote. samsa does not record batch timestamps in producer state, so LastTimestamp is
+ * -1 (the field's default); transactions are not served, so CoordinatorEpoch and
+ * CurrentTxnStartOffset are -1.
+ */
+import type { Message } from "../../protocol/codec.js";
+import { errorCode } from "../../protocol/errors.js";
+import type { Partition } from "../partition.js";
+import type { ApiHandler } from "./types.js";
+
+function activeProducers(partition: Partition): Message[] {
+  return partition.producers.snapshot().map((p) => ({
+    producerId: p.producerId,
+    producerEpoch: p.epoch,
+    lastSequence: p.batches.length > 0 ? p.batches[p.batches.length - 1].lastSeq : -1,
+    lastTimestamp: -1,
+    coordinatorEpoch: -1,
+    currentTxnStartOffset: -1,
+  }));
+}
+
+export const describeProducers: ApiHandler = {
+  apiKey: 61,
+  name: "DescribeProducers",
+  minVersion: 0,
+  maxVersion: 0,
+  async handle(broker, request) {
+    const topics = request.topics as { name: string; partitionIndexes: number[] }[];
+    return {
+      throttleTimeMs: 0,
+      topics: topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((index) => {
+          const partition = broker.topics.partition(t.name, index);
+          if (!partition) {
+            return {
+              partitionIndex: index,
+              errorCode: errorCode("UNKNOWN_TOPIC_OR_PARTITION"),
+              errorMessage: `no partition ${t.name}-${index}`,
+              activeProducers: [],
+            };
+          }
+          return {
+            partitionIndex: index,
+            errorCode: 0,
+            errorMessage: null,
+            activeProducers: activeProducers(partition),
+          };
+        }),
+      })),
+    };
+  },
+};

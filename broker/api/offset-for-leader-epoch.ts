@@ -1,0 +1,57 @@
+/**
+ * OffsetForLeaderEpoch (key 23), v2-v4 (Kafka 4's range: v0-v1 were removed by KIP-896).
+ * Validation order: a replica id >= 0 (v3+, a follower) -> CLUSTER_AUTHORIZATION_FAILED on every
+ * partition (only the inter-broker principal may ask as a replica, and replication is not served
+ * yet); per topic and partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; a current leader epoch
+ * older than the partition's -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH; then the
+ * partition's leader-epoch cache answers: the largest epoch <= the requested one and the start
+ * offset of the next higher epoch (the log end offset for the latest epoch); epoch and offset -1
+ * when the requested epoch is newer than the latest. The leader's current epoch always answers the
+ * log end offset, even before anything was written in it: Kafka's leader puts its epoch in the
+ * cache when it takes the lead, samsa's cache learns it from the first append.
+ */
+import type { Message } from "../../protocol/codec.js";
+import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import type { ApiHandler } from "./types.js";
+
+interface EpochTopic {
+  topic: string;
+  partitions: { partition: number; currentLeaderEpoch: number; leaderEpoch: number }[];
+}
+
+function result(partition: number, code: ErrorName | null, leaderEpoch = -1, endOffset = -1): Message {
+  return { errorCode: code ? errorCode(code) : 0, partition, leaderEpoch, endOffset };
+}
+
+export const offsetForLeaderEpoch: ApiHandler = {
+  apiKey: 23,
+  name: "OffsetForLeaderEpoch",
+  minVersion: 2,
+  maxVersion: 4,
+  async handle(broker, request, ctx) {
+    const topics = request.topics as EpochTopic[];
+    const follower = ctx.apiVersion >= 3 && (request.replicaId as number) >= 0;
+    return {
+      throttleTimeMs: 0,
+      topics: topics.map((t) => ({
+        topic: t.topic,
+        partitions: t.partitions.map((p) => {
+          if (follower) return result(p.partition, "CLUSTER_AUTHORIZATION_FAILED");
+          const partition = broker.topics.partition(t.topic, p.partition);
+          if (!partition) return result(p.partition, "UNKNOWN_TOPIC_OR_PARTITION");
+          if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
+            const code =
+              p.currentLeaderEpoch < partition.leaderEpoch ? "FENCED_LEADER_EPOCH" : "UNKNOWN_LEADER_EPOCH";
+            return result(p.partition, code);
+          }
+          const log = partition.log;
+          if (p.leaderEpoch === partition.leaderEpoch && log.epochs.latestEpoch() <= partition.leaderEpoch) {
+            return result(p.partition, null, partition.leaderEpoch, log.logEndOffset);
+          }
+          const found = log.epochs.endOffsetFor(p.leaderEpoch, log.logEndOffset);
+          return result(p.partition, null, found.epoch, found.startOffset);
+        }),
+      })),
+    };
+  },
+};
