@@ -15,6 +15,7 @@ import {
   findCoordinator,
   type OffsetAndMetadata,
 } from "./coordinator.js";
+import { brokerError } from "./errors.js";
 import { withRetry } from "./retry.js";
 
 export interface NewTopic {
@@ -300,10 +301,7 @@ export class Admin {
         const g = r.groups[0];
         // Retriable coordinator errors go round withRetry; others reach the caller.
         if (g.errorCode !== 0) {
-          throw new KafkaError(
-            errorName(g.errorCode),
-            `describe group ${groupId}${g.errorMessage ? `: ${g.errorMessage}` : ""}`,
-          );
+          throw brokerError(g.errorCode, `describe group ${groupId}`, g.errorMessage);
         }
         return g;
       });

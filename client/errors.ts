@@ -3,7 +3,9 @@
  * name, `retriable` from Kafka's table); failures on the client's side are `ClientError`s with
  * codes of their own. Both carry `code` and `retriable`: callers never parse messages.
  */
-export { KafkaError } from "../protocol/errors.js";
+import { errorName, KafkaError } from "../protocol/errors.js";
+
+export { KafkaError };
 
 export type ClientErrorCode =
   | "CONNECTION_FAILED"
@@ -43,4 +45,17 @@ export class ClientError extends Error {
 /** Whether an error (client-side or from the broker) may succeed if retried. */
 export function isRetriable(err: unknown): boolean {
   return typeof err === "object" && err !== null && (err as { retriable?: unknown }).retriable === true;
+}
+
+/**
+ * The KafkaError for a broker's error answer (`code`, its errorMessage) about `what`. A broker may
+ * start its errorMessage with the error's name (samsa's brokers send a KafkaError's whole message,
+ * "INVALID_CONFIG: ..."): that name is dropped, so the KafkaError's own prefix says it once.
+ */
+export function brokerError(code: number, what: string, message?: string | null): KafkaError {
+  const name = errorName(code);
+  let detail = message ?? "";
+  if (detail === name) detail = "";
+  else if (detail.startsWith(`${name}: `)) detail = detail.slice(name.length + 2);
+  return new KafkaError(name, detail ? `${what}: ${detail}` : what);
 }
