@@ -32,7 +32,7 @@ import {
 } from "../protocol/record-batch.js";
 import { readInt64, writeInt64 } from "../protocol/varint.js";
 import type { CompressionType, LogConfig } from "./config.js";
-import type { ValidAppend, ValidBatch } from "./validate.js";
+import { decompressedBytesMax, type ValidAppend, type ValidBatch } from "./validate.js";
 
 export interface RewrittenAppend {
   /** The batches to store: `buf` itself (patched in place) unless a batch was recompressed. */
@@ -118,7 +118,7 @@ function recompressAll(
 /** Re-encodes one batch with `codec`, keeping its header fields; checks max.message.bytes. */
 function recompress(batch: Buffer, codec: Compression, config: LogConfig): Buffer {
   const header = readBatchHeader(batch);
-  const records = decodeRecords(batch).map((r) => ({
+  const records = decodeRecords(batch, 0, decompressedBytesMax(config)).map((r) => ({
     key: r.key,
     value: r.value,
     headers: r.headers,
