@@ -2,8 +2,10 @@
  * What the broker changes in a leader's batches after validation and before they are stored, as
  * Kafka's LogValidator does (docs/decisions/0011). In this order, per data batch:
  *   1. compression.type other than `producer`, and a batch codec that differs: the records are
- *      decompressed and the batch re-encoded with the topic's codec (header fields kept, new
- *      CRC); a result larger than max.message.bytes is refused (MESSAGE_TOO_LARGE). This is the
+ *      decompressed (at most decompressedBytesMax, else MESSAGE_TOO_LARGE), their timestamps
+ *      checked against the bounds (INVALID_TIMESTAMP), and the batch re-encoded with the topic's
+ *      codec (header fields kept, new CRC); a result larger than max.message.bytes is refused
+ *      (MESSAGE_TOO_LARGE). This is the
  *      only place the produce path decompresses a batch's records for storing;
  *   2. message.timestamp.type=LogAppendTime: attributes bit 3 set and maxTimestamp = the append
  *      time (records keep their deltas, as in Kafka);
@@ -32,7 +34,7 @@ import {
 } from "../protocol/record-batch.js";
 import { readInt64, writeInt64 } from "../protocol/varint.js";
 import type { CompressionType, LogConfig } from "./config.js";
-import { decompressedBytesMax, type ValidAppend, type ValidBatch } from "./validate.js";
+import { checkTimestamp, decompressedBytesMax, type ValidAppend, type ValidBatch } from "./validate.js";
 
 export interface RewrittenAppend {
   /** The batches to store: `buf` itself (patched in place) unless a batch was recompressed. */
@@ -67,7 +69,7 @@ export function rewriteBatches(
   let out = buf;
   let batches = valid.batches;
   if (target !== null && valid.batches.some((b) => needsRecompression(buf, b, target))) {
-    ({ out, batches } = recompressAll(buf, valid.batches, target, config));
+    ({ out, batches } = recompressAll(buf, valid.batches, target, config, nowMs));
   }
   // The usual append changes nothing: no array or object is copied then (the append hot path).
   let changed = batches !== valid.batches;
@@ -97,6 +99,7 @@ function recompressAll(
   valid: ValidBatch[],
   target: Compression,
   config: LogConfig,
+  nowMs: number,
 ): { out: Buffer; batches: ValidBatch[] } {
   const parts: Buffer[] = [];
   const batches: ValidBatch[] = [];
@@ -105,7 +108,7 @@ function recompressAll(
     let part = buf.subarray(b.position, b.position + b.size);
     let maxTimestamp = b.maxTimestamp;
     if (needsRecompression(buf, b, target)) {
-      part = recompress(part, target, config);
+      part = recompress(part, target, config, nowMs);
       maxTimestamp = readInt64(part, MAX_TIMESTAMP_OFFSET);
     }
     parts.push(part);
@@ -115,10 +118,18 @@ function recompressAll(
   return { out: Buffer.concat(parts, position), batches };
 }
 
-/** Re-encodes one batch with `codec`, keeping its header fields; checks max.message.bytes. */
-function recompress(batch: Buffer, codec: Compression, config: LogConfig): Buffer {
+/**
+ * Re-encodes one batch with `codec`, keeping its header fields; checks max.message.bytes. The
+ * header's maxTimestamp becomes the records' largest, so on a CreateTime topic each CreateTime
+ * record passes the timestamp bounds first (validation trusted the compressed batch's header).
+ */
+function recompress(batch: Buffer, codec: Compression, config: LogConfig, nowMs: number): Buffer {
   const header = readBatchHeader(batch);
-  const records = decodeRecords(batch, 0, decompressedBytesMax(config)).map((r) => ({
+  const decoded = decodeRecords(batch, 0, decompressedBytesMax(config));
+  if (config.timestampType === "CreateTime" && (header.attributes & TIMESTAMP_TYPE_MASK) === 0) {
+    for (const r of decoded) checkTimestamp(r.timestamp, { config, nowMs });
+  }
+  const records = decoded.map((r) => ({
     key: r.key,
     value: r.value,
     headers: r.headers,

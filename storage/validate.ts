@@ -225,7 +225,8 @@ function compressedMaxTimestamp(batch: Buffer, lo: number, hi: number, options: 
   return max;
 }
 
-function checkTimestamp(timestamp: number, options: ValidateOptions): void {
+/** A CreateTime record's timestamp: -1, or not negative and within the bounds of now. */
+export function checkTimestamp(timestamp: number, options: Pick<ValidateOptions, "config" | "nowMs">): void {
   if (timestamp === NO_TIMESTAMP) return;
   if (timestamp < 0) throw new KafkaError("INVALID_TIMESTAMP", `timestamp ${timestamp} is negative`);
   const { nowMs, config } = options;

@@ -186,6 +186,20 @@ describe("timestamp bounds", () => {
     });
     await log.close();
   });
+
+  it("checks the records of a batch it recompresses, whatever its header claims", async () => {
+    // The header claims NOW; a record lies outside the bound. Recompression reads every record and
+    // stores their true maximum, so that record must pass the bounds too (as Kafka's walk does).
+    const log = await open(config({ timestampAfterMaxMs: 1000, compressionType: "zstd" }));
+    const batch = encodeRecordBatch(records([NOW, NOW + 5000]), { compression: Compression.Gzip });
+    writeInt64(batch, MAX_TIMESTAMP_OFFSET, NOW);
+    batch.writeUInt32BE(computeBatchCrc(batch, 0, batch.length), CRC_OFFSET);
+    await expect(log.append(batch)).rejects.toMatchObject({ code: "INVALID_TIMESTAMP" });
+    expect(log.logEndOffset).toBe(0);
+    const fine = encodeRecordBatch(records([NOW, NOW + 500]), { compression: Compression.Gzip });
+    await expect(log.append(fine)).resolves.toMatchObject({ baseOffset: 0 });
+    await log.close();
+  });
 });
 
 describe("compression.type", () => {
