@@ -5,8 +5,8 @@
  *      decompressed (at most decompressedBytesMax, else MESSAGE_TOO_LARGE), their timestamps
  *      checked against the bounds (INVALID_TIMESTAMP), and the batch re-encoded with the topic's
  *      codec (header fields kept, new CRC); a result larger than max.message.bytes is refused
- *      (MESSAGE_TOO_LARGE). This is the
- *      only place the produce path decompresses a batch's records for storing;
+ *      (MESSAGE_TOO_LARGE). This is the only place the produce path decompresses a batch's
+ *      records for storing;
  *   2. message.timestamp.type=LogAppendTime: attributes bit 3 set and maxTimestamp = the append
  *      time (records keep their deltas, as in Kafka);
  *   3. CreateTime: a header maxTimestamp that differs from the records' largest timestamp
