@@ -2,9 +2,10 @@
  * What the broker changes in a leader's batches after validation and before they are stored, as
  * Kafka's LogValidator does (docs/decisions/0011). In this order, per data batch:
  *   1. compression.type other than `producer`, and a batch codec that differs: the records are
- *      decompressed (at most decompressedBytesMax, else MESSAGE_TOO_LARGE), their timestamps
- *      checked against the bounds (INVALID_TIMESTAMP), and the batch re-encoded with the topic's
- *      codec (header fields kept, new CRC); a result larger than max.message.bytes is refused
+ *      decompressed (at most decompressedBytesMax, else MESSAGE_TOO_LARGE) and must fill the
+ *      decompressed section exactly (INVALID_RECORD), their timestamps are checked against the
+ *      bounds (INVALID_TIMESTAMP), and the batch is re-encoded with the topic's codec (header
+ *      fields kept, new CRC); a result larger than max.message.bytes is refused
  *      (MESSAGE_TOO_LARGE). This is the only place the produce path decompresses a batch's
  *      records for storing;
  *   2. message.timestamp.type=LogAppendTime: attributes bit 3 set and maxTimestamp = the append
@@ -15,7 +16,7 @@
  * are the broker's own and are left alone. Followers and journal replay never come here: their
  * batches were rewritten by whoever appended them first.
  */
-import { Compression, compressionFromName } from "../protocol/compression.js";
+import { Compression, compressionFromName, decompress } from "../protocol/compression.js";
 import { KafkaError } from "../protocol/errors.js";
 import {
   ATTRIBUTES_OFFSET,
@@ -25,14 +26,19 @@ import {
   computeBatchCrc,
   decodeRecords,
   encodeRecordBatch,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
   NO_TIMESTAMP,
+  RECORD_COUNT_OFFSET,
+  RECORDS_OFFSET,
   readBatchHeader,
   TIMESTAMP_TYPE_MASK,
   TimestampType,
   TRANSACTIONAL_MASK,
+  walkRecords,
 } from "../protocol/record-batch.js";
-import { readInt64, writeInt64 } from "../protocol/varint.js";
+import { Cursor, readInt64, writeInt64 } from "../protocol/varint.js";
 import type { CompressionType, LogConfig } from "./config.js";
 import { checkTimestamp, decompressedBytesMax, type ValidAppend, type ValidBatch } from "./validate.js";
 
@@ -125,7 +131,7 @@ function recompressAll(
  */
 function recompress(batch: Buffer, codec: Compression, config: LogConfig, nowMs: number): Buffer {
   const header = readBatchHeader(batch);
-  const decoded = decodeRecords(batch, 0, decompressedBytesMax(config));
+  const decoded = decodeRecords(decompressExactly(batch, header.attributes, config));
   if (config.timestampType === "CreateTime" && (header.attributes & TIMESTAMP_TYPE_MASK) === 0) {
     for (const r of decoded) checkTimestamp(r.timestamp, { config, nowMs });
   }
@@ -157,6 +163,27 @@ function recompress(batch: Buffer, codec: Compression, config: LogConfig, nowMs:
     );
   }
   return out;
+}
+
+/**
+ * The batch with its records decompressed (at most decompressedBytesMax), checked to fill the
+ * decompressed section exactly, as Kafka's reader requires: bytes after the declared records
+ * would otherwise vanish in the re-encoding (INVALID_RECORD).
+ */
+function decompressExactly(batch: Buffer, attributes: number, config: LogConfig): Buffer {
+  const body = decompress(
+    attributes & COMPRESSION_MASK,
+    batch.subarray(RECORDS_OFFSET),
+    decompressedBytesMax(config),
+  );
+  const c = new Cursor(body, 0);
+  walkRecords(c, batch.readInt32BE(RECORD_COUNT_OFFSET));
+  if (c.pos !== body.length)
+    throw new KafkaError("INVALID_RECORD", `${body.length - c.pos} bytes after the last record`);
+  const plain = Buffer.concat([batch.subarray(0, RECORDS_OFFSET), body]);
+  plain.writeInt32BE(plain.length - LOG_OVERHEAD, LENGTH_OFFSET);
+  plain.writeInt16BE(attributes & ~COMPRESSION_MASK, ATTRIBUTES_OFFSET);
+  return plain;
 }
 
 /** Steps 2 and 3 for the batch `b` of `buf`, in place; returns it with its stored maxTimestamp. */
