@@ -15,37 +15,46 @@ import type { TestClient } from "../helpers/kafka-client.js";
 
 export const KCAT_INSTALL = "apt-get update && apt-get install -y kcat";
 
-/** Throws, naming the install command, unless kcat runs. Never a skip: see DESIGN.md, Tests. */
-export function requireKcat(): void {
-  const probe = spawnSync("kcat", ["-V"], { encoding: "utf8", timeout: 10_000 });
+/**
+ * Throws, naming the install command, unless `command args` exits 0 within 10 s: a tool the compat
+ * suites drive is required, never a reason to skip (DESIGN.md, Tests).
+ */
+export function requireTool(what: string, command: string, args: string[], install: string): void {
+  const probe = spawnSync(command, args, { encoding: "utf8", timeout: 10_000 });
   if (probe.error || probe.status !== 0) {
     const why = probe.error ? probe.error.message : `exit ${probe.status}: ${probe.stderr}`;
     throw new Error(
-      `kcat is required by test/compat but does not run (${why}). Install it with: ${KCAT_INSTALL} ` +
+      `${what} is required by test/compat but does not run (${why}). Install it with: ${install} ` +
         "(as root; .ci/run does this)",
     );
   }
 }
 
-export interface KcatResult {
+export function requireKcat(): void {
+  requireTool("kcat", "kcat", ["-V"], KCAT_INSTALL);
+}
+
+export interface RunResult {
   code: number | null;
   stdout: Buffer;
   stderr: string;
 }
 
-export interface KcatOptions {
+export interface RunOptions {
   input?: Buffer | string;
   timeoutMs?: number;
   /** Resolve whatever the exit code (default: a non-zero exit rejects). */
   allowFailure?: boolean;
+  /** Named in the error when the command cannot be started. */
+  install?: string;
 }
 
-/** Runs `kcat -b 127.0.0.1:<port> ...args`, killed after `timeoutMs` (a timeout rejects). */
-export function kcat(port: number, args: string[], options: KcatOptions = {}): Promise<KcatResult> {
+/** Runs `command args`, killed after `timeoutMs` (default 15 s; a timeout rejects). */
+export function runBounded(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? 15_000;
-  const full = ["-b", `127.0.0.1:${port}`, ...args];
+  const what = `${command} ${args.join(" ")}`;
   return new Promise((resolve, reject) => {
-    const child = spawn("kcat", full, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -57,17 +66,16 @@ export function kcat(port: number, args: string[], options: KcatOptions = {}): P
     child.stderr.on("data", (d: Buffer) => err.push(d));
     child.on("error", (e) => {
       clearTimeout(timer);
-      reject(new Error(`kcat ${full.join(" ")}: ${e.message}; install with: ${KCAT_INSTALL}`));
+      const hint = options.install ? `; install with: ${options.install}` : "";
+      reject(new Error(`${what}: ${e.message}${hint}`));
     });
     child.on("close", (code) => {
       clearTimeout(timer);
       const result = { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8") };
       if (timedOut) {
-        reject(
-          new Error(`kcat ${full.join(" ")} timed out after ${timeoutMs} ms; stderr:\n${result.stderr}`),
-        );
+        reject(new Error(`${what} timed out after ${timeoutMs} ms; stderr:\n${result.stderr}`));
       } else if (code !== 0 && !options.allowFailure) {
-        reject(new Error(`kcat ${full.join(" ")} exited ${code}; stderr:\n${result.stderr}`));
+        reject(new Error(`${what} exited ${code}; stderr:\n${result.stderr}`));
       } else {
         resolve(result);
       }
@@ -75,6 +83,14 @@ export function kcat(port: number, args: string[], options: KcatOptions = {}): P
     child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");
   });
+}
+
+export type KcatResult = RunResult;
+export type KcatOptions = Omit<RunOptions, "install">;
+
+/** Runs `kcat -b 127.0.0.1:<port> ...args`, killed after `timeoutMs` (a timeout rejects). */
+export function kcat(port: number, args: string[], options: KcatOptions = {}): Promise<KcatResult> {
+  return runBounded("kcat", ["-b", `127.0.0.1:${port}`, ...args], { ...options, install: KCAT_INSTALL });
 }
 
 /**

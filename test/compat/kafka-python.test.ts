@@ -7,12 +7,11 @@
  * /usr/bin/python3 (Debian's, where python3-kafka is installed; the PATH python may be another),
  * each bounded by a timeout. Without the package the suite fails naming the install command.
  */
-import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
-import { fetchPartition } from "./helpers.js";
+import { fetchPartition, requireTool, runBounded } from "./helpers.js";
 
 const PYTHON = "/usr/bin/python3";
 const SCRIPT = path.join(import.meta.dirname, "kafka_python_client.py");
@@ -23,48 +22,17 @@ const SCENARIO_TIMEOUT_MS = 60_000;
 let tb: TestBroker;
 let client: TestClient;
 
-/** Throws, naming the install command, unless Debian's python3 can import kafka. Never a skip. */
 function requireKafkaPython(): void {
-  const probe = spawnSync(PYTHON, ["-c", "import kafka; print(kafka.__version__)"], {
-    encoding: "utf8",
-    timeout: 10_000,
-  });
-  if (probe.error || probe.status !== 0) {
-    const why = probe.error ? probe.error.message : `exit ${probe.status}: ${probe.stderr}`;
-    throw new Error(
-      `kafka-python is required by test/compat but ${PYTHON} cannot import it (${why}). ` +
-        `Install it with: ${INSTALL} (as root; .ci/run does this)`,
-    );
-  }
+  requireTool("kafka-python", PYTHON, ["-c", "import kafka; print(kafka.__version__)"], INSTALL);
 }
 
 /** Runs one scenario of kafka_python_client.py; resolves with the JSON it printed. */
-function scenario(name: string, topic: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT, String(tb.port), name, topic], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, SCENARIO_TIMEOUT_MS);
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => err.push(d));
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(new Error(`${PYTHON} ${name}: ${e.message}; install with: ${INSTALL}`));
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString("utf8");
-      if (timedOut) reject(new Error(`kafka-python ${name} timed out; stderr:\n${stderr}`));
-      else if (code !== 0) reject(new Error(`kafka-python ${name} exited ${code}; stderr:\n${stderr}`));
-      else resolve(JSON.parse(Buffer.concat(out).toString("utf8")));
-    });
+async function scenario(name: string, topic: string): Promise<Record<string, unknown>> {
+  const { stdout } = await runBounded(PYTHON, [SCRIPT, String(tb.port), name, topic], {
+    timeoutMs: SCENARIO_TIMEOUT_MS,
+    install: INSTALL,
   });
+  return JSON.parse(stdout.toString("utf8"));
 }
 
 beforeAll(async () => {

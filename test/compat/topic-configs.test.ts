@@ -6,7 +6,6 @@
  * compression.type=zstd and message.timestamp.type=LogAppendTime, and see the broker's codec and
  * append time. Every librdkafka and kcat call is bounded by a timeout.
  */
-import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +14,7 @@ import { COMPRESSION_MASK, TIMESTAMP_TYPE_MASK } from "../../protocol/record-bat
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
 import { ISSUE_CONFIGS } from "../helpers/topic-configs.js";
-import { fetchPartition, kcat, kcatConsume, requireKcat } from "./helpers.js";
+import { fetchPartition, kcat, kcatConsume, requireKcat, requireTool, runBounded } from "./helpers.js";
 
 /** Debian's python3 (the one apt's python3-confluent-kafka installs into). */
 const PYTHON = "/usr/bin/python3";
@@ -41,14 +40,12 @@ const ALTERED: Record<string, string> = {
 };
 
 function requireRdkafkaAdmin(): void {
-  const probe = spawnSync(PYTHON, ["-c", "import confluent_kafka"], { encoding: "utf8", timeout: 10_000 });
-  if (probe.error || probe.status !== 0) {
-    const why = probe.error ? probe.error.message : `exit ${probe.status}: ${probe.stderr}`;
-    throw new Error(
-      `python3-confluent-kafka (librdkafka's admin client) is required by this test but does not load (${why}). ` +
-        `Install it with: ${RDKAFKA_INSTALL} (as root; .ci/run does this)`,
-    );
-  }
+  requireTool(
+    "python3-confluent-kafka (librdkafka's admin client)",
+    PYTHON,
+    ["-c", "import confluent_kafka"],
+    RDKAFKA_INSTALL,
+  );
 }
 
 interface AdminAnswer {
@@ -59,35 +56,19 @@ interface AdminAnswer {
 }
 
 /** Runs rdkafka-admin.py once, killed after CALL_TIMEOUT_MS (a timeout rejects). */
-function rdkafka(
+async function rdkafka(
   action: "create" | "alter" | "describe",
   topic: string,
   configs: Record<string, string> = {},
-) {
-  return new Promise<AdminAnswer>((resolve, reject) => {
-    const child = spawn(PYTHON, [ADMIN_SCRIPT, String(tb.port), action, topic], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill("SIGKILL"), CALL_TIMEOUT_MS);
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => err.push(d));
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(new Error(`${PYTHON} ${ADMIN_SCRIPT}: ${e.message}; install with: ${RDKAFKA_INSTALL}`));
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const text = Buffer.concat(out).toString("utf8").trim();
-      if (code !== 0 || text === "") {
-        reject(new Error(`rdkafka-admin ${action} ${topic}: exit ${code ?? signal}: ${Buffer.concat(err)}`));
-        return;
-      }
-      resolve(JSON.parse(text) as AdminAnswer);
-    });
-    child.stdin.end(JSON.stringify(configs));
+): Promise<AdminAnswer> {
+  const { stdout } = await runBounded(PYTHON, [ADMIN_SCRIPT, String(tb.port), action, topic], {
+    input: JSON.stringify(configs),
+    timeoutMs: CALL_TIMEOUT_MS,
+    install: RDKAFKA_INSTALL,
   });
+  const text = stdout.toString("utf8").trim();
+  if (text === "") throw new Error(`rdkafka-admin ${action} ${topic} printed nothing`);
+  return JSON.parse(text) as AdminAnswer;
 }
 
 let tb: TestBroker;
