@@ -166,6 +166,27 @@ describe("Producer.sendBatch", () => {
     ).toBe(true);
   });
 
+  it("writes records given as Buffers, a headers array and a timestamp (encoded as given) exactly", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "ready", partitions: 1 }]);
+    const producer = track(new Producer({ brokers }, { lingerMs: 0 }));
+    const headers = [{ key: "h", value: Buffer.from("x") }];
+    const records: ProducerRecord[] = Array.from({ length: 300 }, (_, i) => ({
+      topic: "ready",
+      key: i % 3 === 0 ? null : Buffer.from(`k${i}`),
+      value: Buffer.from(`v${i}`),
+      headers: i % 2 === 0 ? headers : undefined,
+      timestamp: 1_000_000 + i,
+    }));
+    await producer.sendBatch(records);
+    const read = await readTopic(brokers, "ready", records.length);
+    expect(
+      read.map((r) => [r.key?.toString() ?? null, r.value!.toString(), r.headers.length, r.timestamp]),
+    ).toEqual(
+      records.map((r, i) => [r.key?.toString() ?? null, `v${i}`, i % 2 === 0 ? 1 : 0, 1_000_000 + i]),
+    );
+  });
+
   it("rejects a bad topic, a bad partition and a closed producer, queueing nothing", async () => {
     const { brokers, admin } = await setup();
     await admin.createTopics([{ name: "two", partitions: 2 }]);
