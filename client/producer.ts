@@ -15,7 +15,7 @@ import { errorName, KafkaError } from "../protocol/errors.js";
 import { partitionForKey } from "../protocol/murmur2.js";
 import {
   Compression,
-  encodeRecordBatch,
+  RecordBatchBuilder,
   type RecordHeader,
   type RecordInput,
 } from "../protocol/record-batch.js";
@@ -156,11 +156,13 @@ class BatchTicket {
 }
 
 /**
- * The batch a partition is filling. send() records keep their callers' settle functions and their
- * index in `records`; sendBatch() records keep only a ticket per run of consecutive records.
+ * The batch a partition is filling, its records encoded as they come (`builder`): no record object
+ * is kept. send() records keep their callers' settle functions, their index in the batch and their
+ * timestamp; sendBatch() records keep only a ticket per run of consecutive records.
  */
 interface OpenBatch {
-  records: RecordInput[];
+  builder: RecordBatchBuilder;
+  timestamps: number[];
   resolves: ((m: RecordMetadata) => void)[];
   rejects: ((e: unknown) => void)[];
   indexes: number[];
@@ -186,7 +188,6 @@ function capture(resolve: (value: never) => void, reject: (e: unknown) => void):
 }
 
 const NO_HEADERS: RecordHeader[] = [];
-const NO_RECORDS: RecordInput[] = [];
 
 /** One partition's part of a Produce response. */
 interface PartitionAnswer {
@@ -268,9 +269,16 @@ function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
   return typeof v === "string" ? Buffer.from(v) : v;
 }
 
+/** Whether every header value is a Buffer or null (a string one must be encoded first). */
+function headersReady(h: readonly RecordHeader[]): boolean {
+  for (let i = 0; i < h.length; i++) if (h[i].value !== null && !Buffer.isBuffer(h[i].value)) return false;
+  return true;
+}
+
 function toHeaders(h: ProducerRecord["headers"]): RecordHeader[] {
   if (!h) return [];
-  if (Array.isArray(h)) return h;
+  if (Array.isArray(h))
+    return headersReady(h) ? h : h.map(({ key, value }) => ({ key, value: toBuffer(value) }));
   return Object.entries(h).map(([key, value]) => ({ key, value: toBuffer(value) }));
 }
 
@@ -295,7 +303,7 @@ function batchInput(record: ProducerRecord, now: number): RecordInput {
     typeof record.timestamp === "number" &&
     (value === null || Buffer.isBuffer(value)) &&
     (key === undefined || key === null || Buffer.isBuffer(key)) &&
-    (headers === undefined || Array.isArray(headers))
+    (headers === undefined || (Array.isArray(headers) && headersReady(headers)))
   )
     return record as RecordInput;
   return toInput(record, now);
@@ -450,7 +458,8 @@ export class Producer {
   private enqueue(queue: PartitionQueue, input: RecordInput, bytes: number): Promise<RecordMetadata> {
     const promise = new Promise<RecordMetadata>(capture);
     const open = this.openBatch(queue);
-    open.indexes.push(open.records.length);
+    open.indexes.push(open.builder.count);
+    open.timestamps.push(input.timestamp ?? -1);
     open.resolves.push(capturedResolve as (m: RecordMetadata) => void);
     open.rejects.push(capturedReject);
     this.append(queue, open, input, bytes);
@@ -626,7 +635,16 @@ export class Producer {
   private openBatch(queue: PartitionQueue): OpenBatch {
     let open = queue.open;
     if (!open) {
-      open = { records: [], resolves: [], rejects: [], indexes: [], tickets: [], runs: [], bytes: 0 };
+      open = {
+        builder: new RecordBatchBuilder(this.options.batchSize),
+        timestamps: [],
+        resolves: [],
+        rejects: [],
+        indexes: [],
+        tickets: [],
+        runs: [],
+        bytes: 0,
+      };
       queue.open = open;
     }
     return open;
@@ -634,7 +652,7 @@ export class Producer {
 
   /** Adds a record whose waiter is registered: seals the batch when full, else starts its linger. */
   private append(queue: PartitionQueue, open: OpenBatch, input: RecordInput, bytes: number): void {
-    open.records.push(input);
+    open.builder.append(input);
     open.bytes += bytes;
     this.outstanding++;
     if (open.bytes >= this.options.batchSize) this.seal(queue);
@@ -748,23 +766,20 @@ export class Producer {
     if (this.sticky.get(queue.topic) === queue.partition) this.sticky.delete(queue.topic);
     const idempotent = this.options.idempotent;
     try {
-      const buf = encodeRecordBatch(open.records, {
+      const count = open.builder.count;
+      const buf = open.builder.finish({
         compression: CODECS[this.options.compression],
         producerId: idempotent ? this.producerId : -1,
         producerEpoch: idempotent ? this.producerEpoch : -1,
         baseSequence: idempotent ? queue.nextSequence : -1,
-        baseTimestamp: open.records[0].timestamp,
       });
       if (idempotent) {
-        const next = queue.nextSequence + open.records.length;
+        const next = queue.nextSequence + count;
         queue.nextSequence = next > INT32_MAX ? next - INT32_MAX - 1 : next;
       }
-      // Once encoded, only send() records need their inputs (for their timestamps): a batch of
-      // sendBatch() records lets them go now, not when acknowledged (fewer objects survive GC).
-      const records = open.resolves.length > 0 ? open.records : NO_RECORDS;
-      queue.ready.push({ ...open, records, buf, count: open.records.length });
+      queue.ready.push({ ...open, buf, count });
     } catch (err) {
-      this.finish({ ...open, buf: Buffer.alloc(0), count: open.records.length }, err);
+      this.finish({ ...open, buf: Buffer.alloc(0), count: open.builder.count }, err);
       return;
     }
     // A partition with a request in flight sends this batch when that request is answered, and a
@@ -914,7 +929,7 @@ export class Producer {
 
   /** Settles a batch's send() and sendBatch() callers and gives its memory back. */
   private finish(batch: Batch, error: unknown, baseOffset = -1, q?: PartitionQueue): void {
-    const { resolves, rejects, indexes, records, tickets, runs } = batch;
+    const { resolves, rejects, indexes, timestamps, tickets, runs } = batch;
     if (error) {
       for (let i = 0; i < rejects.length; i++) rejects[i](error);
       for (let i = 0; i < tickets.length; i++) tickets[i].fail(runs[i], error);
@@ -927,7 +942,7 @@ export class Producer {
           topic,
           partition,
           offset: baseOffset >= 0 ? baseOffset + index : -1,
-          timestamp: records[index].timestamp ?? -1,
+          timestamp: timestamps[i],
         });
       }
       for (let i = 0; i < tickets.length; i++) tickets[i].ack(runs[i]);
