@@ -202,13 +202,17 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
   },
   "log.message.timestamp.before.max.ms": {
     field: null,
-    kind: "int",
+    // Checked as the topic config (Kafka's LONG): "9223372036854775807", Kafka's printed
+    // Long.MAX_VALUE, is not a JavaScript safe integer.
+    kind: "string",
     topicKey: "message.timestamp.before.max.ms",
     doc: "default message.timestamp.before.max.ms",
   },
   "log.message.timestamp.after.max.ms": {
     field: null,
-    kind: "int",
+    // Checked as the topic config (Kafka's LONG): "9223372036854775807", Kafka's printed
+    // Long.MAX_VALUE, is not a JavaScript safe integer.
+    kind: "string",
     topicKey: "message.timestamp.after.max.ms",
     doc: "default message.timestamp.after.max.ms",
   },

@@ -7,13 +7,17 @@
 import * as path from "node:path";
 import { KafkaError } from "../protocol/errors.js";
 import {
+  ATTRIBUTES_OFFSET,
   BASE_SEQUENCE_OFFSET,
   LAST_OFFSET_DELTA_OFFSET,
   LENGTH_OFFSET,
   LOG_OVERHEAD,
+  MAX_TIMESTAMP_OFFSET,
+  NO_TIMESTAMP,
   PRODUCER_EPOCH_OFFSET,
   PRODUCER_ID_OFFSET,
   RECORDS_OFFSET,
+  TIMESTAMP_TYPE_MASK,
 } from "../protocol/record-batch.js";
 import { readInt64 } from "../protocol/varint.js";
 import { type StorageFs, writeFileAtomic } from "../storage/fs.js";
@@ -115,11 +119,13 @@ export class Partition {
         const producerId = readInt64(records, pos + PRODUCER_ID_OFFSET);
         if (producerId >= 0 && last >= next) {
           const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
+          const logAppendTime = (records.readInt16BE(pos + ATTRIBUTES_OFFSET) & TIMESTAMP_TYPE_MASK) !== 0;
           this.producers.record(producerId, records.readInt16BE(pos + PRODUCER_EPOCH_OFFSET), {
             firstSeq,
             lastSeq: addSequence(firstSeq, last - base),
             baseOffset: base,
             lastOffset: last,
+            logAppendTimeMs: logAppendTime ? readInt64(records, pos + MAX_TIMESTAMP_OFFSET) : undefined,
           });
         }
         next = Math.max(next, last + 1);
@@ -160,6 +166,8 @@ export class Partition {
             lastOffset: duplicate.lastOffset,
             recordCount: duplicate.lastOffset - duplicate.baseOffset + 1,
             logStartOffset: result?.logStartOffset ?? this.log.logStartOffset,
+            // As Kafka, a retry of a LogAppendTime batch is answered with the time it was stored at.
+            logAppendTimeMs: result?.logAppendTimeMs ?? duplicate.logAppendTimeMs ?? NO_TIMESTAMP,
           },
         };
       }
@@ -183,7 +191,11 @@ export class Partition {
       }
     }
     const result = await pending;
-    for (const seq of recorded) seq.pending = undefined;
+    for (const seq of recorded) {
+      seq.pending = undefined;
+      if (result.logAppendTimeMs !== undefined && result.logAppendTimeMs !== NO_TIMESTAMP)
+        seq.logAppendTimeMs = result.logAppendTimeMs;
+    }
     this.log.setHighWatermark(this.log.logEndOffset);
     for (const listener of this.listeners) listener();
     return { result, duplicate: false };

@@ -17,6 +17,8 @@ export interface BatchSequence {
   lastSeq: number;
   baseOffset: number;
   lastOffset: number;
+  /** The time a LogAppendTime topic stamped into the batch (Produce's logAppendTimeMs), else absent. */
+  logAppendTimeMs?: number;
   /** While the original append is still being written: its outcome, for duplicates to share. */
   pending?: Promise<AppendResult>;
 }
@@ -106,11 +108,12 @@ export class ProducerStateManager {
     return [...this.producers].map(([producerId, e]) => ({
       producerId,
       epoch: e.epoch,
-      batches: e.batches.map(({ firstSeq, lastSeq, baseOffset, lastOffset }) => ({
+      batches: e.batches.map(({ firstSeq, lastSeq, baseOffset, lastOffset, logAppendTimeMs }) => ({
         firstSeq,
         lastSeq,
         baseOffset,
         lastOffset,
+        logAppendTimeMs,
       })),
     }));
   }

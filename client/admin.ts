@@ -16,7 +16,7 @@ import {
   findCoordinator,
   type OffsetAndMetadata,
 } from "./coordinator.js";
-import { checkArray, checkInteger, checkName, describe, invalid } from "./errors.js";
+import { brokerError, checkArray, checkInteger, checkName, describe, invalid } from "./errors.js";
 import { withRetry } from "./retry.js";
 
 export interface NewTopic {
@@ -82,10 +82,7 @@ export interface TopicOutcome {
 /** The same error as `Cluster.check` throws, kept as a value. */
 function outcome(name: string, code: number, what: string, message?: string | null): TopicOutcome {
   if (code === 0) return { name, error: null };
-  return {
-    name,
-    error: new KafkaError(errorName(code), message ? `${what} ${name}: ${message}` : `${what} ${name}`),
-  };
+  return { name, error: brokerError(code, `${what} ${name}`, message) };
 }
 
 function throwFirst(outcomes: TopicOutcome[]): void {
@@ -364,10 +361,7 @@ export class Admin {
         const g = r.groups[0];
         // Retriable coordinator errors go round withRetry; others reach the caller.
         if (g.errorCode !== 0) {
-          throw new KafkaError(
-            errorName(g.errorCode),
-            `describe group ${groupId}${g.errorMessage ? `: ${g.errorMessage}` : ""}`,
-          );
+          throw brokerError(g.errorCode, `describe group ${groupId}`, g.errorMessage);
         }
         return g;
       });

@@ -6,9 +6,9 @@
  * With a `ws://` bootstrap address every request goes through that WebSocket: Metadata names the
  * brokers' Kafka TCP addresses, which a browser or an HTTP-only network cannot reach.
  */
-import { errorName, KafkaError } from "../protocol/errors.js";
+import { KafkaError } from "../protocol/errors.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
-import { ClientError } from "./errors.js";
+import { brokerError, ClientError } from "./errors.js";
 import { type RetryOptions, withRetry } from "./retry.js";
 
 export interface ClusterOptions extends ConnectionOptions {
@@ -226,7 +226,7 @@ export class Cluster {
 
   /** Throws the KafkaError for a non-zero error code. */
   static check(code: number, what: string, message?: string | null): void {
-    if (code !== 0) throw new KafkaError(errorName(code), message ? `${what}: ${message}` : what);
+    if (code !== 0) throw brokerError(code, what, message);
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import { type ErrorName, errorCode, errorName, KafkaError } from "../protocol/er
 import type { TopicPartition } from "./assignors.js";
 import type { BrokerInfo, Cluster } from "./cluster.js";
 import type { Connection } from "./connection.js";
+import { brokerError } from "./errors.js";
 import { withRetry } from "./retry.js";
 
 const FIND_COORDINATOR = 10;
@@ -46,10 +47,7 @@ export async function findCoordinator(cluster: Cluster, groupId: string): Promis
     const c: Message =
       version >= 4 ? (r.coordinators[0] ?? { errorCode: errorCode("UNKNOWN_SERVER_ERROR") }) : r;
     if (c.errorCode !== 0) {
-      throw new KafkaError(
-        errorName(c.errorCode),
-        `find coordinator of ${groupId}${c.errorMessage ? `: ${c.errorMessage}` : ""}`,
-      );
+      throw brokerError(c.errorCode, `find coordinator of ${groupId}`, c.errorMessage);
     }
     return { nodeId: c.nodeId, host: c.host, port: c.port };
   }, cluster.retry);

@@ -3,7 +3,9 @@
  * name, `retriable` from Kafka's table); failures on the client's side are `ClientError`s with
  * codes of their own. Both carry `code` and `retriable`: callers never parse messages.
  */
-export { KafkaError } from "../protocol/errors.js";
+import { errorName, KafkaError } from "../protocol/errors.js";
+
+export { KafkaError };
 
 export type ClientErrorCode =
   | "CONNECTION_FAILED"
@@ -80,4 +82,17 @@ export function describe(value: unknown): string {
     return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * The KafkaError for a broker's error answer (`code`, its errorMessage) about `what`. A broker may
+ * start its errorMessage with the error's name (samsa's brokers send a KafkaError's whole message,
+ * "INVALID_CONFIG: ..."): that name is dropped, so the KafkaError's own prefix says it once.
+ */
+export function brokerError(code: number, what: string, message?: string | null): KafkaError {
+  const name = errorName(code);
+  let detail = message ?? "";
+  if (detail === name) detail = "";
+  else if (detail.startsWith(`${name}: `)) detail = detail.slice(name.length + 2);
+  return new KafkaError(name, detail ? `${what}: ${detail}` : what);
 }

@@ -15,8 +15,15 @@
  * lines) does not pay for them; zstd is imported up front, as its package picks its native or wasm
  * build with a top-level await, which only an import can wait for. Malformed compressed data throws
  * `KafkaError("CORRUPT_MESSAGE")`; a codec id outside 0-4 throws `UNSUPPORTED_COMPRESSION_TYPE`.
+ *
+ * `decompress` takes an optional bound on the output (`maxBytes`): a few hundred bytes of gzip or
+ * zstd can claim gigabytes. Data that would exceed it throws `KafkaError("MESSAGE_TOO_LARGE")`
+ * before the output is allocated: gzip stops at the bound (zlib's maxOutputLength); for snappy,
+ * lz4 and zstd the most the input can produce is read from its framing first (snappy's length
+ * preamble, lz4 and zstd block headers), without decompressing.
  */
 
+import { constants as bufferConstants } from "node:buffer";
 import { createRequire } from "node:module";
 import { gunzipSync, gzipSync } from "node:zlib";
 import {
@@ -86,6 +93,10 @@ function corrupt(codec: string, err: unknown): KafkaError {
   return new KafkaError("CORRUPT_MESSAGE", `${codec} data does not decompress: ${why}`, { cause: err });
 }
 
+function tooLarge(codec: string, maxBytes: number): KafkaError {
+  return new KafkaError("MESSAGE_TOO_LARGE", `${codec} data decompresses to more than ${maxBytes} bytes`);
+}
+
 function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -96,10 +107,12 @@ export function gzipCompress(data: Uint8Array, options: CompressOptions = {}): B
   return options.level === undefined ? gzipSync(data) : gzipSync(data, { level: options.level });
 }
 
-export function gzipDecompress(data: Uint8Array): Buffer {
+export function gzipDecompress(data: Uint8Array, maxBytes = Number.POSITIVE_INFINITY): Buffer {
   try {
-    return gunzipSync(data);
+    if (maxBytes >= bufferConstants.MAX_LENGTH) return gunzipSync(data);
+    return gunzipSync(data, { maxOutputLength: Math.max(1, maxBytes) });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw tooLarge("gzip", maxBytes);
     throw corrupt("gzip", err);
   }
 }
@@ -158,8 +171,10 @@ export function isXerialFramed(data: Uint8Array): boolean {
  * and a single raw snappy block (librdkafka's default, older clients). Empty input is empty
  * output, as snappy-java writes nothing, not even a header, for an empty stream.
  */
-export function snappyDecompress(data: Uint8Array): Buffer {
+export function snappyDecompress(data: Uint8Array, maxBytes = Number.POSITIVE_INFINITY): Buffer {
   if (data.length === 0) return Buffer.alloc(0);
+  if (maxBytes < Number.POSITIVE_INFINITY && snappyOutputBound(data) > maxBytes)
+    throw tooLarge("snappy", maxBytes);
   try {
     if (!isXerialFramed(data)) return snappyUnblock(data);
     const buf = asBuffer(data);
@@ -184,6 +199,38 @@ export function snappyDecompress(data: Uint8Array): Buffer {
   }
 }
 
+/** A raw snappy block opens with its uncompressed length, a varint of at most 32 bits. */
+const SNAPPY_PREAMBLE_BYTES_MAX = 5;
+
+/** The uncompressed length a raw snappy block declares (its preamble); 0 if unreadable. */
+function snappyBlockLength(buf: Uint8Array, pos: number, end: number): number {
+  let length = 0;
+  for (let i = 0; i < SNAPPY_PREAMBLE_BYTES_MAX && pos + i < end; i++) {
+    const b = buf[pos + i];
+    length += (b & 0x7f) * 2 ** (7 * i);
+    if (b < 0x80) return length;
+  }
+  return 0;
+}
+
+/**
+ * The bytes `data` decompresses to, from the preambles of its blocks (the library allocates
+ * what a preamble says). Framing that cannot be read counts 0: the decompressor refuses it.
+ */
+function snappyOutputBound(data: Uint8Array): number {
+  if (!isXerialFramed(data)) return snappyBlockLength(data, 0, data.length);
+  const buf = asBuffer(data);
+  let total = 0;
+  for (let pos = XERIAL_HEADER_SIZE; pos + 4 <= buf.length; ) {
+    const length = buf.readInt32BE(pos);
+    pos += 4;
+    if (length < 0 || length > buf.length - pos) return total;
+    total += snappyBlockLength(buf, pos, pos + length);
+    pos += length;
+  }
+  return total;
+}
+
 // ---- lz4 ------------------------------------------------------------------------------------
 
 /** The LZ4 frame magic number, 0x184D2204, as it appears on the wire (little-endian). */
@@ -198,8 +245,59 @@ export function lz4Compress(data: Uint8Array): Buffer {
   return lz4().compressFrameSync(asBuffer(data), { contentChecksum: false, blockChecksums: false });
 }
 
+/** Skippable frames (lz4 and zstd): magic 0x184D2A50-0x184D2A5F, a u32 LE size, then data. */
+const SKIPPABLE_MAGIC_MIN = 0x184d2a50;
+const SKIPPABLE_MAGIC_MAX = 0x184d2a5f;
+const LZ4_MAGIC = 0x184d2204;
+const LZ4_FLG_BLOCK_CHECKSUM = 0x10;
+const LZ4_FLG_CONTENT_SIZE = 0x08;
+const LZ4_FLG_CONTENT_CHECKSUM = 0x04;
+const LZ4_FLG_DICT_ID = 0x01;
+/** LZ4 block maximum sizes by the BD byte's bits 4-6 (4: 64 KiB ... 7: 4 MiB). */
+const LZ4_BLOCK_MAX_BYTES: Record<number, number> = { 4: 1 << 16, 5: 1 << 18, 6: 1 << 20, 7: 1 << 22 };
+const LZ4_UNCOMPRESSED_BLOCK = 0x8000_0000;
+
+function framingError(codec: string, why: string): KafkaError {
+  return new KafkaError("CORRUPT_MESSAGE", `${codec} data does not decompress: ${why}`);
+}
+
+/**
+ * The most bytes LZ4 frames can decompress to: each block at most its frame's block maximum.
+ * Reads only frame and block headers; framing it cannot follow is CORRUPT_MESSAGE.
+ */
+function lz4OutputBound(buf: Buffer): number {
+  let total = 0;
+  let pos = 0;
+  while (pos < buf.length) {
+    if (buf.length - pos < 8) throw framingError("lz4", "truncated frame header");
+    const magic = buf.readUInt32LE(pos);
+    if (magic >= SKIPPABLE_MAGIC_MIN && magic <= SKIPPABLE_MAGIC_MAX) {
+      pos += 8 + buf.readUInt32LE(pos + 4);
+      continue;
+    }
+    if (magic !== LZ4_MAGIC) throw framingError("lz4", "not an LZ4 frame");
+    const flg = buf[pos + 4];
+    const blockMax = LZ4_BLOCK_MAX_BYTES[(buf[pos + 5] >> 4) & 0x7];
+    if (blockMax === undefined) throw framingError("lz4", "unknown block maximum size");
+    pos += 7 + (flg & LZ4_FLG_CONTENT_SIZE ? 8 : 0) + (flg & LZ4_FLG_DICT_ID ? 4 : 0);
+    const blockTrailer = flg & LZ4_FLG_BLOCK_CHECKSUM ? 4 : 0;
+    for (;;) {
+      if (buf.length - pos < 4) return total; // no end mark: the decompressor decides
+      const size = buf.readUInt32LE(pos) & ~LZ4_UNCOMPRESSED_BLOCK;
+      pos += 4;
+      if (size === 0) break;
+      total += blockMax;
+      pos += size + blockTrailer;
+    }
+    pos += flg & LZ4_FLG_CONTENT_CHECKSUM ? 4 : 0;
+  }
+  return total;
+}
+
 /** Reads one LZ4 frame, checking the header checksum and any block or content checksums. */
-export function lz4Decompress(data: Uint8Array): Buffer {
+export function lz4Decompress(data: Uint8Array, maxBytes = Number.POSITIVE_INFINITY): Buffer {
+  if (maxBytes < Number.POSITIVE_INFINITY && lz4OutputBound(asBuffer(data)) > maxBytes)
+    throw tooLarge("lz4", maxBytes);
   try {
     return lz4().decompressFrameSync(asBuffer(data));
   } catch (err) {
@@ -228,12 +326,71 @@ export function zstdCompress(data: Uint8Array, options: CompressOptions = {}): B
  * Reads zstd frames, with or without a content size in the header (the Java client streams, so its
  * frames carry none), and several frames back to back. Output is bounded by the library at 1 GiB.
  */
-export function zstdDecompress(data: Uint8Array): Buffer {
+export function zstdDecompress(data: Uint8Array, maxBytes = Number.POSITIVE_INFINITY): Buffer {
+  if (maxBytes < Number.POSITIVE_INFINITY && zstdOutputBound(asBuffer(data)) > maxBytes)
+    throw tooLarge("zstd", maxBytes);
   try {
     return asBuffer(zstdDecompressRaw(data));
   } catch (err) {
     throw corrupt("zstd", err);
   }
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+/** A compressed zstd block regenerates at most 128 KiB (Block_Maximum_Size, RFC 8878). */
+const ZSTD_BLOCK_MAX_BYTES = 128 * 1024;
+const ZSTD_BLOCK_RAW = 0;
+const ZSTD_BLOCK_RLE = 1;
+const ZSTD_BLOCK_COMPRESSED = 2;
+/** Frame_Content_Size field bytes by FCS flag, for frames that are not single-segment. */
+const ZSTD_FCS_BYTES = [0, 2, 4, 8];
+const ZSTD_DICT_ID_BYTES = [0, 1, 2, 4];
+
+/**
+ * The most bytes zstd frames can decompress to, from their block headers (RFC 8878): raw and RLE
+ * blocks state their size, a compressed block regenerates at most 128 KiB. Framing it cannot
+ * follow is CORRUPT_MESSAGE.
+ */
+function zstdOutputBound(buf: Buffer): number {
+  let total = 0;
+  let pos = 0;
+  while (pos < buf.length) {
+    if (buf.length - pos < 5) throw framingError("zstd", "truncated frame header");
+    const magic = buf.readUInt32LE(pos);
+    if (magic >= SKIPPABLE_MAGIC_MIN && magic <= SKIPPABLE_MAGIC_MAX) {
+      if (buf.length - pos < 8) throw framingError("zstd", "truncated skippable frame");
+      pos += 8 + buf.readUInt32LE(pos + 4);
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) throw framingError("zstd", "not a zstd frame");
+    const fhd = buf[pos + 4];
+    const singleSegment = (fhd & 0x20) !== 0;
+    const fcsFlag = fhd >> 6;
+    const fcsBytes = fcsFlag === 0 && singleSegment ? 1 : ZSTD_FCS_BYTES[fcsFlag];
+    pos += 5 + (singleSegment ? 0 : 1) + ZSTD_DICT_ID_BYTES[fhd & 0x3] + fcsBytes;
+    for (let last = false; !last; ) {
+      if (buf.length - pos < 3) throw framingError("zstd", "truncated block header");
+      const header = buf.readUIntLE(pos, 3);
+      pos += 3;
+      last = (header & 1) !== 0;
+      const type = (header >> 1) & 0x3;
+      const size = header >>> 3;
+      if (type === ZSTD_BLOCK_RAW) {
+        total += size;
+        pos += size;
+      } else if (type === ZSTD_BLOCK_RLE) {
+        total += size;
+        pos += 1;
+      } else if (type === ZSTD_BLOCK_COMPRESSED) {
+        total += ZSTD_BLOCK_MAX_BYTES;
+        pos += size;
+      } else {
+        throw framingError("zstd", "reserved block type");
+      }
+    }
+    pos += fhd & 0x4 ? 4 : 0;
+  }
+  return total;
 }
 
 // ---- by codec id ----------------------------------------------------------------------------
@@ -256,19 +413,26 @@ export function compress(codec: Compression, data: Uint8Array, options: Compress
   }
 }
 
-/** Decompresses a record section written with `codec`; `None` returns `data` itself. */
-export function decompress(codec: Compression, data: Uint8Array): Buffer {
+/**
+ * Decompresses a record section written with `codec`; `None` returns `data` itself. Output that
+ * would exceed `maxBytes` is refused (MESSAGE_TOO_LARGE) before it is allocated (see the header).
+ */
+export function decompress(
+  codec: Compression,
+  data: Uint8Array,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Buffer {
   switch (codec) {
     case Compression.None:
       return asBuffer(data);
     case Compression.Gzip:
-      return gzipDecompress(data);
+      return gzipDecompress(data, maxBytes);
     case Compression.Snappy:
-      return snappyDecompress(data);
+      return snappyDecompress(data, maxBytes);
     case Compression.Lz4:
-      return lz4Decompress(data);
+      return lz4Decompress(data, maxBytes);
     case Compression.Zstd:
-      return zstdDecompress(data);
+      return zstdDecompress(data, maxBytes);
     default:
       throw unsupported(codec);
   }

@@ -440,13 +440,23 @@ export type RecordVisitor = (
 /**
  * Walks the records of the batch at `buf[pos...]` (decompressed where needed) without building a
  * record object per record: the consumer's hot path builds its own. Keys and values are views
- * into the batch (or its decompressed copy). Returns the number of records.
+ * into the batch (or its decompressed copy). Returns the number of records. Records that would
+ * decompress to more than `maxBytes` are refused (MESSAGE_TOO_LARGE) before they are allocated.
  */
-export function visitRecords(buf: Buffer, pos: number, visit: RecordVisitor): number {
+export function visitRecords(
+  buf: Buffer,
+  pos: number,
+  visit: RecordVisitor,
+  maxBytes = Number.POSITIVE_INFINITY,
+): number {
   const header = readBatchHeader(buf, pos);
   const end = pos + LOG_OVERHEAD + header.batchLength;
   if (end > buf.length) throw new KafkaError("CORRUPT_MESSAGE", "batch extends past the buffer");
-  const body = decompress(compressionOf(header.attributes), buf.subarray(pos + RECORDS_OFFSET, end));
+  const body = decompress(
+    compressionOf(header.attributes),
+    buf.subarray(pos + RECORDS_OFFSET, end),
+    maxBytes,
+  );
   const c = new Cursor(body, 0);
   const logAppendTime = (header.attributes & TIMESTAMP_TYPE_MASK) !== 0;
   for (let i = 0; i < header.recordCount; i++) {
@@ -482,12 +492,17 @@ export function visitRecords(buf: Buffer, pos: number, visit: RecordVisitor): nu
   return header.recordCount;
 }
 
-/** The records of the batch at `buf[pos...]`, decompressed where needed. */
-export function decodeRecords(buf: Buffer, pos = 0): Record[] {
+/** The records of the batch at `buf[pos...]`, decompressed where needed (at most `maxBytes`). */
+export function decodeRecords(buf: Buffer, pos = 0, maxBytes = Number.POSITIVE_INFINITY): Record[] {
   const records: Record[] = [];
-  visitRecords(buf, pos, (offset, timestamp, key, value, headers) => {
-    records.push({ offset, timestamp, key, value, headers: headers === NO_RECORD_HEADERS ? [] : headers });
-  });
+  visitRecords(
+    buf,
+    pos,
+    (offset, timestamp, key, value, headers) => {
+      records.push({ offset, timestamp, key, value, headers: headers === NO_RECORD_HEADERS ? [] : headers });
+    },
+    maxBytes,
+  );
   return records;
 }
 

@@ -60,7 +60,7 @@ import {
   segmentFileName,
   TIME_INDEX_SUFFIX,
 } from "./segment.js";
-import { type ValidAppend, type ValidBatch, validateBatches } from "./validate.js";
+import { decompressedBytesMax, type ValidAppend, type ValidBatch, validateBatches } from "./validate.js";
 
 /** Most appends written by one writev (IOV_MAX on Linux is 1024). */
 export const MAX_GROUP_APPENDS = 1024;
@@ -855,7 +855,7 @@ export class PartitionLog {
     try {
       await scanBatches(segment.reader, segment.fd, from, segment.size, false, (b) => {
         if (b.maxTimestamp < timestamp || b.lastOffset < this.startOffset) return true;
-        found = firstRecordAtOrAfter(b, timestamp, this.startOffset);
+        found = firstRecordAtOrAfter(b, timestamp, this.startOffset, decompressedBytesMax(this.config));
         return found === null;
       });
     } finally {
@@ -1269,7 +1269,12 @@ function relaxed(config: LogConfig): LogConfig {
  * Within one batch known to reach `timestamp`, the first record at or after it whose offset is at
  * least `minOffset` (the log start, which may fall inside the batch), with that record's timestamp.
  */
-function firstRecordAtOrAfter(b: ScannedBatch, timestamp: number, minOffset: number): TimestampOffset | null {
+function firstRecordAtOrAfter(
+  b: ScannedBatch,
+  timestamp: number,
+  minOffset: number,
+  maxBytes: number,
+): TimestampOffset | null {
   const attributes = b.buf.readInt16BE(b.at + ATTRIBUTES_OFFSET);
   const first = Math.max(b.baseOffset, minOffset);
   if ((attributes & TIMESTAMP_TYPE_MASK) !== 0) return { offset: first, timestamp: b.maxTimestamp };
@@ -1277,11 +1282,12 @@ function firstRecordAtOrAfter(b: ScannedBatch, timestamp: number, minOffset: num
   if ((attributes & COMPRESSION_MASK) !== 0) {
     const batch = b.buf.subarray(b.at, b.at + b.size);
     try {
-      for (const r of decodeRecords(batch))
+      for (const r of decodeRecords(batch, 0, maxBytes))
         if (r.timestamp >= timestamp && r.offset >= minOffset)
           return { offset: r.offset, timestamp: r.timestamp };
     } catch {
-      // A codec this build cannot read: the batch is the finest answer available.
+      // A codec this build cannot read, or records beyond the decompression bound (a bomb stored
+      // as sent): the batch is the finest answer available.
       return { offset: first, timestamp: b.maxTimestamp };
     }
     return null;

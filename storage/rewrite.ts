@@ -2,9 +2,12 @@
  * What the broker changes in a leader's batches after validation and before they are stored, as
  * Kafka's LogValidator does (docs/decisions/0011). In this order, per data batch:
  *   1. compression.type other than `producer`, and a batch codec that differs: the records are
- *      decompressed and the batch re-encoded with the topic's codec (header fields kept, new
- *      CRC); a result larger than max.message.bytes is refused (MESSAGE_TOO_LARGE). This is the
- *      only place the produce path decompresses a batch's records for storing;
+ *      decompressed (at most decompressedBytesMax, else MESSAGE_TOO_LARGE) and must fill the
+ *      decompressed section exactly (INVALID_RECORD), their timestamps are checked against the
+ *      bounds (INVALID_TIMESTAMP), and the batch is re-encoded with the topic's codec (header
+ *      fields kept, new CRC); a result larger than max.message.bytes is refused
+ *      (MESSAGE_TOO_LARGE). This is the only place the produce path decompresses a batch's
+ *      records for storing;
  *   2. message.timestamp.type=LogAppendTime: attributes bit 3 set and maxTimestamp = the append
  *      time (records keep their deltas, as in Kafka);
  *   3. CreateTime: a header maxTimestamp that differs from the records' largest timestamp
@@ -13,7 +16,7 @@
  * are the broker's own and are left alone. Followers and journal replay never come here: their
  * batches were rewritten by whoever appended them first.
  */
-import { Compression, compressionFromName } from "../protocol/compression.js";
+import { Compression, compressionFromName, decompress } from "../protocol/compression.js";
 import { KafkaError } from "../protocol/errors.js";
 import {
   ATTRIBUTES_OFFSET,
@@ -23,16 +26,21 @@ import {
   computeBatchCrc,
   decodeRecords,
   encodeRecordBatch,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
   NO_TIMESTAMP,
+  RECORD_COUNT_OFFSET,
+  RECORDS_OFFSET,
   readBatchHeader,
   TIMESTAMP_TYPE_MASK,
   TimestampType,
   TRANSACTIONAL_MASK,
+  walkRecords,
 } from "../protocol/record-batch.js";
-import { readInt64, writeInt64 } from "../protocol/varint.js";
+import { Cursor, readInt64, writeInt64 } from "../protocol/varint.js";
 import type { CompressionType, LogConfig } from "./config.js";
-import type { ValidAppend, ValidBatch } from "./validate.js";
+import { checkTimestamp, decompressedBytesMax, type ValidAppend, type ValidBatch } from "./validate.js";
 
 export interface RewrittenAppend {
   /** The batches to store: `buf` itself (patched in place) unless a batch was recompressed. */
@@ -67,7 +75,7 @@ export function rewriteBatches(
   let out = buf;
   let batches = valid.batches;
   if (target !== null && valid.batches.some((b) => needsRecompression(buf, b, target))) {
-    ({ out, batches } = recompressAll(buf, valid.batches, target, config));
+    ({ out, batches } = recompressAll(buf, valid.batches, target, config, nowMs));
   }
   // The usual append changes nothing: no array or object is copied then (the append hot path).
   let changed = batches !== valid.batches;
@@ -97,6 +105,7 @@ function recompressAll(
   valid: ValidBatch[],
   target: Compression,
   config: LogConfig,
+  nowMs: number,
 ): { out: Buffer; batches: ValidBatch[] } {
   const parts: Buffer[] = [];
   const batches: ValidBatch[] = [];
@@ -105,7 +114,7 @@ function recompressAll(
     let part = buf.subarray(b.position, b.position + b.size);
     let maxTimestamp = b.maxTimestamp;
     if (needsRecompression(buf, b, target)) {
-      part = recompress(part, target, config);
+      part = recompress(part, target, config, nowMs);
       maxTimestamp = readInt64(part, MAX_TIMESTAMP_OFFSET);
     }
     parts.push(part);
@@ -115,10 +124,18 @@ function recompressAll(
   return { out: Buffer.concat(parts, position), batches };
 }
 
-/** Re-encodes one batch with `codec`, keeping its header fields; checks max.message.bytes. */
-function recompress(batch: Buffer, codec: Compression, config: LogConfig): Buffer {
+/**
+ * Re-encodes one batch with `codec`, keeping its header fields; checks max.message.bytes. The
+ * header's maxTimestamp becomes the records' largest, so on a CreateTime topic each CreateTime
+ * record passes the timestamp bounds first (validation trusted the compressed batch's header).
+ */
+function recompress(batch: Buffer, codec: Compression, config: LogConfig, nowMs: number): Buffer {
   const header = readBatchHeader(batch);
-  const records = decodeRecords(batch).map((r) => ({
+  const decoded = decodeRecords(decompressExactly(batch, header.attributes, config));
+  if (config.timestampType === "CreateTime" && (header.attributes & TIMESTAMP_TYPE_MASK) === 0) {
+    for (const r of decoded) checkTimestamp(r.timestamp, { config, nowMs });
+  }
+  const records = decoded.map((r) => ({
     key: r.key,
     value: r.value,
     headers: r.headers,
@@ -146,6 +163,27 @@ function recompress(batch: Buffer, codec: Compression, config: LogConfig): Buffe
     );
   }
   return out;
+}
+
+/**
+ * The batch with its records decompressed (at most decompressedBytesMax), checked to fill the
+ * decompressed section exactly, as Kafka's reader requires: bytes after the declared records
+ * would otherwise vanish in the re-encoding (INVALID_RECORD).
+ */
+function decompressExactly(batch: Buffer, attributes: number, config: LogConfig): Buffer {
+  const body = decompress(
+    attributes & COMPRESSION_MASK,
+    batch.subarray(RECORDS_OFFSET),
+    decompressedBytesMax(config),
+  );
+  const c = new Cursor(body, 0);
+  walkRecords(c, batch.readInt32BE(RECORD_COUNT_OFFSET));
+  if (c.pos !== body.length)
+    throw new KafkaError("INVALID_RECORD", `${body.length - c.pos} bytes after the last record`);
+  const plain = Buffer.concat([batch.subarray(0, RECORDS_OFFSET), body]);
+  plain.writeInt32BE(plain.length - LOG_OVERHEAD, LENGTH_OFFSET);
+  plain.writeInt16BE(attributes & ~COMPRESSION_MASK, ATTRIBUTES_OFFSET);
+  return plain;
 }
 
 /** Steps 2 and 3 for the batch `b` of `buf`, in place; returns it with its stored maxTimestamp. */

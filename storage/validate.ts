@@ -70,6 +70,19 @@ export interface ValidateOptions {
 
 const MAX_CODEC = 4;
 
+/**
+ * The least a compressed batch's records may decompress to where validation or a rewrite reads
+ * them (compacted-log keys, a maxTimestamp to recompute, recompression): a few hundred bytes of
+ * gzip or zstd can claim gigabytes (docs/decisions/0014). The bound is this or max.message.bytes,
+ * whichever is larger; beyond it the batch is refused with MESSAGE_TOO_LARGE.
+ */
+export const DECOMPRESSED_BYTES_MIN = 64 * 1024 * 1024;
+
+/** The most bytes a batch's records may decompress to on the produce path (see above). */
+export function decompressedBytesMax(config: LogConfig): number {
+  return Math.max(DECOMPRESSED_BYTES_MIN, config.maxMessageBytes);
+}
+
 /** Validates every batch in `buf` (batches back to back). Throws a KafkaError on the first fault. */
 export function validateBatches(buf: Buffer, options: ValidateOptions): ValidAppend {
   if (buf.length === 0) throw new KafkaError("CORRUPT_MESSAGE", "no record batch");
@@ -159,13 +172,13 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
     maxTimestamp = compressedMaxTimestamp(buf.subarray(pos, pos + size), lo, hi, options);
   }
   if (options.config.cleanupPolicy !== "delete" && (attributes & CONTROL_MASK) === 0) {
-    requireKeys(buf.subarray(pos, pos + size), codec);
+    requireKeys(buf.subarray(pos, pos + size), codec, decompressedBytesMax(options.config));
   }
   return { position: pos, size, recordCount, maxTimestamp };
 }
 
 /** Check 8: every record of the batch has a key (the batch's framing is already checked). */
-function requireKeys(batch: Buffer, codec: number): void {
+function requireKeys(batch: Buffer, codec: number, maxBytes: number): void {
   if (codec === 0) {
     at = RECORDS_OFFSET;
     const count = batch.readInt32BE(RECORD_COUNT_OFFSET);
@@ -180,7 +193,7 @@ function requireKeys(batch: Buffer, codec: number): void {
     }
     return;
   }
-  for (const r of decodeRecords(batch)) if (r.key === null) throw keylessRecord();
+  for (const r of decodeRecords(batch, 0, maxBytes)) if (r.key === null) throw keylessRecord();
 }
 
 function keylessRecord(): KafkaError {
@@ -205,14 +218,15 @@ export function timestampBounds(config: LogConfig): { before: number; after: num
  */
 function compressedMaxTimestamp(batch: Buffer, lo: number, hi: number, options: ValidateOptions): number {
   let max = NO_TIMESTAMP;
-  for (const r of decodeRecords(batch)) {
+  for (const r of decodeRecords(batch, 0, decompressedBytesMax(options.config))) {
     if (r.timestamp < lo || r.timestamp > hi) checkTimestamp(r.timestamp, options);
     if (r.timestamp > max) max = r.timestamp;
   }
   return max;
 }
 
-function checkTimestamp(timestamp: number, options: ValidateOptions): void {
+/** A CreateTime record's timestamp: -1, or not negative and within the bounds of now. */
+export function checkTimestamp(timestamp: number, options: Pick<ValidateOptions, "config" | "nowMs">): void {
   if (timestamp === NO_TIMESTAMP) return;
   if (timestamp < 0) throw new KafkaError("INVALID_TIMESTAMP", `timestamp ${timestamp} is negative`);
   const { nowMs, config } = options;

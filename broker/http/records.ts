@@ -37,6 +37,7 @@ import {
   type RecordInput,
 } from "../../protocol/record-batch.js";
 import { readInt64 } from "../../protocol/varint.js";
+import { DECOMPRESSED_BYTES_MIN } from "../../storage/validate.js";
 import { ERROR_RESPONSES, HttpError } from "./errors.js";
 import { EARLIEST_OFFSET, LATEST_OFFSET } from "./kafka-api.js";
 import { BASE64, OFFSET, PARTITION, TOPIC_NAME, TOPIC_PARAMS } from "./schemas.js";
@@ -105,8 +106,16 @@ export function renderRecord(topic: string, partition: number, r: KafkaRecord): 
 }
 
 /**
+ * The most bytes one stored batch's records may decompress to when shown as JSON: a batch stored
+ * as a producer sent it may be a compression bomb (docs/decisions/0014); beyond this the read is
+ * MESSAGE_TOO_LARGE (413) instead of gigabytes decompressed in the broker.
+ */
+const RECORDS_DECOMPRESSED_BYTES_MAX = DECOMPRESSED_BYTES_MIN;
+
+/**
  * The records at or after `from` in fetched batches (control batches left out), and the offset
- * after the last batch. A trailing partial batch is ignored, as Kafka consumers do.
+ * after the last batch. A trailing partial batch is ignored, as Kafka consumers do. A batch whose
+ * records decompress beyond RECORDS_DECOMPRESSED_BYTES_MAX throws MESSAGE_TOO_LARGE.
  */
 export function recordsOf(
   topic: string,
@@ -122,7 +131,7 @@ export function recordsOf(
     if (size < BATCH_HEADER_SIZE || pos + size > batches.length) break;
     const last = readInt64(batches, pos) + batches.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
     if ((batches.readInt16BE(pos + ATTRIBUTES_OFFSET) & CONTROL_MASK) === 0) {
-      for (const r of decodeRecords(batches, pos)) {
+      for (const r of decodeRecords(batches, pos, RECORDS_DECOMPRESSED_BYTES_MAX)) {
         if (r.offset >= from) records.push(renderRecord(topic, partition, r));
       }
     }

@@ -48,6 +48,21 @@ describe("broker configuration", () => {
     }
   });
 
+  it("takes Kafka's Long.MAX_VALUE for log.message.timestamp.{before,after}.max.ms, as Kafka prints it", () => {
+    const max = "9223372036854775807";
+    for (const key of ["log.message.timestamp.before.max.ms", "log.message.timestamp.after.max.ms"]) {
+      const c = loadBrokerConfig({ flags: { [key]: max }, env: { [envName(key)]: max } });
+      expect(topicDefaultsConfig(c)).toMatchObject({
+        timestampBeforeMaxMs: Number.MAX_SAFE_INTEGER,
+        timestampAfterMaxMs: Number.MAX_SAFE_INTEGER,
+      });
+      expect(() => loadBrokerConfig({ flags: { [key]: "-1" } }), key).toThrow(/INVALID_CONFIG/);
+      expect(() => loadBrokerConfig({ flags: { [key]: "soon" } }), key).toThrow(/INVALID_CONFIG/);
+    }
+    const c = loadBrokerConfig({ flags: { "log.message.timestamp.after.max.ms": 60_000 } });
+    expect(topicDefaultsConfig(c).timestampAfterMaxMs).toBe(60_000);
+  });
+
   it("refuses unknown keys and bad values with INVALID_CONFIG", () => {
     expect(() => loadBrokerConfig({ flags: { "no.such.key": 1 } })).toThrow(/INVALID_CONFIG/);
     expect(() => loadBrokerConfig({ env: { SAMSA_KAFKA_PORT: "port" } })).toThrow(/INVALID_CONFIG/);

@@ -394,6 +394,54 @@ describe("batches written by librdkafka (kcat 1.7.1, librdkafka 2.0.2)", () => {
   });
 });
 
+describe("decompress with a bound on its output", () => {
+  const MiB = 1024 * 1024;
+  const zeros = Buffer.alloc(4 * MiB);
+
+  it.each(CODECS)("%s: output within the bound is returned, beyond it MESSAGE_TOO_LARGE", (_name, codec) => {
+    const packed = compress(codec, zeros);
+    expect(decompress(codec, packed, 8 * MiB).equals(zeros)).toBe(true);
+    let refused: unknown;
+    try {
+      decompress(codec, packed, MiB);
+    } catch (err) {
+      refused = err;
+    }
+    expect(KafkaError.is(refused, "MESSAGE_TOO_LARGE"), String(refused)).toBe(true);
+  });
+
+  it("reads the framing of real clients' and the CLIs' output without refusing it", () => {
+    for (const [name, codec] of CODECS) {
+      const buf = fixture(`kcat-${name}.bin`);
+      const body = buf.subarray(61);
+      expect(decompress(codec, body, 64 * MiB).equals(decompress(codec, body))).toBe(true);
+    }
+    for (const file of ["lz4-cli-64k-blocks.lz4", "lz4-cli-default.lz4", "lz4-cli-linked-checksums.lz4"]) {
+      expect(lz4Decompress(fixture(file), 64 * MiB).equals(CLI_SAMPLE), file).toBe(true);
+    }
+    for (const file of ["zstd-cli-sized.zst", "zstd-cli-stream.zst", "zstd-cli-two-frames.zst"]) {
+      expect(zstdDecompress(fixture(file), 64 * MiB).equals(CLI_SAMPLE), file).toBe(true);
+    }
+  });
+
+  it("refuses a snappy, lz4 or zstd bomb from its framing, before decompressing", () => {
+    // Framing that claims far more than its bytes could hold: refused without being decompressed
+    // (the library would allocate what the preamble says for snappy).
+    const snappyClaim = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x0f, 0x00]); // declares 4 GiB - 1
+    expect(() => snappyDecompress(snappyClaim, 64 * MiB)).toThrow(/MESSAGE_TOO_LARGE/);
+    const zstdBig = zstdCompress(Buffer.alloc(70 * MiB));
+    expect(() => zstdDecompress(zstdBig, 64 * MiB)).toThrow(/MESSAGE_TOO_LARGE/);
+    const lz4Big = lz4Compress(Buffer.alloc(70 * MiB));
+    expect(() => lz4Decompress(lz4Big, 64 * MiB)).toThrow(/MESSAGE_TOO_LARGE/);
+  });
+
+  it("still calls unreadable framing CORRUPT_MESSAGE", () => {
+    expect(() => zstdDecompress(Buffer.from("not zstd at all"), MiB)).toThrow(/CORRUPT_MESSAGE/);
+    expect(() => lz4Decompress(Buffer.from("not lz4 at all"), MiB)).toThrow(/CORRUPT_MESSAGE/);
+    expect(() => decompress(Compression.Gzip, Buffer.from("not gzip"), MiB)).toThrow(/CORRUPT_MESSAGE/);
+  });
+});
+
 describe("loading the codecs", () => {
   // A child process over the compiled module (test/global-setup.ts builds dist/): this process
   // has loaded every codec already.

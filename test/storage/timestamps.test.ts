@@ -16,7 +16,9 @@ import {
   computeBatchCrc,
   decodeBatches,
   encodeRecordBatch,
+  LAST_OFFSET_DELTA_OFFSET,
   MAX_TIMESTAMP_OFFSET,
+  RECORD_COUNT_OFFSET,
   type RecordInput,
   readBatchHeader,
   TIMESTAMP_TYPE_MASK,
@@ -186,10 +188,36 @@ describe("timestamp bounds", () => {
     });
     await log.close();
   });
+
+  it("checks the records of a batch it recompresses, whatever its header claims", async () => {
+    // The header claims NOW; a record lies outside the bound. Recompression reads every record and
+    // stores their true maximum, so that record must pass the bounds too (as Kafka's walk does).
+    const log = await open(config({ timestampAfterMaxMs: 1000, compressionType: "zstd" }));
+    const batch = encodeRecordBatch(records([NOW, NOW + 5000]), { compression: Compression.Gzip });
+    writeInt64(batch, MAX_TIMESTAMP_OFFSET, NOW);
+    batch.writeUInt32BE(computeBatchCrc(batch, 0, batch.length), CRC_OFFSET);
+    await expect(log.append(batch)).rejects.toMatchObject({ code: "INVALID_TIMESTAMP" });
+    expect(log.logEndOffset).toBe(0);
+    const fine = encodeRecordBatch(records([NOW, NOW + 500]), { compression: Compression.Gzip });
+    await expect(log.append(fine)).resolves.toMatchObject({ baseOffset: 0 });
+    await log.close();
+  });
 });
 
 describe("compression.type", () => {
   const stamps = [T0 + 1, T0 + 2, T0 + 3];
+
+  it("refuses a batch whose records do not fill its decompressed section (INVALID_RECORD)", async () => {
+    // Three records inside, two declared: re-encoding the two would drop the third unsaid.
+    const log = await open(parseLogConfig({ "compression.type": "zstd" }, config()));
+    const batch = encodeRecordBatch(records(stamps), { compression: Compression.Gzip });
+    batch.writeInt32BE(2, RECORD_COUNT_OFFSET);
+    batch.writeInt32BE(1, LAST_OFFSET_DELTA_OFFSET);
+    batch.writeUInt32BE(computeBatchCrc(batch, 0, batch.length), CRC_OFFSET);
+    await expect(log.append(batch)).rejects.toMatchObject({ code: "INVALID_RECORD" });
+    expect(log.logEndOffset).toBe(0);
+    await log.close();
+  });
 
   it.each([
     ["zstd", Compression.None, Compression.Zstd],
