@@ -11,7 +11,7 @@
  * kept. Memory for records not yet acknowledged is bounded by `bufferMemory`: `send()` waits (up to
  * `maxBlockMs`) for room, then fails with BUFFER_FULL.
  */
-import { errorName, KafkaError } from "../protocol/errors.js";
+import { KafkaError } from "../protocol/errors.js";
 import { partitionForKey } from "../protocol/murmur2.js";
 import {
   Compression,
@@ -21,6 +21,7 @@ import {
 } from "../protocol/record-batch.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
 import {
+  brokerError,
   ClientError,
   checkArray,
   checkInteger,
@@ -895,7 +896,7 @@ export class Producer {
         const p = answers.get(q.topic)?.get(q.partition);
         if (!p) error = new KafkaError("UNKNOWN_SERVER_ERROR", `no answer for ${q.topic}-${q.partition}`);
         else if (p.errorCode !== 0)
-          error = new KafkaError(errorName(p.errorCode), p.errorMessage ?? `${q.topic}-${q.partition}`);
+          error = brokerError(p.errorCode, `${q.topic}-${q.partition}`, p.errorMessage);
         else baseOffset = p.baseOffset;
       }
       if (error && isRetriable(error) && q.attempts < this.options.retries && !this.closed) {

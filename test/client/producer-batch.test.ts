@@ -221,6 +221,13 @@ describe("Producer.sendBatch", () => {
     ]);
     await expect(call).rejects.toBeInstanceOf(KafkaError);
     await expect(call).rejects.toMatchObject({ code: "MESSAGE_TOO_LARGE" });
+    // The broker's errorMessage starts with the code too: the error names it once.
+    const message = await call.then(
+      () => "",
+      (err: Error) => err.message,
+    );
+    expect(message).toMatch(/^MESSAGE_TOO_LARGE: big-0: /);
+    expect(message.split("MESSAGE_TOO_LARGE")).toHaveLength(2);
   });
 
   it("queues a call larger than bufferMemory as memory frees, without waiting out the linger", async () => {
