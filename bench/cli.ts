@@ -8,7 +8,11 @@
  * in each repetition and the median is reported. Every run is checked: N records stored, N lines
  * read back.
  *
- *   npm run --silent bench:cli [-- --records 1000000 --reps 3 --json --dir DIR]
+ * With `--baseline BIN`, another tree's `bin/samsa.js` (an earlier commit, built) runs in the same
+ * repetitions as "baseline", so a change is measured against what it changes on the same machine
+ * at the same moment.
+ *
+ *   npm run --silent bench:cli [-- --records 1000000 --reps 3 --json --dir DIR --baseline BIN]
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -31,6 +35,7 @@ interface Options {
   reps: number;
   json: boolean;
   baseDir: string;
+  baseline: string | null;
 }
 
 function usage(): string {
@@ -39,11 +44,12 @@ function usage(): string {
   --reps R      repetitions of each tool; the median is reported (default 3)
   --json        one JSON object on stdout instead of the table
   --dir DIR     where the temporary broker data and input go (default the OS temp directory)
+  --baseline BIN  also time this samsa bin (another tree's bin/samsa.js, built) in each repetition
 Needs kcat: apt-get update && apt-get install -y kcat`;
 }
 
 function parseOptions(args: string[]): Options | null {
-  const o: Options = { records: 1_000_000, reps: 3, json: false, baseDir: tmpdir() };
+  const o: Options = { records: 1_000_000, reps: 3, json: false, baseDir: tmpdir(), baseline: null };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const value = () => {
@@ -61,6 +67,7 @@ function parseOptions(args: string[]): Options | null {
     else if (a === "--reps") o.reps = count();
     else if (a === "--json") o.json = true;
     else if (a === "--dir") o.baseDir = value();
+    else if (a === "--baseline") o.baseline = path.resolve(value());
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -108,27 +115,31 @@ interface Tool {
   consume(brokers: string, topic: string, output: string): Promise<number>;
 }
 
-const TOOLS: Tool[] = [
-  {
-    name: "samsa",
+function samsaTool(name: string, bin: string): Tool {
+  return {
+    name,
     produce: (b, t, input) =>
-      timed(process.execPath, [SAMSA_BIN, "-b", b, "produce", t, "--no-progress"], input, null),
+      timed(process.execPath, [bin, "-b", b, "produce", t, "--no-progress"], input, null),
     consume: (b, t, output) =>
-      timed(process.execPath, [SAMSA_BIN, "-b", b, "consume", t, "-o", "beginning", "-e"], null, output),
-  },
-  {
-    name: "kcat",
-    produce: (b, t, input) => timed("kcat", ["-b", b, "-P", "-t", t], input, null),
-    consume: (b, t, output) =>
-      timed("kcat", ["-b", b, "-C", "-t", t, "-o", "beginning", "-e", "-q"], null, output),
-  },
-];
+      timed(process.execPath, [bin, "-b", b, "consume", t, "-o", "beginning", "-e"], null, output),
+  };
+}
+
+const KCAT: Tool = {
+  name: "kcat",
+  produce: (b, t, input) => timed("kcat", ["-b", b, "-P", "-t", t], input, null),
+  consume: (b, t, output) =>
+    timed("kcat", ["-b", b, "-C", "-t", t, "-o", "beginning", "-e", "-q"], null, output),
+};
 
 async function main(): Promise<number> {
   const o = optionsOrExit(parseOptions, usage);
   if (typeof o === "number") return o;
   if (spawnSync("kcat", ["-V"]).error)
     throw new Error("kcat not found: apt-get update && apt-get install -y kcat");
+  if (o.baseline && !fs.existsSync(o.baseline)) throw new Error(`--baseline ${o.baseline}: no such file`);
+  const TOOLS = [samsaTool("samsa", SAMSA_BIN), KCAT];
+  if (o.baseline) TOOLS.push(samsaTool("baseline", o.baseline));
   const scratch = scratchDir(o.baseDir, "samsa-bench-cli-", killAllChildren);
   try {
     const input = path.join(scratch.root, "input.txt");
@@ -177,10 +188,17 @@ async function main(): Promise<number> {
         },
       ]),
     );
-    const ratio = (what: "produce_s" | "consume_s") => result.samsa[what] / result.kcat[what];
+    type What = "produce_s" | "consume_s";
+    const ratio = (what: What, name = "samsa") => result[name][what] / result.kcat[what];
     if (o.json) {
+      const baseline = o.baseline
+        ? {
+            baseline_produce_ratio: ratio("produce_s", "baseline"),
+            baseline_consume_ratio: ratio("consume_s", "baseline"),
+          }
+        : {};
       process.stdout.write(
-        `${JSON.stringify({ records: o.records, reps: o.reps, ...result, produce_ratio: ratio("produce_s"), consume_ratio: ratio("consume_s") })}\n`,
+        `${JSON.stringify({ records: o.records, reps: o.reps, ...result, produce_ratio: ratio("produce_s"), consume_ratio: ratio("consume_s"), ...baseline })}\n`,
       );
     } else {
       const rows = (["produce_s", "consume_s"] as const).map((what) => [
@@ -190,10 +208,11 @@ async function main(): Promise<number> {
         ratio(what).toFixed(2),
         (o.records / result.samsa[what] / 1000).toFixed(0),
         (o.records / result.kcat[what] / 1000).toFixed(0),
+        ...(o.baseline ? [result.baseline[what].toFixed(2), ratio(what, "baseline").toFixed(2)] : []),
       ]);
-      process.stdout.write(
-        `${table([`median of ${o.reps}`, "samsa s", "kcat s", "samsa/kcat", "samsa k/s", "kcat k/s"], rows)}\n`,
-      );
+      const head = [`median of ${o.reps}`, "samsa s", "kcat s", "samsa/kcat", "samsa k/s", "kcat k/s"];
+      if (o.baseline) head.push("baseline s", "baseline/kcat");
+      process.stdout.write(`${table(head, rows)}\n`);
     }
     return 0;
   } finally {

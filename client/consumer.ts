@@ -22,6 +22,7 @@ import {
   LOG_OVERHEAD,
   type RecordHeader,
   type RecordVisitor,
+  TIMESTAMP_TYPE_MASK,
   visitRecords,
 } from "../protocol/record-batch.js";
 import { readInt64 } from "../protocol/varint.js";
@@ -35,11 +36,18 @@ import { backoffMs } from "./retry.js";
 
 export type StartAt = "earliest" | "latest" | number | { timestamp: number };
 
+/**
+ * What a record's timestamp is (its batch's attributes bit 3): the producer's time of creation, or
+ * the broker's time of appending (a topic with `message.timestamp.type=LogAppendTime`).
+ */
+export type RecordTimestampType = "CreateTime" | "LogAppendTime";
+
 export interface ConsumerRecord {
   topic: string;
   partition: number;
   offset: number;
   timestamp: number;
+  timestampType: RecordTimestampType;
   key: Buffer | null;
   value: Buffer | null;
   headers: RecordHeader[];
@@ -757,13 +765,17 @@ export class Consumer {
       const records: ConsumerRecord[] = [];
       const { topic, partition } = a;
       const from = f.from;
+      let timestampType: RecordTimestampType = "CreateTime";
       const visit: RecordVisitor = (offset, timestamp, key, value, headers) => {
-        if (offset >= from) records.push({ topic, partition, offset, timestamp, key, value, headers });
+        if (offset >= from)
+          records.push({ topic, partition, offset, timestamp, timestampType, key, value, headers });
       };
       for (const [start] of wholeBatches(f.data)) {
         const lastOffset = readInt64(f.data, start) + f.data.readInt32BE(start + LAST_OFFSET_DELTA_OFFSET);
         if (lastOffset < from) continue;
-        if ((f.data.readInt16BE(start + ATTRIBUTES_OFFSET) & CONTROL_MASK) !== 0) continue;
+        const attributes = f.data.readInt16BE(start + ATTRIBUTES_OFFSET);
+        if ((attributes & CONTROL_MASK) !== 0) continue;
+        timestampType = (attributes & TIMESTAMP_TYPE_MASK) !== 0 ? "LogAppendTime" : "CreateTime";
         visitRecords(f.data, start, visit);
       }
       if (records.length === 0) continue;

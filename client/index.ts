@@ -36,6 +36,7 @@ export {
   type ConsumerOptions,
   type ConsumerRecord,
   type RebalanceListener,
+  type RecordTimestampType,
   type StartAt,
 } from "./consumer.js";
 export {

@@ -10,7 +10,10 @@
  * | 4  | zstd   | standard zstd frames                               | `@cloudpss/zstd` (libzstd) |
  *
  * Every function here is synchronous: decoding runs once per fetched batch, and every library
- * chosen has a one-shot synchronous call. Malformed compressed data throws
+ * chosen has a one-shot synchronous call. snappy and lz4 (CommonJS native addons, ~50 ms to load)
+ * are loaded on their first use, so a process that never meets them (the CLI producing plain
+ * lines) does not pay for them; zstd is imported up front, as its package picks its native or wasm
+ * build with a top-level await, which only an import can wait for. Malformed compressed data throws
  * `KafkaError("CORRUPT_MESSAGE")`; a codec id outside 0-4 throws `UNSUPPORTED_COMPRESSION_TYPE`.
  *
  * `decompress` takes an optional bound on the output (`maxBytes`): a few hundred bytes of gzip or
@@ -21,15 +24,30 @@
  */
 
 import { constants as bufferConstants } from "node:buffer";
+import { createRequire } from "node:module";
 import { gunzipSync, gzipSync } from "node:zlib";
 import {
   TYPE as ZSTD_TYPE,
   compress as zstdCompressRaw,
   decompress as zstdDecompressRaw,
 } from "@cloudpss/zstd";
-import { compressFrameSync, decompressFrameSync } from "lz4-napi";
-import { compressSync as snappyCompressRaw, uncompressSync as snappyUncompressRaw } from "snappy";
 import { KafkaError } from "./errors.js";
+
+const requireCodec = createRequire(import.meta.url);
+let snappyLib: typeof import("snappy") | null = null;
+let lz4Lib: typeof import("lz4-napi") | null = null;
+
+/** The snappy addon, loaded on first use. */
+function snappy(): typeof import("snappy") {
+  snappyLib ??= requireCodec("snappy") as typeof import("snappy");
+  return snappyLib;
+}
+
+/** The lz4 addon, loaded on first use. */
+function lz4(): typeof import("lz4-napi") {
+  lz4Lib ??= requireCodec("lz4-napi") as typeof import("lz4-napi");
+  return lz4Lib;
+}
 
 /** The codec ids of RecordBatch attributes bits 0-2. */
 export enum Compression {
@@ -111,11 +129,11 @@ const XERIAL_COMPATIBLE_VERSION = 1;
 export const XERIAL_BLOCK_SIZE = 32 * 1024;
 
 function snappyBlock(data: Uint8Array): Buffer {
-  return asBuffer(snappyCompressRaw(data));
+  return asBuffer(snappy().compressSync(data));
 }
 
 function snappyUnblock(data: Uint8Array): Buffer {
-  const out = snappyUncompressRaw(data, { asBuffer: true });
+  const out = snappy().uncompressSync(data, { asBuffer: true });
   return typeof out === "string" ? Buffer.from(out) : out;
 }
 
@@ -224,7 +242,7 @@ export const LZ4_FRAME_MAGIC: Buffer = Buffer.from([0x04, 0x22, 0x4d, 0x18]);
  * lz4_flex picks the block size (64 KiB up to 4 MiB) from the input size; readers accept all four.
  */
 export function lz4Compress(data: Uint8Array): Buffer {
-  return compressFrameSync(asBuffer(data), { contentChecksum: false, blockChecksums: false });
+  return lz4().compressFrameSync(asBuffer(data), { contentChecksum: false, blockChecksums: false });
 }
 
 /** Skippable frames (lz4 and zstd): magic 0x184D2A50-0x184D2A5F, a u32 LE size, then data. */
@@ -281,7 +299,7 @@ export function lz4Decompress(data: Uint8Array, maxBytes = Number.POSITIVE_INFIN
   if (maxBytes < Number.POSITIVE_INFINITY && lz4OutputBound(asBuffer(data)) > maxBytes)
     throw tooLarge("lz4", maxBytes);
   try {
-    return decompressFrameSync(asBuffer(data));
+    return lz4().decompressFrameSync(asBuffer(data));
   } catch (err) {
     throw corrupt("lz4", err);
   }

@@ -196,22 +196,141 @@ function encodeRecords(records: RecordInput[], baseTimestamp: number, headroom =
   let pos = headroom;
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
-    pos = writeVarint(out, pos, bodySizes[i]);
-    out[pos++] = 0;
-    pos = writeVarint(out, pos, (r.timestamp ?? baseTimestamp) - baseTimestamp);
-    pos = writeVarint(out, pos, i);
-    pos = writeBytesField(out, pos, r.key);
-    pos = writeBytesField(out, pos, r.value);
-    const headers = r.headers ?? NO_RECORD_HEADERS;
-    pos = writeVarint(out, pos, headers.length);
-    for (const h of headers) {
-      const keyLength = Buffer.byteLength(h.key);
-      pos = writeVarint(out, pos, keyLength);
-      pos += out.write(h.key, pos);
-      pos = writeBytesField(out, pos, h.value);
-    }
+    pos = writeRecord(out, pos, r, bodySizes[i], i, (r.timestamp ?? baseTimestamp) - baseTimestamp);
   }
   return out;
+}
+
+/** Writes one record (its length, then its body of `bodySize` bytes) at `pos`; returns the end. */
+function writeRecord(
+  out: Buffer,
+  pos: number,
+  r: RecordInput,
+  bodySize: number,
+  offsetDelta: number,
+  timestampDelta: number,
+): number {
+  pos = writeVarint(out, pos, bodySize);
+  out[pos++] = 0;
+  pos = writeVarint(out, pos, timestampDelta);
+  pos = writeVarint(out, pos, offsetDelta);
+  pos = writeBytesField(out, pos, r.key);
+  pos = writeBytesField(out, pos, r.value);
+  const headers = r.headers ?? NO_RECORD_HEADERS;
+  pos = writeVarint(out, pos, headers.length);
+  for (const h of headers) {
+    const keyLength = Buffer.byteLength(h.key);
+    pos = writeVarint(out, pos, keyLength);
+    pos += out.write(h.key, pos);
+    pos = writeBytesField(out, pos, h.value);
+  }
+  return pos;
+}
+
+/** The most a RecordBatchBuilder allocates up front; a larger batch grows into its size. */
+const BUILDER_INITIAL_BYTES_MAX = 1024 * 1024;
+
+/**
+ * A batch encoded record by record as the records arrive (a producer's open batch): each
+ * `append` copies its record into the batch at once, so nothing of it need be kept until the
+ * batch is sealed, and `finish` writes the header (compressing the records when asked) as
+ * `encodeRecordBatch` does, with the same bytes for the same records. The base timestamp is the
+ * first record's.
+ */
+export class RecordBatchBuilder {
+  private buf: Buffer;
+  private pos = RECORDS_OFFSET;
+  /** Records appended so far. */
+  count = 0;
+  private baseTimestamp = 0;
+  private maxTimestamp = 0;
+
+  /** `capacity`: the record bytes expected (room grows beyond it as needed). */
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(
+      RECORDS_OFFSET + Math.min(Math.max(capacity, 0), BUILDER_INITIAL_BYTES_MAX),
+    );
+  }
+
+  /** Appends a record; one without a timestamp takes the first record's (or now, if first). */
+  append(r: RecordInput): void {
+    if (this.count === 0) {
+      this.baseTimestamp = r.timestamp ?? Date.now();
+      this.maxTimestamp = this.baseTimestamp;
+    }
+    const timestamp = r.timestamp ?? this.baseTimestamp;
+    if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+    const delta = timestamp - this.baseTimestamp;
+    const body = recordBodySize(r, this.count, delta);
+    const end = this.pos + sizeOfVarint(body) + body;
+    if (end > this.buf.length) this.grow(end);
+    this.pos = writeRecord(this.buf, this.pos, r, body, this.count, delta);
+    this.count++;
+  }
+
+  private grow(needed: number): void {
+    const next = Buffer.allocUnsafe(Math.max(needed, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /**
+   * The batch (at least one record appended); once only, as the builder lets its room go. Its
+   * timestamps are the records'; `baseTimestamp` in `options` is ignored. A buffer far larger
+   * than the batch is not kept: the batch is copied out of it.
+   */
+  finish(options: EncodeBatchOptions = {}): Buffer {
+    if (this.count === 0) throw new RangeError("a record batch needs at least one record");
+    if (this.buf === EMPTY) throw new RangeError("the batch was finished already");
+    const compression = options.compression ?? Compression.None;
+    let buf: Buffer;
+    if (compression === Compression.None) {
+      buf =
+        this.pos * 2 < this.buf.length
+          ? Buffer.from(this.buf.subarray(0, this.pos))
+          : this.buf.subarray(0, this.pos);
+    } else {
+      const records = this.buf.subarray(RECORDS_OFFSET, this.pos);
+      const body = compress(compression, records, { level: options.compressionLevel });
+      buf = Buffer.allocUnsafe(RECORDS_OFFSET + body.length);
+      body.copy(buf, RECORDS_OFFSET);
+    }
+    writeBatchHeader(buf, compression, this.count, this.baseTimestamp, this.maxTimestamp, options);
+    // The batch no longer needs the room it was built in.
+    this.buf = EMPTY;
+    return buf;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Writes the header (and CRC) of the batch that fills `buf`, its records already in place. */
+function writeBatchHeader(
+  buf: Buffer,
+  compression: Compression,
+  count: number,
+  baseTimestamp: number,
+  maxTimestamp: number,
+  options: EncodeBatchOptions,
+): void {
+  let attributes: number = compression;
+  if (options.timestampType === TimestampType.LogAppendTime) attributes |= TIMESTAMP_TYPE_MASK;
+  if (options.transactional) attributes |= TRANSACTIONAL_MASK;
+  if (options.control) attributes |= CONTROL_MASK;
+  const size = buf.length;
+  writeInt64(buf, BASE_OFFSET_OFFSET, options.baseOffset ?? 0);
+  buf.writeInt32BE(size - LOG_OVERHEAD, LENGTH_OFFSET);
+  buf.writeInt32BE(options.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, PARTITION_LEADER_EPOCH_OFFSET);
+  buf.writeInt8(CURRENT_MAGIC, MAGIC_OFFSET);
+  buf.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
+  buf.writeInt32BE(count - 1, LAST_OFFSET_DELTA_OFFSET);
+  writeInt64(buf, BASE_TIMESTAMP_OFFSET, baseTimestamp);
+  writeInt64(buf, MAX_TIMESTAMP_OFFSET, maxTimestamp);
+  writeInt64(buf, PRODUCER_ID_OFFSET, options.producerId ?? NO_PRODUCER_ID);
+  buf.writeInt16BE(options.producerEpoch ?? NO_PRODUCER_EPOCH, PRODUCER_EPOCH_OFFSET);
+  buf.writeInt32BE(options.baseSequence ?? NO_SEQUENCE, BASE_SEQUENCE_OFFSET);
+  buf.writeInt32BE(count, RECORD_COUNT_OFFSET);
+  buf.writeUInt32BE(computeBatchCrc(buf, 0, size), CRC_OFFSET);
 }
 
 /** Encodes a RecordBatch v2 with a correct CRC. At least one record is required. */
@@ -227,27 +346,9 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeBatchOp
   const encoded = encodeRecords(records, baseTimestamp, uncompressed ? RECORDS_OFFSET : 0);
   const body = uncompressed ? encoded : compress(compression, encoded, { level: options.compressionLevel });
 
-  let attributes = compression;
-  if (options.timestampType === TimestampType.LogAppendTime) attributes |= TIMESTAMP_TYPE_MASK;
-  if (options.transactional) attributes |= TRANSACTIONAL_MASK;
-  if (options.control) attributes |= CONTROL_MASK;
-
-  const size = uncompressed ? body.length : RECORDS_OFFSET + body.length;
-  const buf = uncompressed ? body : Buffer.allocUnsafe(size);
-  writeInt64(buf, BASE_OFFSET_OFFSET, options.baseOffset ?? 0);
-  buf.writeInt32BE(size - LOG_OVERHEAD, LENGTH_OFFSET);
-  buf.writeInt32BE(options.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, PARTITION_LEADER_EPOCH_OFFSET);
-  buf.writeInt8(CURRENT_MAGIC, MAGIC_OFFSET);
-  buf.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
-  buf.writeInt32BE(records.length - 1, LAST_OFFSET_DELTA_OFFSET);
-  writeInt64(buf, BASE_TIMESTAMP_OFFSET, baseTimestamp);
-  writeInt64(buf, MAX_TIMESTAMP_OFFSET, maxTimestamp);
-  writeInt64(buf, PRODUCER_ID_OFFSET, options.producerId ?? NO_PRODUCER_ID);
-  buf.writeInt16BE(options.producerEpoch ?? NO_PRODUCER_EPOCH, PRODUCER_EPOCH_OFFSET);
-  buf.writeInt32BE(options.baseSequence ?? NO_SEQUENCE, BASE_SEQUENCE_OFFSET);
-  buf.writeInt32BE(records.length, RECORD_COUNT_OFFSET);
+  const buf = uncompressed ? body : Buffer.allocUnsafe(RECORDS_OFFSET + body.length);
   if (!uncompressed) body.copy(buf, RECORDS_OFFSET);
-  buf.writeUInt32BE(computeBatchCrc(buf, 0, size), CRC_OFFSET);
+  writeBatchHeader(buf, compression, records.length, baseTimestamp, maxTimestamp, options);
   return buf;
 }
 

@@ -181,7 +181,7 @@ export function recordJson(r: ConsumerRecord, encoding: Encoding, broker: number
     topic: r.topic,
     partition: r.partition,
     offset: r.offset,
-    tstype: "create",
+    tstype: r.timestampType === "LogAppendTime" ? "logappend" : "create",
     ts: r.timestamp,
     broker,
   };

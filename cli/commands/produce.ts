@@ -83,8 +83,15 @@ export function decodeField(raw: Buffer, encoding: Encoding, what: string): Buff
   return Buffer.from(text, encoding === "hex" ? "hex" : "base64");
 }
 
-/** Turns a line into a record: -K splits key from value, --encoding decodes both. */
-function recordMaker(topic: string, opts: ProduceOpts): (line: Buffer, n: number) => ProducerRecord {
+/** Makes record `n` (from 1) of the input from its line, stamped with `timestamp` (ms). */
+type MakeRecord = (line: Buffer, n: number, timestamp: number) => ProducerRecord;
+
+/**
+ * Turns a line into a record: -K splits key from value, --encoding decodes both. The record is in
+ * the encoder's form (Buffers, a headers array, the timestamp of its reading), so sendBatch()
+ * encodes it as it is instead of copying it.
+ */
+function recordMaker(topic: string, opts: ProduceOpts): MakeRecord {
   const encoding = parseEncoding(opts.encoding);
   const fixedKey = opts.key !== undefined ? Buffer.from(opts.key) : null;
   const keyDelim = opts.keyDelimiter !== undefined ? Buffer.from(unescapeArg(opts.keyDelimiter)) : null;
@@ -94,7 +101,7 @@ function recordMaker(topic: string, opts: ProduceOpts): (line: Buffer, n: number
       ? Object.entries(headerPairs).map(([key, value]) => ({ key, value: Buffer.from(value) }))
       : undefined;
   const partition = opts.partition !== undefined ? parsePartition(opts.partition) : undefined;
-  return (line, n) => {
+  return (line, n, timestamp) => {
     let key: Buffer | null = fixedKey;
     let value = line;
     if (keyDelim) {
@@ -104,7 +111,14 @@ function recordMaker(topic: string, opts: ProduceOpts): (line: Buffer, n: number
         value = line.subarray(at + keyDelim.length);
       }
     }
-    return { topic, key, value: decodeField(value, encoding, `record ${n} value`), headers, partition };
+    return {
+      topic,
+      key,
+      value: decodeField(value, encoding, `record ${n} value`),
+      headers,
+      partition,
+      timestamp,
+    };
   };
 }
 
@@ -122,10 +136,8 @@ class Sender {
 
   constructor(private readonly producer: import("../../client/producer.js").Producer) {}
 
-  /** Sends a call; waits while MAX_PENDING_CALLS are unacknowledged. */
-  async send(records: ProducerRecord[]): Promise<void> {
-    let bytes = 0;
-    for (const r of records) bytes += (r.value as Buffer).length;
+  /** Sends a call of records with `bytes` of values; waits while MAX_PENDING_CALLS are unacknowledged. */
+  async send(records: ProducerRecord[], bytes: number): Promise<void> {
     // The callback keeps the count, not the records: they are free once encoded.
     const n = records.length;
     const call = this.producer.sendBatch(records).then(
@@ -209,8 +221,15 @@ Examples:
       try {
         if (files.length > 0) {
           const key = opts.key !== undefined ? Buffer.from(opts.key) : null;
+          const now = Date.now();
+          const records = files.map((f) => ({
+            ...makeRecord(Buffer.alloc(0), 0, now),
+            key,
+            value: readFileSync(f),
+          }));
           await sender.send(
-            files.map((f) => ({ ...makeRecord(Buffer.alloc(0), 0), key, value: readFileSync(f) })),
+            records,
+            records.reduce((sum, r) => sum + r.value.length, 0),
           );
         } else {
           await produceStdin(sender, makeRecord, Buffer.from(unescapeArg(opts.delimiter)));
@@ -239,31 +258,29 @@ Examples:
  * Reads stdin as it comes, in sendBatch() calls of at most BATCH_RECORDS records: each chunk read
  * is sent once split, so records never wait for more input.
  */
-async function produceStdin(
-  sender: Sender,
-  makeRecord: (line: Buffer, n: number) => ProducerRecord,
-  delimiter: Buffer,
-): Promise<void> {
+async function produceStdin(sender: Sender, makeRecord: MakeRecord, delimiter: Buffer): Promise<void> {
   const splitter = new RecordSplitter(delimiter);
   let lines: Buffer[] = [];
   let n = 0;
   let batch: ProducerRecord[] = [];
+  let bytes = 0;
   const take = async () => {
+    const now = Date.now();
     for (const line of lines) {
-      batch.push(makeRecord(line, ++n));
-      if (batch.length >= BATCH_RECORDS) {
-        const full = batch;
-        batch = [];
-        await sender.send(full);
-      }
+      const record = makeRecord(line, ++n, now);
+      batch.push(record);
+      bytes += (record.value as Buffer).length;
+      if (batch.length >= BATCH_RECORDS) await sendPartial();
     }
     lines = [];
   };
   const sendPartial = async () => {
     if (batch.length === 0) return;
     const part = batch;
+    const partBytes = bytes;
     batch = [];
-    await sender.send(part);
+    bytes = 0;
+    await sender.send(part, partBytes);
   };
   for await (const chunk of process.stdin) {
     splitter.push(chunk as Buffer, lines);

@@ -89,6 +89,7 @@ function record(fields: Partial<ConsumerRecord>): ConsumerRecord {
     partition: 1,
     offset: 7,
     timestamp: 1234,
+    timestampType: "CreateTime",
     key: null,
     value: null,
     headers: [],
@@ -123,6 +124,8 @@ describe("-J", () => {
       key: null,
       payload: null,
     });
+    const appended = JSON.parse(recordJson(record({ timestampType: "LogAppendTime" }), "utf8", 1));
+    expect(appended.tstype).toBe("logappend");
   });
 
   it("never mangles binary: not-UTF-8 bytes come as base64, flagged; base64 and hex on request", () => {

@@ -147,6 +147,31 @@ describe.each(["tcp", "ws"] as const)("Producer and Consumer over %s", (t) => {
     expect((await readAll(consumer, 1, 3000)).length).toBe(1);
   });
 
+  it("tells a record's timestamp type: CreateTime as sent, LogAppendTime as the broker stamped it", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([
+      { name: "ts-create", partitions: 1 },
+      { name: "ts-append", partitions: 1, configs: { "message.timestamp.type": "LogAppendTime" } },
+    ]);
+    const producer = track(new Producer({ brokers }));
+    const before = Date.now();
+    for (const topic of ["ts-create", "ts-append"])
+      await producer.sendBatch([1, 2].map((i) => ({ topic, value: `v${i}`, timestamp: 1_000 + i })));
+    const read = async (topic: string) => {
+      const consumer = track(new Consumer({ brokers }, { maxWaitMs: 50 }));
+      await consumer.assign([{ topic, partition: 0, start: "earliest" }]);
+      return readAll(consumer, 2);
+    };
+    const created = await read("ts-create");
+    expect(created.map((r) => [r.timestampType, r.timestamp])).toEqual([
+      ["CreateTime", 1_001],
+      ["CreateTime", 1_002],
+    ]);
+    const appended = await read("ts-append");
+    expect(appended.map((r) => r.timestampType)).toEqual(["LogAppendTime", "LogAppendTime"]);
+    for (const r of appended) expect(r.timestamp).toBeGreaterThanOrEqual(before);
+  });
+
   it("keeps a partition's records in order with several produce requests in flight", async () => {
     const { brokers, admin } = await setup();
     await admin.createTopics([{ name: "inflight", partitions: 2 }]);

@@ -166,6 +166,34 @@ describe("Producer.sendBatch", () => {
     ).toBe(true);
   });
 
+  it("writes records given as Buffers, a headers array and a timestamp (encoded as given) exactly", async () => {
+    const { brokers, admin } = await setup();
+    await admin.createTopics([{ name: "ready", partitions: 1 }]);
+    const producer = track(new Producer({ brokers }, { lingerMs: 0 }));
+    const headers = [{ key: "h", value: Buffer.from("x") }];
+    const records: ProducerRecord[] = Array.from({ length: 300 }, (_, i) => ({
+      topic: "ready",
+      key: i % 3 === 0 ? null : Buffer.from(`k${i}`),
+      value: Buffer.from(`v${i}`),
+      headers: i % 2 === 0 ? headers : undefined,
+      timestamp: 1_000_000 + i,
+    }));
+    await producer.sendBatch(records);
+    // A string header value in an array (untyped callers; checkHeaders allows it) is encoded too,
+    // not a failure of the whole batch.
+    await producer.sendBatch([
+      { topic: "ready-str", value: "s", headers: [{ key: "h", value: "text" as unknown as Buffer }] },
+    ]);
+    const [str] = await readTopic(brokers, "ready-str", 1);
+    expect(str.headers.map((h) => [h.key, h.value?.toString()])).toEqual([["h", "text"]]);
+    const read = await readTopic(brokers, "ready", records.length);
+    expect(
+      read.map((r) => [r.key?.toString() ?? null, r.value!.toString(), r.headers.length, r.timestamp]),
+    ).toEqual(
+      records.map((r, i) => [r.key?.toString() ?? null, `v${i}`, i % 2 === 0 ? 1 : 0, 1_000_000 + i]),
+    );
+  });
+
   it("rejects a bad topic, a bad partition and a closed producer, queueing nothing", async () => {
     const { brokers, admin } = await setup();
     await admin.createTopics([{ name: "two", partitions: 2 }]);
@@ -200,6 +228,13 @@ describe("Producer.sendBatch", () => {
     ]);
     await expect(call).rejects.toBeInstanceOf(KafkaError);
     await expect(call).rejects.toMatchObject({ code: "MESSAGE_TOO_LARGE" });
+    // The broker's errorMessage starts with the code too: the error names it once.
+    const message = await call.then(
+      () => "",
+      (err: Error) => err.message,
+    );
+    expect(message).toMatch(/^MESSAGE_TOO_LARGE: big-0: /);
+    expect(message.split("MESSAGE_TOO_LARGE")).toHaveLength(2);
   });
 
   it("queues a call larger than bufferMemory as memory frees, without waiting out the linger", async () => {

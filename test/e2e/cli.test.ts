@@ -133,6 +133,14 @@ describe("samsa CLI", () => {
     expect(lengths.stdout.split("\n")[0]).toBe("2 5");
   });
 
+  it("-J gives kcat's tstype logappend for a LogAppendTime topic's records", async () => {
+    const topic = ["topic", "create", "cli-tstype", "-c", "message.timestamp.type=LogAppendTime"];
+    expect((await samsa(topic)).status).toBe(0);
+    expect((await samsa(["produce", "cli-tstype"], "a\n")).status).toBe(0);
+    const j = await samsa(["consume", "cli-tstype", "-o", "beginning", "-e", "-J"]);
+    expect(JSON.parse(j.stdout.trim())).toMatchObject({ tstype: "logappend", payload: "a" });
+  });
+
   it("produces with a custom delimiter, compression, and one record per file", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "samsa-cli-"));
     try {

@@ -1,4 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { compressSync as lz4BlockSync } from "lz4-napi";
 import { describe, expect, it } from "vitest";
 import {
@@ -437,5 +439,33 @@ describe("decompress with a bound on its output", () => {
     expect(() => zstdDecompress(Buffer.from("not zstd at all"), MiB)).toThrow(/CORRUPT_MESSAGE/);
     expect(() => lz4Decompress(Buffer.from("not lz4 at all"), MiB)).toThrow(/CORRUPT_MESSAGE/);
     expect(() => decompress(Compression.Gzip, Buffer.from("not gzip"), MiB)).toThrow(/CORRUPT_MESSAGE/);
+  });
+});
+
+describe("loading the codecs", () => {
+  // A child process over the compiled module (test/global-setup.ts builds dist/): this process
+  // has loaded every codec already.
+  const script = `
+    import { createRequire } from "node:module";
+    const c = await import(process.argv[1]);
+    const cache = createRequire(process.argv[1]).cache;
+    const loaded = () => ["snappy", "lz4-napi"].filter((m) => Object.keys(cache).some((k) => k.includes("/node_modules/" + m + "/")));
+    const before = loaded();
+    c.decompress(c.Compression.Snappy, c.compress(c.Compression.Snappy, Buffer.from("x")));
+    const afterSnappy = loaded();
+    c.decompress(c.Compression.Lz4, c.compress(c.Compression.Lz4, Buffer.from("x")));
+    console.log(JSON.stringify({ before, afterSnappy, after: loaded() }));`;
+
+  it("loads snappy and lz4 on their first use, not on import", () => {
+    const module = fileURLToPath(new URL("../../dist/protocol/compression.js", import.meta.url));
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script, module], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(JSON.parse(out)).toEqual({
+      before: [],
+      afterSnappy: ["snappy"],
+      after: ["snappy", "lz4-napi"],
+    });
   });
 });

@@ -9,6 +9,8 @@ import {
   decodeRecords,
   encodeControlKey,
   encodeRecordBatch,
+  RecordBatchBuilder,
+  type RecordInput,
   readBatchHeader,
   TimestampType,
 } from "../../protocol/record-batch.js";
@@ -117,5 +119,48 @@ describe("RecordBatch v2", () => {
     const cut = buf.subarray(0, buf.length - 10);
     cut.writeInt32BE(cut.length - 12, 8);
     expect(() => decodeRecords(cut)).toThrow(/CORRUPT_MESSAGE/);
+  });
+});
+
+describe("RecordBatchBuilder", () => {
+  /** Records of every shape: null and empty keys and values, headers, timestamps out of order. */
+  function records(count: number, seed: number): RecordInput[] {
+    const rand = mulberry32(seed);
+    const bytes = (max: number) => Buffer.from(Array.from({ length: Math.floor(rand() * max) }, () => 97));
+    return Array.from({ length: count }, (_, i) => ({
+      key: rand() < 0.3 ? null : bytes(20),
+      value: rand() < 0.1 ? null : bytes(rand() < 0.05 ? 5000 : 60),
+      headers: rand() < 0.3 ? [{ key: `h${i}`, value: rand() < 0.5 ? null : bytes(10) }] : undefined,
+      timestamp: 1_700_000_000_000 + Math.floor(rand() * 10_000) - 5_000,
+    }));
+  }
+
+  it.each([
+    ["none", Compression.None],
+    ["gzip", Compression.Gzip],
+    ["lz4", Compression.Lz4],
+    ["zstd", Compression.Zstd],
+  ])("writes the same bytes as encodeRecordBatch (%s), growing past its first capacity", (_, compression) => {
+    for (const [count, capacity] of [
+      [1, 0],
+      [7, 16],
+      [500, 1024],
+      [500, 1024 * 1024],
+    ]) {
+      const input = records(count, count + capacity);
+      const options = { compression, producerId: 7, producerEpoch: 1, baseSequence: 40 };
+      const builder = new RecordBatchBuilder(capacity);
+      for (const r of input) builder.append(r);
+      expect(builder.count).toBe(count);
+      const built = builder.finish(options);
+      const encoded = encodeRecordBatch(input, { ...options, baseTimestamp: input[0].timestamp });
+      expect(built.equals(encoded), `${count} records, capacity ${capacity}`).toBe(true);
+      expect(decodeRecords(built).map((r) => r.timestamp)).toEqual(input.map((r) => r.timestamp));
+      expect(() => builder.finish(options)).toThrow(RangeError);
+    }
+  });
+
+  it("refuses to finish an empty batch", () => {
+    expect(() => new RecordBatchBuilder(100).finish()).toThrow(RangeError);
   });
 });
