@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Admin, Producer } from "../../client/index.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { waitFor } from "../helpers/wait.js";
 
 let tb: TestBroker | null = null;
 afterEach(async () => {
@@ -21,11 +22,10 @@ async function stored(admin: Admin, topic: string): Promise<number> {
 /** Polls until `topic` holds `expected` records (the broker appends acks=0 requests as it reads them). */
 async function waitStored(admin: Admin, topic: string, expected: number): Promise<number> {
   let n = 0;
-  for (let i = 0; i < 200; i++) {
+  await waitFor(async () => {
     n = await stored(admin, topic);
-    if (n >= expected) return n;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+    return n >= expected;
+  }, `${expected} records in ${topic}`);
   return n;
 }
 
