@@ -114,7 +114,7 @@ function recordMaker(topic: string, opts: ProduceOpts): MakeRecord {
     return {
       topic,
       key,
-      value: decodeField(value, encoding, `record ${n} value`),
+      value: encoding === "utf8" ? value : decodeField(value, encoding, `record ${n} value`),
       headers,
       partition,
       timestamp,
