@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { ROOT, runSamsa } from "../helpers/cli.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 let tb: TestBroker;
 let brokers: string;
 
@@ -25,23 +25,9 @@ function samsa(
   args: string[],
   input?: string | Buffer,
   brokerList: string | null = brokers,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ status: number | null; stdout: string; stderr: string; raw: Buffer }> {
-  return new Promise((resolve) => {
-    const bArgs = brokerList === null ? [] : ["-b", brokerList];
-    const child = spawn(process.execPath, ["bin/samsa.js", ...bArgs, ...args], { cwd: ROOT, env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      const raw = Buffer.concat(out);
-      resolve({ status, stdout: raw.toString(), stderr: Buffer.concat(err).toString(), raw });
-    });
-    child.stdin.end(input ?? "");
-  });
+  env = process.env,
+) {
+  return runSamsa(args, { brokers: brokerList, input, env, timeoutMs: 20_000 });
 }
 
 describe("samsa CLI", () => {

@@ -4,11 +4,11 @@
  * reset-offsets | delete`, and their one-line errors.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { type CliRun, ROOT, runSamsa } from "../helpers/cli.js";
+import { waitFor } from "../helpers/wait.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 let tb: TestBroker;
 let brokers: string;
 const running: ChildProcess[] = [];
@@ -25,26 +25,8 @@ afterEach(() => {
 });
 afterAll(async () => tb.stop());
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function samsa(args: string[], input = ""): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["bin/samsa.js", "-b", brokers, ...args], { cwd: ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+function samsa(args: string[], input = ""): Promise<CliRun> {
+  return runSamsa(args, { brokers, input });
 }
 
 /** A long-running `samsa consume -g` whose output lines are collected as they come. */
@@ -67,15 +49,6 @@ function member(topic: string, group: string) {
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
   return { child, lines, exited, stderr: () => stderr };
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** The data rows of `group describe`: partition -> [current, end, lag, consumer]. */

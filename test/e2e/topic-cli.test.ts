@@ -1,14 +1,7 @@
-/**
- * `samsa topic create | delete` with several topics, some failing: one line per topic, exit 1 if
- * any failed; and counts that are not positive integers refused in one line before any request.
- */
-import { spawn } from "node:child_process";
-import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { within } from "../helpers/wait.js";
+import { type CliRun, runSamsa } from "../helpers/cli.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 let tb: TestBroker;
 let brokers: string;
 
@@ -18,23 +11,8 @@ beforeAll(async () => {
 });
 afterAll(async () => tb.stop());
 
-/** Runs the bin asynchronously (the broker lives in this process), bounded by a deadline. */
-async function samsa(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["bin/samsa.js", "-b", brokers, ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d));
-  child.stderr.on("data", (d: Buffer) => (stderr += d));
-  const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
-  try {
-    const status = await within(closed, `samsa ${args.join(" ")} to exit`);
-    return { status, stdout, stderr };
-  } finally {
-    child.kill("SIGKILL");
-  }
+function samsa(args: string[]): Promise<CliRun> {
+  return runSamsa(args, { brokers });
 }
 
 describe("samsa topic", () => {
