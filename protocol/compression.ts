@@ -347,9 +347,10 @@ const ZSTD_FCS_BYTES = [0, 2, 4, 8];
 const ZSTD_DICT_ID_BYTES = [0, 1, 2, 4];
 
 /**
- * The most bytes zstd frames can decompress to, from their block headers (RFC 8878): raw and RLE
- * blocks state their size, a compressed block regenerates at most 128 KiB. Framing it cannot
- * follow is CORRUPT_MESSAGE.
+ * The most bytes the zstd library may allocate for these frames, from their headers (RFC 8878): it
+ * sizes its output as ZSTD_decompressBound does, by a frame's declared content size where there is
+ * one, else by its block count times the 128 KiB a block can hold. So each frame counts the larger
+ * of the two, whatever its blocks claim to hold. Framing it cannot follow is CORRUPT_MESSAGE.
  */
 function zstdOutputBound(buf: Buffer): number {
   let total = 0;
@@ -367,30 +368,34 @@ function zstdOutputBound(buf: Buffer): number {
     const singleSegment = (fhd & 0x20) !== 0;
     const fcsFlag = fhd >> 6;
     const fcsBytes = fcsFlag === 0 && singleSegment ? 1 : ZSTD_FCS_BYTES[fcsFlag];
-    pos += 5 + (singleSegment ? 0 : 1) + ZSTD_DICT_ID_BYTES[fhd & 0x3] + fcsBytes;
-    for (let last = false; !last; ) {
+    const fcsAt = pos + 5 + (singleSegment ? 0 : 1) + ZSTD_DICT_ID_BYTES[fhd & 0x3];
+    if (buf.length < fcsAt + fcsBytes) throw framingError("zstd", "truncated frame header");
+    const contentSize = zstdContentSize(buf, fcsAt, fcsBytes);
+    pos = fcsAt + fcsBytes;
+    let blocks = 0;
+    for (let last = false; !last; blocks++) {
       if (buf.length - pos < 3) throw framingError("zstd", "truncated block header");
       const header = buf.readUIntLE(pos, 3);
       pos += 3;
       last = (header & 1) !== 0;
       const type = (header >> 1) & 0x3;
-      const size = header >>> 3;
-      if (type === ZSTD_BLOCK_RAW) {
-        total += size;
-        pos += size;
-      } else if (type === ZSTD_BLOCK_RLE) {
-        total += size;
-        pos += 1;
-      } else if (type === ZSTD_BLOCK_COMPRESSED) {
-        total += ZSTD_BLOCK_MAX_BYTES;
-        pos += size;
-      } else {
-        throw framingError("zstd", "reserved block type");
-      }
+      if (type === ZSTD_BLOCK_RLE) pos += 1;
+      else if (type === ZSTD_BLOCK_RAW || type === ZSTD_BLOCK_COMPRESSED) pos += header >>> 3;
+      else throw framingError("zstd", "reserved block type");
     }
+    total += Math.max(contentSize, blocks * ZSTD_BLOCK_MAX_BYTES);
     pos += fhd & 0x4 ? 4 : 0;
   }
   return total;
+}
+
+/** A frame's Frame_Content_Size field (RFC 8878 3.1.1.1.4); 0 when the frame has none. */
+function zstdContentSize(buf: Buffer, at: number, bytes: number): number {
+  if (bytes === 1) return buf[at];
+  if (bytes === 2) return buf.readUInt16LE(at) + 256;
+  if (bytes === 4) return buf.readUInt32LE(at);
+  if (bytes === 8) return Number(buf.readBigUInt64LE(at));
+  return 0;
 }
 
 // ---- by codec id ----------------------------------------------------------------------------

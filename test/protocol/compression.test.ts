@@ -435,6 +435,24 @@ describe("decompress with a bound on its output", () => {
     expect(() => lz4Decompress(lz4Big, 64 * MiB)).toThrow(/MESSAGE_TOO_LARGE/);
   });
 
+  it("bounds a zstd frame as the library sizes its output, not by what its blocks hold", () => {
+    // The library allocates a frame's declared content size, or 128 KiB per block without one:
+    // a 17-byte frame declaring 900 MiB (one 1-byte raw block), and 7,000 one-byte RLE blocks.
+    const declared = Buffer.alloc(17);
+    declared.writeUInt32LE(0xfd2fb528, 0);
+    declared[4] = 0xa0; // FCS 4 bytes, single segment
+    declared.writeUInt32LE(900 * MiB, 5);
+    declared.writeUIntLE((1 << 3) | 1, 9, 3); // last raw block, 1 byte
+    expect(() => zstdDecompress(declared.subarray(0, 13), 64 * MiB)).toThrow(/MESSAGE_TOO_LARGE/);
+    const rle = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58])]; // no FCS, a 1 MiB window
+    for (let i = 0; i < 7000; i++) {
+      const block = Buffer.alloc(4);
+      block.writeUIntLE((1 << 3) | (1 << 1) | (i === 6999 ? 1 : 0), 0, 3);
+      rle.push(block);
+    }
+    expect(() => zstdDecompress(Buffer.concat(rle), 64 * MiB)).toThrow(/MESSAGE_TOO_LARGE/);
+  });
+
   it("still calls unreadable framing CORRUPT_MESSAGE", () => {
     expect(() => zstdDecompress(Buffer.from("not zstd at all"), MiB)).toThrow(/CORRUPT_MESSAGE/);
     expect(() => lz4Decompress(Buffer.from("not lz4 at all"), MiB)).toThrow(/CORRUPT_MESSAGE/);
