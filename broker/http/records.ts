@@ -114,8 +114,10 @@ const RECORDS_DECOMPRESSED_BYTES_MAX = DECOMPRESSED_BYTES_MIN;
 
 /**
  * The records at or after `from` in fetched batches (control batches left out), and the offset
- * after the last batch. A trailing partial batch is ignored, as Kafka consumers do. A batch whose
- * records decompress beyond RECORDS_DECOMPRESSED_BYTES_MAX throws MESSAGE_TOO_LARGE.
+ * after the last batch. A trailing partial batch is ignored, as Kafka consumers do. The records of
+ * one read decompress to at most RECORDS_DECOMPRESSED_BYTES_MAX in all (many small bombs in one
+ * read add up): a batch past what is left ends the read there, and a first batch past it alone
+ * throws MESSAGE_TOO_LARGE.
  */
 export function recordsOf(
   topic: string,
@@ -126,12 +128,21 @@ export function recordsOf(
   const records: JsonRecord[] = [];
   let next = from;
   let pos = 0;
+  let budget = RECORDS_DECOMPRESSED_BYTES_MAX;
   while (batches.length - pos >= BATCH_HEADER_SIZE) {
     const size = batchSizeAt(batches, pos);
     if (size < BATCH_HEADER_SIZE || pos + size > batches.length) break;
     const last = readInt64(batches, pos) + batches.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
     if ((batches.readInt16BE(pos + ATTRIBUTES_OFFSET) & CONTROL_MASK) === 0) {
-      for (const r of decodeRecords(batches, pos, RECORDS_DECOMPRESSED_BYTES_MAX)) {
+      let decoded: KafkaRecord[];
+      try {
+        decoded = decodeRecords(batches, pos, budget);
+      } catch (err) {
+        if (pos > 0 && (err as { code?: string }).code === "MESSAGE_TOO_LARGE") break;
+        throw err;
+      }
+      for (const r of decoded) {
+        budget -= (r.key?.length ?? 0) + (r.value?.length ?? 0);
         if (r.offset >= from) records.push(renderRecord(topic, partition, r));
       }
     }

@@ -45,3 +45,22 @@ it("reading a stored bomb over HTTP is 413 MESSAGE_TOO_LARGE, not a decompressed
   expect(await read.json()).toMatchObject({ error_code: "MESSAGE_TOO_LARGE" });
   expect((await fetch(`${base}/health`)).status).toBe(200);
 });
+
+it("bounds the decompressed bytes of one read, not only of one batch: small bombs add up", async () => {
+  tb = await startTestBroker();
+  client = await TestClient.connect(tb.port);
+  // Each batch alone is under the bound; two of them are over it.
+  const half = encodeRecordBatch([{ value: Buffer.alloc((DECOMPRESSED_BYTES_MIN * 2) / 3) }], {
+    compression: Compression.Gzip,
+  });
+  for (const batch of [half, half]) {
+    const r = await client.request(0, 9, produceRequest(TOPIC, batch));
+    expect(r.responses[0].partitionResponses[0].errorCode).toBe(0);
+  }
+  const base = `http://127.0.0.1:${tb.broker.httpPort}`;
+  const read = await fetch(`${base}/topics/${TOPIC}/partitions/0/records?offset=0`);
+  expect(read.status).toBe(200);
+  expect(((await read.json()) as { offset: number }[]).map((r) => r.offset)).toEqual([0]);
+  const rest = await fetch(`${base}/topics/${TOPIC}/partitions/0/records?offset=1`);
+  expect(((await rest.json()) as { offset: number }[]).map((r) => r.offset)).toEqual([1]);
+});
