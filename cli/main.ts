@@ -49,13 +49,14 @@ Examples:
 }
 
 /**
- * A reader that closed its end (`samsa consume t | head -3`) ends the command quietly with exit
- * code 0, as for any Unix filter, instead of an unhandled EPIPE with its stack trace. Done once
- * here so every command's output is covered.
+ * A reader that closed its end (`samsa consume t | head -3`) ends the command quietly, as for any
+ * Unix filter, instead of an unhandled EPIPE with its stack trace: exit code 0, or the one a
+ * failure already set (`topic delete a nope | head -0` still says nope failed). Done once here so
+ * every command's output is covered.
  */
 export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
   stream.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(0);
+    if (err.code === "EPIPE") process.exit();
     process.stderr.write(`samsa: writing output: ${err.message}\n`);
     process.exit(1);
   });
@@ -63,6 +64,8 @@ export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdo
 
 export async function main(argv: string[]): Promise<void> {
   endQuietlyOnClosedPipe(process.stdout);
-  endQuietlyOnClosedPipe(process.stderr);
+  // A closed stderr (progress piped into `head`) must not end a produce halfway: its errors are
+  // dropped, and the command's outcome is its exit code.
+  process.stderr.on("error", () => {});
   await buildProgram().parseAsync(argv);
 }

@@ -261,6 +261,14 @@ describe("samsa produce and consume (issue 11)", () => {
     }
   });
 
+  it("keeps a failure's exit code when the reader closed the pipe", async () => {
+    expect((await samsa(["topic", "create", "cli-pipe-gone"])).status).toBe(0);
+    // "deleted cli-pipe-gone" meets the closed pipe; the missing topic still makes it exit 1.
+    const r = await samsaIntoClosedPipe(["topic", "delete", "cli-pipe-gone", "cli-pipe-never"]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/cli-pipe-never/);
+  });
+
   it("takes SAMSA_BROKERS without -b, and several topics in one consume", async () => {
     const env = { ...process.env, SAMSA_BROKERS: brokers };
     expect((await samsa(["produce", "cli-m1", "-p", "0"], "a\nb\n", null, env)).status).toBe(0);
