@@ -207,7 +207,7 @@ export function brokerConfigEntries(broker: Broker): ConfigEntry[] {
       isSet = config.topicDefaults[spec.topicKey] !== undefined;
       value = topicDefaultValue(config, spec.topicKey);
       const field = TOPIC_CONFIGS[spec.topicKey]?.field;
-      defaultValue = field ? show(DEFAULT_LOG_CONFIG[field]) : DEFAULT_MIN_INSYNC_REPLICAS;
+      defaultValue = field ? showLong(DEFAULT_LOG_CONFIG[field]) : DEFAULT_MIN_INSYNC_REPLICAS;
       type = topicConfigType(spec.topicKey);
     } else {
       const field = spec.field!;

@@ -522,6 +522,17 @@ describe.each([1, 3, 4])("DescribeConfigs v%i", (v) => {
           { name: "num.partitions", value: "3", source: SOURCE_STATIC_BROKER },
           { name: "num.partitions", value: "1", source: SOURCE_DEFAULT },
         ]);
+        // Kafka's Long.MAX_VALUE default, printed as Kafka prints it, in value and synonym alike.
+        expect(configs.get("log.message.timestamp.before.max.ms")).toMatchObject({
+          value: "9223372036854775807",
+          synonyms: [
+            {
+              name: "log.message.timestamp.before.max.ms",
+              value: "9223372036854775807",
+              source: SOURCE_DEFAULT,
+            },
+          ],
+        });
       }
       if (v >= 3) {
         expect(configs.get("auto.create.topics.enable")!.configType).toBe(1); // BOOLEAN
