@@ -119,6 +119,11 @@ const DEFAULTS = {
 /** Bytes a record adds to a batch besides its key, value and headers (an estimate). */
 const RECORD_OVERHEAD = 24;
 const INT32_MAX = 0x7fff_ffff;
+/**
+ * Room a new batch starts with; it doubles as records arrive. A batch of one record (lingerMs 0,
+ * light traffic) then costs a small buffer, not batchSize bytes outside bufferMemory's count.
+ */
+const BATCH_INITIAL_BYTES = 4096;
 
 /**
  * One sendBatch() call. Its records are settled by count, run by run, so a record of a batch costs
@@ -661,7 +666,7 @@ export class Producer {
     let open = queue.open;
     if (!open) {
       open = {
-        builder: new RecordBatchBuilder(this.options.batchSize),
+        builder: new RecordBatchBuilder(Math.min(this.options.batchSize, BATCH_INITIAL_BYTES)),
         timestamps: [],
         resolves: [],
         rejects: [],
