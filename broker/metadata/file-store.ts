@@ -40,6 +40,9 @@ export function newTopicId(): string {
 
 export class FileMetadataStore implements MetadataStore {
   private doc: Document;
+  /** The current document's topics by name and by id (request paths look topics up per topic). */
+  private byName = new Map<string, TopicRecord>();
+  private byId = new Map<string, TopicRecord>();
   private chain: Promise<void> = Promise.resolve();
   private nextId = 0;
   private blockEnd = 0;
@@ -51,6 +54,7 @@ export class FileMetadataStore implements MetadataStore {
     private readonly nodeId: number,
   ) {
     this.doc = doc;
+    this.setDoc(doc);
     this.nextId = this.blockEnd = doc.producerIdBlockEnd;
   }
 
@@ -106,7 +110,7 @@ export class FileMetadataStore implements MetadataStore {
       const next = structuredClone(this.doc);
       const result = change(next);
       await writeFileAtomic(this.sfs, this.file, Buffer.from(`${JSON.stringify(next, null, 2)}\n`));
-      this.doc = next;
+      this.setDoc(next);
       return result;
     });
     this.chain = run.then(
@@ -114,6 +118,12 @@ export class FileMetadataStore implements MetadataStore {
       () => {},
     );
     return run;
+  }
+
+  private setDoc(doc: Document): void {
+    this.doc = doc;
+    this.byName = new Map(doc.topics.map((t) => [t.name, t]));
+    this.byId = new Map(doc.topics.map((t) => [t.id, t]));
   }
 
   clusterId(): string {
@@ -139,11 +149,11 @@ export class FileMetadataStore implements MetadataStore {
   }
 
   topic(name: string): TopicRecord | undefined {
-    return this.doc.topics.find((t) => t.name === name);
+    return this.byName.get(name);
   }
 
   topicById(id: string): TopicRecord | undefined {
-    return this.doc.topics.find((t) => t.id === id);
+    return this.byId.get(id);
   }
 
   async createTopic(topic: TopicRecord): Promise<void> {
