@@ -47,6 +47,7 @@ import { readInt64, sizeOfVarint, writeInt64, writeVarint } from "../protocol/va
 import type { LogConfig } from "./config.js";
 import type { StorageFs } from "./fs.js";
 import { type LogSegment, type ScannedBatch, scanBatches } from "./segment.js";
+import { DECOMPRESSED_BYTES_MIN } from "./validate.js";
 
 /** log.cleaner.backoff.ms: how often LogManager looks for logs to clean. */
 export const DEFAULT_CLEANER_BACKOFF_MS = 15_000;
@@ -111,8 +112,18 @@ function isControl(b: ScannedBatch): boolean {
   return (b.buf.readInt16BE(b.at + ATTRIBUTES_OFFSET) & CONTROL_MASK) !== 0;
 }
 
-function recordsOf(b: ScannedBatch): Record[] {
-  return decodeRecords(b.buf.subarray(b.at, b.at + b.size));
+/**
+ * A batch's records, or null for one that would decompress beyond DECOMPRESSED_BYTES_MIN (a bomb
+ * stored as sent under cleanup.policy=delete, then compacted): such a batch is kept as it is and
+ * its keys supersede nothing, so the cleaner never inflates it (docs/decisions/0014).
+ */
+function recordsOf(bytes: Buffer): Record[] | null {
+  try {
+    return decodeRecords(bytes, 0, DECOMPRESSED_BYTES_MIN);
+  } catch (err) {
+    if ((err as { code?: string }).code === "MESSAGE_TOO_LARGE") return null;
+    throw err;
+  }
 }
 
 /** Adds every keyed record of `segment` to `map` (later offsets win). */
@@ -122,7 +133,7 @@ export async function addToOffsetMap(segment: LogSegment, map: OffsetMap): Promi
   try {
     await scanBatches(segment.reader, segment.fd, 0, segment.size, false, (b) => {
       if (isControl(b)) return true;
-      for (const r of recordsOf(b)) {
+      for (const r of recordsOf(b.buf.subarray(b.at, b.at + b.size)) ?? []) {
         records++;
         if (r.key !== null) map.set(mapKey(r.key), r.offset);
       }
@@ -275,9 +286,10 @@ export function cleanBatch(b: ScannedBatch, ctx: CleanContext): { bytes: Buffer 
   const hasHorizon = (attributes & DELETE_HORIZON_MASK) !== 0;
   const baseTimestamp = readInt64(bytes, BASE_TIMESTAMP_OFFSET);
   const horizonPassed = hasHorizon && baseTimestamp <= ctx.nowMs;
-  const records = decodeRecords(bytes);
-  // An empty batch (left by an earlier pass to keep a segment's offset range) stays.
-  if (records.length === 0) return { bytes, changed: false };
+  const records = recordsOf(bytes);
+  // An empty batch (left by an earlier pass to keep a segment's offset range) stays, as does one
+  // the cleaner will not decompress.
+  if (records === null || records.length === 0) return { bytes, changed: false };
   const survivors: Record[] = [];
   let tombstones = 0;
   for (const r of records) {

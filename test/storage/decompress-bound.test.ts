@@ -19,8 +19,10 @@ import {
   MAX_TIMESTAMP_OFFSET,
 } from "../../protocol/record-batch.js";
 import { writeInt64 } from "../../protocol/varint.js";
+import { type CleanContext, cleanBatch, emptyStats } from "../../storage/cleaner.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "../../storage/config.js";
 import { PartitionLog } from "../../storage/log.js";
+import type { ScannedBatch } from "../../storage/segment.js";
 import { DECOMPRESSED_BYTES_MIN } from "../../storage/validate.js";
 
 const NOW = 1_700_000_000_000;
@@ -116,4 +118,35 @@ it("a bomb stored as sent is not decompressed by a lookup by timestamp: the batc
   } finally {
     await log.close();
   }
+});
+
+it("the cleaner keeps a stored bomb as it is instead of decompressing it", () => {
+  // Stored as sent under cleanup.policy=delete, then compacted: the key "b" is superseded.
+  const batch = encodeRecordBatch(
+    [
+      { key: Buffer.from("a"), value: Buffer.from("a"), timestamp: NOW },
+      { key: Buffer.from("b"), value: Buffer.alloc(BOMB_BYTES), timestamp: NOW },
+    ],
+    { compression: Compression.Gzip, baseTimestamp: NOW },
+  );
+  const scanned: ScannedBatch = {
+    buf: batch,
+    at: 0,
+    position: 0,
+    size: batch.length,
+    baseOffset: 0,
+    lastOffset: 1,
+    maxTimestamp: NOW,
+    partitionLeaderEpoch: 0,
+  };
+  const ctx: CleanContext = {
+    map: new Map([["b", 10]]),
+    nowMs: NOW,
+    config: { ...DEFAULT_LOG_CONFIG, cleanupPolicy: "compact" },
+    stats: emptyStats(0),
+    aborted: () => false,
+  };
+  const cleaned = cleanBatch(scanned, ctx);
+  expect(cleaned.changed).toBe(false);
+  expect(cleaned.bytes?.equals(batch)).toBe(true);
 });
