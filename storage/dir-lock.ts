@@ -6,7 +6,9 @@
  * /proc/<pid>/stat, in clock ticks since boot) and the boot id. It is held while that process
  * lives; a lock whose process is gone, a zombie, or a later process that reuses the pid (another
  * start time, or another boot) is stale and taken over. So no daemon or OS lock is needed: the
- * kernel's own record of the owner says whether it still runs.
+ * kernel's own record of the owner says whether it still runs. The owner also names its host and
+ * pid namespace: a lock written on another host (a shared volume) or from another pid namespace (a
+ * container) cannot be checked from here, so it counts as held and the starter is refused.
  *
  * Guarantees:
  * - The lock file appears whole or not at all: it is written under a private name, fdatasync'ed,
@@ -21,6 +23,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
+import { hostname } from "node:os";
 import * as path from "node:path";
 
 export const LOCK_FILE = ".lock";
@@ -36,6 +39,10 @@ export interface LockOwner {
   /** Start time of the pid in clock ticks since boot; null where /proc is not available. */
   startTime: string | null;
   bootId: string | null;
+  /** os.hostname() of the owner; null in a lock written before it was recorded. */
+  host: string | null;
+  /** The owner's pid namespace (the /proc/self/ns/pid link, "pid:[inode]"); null without /proc. */
+  pidNamespace: string | null;
 }
 
 /** A data directory used by a live process, or a lock that could not be taken. */
@@ -75,12 +82,16 @@ export async function currentOwner(): Promise<LockOwner> {
     pid: process.pid,
     startTime: fields?.[STAT_START_TIME_FIELD] ?? null,
     bootId: await readOrNull("/proc/sys/kernel/random/boot_id"),
+    host: hostname(),
+    pidNamespace: await fs.readlink("/proc/self/ns/pid").catch(() => null),
   };
 }
 
 /** Whether `owner` still runs: the same boot, the pid alive, not a zombie, the same start time. */
 export async function ownerAlive(owner: LockOwner): Promise<boolean> {
   const self = await currentOwner();
+  // Another host or pid namespace: its pid means nothing here, so the owner may well run.
+  if (differs(owner.host, self.host) || differs(owner.pidNamespace, self.pidNamespace)) return true;
   if (owner.bootId !== null && self.bootId !== null && owner.bootId !== self.bootId) return false;
   if (self.startTime === null) {
     // No /proc: signal 0 tells whether the pid exists (EPERM: it does, as another user's).
@@ -96,11 +107,22 @@ export async function ownerAlive(owner: LockOwner): Promise<boolean> {
   return owner.startTime === null || fields[STAT_START_TIME_FIELD] === owner.startTime;
 }
 
+/** Both known and not equal. */
+function differs(a: string | null, b: string | null): boolean {
+  return a !== null && b !== null && a !== b;
+}
+
 function parseOwner(text: string): LockOwner | null {
   try {
     const o = JSON.parse(text) as Partial<LockOwner>;
     if (!Number.isSafeInteger(o.pid) || (o.pid as number) <= 0) return null;
-    return { pid: o.pid as number, startTime: o.startTime ?? null, bootId: o.bootId ?? null };
+    return {
+      pid: o.pid as number,
+      startTime: o.startTime ?? null,
+      bootId: o.bootId ?? null,
+      host: o.host ?? null,
+      pidNamespace: o.pidNamespace ?? null,
+    };
   } catch {
     return null;
   }

@@ -129,6 +129,21 @@ describe("DataDirLock", () => {
     expect((await refusal(d)).ownerPid).toBe(process.pid);
   });
 
+  it("refuses a lock written on another host or from another pid namespace, whatever its pid", async () => {
+    const d = freshDir();
+    const self = await currentOwner();
+    expect(self.pidNamespace, "/proc/self/ns/pid names this pid namespace").toMatch(/^pid:\[\d+\]$/);
+    // A dead pid here says nothing about a broker on another host or in another container.
+    const dead = { ...self, pid: 0x3fffffff, startTime: "1" };
+    for (const other of [{ host: "another-host" }, { pidNamespace: "pid:[1]" }]) {
+      writeFileSync(path.join(d, LOCK_FILE), JSON.stringify({ ...dead, ...other }));
+      expect((await refusal(d)).ownerPid).toBe(dead.pid);
+    }
+    // The same host and namespace: that dead pid's lock is stale.
+    writeFileSync(path.join(d, LOCK_FILE), JSON.stringify(dead));
+    await (await DataDirLock.acquire(d)).release();
+  });
+
   it("gives a stale lock to exactly one of several starters", async () => {
     const d = freshDir();
     const self = await currentOwner();
