@@ -72,13 +72,10 @@ export function parseEncoding(value: string): Encoding {
   return value as Encoding;
 }
 
-/** Bytes written to stdout per write (the output is gathered up to this, then written). */
-const OUTPUT_CHUNK_BYTES = 256 * 1024;
-
 /**
- * Buffered, drain-aware stdout: records are gathered and written in chunks of about
- * OUTPUT_CHUNK_BYTES; `flush()` writes what is gathered and waits while the pipe is full, so a
- * slow reader (`| less`) holds the consumer back instead of its memory growing.
+ * Buffered, drain-aware stdout: the records of one fetched batch are gathered and written in one
+ * write by `flush()`, which waits while the pipe is full, so a slow reader (`| less`) holds the
+ * consumer back instead of its memory growing.
  */
 export class Output {
   private parts: Buffer[] = [];
@@ -89,11 +86,6 @@ export class Output {
   push(b: Buffer): void {
     this.parts.push(b);
     this.bytes += b.length;
-  }
-
-  /** Writes once a chunk is full; resolves at once unless the stream asks to wait. */
-  maybeFlush(): Promise<void> | undefined {
-    return this.bytes >= OUTPUT_CHUNK_BYTES ? this.flush() : undefined;
   }
 
   async flush(): Promise<void> {
