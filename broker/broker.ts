@@ -79,7 +79,7 @@ export class Broker {
     sfs: StorageFs,
     lock: DataDirLock,
   ): Promise<Broker> {
-    const store = await FileMetadataStore.open(config.dataDir, config.nodeId, config.clusterId, sfs);
+    const store = await FileMetadataStore.open(config.dataDir, config.nodeId, config.clusterId, sfs, log);
     const logs = await LogManager.open({
       dataDir: config.dataDir,
       fs: sfs,

@@ -82,9 +82,9 @@ export class TopicManager {
 
   /** Validates topic configs (Kafka names); throws INVALID_CONFIG naming the bad one. */
   validateConfigs(configs: Record<string, string>): void {
-    const storage: Record<string, string> = {};
+    const storage: Record<string, string> = Object.create(null);
     for (const [key, value] of Object.entries(configs)) {
-      const check = BROKER_TOPIC_CONFIGS[key];
+      const check = Object.hasOwn(BROKER_TOPIC_CONFIGS, key) ? BROKER_TOPIC_CONFIGS[key] : undefined;
       if (check) {
         if (!check(value)) throw new KafkaError("INVALID_CONFIG", `${key}=${value} is not valid`);
       } else {

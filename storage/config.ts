@@ -3,7 +3,13 @@
  * one. `flush.policy` is samsa's own: see docs/decisions/0002-flush-policy.md.
  */
 import { KafkaError } from "../protocol/errors.js";
-import { MIN_SEGMENT_BYTES, type Parser, TOPIC_CONFIGS } from "./topic-configs.js";
+import {
+  configRecord,
+  isTopicConfigName,
+  MIN_SEGMENT_BYTES,
+  type Parser,
+  TOPIC_CONFIGS,
+} from "./topic-configs.js";
 
 export type FlushPolicy = "always" | "interval" | "os";
 export type CleanupPolicy = "delete" | "compact" | "compact,delete";
@@ -89,7 +95,7 @@ export { MIN_SEGMENT_BYTES };
 
 /** Kafka config name -> [LogConfig field, parser], for the keys storage acts on. */
 export const LOG_CONFIG_KEYS: Readonly<Record<string, [keyof LogConfig, Parser]>> = Object.freeze(
-  Object.fromEntries(
+  configRecord(
     Object.entries(TOPIC_CONFIGS).flatMap(([name, spec]) =>
       spec.field ? [[name, [spec.field, spec.parse] as [keyof LogConfig, Parser]]] : [],
     ),
@@ -109,14 +115,14 @@ export function parseLogConfig(
   const out: LogConfig = { ...base };
   const target = out as unknown as Record<string, unknown>;
   for (const [name, value] of Object.entries(props)) {
-    const spec = Object.hasOwn(TOPIC_CONFIGS, name) ? TOPIC_CONFIGS[name] : undefined;
+    const spec = isTopicConfigName(name) ? TOPIC_CONFIGS[name] : undefined;
     if (!spec) throw new KafkaError("INVALID_CONFIG", `Unknown topic config name: ${name}`);
     let parsed = spec.parse(value, name);
     if (!spec.field) continue;
     if (parsed === "delete,compact") parsed = "compact,delete";
     target[spec.field] = parsed;
   }
-  if (props["flush.messages"] !== undefined && props["flush.policy"] === undefined) {
+  if (Object.hasOwn(props, "flush.messages") && !Object.hasOwn(props, "flush.policy")) {
     if (Number(props["flush.messages"]) === 1) out.flushPolicy = "always";
   }
   if (out.minCompactionLagMs > out.maxCompactionLagMs) {

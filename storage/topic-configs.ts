@@ -152,8 +152,11 @@ function remoteStorageEnable(): Parser {
 const NO_REPLICATION = "samsa has no replication yet: every topic has one replica";
 const NO_TIERED_STORAGE = "samsa has no tiered storage (remote.storage.enable=true is refused)";
 
-/** Kafka 4's topic configs and samsa's flush.policy, by name, alphabetically. */
-export const TOPIC_CONFIGS: Readonly<Record<string, TopicConfigSpec>> = Object.freeze({
+/**
+ * Kafka 4's topic configs and samsa's flush.policy, by name, alphabetically. The table has no
+ * prototype, so a client's key such as `constructor` or `toString` finds nothing in it.
+ */
+export const TOPIC_CONFIGS: Readonly<Record<string, TopicConfigSpec>> = prototypeFree({
   "cleanup.policy": {
     type: "list",
     kafkaDefault: "delete",
@@ -408,9 +411,58 @@ export const TOPIC_CONFIGS: Readonly<Record<string, TopicConfigSpec>> = Object.f
   },
 } satisfies Record<string, TopicConfigSpec>);
 
+/** A frozen copy of `table` without a prototype: only its own keys are found in it. */
+function prototypeFree<T>(table: Record<string, T>): Readonly<Record<string, T>> {
+  return Object.freeze(configRecord(Object.entries(table)));
+}
+
+/**
+ * A config map without a prototype, from `entries` (a later entry of a name wins). Every map of
+ * config names a client chose (from the wire, HTTP, or the metadata file) is one of these, so a
+ * name such as `__proto__`, `constructor` or `toString` is only ever an own key: it can neither
+ * change the map's prototype nor find a function where a value is expected.
+ */
+export function configRecord<T = string>(entries: Iterable<readonly [string, T]> = []): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  for (const [name, value] of entries) out[name] = value;
+  return out;
+}
+
+/** Whether `name` is a topic config this broker knows (an own key of TOPIC_CONFIGS). */
+export function isTopicConfigName(name: string): boolean {
+  return Object.hasOwn(TOPIC_CONFIGS, name);
+}
+
+/**
+ * Splits stored topic configs into the ones still valid one by one and the ones to drop (unknown
+ * key or bad value), with why, for a metadata file written by an older or a hand-edited broker.
+ */
+export function keepValidTopicConfigs(configs: Record<string, unknown>): {
+  kept: Record<string, string>;
+  dropped: { name: string; reason: string }[];
+} {
+  const kept = configRecord();
+  const dropped: { name: string; reason: string }[] = [];
+  for (const [name, value] of Object.entries(configs)) {
+    if (!isTopicConfigName(name)) {
+      dropped.push({ name, reason: "unknown topic config" });
+    } else if (typeof value !== "string") {
+      dropped.push({ name, reason: "not a string" });
+    } else {
+      try {
+        TOPIC_CONFIGS[name].parse(value, name);
+        kept[name] = value;
+      } catch (err) {
+        dropped.push({ name, reason: (err as Error).message });
+      }
+    }
+  }
+  return { kept, dropped };
+}
+
 /** The documentation DescribeConfigs gives a key: its line, and why it has no effect if so. */
 export function topicConfigDoc(name: string): string | null {
+  if (!isTopicConfigName(name)) return null;
   const spec = TOPIC_CONFIGS[name];
-  if (!spec) return null;
   return spec.noEffect ? `${spec.doc} samsa: no effect: ${spec.noEffect}.` : spec.doc;
 }

@@ -1,6 +1,19 @@
+/**
+ * AlterConfigs (key 33), v0-v2: replaces a topic's configs with the ones given. Validation order,
+ * per resource: each resource at most once (INVALID_REQUEST), no config named twice and no null
+ * value (INVALID_REQUEST), a topic that exists (checkTopicResource), then every key known and
+ * every value valid (INVALID_CONFIG naming the key); validateOnly stops there. Nothing is stored
+ * unless the whole resource is valid.
+ */
 import { KafkaError } from "../../protocol/errors.js";
+import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
-import { alterEach, checkTopicResource, serialiseConfigChange } from "./config-entries.js";
+import {
+  alterEach,
+  checkTopicConfigNames,
+  checkTopicResource,
+  serialiseConfigChange,
+} from "./config-entries.js";
 import type { ApiHandler } from "./types.js";
 
 interface AlterResource {
@@ -16,8 +29,8 @@ async function alter(broker: Broker, resource: AlterResource, validateOnly: bool
   if (nulls.length > 0)
     throw new KafkaError("INVALID_REQUEST", `null value not supported for: ${nulls.join(", ")}`);
   checkTopicResource(broker, resource.resourceType, resource.resourceName);
-  const configs: Record<string, string> = {};
-  for (const c of resource.configs) configs[c.name] = c.value as string;
+  checkTopicConfigNames(names);
+  const configs = configRecord(resource.configs.map((c) => [c.name, c.value as string]));
   await serialiseConfigChange(broker, () =>
     broker.topics.setConfigs(resource.resourceName, configs, validateOnly),
   );

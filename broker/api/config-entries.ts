@@ -96,6 +96,13 @@ export function isTopicConfigKey(key: string): boolean {
   return Object.hasOwn(TOPIC_CONFIGS, key);
 }
 
+/** Throws INVALID_CONFIG naming the first of `names` that is not a topic config. */
+export function checkTopicConfigNames(names: Iterable<string>): void {
+  for (const name of names) {
+    if (!isTopicConfigKey(name)) throw new KafkaError("INVALID_CONFIG", `Unknown topic config name: ${name}`);
+  }
+}
+
 /** Whether APPEND and SUBTRACT apply: Kafka's LIST-typed configs. */
 export function isListConfig(key: string): boolean {
   return isTopicConfigKey(key) && TOPIC_CONFIGS[key].type === "list";

@@ -7,7 +7,7 @@
  *   3. the topic does not exist yet (TOPIC_ALREADY_EXISTS);
  *   4. it does not collide with an existing topic once '.' and '_' are unified
  *      (INVALID_TOPIC_EXCEPTION, as Kafka);
- *   5. no config value is null (INVALID_CONFIG);
+ *   5. no config value is null, every config name known (INVALID_CONFIG naming it);
  *   6. manual assignments, if any: numPartitions and replicationFactor must both be -1
  *      (INVALID_REQUEST); partition indexes must be 0..n-1 and every replica list exactly
  *      [this node] (INVALID_REPLICA_ASSIGNMENT: one broker can place replicas nowhere else);
@@ -15,6 +15,8 @@
  *      -1 meaning the broker's num.partitions / default.replication.factor;
  *   8. the configs (INVALID_CONFIG: unknown key or bad value, named in errorMessage);
  *   9. validateOnly stops here; otherwise the topic is recorded and its partitions opened.
+ * Config maps have no prototype (storage/topic-configs.ts configRecord): a key named `constructor`
+ * or `__proto__` is an unknown key like any other.
  * Choices: -1 defaults are accepted at every version, not only v4+ (KIP-464): Kafka's broker does
  * not look at the version, and KafkaJS sends replicationFactor -1 on v0-v3 by default. A config
  * named twice takes its last value. errorMessage (v1+) is the KafkaError's message. v5+ results
@@ -24,9 +26,16 @@
  */
 import type { Message } from "../../protocol/codec.js";
 import { KafkaError } from "../../protocol/errors.js";
+import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
 import { validateTopicName } from "../topics.js";
-import { asKafkaError, duplicates, errorFields, topicConfigEntries } from "./config-entries.js";
+import {
+  asKafkaError,
+  checkTopicConfigNames,
+  duplicates,
+  errorFields,
+  topicConfigEntries,
+} from "./config-entries.js";
 import type { ApiHandler } from "./types.js";
 
 const ZERO_UUID = "00000000000000000000000000000000";
@@ -100,8 +109,8 @@ async function createOne(broker: Broker, topic: CreatableTopic, validateOnly: bo
   if (nulls.length > 0) {
     throw new KafkaError("INVALID_CONFIG", `null value not supported for topic configs: ${nulls.join(", ")}`);
   }
-  const configs: Record<string, string> = {};
-  for (const c of topic.configs) configs[c.name] = c.value as string;
+  checkTopicConfigNames(topic.configs.map((c) => c.name));
+  const configs = configRecord(topic.configs.map((c) => [c.name, c.value as string]));
   let numPartitions = topic.numPartitions;
   let replicationFactor = topic.replicationFactor;
   if (topic.assignments.length > 0) {

@@ -1,7 +1,17 @@
+/**
+ * IncrementalAlterConfigs (key 44), v0-v1: SET, DELETE, APPEND or SUBTRACT single topic configs.
+ * Validation order, per resource: each resource at most once, no config named twice, no null value
+ * but for DELETE, known operations (INVALID_REQUEST); a topic that exists; then every key known,
+ * whatever its operation (INVALID_CONFIG naming the key), APPEND / SUBTRACT on LIST keys only,
+ * and the resulting configs valid as a whole. validateOnly stops there; nothing is stored unless
+ * the whole resource is valid.
+ */
 import { KafkaError } from "../../protocol/errors.js";
+import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
 import {
   alterEach,
+  checkTopicConfigNames,
   checkTopicResource,
   isListConfig,
   serialiseConfigChange,
@@ -52,7 +62,8 @@ async function alter(broker: Broker, resource: IncrementalResource, validateOnly
   await serialiseConfigChange(broker, async () => {
     const topic = broker.store.topic(name);
     if (!topic) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
-    const next: Record<string, string> = { ...topic.configs };
+    const next = configRecord(Object.entries(topic.configs));
+    checkTopicConfigNames(resource.configs.map((c) => c.name));
     for (const c of resource.configs) {
       const op = c.configOperation;
       if (op === SET) {

@@ -3,11 +3,18 @@
  * replaced atomically (tmp + fsync + rename) on every change. Changes are serialised, so each
  * write sees the previous one. Producer ids are handed out from blocks reserved on disk, so an id
  * is never reused even after a kill -9.
+ *
+ * Topic configs are held in maps without a prototype (storage/topic-configs.ts configRecord). On
+ * open, a stored config that is unknown or whose value is invalid (written by an older broker or
+ * by hand, such as a key named `constructor`) is dropped with a warning and the file rewritten,
+ * so one bad key never keeps the broker from starting.
  */
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
+import type { Logger } from "pino";
 import { KafkaError } from "../../protocol/errors.js";
 import { NodeFs, type StorageFs, writeFileAtomic } from "../../storage/fs.js";
+import { configRecord, keepValidTopicConfigs } from "../../storage/topic-configs.js";
 import type { BrokerRecord, MetadataStore, TopicRecord } from "./store.js";
 
 export const METADATA_FILE = "samsa-metadata.json";
@@ -38,6 +45,28 @@ export function newTopicId(): string {
   return VALID_TOPIC_ID.test(id) ? id : newTopicId();
 }
 
+/**
+ * Replaces each topic's configs by a prototype-free map of its valid ones; returns whether any
+ * was dropped (each logged at warn).
+ */
+function dropInvalidConfigs(doc: Document, log?: Logger): boolean {
+  let changed = false;
+  for (const topic of doc.topics) {
+    const stored: unknown = topic.configs;
+    const configs = stored !== null && typeof stored === "object" ? (stored as Record<string, unknown>) : {};
+    const { kept, dropped } = keepValidTopicConfigs(configs);
+    for (const d of dropped) {
+      log?.warn(
+        { topic: topic.name, config: d.name, reason: d.reason },
+        "stored topic config dropped: the broker does not accept it",
+      );
+    }
+    changed ||= dropped.length > 0 || stored !== configs;
+    topic.configs = kept;
+  }
+  return changed;
+}
+
 export class FileMetadataStore implements MetadataStore {
   private doc: Document;
   /** The current document's topics by name and by id (request paths look topics up per topic). */
@@ -63,6 +92,7 @@ export class FileMetadataStore implements MetadataStore {
     nodeId: number,
     clusterId: string | null,
     sfs: StorageFs = new NodeFs(),
+    log?: Logger,
   ): Promise<FileMetadataStore> {
     await sfs.mkdirp(dataDir);
     const file = path.join(dataDir, METADATA_FILE);
@@ -92,11 +122,12 @@ export class FileMetadataStore implements MetadataStore {
         producerIdBlockEnd: 0,
       };
     }
+    const droppedConfigs = dropInvalidConfigs(doc, log);
     const store = new FileMetadataStore(file, sfs, doc, nodeId);
     // Data written before topics had ids (or edited by hand) gets one now, persisted before any
     // client can see it, so the id a client learns never changes across restarts.
     const missingIds = doc.topics.some((t) => !VALID_TOPIC_ID.test(t.id ?? ""));
-    if (!data || missingIds) {
+    if (!data || missingIds || droppedConfigs) {
       await store.mutate((d) => {
         for (const t of d.topics) if (!VALID_TOPIC_ID.test(t.id ?? "")) t.id = newTopicId();
       });
@@ -121,6 +152,8 @@ export class FileMetadataStore implements MetadataStore {
   }
 
   private setDoc(doc: Document): void {
+    // structuredClone gives plain objects back: the configs get their prototype-free maps again.
+    for (const t of doc.topics) t.configs = configRecord(Object.entries(t.configs));
     this.doc = doc;
     this.byName = new Map(doc.topics.map((t) => [t.name, t]));
     this.byId = new Map(doc.topics.map((t) => [t.id, t]));

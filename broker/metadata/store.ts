@@ -27,7 +27,10 @@ export interface TopicRecord {
   /** 32 hex digits, as Kafka's topic UUIDs. */
   id: string;
   partitions: PartitionRecord[];
-  /** Topic configs set explicitly (Kafka names); defaults are not stored. */
+  /**
+   * Topic configs set explicitly (Kafka names); defaults are not stored. A map without a
+   * prototype (storage/topic-configs.ts configRecord), so a client's key is only ever an own key.
+   */
   configs: Record<string, string>;
 }
 
