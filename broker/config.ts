@@ -3,10 +3,18 @@
  * `SAMSA_*` environment variables and command-line flags. Keys use Kafka's broker config names
  * where Kafka has one (`num.partitions`, `auto.create.topics.enable`, `log.retention.ms`, ...).
  * Environment names are the key upper-cased with dots as underscores: `SAMSA_KAFKA_PORT`.
+ *
+ * Every value is checked when the configuration is loaded, so a broker never starts with one that
+ * makes no sense: ints within the key's range (by default [0, 2^31-1]; positive where zero means
+ * nothing; ports within 0-65535; timer periods at most 2^31-1 ms, the longest Node's timers take),
+ * strings from their list of values where there is one, `log.*` keys as the topic config they set,
+ * and the session-timeout pair ordered. A bad value throws INVALID_CONFIG in one line naming the
+ * key and the value.
  */
 import { readFileSync } from "node:fs";
 import { KafkaError } from "../protocol/errors.js";
-import { DEFAULT_LOG_CONFIG, type LogConfig, parseLogConfig } from "../storage/config.js";
+import { DEFAULT_LOG_CONFIG, type LogConfig, MIN_SEGMENT_BYTES, parseLogConfig } from "../storage/config.js";
+import { TOPIC_CONFIGS } from "../storage/topic-configs.js";
 
 /** log.format values: see broker/logger.ts. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
@@ -64,67 +72,127 @@ export interface BrokerConfig {
 
 type Kind = "int" | "bool" | "string";
 
+/** Kafka's INT: the largest 32-bit signed value. */
+export const INT32_MAX = 2 ** 31 - 1;
+/** The longest period Node's timers take (a longer one fires after 1 ms). */
+export const MAX_TIMER_MS = INT32_MAX;
+const MAX_PORT = 65_535;
+/** Kafka's replication factors are INT16 on the wire. */
+const INT16_MAX = 2 ** 15 - 1;
+/** pino's levels, and `silent`. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
 interface Key {
   field: keyof BrokerConfig | null;
   kind: Kind;
-  /** For `log.*` keys: the topic config they set the default of. */
+  /**
+   * For `log.*` keys: the topic config they set the default of. Their values are checked as that
+   * topic config (storage/topic-configs.ts), so `kind` only says how DescribeConfigs types them.
+   */
   topicKey?: string;
-  /** For int keys: the smallest value accepted. */
+  /** For int keys: the smallest value accepted (default 0). */
   min?: number;
+  /** For int keys: the largest value accepted (default 2^31-1). */
+  max?: number;
+  /** For string keys: the only values accepted, if listed. */
+  values?: readonly string[];
+  /** For string keys: whether an empty value is refused. */
+  required?: boolean;
   doc: string;
 }
 
-/** Every config key, its field, type and meaning. */
+/** Every config key, its field, type, range and meaning. */
 export const BROKER_CONFIG_KEYS: Record<string, Key> = {
   "node.id": { field: "nodeId", kind: "int", doc: "this broker's id" },
-  "data.dir": { field: "dataDir", kind: "string", doc: "where partition logs and metadata live" },
-  host: { field: "host", kind: "string", doc: "address the listeners bind to" },
-  "kafka.port": { field: "kafkaPort", kind: "int", doc: "Kafka protocol TCP port (0: any free port)" },
-  "http.port": { field: "httpPort", kind: "int", doc: "HTTP and WebSocket port (0: any free port)" },
+  "data.dir": {
+    field: "dataDir",
+    kind: "string",
+    required: true,
+    doc: "where partition logs and metadata live",
+  },
+  host: { field: "host", kind: "string", required: true, doc: "address the listeners bind to" },
+  "kafka.port": {
+    field: "kafkaPort",
+    kind: "int",
+    max: MAX_PORT,
+    doc: "Kafka protocol TCP port (0: any free port)",
+  },
+  "http.port": {
+    field: "httpPort",
+    kind: "int",
+    max: MAX_PORT,
+    doc: "HTTP and WebSocket port (0: any free port)",
+  },
   "advertised.host": { field: "advertisedHost", kind: "string", doc: "host given to clients in Metadata" },
   "cluster.id": { field: "clusterId", kind: "string", doc: "cluster id (generated and stored if unset)" },
   "auto.create.topics.enable": { field: "autoCreateTopics", kind: "bool", doc: "create topics on first use" },
-  "num.partitions": { field: "numPartitions", kind: "int", doc: "partitions of auto-created topics" },
+  "num.partitions": {
+    field: "numPartitions",
+    kind: "int",
+    min: 1,
+    doc: "partitions of auto-created topics",
+  },
   "default.replication.factor": {
     field: "defaultReplicationFactor",
     kind: "int",
+    min: 1,
+    max: INT16_MAX,
     doc: "replicas of new topics",
   },
-  "socket.request.max.bytes": { field: "maxRequestBytes", kind: "int", doc: "largest request frame" },
+  "socket.request.max.bytes": {
+    field: "maxRequestBytes",
+    kind: "int",
+    min: 1024,
+    doc: "largest request frame",
+  },
   "connection.max.inflight.requests": {
     field: "maxInFlightRequests",
     kind: "int",
+    min: 1,
     doc: "unanswered requests per connection before reading pauses",
   },
   "connection.max.inflight.bytes": {
     field: "maxInFlightBytes",
     kind: "int",
+    min: 1,
     doc: "unanswered request bytes per connection before reading pauses",
   },
-  "connections.max.idle.ms": { field: "idleTimeoutMs", kind: "int", doc: "close idle connections after" },
+  "connections.max.idle.ms": {
+    field: "idleTimeoutMs",
+    kind: "int",
+    max: MAX_TIMER_MS,
+    doc: "close idle connections after (0: never)",
+  },
   "log.retention.check.interval.ms": {
     field: "retentionCheckIntervalMs",
     kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
     doc: "how often retention runs",
   },
   "offsets.topic.num.partitions": {
     field: "offsetsTopicPartitions",
     kind: "int",
+    min: 1,
     doc: "partitions of __consumer_offsets (fixed once it exists)",
   },
   "offsets.topic.segment.bytes": {
     field: "offsetsTopicSegmentBytes",
     kind: "int",
+    min: MIN_SEGMENT_BYTES,
     doc: "segment.bytes of __consumer_offsets",
   },
   "offsets.retention.minutes": {
     field: "offsetsRetentionMinutes",
     kind: "int",
+    min: 1,
     doc: "keep an empty group's offsets this long",
   },
   "offsets.retention.check.interval.ms": {
     field: "offsetsRetentionCheckIntervalMs",
     kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
     doc: "how often expired offsets are removed",
   },
   "offset.metadata.max.bytes": {
@@ -135,23 +203,34 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
   "group.min.session.timeout.ms": {
     field: "groupMinSessionTimeoutMs",
     kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
     doc: "smallest session timeout a member may ask for",
   },
   "group.max.session.timeout.ms": {
     field: "groupMaxSessionTimeoutMs",
     kind: "int",
-    doc: "largest session timeout a member may ask for",
+    min: 1,
+    max: MAX_TIMER_MS,
+    doc: "largest session timeout a member may ask for (at least group.min.session.timeout.ms)",
   },
   "group.initial.rebalance.delay.ms": {
     field: "groupInitialRebalanceDelayMs",
     kind: "int",
+    max: MAX_TIMER_MS,
     doc: "wait for more members before an empty group's first rebalance",
   },
-  "group.max.size": { field: "groupMaxSize", kind: "int", doc: "most members in one group" },
-  "log.level": { field: "logLevel", kind: "string", doc: "pino level: trace, debug, info, warn, error" },
+  "group.max.size": { field: "groupMaxSize", kind: "int", min: 1, doc: "most members in one group" },
+  "log.level": {
+    field: "logLevel",
+    kind: "string",
+    values: LOG_LEVELS,
+    doc: `pino level: ${LOG_LEVELS.join(", ")}`,
+  },
   "log.format": {
     field: "logFormat",
     kind: "string",
+    values: LOG_FORMATS,
     doc: "auto (readable lines on a terminal, JSON lines otherwise), json or pretty",
   },
   "log.retention.ms": { field: null, kind: "int", topicKey: "retention.ms", doc: "default retention.ms" },
@@ -248,37 +327,71 @@ export function defaultBrokerConfig(): BrokerConfig {
     groupMaxSessionTimeoutMs: 30 * 60_000,
     groupInitialRebalanceDelayMs: 3000,
     groupMaxSize: 2_147_483_647,
-    topicDefaults: {},
+    topicDefaults: Object.create(null),
   };
 }
 
-function parseValue(key: string, kind: Kind, raw: unknown): number | boolean | string {
+function invalid(key: string, text: string, expected: string): KafkaError {
+  // JSON.stringify keeps a value with a line break (from a file or the environment) on one line.
+  const shown = /^[\x20-\x7e]*$/.test(text) ? text : JSON.stringify(text);
+  return new KafkaError("INVALID_CONFIG", `${key}=${shown}: ${expected}`);
+}
+
+function parseInteger(key: string, spec: Key, text: string): number {
+  const n = Number(text);
+  if (!/^[+-]?\d+$/.test(text) || !Number.isSafeInteger(n)) throw invalid(key, text, "not an integer");
+  const min = spec.min ?? 0;
+  const max = spec.max ?? INT32_MAX;
+  if (n < min) throw invalid(key, text, `expected at least ${min}`);
+  if (n > max) throw invalid(key, text, `expected at most ${max}`);
+  return n;
+}
+
+function parseValue(key: string, spec: Key, raw: unknown): number | boolean | string {
   const text = String(raw).trim();
-  if (kind === "int") {
-    const n = Number(text);
-    if (text === "" || !Number.isSafeInteger(n))
-      throw new KafkaError("INVALID_CONFIG", `${key}=${text}: not an integer`);
-    return n;
-  }
-  if (kind === "bool") {
+  if (spec.kind === "int") return parseInteger(key, spec, text);
+  if (spec.kind === "bool") {
     if (text === "true" || text === "1") return true;
     if (text === "false" || text === "0") return false;
-    throw new KafkaError("INVALID_CONFIG", `${key}=${text}: expected true or false`);
+    throw invalid(key, text, "expected true or false");
+  }
+  if (spec.required && text === "") throw invalid(key, text, "must not be empty");
+  if (spec.values && !spec.values.includes(text))
+    throw invalid(key, text, `expected ${spec.values.join(", ")}`);
+  return text;
+}
+
+/** A `log.*` value, checked as the topic config it sets (the error names the broker key). */
+function parseTopicDefault(key: string, topicKey: string, raw: unknown): string {
+  const text = String(raw).trim();
+  try {
+    TOPIC_CONFIGS[topicKey].parse(text, key);
+  } catch (err) {
+    const reason = KafkaError.is(err) ? err.message.slice(`${err.code}: `.length) : (err as Error).message;
+    // The topic table's messages read "Invalid value V for configuration K: why"; keep the why.
+    throw invalid(key, text, reason.replace(/^Invalid value .* for configuration [^:]*: /s, ""));
   }
   return text;
 }
 
 function apply(config: BrokerConfig, key: string, raw: unknown): void {
-  const spec = BROKER_CONFIG_KEYS[key];
+  const spec = Object.hasOwn(BROKER_CONFIG_KEYS, key) ? BROKER_CONFIG_KEYS[key] : undefined;
   if (!spec) throw new KafkaError("INVALID_CONFIG", `unknown broker config ${key}`);
-  const value = parseValue(key, spec.kind, raw);
-  if (spec.min !== undefined && (value as number) < spec.min)
-    throw new KafkaError("INVALID_CONFIG", `${key}=${value}: expected at least ${spec.min}`);
   if (spec.topicKey) {
-    config.topicDefaults[spec.topicKey] = String(value);
+    config.topicDefaults[spec.topicKey] = parseTopicDefault(key, spec.topicKey, raw);
     return;
   }
-  (config as unknown as Record<string, unknown>)[spec.field as string] = value;
+  (config as unknown as Record<string, unknown>)[spec.field as string] = parseValue(key, spec, raw);
+}
+
+/** Checks between keys, once every source is applied. */
+function checkTogether(config: BrokerConfig): void {
+  if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `group.min.session.timeout.ms=${config.groupMinSessionTimeoutMs} is above group.max.session.timeout.ms=${config.groupMaxSessionTimeoutMs}`,
+    );
+  }
 }
 
 export function envName(key: string): string {
@@ -315,12 +428,7 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   }
   for (const [key, value] of Object.entries(sources.flags ?? {}))
     if (value !== undefined) apply(config, key, value);
-  if (!LOG_FORMATS.includes(config.logFormat)) {
-    throw new KafkaError(
-      "INVALID_CONFIG",
-      `log.format=${config.logFormat}: expected ${LOG_FORMATS.join(", ")}`,
-    );
-  }
+  checkTogether(config);
   if (!config.advertisedHost) config.advertisedHost = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   // Topic defaults must themselves be valid topic configs.
   topicDefaultsConfig(config);

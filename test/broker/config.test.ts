@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { defaultBrokerConfig, envName, loadBrokerConfig, topicDefaultsConfig } from "../../broker/config.js";
+import {
+  BROKER_CONFIG_KEYS,
+  defaultBrokerConfig,
+  envName,
+  INT32_MAX,
+  loadBrokerConfig,
+  topicDefaultsConfig,
+} from "../../broker/config.js";
 
 describe("broker configuration", () => {
   it("has the documented defaults", () => {
@@ -79,5 +86,94 @@ describe("broker configuration", () => {
       env: { SAMSA_LOG_JOURNAL_ENABLE: "false", SAMSA_LOG_JOURNAL_BYTES: "1048576" },
     });
     expect(c).toMatchObject({ journalEnabled: false, journalBytes: 1048576 });
+  });
+});
+
+describe("values that make no sense at start are refused in one line naming key and value", () => {
+  function refusal(flags: Record<string, unknown>): string {
+    try {
+      loadBrokerConfig({ flags });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error(`accepted ${JSON.stringify(flags)}`);
+  }
+
+  it.each([
+    ["connection.max.inflight.requests", "0"],
+    ["connection.max.inflight.bytes", "0"],
+    ["offsets.topic.num.partitions", "0"],
+    ["num.partitions", "0"],
+    ["num.partitions", "-3"],
+    ["kafka.port", "70000"],
+    ["http.port", "70000"],
+    ["kafka.port", "-1"],
+    ["node.id", "-1"],
+    ["default.replication.factor", "0"],
+    ["default.replication.factor", "40000"],
+    ["socket.request.max.bytes", "0"],
+    ["socket.request.max.bytes", "2147483648"],
+    ["connections.max.idle.ms", "-1"],
+    ["connections.max.idle.ms", "2147483648"],
+    ["log.retention.check.interval.ms", "0"],
+    ["offsets.retention.check.interval.ms", "0"],
+    ["offsets.topic.segment.bytes", "10"],
+    ["offsets.retention.minutes", "0"],
+    ["offset.metadata.max.bytes", "-1"],
+    ["group.min.session.timeout.ms", "0"],
+    ["group.max.session.timeout.ms", "99999999999"],
+    ["group.initial.rebalance.delay.ms", "-1"],
+    ["group.max.size", "0"],
+    ["log.journal.bytes", "99999999999"],
+    ["log.level", "loud"],
+    ["log.format", "xml"],
+    ["data.dir", ""],
+    ["host", ""],
+    ["num.partitions", "1.5"],
+    ["num.partitions", "0x10"],
+    ["min.insync.replicas", "0"],
+    ["log.retention.ms", "-5"],
+    ["log.segment.bytes", "10"],
+    ["log.flush.ms", "0"],
+    ["message.max.bytes", "-1"],
+    ["compression.type", "brotli"],
+  ])("%s=%s", (key, value) => {
+    const message = refusal({ [key]: value });
+    expect(message).toMatch(/^INVALID_CONFIG: /);
+    expect(message).toContain(`${key}=${value}`);
+    expect(message).not.toContain("\n");
+  });
+
+  it("every int key of the table refuses one past each end of its range and takes both ends", () => {
+    for (const [key, spec] of Object.entries(BROKER_CONFIG_KEYS)) {
+      if (spec.kind !== "int" || spec.topicKey) continue;
+      const min = spec.min ?? 0;
+      const max = spec.max ?? INT32_MAX;
+      expect(min, key).toBeGreaterThanOrEqual(0);
+      expect(max, key).toBeLessThanOrEqual(INT32_MAX);
+      expect(refusal({ [key]: min - 1 }), key).toContain(`${key}=${min - 1}: expected at least ${min}`);
+      expect(refusal({ [key]: max + 1 }), key).toContain(`${key}=${max + 1}: expected at most ${max}`);
+      // The session-timeout pair must stay ordered while one end moves.
+      const low = key === "group.max.session.timeout.ms" ? { "group.min.session.timeout.ms": min } : {};
+      const high = key === "group.min.session.timeout.ms" ? { "group.max.session.timeout.ms": max } : {};
+      expect(() => loadBrokerConfig({ flags: { ...low, [key]: min } }), key).not.toThrow();
+      expect(() => loadBrokerConfig({ flags: { ...high, [key]: max } }), key).not.toThrow();
+    }
+  });
+
+  it("refuses a minimum session timeout above the maximum, and keys named after Object.prototype members", () => {
+    expect(refusal({ "group.min.session.timeout.ms": 5000, "group.max.session.timeout.ms": 4000 })).toContain(
+      "group.min.session.timeout.ms=5000 is above group.max.session.timeout.ms=4000",
+    );
+    for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      expect(refusal({ [key]: "1" }), key).toBe(`INVALID_CONFIG: unknown broker config ${key}`);
+    }
+  });
+
+  it("shows a value holding a line break on one line", () => {
+    const message = refusal({ "log.level": "info\nerror" });
+    expect(message).toBe(
+      'INVALID_CONFIG: log.level="info\\nerror": expected fatal, error, warn, info, debug, trace, silent',
+    );
   });
 });
