@@ -11,7 +11,9 @@
  * lacks is told so in the log, never dropped silently (docs/decisions/0010). No error frame is
  * sent: the response layout of an unknown key, or of a version the spec does not describe, is
  * unknown, and a frame the client cannot parse is worse than a closed connection; a body that does not decode, or a handler that fails unexpectedly, gets the
- * response's top-level error code where the response has one, and closes the connection where not.
+ * response's top-level error code where the response has one at that version, and closes the
+ * connection where not. So does an int64 beyond +-(2^53 - 1) for a handler that does not take
+ * bigints (ApiHandler.wideInt64): refused as INVALID_REQUEST rather than rounded.
  */
 import type { Logger } from "pino";
 import { type Message, MessageCodec } from "../protocol/codec.js";
@@ -19,6 +21,7 @@ import { errorCode, KafkaError } from "../protocol/errors.js";
 import { RequestHeader, ResponseHeader } from "../protocol/messages/header.js";
 import { API_SPECS } from "../protocol/messages/index.js";
 import { Reader } from "../protocol/reader.js";
+import { inVersions, parseVersions, type VersionRange } from "../protocol/schema.js";
 import { Writer } from "../protocol/writer.js";
 import type { ApiHandler, RequestContext } from "./api/types.js";
 import type { Broker } from "./broker.js";
@@ -30,8 +33,8 @@ const responseHeaderCodec = new MessageCodec(ResponseHeader);
 interface ApiCodecs {
   request: MessageCodec;
   response: MessageCodec;
-  /** Whether the response has a top-level ErrorCode to carry a failure. */
-  hasTopLevelError: boolean;
+  /** The versions whose response has a top-level ErrorCode to carry a failure (Fetch: v7+). */
+  topLevelError: VersionRange;
 }
 
 const codecs = new Map<number, ApiCodecs>();
@@ -39,7 +42,7 @@ for (const [key, spec] of Object.entries(API_SPECS)) {
   codecs.set(Number(key), {
     request: new MessageCodec(spec.request),
     response: new MessageCodec(spec.response),
-    hasTopLevelError: spec.response.fields.some((f) => f.name === "ErrorCode" && f.versions === "0+"),
+    topLevelError: parseVersions(spec.response.fields.find((f) => f.name === "ErrorCode")?.versions),
   });
 }
 
@@ -106,6 +109,11 @@ export class Dispatcher {
       request = api.request.decode(reader, apiVersion);
     } catch (err) {
       this.log.debug({ err, apiKey, apiVersion }, "malformed request");
+      return this.errorResponse(api, apiKey, apiVersion, correlationId, "INVALID_REQUEST");
+    }
+    if (reader.wideInt64s > 0 && !handler.wideInt64) {
+      // An offset, timestamp or id beyond 2^53 that this handler would have to round: refused.
+      this.log.debug({ apiKey, apiVersion }, "int64 beyond 2^53 refused");
       return this.errorResponse(api, apiKey, apiVersion, correlationId, "INVALID_REQUEST");
     }
     const ctx: RequestContext = {
@@ -187,7 +195,7 @@ export class Dispatcher {
     correlationId: number,
     code: Parameters<typeof errorCode>[0],
   ): DispatchResult {
-    if (!api.hasTopLevelError)
+    if (!inVersions(api.topLevelError, apiVersion))
       return { kind: "close", reason: `${code} on API ${apiKey} without a top-level error` };
     const response = api.response.defaults(apiVersion);
     response.errorCode = errorCode(code);

@@ -105,9 +105,9 @@ function primitiveDefault(kind: Primitive, spec: FieldSpec["default"], nullable:
       const text = String(spec);
       // Kafka writes some defaults in hex ("0x7fffffff").
       const value = text.startsWith("0x") ? Number.parseInt(text, 16) : Number(text);
-      // int64 defaults beyond 2^53 (Long.MAX_VALUE) clamp as Reader.int64 does, so that the wire
-      // value and the default compare equal and the default stays encodable.
-      return Math.min(Math.max(value, Number.MIN_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
+      // int64 defaults beyond 2^53 (Long.MAX_VALUE) are bigints, as Reader.int64 reads them, so
+      // that the wire value and the default compare equal.
+      return Number.isSafeInteger(value) ? value : BigInt(text);
     }
   }
 }

@@ -7,8 +7,13 @@ import { KafkaError } from "./errors.js";
 
 const TWO_32 = 0x1_0000_0000;
 
+/** An int64 as decoded: a number within +-(2^53 - 1), else an exact bigint. */
+export type Int64 = number | bigint;
+
 export class Reader {
   pos: number;
+  /** int64 values read beyond +-(2^53 - 1), which int64() gave as bigints. */
+  wideInt64s = 0;
 
   constructor(
     readonly buf: Buffer,
@@ -68,16 +73,23 @@ export class Reader {
     return v;
   }
 
-  /** An int64 as a number; values beyond +-2^53 are clamped to the safe range. */
-  int64(): number {
+  /**
+   * An int64, exactly: a number within +-(2^53 - 1), else a bigint (counted in `wideInt64s`, so a
+   * caller learns that a message holds one without walking it). Never rounded or clamped.
+   */
+  int64(): number | bigint {
     this.need(8);
     const hi = this.buf.readInt32BE(this.pos);
     const lo = this.buf.readUInt32BE(this.pos + 4);
-    this.pos += 8;
     const v = hi * TWO_32 + lo;
-    if (v > Number.MAX_SAFE_INTEGER) return Number.MAX_SAFE_INTEGER;
-    if (v < Number.MIN_SAFE_INTEGER) return Number.MIN_SAFE_INTEGER;
-    return v;
+    if (Number.isSafeInteger(v)) {
+      this.pos += 8;
+      return v;
+    }
+    const wide = this.buf.readBigInt64BE(this.pos);
+    this.pos += 8;
+    this.wideInt64s++;
+    return wide;
   }
 
   float64(): number {

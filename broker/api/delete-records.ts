@@ -6,16 +6,29 @@
  * OFFSET_OUT_OF_RANGE; a topic whose cleanup.policy lacks `delete` -> POLICY_VIOLATION. Then the
  * log start offset moves up (never down) and is checkpointed before the answer, which carries the
  * new log start offset as LowWatermark (-1 on error). Fetches below it get OFFSET_OUT_OF_RANGE and
- * ListOffsets earliest answers it. TimeoutMs only matters with followers (none yet).
+ * ListOffsets earliest answers it. TimeoutMs only matters with followers (none yet). An offset
+ * beyond +-2^53 (decoded as a bigint) is OFFSET_OUT_OF_RANGE: no log reaches it.
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
+import type { Int64 } from "../../protocol/reader.js";
+import type { Broker } from "../broker.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
 
+/** `offset` as a number; a bigint one (beyond 2^53) is out of range of any existing partition. */
+function safeOffset(broker: Broker, topic: string, partition: number, offset: Int64): number {
+  if (typeof offset === "number") return offset;
+  const record = broker.store.topic(topic);
+  if (!record || partition < 0 || partition >= record.partitions.length) {
+    throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `${topic}-${partition} does not exist`);
+  }
+  throw new KafkaError("OFFSET_OUT_OF_RANGE", `offset ${offset} is beyond any log`);
+}
+
 interface DeleteTopic {
   name: string;
-  partitions: { partitionIndex: number; offset: number }[];
+  partitions: { partitionIndex: number; offset: Int64 }[];
 }
 
 export const deleteRecords: ApiHandler = {
@@ -23,6 +36,7 @@ export const deleteRecords: ApiHandler = {
   name: "DeleteRecords",
   minVersion: 0,
   maxVersion: 2,
+  wideInt64: true,
   async handle(broker, request) {
     const topics = request.topics as DeleteTopic[];
     const out: Message[] = [];
@@ -34,7 +48,11 @@ export const deleteRecords: ApiHandler = {
           if (isInternalTopic(t.name)) {
             throw new KafkaError("INVALID_TOPIC_EXCEPTION", `${t.name} is an internal topic`);
           }
-          result.lowWatermark = await broker.topics.deleteRecords(t.name, p.partitionIndex, p.offset);
+          result.lowWatermark = await broker.topics.deleteRecords(
+            t.name,
+            p.partitionIndex,
+            safeOffset(broker, t.name, p.partitionIndex, p.offset),
+          );
         } catch (err) {
           if (!KafkaError.is(err)) throw err;
           result.errorCode = errorCode(err.code);

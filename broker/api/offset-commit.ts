@@ -1,7 +1,9 @@
 /**
  * OffsetCommit (key 8), v2-v10 (Kafka 4's floor: v0-v1 were removed by KIP-896; v10 names topics
  * by id, KIP-848). Generation -1 commits for a standalone consumer (a group without members);
- * v2-v4's retention time is ignored: offsets.retention.minutes applies (KIP-211).
+ * v2-v4's retention time is ignored: offsets.retention.minutes applies (KIP-211). A committed
+ * offset is any int64, kept exactly (a bigint beyond 2^53) through __consumer_offsets, restarts
+ * and OffsetFetch, as Kafka keeps a long.
  * Validation order: (v10) a topic id that names no topic -> UNKNOWN_TOPIC_ID on each of its
  * partitions, nothing committed for it; then see broker/group/offsets.ts. Each partition answers
  * once the commit is durable in __consumer_offsets.
@@ -18,6 +20,7 @@ export const offsetCommit: ApiHandler = {
   name: "OffsetCommit",
   minVersion: 2,
   maxVersion: 10,
+  wideInt64: true,
   async handle(broker, request, ctx): Promise<Message> {
     const requested = request.topics as Message[];
     // v10 names topics by id: resolve each to its name; an unknown id commits nothing.

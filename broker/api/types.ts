@@ -31,5 +31,11 @@ export interface ApiHandler {
   /** The versions advertised in ApiVersions and accepted. */
   minVersion: number;
   maxVersion: number;
+  /**
+   * Whether the handler takes int64 fields beyond +-(2^53 - 1), which the codec decodes as exact
+   * bigints (protocol/reader.ts). A request holding one for any other handler is refused
+   * (INVALID_REQUEST) before it runs, since a handler working in numbers would change the value.
+   */
+  wideInt64?: boolean;
   handle(broker: Broker, request: Message, ctx: RequestContext): Promise<Message | null>;
 }

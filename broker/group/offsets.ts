@@ -15,6 +15,7 @@
 import type { Logger } from "pino";
 import type { ErrorName } from "../../protocol/errors.js";
 import { KafkaError } from "../../protocol/errors.js";
+import type { Int64 } from "../../protocol/reader.js";
 import type { BrokerConfig } from "../config.js";
 import type { TopicManager } from "../topics.js";
 import type { GroupCoordinator } from "./coordinator.js";
@@ -24,7 +25,8 @@ import { offsetKey, offsetValue } from "./records.js";
 
 export interface OffsetCommitPartition {
   partition: number;
-  offset: number;
+  /** Exactly as committed: a bigint beyond 2^53 (Reader.int64). */
+  offset: Int64;
   leaderEpoch: number;
   metadata: string | null;
 }
@@ -42,7 +44,7 @@ export interface OffsetCommitRequest {
 export interface FetchedOffset {
   topic: string;
   partition: number;
-  offset: number;
+  offset: Int64;
   leaderEpoch: number;
   metadata: string;
 }

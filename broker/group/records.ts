@@ -4,6 +4,7 @@
  * (generation, protocol, leader, members with their subscriptions and assignments). A null value
  * is a tombstone; compaction keeps the latest record per key.
  */
+
 import { MessageCodec } from "../../protocol/codec.js";
 import {
   GroupMetadataKey,
@@ -11,6 +12,7 @@ import {
   OffsetCommitKey,
   OffsetCommitValue,
 } from "../../protocol/messages/consumer-offsets.js";
+import type { Int64 } from "../../protocol/reader.js";
 import { Reader } from "../../protocol/reader.js";
 import { Writer } from "../../protocol/writer.js";
 
@@ -25,7 +27,8 @@ const groupKeyCodec = new MessageCodec(GroupMetadataKey);
 const groupValueCodec = new MessageCodec(GroupMetadataValue);
 
 export interface CommittedOffset {
-  offset: number;
+  /** Any int64 a client committed, exactly (a bigint beyond 2^53). */
+  offset: Int64;
   leaderEpoch: number;
   metadata: string;
   commitTimestamp: number;

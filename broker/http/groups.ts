@@ -19,9 +19,11 @@
  * the group is Stable (DescribeGroups reports them only then); otherwise, or when the bytes are
  * not such an assignment, a member's list is empty.
  */
+
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
+import type { Int64 } from "../../protocol/reader.js";
 import { ERROR_RESPONSES, HttpError } from "./errors.js";
 import { HTTP_CLIENT_ID, LATEST_OFFSET } from "./kafka-api.js";
 import { NO_QUERY } from "./schemas.js";
@@ -113,7 +115,8 @@ const GROUP_RESPONSE = {
         properties: {
           topic: { type: "string" },
           partition: { type: "integer" },
-          committed_offset: NULLABLE_INT,
+          // A committed offset is any int64, exact: a bigint beyond 2^53 is written as its digits.
+          committed_offset: { type: "integer", nullable: true },
           log_end_offset: NULLABLE_INT,
           lag: NULLABLE_INT,
           member_id: { type: ["string", "null"] },
@@ -169,7 +172,7 @@ export function decodeConsumerAssignment(bytes: Buffer): TopicAssignment[] | nul
 interface CommittedRow {
   topic: string;
   partition: number;
-  committed_offset: number | null;
+  committed_offset: Int64 | null;
   log_end_offset: number | null;
   lag: number | null;
   member_id: string | null;
@@ -287,7 +290,7 @@ async function offsetRows(
   };
   for (const c of await api.committed(groupId)) {
     const r = row(c.topic as string, c.partitionIndex as number);
-    r.committed_offset = c.committedOffset as number;
+    r.committed_offset = c.committedOffset as Int64;
     r.metadata = (c.metadata as string | null) ?? null;
   }
   for (const m of members) {
@@ -309,7 +312,10 @@ async function offsetRows(
     const end = endOf.get(r.topic)?.get(r.partition);
     if (end === undefined || end < 0) continue;
     r.log_end_offset = end;
-    if (r.committed_offset !== null && r.committed_offset >= 0) r.lag = Math.max(0, end - r.committed_offset);
+    const committed = r.committed_offset;
+    // A bigint offset lies beyond 2^53, past any log end: no lag.
+    if (committed !== null && committed >= 0)
+      r.lag = typeof committed === "bigint" ? 0 : Math.max(0, end - committed);
   }
   return [...rows.values()].sort((a, b) =>
     a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition,
