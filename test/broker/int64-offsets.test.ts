@@ -2,7 +2,8 @@
  * Offsets are 64-bit wherever a client can send one. A committed offset beyond 2^53 (2^62,
  * 2^53 + 1, -2^62) commits and fetches back exactly, also after a restart and over HTTP; an
  * int64 beyond 2^53 that samsa cannot represent is refused with a typed error, never rounded:
- * DeleteRecords answers OFFSET_OUT_OF_RANGE for the partition, Fetch INVALID_REQUEST. Another
+ * DeleteRecords answers OFFSET_OUT_OF_RANGE for the partition, Fetch and InitProducerId
+ * INVALID_REQUEST. Another
  * client keeps being served throughout.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -25,6 +26,7 @@ const OFFSET_COMMIT = 8;
 const OFFSET_FETCH = 9;
 const CREATE_TOPICS = 19;
 const DELETE_RECORDS = 21;
+const INIT_PRODUCER_ID = 22;
 
 const WIDE = [2n ** 62n, 2n ** 53n + 1n, 2n ** 63n - 1n, -(2n ** 62n)];
 
@@ -100,7 +102,7 @@ describe("64-bit offsets", () => {
     expect(body.offsets.map((o) => o.lag)).toEqual([0, 0, 0, null]);
   });
 
-  it("DeleteRecords beyond 2^53 is OFFSET_OUT_OF_RANGE; Fetch beyond 2^53 is INVALID_REQUEST; others are served", async () => {
+  it("DeleteRecords beyond 2^53 is OFFSET_OUT_OF_RANGE; Fetch and InitProducerId INVALID_REQUEST; others are served", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "config-int64-"));
     dirs.push(dir);
     const { tb, c } = await start(dir);
@@ -124,6 +126,14 @@ describe("64-bit offsets", () => {
     fetch.topics[0].partitions[0].fetchOffset = 2n ** 62n;
     const r = await c.request(FETCH, 12, fetch);
     expect(r.errorCode).toBe(errorCode("INVALID_REQUEST"));
+    // A producer id beyond 2^53 (InitProducerId v3+, KIP-360) is refused, not rounded.
+    const init = await c.request(INIT_PRODUCER_ID, 4, {
+      transactionalId: null,
+      transactionTimeoutMs: 60_000,
+      producerId: 2n ** 62n,
+      producerEpoch: 0,
+    });
+    expect(init.errorCode).toBe(errorCode("INVALID_REQUEST"));
     // The log is untouched and the other client still reads it from 0.
     const read = await other.request(FETCH, 12, fetchRequest("t", 0));
     expect(read.responses[0].partitions[0]).toMatchObject({
