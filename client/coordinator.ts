@@ -136,7 +136,7 @@ export async function fetchOffsets(
     name: string;
     partitions: {
       partitionIndex: number;
-      committedOffset: number;
+      committedOffset: number | bigint;
       committedLeaderEpoch: number;
       metadata: string | null;
       errorCode: number;
@@ -149,6 +149,13 @@ export async function fetchOffsets(
         throw new KafkaError(
           errorName(p.errorCode),
           `fetch offset of ${t.name}-${p.partitionIndex} for group ${groupId}`,
+        );
+      }
+      if (typeof p.committedOffset === "bigint") {
+        // Committed by another client; this one counts offsets in numbers and would round it.
+        throw new KafkaError(
+          "OFFSET_OUT_OF_RANGE",
+          `committed offset ${p.committedOffset} of ${t.name}-${p.partitionIndex} for group ${groupId} is beyond 2^53`,
         );
       }
       out.push({
