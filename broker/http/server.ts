@@ -83,6 +83,11 @@ export class HttpServer {
       if (guard.check(request, reply)) return reply;
       if (this.closing) throw HttpError.http("NOT_READY", "the broker is shutting down");
     });
+    // A WebSocket upgrade answered with an error (not upgraded) holds a socket that no HTTP parser
+    // owns any more: nothing would ever close it, and close() would wait on it. Close it once sent.
+    this.app.addHook("onResponse", async (request) => {
+      if (request.headers.upgrade !== undefined) request.raw.socket.destroySoon();
+    });
     this.app.register(websocket, {
       // A Kafka frame with its length prefix; larger messages are refused before they are read.
       options: { maxPayload: config.maxRequestBytes + 4 },
