@@ -23,7 +23,7 @@ import type { Logger } from "pino";
 import type { Broker } from "../broker.js";
 import { SHUTDOWN_DRAIN_MS } from "../net/kafka-server.js";
 import { clusterRoutes } from "./cluster.js";
-import { formatValidationErrors, HttpError, installErrorHandling, WS_CLOSE } from "./errors.js";
+import { formatValidationErrors, HttpError, installErrorHandling, toHttpError, WS_CLOSE } from "./errors.js";
 import { groupRoutes } from "./groups.js";
 import { installJsonParser, type JsonLimits } from "./json-body.js";
 import { KafkaApi } from "./kafka-api.js";
@@ -49,6 +49,9 @@ class RequestLog extends LogController {
   }
 }
 
+/** Longest path parameter: a 249-character topic name with every character percent-encoded (3 each). */
+const MAX_PARAM_LENGTH = 3 * 249;
+
 export class HttpServer {
   readonly app: FastifyInstance;
   readonly log: Logger;
@@ -71,6 +74,13 @@ export class HttpServer {
       loggerInstance: this.log as FastifyBaseLogger,
       logController: new RequestLog(),
       bodyLimit: config.httpRequestMaxBytes,
+      // A legal topic name (249 characters), percent-encoded, fits a path parameter.
+      maxParamLength: MAX_PARAM_LENGTH,
+      // The router's own refusals (a malformed URL, a parameter too long) as coded JSON too.
+      frameworkErrors: (err, _request, reply) => {
+        const httpError = toHttpError(err);
+        (reply as FastifyReply).status(httpError.statusCode).send(httpError.body);
+      },
       // Unknown properties are refused (400), not silently dropped.
       ajv: { customOptions: { removeAdditional: false } },
       schemaErrorFormatter: formatValidationErrors,
