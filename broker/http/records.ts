@@ -12,8 +12,11 @@
  * `Content-Type: application/vnd.kafka.binary.v2+json`); null or absent is a Kafka null. Header
  * values are always base64 (or null). A record without `partition` goes to murmur2(key bytes) mod
  * partitions, as the Java client does, or round robin when its key is null. The records of one
- * partition are appended in order (acks=all), in batches of at most HTTP_BATCH_BYTES, so their
- * offsets are consecutive; a partition's error is every one of its records' error.
+ * partition are appended in order (acks=all) by one Produce of consecutive batches, each at most
+ * the topic's max.message.bytes (and HTTP_BATCH_BYTES), which the log validates whole before it
+ * writes any: all or none of a partition's records are appended, with consecutive offsets, and a
+ * partition's error is every one of its records' error. Encoding yields to the event loop between
+ * batches. How many records a body may hold, and how deep it may nest, json-body.ts bounds.
  *
  * Read: a record is `{topic, partition, offset, timestamp, key, key_format, value, value_format,
  * headers}`. A key or value whose bytes are UTF-8 JSON text (anything JSON.parse accepts except
@@ -44,7 +47,7 @@ import { EARLIEST_OFFSET, LATEST_OFFSET } from "./kafka-api.js";
 import { BASE64, OFFSET, PARTITION, TOPIC_NAME, TOPIC_PARAMS } from "./schemas.js";
 import type { HttpServer } from "./server.js";
 
-/** Record bytes (keys, values, headers) per batch that an HTTP produce writes. */
+/** Most bytes per batch that an HTTP produce writes (less when the topic's max.message.bytes is). */
 export const HTTP_BATCH_BYTES = 256 * 1024;
 /** Default and largest max_bytes of a read. */
 export const DEFAULT_READ_BYTES = 1024 * 1024;
