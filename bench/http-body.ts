@@ -34,7 +34,9 @@ interface Result {
   seconds: number;
   peak_rss_mb: number;
   rss_after_mb: number;
+  broker_alive: boolean;
   probes: number;
+  probes_failed: number;
   probe_max_ms: number;
   probe_p99_ms: number;
 }
@@ -93,17 +95,22 @@ async function startBroker(o: Options, dataDir: string): Promise<{ server: Serve
   throw new Error("the broker's HTTP port never answered");
 }
 
-/** GET /health one after another until `done()`; each latency in ms. */
-async function probe(base: string, done: () => boolean): Promise<number[]> {
+/** GET /health one after another until `done()`: each latency in ms, and how many failed. */
+async function probe(base: string, done: () => boolean): Promise<{ latencies: number[]; failed: number }> {
   const latencies: number[] = [];
+  let failed = 0;
   while (!done()) {
     const t0 = now();
-    const res = await fetch(`${base}/health`);
-    await res.arrayBuffer();
-    latencies.push(now() - t0);
+    try {
+      const res = await fetch(`${base}/health`);
+      await res.arrayBuffer();
+      latencies.push(now() - t0);
+    } catch {
+      failed++;
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
-  return latencies;
+  return { latencies, failed };
 }
 
 async function scenario(o: Options, root: string, name: string, body: string): Promise<Result> {
@@ -116,14 +123,18 @@ async function scenario(o: Options, root: string, name: string, body: string): P
       body,
       headers: { "content-type": "application/json" },
       signal: AbortSignal.timeout(SCENARIO_TIMEOUT_MS),
-    }).then(async (res) => ({ status: res.status, text: await res.text() }));
+    })
+      .then(async (res) => ({ status: res.status, text: await res.text() }))
+      .catch((err: Error) => ({ status: 0, text: `${err.message}: ${String(err.cause ?? "")}` }));
     const probing = probe(base, () => finished);
     const answer = await request.finally(() => {
       finished = true;
     });
     const seconds = (now() - t0) / 1000;
-    const latencies = (await probing).sort((a, b) => a - b);
-    const rss = rssMb(server.pid);
+    const { latencies, failed } = await probing;
+    latencies.sort((a, b) => a - b);
+    const alive = server.proc.exitCode === null && server.proc.signalCode === null;
+    const rss = alive ? rssMb(server.pid) : { rss_mb: Number.NaN, peak_rss_mb: Number.NaN };
     return {
       scenario: name,
       body_mib: round(body.length / MIB, 1),
@@ -135,7 +146,9 @@ async function scenario(o: Options, root: string, name: string, body: string): P
       seconds: round(seconds, 2),
       peak_rss_mb: rss.peak_rss_mb,
       rss_after_mb: rss.rss_mb,
+      broker_alive: alive,
       probes: latencies.length,
+      probes_failed: failed,
       probe_max_ms: round(latencies[latencies.length - 1] ?? 0, 1),
       probe_p99_ms: round(latencies[Math.floor(latencies.length * 0.99)] ?? 0, 1),
     };

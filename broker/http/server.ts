@@ -75,7 +75,7 @@ export class HttpServer {
       logController: new RequestLog(),
       bodyLimit: config.httpRequestMaxBytes,
       // A legal topic name (249 characters), percent-encoded, fits a path parameter.
-      maxParamLength: MAX_PARAM_LENGTH,
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
       // The router's own refusals (a malformed URL, a parameter too long) as coded JSON too.
       frameworkErrors: (err, _request, reply) => {
         const httpError = toHttpError(err);
