@@ -27,12 +27,22 @@ const CORS_HEADERS = "Content-Type";
 const CORS_MAX_AGE_S = 600;
 
 /** A comma-separated config value as a set of lower-case entries; null when it holds `*`. */
-function listOf(value: string): Set<string> | null {
+function listOf(value: string, normalize: (item: string) => string = (item) => item): Set<string> | null {
   const items = value
     .split(",")
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s !== "");
-  return items.includes("*") ? null : new Set(items);
+  return items.includes("*") ? null : new Set(items.map(normalize));
+}
+
+/** An origin as browsers send it: `https://app.example/` and `https://app.example:443` are `https://app.example`. */
+function normalOrigin(origin: string): string {
+  try {
+    const url = new URL(origin);
+    return url.origin === "null" ? origin : url.origin;
+  } catch {
+    return origin;
+  }
 }
 
 /** The host name of a Host header value (`name[:port]`, `[v6]:port`), lower-case, no trailing dot. */
@@ -73,8 +83,8 @@ export class RequestGuard {
 
   constructor(config: BrokerConfig) {
     this.hosts = listOf(config.httpAllowedHosts);
-    this.origins = listOf(config.httpAllowedOrigins);
-    this.cors = listOf(config.httpCorsOrigins);
+    this.origins = listOf(config.httpAllowedOrigins, normalOrigin);
+    this.cors = listOf(config.httpCorsOrigins, normalOrigin);
     this.ownNames = new Set(
       [config.host, config.advertisedHost]
         .map(hostName)
