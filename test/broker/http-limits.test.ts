@@ -133,7 +133,7 @@ it("answers another client while a large body is encoded: it yields between batc
       events.push("probe");
     }
   })();
-  const res = await within(produce, "the large produce");
+  const res = await within(produce, "the large produce", 50_000);
   expect(res.status, await res.text()).toBe(200);
   await within(probes, "the probes");
   const dispatched = events.indexOf("produce");
