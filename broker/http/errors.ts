@@ -139,7 +139,12 @@ export function toHttpError(err: unknown): HttpError {
   if (HttpError.is(err)) return err;
   if (KafkaError.is(err)) return HttpError.kafka(err.code, kafkaMessage(err));
   if (isFastifyError(err) && err.statusCode !== undefined && err.statusCode < 500) {
-    return HttpError.withStatus(err.statusCode, err.validation ? "BAD_REQUEST" : null, err.message);
+    // Name the setting, not only the fact.
+    const message =
+      err.code === "FST_ERR_CTP_BODY_TOO_LARGE"
+        ? "request body is larger than http.request.max.bytes"
+        : err.message;
+    return HttpError.withStatus(err.statusCode, err.validation ? "BAD_REQUEST" : null, message);
   }
   return HttpError.http("INTERNAL_SERVER_ERROR", "internal server error");
 }

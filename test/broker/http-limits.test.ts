@@ -28,13 +28,14 @@ async function post(url: string, body: string, type = "application/json"): Promi
   return fetch(url, { method: "POST", body, headers: { "content-type": type } });
 }
 
-/** Expects `{"error_code": code, "message"}` with `status`. */
-async function expectError(res: Response, status: number, code: string): Promise<void> {
+/** Expects `{"error_code": code, "message"}` with `status`; returns the message. */
+async function expectError(res: Response, status: number, code: string): Promise<string> {
   const text = await res.text();
   expect(res.status, text).toBe(status);
   const body = JSON.parse(text) as { error_code: string; message: string };
   expect(body.error_code).toBe(code);
   expect(body.message.length).toBeGreaterThan(0);
+  return body.message;
 }
 
 async function expectHealthy(base: string): Promise<void> {
@@ -52,7 +53,12 @@ async function createTopic(base: string, name: string, configs: Record<string, s
 
 it("refuses a body over http.request.max.bytes with 413 PAYLOAD_TOO_LARGE", async () => {
   const base = await start({ "http.request.max.bytes": 64 * 1024 });
-  await expectError(await post(`${base}/topics/big`, tinyRecords(10_000)), 413, "PAYLOAD_TOO_LARGE");
+  const message = await expectError(
+    await post(`${base}/topics/big`, tinyRecords(10_000)),
+    413,
+    "PAYLOAD_TOO_LARGE",
+  );
+  expect(message).toContain("http.request.max.bytes");
   const fits = await post(`${base}/topics/big`, tinyRecords(100));
   expect(fits.status, await fits.text()).toBe(200);
 });
