@@ -66,6 +66,18 @@ export interface BrokerConfig {
   groupInitialRebalanceDelayMs: number;
   /** group.max.size */
   groupMaxSize: number;
+  /** http.request.max.bytes: the largest HTTP request body. */
+  httpRequestMaxBytes: number;
+  /** http.produce.max.records: most records in one HTTP produce (items of a JSON array near the top). */
+  httpProduceMaxRecords: number;
+  /** http.json.max.depth: deepest nesting of arrays and objects in a JSON body. */
+  httpJsonMaxDepth: number;
+  /** http.allowed.hosts: Host names served besides loopback, IP literals, host and advertised.host. */
+  httpAllowedHosts: string;
+  /** http.allowed.origins: Origins admitted besides loopback, host and advertised.host pages. */
+  httpAllowedOrigins: string;
+  /** http.cors.origins: Origins given CORS headers (none: CORS off). */
+  httpCorsOrigins: string;
   /** Topic config defaults (Kafka's topic names), from the broker's `log.*` keys. */
   topicDefaults: Record<string, string>;
 }
@@ -221,6 +233,39 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     doc: "wait for more members before an empty group's first rebalance",
   },
   "group.max.size": { field: "groupMaxSize", kind: "int", min: 1, doc: "most members in one group" },
+  "http.request.max.bytes": {
+    field: "httpRequestMaxBytes",
+    kind: "int",
+    min: 1024,
+    doc: "largest HTTP request body (413 beyond it, refused before it is read)",
+  },
+  "http.produce.max.records": {
+    field: "httpProduceMaxRecords",
+    kind: "int",
+    min: 1,
+    doc: "most records in one HTTP produce (413 beyond it, refused before the body is parsed)",
+  },
+  "http.json.max.depth": {
+    field: "httpJsonMaxDepth",
+    kind: "int",
+    min: 8,
+    doc: "deepest nesting of a JSON body (400 beyond it, refused before the body is parsed)",
+  },
+  "http.allowed.hosts": {
+    field: "httpAllowedHosts",
+    kind: "string",
+    doc: "comma-separated Host names served besides localhost, IP literals, host and advertised.host (* any)",
+  },
+  "http.allowed.origins": {
+    field: "httpAllowedOrigins",
+    kind: "string",
+    doc: "comma-separated Origins admitted besides pages on localhost, host and advertised.host (* any)",
+  },
+  "http.cors.origins": {
+    field: "httpCorsOrigins",
+    kind: "string",
+    doc: "comma-separated Origins answered with CORS headers (* any; empty: CORS off)",
+  },
   "log.level": {
     field: "logLevel",
     kind: "string",
@@ -327,6 +372,12 @@ export function defaultBrokerConfig(): BrokerConfig {
     groupMaxSessionTimeoutMs: 30 * 60_000,
     groupInitialRebalanceDelayMs: 3000,
     groupMaxSize: 2_147_483_647,
+    httpRequestMaxBytes: 32 * 1024 * 1024,
+    httpProduceMaxRecords: 500_000,
+    httpJsonMaxDepth: 64,
+    httpAllowedHosts: "",
+    httpAllowedOrigins: "",
+    httpCorsOrigins: "",
     topicDefaults: Object.create(null),
   };
 }

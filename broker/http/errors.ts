@@ -3,7 +3,8 @@
  * body `{"error_code": <code>, "message": <text>}` with a fitting status, where the code is a Kafka
  * error name (UNKNOWN_TOPIC_OR_PARTITION, TOPIC_ALREADY_EXISTS, ...) when a handler refused the
  * request, and one of HTTP_CODES when the HTTP layer did (BAD_REQUEST for a request its schema
- * refuses, NOT_FOUND for an unknown route, ...). A WebSocket route that fails after the upgrade
+ * refuses, NOT_FOUND for an unknown route, MISDIRECTED_REQUEST for a Host not served here,
+ * FORBIDDEN for a browser page's Origin not allowed, ...). A WebSocket route that fails after the upgrade
  * closes with a code of WS_CLOSE and the message as the reason.
  *
  * Kafka errors map to statuses as: unknown topic or partition 404; topic already exists 409;
@@ -17,9 +18,11 @@ import { type ErrorName, errorName, isRetriable, KafkaError } from "../../protoc
 /** The codes of errors the HTTP layer raises itself, with their statuses. */
 export const HTTP_CODES = {
   BAD_REQUEST: 400,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  MISDIRECTED_REQUEST: 421,
   UPGRADE_REQUIRED: 426,
   INTERNAL_SERVER_ERROR: 500,
   NOT_READY: 503,
@@ -136,7 +139,12 @@ export function toHttpError(err: unknown): HttpError {
   if (HttpError.is(err)) return err;
   if (KafkaError.is(err)) return HttpError.kafka(err.code, kafkaMessage(err));
   if (isFastifyError(err) && err.statusCode !== undefined && err.statusCode < 500) {
-    return HttpError.withStatus(err.statusCode, err.validation ? "BAD_REQUEST" : null, err.message);
+    // Name the setting, not only the fact.
+    const message =
+      err.code === "FST_ERR_CTP_BODY_TOO_LARGE"
+        ? "request body is larger than http.request.max.bytes"
+        : err.message;
+    return HttpError.withStatus(err.statusCode, err.validation ? "BAD_REQUEST" : null, message);
   }
   return HttpError.http("INTERNAL_SERVER_ERROR", "internal server error");
 }

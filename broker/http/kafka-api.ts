@@ -278,10 +278,10 @@ export class KafkaApi {
     return { name: result.name as string, topicId: result.topicId as string };
   }
 
-  /** The topic's effective configs (its own over the broker's defaults). */
-  async topicConfigs(name: string): Promise<Record<string, string | null>> {
+  /** The topic's effective configs (its own over the broker's defaults); only `keys` when given. */
+  async topicConfigs(name: string, keys: string[] | null = null): Promise<Record<string, string | null>> {
     const response = await this.call(DESCRIBE_CONFIGS, HTTP_API_VERSIONS.describeConfigs, {
-      resources: [{ resourceType: RESOURCE_TOPIC, resourceName: name, configurationKeys: null }],
+      resources: [{ resourceType: RESOURCE_TOPIC, resourceName: name, configurationKeys: keys }],
       includeSynonyms: false,
       includeDocumentation: false,
     });
@@ -289,6 +289,13 @@ export class KafkaApi {
     if (result.errorCode !== 0)
       throw HttpError.kafka(result.errorCode as number, result.errorMessage as string);
     return configMap(result.configs as Message[]);
+  }
+
+  /** The topic's max.message.bytes: the largest batch a produce to it may hold. */
+  async maxMessageBytes(name: string): Promise<number> {
+    const value = Number((await this.topicConfigs(name, ["max.message.bytes"]))["max.message.bytes"]);
+    if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`topic ${name}: no max.message.bytes`);
+    return value;
   }
 
   /** Size on disk and offset lag of each of the topic's partitions held here. */

@@ -12,8 +12,11 @@
  * `Content-Type: application/vnd.kafka.binary.v2+json`); null or absent is a Kafka null. Header
  * values are always base64 (or null). A record without `partition` goes to murmur2(key bytes) mod
  * partitions, as the Java client does, or round robin when its key is null. The records of one
- * partition are appended in order (acks=all), in batches of at most HTTP_BATCH_BYTES, so their
- * offsets are consecutive; a partition's error is every one of its records' error.
+ * partition are appended in order (acks=all) by one Produce of consecutive batches, each at most
+ * the topic's max.message.bytes (and HTTP_BATCH_BYTES), which the log validates whole before it
+ * writes any: all or none of a partition's records are appended, with consecutive offsets, and a
+ * partition's error is every one of its records' error. Encoding yields to the event loop between
+ * batches. How many records a body may hold, and how deep it may nest, json-body.ts bounds.
  *
  * Read: a record is `{topic, partition, offset, timestamp, key, key_format, value, value_format,
  * headers}`. A key or value whose bytes are UTF-8 JSON text (anything JSON.parse accepts except
@@ -39,11 +42,12 @@ import {
 import { readInt64 } from "../../protocol/varint.js";
 import { DECOMPRESSED_BYTES_MIN } from "../../storage/validate.js";
 import { ERROR_RESPONSES, HttpError } from "./errors.js";
+import { boundedJsonParser, type JsonLimits } from "./json-body.js";
 import { EARLIEST_OFFSET, LATEST_OFFSET } from "./kafka-api.js";
 import { BASE64, OFFSET, PARTITION, TOPIC_NAME, TOPIC_PARAMS } from "./schemas.js";
 import type { HttpServer } from "./server.js";
 
-/** Record bytes (keys, values, headers) per batch that an HTTP produce writes. */
+/** Most bytes per batch that an HTTP produce writes (less when the topic's max.message.bytes is). */
 export const HTTP_BATCH_BYTES = 256 * 1024;
 /** Default and largest max_bytes of a read. */
 export const DEFAULT_READ_BYTES = 1024 * 1024;
@@ -259,23 +263,55 @@ function encodeField(v: unknown, format: Format): Buffer | null {
   return Buffer.from(JSON.stringify(v), "utf8");
 }
 
-function recordBytes(r: RecordInput): number {
-  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const h of r.headers ?? []) n += h.key.length + (h.value?.length ?? 0);
+function recordInput(r: ProduceRecord, format: Format): RecordInput {
+  const headers: RecordHeader[] = (r.headers ?? []).map((h) => ({
+    key: h.key,
+    value: h.value == null ? null : Buffer.from(h.value, "base64"),
+  }));
+  return { key: encodeField(r.key, format), value: encodeField(r.value, format), headers };
+}
+
+/**
+ * The most bytes `r` takes in a batch: its key, value and headers, plus the longest varints of
+ * its length, attributes, timestamp delta, offset delta, field lengths and header count.
+ */
+function recordBytesMax(r: RecordInput): number {
+  let n = RECORD_OVERHEAD_MAX + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers ?? [])
+    n += HEADER_OVERHEAD_MAX + Buffer.byteLength(h.key) + (h.value?.length ?? 0);
   return n;
 }
 
-/** The records of one partition as consecutive batches of at most HTTP_BATCH_BYTES each. */
-function encodeBatches(records: RecordInput[]): Buffer {
+/** length, attributes, timestamp delta, offset delta, key length, value length, header count. */
+const RECORD_OVERHEAD_MAX = 5 + 1 + 10 + 5 + 5 + 5 + 5;
+/** header key length, header value length. */
+const HEADER_OVERHEAD_MAX = 5 + 5;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The records `indexes` of `records`, in that order, as consecutive batches of at most
+ * `batchBytesMax` bytes each (one record larger than that alone in its batch, for the log to
+ * refuse). Yields to the event loop after each batch, so that a large body keeps other clients
+ * answered while it is encoded.
+ */
+async function encodeBatches(
+  records: ProduceRecord[],
+  indexes: number[],
+  format: Format,
+  batchBytesMax: number,
+): Promise<Buffer> {
   const batches: Buffer[] = [];
   let current: RecordInput[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    const size = recordBytes(r);
-    if (current.length > 0 && bytes + size > HTTP_BATCH_BYTES) {
+  let bytes = BATCH_HEADER_SIZE;
+  for (const index of indexes) {
+    const r = recordInput(records[index], format);
+    const size = recordBytesMax(r);
+    if (current.length > 0 && bytes + size > batchBytesMax) {
       batches.push(encodeRecordBatch(current));
       current = [];
-      bytes = 0;
+      bytes = BATCH_HEADER_SIZE;
+      await yieldToEventLoop();
     }
     current.push(r);
     bytes += size;
@@ -284,6 +320,35 @@ function encodeBatches(records: RecordInput[]): Buffer {
   return batches.length === 1 ? batches[0] : Buffer.concat(batches);
 }
 
+/** The record indexes of each partition, in request order: explicit, murmur2 of the key, or round robin. */
+function byPartition(
+  server: HttpServer,
+  topic: string,
+  records: ProduceRecord[],
+  format: Format,
+  count: number,
+): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (let index = 0; index < records.length; index++) {
+    const r = records[index];
+    let partition = r.partition;
+    if (partition === undefined) {
+      const key = encodeField(r.key, format);
+      partition = key !== null ? partitionForKey(key, count) : server.nextRoundRobin(topic, count);
+    }
+    const group = groups.get(partition);
+    if (group) group.push(index);
+    else groups.set(partition, [index]);
+  }
+  return groups;
+}
+
+/**
+ * Produces the body's records (acks=all). Each partition's records go in one Produce as
+ * consecutive batches no larger than the topic's max.message.bytes (and HTTP_BATCH_BYTES), which
+ * the log validates whole before writing any: a partition's records are appended all or none, in
+ * request order, with consecutive offsets. Partitions succeed or fail on their own.
+ */
 async function produce(
   server: HttpServer,
   request: FastifyRequest,
@@ -293,39 +358,27 @@ async function produce(
   const api = server.api(request);
   const format: Format = body.format ?? "json";
   const metadata = await api.topic(topic, true);
-  const count = metadata.partitions.length;
-  const groups = new Map<number, { records: RecordInput[]; indexes: number[] }>();
-  body.records.forEach((r, index) => {
-    const key = encodeField(r.key, format);
-    const headers: RecordHeader[] = (r.headers ?? []).map((h) => ({
-      key: h.key,
-      value: h.value == null ? null : Buffer.from(h.value, "base64"),
-    }));
-    const partition =
-      r.partition ?? (key !== null ? partitionForKey(key, count) : server.nextRoundRobin(topic, count));
-    let group = groups.get(partition);
-    if (!group) {
-      group = { records: [], indexes: [] };
-      groups.set(partition, group);
-    }
-    group.records.push({ key, value: encodeField(r.value, format), headers });
-    group.indexes.push(index);
-  });
-  const data = [...groups].map(([partition, g]) => ({ partition, records: encodeBatches(g.records) }));
+  const batchBytesMax = Math.min(HTTP_BATCH_BYTES, await api.maxMessageBytes(topic));
+  const groups = byPartition(server, topic, body.records, format, metadata.partitions.length);
+  const data: { partition: number; records: Buffer }[] = [];
+  for (const [partition, indexes] of groups) {
+    data.push({ partition, records: await encodeBatches(body.records, indexes, format, batchBytesMax) });
+  }
   const results = await api.produce(topic, data);
   const offsets: ProduceResult[] = new Array(body.records.length);
   for (const result of results) {
-    const group = groups.get(result.partition);
-    if (!group) continue;
-    group.indexes.forEach((recordIndex, i) => {
-      offsets[recordIndex] =
-        result.errorCode === 0
-          ? { partition: result.partition, offset: result.baseOffset + i }
-          : {
-              partition: result.partition,
-              error_code: errorName(result.errorCode),
-              message: result.errorMessage ?? errorName(result.errorCode),
-            };
+    const indexes = groups.get(result.partition);
+    if (!indexes) continue;
+    const failed =
+      result.errorCode === 0
+        ? null
+        : {
+            partition: result.partition,
+            error_code: errorName(result.errorCode),
+            message: result.errorMessage ?? errorName(result.errorCode),
+          };
+    indexes.forEach((recordIndex, i) => {
+      offsets[recordIndex] = failed ?? { partition: result.partition, offset: result.baseOffset + i };
     });
   }
   return { offsets };
@@ -377,24 +430,26 @@ const KAFKA_JSON_TYPES = /^application\/vnd\.kafka(?:\.(json|binary))?\.v2\+json
  * Accepts the REST Proxy content types as JSON; `application/vnd.kafka.binary.v2+json` means
  * `"format": "binary"` unless the body says otherwise.
  */
-function acceptKafkaContentTypes(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser("error", "error");
-  app.addContentTypeParser(KAFKA_JSON_TYPES, { parseAs: "string" }, (request, body, done) => {
-    parseJson(request, body as string, (err: Error | null, parsed?: unknown) => {
-      if (err) return done(err);
+function acceptKafkaContentTypes(app: FastifyInstance, limits: JsonLimits): void {
+  const parseJson = boundedJsonParser(app, limits);
+  app.addContentTypeParser(
+    KAFKA_JSON_TYPES,
+    { parseAs: "string" },
+    async (request: FastifyRequest, body: string | Buffer) => {
+      const parsed = await parseJson(request, body as string);
       const type = (request.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
       const binary = KAFKA_JSON_TYPES.exec(type)?.[1] === "binary";
       if (binary && parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
         const object = parsed as { format?: unknown };
         if (object.format === undefined) object.format = "binary";
       }
-      done(null, parsed);
-    });
-  });
+      return parsed;
+    },
+  );
 }
 
 export const recordRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (app, { server }) => {
-  acceptKafkaContentTypes(app);
+  acceptKafkaContentTypes(app, server.jsonLimits);
 
   app.post<{ Params: { topic: string }; Body: ProduceBody }>(
     "/topics/:topic",

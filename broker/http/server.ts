@@ -2,7 +2,9 @@
  * The HTTP port (http.port, default 8082): one fastify instance, logging through the broker's
  * pino logger, serving the WebSocket Kafka door (/kafka), the HTTP/JSON routes and the JSON live
  * tail, each a fastify plugin of this folder. Every route has a JSON schema; every error is
- * answered by errors.ts. Request bodies are limited to socket.request.max.bytes, as Kafka frames.
+ * answered by errors.ts. Request bodies are limited to http.request.max.bytes, and JSON bodies are
+ * scanned for depth and record count before they are parsed (json-body.ts). Every request, WebSocket
+ * upgrades included, first passes the Host, Origin and CORS checks of request-guard.ts.
  *
  * `close()` refuses new requests, answers the Kafka requests already read on each WebSocket (up
  * to SHUTDOWN_DRAIN_MS) and closes them and the tails with 1001, then closes the server: HTTP
@@ -21,11 +23,13 @@ import type { Logger } from "pino";
 import type { Broker } from "../broker.js";
 import { SHUTDOWN_DRAIN_MS } from "../net/kafka-server.js";
 import { clusterRoutes } from "./cluster.js";
-import { formatValidationErrors, HttpError, installErrorHandling, WS_CLOSE } from "./errors.js";
+import { formatValidationErrors, HttpError, installErrorHandling, toHttpError, WS_CLOSE } from "./errors.js";
 import { groupRoutes } from "./groups.js";
+import { installJsonParser, type JsonLimits } from "./json-body.js";
 import { KafkaApi } from "./kafka-api.js";
 import { kafkaWsRoutes, type WsKafkaConnection } from "./kafka-ws.js";
 import { recordRoutes } from "./records.js";
+import { RequestGuard } from "./request-guard.js";
 import { type Tail, tailRoutes } from "./tail.js";
 import { topicRoutes } from "./topics.js";
 
@@ -45,6 +49,9 @@ class RequestLog extends LogController {
   }
 }
 
+/** Longest path parameter: a 249-character topic name with every character percent-encoded (3 each). */
+const MAX_PARAM_LENGTH = 3 * 249;
+
 export class HttpServer {
   readonly app: FastifyInstance;
   readonly log: Logger;
@@ -56,21 +63,40 @@ export class HttpServer {
   readonly tails = new Set<Tail>();
   /** Where round-robin partitioning of null-key records stands, per topic. */
   private readonly roundRobin = new Map<string, number>();
+  /** The bounds every JSON body is scanned against before it is parsed. */
+  readonly jsonLimits: JsonLimits;
 
   private constructor(readonly broker: Broker) {
     this.log = broker.log.child({ listener: "http" });
     const config = broker.config;
+    this.jsonLimits = { maxDepth: config.httpJsonMaxDepth, maxItems: config.httpProduceMaxRecords };
     this.app = Fastify({
       loggerInstance: this.log as FastifyBaseLogger,
       logController: new RequestLog(),
-      bodyLimit: config.maxRequestBytes,
+      bodyLimit: config.httpRequestMaxBytes,
+      // A legal topic name (249 characters), percent-encoded, fits a path parameter.
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      // The router's own refusals (a malformed URL, a parameter too long) as coded JSON too.
+      frameworkErrors: (err, _request, reply) => {
+        const httpError = toHttpError(err);
+        (reply as FastifyReply).status(httpError.statusCode).send(httpError.body);
+      },
       // Unknown properties are refused (400), not silently dropped.
       ajv: { customOptions: { removeAdditional: false } },
       schemaErrorFormatter: formatValidationErrors,
     });
     installErrorHandling(this.app);
-    this.app.addHook("onRequest", async () => {
+    installJsonParser(this.app, this.jsonLimits);
+    const guard = new RequestGuard(config);
+    this.app.addHook("onRequest", async (request, reply) => {
+      // Host and Origin first (request-guard.ts): a refused page learns nothing, not even readiness.
+      if (guard.check(request, reply)) return reply;
       if (this.closing) throw HttpError.http("NOT_READY", "the broker is shutting down");
+    });
+    // A WebSocket upgrade answered with an error (not upgraded) holds a socket that no HTTP parser
+    // owns any more: nothing would ever close it, and close() would wait on it. Close it once sent.
+    this.app.addHook("onResponse", async (request) => {
+      if (request.headers.upgrade !== undefined) request.raw.socket.destroySoon();
     });
     this.app.register(websocket, {
       // A Kafka frame with its length prefix; larger messages are refused before they are read.

@@ -29,6 +29,7 @@ import { waitFor, within } from "../helpers/wait.js";
 const PRODUCE = 0;
 const FETCH = 1;
 const METADATA = 3;
+const DESCRIBE_CONFIGS = 32;
 const API_VERSIONS = 18;
 
 // ------------------------------------------------------------------------------------------------
@@ -554,7 +555,8 @@ describe("HTTP/JSON", () => {
       try {
         await produceJson(tb, "through-handlers", { records: [{ value: 1 }] });
         await readRecords(tb, "through-handlers", 0, "offset=0");
-        expect(calls.map((c) => c.apiKey)).toEqual([METADATA, PRODUCE, FETCH]);
+        // The produce looks up the topic's max.message.bytes to size its batches.
+        expect(calls.map((c) => c.apiKey)).toEqual([METADATA, DESCRIBE_CONFIGS, PRODUCE, FETCH]);
         calls.length = 0;
         const described = await inject(tb, "GET", "/topics/through-handlers");
         expect(described.statusCode).toBe(200);
