@@ -171,9 +171,4 @@ export class ProducerStateManager {
     const lastTimestampMs = Math.min(e.lastTimestampMs ?? nowMs, nowMs);
     this.producers.set(e.producerId, { epoch: e.epoch, lastTimestampMs, batches: e.batches });
   }
-
-  restore(entries: ProducerSnapshot[], nowMs = Date.now()): void {
-    this.clear();
-    for (const e of entries) this.restoreEntry(e, nowMs);
-  }
 }

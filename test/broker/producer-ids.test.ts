@@ -98,7 +98,11 @@ describe("producer ids never handed out", () => {
     ).toMatchObject({
       errorCode: 0,
     });
+    // Another client's idempotent producer is served during the attack: one batch per round.
+    const good = await connect("good");
+    const pid = await newProducerId(good);
     const codes = new Map<number, number>();
+    let seq = 0;
     for (let round = 0; round < ROUNDS; round += 50) {
       const sends = [];
       for (let r = round; r < round + 50; r++) {
@@ -115,6 +119,7 @@ describe("producer ids never handed out", () => {
           }),
         );
       }
+      const served = produceOne(good, "t", batch(pid, seq, `g${seq}`));
       for (const response of await Promise.all(sends)) {
         for (const p of response.responses[0].partitionResponses as Message[]) {
           const code = p.errorCode as number;
@@ -122,15 +127,12 @@ describe("producer ids never handed out", () => {
           if (code === UNKNOWN_PRODUCER_ID) expect(p.logStartOffset).toBe(0);
         }
       }
+      expect(await served).toMatchObject({ errorCode: 0, baseOffset: seq + 1 });
+      seq++;
     }
     expect(Object.fromEntries(codes)).toEqual({ [UNKNOWN_PRODUCER_ID]: ROUNDS * PARTITIONS });
-    expect(stateEntries()).toBe(0);
-
-    // Another client's idempotent producer is served throughout.
-    const good = await connect("good");
-    const pid = await newProducerId(good);
-    expect(await produceOne(good, "t", batch(pid, 0, "g0"))).toMatchObject({ errorCode: 0, baseOffset: 1 });
-    expect(await produceOne(good, "t", batch(pid, 1, "g1"))).toMatchObject({ errorCode: 0, baseOffset: 2 });
+    // The good producer's state on partition 0 is all the broker holds.
+    expect(stateEntries()).toBe(1);
 
     await restart({ "num.partitions": PARTITIONS });
     expect(stateEntries()).toBe(1);
@@ -138,8 +140,15 @@ describe("producer ids never handed out", () => {
     expect(statSync(snapshot).size).toBeLessThan(1024);
     // The id handed out before the restart keeps working: a retry is answered with its offsets.
     const again = await connect("good");
-    expect(await produceOne(again, "t", batch(pid, 1, "g1"))).toMatchObject({ errorCode: 0, baseOffset: 2 });
-    expect(await produceOne(again, "t", batch(pid, 2, "g2"))).toMatchObject({ errorCode: 0, baseOffset: 3 });
+    const last = seq - 1;
+    expect(await produceOne(again, "t", batch(pid, last, `g${last}`))).toMatchObject({
+      errorCode: 0,
+      baseOffset: last + 1,
+    });
+    expect(await produceOne(again, "t", batch(pid, seq, `g${seq}`))).toMatchObject({
+      errorCode: 0,
+      baseOffset: seq + 1,
+    });
     expect(await produceOne(again, "t", batch(INVENTED_BASE, 0, "x"))).toMatchObject({
       errorCode: UNKNOWN_PRODUCER_ID,
     });
