@@ -11,7 +11,7 @@
  * - `max.concurrent.producer.ids`: the entries of all partitions together never exceed it; a new
  *   producer's first batch beyond it gets THROTTLING_QUOTA_EXCEEDED (after expired state is swept).
  */
-import { KafkaError } from "../protocol/errors.js";
+import { type ErrorName, KafkaError } from "../protocol/errors.js";
 import type { RequestContext } from "./api/types.js";
 import type { BrokerConfig } from "./config.js";
 import type { MetadataStore } from "./metadata/store.js";
@@ -32,6 +32,20 @@ export interface ProducerIdLimits {
 export const QUOTA_CLIENTS_MAX = 10_000;
 /** Least time between two sweeps of every partition when the entry cap is reached. */
 const FULL_SWEEP_MIN_INTERVAL_MS = 1000;
+
+/**
+ * A KafkaError without a stack trace: these refusals answer what a client sent, at the rate it
+ * sends it (an attack sends millions), and capturing a stack was most of their cost.
+ */
+function refusal(code: ErrorName, message: string): KafkaError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new KafkaError(code, message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
 
 interface QuotaWindow {
   startMs: number;
@@ -113,7 +127,7 @@ export class ProducerIds {
   /** Throws UNKNOWN_PRODUCER_ID unless `producerId` was handed out by InitProducerId. */
   checkIssued(producerId: number): void {
     if (producerId < this.issuedEnd()) return;
-    throw new KafkaError(
+    throw refusal(
       "UNKNOWN_PRODUCER_ID",
       `producer id ${producerId} was never handed out (InitProducerId first)`,
     );
@@ -131,7 +145,7 @@ export class ProducerIds {
   admitNew(client: string, producerId: number): void {
     const waitMs = this.quota.take(client, producerId, this.now());
     if (waitMs > 0) {
-      throw new KafkaError(
+      throw refusal(
         "THROTTLING_QUOTA_EXCEEDED",
         `more than ${this.limits.idsPerSecond} new producer ids per second from this client; retry in ${waitMs} ms`,
       );
@@ -139,7 +153,7 @@ export class ProducerIds {
     if (this.entries < this.limits.maxEntries) return;
     this.sweepWhenFull();
     if (this.entries < this.limits.maxEntries) return;
-    throw new KafkaError(
+    throw refusal(
       "THROTTLING_QUOTA_EXCEEDED",
       `the broker holds ${this.entries} producer states (max.concurrent.producer.ids=${this.limits.maxEntries})`,
     );
