@@ -2,8 +2,8 @@
  * Producer-id attack, full scale (issue 12, decision 0021): one connection sends idempotent
  * batches whose producer ids nobody handed out (no InitProducerId), one batch per partition of a
  * `--partitions` topic per Produce request, `--window` requests in flight, until `--ids` ids were
- * sent; meanwhile a second client (InitProducerId, then one idempotent batch every 100 ms) keeps
- * producing. Reported: the answers' error codes, the broker's RSS while and after the attack, the
+ * sent; meanwhile a second client, in a worker thread of its own so the attacker's encoding does
+ * not delay it (InitProducerId, then one idempotent batch every 100 ms), keeps producing. Reported: the answers' error codes, the broker's RSS while and after the attack, the
  * other client's latency and errors, the graceful stop (its producer-state snapshots), the
  * snapshot bytes, the restart and the RSS after it, and whether the other client's producer id
  * still works after the restart.
@@ -18,6 +18,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Connection } from "../client/connection.js";
 import type { Message } from "../protocol/codec.js";
 import { errorName } from "../protocol/errors.js";
@@ -152,9 +153,13 @@ class GoodProducer {
   }
 
   /** Sends the next batch; its error name, or NONE. */
-  async sendOne(conn = this.conn): Promise<string> {
+  async sendOne(): Promise<string> {
     const start = now();
-    const r = await conn.send(0, 9, produceBody([{ index: 0, records: batch(this.producerId, this.seq) }]));
+    const r = await this.conn.send(
+      0,
+      9,
+      produceBody([{ index: 0, records: batch(this.producerId, this.seq) }]),
+    );
     this.latenciesMs.push(now() - start);
     const code = r.responses[0].partitionResponses[0].errorCode as number;
     if (code === 0) this.seq++;
@@ -175,13 +180,55 @@ class GoodProducer {
     this.stopped = true;
     await this.loop;
   }
+}
 
-  percentile(p: number): number {
-    const sorted = [...this.latenciesMs].sort((a, b) => a - b);
-    return sorted.length === 0
-      ? 0
-      : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-  }
+interface GoodReport {
+  producerId: number;
+  seq: number;
+  latenciesMs: number[];
+  errors: Record<string, number>;
+}
+
+/** The worker thread's body: the other client, until the main thread posts "stop". */
+async function goodWorker(address: string): Promise<void> {
+  const conn = await Connection.connect(address, { clientId: "good" });
+  const good = new GoodProducer(conn);
+  await good.init();
+  good.start();
+  parentPort?.postMessage("ready");
+  await new Promise<void>((resolve) => parentPort?.once("message", () => resolve()));
+  await good.stop();
+  await conn.close().catch(() => {});
+  const report: GoodReport = {
+    producerId: good.producerId,
+    seq: good.seq,
+    latenciesMs: good.latenciesMs,
+    errors: Object.fromEntries(good.errors),
+  };
+  parentPort?.postMessage(report);
+}
+
+/** Starts the other client in a worker; resolves once it produces, with a function that stops it. */
+async function startGoodWorker(address: string): Promise<() => Promise<GoodReport>> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { address } });
+  const next = () =>
+    new Promise<unknown>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+  await next();
+  return async () => {
+    const done = next();
+    worker.postMessage("stop");
+    const report = (await done) as GoodReport;
+    await worker.terminate();
+    return report;
+  };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 interface AttackResult {
@@ -252,21 +299,17 @@ async function main(): Promise<number> {
     let broker = await startBroker(o.root, dataDir, o.partitions);
     const rssStart = rssMb(broker.server.pid).rss_mb;
     const attacker = await Connection.connect(broker.address, { clientId: "attacker" });
-    const goodConn = await Connection.connect(broker.address, { clientId: "good" });
     await attacker.send(
       0,
       9,
       produceBody([{ index: 0, records: encodeRecordBatch([{ value: Buffer.from("t") }]) }]),
     );
-    const good = new GoodProducer(goodConn);
-    await good.init();
-    good.start();
+    const stopGood = await startGoodWorker(broker.address);
     say(`attack: ${o.ids} invented ids, ${o.partitions} per request, ${o.window} in flight`);
     const result = await attack(attacker, broker.server.pid, o);
-    await good.stop();
+    const goodReport = await stopGood();
     const rssAfter = rssMb(broker.server.pid);
     await attacker.close().catch(() => {});
-    await goodConn.close().catch(() => {});
     say(`attack done in ${result.seconds.toFixed(1)} s; stopping the broker`);
     const stopStart = now();
     await broker.server.stop(600_000);
@@ -278,7 +321,10 @@ async function main(): Promise<number> {
     const restartSeconds = (now() - restartStart) / 1000;
     const rssRestart = rssMb(broker.server.pid).rss_mb;
     const after = await Connection.connect(broker.address, { clientId: "good" });
-    const afterRestart = await good.sendOne(after).catch((err: Error) => `request failed: ${err.message}`);
+    const good = new GoodProducer(after);
+    good.producerId = goodReport.producerId;
+    good.seq = goodReport.seq;
+    const afterRestart = await good.sendOne().catch((err: Error) => `request failed: ${err.message}`);
     await after.close().catch(() => {});
     await broker.server.stop(600_000);
     const report = {
@@ -294,11 +340,11 @@ async function main(): Promise<number> {
       rss_after_attack_mb: rssAfter.rss_mb,
       peak_rss_mb: rssAfter.peak_rss_mb,
       other_client: {
-        batches: good.latenciesMs.length,
-        errors: Object.fromEntries(good.errors),
-        p50_ms: Number(good.percentile(50).toFixed(1)),
-        p99_ms: Number(good.percentile(99).toFixed(1)),
-        max_ms: Number(good.percentile(100).toFixed(1)),
+        batches: goodReport.latenciesMs.length,
+        errors: goodReport.errors,
+        p50_ms: Number(percentile(goodReport.latenciesMs, 50).toFixed(1)),
+        p99_ms: Number(percentile(goodReport.latenciesMs, 99).toFixed(1)),
+        max_ms: Number(percentile(goodReport.latenciesMs, 100).toFixed(1)),
       },
       stop_seconds: Number(stopSeconds.toFixed(1)),
       stop_exit: exitedWith,
@@ -323,4 +369,5 @@ async function main(): Promise<number> {
   }
 }
 
-runMain(main, killAllChildren);
+if (isMainThread) runMain(main, killAllChildren);
+else void goodWorker((workerData as { address: string }).address);
