@@ -117,6 +117,10 @@ export const produce: ApiHandler = {
         : t.partitionData.map((p) => appendPartition(broker, t.name, p, acks, client));
       return { name: t.name, partitionResponses: partitions };
     });
+    // One turn of the event loop before the connection's next request starts: requests refused
+    // at once (invented producer ids, throttled ones) never wait on the disk, and a connection
+    // pipelining them would otherwise run them back to back while other connections' I/O waits.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     ctx.admit();
     const settled = await Promise.all(
       responses.map(async (r) => ({
