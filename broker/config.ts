@@ -299,7 +299,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     producerIdExpirationMs: 86_400_000,
     producerIdExpirationCheckIntervalMs: 600_000,
     maxConcurrentProducerIds: 100_000,
-    producerIdsRate: 10,
+    producerIdsRate: 100,
     producerIdQuotaWindowNum: 11,
     producerIdQuotaWindowSizeSeconds: 1,
     topicDefaults: {},
