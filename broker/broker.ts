@@ -136,6 +136,12 @@ export class Broker {
     );
     timer.unref();
     this.timers.push(timer);
+    const expiry = setInterval(
+      () => this.topics.producerIds.expireAll(),
+      this.config.producerIdExpirationCheckIntervalMs,
+    );
+    expiry.unref();
+    this.timers.push(expiry);
   }
 
   /** Writes producer-state snapshots of every partition. */

@@ -78,6 +78,18 @@ export interface BrokerConfig {
   httpAllowedOrigins: string;
   /** http.cors.origins: Origins given CORS headers (none: CORS off). */
   httpCorsOrigins: string;
+  /** producer.id.expiration.ms: state of a producer without a batch for this long is removed. */
+  producerIdExpirationMs: number;
+  /** producer.id.expiration.check.interval.ms */
+  producerIdExpirationCheckIntervalMs: number;
+  /** max.concurrent.producer.ids: producer-state entries of all partitions together. */
+  maxConcurrentProducerIds: number;
+  /** producer.ids.rate: new producer ids per second per client (KIP-936's producer_ids_rate). */
+  producerIdsRate: number;
+  /** producer.id.quota.window.num: windows the producer-id rate is measured over. */
+  producerIdQuotaWindowNum: number;
+  /** producer.id.quota.window.size.seconds */
+  producerIdQuotaWindowSizeSeconds: number;
   /** Topic config defaults (Kafka's topic names), from the broker's `log.*` keys. */
   topicDefaults: Record<string, string>;
 }
@@ -272,6 +284,42 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     values: LOG_LEVELS,
     doc: `pino level: ${LOG_LEVELS.join(", ")}`,
   },
+  "producer.id.expiration.ms": {
+    field: "producerIdExpirationMs",
+    kind: "int",
+    min: 1,
+    doc: "remove an idempotent producer's state when its last batch is this old",
+  },
+  "producer.id.expiration.check.interval.ms": {
+    field: "producerIdExpirationCheckIntervalMs",
+    kind: "int",
+    min: 1,
+    doc: "how often expired producer state is removed",
+  },
+  "max.concurrent.producer.ids": {
+    field: "maxConcurrentProducerIds",
+    kind: "int",
+    min: 1,
+    doc: "producer-state entries of all partitions together; a new producer beyond it is throttled",
+  },
+  "producer.ids.rate": {
+    field: "producerIdsRate",
+    kind: "int",
+    min: 1,
+    doc: "new producer ids per second per client (principal, client id, host), KIP-936",
+  },
+  "producer.id.quota.window.num": {
+    field: "producerIdQuotaWindowNum",
+    kind: "int",
+    min: 1,
+    doc: "windows the producer-id rate is measured over",
+  },
+  "producer.id.quota.window.size.seconds": {
+    field: "producerIdQuotaWindowSizeSeconds",
+    kind: "int",
+    min: 1,
+    doc: "length of one producer-id quota window",
+  },
   "log.format": {
     field: "logFormat",
     kind: "string",
@@ -379,6 +427,12 @@ export function defaultBrokerConfig(): BrokerConfig {
     httpAllowedOrigins: "",
     httpCorsOrigins: "",
     topicDefaults: Object.create(null),
+    producerIdExpirationMs: 86_400_000,
+    producerIdExpirationCheckIntervalMs: 600_000,
+    maxConcurrentProducerIds: 100_000,
+    producerIdsRate: 100,
+    producerIdQuotaWindowNum: 11,
+    producerIdQuotaWindowSizeSeconds: 1,
   };
 }
 

@@ -22,9 +22,14 @@ import {
 import { readInt64 } from "../protocol/varint.js";
 import { type StorageFs, writeFileAtomic } from "../storage/fs.js";
 import type { AppendResult, PartitionLog, ReadResult } from "../storage/log.js";
-import { type BatchSequence, type ProducerSnapshot, ProducerStateManager } from "./producer-state.js";
+import type { ProducerIds } from "./producer-ids.js";
+import type { BatchSequence, ProducerSnapshot, ProducerStateManager } from "./producer-state.js";
 
 export const PRODUCER_SNAPSHOT_FILE = "producer-state.snapshot";
+/** The snapshot's layout: a header line, then one JSON line per producer. */
+const SNAPSHOT_VERSION = 2;
+/** Producers serialised per chunk of a snapshot (no single string holds them all). */
+const SNAPSHOT_CHUNK_PRODUCERS = 10_000;
 /** Bytes read per step while rebuilding producer state from the log. */
 const REBUILD_READ_BYTES = 4 * 1024 * 1024;
 const INT32_MAX = 0x7fff_ffff;
@@ -69,6 +74,39 @@ function producerBatches(records: Buffer): ProducerBatch[] | null {
   return out;
 }
 
+/** One producer as a snapshot line: [id, epoch, lastTimestampMs, [[firstSeq, lastSeq, baseOffset, lastOffset, logAppendTimeMs|null], ...]]. */
+function snapshotLine(p: ProducerSnapshot): string {
+  const batches = p.batches.map((b) => [
+    b.firstSeq,
+    b.lastSeq,
+    b.baseOffset,
+    b.lastOffset,
+    b.logAppendTimeMs ?? null,
+  ]);
+  return `${JSON.stringify([p.producerId, p.epoch, p.lastTimestampMs, batches])}\n`;
+}
+
+function snapshotEntryFromLine(line: string): ProducerSnapshot {
+  const [producerId, epoch, lastTimestampMs, batches] = JSON.parse(line) as [
+    number,
+    number,
+    number,
+    [number, number, number, number, number | null][],
+  ];
+  return {
+    producerId,
+    epoch,
+    lastTimestampMs,
+    batches: batches.map(([firstSeq, lastSeq, baseOffset, lastOffset, logAppendTimeMs]) => ({
+      firstSeq,
+      lastSeq,
+      baseOffset,
+      lastOffset,
+      logAppendTimeMs: logAppendTimeMs ?? undefined,
+    })),
+  };
+}
+
 export interface PartitionAppend {
   result: AppendResult;
   /** The batch was a retry of one already written: its original offsets are returned. */
@@ -76,7 +114,7 @@ export interface PartitionAppend {
 }
 
 export class Partition {
-  readonly producers = new ProducerStateManager();
+  readonly producers: ProducerStateManager;
   leaderEpoch = 0;
   private readonly listeners = new Set<() => void>();
 
@@ -85,29 +123,66 @@ export class Partition {
     readonly index: number,
     readonly log: PartitionLog,
     private readonly sfs: StorageFs,
-  ) {}
+    private readonly producerIds: ProducerIds,
+  ) {
+    this.producers = producerIds.newState();
+  }
 
-  /** Loads producer state: the snapshot if it matches the log, then the batches after it. */
+  /**
+   * Loads producer state: the snapshot if it matches the log, then the batches after it. Only ids
+   * that were handed out are kept, expired ones are dropped, and no more than the broker-wide cap
+   * is added, so a log full of invented ids loads in bounded memory.
+   */
   async load(): Promise<void> {
     let from = this.log.logStartOffset;
     const data = await this.sfs.readFile(path.join(this.log.dir, PRODUCER_SNAPSHOT_FILE));
     if (data) {
       try {
-        const snap = JSON.parse(data.toString("utf8")) as { offset: number; producers: ProducerSnapshot[] };
-        if (snap.offset <= this.log.logEndOffset && snap.offset >= this.log.logStartOffset) {
-          this.producers.restore(snap.producers);
-          from = snap.offset;
-        }
+        const offset = this.restoreSnapshot(data);
+        if (offset !== null) from = offset;
       } catch {
         // A damaged snapshot is rebuilt from the log.
+        this.producers.clear();
       }
     }
     await this.rebuildFrom(from);
+    this.producers.removeExpired(this.producerIds.nowMs(), this.producerIds.limits.expirationMs);
     this.log.setHighWatermark(this.log.logEndOffset);
+  }
+
+  /** Restores a snapshot (this version's or the older single-document one); its offset, or null. */
+  private restoreSnapshot(data: Buffer): number | null {
+    const firstEnd = data.indexOf(10);
+    const head = JSON.parse(data.toString("utf8", 0, firstEnd < 0 ? data.length : firstEnd)) as {
+      version?: number;
+      offset: number;
+      producers?: ProducerSnapshot[];
+    };
+    if (head.offset > this.log.logEndOffset || head.offset < this.log.logStartOffset) return null;
+    const now = this.producerIds.nowMs();
+    if (head.version === undefined) {
+      for (const p of head.producers ?? []) this.keepSnapshotEntry(p, now);
+      return head.offset;
+    }
+    for (let pos = firstEnd + 1; pos > 0 && pos < data.length; ) {
+      const end = data.indexOf(10, pos);
+      const line = data.toString("utf8", pos, end < 0 ? data.length : end);
+      if (line.length > 0) this.keepSnapshotEntry(snapshotEntryFromLine(line), now);
+      pos = end < 0 ? data.length : end + 1;
+    }
+    return head.offset;
+  }
+
+  private keepSnapshotEntry(p: ProducerSnapshot, nowMs: number): void {
+    if (!this.producerIds.isIssued(p.producerId)) return;
+    if (nowMs - (p.lastTimestampMs ?? nowMs) >= this.producerIds.limits.expirationMs) return;
+    if (!this.producerIds.hasRoom()) return;
+    this.producers.restoreEntry(p, nowMs);
   }
 
   private async rebuildFrom(offset: number): Promise<void> {
     let next = offset;
+    const now = this.producerIds.nowMs();
     for (let steps = 0; next < this.log.logEndOffset && steps < 10_000_000; steps++) {
       const { records } = await this.log.read(next, { maxBytes: REBUILD_READ_BYTES });
       if (records.length === 0) break;
@@ -117,46 +192,75 @@ export class Partition {
         const base = readInt64(records, pos);
         const last = base + records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
         const producerId = readInt64(records, pos + PRODUCER_ID_OFFSET);
-        if (producerId >= 0 && last >= next) {
-          const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
-          const logAppendTime = (records.readInt16BE(pos + ATTRIBUTES_OFFSET) & TIMESTAMP_TYPE_MASK) !== 0;
-          this.producers.record(producerId, records.readInt16BE(pos + PRODUCER_EPOCH_OFFSET), {
-            firstSeq,
-            lastSeq: addSequence(firstSeq, last - base),
-            baseOffset: base,
-            lastOffset: last,
-            logAppendTimeMs: logAppendTime ? readInt64(records, pos + MAX_TIMESTAMP_OFFSET) : undefined,
-          });
-        }
+        if (producerId >= 0 && last >= next) this.rebuildBatch(records, pos, base, last, now);
         next = Math.max(next, last + 1);
         pos += size;
       }
     }
   }
 
-  /** Writes the producer-state snapshot at the current log end. */
-  async snapshot(): Promise<void> {
-    const body = { offset: this.log.logEndOffset, producers: this.producers.snapshot() };
-    await writeFileAtomic(
-      this.sfs,
-      path.join(this.log.dir, PRODUCER_SNAPSHOT_FILE),
-      Buffer.from(JSON.stringify(body)),
+  /** Records one stored batch's producer state, unless its id was never issued or the cap is reached. */
+  private rebuildBatch(records: Buffer, pos: number, base: number, last: number, nowMs: number): void {
+    const producerId = readInt64(records, pos + PRODUCER_ID_OFFSET);
+    if (!this.producerIds.isIssued(producerId)) return;
+    if (!this.producers.has(producerId) && !this.producerIds.hasRoom()) return;
+    const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
+    const logAppendTime = (records.readInt16BE(pos + ATTRIBUTES_OFFSET) & TIMESTAMP_TYPE_MASK) !== 0;
+    const maxTimestamp = readInt64(records, pos + MAX_TIMESTAMP_OFFSET);
+    // The broker's clock at append time is not stored; the batch's timestamp stands in for it,
+    // never later than now (a future timestamp must not keep state alive longer).
+    const timestampMs = maxTimestamp >= 0 ? Math.min(maxTimestamp, nowMs) : nowMs;
+    this.producers.record(
+      producerId,
+      records.readInt16BE(pos + PRODUCER_EPOCH_OFFSET),
+      {
+        firstSeq,
+        lastSeq: addSequence(firstSeq, last - base),
+        baseOffset: base,
+        lastOffset: last,
+        logAppendTimeMs: logAppendTime ? maxTimestamp : undefined,
+      },
+      timestampMs,
     );
+  }
+
+  /**
+   * Writes the producer-state snapshot at the current log end: a header line and one line per
+   * producer, serialised in chunks, so a snapshot of many producers never needs one huge string.
+   */
+  async snapshot(): Promise<void> {
+    const chunks = [
+      Buffer.from(`${JSON.stringify({ version: SNAPSHOT_VERSION, offset: this.log.logEndOffset })}\n`),
+    ];
+    let lines: string[] = [];
+    for (const p of this.producers.entries()) {
+      lines.push(snapshotLine(p));
+      if (lines.length < SNAPSHOT_CHUNK_PRODUCERS) continue;
+      chunks.push(Buffer.from(lines.join("")));
+      lines = [];
+    }
+    chunks.push(Buffer.from(lines.join("")));
+    await writeFileAtomic(this.sfs, path.join(this.log.dir, PRODUCER_SNAPSHOT_FILE), Buffer.concat(chunks));
   }
 
   /**
    * Appends batches as the leader. Batches are validated (storage/validate.ts), then idempotent
    * ones are checked against their producer's sequences: a retry returns the original offsets.
    * Resolves once the log acknowledges (durable under the topic's flush policy) and the high
-   * watermark has moved.
+   * watermark has moved. A producer id never handed out is UNKNOWN_PRODUCER_ID; a producer new to
+   * this partition counts against `client`'s producer-id quota and the broker-wide cap
+   * (THROTTLING_QUOTA_EXCEEDED beyond either).
    */
-  async append(records: Buffer): Promise<PartitionAppend> {
+  async append(records: Buffer, client = "internal"): Promise<PartitionAppend> {
     // Whole batches are checked first: a corrupt or old-format batch carrying the producer id and
     // sequences of a stored one is refused, never answered as that batch's duplicate.
     const validated = this.log.validate(records);
     const batches = producerBatches(records);
     if (batches && batches.length > 0) {
+      for (const b of batches) this.producerIds.checkIssued(b.producerId);
       const duplicate = this.checkSequences(batches);
+      if (!duplicate && !this.producers.has(batches[0].producerId))
+        this.producerIds.admitNew(client, batches[0].producerId);
       if (duplicate) {
         const result = duplicate.pending ? await duplicate.pending : undefined;
         return {
@@ -177,6 +281,7 @@ export class Partition {
     if (batches && batches.length > 0) {
       // The log assigned offsets synchronously, patching the first batch's baseOffset in place.
       let offset = readInt64(records, 0);
+      const now = this.producerIds.nowMs();
       for (const b of batches) {
         const seq: BatchSequence = {
           firstSeq: b.firstSeq,
@@ -185,7 +290,7 @@ export class Partition {
           lastOffset: offset + b.records - 1,
           pending,
         };
-        this.producers.record(b.producerId, b.epoch, seq);
+        this.producers.record(b.producerId, b.epoch, seq, now);
         recorded.push(seq);
         offset += b.records;
       }

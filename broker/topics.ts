@@ -13,6 +13,7 @@ import { topicDefaultsConfig } from "./config.js";
 import { newTopicId } from "./metadata/file-store.js";
 import type { MetadataStore, TopicRecord } from "./metadata/store.js";
 import { Partition } from "./partition.js";
+import { type ProducerIds, producerIdsFor } from "./producer-ids.js";
 
 /** Kafka's limit on topic name length. */
 export const MAX_TOPIC_NAME_LENGTH = 249;
@@ -66,6 +67,8 @@ export class TopicManager {
   private readonly changing = new Map<string, Promise<void>>();
   /** Runs after a topic is deleted, before DeleteTopics answers (groups drop its offsets). */
   onDeleted: ((name: string) => Promise<void>) | null = null;
+  /** Producer-id checks, expiry and bounds shared by every partition (producer-ids.ts). */
+  readonly producerIds: ProducerIds;
 
   constructor(
     private readonly config: BrokerConfig,
@@ -73,7 +76,9 @@ export class TopicManager {
     private readonly logs: LogManager,
     private readonly sfs: StorageFs,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    this.producerIds = producerIdsFor(config, store, () => this.allPartitions().map((p) => p.producers));
+  }
 
   /** The log config of a topic: its own configs over the broker's defaults. */
   logConfigFor(topic: string): LogConfig {
@@ -115,7 +120,7 @@ export class TopicManager {
 
   private async openPartition(topic: TopicRecord, index: number): Promise<Partition> {
     const log = await this.logs.createLog(topic.name, index);
-    const partition = new Partition(topic.name, index, log, this.sfs);
+    const partition = new Partition(topic.name, index, log, this.sfs, this.producerIds);
     partition.leaderEpoch = topic.partitions[index]?.leaderEpoch ?? 0;
     await partition.load();
     this.partitions.set(partitionKey(topic.name, index), partition);

@@ -2,7 +2,9 @@
  * InitProducerId (key 22), v0-v4.
  * Validation order: an empty transactional id gets INVALID_REQUEST (as Kafka's coordinator: the
  * client refuses one too); any other transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED
- * (transactions are not served yet); without one, a fresh producer id at epoch 0, always.
+ * (transactions are not served yet); a client over its producer-id quota (KIP-936,
+ * `producer.ids.rate`: broker/producer-ids.ts) gets THROTTLING_QUOTA_EXCEEDED with the throttle
+ * time; otherwise a fresh producer id at epoch 0, always.
  *
  * The producer id and epoch a request carries (v3+, KIP-360) are ignored without a transactional
  * id, as Kafka does: only a transaction coordinator knows which id a client was given, so taking
@@ -10,11 +12,12 @@
  * batches would be "duplicates" of the first's. Ids come from the metadata store, which never
  * hands out the same id twice, across restarts and kill -9 included.
  */
-import { errorCode } from "../../protocol/errors.js";
+import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import { quotaClient } from "../producer-ids.js";
 import type { ApiHandler } from "./types.js";
 
-function refusal(code: "INVALID_REQUEST" | "TRANSACTIONAL_ID_AUTHORIZATION_FAILED") {
-  return { throttleTimeMs: 0, errorCode: errorCode(code), producerId: -1, producerEpoch: -1 };
+function refusal(code: ErrorName, throttleTimeMs = 0) {
+  return { throttleTimeMs, errorCode: errorCode(code), producerId: -1, producerEpoch: -1 };
 }
 
 export const initProducerId: ApiHandler = {
@@ -22,15 +25,16 @@ export const initProducerId: ApiHandler = {
   name: "InitProducerId",
   minVersion: 0,
   maxVersion: 4,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const transactionalId = request.transactionalId as string | null;
     if (transactionalId === "") return refusal("INVALID_REQUEST");
     if (transactionalId !== null) return refusal("TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
-    return {
-      throttleTimeMs: 0,
-      errorCode: 0,
-      producerId: await broker.store.nextProducerId(),
-      producerEpoch: 0,
-    };
+    const client = quotaClient(ctx);
+    const ids = broker.topics.producerIds;
+    const throttleTimeMs = ids.initThrottleMs(client);
+    if (throttleTimeMs > 0) return refusal("THROTTLING_QUOTA_EXCEEDED", throttleTimeMs);
+    const producerId = await broker.store.nextProducerId();
+    ids.countInit(client, producerId);
+    return { throttleTimeMs: 0, errorCode: 0, producerId, producerEpoch: 0 };
   },
 };

@@ -8,8 +8,11 @@
  * auto-created when the broker allows it, else UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
  * for an illegal name or an internal topic such as __consumer_offsets); per partition: unknown partition -> UNKNOWN_TOPIC_OR_PARTITION; no
  * records -> CORRUPT_MESSAGE; acks=-1 with fewer in-sync replicas than min.insync.replicas ->
- * NOT_ENOUGH_REPLICAS; then the partition validates the batches (storage/validate.ts) and the
- * producer's sequences. acks=0 gets no response.
+ * NOT_ENOUGH_REPLICAS; then the partition validates the batches (storage/validate.ts); an
+ * idempotent producer id that InitProducerId never handed out -> UNKNOWN_PRODUCER_ID (with the log
+ * start offset); the producer's sequences; a producer new to the partition beyond the client's
+ * producer-id quota or the broker's cap -> THROTTLING_QUOTA_EXCEEDED, and the response's
+ * throttleTimeMs says how long to wait (broker/producer-ids.ts, KIP-936). acks=0 gets no response.
  *
  * Partitions of one request are appended concurrently; each answers once its append is durable
  * under the topic's flush policy, with logAppendTimeMs set on a LogAppendTime topic (else -1).
@@ -17,6 +20,7 @@
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
+import { quotaClient } from "../producer-ids.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
 
@@ -49,6 +53,7 @@ async function appendPartition(
   topic: string,
   data: PartitionData,
   acks: number,
+  client: string,
 ): Promise<Message> {
   const partition = broker.topics.partition(topic, data.index);
   if (!partition)
@@ -67,12 +72,14 @@ async function appendPartition(
     }
   }
   try {
-    const { result } = await partition.append(data.records);
+    const { result } = await partition.append(data.records, client);
     const { baseOffset, logStartOffset, logAppendTimeMs } = result;
     return partitionResult(data.index, null, null, baseOffset, logStartOffset, logAppendTimeMs);
   } catch (err) {
     if (!KafkaError.is(err)) throw err;
-    return partitionResult(data.index, err.code, err.message);
+    // With the log start offset a Java producer handles UNKNOWN_PRODUCER_ID instead of retrying it.
+    const logStart = err.code === "UNKNOWN_PRODUCER_ID" ? partition.log.logStartOffset : -1;
+    return partitionResult(data.index, err.code, err.message, -1, logStart);
   }
 }
 
@@ -94,6 +101,7 @@ export const produce: ApiHandler = {
   maxVersion: 11,
   async handle(broker, request, ctx) {
     const acks = request.acks as number;
+    const client = quotaClient(ctx);
     const topicData = request.topicData as { name: string; partitionData: PartitionData[] }[];
     let refusal: ErrorName | null = null;
     if (request.transactionalId) refusal = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
@@ -106,9 +114,13 @@ export const produce: ApiHandler = {
       const topicError = topicErrors[i];
       const partitions = topicError
         ? t.partitionData.map((p) => Promise.resolve(partitionResult(p.index, topicError, null)))
-        : t.partitionData.map((p) => appendPartition(broker, t.name, p, acks));
+        : t.partitionData.map((p) => appendPartition(broker, t.name, p, acks, client));
       return { name: t.name, partitionResponses: partitions };
     });
+    // One turn of the event loop before the connection's next request starts: requests refused
+    // at once (invented producer ids, throttled ones) never wait on the disk, and a connection
+    // pipelining them would otherwise run them back to back while other connections' I/O waits.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     ctx.admit();
     const settled = await Promise.all(
       responses.map(async (r) => ({
@@ -117,6 +129,10 @@ export const produce: ApiHandler = {
       })),
     );
     if (acks === 0) return null;
-    return { responses: settled, throttleTimeMs: 0 };
+    const throttled = settled.some((t) =>
+      t.partitionResponses.some((p) => p.errorCode === errorCode("THROTTLING_QUOTA_EXCEEDED")),
+    );
+    const throttleTimeMs = throttled ? broker.topics.producerIds.throttleMs(client) : 0;
+    return { responses: settled, throttleTimeMs };
   },
 };

@@ -231,6 +231,11 @@ export class FileMetadataStore implements MetadataStore {
     return this.nextId++;
   }
 
+  producerIdsIssued(): number {
+    // After a restart nextId starts at the reserved block's end: every id of an earlier run is below it.
+    return this.nextId;
+  }
+
   async close(): Promise<void> {
     await this.chain;
   }

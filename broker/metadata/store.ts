@@ -50,5 +50,10 @@ export interface MetadataStore {
   updateTopic(name: string, change: (topic: TopicRecord) => TopicRecord): Promise<TopicRecord>;
   /** A producer id never handed out before, across restarts. */
   nextProducerId(): Promise<number>;
+  /**
+   * Every producer id below this was handed out (or may have been, by an earlier run); none at
+   * or above it was. Produce refuses ids at or above it (broker/producer-ids.ts).
+   */
+  producerIdsIssued(): number;
   close(): Promise<void>;
 }

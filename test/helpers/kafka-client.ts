@@ -27,6 +27,8 @@ export class TestClient {
   closed = false;
   /** Responses that matched no request waiting for one (acks=0 must produce none). */
   strayResponses = 0;
+  /** The client id in each request header (quotas tell clients apart by it). */
+  clientId = "test";
 
   private constructor(private readonly socket: net.Socket) {
     socket.on("data", (d: Buffer) => this.onData(d));
@@ -72,7 +74,7 @@ export class TestClient {
   /** Sends a request and resolves with the decoded response body. */
   request(apiKey: number, version: number, body: Message): Promise<Message> {
     const correlationId = this.nextCorrelationId++;
-    const frame = TestClient.frame(apiKey, version, body, correlationId);
+    const frame = TestClient.frame(apiKey, version, body, correlationId, this.clientId);
     return new Promise((resolve, reject) => {
       this.waiting.set(correlationId, { apiKey, version, resolve, reject });
       this.socket.write(frame);
@@ -81,7 +83,7 @@ export class TestClient {
 
   /** Sends a request that expects no response (acks=0 produce). */
   send(apiKey: number, version: number, body: Message): void {
-    this.socket.write(TestClient.frame(apiKey, version, body, this.nextCorrelationId++));
+    this.socket.write(TestClient.frame(apiKey, version, body, this.nextCorrelationId++, this.clientId));
   }
 
   writeRaw(bytes: Buffer): void {
