@@ -11,6 +11,7 @@
 import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
 import { isInternalTopic } from "../topics.js";
+import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 interface DeleteTopic {
@@ -24,7 +25,14 @@ export const deleteRecords: ApiHandler = {
   minVersion: 0,
   maxVersion: 2,
   async handle(broker, request) {
-    const topics = request.topics as DeleteTopic[];
+    // A partition named again is answered once (its first occurrence).
+    const topics = distinctPartitions(
+      request.topics as DeleteTopic[],
+      (t) => t.name,
+      (t) => t.partitions,
+      (p) => p.partitionIndex,
+      (t, partitions) => ({ ...t, partitions }),
+    );
     const out: Message[] = [];
     for (const t of topics) {
       const partitions: Message[] = [];

@@ -28,6 +28,7 @@ import {
   RESOURCE_TOPIC,
   topicConfigEntries,
 } from "./config-entries.js";
+import { distinct } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 interface Resource {
@@ -73,7 +74,9 @@ export const describeConfigs: ApiHandler = {
     const includeSynonyms = Boolean(request.includeSynonyms);
     const includeDocumentation = Boolean(request.includeDocumentation);
     const results: Message[] = [];
-    for (const resource of request.resources as Resource[]) {
+    // A resource named again is answered once (its first occurrence).
+    const resources = distinct(request.resources as Resource[], (r) => `${r.resourceType}:${r.resourceName}`);
+    for (const resource of resources) {
       const head = { resourceType: resource.resourceType, resourceName: resource.resourceName };
       try {
         const wanted =

@@ -8,6 +8,7 @@
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import { EMPTY_ASSIGNMENT } from "../group/group.js";
+import { distinct } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 const OPERATIONS_OMITTED = -2147483648;
@@ -18,7 +19,8 @@ export const describeGroups: ApiHandler = {
   minVersion: 0,
   maxVersion: 6,
   async handle(broker, request, ctx): Promise<Message> {
-    const groups = (request.groups as string[]).map((id): Message => {
+    // A group named again is answered once.
+    const groups = distinct(request.groups as string[], (id) => id).map((id): Message => {
       const base = {
         errorCode: 0,
         errorMessage: null,

@@ -18,11 +18,15 @@ export const describeLogDirs: ApiHandler = {
       string,
       { partitionIndex: number; partitionSize: number; offsetLag: number; isFutureKey: boolean }[]
     >();
+    // Looked up, not scanned: a request naming a topic many times costs what it names once.
+    const asked = wanted ? new Map<string, Set<number>>() : null;
+    for (const t of wanted ?? []) {
+      const set = asked!.get(t.topic) ?? new Set<number>();
+      for (const p of t.partitions) set.add(p);
+      asked!.set(t.topic, set);
+    }
     for (const p of broker.topics.allPartitions()) {
-      if (wanted) {
-        const w = wanted.find((t) => t.topic === p.topic);
-        if (!w?.partitions.includes(p.index)) continue;
-      }
+      if (asked && !asked.get(p.topic)?.has(p.index)) continue;
       const list = byTopic.get(p.topic) ?? [];
       list.push({
         partitionIndex: p.index,

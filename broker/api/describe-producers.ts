@@ -9,6 +9,7 @@
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import type { Partition } from "../partition.js";
+import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 function activeProducers(partition: Partition): Message[] {
@@ -28,7 +29,14 @@ export const describeProducers: ApiHandler = {
   minVersion: 0,
   maxVersion: 0,
   async handle(broker, request) {
-    const topics = request.topics as { name: string; partitionIndexes: number[] }[];
+    // A partition named again is answered once.
+    const topics = distinctPartitions(
+      request.topics as { name: string; partitionIndexes: number[] }[],
+      (t) => t.name,
+      (t) => t.partitionIndexes,
+      (p) => p,
+      (t, partitionIndexes) => ({ ...t, partitionIndexes }),
+    );
     return {
       throttleTimeMs: 0,
       topics: topics.map((t) => ({
