@@ -7,6 +7,7 @@
  * log start offset moves up (never down) and is checkpointed before the answer, which carries the
  * new log start offset as LowWatermark (-1 on error). Fetches below it get OFFSET_OUT_OF_RANGE and
  * ListOffsets earliest answers it. TimeoutMs only matters with followers (none yet).
+ * A partition named more than once is answered once, for its first offset (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";

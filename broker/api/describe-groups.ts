@@ -4,6 +4,7 @@
  * An unknown group is reported as state "Dead" before v6 and GROUP_ID_NOT_FOUND from v6 (KIP-1043);
  * an empty group id -> INVALID_GROUP_ID. Authorized operations are not computed (v3+ report the
  * "omitted" value).
+ * A group named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";

@@ -3,6 +3,7 @@
  * Validation order: topics null means every partition; named topics that do not exist are left
  * out (as Kafka does). Answers one log directory, the broker's data dir, with each partition's size
  * in bytes and its offset lag (log end minus high watermark).
+ * The topics asked for are looked up, not scanned: naming one many times costs what naming it once does.
  */
 import * as path from "node:path";
 import type { ApiHandler } from "./types.js";

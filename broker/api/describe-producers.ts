@@ -5,6 +5,7 @@
  * sequence it wrote. samsa does not record batch timestamps in producer state, so LastTimestamp is
  * -1 (the field's default); transactions are not served, so CoordinatorEpoch and
  * CurrentTxnStartOffset are -1.
+ * A partition named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";

@@ -7,6 +7,7 @@
  * group from v8, per partition before v2); (v10) a topic id that names no topic ->
  * UNKNOWN_TOPIC_ID on each partition asked of it; otherwise no errors. At v10 the committed
  * offsets of every partition (null topics) are listed under their topics' current ids.
+ * A group, topic or partition named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";

@@ -9,6 +9,7 @@
  * when the requested epoch is newer than the latest. The leader's current epoch always answers the
  * log end offset, even before anything was written in it: Kafka's leader puts its epoch in the
  * cache when it takes the lead, samsa's cache learns it from the first append.
+ * A partition named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
