@@ -7,12 +7,14 @@
  * - Amplification: a topic, partition, group or resource named many times is answered once;
  *   a response larger than queued.max.response.bytes closes the connection instead of being sent.
  * - Responses nobody reads: fetch.max.bytes caps a Fetch; a connection that pipelines fetches and
- *   reads nothing holds at most its share of queued.max.response.bytes and stops being served.
+ *   reads nothing holds at most its share of queued.max.response.bytes and stops being served;
+ *   the same over the WebSocket door.
  * - Frames in progress: connections stalled inside large frames hold at most
  *   queued.max.request.bytes (plus one socket read each); a frame not whole within
  *   request.frame.timeout.ms closes its connection.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import type { Message } from "../../protocol/codec.js";
 import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
@@ -301,6 +303,30 @@ describe("responses nobody reads", () => {
     } finally {
       dispatcher.dispatch = dispatch;
     }
+  });
+
+  it("the WebSocket door shares the response budget", async () => {
+    const responses = tb.broker.dispatcher.responseBudget;
+    responses.peak = 0;
+    const ws = new WebSocket(`ws://127.0.0.1:${tb.broker.httpPort}/kafka`);
+    ws.on("error", () => {});
+    await within(new Promise((resolve) => ws.once("open", resolve)), "the WebSocket to open");
+    // Reads nothing: the answers pile up in the kernel, then in the broker.
+    ws.pause();
+    for (let i = 1; i <= 400; i++)
+      ws.send(TestClient.frame(FETCH, 12, fetchRequest(topic, 0, { maxBytes: 0x7fffffff }), i));
+    await waitFor(() => responses.used >= budget / 2, "the WebSocket's responses to fill the budget");
+    let last = -1;
+    for (let stable = 0; stable < 5; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      stable = responses.used === last ? stable + 1 : 0;
+      last = responses.used;
+    }
+    expect(responses.peak).toBeLessThanOrEqual(budget + batchBytes + 1024);
+    await expectServed(tb.port);
+    ws.terminate();
+    await waitFor(() => responses.used === 0, "the response budget back to 0 after the WebSocket closed");
+    await waitFor(() => tb.broker.dispatcher.requestBudget.used === 0, "the request budget back to 0");
   });
 });
 
