@@ -22,8 +22,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { MessageCodec } from "../protocol/codec.js";
-import { RequestHeader } from "../protocol/messages/header.js";
+import { RequestHeader, ResponseHeader } from "../protocol/messages/header.js";
 import { API_SPECS } from "../protocol/messages/index.js";
+import { Reader } from "../protocol/reader.js";
 import { encodeRecordBatch } from "../protocol/record-batch.js";
 import { Writer } from "../protocol/writer.js";
 import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
@@ -162,14 +163,20 @@ function fetchFrame(topic: string, correlationId: number): Buffer {
 /** A connection that counts the response frames it receives (if it reads at all). */
 class Conn {
   responses = 0;
+  /** The last response frame, without its length prefix. */
+  last: Buffer = Buffer.alloc(0);
+  /** Bytes received, length prefixes included. */
+  bytes = 0;
   closed = false;
   private pending: Buffer = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
 
   private constructor(readonly socket: net.Socket) {
     socket.on("data", (d: Buffer) => {
+      this.bytes += d.length;
       this.pending = this.pending.length ? Buffer.concat([this.pending, d]) : d;
       while (this.pending.length >= 4 && this.pending.length >= 4 + this.pending.readInt32BE(0)) {
+        this.last = this.pending.subarray(4, 4 + this.pending.readInt32BE(0));
         this.pending = this.pending.subarray(4 + this.pending.readInt32BE(0));
         this.responses++;
       }
@@ -376,7 +383,24 @@ async function createTopic(port: number, name: string, partitions: number): Prom
     timeoutMs: 60_000,
     validateOnly: false,
   };
-  if (!(await c.request(frame(19, 7, body, 1), 120_000))) throw new Error(`creating ${name} failed`);
+  // Until the broker has registered itself its listener answers INVALID_REPLICATION_FACTOR (38).
+  for (let attempt = 1; ; attempt++) {
+    if (!(await c.request(frame(19, 7, body, attempt), 120_000))) throw new Error(`creating ${name} failed`);
+    const reader = new Reader(c.last);
+    new MessageCodec(ResponseHeader).decode(reader, 1);
+    const created = new MessageCodec(API_SPECS[19].response).decode(reader, 7);
+    const topic = (created.topics as Record<string, unknown>[])[0];
+    if (topic.errorCode === 0) break;
+    if (topic.errorCode !== 38 || attempt >= 100)
+      throw new Error(`creating ${name}: error ${topic.errorCode} ${topic.errorMessage}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  // The topic must be there with its partitions (about 30 bytes each in Metadata v8).
+  const before = c.bytes;
+  const md = { topics: [{ name }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false };
+  await c.request(frame(3, 8, md, 1000));
+  if (c.bytes - before < partitions * 20)
+    throw new Error(`${name} was not created with ${partitions} partitions`);
   c.socket.destroy();
 }
 
@@ -421,8 +445,9 @@ async function run(attack: Attack, o: Options, dir: string): Promise<Result> {
         1,
       );
       const ok = await c.request(bytes, o.attackSeconds * 1000 * 4);
+      const mib = (n: number) => (n / 1048576).toFixed(2);
       outcome = ok
-        ? `answered in ${Date.now() - t0} ms (request ${(bytes.length / 1048576).toFixed(2)} MiB)`
+        ? `answered in ${Date.now() - t0} ms (request ${mib(bytes.length)} MiB, response ${mib(c.bytes)} MiB)`
         : `no answer in ${Date.now() - t0} ms`;
     } else if (attack === "unread") {
       const c = await Conn.open(broker.port);
