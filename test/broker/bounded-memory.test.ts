@@ -15,6 +15,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { loadBrokerConfig } from "../../broker/config.js";
 import type { Message } from "../../protocol/codec.js";
 import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
@@ -392,5 +393,20 @@ describe("frames in progress", () => {
     } finally {
       await short.stop();
     }
+  });
+});
+
+describe("the new config keys", () => {
+  it("refuse queued.max.request.bytes below socket.request.max.bytes (as Kafka), 0, and nonsense", () => {
+    const load = (flags: Record<string, unknown>) => () => loadBrokerConfig({ flags });
+    expect(load({ "queued.max.request.bytes": 1000, "socket.request.max.bytes": 2000 })).toThrow(
+      /queued.max.request.bytes=1000/,
+    );
+    expect(load({ "queued.max.request.bytes": 0 })).toThrow(/queued.max.request.bytes=0/);
+    expect(load({ "request.frame.timeout.ms": 0 })).toThrow(/request.frame.timeout.ms/);
+    expect(load({ "fetch.max.bytes": 10 })).toThrow(/fetch.max.bytes/);
+    const config = loadBrokerConfig({ flags: { "queued.max.request.bytes": -1 } });
+    expect(config.queuedMaxRequestBytes).toBe(-1);
+    expect(loadBrokerConfig().fetchMaxBytes).toBe(57_671_680);
   });
 });
