@@ -40,6 +40,20 @@ export interface BrokerConfig {
   maxInFlightBytes: number;
   /** connections.max.idle.ms */
   idleTimeoutMs: number;
+  /** fetch.max.bytes: the most record bytes one Fetch answers (its max_bytes is capped to this). */
+  fetchMaxBytes: number;
+  /**
+   * queued.max.request.bytes: request bytes held broker-wide (frames being received and requests
+   * not yet answered) before connections stop being read; -1 for no bound.
+   */
+  queuedMaxRequestBytes: number;
+  /**
+   * queued.max.response.bytes: response bytes held broker-wide (built and not yet taken by the
+   * kernel) before connections over their share stop being served; also the largest response.
+   */
+  queuedMaxResponseBytes: number;
+  /** request.frame.timeout.ms: how long a frame, once begun, may take to arrive whole. */
+  frameTimeoutMs: number;
   /** log.retention.check.interval.ms */
   retentionCheckIntervalMs: number;
   /** log.journal.enable: flush.policy=always through the durability journal (storage/journal.ts). */
@@ -186,6 +200,31 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     kind: "int",
     max: MAX_TIMER_MS,
     doc: "close idle connections after (0: never)",
+  },
+  "fetch.max.bytes": {
+    field: "fetchMaxBytes",
+    kind: "int",
+    min: 1024,
+    doc: "most record bytes one Fetch answers, whatever its max_bytes asks",
+  },
+  "queued.max.request.bytes": {
+    field: "queuedMaxRequestBytes",
+    kind: "int",
+    min: -1,
+    doc: "request bytes held broker-wide before connections stop being read (-1: no bound)",
+  },
+  "queued.max.response.bytes": {
+    field: "queuedMaxResponseBytes",
+    kind: "int",
+    min: 1024,
+    doc: "response bytes held broker-wide before connections over their share stop being served",
+  },
+  "request.frame.timeout.ms": {
+    field: "frameTimeoutMs",
+    kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
+    doc: "close a connection whose begun frame has not arrived whole after this long",
   },
   "log.retention.check.interval.ms": {
     field: "retentionCheckIntervalMs",
@@ -406,6 +445,10 @@ export function defaultBrokerConfig(): BrokerConfig {
     maxInFlightRequests: 500,
     maxInFlightBytes: 256 * 1024 * 1024,
     idleTimeoutMs: 10 * 60_000,
+    fetchMaxBytes: 57_671_680,
+    queuedMaxRequestBytes: 256 * 1024 * 1024,
+    queuedMaxResponseBytes: 256 * 1024 * 1024,
+    frameTimeoutMs: 30_000,
     retentionCheckIntervalMs: 5 * 60_000,
     journalEnabled: true,
     journalBytes: 256 * 1024 * 1024,
@@ -534,10 +577,22 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   for (const [key, value] of Object.entries(sources.flags ?? {}))
     if (value !== undefined) apply(config, key, value);
   checkTogether(config);
+  checkQueuedRequestBytes(config);
   if (!config.advertisedHost) config.advertisedHost = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   // Topic defaults must themselves be valid topic configs.
   topicDefaultsConfig(config);
   return config;
+}
+
+/** As Kafka: a bound on queued request bytes must leave room for the largest frame. */
+function checkQueuedRequestBytes(config: BrokerConfig): void {
+  const queued = config.queuedMaxRequestBytes;
+  if (queued === 0 || (queued !== -1 && queued < config.maxRequestBytes)) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `queued.max.request.bytes=${queued}: expected -1 or at least socket.request.max.bytes (${config.maxRequestBytes})`,
+    );
+  }
 }
 
 /** The LogConfig that topics get when they set nothing themselves. */

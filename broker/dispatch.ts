@@ -23,8 +23,9 @@ import { API_SPECS } from "../protocol/messages/index.js";
 import { Reader } from "../protocol/reader.js";
 import { inVersions, parseVersions, type VersionRange } from "../protocol/schema.js";
 import { Writer } from "../protocol/writer.js";
-import type { ApiHandler, RequestContext } from "./api/types.js";
+import type { ApiHandler, RequestContext, ResponseReservation } from "./api/types.js";
 import type { Broker } from "./broker.js";
+import { ByteBudget } from "./net/byte-budget.js";
 
 const API_VERSIONS_KEY = 18;
 const requestHeaderCodec = new MessageCodec(RequestHeader);
@@ -73,14 +74,28 @@ export interface Connection {
   listener: string;
   /** Lets the connection start its next request (see RequestContext.admit). */
   admit?: () => void;
+  /** The connection's share of the response budget (see RequestContext.responseBytes). */
+  responseBytes?: ResponseReservation;
 }
 
 export class Dispatcher {
+  /** Request bytes held by every Kafka connection (TCP and WebSocket): queued.max.request.bytes. */
+  readonly requestBudget: ByteBudget;
+  /** Response bytes held by every Kafka connection: queued.max.response.bytes. */
+  readonly responseBudget: ByteBudget;
+
   constructor(
     private readonly broker: Broker,
     private readonly handlers: Map<number, ApiHandler>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const queued = broker.config.queuedMaxRequestBytes;
+    this.requestBudget = new ByteBudget(
+      "queued.max.request.bytes",
+      queued === -1 ? Number.MAX_SAFE_INTEGER : queued,
+    );
+    this.responseBudget = new ByteBudget("queued.max.response.bytes", broker.config.queuedMaxResponseBytes);
+  }
 
   /** Peeks at the header: the API key, version and whether the request expects no response. */
   async dispatch(frame: Buffer, conn: Connection): Promise<DispatchResult> {
@@ -125,6 +140,7 @@ export class Dispatcher {
       listener: conn.listener,
       clientHost: conn.clientHost,
       admit: conn.admit ?? (() => {}),
+      responseBytes: conn.responseBytes,
     };
     let response: Message | null;
     try {
@@ -135,7 +151,30 @@ export class Dispatcher {
       return this.errorResponse(api, apiKey, apiVersion, correlationId, code);
     }
     if (response === null) return { kind: "none" };
-    return this.encode(api, apiKey, apiVersion, correlationId, response);
+    const encoded = this.encode(api, apiKey, apiVersion, correlationId, response);
+    return this.bounded(encoded, frame, conn);
+  }
+
+  /**
+   * A response larger than the whole response budget is not sent: the connection closes with a
+   * warn-level line (docs/decisions/0019). Handlers answer each distinct item once and Fetch is
+   * capped by fetch.max.bytes, so only a cluster far beyond the budget gets here.
+   */
+  private bounded(result: DispatchResult, frame: Buffer, conn: Connection): DispatchResult {
+    const limit = this.responseBudget.limit;
+    if (result.kind !== "respond" || result.size <= limit) return result;
+    const reason = `a response of ${result.size} bytes exceeds queued.max.response.bytes (${limit})`;
+    this.log.warn(
+      {
+        apiKey: frame.readInt16BE(0),
+        apiVersion: frame.readInt16BE(2),
+        clientId: peekClientId(frame),
+        peer: conn.clientHost,
+        listener: conn.listener,
+      },
+      `${reason}: closing the connection`,
+    );
+    return { kind: "close", reason };
   }
 
   /**

@@ -8,12 +8,14 @@
  * new log start offset as LowWatermark (-1 on error). Fetches below it get OFFSET_OUT_OF_RANGE and
  * ListOffsets earliest answers it. TimeoutMs only matters with followers (none yet). An offset
  * beyond +-2^53 (decoded as a bigint) is OFFSET_OUT_OF_RANGE: no log reaches it.
+ * A partition named more than once is answered once, for its first offset (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
 import type { Int64 } from "../../protocol/reader.js";
 import type { Broker } from "../broker.js";
 import { isInternalTopic } from "../topics.js";
+import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 /** `offset` as a number; a bigint one (beyond 2^53) is out of range of any existing partition. */
@@ -38,7 +40,14 @@ export const deleteRecords: ApiHandler = {
   maxVersion: 2,
   wideInt64: true,
   async handle(broker, request) {
-    const topics = request.topics as DeleteTopic[];
+    // A partition named again is answered once (its first occurrence).
+    const topics = distinctPartitions(
+      request.topics as DeleteTopic[],
+      (t) => t.name,
+      (t) => t.partitions,
+      (p) => p.partitionIndex,
+      (t, partitions) => ({ ...t, partitions }),
+    );
     const out: Message[] = [];
     for (const t of topics) {
       const partitions: Message[] = [];

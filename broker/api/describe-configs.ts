@@ -7,6 +7,7 @@
  *      BROKER: the name is empty or this node's id (INVALID_REQUEST otherwise, as Kafka);
  *   3. configurationKeys filters the entries when non-empty (null or empty means all, as Kafka's
  *      ConfigHelper); a key that is not a config is left out, not an error.
+ * The same resource asked again with the same keys is answered once (docs/decisions/0019).
  * A topic answers every topic config (storage/topic-configs.ts: every key Kafka 4 knows) with
  * its effective value and source (see config-entries.ts), readOnly and isSensitive false. The
  * broker answers BROKER_CONFIG_KEYS with effective values, all readOnly (dynamic broker configs
@@ -28,6 +29,7 @@ import {
   RESOURCE_TOPIC,
   topicConfigEntries,
 } from "./config-entries.js";
+import { distinct } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 interface Resource {
@@ -64,6 +66,15 @@ function entriesOf(broker: Broker, resource: Resource): ConfigEntry[] {
   );
 }
 
+/**
+ * What makes two resources of a request the same question: type, name and the keys asked for
+ * (none meaning all), so that the same resource asked with other keys is still answered.
+ */
+function resourceKey(r: Resource): string {
+  const keys = r.configurationKeys && r.configurationKeys.length > 0 ? [...r.configurationKeys].sort() : null;
+  return JSON.stringify([r.resourceType, r.resourceName, keys]);
+}
+
 export const describeConfigs: ApiHandler = {
   apiKey: 32,
   name: "DescribeConfigs",
@@ -73,7 +84,9 @@ export const describeConfigs: ApiHandler = {
     const includeSynonyms = Boolean(request.includeSynonyms);
     const includeDocumentation = Boolean(request.includeDocumentation);
     const results: Message[] = [];
-    for (const resource of request.resources as Resource[]) {
+    // A resource named again is answered once (its first occurrence).
+    const resources = distinct(request.resources as Resource[], resourceKey);
+    for (const resource of resources) {
       const head = { resourceType: resource.resourceType, resourceName: resource.resourceName };
       try {
         const wanted =

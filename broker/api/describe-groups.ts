@@ -4,10 +4,12 @@
  * An unknown group is reported as state "Dead" before v6 and GROUP_ID_NOT_FOUND from v6 (KIP-1043);
  * an empty group id -> INVALID_GROUP_ID. Authorized operations are not computed (v3+ report the
  * "omitted" value).
+ * A group named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import { EMPTY_ASSIGNMENT } from "../group/group.js";
+import { distinct } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 const OPERATIONS_OMITTED = -2147483648;
@@ -18,7 +20,8 @@ export const describeGroups: ApiHandler = {
   minVersion: 0,
   maxVersion: 6,
   async handle(broker, request, ctx): Promise<Message> {
-    const groups = (request.groups as string[]).map((id): Message => {
+    // A group named again is answered once.
+    const groups = distinct(request.groups as string[], (id) => id).map((id): Message => {
       const base = {
         errorCode: 0,
         errorMessage: null,

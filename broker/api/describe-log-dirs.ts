@@ -3,6 +3,7 @@
  * Validation order: topics null means every partition; named topics that do not exist are left
  * out (as Kafka does). Answers one log directory, the broker's data dir, with each partition's size
  * in bytes and its offset lag (log end minus high watermark).
+ * The topics asked for are looked up, not scanned: naming one many times costs what naming it once does.
  */
 import * as path from "node:path";
 import type { ApiHandler } from "./types.js";
@@ -18,11 +19,15 @@ export const describeLogDirs: ApiHandler = {
       string,
       { partitionIndex: number; partitionSize: number; offsetLag: number; isFutureKey: boolean }[]
     >();
+    // Looked up, not scanned: a request naming a topic many times costs what it names once.
+    const asked = wanted ? new Map<string, Set<number>>() : null;
+    for (const t of wanted ?? []) {
+      const set = asked!.get(t.topic) ?? new Set<number>();
+      for (const p of t.partitions) set.add(p);
+      asked!.set(t.topic, set);
+    }
     for (const p of broker.topics.allPartitions()) {
-      if (wanted) {
-        const w = wanted.find((t) => t.topic === p.topic);
-        if (!w?.partitions.includes(p.index)) continue;
-      }
+      if (asked && !asked.get(p.topic)?.has(p.index)) continue;
       const list = byTopic.get(p.topic) ?? [];
       list.push({
         partitionIndex: p.index,

@@ -5,10 +5,12 @@
  * sequence it wrote. samsa does not record batch timestamps in producer state, so LastTimestamp is
  * -1 (the field's default); transactions are not served, so CoordinatorEpoch and
  * CurrentTxnStartOffset are -1.
+ * A partition named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import type { Partition } from "../partition.js";
+import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 function activeProducers(partition: Partition): Message[] {
@@ -28,7 +30,14 @@ export const describeProducers: ApiHandler = {
   minVersion: 0,
   maxVersion: 0,
   async handle(broker, request) {
-    const topics = request.topics as { name: string; partitionIndexes: number[] }[];
+    // A partition named again is answered once.
+    const topics = distinctPartitions(
+      request.topics as { name: string; partitionIndexes: number[] }[],
+      (t) => t.name,
+      (t) => t.partitionIndexes,
+      (p) => p,
+      (t, partitionIndexes) => ({ ...t, partitionIndexes }),
+    );
     return {
       throttleTimeMs: 0,
       topics: topics.map((t) => ({

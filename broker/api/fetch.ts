@@ -13,12 +13,18 @@
  * the response up to maxBytes, except that the first batch found is returned whole even when
  * larger (KIP-74). While fewer than minBytes are available it waits, up to maxWaitMs, for an
  * append to any requested partition.
+ *
+ * Bounds: maxBytes is capped by the broker's fetch.max.bytes (as Kafka does) and by what the
+ * connection may still hold of the broker's response budget (queued.max.response.bytes), reserved
+ * before reading; the KIP-74 first batch beyond that only while the connection holds nothing
+ * else. A partition named more than once in a request is read and answered once (its first
+ * occurrence), as Kafka collapses them into one map.
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
-import type { ApiHandler } from "./types.js";
+import type { ApiHandler, ResponseReservation } from "./types.js";
 
 /** Longest a fetch may wait, whatever maxWaitMs asks. */
 export const MAX_FETCH_WAIT_MS = 30_000;
@@ -42,16 +48,36 @@ const TOPIC_ID_VERSION = 13;
 /** The first version that carries the replica id in ReplicaState. */
 const REPLICA_STATE_VERSION = 15;
 
-/** The requested topics with their names: by name up to v12, by id from v13. */
+/**
+ * The requested topics with their names (by name up to v12, by id from v13), each topic once and
+ * each of its partitions once: a partition named again is dropped.
+ */
 function resolveTopics(broker: Broker, request: Message, version: number): FetchTopic[] {
   const topics = request.topics as { topic?: string; topicId?: string; partitions: FetchPartition[] }[];
-  return topics.map((t) => {
-    // Before v13 the answer carries no id: no lookup on the hot path.
-    if (version < TOPIC_ID_VERSION)
-      return { topic: t.topic as string, topicId: NULL_TOPIC_ID, partitions: t.partitions };
-    const topicId = t.topicId as string;
-    return { topic: broker.store.topicById(topicId)?.name ?? null, topicId, partitions: t.partitions };
-  });
+  const byKey = new Map<string, { topic: FetchTopic; seen: Set<number> }>();
+  for (const t of topics) {
+    const key = version < TOPIC_ID_VERSION ? `n:${t.topic}` : `i:${t.topicId}`;
+    let entry = byKey.get(key);
+    if (!entry) {
+      // Before v13 the answer carries no id: no lookup on the hot path.
+      const topic: FetchTopic =
+        version < TOPIC_ID_VERSION
+          ? { topic: t.topic as string, topicId: NULL_TOPIC_ID, partitions: [] }
+          : {
+              topic: broker.store.topicById(t.topicId as string)?.name ?? null,
+              topicId: t.topicId as string,
+              partitions: [],
+            };
+      entry = { topic, seen: new Set() };
+      byKey.set(key, entry);
+    }
+    for (const p of t.partitions) {
+      if (entry.seen.has(p.partition)) continue;
+      entry.seen.add(p.partition);
+      entry.topic.partitions.push(p);
+    }
+  }
+  return [...byKey.values()].map((e) => e.topic);
 }
 
 function partitionResult(index: number, code: ErrorName | null, readCommitted: boolean): Message {
@@ -78,6 +104,7 @@ async function collect(
   broker: Broker,
   topics: FetchTopic[],
   maxBytes: number,
+  firstWhole: boolean,
   readCommitted: boolean,
 ): Promise<Collected> {
   let bytes = 0;
@@ -112,7 +139,7 @@ async function collect(
       }
       try {
         // KIP-74: the first batch of the response is returned even beyond the limits.
-        const read = await partition.read(p.fetchOffset, Math.max(budget, 1), bytes === 0);
+        const read = await partition.read(p.fetchOffset, Math.max(budget, 1), firstWhole && bytes === 0);
         base.records = read.records;
         bytes += read.records.length;
       } catch (err) {
@@ -146,14 +173,18 @@ function waitForAppend(broker: Broker, topics: FetchTopic[], ms: number): Promis
   });
 }
 
+/** The reservation of a door without a response budget (HTTP): everything asked is granted. */
+const UNBOUNDED: ResponseReservation = {
+  reserve: (wanted) => ({ granted: wanted, firstWhole: true }),
+  unreserve: () => {},
+};
+
 export const fetch: ApiHandler = {
   apiKey: 1,
   name: "Fetch",
   minVersion: 4,
   maxVersion: 17,
   async handle(broker, request, ctx) {
-    // A fetch changes nothing: the next request on the connection need not wait for its long poll.
-    ctx.admit();
     const topics = resolveTopics(broker, request, ctx.apiVersion);
     const readCommitted = request.isolationLevel === 1;
     const answer = (code: ErrorName | null, responses: Message[]) => ({
@@ -170,18 +201,30 @@ export const fetch: ApiHandler = {
     if (request.sessionId !== 0 || (request.sessionEpoch !== 0 && request.sessionEpoch !== -1)) {
       return answer("FETCH_SESSION_ID_NOT_FOUND", []);
     }
-    const maxBytes = request.maxBytes as number;
+    const maxBytes = Math.max(0, Math.min(request.maxBytes as number, broker.config.fetchMaxBytes));
     const minBytes = request.minBytes as number;
     const deadline = Date.now() + Math.min(Math.max(0, request.maxWaitMs as number), MAX_FETCH_WAIT_MS);
-    let collected = await collect(broker, topics, maxBytes, readCommitted);
+    const reservation = ctx.responseBytes ?? UNBOUNDED;
+    /** One read within what the connection may hold; the unused part is given back. */
+    const read = async (grant = reservation.reserve(maxBytes)): Promise<Collected> => {
+      const got = await collect(broker, topics, grant.granted, grant.firstWhole, readCommitted);
+      reservation.unreserve(grant.granted - got.bytes);
+      return got;
+    };
+    // Reserved before the next request starts, so that it sees what this one may hold.
+    const first = reservation.reserve(maxBytes);
+    // A fetch changes nothing: the next request on the connection need not wait for its long poll.
+    ctx.admit();
+    let collected = await read(first);
     // As Kafka: an error in any partition is answered at once, without waiting for minBytes.
     const anyError = () =>
       collected.responses.some((t) => t.partitions.some((p: Message) => p.errorCode !== 0));
     for (let waits = 0; collected.bytes < minBytes && !anyError() && waits < 1000; waits++) {
       const left = deadline - Date.now();
       if (left <= 0) break;
+      reservation.unreserve(collected.bytes);
       await waitForAppend(broker, topics, left);
-      collected = await collect(broker, topics, maxBytes, readCommitted);
+      collected = await read();
     }
     return answer(null, collected.responses);
   },

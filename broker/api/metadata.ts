@@ -4,6 +4,8 @@
  * up, and created when missing if allowAutoTopicCreation (v4+, always for v0-v3) and the broker's
  * auto.create.topics.enable allow it; an illegal name gets INVALID_TOPIC_EXCEPTION, an absent
  * topic UNKNOWN_TOPIC_OR_PARTITION. Topic ids (v10+) that name no topic get UNKNOWN_TOPIC_ID.
+ * A topic named (or an id given) more than once is answered once, as Kafka does: the answer is
+ * bounded by the cluster, never multiplied by the request (docs/decisions/0019).
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
@@ -55,6 +57,17 @@ async function resolveTopic(broker: Broker, name: string, autoCreate: boolean): 
   }
 }
 
+/** The requested topics, each name and each id once, in the order first named. */
+function distinctTopics<T extends { name: string | null; topicId: string }>(requested: T[]): T[] {
+  const seen = new Set<string>();
+  return requested.filter((t) => {
+    const key = t.name === null || t.name === undefined ? `i:${t.topicId}` : `n:${t.name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 export const metadata: ApiHandler = {
   apiKey: 3,
   name: "Metadata",
@@ -69,7 +82,7 @@ export const metadata: ApiHandler = {
       topics = broker.store.topics().map(describeTopic);
     } else {
       topics = [];
-      for (const t of requested) {
+      for (const t of distinctTopics(requested)) {
         if (t.name === null || t.name === undefined) {
           const byId = broker.store.topicById(t.topicId);
           topics.push(byId ? describeTopic(byId) : topicError(null, t.topicId, "UNKNOWN_TOPIC_ID"));

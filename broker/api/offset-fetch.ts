@@ -7,11 +7,13 @@
  * group from v8, per partition before v2); (v10) a topic id that names no topic ->
  * UNKNOWN_TOPIC_ID on each partition asked of it; otherwise no errors. At v10 the committed
  * offsets of every partition (null topics) are listed under their topics' current ids.
+ * A group, topic or partition named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
 import type { FetchedOffset } from "../group/offsets.js";
+import { distinct, distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 /** The first version that names topics by id. */
@@ -42,14 +44,32 @@ function byTopic(broker: Broker, offsets: FetchedOffset[], code: number): Messag
 
 function fetchGroup(broker: Broker, groupId: string, topics: Message[] | null) {
   const stopping = broker.groups.isStopped;
-  const asked = topics?.map((t) => ({ name: t.name as string, partitions: t.partitionIndexes as number[] }));
+  const asked = topics
+    ? distinctPartitions(
+        topics.map((t) => ({ name: t.name as string, partitions: t.partitionIndexes as number[] })),
+        (t) => t.name,
+        (t) => t.partitions,
+        (p) => p,
+        (t, partitions) => ({ ...t, partitions }),
+      )
+    : undefined;
   const offsets = broker.offsets.fetch(groupId, asked ?? null);
   return { offsets, error: stopping ? errorCode("NOT_COORDINATOR") : 0 };
 }
 
 /** One v8+ group: at v10 its topics are named by id, resolved here, unknown ids answered apart. */
 function fetchGroupTopics(broker: Broker, group: Message, version: number): Message {
-  const asked = (group.topics ?? null) as Message[] | null;
+  const named = (group.topics ?? null) as Message[] | null;
+  // A topic id named again is answered once, its partitions merged.
+  const asked =
+    named &&
+    distinctPartitions(
+      named,
+      (t) => String(t.topicId),
+      (t) => t.partitionIndexes as number[],
+      (p) => p,
+      (t, partitionIndexes) => ({ ...t, partitionIndexes }),
+    );
   if (version < TOPIC_ID_VERSION || asked === null) {
     const { offsets, error } = fetchGroup(broker, group.groupId, asked);
     const topics = byTopic(broker, offsets, 0);
@@ -86,7 +106,10 @@ export const offsetFetch: ApiHandler = {
     if (ctx.apiVersion >= 8) {
       return {
         throttleTimeMs: 0,
-        groups: (request.groups as Message[]).map((g) => fetchGroupTopics(broker, g, ctx.apiVersion)),
+        // A group named again is answered once.
+        groups: distinct(request.groups as Message[], (g) => g.groupId).map((g) =>
+          fetchGroupTopics(broker, g, ctx.apiVersion),
+        ),
       };
     }
     const topics = ctx.apiVersion >= 2 ? (request.topics ?? null) : request.topics;

@@ -9,9 +9,11 @@
  * when the requested epoch is newer than the latest. The leader's current epoch always answers the
  * log end offset, even before anything was written in it: Kafka's leader puts its epoch in the
  * cache when it takes the lead, samsa's cache learns it from the first append.
+ * A partition named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 interface EpochTopic {
@@ -29,7 +31,14 @@ export const offsetForLeaderEpoch: ApiHandler = {
   minVersion: 2,
   maxVersion: 4,
   async handle(broker, request, ctx) {
-    const topics = request.topics as EpochTopic[];
+    // A partition named again is answered once (its first occurrence).
+    const topics = distinctPartitions(
+      request.topics as EpochTopic[],
+      (t) => t.topic,
+      (t) => t.partitions,
+      (p) => p.partition,
+      (t, partitions) => ({ ...t, partitions }),
+    );
     const follower = ctx.apiVersion >= 3 && (request.replicaId as number) >= 0;
     return {
       throttleTimeMs: 0,

@@ -23,6 +23,23 @@ export interface RequestContext {
    * take effect in the order it sent them, as on Kafka.
    */
   admit: () => void;
+  /**
+   * The connection's share of the broker's response budget (queued.max.response.bytes), for
+   * handlers whose answer size the client chooses (Fetch). Absent on doors without one (HTTP).
+   */
+  responseBytes?: ResponseReservation;
+}
+
+/** Response bytes reserved ahead of building a response (net/request-pipeline.ts). */
+export interface ResponseReservation {
+  /**
+   * Reserves up to `wanted` bytes and returns how many were granted; `firstWhole` says whether
+   * the answer may still carry one batch beyond the grant (KIP-74): only while the connection
+   * holds nothing else, so that one connection has at most one such batch outstanding.
+   */
+  reserve(wanted: number): { granted: number; firstWhole: boolean };
+  /** Gives back reserved bytes that the response will not use. */
+  unreserve(bytes: number): void;
 }
 
 export interface ApiHandler {

@@ -3,8 +3,9 @@
  * per binary WebSocket message, each message the frame *with* its int32 length prefix, exactly the
  * bytes a TCP client writes; responses come back the same way, one message per response, in
  * request order. Requests go to the same Dispatcher, through the same RequestPipeline (admission,
- * ordering, in-flight limits) as TCP; reading pauses (ws.pause) while the connection is over its
- * limits, and a response counts against them until the kernel takes it.
+ * ordering, in-flight limits, the broker-wide request and response budgets) as TCP; reading pauses
+ * (ws.pause) while the connection is over its limits or its budget share, and a response counts
+ * against them until the kernel takes it.
  *
  * Closes: a text message 1003; a message whose prefix disagrees with its length, or a frame the
  * dispatcher refuses (unknown API, unsupported version, malformed header), 1002 after the
@@ -122,6 +123,8 @@ export class WsKafkaConnection {
       );
       return;
     }
+    this.pipeline.received(message.length);
+    this.pipeline.discarded(4);
     this.held.push(message.subarray(4));
     this.startHeld();
   }
@@ -138,6 +141,8 @@ export class WsKafkaConnection {
         this.pipeline.push(next);
         continue;
       }
+      for (const dropped of this.held.slice(i))
+        if (Buffer.isBuffer(dropped)) this.pipeline.discarded(dropped.length);
       this.held = [];
       this.refusalCode = next.code;
       this.pipeline.refuse(next.reason);

@@ -6,6 +6,10 @@
  * Limits: a frame larger than socket.request.max.bytes closes the connection before its body is
  * buffered; a connection with too many requests, or request bytes, unanswered (or responses not
  * yet taken by the client) stops being read until it drains; an idle connection is closed.
+ * A frame's bytes are kept as they arrive, never allocated up front from its declared size, and
+ * count against the broker-wide queued.max.request.bytes (the pipeline pauses reading while the
+ * connection is over its share); a frame begun and not whole within request.frame.timeout.ms
+ * (counted while the broker is reading the connection) closes the connection with a warn line.
  * Ordering, admission and backpressure live in request-pipeline.ts, shared with the WebSocket door.
  */
 import * as net from "node:net";
@@ -16,6 +20,7 @@ import { type PipelineLimits, RequestPipeline } from "./request-pipeline.js";
 export interface KafkaServerLimits extends PipelineLimits {
   maxRequestBytes: number;
   idleTimeoutMs: number;
+  frameTimeoutMs: number;
 }
 
 /**
@@ -27,6 +32,8 @@ export class FramedConnection {
   private buffered = 0;
   private readonly pipeline: RequestPipeline;
   private closed = false;
+  /** Runs while part of a frame is buffered and the connection is being read. */
+  private frameTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly socket: net.Socket,
@@ -65,6 +72,7 @@ export class FramedConnection {
     this.log.debug({ peer, listener }, "connection opened");
     socket.on("close", () => {
       this.closed = true;
+      this.clearFrameTimer();
       this.pipeline.markClosed();
       this.log.debug({ peer, listener }, "connection closed");
     });
@@ -75,6 +83,7 @@ export class FramedConnection {
     if (!this.pipeline.accepting) return;
     this.chunks.push(data);
     this.buffered += data.length;
+    this.pipeline.received(data.length);
     this.parse();
   }
 
@@ -91,15 +100,52 @@ export class FramedConnection {
       }
       if (this.buffered < 4 + size) break;
       const frame = this.take(4 + size).subarray(4);
+      this.pipeline.discarded(4);
       this.pipeline.push(frame);
     }
     this.pipeline.maybePause();
+    this.watchFrame();
+  }
+
+  /**
+   * Runs the frame deadline while a frame is begun and not whole, from its first bytes, whether or
+   * not the broker is reading the connection: a peer that closes while its reading is paused is
+   * noticed no later than this, and the bytes it held are given back.
+   */
+  private watchFrame(): void {
+    if (!this.pipeline.accepting || !this.partialFrame()) {
+      this.clearFrameTimer();
+      return;
+    }
+    if (this.frameTimer) return;
+    this.frameTimer = setTimeout(() => {
+      this.frameTimer = null;
+      this.log.warn(
+        { peer: this.socket.remoteAddress, bufferedBytes: this.buffered },
+        `a frame begun ${this.limits.frameTimeoutMs} ms ago is not whole (request.frame.timeout.ms): closing the connection`,
+      );
+      this.close("frame timeout", false);
+    }, this.limits.frameTimeoutMs);
+    this.frameTimer.unref();
+  }
+
+  /** Whether the first buffered frame is begun and not yet whole. */
+  private partialFrame(): boolean {
+    if (this.buffered === 0) return false;
+    return this.buffered < 4 || this.buffered < 4 + this.peekInt32();
+  }
+
+  private clearFrameTimer(): void {
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.frameTimer = null;
   }
 
   /** Reads nothing more; the requests already read are answered in order, then the connection closes. */
   private refuse(reason: string): void {
+    this.pipeline.discarded(this.buffered);
     this.chunks = [];
     this.buffered = 0;
+    this.clearFrameTimer();
     this.pipeline.refuse(reason);
   }
 
@@ -157,6 +203,7 @@ export class FramedConnection {
       return;
     }
     this.closed = true;
+    this.clearFrameTimer();
     this.pipeline.markClosed();
     this.log.debug({ reason, peer: this.socket.remoteAddress }, "closing connection");
     this.chunks = [];
