@@ -149,13 +149,19 @@ describe("values that make no sense at start are refused in one line naming key 
       if (spec.kind !== "int" || spec.topicKey) continue;
       const min = spec.min ?? 0;
       const max = spec.max ?? INT32_MAX;
-      expect(min, key).toBeGreaterThanOrEqual(0);
+      expect(min, key).toBeGreaterThanOrEqual(-1); // -1: unbounded (queued.max.request.bytes)
       expect(max, key).toBeLessThanOrEqual(INT32_MAX);
       expect(refusal({ [key]: min - 1 }), key).toContain(`${key}=${min - 1}: expected at least ${min}`);
       expect(refusal({ [key]: max + 1 }), key).toContain(`${key}=${max + 1}: expected at most ${max}`);
       // The session-timeout pair must stay ordered while one end moves.
       const low = key === "group.max.session.timeout.ms" ? { "group.min.session.timeout.ms": min } : {};
-      const high = key === "group.min.session.timeout.ms" ? { "group.max.session.timeout.ms": max } : {};
+      // ... and queued.max.request.bytes stay at least socket.request.max.bytes (or -1).
+      const high =
+        key === "group.min.session.timeout.ms"
+          ? { "group.max.session.timeout.ms": max }
+          : key === "socket.request.max.bytes"
+            ? { "queued.max.request.bytes": -1 }
+            : {};
       expect(() => loadBrokerConfig({ flags: { ...low, [key]: min } }), key).not.toThrow();
       expect(() => loadBrokerConfig({ flags: { ...high, [key]: max } }), key).not.toThrow();
     }
