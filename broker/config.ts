@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { KafkaError } from "../protocol/errors.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig, parseLogConfig } from "../storage/config.js";
+import { DECOMPRESSION_MEMORY_BYTES_DEFAULT } from "../storage/decompress.js";
 
 /** log.format values: see broker/logger.ts. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
@@ -32,6 +33,11 @@ export interface BrokerConfig {
   maxInFlightBytes: number;
   /** connections.max.idle.ms */
   idleTimeoutMs: number;
+  /**
+   * decompression.memory.max.bytes: decompressed record bytes the broker holds at once, all
+   * requests together (storage/decompress.ts); also the most one batch may decompress to.
+   */
+  decompressionMemoryMaxBytes: number;
   /** log.retention.check.interval.ms */
   retentionCheckIntervalMs: number;
   /** log.journal.enable: flush.policy=always through the durability journal (storage/journal.ts). */
@@ -102,6 +108,12 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     doc: "unanswered request bytes per connection before reading pauses",
   },
   "connections.max.idle.ms": { field: "idleTimeoutMs", kind: "int", doc: "close idle connections after" },
+  "decompression.memory.max.bytes": {
+    field: "decompressionMemoryMaxBytes",
+    kind: "int",
+    min: 1024 * 1024,
+    doc: "decompressed record bytes held at once by the whole broker (also one batch's most)",
+  },
   "log.retention.check.interval.ms": {
     field: "retentionCheckIntervalMs",
     kind: "int",
@@ -234,6 +246,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     maxInFlightRequests: 500,
     maxInFlightBytes: 256 * 1024 * 1024,
     idleTimeoutMs: 10 * 60_000,
+    decompressionMemoryMaxBytes: DECOMPRESSION_MEMORY_BYTES_DEFAULT,
     retentionCheckIntervalMs: 5 * 60_000,
     journalEnabled: true,
     journalBytes: 256 * 1024 * 1024,

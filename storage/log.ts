@@ -60,7 +60,14 @@ import {
   segmentFileName,
   TIME_INDEX_SUFFIX,
 } from "./segment.js";
-import { decompressedBytesMax, type ValidAppend, type ValidBatch, validateBatches } from "./validate.js";
+import {
+  checkCompressedRecords,
+  checkCompressedRecordsSync,
+  decompressedBytesMax,
+  type ValidAppend,
+  type ValidBatch,
+  validateBatches,
+} from "./validate.js";
 
 /** Most appends written by one writev (IOV_MAX on Linux is 1024). */
 export const MAX_GROUP_APPENDS = 1024;
@@ -192,6 +199,8 @@ export class PartitionLog {
   private hw = 0;
   private flushedOffset = 0;
   private queue: Pending[] = [];
+  /** The last `validateRecords` in progress: each waits for the one before (call order). */
+  private recordChecks: Promise<void> = Promise.resolve();
   private writing = false;
   private failure: KafkaError | null = null;
   private closed = false;
@@ -474,10 +483,33 @@ export class PartitionLog {
     });
   }
 
+  /**
+   * Every check of `append`, compressed batches' records included (decompressed off the event
+   * loop where large, storage/decompress.ts); pass the result to `append` as `validated`. Results
+   * resolve in call order, so callers that continue synchronously into `append` keep their order.
+   */
+  validateRecords(records: Buffer, options: AppendOptions = {}): Promise<ValidAppend> {
+    const nowMs = this.now();
+    const previous = this.recordChecks;
+    const check = async (): Promise<ValidAppend> => {
+      const valid = this.validate(records, options, nowMs);
+      await previous;
+      if (valid.recordsChecked) return valid;
+      return checkCompressedRecords(records, valid, { config: this.config, nowMs });
+    };
+    const result = check();
+    this.recordChecks = result.then(noop, noop);
+    return result;
+  }
+
   private enqueueAppend(records: Buffer, options: AppendOptions): Promise<AppendResult> {
     this.ensureWritable();
     const nowMs = this.now();
     let valid = options.validated ?? this.validate(records, options, nowMs);
+    if (!valid.recordsChecked && !options.keepOffsets) {
+      // Appends that did not come through validateRecords (the broker's own): bounded, on the loop.
+      valid = checkCompressedRecordsSync(records, valid, { config: this.config, nowMs });
+    }
     let stored = records;
     let logAppendTimeMs = -1;
     if (!options.keepOffsets) {
@@ -1252,6 +1284,8 @@ export class PartitionLog {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function noop(): void {}
 
 /** A config under which replayed batches pass whatever limits changed since they were appended. */
 function relaxed(config: LogConfig): LogConfig {
