@@ -121,7 +121,7 @@ it("a bomb stored as sent is not decompressed by a lookup by timestamp: the batc
   }
 });
 
-it("the cleaner keeps a stored bomb as it is instead of decompressing it", () => {
+it("the cleaner keeps a stored bomb as it is instead of decompressing it", async () => {
   // Stored as sent under cleanup.policy=delete, then compacted: the key "b" is superseded.
   const batch = encodeRecordBatch(
     [
@@ -147,7 +147,7 @@ it("the cleaner keeps a stored bomb as it is instead of decompressing it", () =>
     stats: emptyStats(0),
     aborted: () => false,
   };
-  const cleaned = cleanBatch(scanned, ctx);
+  const cleaned = await cleanBatch(scanned, ctx);
   expect(cleaned.changed).toBe(false);
   expect(cleaned.bytes?.equals(batch)).toBe(true);
 });
