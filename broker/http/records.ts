@@ -120,6 +120,13 @@ const RECORDS_DECOMPRESSED_BYTES_MAX = DECOMPRESSED_BYTES_MIN;
 /** What a shown record costs against max_bytes besides its key, value and headers: its JSON fields. */
 const RECORD_JSON_OVERHEAD_BYTES = 100;
 
+/**
+ * The most records one read shows: rendering them and serialising the response run on the event
+ * loop in one go, so this bounds how long one read holds it (tens of milliseconds), whatever
+ * max_bytes allows for records of a few bytes each.
+ */
+export const RECORDS_PER_READ_MAX = 10_000;
+
 /** Thrown by the record visitor to end a batch's walk once a read has shown enough. */
 const ENOUGH = Symbol("enough");
 
@@ -131,7 +138,7 @@ const ENOUGH = Symbol("enough");
  * RECORD_JSON_OVERHEAD_BYTES a record): a batch that would decompress past what is left ends the
  * read before it, and showing stops after the record that spends the rest, even inside a batch.
  * The first batch may decompress to RECORDS_DECOMPRESSED_BYTES_MAX, past it MESSAGE_TOO_LARGE;
- * at least one record is shown whatever its size.
+ * at least one record is shown whatever its size, at most RECORDS_PER_READ_MAX.
  */
 export async function recordsOf(
   topic: string,
@@ -145,7 +152,7 @@ export async function recordsOf(
   let pos = 0;
   let inflateLeft = maxBytes;
   let showLeft = maxBytes;
-  while (batches.length - pos >= BATCH_HEADER_SIZE && showLeft > 0) {
+  while (batches.length - pos >= BATCH_HEADER_SIZE && showLeft > 0 && records.length < RECORDS_PER_READ_MAX) {
     const size = batchSizeAt(batches, pos);
     if (size < BATCH_HEADER_SIZE || pos + size > batches.length) break;
     const last = readInt64(batches, pos) + batches.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
@@ -164,7 +171,7 @@ export async function recordsOf(
       try {
         visitRecords(plain.batch, 0, (offset, timestamp, key, value, headers) => {
           if (offset < from) return;
-          if (records.length > 0 && showLeft <= 0) {
+          if (records.length >= RECORDS_PER_READ_MAX || (records.length > 0 && showLeft <= 0)) {
             stoppedAt = offset;
             throw ENOUGH;
           }

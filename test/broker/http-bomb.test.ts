@@ -5,6 +5,7 @@
  * max_bytes bounds what it decompresses and shows, even inside one batch of many tiny records.
  */
 import { afterEach, expect, it } from "vitest";
+import { RECORDS_PER_READ_MAX } from "../../broker/http/records.js";
 import { Compression } from "../../protocol/compression.js";
 import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { writeInt64 } from "../../protocol/varint.js";
@@ -105,5 +106,10 @@ it("max_bytes bounds what a read decompresses and shows: batches of many tiny re
     `${base}/topics/${TOPIC}/partitions/0/records?offset=${after}&max_bytes=${maxBytes}`,
   );
   expect(((await more.json()) as { offset: number }[])[0].offset).toBe(after);
+  // However large max_bytes, one read shows at most RECORDS_PER_READ_MAX records.
+  const large = await fetch(
+    `${base}/topics/${TOPIC}/partitions/0/records?offset=1&max_bytes=${64 * 1024 * 1024}`,
+  );
+  expect(((await large.json()) as unknown[]).length).toBe(RECORDS_PER_READ_MAX);
   expect((await fetch(`${base}/health`)).status).toBe(200);
 });
