@@ -93,9 +93,26 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const snappy = require(workerData.snappy);
 const lz4 = require(workerData.lz4);
+const XERIAL = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
+// Both snappy framings, as protocol/compression.ts's snappyDecompress reads them.
+const snappyAll = (data) => {
+  if (data.length === 0) return Buffer.alloc(0);
+  if (data.length < 8 || !data.subarray(0, 8).equals(XERIAL)) return snappy.uncompressSync(data, { asBuffer: true });
+  if (data.length < 16) throw new Error("xerial header is truncated");
+  const blocks = [];
+  for (let pos = 16; pos < data.length; ) {
+    if (data.length - pos < 4) throw new Error("truncated block length at byte " + pos);
+    const length = data.readInt32BE(pos);
+    pos += 4;
+    if (length < 0 || length > data.length - pos) throw new Error("block of " + length + " bytes overruns the data");
+    blocks.push(snappy.uncompressSync(data.subarray(pos, pos + length), { asBuffer: true }));
+    pos += length;
+  }
+  return Buffer.concat(blocks);
+};
 import(workerData.zstd).then((zstd) => {
   const run = (codec, data) => {
-    if (codec === 2) return snappy.uncompressSync(data, { asBuffer: true });
+    if (codec === 2) return snappyAll(data);
     if (codec === 3) return lz4.decompressFrameSync(data);
     return zstd.decompress(data);
   };
@@ -298,8 +315,13 @@ export function decompressor(): Decompressor {
   return shared;
 }
 
-/** Replaces the process-wide decompressor (broker start: `decompression.memory.max.bytes`). */
+/**
+ * The process-wide decompressor with these options (broker start: `decompression.memory.max.bytes`):
+ * the current one when its budget is the same, else a new one (the old one's work is refused).
+ */
 export function configureDecompressor(options: DecompressorOptions): Decompressor {
+  const bytesMax = options.memoryBytesMax ?? DECOMPRESSION_MEMORY_BYTES_DEFAULT;
+  if (shared && shared.budget.bytesMax === bytesMax && options.threads === undefined) return shared;
   shared?.close();
   shared = new Decompressor(options);
   return shared;
