@@ -151,3 +151,35 @@ it("the cleaner keeps a stored bomb as it is instead of decompressing it", async
   expect(cleaned.changed).toBe(false);
   expect(cleaned.bytes?.equals(batch)).toBe(true);
 });
+
+it("the cleaner reads a large compressed batch (decompressed off the event loop) and drops its superseded key", async () => {
+  const batch = encodeRecordBatch(
+    [
+      { key: Buffer.from("a"), value: Buffer.alloc(2 * 1024 * 1024, 1), timestamp: NOW },
+      { key: Buffer.from("b"), value: Buffer.alloc(2 * 1024 * 1024, 2), timestamp: NOW },
+    ],
+    { compression: Compression.Zstd, baseTimestamp: NOW },
+  );
+  const scanned: ScannedBatch = {
+    buf: batch,
+    at: 0,
+    position: 0,
+    size: batch.length,
+    baseOffset: 0,
+    lastOffset: 1,
+    maxTimestamp: NOW,
+    partitionLeaderEpoch: 0,
+  };
+  const ctx: CleanContext = {
+    map: new Map([["a", 10]]),
+    nowMs: NOW,
+    config: { ...DEFAULT_LOG_CONFIG, cleanupPolicy: "compact" },
+    stats: emptyStats(0),
+    aborted: () => false,
+  };
+  const cleaned = await cleanBatch(scanned, ctx);
+  expect(cleaned.changed).toBe(true);
+  const kept = decodeBatches(cleaned.bytes as Buffer);
+  expect(kept.map((r) => r.key?.toString())).toEqual(["b"]);
+  expect(kept[0].value?.equals(Buffer.alloc(2 * 1024 * 1024, 2))).toBe(true);
+});
