@@ -8,6 +8,7 @@
  */
 import type { Logger } from "pino";
 import { pino } from "pino";
+import { configureDecompressor } from "../storage/decompress.js";
 import { DataDirLock } from "../storage/dir-lock.js";
 import { NodeFs, type StorageFs } from "../storage/fs.js";
 import { LogManager } from "../storage/log-manager.js";
@@ -79,6 +80,7 @@ export class Broker {
     sfs: StorageFs,
     lock: DataDirLock,
   ): Promise<Broker> {
+    configureDecompressor({ memoryBytesMax: config.decompressionMemoryMaxBytes });
     const store = await FileMetadataStore.open(config.dataDir, config.nodeId, config.clusterId, sfs, log);
     const logs = await LogManager.open({
       dataDir: config.dataDir,

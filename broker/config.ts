@@ -14,6 +14,7 @@
 import { readFileSync } from "node:fs";
 import { KafkaError } from "../protocol/errors.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig, MIN_SEGMENT_BYTES, parseLogConfig } from "../storage/config.js";
+import { DECOMPRESSION_MEMORY_BYTES_DEFAULT } from "../storage/decompress.js";
 import { TOPIC_CONFIGS } from "../storage/topic-configs.js";
 
 /** log.format values: see broker/logger.ts. */
@@ -54,6 +55,11 @@ export interface BrokerConfig {
   queuedMaxResponseBytes: number;
   /** request.frame.timeout.ms: how long a frame, once begun, may take to arrive whole. */
   frameTimeoutMs: number;
+  /**
+   * decompression.memory.max.bytes: decompressed record bytes the broker holds at once, all
+   * requests together (storage/decompress.ts); also the most one batch may decompress to.
+   */
+  decompressionMemoryMaxBytes: number;
   /** log.retention.check.interval.ms */
   retentionCheckIntervalMs: number;
   /** log.journal.enable: flush.policy=always through the durability journal (storage/journal.ts). */
@@ -225,6 +231,12 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     min: 1,
     max: MAX_TIMER_MS,
     doc: "close a connection whose begun frame has not arrived whole after this long",
+  },
+  "decompression.memory.max.bytes": {
+    field: "decompressionMemoryMaxBytes",
+    kind: "int",
+    min: 1024 * 1024,
+    doc: "decompressed record bytes held at once by the whole broker (also one batch's most)",
   },
   "log.retention.check.interval.ms": {
     field: "retentionCheckIntervalMs",
@@ -449,6 +461,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     queuedMaxRequestBytes: 256 * 1024 * 1024,
     queuedMaxResponseBytes: 256 * 1024 * 1024,
     frameTimeoutMs: 30_000,
+    decompressionMemoryMaxBytes: DECOMPRESSION_MEMORY_BYTES_DEFAULT,
     retentionCheckIntervalMs: 5 * 60_000,
     journalEnabled: true,
     journalBytes: 256 * 1024 * 1024,

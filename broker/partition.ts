@@ -254,7 +254,12 @@ export class Partition {
   async append(records: Buffer, client = "internal"): Promise<PartitionAppend> {
     // Whole batches are checked first: a corrupt or old-format batch carrying the producer id and
     // sequences of a stored one is refused, never answered as that batch's duplicate.
-    const validated = this.log.validate(records);
+    // Compressed batches' records are checked off the event loop (storage/decompress.ts); a
+    // leadership change meanwhile refuses the append rather than writing under a stale epoch.
+    const epoch = this.leaderEpoch;
+    const validated = await this.log.validateRecords(records);
+    if (this.leaderEpoch !== epoch)
+      throw new KafkaError("NOT_LEADER_OR_FOLLOWER", "leadership changed while the batches were checked");
     const batches = producerBatches(records);
     if (batches && batches.length > 0) {
       for (const b of batches) this.producerIds.checkIssued(b.producerId);

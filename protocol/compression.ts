@@ -20,7 +20,9 @@
  * zstd can claim gigabytes. Data that would exceed it throws `KafkaError("MESSAGE_TOO_LARGE")`
  * before the output is allocated: gzip stops at the bound (zlib's maxOutputLength); for snappy,
  * lz4 and zstd the most the input can produce is read from its framing first (snappy's length
- * preamble, lz4 and zstd block headers), without decompressing.
+ * preamble, lz4 and zstd block headers), without decompressing; `decompressedBound` gives that
+ * figure. The broker never calls these on its event loop for more than a small batch: it goes
+ * through storage/decompress.ts, which also runs them in worker threads (decision 0020).
  */
 
 import { constants as bufferConstants } from "node:buffer";
@@ -413,6 +415,28 @@ export function compress(codec: Compression, data: Uint8Array, options: Compress
       return lz4Compress(data);
     case Compression.Zstd:
       return zstdCompress(data, options);
+    default:
+      throw unsupported(codec);
+  }
+}
+
+/**
+ * The most bytes `data` may decompress to as far as its framing tells without decompressing:
+ * snappy's preambles, lz4's block maximums, zstd's content sizes and block counts; gzip declares
+ * nothing that bounds it (Infinity). Framing that cannot be followed throws CORRUPT_MESSAGE.
+ */
+export function decompressedBound(codec: Compression, data: Uint8Array): number {
+  switch (codec) {
+    case Compression.None:
+      return data.length;
+    case Compression.Gzip:
+      return Number.POSITIVE_INFINITY;
+    case Compression.Snappy:
+      return data.length === 0 ? 0 : snappyOutputBound(data);
+    case Compression.Lz4:
+      return lz4OutputBound(asBuffer(data));
+    case Compression.Zstd:
+      return zstdOutputBound(asBuffer(data));
     default:
       throw unsupported(codec);
   }

@@ -26,6 +26,10 @@
  * batch with the DELETE_HORIZON attribute bit set and baseTimestamp = now + delete.retention.ms
  * (record timestamp deltas are re-based, so record timestamps do not change). A later pass at or
  * after that horizon removes the batch's tombstones.
+ *
+ * Compressed batches are decompressed through the broker's bounded decompressor
+ * (storage/decompress.ts: within decompression.memory.max.bytes, off the event loop when large);
+ * scans hand batches to the pass a chunk at a time (`scanEach`) so that it may wait for it.
  */
 import { type Compression, compress } from "../protocol/compression.js";
 import {
@@ -45,8 +49,9 @@ import {
 } from "../protocol/record-batch.js";
 import { readInt64, sizeOfVarint, writeInt64, writeVarint } from "../protocol/varint.js";
 import type { LogConfig } from "./config.js";
+import { type Decompressed, decompressor } from "./decompress.js";
 import type { StorageFs } from "./fs.js";
-import { type LogSegment, type ScannedBatch, scanBatches } from "./segment.js";
+import { type LogSegment, type ScanEnd, type ScannedBatch, scanBatches } from "./segment.js";
 import { DECOMPRESSED_BYTES_MIN } from "./validate.js";
 
 /** log.cleaner.backoff.ms: how often LogManager looks for logs to clean. */
@@ -117,12 +122,54 @@ function isControl(b: ScannedBatch): boolean {
  * stored as sent under cleanup.policy=delete, then compacted): such a batch is kept as it is and
  * its keys supersede nothing, so the cleaner never inflates it (docs/decisions/0014).
  */
-function recordsOf(bytes: Buffer): Record[] | null {
+async function recordsOf(bytes: Buffer): Promise<Record[] | null> {
+  const attributes = bytes.readInt16BE(ATTRIBUTES_OFFSET);
+  const codec = attributes & COMPRESSION_MASK;
+  if (codec === 0) return decodeRecords(bytes, 0);
+  let d: Decompressed;
   try {
-    return decodeRecords(bytes, 0, DECOMPRESSED_BYTES_MIN);
+    d = await decompressor().decompress(codec, bytes.subarray(RECORDS_OFFSET), DECOMPRESSED_BYTES_MIN);
   } catch (err) {
     if ((err as { code?: string }).code === "MESSAGE_TOO_LARGE") return null;
     throw err;
+  }
+  try {
+    const plain = Buffer.concat([bytes.subarray(0, RECORDS_OFFSET), d.body]);
+    plain.writeInt32BE(plain.length - LOG_OVERHEAD, LENGTH_OFFSET);
+    plain.writeInt16BE(attributes & ~COMPRESSION_MASK, ATTRIBUTES_OFFSET);
+    return decodeRecords(plain, 0);
+  } finally {
+    d.release();
+  }
+}
+
+/** Batch bytes a scan hands over at once to an asynchronous visitor. */
+const SCAN_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * scanBatches with an asynchronous visitor: batches are gathered SCAN_BATCH_BYTES at a time (a
+ * scan's buffers are its own, so gathered batches stay valid), then visited in order. Returns as
+ * scanBatches; a visitor returning false ends it ("stopped").
+ */
+async function scanEach(
+  segment: LogSegment,
+  from: number,
+  visit: (b: ScannedBatch) => Promise<boolean>,
+): Promise<{ position: number; end: ScanEnd }> {
+  let position = from;
+  // Each round visits at least one batch (or ends): bounded by the segment's batch count.
+  for (;;) {
+    const gathered: ScannedBatch[] = [];
+    let bytes = 0;
+    const scan = await scanBatches(segment.reader, segment.fd, position, segment.size, false, (b) => {
+      if (bytes >= SCAN_BATCH_BYTES) return false;
+      gathered.push(b);
+      bytes += b.size;
+      return true;
+    });
+    for (const b of gathered) if (!(await visit(b))) return { position: b.position, end: "stopped" };
+    if (scan.end !== "stopped") return scan;
+    position = scan.position;
   }
 }
 
@@ -131,9 +178,9 @@ export async function addToOffsetMap(segment: LogSegment, map: OffsetMap): Promi
   let records = 0;
   segment.acquire();
   try {
-    await scanBatches(segment.reader, segment.fd, 0, segment.size, false, (b) => {
+    await scanEach(segment, 0, async (b) => {
       if (isControl(b)) return true;
-      for (const r of recordsOf(b.buf.subarray(b.at, b.at + b.size)) ?? []) {
+      for (const r of (await recordsOf(b.buf.subarray(b.at, b.at + b.size))) ?? []) {
         records++;
         if (r.key !== null) map.set(mapKey(r.key), r.offset);
       }
@@ -169,8 +216,8 @@ export async function segmentNeedsCleaning(segment: LogSegment, ctx: CleanContex
   let changed = false;
   segment.acquire();
   try {
-    await scanBatches(segment.reader, segment.fd, 0, segment.size, false, (b) => {
-      changed = cleanBatch(b, dry).changed;
+    await scanEach(segment, 0, async (b) => {
+      changed = (await cleanBatch(b, dry)).changed;
       return !changed;
     });
   } finally {
@@ -245,10 +292,10 @@ export async function writeCleanedSegment(
       let position = 0;
       while (position < segment.size) {
         if (ctx.aborted()) throw new Error("log closed during compaction");
-        const scan = await scanBatches(segment.reader, segment.fd, position, segment.size, false, (b) => {
+        const scan = await scanEach(segment, position, async (b) => {
           if (pendingBytes >= WRITE_CHUNK_BYTES) return false;
           last = b;
-          const kept = cleanBatch(b, ctx).bytes;
+          const kept = (await cleanBatch(b, ctx)).bytes;
           if (kept) emit(kept, b);
           return true;
         });
@@ -279,14 +326,17 @@ export async function writeCleanedSegment(
  * What the batch becomes in the cleaned segment: the same bytes when nothing changes, a rewritten
  * batch, or null when no record survives.
  */
-export function cleanBatch(b: ScannedBatch, ctx: CleanContext): { bytes: Buffer | null; changed: boolean } {
+export async function cleanBatch(
+  b: ScannedBatch,
+  ctx: CleanContext,
+): Promise<{ bytes: Buffer | null; changed: boolean }> {
   const bytes = b.buf.subarray(b.at, b.at + b.size);
   if (isControl(b)) return { bytes, changed: false };
   const attributes = bytes.readInt16BE(ATTRIBUTES_OFFSET);
   const hasHorizon = (attributes & DELETE_HORIZON_MASK) !== 0;
   const baseTimestamp = readInt64(bytes, BASE_TIMESTAMP_OFFSET);
   const horizonPassed = hasHorizon && baseTimestamp <= ctx.nowMs;
-  const records = recordsOf(bytes);
+  const records = await recordsOf(bytes);
   // An empty batch (left by an earlier pass to keep a segment's offset range) stays, as does one
   // the cleaner will not decompress.
   if (records === null || records.length === 0) return { bytes, changed: false };

@@ -17,7 +17,6 @@ import {
   ATTRIBUTES_OFFSET,
   BASE_TIMESTAMP_OFFSET,
   COMPRESSION_MASK,
-  decodeRecords,
   LAST_OFFSET_DELTA_OFFSET,
   PARTITION_LEADER_EPOCH_OFFSET,
   RECORD_COUNT_OFFSET,
@@ -41,6 +40,7 @@ import {
   writeCleanedSegment,
 } from "./cleaner.js";
 import type { LogConfig } from "./config.js";
+import { type Decompressed, decompressor } from "./decompress.js";
 import type { StorageFs } from "./fs.js";
 import { NodeFs, writeFileAtomic } from "./fs.js";
 import { LeaderEpochCache } from "./leader-epoch-cache.js";
@@ -60,7 +60,14 @@ import {
   segmentFileName,
   TIME_INDEX_SUFFIX,
 } from "./segment.js";
-import { decompressedBytesMax, type ValidAppend, type ValidBatch, validateBatches } from "./validate.js";
+import {
+  checkCompressedRecords,
+  checkCompressedRecordsSync,
+  decompressedBytesMax,
+  type ValidAppend,
+  type ValidBatch,
+  validateBatches,
+} from "./validate.js";
 
 /** Most appends written by one writev (IOV_MAX on Linux is 1024). */
 export const MAX_GROUP_APPENDS = 1024;
@@ -192,6 +199,8 @@ export class PartitionLog {
   private hw = 0;
   private flushedOffset = 0;
   private queue: Pending[] = [];
+  /** The last `validateRecords` in progress: each waits for the one before (call order). */
+  private recordChecks: Promise<void> = Promise.resolve();
   private writing = false;
   private failure: KafkaError | null = null;
   private closed = false;
@@ -474,10 +483,33 @@ export class PartitionLog {
     });
   }
 
+  /**
+   * Every check of `append`, compressed batches' records included (decompressed off the event
+   * loop where large, storage/decompress.ts); pass the result to `append` as `validated`. Results
+   * resolve in call order, so callers that continue synchronously into `append` keep their order.
+   */
+  validateRecords(records: Buffer, options: AppendOptions = {}): Promise<ValidAppend> {
+    const nowMs = this.now();
+    const previous = this.recordChecks;
+    const check = async (): Promise<ValidAppend> => {
+      const valid = this.validate(records, options, nowMs);
+      await previous;
+      if (valid.recordsChecked) return valid;
+      return checkCompressedRecords(records, valid, { config: this.config, nowMs });
+    };
+    const result = check();
+    this.recordChecks = result.then(noop, noop);
+    return result;
+  }
+
   private enqueueAppend(records: Buffer, options: AppendOptions): Promise<AppendResult> {
     this.ensureWritable();
     const nowMs = this.now();
     let valid = options.validated ?? this.validate(records, options, nowMs);
+    if (!valid.recordsChecked && !options.keepOffsets) {
+      // Appends that did not come through validateRecords (the broker's own): bounded, on the loop.
+      valid = checkCompressedRecordsSync(records, valid, { config: this.config, nowMs });
+    }
     let stored = records;
     let logAppendTimeMs = -1;
     if (!options.keepOffsets) {
@@ -848,20 +880,37 @@ export class PartitionLog {
     return max < 0 ? null : this.offsetForTimestamp(max);
   }
 
+  /**
+   * The first record at or after `timestamp` in `segment`. A compressed batch that may hold it is
+   * copied out of the scan and decompressed through storage/decompress.ts (bounded, off the event
+   * loop when large); the scan resumes after it when it does not.
+   */
   private async searchSegment(segment: LogSegment, timestamp: number): Promise<TimestampOffset | null> {
-    const from = segment.index.lookup(segment.timeIndex.searchStart(timestamp));
-    let found: TimestampOffset | null = null;
+    let from = segment.index.lookup(segment.timeIndex.searchStart(timestamp));
     segment.acquire();
     try {
-      await scanBatches(segment.reader, segment.fd, from, segment.size, false, (b) => {
-        if (b.maxTimestamp < timestamp || b.lastOffset < this.startOffset) return true;
-        found = firstRecordAtOrAfter(b, timestamp, this.startOffset, decompressedBytesMax(this.config));
-        return found === null;
-      });
+      // Each round moves `from` past one batch of the segment: bounded by its batch count.
+      for (;;) {
+        let found: TimestampOffset | null = null;
+        let compressed: ScannedBatch | null = null;
+        await scanBatches(segment.reader, segment.fd, from, segment.size, false, (b) => {
+          if (b.maxTimestamp < timestamp || b.lastOffset < this.startOffset) return true;
+          if (needsDecompression(b)) {
+            compressed = { ...b, buf: Buffer.from(b.buf.subarray(b.at, b.at + b.size)), at: 0 };
+            return false;
+          }
+          found = firstRecordAtOrAfter(b, timestamp, this.startOffset);
+          return found === null;
+        });
+        const batch = compressed as ScannedBatch | null;
+        if (batch === null) return found;
+        found = await firstCompressedRecordAtOrAfter(batch, timestamp, this.startOffset, this.config);
+        if (found) return found;
+        from = batch.position + batch.size;
+      }
     } finally {
       segment.release();
     }
-    return found;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1253,6 +1302,8 @@ export class PartitionLog {
 
 const EMPTY = Buffer.alloc(0);
 
+function noop(): void {}
+
 /** A config under which replayed batches pass whatever limits changed since they were appended. */
 function relaxed(config: LogConfig): LogConfig {
   return {
@@ -1265,35 +1316,62 @@ function relaxed(config: LogConfig): LogConfig {
   };
 }
 
+/** A CreateTime batch with compressed records: finding a record in it needs decompression. */
+function needsDecompression(b: ScannedBatch): boolean {
+  const attributes = b.buf.readInt16BE(b.at + ATTRIBUTES_OFFSET);
+  return (attributes & TIMESTAMP_TYPE_MASK) === 0 && (attributes & COMPRESSION_MASK) !== 0;
+}
+
 /**
- * Within one batch known to reach `timestamp`, the first record at or after it whose offset is at
- * least `minOffset` (the log start, which may fall inside the batch), with that record's timestamp.
+ * Within one uncompressed (or LogAppendTime) batch known to reach `timestamp`, the first record at
+ * or after it whose offset is at least `minOffset` (the log start, which may fall inside the
+ * batch), with that record's timestamp.
  */
-function firstRecordAtOrAfter(
-  b: ScannedBatch,
-  timestamp: number,
-  minOffset: number,
-  maxBytes: number,
-): TimestampOffset | null {
+function firstRecordAtOrAfter(b: ScannedBatch, timestamp: number, minOffset: number): TimestampOffset | null {
   const attributes = b.buf.readInt16BE(b.at + ATTRIBUTES_OFFSET);
   const first = Math.max(b.baseOffset, minOffset);
   if ((attributes & TIMESTAMP_TYPE_MASK) !== 0) return { offset: first, timestamp: b.maxTimestamp };
-  const baseTimestamp = readInt64(b.buf, b.at + BASE_TIMESTAMP_OFFSET);
-  if ((attributes & COMPRESSION_MASK) !== 0) {
-    const batch = b.buf.subarray(b.at, b.at + b.size);
-    try {
-      for (const r of decodeRecords(batch, 0, maxBytes))
-        if (r.timestamp >= timestamp && r.offset >= minOffset)
-          return { offset: r.offset, timestamp: r.timestamp };
-    } catch {
-      // A codec this build cannot read, or records beyond the decompression bound (a bomb stored
-      // as sent): the batch is the finest answer available.
-      return { offset: first, timestamp: b.maxTimestamp };
-    }
-    return null;
+  return firstInSection(b, b.buf, b.at + RECORDS_OFFSET, b.at + b.size, timestamp, minOffset);
+}
+
+/**
+ * As firstRecordAtOrAfter for a compressed CreateTime batch (a copy, `at` 0), decompressed through
+ * the broker's bounded decompressor. Records it cannot read (a codec this build lacks, a bomb
+ * stored as sent, no memory left in the budget) leave the batch as the finest answer available.
+ */
+async function firstCompressedRecordAtOrAfter(
+  b: ScannedBatch,
+  timestamp: number,
+  minOffset: number,
+  config: LogConfig,
+): Promise<TimestampOffset | null> {
+  const codec = b.buf.readInt16BE(ATTRIBUTES_OFFSET) & COMPRESSION_MASK;
+  const batchAnswer = { offset: Math.max(b.baseOffset, minOffset), timestamp: b.maxTimestamp };
+  let d: Decompressed;
+  try {
+    d = await decompressor().decompress(codec, b.buf.subarray(RECORDS_OFFSET), decompressedBytesMax(config));
+  } catch {
+    return batchAnswer;
   }
+  try {
+    return firstInSection(b, d.body, 0, d.body.length, timestamp, minOffset);
+  } finally {
+    d.release();
+  }
+}
+
+/** The first record at or after `timestamp` and `minOffset` in the records `section[start, end)` of `b`. */
+function firstInSection(
+  b: ScannedBatch,
+  section: Buffer,
+  start: number,
+  end: number,
+  timestamp: number,
+  minOffset: number,
+): TimestampOffset | null {
+  const baseTimestamp = readInt64(b.buf, b.at + BASE_TIMESTAMP_OFFSET);
   let found: TimestampOffset | null = null;
-  const c = new Cursor(b.buf, b.at + RECORDS_OFFSET, b.at + b.size);
+  const c = new Cursor(section, start, end);
   const count = b.buf.readInt32BE(b.at + RECORD_COUNT_OFFSET);
   try {
     walkRecords(c, count, (offsetDelta, timestampDelta) => {

@@ -91,7 +91,11 @@ export function rewriteBatches(
   }
   const logAppendTimeMs = logAppendTime ? nowMs : NO_TIMESTAMP;
   if (!changed) return { buf, valid, logAppendTimeMs };
-  return { buf: out, valid: { batches, recordCount: valid.recordCount, maxTimestamp }, logAppendTimeMs };
+  return {
+    buf: out,
+    valid: { batches, recordCount: valid.recordCount, maxTimestamp, recordsChecked: valid.recordsChecked },
+    logAppendTimeMs,
+  };
 }
 
 function needsRecompression(buf: Buffer, b: ValidBatch, target: Compression): boolean {

@@ -10,19 +10,25 @@
  *      lastOffsetDelta = recordCount - 1 (INVALID_RECORD); no control batch unless allowed;
  *   6. timestamps, on a CreateTime topic for a CreateTime batch: none below -1, within
  *      message.timestamp.{before,after,difference}.max.ms of now (INVALID_TIMESTAMP);
- *   7. records of an uncompressed batch: each record's fields fill its declared length, offset
- *      deltas run 0..n-1, and the records fill the batch exactly (INVALID_RECORD);
+ *   7. records: each record's fields fill its declared length, offset deltas run 0..n-1, there
+ *      are as many records as declared and they fill the (decompressed) section exactly
+ *      (INVALID_RECORD; CORRUPT_MESSAGE for a field that overruns its record), each CreateTime
+ *      record's timestamp as in 6;
  *   8. on a compacted log (cleanup.policy compact or compact,delete), every record of a data batch
  *      has a key (INVALID_RECORD, as Kafka's LogValidator: "Compacted topic cannot accept message
  *      without key").
- * Compressed batches are not decompressed, except on a compacted log, where check 8 needs their
- * keys, and when their header's maxTimestamp is below their baseTimestamp (a client that left it
- * at -1): otherwise their header checks and CRC stand for their records.
+ * `validateBatches` runs checks 1-6 on every batch and 7-8 on uncompressed ones. Compressed data
+ * batches get 7-8 from `checkCompressedRecords` (asynchronous: storage/decompress.ts, the produce
+ * path) or `checkCompressedRecordsSync` (bounded, on the event loop: appends the broker makes
+ * itself), as Kafka's LogValidator decompresses every compressed batch: records that do not
+ * decompress (CORRUPT_MESSAGE), or decompress beyond decompressedBytesMax (MESSAGE_TOO_LARGE), or
+ * whose count or offset deltas differ from the header, are refused before anything is stored.
  *
  * Each ValidBatch's maxTimestamp is the largest record timestamp, computed from the records
- * whatever the header says (docs/decisions/0011): the walk of an uncompressed batch reads every
- * record anyway; a compressed batch's header is trusted unless it is implausible, as above.
+ * whatever the header says (docs/decisions/0011); until check 7 has run on a compressed batch it
+ * is its header's.
  */
+import { decompress } from "../protocol/compression.js";
 import { KafkaError } from "../protocol/errors.js";
 import {
   ATTRIBUTES_OFFSET,
@@ -32,7 +38,6 @@ import {
   CONTROL_MASK,
   CRC_OFFSET,
   computeBatchCrc,
-  decodeRecords,
   LAST_OFFSET_DELTA_OFFSET,
   LENGTH_OFFSET,
   LOG_OVERHEAD,
@@ -45,6 +50,7 @@ import {
 } from "../protocol/record-batch.js";
 import { readInt64 } from "../protocol/varint.js";
 import type { LogConfig } from "./config.js";
+import { decompressor } from "./decompress.js";
 
 /** Where one validated batch lies in the appended buffer, and what the log needs from it. */
 export interface ValidBatch {
@@ -59,6 +65,8 @@ export interface ValidAppend {
   batches: ValidBatch[];
   recordCount: number;
   maxTimestamp: number;
+  /** False while compressed data batches still need checks 7-8 (see the file's header). */
+  recordsChecked: boolean;
 }
 
 export interface ValidateOptions {
@@ -89,15 +97,103 @@ export function validateBatches(buf: Buffer, options: ValidateOptions): ValidApp
   const batches: ValidBatch[] = [];
   let recordCount = 0;
   let maxTimestamp = NO_TIMESTAMP;
+  let recordsChecked = true;
   let pos = 0;
   while (pos < buf.length) {
     const batch = validateOne(buf, pos, options);
     batches.push(batch);
     recordCount += batch.recordCount;
     if (batch.maxTimestamp > maxTimestamp) maxTimestamp = batch.maxTimestamp;
+    if (isCompressedData(buf, pos)) recordsChecked = false;
     pos += batch.size;
   }
-  return { batches, recordCount, maxTimestamp };
+  return { batches, recordCount, maxTimestamp, recordsChecked };
+}
+
+function isCompressedData(buf: Buffer, pos: number): boolean {
+  const attributes = buf.readInt16BE(pos + ATTRIBUTES_OFFSET);
+  return (attributes & COMPRESSION_MASK) !== 0 && (attributes & CONTROL_MASK) === 0;
+}
+
+/** What check 7 of a compressed batch needs besides its records: the header's fields and bounds. */
+function recordsWindow(buf: Buffer, b: ValidBatch, options: ValidateOptions) {
+  const attributes = buf.readInt16BE(b.position + ATTRIBUTES_OFFSET);
+  const createTime = (attributes & TIMESTAMP_TYPE_MASK) === 0;
+  const checkTimestamps = createTime && options.config.timestampType !== "LogAppendTime";
+  const { before, after } = timestampBounds(options.config);
+  return {
+    codec: attributes & COMPRESSION_MASK,
+    createTime,
+    baseTimestamp: readInt64(buf, b.position + BASE_TIMESTAMP_OFFSET),
+    lo: checkTimestamps ? Math.max(0, options.nowMs - before) : -Infinity,
+    hi: checkTimestamps ? options.nowMs + after : Infinity,
+  };
+}
+
+/** Checks 7-8 on one compressed batch's decompressed records; the batch with their max timestamp. */
+function checkDecompressed(buf: Buffer, b: ValidBatch, body: Buffer, options: ValidateOptions): ValidBatch {
+  const w = recordsWindow(buf, b, options);
+  const max = checkRecords(body, 0, body.length, b.recordCount, w.baseTimestamp, w.lo, w.hi, options);
+  if (options.config.cleanupPolicy !== "delete") requireKeysIn(body, 0, b.recordCount);
+  return w.createTime && max !== b.maxTimestamp ? { ...b, maxTimestamp: max } : b;
+}
+
+/** The append with its compressed batches' maxTimestamps from their records. */
+function withBatches(valid: ValidAppend, batches: ValidBatch[]): ValidAppend {
+  let maxTimestamp = NO_TIMESTAMP;
+  for (const b of batches) if (b.maxTimestamp > maxTimestamp) maxTimestamp = b.maxTimestamp;
+  return { batches, recordCount: valid.recordCount, maxTimestamp, recordsChecked: true };
+}
+
+/** The records section of a batch, as stored (compressed). */
+function section(buf: Buffer, b: ValidBatch): Buffer {
+  return buf.subarray(b.position + RECORDS_OFFSET, b.position + b.size);
+}
+
+/**
+ * Checks 7-8 on every compressed data batch of an append that `validateBatches` passed,
+ * decompressing through the process-wide Decompressor (bounded, off the event loop for large
+ * batches, one batch at a time). Resolves with the append's batches carrying their records' max
+ * timestamps; rejects with the first fault.
+ */
+export async function checkCompressedRecords(
+  buf: Buffer,
+  valid: ValidAppend,
+  options: ValidateOptions,
+): Promise<ValidAppend> {
+  if (valid.recordsChecked) return valid;
+  const batches: ValidBatch[] = [];
+  const maxBytes = decompressedBytesMax(options.config);
+  for (const b of valid.batches) {
+    if (!isCompressedData(buf, b.position)) {
+      batches.push(b);
+      continue;
+    }
+    const codec = buf.readInt16BE(b.position + ATTRIBUTES_OFFSET) & COMPRESSION_MASK;
+    const d = await decompressor().decompress(codec, section(buf, b), maxBytes);
+    try {
+      batches.push(checkDecompressed(buf, b, d.body, options));
+    } finally {
+      d.release();
+    }
+  }
+  return withBatches(valid, batches);
+}
+
+/** As `checkCompressedRecords`, on the event loop (bounded by decompressedBytesMax). */
+export function checkCompressedRecordsSync(
+  buf: Buffer,
+  valid: ValidAppend,
+  options: ValidateOptions,
+): ValidAppend {
+  if (valid.recordsChecked) return valid;
+  const maxBytes = decompressedBytesMax(options.config);
+  const batches = valid.batches.map((b) => {
+    if (!isCompressedData(buf, b.position)) return b;
+    const codec = buf.readInt16BE(b.position + ATTRIBUTES_OFFSET) & COMPRESSION_MASK;
+    return checkDecompressed(buf, b, decompress(codec, section(buf, b), maxBytes), options);
+  });
+  return withBatches(valid, batches);
 }
 
 function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidBatch {
@@ -168,32 +264,25 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
       options,
     );
     if (createTime) maxTimestamp = recordsMax;
-  } else if (createTime && maxTimestamp < baseTimestamp) {
-    maxTimestamp = compressedMaxTimestamp(buf.subarray(pos, pos + size), lo, hi, options);
-  }
-  if (options.config.cleanupPolicy !== "delete" && (attributes & CONTROL_MASK) === 0) {
-    requireKeys(buf.subarray(pos, pos + size), codec, decompressedBytesMax(options.config));
+    if (options.config.cleanupPolicy !== "delete" && (attributes & CONTROL_MASK) === 0) {
+      requireKeysIn(buf, pos + RECORDS_OFFSET, recordCount);
+    }
   }
   return { position: pos, size, recordCount, maxTimestamp };
 }
 
-/** Check 8: every record of the batch has a key (the batch's framing is already checked). */
-function requireKeys(batch: Buffer, codec: number, maxBytes: number): void {
-  if (codec === 0) {
-    at = RECORDS_OFFSET;
-    const count = batch.readInt32BE(RECORD_COUNT_OFFSET);
-    for (let i = 0; i < count; i++) {
-      const length = zigzag(batch, batch.length);
-      const end = at + length;
-      at++;
-      zigzag(batch, end);
-      zigzag(batch, end);
-      if (zigzag(batch, end) < 0) throw keylessRecord();
-      at = end;
-    }
-    return;
+/** Check 8: every one of `count` records from `start` has a key (their framing is already checked). */
+function requireKeysIn(buf: Buffer, start: number, count: number): void {
+  at = start;
+  for (let i = 0; i < count; i++) {
+    const length = zigzag(buf, buf.length);
+    const end = at + length;
+    at++;
+    zigzag(buf, end);
+    zigzag(buf, end);
+    if (zigzag(buf, end) < 0) throw keylessRecord();
+    at = end;
   }
-  for (const r of decodeRecords(batch, 0, maxBytes)) if (r.key === null) throw keylessRecord();
 }
 
 function keylessRecord(): KafkaError {
@@ -210,19 +299,6 @@ export function timestampBounds(config: LogConfig): { before: number; after: num
     before: Math.min(config.timestampBeforeMaxMs, difference),
     after: Math.min(config.timestampAfterMaxMs, difference),
   };
-}
-
-/**
- * The largest record timestamp of a compressed batch whose header cannot be trusted for it,
- * checking each record against [lo, hi] as the walk of an uncompressed batch does.
- */
-function compressedMaxTimestamp(batch: Buffer, lo: number, hi: number, options: ValidateOptions): number {
-  let max = NO_TIMESTAMP;
-  for (const r of decodeRecords(batch, 0, decompressedBytesMax(options.config))) {
-    if (r.timestamp < lo || r.timestamp > hi) checkTimestamp(r.timestamp, options);
-    if (r.timestamp > max) max = r.timestamp;
-  }
-  return max;
 }
 
 /** A CreateTime record's timestamp: -1, or not negative and within the bounds of now. */
@@ -292,6 +368,7 @@ function checkRecords(
   at = start;
   let max = NO_TIMESTAMP;
   for (let i = 0; i < count; i++) {
+    if (at >= batchEnd) throw new KafkaError("INVALID_RECORD", `${count} records declared, ${i} present`);
     const length = zigzag(buf, batchEnd);
     if (length <= 0 || at + length > batchEnd) {
       throw new KafkaError("CORRUPT_MESSAGE", `record ${i} declares ${length} bytes`);

@@ -8,6 +8,10 @@
  * (v9+) and -6 earliest pending upload (v11+) offset -1 (no record was ever tiered: what Kafka
  * answers for a topic without remote storage), otherwise the first record at or after the
  * timestamp (offset -1 when none). v10+ TimeoutMs only bounds remote-storage lookups: unused here.
+ * Before all of these, as Kafka: a partition named more than once in the request is answered
+ * INVALID_REQUEST at each mention, without a lookup (one small request cannot ask for thousands).
+ * A lookup by timestamp decompresses at most one batch at a time, through the broker's bounded
+ * decompressor (storage/decompress.ts), off the event loop when the batch is large.
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
@@ -63,6 +67,22 @@ function result(
   };
 }
 
+/** `topic\0partition` of every partition the request names more than once. */
+function duplicatePartitions(
+  topics: { name: string; partitions: { partitionIndex: number }[] }[],
+): Set<string> {
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  for (const t of topics) {
+    for (const p of t.partitions) {
+      const key = `${t.name}\u0000${p.partitionIndex}`;
+      if (seen.has(key)) duplicates.add(key);
+      seen.add(key);
+    }
+  }
+  return duplicates;
+}
+
 export const listOffsets: ApiHandler = {
   apiKey: 2,
   name: "ListOffsets",
@@ -73,11 +93,14 @@ export const listOffsets: ApiHandler = {
       name: string;
       partitions: { partitionIndex: number; currentLeaderEpoch: number; timestamp: number }[];
     }[];
+    const duplicates = duplicatePartitions(topics);
     const out = await Promise.all(
       topics.map(async (t) => ({
         name: t.name,
         partitions: await Promise.all(
           t.partitions.map(async (p) => {
+            if (duplicates.has(`${t.name}\u0000${p.partitionIndex}`))
+              return result(p.partitionIndex, "INVALID_REQUEST");
             const partition = broker.topics.partition(t.name, p.partitionIndex);
             if (!partition) return result(p.partitionIndex, "UNKNOWN_TOPIC_OR_PARTITION");
             if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {

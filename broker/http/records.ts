@@ -31,15 +31,20 @@ import {
   ATTRIBUTES_OFFSET,
   BATCH_HEADER_SIZE,
   batchSizeAt,
+  COMPRESSION_MASK,
   CONTROL_MASK,
-  decodeRecords,
   encodeRecordBatch,
   type Record as KafkaRecord,
   LAST_OFFSET_DELTA_OFFSET,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
+  RECORDS_OFFSET,
   type RecordHeader,
   type RecordInput,
+  visitRecords,
 } from "../../protocol/record-batch.js";
 import { readInt64 } from "../../protocol/varint.js";
+import { type Decompressed, decompressor } from "../../storage/decompress.js";
 import { DECOMPRESSED_BYTES_MIN } from "../../storage/validate.js";
 import { ERROR_RESPONSES, HttpError } from "./errors.js";
 import { boundedJsonParser, type JsonLimits } from "./json-body.js";
@@ -110,50 +115,120 @@ export function renderRecord(topic: string, partition: number, r: KafkaRecord): 
 }
 
 /**
- * The most bytes one stored batch's records may decompress to when shown as JSON: a batch stored
- * as a producer sent it may be a compression bomb (docs/decisions/0014); beyond this the read is
- * MESSAGE_TOO_LARGE (413) instead of gigabytes decompressed in the broker.
+ * The most bytes the first batch of a read may decompress to when it alone is larger than the
+ * read's max_bytes (a reader must be able to get past it, as Kafka returns a first batch over
+ * the limit): a batch stored as a producer sent it may be a compression bomb (decisions 0014,
+ * 0020); beyond this the read is MESSAGE_TOO_LARGE (413).
  */
 const RECORDS_DECOMPRESSED_BYTES_MAX = DECOMPRESSED_BYTES_MIN;
+/** What a shown record costs against max_bytes besides its key, value and headers: its JSON fields. */
+const RECORD_JSON_OVERHEAD_BYTES = 100;
+
+/**
+ * The most records one read shows: rendering them and serialising the response run on the event
+ * loop in one go, so this bounds how long one read holds it (tens of milliseconds), whatever
+ * max_bytes allows for records of a few bytes each.
+ */
+export const RECORDS_PER_READ_MAX = 10_000;
+
+/** Thrown by the record visitor to end a batch's walk once a read has shown enough. */
+const ENOUGH = Symbol("enough");
 
 /**
  * The records at or after `from` in fetched batches (control batches left out), and the offset
- * after the last batch. A trailing partial batch is ignored, as Kafka consumers do. The records of
- * one read decompress to at most RECORDS_DECOMPRESSED_BYTES_MAX in all (many small bombs in one
- * read add up): a batch past what is left ends the read there, and a first batch past it alone
- * throws MESSAGE_TOO_LARGE.
+ * after the last record shown. A trailing partial batch is ignored, as Kafka consumers do.
+ * `maxBytes` (the read's max_bytes) bounds both what is decompressed (off the event loop beyond a
+ * small batch, storage/decompress.ts) and what is shown (keys, values, headers and
+ * RECORD_JSON_OVERHEAD_BYTES a record): a batch that would decompress past what is left ends the
+ * read before it, and showing stops after the record that spends the rest, even inside a batch.
+ * The first batch may decompress to RECORDS_DECOMPRESSED_BYTES_MAX, past it MESSAGE_TOO_LARGE;
+ * at least one record is shown whatever its size, at most RECORDS_PER_READ_MAX.
  */
-export function recordsOf(
+export async function recordsOf(
   topic: string,
   partition: number,
   batches: Buffer,
   from: number,
-): { records: JsonRecord[]; next: number } {
+  maxBytes: number,
+): Promise<{ records: JsonRecord[]; next: number }> {
   const records: JsonRecord[] = [];
   let next = from;
   let pos = 0;
-  let budget = RECORDS_DECOMPRESSED_BYTES_MAX;
-  while (batches.length - pos >= BATCH_HEADER_SIZE) {
+  let inflateLeft = maxBytes;
+  let showLeft = maxBytes;
+  while (batches.length - pos >= BATCH_HEADER_SIZE && showLeft > 0 && records.length < RECORDS_PER_READ_MAX) {
     const size = batchSizeAt(batches, pos);
     if (size < BATCH_HEADER_SIZE || pos + size > batches.length) break;
     const last = readInt64(batches, pos) + batches.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
-    if ((batches.readInt16BE(pos + ATTRIBUTES_OFFSET) & CONTROL_MASK) === 0) {
-      let decoded: KafkaRecord[];
+    const attributes = batches.readInt16BE(pos + ATTRIBUTES_OFFSET);
+    if ((attributes & CONTROL_MASK) === 0) {
+      const first = pos === 0;
+      const plain = await plainBatch(
+        batches,
+        pos,
+        size,
+        first ? Math.max(inflateLeft, RECORDS_DECOMPRESSED_BYTES_MAX) : inflateLeft,
+      );
+      if (plain === null) break;
+      inflateLeft -= plain.batch.length;
+      let stoppedAt = -1;
       try {
-        decoded = decodeRecords(batches, pos, budget);
+        visitRecords(plain.batch, 0, (offset, timestamp, key, value, headers) => {
+          if (offset < from) return;
+          if (records.length >= RECORDS_PER_READ_MAX || (records.length > 0 && showLeft <= 0)) {
+            stoppedAt = offset;
+            throw ENOUGH;
+          }
+          records.push(
+            renderRecord(topic, partition, { offset, timestamp, key, value, headers: [...headers] }),
+          );
+          showLeft -= shownBytes(key, value, headers);
+        });
       } catch (err) {
-        if (pos > 0 && (err as { code?: string }).code === "MESSAGE_TOO_LARGE") break;
-        throw err;
+        if (err !== ENOUGH) throw err;
+      } finally {
+        plain.release();
       }
-      for (const r of decoded) {
-        budget -= (r.key?.length ?? 0) + (r.value?.length ?? 0);
-        if (r.offset >= from) records.push(renderRecord(topic, partition, r));
-      }
+      if (stoppedAt >= 0) return { records, next: Math.max(next, stoppedAt) };
     }
     next = Math.max(next, last + 1);
     pos += size;
   }
   return { records, next };
+}
+
+function shownBytes(key: Buffer | null, value: Buffer | null, headers: RecordHeader[]): number {
+  let bytes = RECORD_JSON_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0);
+  for (const h of headers) bytes += h.key.length + (h.value?.length ?? 0);
+  return bytes;
+}
+
+/**
+ * The batch at `pos` with its records uncompressed (a copy when they were compressed), or null
+ * when they would decompress past `maxBytes` and it is not the read's first batch.
+ */
+async function plainBatch(
+  batches: Buffer,
+  pos: number,
+  size: number,
+  maxBytes: number,
+): Promise<{ batch: Buffer; release: () => void } | null> {
+  const batch = batches.subarray(pos, pos + size);
+  const attributes = batch.readInt16BE(ATTRIBUTES_OFFSET);
+  const codec = attributes & COMPRESSION_MASK;
+  if (codec === 0) return { batch, release: () => {} };
+  let body: Decompressed;
+  try {
+    body = await decompressor().decompress(codec, batch.subarray(RECORDS_OFFSET), maxBytes);
+  } catch (err) {
+    if (pos > 0 && (err as { code?: string }).code === "MESSAGE_TOO_LARGE") return null;
+    throw err;
+  }
+  const plain = Buffer.concat([batch.subarray(0, RECORDS_OFFSET), body.body]);
+  plain.writeInt32BE(plain.length - LOG_OVERHEAD, LENGTH_OFFSET);
+  plain.writeInt16BE(attributes & ~COMPRESSION_MASK, ATTRIBUTES_OFFSET);
+  // The budget stays reserved while the copy is walked; the decompressed original is garbage.
+  return { batch: plain, release: body.release };
 }
 
 export const RECORD_SCHEMA = {
@@ -421,7 +496,7 @@ async function read(
     }
     throw HttpError.kafka(code, `reading ${topic}-${partition}`);
   }
-  return recordsOf(topic, partition, fetched.records, query.offset).records;
+  return (await recordsOf(topic, partition, fetched.records, query.offset, query.max_bytes)).records;
 }
 
 const KAFKA_JSON_TYPES = /^application\/vnd\.kafka(?:\.(json|binary))?\.v2\+json$/;

@@ -222,7 +222,13 @@ export class Tail {
         progressed = true;
         continue;
       }
-      const { records, next } = recordsOf(this.topic, f.partition, f.records, position);
+      const { records, next } = await recordsOf(
+        this.topic,
+        f.partition,
+        f.records,
+        position,
+        TAIL_PARTITION_FETCH_BYTES,
+      );
       for (const r of records) this.queue.push(JSON.stringify(r));
       if (next > position) {
         this.positions.set(f.partition, next);

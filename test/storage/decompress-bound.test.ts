@@ -102,7 +102,8 @@ it("a batch under the bound is still recompressed and stored", async () => {
 });
 
 it("a bomb stored as sent is not decompressed by a lookup by timestamp: the batch answers", async () => {
-  // A correct header and codec "producer": appended without decompressing, as any batch.
+  // Written before produce decompressed every compressed batch (or by a follower, which does not
+  // check records): stored as it came, here through the replay path that keeps offsets.
   const batch = encodeRecordBatch(
     [
       { key: Buffer.from("a"), value: Buffer.from("a"), timestamp: NOW - 10 },
@@ -112,7 +113,7 @@ it("a bomb stored as sent is not decompressed by a lookup by timestamp: the batc
   );
   const log = await PartitionLog.open({ dir, config: DEFAULT_LOG_CONFIG, now: () => NOW });
   try {
-    await log.append(batch);
+    await log.appendReplayed(batch);
     // Reading the records would find offset 1; the bound leaves the batch's own answer.
     expect(await log.offsetForTimestamp(NOW)).toEqual({ offset: 0, timestamp: NOW });
   } finally {
@@ -120,7 +121,7 @@ it("a bomb stored as sent is not decompressed by a lookup by timestamp: the batc
   }
 });
 
-it("the cleaner keeps a stored bomb as it is instead of decompressing it", () => {
+it("the cleaner keeps a stored bomb as it is instead of decompressing it", async () => {
   // Stored as sent under cleanup.policy=delete, then compacted: the key "b" is superseded.
   const batch = encodeRecordBatch(
     [
@@ -146,7 +147,39 @@ it("the cleaner keeps a stored bomb as it is instead of decompressing it", () =>
     stats: emptyStats(0),
     aborted: () => false,
   };
-  const cleaned = cleanBatch(scanned, ctx);
+  const cleaned = await cleanBatch(scanned, ctx);
   expect(cleaned.changed).toBe(false);
   expect(cleaned.bytes?.equals(batch)).toBe(true);
+});
+
+it("the cleaner reads a large compressed batch (decompressed off the event loop) and drops its superseded key", async () => {
+  const batch = encodeRecordBatch(
+    [
+      { key: Buffer.from("a"), value: Buffer.alloc(2 * 1024 * 1024, 1), timestamp: NOW },
+      { key: Buffer.from("b"), value: Buffer.alloc(2 * 1024 * 1024, 2), timestamp: NOW },
+    ],
+    { compression: Compression.Zstd, baseTimestamp: NOW },
+  );
+  const scanned: ScannedBatch = {
+    buf: batch,
+    at: 0,
+    position: 0,
+    size: batch.length,
+    baseOffset: 0,
+    lastOffset: 1,
+    maxTimestamp: NOW,
+    partitionLeaderEpoch: 0,
+  };
+  const ctx: CleanContext = {
+    map: new Map([["a", 10]]),
+    nowMs: NOW,
+    config: { ...DEFAULT_LOG_CONFIG, cleanupPolicy: "compact" },
+    stats: emptyStats(0),
+    aborted: () => false,
+  };
+  const cleaned = await cleanBatch(scanned, ctx);
+  expect(cleaned.changed).toBe(true);
+  const kept = decodeBatches(cleaned.bytes as Buffer);
+  expect(kept.map((r) => r.key?.toString())).toEqual(["b"]);
+  expect(kept[0].value?.equals(Buffer.alloc(2 * 1024 * 1024, 2))).toBe(true);
 });

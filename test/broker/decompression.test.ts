@@ -1,0 +1,149 @@
+/**
+ * Hostile compressed produce, at the broker: every compressed batch's records are checked
+ * (decompressed), within `decompression.memory.max.bytes` for the whole broker, and off the event
+ * loop beyond a small batch. Small forms of the attacks: the budget is lowered to a few MiB, so a
+ * bomb of a few MiB stands for the gigabyte one (bench/decompression.ts runs the full size).
+ * Throughout, a second client's ApiVersions and Produce are answered.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { Message } from "../../protocol/codec.js";
+import { Compression } from "../../protocol/compression.js";
+import { errorName } from "../../protocol/errors.js";
+import { encodeRecordBatch } from "../../protocol/record-batch.js";
+import { decompressor } from "../../storage/decompress.js";
+import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { batchWithSection, recordsSection, zerosBatch } from "../helpers/compressed.js";
+import { TestClient } from "../helpers/kafka-client.js";
+import { produceRequest } from "../helpers/requests.js";
+import { waitFor, within } from "../helpers/wait.js";
+
+const MiB = 1024 * 1024;
+const BUDGET = 4 * MiB;
+const TOPIC = "attacked";
+const OTHER = "bystander";
+
+let tb: TestBroker | null = null;
+const clients: TestClient[] = [];
+afterEach(async () => {
+  decompressor().hold = null;
+  for (const c of clients.splice(0)) c.close();
+  await tb?.stop();
+  tb = null;
+});
+
+async function start(): Promise<{ attacker: TestClient; other: TestClient }> {
+  tb = await startTestBroker({ "decompression.memory.max.bytes": BUDGET });
+  const attacker = await TestClient.connect(tb.port);
+  const other = await TestClient.connect(tb.port);
+  clients.push(attacker, other);
+  return { attacker, other };
+}
+
+async function produce(c: TestClient, topic: string, batch: Buffer): Promise<Message> {
+  const r = await c.request(0, 9, produceRequest(topic, batch));
+  return r.responses[0].partitionResponses[0];
+}
+
+/** The bystander's ApiVersions and a produce are answered. */
+async function bystanderServed(other: TestClient): Promise<void> {
+  const versions = await within(other.request(18, 3, {}), "ApiVersions of another client");
+  expect(versions.errorCode).toBe(0);
+  const batch = encodeRecordBatch([{ value: Buffer.from("still here") }]);
+  const r = await within(produce(other, OTHER, batch), "produce of another client");
+  expect(r.errorCode).toBe(0);
+}
+
+function logEnd(topic: string): number {
+  return tb?.broker.topics.partition(topic, 0)?.log.logEndOffset ?? -1;
+}
+
+describe("compression bombs on produce", () => {
+  it.each([
+    ["gzip", Compression.Gzip],
+    ["snappy", Compression.Snappy],
+    ["lz4", Compression.Lz4],
+    ["zstd", Compression.Zstd],
+  ] as const)(
+    "a %s batch inflating beyond the budget is MESSAGE_TOO_LARGE, nothing stored",
+    async (_n, codec) => {
+      const { attacker, other } = await start();
+      await produce(attacker, TOPIC, encodeRecordBatch([{ value: Buffer.from("first") }]));
+      const bomb = zerosBatch(codec, 4 * BUDGET);
+      expect(bomb.length).toBeLessThan(MiB);
+      const r = await within(produce(attacker, TOPIC, bomb), "the bomb's answer");
+      expect(errorName(r.errorCode as number)).toBe("MESSAGE_TOO_LARGE");
+      expect(logEnd(TOPIC)).toBe(1);
+      await bystanderServed(other);
+      expect(decompressor().budget.inUse).toBe(0);
+    },
+  );
+
+  it("decompression in progress off the event loop does not keep others waiting", async () => {
+    const { attacker, other } = await start();
+    let open = () => {};
+    decompressor().hold = new Promise<void>((r) => {
+      open = r;
+    });
+    // 3 MiB of records: above the 1 MiB decompressed on the event loop, within the budget.
+    const big = zerosBatch(Compression.Zstd, 3 * MiB);
+    const pending = produce(attacker, TOPIC, big);
+    await waitFor(() => decompressor().budget.inUse > 0, "the batch's decompression to start");
+    await bystanderServed(other);
+    open();
+    const r = await within(pending, "the large batch's answer");
+    expect(r.errorCode).toBe(0);
+    expect(logEnd(TOPIC)).toBe(1);
+    expect(decompressor().budget.inUse).toBe(0);
+  });
+
+  it("attackers on many connections share one budget: the rest wait, none exceeds it", async () => {
+    const { other } = await start();
+    let open = () => {};
+    decompressor().hold = new Promise<void>((r) => {
+      open = r;
+    });
+    const attackers = await Promise.all([1, 2, 3].map(() => TestClient.connect(tb?.port ?? 0)));
+    clients.push(...attackers);
+    const answers = attackers.map((c) => produce(c, TOPIC, zerosBatch(Compression.Lz4, 3 * MiB)));
+    await waitFor(() => decompressor().budget.inUse > 0, "a decompression to start");
+    expect(decompressor().budget.inUse).toBeLessThanOrEqual(BUDGET);
+    await bystanderServed(other);
+    open();
+    const results = await within(Promise.all(answers), "every attacker's answer");
+    expect(results.map((r) => r.errorCode)).toEqual([0, 0, 0]);
+    expect(decompressor().budget.inUse).toBe(0);
+  });
+});
+
+describe("poisoned compressed batches on produce", () => {
+  it("a gzip batch holding plain text is refused and every reader still reads the partition", async () => {
+    const { attacker, other } = await start();
+    const text = Buffer.from("GET / HTTP/1.1\r\nHost: example\r\n\r\n");
+    const r = await produce(
+      attacker,
+      TOPIC,
+      batchWithSection(Compression.Gzip, text, 1, { timestamp: Date.now() }),
+    );
+    expect(["CORRUPT_MESSAGE", "INVALID_RECORD"]).toContain(errorName(r.errorCode as number));
+    expect(logEnd(TOPIC)).toBe(0);
+    await bystanderServed(other);
+  });
+
+  it("lz4 batches declaring 2^31-1 records are INVALID_RECORD: the log end and segments do not move", async () => {
+    const { attacker, other } = await start();
+    const now = Date.now();
+    const section = recordsSection([{ value: Buffer.from("x"), timestamp: now }], now);
+    for (let i = 0; i < 20; i++) {
+      const r = await produce(
+        attacker,
+        TOPIC,
+        batchWithSection(Compression.Lz4, section, 2 ** 31 - 1, { timestamp: now }),
+      );
+      expect(errorName(r.errorCode as number)).toBe("INVALID_RECORD");
+    }
+    const log = tb?.broker.topics.partition(TOPIC, 0)?.log;
+    expect(log?.logEndOffset).toBe(0);
+    expect(log?.segmentCount()).toBe(1);
+    await bystanderServed(other);
+  });
+});
