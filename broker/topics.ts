@@ -113,8 +113,9 @@ export class TopicManager {
     }
   }
 
-  private async openPartition(topic: TopicRecord, index: number): Promise<Partition> {
-    const log = await this.logs.createLog(topic.name, index);
+  /** Opens a partition's log; `fresh` for one just created (see LogManager.createLog). */
+  private async openPartition(topic: TopicRecord, index: number, fresh = false): Promise<Partition> {
+    const log = await this.logs.createLog(topic.name, index, fresh);
     const partition = new Partition(topic.name, index, log, this.sfs);
     partition.leaderEpoch = topic.partitions[index]?.leaderEpoch ?? 0;
     await partition.load();
@@ -189,7 +190,7 @@ export class TopicManager {
       if (this.store.topic(name))
         throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`);
       await this.store.createTopic(record);
-      for (let i = 0; i < partitions; i++) await this.openPartition(record, i);
+      for (let i = 0; i < partitions; i++) await this.openPartition(record, i, true);
       return record;
     });
     this.creating.set(name, creation);
@@ -301,7 +302,7 @@ export class TopicManager {
         ],
       };
     });
-    for (let i = before; i < total; i++) await this.openPartition(updated, i);
+    for (let i = before; i < total; i++) await this.openPartition(updated, i, true);
   }
 
   /** Replaces a topic's explicit configs and applies them to its logs. */

@@ -35,6 +35,19 @@ import { type LogJournal, PartitionLog } from "./log.js";
 export const CLEAN_SHUTDOWN_MARKER = ".samsa_cleanshutdown";
 /** Suffix of a partition directory being deleted: `<topic>-<partition>.<id>-delete`. */
 export const DELETE_DIR_SUFFIX = "-delete";
+/** Longest file name (bytes) that common Linux file systems accept. */
+export const MAX_FILE_NAME_BYTES = 255;
+
+/**
+ * The name a partition directory takes while it is deleted: `<topic>-<partition>.<id>-delete`,
+ * with the topic cut short (as Kafka does) so that a 249-character topic still fits in
+ * MAX_FILE_NAME_BYTES. Topic names are ASCII, so characters are bytes.
+ */
+export function deleteDirName(topic: string, partition: number, nowMs: number): string {
+  const id = `${nowMs.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+  const suffix = `-${partition}.${id}${DELETE_DIR_SUFFIX}`;
+  return `${topic.slice(0, MAX_FILE_NAME_BYTES - suffix.length)}${suffix}`;
+}
 /** How many partitions recover at once at start-up. */
 export const DEFAULT_RECOVERY_CONCURRENCY = 4;
 /** log.flush.offset.checkpoint.interval.ms */
@@ -282,15 +295,20 @@ export class LogManager {
     return [...this.logs.values()].map(({ id, log }) => ({ ...id, log }));
   }
 
-  /** Returns the partition's log, creating an empty one if it does not exist. */
-  async createLog(topic: string, partition: number): Promise<PartitionLog> {
+  /**
+   * Returns the partition's log, creating an empty one if it does not exist. With `fresh` (a
+   * partition that the metadata has just created), a directory already on disk under its name
+   * is the remains of a deletion that did not finish: it is removed, never opened, so a
+   * deleted topic's records cannot come back under a new topic of the same name.
+   */
+  async createLog(topic: string, partition: number, fresh = false): Promise<PartitionLog> {
     if (this.closed) throw new KafkaError("KAFKA_STORAGE_ERROR", "log manager is closed");
     const key = partitionKey(topic, partition);
     const existing = this.logs.get(key)?.log;
     if (existing) return existing;
     const pending = this.creating.get(key);
     if (pending) return pending;
-    const creation = this.openLog({ topic, partition }, {}).then((log) => {
+    const creation = this.openFresh({ topic, partition }, fresh).then((log) => {
       this.logs.set(key, { id: { topic, partition }, log });
       this.creating.delete(key);
       return log;
@@ -300,8 +318,19 @@ export class LogManager {
     return creation;
   }
 
+  private async openFresh(id: PartitionId, fresh: boolean): Promise<PartitionLog> {
+    const dir = this.file(partitionKey(id.topic, id.partition));
+    if (fresh && (await this.sfs.exists(dir))) {
+      // Replay must not hand the leftover's journaled records to the new log either.
+      await this.journal?.mark("forget", partitionKey(id.topic, id.partition), -1);
+      await this.sfs.removeTree(dir);
+      await this.sfs.fsyncDir(this.dataDir);
+    }
+    return this.openLog(id, {});
+  }
+
   /**
-   * Removes a partition: its directory is renamed to `<name>.<id>-delete` first, so a crash
+   * Removes a partition: its directory is renamed to `deleteDirName(...)` first, so a crash
    * midway leaves a name that the next start-up deletes.
    */
   async deleteLog(topic: string, partition: number): Promise<boolean> {
@@ -312,7 +341,7 @@ export class LogManager {
     await entry.log.close();
     // Replay must not hand this log's records to a log created later under the same name.
     await this.journal?.mark("forget", key, -1);
-    const doomed = this.file(`${key}.${Date.now().toString(36)}${DELETE_DIR_SUFFIX}`);
+    const doomed = this.file(deleteDirName(topic, partition, Date.now()));
     await this.sfs.rename(this.file(key), doomed);
     await this.sfs.fsyncDir(this.dataDir);
     await this.sfs.removeTree(doomed);
