@@ -9,6 +9,7 @@
 import type { Logger } from "pino";
 import { pino } from "pino";
 import { DataDirLock } from "../storage/dir-lock.js";
+import { openFilesBudget, readFdLimit } from "../storage/fd-limit.js";
 import { NodeFs, type StorageFs } from "../storage/fs.js";
 import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
@@ -62,11 +63,15 @@ export class Broker {
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
     const log = options.logger ?? pino({ level: "silent" });
     const sfs = options.fs ?? new NodeFs();
+    // Before anything else: a limit the broker cannot run with is refused, saying how to raise it.
+    const fdLimit = readFdLimit();
+    const maxOpenFiles = openFilesBudget(fdLimit, config.maxOpenFiles);
+    log.info({ fdLimit, maxOpenFiles }, "open-files budget");
     // Before anything reads or writes the directory: a second broker on it must change nothing.
     await sfs.mkdirp(config.dataDir);
     const lock = await DataDirLock.acquire(config.dataDir);
     try {
-      return await Broker.startLocked(config, log, sfs, lock);
+      return await Broker.startLocked(config, log, sfs, lock, maxOpenFiles);
     } catch (err) {
       await lock.release();
       throw err;
@@ -78,6 +83,7 @@ export class Broker {
     log: Logger,
     sfs: StorageFs,
     lock: DataDirLock,
+    maxOpenFiles: number,
   ): Promise<Broker> {
     const store = await FileMetadataStore.open(config.dataDir, config.nodeId, config.clusterId, sfs);
     const logs = await LogManager.open({
@@ -87,6 +93,7 @@ export class Broker {
       retentionCheckIntervalMs: config.retentionCheckIntervalMs,
       journal: config.journalEnabled,
       journalBytes: config.journalBytes,
+      maxOpenFiles,
     });
     const topics = new TopicManager(config, store, logs, sfs, log);
     await topics.loadAll();

@@ -18,6 +18,7 @@ import {
 } from "./checkpoint.js";
 import { DEFAULT_CLEANER_BACKOFF_MS } from "./cleaner.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "./config.js";
+import { FileCache } from "./file-cache.js";
 import { NodeFs, type StorageFs, writeFileAtomic } from "./fs.js";
 import {
   DEFAULT_JOURNAL_BYTES,
@@ -78,6 +79,11 @@ export interface LogManagerOptions {
   journal?: boolean;
   /** Journal bytes after which its file is rotated (DEFAULT_JOURNAL_BYTES). */
   journalBytes?: number;
+  /**
+   * log.max.open.files: segment and journal files open at once (storage/file-cache.ts); the
+   * least recently used idle ones are closed and reopened on use. Unset: no cap.
+   */
+  maxOpenFiles?: number;
 }
 
 export interface PartitionId {
@@ -124,16 +130,21 @@ export class LogManager {
   private journal: Journal | null = null;
   /** What the start-up replay of the journal did (null without a journal). */
   journalReplay: ReplayReport | null = null;
+  /** The open-files budget of the logs, when `maxOpenFiles` set one. */
+  readonly files: FileCache | null;
 
   private constructor(
     readonly dataDir: string,
     private readonly sfs: StorageFs,
     private readonly options: LogManagerOptions,
-  ) {}
+  ) {
+    this.files = sfs instanceof FileCache ? sfs : null;
+  }
 
   /** Loads every partition under `dataDir`, recovering as the clean-shutdown marker says. */
   static async open(options: LogManagerOptions): Promise<LogManager> {
-    const sfs = options.fs ?? new NodeFs();
+    const base = options.fs ?? new NodeFs();
+    const sfs = options.maxOpenFiles ? new FileCache(base, options.maxOpenFiles) : base;
     await sfs.mkdirp(options.dataDir);
     const manager = new LogManager(options.dataDir, sfs, options);
     await manager.loadAll();
