@@ -272,10 +272,11 @@ export class LogManager {
       highWatermark?: number;
       cleanShutdown?: boolean;
     },
+    config = this.configFor(id.topic, id.partition),
   ): Promise<PartitionLog> {
     return PartitionLog.open({
       dir: this.file(partitionKey(id.topic, id.partition)),
-      config: this.configFor(id.topic, id.partition),
+      config,
       fs: this.sfs,
       now: this.options.now,
       ...state,
@@ -307,19 +308,25 @@ export class LogManager {
   }
 
   /**
-   * Returns the partition's log, creating an empty one if it does not exist. With `fresh` (a
-   * partition that the metadata has just created), a directory already on disk under its name
-   * is the remains of a deletion that did not finish: it is removed, never opened, so a
-   * deleted topic's records cannot come back under a new topic of the same name.
+   * Returns the partition's log, creating an empty one (with `config`, or the one `configFor`
+   * gives) if it does not exist. With `fresh` (a partition being created), a directory already
+   * on disk under its name is the remains of a deletion that did not finish: it is removed,
+   * never opened, so a deleted topic's records cannot come back under a new topic of the same
+   * name; and if the new log cannot be opened, its directory is removed too.
    */
-  async createLog(topic: string, partition: number, fresh = false): Promise<PartitionLog> {
+  async createLog(
+    topic: string,
+    partition: number,
+    fresh = false,
+    config?: LogConfig,
+  ): Promise<PartitionLog> {
     if (this.closed) throw new KafkaError("KAFKA_STORAGE_ERROR", "log manager is closed");
     const key = partitionKey(topic, partition);
     const existing = this.logs.get(key)?.log;
     if (existing) return existing;
     const pending = this.creating.get(key);
     if (pending) return pending;
-    const creation = this.openFresh({ topic, partition }, fresh).then((log) => {
+    const creation = this.openFresh({ topic, partition }, fresh, config).then((log) => {
       this.logs.set(key, { id: { topic, partition }, log });
       this.creating.delete(key);
       return log;
@@ -329,7 +336,7 @@ export class LogManager {
     return creation;
   }
 
-  private async openFresh(id: PartitionId, fresh: boolean): Promise<PartitionLog> {
+  private async openFresh(id: PartitionId, fresh: boolean, config?: LogConfig): Promise<PartitionLog> {
     const dir = this.file(partitionKey(id.topic, id.partition));
     if (fresh && (await this.sfs.exists(dir))) {
       // Replay must not hand the leftover's journaled records to the new log either.
@@ -337,7 +344,13 @@ export class LogManager {
       await this.sfs.removeTree(dir);
       await this.sfs.fsyncDir(this.dataDir);
     }
-    return this.openLog(id, {});
+    try {
+      return await this.openLog(id, {}, config);
+    } catch (err) {
+      // A new partition that could not be opened leaves no directory behind.
+      if (fresh) await this.sfs.removeTree(dir).catch(() => {});
+      throw err;
+    }
   }
 
   /**
