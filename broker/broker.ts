@@ -23,10 +23,13 @@ import { HttpServer } from "./http/server.js";
 import { FileMetadataStore } from "./metadata/file-store.js";
 import type { MetadataStore } from "./metadata/store.js";
 import { KafkaServer } from "./net/kafka-server.js";
+import type { Partition } from "./partition.js";
 import { TopicManager, topicLogConfig } from "./topics.js";
 
 /** How often producer-state snapshots and offset checkpoints are written. */
 export const SNAPSHOT_INTERVAL_MS = 60_000;
+/** Producer-state snapshots written at once (each is a file write, fdatasync and rename). */
+export const SNAPSHOT_CONCURRENCY = 16;
 
 export interface BrokerOptions {
   logger?: Logger;
@@ -104,6 +107,7 @@ export class Broker {
     const loaded = await groups.load();
     if (loaded > 0) log.info({ records: loaded, groups: groups.allGroups().length }, "groups loaded");
     const broker = new Broker(config, store, logs, topics, groups, offsets, log, HANDLERS, lock);
+    broker.noteLoaded();
     try {
       await broker.listen();
     } catch (err) {
@@ -145,9 +149,36 @@ export class Broker {
     this.timers.push(timer);
   }
 
-  /** Writes producer-state snapshots of every partition. */
+  /**
+   * Log start and end of each partition when its producer state was last snapshotted, or loaded
+   * at start: a partition whose log has not moved since needs no new snapshot (its state is
+   * what the next start restores or rebuilds from the log anyway).
+   */
+  private readonly snapshotted = new WeakMap<Partition, string>();
+
+  /** Notes every partition's log position as snapshotted (after the logs are loaded). */
+  private noteLoaded(): void {
+    for (const p of this.topics.allPartitions()) this.snapshotted.set(p, logPosition(p));
+  }
+
+  /**
+   * Writes producer-state snapshots of every partition whose log moved since its last one,
+   * SNAPSHOT_CONCURRENCY at a time.
+   */
   async snapshot(): Promise<void> {
-    for (const p of this.topics.allPartitions()) if (!p.log.failed) await p.snapshot();
+    const due = this.topics
+      .allPartitions()
+      .filter((p) => !p.log.failed && this.snapshotted.get(p) !== logPosition(p));
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) {
+        const p = due[next++];
+        const position = logPosition(p);
+        await p.snapshot();
+        this.snapshotted.set(p, position);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SNAPSHOT_CONCURRENCY, due.length) }, worker));
   }
 
   /** Graceful shutdown; safe to call twice. */
@@ -168,4 +199,9 @@ export class Broker {
     }
     this.log.info("broker stopped");
   }
+}
+
+/** Where a partition's log starts and ends: what its producer-state snapshot depends on. */
+function logPosition(p: Partition): string {
+  return `${p.log.logStartOffset}:${p.log.logEndOffset}`;
 }

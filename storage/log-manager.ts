@@ -55,6 +55,11 @@ export const DEFAULT_RECOVERY_CONCURRENCY = 4;
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
 /** Logs flushed at once when a journal file is retired. */
 export const JOURNAL_FLUSH_CONCURRENCY = 8;
+/**
+ * Logs closed at once by `close`: their fdatasyncs and index writes overlap (the disk and the
+ * file system's journal take several at a time) instead of 10,000 partitions waiting in series.
+ */
+export const CLOSE_CONCURRENCY = 16;
 /** log.retention.check.interval.ms */
 export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60_000;
 
@@ -453,8 +458,8 @@ export class LogManager {
   }
 
   /**
-   * Closes every log (flushing it), writes the checkpoints and, if no log had failed, the
-   * clean-shutdown marker.
+   * Closes every log (flushing it; CLOSE_CONCURRENCY at a time), writes the checkpoints and, if
+   * no log had failed, the clean-shutdown marker.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -462,11 +467,11 @@ export class LogManager {
     for (const t of this.timers) clearInterval(t);
     await Promise.allSettled([...this.creating.values()]);
     let allHealthy = true;
-    for (const { log } of this.all()) {
+    await forEachLimited(this.all(), CLOSE_CONCURRENCY, async ({ log }) => {
       if (log.failed) allHealthy = false;
       await log.close();
       if (log.failed) allHealthy = false;
-    }
+    });
     // Every log is flushed: with all healthy, nothing in the journal is needed any more.
     await this.journal?.close(allHealthy);
     await this.checkpoint();
