@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { pino } from "pino";
 import { configureDecompressor } from "../storage/decompress.js";
 import { DataDirLock } from "../storage/dir-lock.js";
+import { openFilesBudget, readFdLimit } from "../storage/fd-limit.js";
 import { NodeFs, type StorageFs } from "../storage/fs.js";
 import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
@@ -23,10 +24,13 @@ import { HttpServer } from "./http/server.js";
 import { FileMetadataStore } from "./metadata/file-store.js";
 import type { MetadataStore } from "./metadata/store.js";
 import { KafkaServer } from "./net/kafka-server.js";
+import type { Partition } from "./partition.js";
 import { TopicManager, topicLogConfig } from "./topics.js";
 
 /** How often producer-state snapshots and offset checkpoints are written. */
 export const SNAPSHOT_INTERVAL_MS = 60_000;
+/** Producer-state snapshots written at once (each is a file write, fdatasync and rename). */
+export const SNAPSHOT_CONCURRENCY = 16;
 
 export interface BrokerOptions {
   logger?: Logger;
@@ -63,11 +67,15 @@ export class Broker {
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
     const log = options.logger ?? pino({ level: "silent" });
     const sfs = options.fs ?? new NodeFs();
+    // Before anything else: a limit the broker cannot run with is refused, saying how to raise it.
+    const fdLimit = readFdLimit();
+    const maxOpenFiles = openFilesBudget(fdLimit, config.maxOpenFiles);
+    log.info({ fdLimit, maxOpenFiles }, "open-files budget");
     // Before anything reads or writes the directory: a second broker on it must change nothing.
     await sfs.mkdirp(config.dataDir);
     const lock = await DataDirLock.acquire(config.dataDir);
     try {
-      return await Broker.startLocked(config, log, sfs, lock);
+      return await Broker.startLocked(config, log, sfs, lock, maxOpenFiles);
     } catch (err) {
       await lock.release();
       throw err;
@@ -79,6 +87,7 @@ export class Broker {
     log: Logger,
     sfs: StorageFs,
     lock: DataDirLock,
+    maxOpenFiles: number,
   ): Promise<Broker> {
     configureDecompressor({ memoryBytesMax: config.decompressionMemoryMaxBytes });
     const store = await FileMetadataStore.open(config.dataDir, config.nodeId, config.clusterId, sfs, log);
@@ -89,6 +98,7 @@ export class Broker {
       retentionCheckIntervalMs: config.retentionCheckIntervalMs,
       journal: config.journalEnabled,
       journalBytes: config.journalBytes,
+      maxOpenFiles,
     });
     const topics = new TopicManager(config, store, logs, sfs, log);
     await topics.loadAll();
@@ -99,6 +109,7 @@ export class Broker {
     const loaded = await groups.load();
     if (loaded > 0) log.info({ records: loaded, groups: groups.allGroups().length }, "groups loaded");
     const broker = new Broker(config, store, logs, topics, groups, offsets, log, HANDLERS, lock);
+    broker.noteLoaded();
     try {
       await broker.listen();
     } catch (err) {
@@ -146,9 +157,36 @@ export class Broker {
     this.timers.push(expiry);
   }
 
-  /** Writes producer-state snapshots of every partition. */
+  /**
+   * Log start and end of each partition when its producer state was last snapshotted, or loaded
+   * at start: a partition whose log has not moved since needs no new snapshot (its state is
+   * what the next start restores or rebuilds from the log anyway).
+   */
+  private readonly snapshotted = new WeakMap<Partition, string>();
+
+  /** Notes every partition's log position as snapshotted (after the logs are loaded). */
+  private noteLoaded(): void {
+    for (const p of this.topics.allPartitions()) this.snapshotted.set(p, logPosition(p));
+  }
+
+  /**
+   * Writes producer-state snapshots of every partition whose log moved since its last one,
+   * SNAPSHOT_CONCURRENCY at a time.
+   */
   async snapshot(): Promise<void> {
-    for (const p of this.topics.allPartitions()) if (!p.log.failed) await p.snapshot();
+    const due = this.topics
+      .allPartitions()
+      .filter((p) => !p.log.failed && this.snapshotted.get(p) !== logPosition(p));
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length) {
+        const p = due[next++];
+        const position = logPosition(p);
+        await p.snapshot();
+        this.snapshotted.set(p, position);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SNAPSHOT_CONCURRENCY, due.length) }, worker));
   }
 
   /** Graceful shutdown; safe to call twice. */
@@ -169,4 +207,9 @@ export class Broker {
     }
     this.log.info("broker stopped");
   }
+}
+
+/** Where a partition's log starts and ends: what its producer-state snapshot depends on. */
+function logPosition(p: Partition): string {
+  return `${p.log.logStartOffset}:${p.log.logEndOffset}`;
 }

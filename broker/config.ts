@@ -66,6 +66,10 @@ export interface BrokerConfig {
   journalEnabled: boolean;
   /** log.journal.bytes: journal bytes after which its file is rotated and the logs flushed. */
   journalBytes: number;
+  /** log.max.open.files: segment files open at once; -1 derives it from the open-files limit. */
+  maxOpenFiles: number;
+  /** max.broker.partitions (KIP-578's name): partitions this broker holds at most. */
+  maxBrokerPartitions: number;
   logLevel: string;
   /** log.format: auto (readable lines on a terminal, JSON otherwise), json or pretty. */
   logFormat: LogFormat;
@@ -404,6 +408,18 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     min: 64 * 1024,
     doc: "journal file size at which it is rotated and the logs that wrote to it are flushed",
   },
+  "log.max.open.files": {
+    field: "maxOpenFiles",
+    kind: "int",
+    min: -1,
+    doc: "segment files open at once (idle ones closed, reopened on use); -1: half the open-files limit",
+  },
+  "max.broker.partitions": {
+    field: "maxBrokerPartitions",
+    kind: "int",
+    min: 1,
+    doc: "most partitions this broker holds; creation beyond it is refused (POLICY_VIOLATION)",
+  },
   "message.max.bytes": {
     field: null,
     kind: "int",
@@ -465,6 +481,8 @@ export function defaultBrokerConfig(): BrokerConfig {
     retentionCheckIntervalMs: 5 * 60_000,
     journalEnabled: true,
     journalBytes: 256 * 1024 * 1024,
+    maxOpenFiles: -1,
+    maxBrokerPartitions: 20_000,
     logLevel: "info",
     logFormat: "auto",
     offsetsTopicPartitions: 50,

@@ -52,7 +52,12 @@ export function validateTopicName(name: string): void {
 
 /** The log config of a topic: its own configs over the broker's defaults. */
 export function topicLogConfig(config: BrokerConfig, store: MetadataStore, topic: string): LogConfig {
-  const { "min.insync.replicas": _m, ...storage } = store.topic(topic)?.configs ?? {};
+  return logConfigOf(config, store.topic(topic)?.configs ?? {});
+}
+
+/** The log config of a topic with `configs`: those over the broker's defaults. */
+export function logConfigOf(config: BrokerConfig, configs: Record<string, string>): LogConfig {
+  const { "min.insync.replicas": _m, ...storage } = configs;
   return parseLogConfig(storage, topicDefaultsConfig(config));
 }
 
@@ -69,6 +74,8 @@ export class TopicManager {
   onDeleted: ((name: string) => Promise<void>) | null = null;
   /** Producer-id checks, expiry and bounds shared by every partition (producer-ids.ts). */
   readonly producerIds: ProducerIds;
+  /** Partitions of creations under way, counted against max.broker.partitions. */
+  private reservedPartitions = 0;
 
   constructor(
     private readonly config: BrokerConfig,
@@ -118,13 +125,64 @@ export class TopicManager {
     }
   }
 
-  private async openPartition(topic: TopicRecord, index: number): Promise<Partition> {
-    const log = await this.logs.createLog(topic.name, index);
+  /** Opens a partition's log; `fresh` for one just created (see LogManager.createLog). */
+  private async openPartition(topic: TopicRecord, index: number, fresh = false): Promise<Partition> {
+    // A new topic's record is not in the store yet: its configs come from the record.
+    const config = fresh ? logConfigOf(this.config, topic.configs) : undefined;
+    const log = await this.logs.createLog(topic.name, index, fresh, config);
     const partition = new Partition(topic.name, index, log, this.sfs, this.producerIds);
     partition.leaderEpoch = topic.partitions[index]?.leaderEpoch ?? 0;
     await partition.load();
     this.partitions.set(partitionKey(topic.name, index), partition);
     return partition;
+  }
+
+  /** Partitions this broker holds or is creating, as max.broker.partitions counts them. */
+  partitionCount(): number {
+    let held = this.reservedPartitions;
+    for (const t of this.store.topics()) held += t.partitions.length;
+    return held;
+  }
+
+  /**
+   * Throws POLICY_VIOLATION unless `count` more partitions fit in max.broker.partitions.
+   * Internal topics are never refused (their size is the broker's own config), but count.
+   */
+  private checkCapacity(name: string, count: number, internal: boolean): void {
+    const max = this.config.maxBrokerPartitions;
+    const held = this.partitionCount();
+    if (internal || held + count <= max) return;
+    throw new KafkaError(
+      "POLICY_VIOLATION",
+      `${count} more partition(s) for topic ${name} would exceed max.broker.partitions=${max}: this broker holds ${held}; delete topics or raise max.broker.partitions`,
+    );
+  }
+
+  /**
+   * Opens the partitions [from, to) of a topic being created or grown. On any failure, closes and
+   * removes what it opened (files and all) and rethrows: nothing half made stays behind.
+   */
+  private async openNew(topic: TopicRecord, from: number, to: number): Promise<void> {
+    let opened = from;
+    try {
+      for (; opened < to; opened++) await this.openPartition(topic, opened, true);
+    } catch (err) {
+      await this.dropPartitions(topic.name, from, opened);
+      throw err;
+    }
+  }
+
+  /** Closes and removes the logs of partitions [from, to) of a creation that failed. */
+  private async dropPartitions(name: string, from: number, to: number): Promise<void> {
+    for (let i = from; i < to; i++) {
+      this.partitions.delete(partitionKey(name, i));
+      try {
+        await this.logs.deleteLog(name, i);
+      } catch (err) {
+        // Left on disk, it is removed at the next start (no metadata names it) or re-creation.
+        this.log?.error({ err, topic: name, partition: i }, "removing a partly created partition failed");
+      }
+    }
   }
 
   /** The topic's metadata record, if it exists. */
@@ -176,6 +234,7 @@ export class TopicManager {
     if (this.store.topic(name) || this.creating.has(name)) {
       throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`);
     }
+    this.checkCapacity(name, partitions, internal);
     const nodeId = this.config.nodeId;
     const record: TopicRecord = {
       name,
@@ -190,17 +249,26 @@ export class TopicManager {
       configs,
     };
     if (validateOnly) return record;
+    // The logs first, then the metadata: the record in the store is the commit point, and a
+    // crash before it leaves logs that no metadata names (removed at the next start).
     const creation = this.exclusive(name, async () => {
       if (this.store.topic(name))
         throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`);
-      await this.store.createTopic(record);
-      for (let i = 0; i < partitions; i++) await this.openPartition(record, i);
+      await this.openNew(record, 0, partitions);
+      try {
+        await this.store.createTopic(record);
+      } catch (err) {
+        await this.dropPartitions(name, 0, partitions);
+        throw err;
+      }
       return record;
     });
     this.creating.set(name, creation);
+    this.reservedPartitions += partitions;
     try {
       await creation;
     } finally {
+      this.reservedPartitions -= partitions;
       this.creating.delete(name);
     }
     this.log?.info(
@@ -279,34 +347,50 @@ export class TopicManager {
     if (total > MAX_PARTITIONS_PER_TOPIC) {
       throw new KafkaError("INVALID_PARTITIONS", `at most ${MAX_PARTITIONS_PER_TOPIC} partitions per topic`);
     }
+    this.checkCapacity(name, total - current, isInternalTopic(name));
     if (validateOnly) return;
+    this.reservedPartitions += total - current;
+    try {
+      await this.growNow(record, total);
+    } finally {
+      this.reservedPartitions -= total - current;
+    }
+  }
+
+  /**
+   * Opens the new partitions, then records them in the store (the commit point); a failure of
+   * either removes the new partitions' logs.
+   */
+  private async growNow(record: TopicRecord, total: number): Promise<void> {
+    const name = record.name;
     const nodeId = this.config.nodeId;
-    // Count from the record the store hands the change, not the one read above: a concurrent
-    // addPartitions may have grown the topic meanwhile (partition indexes would repeat).
-    let before = current;
-    const updated = await this.store.updateTopic(name, (t) => {
-      before = t.partitions.length;
-      if (total <= before) {
-        throw new KafkaError(
-          "INVALID_PARTITIONS",
-          `topic ${name} has ${before} partitions; ${total} is not more`,
-        );
-      }
-      return {
-        ...t,
-        partitions: [
-          ...t.partitions,
-          ...Array.from({ length: total - before }, (_, i) => ({
-            partition: before + i,
-            leader: nodeId,
-            leaderEpoch: 0,
-            replicas: [nodeId],
-            isr: [nodeId],
-          })),
-        ],
-      };
-    });
-    for (let i = before; i < total; i++) await this.openPartition(updated, i);
+    // Changes of one topic run one at a time (exclusive), so the record read above is current.
+    const before = record.partitions.length;
+    const grown: TopicRecord = {
+      ...record,
+      partitions: [
+        ...record.partitions,
+        ...Array.from({ length: total - before }, (_, i) => ({
+          partition: before + i,
+          leader: nodeId,
+          leaderEpoch: 0,
+          replicas: [nodeId],
+          isr: [nodeId],
+        })),
+      ],
+    };
+    await this.openNew(grown, before, total);
+    try {
+      await this.store.updateTopic(name, (t) => {
+        if (t.partitions.length !== before) {
+          throw new KafkaError("INVALID_PARTITIONS", `topic ${name} changed while it was grown`);
+        }
+        return { ...t, partitions: [...t.partitions, ...grown.partitions.slice(before)] };
+      });
+    } catch (err) {
+      await this.dropPartitions(name, before, total);
+      throw err;
+    }
   }
 
   /** Replaces a topic's explicit configs and applies them to its logs. */

@@ -18,6 +18,7 @@ import {
 } from "./checkpoint.js";
 import { DEFAULT_CLEANER_BACKOFF_MS } from "./cleaner.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "./config.js";
+import { FileCache } from "./file-cache.js";
 import { NodeFs, type StorageFs, writeFileAtomic } from "./fs.js";
 import {
   DEFAULT_JOURNAL_BYTES,
@@ -35,12 +36,30 @@ import { type LogJournal, PartitionLog } from "./log.js";
 export const CLEAN_SHUTDOWN_MARKER = ".samsa_cleanshutdown";
 /** Suffix of a partition directory being deleted: `<topic>-<partition>.<id>-delete`. */
 export const DELETE_DIR_SUFFIX = "-delete";
+/** Longest file name (bytes) that common Linux file systems accept. */
+export const MAX_FILE_NAME_BYTES = 255;
+
+/**
+ * The name a partition directory takes while it is deleted: `<topic>-<partition>.<id>-delete`,
+ * with the topic cut short (as Kafka does) so that a 249-character topic still fits in
+ * MAX_FILE_NAME_BYTES. Topic names are ASCII, so characters are bytes.
+ */
+export function deleteDirName(topic: string, partition: number, nowMs: number): string {
+  const id = `${nowMs.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+  const suffix = `-${partition}.${id}${DELETE_DIR_SUFFIX}`;
+  return `${topic.slice(0, MAX_FILE_NAME_BYTES - suffix.length)}${suffix}`;
+}
 /** How many partitions recover at once at start-up. */
 export const DEFAULT_RECOVERY_CONCURRENCY = 4;
 /** log.flush.offset.checkpoint.interval.ms */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
 /** Logs flushed at once when a journal file is retired. */
 export const JOURNAL_FLUSH_CONCURRENCY = 8;
+/**
+ * Logs closed at once by `close`: their fdatasyncs and index writes overlap (the disk and the
+ * file system's journal take several at a time) instead of 10,000 partitions waiting in series.
+ */
+export const CLOSE_CONCURRENCY = 16;
 /** log.retention.check.interval.ms */
 export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60_000;
 
@@ -65,6 +84,11 @@ export interface LogManagerOptions {
   journal?: boolean;
   /** Journal bytes after which its file is rotated (DEFAULT_JOURNAL_BYTES). */
   journalBytes?: number;
+  /**
+   * log.max.open.files: segment and journal files open at once (storage/file-cache.ts); the
+   * least recently used idle ones are closed and reopened on use. Unset: no cap.
+   */
+  maxOpenFiles?: number;
 }
 
 export interface PartitionId {
@@ -111,16 +135,21 @@ export class LogManager {
   private journal: Journal | null = null;
   /** What the start-up replay of the journal did (null without a journal). */
   journalReplay: ReplayReport | null = null;
+  /** The open-files budget of the logs, when `maxOpenFiles` set one. */
+  readonly files: FileCache | null;
 
   private constructor(
     readonly dataDir: string,
     private readonly sfs: StorageFs,
     private readonly options: LogManagerOptions,
-  ) {}
+  ) {
+    this.files = sfs instanceof FileCache ? sfs : null;
+  }
 
   /** Loads every partition under `dataDir`, recovering as the clean-shutdown marker says. */
   static async open(options: LogManagerOptions): Promise<LogManager> {
-    const sfs = options.fs ?? new NodeFs();
+    const base = options.fs ?? new NodeFs();
+    const sfs = options.maxOpenFiles ? new FileCache(base, options.maxOpenFiles) : base;
     await sfs.mkdirp(options.dataDir);
     const manager = new LogManager(options.dataDir, sfs, options);
     await manager.loadAll();
@@ -248,10 +277,11 @@ export class LogManager {
       highWatermark?: number;
       cleanShutdown?: boolean;
     },
+    config = this.configFor(id.topic, id.partition),
   ): Promise<PartitionLog> {
     return PartitionLog.open({
       dir: this.file(partitionKey(id.topic, id.partition)),
-      config: this.configFor(id.topic, id.partition),
+      config,
       fs: this.sfs,
       now: this.options.now,
       ...state,
@@ -282,15 +312,26 @@ export class LogManager {
     return [...this.logs.values()].map(({ id, log }) => ({ ...id, log }));
   }
 
-  /** Returns the partition's log, creating an empty one if it does not exist. */
-  async createLog(topic: string, partition: number): Promise<PartitionLog> {
+  /**
+   * Returns the partition's log, creating an empty one (with `config`, or the one `configFor`
+   * gives) if it does not exist. With `fresh` (a partition being created), a directory already
+   * on disk under its name is the remains of a deletion that did not finish: it is removed,
+   * never opened, so a deleted topic's records cannot come back under a new topic of the same
+   * name; and if the new log cannot be opened, its directory is removed too.
+   */
+  async createLog(
+    topic: string,
+    partition: number,
+    fresh = false,
+    config?: LogConfig,
+  ): Promise<PartitionLog> {
     if (this.closed) throw new KafkaError("KAFKA_STORAGE_ERROR", "log manager is closed");
     const key = partitionKey(topic, partition);
     const existing = this.logs.get(key)?.log;
     if (existing) return existing;
     const pending = this.creating.get(key);
     if (pending) return pending;
-    const creation = this.openLog({ topic, partition }, {}).then((log) => {
+    const creation = this.openFresh({ topic, partition }, fresh, config).then((log) => {
       this.logs.set(key, { id: { topic, partition }, log });
       this.creating.delete(key);
       return log;
@@ -300,8 +341,25 @@ export class LogManager {
     return creation;
   }
 
+  private async openFresh(id: PartitionId, fresh: boolean, config?: LogConfig): Promise<PartitionLog> {
+    const dir = this.file(partitionKey(id.topic, id.partition));
+    if (fresh && (await this.sfs.exists(dir))) {
+      // Replay must not hand the leftover's journaled records to the new log either.
+      await this.journal?.mark("forget", partitionKey(id.topic, id.partition), -1);
+      await this.sfs.removeTree(dir);
+      await this.sfs.fsyncDir(this.dataDir);
+    }
+    try {
+      return await this.openLog(id, {}, config);
+    } catch (err) {
+      // A new partition that could not be opened leaves no directory behind.
+      if (fresh) await this.sfs.removeTree(dir).catch(() => {});
+      throw err;
+    }
+  }
+
   /**
-   * Removes a partition: its directory is renamed to `<name>.<id>-delete` first, so a crash
+   * Removes a partition: its directory is renamed to `deleteDirName(...)` first, so a crash
    * midway leaves a name that the next start-up deletes.
    */
   async deleteLog(topic: string, partition: number): Promise<boolean> {
@@ -312,7 +370,7 @@ export class LogManager {
     await entry.log.close();
     // Replay must not hand this log's records to a log created later under the same name.
     await this.journal?.mark("forget", key, -1);
-    const doomed = this.file(`${key}.${Date.now().toString(36)}${DELETE_DIR_SUFFIX}`);
+    const doomed = this.file(deleteDirName(topic, partition, Date.now()));
     await this.sfs.rename(this.file(key), doomed);
     await this.sfs.fsyncDir(this.dataDir);
     await this.sfs.removeTree(doomed);
@@ -400,8 +458,8 @@ export class LogManager {
   }
 
   /**
-   * Closes every log (flushing it), writes the checkpoints and, if no log had failed, the
-   * clean-shutdown marker.
+   * Closes every log (flushing it; CLOSE_CONCURRENCY at a time), writes the checkpoints and, if
+   * no log had failed, the clean-shutdown marker.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -409,11 +467,11 @@ export class LogManager {
     for (const t of this.timers) clearInterval(t);
     await Promise.allSettled([...this.creating.values()]);
     let allHealthy = true;
-    for (const { log } of this.all()) {
+    await forEachLimited(this.all(), CLOSE_CONCURRENCY, async ({ log }) => {
       if (log.failed) allHealthy = false;
       await log.close();
       if (log.failed) allHealthy = false;
-    }
+    });
     // Every log is flushed: with all healthy, nothing in the journal is needed any more.
     await this.journal?.close(allHealthy);
     await this.checkpoint();

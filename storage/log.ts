@@ -1269,7 +1269,8 @@ export class PartitionLog {
       await this.enqueueTask(async () => {
         try {
           await this.active.writeOut();
-          await this.sfs.fdatasync(this.active.fd);
+          // A log flushed to its end (idle since) has nothing for an fdatasync to make durable.
+          if (this.flushedOffset < this.endOffset) await this.sfs.fdatasync(this.active.fd);
           this.flushedOffset = this.endOffset;
           await this.active.persistIndexes();
           await this.epochs.flush();

@@ -199,6 +199,8 @@ export class LogSegment {
   private readers = 0;
   private readersDone: (() => void) | null = null;
   private closed = false;
+  /** The index files on disk match the indexes in memory (loaded or persisted, unchanged since). */
+  private indexesSaved = false;
 
   private constructor(
     private readonly sfs: StorageFs,
@@ -264,7 +266,10 @@ export class LogSegment {
     this.timeIndex = timeIndex;
     this.maxTimestamp = timeIndex.entries > 0 ? timeIndex.lastTimestamp() : -1;
     this.offsetOfMaxTimestamp = this.baseOffset + Math.max(0, timeIndex.lastOffset());
-    if (!findEnd) return true;
+    if (!findEnd) {
+      this.indexesSaved = true;
+      return true;
+    }
     const from = Math.max(0, index.lastPosition());
     let next = this.baseOffset;
     let lastPosition = from;
@@ -277,6 +282,7 @@ export class LogSegment {
     if (this.size > 0 && next <= this.baseOffset) return false;
     this.nextOffset = next;
     this.bytesSinceIndexEntry = this.size - from;
+    this.indexesSaved = true;
     return true;
   }
 
@@ -310,6 +316,7 @@ export class LogSegment {
   }
 
   private resetIndexes(): void {
+    this.indexesSaved = false;
     this.index = new OffsetIndex(this.index.maxEntries);
     this.timeIndex = new TimeIndex();
     this.maxTimestamp = -1;
@@ -329,6 +336,7 @@ export class LogSegment {
     position: number,
     size: number,
   ): void {
+    this.indexesSaved = false;
     if (maxTimestamp > this.maxTimestamp) {
       this.maxTimestamp = maxTimestamp;
       this.offsetOfMaxTimestamp = baseOffset;
@@ -348,18 +356,25 @@ export class LogSegment {
     return this.index.isFull();
   }
 
-  /** Writes both indexes (with a final time-index entry for the max timestamp) atomically. */
+  /**
+   * Writes both indexes (with a final time-index entry for the max timestamp) atomically; does
+   * nothing when the files on disk already hold them (a segment unchanged since it was loaded
+   * or last persisted), so closing 10,000 idle partitions writes no index file.
+   */
   async persistIndexes(): Promise<void> {
+    if (this.indexesSaved) return;
     // A non-empty segment always has a final time entry (-1 when no record had a timestamp), so
     // an empty time index beside a non-empty log reads as damage.
     if (this.size > 0)
       this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
     await writeFileAtomic(this.sfs, this.file(INDEX_SUFFIX), this.index.toBuffer());
     await writeFileAtomic(this.sfs, this.file(TIME_INDEX_SUFFIX), this.timeIndex.toBuffer());
+    this.indexesSaved = true;
   }
 
   /** Removes index files that a truncation or a reopened active segment made stale. */
   async removeIndexFiles(): Promise<void> {
+    this.indexesSaved = false;
     for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
       if (await this.sfs.exists(this.file(suffix))) await this.sfs.unlink(this.file(suffix));
     }
@@ -522,6 +537,7 @@ export class LogSegment {
    * of the removed batch, so a truncation inside a batch removes that whole batch.
    */
   async truncateTo(offset: number): Promise<number> {
+    this.indexesSaved = false;
     await this.writeOut();
     const { position, baseOffset } = await this.positionOf(offset);
     if (position >= this.size) return this.nextOffset;
