@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { KafkaError } from "../protocol/errors.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig, parseLogConfig } from "../storage/config.js";
+import { DEFAULT_HEAL_BACKOFF_MAX_MS, DEFAULT_HEAL_BACKOFF_MS } from "../storage/heal.js";
 
 /** log.format values: see broker/logger.ts. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
@@ -38,6 +39,10 @@ export interface BrokerConfig {
   journalEnabled: boolean;
   /** log.journal.bytes: journal bytes after which its file is rotated and the logs flushed. */
   journalBytes: number;
+  /** log.heal.backoff.ms: first probe of a failed journal or log (storage/heal.ts). */
+  healBackoffMs: number;
+  /** log.heal.backoff.max.ms: probes of a log that stays failed slow down to this interval. */
+  healBackoffMaxMs: number;
   logLevel: string;
   /** log.format: auto (readable lines on a terminal, JSON otherwise), json or pretty. */
   logFormat: LogFormat;
@@ -181,6 +186,18 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     min: 64 * 1024,
     doc: "journal file size at which it is rotated and the logs that wrote to it are flushed",
   },
+  "log.heal.backoff.ms": {
+    field: "healBackoffMs",
+    kind: "int",
+    min: 1,
+    doc: "after a storage fault (ENOSPC, EIO, EMFILE), wait this long before the first probe of the journal or log",
+  },
+  "log.heal.backoff.max.ms": {
+    field: "healBackoffMaxMs",
+    kind: "int",
+    min: 1,
+    doc: "probes of a journal or log that stays failed double their interval up to this",
+  },
   "message.max.bytes": {
     field: null,
     kind: "int",
@@ -237,6 +254,8 @@ export function defaultBrokerConfig(): BrokerConfig {
     retentionCheckIntervalMs: 5 * 60_000,
     journalEnabled: true,
     journalBytes: 256 * 1024 * 1024,
+    healBackoffMs: DEFAULT_HEAL_BACKOFF_MS,
+    healBackoffMaxMs: DEFAULT_HEAL_BACKOFF_MAX_MS,
     logLevel: "info",
     logFormat: "auto",
     offsetsTopicPartitions: 50,

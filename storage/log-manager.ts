@@ -19,6 +19,7 @@ import {
 import { DEFAULT_CLEANER_BACKOFF_MS } from "./cleaner.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "./config.js";
 import { NodeFs, type StorageFs, writeFileAtomic } from "./fs.js";
+import { Healer, type StorageEvents } from "./heal.js";
 import {
   DEFAULT_JOURNAL_BYTES,
   decodeJournal,
@@ -65,6 +66,12 @@ export interface LogManagerOptions {
   journal?: boolean;
   /** Journal bytes after which its file is rotated (DEFAULT_JOURNAL_BYTES). */
   journalBytes?: number;
+  /** log.heal.backoff.ms: first probe of a failed journal or log (storage/heal.ts). */
+  healBackoffMs?: number;
+  /** log.heal.backoff.max.ms: the longest interval between probes. */
+  healBackoffMaxMs?: number;
+  /** Where faults and heals are reported, once each. */
+  events?: StorageEvents;
 }
 
 export interface PartitionId {
@@ -111,12 +118,21 @@ export class LogManager {
   private journal: Journal | null = null;
   /** What the start-up replay of the journal did (null without a journal). */
   journalReplay: ReplayReport | null = null;
+  /** Probes the failed journal and logs until they heal. */
+  readonly healer: Healer;
 
   private constructor(
     readonly dataDir: string,
     private readonly sfs: StorageFs,
     private readonly options: LogManagerOptions,
-  ) {}
+  ) {
+    this.healer = new Healer({
+      backoffMs: options.healBackoffMs,
+      backoffMaxMs: options.healBackoffMaxMs,
+      events: options.events,
+      now: options.now,
+    });
+  }
 
   /** Loads every partition under `dataDir`, recovering as the clean-shutdown marker says. */
   static async open(options: LogManagerOptions): Promise<LogManager> {
@@ -194,6 +210,9 @@ export class LogManager {
         fs: this.sfs,
         maxBytes: this.options.journalBytes ?? DEFAULT_JOURNAL_BYTES,
         flushLogs: (keys) => this.flushLogs(keys),
+        onFailed: (failure) => {
+          if (this.journal) this.healer.failed("journal", JOURNAL_DIR, this.journal, failure);
+        },
       },
       files.length > 0 ? files[files.length - 1].sequence : 0,
     );
@@ -249,7 +268,14 @@ export class LogManager {
       cleanShutdown?: boolean;
     },
   ): Promise<PartitionLog> {
-    return PartitionLog.open({
+    const key = partitionKey(id.topic, id.partition);
+    let opened: PartitionLog | undefined;
+    const reportFailure = (failure: unknown) => {
+      // Only a log still in use is probed: a deleted or closing one has nothing to resume.
+      if (opened && this.logs.get(key)?.log === opened && !this.closed)
+        this.healer.failed("partition", key, opened, failure);
+    };
+    const open = PartitionLog.open({
       dir: this.file(partitionKey(id.topic, id.partition)),
       config: this.configFor(id.topic, id.partition),
       fs: this.sfs,
@@ -257,7 +283,12 @@ export class LogManager {
       ...state,
       onTruncated: () => void this.checkpoint().catch(() => {}),
       onAppend: this.options.onAppend ? () => this.options.onAppend?.(id.topic, id.partition) : undefined,
-      journal: this.journalHandle(partitionKey(id.topic, id.partition)),
+      journal: this.journalHandle(key),
+      onFailed: reportFailure,
+    });
+    return open.then((log) => {
+      opened = log;
+      return log;
     });
   }
 
@@ -309,6 +340,7 @@ export class LogManager {
     const entry = this.logs.get(key);
     if (!entry) return false;
     this.logs.delete(key);
+    this.healer.forget(key);
     await entry.log.close();
     // Replay must not hand this log's records to a log created later under the same name.
     await this.journal?.mark("forget", key, -1);
@@ -407,6 +439,7 @@ export class LogManager {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    await this.healer.close();
     await Promise.allSettled([...this.creating.values()]);
     let allHealthy = true;
     for (const { log } of this.all()) {
