@@ -738,10 +738,12 @@ export class PartitionLog {
    * Recovers from a failed write, flush or open: once the writer and any flush-behind have
    * stopped, opens the active segment's file again (proving a descriptor can be had after
    * EMFILE), drops every byte past the committed end (in memory or in the file), proves the file
-   * takes a write and a sync again (storage/heal.ts `proveWritable`), proves the unflushed tail (storage/heal.ts: every batch's CRC, ending at the log end) and writes it
-   * again, fdatasyncs it, and journals a `synced` marker. Only then are appends accepted, from
-   * the log end: what was refused never becomes visible, and the offsets it was given are reused.
-   * Throws, still failed, when a step fails or the failure needs a restart.
+   * takes a write and a sync again (`proveWritable`), proves the unflushed tail (every batch's
+   * CRC, ending at the log end) and writes it again (`proveAndRewriteTail`: after a failed
+   * fdatasync the page cache cannot be trusted to hold it dirty), fdatasyncs it, and journals a
+   * `synced` marker. Only then are appends accepted, from the log end: what was refused never
+   * becomes visible, and the offsets it was given are reused. Throws, still failed, when a step
+   * fails or the failure needs a restart (a truncation or compaction swap cut short).
    */
   async heal(): Promise<void> {
     if (!this.failure) return;
