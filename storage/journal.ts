@@ -377,6 +377,8 @@ export class Journal {
   private running: Promise<void> | null = null;
   private failure: KafkaError | null = null;
   private closed = false;
+  /** Files whose logs could not all flush when retired (a fault): `retireKept` tries again. */
+  private kept: { file: string; keys: Set<string> }[] = [];
   /** The retirement of old files, one after another. */
   private retiring: Promise<void> = Promise.resolve();
   /** Rounds written (one writev and fdatasync each). */
@@ -499,17 +501,20 @@ export class Journal {
     this.retiring = this.retiring.then(() => this.retire(oldFd, oldFile, keys));
   }
 
-  private async retire(fd: number, file: string, keys: Set<string>): Promise<void> {
+  private async retire(fd: number | null, file: string, keys: Set<string>): Promise<void> {
     const sfs = this.options.fs;
-    await sfs.close(fd).catch(() => {});
+    if (fd !== null) await sfs.close(fd).catch(() => {});
     let flushed = false;
     try {
       flushed = await this.options.flushLogs(keys);
     } catch {
       flushed = false;
     }
-    // A log that could not flush keeps the file: the next start replays it.
-    if (!flushed) return;
+    // A log that could not flush keeps the file (the next start replays it) until a heal.
+    if (!flushed) {
+      this.kept.push({ file, keys });
+      return;
+    }
     try {
       await sfs.unlink(file);
       await sfs.fsyncDir(this.options.dir);
@@ -576,6 +581,17 @@ export class Journal {
         `journal ${this.file}: its durable tail (bytes ${this.syncedRoundStart}-${this.synced}) does not read back intact`,
       );
     }
+  }
+
+  /**
+   * Retires again the files kept because a log could not flush (called once a fault heals), so
+   * a disk that filled up gets the journal's space back without a restart.
+   */
+  retireKept(): Promise<void> {
+    for (const { file, keys } of this.kept.splice(0)) {
+      this.retiring = this.retiring.then(() => this.retire(null, file, keys));
+    }
+    return this.retiring;
   }
 
   /** Waits for rounds in flight and for files being retired. */

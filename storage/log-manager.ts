@@ -129,7 +129,14 @@ export class LogManager {
     this.healer = new Healer({
       backoffMs: options.healBackoffMs,
       backoffMaxMs: options.healBackoffMaxMs,
-      events: options.events,
+      events: {
+        fault: (event) => options.events?.fault?.(event),
+        healed: (event) => {
+          options.events?.healed?.(event);
+          // A journal file kept for a log that could not flush may go now.
+          void this.journal?.retireKept();
+        },
+      },
       now: options.now,
     });
   }

@@ -7,7 +7,7 @@
  * acknowledged batch is there byte for byte, no refused one is, also after a power cut. One fault
  * event and one heal event per journal or partition, however many appends were refused.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -65,6 +65,11 @@ function openManager(fs: FaultyFs, events: Events, options: Partial<LogManagerOp
     events: { fault: (e) => events.faults.push(e), healed: (e) => events.healed.push(e) },
     ...options,
   });
+}
+
+function journalFiles(): string[] {
+  const d = path.join(dir, JOURNAL_DIR);
+  return existsSync(d) ? readdirSync(d).filter((n) => n.endsWith(".journal")) : [];
 }
 
 const inJournal = (file: string) => file.includes(`${path.sep}${JOURNAL_DIR}${path.sep}`);
@@ -154,6 +159,41 @@ describe("the journal heals", () => {
       });
     });
   }
+
+  it("a journal file kept because a log could not flush at its retirement goes once the log heals", async () => {
+    await withSeed(BASE_SEED + 5, async (rng) => {
+      const fs = new LossyFs();
+      const events: Events = { faults: [], healed: [] };
+      const lm = await openManager(fs, events, { journalBytes: 4096 });
+      const clock = newClock();
+      const log = await lm.createLog("k", 0);
+      const acked: StoredBatch[][] = [[]];
+      fs.target = (file) => file.endsWith(".log");
+      fs.failFdatasync("all");
+      // Journaled appends need no segment flush; the journal's rotation does, and fails.
+      for (let n = 0; n < 200 && !log.failed; n++) {
+        const buf = randomAppend(rng, clock);
+        try {
+          await log.append(buf);
+          acked[0].push(...storedBatches(buf));
+        } catch (err) {
+          expect(KafkaError.is(err, "KAFKA_STORAGE_ERROR")).toBe(true);
+        }
+      }
+      await waitFor(() => log.failed, "the retirement's flush to fail the log");
+      await lm.drainJournal();
+      expect(journalFiles().length, "the old file is kept").toBeGreaterThan(1);
+      fs.heal();
+      await waitFor(() => !log.failed, "the heal");
+      await waitFor(async () => {
+        await lm.drainJournal();
+        return journalFiles().length === 1;
+      }, "the kept journal file to go");
+      await ackEach([log], acked, rng, clock);
+      await expectLogHolds(log, acked[0], rng);
+      await lm.close();
+    });
+  });
 
   it("EMFILE when the journal rotates: refused until a descriptor is free, then rotates", async () => {
     await withSeed(BASE_SEED + 3, async (rng) => {
