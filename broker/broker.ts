@@ -12,6 +12,7 @@ import { configureDecompressor } from "../storage/decompress.js";
 import { DataDirLock } from "../storage/dir-lock.js";
 import { openFilesBudget, readFdLimit } from "../storage/fd-limit.js";
 import { NodeFs, type StorageFs } from "../storage/fs.js";
+import type { StorageEvents } from "../storage/heal.js";
 import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
 import type { ApiHandler } from "./api/types.js";
@@ -26,6 +27,25 @@ import type { MetadataStore } from "./metadata/store.js";
 import { KafkaServer } from "./net/kafka-server.js";
 import type { Partition } from "./partition.js";
 import { TopicManager, topicLogConfig } from "./topics.js";
+
+/**
+ * Storage faults and heals as log lines: one error line when the journal or a partition fails
+ * (which, the errno code, the failed call) and one warn line when it heals.
+ */
+function storageEvents(log: Logger): StorageEvents {
+  return {
+    fault: ({ kind, key, code, message }) =>
+      log.error(
+        { [kind]: key, code, cause: message },
+        `storage fault: ${kind} ${key} refuses writes (KAFKA_STORAGE_ERROR) until it heals: ${message}`,
+      ),
+    healed: ({ kind, key, code, attempts, downMs }) =>
+      log.warn(
+        { [kind]: key, code, attempts, downMs },
+        `storage healed: ${kind} ${key} accepts writes again after ${code} (tail proved)`,
+      ),
+  };
+}
 
 /** How often producer-state snapshots and offset checkpoints are written. */
 export const SNAPSHOT_INTERVAL_MS = 60_000;
@@ -99,6 +119,9 @@ export class Broker {
       journal: config.journalEnabled,
       journalBytes: config.journalBytes,
       maxOpenFiles,
+      healBackoffMs: config.healBackoffMs,
+      healBackoffMaxMs: config.healBackoffMaxMs,
+      events: storageEvents(log),
     });
     const topics = new TopicManager(config, store, logs, sfs, log);
     await topics.loadAll();

@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs";
 import { KafkaError } from "../protocol/errors.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig, MIN_SEGMENT_BYTES, parseLogConfig } from "../storage/config.js";
 import { DECOMPRESSION_MEMORY_BYTES_DEFAULT } from "../storage/decompress.js";
+import { DEFAULT_HEAL_BACKOFF_MAX_MS, DEFAULT_HEAL_BACKOFF_MS } from "../storage/heal.js";
 import { TOPIC_CONFIGS } from "../storage/topic-configs.js";
 
 /** log.format values: see broker/logger.ts. */
@@ -70,6 +71,10 @@ export interface BrokerConfig {
   maxOpenFiles: number;
   /** max.broker.partitions (KIP-578's name): partitions this broker holds at most. */
   maxBrokerPartitions: number;
+  /** log.heal.backoff.ms: first probe of a failed journal or log (storage/heal.ts). */
+  healBackoffMs: number;
+  /** log.heal.backoff.max.ms: probes of a log that stays failed slow down to this interval. */
+  healBackoffMaxMs: number;
   logLevel: string;
   /** log.format: auto (readable lines on a terminal, JSON otherwise), json or pretty. */
   logFormat: LogFormat;
@@ -420,6 +425,20 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     min: 1,
     doc: "most partitions this broker holds; creation beyond it is refused (POLICY_VIOLATION)",
   },
+  "log.heal.backoff.ms": {
+    field: "healBackoffMs",
+    kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
+    doc: "after a storage fault (ENOSPC, EIO, EMFILE), wait this long before the first probe of the journal or log",
+  },
+  "log.heal.backoff.max.ms": {
+    field: "healBackoffMaxMs",
+    kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
+    doc: "probes of a journal or log that stays failed double their interval up to this",
+  },
   "message.max.bytes": {
     field: null,
     kind: "int",
@@ -483,6 +502,8 @@ export function defaultBrokerConfig(): BrokerConfig {
     journalBytes: 256 * 1024 * 1024,
     maxOpenFiles: -1,
     maxBrokerPartitions: 20_000,
+    healBackoffMs: DEFAULT_HEAL_BACKOFF_MS,
+    healBackoffMaxMs: DEFAULT_HEAL_BACKOFF_MAX_MS,
     logLevel: "info",
     logFormat: "auto",
     offsetsTopicPartitions: 50,

@@ -300,7 +300,15 @@ export class Partition {
         offset += b.records;
       }
     }
-    const result = await pending;
+    let result: AppendResult;
+    try {
+      result = await pending;
+    } catch (err) {
+      // Refused (a storage fault): the sequences were never written, so the producer's retry
+      // after the log heals is appended, not answered as a duplicate of nothing.
+      if (recorded.length > 0) this.producers.truncateTo(recorded[0].baseOffset);
+      throw err;
+    }
     for (const seq of recorded) {
       seq.pending = undefined;
       if (result.logAppendTimeMs !== undefined && result.logAppendTimeMs !== NO_TIMESTAMP)

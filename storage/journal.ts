@@ -50,6 +50,7 @@ import {
 } from "../protocol/record-batch.js";
 import { readInt64, writeInt64 } from "../protocol/varint.js";
 import type { StorageFs } from "./fs.js";
+import { proveWritable } from "./heal.js";
 
 export const JOURNAL_DIR = "journal";
 export const JOURNAL_SUFFIX = ".journal";
@@ -346,18 +347,25 @@ export interface JournalOptions {
    * Resolves true when every one is durable; the file is removed only then.
    */
   flushLogs: (keys: Set<string>) => Promise<boolean>;
+  /** Called once when the journal fails (until it heals): the storage healer probes it. */
+  onFailed?: (failure: KafkaError) => void;
 }
 
 /**
  * The writer of the journal: entries wait in `pending` and go out together, one writev and one
- * fdatasync per round. A failed write or flush fails the journal: every waiting and later
- * commit is refused with KAFKA_STORAGE_ERROR.
+ * fdatasync per round. A failed write, flush or open fails the journal: every waiting and later
+ * commit is refused with KAFKA_STORAGE_ERROR until `heal` has cut the file back to its last
+ * durable round and proved it (storage/heal.ts probes it).
  */
 export class Journal {
   private fd = -1;
   private file = "";
   private sequence = 0;
   private position = 0;
+  /** Bytes made durable by a successful fdatasync; a failed round's bytes lie past it. */
+  private synced = 0;
+  /** Where the last durable round starts: `heal` reads [syncedRoundStart, synced) back. */
+  private syncedRoundStart = 0;
   /** Keys with entries in the current file. */
   private keys = new Set<string>();
   private pending: Buffer[] = [];
@@ -369,6 +377,8 @@ export class Journal {
   private running: Promise<void> | null = null;
   private failure: KafkaError | null = null;
   private closed = false;
+  /** Files whose logs could not all flush when retired (a fault): `retireKept` tries again. */
+  private kept: { file: string; keys: Set<string> }[] = [];
   /** The retirement of old files, one after another. */
   private retiring: Promise<void> = Promise.resolve();
   /** Rounds written (one writev and fdatasync each). */
@@ -391,11 +401,16 @@ export class Journal {
   private async startFile(sequence: number): Promise<void> {
     const file = path.join(this.options.dir, journalFileName(sequence));
     const fd = await this.options.fs.open(file, "create");
-    await this.options.fs.fsyncDir(this.options.dir);
+    try {
+      await this.options.fs.fsyncDir(this.options.dir);
+    } catch (err) {
+      await this.options.fs.close(fd).catch(() => {});
+      throw err;
+    }
     this.fd = fd;
     this.file = file;
     this.sequence = sequence;
-    this.position = 0;
+    this.position = this.synced = this.syncedRoundStart = 0;
     this.keys = new Set();
   }
 
@@ -460,6 +475,8 @@ export class Journal {
         }
         this.position += bytes;
         await sfs.fdatasync(this.fd);
+        this.syncedRoundStart = this.synced;
+        this.synced = this.position;
         this.rounds++;
       } catch (err) {
         this.fail(err, waiters);
@@ -484,17 +501,20 @@ export class Journal {
     this.retiring = this.retiring.then(() => this.retire(oldFd, oldFile, keys));
   }
 
-  private async retire(fd: number, file: string, keys: Set<string>): Promise<void> {
+  private async retire(fd: number | null, file: string, keys: Set<string>): Promise<void> {
     const sfs = this.options.fs;
-    await sfs.close(fd).catch(() => {});
+    if (fd !== null) await sfs.close(fd).catch(() => {});
     let flushed = false;
     try {
       flushed = await this.options.flushLogs(keys);
     } catch {
       flushed = false;
     }
-    // A log that could not flush keeps the file: the next start replays it.
-    if (!flushed) return;
+    // A log that could not flush keeps the file (the next start replays it) until a heal.
+    if (!flushed) {
+      this.kept.push({ file, keys });
+      return;
+    }
     try {
       await sfs.unlink(file);
       await sfs.fsyncDir(this.options.dir);
@@ -505,6 +525,7 @@ export class Journal {
 
   private fail(err: unknown, waiters: Waiter[]): void {
     const reason = err instanceof Error ? err.message : String(err);
+    const first = this.failure === null;
     this.failure = new KafkaError("KAFKA_STORAGE_ERROR", `journal ${this.file} failed: ${reason}`, {
       cause: err,
     });
@@ -513,6 +534,64 @@ export class Journal {
     this.pending = [];
     this.pendingBytes = 0;
     this.pendingKeys = [];
+    if (first && !this.closed) this.options.onFailed?.(this.failure);
+  }
+
+  /**
+   * Recovers from a failure: on a fresh descriptor (which also proves one can be had after
+   * EMFILE), cuts the file back to the end of its last durable round (a torn or unsynced round
+   * was never acknowledged), proves the disk takes a write and a sync again (storage/heal.ts
+   * `proveWritable`), fdatasyncs the cut, and reads the last durable round back, checking
+   * every entry's CRC and its batches'. Only then are commits accepted again, written after it.
+   * A failed fdatasync leaves the page cache's state unknown ("fsyncgate"), so nothing written
+   * after the last successful one is trusted: it is cut, and its commits were refused. Throws,
+   * still failed, when a step fails.
+   */
+  async heal(): Promise<void> {
+    if (!this.failure) return;
+    if (this.closed) throw new KafkaError("KAFKA_STORAGE_ERROR", "journal is closed");
+    while (this.running) await this.running;
+    const sfs = this.options.fs;
+    const fd = await sfs.open(this.file, "readWrite");
+    try {
+      await sfs.ftruncate(fd, this.synced);
+      await proveWritable(sfs, fd, this.synced);
+      await sfs.fdatasync(fd);
+      await this.verifyTail(fd);
+    } catch (err) {
+      await sfs.close(fd).catch(() => {});
+      throw err;
+    }
+    await sfs.close(this.fd).catch(() => {});
+    this.fd = fd;
+    this.position = this.synced;
+    this.failure = null;
+  }
+
+  /** Checks that the file ends at `synced` and that its last durable round decodes whole. */
+  private async verifyTail(fd: number): Promise<void> {
+    const sfs = this.options.fs;
+    const size = await sfs.fileSize(fd);
+    const length = this.synced - this.syncedRoundStart;
+    const tail = Buffer.alloc(length);
+    const read = length > 0 ? await sfs.read(fd, tail, 0, length, this.syncedRoundStart) : 0;
+    if (size !== this.synced || read !== length || decodeJournal(tail).validBytes !== length) {
+      throw new KafkaError(
+        "KAFKA_STORAGE_ERROR",
+        `journal ${this.file}: its durable tail (bytes ${this.syncedRoundStart}-${this.synced}) does not read back intact`,
+      );
+    }
+  }
+
+  /**
+   * Retires again the files kept because a log could not flush (called once a fault heals), so
+   * a disk that filled up gets the journal's space back without a restart.
+   */
+  retireKept(): Promise<void> {
+    for (const { file, keys } of this.kept.splice(0)) {
+      this.retiring = this.retiring.then(() => this.retire(null, file, keys));
+    }
+    return this.retiring;
   }
 
   /** Waits for rounds in flight and for files being retired. */

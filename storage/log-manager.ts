@@ -20,6 +20,7 @@ import { DEFAULT_CLEANER_BACKOFF_MS } from "./cleaner.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "./config.js";
 import { FileCache } from "./file-cache.js";
 import { NodeFs, type StorageFs, writeFileAtomic } from "./fs.js";
+import { Healer, type StorageEvents } from "./heal.js";
 import {
   DEFAULT_JOURNAL_BYTES,
   decodeJournal,
@@ -89,6 +90,12 @@ export interface LogManagerOptions {
    * least recently used idle ones are closed and reopened on use. Unset: no cap.
    */
   maxOpenFiles?: number;
+  /** log.heal.backoff.ms: first probe of a failed journal or log (storage/heal.ts). */
+  healBackoffMs?: number;
+  /** log.heal.backoff.max.ms: the longest interval between probes. */
+  healBackoffMaxMs?: number;
+  /** Where faults and heals are reported, once each. */
+  events?: StorageEvents;
 }
 
 export interface PartitionId {
@@ -137,6 +144,8 @@ export class LogManager {
   journalReplay: ReplayReport | null = null;
   /** The open-files budget of the logs, when `maxOpenFiles` set one. */
   readonly files: FileCache | null;
+  /** Probes the failed journal and logs until they heal. */
+  readonly healer: Healer;
 
   private constructor(
     readonly dataDir: string,
@@ -144,6 +153,19 @@ export class LogManager {
     private readonly options: LogManagerOptions,
   ) {
     this.files = sfs instanceof FileCache ? sfs : null;
+    this.healer = new Healer({
+      backoffMs: options.healBackoffMs,
+      backoffMaxMs: options.healBackoffMaxMs,
+      events: {
+        fault: (event) => options.events?.fault?.(event),
+        healed: (event) => {
+          options.events?.healed?.(event);
+          // A journal file kept for a log that could not flush may go now.
+          void this.journal?.retireKept();
+        },
+      },
+      now: options.now,
+    });
   }
 
   /** Loads every partition under `dataDir`, recovering as the clean-shutdown marker says. */
@@ -223,6 +245,9 @@ export class LogManager {
         fs: this.sfs,
         maxBytes: this.options.journalBytes ?? DEFAULT_JOURNAL_BYTES,
         flushLogs: (keys) => this.flushLogs(keys),
+        onFailed: (failure) => {
+          if (this.journal) this.healer.failed("journal", JOURNAL_DIR, this.journal, failure);
+        },
       },
       files.length > 0 ? files[files.length - 1].sequence : 0,
     );
@@ -279,7 +304,14 @@ export class LogManager {
     },
     config = this.configFor(id.topic, id.partition),
   ): Promise<PartitionLog> {
-    return PartitionLog.open({
+    const key = partitionKey(id.topic, id.partition);
+    let opened: PartitionLog | undefined;
+    const reportFailure = (failure: unknown) => {
+      // Only a log still in use is probed: a deleted or closing one has nothing to resume.
+      if (opened && this.logs.get(key)?.log === opened && !this.closed)
+        this.healer.failed("partition", key, opened, failure);
+    };
+    const open = PartitionLog.open({
       dir: this.file(partitionKey(id.topic, id.partition)),
       config,
       fs: this.sfs,
@@ -287,7 +319,12 @@ export class LogManager {
       ...state,
       onTruncated: () => void this.checkpoint().catch(() => {}),
       onAppend: this.options.onAppend ? () => this.options.onAppend?.(id.topic, id.partition) : undefined,
-      journal: this.journalHandle(partitionKey(id.topic, id.partition)),
+      journal: this.journalHandle(key),
+      onFailed: reportFailure,
+    });
+    return open.then((log) => {
+      opened = log;
+      return log;
     });
   }
 
@@ -367,6 +404,7 @@ export class LogManager {
     const entry = this.logs.get(key);
     if (!entry) return false;
     this.logs.delete(key);
+    this.healer.forget(key);
     await entry.log.close();
     // Replay must not hand this log's records to a log created later under the same name.
     await this.journal?.mark("forget", key, -1);
@@ -465,6 +503,7 @@ export class LogManager {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    await this.healer.close();
     await Promise.allSettled([...this.creating.values()]);
     let allHealthy = true;
     await forEachLimited(this.all(), CLOSE_CONCURRENCY, async ({ log }) => {

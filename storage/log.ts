@@ -8,8 +8,10 @@
  * they are ordered with appends. Reads and retention run beside the writer: reads see only bytes
  * the writer has committed; retention only removes sealed segments.
  *
- * A failed write or flush puts the log in a failed state: every pending and later append is
+ * A failed write, flush or open puts the log in a failed state: every pending and later append is
  * refused with KAFKA_STORAGE_ERROR, nothing unflushed is acknowledged, and reads keep working.
+ * `heal` (probed by storage/heal.ts) proves the tail and resumes appends at the log end; a
+ * failure in the middle of a truncation or a compaction swap needs a restart (recovery).
  */
 import * as path from "node:path";
 import { KafkaError } from "../protocol/errors.js";
@@ -43,6 +45,7 @@ import type { LogConfig } from "./config.js";
 import { type Decompressed, decompressor } from "./decompress.js";
 import type { StorageFs } from "./fs.js";
 import { NodeFs, writeFileAtomic } from "./fs.js";
+import { proveAndRewriteTail, proveWritable } from "./heal.js";
 import { LeaderEpochCache } from "./leader-epoch-cache.js";
 import { rewriteBatches } from "./rewrite.js";
 import {
@@ -163,6 +166,8 @@ export interface OpenLogOptions {
   onCleanerStep?: (step: CleanerStep, baseOffset: number) => void | Promise<void>;
   /** The durability journal; without one, flush.policy=always fdatasyncs each group's segment. */
   journal?: LogJournal;
+  /** Called once when the log fails (until it heals): the storage healer probes it. */
+  onFailed?: (failure: KafkaError) => void;
 }
 
 export interface RecoveryReport {
@@ -203,6 +208,10 @@ export class PartitionLog {
   private recordChecks: Promise<void> = Promise.resolve();
   private writing = false;
   private failure: KafkaError | null = null;
+  /** The failure left files mid-change (a truncation, a compaction swap): only a restart heals it. */
+  private unhealable = false;
+  /** The writer's loop while it runs; `heal` waits for it to stop. */
+  private writer: Promise<void> | null = null;
   private closed = false;
   /** close() has started: a running compaction pass stops at its next step. */
   private closing = false;
@@ -234,7 +243,7 @@ export class PartitionLog {
     private readonly sfs: StorageFs,
     readonly epochs: LeaderEpochCache,
     private readonly now: () => number,
-    private readonly hooks: Pick<OpenLogOptions, "onTruncated" | "onAppend" | "onCleanerStep">,
+    private readonly hooks: Pick<OpenLogOptions, "onTruncated" | "onAppend" | "onCleanerStep" | "onFailed">,
   ) {}
 
   /** Opens (creating if needed) the log in `dir`, recovering it as `cleanShutdown` requires. */
@@ -601,7 +610,7 @@ export class PartitionLog {
     if (this.writing) return;
     this.writing = true;
     // Start on the next microtask so appends made in the same turn join one group.
-    queueMicrotask(() => void this.drain());
+    this.writer = Promise.resolve().then(() => this.drain());
   }
 
   private async drain(): Promise<void> {
@@ -625,6 +634,7 @@ export class PartitionLog {
       }
     } finally {
       this.writing = false;
+      this.writer = null;
       if (this.queue.length > 0 && !this.failure) this.kick();
     }
   }
@@ -676,7 +686,10 @@ export class PartitionLog {
           segment.hold(buffers, bytes);
           await commit;
         } else {
-          await Promise.all([segment.writeThrough(buffers), commit]);
+          // Both settle before a failure is handled: heal must not race a write still in flight.
+          const [written, committed] = await Promise.allSettled([segment.writeThrough(buffers), commit]);
+          if (written.status === "rejected") throw written.reason;
+          if (committed.status === "rejected") throw committed.reason;
         }
       } else {
         await segment.writeThrough(buffers);
@@ -743,11 +756,55 @@ export class PartitionLog {
       });
   }
 
-  private fail(err: unknown, group: PendingAppend[] = []): void {
+  private fail(err: unknown, group: PendingAppend[] = [], healable = true): void {
     const reason = err instanceof Error ? err.message : String(err);
+    const first = this.failure === null;
     this.failure = new KafkaError("KAFKA_STORAGE_ERROR", `log ${this.dir} failed: ${reason}`, { cause: err });
+    if (!healable) this.unhealable = true;
     for (const a of group) a.reject(this.failure);
     for (const p of this.queue.splice(0)) p.reject(this.failure);
+    if (first && !this.closing) this.hooks.onFailed?.(this.failure);
+  }
+
+  /**
+   * Recovers from a failed write, flush or open: once the writer and any flush-behind have
+   * stopped, opens the active segment's file again (proving a descriptor can be had after
+   * EMFILE), drops every byte past the committed end (in memory or in the file), proves the file
+   * takes a write and a sync again (`proveWritable`), proves the unflushed tail (every batch's
+   * CRC, ending at the log end) and writes it again (`proveAndRewriteTail`: after a failed
+   * fdatasync the page cache cannot be trusted to hold it dirty), fdatasyncs it, and journals a
+   * `synced` marker. Only then are appends accepted, from the log end: what was refused never
+   * becomes visible, and the offsets it was given are reused. Throws, still failed, when a step
+   * fails or the failure needs a restart (a truncation or compaction swap cut short).
+   */
+  async heal(): Promise<void> {
+    if (!this.failure) return;
+    if (this.closed || this.closing) throw new KafkaError("KAFKA_STORAGE_ERROR", `log ${this.dir} is closed`);
+    if (this.unhealable) throw this.failure;
+    while (this.writer || this.flushBehind) await (this.writer ?? this.flushBehind);
+    const segment = this.active;
+    try {
+      await this.sfs.close(await this.sfs.open(segment.file(LOG_SUFFIX), "read"));
+      segment.dropUncommitted();
+      await segment.writeOut();
+      await this.sfs.ftruncate(segment.fd, segment.size);
+      segment.onDisk = segment.size;
+      await proveWritable(this.sfs, segment.fd, segment.size);
+      const from =
+        this.flushedOffset > segment.baseOffset ? (await segment.positionOf(this.flushedOffset)).position : 0;
+      await proveAndRewriteTail(this.sfs, segment.fd, from, segment.size, this.endOffset);
+      await this.sfs.fdatasync(segment.fd);
+      await this.sfs.fsyncDir(this.dir);
+      this.epochs.truncateFromEnd(this.endOffset);
+      if (this.epochs.isDirty()) await this.epochs.flush();
+      if (this.journal) await this.journal.mark("synced", this.endOffset);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new KafkaError("KAFKA_STORAGE_ERROR", `log ${this.dir} still failing: ${reason}`, { cause: err });
+    }
+    this.nextOffset = this.flushedOffset = this.endOffset;
+    this.unflushedBytes = 0;
+    this.failure = null;
   }
 
   /** Seals the active segment (flush, final index entries, index files) and starts a new one. */
@@ -1167,7 +1224,7 @@ export class PartitionLog {
       await segment.persistIndexes();
       await this.cleanerStep("swapped", base);
     } catch (err) {
-      this.fail(err);
+      this.fail(err, [], false);
       throw this.failure;
     }
     return true;
@@ -1216,7 +1273,7 @@ export class PartitionLog {
         if (this.journal) await this.journal.mark("synced", end);
         this.nextOffset = this.endOffset = end;
       } catch (err) {
-        this.fail(err);
+        this.fail(err, [], false);
         throw this.failure;
       }
       this.afterTruncation();
@@ -1238,7 +1295,7 @@ export class PartitionLog {
       await this.sfs.fsyncDir(this.dir);
       if (this.journal) await this.journal.mark("synced", offset);
     } catch (err) {
-      this.fail(err);
+      this.fail(err, [], false);
       throw this.failure;
     }
     this.nextOffset = this.endOffset = this.startOffset = offset;

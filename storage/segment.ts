@@ -515,6 +515,21 @@ export class LogSegment {
     this.chunk = null;
   }
 
+  /**
+   * After a failed write: forgets every byte past `size` (the committed bytes) that waits in
+   * memory, and where the next write goes. Bytes past `size` already in the file stay until the
+   * caller cuts the file (PartitionLog.heal).
+   */
+  dropUncommitted(): void {
+    const keep = Math.max(0, this.size - this.onDisk);
+    if (keep < this.pendingBytes) this.pendingBytes = keep;
+    if (this.pendingBytes === 0 && this.chunk) {
+      chunksHeld--;
+      this.chunk = null;
+    }
+    this.writePosition = this.size;
+  }
+
   /** Writes what waits in memory to the file. */
   writeOut(): Promise<void> {
     return this.writeThrough();

@@ -1,16 +1,21 @@
 /**
  * A StorageFs over the real file system that fails on demand, the way a full or dying disk does:
  * fdatasync failing with EIO, writes refused with ENOSPC, torn writes (a prefix of the bytes
- * lands, then ENOSPC), and gates that hold writes, syncs or unlinks so a test can queue work
+ * lands, then ENOSPC), opens refused with EMFILE (descriptors exhausted), and gates that hold writes, syncs or unlinks so a test can queue work
  * behind a call in flight.
  * Every call is counted. Faults apply only to files `target` accepts (all files by default).
  */
 import { NodeFs, type OpenMode, type StorageFs } from "../../storage/fs.js";
 
+const ERRNOS = {
+  EIO: { errno: -5, text: "i/o error" },
+  ENOSPC: { errno: -28, text: "no space left on device" },
+  EMFILE: { errno: -24, text: "too many open files" },
+};
+
 /** A Node-style file-system error: `code`, `errno`, `syscall`, `path`. */
-export function fsError(code: "EIO" | "ENOSPC", syscall: string, file?: string): NodeJS.ErrnoException {
-  const errno = code === "EIO" ? -5 : -28;
-  const text = code === "EIO" ? "i/o error" : "no space left on device";
+export function fsError(code: keyof typeof ERRNOS, syscall: string, file?: string): NodeJS.ErrnoException {
+  const { errno, text } = ERRNOS[code];
   const err: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${syscall}${file ? ` '${file}'` : ""}`);
   err.code = code;
   err.errno = errno;
@@ -56,6 +61,7 @@ export class FaultyFs implements StorageFs {
 
   private fdatasyncFaults = 0;
   private writeFaults = 0;
+  private openFaults = 0;
   /** Bytes the next targeted writev lets through before it throws ENOSPC, or null. */
   private tornBytes: number | null = null;
   private readonly gates = new Map<HeldCall, Promise<void>>();
@@ -73,6 +79,12 @@ export class FaultyFs implements StorageFs {
     return this;
   }
 
+  /** Refuses the next `count` opens of targeted files (or all of them) with EMFILE. */
+  failOpens(count: FaultCount = 1): this {
+    this.openFaults = count === "all" ? Number.POSITIVE_INFINITY : count;
+    return this;
+  }
+
   /** Makes the next targeted writev write only its first `bytes` bytes, then throw ENOSPC. */
   tearNextWrite(bytes: number): this {
     if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`torn write of ${bytes} bytes`);
@@ -84,6 +96,7 @@ export class FaultyFs implements StorageFs {
   heal(): this {
     this.fdatasyncFaults = 0;
     this.writeFaults = 0;
+    this.openFaults = 0;
     this.tornBytes = null;
     return this;
   }
@@ -126,6 +139,11 @@ export class FaultyFs implements StorageFs {
 
   async open(file: string, mode: OpenMode): Promise<number> {
     this.calls.open++;
+    if (this.openFaults > 0 && this.target(file)) {
+      this.openFaults--;
+      this.injected++;
+      throw fsError("EMFILE", "open", file);
+    }
     const fd = await this.inner.open(file, mode);
     this.paths.set(fd, file);
     return fd;
