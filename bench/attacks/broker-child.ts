@@ -8,9 +8,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** dist/bench/attacks -> the repository root (bin/samsa.js runs dist/cli). */
-const ROOT = path.resolve(HERE, "..", "..", "..");
+/** The repository root (bin/samsa.js runs dist/cli): from dist/bench/attacks or bench/attacks. */
+function repositoryRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5 && !fs.existsSync(path.join(dir, "package.json")); i++) dir = path.dirname(dir);
+  return dir;
+}
+const ROOT = repositoryRoot();
+/** The sampler is always loaded from the build, so tests running these sources can use it too. */
+const ELD_PRELOAD = path.join(ROOT, "dist", "bench", "attacks", "eld-preload.js");
 const READY = /listening: kafka [^\s:]+:(\d+), http [^\s:]+:(\d+)/;
 
 export interface BrokerChild {
@@ -33,6 +39,8 @@ export interface StartOptions {
   eldFile: string;
   settings: Record<string, string | number>;
   timeoutMs: number;
+  /** A command the broker runs under, e.g. `["prlimit", "--nofile=256", "--"]`. */
+  wrapper?: string[];
 }
 
 const children = new Set<ChildProcess>();
@@ -48,14 +56,15 @@ export async function startBroker(o: StartOptions): Promise<BrokerChild> {
   const sets = Object.entries(o.settings).flatMap(([k, v]) => ["-s", `${k}=${v}`]);
   const args = [
     "--import",
-    pathToFileURL(path.join(HERE, "eld-preload.js")).href,
+    pathToFileURL(ELD_PRELOAD).href,
     path.join(ROOT, "bin", "samsa.js"),
     ...["broker", "start", "--data-dir", o.dataDir, "--kafka-port", "0", "--http-port", "0"],
     ...["--host", "127.0.0.1", "--log-format", "json", ...sets],
   ];
   const start = fs.statSync(o.logFile, { throwIfNoEntry: false })?.size ?? 0;
   const fd = fs.openSync(o.logFile, "a");
-  const proc = spawn(process.execPath, args, {
+  const [cmd, ...prefix] = [...(o.wrapper ?? []), process.execPath];
+  const proc = spawn(cmd, [...prefix, ...args], {
     stdio: ["ignore", fd, fd],
     env: { ...process.env, SAMSA_ATTACK_ELD_FILE: o.eldFile },
   });

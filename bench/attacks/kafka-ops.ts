@@ -97,7 +97,7 @@ export async function listOffset(
 
 export interface HttpAnswer {
   status: number;
-  /** The body's first 300 characters. */
+  /** The body's first `keepChars` characters (300 unless asked). */
   body: string;
 }
 
@@ -109,6 +109,7 @@ export function httpRequest(
   body: Buffer | string | null = null,
   headers: Record<string, string> = {},
   timeoutMs = 60_000,
+  keepChars = 300,
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const all = body === null ? headers : { "content-type": "application/json", ...headers };
@@ -117,9 +118,9 @@ export function httpRequest(
       (res) => {
         let text = "";
         res.on("data", (d: Buffer) => {
-          if (text.length < 300) text += d.toString("utf8");
+          if (text.length < keepChars) text += d.toString("utf8");
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text.slice(0, 300) }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text.slice(0, keepChars) }));
         res.on("error", reject);
       },
     );

@@ -295,10 +295,10 @@ async function main(): Promise<number> {
   try {
     for (const attack of ATTACKS) {
       if (o.only && !o.only.includes(attack.name)) continue;
-      if (!o.json) process.stderr.write(`${attack.name}: ${attack.what}\n`);
+      process.stderr.write(`${attack.name}: ${attack.what}\n`);
       const r = await runOne(attack, o, scratch.root);
       results.push(r);
-      if (!o.json) process.stderr.write(`  ${JSON.stringify(r)}\n`);
+      process.stderr.write(`  ${JSON.stringify(r)}\n`);
     }
   } finally {
     killBrokers();
