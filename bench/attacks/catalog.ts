@@ -95,7 +95,9 @@ async function produceMany(
             codes[p.errorCode] = (codes[p.errorCode] ?? 0) + 1;
         },
         (err) => {
-          const k = `error: ${errorText(err).slice(0, 60)}`;
+          const k = `error: ${errorText(err)
+            .replace(/\d+ ms/, "N ms")
+            .slice(0, 60)}`;
           codes[k] = (codes[k] ?? 0) + 1;
         },
       )
@@ -285,17 +287,34 @@ interface Bombs {
   zstd: Buffer;
 }
 
+/**
+ * Inflated size of the bombs that stay under samsa's bound at e86b635 (max(64 MiB,
+ * max.message.bytes), storage/validate.ts): inflated in full, on the event loop.
+ */
+const UNDER_BOUND = 60e6;
+/** How many of those at once: about 1 GB inflated in all. */
+const UNDER_BOUND_COUNT = 16;
+
+interface CompactedBombs extends Bombs {
+  under: Buffer;
+}
+
 const bombProduceCompacted: Attack = {
   name: "bomb-compacted",
-  what: "produce to a compacted topic: a gzip and a zstd batch each inflating to 1 GB (small: 64 MB)",
+  what: "produce to a compacted topic: a gzip and a zstd batch each inflating to 1 GB, then 16 gzip batches of 60 MB at once on 16 connections (small: 64 MB; 4 x 16 MB)",
   async prepare(full) {
     const size = full ? GB : 64e6;
-    return { gzip: await gzipBomb(size, "k"), zstd: zstdBomb(size, "k") } satisfies Bombs;
+    return {
+      gzip: await gzipBomb(size, "k"),
+      zstd: zstdBomb(size, "k"),
+      under: await gzipBomb(full ? UNDER_BOUND : 16e6, "k"),
+    } satisfies CompactedBombs;
   },
   async run(ctx, prepared) {
-    const bombs = prepared as Bombs;
+    const bombs = prepared as CompactedBombs;
     ctx.outcome.gzip_bytes = bombs.gzip.length;
     ctx.outcome.zstd_bytes = bombs.zstd.length;
+    ctx.outcome.under_bound_gzip_bytes = bombs.under.length;
     const conn = await ctx.connect();
     await note(ctx, "create", () => createTopic(conn, "compacted", 1, { "cleanup.policy": "compact" }));
     const batch = (records: Buffer, compression: Compression) =>
@@ -306,6 +325,13 @@ const bombProduceCompacted: Attack = {
     await note(ctx, "produce_zstd", () =>
       produce(conn, "compacted", batch(bombs.zstd, Compression.Zstd), 0, ctx.left()),
     );
+    const n = ctx.full ? UNDER_BOUND_COUNT : 4;
+    const attackers = await Promise.all(Array.from({ length: n }, () => ctx.connect()));
+    const under = batch(bombs.under, Compression.Gzip);
+    await note(ctx, "produce_under_bound", async () => {
+      const answers = await Promise.all(attackers.map((a) => produce(a, "compacted", under, 0, ctx.left())));
+      return answers.map((a) => a.errorCode);
+    });
   },
 };
 
@@ -313,50 +339,70 @@ const T0 = 1_800_000_000_000;
 
 const bombListOffsets: Attack = {
   name: "bomb-list-offsets",
-  what: "a 32 KB zstd batch inflating to 1 GB (small: 64 MB) stored, then ListOffsets by a timestamp inside it",
+  what: "a 32 KB zstd batch inflating to 1 GB stored, ListOffsets by a timestamp inside it; then a 60 MB one asked by 16 connections at once (small: 64 MB; 16 MB x 4)",
   async prepare(full) {
-    return zstdBomb(full ? GB : 64e6);
+    return [zstdBomb(full ? GB : 64e6), zstdBomb(full ? UNDER_BOUND : 16e6)];
   },
   async run(ctx, prepared) {
+    const [big, under] = (prepared as Buffer[]).map((records) =>
+      rawBatch(records, {
+        compression: Compression.Zstd,
+        recordCount: 1,
+        baseTimestamp: T0,
+        maxTimestamp: T0 + 1000,
+      }),
+    );
     const conn = await ctx.connect();
     await createTopic(conn, "stamped", 1);
-    const bomb = rawBatch(prepared as Buffer, {
-      compression: Compression.Zstd,
-      recordCount: 1,
-      baseTimestamp: T0,
-      maxTimestamp: T0 + 1000,
-    });
-    ctx.outcome.batch_bytes = bomb.length;
-    await note(ctx, "produce", () => produce(conn, "stamped", bomb, 0, ctx.left()));
+    await createTopic(conn, "stamped-under", 1);
+    ctx.outcome.batch_bytes = big.length;
+    await note(ctx, "produce", () => produce(conn, "stamped", big, 0, ctx.left()));
     await note(ctx, "list_offsets", () => listOffset(conn, "stamped", T0 + 500, ctx.left()));
+    await note(ctx, "produce_under_bound", () => produce(conn, "stamped-under", under, 0, ctx.left()));
+    const attackers = await Promise.all(
+      Array.from({ length: ctx.full ? UNDER_BOUND_COUNT : 4 }, () => ctx.connect()),
+    );
+    await note(ctx, "list_offsets_under_bound", async () => {
+      const answers = await Promise.all(
+        attackers.map((a) => listOffset(a, "stamped-under", T0 + 500, ctx.left())),
+      );
+      return answers.map((a) => a.errorCode);
+    });
   },
 };
 
 const bombHttpRead: Attack = {
   name: "bomb-http-read",
-  what: "twelve 9.6 KB zstd batches of 300 MB records (small: 12 x 8 MB), then GET .../records?offset=0",
+  what: "twelve 9.6 KB zstd batches of 300 MB records, GET .../records?offset=0; then the same with twelve 60 MB batches (small: 12 x 8 MB; 12 x 4 MB)",
   async prepare(full) {
-    return zstdBomb(full ? 300e6 : 8e6);
+    return [zstdBomb(full ? 300e6 : 8e6), zstdBomb(full ? UNDER_BOUND : 4e6)];
   },
   async run(ctx, prepared) {
-    const conn = await ctx.connect();
-    await createTopic(conn, "inflated", 1);
-    const bomb = rawBatch(prepared as Buffer, { compression: Compression.Zstd, recordCount: 1 });
-    ctx.outcome.batch_bytes = bomb.length;
-    const codes: number[] = [];
-    for (let i = 0; i < 12 && !ctx.over(); i++)
-      codes.push((await produce(conn, "inflated", bomb, 0, ctx.left())).errorCode);
-    ctx.outcome.produce_codes = codes;
-    await note(ctx, "http_read", () =>
-      httpRequest(
-        ctx.httpPort,
-        "GET",
-        "/topics/inflated/partitions/0/records?offset=0",
-        null,
-        {},
-        ctx.left(),
-      ),
+    const [big, under] = (prepared as Buffer[]).map((records) =>
+      rawBatch(records, { compression: Compression.Zstd, recordCount: 1 }),
     );
+    const conn = await ctx.connect();
+    ctx.outcome.batch_bytes = big.length;
+    for (const [topic, bomb] of [
+      ["inflated", big],
+      ["inflated-under", under],
+    ] as const) {
+      await createTopic(conn, topic, 1);
+      const codes: number[] = [];
+      for (let i = 0; i < 12 && !ctx.over(); i++)
+        codes.push((await produce(conn, topic, bomb, 0, ctx.left())).errorCode);
+      ctx.outcome[`${topic}_produce_codes`] = codes;
+      await note(ctx, `${topic}_http_read`, () =>
+        httpRequest(
+          ctx.httpPort,
+          "GET",
+          `/topics/${topic}/partitions/0/records?offset=0`,
+          null,
+          {},
+          ctx.left(),
+        ),
+      );
+    }
   },
 };
 

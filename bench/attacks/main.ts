@@ -136,8 +136,9 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
   let killedAtCap = false;
   const sampler = setInterval(() => {
     const m = memoryMb(broker.pid);
-    if (!m) return;
-    peakRss = Math.max(peakRss, m.rss_mb, m.hwm_mb);
+    // A process being killed (a zombie) has no memory lines: nothing to sample.
+    if (!m || Number.isNaN(m.rss_mb)) return;
+    peakRss = Math.max(peakRss, m.rss_mb, Number.isNaN(m.hwm_mb) ? 0 : m.hwm_mb);
     if (m.rss_mb > o.rssCapMb && !broker.exited()) {
       killedAtCap = true;
       broker.kill();
@@ -187,7 +188,8 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
   const probeStats = await probe.stop();
   // Give the broker a moment to free what the attack's connections held.
   if (!broker.exited()) await sleep(3000);
-  const after = memoryMb(broker.pid);
+  const sampled = memoryMb(broker.pid);
+  const after = sampled && !Number.isNaN(sampled.rss_mb) ? sampled : null;
   const finalProbe = broker.exited() ? "broker exited" : await probeOnce(broker.kafkaPort);
   clearInterval(sampler);
   const eld = eventLoopDelay(files.eldFile, started, ended);
