@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type BrokerChild, memoryMb, startBroker } from "../../bench/attacks/broker-child.js";
+import { type BrokerChild, lastLines, memoryMb, startBroker } from "../../bench/attacks/broker-child.js";
 import { createTopic } from "../../bench/attacks/kafka-ops.js";
 import { PROBE_TOPIC, probeRound } from "../../bench/attacks/probe.js";
 import { KafkaConn } from "../../bench/attacks/wire.js";
@@ -57,11 +57,17 @@ export async function startChild(o: ChildOptions = {}): Promise<Child> {
     },
     peakMb: () => memoryMb(child.broker.pid)?.hwm_mb ?? Number.NaN,
     async probe() {
-      const c = await child.connect();
       try {
-        await probeRound(c, 10_000);
-      } finally {
-        c.close();
+        const c = await child.connect();
+        try {
+          await probeRound(c, 10_000);
+        } finally {
+          c.close();
+        }
+      } catch (err) {
+        const log = lastLines(path.join(dir, "broker.log"));
+        const state = child.broker.exitStatus() ?? "running";
+        throw new Error(`probe: ${(err as Error).message}; broker ${state}; its log ends: ${log}`);
       }
     },
     async restart() {

@@ -21,6 +21,14 @@ export const LIMITS: Record<string, string | number> = {
   "request.frame.timeout.ms": 2000,
 };
 
+/**
+ * The descriptor limit (`prlimit --nofile`) of the broker child that is asked for 2 x
+ * `PARTITIONS_UNDER_FD_LIMIT` partitions: too few for one descriptor per partition, enough for a
+ * broker that budgets them (or refuses what it cannot hold).
+ */
+export const FD_LIMIT = 512;
+export const PARTITIONS_UNDER_FD_LIMIT = 300;
+
 /** Memory checks: the most a small attack may add to the broker's peak RSS (VmHWM), in MB. */
 export const PEAK_GROWTH_MB = {
   /** 60 pipelined Fetch of 4 MiB each, never read (240 MB if every response is held). */

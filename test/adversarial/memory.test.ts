@@ -7,8 +7,10 @@
  * The full-scale forms and their numbers: `npm run bench:attacks` (bench/README.md).
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { gzipBomb, rawBatch, zstdBomb } from "../../bench/attacks/batches.js";
+import { lastLines } from "../../bench/attacks/broker-child.js";
 import { createTopic, httpRequest, listOffset, produce } from "../../bench/attacks/kafka-ops.js";
 import { fetchBody } from "../../bench/attacks/probe.js";
 import type { KafkaConn } from "../../bench/attacks/wire.js";
@@ -17,7 +19,7 @@ import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { baseSeed, withSeed } from "../helpers/random.js";
 import { waitFor, within } from "../helpers/wait.js";
 import { type Child, type ChildOptions, startChild } from "./child.js";
-import { PEAK_GROWTH_MB } from "./limits.js";
+import { FD_LIMIT, PARTITIONS_UNDER_FD_LIMIT, PEAK_GROWTH_MB } from "./limits.js";
 
 const MiB = 1024 * 1024;
 const SEED = baseSeed(12_012);
@@ -164,25 +166,27 @@ describe("issue 12 attacks: memory stays bounded and the broker answers others",
   });
 
   it("2 x 10,000 partitions in one CreateTopics (small: 2 x 300 under a limit of 512 descriptors)", async () => {
-    const c = await start({ wrapper: ["prlimit", "--nofile=512:512", "--"] });
+    const c = await start({ wrapper: ["prlimit", `--nofile=${FD_LIMIT}:${FD_LIMIT}`, "--"] });
+    const n = PARTITIONS_UNDER_FD_LIMIT;
     const admin = await c.connect();
     const topic = (name: string) => ({
       name,
-      numPartitions: 300,
+      numPartitions: n,
       replicationFactor: 1,
       assignments: [],
       configs: [],
     });
-    const r = await admin.request(19, 7, {
-      topics: [topic("wide-a"), topic("wide-b")],
-      timeoutMs: 60_000,
-      validateOnly: false,
-    });
+    const r = await admin
+      .request(19, 7, { topics: [topic("wide-a"), topic("wide-b")], timeoutMs: 60_000, validateOnly: false })
+      .catch((err: Error) => {
+        const log = lastLines(path.join(c.dir, "broker.log"));
+        throw new Error(`CreateTopics: ${err.message}; broker ${c.broker.exitStatus() ?? "running"}: ${log}`);
+      });
     await c.probe();
     for (const t of r.body.topics as { name: string; errorCode: number; errorMessage: string | null }[]) {
       const dirs = fs.readdirSync(c.dataDir).filter((d) => d.startsWith(`${t.name}-`));
       if (t.errorCode === 0) {
-        expect(dirs.length, `${t.name}: every partition made`).toBe(300);
+        expect(dirs.length, `${t.name}: every partition made`).toBe(n);
       } else {
         expect(t.errorMessage, `${t.name}: a refusal says why`).toBeTruthy();
         expect(dirs, `${t.name}: a refused topic leaves nothing on disk`).toEqual([]);
