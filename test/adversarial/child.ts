@@ -23,8 +23,11 @@ export interface Child {
   peakMb(): number;
   /** One probe round (ApiVersions, produce, fetch) on a new connection; throws if it fails. */
   probe(): Promise<void>;
-  /** Stops the broker (SIGTERM) and starts it again on the same data directory. */
-  restart(): Promise<void>;
+  /**
+   * Stops the broker (SIGTERM) and starts it again on the same data directory, with `settings`
+   * (over the start's) when given.
+   */
+  restart(settings?: Record<string, string | number>): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -36,12 +39,12 @@ export interface ChildOptions {
 export async function startChild(o: ChildOptions = {}): Promise<Child> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "samsa-adversarial-"));
   const dataDir = path.join(dir, "data");
-  const start = () =>
+  const start = (over: Record<string, string | number> = {}) =>
     startBroker({
       dataDir,
       logFile: path.join(dir, "broker.log"),
       eldFile: path.join(dir, "eld.jsonl"),
-      settings: knownLimits(o.settings),
+      settings: knownLimits({ ...o.settings, ...over }),
       timeoutMs: 30_000,
       wrapper: o.wrapper,
     });
@@ -70,10 +73,10 @@ export async function startChild(o: ChildOptions = {}): Promise<Child> {
         throw new Error(`probe: ${(err as Error).message}; broker ${state}; its log ends: ${log}`);
       }
     },
-    async restart() {
+    async restart(settings) {
       for (const c of child.conns) c.close();
       await child.broker.stop(30_000);
-      child.broker = await start();
+      child.broker = await start(settings);
     },
     async dispose() {
       for (const c of child.conns) c.close();

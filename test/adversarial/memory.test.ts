@@ -19,7 +19,13 @@ import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { baseSeed, withSeed } from "../helpers/random.js";
 import { waitFor, within } from "../helpers/wait.js";
 import { type Child, type ChildOptions, startChild } from "./child.js";
-import { FD_LIMIT, PARTITIONS_UNDER_FD_LIMIT, PEAK_GROWTH_MB } from "./limits.js";
+import {
+  DECOMPRESSION_BUDGET,
+  FD_LIMIT,
+  PARTITIONS_UNDER_FD_LIMIT,
+  PEAK_GROWTH_MB,
+  STORE_BUDGET,
+} from "./limits.js";
 
 const MiB = 1024 * 1024;
 const SEED = baseSeed(12_012);
@@ -78,21 +84,21 @@ describe("issue 12 attacks: memory stays bounded and the broker answers others",
     });
   });
 
-  it("30 connections stalled inside a declared 100 MiB frame (small: 3 x 60 MiB)", async () => {
+  it("30 connections stalled inside a declared 100 MiB frame (small: 8 x 15 MiB of 16 MiB frames)", async () => {
     const c = await start();
     const base = c.peakMb();
     const chunk = Buffer.alloc(MiB);
     const attackers: KafkaConn[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 8; i++) {
       const a = await c.connect();
       const head = Buffer.alloc(14);
-      head.writeInt32BE(100 * MiB, 0);
+      head.writeInt32BE(16 * MiB, 0);
       head.writeInt16BE(0, 4);
       head.writeInt16BE(9, 6);
       head.writeInt32BE(1, 8);
       void a.writeRaw(head);
       // Queued without waiting: a broker that stops reading leaves them in this process.
-      for (let n = 0; n < 60; n++) void a.writeRaw(chunk);
+      for (let n = 0; n < 15; n++) void a.writeRaw(chunk);
       attackers.push(a);
     }
     const limit = PEAK_GROWTH_MB.stalledFrames;
@@ -134,10 +140,12 @@ describe("issue 12 attacks: memory stays bounded and the broker answers others",
       baseTimestamp: t0,
       maxTimestamp: t0 + 1000,
     });
-    const c = await start();
+    const c = await start({ settings: { "decompression.memory.max.bytes": STORE_BUDGET } });
+    const admin0 = await c.connect();
+    await createTopic(admin0, "stamped", 1);
+    expect((await produce(admin0, "stamped", bomb)).errorCode, "the bomb stored").toBe(0);
+    await c.restart({ "decompression.memory.max.bytes": DECOMPRESSION_BUDGET });
     const admin = await c.connect();
-    await createTopic(admin, "stamped", 1);
-    await produce(admin, "stamped", bomb);
     const base = c.peakMb();
     const asked = listOffset(admin, "stamped", t0 + 500);
     await c.probe();
@@ -150,10 +158,13 @@ describe("issue 12 attacks: memory stays bounded and the broker answers others",
 
   it("an HTTP read of zstd bombs (small: 12 batches of 24 MB)", async () => {
     const bomb = rawBatch(zstdBomb(24e6), { compression: Compression.Zstd, recordCount: 1 });
-    const c = await start();
+    const c = await start({ settings: { "decompression.memory.max.bytes": STORE_BUDGET } });
     const admin = await c.connect();
     await createTopic(admin, "inflated", 1);
-    for (let i = 0; i < 12; i++) await produce(admin, "inflated", bomb);
+    for (let i = 0; i < 12; i++) {
+      expect((await produce(admin, "inflated", bomb)).errorCode, "a bomb stored").toBe(0);
+    }
+    await c.restart({ "decompression.memory.max.bytes": DECOMPRESSION_BUDGET });
     const base = c.peakMb();
     const read = httpRequest(c.broker.httpPort, "GET", "/topics/inflated/partitions/0/records?offset=0");
     await c.probe();
