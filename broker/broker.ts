@@ -90,10 +90,10 @@ export class Broker {
     // Before anything else: a limit the broker cannot run with is refused, saying how to raise it.
     const fdLimit = readFdLimit();
     const maxOpenFiles = openFilesBudget(fdLimit, config.maxOpenFiles);
-    log.info({ fdLimit, maxOpenFiles }, "open-files budget");
     // Before anything reads or writes the directory: a second broker on it must change nothing.
     await sfs.mkdirp(config.dataDir);
     const lock = await DataDirLock.acquire(config.dataDir);
+    log.info({ fdLimit, maxOpenFiles }, "open-files budget");
     try {
       return await Broker.startLocked(config, log, sfs, lock, maxOpenFiles);
     } catch (err) {
