@@ -55,6 +55,11 @@ export class MemoryBudget {
     return this.used;
   }
 
+  /** Reservations queued for memory. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
   /** Resolves once `bytes` are reserved; refuses what can never fit, or a full queue. */
   acquire(bytes: number): Promise<void> {
     if (bytes > this.bytesMax) {
@@ -227,6 +232,8 @@ export class Decompressor {
    * memory, so a test can hold one in progress and show the broker still answers others.
    */
   hold: Promise<void> | null = null;
+  /** Decompressions waiting for `hold` now: a test waits for them to be held. */
+  held = 0;
   private readonly pool: WorkerPool;
 
   constructor(options: DecompressorOptions = {}) {
@@ -253,6 +260,7 @@ export class Decompressor {
       released = true;
     };
     try {
+      if (this.hold) await this.waitForHold(this.hold);
       const body =
         codec === Compression.Gzip ? await gunzipAsync(data, need) : await this.pool.run(codec, data);
       if (body.length > need)
@@ -261,6 +269,15 @@ export class Decompressor {
     } catch (err) {
       release();
       throw err;
+    }
+  }
+
+  private async waitForHold(hold: Promise<void>): Promise<void> {
+    this.held++;
+    try {
+      await hold;
+    } finally {
+      this.held--;
     }
   }
 

@@ -87,8 +87,12 @@ describe("compression bombs on produce", () => {
     // 3 MiB of records: above the 1 MiB decompressed on the event loop, within the budget.
     const big = zerosBatch(Compression.Zstd, 3 * MiB);
     const pending = produce(attacker, TOPIC, big);
-    await waitFor(() => decompressor().budget.inUse > 0, "the batch's decompression to start");
+    await waitFor(() => decompressor().held === 1, "the batch's decompression to be held");
     await bystanderServed(other);
+    // Held until now: the bystander was answered while the batch's decompression was in progress.
+    expect(decompressor().held).toBe(1);
+    expect(decompressor().budget.inUse).toBeGreaterThan(0);
+    expect(logEnd(TOPIC)).toBe(0);
     open();
     const r = await within(pending, "the large batch's answer");
     expect(r.errorCode).toBe(0);
@@ -104,13 +108,22 @@ describe("compression bombs on produce", () => {
     });
     const attackers = await Promise.all([1, 2, 3].map(() => TestClient.connect(tb?.port ?? 0)));
     clients.push(...attackers);
-    const answers = attackers.map((c) => produce(c, TOPIC, zerosBatch(Compression.Lz4, 3 * MiB)));
-    await waitFor(() => decompressor().budget.inUse > 0, "a decompression to start");
+    // One topic each: appends to one partition check their records one at a time anyway.
+    const topics = attackers.map((_c, i) => `${TOPIC}-${i}`);
+    const answers = attackers.map((c, i) => produce(c, topics[i], zerosBatch(Compression.Lz4, 3 * MiB)));
+    // One holds its reservation (held by the hook), the other two cannot fit and wait in the queue.
+    await waitFor(() => decompressor().held === 1, "a decompression to be held");
+    await waitFor(() => decompressor().budget.waiting === 2, "two decompressions to wait for memory");
+    expect(decompressor().budget.inUse).toBeGreaterThan(0);
     expect(decompressor().budget.inUse).toBeLessThanOrEqual(BUDGET);
     await bystanderServed(other);
+    expect(decompressor().budget.waiting).toBe(2);
+    expect(decompressor().held).toBe(1);
+    expect(topics.map(logEnd)).toEqual([0, 0, 0]);
     open();
     const results = await within(Promise.all(answers), "every attacker's answer");
     expect(results.map((r) => r.errorCode)).toEqual([0, 0, 0]);
+    expect(topics.map(logEnd)).toEqual([1, 1, 1]);
     expect(decompressor().budget.inUse).toBe(0);
   });
 });

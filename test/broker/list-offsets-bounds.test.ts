@@ -86,9 +86,12 @@ it("a lookup by timestamp inside a large compressed batch runs off the event loo
     open = r;
   });
   const pending = c.request(2, 7, listOffsets([{ index: 0, timestamp: t0 + 30 }]));
-  await waitFor(() => decompressor().budget.inUse > 0, "the lookup's decompression to start");
+  await waitFor(() => decompressor().held === 1, "the lookup's decompression to be held");
   const versions = await within(other.request(18, 3, {}), "ApiVersions of another client");
   expect(versions.errorCode).toBe(0);
+  // Held until now: the other client was answered while the lookup's decompression was in progress.
+  expect(decompressor().held).toBe(1);
+  expect(decompressor().budget.inUse).toBeGreaterThan(0);
   open();
   const r = await within(pending, "the lookup's answer");
   expect(r.topics[0].partitions[0]).toMatchObject({ errorCode: 0, offset: 30, timestamp: t0 + 30 });
