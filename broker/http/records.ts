@@ -224,11 +224,17 @@ async function plainBatch(
     if (pos > 0 && (err as { code?: string }).code === "MESSAGE_TOO_LARGE") return null;
     throw err;
   }
-  const plain = Buffer.concat([batch.subarray(0, RECORDS_OFFSET), body.body]);
-  plain.writeInt32BE(plain.length - LOG_OVERHEAD, LENGTH_OFFSET);
-  plain.writeInt16BE(attributes & ~COMPRESSION_MASK, ATTRIBUTES_OFFSET);
-  // The budget stays reserved while the copy is walked; the decompressed original is garbage.
-  return { batch: plain, release: body.release };
+  try {
+    const plain = Buffer.concat([batch.subarray(0, RECORDS_OFFSET), body.body]);
+    plain.writeInt32BE(plain.length - LOG_OVERHEAD, LENGTH_OFFSET);
+    plain.writeInt16BE(attributes & ~COMPRESSION_MASK, ATTRIBUTES_OFFSET);
+    // The budget stays reserved while the copy is walked; the decompressed original is garbage.
+    return { batch: plain, release: body.release };
+  } catch (err) {
+    // The copy was not made (out of memory): nobody will hold the body, so its budget returns now.
+    body.release();
+    throw err;
+  }
 }
 
 export const RECORD_SCHEMA = {

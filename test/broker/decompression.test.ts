@@ -5,7 +5,7 @@
  * bomb of a few MiB stands for the gigabyte one (bench/decompression.ts runs the full size).
  * Throughout, a second client's ApiVersions and Produce are answered.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Message } from "../../protocol/codec.js";
 import { Compression } from "../../protocol/compression.js";
 import { errorName } from "../../protocol/errors.js";
@@ -25,6 +25,7 @@ const OTHER = "bystander";
 let tb: TestBroker | null = null;
 const clients: TestClient[] = [];
 afterEach(async () => {
+  vi.restoreAllMocks();
   decompressor().hold = null;
   for (const c of clients.splice(0)) c.close();
   await tb?.stop();
@@ -124,6 +125,35 @@ describe("compression bombs on produce", () => {
     const results = await within(Promise.all(answers), "every attacker's answer");
     expect(results.map((r) => r.errorCode)).toEqual([0, 0, 0]);
     expect(topics.map(logEnd)).toEqual([1, 1, 1]);
+    expect(decompressor().budget.inUse).toBe(0);
+  });
+});
+
+describe("decompressed reads over HTTP", () => {
+  it("a read whose copy of the records fails returns its reservation; the next read is served", async () => {
+    const { attacker } = await start();
+    // 3 MiB of records: decompressed off the event loop, its bound reserved from the budget.
+    const r = await produce(attacker, TOPIC, zerosBatch(Compression.Zstd, 3 * MiB));
+    expect(r.errorCode).toBe(0);
+    const concat = Buffer.concat;
+    let failed = 0;
+    // The copy of the decompressed records (header + body) fails as a full heap would make it.
+    vi.spyOn(Buffer, "concat").mockImplementation((list, length) => {
+      if (list.length === 2 && list[1].length >= 3 * MiB) {
+        failed++;
+        throw new RangeError("Array buffer allocation failed");
+      }
+      return concat(list, length);
+    });
+    const url = `http://127.0.0.1:${tb?.broker.httpPort}/topics/${TOPIC}/partitions/0/records?offset=0`;
+    const refused = await within(fetch(url), "the failed read's answer");
+    expect(refused.status).toBe(500);
+    expect(failed).toBe(1);
+    expect(decompressor().budget.inUse).toBe(0);
+    vi.restoreAllMocks();
+    const read = await within(fetch(url), "the next read's answer");
+    expect(read.status).toBe(200);
+    expect(((await read.json()) as { offset: number }[]).map((x) => x.offset)).toEqual([0]);
     expect(decompressor().budget.inUse).toBe(0);
   });
 });
