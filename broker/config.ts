@@ -437,7 +437,7 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     kind: "int",
     min: 1,
     max: MAX_TIMER_MS,
-    doc: "probes of a journal or log that stays failed double their interval up to this",
+    doc: "probes of a journal or log that stays failed double their interval up to this (at least log.heal.backoff.ms)",
   },
   "message.max.bytes": {
     field: null,
@@ -590,6 +590,12 @@ function checkTogether(config: BrokerConfig): void {
     throw new KafkaError(
       "INVALID_CONFIG",
       `group.min.session.timeout.ms=${config.groupMinSessionTimeoutMs} is above group.max.session.timeout.ms=${config.groupMaxSessionTimeoutMs}`,
+    );
+  }
+  if (config.healBackoffMaxMs < config.healBackoffMs) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `log.heal.backoff.max.ms=${config.healBackoffMaxMs} is below log.heal.backoff.ms=${config.healBackoffMs}`,
     );
   }
 }

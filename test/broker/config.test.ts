@@ -153,15 +153,22 @@ describe("values that make no sense at start are refused in one line naming key 
       expect(max, key).toBeLessThanOrEqual(INT32_MAX);
       expect(refusal({ [key]: min - 1 }), key).toContain(`${key}=${min - 1}: expected at least ${min}`);
       expect(refusal({ [key]: max + 1 }), key).toContain(`${key}=${max + 1}: expected at most ${max}`);
-      // The session-timeout pair must stay ordered while one end moves.
-      const low = key === "group.max.session.timeout.ms" ? { "group.min.session.timeout.ms": min } : {};
+      // The session-timeout and heal-backoff pairs must stay ordered while one end moves.
+      const low =
+        key === "group.max.session.timeout.ms"
+          ? { "group.min.session.timeout.ms": min }
+          : key === "log.heal.backoff.max.ms"
+            ? { "log.heal.backoff.ms": min }
+            : {};
       // ... and queued.max.request.bytes stay at least socket.request.max.bytes (or -1).
       const high =
         key === "group.min.session.timeout.ms"
           ? { "group.max.session.timeout.ms": max }
-          : key === "socket.request.max.bytes"
-            ? { "queued.max.request.bytes": -1 }
-            : {};
+          : key === "log.heal.backoff.ms"
+            ? { "log.heal.backoff.max.ms": max }
+            : key === "socket.request.max.bytes"
+              ? { "queued.max.request.bytes": -1 }
+              : {};
       expect(() => loadBrokerConfig({ flags: { ...low, [key]: min } }), key).not.toThrow();
       expect(() => loadBrokerConfig({ flags: { ...high, [key]: max } }), key).not.toThrow();
     }
@@ -174,6 +181,14 @@ describe("values that make no sense at start are refused in one line naming key 
     for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
       expect(refusal({ [key]: "1" }), key).toBe(`INVALID_CONFIG: unknown broker config ${key}`);
     }
+  });
+
+  it("refuses a heal backoff maximum below its first interval, on one line naming both keys", () => {
+    const message = refusal({ "log.heal.backoff.ms": 5000, "log.heal.backoff.max.ms": 4000 });
+    expect(message).toBe("INVALID_CONFIG: log.heal.backoff.max.ms=4000 is below log.heal.backoff.ms=5000");
+    expect(() =>
+      loadBrokerConfig({ flags: { "log.heal.backoff.ms": 5000, "log.heal.backoff.max.ms": 5000 } }),
+    ).not.toThrow();
   });
 
   it("shows a value holding a line break on one line", () => {
