@@ -277,6 +277,27 @@ describe("new producer ids are bounded", () => {
     expect(stateEntries()).toBe(20);
     expect(await produceOne(c, "cap", batch(pids[0], 1, "y"))).toMatchObject({ errorCode: 0 });
   });
+
+  it("gives back a deleted topic's producer states to the broker-wide count at once", async () => {
+    tb = await startTestBroker({ "max.concurrent.producer.ids": 3, "num.partitions": 2 });
+    const c = await connect();
+    const other = await connect("other");
+    const ids = tb.broker.topics.producerIds;
+    const pids: number[] = [];
+    for (let i = 0; i < 3; i++) pids.push(await newProducerId(c));
+    for (const [i, pid] of pids.entries()) {
+      expect(await produceOne(c, "gone", batch(pid, 0, "x"), i % 2)).toMatchObject({ errorCode: 0 });
+    }
+    expect(ids.entries).toBe(3);
+    expect(ids.throttleMs("other")).toBeGreaterThan(0);
+    await tb.broker.topics.delete("gone");
+    expect(ids.entries).toBe(0);
+    expect(ids.throttleMs("other")).toBe(0);
+    const fresh = await newProducerId(other);
+    const r = await produceOne(other, "kept", batch(fresh, 0, "y"));
+    expect(r).toMatchObject({ errorCode: 0 });
+    expect(ids.entries).toBe(1);
+  });
 });
 
 describe("producer-state snapshots", () => {
@@ -294,8 +315,8 @@ describe("producer-state snapshots", () => {
     const now = Date.now();
     for (let id = 0; id < COUNT; id++) {
       for (let seq = 0; seq < 3; seq++) {
-        const offset = id * 3 + seq;
-        state.record(id, 1, { firstSeq: seq, lastSeq: seq, baseOffset: offset, lastOffset: offset }, now);
+        // Offset 0 holds the one stored record: a snapshot keeps only batches below the log end.
+        state.record(id, 1, { firstSeq: seq, lastSeq: seq, baseOffset: 0, lastOffset: 0 }, now);
       }
     }
     const before = state.snapshot();
