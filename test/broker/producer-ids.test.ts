@@ -4,8 +4,10 @@
  * while another client's idempotent producer keeps working; a data directory whose log or
  * snapshot holds invented ids loads without them; ids handed out before a restart keep working
  * after it; idle producers expire (`producer.id.expiration.ms`), also while state is rebuilt;
- * new producer ids are throttled per client (KIP-936) and capped broker-wide; a snapshot of many
- * producers is written and read back whole. Limits are lowered so each attack is small.
+ * new producer ids are throttled per client (KIP-936) and capped broker-wide, and a deleted
+ * topic's states leave that count at once; a snapshot of many producers is written and read back
+ * whole, and a snapshot's batches at or past its offset are not restored. Limits are lowered so
+ * each attack is small.
  */
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -324,6 +326,28 @@ describe("producer-state snapshots", () => {
     const after = tb!.broker.topics.partition("big", 0)!.producers;
     expect(after.size).toBe(COUNT);
     expect(after.snapshot()).toEqual(before);
+  });
+});
+
+describe("producer-state snapshots of batches past their offset", () => {
+  it("drops a snapshot's batches at or past its offset, so their retry is appended", async () => {
+    tb = await startTestBroker();
+    const c = await connect();
+    const pid = await newProducerId(c);
+    expect(await produceOne(c, "ph", batch(pid, 0, "a"))).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    await restart({}, (dataDir) => {
+      // As an older version wrote it: a batch at offset 1 whose append was pending, then refused.
+      const file = path.join(dataDir, "ph-0", PRODUCER_SNAPSHOT_FILE);
+      const [head, line] = readFileSync(file, "utf8").trim().split("\n");
+      expect(JSON.parse(head)).toMatchObject({ offset: 1 });
+      const entry = JSON.parse(line);
+      entry[3].push([1, 1, 1, 1, null]);
+      writeFileSync(file, `${head}\n${JSON.stringify(entry)}\n`);
+    });
+    const retry = await connect();
+    expect(await produceOne(retry, "ph", batch(pid, 1, "b"))).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    expect(await produceOne(retry, "ph", batch(pid, 1, "b"))).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    expect(await produceOne(retry, "ph", batch(pid, 2, "c"))).toMatchObject({ errorCode: 0, baseOffset: 2 });
   });
 });
 
