@@ -161,23 +161,30 @@ export class Partition {
     if (head.offset > this.log.logEndOffset || head.offset < this.log.logStartOffset) return null;
     const now = this.producerIds.nowMs();
     if (head.version === undefined) {
-      for (const p of head.producers ?? []) this.keepSnapshotEntry(p, now);
+      for (const p of head.producers ?? []) this.keepSnapshotEntry(p, head.offset, now);
       return head.offset;
     }
     for (let pos = firstEnd + 1; pos > 0 && pos < data.length; ) {
       const end = data.indexOf(10, pos);
       const line = data.toString("utf8", pos, end < 0 ? data.length : end);
-      if (line.length > 0) this.keepSnapshotEntry(snapshotEntryFromLine(line), now);
+      if (line.length > 0) this.keepSnapshotEntry(snapshotEntryFromLine(line), head.offset, now);
       pos = end < 0 ? data.length : end + 1;
     }
     return head.offset;
   }
 
-  private keepSnapshotEntry(p: ProducerSnapshot, nowMs: number): void {
+  /**
+   * Restores one producer's entry, without batches at or past the snapshot's offset: a snapshot
+   * written by an older version may hold batches whose append was pending and then refused, and
+   * restoring them would answer the producer's retry as a duplicate of offsets that hold nothing.
+   */
+  private keepSnapshotEntry(p: ProducerSnapshot, snapshotOffset: number, nowMs: number): void {
+    const batches = p.batches.filter((b) => b.lastOffset < snapshotOffset);
+    if (batches.length === 0) return;
     if (!this.producerIds.isIssued(p.producerId)) return;
     if (nowMs - (p.lastTimestampMs ?? nowMs) >= this.producerIds.limits.expirationMs) return;
     if (!this.producerIds.hasRoom()) return;
-    this.producers.restoreEntry(p, nowMs);
+    this.producers.restoreEntry({ ...p, batches }, nowMs);
   }
 
   private async rebuildFrom(offset: number): Promise<void> {
@@ -227,14 +234,17 @@ export class Partition {
   /**
    * Writes the producer-state snapshot at the current log end: a header line and one line per
    * producer, serialised in chunks, so a snapshot of many producers never needs one huge string.
+   * Only batches below that log end are written: a batch still pending there may yet be refused
+   * (a storage fault), and a snapshot naming it would make its retry a duplicate of nothing.
    */
   async snapshot(): Promise<void> {
-    const chunks = [
-      Buffer.from(`${JSON.stringify({ version: SNAPSHOT_VERSION, offset: this.log.logEndOffset })}\n`),
-    ];
+    const offset = this.log.logEndOffset;
+    const chunks = [Buffer.from(`${JSON.stringify({ version: SNAPSHOT_VERSION, offset })}\n`)];
     let lines: string[] = [];
     for (const p of this.producers.entries()) {
-      lines.push(snapshotLine(p));
+      const batches = p.batches.filter((b) => b.lastOffset < offset);
+      if (batches.length === 0) continue;
+      lines.push(snapshotLine({ ...p, batches }));
       if (lines.length < SNAPSHOT_CHUNK_PRODUCERS) continue;
       chunks.push(Buffer.from(lines.join("")));
       lines = [];

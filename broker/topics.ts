@@ -172,10 +172,20 @@ export class TopicManager {
     }
   }
 
+  /**
+   * Drops a partition from the map, and its producer state from the broker-wide count
+   * (max.concurrent.producer.ids), which would otherwise over-count it until the next sweep.
+   */
+  private forgetPartition(name: string, index: number): void {
+    const key = partitionKey(name, index);
+    this.partitions.get(key)?.producers.clear();
+    this.partitions.delete(key);
+  }
+
   /** Closes and removes the logs of partitions [from, to) of a creation that failed. */
   private async dropPartitions(name: string, from: number, to: number): Promise<void> {
     for (let i = from; i < to; i++) {
-      this.partitions.delete(partitionKey(name, i));
+      this.forgetPartition(name, i);
       try {
         await this.logs.deleteLog(name, i);
       } catch (err) {
@@ -322,7 +332,7 @@ export class TopicManager {
     if (isInternalTopic(name)) throw new KafkaError("INVALID_REQUEST", `${name} is an internal topic`);
     await this.store.deleteTopic(name);
     for (const p of record.partitions) {
-      this.partitions.delete(partitionKey(name, p.partition));
+      this.forgetPartition(name, p.partition);
       await this.logs.deleteLog(name, p.partition);
     }
     await this.onDeleted?.(name);

@@ -35,8 +35,13 @@ interface Handle {
   pins: number;
   /** A descriptor being opened or closed; the next call waits for it. */
   transition: Promise<void> | null;
-  /** Writes since the last successful fdatasync began. */
-  writes: number;
+  /**
+   * Writes (and truncations) made through this handle, ever; only grows. With `synced`, two
+   * counters that never go down, so fdatasyncs overlapping on one handle cannot undercount.
+   */
+  written: number;
+  /** The highest `written` an fdatasync that succeeded had begun after: dirty while below it. */
+  synced: number;
   /** An fdatasync that failed while evicting, reported by the next fdatasync. */
   error: Error | null;
   /** The file's name no longer leads to it (removed or replaced). */
@@ -83,7 +88,8 @@ export class FileCache implements StorageFs {
       fd: null,
       pins: 1,
       transition: null,
-      writes: 0,
+      written: 0,
+      synced: 0,
       error: null,
       gone: false,
       released: false,
@@ -118,7 +124,7 @@ export class FileCache implements StorageFs {
 
   writev(id: number, buffers: Buffer[], position: number): Promise<void> {
     return this.withFd(id, (fd, h) => {
-      h.writes++;
+      h.written++;
       return this.inner.writev(fd, buffers, position);
     });
   }
@@ -130,15 +136,15 @@ export class FileCache implements StorageFs {
         h.error = null;
         throw error;
       }
-      const writes = h.writes;
+      const written = h.written;
       await this.inner.fdatasync(fd);
-      h.writes -= writes;
+      markSynced(h, written);
     });
   }
 
   ftruncate(id: number, length: number): Promise<void> {
     return this.withFd(id, (fd, h) => {
-      h.writes++;
+      h.written++;
       return this.inner.ftruncate(fd, length);
     });
   }
@@ -269,7 +275,7 @@ export class FileCache implements StorageFs {
     let seen = 0;
     for (const h of this.lru.values()) {
       if (h.pins > 0 || h.transition || h.gone) continue;
-      if (h.writes === 0) return h;
+      if (!isDirty(h)) return h;
       firstIdle ??= h;
       if (++seen >= EVICTION_SCAN) break;
     }
@@ -286,11 +292,11 @@ export class FileCache implements StorageFs {
     this.lru.delete(h.id);
     const done = (async () => {
       try {
-        if (evicting && h.writes > 0) {
-          const writes = h.writes;
+        if (evicting && isDirty(h)) {
+          const written = h.written;
           try {
             await this.inner.fdatasync(fd);
-            h.writes -= writes;
+            markSynced(h, written);
           } catch (err) {
             h.error = err as Error;
           }
@@ -346,4 +352,14 @@ function removeFrom(map: Map<string, Set<Handle>>, key: string, h: Handle): void
   if (!set) return;
   set.delete(h);
   if (set.size === 0) map.delete(key);
+}
+
+/** Whether writes were made through `h` since the start of the last fdatasync that succeeded. */
+function isDirty(h: Handle): boolean {
+  return h.written > h.synced;
+}
+
+/** Records that an fdatasync begun when `h` had `written` writes succeeded. */
+function markSynced(h: Handle, written: number): void {
+  h.synced = Math.max(h.synced, written);
 }

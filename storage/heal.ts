@@ -149,6 +149,8 @@ function rootMessage(err: unknown): string {
 /** Probes failed targets with backoff until they heal; reports each fault and heal once. */
 export class Healer {
   private readonly tracked = new Map<string, Tracked>();
+  /** Probes in progress, by key: what `forget` waits for. */
+  private readonly probing = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
   private closed = false;
@@ -185,9 +187,13 @@ export class Healer {
     this.arm();
   }
 
-  /** Stops probing `key` (its log was deleted or closed). */
-  forget(key: string): void {
+  /**
+   * Stops probing `key` (its log is being deleted or closed); resolves once a probe of it in
+   * progress is over, so the caller closes the target only after its heal stopped touching it.
+   */
+  async forget(key: string): Promise<void> {
     this.tracked.delete(key);
+    await this.probing.get(key);
   }
 
   /** Probes every failed target now, whatever its backoff (tests, and an operator's retry). */
@@ -238,11 +244,19 @@ export class Healer {
   private async probe(t: Tracked): Promise<void> {
     if (this.closed || this.tracked.get(t.key) !== t) return;
     t.attempts++;
+    const healing = t.target.failed ? t.target.heal() : Promise.resolve();
+    const settled = healing.then(
+      () => {},
+      () => {},
+    );
+    this.probing.set(t.key, settled);
     let healed = true;
     try {
-      if (t.target.failed) await t.target.heal();
+      await healing;
     } catch {
       healed = false;
+    } finally {
+      if (this.probing.get(t.key) === settled) this.probing.delete(t.key);
     }
     if (this.tracked.get(t.key) !== t) return;
     if (!healed || t.target.failed) {

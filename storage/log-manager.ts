@@ -404,7 +404,9 @@ export class LogManager {
     const entry = this.logs.get(key);
     if (!entry) return false;
     this.logs.delete(key);
-    this.healer.forget(key);
+    // A heal in progress finishes (its journal marker too) before the log closes and the forget
+    // marker is journaled: a marker after it would drop a re-created log's entries at replay.
+    await this.healer.forget(key);
     await entry.log.close();
     // Replay must not hand this log's records to a log created later under the same name.
     await this.journal?.mark("forget", key, -1);

@@ -4,8 +4,10 @@
  * while another client's idempotent producer keeps working; a data directory whose log or
  * snapshot holds invented ids loads without them; ids handed out before a restart keep working
  * after it; idle producers expire (`producer.id.expiration.ms`), also while state is rebuilt;
- * new producer ids are throttled per client (KIP-936) and capped broker-wide; a snapshot of many
- * producers is written and read back whole. Limits are lowered so each attack is small.
+ * new producer ids are throttled per client (KIP-936) and capped broker-wide, and a deleted
+ * topic's states leave that count at once; a snapshot of many producers is written and read back
+ * whole, and a snapshot's batches at or past its offset are not restored. Limits are lowered so
+ * each attack is small.
  */
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -277,6 +279,27 @@ describe("new producer ids are bounded", () => {
     expect(stateEntries()).toBe(20);
     expect(await produceOne(c, "cap", batch(pids[0], 1, "y"))).toMatchObject({ errorCode: 0 });
   });
+
+  it("gives back a deleted topic's producer states to the broker-wide count at once", async () => {
+    tb = await startTestBroker({ "max.concurrent.producer.ids": 3, "num.partitions": 2 });
+    const c = await connect();
+    const other = await connect("other");
+    const ids = tb.broker.topics.producerIds;
+    const pids: number[] = [];
+    for (let i = 0; i < 3; i++) pids.push(await newProducerId(c));
+    for (const [i, pid] of pids.entries()) {
+      expect(await produceOne(c, "gone", batch(pid, 0, "x"), i % 2)).toMatchObject({ errorCode: 0 });
+    }
+    expect(ids.entries).toBe(3);
+    expect(ids.throttleMs("other")).toBeGreaterThan(0);
+    await tb.broker.topics.delete("gone");
+    expect(ids.entries).toBe(0);
+    expect(ids.throttleMs("other")).toBe(0);
+    const fresh = await newProducerId(other);
+    const r = await produceOne(other, "kept", batch(fresh, 0, "y"));
+    expect(r).toMatchObject({ errorCode: 0 });
+    expect(ids.entries).toBe(1);
+  });
 });
 
 describe("producer-state snapshots", () => {
@@ -294,8 +317,8 @@ describe("producer-state snapshots", () => {
     const now = Date.now();
     for (let id = 0; id < COUNT; id++) {
       for (let seq = 0; seq < 3; seq++) {
-        const offset = id * 3 + seq;
-        state.record(id, 1, { firstSeq: seq, lastSeq: seq, baseOffset: offset, lastOffset: offset }, now);
+        // Offset 0 holds the one stored record: a snapshot keeps only batches below the log end.
+        state.record(id, 1, { firstSeq: seq, lastSeq: seq, baseOffset: 0, lastOffset: 0 }, now);
       }
     }
     const before = state.snapshot();
@@ -303,6 +326,28 @@ describe("producer-state snapshots", () => {
     const after = tb!.broker.topics.partition("big", 0)!.producers;
     expect(after.size).toBe(COUNT);
     expect(after.snapshot()).toEqual(before);
+  });
+});
+
+describe("producer-state snapshots of batches past their offset", () => {
+  it("drops a snapshot's batches at or past its offset, so their retry is appended", async () => {
+    tb = await startTestBroker();
+    const c = await connect();
+    const pid = await newProducerId(c);
+    expect(await produceOne(c, "ph", batch(pid, 0, "a"))).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    await restart({}, (dataDir) => {
+      // As an older version wrote it: a batch at offset 1 whose append was pending, then refused.
+      const file = path.join(dataDir, "ph-0", PRODUCER_SNAPSHOT_FILE);
+      const [head, line] = readFileSync(file, "utf8").trim().split("\n");
+      expect(JSON.parse(head)).toMatchObject({ offset: 1 });
+      const entry = JSON.parse(line);
+      entry[3].push([1, 1, 1, 1, null]);
+      writeFileSync(file, `${head}\n${JSON.stringify(entry)}\n`);
+    });
+    const retry = await connect();
+    expect(await produceOne(retry, "ph", batch(pid, 1, "b"))).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    expect(await produceOne(retry, "ph", batch(pid, 1, "b"))).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    expect(await produceOne(retry, "ph", batch(pid, 2, "c"))).toMatchObject({ errorCode: 0, baseOffset: 2 });
   });
 });
 

@@ -4,6 +4,8 @@
  * the broker logs one error line for the journal and one for the partition, not one per request;
  * once the disk is back the partition heals without a restart (one warn line each), the
  * idempotent producer's retry is appended once, and a second retry is answered as its duplicate.
+ * A producer-state snapshot taken while an append is pending, that append then refused, does not
+ * make the retry a duplicate after a restart: it is appended and readable.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -119,5 +121,70 @@ describe("storage faults over the wire", () => {
     const warns = lines.filter((l) => l.level === 40 && String(l.msg).startsWith("storage healed"));
     expect(warns.map((l) => l.journal ?? l.partition).sort()).toEqual(["heal-0", JOURNAL_DIR]);
     expect(warns[0]).toMatchObject({ code: "ENOSPC" });
+  });
+});
+
+/** A FaultyFs that holds only the journal's writes, so a snapshot can be written meanwhile. */
+class JournalGateFs extends FaultyFs {
+  gate: Promise<void> | null = null;
+  held = 0;
+
+  override async writev(fd: number, buffers: Buffer[], position: number): Promise<void> {
+    const file = this.pathOf(fd) ?? "";
+    if (this.gate && file.includes(`${path.sep}${JOURNAL_DIR}${path.sep}`)) {
+      this.held++;
+      await this.gate;
+    }
+    return super.writev(fd, buffers, position);
+  }
+}
+
+describe("producer-state snapshots and refused appends", () => {
+  it("a snapshot taken while an append is pending does not make the refused batch a duplicate after a restart", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "faults-snapshot-"));
+    const flags = { "data.dir": dataDir, "kafka.port": 0, "http.port": 0 };
+    const logger = pino({ level: "silent" });
+    const fs = new JournalGateFs();
+    let broker = await Broker.start(loadBrokerConfig({ flags }), { logger, fs });
+    let c = await TestClient.connect(broker.kafkaPort);
+    cleanup = async () => {
+      c.close();
+      await broker.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    };
+    const init = await c.request(22, 4, {
+      transactionalId: null,
+      transactionTimeoutMs: 1000,
+      producerId: -1,
+      producerEpoch: -1,
+    });
+    const pid = init.producerId as number;
+    expect(await produce(c, idempotent(pid, 0, ["a"]))).toMatchObject({ errorCode: 0, baseOffset: 0 });
+
+    let release: () => void = () => {};
+    fs.gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const refused = produce(c, idempotent(pid, 1, ["b"]));
+    const partition = broker.topics.partition("heal", 0)!;
+    await waitFor(
+      () => partition.producers.snapshot().some((p) => p.batches.some((b) => b.firstSeq === 1)),
+      "the pending batch's sequences recorded",
+    );
+    await broker.snapshot();
+    fs.target = (file) => file.includes(`${path.sep}${JOURNAL_DIR}${path.sep}`);
+    fs.failWrites(1);
+    fs.gate = null;
+    release();
+    expect(await refused).toMatchObject({ errorCode: STORAGE_ERROR });
+
+    // The log did not move, so the stop writes no new snapshot: the one above is what is read.
+    c.close();
+    await broker.stop();
+    broker = await Broker.start(loadBrokerConfig({ flags }), { logger });
+    c = await TestClient.connect(broker.kafkaPort);
+    const retry = await produce(c, idempotent(pid, 1, ["b"]));
+    expect(retry).toMatchObject({ errorCode: 0, baseOffset: 1 });
+    expect(await values(c)).toEqual(["a", "b"]);
   });
 });

@@ -32,6 +32,8 @@ class CountingFs extends NodeFs {
   busy = new Map<number, number>();
   syncsBeforeClose = new Map<number, number>();
   holdReads: Promise<void> | null = null;
+  holdSyncs: Promise<void> | null = null;
+  syncsHeld = 0;
   failSyncs = false;
 
   override async open(file: string, mode: OpenMode): Promise<number> {
@@ -58,6 +60,10 @@ class CountingFs extends NodeFs {
   }
 
   override async fdatasync(fd: number): Promise<void> {
+    if (this.holdSyncs) {
+      this.syncsHeld++;
+      await this.holdSyncs;
+    }
     if (this.failSyncs) throw Object.assign(new Error("injected EIO"), { code: "EIO" });
     this.syncsBeforeClose.set(fd, (this.syncsBeforeClose.get(fd) ?? 0) + 1);
     return super.fdatasync(fd);
@@ -142,6 +148,29 @@ describe("FileCache", () => {
     inner.failSyncs = false;
     await expect(cache.fdatasync(b)).rejects.toThrow("injected EIO");
     await cache.fdatasync(b);
+    await cache.close(a);
+    await cache.close(b);
+  });
+
+  it("still fdatasyncs a file written after two overlapping fdatasyncs before evicting it", async () => {
+    const dir = tempDir();
+    const inner = new CountingFs();
+    const cache = new FileCache(inner, 1);
+    const a = await cache.open(path.join(dir, "a"), "create");
+    await cache.writev(a, [Buffer.from("one")], 0);
+    let release = () => {};
+    inner.holdSyncs = new Promise<void>((r) => (release = r));
+    const syncs = [cache.fdatasync(a), cache.fdatasync(a)];
+    await waitFor(() => inner.syncsHeld === 2, "both fdatasyncs of a to be in flight");
+    inner.holdSyncs = null;
+    release();
+    await Promise.all(syncs);
+    // Written after both flushes began: a is dirty, so evicting it must flush it once more.
+    await cache.writev(a, [Buffer.from("two")], 3);
+    const before = [...inner.syncsBeforeClose.values()].reduce((x, y) => x + y, 0);
+    const b = await cache.open(path.join(dir, "b"), "create"); // evicts a
+    expect([...inner.syncsBeforeClose.values()].reduce((x, y) => x + y, 0)).toBe(before + 1);
+    expect(await readAll(cache, a, 6)).toBe("onetwo");
     await cache.close(a);
     await cache.close(b);
   });

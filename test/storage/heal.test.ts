@@ -6,15 +6,17 @@
  * the logs resume on their own, without a restart, at the acknowledged log end: every
  * acknowledged batch is there byte for byte, no refused one is, also after a power cut. One fault
  * event and one heal event per journal or partition, however many appends were refused.
+ * Deleting a partition while its heal probe is in progress waits for the probe: the probe's
+ * journal marker never follows the deleted log's forget marker.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { KafkaError } from "../../protocol/errors.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "../../storage/config.js";
 import { HEAL_PROBE_BYTES, type StorageFaultEvent, type StorageHealedEvent } from "../../storage/heal.js";
-import { JOURNAL_DIR } from "../../storage/journal.js";
+import { JOURNAL_DIR, type Journal } from "../../storage/journal.js";
 import { PartitionLog } from "../../storage/log.js";
 import { LogManager, type LogManagerOptions } from "../../storage/log-manager.js";
 import { FaultyFs } from "../helpers/faulty-fs.js";
@@ -325,6 +327,67 @@ describe("a partition log heals", () => {
       await ackEach([log], acked, rng, clock);
       await expectLogHolds(log, acked[0], rng);
       await log.close();
+    });
+  });
+});
+
+/** A FaultyFs that can hold the directory syncs of one directory. */
+class DirGateFs extends FaultyFs {
+  gateDir: string | null = null;
+  gate: Promise<void> | null = null;
+  held = 0;
+
+  override async fsyncDir(d: string): Promise<void> {
+    if (this.gate && d === this.gateDir) {
+      this.held++;
+      await this.gate;
+    }
+    return super.fsyncDir(d);
+  }
+}
+
+describe("a partition deleted while it heals", () => {
+  it("waits for the heal probe in progress: its marker comes before the forget marker", async () => {
+    await withSeed(BASE_SEED + 30, async (rng) => {
+      const fs = new DirGateFs();
+      const events: Events = { faults: [], healed: [] };
+      const lm = await openManager(fs, events);
+      const clock = newClock();
+      const log = await lm.createLog("d", 0);
+      const other = await lm.createLog("d", 1);
+      await log.append(randomAppend(rng, clock));
+      fs.target = (file) => file.includes(`${path.sep}d-0${path.sep}`) && file.endsWith(".log");
+      fs.failFdatasync("all");
+      await log.append(randomAppend(rng, clock)).catch(() => {});
+      await log.flush().catch(() => {});
+      await waitFor(() => log.failed, "the log failed by its fdatasync");
+      // The next probe passes its fdatasyncs and is held at its directory sync.
+      let release = () => {};
+      fs.gateDir = path.join(dir, "d-0");
+      fs.gate = new Promise<void>((r) => (release = r));
+      fs.heal();
+      await waitFor(() => fs.held > 0, "the heal probe held at its directory sync");
+
+      const journal = (lm as unknown as { journal: Journal }).journal;
+      const marks: string[] = [];
+      const mark = journal.mark.bind(journal);
+      vi.spyOn(journal, "mark").mockImplementation((type, key, offset) => {
+        if (key === "d-0") marks.push(type);
+        return mark(type, key, offset);
+      });
+      const deleted = lm.deleteLog("d", 0);
+      // Before the fix the delete ran on and journaled its forget marker here.
+      for (let i = 0; i < 200 && marks.length === 0; i++) await new Promise((r) => setImmediate(r));
+      fs.gate = null;
+      release();
+      expect(await deleted).toBe(true);
+      expect(marks.at(-1), marks.join(",")).toBe("forget");
+      expect(marks.indexOf("synced")).toBeLessThan(marks.indexOf("forget"));
+      // The other partition is served throughout.
+      const acked: StoredBatch[][] = [[]];
+      await ackEach([other], acked, rng, clock);
+      await expectLogHolds(other, acked[0], rng);
+      await lm.close();
     });
   });
 });
