@@ -100,11 +100,24 @@ export class FramedConnection {
       }
       if (this.buffered < 4 + size) break;
       const frame = this.take(4 + size).subarray(4);
+      // The deadline is per frame: the next one's runs from its own first bytes.
+      this.clearFrameTimer();
       this.pipeline.discarded(4);
       this.pipeline.push(frame);
     }
+    this.pipeline.frameRest(this.frameRest());
     this.pipeline.maybePause();
     this.watchFrame();
+  }
+
+  /** Bytes the first buffered frame still lacks, or null when none is begun. */
+  private frameRest(): number | null {
+    if (!this.partialFrame()) return null;
+    if (this.buffered < 4) return 4 - this.buffered;
+    const size = this.peekInt32();
+    // A size beyond the limit is refused, not waited for.
+    if (size > this.limits.maxRequestBytes) return null;
+    return Math.max(0, 4 + size - this.buffered);
   }
 
   /**
@@ -146,6 +159,7 @@ export class FramedConnection {
     this.chunks = [];
     this.buffered = 0;
     this.clearFrameTimer();
+    this.pipeline.frameRest(null);
     this.pipeline.refuse(reason);
   }
 

@@ -110,6 +110,15 @@ export class RequestPipeline implements BudgetHolder {
     if (!this.closed) this.requests.add(this, bytes);
   }
 
+  /**
+   * The transport has a frame begun and lacks `rest` more bytes of it (null: no frame begun): the
+   * oldest frame in progress broker-wide is let finish first (net/byte-budget.ts).
+   */
+  frameRest(rest: number | null): void {
+    if (rest === null || this.closed) this.requests.endFrame(this);
+    else this.requests.frameRest(this, rest);
+  }
+
   /** The transport dropped `bytes` it had counted as received (length prefixes, a refusal). */
   discarded(bytes: number): void {
     this.requests.release(this, bytes);
