@@ -175,6 +175,8 @@ describe("a response larger than queued.max.response.bytes", () => {
   beforeAll(async () => {
     tb = await startTestBroker({
       "queued.max.response.bytes": 4096,
+      // The budget must hold the largest batch (message.max.bytes + 1 KiB).
+      "message.max.bytes": 3072,
       "log.flush.policy": "os",
     });
     await tb.broker.topics.create("wide", 200, 1, {});
@@ -213,6 +215,7 @@ describe("responses nobody reads", () => {
     tb = await startTestBroker({
       "fetch.max.bytes": fetchMaxBytes,
       "queued.max.response.bytes": budget,
+      "message.max.bytes": batchBytes + 1024,
       "log.flush.policy": "os",
     });
     const client = await TestClient.connect(tb.port);

@@ -154,7 +154,13 @@ describe("values that make no sense at start are refused in one line naming key 
       expect(refusal({ [key]: min - 1 }), key).toContain(`${key}=${min - 1}: expected at least ${min}`);
       expect(refusal({ [key]: max + 1 }), key).toContain(`${key}=${max + 1}: expected at most ${max}`);
       // The session-timeout pair must stay ordered while one end moves.
-      const low = key === "group.max.session.timeout.ms" ? { "group.min.session.timeout.ms": min } : {};
+      // ... and queued.max.response.bytes hold the largest batch (message.max.bytes + 1 KiB).
+      const low =
+        key === "group.max.session.timeout.ms"
+          ? { "group.min.session.timeout.ms": min }
+          : key === "queued.max.response.bytes"
+            ? { "message.max.bytes": 0 }
+            : {};
       // ... and queued.max.request.bytes stay at least socket.request.max.bytes (or -1).
       const high =
         key === "group.min.session.timeout.ms"
@@ -165,6 +171,20 @@ describe("values that make no sense at start are refused in one line naming key 
       expect(() => loadBrokerConfig({ flags: { ...low, [key]: min } }), key).not.toThrow();
       expect(() => loadBrokerConfig({ flags: { ...high, [key]: max } }), key).not.toThrow();
     }
+  });
+
+  it("refuses queued.max.response.bytes that cannot hold a Fetch of the largest batch (message.max.bytes)", () => {
+    // Default message.max.bytes (1048588): a stored batch of that size would never be fetchable.
+    expect(refusal({ "queued.max.response.bytes": 1024 * 1024 })).toBe(
+      "INVALID_CONFIG: queued.max.response.bytes=1048576: expected at least message.max.bytes + 1024 (1049612), so that a Fetch of the largest batch fits",
+    );
+    expect(refusal({ "queued.max.response.bytes": 5000, "message.max.bytes": 4000 })).toContain(
+      "queued.max.response.bytes=5000",
+    );
+    const fits = loadBrokerConfig({
+      flags: { "queued.max.response.bytes": 5024, "message.max.bytes": 4000 },
+    });
+    expect(fits.queuedMaxResponseBytes).toBe(5024);
   });
 
   it("refuses a minimum session timeout above the maximum, and keys named after Object.prototype members", () => {
