@@ -6,8 +6,11 @@
  *
  * The budget refuses nothing by itself: transports ask `mayTake` before reading or starting more,
  * and wait (`onRelease`) while they may not. A holder may take what is left while that is at least
- * a step; a holder of nothing may always take one more step, so every connection makes progress
- * and the overshoot is bounded by one step per connection.
+ * a step, but once half the limit is used (contended) no more than its fair share: the limit
+ * divided among the connections holding bytes. Idle holders (a long-poll Fetch waiting) thus cost
+ * a large frame nothing while the budget is mostly free. A holder of nothing may always take one
+ * more step, so every connection makes progress and the overshoot is bounded by one step per
+ * connection.
  *
  * Frames in progress (request budget only) are kept in the order they began: the rest of the
  * oldest one is reserved, so the others take only what is left beyond it, and it may always take
@@ -109,14 +112,27 @@ export class ByteBudget {
 
   /**
    * Bytes `holder` may still take: what is left, less the rest of the oldest frame in progress
-   * (reserved for it); that oldest frame may always take its rest.
+   * (reserved for it), within its fair share once the budget is contended; that oldest frame may
+   * always take its rest.
    */
   allowance(holder: BudgetHolder): number {
     const left = this.limit - this.used;
     const head = this.head();
-    if (!head) return Math.max(0, left);
+    if (!head) return this.fair(holder, left);
     if (head[0] === holder) return Math.max(left, head[1], 0);
-    return Math.max(0, left - head[1]);
+    return this.fair(holder, left - head[1]);
+  }
+
+  /**
+   * `free` bytes are free to take; once half the budget is used (contended), a holder gets no
+   * more than its fair share: the limit divided among the connections holding bytes.
+   */
+  private fair(holder: BudgetHolder, free: number): number {
+    if (free <= 0) return 0;
+    if (this.limit - free < this.limit / 2) return free;
+    const own = this.heldBy(holder);
+    const holders = this.held.size + (own > 0 ? 0 : 1);
+    return Math.max(0, Math.min(free, Math.floor(this.limit / holders) - own));
   }
 
   private head(): [BudgetHolder, number] | undefined {

@@ -8,8 +8,9 @@
  * yet taken by the client) stops being read until it drains; an idle connection is closed.
  * A frame's bytes are kept as they arrive, never allocated up front from its declared size, and
  * count against the broker-wide queued.max.request.bytes (the pipeline pauses reading while the
- * connection is over its share); a frame begun and not whole within request.frame.timeout.ms
- * (counted while the broker is reading the connection) closes the connection with a warn line.
+ * connection may take no more; the oldest frame begun broker-wide is let finish first); a frame
+ * not whole within request.frame.timeout.ms of its first byte closes the connection with a warn
+ * line. That deadline runs per frame, also while the broker has paused reading the connection.
  * Ordering, admission and backpressure live in request-pipeline.ts, shared with the WebSocket door.
  */
 import * as net from "node:net";
@@ -32,7 +33,10 @@ export class FramedConnection {
   private buffered = 0;
   private readonly pipeline: RequestPipeline;
   private closed = false;
-  /** Runs while part of a frame is buffered and the connection is being read. */
+  /**
+   * Runs while part of a frame is buffered, from that frame's first byte, whether or not the
+   * connection is being read; restarted for each frame.
+   */
   private frameTimer: NodeJS.Timeout | null = null;
 
   constructor(

@@ -10,8 +10,10 @@
  *   reads nothing holds at most its share of queued.max.response.bytes and stops being served;
  *   the same over the WebSocket door.
  * - Frames in progress: connections stalled inside large frames hold at most
- *   queued.max.request.bytes (plus one socket read each); a frame not whole within
- *   request.frame.timeout.ms closes its connection.
+ *   queued.max.request.bytes (plus one socket read each); a large frame is not held back by many
+ *   long polls holding a little each; frames of socket.request.max.bytes begun together all
+ *   complete (oldest first); a frame not whole within request.frame.timeout.ms closes its
+ *   connection (per frame: test/broker/frame-deadline.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
