@@ -97,13 +97,15 @@ export class ByteBudget {
    * place in the order.
    */
   frameRest(holder: BudgetHolder, rest: number): void {
-    const wasHead = this.isHead(holder);
+    // No wake: bytes the oldest frame read move from its reservation to what it holds, so what
+    // the others may take does not change.
     this.frames.set(holder, Math.max(0, rest));
-    // A head that needs less frees part of its reservation for the others.
-    if (wasHead) this.wakeWaiting();
   }
 
-  /** `holder` has no frame begun any more (it was whole, or the connection was refused). */
+  /**
+   * `holder` has no frame begun any more (it was whole, or the connection was refused or closed):
+   * the reservation of what it still lacked, if it was the oldest, is free for the others.
+   */
   endFrame(holder: BudgetHolder): void {
     const wasHead = this.isHead(holder);
     if (!this.frames.delete(holder)) return;

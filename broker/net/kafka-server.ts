@@ -96,6 +96,7 @@ export class FramedConnection {
    * beyond them stay buffered (at most one socket read) until responses are taken.
    */
   private parse(): void {
+    let took = false;
     while (this.pipeline.accepting && this.buffered >= 4 && !this.pipeline.overLimits()) {
       const size = this.peekInt32();
       if (size < 0 || size > this.limits.maxRequestBytes) {
@@ -106,9 +107,12 @@ export class FramedConnection {
       const frame = this.take(4 + size).subarray(4);
       // The deadline is per frame: the next one's runs from its own first bytes.
       this.clearFrameTimer();
+      took = true;
       this.pipeline.discarded(4);
       this.pipeline.push(frame);
     }
+    // A frame begun after one completed takes its place behind the frames begun before it.
+    if (took) this.pipeline.frameRest(null);
     this.pipeline.frameRest(this.frameRest());
     this.pipeline.maybePause();
     this.watchFrame();
