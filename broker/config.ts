@@ -636,6 +636,7 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
     if (value !== undefined) apply(config, key, value);
   checkTogether(config);
   checkQueuedRequestBytes(config);
+  checkQueuedResponseBytes(config);
   if (!config.advertisedHost) config.advertisedHost = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   // Topic defaults must themselves be valid topic configs.
   topicDefaultsConfig(config);
@@ -649,6 +650,27 @@ function checkQueuedRequestBytes(config: BrokerConfig): void {
     throw new KafkaError(
       "INVALID_CONFIG",
       `queued.max.request.bytes=${queued}: expected -1 or at least socket.request.max.bytes (${config.maxRequestBytes})`,
+    );
+  }
+}
+
+/**
+ * Room in a Fetch response beyond its first batch: the response, topic and partition headers of
+ * a Fetch answering one partition (a few hundred bytes at any version), rounded up.
+ */
+export const FETCH_RESPONSE_OVERHEAD_BYTES = 1024;
+
+/**
+ * A response larger than queued.max.response.bytes is never sent, and a Fetch answers the first
+ * batch whole (KIP-74): the budget must hold the largest batch the broker stores by default
+ * (docs/decisions/0019).
+ */
+function checkQueuedResponseBytes(config: BrokerConfig): void {
+  const largest = topicDefaultsConfig(config).maxMessageBytes + FETCH_RESPONSE_OVERHEAD_BYTES;
+  if (config.queuedMaxResponseBytes < largest) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `queued.max.response.bytes=${config.queuedMaxResponseBytes}: expected at least message.max.bytes + ${FETCH_RESPONSE_OVERHEAD_BYTES} (${largest}), so that a Fetch of the largest batch fits`,
     );
   }
 }

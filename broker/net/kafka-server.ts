@@ -8,8 +8,9 @@
  * yet taken by the client) stops being read until it drains; an idle connection is closed.
  * A frame's bytes are kept as they arrive, never allocated up front from its declared size, and
  * count against the broker-wide queued.max.request.bytes (the pipeline pauses reading while the
- * connection is over its share); a frame begun and not whole within request.frame.timeout.ms
- * (counted while the broker is reading the connection) closes the connection with a warn line.
+ * connection may take no more; the oldest frame begun broker-wide is let finish first); a frame
+ * not whole within request.frame.timeout.ms of its first byte closes the connection with a warn
+ * line. That deadline runs per frame, also while the broker has paused reading the connection.
  * Ordering, admission and backpressure live in request-pipeline.ts, shared with the WebSocket door.
  */
 import * as net from "node:net";
@@ -32,7 +33,10 @@ export class FramedConnection {
   private buffered = 0;
   private readonly pipeline: RequestPipeline;
   private closed = false;
-  /** Runs while part of a frame is buffered and the connection is being read. */
+  /**
+   * Runs while part of a frame is buffered, from that frame's first byte, whether or not the
+   * connection is being read; restarted for each frame.
+   */
   private frameTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -92,6 +96,7 @@ export class FramedConnection {
    * beyond them stay buffered (at most one socket read) until responses are taken.
    */
   private parse(): void {
+    let took = false;
     while (this.pipeline.accepting && this.buffered >= 4 && !this.pipeline.overLimits()) {
       const size = this.peekInt32();
       if (size < 0 || size > this.limits.maxRequestBytes) {
@@ -100,11 +105,27 @@ export class FramedConnection {
       }
       if (this.buffered < 4 + size) break;
       const frame = this.take(4 + size).subarray(4);
+      // The deadline is per frame: the next one's runs from its own first bytes.
+      this.clearFrameTimer();
+      took = true;
       this.pipeline.discarded(4);
       this.pipeline.push(frame);
     }
+    // A frame begun after one completed takes its place behind the frames begun before it.
+    if (took) this.pipeline.frameRest(null);
+    this.pipeline.frameRest(this.frameRest());
     this.pipeline.maybePause();
     this.watchFrame();
+  }
+
+  /** Bytes the first buffered frame still lacks, or null when none is begun. */
+  private frameRest(): number | null {
+    if (!this.partialFrame()) return null;
+    if (this.buffered < 4) return 4 - this.buffered;
+    const size = this.peekInt32();
+    // A size beyond the limit is refused, not waited for.
+    if (size > this.limits.maxRequestBytes) return null;
+    return Math.max(0, 4 + size - this.buffered);
   }
 
   /**
@@ -146,6 +167,7 @@ export class FramedConnection {
     this.chunks = [];
     this.buffered = 0;
     this.clearFrameTimer();
+    this.pipeline.frameRest(null);
     this.pipeline.refuse(reason);
   }
 

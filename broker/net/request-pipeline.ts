@@ -15,10 +15,11 @@
  *
  * Budgets (net/byte-budget.ts, shared by every connection of the broker): the request bytes the
  * transport received and the pipeline holds count against queued.max.request.bytes, and reading
- * pauses while the connection is over its share of it; responses built and not yet taken by the
- * kernel (and the bytes a Fetch reserved before reading) count against queued.max.response.bytes,
- * and no further request starts while the connection is over its share of that, so a client that
- * does not read its answers stops being served until it does. A closed connection gives back all
+ * pauses while the connection may take no more of it (the budget's rules: nearly full, or over
+ * its share once contended; the oldest frame in progress may always finish); responses built and
+ * not yet taken by the kernel (and the bytes a Fetch reserved before reading) count against
+ * queued.max.response.bytes, and no further request starts while the connection may take no more
+ * of that, so a client that does not read its answers stops being served until it does. A closed connection gives back all
  * it held at once.
  */
 import type { Logger } from "pino";
@@ -108,6 +109,15 @@ export class RequestPipeline implements BudgetHolder {
    */
   received(bytes: number): void {
     if (!this.closed) this.requests.add(this, bytes);
+  }
+
+  /**
+   * The transport has a frame begun and lacks `rest` more bytes of it (null: no frame begun): the
+   * oldest frame in progress broker-wide is let finish first (net/byte-budget.ts).
+   */
+  frameRest(rest: number | null): void {
+    if (rest === null || this.closed) this.requests.endFrame(this);
+    else this.requests.frameRest(this, rest);
   }
 
   /** The transport dropped `bytes` it had counted as received (length prefixes, a refusal). */

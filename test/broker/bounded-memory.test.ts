@@ -10,8 +10,10 @@
  *   reads nothing holds at most its share of queued.max.response.bytes and stops being served;
  *   the same over the WebSocket door.
  * - Frames in progress: connections stalled inside large frames hold at most
- *   queued.max.request.bytes (plus one socket read each); a frame not whole within
- *   request.frame.timeout.ms closes its connection.
+ *   queued.max.request.bytes (plus one socket read each); a large frame is not held back by many
+ *   long polls holding a little each; frames of socket.request.max.bytes begun together all
+ *   complete (oldest first); a frame not whole within request.frame.timeout.ms closes its
+ *   connection (per frame: test/broker/frame-deadline.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -175,6 +177,8 @@ describe("a response larger than queued.max.response.bytes", () => {
   beforeAll(async () => {
     tb = await startTestBroker({
       "queued.max.response.bytes": 4096,
+      // The budget must hold the largest batch (message.max.bytes + 1 KiB).
+      "message.max.bytes": 3072,
       "log.flush.policy": "os",
     });
     await tb.broker.topics.create("wide", 200, 1, {});
@@ -213,6 +217,7 @@ describe("responses nobody reads", () => {
     tb = await startTestBroker({
       "fetch.max.bytes": fetchMaxBytes,
       "queued.max.response.bytes": budget,
+      "message.max.bytes": batchBytes + 1024,
       "log.flush.policy": "os",
     });
     const client = await TestClient.connect(tb.port);
@@ -373,6 +378,66 @@ describe("frames in progress", () => {
     for (const conn of conns) conn.close();
     await waitFor(() => requests.used === 0, "the request budget back to 0 after the attackers closed");
     await expectServed(tb.port);
+  });
+
+  it("a large frame completes while many long-poll fetches hold a little of the budget each", async () => {
+    const requests = tb.broker.dispatcher.requestBudget;
+    const topic = "long-polled";
+    await tb.broker.topics.create(topic, 1, 1, {});
+    await tb.broker.topics.create("produced", 1, 1, {});
+    // Each waits for a record that never comes, holding its request bytes until then.
+    const consumers = await Promise.all(repeat(30, () => TestClient.connect(tb.port)));
+    const polls = consumers.map((c) =>
+      c.request(FETCH, 12, fetchRequest(topic, 0, { maxWaitMs: 60_000, minBytes: 1 })).catch(() => null),
+    );
+    await waitFor(() => requests.holders >= consumers.length, "the long polls to hold request bytes");
+    // A frame of nearly socket.request.max.bytes, far below what the budget has left.
+    const producer = await TestClient.connect(tb.port);
+    try {
+      const batch = encodeRecordBatch([
+        { value: Buffer.alloc(frameLimit - 4096, 0x62), timestamp: Date.now() },
+      ]);
+      const res = await within(
+        producer.request(PRODUCE, 7, produceRequest("produced", batch, 1)),
+        "the large produce",
+      );
+      expect(res.responses[0].partitionResponses[0].errorCode).toBe(0);
+      expect(requests.holders).toBeGreaterThanOrEqual(consumers.length);
+    } finally {
+      producer.close();
+      for (const c of consumers) c.close();
+    }
+    await Promise.all(polls);
+    await waitFor(() => requests.used === 0, "the request budget back to 0");
+  });
+
+  it("frames of socket.request.max.bytes begun together on several connections all complete", async () => {
+    const requests = tb.broker.dispatcher.requestBudget;
+    const topic = "large-frames";
+    await tb.broker.topics.create(topic, 1, 1, {});
+    // Three such frames need 1.5 times the budget: all begun before any is whole, they finish one
+    // after another.
+    const conns = await Promise.all(repeat(3, () => RawConn.connect(tb.port)));
+    try {
+      const frames = conns.map((_, i) => {
+        const value = Buffer.alloc(frameLimit - 4096, 0x61 + i);
+        const batch = encodeRecordBatch([{ value, timestamp: Date.now() }]);
+        return TestClient.frame(PRODUCE, 7, produceRequest(topic, batch, 1), i + 1);
+      });
+      const head = 50_000;
+      await Promise.all(conns.map((c, i) => c.write(frames[i].subarray(0, head))));
+      await waitFor(() => requests.holders === conns.length, "every frame begun");
+      for (const [i, c] of conns.entries()) void c.write(frames[i].subarray(head));
+      for (const [i, c] of conns.entries()) {
+        const { correlationId, body } = decodeResponse(await c.nextFrame(20_000), PRODUCE, 7);
+        expect(correlationId).toBe(i + 1);
+        expect(body.responses[0].partitionResponses[0].errorCode).toBe(0);
+      }
+      await expectServed(tb.port);
+    } finally {
+      for (const c of conns) c.close();
+    }
+    await waitFor(() => requests.used === 0, "the request budget back to 0");
   });
 
   it("a frame whose sender stalls is cut after request.frame.timeout.ms; a connection between frames is not", async () => {

@@ -144,6 +144,23 @@ describe("values that make no sense at start are refused in one line naming key 
     expect(message).not.toContain("\n");
   });
 
+  /**
+   * Flags a cross-checked key needs beside it at one end of its range: ordered pairs stay
+   * ordered, queued.max.response.bytes holds the largest batch (message.max.bytes + 1 KiB) and
+   * queued.max.request.bytes stays at least socket.request.max.bytes (or -1).
+   */
+  function companions(key: string, end: "min" | "max", value: number): Record<string, number> {
+    const table: Record<string, Record<string, number>> = {
+      "min:group.max.session.timeout.ms": { "group.min.session.timeout.ms": value },
+      "max:group.min.session.timeout.ms": { "group.max.session.timeout.ms": value },
+      "min:log.heal.backoff.max.ms": { "log.heal.backoff.ms": value },
+      "max:log.heal.backoff.ms": { "log.heal.backoff.max.ms": value },
+      "min:queued.max.response.bytes": { "message.max.bytes": 0 },
+      "max:socket.request.max.bytes": { "queued.max.request.bytes": -1 },
+    };
+    return table[`${end}:${key}`] ?? {};
+  }
+
   it("every int key of the table refuses one past each end of its range and takes both ends", () => {
     for (const [key, spec] of Object.entries(BROKER_CONFIG_KEYS)) {
       if (spec.kind !== "int" || spec.topicKey) continue;
@@ -153,25 +170,25 @@ describe("values that make no sense at start are refused in one line naming key 
       expect(max, key).toBeLessThanOrEqual(INT32_MAX);
       expect(refusal({ [key]: min - 1 }), key).toContain(`${key}=${min - 1}: expected at least ${min}`);
       expect(refusal({ [key]: max + 1 }), key).toContain(`${key}=${max + 1}: expected at most ${max}`);
-      // The session-timeout and heal-backoff pairs must stay ordered while one end moves.
-      const low =
-        key === "group.max.session.timeout.ms"
-          ? { "group.min.session.timeout.ms": min }
-          : key === "log.heal.backoff.max.ms"
-            ? { "log.heal.backoff.ms": min }
-            : {};
-      // ... and queued.max.request.bytes stay at least socket.request.max.bytes (or -1).
-      const high =
-        key === "group.min.session.timeout.ms"
-          ? { "group.max.session.timeout.ms": max }
-          : key === "log.heal.backoff.ms"
-            ? { "log.heal.backoff.max.ms": max }
-            : key === "socket.request.max.bytes"
-              ? { "queued.max.request.bytes": -1 }
-              : {};
+      const low = companions(key, "min", min);
+      const high = companions(key, "max", max);
       expect(() => loadBrokerConfig({ flags: { ...low, [key]: min } }), key).not.toThrow();
       expect(() => loadBrokerConfig({ flags: { ...high, [key]: max } }), key).not.toThrow();
     }
+  });
+
+  it("refuses queued.max.response.bytes that cannot hold a Fetch of the largest batch (message.max.bytes)", () => {
+    // Default message.max.bytes (1048588): a stored batch of that size would never be fetchable.
+    expect(refusal({ "queued.max.response.bytes": 1024 * 1024 })).toBe(
+      "INVALID_CONFIG: queued.max.response.bytes=1048576: expected at least message.max.bytes + 1024 (1049612), so that a Fetch of the largest batch fits",
+    );
+    expect(refusal({ "queued.max.response.bytes": 5000, "message.max.bytes": 4000 })).toContain(
+      "queued.max.response.bytes=5000",
+    );
+    const fits = loadBrokerConfig({
+      flags: { "queued.max.response.bytes": 5024, "message.max.bytes": 4000 },
+    });
+    expect(fits.queuedMaxResponseBytes).toBe(5024);
   });
 
   it("refuses a minimum session timeout above the maximum, and keys named after Object.prototype members", () => {
