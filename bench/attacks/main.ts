@@ -127,6 +127,7 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
   const dataDir = path.join(dir, "data");
   const files = { dataDir, logFile: path.join(dir, "broker.log"), eldFile: path.join(dir, "eld.jsonl") };
   const prepared = await attack.prepare?.(o.full);
+  const stored = attack.store ? await storeFirst(attack, o, files, prepared) : null;
   let broker = await startBroker({ ...files, settings: {}, timeoutMs: 60_000 });
   const setup = await KafkaConn.connect(broker.kafkaPort);
   await createTopic(setup, PROBE_TOPIC, 1);
@@ -146,7 +147,7 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
   }, 100);
 
   const conns: KafkaConn[] = [];
-  const outcome: Record<string, unknown> = {};
+  const outcome: Record<string, unknown> = stored ? { stored } : {};
   const started = Date.now();
   const deadline = started + o.timeLimitS * 1000;
   const ctx: AttackContext = {
@@ -253,6 +254,46 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
     await broker.stop(120_000);
     return { restart_ok: error === null, restart_s: restartS, restart_rss_mb: rss, restart_error: error };
   }
+}
+
+/**
+ * An attack's `store` step: a broker with its settings on the attack's data directory, stopped
+ * before the measured one starts there. Returns what the broker answered.
+ */
+async function storeFirst(
+  attack: Attack,
+  o: Options,
+  files: { dataDir: string; logFile: string; eldFile: string },
+  prepared: unknown,
+): Promise<Record<string, unknown>> {
+  const step = attack.store as NonNullable<Attack["store"]>;
+  const broker = await startBroker({ ...files, settings: step.settings, timeoutMs: 60_000 });
+  const conns: KafkaConn[] = [];
+  const outcome: Record<string, unknown> = {};
+  const deadline = Date.now() + o.timeLimitS * 1000;
+  const ctx: AttackContext = {
+    port: broker.kafkaPort,
+    httpPort: broker.httpPort,
+    pid: broker.pid,
+    full: o.full,
+    dataDir: files.dataDir,
+    outcome,
+    left: () => Math.max(1, deadline - Date.now()),
+    over: () => Date.now() > deadline || broker.exited(),
+    async connect() {
+      const c = await KafkaConn.connect(ctx.port);
+      conns.push(c);
+      return c;
+    },
+  };
+  try {
+    await step.run(ctx, prepared);
+    outcome.peak_rss_mb = memoryMb(broker.pid)?.hwm_mb ?? null;
+  } finally {
+    for (const c of conns) c.close();
+    await broker.stop(120_000);
+  }
+  return outcome;
 }
 
 function show(v: number | null | undefined): string {
