@@ -24,11 +24,14 @@ interface Options {
   timeLimitS: number;
   rssCapMb: number;
   dir: string;
+  /** The tree whose built broker is attacked (`--root`); null: this one. */
+  root: string | null;
 }
 
 const USAGE = `usage: npm run --silent bench:attacks -- [--only ${ATTACKS.map((a) => a.name).join(",")}]
   [--scale full|small] (default full) [--json] [--time-limit-s N] (default 90)
-  [--rss-cap-mb N] (default 4000) [--dir DIR] (default the OS temp directory)`;
+  [--rss-cap-mb N] (default 4000) [--dir DIR] (default the OS temp directory)
+  [--root DIR] (a tree whose built bin/samsa.js is attacked, e.g. an earlier commit; default this one)`;
 
 function parse(args: string[]): Options | null {
   const o: Options = {
@@ -38,6 +41,7 @@ function parse(args: string[]): Options | null {
     timeLimitS: 90,
     rssCapMb: 4000,
     dir: os.tmpdir(),
+    root: null,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -61,6 +65,7 @@ function parse(args: string[]): Options | null {
     } else if (a === "--time-limit-s") o.timeLimitS = positive();
     else if (a === "--rss-cap-mb") o.rssCapMb = positive();
     else if (a === "--dir") o.dir = value();
+    else if (a === "--root") o.root = path.resolve(value());
     else throw new Error(`unknown option ${a}`);
   }
   for (const name of o.only ?? [])
@@ -128,7 +133,7 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
   const files = { dataDir, logFile: path.join(dir, "broker.log"), eldFile: path.join(dir, "eld.jsonl") };
   const prepared = await attack.prepare?.(o.full);
   const stored = attack.store ? await storeFirst(attack, o, files, prepared) : null;
-  let broker = await startBroker({ ...files, settings: {}, timeoutMs: 60_000 });
+  let broker = await startBroker({ ...files, settings: {}, timeoutMs: 60_000, root: o.root ?? undefined });
   const setup = await KafkaConn.connect(broker.kafkaPort);
   await createTopic(setup, PROBE_TOPIC, 1);
   setup.close();
@@ -234,7 +239,7 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
   ): Promise<Pick<AttackResult, "restart_ok" | "restart_s" | "restart_rss_mb" | "restart_error">> {
     const t = performance.now();
     try {
-      broker = await startBroker({ ...f, settings: {}, timeoutMs: 120_000 });
+      broker = await startBroker({ ...f, settings: {}, timeoutMs: 120_000, root: o.root ?? undefined });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       return { restart_ok: false, restart_s: null, restart_rss_mb: null, restart_error: msg.slice(0, 300) };
@@ -267,7 +272,12 @@ async function storeFirst(
   prepared: unknown,
 ): Promise<Record<string, unknown>> {
   const step = attack.store as NonNullable<Attack["store"]>;
-  const broker = await startBroker({ ...files, settings: step.settings, timeoutMs: 60_000 });
+  const broker = await startBroker({
+    ...files,
+    settings: step.settings,
+    timeoutMs: 60_000,
+    root: o.root ?? undefined,
+  });
   const conns: KafkaConn[] = [];
   const outcome: Record<string, unknown> = {};
   const deadline = Date.now() + o.timeLimitS * 1000;
