@@ -306,6 +306,11 @@ async function storeFirst(
   return outcome;
 }
 
+/** JSON of a result; int64s the broker answered (bigint) as decimal strings. */
+function toJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v), indent);
+}
+
 function show(v: number | null | undefined): string {
   return v === null || v === undefined ? "-" : String(v);
 }
@@ -336,7 +341,7 @@ function printTable(results: AttackResult[]): void {
     r.restart_ok ? `ok ${r.restart_s}s` : "FAILED",
   ]);
   process.stdout.write(`${table(header, rows)}\n\n`);
-  for (const r of results) process.stdout.write(`${r.attack}: ${JSON.stringify(r.outcome)}\n`);
+  for (const r of results) process.stdout.write(`${r.attack}: ${toJson(r.outcome)}\n`);
 }
 
 async function main(): Promise<number> {
@@ -351,13 +356,13 @@ async function main(): Promise<number> {
       process.stderr.write(`${attack.name}: ${attack.what}\n`);
       const r = await runOne(attack, o, scratch.root);
       results.push(r);
-      process.stderr.write(`  ${JSON.stringify(r)}\n`);
+      process.stderr.write(`  ${toJson(r)}\n`);
     }
   } finally {
     killBrokers();
     scratch.dispose();
   }
-  if (o.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  if (o.json) process.stdout.write(`${toJson(results, 2)}\n`);
   else printTable(results);
   return 0;
 }
