@@ -296,10 +296,19 @@ async function storeFirst(
       return c;
     },
   };
+  // The machine stays safe here too: killed past the cap like the measured broker.
+  const cap = setInterval(() => {
+    const m = memoryMb(broker.pid);
+    if (m && m.rss_mb > o.rssCapMb && !broker.exited()) {
+      outcome.killed_at_rss_cap = true;
+      broker.kill();
+    }
+  }, 100);
   try {
     await step.run(ctx, prepared);
     outcome.peak_rss_mb = memoryMb(broker.pid)?.hwm_mb ?? null;
   } finally {
+    clearInterval(cap);
     for (const c of conns) c.close();
     await broker.stop(120_000);
   }
