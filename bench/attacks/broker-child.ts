@@ -41,6 +41,8 @@ export interface StartOptions {
   timeoutMs: number;
   /** A command the broker runs under, e.g. `["prlimit", "--nofile=256", "--"]`. */
   wrapper?: string[];
+  /** The tree whose built `bin/samsa.js` runs (another commit, to compare); default this one. */
+  root?: string;
 }
 
 const children = new Set<ChildProcess>();
@@ -57,7 +59,7 @@ export async function startBroker(o: StartOptions): Promise<BrokerChild> {
   const args = [
     "--import",
     pathToFileURL(ELD_PRELOAD).href,
-    path.join(ROOT, "bin", "samsa.js"),
+    path.join(o.root ?? ROOT, "bin", "samsa.js"),
     ...["broker", "start", "--data-dir", o.dataDir, "--kafka-port", "0", "--http-port", "0"],
     ...["--host", "127.0.0.1", "--log-format", "json", ...sets],
   ];

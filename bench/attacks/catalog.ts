@@ -34,6 +34,15 @@ export interface Attack {
   what: string;
   /** Work done before the broker starts (building bombs), so the probe does not see it. */
   prepare?(full: boolean): Promise<unknown>;
+  /**
+   * Data written before the measured broker starts, by a broker on the same data directory with
+   * `settings` (e.g. bombs a produce under the defaults refuses: data written under other limits
+   * or by an older version). Not measured; what it answered goes in `outcome.stored`.
+   */
+  store?: {
+    settings: Record<string, string | number>;
+    run(ctx: AttackContext, prepared: unknown): Promise<void>;
+  };
   run(ctx: AttackContext, prepared: unknown): Promise<void>;
   /** Checks on the restarted broker (a deleted topic's data, a committed offset). */
   afterRestart?(ctx: AttackContext): Promise<void>;
@@ -266,18 +275,23 @@ const stalledFrames: Attack = {
       head.writeInt16BE(0, 4); // Produce
       head.writeInt16BE(9, 6);
       head.writeInt32BE(1, 8);
-      await c.writeRaw(head);
-      let sent = 10;
-      while (sent < sendBytes && !ctx.over() && !c.closed) {
+      const began = performance.now();
+      let sent = 0;
+      if (await c.writeRaw(head)) sent = 10;
+      while (sent > 0 && sent < sendBytes && !ctx.over()) {
         const n = Math.min(chunk.length, sendBytes - sent);
-        await c.writeRaw(n === chunk.length ? chunk : chunk.subarray(0, n));
+        // Bytes count once written: a write the broker's close ended counts for nothing.
+        if (!(await c.writeRaw(n === chunk.length ? chunk : chunk.subarray(0, n)))) break;
         sent += n;
       }
-      return { sent, closed_by_broker: c.closed };
+      const closed = c.closed || c.socket.destroyed;
+      return { sent, closed, s: (performance.now() - began) / 1000 };
     };
     const results = await Promise.all(Array.from({ length: conns }, one));
     ctx.outcome.sent_mb = Math.round(results.reduce((a, r) => a + r.sent, 0) / 1e6);
-    ctx.outcome.closed_by_broker = results.filter((r) => r.closed_by_broker).length;
+    const closed = results.filter((r) => r.closed);
+    ctx.outcome.closed_by_broker = closed.length;
+    if (closed.length > 0) ctx.outcome.closed_after_s = Math.round(Math.max(...closed.map((r) => r.s)));
     await hold(ctx, ctx.full ? 10_000 : 2000);
   },
 };
@@ -337,26 +351,53 @@ const bombProduceCompacted: Attack = {
 
 const T0 = 1_800_000_000_000;
 
+/**
+ * The broker that stores the read attacks' bombs: a produce now decompresses and checks every
+ * compressed batch, within `decompression.memory.max.bytes` (default 256 MiB) and max(64 MiB,
+ * max.message.bytes) per batch (storage/validate.ts), so the defaults refuse a 1 GB batch. It is
+ * stored under both raised (broker-wide, so the topic keeps the defaults) and read by a broker
+ * with the defaults.
+ */
+const STORE_BUDGET = 1536 * MiB;
+const STORE_SETTINGS = {
+  "decompression.memory.max.bytes": STORE_BUDGET,
+  "message.max.bytes": STORE_BUDGET,
+};
+
+/** Bombs as batches: the first stored before the measured broker starts, the others in `run`. */
+function stampedBatches(prepared: unknown): Buffer[] {
+  return (prepared as Buffer[]).map((records) =>
+    rawBatch(records, {
+      compression: Compression.Zstd,
+      recordCount: 1,
+      baseTimestamp: T0,
+      maxTimestamp: T0 + 1000,
+    }),
+  );
+}
+
 const bombListOffsets: Attack = {
   name: "bomb-list-offsets",
-  what: "a 32 KB zstd batch inflating to 1 GB stored, ListOffsets by a timestamp inside it; then a 60 MB one asked by 16 connections at once (small: 64 MB; 16 MB x 4)",
+  what: "a 32 KB zstd batch inflating to 1 GB stored (by a broker with decompression.memory.max.bytes and message.max.bytes 1.5 GiB), ListOffsets by a timestamp inside it; then a 60 MB one asked by 16 connections at once (small: 64 MB; 16 MB x 4)",
   async prepare(full) {
     return [zstdBomb(full ? GB : 64e6), zstdBomb(full ? UNDER_BOUND : 16e6)];
   },
+  store: {
+    settings: STORE_SETTINGS,
+    async run(ctx, prepared) {
+      const [big] = stampedBatches(prepared);
+      const conn = await ctx.connect();
+      await createTopic(conn, "stamped", 1);
+      ctx.outcome.batch_bytes = big.length;
+      await note(ctx, "produce", () => produce(conn, "stamped", big, 0, ctx.left()));
+    },
+  },
   async run(ctx, prepared) {
-    const [big, under] = (prepared as Buffer[]).map((records) =>
-      rawBatch(records, {
-        compression: Compression.Zstd,
-        recordCount: 1,
-        baseTimestamp: T0,
-        maxTimestamp: T0 + 1000,
-      }),
-    );
+    const [big, under] = stampedBatches(prepared);
     const conn = await ctx.connect();
-    await createTopic(conn, "stamped", 1);
+    await createTopic(conn, "stamped-again", 1);
     await createTopic(conn, "stamped-under", 1);
-    ctx.outcome.batch_bytes = big.length;
-    await note(ctx, "produce", () => produce(conn, "stamped", big, 0, ctx.left()));
+    await note(ctx, "produce_again", () => produce(conn, "stamped-again", big, 0, ctx.left()));
     await note(ctx, "list_offsets", () => listOffset(conn, "stamped", T0 + 500, ctx.left()));
     await note(ctx, "produce_under_bound", () => produce(conn, "stamped-under", under, 0, ctx.left()));
     const attackers = await Promise.all(
@@ -371,38 +412,49 @@ const bombListOffsets: Attack = {
   },
 };
 
+/** Produces `bomb` twelve times; the answers' error codes. */
+async function produceTwelve(ctx: AttackContext, conn: KafkaConn, topic: string, bomb: Buffer) {
+  const codes: number[] = [];
+  for (let i = 0; i < 12 && !ctx.over(); i++)
+    codes.push((await produce(conn, topic, bomb, 0, ctx.left())).errorCode);
+  return codes;
+}
+
+async function httpRead(ctx: AttackContext, topic: string) {
+  const url = `/topics/${topic}/partitions/0/records?offset=0`;
+  return httpRequest(ctx.httpPort, "GET", url, null, {}, ctx.left());
+}
+
+const zstdBatches = (prepared: unknown) =>
+  (prepared as Buffer[]).map((records) =>
+    rawBatch(records, { compression: Compression.Zstd, recordCount: 1 }),
+  );
+
 const bombHttpRead: Attack = {
   name: "bomb-http-read",
-  what: "twelve 9.6 KB zstd batches of 300 MB records, GET .../records?offset=0; then the same with twelve 60 MB batches (small: 12 x 8 MB; 12 x 4 MB)",
+  what: "twelve 9.6 KB zstd batches of 300 MB records stored (by a broker with decompression.memory.max.bytes and message.max.bytes 1.5 GiB), GET .../records?offset=0; then the same with twelve 60 MB batches produced (small: 12 x 8 MB; 12 x 4 MB)",
   async prepare(full) {
     return [zstdBomb(full ? 300e6 : 8e6), zstdBomb(full ? UNDER_BOUND : 4e6)];
   },
+  store: {
+    settings: STORE_SETTINGS,
+    async run(ctx, prepared) {
+      const [big] = zstdBatches(prepared);
+      const conn = await ctx.connect();
+      ctx.outcome.batch_bytes = big.length;
+      await createTopic(conn, "inflated", 1);
+      ctx.outcome.inflated_produce_codes = await produceTwelve(ctx, conn, "inflated", big);
+    },
+  },
   async run(ctx, prepared) {
-    const [big, under] = (prepared as Buffer[]).map((records) =>
-      rawBatch(records, { compression: Compression.Zstd, recordCount: 1 }),
-    );
+    const [big, under] = zstdBatches(prepared);
     const conn = await ctx.connect();
-    ctx.outcome.batch_bytes = big.length;
-    for (const [topic, bomb] of [
-      ["inflated", big],
-      ["inflated-under", under],
-    ] as const) {
-      await createTopic(conn, topic, 1);
-      const codes: number[] = [];
-      for (let i = 0; i < 12 && !ctx.over(); i++)
-        codes.push((await produce(conn, topic, bomb, 0, ctx.left())).errorCode);
-      ctx.outcome[`${topic}_produce_codes`] = codes;
-      await note(ctx, `${topic}_http_read`, () =>
-        httpRequest(
-          ctx.httpPort,
-          "GET",
-          `/topics/${topic}/partitions/0/records?offset=0`,
-          null,
-          {},
-          ctx.left(),
-        ),
-      );
-    }
+    await createTopic(conn, "inflated-again", 1);
+    await note(ctx, "produce_again", () => produce(conn, "inflated-again", big, 0, ctx.left()));
+    await note(ctx, "inflated_http_read", () => httpRead(ctx, "inflated"));
+    await createTopic(conn, "inflated-under", 1);
+    ctx.outcome["inflated-under_produce_codes"] = await produceTwelve(ctx, conn, "inflated-under", under);
+    await note(ctx, "inflated-under_http_read", () => httpRead(ctx, "inflated-under"));
   },
 };
 

@@ -24,11 +24,14 @@ interface Options {
   timeLimitS: number;
   rssCapMb: number;
   dir: string;
+  /** The tree whose built broker is attacked (`--root`); null: this one. */
+  root: string | null;
 }
 
 const USAGE = `usage: npm run --silent bench:attacks -- [--only ${ATTACKS.map((a) => a.name).join(",")}]
   [--scale full|small] (default full) [--json] [--time-limit-s N] (default 90)
-  [--rss-cap-mb N] (default 4000) [--dir DIR] (default the OS temp directory)`;
+  [--rss-cap-mb N] (default 4000) [--dir DIR] (default the OS temp directory)
+  [--root DIR] (a tree whose built bin/samsa.js is attacked, e.g. an earlier commit; default this one)`;
 
 function parse(args: string[]): Options | null {
   const o: Options = {
@@ -38,6 +41,7 @@ function parse(args: string[]): Options | null {
     timeLimitS: 90,
     rssCapMb: 4000,
     dir: os.tmpdir(),
+    root: null,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -61,6 +65,7 @@ function parse(args: string[]): Options | null {
     } else if (a === "--time-limit-s") o.timeLimitS = positive();
     else if (a === "--rss-cap-mb") o.rssCapMb = positive();
     else if (a === "--dir") o.dir = value();
+    else if (a === "--root") o.root = path.resolve(value());
     else throw new Error(`unknown option ${a}`);
   }
   for (const name of o.only ?? [])
@@ -127,7 +132,8 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
   const dataDir = path.join(dir, "data");
   const files = { dataDir, logFile: path.join(dir, "broker.log"), eldFile: path.join(dir, "eld.jsonl") };
   const prepared = await attack.prepare?.(o.full);
-  let broker = await startBroker({ ...files, settings: {}, timeoutMs: 60_000 });
+  const stored = attack.store ? await storeFirst(attack, o, files, prepared) : null;
+  let broker = await startBroker({ ...files, settings: {}, timeoutMs: 60_000, root: o.root ?? undefined });
   const setup = await KafkaConn.connect(broker.kafkaPort);
   await createTopic(setup, PROBE_TOPIC, 1);
   setup.close();
@@ -146,7 +152,7 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
   }, 100);
 
   const conns: KafkaConn[] = [];
-  const outcome: Record<string, unknown> = {};
+  const outcome: Record<string, unknown> = stored ? { stored } : {};
   const started = Date.now();
   const deadline = started + o.timeLimitS * 1000;
   const ctx: AttackContext = {
@@ -233,7 +239,7 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
   ): Promise<Pick<AttackResult, "restart_ok" | "restart_s" | "restart_rss_mb" | "restart_error">> {
     const t = performance.now();
     try {
-      broker = await startBroker({ ...f, settings: {}, timeoutMs: 120_000 });
+      broker = await startBroker({ ...f, settings: {}, timeoutMs: 120_000, root: o.root ?? undefined });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       return { restart_ok: false, restart_s: null, restart_rss_mb: null, restart_error: msg.slice(0, 300) };
@@ -253,6 +259,65 @@ async function runOne(attack: Attack, o: Options, root: string): Promise<AttackR
     await broker.stop(120_000);
     return { restart_ok: error === null, restart_s: restartS, restart_rss_mb: rss, restart_error: error };
   }
+}
+
+/**
+ * An attack's `store` step: a broker with its settings on the attack's data directory, stopped
+ * before the measured one starts there. Returns what the broker answered.
+ */
+async function storeFirst(
+  attack: Attack,
+  o: Options,
+  files: { dataDir: string; logFile: string; eldFile: string },
+  prepared: unknown,
+): Promise<Record<string, unknown>> {
+  const step = attack.store as NonNullable<Attack["store"]>;
+  const broker = await startBroker({
+    ...files,
+    settings: step.settings,
+    timeoutMs: 60_000,
+    root: o.root ?? undefined,
+  });
+  const conns: KafkaConn[] = [];
+  const outcome: Record<string, unknown> = {};
+  const deadline = Date.now() + o.timeLimitS * 1000;
+  const ctx: AttackContext = {
+    port: broker.kafkaPort,
+    httpPort: broker.httpPort,
+    pid: broker.pid,
+    full: o.full,
+    dataDir: files.dataDir,
+    outcome,
+    left: () => Math.max(1, deadline - Date.now()),
+    over: () => Date.now() > deadline || broker.exited(),
+    async connect() {
+      const c = await KafkaConn.connect(ctx.port);
+      conns.push(c);
+      return c;
+    },
+  };
+  // The machine stays safe here too: killed past the cap like the measured broker.
+  const cap = setInterval(() => {
+    const m = memoryMb(broker.pid);
+    if (m && m.rss_mb > o.rssCapMb && !broker.exited()) {
+      outcome.killed_at_rss_cap = true;
+      broker.kill();
+    }
+  }, 100);
+  try {
+    await step.run(ctx, prepared);
+    outcome.peak_rss_mb = memoryMb(broker.pid)?.hwm_mb ?? null;
+  } finally {
+    clearInterval(cap);
+    for (const c of conns) c.close();
+    await broker.stop(120_000);
+  }
+  return outcome;
+}
+
+/** JSON of a result; int64s the broker answered (bigint) as decimal strings. */
+function toJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v), indent);
 }
 
 function show(v: number | null | undefined): string {
@@ -285,7 +350,7 @@ function printTable(results: AttackResult[]): void {
     r.restart_ok ? `ok ${r.restart_s}s` : "FAILED",
   ]);
   process.stdout.write(`${table(header, rows)}\n\n`);
-  for (const r of results) process.stdout.write(`${r.attack}: ${JSON.stringify(r.outcome)}\n`);
+  for (const r of results) process.stdout.write(`${r.attack}: ${toJson(r.outcome)}\n`);
 }
 
 async function main(): Promise<number> {
@@ -300,13 +365,13 @@ async function main(): Promise<number> {
       process.stderr.write(`${attack.name}: ${attack.what}\n`);
       const r = await runOne(attack, o, scratch.root);
       results.push(r);
-      process.stderr.write(`  ${JSON.stringify(r)}\n`);
+      process.stderr.write(`  ${toJson(r)}\n`);
     }
   } finally {
     killBrokers();
     scratch.dispose();
   }
-  if (o.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  if (o.json) process.stdout.write(`${toJson(results, 2)}\n`);
   else printTable(results);
   return 0;
 }

@@ -108,9 +108,10 @@ export class KafkaConn {
   }
 
   /** Writes bytes; resolves once the kernel took them (or the socket is gone). */
-  writeRaw(bytes: Buffer): Promise<void> {
-    if (this.closed || this.socket.destroyed) return Promise.resolve();
-    return new Promise((resolve) => this.socket.write(bytes, () => resolve()));
+  /** Resolves true once `bytes` were handed to the kernel, false if the connection is closed. */
+  writeRaw(bytes: Buffer): Promise<boolean> {
+    if (this.closed || this.socket.destroyed) return Promise.resolve(false);
+    return new Promise((resolve) => this.socket.write(bytes, (err) => resolve(!err)));
   }
 
   /** Stops reading: responses pile up in the kernel's buffers and then in the broker's. */
