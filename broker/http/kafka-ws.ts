@@ -45,6 +45,91 @@ function asBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
+/**
+ * Follows the WebSocket frames a client sends, from the raw bytes of the socket (what ws reads
+ * and holds until a message is whole), to tell the bytes of a data message not yet whole: from
+ * the first byte of its first frame to the last byte of its final one, control frames in between
+ * included. Only headers are parsed; payloads are skipped.
+ */
+export class WsMessageMeter {
+  /** Bytes of the current frame's header read so far (at most 14). */
+  private header: number[] = [];
+  /** Payload bytes the current frame still lacks. */
+  private payloadLeft = 0;
+  /** Bytes read of the data message begun and not yet whole (0: none begun). */
+  inProgress = 0;
+  /** Data messages whole so far. */
+  messages = 0;
+  private inMessage = false;
+  private fin = false;
+  private control = false;
+
+  /** Follows `chunk`, the next bytes read from the socket. */
+  feed(chunk: Buffer): void {
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.payloadLeft > 0) {
+        const take = Math.min(this.payloadLeft, chunk.length - off);
+        this.payloadLeft -= take;
+        off += take;
+        if (this.inMessage) this.inProgress += take;
+        if (this.payloadLeft === 0) this.frameEnd();
+        continue;
+      }
+      const byte = chunk[off++];
+      if (this.header.length === 0) this.frameStart(byte);
+      if (this.inMessage) this.inProgress++;
+      this.header.push(byte);
+      this.headerByte();
+    }
+  }
+
+  /** Bytes the message begun still lacks as far as known (the rest of its current frame), or null. */
+  rest(): number | null {
+    if (!this.inMessage) return null;
+    return Math.max(1, this.payloadLeft + this.headerLeft());
+  }
+
+  private frameStart(byte: number): void {
+    this.fin = (byte & 0x80) !== 0;
+    this.control = (byte & 0x08) !== 0;
+    if (!this.control) this.inMessage = true;
+  }
+
+  /** The header so far is `this.header`: once whole, the payload follows. */
+  private headerByte(): void {
+    if (this.headerLeft() > 0) return;
+    this.payloadLeft = this.payloadLength();
+    this.header = [];
+    if (this.payloadLeft === 0) this.frameEnd();
+  }
+
+  /** Header bytes still missing (as far as the bytes read tell). */
+  private headerLeft(): number {
+    const h = this.header;
+    if (h.length === 0) return 0;
+    if (h.length < 2) return 2 - h.length;
+    const len7 = h[1] & 0x7f;
+    const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (h[1] & 0x80 ? 4 : 0);
+    return size - h.length;
+  }
+
+  private payloadLength(): number {
+    const h = Buffer.from(this.header);
+    const len7 = h[1] & 0x7f;
+    if (len7 === 126) return h.readUInt16BE(2);
+    if (len7 === 127) return Number(h.readBigUInt64BE(2));
+    return len7;
+  }
+
+  private frameEnd(): void {
+    if (this.control || !this.fin) return;
+    this.messages++;
+    this.inMessage = false;
+    this.inProgress = 0;
+  }
+}
+
 interface Refusal {
   code: number;
   reason: string;
@@ -52,6 +137,7 @@ interface Refusal {
 
 /** One Kafka client over a WebSocket. */
 export class WsKafkaConnection {
+  private readonly limits: KafkaServerLimits;
   private readonly pipeline: RequestPipeline;
   /**
    * Frames received while the connection is over its limits, not yet started: ws still emits
@@ -63,6 +149,12 @@ export class WsKafkaConnection {
   private closed = false;
   /** The close code of a refusal queued behind the requests already read. */
   private refusalCode: number = WS_CLOSE.PROTOCOL_ERROR;
+  /** Follows the raw bytes of the message not yet whole, which ws holds until it is. */
+  private readonly meter = new WsMessageMeter();
+  /** Bytes of the message in progress counted against the request budget. */
+  private counted = 0;
+  /** Runs from the first byte of a message until it is whole (request.frame.timeout.ms). */
+  private frameTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -72,6 +164,7 @@ export class WsKafkaConnection {
     private readonly log: Logger,
     clientHost: string,
   ) {
+    this.limits = limits;
     this.pipeline = new RequestPipeline(
       dispatcher,
       {
@@ -99,13 +192,59 @@ export class WsKafkaConnection {
     ws.on("message", (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.log.debug({ peer, listener: "ws" }, "connection opened");
+    // After ws's own listener: counts what ws holds of a message not yet whole.
+    socket.on("data", (chunk: Buffer) => this.onRaw(chunk));
     ws.on("close", () => {
       this.closed = true;
+      this.clearFrameTimer();
       this.pipeline.markClosed();
       this.log.debug({ peer, listener: "ws" }, "connection closed");
     });
     // ws resets the socket's timeout when it takes it over; set after the upgrade.
     socket.setTimeout(limits.idleTimeoutMs, () => this.close(WS_CLOSE.NORMAL, "idle timeout"));
+  }
+
+  /**
+   * Counts the bytes of the message in progress against the request budget (as TCP counts a frame
+   * in progress: the oldest let finish first, reading paused while the connection may take no
+   * more), and runs the frame deadline from its first byte until it is whole.
+   */
+  private onRaw(chunk: Buffer): void {
+    if (this.closed) return;
+    const before = this.meter.messages;
+    this.meter.feed(chunk);
+    const now = this.meter.inProgress;
+    if (now > this.counted) this.pipeline.received(now - this.counted);
+    else this.pipeline.discarded(this.counted - now);
+    this.counted = now;
+    const rest = this.meter.rest();
+    if (this.meter.messages !== before) {
+      // A message begun after one completed takes its place behind those begun before it.
+      this.pipeline.frameRest(null);
+      this.clearFrameTimer();
+    }
+    this.pipeline.frameRest(rest === null ? null : Math.min(rest, this.limits.maxRequestBytes + 4));
+    this.pipeline.maybePause();
+    if (rest === null) this.clearFrameTimer();
+    else this.watchFrame();
+  }
+
+  private watchFrame(): void {
+    if (this.frameTimer) return;
+    this.frameTimer = setTimeout(() => {
+      this.frameTimer = null;
+      this.log.warn(
+        { listener: "ws", bufferedBytes: this.meter.inProgress },
+        `a message begun ${this.limits.frameTimeoutMs} ms ago is not whole (request.frame.timeout.ms): closing the connection`,
+      );
+      this.close(WS_CLOSE.POLICY_VIOLATION, "frame timeout");
+    }, this.limits.frameTimeoutMs);
+    this.frameTimer.unref();
+  }
+
+  private clearFrameTimer(): void {
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.frameTimer = null;
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
@@ -177,6 +316,7 @@ export class WsKafkaConnection {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.clearFrameTimer();
     this.held = [];
     this.pipeline.markClosed();
     this.log.debug({ code, reason }, "closing Kafka WebSocket");
