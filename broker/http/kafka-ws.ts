@@ -11,7 +11,12 @@
  * dispatcher refuses (unknown API, unsupported version, malformed header), 1002 after the
  * responses before it; a message over socket.request.max.bytes (+4) 1009 (ws refuses it before
  * reading it); a failure inside the broker 1011; connections.max.idle.ms 1000; shutdown 1001 after
- * the requests already read are answered. A plain GET gets 426 UPGRADE_REQUIRED.
+ * the requests already read are answered; a message not whole within request.frame.timeout.ms of
+ * its first byte 1008, with a warn line. A plain GET gets 426 UPGRADE_REQUIRED.
+ *
+ * A message in progress is held by ws until whole: WsMessageMeter follows the frames on the raw
+ * socket so that its bytes count against the request budget as a TCP frame in progress does
+ * (reading pauses while the connection may take no more; the oldest begun finishes first).
  */
 import type { Socket } from "node:net";
 import type { FastifyPluginAsync } from "fastify";

@@ -8,6 +8,7 @@
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { WsMessageMeter } from "../../broker/http/kafka-ws.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
 import { failOnProcessErrors } from "../helpers/process-errors.js";
@@ -97,6 +98,52 @@ async function expectServed(port: number): Promise<void> {
     client.close();
   }
 }
+
+/** A masked client frame (mask zero): `first` is FIN + opcode. */
+function wsFrame(first: number, payload: number): Buffer {
+  const ext = payload < 126 ? 0 : payload < 65536 ? 2 : 8;
+  const header = Buffer.alloc(2 + ext + 4);
+  header[0] = first;
+  header[1] = 0x80 | (ext === 0 ? payload : ext === 2 ? 126 : 127);
+  if (ext === 2) header.writeUInt16BE(payload, 2);
+  if (ext === 8) header.writeBigUInt64BE(BigInt(payload), 2);
+  return Buffer.concat([header, Buffer.alloc(payload)]);
+}
+
+describe("WsMessageMeter", () => {
+  it("tells the bytes of a message in progress, fed a byte at a time, pings between fragments", () => {
+    const first = wsFrame(0x02, 300); // binary, not final, 16-bit length
+    const ping = wsFrame(0x89, 3);
+    const last = wsFrame(0x80, 70_000); // continuation, final, 64-bit length
+    const next = wsFrame(0x82, 5);
+    const meter = new WsMessageMeter();
+    const stream = Buffer.concat([first, ping, last, next.subarray(0, 3)]);
+    const whole = first.length + ping.length + last.length;
+    for (let i = 0; i < stream.length; i++) {
+      meter.feed(stream.subarray(i, i + 1));
+      const fed = i + 1;
+      // Every byte of the headers, then every 997th of the long payload.
+      if (fed > 400 && fed < whole - 20 && fed % 997 !== 0) continue;
+      if (fed < whole) {
+        expect(meter.inProgress).toBe(fed);
+        expect(meter.rest()).toBeGreaterThan(0);
+        expect(meter.messages).toBe(0);
+      } else {
+        expect(meter.messages).toBe(1);
+        expect(meter.inProgress).toBe(fed - whole);
+      }
+    }
+    // Three bytes of its header are missing; its length is not known yet.
+    expect(meter.rest()).toBe(3);
+    meter.feed(next.subarray(3));
+    expect(meter.messages).toBe(2);
+    expect(meter.rest()).toBeNull();
+    // A ping between messages is no message in progress.
+    meter.feed(ping.subarray(0, 4));
+    expect(meter.rest()).toBeNull();
+    expect(meter.inProgress).toBe(0);
+  });
+});
 
 describe("WebSocket messages in progress", () => {
   let tb: TestBroker;
