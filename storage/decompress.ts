@@ -19,8 +19,8 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { gunzip } from "node:zlib";
-import { Compression, decompress, decompressedBound } from "../protocol/compression.js";
+import { gunzip, gzip } from "node:zlib";
+import { Compression, compress, decompress, decompressedBound } from "../protocol/compression.js";
 import { KafkaError } from "../protocol/errors.js";
 
 /** Largest output decompressed on the event loop itself (about a millisecond of work). */
@@ -115,16 +115,37 @@ const snappyAll = (data) => {
   }
   return Buffer.concat(blocks);
 };
+// Xerial framing with 32 KiB blocks, as protocol/compression.ts's snappyCompress writes it.
+const snappyFramed = (data) => {
+  const header = Buffer.alloc(16);
+  XERIAL.copy(header, 0);
+  header.writeInt32BE(1, 8);
+  header.writeInt32BE(1, 12);
+  const parts = [header];
+  for (let pos = 0; pos < data.length; pos += 32768) {
+    const block = snappy.compressSync(data.subarray(pos, Math.min(pos + 32768, data.length)));
+    const length = Buffer.allocUnsafe(4);
+    length.writeInt32BE(block.length, 0);
+    parts.push(length, block);
+  }
+  return Buffer.concat(parts);
+};
 import(workerData.zstd).then((zstd) => {
   const run = (codec, data) => {
     if (codec === 2) return snappyAll(data);
     if (codec === 3) return lz4.decompressFrameSync(data);
     return zstd.decompress(data);
   };
-  parentPort.on("message", ({ id, codec, data }) => {
+  const pack = (codec, data, level) => {
+    if (codec === 2) return snappyFramed(data);
+    if (codec === 3) return lz4.compressFrameSync(data, { contentChecksum: false, blockChecksums: false });
+    return zstd.compress(data, level);
+  };
+  parentPort.on("message", ({ id, op, codec, data, level }) => {
     let out;
     try {
-      out = run(codec, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      const input = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      out = op === "compress" ? pack(codec, input, level) : run(codec, input);
     } catch (err) {
       parentPort.postMessage({ id, error: String(err && err.message ? err.message : err) });
       return;
@@ -138,6 +159,7 @@ import(workerData.zstd).then((zstd) => {
 `;
 
 interface Job {
+  op: string;
   resolve: (out: Buffer) => void;
   reject: (err: Error) => void;
 }
@@ -151,12 +173,13 @@ class WorkerPool {
 
   constructor(private readonly size: number) {}
 
-  run(codec: Compression, data: Uint8Array): Promise<Buffer> {
+  /** Decompresses (`op` "decompress") or compresses `data` with `codec` on a worker. */
+  run(codec: Compression, data: Uint8Array, op = "decompress", level?: number): Promise<Buffer> {
     const worker = this.pick();
     const id = this.nextId++;
     return new Promise<Buffer>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      worker.postMessage({ id, codec, data });
+      this.jobs.set(id, { resolve, reject, op });
+      worker.postMessage({ id, op, codec, data, level });
     });
   }
 
@@ -192,7 +215,11 @@ class WorkerPool {
       if (!job) return;
       this.jobs.delete(m.id);
       if (m.error !== undefined)
-        job.reject(new KafkaError("CORRUPT_MESSAGE", `records do not decompress: ${m.error}`));
+        job.reject(
+          job.op === "compress"
+            ? new KafkaError("UNKNOWN_SERVER_ERROR", `records do not compress: ${m.error}`)
+            : new KafkaError("CORRUPT_MESSAGE", `records do not decompress: ${m.error}`),
+        );
       else {
         const out = m.out as Uint8Array;
         job.resolve(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
@@ -229,11 +256,14 @@ export class Decompressor {
   readonly budget: MemoryBudget;
   /**
    * Test hook: when set, a decompression off the event loop waits for it after reserving its
-   * memory, so a test can hold one in progress and show the broker still answers others.
+   * memory (a compression off the event loop, before it starts), so a test can hold one in
+   * progress and show the broker still answers others.
    */
   hold: Promise<void> | null = null;
   /** Decompressions waiting for `hold` now: a test waits for them to be held. */
   held = 0;
+  /** Every wait for `hold` so far: a test holding several steps in turn counts them. */
+  heldTotal = 0;
   private readonly pool: WorkerPool;
 
   constructor(options: DecompressorOptions = {}) {
@@ -272,8 +302,22 @@ export class Decompressor {
     }
   }
 
+  /**
+   * `data` (a record section) compressed with `codec` at `level` (gzip and zstd): on the event
+   * loop up to SYNC_DECOMPRESS_BYTES_MAX of input, else gzip through node:zlib's asynchronous
+   * gzip and the others on the worker threads. The output is the caller's; no budget is held.
+   */
+  async compress(codec: Compression, data: Buffer, level?: number): Promise<Buffer> {
+    if (codec === Compression.None || data.length <= SYNC_DECOMPRESS_BYTES_MAX)
+      return compress(codec, data, { level });
+    if (this.hold) await this.waitForHold(this.hold);
+    if (codec === Compression.Gzip) return gzipAsync(data, level);
+    return this.pool.run(codec, data, "compress", level);
+  }
+
   private async waitForHold(hold: Promise<void>): Promise<void> {
     this.held++;
+    this.heldTotal++;
     try {
       await hold;
     } finally {
@@ -320,6 +364,15 @@ function gunzipAsync(data: Uint8Array, maxBytes: number): Promise<Buffer> {
           new KafkaError("MESSAGE_TOO_LARGE", `gzip data decompresses to more than ${maxBytes} bytes`),
         );
       reject(new KafkaError("CORRUPT_MESSAGE", `gzip data does not decompress: ${err.message}`));
+    });
+  });
+}
+
+function gzipAsync(data: Uint8Array, level?: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gzip(data, level === undefined ? {} : { level }, (err, out) => {
+      if (err) reject(new KafkaError("UNKNOWN_SERVER_ERROR", `records do not compress: ${err.message}`));
+      else resolve(out);
     });
   });
 }

@@ -47,7 +47,7 @@ import type { StorageFs } from "./fs.js";
 import { NodeFs, writeFileAtomic } from "./fs.js";
 import { proveAndRewriteTail, proveWritable } from "./heal.js";
 import { LeaderEpochCache } from "./leader-epoch-cache.js";
-import { rewriteBatches } from "./rewrite.js";
+import { recompressAhead, rewriteBatches } from "./rewrite.js";
 import {
   CLEANED_SUFFIX,
   DELETED_SUFFIX,
@@ -494,8 +494,10 @@ export class PartitionLog {
 
   /**
    * Every check of `append`, compressed batches' records included (decompressed off the event
-   * loop where large, storage/decompress.ts); pass the result to `append` as `validated`. Results
-   * resolve in call order, so callers that continue synchronously into `append` keep their order.
+   * loop where large, storage/decompress.ts), and a leader append's recompression for
+   * compression.type (storage/rewrite.ts `recompressAhead`, as off the loop); pass the result to
+   * `append` as `validated`. Results resolve in call order, so callers that continue
+   * synchronously into `append` keep their order.
    */
   validateRecords(records: Buffer, options: AppendOptions = {}): Promise<ValidAppend> {
     const nowMs = this.now();
@@ -503,8 +505,12 @@ export class PartitionLog {
     const check = async (): Promise<ValidAppend> => {
       const valid = this.validate(records, options, nowMs);
       await previous;
-      if (valid.recordsChecked) return valid;
-      return checkCompressedRecords(records, valid, { config: this.config, nowMs });
+      const checked = valid.recordsChecked
+        ? valid
+        : await checkCompressedRecords(records, valid, { config: this.config, nowMs });
+      // Recompression for compression.type, off the event loop where large (storage/rewrite.ts).
+      if (options.keepOffsets) return checked;
+      return recompressAhead(records, checked, this.config, nowMs);
     };
     const result = check();
     this.recordChecks = result.then(noop, noop);

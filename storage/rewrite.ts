@@ -7,7 +7,10 @@
  *      bounds (INVALID_TIMESTAMP), and the batch is re-encoded with the topic's codec (header
  *      fields kept, new CRC); a result larger than max.message.bytes is refused
  *      (MESSAGE_TOO_LARGE). This is the only place the produce path decompresses a batch's
- *      records for storing;
+ *      records for storing. A produce does this step ahead, in PartitionLog.validateRecords
+ *      (`recompressAhead`: decompression and compression of large batches off the event loop
+ *      through storage/decompress.ts, in call order), and `rewriteBatches` takes its result; the
+ *      broker's own appends (bounded) do it here, on the event loop;
  *   2. message.timestamp.type=LogAppendTime: attributes bit 3 set and maxTimestamp = the append
  *      time (records keep their deltas, as in Kafka);
  *   3. CreateTime: a header maxTimestamp that differs from the records' largest timestamp
@@ -40,6 +43,7 @@ import {
 } from "../protocol/record-batch.js";
 import { Cursor, readInt64, writeInt64 } from "../protocol/varint.js";
 import type { CompressionType, LogConfig } from "./config.js";
+import { decompressor } from "./decompress.js";
 import { checkTimestamp, decompressedBytesMax, type ValidAppend, type ValidBatch } from "./validate.js";
 
 export interface RewrittenAppend {
@@ -74,7 +78,10 @@ export function rewriteBatches(
   const logAppendTime = config.timestampType === "LogAppendTime";
   let out = buf;
   let batches = valid.batches;
-  if (target !== null && valid.batches.some((b) => needsRecompression(buf, b, target))) {
+  const ahead = (valid as RecompressedAppend).recompressed;
+  if (target !== null && ahead?.codec === target) {
+    ({ buf: out, batches } = ahead);
+  } else if (target !== null && valid.batches.some((b) => needsRecompression(buf, b, target))) {
     ({ out, batches } = recompressAll(buf, valid.batches, target, config, nowMs));
   }
   // The usual append changes nothing: no array or object is copied then (the append hot path).
@@ -96,6 +103,45 @@ export function rewriteBatches(
     valid: { batches, recordCount: valid.recordCount, maxTimestamp, recordsChecked: valid.recordsChecked },
     logAppendTimeMs,
   };
+}
+
+/** Step 1 done ahead of the append, its result carried by the validated append it came from. */
+export interface Recompressed {
+  codec: Compression;
+  buf: Buffer;
+  batches: ValidBatch[];
+}
+
+export type RecompressedAppend = ValidAppend & { recompressed?: Recompressed };
+
+/**
+ * Step 1 for a validated leader append, ahead of `rewriteBatches` (PartitionLog.validateRecords):
+ * each batch's decompression and compression off the event loop where large
+ * (storage/decompress.ts), one batch after the other. `valid` itself when nothing needs it.
+ */
+export async function recompressAhead(
+  buf: Buffer,
+  valid: ValidAppend,
+  config: LogConfig,
+  nowMs: number,
+): Promise<RecompressedAppend> {
+  const target = targetCodec(config.compressionType);
+  if (target === null || !valid.batches.some((b) => needsRecompression(buf, b, target))) return valid;
+  const parts: Buffer[] = [];
+  const batches: ValidBatch[] = [];
+  let position = 0;
+  for (const b of valid.batches) {
+    let part = buf.subarray(b.position, b.position + b.size);
+    let maxTimestamp = b.maxTimestamp;
+    if (needsRecompression(buf, b, target)) {
+      part = await recompressAsync(part, target, config, nowMs);
+      maxTimestamp = readInt64(part, MAX_TIMESTAMP_OFFSET);
+    }
+    parts.push(part);
+    batches.push({ position, size: part.length, recordCount: b.recordCount, maxTimestamp });
+    position += part.length;
+  }
+  return { ...valid, recompressed: { codec: target, buf: Buffer.concat(parts, position), batches } };
 }
 
 function needsRecompression(buf: Buffer, b: ValidBatch, target: Compression): boolean {
@@ -135,7 +181,64 @@ function recompressAll(
  */
 function recompress(batch: Buffer, codec: Compression, config: LogConfig, nowMs: number): Buffer {
   const header = readBatchHeader(batch);
-  const decoded = decodeRecords(decompressExactly(batch, header.attributes, config));
+  const plain = exactly(
+    batch,
+    header.attributes,
+    decompress(
+      header.attributes & COMPRESSION_MASK,
+      batch.subarray(RECORDS_OFFSET),
+      decompressedBytesMax(config),
+    ),
+  );
+  return checkSize(reencode(plain, header, codec, config, nowMs), config);
+}
+
+/**
+ * As `recompress`, with the decompression and the compression of large batches off the event
+ * loop (storage/decompress.ts); the decompression's memory reservation is returned on every path.
+ */
+async function recompressAsync(
+  batch: Buffer,
+  codec: Compression,
+  config: LogConfig,
+  nowMs: number,
+): Promise<Buffer> {
+  const header = readBatchHeader(batch);
+  const d = await decompressor().decompress(
+    header.attributes & COMPRESSION_MASK,
+    batch.subarray(RECORDS_OFFSET),
+    decompressedBytesMax(config),
+  );
+  let plain: Buffer;
+  try {
+    plain = exactly(batch, header.attributes, d.body);
+  } finally {
+    d.release();
+  }
+  const records = reencode(plain, header, Compression.None, config, nowMs);
+  const body = await decompressor().compress(
+    codec,
+    records.subarray(RECORDS_OFFSET),
+    levelFor(codec, config),
+  );
+  const out = Buffer.allocUnsafe(RECORDS_OFFSET + body.length);
+  records.copy(out, 0, 0, RECORDS_OFFSET);
+  body.copy(out, RECORDS_OFFSET);
+  out.writeInt32BE(out.length - LOG_OVERHEAD, LENGTH_OFFSET);
+  out.writeInt16BE((out.readInt16BE(ATTRIBUTES_OFFSET) & ~COMPRESSION_MASK) | codec, ATTRIBUTES_OFFSET);
+  out.writeUInt32BE(computeBatchCrc(out, 0, out.length), CRC_OFFSET);
+  return checkSize(out, config);
+}
+
+/** The uncompressed batch `plain` encoded with `codec` and `header`'s fields (see `recompress`). */
+function reencode(
+  plain: Buffer,
+  header: ReturnType<typeof readBatchHeader>,
+  codec: Compression,
+  config: LogConfig,
+  nowMs: number,
+): Buffer {
+  const decoded = decodeRecords(plain);
   if (config.timestampType === "CreateTime" && (header.attributes & TIMESTAMP_TYPE_MASK) === 0) {
     for (const r of decoded) checkTimestamp(r.timestamp, { config, nowMs });
   }
@@ -145,7 +248,7 @@ function recompress(batch: Buffer, codec: Compression, config: LogConfig, nowMs:
     headers: r.headers,
     timestamp: r.timestamp,
   }));
-  const out = encodeRecordBatch(records, {
+  return encodeRecordBatch(records, {
     baseOffset: header.baseOffset,
     partitionLeaderEpoch: header.partitionLeaderEpoch,
     compression: codec,
@@ -160,6 +263,9 @@ function recompress(batch: Buffer, codec: Compression, config: LogConfig, nowMs:
     baseSequence: header.baseSequence,
     baseTimestamp: header.baseTimestamp,
   });
+}
+
+function checkSize(out: Buffer, config: LogConfig): Buffer {
   if (out.length > config.maxMessageBytes) {
     throw new KafkaError(
       "MESSAGE_TOO_LARGE",
@@ -170,16 +276,11 @@ function recompress(batch: Buffer, codec: Compression, config: LogConfig, nowMs:
 }
 
 /**
- * The batch with its records decompressed (at most decompressedBytesMax), checked to fill the
- * decompressed section exactly, as Kafka's reader requires: bytes after the declared records
- * would otherwise vanish in the re-encoding (INVALID_RECORD).
+ * The batch with its decompressed records `body`, checked to fill the decompressed section
+ * exactly, as Kafka's reader requires: bytes after the declared records would otherwise vanish in
+ * the re-encoding (INVALID_RECORD). A copy: `body` may be released after.
  */
-function decompressExactly(batch: Buffer, attributes: number, config: LogConfig): Buffer {
-  const body = decompress(
-    attributes & COMPRESSION_MASK,
-    batch.subarray(RECORDS_OFFSET),
-    decompressedBytesMax(config),
-  );
+function exactly(batch: Buffer, attributes: number, body: Buffer): Buffer {
   const c = new Cursor(body, 0);
   walkRecords(c, batch.readInt32BE(RECORD_COUNT_OFFSET));
   if (c.pos !== body.length)
