@@ -26,7 +26,7 @@ import { TestClient } from "../helpers/kafka-client.js";
 import { failOnProcessErrors } from "../helpers/process-errors.js";
 import { decodeResponse, RawConn } from "../helpers/raw-conn.js";
 import { fetchRequest, produceRequest } from "../helpers/requests.js";
-import { waitFor, within } from "../helpers/wait.js";
+import { waitFor, waitForStable, within } from "../helpers/wait.js";
 
 const PRODUCE = 0;
 const FETCH = 1;
@@ -265,12 +265,7 @@ describe("responses nobody reads", () => {
       void attacker.write(Buffer.concat(frames));
       // The broker stops serving it once the kernel's buffers and its share are full.
       await waitFor(() => responses.used >= budget / 2, "the attacker's responses to fill the budget");
-      let last = -1;
-      for (let stable = 0; stable < 5; ) {
-        await new Promise((r) => setTimeout(r, 100));
-        stable = dispatched === last ? stable + 1 : 0;
-        last = dispatched;
-      }
+      await waitForStable(() => dispatched, "the requests dispatched");
       expect(dispatched).toBeLessThan(requests);
       // The budget, plus at most one batch beyond a grant (KIP-74).
       expect(responses.peak).toBeLessThanOrEqual(budget + batchBytes + 1024);
@@ -322,12 +317,7 @@ describe("responses nobody reads", () => {
     for (let i = 1; i <= 400; i++)
       ws.send(TestClient.frame(FETCH, 12, fetchRequest(topic, 0, { maxBytes: 0x7fffffff }), i));
     await waitFor(() => responses.used >= budget / 2, "the WebSocket's responses to fill the budget");
-    let last = -1;
-    for (let stable = 0; stable < 5; ) {
-      await new Promise((r) => setTimeout(r, 100));
-      stable = responses.used === last ? stable + 1 : 0;
-      last = responses.used;
-    }
+    await waitForStable(() => responses.used, "the response budget");
     expect(responses.peak).toBeLessThanOrEqual(budget + batchBytes + 1024);
     await expectServed(tb.port);
     ws.terminate();
@@ -366,12 +356,7 @@ describe("frames in progress", () => {
       void conn.write(partialFrame(frameLimit, frameLimit - 1000));
     }
     await waitFor(() => requests.used >= budget / 2, "the stalled frames to fill the request budget");
-    let last = -1;
-    for (let stable = 0; stable < 5; ) {
-      await new Promise((r) => setTimeout(r, 100));
-      stable = requests.used === last ? stable + 1 : 0;
-      last = requests.used;
-    }
+    await waitForStable(() => requests.used, "the request budget");
     // Without the budget they would hold attackers x ~1 MiB.
     expect(requests.peak).toBeLessThanOrEqual(budget + attackers * SOCKET_READ_BYTES);
     await expectServed(tb.port);

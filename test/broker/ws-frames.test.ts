@@ -12,7 +12,7 @@ import { WsMessageMeter } from "../../broker/http/kafka-ws.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
 import { failOnProcessErrors } from "../helpers/process-errors.js";
-import { waitFor, within } from "../helpers/wait.js";
+import { waitFor, waitForStable, within } from "../helpers/wait.js";
 
 const API_VERSIONS = 18;
 /** Most bytes one socket read hands the broker (libuv reads at most 64 KiB at a time). */
@@ -174,12 +174,7 @@ describe("WebSocket messages in progress", () => {
       }
       // Without the count, ws holds them and the budget sees nothing.
       await waitFor(() => requests.used >= budget / 2, "the stalled messages to fill the request budget");
-      let last = -1;
-      for (let stable = 0; stable < 5; ) {
-        await new Promise((r) => setTimeout(r, 100));
-        stable = requests.used === last ? stable + 1 : 0;
-        last = requests.used;
-      }
+      await waitForStable(() => requests.used, "the request budget");
       // Without the pause they would hold attackers x ~1 MiB.
       expect(requests.peak).toBeLessThanOrEqual(budget + attackers * SOCKET_READ_BYTES);
       await expectServed(tb.port);

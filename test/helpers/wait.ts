@@ -35,3 +35,27 @@ export async function within<T>(promise: Promise<T>, what: string, timeoutMs = W
     clearTimeout(timer);
   }
 }
+
+/**
+ * Resolves once `read()` has not changed over `rounds` consecutive polls `intervalMs` apart (a
+ * broker that stopped growing something); rejects naming `what` after `timeoutMs`. For upper
+ * bounds checked afterwards: a slower machine only gives the broker longer to overshoot them.
+ */
+export async function waitForStable(
+  read: () => number,
+  what: string,
+  rounds = 5,
+  intervalMs = 100,
+  timeoutMs = WAIT_DEADLINE_MS,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = read();
+  for (let stable = 0; stable < rounds; ) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} to stop changing`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+    const now = read();
+    stable = now === last ? stable + 1 : 0;
+    last = now;
+  }
+}
