@@ -1,0 +1,170 @@
+/**
+ * The cluster metadata model and the store contract that the controller and every broker's
+ * replica manager are written against (issue 13). Metadata flows one way: the controller decides
+ * and writes through a `ClusterStore`; every broker watches the store and applies what it says to
+ * its local replicas. Records never pass through the store.
+ *
+ * Two implementations: the etcd-backed store for clusters (`etcd-store.ts`) and an in-memory one
+ * (`memory-store.ts`) for tests of the controller and, backed by a file, the embedded single
+ * broker. Both pass the same contract tests (test/broker/metadata/store-contract.ts).
+ *
+ * Epochs are fencing tokens, checked by whoever receives a request, never trusted by their holder:
+ * - broker epoch: given by the store at each registration of a node, larger than any earlier one
+ *   of that node; a request carrying an older one is from a broker that was fenced;
+ * - controller epoch: larger for every newly elected controller; a store write under an older one
+ *   is refused (NOT_CONTROLLER), so a deposed controller that wakes up from a pause changes nothing;
+ * - leader epoch: bumped by the controller on every leader change of a partition; stamped in
+ *   every batch the leader appends; clients and followers send it and are fenced with it;
+ * - partition epoch: bumped on every change of a partition's state (leader, ISR, replicas); ISR
+ *   changes requested by a leader are applied only if the epoch it read is still current
+ *   (compare-and-set, Kafka's AlterPartition semantics).
+ */
+
+/** No leader (Kafka's -1 in Metadata). */
+export const NO_LEADER = -1;
+
+/** One broker as registered while it is alive (bound to its session / etcd lease). */
+export interface BrokerRegistration {
+  nodeId: number;
+  /** The Kafka listener clients and other brokers connect to. */
+  host: string;
+  port: number;
+  rack: string | null;
+  /** The HTTP port, for the console and the HTTP API; null when the broker serves none. */
+  httpPort: number | null;
+  /** Given by the store at registration; larger than every earlier registration of this node. */
+  epoch: number;
+  /**
+   * Set by the broker when a controlled shutdown begins: the controller moves its leaderships
+   * to in-sync followers and takes it out of every ISR before it stops.
+   */
+  shuttingDown: boolean;
+}
+
+/** What a broker supplies to register; the store adds `epoch` and `shuttingDown`. */
+export type BrokerInfo = Omit<BrokerRegistration, "epoch" | "shuttingDown">;
+
+/** One partition's replication state, as decided by the controller. */
+export interface PartitionState {
+  partition: number;
+  /** The assigned replicas, preferred leader first. During a reassignment: the union of old and new. */
+  replicas: number[];
+  /** In-sync replicas (the leader among them while it leads). */
+  isr: number[];
+  /** NO_LEADER (-1) while no replica may lead. */
+  leader: number;
+  leaderEpoch: number;
+  /** Bumped by every change of this state; the compare-and-set token of ISR changes. */
+  partitionEpoch: number;
+  /** Replicas being added by a reassignment (also in `replicas`). */
+  addingReplicas: number[];
+  /** Replicas being removed by a reassignment (also in `replicas`). */
+  removingReplicas: number[];
+}
+
+export interface TopicState {
+  name: string;
+  /** 32 hex digits, as Kafka's topic UUIDs. */
+  id: string;
+  /** Indexed by partition number. */
+  partitions: PartitionState[];
+  /** Topic configs set explicitly (Kafka names), in a map without a prototype. */
+  configs: Record<string, string>;
+}
+
+export interface ControllerInfo {
+  nodeId: number;
+  /** Larger for every newly elected controller. */
+  epoch: number;
+}
+
+/** A change the store has applied to its view; listeners run after the view reflects it. */
+export type MetadataEvent =
+  | { type: "broker"; nodeId: number; registration: BrokerRegistration | null }
+  | { type: "topic"; name: string; topic: TopicState | null }
+  | { type: "partition"; topic: string; partition: number; state: PartitionState }
+  | { type: "controller"; controller: ControllerInfo | null }
+  /** The store lost and regained its view (etcd reconnect): everything may have changed. */
+  | { type: "resync" };
+
+/** A broker's registration, alive until closed or lost. */
+export interface BrokerSession {
+  readonly nodeId: number;
+  readonly epoch: number;
+  /**
+   * Called once if the registration is lost (the etcd lease expired or was revoked while this
+   * broker could not renew it). The broker must then stop acting as leader at once.
+   */
+  onLost(listener: () => void): void;
+  /** Marks the registration shutting down (controlled shutdown). */
+  markShuttingDown(): Promise<void>;
+  /** Removes the registration (a clean stop). */
+  close(): Promise<void>;
+}
+
+/** This broker's term as controller. */
+export interface ControllerSession {
+  readonly nodeId: number;
+  readonly epoch: number;
+  /** Called once if leadership is lost; writes under this session are refused from then on. */
+  onLost(listener: () => void): void;
+  /** Gives up leadership. */
+  resign(): Promise<void>;
+}
+
+/**
+ * Errors: writes throw KafkaError (protocol/errors.ts) with
+ * - NOT_CONTROLLER: the session is no longer the current controller (fenced by the epoch);
+ * - TOPIC_ALREADY_EXISTS / UNKNOWN_TOPIC_OR_PARTITION: as named;
+ * - REQUEST_TIMED_OUT (retriable): the store could not be reached in time (etcd down); the write
+ *   may or may not have happened, and the caller retries or re-reads.
+ * Reads never throw: they answer from the last view received, which may be stale while the store
+ * is unreachable.
+ */
+export interface ClusterStore {
+  clusterId(): string;
+  controller(): ControllerInfo | null;
+  /** Live (registered) brokers, by node id ascending. */
+  brokers(): BrokerRegistration[];
+  broker(nodeId: number): BrokerRegistration | undefined;
+  topics(): TopicState[];
+  topic(name: string): TopicState | undefined;
+  topicById(id: string): TopicState | undefined;
+  /** Subscribes to changes; returns the unsubscribe function. */
+  watch(listener: (event: MetadataEvent) => void): () => void;
+
+  /**
+   * Registers a live broker. Fails with DUPLICATE_BROKER_REGISTRATION while another live
+   * session holds `nodeId`.
+   */
+  register(broker: BrokerInfo): Promise<BrokerSession>;
+  /** Resolves once `nodeId` is elected controller (waits while another node holds it). */
+  campaign(nodeId: number): Promise<ControllerSession>;
+
+  /** Controller only. Throws TOPIC_ALREADY_EXISTS if the name is taken. */
+  createTopic(ctl: ControllerSession, topic: TopicState): Promise<void>;
+  /** Controller only. Throws UNKNOWN_TOPIC_OR_PARTITION if absent. */
+  deleteTopic(ctl: ControllerSession, name: string): Promise<void>;
+  /** Controller only. Replaces the topic's explicit configs. */
+  setTopicConfigs(ctl: ControllerSession, name: string, configs: Record<string, string>): Promise<void>;
+  /** Controller only. Appends partitions (their numbers continue the existing ones). */
+  addPartitions(ctl: ControllerSession, name: string, added: PartitionState[]): Promise<void>;
+  /**
+   * Controller only. Compare-and-set of one partition's state: written only if the stored
+   * partitionEpoch equals `expectedPartitionEpoch` (and `next.partitionEpoch` is larger). Returns
+   * false, writing nothing, when the stored epoch differs.
+   */
+  updatePartition(
+    ctl: ControllerSession,
+    topic: string,
+    expectedPartitionEpoch: number,
+    next: PartitionState,
+  ): Promise<boolean>;
+
+  /** Reserves `count` producer ids unique across the cluster; returns the first. Any broker. */
+  allocateProducerIds(count: number): Promise<number>;
+  /** Every producer id below this may have been handed out by some broker; none at or above it. */
+  producerIdsIssued(): number;
+
+  close(): Promise<void>;
+}
