@@ -26,6 +26,7 @@ import { Writer } from "../protocol/writer.js";
 import type { ApiHandler, RequestContext, ResponseReservation } from "./api/types.js";
 import type { Broker } from "./broker.js";
 import { ByteBudget } from "./net/byte-budget.js";
+import { RequestFaults } from "./net/faults.js";
 
 const API_VERSIONS_KEY = 18;
 const requestHeaderCodec = new MessageCodec(RequestHeader);
@@ -76,6 +77,8 @@ export interface Connection {
   admit?: () => void;
   /** The connection's share of the response budget (see RequestContext.responseBytes). */
   responseBytes?: ResponseReservation;
+  /** Whether the peer may send inter-broker requests (see RequestContext.interBroker). */
+  interBroker?: boolean;
 }
 
 export class Dispatcher {
@@ -83,6 +86,8 @@ export class Dispatcher {
   readonly requestBudget: ByteBudget;
   /** Response bytes held by every Kafka connection: queued.max.response.bytes. */
   readonly responseBudget: ByteBudget;
+  /** Delays, holds or cuts requests by API key, for tests (net/faults.ts). */
+  readonly faults = new RequestFaults();
 
   constructor(
     private readonly broker: Broker,
@@ -141,7 +146,9 @@ export class Dispatcher {
       clientHost: conn.clientHost,
       admit: conn.admit ?? (() => {}),
       responseBytes: conn.responseBytes,
+      interBroker: conn.interBroker ?? false,
     };
+    if ((await this.faults.apply(ctx)) === "close") return { kind: "close", reason: "request fault (test)" };
     let response: Message | null;
     try {
       response = await handler.handle(this.broker, request, ctx);
@@ -204,6 +211,7 @@ export class Dispatcher {
       listener: conn.listener,
       clientHost: conn.clientHost,
       admit: conn.admit ?? (() => {}),
+      interBroker: false,
     };
     return handler.handle(this.broker, { ...api.request.defaults(apiVersion), ...request }, ctx);
   }

@@ -18,6 +18,12 @@ export interface RequestContext {
   /** The peer address, for logs and group member hosts. */
   clientHost: string;
   /**
+   * Whether the caller may act as a broker of this cluster: fetch as a replica, ask for ISR
+   * changes, forward admin requests (docs/decisions/0024). Set by the transport from the
+   * listener's policy (later: the inter-broker principal); never by the HTTP or WebSocket doors.
+   */
+  interBroker: boolean;
+  /**
    * Tells the connection that this request's effects hold their place, so its next request may
    * start. Handlers that never call it are admitted when they complete: a connection's requests
    * take effect in the order it sent them, as on Kafka.
