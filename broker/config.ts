@@ -119,6 +119,47 @@ export interface BrokerConfig {
   producerIdQuotaWindowNum: number;
   /** producer.id.quota.window.size.seconds */
   producerIdQuotaWindowSizeSeconds: number;
+  /**
+   * cluster: the etcd endpoints of the cluster this broker joins (`etcd://host:port[,host:port]`);
+   * empty for a single broker with the embedded metadata store.
+   */
+  cluster: string;
+  /** broker.rack: this broker's rack, for rack-aware replica assignment (empty: none). */
+  rack: string;
+  /** broker.session.timeout.ms: a broker that cannot renew its registration this long is fenced. */
+  brokerSessionTimeoutMs: number;
+  /** broker.heartbeat.interval.ms: how often a broker renews its registration. */
+  brokerHeartbeatIntervalMs: number;
+  /** etcd.request.timeout.ms: how long a metadata write may wait for etcd before failing (retriable). */
+  etcdRequestTimeoutMs: number;
+  /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
+  replicaLagTimeMaxMs: number;
+  /** replica.fetch.wait.max.ms: how long a leader holds a follower's fetch that finds no data. */
+  replicaFetchWaitMaxMs: number;
+  /** replica.fetch.min.bytes */
+  replicaFetchMinBytes: number;
+  /** replica.fetch.max.bytes: bytes per partition a follower asks for. */
+  replicaFetchMaxBytes: number;
+  /** replica.fetch.response.max.bytes: bytes per fetch a follower asks for. */
+  replicaFetchResponseMaxBytes: number;
+  /** replica.fetch.backoff.ms: a follower's pause after a failed fetch. */
+  replicaFetchBackoffMs: number;
+  /** replica.socket.timeout.ms: a follower's request timeout (above replica.fetch.wait.max.ms). */
+  replicaSocketTimeoutMs: number;
+  /** offsets.topic.replication.factor: replicas of `__consumer_offsets` (the embedded store: 1). */
+  offsetsTopicReplicationFactor: number;
+  /** controlled.shutdown.enable: hand leaderships to in-sync followers before stopping. */
+  controlledShutdownEnable: boolean;
+  /** controlled.shutdown.max.retries */
+  controlledShutdownMaxRetries: number;
+  /** controlled.shutdown.retry.backoff.ms */
+  controlledShutdownRetryBackoffMs: number;
+  /** auto.leader.rebalance.enable: the controller moves leaderships back to preferred replicas. */
+  autoLeaderRebalanceEnable: boolean;
+  /** leader.imbalance.check.interval.seconds */
+  leaderImbalanceCheckIntervalSeconds: number;
+  /** leader.imbalance.per.broker.percentage: a broker's non-preferred leaderships that trigger it. */
+  leaderImbalancePerBrokerPercentage: number;
   /** Topic config defaults (Kafka's topic names), from the broker's `log.*` keys. */
   topicDefaults: Record<string, string>;
 }
@@ -439,6 +480,112 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     max: MAX_TIMER_MS,
     doc: "probes of a journal or log that stays failed double their interval up to this (at least log.heal.backoff.ms)",
   },
+  cluster: {
+    field: "cluster",
+    kind: "string",
+    doc: "etcd endpoints of the cluster to join, etcd://host:port[,host:port] (empty: a single broker, embedded store)",
+  },
+  "broker.rack": { field: "rack", kind: "string", doc: "this broker's rack, for rack-aware assignment" },
+  "broker.session.timeout.ms": {
+    field: "brokerSessionTimeoutMs",
+    kind: "int",
+    min: 100,
+    doc: "a broker that cannot renew its registration this long is fenced",
+  },
+  "broker.heartbeat.interval.ms": {
+    field: "brokerHeartbeatIntervalMs",
+    kind: "int",
+    min: 10,
+    max: MAX_TIMER_MS - 1,
+    doc: "how often a broker renews its registration (below broker.session.timeout.ms)",
+  },
+  "etcd.request.timeout.ms": {
+    field: "etcdRequestTimeoutMs",
+    kind: "int",
+    min: 10,
+    doc: "how long a metadata write waits for etcd before failing (retriable)",
+  },
+  "replica.lag.time.max.ms": {
+    field: "replicaLagTimeMaxMs",
+    kind: "int",
+    min: 10,
+    doc: "a follower not caught up for this long leaves the ISR",
+  },
+  "replica.fetch.wait.max.ms": {
+    field: "replicaFetchWaitMaxMs",
+    kind: "int",
+    max: MAX_TIMER_MS - 1,
+    doc: "how long a leader holds a follower's fetch that finds no data",
+  },
+  "replica.fetch.min.bytes": {
+    field: "replicaFetchMinBytes",
+    kind: "int",
+    min: 1,
+    doc: "bytes a replica fetch waits for",
+  },
+  "replica.fetch.max.bytes": {
+    field: "replicaFetchMaxBytes",
+    kind: "int",
+    min: 1024,
+    doc: "bytes per partition a follower asks for (at least one batch is sent)",
+  },
+  "replica.fetch.response.max.bytes": {
+    field: "replicaFetchResponseMaxBytes",
+    kind: "int",
+    min: 1024,
+    doc: "bytes per replica fetch",
+  },
+  "replica.fetch.backoff.ms": {
+    field: "replicaFetchBackoffMs",
+    kind: "int",
+    doc: "a follower's pause after a failed fetch",
+  },
+  "replica.socket.timeout.ms": {
+    field: "replicaSocketTimeoutMs",
+    kind: "int",
+    min: 1,
+    doc: "a follower's request timeout (above replica.fetch.wait.max.ms)",
+  },
+  "offsets.topic.replication.factor": {
+    field: "offsetsTopicReplicationFactor",
+    kind: "int",
+    min: 1,
+    max: INT16_MAX,
+    doc: "replicas of __consumer_offsets (a single broker: 1)",
+  },
+  "controlled.shutdown.enable": {
+    field: "controlledShutdownEnable",
+    kind: "bool",
+    doc: "hand leaderships to in-sync followers before stopping",
+  },
+  "controlled.shutdown.max.retries": {
+    field: "controlledShutdownMaxRetries",
+    kind: "int",
+    doc: "attempts at a controlled shutdown before stopping anyway",
+  },
+  "controlled.shutdown.retry.backoff.ms": {
+    field: "controlledShutdownRetryBackoffMs",
+    kind: "int",
+    doc: "pause between controlled shutdown attempts",
+  },
+  "auto.leader.rebalance.enable": {
+    field: "autoLeaderRebalanceEnable",
+    kind: "bool",
+    doc: "move leaderships back to preferred replicas",
+  },
+  "leader.imbalance.check.interval.seconds": {
+    field: "leaderImbalanceCheckIntervalSeconds",
+    kind: "int",
+    min: 1,
+    max: Math.floor(MAX_TIMER_MS / 1000),
+    doc: "how often the controller checks leadership balance",
+  },
+  "leader.imbalance.per.broker.percentage": {
+    field: "leaderImbalancePerBrokerPercentage",
+    kind: "int",
+    max: 100,
+    doc: "a broker's share of non-preferred leaderships that triggers a preferred election",
+  },
   "message.max.bytes": {
     field: null,
     kind: "int",
@@ -528,6 +675,25 @@ export function defaultBrokerConfig(): BrokerConfig {
     producerIdsRate: 100,
     producerIdQuotaWindowNum: 11,
     producerIdQuotaWindowSizeSeconds: 1,
+    cluster: "",
+    rack: "",
+    brokerSessionTimeoutMs: 9000,
+    brokerHeartbeatIntervalMs: 2000,
+    etcdRequestTimeoutMs: 5000,
+    replicaLagTimeMaxMs: 30_000,
+    replicaFetchWaitMaxMs: 500,
+    replicaFetchMinBytes: 1,
+    replicaFetchMaxBytes: 1_048_576,
+    replicaFetchResponseMaxBytes: 10_485_760,
+    replicaFetchBackoffMs: 1000,
+    replicaSocketTimeoutMs: 30_000,
+    offsetsTopicReplicationFactor: 3,
+    controlledShutdownEnable: true,
+    controlledShutdownMaxRetries: 3,
+    controlledShutdownRetryBackoffMs: 5000,
+    autoLeaderRebalanceEnable: true,
+    leaderImbalanceCheckIntervalSeconds: 300,
+    leaderImbalancePerBrokerPercentage: 10,
   };
 }
 
@@ -590,6 +756,24 @@ function checkTogether(config: BrokerConfig): void {
     throw new KafkaError(
       "INVALID_CONFIG",
       `group.min.session.timeout.ms=${config.groupMinSessionTimeoutMs} is above group.max.session.timeout.ms=${config.groupMaxSessionTimeoutMs}`,
+    );
+  }
+  if (config.brokerHeartbeatIntervalMs >= config.brokerSessionTimeoutMs) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `broker.heartbeat.interval.ms=${config.brokerHeartbeatIntervalMs} must be below broker.session.timeout.ms=${config.brokerSessionTimeoutMs}`,
+    );
+  }
+  if (config.replicaSocketTimeoutMs <= config.replicaFetchWaitMaxMs) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `replica.socket.timeout.ms=${config.replicaSocketTimeoutMs} must be above replica.fetch.wait.max.ms=${config.replicaFetchWaitMaxMs}`,
+    );
+  }
+  if (config.cluster !== "" && !/^etcd:\/\/[^,\s/]+(,[^,\s/]+)*\/?$/.test(config.cluster)) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `cluster=${config.cluster}: expected etcd://host:port[,host:port]`,
     );
   }
   if (config.healBackoffMaxMs < config.healBackoffMs) {

@@ -157,6 +157,10 @@ describe("values that make no sense at start are refused in one line naming key 
       "max:log.heal.backoff.ms": { "log.heal.backoff.max.ms": value },
       "min:queued.max.response.bytes": { "message.max.bytes": 0 },
       "max:socket.request.max.bytes": { "queued.max.request.bytes": -1 },
+      "min:broker.session.timeout.ms": { "broker.heartbeat.interval.ms": 10 },
+      "max:broker.heartbeat.interval.ms": { "broker.session.timeout.ms": INT32_MAX },
+      "min:replica.socket.timeout.ms": { "replica.fetch.wait.max.ms": 0 },
+      "max:replica.fetch.wait.max.ms": { "replica.socket.timeout.ms": INT32_MAX },
     };
     return table[`${end}:${key}`] ?? {};
   }
@@ -189,6 +193,23 @@ describe("values that make no sense at start are refused in one line naming key 
       flags: { "queued.max.response.bytes": 5024, "message.max.bytes": 4000 },
     });
     expect(fits.queuedMaxResponseBytes).toBe(5024);
+  });
+
+  it("refuses a heartbeat not below the broker session timeout, a replica socket timeout not above the fetch wait, and a cluster that is not etcd://", () => {
+    expect(refusal({ "broker.heartbeat.interval.ms": 9000 })).toBe(
+      "INVALID_CONFIG: broker.heartbeat.interval.ms=9000 must be below broker.session.timeout.ms=9000",
+    );
+    expect(refusal({ "replica.fetch.wait.max.ms": 30000 })).toContain(
+      "replica.socket.timeout.ms=30000 must be above",
+    );
+    expect(refusal({ cluster: "http://127.0.0.1:2379" })).toBe(
+      "INVALID_CONFIG: cluster=http://127.0.0.1:2379: expected etcd://host:port[,host:port]",
+    );
+    const ok = loadBrokerConfig({
+      flags: { cluster: "etcd://127.0.0.1:2379,10.0.0.2:2379", "broker.rack": "r1" },
+    });
+    expect(ok.cluster).toBe("etcd://127.0.0.1:2379,10.0.0.2:2379");
+    expect(ok.rack).toBe("r1");
   });
 
   it("refuses a minimum session timeout above the maximum, and keys named after Object.prototype members", () => {
