@@ -121,17 +121,15 @@ async function collect(
         partitions.push(partitionResult(p.partition, "UNKNOWN_TOPIC_OR_PARTITION", readCommitted));
         continue;
       }
-      if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
-        const code =
-          p.currentLeaderEpoch < partition.leaderEpoch ? "FENCED_LEADER_EPOCH" : "UNKNOWN_LEADER_EPOCH";
-        partitions.push(partitionResult(p.partition, code, readCommitted));
+      const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
+      if (epochError) {
+        partitions.push(partitionResult(p.partition, epochError, readCommitted));
         continue;
       }
-      const log = partition.log;
       const base = partitionResult(p.partition, null, readCommitted);
-      base.highWatermark = log.highWatermark;
-      base.lastStableOffset = log.highWatermark;
-      base.logStartOffset = log.logStartOffset;
+      base.highWatermark = partition.highWatermark;
+      base.lastStableOffset = partition.highWatermark;
+      base.logStartOffset = partition.logStartOffset;
       const budget = Math.min(p.partitionMaxBytes, Math.max(0, maxBytes - bytes));
       if (budget === 0 && bytes > 0) {
         partitions.push(base);

@@ -25,29 +25,23 @@ export const EARLIEST_LOCAL = -4;
 export const LATEST_TIERED = -5;
 export const EARLIEST_PENDING_UPLOAD = -6;
 
-function epochAt(partition: Partition, offset: number): number {
-  let epoch = -1;
-  for (const e of partition.log.epochs.list()) if (e.startOffset <= offset) epoch = e.epoch;
-  return epoch;
-}
-
 async function lookup(
   partition: Partition,
   timestamp: number,
 ): Promise<{ offset: number; timestamp: number }> {
   switch (timestamp) {
     case LATEST:
-      return { offset: partition.log.highWatermark, timestamp: -1 };
+      return { offset: partition.highWatermark, timestamp: -1 };
     case EARLIEST:
     case EARLIEST_LOCAL:
-      return { offset: partition.log.logStartOffset, timestamp: -1 };
+      return { offset: partition.logStartOffset, timestamp: -1 };
     case LATEST_TIERED:
     case EARLIEST_PENDING_UPLOAD:
       return { offset: -1, timestamp: -1 };
     case MAX_TIMESTAMP:
-      return (await partition.log.maxTimestampOffset()) ?? { offset: -1, timestamp: -1 };
+      return (await partition.maxTimestampOffset()) ?? { offset: -1, timestamp: -1 };
     default:
-      return (await partition.log.offsetForTimestamp(timestamp)) ?? { offset: -1, timestamp: -1 };
+      return (await partition.offsetForTimestamp(timestamp)) ?? { offset: -1, timestamp: -1 };
   }
 }
 
@@ -103,14 +97,11 @@ export const listOffsets: ApiHandler = {
               return result(p.partitionIndex, "INVALID_REQUEST");
             const partition = broker.topics.partition(t.name, p.partitionIndex);
             if (!partition) return result(p.partitionIndex, "UNKNOWN_TOPIC_OR_PARTITION");
-            if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
-              const code =
-                p.currentLeaderEpoch < partition.leaderEpoch ? "FENCED_LEADER_EPOCH" : "UNKNOWN_LEADER_EPOCH";
-              return result(p.partitionIndex, code);
-            }
+            const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
+            if (epochError) return result(p.partitionIndex, epochError);
             try {
               const found = await lookup(partition, p.timestamp);
-              const epoch = found.offset >= 0 ? epochAt(partition, found.offset) : -1;
+              const epoch = found.offset >= 0 ? partition.epochAt(found.offset) : -1;
               return result(p.partitionIndex, null, found.offset, found.timestamp, epoch);
             } catch (err) {
               if (!KafkaError.is(err)) throw err;

@@ -48,17 +48,10 @@ export const offsetForLeaderEpoch: ApiHandler = {
           if (follower) return result(p.partition, "CLUSTER_AUTHORIZATION_FAILED");
           const partition = broker.topics.partition(t.topic, p.partition);
           if (!partition) return result(p.partition, "UNKNOWN_TOPIC_OR_PARTITION");
-          if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
-            const code =
-              p.currentLeaderEpoch < partition.leaderEpoch ? "FENCED_LEADER_EPOCH" : "UNKNOWN_LEADER_EPOCH";
-            return result(p.partition, code);
-          }
-          const log = partition.log;
-          if (p.leaderEpoch === partition.leaderEpoch && log.epochs.latestEpoch() <= partition.leaderEpoch) {
-            return result(p.partition, null, partition.leaderEpoch, log.logEndOffset);
-          }
-          const found = log.epochs.endOffsetFor(p.leaderEpoch, log.logEndOffset);
-          return result(p.partition, null, found.epoch, found.startOffset);
+          const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
+          if (epochError) return result(p.partition, epochError);
+          const found = partition.lastOffsetForLeaderEpoch(p.leaderEpoch, p.currentLeaderEpoch);
+          return result(p.partition, null, found.epoch, found.endOffset);
         }),
       })),
     };

@@ -54,31 +54,21 @@ async function appendPartition(
   data: PartitionData,
   acks: number,
   client: string,
+  timeoutMs: number,
 ): Promise<Message> {
   const partition = broker.topics.partition(topic, data.index);
   if (!partition)
     return partitionResult(data.index, "UNKNOWN_TOPIC_OR_PARTITION", `no partition ${topic}-${data.index}`);
   if (!data.records || data.records.length === 0)
     return partitionResult(data.index, "CORRUPT_MESSAGE", "no records");
-  if (acks === -1) {
-    const isr = broker.store.topic(topic)?.partitions[data.index]?.isr.length ?? 0;
-    const required = broker.topics.minInsyncReplicas(topic);
-    if (isr < required) {
-      return partitionResult(
-        data.index,
-        "NOT_ENOUGH_REPLICAS",
-        `${isr} in-sync replicas, min.insync.replicas=${required}`,
-      );
-    }
-  }
   try {
-    const { result } = await partition.append(data.records, client);
+    const { result } = await partition.appendAsLeader(data.records, { acks, client, timeoutMs });
     const { baseOffset, logStartOffset, logAppendTimeMs } = result;
     return partitionResult(data.index, null, null, baseOffset, logStartOffset, logAppendTimeMs);
   } catch (err) {
     if (!KafkaError.is(err)) throw err;
     // With the log start offset a Java producer handles UNKNOWN_PRODUCER_ID instead of retrying it.
-    const logStart = err.code === "UNKNOWN_PRODUCER_ID" ? partition.log.logStartOffset : -1;
+    const logStart = err.code === "UNKNOWN_PRODUCER_ID" ? partition.logStartOffset : -1;
     return partitionResult(data.index, err.code, err.message, -1, logStart);
   }
 }
@@ -102,6 +92,7 @@ export const produce: ApiHandler = {
   async handle(broker, request, ctx) {
     const acks = request.acks as number;
     const client = quotaClient(ctx);
+    const timeoutMs = request.timeoutMs as number;
     const topicData = request.topicData as { name: string; partitionData: PartitionData[] }[];
     let refusal: ErrorName | null = null;
     if (request.transactionalId) refusal = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
@@ -114,7 +105,7 @@ export const produce: ApiHandler = {
       const topicError = topicErrors[i];
       const partitions = topicError
         ? t.partitionData.map((p) => Promise.resolve(partitionResult(p.index, topicError, null)))
-        : t.partitionData.map((p) => appendPartition(broker, t.name, p, acks, client));
+        : t.partitionData.map((p) => appendPartition(broker, t.name, p, acks, client, timeoutMs));
       return { name: t.name, partitionResponses: partitions };
     });
     // One turn of the event loop before the connection's next request starts: requests refused
