@@ -873,7 +873,7 @@ export class Partition {
   // Reads
 
   /** Reads for a consumer: whole batches below the high watermark; NOT_LEADER_OR_FOLLOWER unless leading. */
-  read(offset: number, maxBytes: number, minOneBatch = true): Promise<ReadResult> {
+  async read(offset: number, maxBytes: number, minOneBatch = true): Promise<ReadResult> {
     this.checkLeaderEpoch(NO_EPOCH);
     return this.log.read(offset, { maxBytes, maxOffset: this.log.highWatermark, minOneBatch });
   }
