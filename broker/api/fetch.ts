@@ -6,7 +6,8 @@
  * FETCH_SESSION_ID_NOT_FOUND (every answer carries session id 0: no session is created, so clients
  * keep sending full fetches); per topic (v13+): an id that names no topic -> UNKNOWN_TOPIC_ID on
  * each of its partitions, as Kafka answers; per partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION;
- * current leader epoch (v9+) older -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH; fetch
+ * current leader epoch (v9+) older -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH, then a
+ * partition this broker does not lead -> NOT_LEADER_OR_FOLLOWER (Partition.leaderEpochError); fetch
  * offset outside [log start, log end] -> OFFSET_OUT_OF_RANGE.
  *
  * Reads whole batches below the high watermark, each partition up to its partitionMaxBytes and

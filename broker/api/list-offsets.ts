@@ -2,8 +2,9 @@
  * ListOffsets (key 2), v1-v11 (Kafka 4's range: v0 was removed by KIP-896).
  * Validation order: per topic and partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; a current
  * leader epoch (v4+) older than the partition's -> FENCED_LEADER_EPOCH, newer ->
- * UNKNOWN_LEADER_EPOCH; then the timestamp: -1 latest (the high watermark; the last stable
- * offset, equal here, under read_committed), -2 earliest (log start), -3 the record with the
+ * UNKNOWN_LEADER_EPOCH, then a partition this broker does not lead -> NOT_LEADER_OR_FOLLOWER;
+ * then the timestamp: -1 latest (the high watermark; the last stable offset, equal here, under
+ * read_committed), -2 earliest (log start), -3 the record with the
  * largest timestamp (v7+), -4 earliest local (= earliest: every record is local), -5 latest tiered
  * (v9+) and -6 earliest pending upload (v11+) offset -1 (no record was ever tiered: what Kafka
  * answers for a topic without remote storage), otherwise the first record at or after the

@@ -7,8 +7,8 @@
  * partition's leader-epoch cache answers: the largest epoch <= the requested one and the start
  * offset of the next higher epoch (the log end offset for the latest epoch); epoch and offset -1
  * when the requested epoch is newer than the latest. The leader's current epoch always answers the
- * log end offset, even before anything was written in it: Kafka's leader puts its epoch in the
- * cache when it takes the lead, samsa's cache learns it from the first append.
+ * log end offset, even before anything was written in it: as Kafka's, the leader puts its epoch in
+ * the cache when it takes the lead (broker/partition.ts `makeLeader`).
  * A partition named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";

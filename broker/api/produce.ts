@@ -14,8 +14,11 @@
  * producer-id quota or the broker's cap -> THROTTLING_QUOTA_EXCEEDED, and the response's
  * throttleTimeMs says how long to wait (broker/producer-ids.ts, KIP-936). acks=0 gets no response.
  *
- * Partitions of one request are appended concurrently; each answers once its append is durable
- * under the topic's flush policy, with logAppendTimeMs set on a LogAppendTime topic (else -1).
+ * Partitions of one request are appended concurrently through `Partition.appendAsLeader`; each
+ * answers once its append is durable under the topic's flush policy (acks=1) or once the high
+ * watermark passes it (acks=-1; REQUEST_TIMED_OUT after the request's timeoutMs, then
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR fell below min.insync.replicas meanwhile), with
+ * logAppendTimeMs set on a LogAppendTime topic (else -1).
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
