@@ -289,7 +289,8 @@ export class Partition {
    * Makes this broker the leader at `leaderEpoch` with in-sync replicas `isr` (which holds this
    * broker). A new epoch starts in the epoch cache at the log end, and every follower's log end is
    * unknown until it fetches; the same epoch with a newer partition epoch only updates the ISR and
-   * replicas (an ISR change the controller committed). An older epoch is FENCED_LEADER_EPOCH.
+   * replicas (an ISR change the controller committed), and an older partition epoch at the same
+   * leader epoch is ignored (a stale update). An older leader epoch is FENCED_LEADER_EPOCH.
    */
   makeLeader(
     leaderEpoch: number,
