@@ -50,7 +50,7 @@ export const offsetForLeaderEpoch: ApiHandler = {
           if (!partition) return result(p.partition, "UNKNOWN_TOPIC_OR_PARTITION");
           const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
           if (epochError) return result(p.partition, epochError);
-          const found = partition.lastOffsetForLeaderEpoch(p.leaderEpoch, p.currentLeaderEpoch);
+          const found = partition.lastOffsetForLeaderEpoch(p.leaderEpoch);
           return result(p.partition, null, found.epoch, found.endOffset);
         }),
       })),
