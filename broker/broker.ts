@@ -199,7 +199,7 @@ export class Broker {
   async snapshot(): Promise<void> {
     const due = this.topics
       .allPartitions()
-      .filter((p) => !p.log.failed && this.snapshotted.get(p) !== logPosition(p));
+      .filter((p) => !p.failed && this.snapshotted.get(p) !== logPosition(p));
     let next = 0;
     const worker = async () => {
       while (next < due.length) {
@@ -234,5 +234,5 @@ export class Broker {
 
 /** Where a partition's log starts and ends: what its producer-state snapshot depends on. */
 function logPosition(p: Partition): string {
-  return `${p.log.logStartOffset}:${p.log.logEndOffset}`;
+  return `${p.logStartOffset}:${p.logEndOffset}`;
 }

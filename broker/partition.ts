@@ -1,14 +1,19 @@
 /**
- * One partition this broker leads: every state change of it goes through here. Appends check
- * idempotent-producer sequences and then go to the log in arrival order; the high watermark moves
- * when an append is acknowledged (single broker: the in-sync replica set is this broker alone).
- * Handlers never touch the log directly.
+ * One partition of this broker, leader or follower: the only door to its log and its replication
+ * state (as Kafka's `Partition`). The controller's decisions arrive as `makeLeader`/`makeFollower`
+ * with epochs that fence stale ones. As leader it appends in arrival order after the
+ * idempotent-producer checks, stamps its leader epoch in every batch, serves followers' fetches,
+ * tracks their log ends and moves the high watermark to the least of the in-sync replicas'
+ * (single broker: the ISR is this broker alone, so at each durable append). As follower it stores
+ * the leader's batches unchanged, truncates where its log diverged and takes the leader's high
+ * watermark. Handlers never touch the log; the grep test test/broker/partition-door.test.ts checks it.
  */
 import * as path from "node:path";
-import { KafkaError } from "../protocol/errors.js";
+import { type ErrorName, KafkaError } from "../protocol/errors.js";
 import {
   ATTRIBUTES_OFFSET,
   BASE_SEQUENCE_OFFSET,
+  CONTROL_MASK,
   LAST_OFFSET_DELTA_OFFSET,
   LENGTH_OFFSET,
   LOG_OVERHEAD,
@@ -20,10 +25,20 @@ import {
   TIMESTAMP_TYPE_MASK,
 } from "../protocol/record-batch.js";
 import { readInt64 } from "../protocol/varint.js";
+import type { LogConfig } from "../storage/config.js";
 import { type StorageFs, writeFileAtomic } from "../storage/fs.js";
-import type { AppendResult, PartitionLog, ReadResult } from "../storage/log.js";
+import type { AppendResult, PartitionLog, ReadResult, TimestampOffset } from "../storage/log.js";
+import type { ValidAppend } from "../storage/validate.js";
 import type { ProducerIds } from "./producer-ids.js";
 import type { BatchSequence, ProducerSnapshot, ProducerStateManager } from "./producer-state.js";
+import {
+  type IsrChanges,
+  isrChanges,
+  isrHighWatermark,
+  newReplicaState,
+  type ReplicaState,
+  recordFetch,
+} from "./replicas.js";
 
 export const PRODUCER_SNAPSHOT_FILE = "producer-state.snapshot";
 /** The snapshot's layout: a header line, then one JSON line per producer. */
@@ -42,6 +57,8 @@ interface ProducerBatch {
   firstSeq: number;
   lastSeq: number;
   records: number;
+  /** Records in the append before this batch: its base offset is the append's plus this. */
+  offsetDelta: number;
 }
 
 /** `seq + n` in Kafka's sequence space, which wraps from 2^31-1 to 0. */
@@ -49,27 +66,26 @@ function addSequence(seq: number, n: number): number {
   return seq > INT32_MAX - n ? n - (INT32_MAX - seq) - 1 : seq + n;
 }
 
-/** The idempotent batches in `records` (producerId >= 0); null if the framing is broken. */
-function producerBatches(records: Buffer): ProducerBatch[] | null {
+function isControl(records: Buffer, position: number): boolean {
+  return (records.readInt16BE(position + ATTRIBUTES_OFFSET) & CONTROL_MASK) !== 0;
+}
+
+/** The idempotent data batches of an append (producerId >= 0), from the header fields storage validated. */
+function producerBatches(records: Buffer, validated: ValidAppend): ProducerBatch[] {
   const out: ProducerBatch[] = [];
-  let pos = 0;
-  while (pos < records.length) {
-    if (records.length - pos < RECORDS_OFFSET) return null;
-    const size = LOG_OVERHEAD + records.readInt32BE(pos + LENGTH_OFFSET);
-    if (size < RECORDS_OFFSET || pos + size > records.length) return null;
-    const producerId = readInt64(records, pos + PRODUCER_ID_OFFSET);
-    if (producerId >= 0) {
-      const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
-      const delta = records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+  let offsetDelta = 0;
+  for (const b of validated.batches) {
+    if (b.producerId >= 0 && !isControl(records, b.position)) {
       out.push({
-        producerId,
-        epoch: records.readInt16BE(pos + PRODUCER_EPOCH_OFFSET),
-        firstSeq,
-        lastSeq: addSequence(firstSeq, delta),
-        records: delta + 1,
+        producerId: b.producerId,
+        epoch: b.producerEpoch,
+        firstSeq: b.baseSequence,
+        lastSeq: addSequence(b.baseSequence, b.recordCount - 1),
+        records: b.recordCount,
+        offsetDelta,
       });
     }
-    pos += size;
+    offsetDelta += b.recordCount;
   }
   return out;
 }
@@ -113,20 +129,252 @@ export interface PartitionAppend {
   duplicate: boolean;
 }
 
+/** Leader: appends and answers followers; follower: copies its leader; none: not yet assigned a role. */
+export type PartitionRole = "leader" | "follower" | "none";
+
+export interface LeaderAppendOptions {
+  /** 0 or 1: answer after the leader's durable append; -1 (all): after the high watermark passes it. */
+  acks: number;
+  /** Whose producer-id quota a producer new to this partition counts against. */
+  client?: string;
+  /** Accept control batches (markers the broker writes itself). */
+  allowControl?: boolean;
+  /** acks=all: the longest wait for the in-sync replicas, then REQUEST_TIMED_OUT. None: no limit. */
+  timeoutMs?: number;
+}
+
+/** The end of a leader epoch (OffsetForLeaderEpoch): the largest epoch <= the one asked, and where it ends. */
+export interface EpochEndOffset {
+  epoch: number;
+  endOffset: number;
+}
+
+export interface FollowerFetchOptions {
+  maxBytes: number;
+  /** The follower's belief of the leader epoch (-1: none); older or newer is refused (KIP-320). */
+  currentLeaderEpoch?: number;
+  nowMs?: number;
+}
+
+export interface FollowerFetch {
+  /** Whole batches from the fetch offset up to the leader's log end (empty when diverging). */
+  records: Buffer;
+  highWatermark: number;
+  logStartOffset: number;
+  logEndOffset: number;
+  /** KIP-320: the follower's log diverges from the leader's; it truncates to `endOffset` first. */
+  divergingEpoch: EpochEndOffset | null;
+}
+
+/** acks=all appends waiting for the high watermark to pass them. */
+interface AckWaiter {
+  offset: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+/** Most acks=all appends one partition holds waiting for its followers (then NOT_ENOUGH_REPLICAS). */
+export const MAX_ACK_WAITERS = 65_536;
+/** The leader epoch and ISR of a partition no role was given yet. */
+const NO_EPOCH = -1;
+const NO_LEADER = -1;
+const EMPTY = Buffer.alloc(0);
+
+/** Throws when an invariant of the partition's replication state is broken (a bug, never input). */
+function invariant(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`partition invariant broken: ${message}`);
+}
+
 export class Partition {
   readonly producers: ProducerStateManager;
-  leaderEpoch = 0;
+  private roleNow: PartitionRole = "none";
+  private leaderEpochNow = NO_EPOCH;
+  private partitionEpochNow = NO_EPOCH;
+  private leaderIdNow = NO_LEADER;
+  private isrNow: readonly number[] = [];
+  private replicasNow: readonly number[] = [];
+  /** Where the current leader epoch starts in the log (the log end when this broker took the lead). */
+  private leaderEpochStartOffset = 0;
+  /** Followers of this leader (every assigned replica but this broker). */
+  private readonly followers = new Map<number, ReplicaState>();
+  private ackWaiters: AckWaiter[] = [];
+  private minIsr: number;
   private readonly listeners = new Set<() => void>();
 
   constructor(
     readonly topic: string,
     readonly index: number,
-    readonly log: PartitionLog,
+    private readonly log: PartitionLog,
     private readonly sfs: StorageFs,
     private readonly producerIds: ProducerIds,
+    /** This broker's node id: the replica id it holds of this partition. */
+    readonly localId: number,
+    minInsyncReplicas = 1,
   ) {
     this.producers = producerIds.newState();
+    this.minIsr = minInsyncReplicas;
   }
+
+  get role(): PartitionRole {
+    return this.roleNow;
+  }
+
+  get leaderEpoch(): number {
+    return this.leaderEpochNow;
+  }
+
+  get partitionEpoch(): number {
+    return this.partitionEpochNow;
+  }
+
+  /** The leader's node id (this broker's while it leads; -1 before any role). */
+  get leader(): number {
+    return this.leaderIdNow;
+  }
+
+  /** The in-sync replicas as this leader knows them (empty on a follower). */
+  get isr(): readonly number[] {
+    return this.isrNow;
+  }
+
+  get replicas(): readonly number[] {
+    return this.replicasNow;
+  }
+
+  get minInsyncReplicas(): number {
+    return this.minIsr;
+  }
+
+  get logStartOffset(): number {
+    return this.log.logStartOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.log.logEndOffset;
+  }
+
+  get highWatermark(): number {
+    return this.log.highWatermark;
+  }
+
+  /** The log failed (a storage fault) and refuses appends until it heals. */
+  get failed(): boolean {
+    return this.log.failed;
+  }
+
+  get logConfig(): LogConfig {
+    return this.log.logConfig;
+  }
+
+  sizeBytes(): number {
+    return this.log.sizeBytes();
+  }
+
+  segmentCount(): number {
+    return this.log.segmentCount();
+  }
+
+  /** Applies changed topic configs: the log's, and min.insync.replicas (which may free the high watermark). */
+  updateConfig(config: LogConfig, minInsyncReplicas: number): void {
+    this.log.updateConfig(config);
+    this.minIsr = minInsyncReplicas;
+    this.advanceHighWatermark();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Roles and epochs
+
+  /**
+   * Makes this broker the leader at `leaderEpoch` with in-sync replicas `isr` (which holds this
+   * broker). A new epoch starts in the epoch cache at the log end, and every follower's log end is
+   * unknown until it fetches; the same epoch with a newer partition epoch only updates the ISR and
+   * replicas (an ISR change the controller committed), and an older partition epoch at the same
+   * leader epoch is ignored (a stale update). An older leader epoch is FENCED_LEADER_EPOCH.
+   */
+  makeLeader(
+    leaderEpoch: number,
+    partitionEpoch: number,
+    isr: readonly number[],
+    replicas: readonly number[] = isr,
+  ): void {
+    invariant(isr.includes(this.localId), `leader ${this.localId} not in its ISR [${isr}]`);
+    this.refuseOlderEpoch(leaderEpoch);
+    const sameTerm = this.roleNow === "leader" && leaderEpoch === this.leaderEpochNow;
+    if (sameTerm && partitionEpoch < this.partitionEpochNow) return;
+    const now = this.producerIds.nowMs();
+    if (!sameTerm) {
+      this.followers.clear();
+      this.leaderEpochStartOffset = this.log.logEndOffset;
+      if (leaderEpoch > this.log.epochs.latestEpoch())
+        this.log.epochs.assign(leaderEpoch, this.log.logEndOffset);
+    }
+    for (const id of this.followers.keys()) if (!replicas.includes(id)) this.followers.delete(id);
+    for (const id of replicas) {
+      if (id !== this.localId && !this.followers.has(id))
+        this.followers.set(id, newReplicaState(id, isr.includes(id), now));
+    }
+    this.roleNow = "leader";
+    this.leaderEpochNow = leaderEpoch;
+    this.partitionEpochNow = partitionEpoch;
+    this.leaderIdNow = this.localId;
+    this.isrNow = [...isr];
+    this.replicasNow = [...replicas];
+    this.advanceHighWatermark();
+  }
+
+  /**
+   * Makes this broker a follower of `leader` at `leaderEpoch`. Appends waiting for acks=all are
+   * answered NOT_LEADER_OR_FOLLOWER; the log is left as it is (the replica fetcher truncates it
+   * by the leader's epochs). An older epoch is FENCED_LEADER_EPOCH.
+   */
+  makeFollower(leaderEpoch: number, leader: number, partitionEpoch = this.partitionEpochNow): void {
+    invariant(leader !== this.localId, "a follower of itself");
+    this.refuseOlderEpoch(leaderEpoch);
+    this.roleNow = "follower";
+    this.leaderEpochNow = leaderEpoch;
+    this.partitionEpochNow = partitionEpoch;
+    this.leaderIdNow = leader;
+    this.isrNow = [];
+    this.followers.clear();
+    this.failAckWaiters(
+      new KafkaError("NOT_LEADER_OR_FOLLOWER", `${this.name()} is now a follower of ${leader}`),
+    );
+  }
+
+  private refuseOlderEpoch(leaderEpoch: number): void {
+    if (leaderEpoch >= this.leaderEpochNow) return;
+    throw new KafkaError(
+      "FENCED_LEADER_EPOCH",
+      `${this.name()}: leader epoch ${leaderEpoch} is older than ${this.leaderEpochNow}`,
+    );
+  }
+
+  /**
+   * KIP-320: a client's current leader epoch (-1: none) older than this partition's is
+   * FENCED_LEADER_EPOCH, newer is UNKNOWN_LEADER_EPOCH; then a partition that does not lead is
+   * NOT_LEADER_OR_FOLLOWER. Null when the request may go on.
+   */
+  leaderEpochError(currentLeaderEpoch: number): ErrorName | null {
+    if (currentLeaderEpoch >= 0 && currentLeaderEpoch < this.leaderEpochNow) return "FENCED_LEADER_EPOCH";
+    if (currentLeaderEpoch > this.leaderEpochNow) return "UNKNOWN_LEADER_EPOCH";
+    if (this.roleNow !== "leader") return "NOT_LEADER_OR_FOLLOWER";
+    return null;
+  }
+
+  /** As `leaderEpochError`, thrown. */
+  checkLeaderEpoch(currentLeaderEpoch: number): void {
+    const code = this.leaderEpochError(currentLeaderEpoch);
+    if (code)
+      throw new KafkaError(code, `${this.name()} leader epoch ${this.leaderEpochNow}, role ${this.roleNow}`);
+  }
+
+  private name(): string {
+    return `${this.topic}-${this.index}`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Loading and snapshots
 
   /**
    * Loads producer state: the snapshot if it matches the log, then the batches after it. Only ids
@@ -134,6 +382,7 @@ export class Partition {
    * is added, so a log full of invented ids loads in bounded memory.
    */
   async load(): Promise<void> {
+    invariant(this.roleNow === "none", `${this.name()} loaded after it took a role`);
     let from = this.log.logStartOffset;
     const data = await this.sfs.readFile(path.join(this.log.dir, PRODUCER_SNAPSHOT_FILE));
     if (data) {
@@ -147,7 +396,6 @@ export class Partition {
     }
     await this.rebuildFrom(from);
     this.producers.removeExpired(this.producerIds.nowMs(), this.producerIds.limits.expirationMs);
-    this.log.setHighWatermark(this.log.logEndOffset);
   }
 
   /** Restores a snapshot (this version's or the older single-document one); its offset, or null. */
@@ -199,17 +447,28 @@ export class Partition {
         const base = readInt64(records, pos);
         const last = base + records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
         const producerId = readInt64(records, pos + PRODUCER_ID_OFFSET);
-        if (producerId >= 0 && last >= next) this.rebuildBatch(records, pos, base, last, now);
+        if (producerId >= 0 && last >= next) this.rememberBatch(records, pos, base, last, now, false);
         next = Math.max(next, last + 1);
         pos += size;
       }
     }
   }
 
-  /** Records one stored batch's producer state, unless its id was never issued or the cap is reached. */
-  private rebuildBatch(records: Buffer, pos: number, base: number, last: number, nowMs: number): void {
+  /**
+   * Records one stored batch's producer state, unless the cap is reached or, for a batch read back
+   * from the log, its id was never issued. A leader's batches copied by a follower are `trusted`:
+   * the leader checked the id, and this broker's view of issued ids may lag behind it.
+   */
+  private rememberBatch(
+    records: Buffer,
+    pos: number,
+    base: number,
+    last: number,
+    nowMs: number,
+    trusted: boolean,
+  ): void {
     const producerId = readInt64(records, pos + PRODUCER_ID_OFFSET);
-    if (!this.producerIds.isIssued(producerId)) return;
+    if (!trusted && !this.producerIds.isIssued(producerId)) return;
     if (!this.producers.has(producerId) && !this.producerIds.hasRoom()) return;
     const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
     const logAppendTime = (records.readInt16BE(pos + ATTRIBUTES_OFFSET) & TIMESTAMP_TYPE_MASK) !== 0;
@@ -253,63 +512,62 @@ export class Partition {
     await writeFileAtomic(this.sfs, path.join(this.log.dir, PRODUCER_SNAPSHOT_FILE), Buffer.concat(chunks));
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Leader appends
+
   /**
-   * Appends batches as the leader. Batches are validated (storage/validate.ts), then idempotent
-   * ones are checked against their producer's sequences: a retry returns the original offsets.
-   * Resolves once the log acknowledges (durable under the topic's flush policy) and the high
-   * watermark has moved. A producer id never handed out is UNKNOWN_PRODUCER_ID; a producer new to
-   * this partition counts against `client`'s producer-id quota and the broker-wide cap
-   * (THROTTLING_QUOTA_EXCEEDED beyond either).
+   * Appends batches as the leader: NOT_LEADER_OR_FOLLOWER unless this broker leads; for acks=all,
+   * NOT_ENOUGH_REPLICAS while the ISR is smaller than min.insync.replicas (nothing written). Then
+   * the batches are validated (storage/validate.ts) and idempotent ones checked against their
+   * producer's sequences: a retry returns the original offsets. Every batch is stamped with the
+   * leader epoch, which the epoch cache records. Resolves once the log acknowledges (durable under
+   * the topic's flush policy) or, for acks=all, once the high watermark passes the batches, and
+   * then NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below min.insync.replicas meanwhile.
+   * A producer id never handed out is UNKNOWN_PRODUCER_ID; a producer new to this partition counts
+   * against `client`'s producer-id quota and the broker-wide cap (THROTTLING_QUOTA_EXCEEDED).
    */
-  async append(records: Buffer, client = "internal"): Promise<PartitionAppend> {
+  async appendAsLeader(records: Buffer, options: LeaderAppendOptions): Promise<PartitionAppend> {
+    this.checkLeaderEpoch(NO_EPOCH);
+    if (options.acks === -1) this.checkEnoughReplicas("NOT_ENOUGH_REPLICAS");
+    const appended = await this.appendLocally(records, options);
+    if (options.acks === -1) {
+      await this.awaitHighWatermark(appended.result.lastOffset, options.timeoutMs);
+      this.checkEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND");
+    }
+    return appended;
+  }
+
+  /** Appends as the leader with acks=1 (the broker's own records: group metadata, markers). */
+  append(records: Buffer, client = "internal"): Promise<PartitionAppend> {
+    return this.appendAsLeader(records, { acks: 1, client });
+  }
+
+  private checkEnoughReplicas(code: "NOT_ENOUGH_REPLICAS" | "NOT_ENOUGH_REPLICAS_AFTER_APPEND"): void {
+    if (this.isrNow.length >= this.minIsr) return;
+    throw new KafkaError(code, `${this.isrNow.length} in-sync replicas, min.insync.replicas=${this.minIsr}`);
+  }
+
+  /** The leader's append up to its durable write: validation, sequences, offsets and the epoch stamp. */
+  private async appendLocally(records: Buffer, options: LeaderAppendOptions): Promise<PartitionAppend> {
     // Whole batches are checked first: a corrupt or old-format batch carrying the producer id and
     // sequences of a stored one is refused, never answered as that batch's duplicate.
     // Compressed batches' records are checked off the event loop (storage/decompress.ts); a
     // leadership change meanwhile refuses the append rather than writing under a stale epoch.
-    const epoch = this.leaderEpoch;
-    const validated = await this.log.validateRecords(records);
-    if (this.leaderEpoch !== epoch)
+    const epoch = this.leaderEpochNow;
+    const appendOptions = { allowControl: options.allowControl };
+    const validated = await this.log.validateRecords(records, appendOptions);
+    if (this.leaderEpochNow !== epoch || this.roleNow !== "leader")
       throw new KafkaError("NOT_LEADER_OR_FOLLOWER", "leadership changed while the batches were checked");
-    const batches = producerBatches(records);
-    if (batches && batches.length > 0) {
+    const batches = producerBatches(records, validated);
+    if (batches.length > 0) {
       for (const b of batches) this.producerIds.checkIssued(b.producerId);
       const duplicate = this.checkSequences(batches);
-      if (!duplicate && !this.producers.has(batches[0].producerId))
-        this.producerIds.admitNew(client, batches[0].producerId);
-      if (duplicate) {
-        const result = duplicate.pending ? await duplicate.pending : undefined;
-        return {
-          duplicate: true,
-          result: {
-            baseOffset: duplicate.baseOffset,
-            lastOffset: duplicate.lastOffset,
-            recordCount: duplicate.lastOffset - duplicate.baseOffset + 1,
-            logStartOffset: result?.logStartOffset ?? this.log.logStartOffset,
-            // As Kafka, a retry of a LogAppendTime batch is answered with the time it was stored at.
-            logAppendTimeMs: result?.logAppendTimeMs ?? duplicate.logAppendTimeMs ?? NO_TIMESTAMP,
-          },
-        };
-      }
+      if (duplicate) return this.answerDuplicate(duplicate);
+      if (!this.producers.has(batches[0].producerId))
+        this.producerIds.admitNew(options.client ?? "internal", batches[0].producerId);
     }
-    const pending = this.log.appendOrThrow(records, { leaderEpoch: this.leaderEpoch, validated });
-    const recorded: BatchSequence[] = [];
-    if (batches && batches.length > 0) {
-      // The log assigned offsets synchronously, patching the first batch's baseOffset in place.
-      let offset = readInt64(records, 0);
-      const now = this.producerIds.nowMs();
-      for (const b of batches) {
-        const seq: BatchSequence = {
-          firstSeq: b.firstSeq,
-          lastSeq: b.lastSeq,
-          baseOffset: offset,
-          lastOffset: offset + b.records - 1,
-          pending,
-        };
-        this.producers.record(b.producerId, b.epoch, seq, now);
-        recorded.push(seq);
-        offset += b.records;
-      }
-    }
+    const pending = this.log.appendOrThrow(records, { ...appendOptions, leaderEpoch: epoch, validated });
+    const recorded = this.recordSequences(batches, readInt64(records, 0), pending);
     let result: AppendResult;
     try {
       result = await pending;
@@ -324,9 +582,51 @@ export class Partition {
       if (result.logAppendTimeMs !== undefined && result.logAppendTimeMs !== NO_TIMESTAMP)
         seq.logAppendTimeMs = result.logAppendTimeMs;
     }
-    this.log.setHighWatermark(this.log.logEndOffset);
-    for (const listener of this.listeners) listener();
+    invariant(result.lastOffset < this.log.logEndOffset, "an acknowledged offset at or past the log end");
+    if (!this.advanceHighWatermark()) this.notify();
     return { result, duplicate: false };
+  }
+
+  /** A retry of a stored batch: its original offsets (once its first append is written). */
+  private async answerDuplicate(duplicate: BatchSequence): Promise<PartitionAppend> {
+    const result = duplicate.pending ? await duplicate.pending : undefined;
+    return {
+      duplicate: true,
+      result: {
+        baseOffset: duplicate.baseOffset,
+        lastOffset: duplicate.lastOffset,
+        recordCount: duplicate.lastOffset - duplicate.baseOffset + 1,
+        logStartOffset: result?.logStartOffset ?? this.log.logStartOffset,
+        // As Kafka, a retry of a LogAppendTime batch is answered with the time it was stored at.
+        logAppendTimeMs: result?.logAppendTimeMs ?? duplicate.logAppendTimeMs ?? NO_TIMESTAMP,
+      },
+    };
+  }
+
+  /**
+   * Records the sequences of an append whose offsets the log assigned synchronously (patching the
+   * first batch's baseOffset in place, read here as `baseOffset`).
+   */
+  private recordSequences(
+    batches: ProducerBatch[],
+    baseOffset: number,
+    pending: Promise<AppendResult>,
+  ): BatchSequence[] {
+    const recorded: BatchSequence[] = [];
+    const offset = baseOffset;
+    const now = this.producerIds.nowMs();
+    for (const b of batches) {
+      const seq: BatchSequence = {
+        firstSeq: b.firstSeq,
+        lastSeq: b.lastSeq,
+        baseOffset: offset + b.offsetDelta,
+        lastOffset: offset + b.offsetDelta + b.records - 1,
+        pending,
+      };
+      this.producers.record(b.producerId, b.epoch, seq, now);
+      recorded.push(seq);
+    }
+    return recorded;
   }
 
   /** Sequence checks across the batches of one append; the duplicate when all are retries. */
@@ -350,9 +650,255 @@ export class Partition {
     return duplicate;
   }
 
-  /** Reads for a consumer: whole batches below the high watermark. */
-  read(offset: number, maxBytes: number, minOneBatch = true): Promise<ReadResult> {
+  // ---------------------------------------------------------------------------------------------
+  // The high watermark
+
+  /**
+   * Moves the high watermark up to the least log end offset of the in-sync replicas, never back,
+   * and only while the ISR holds at least min.insync.replicas (capped at the replica count: a
+   * single-replica partition is never held). Answers the acks=all appends it passes and wakes
+   * readers. Returns whether it moved.
+   */
+  private advanceHighWatermark(): boolean {
+    if (this.roleNow !== "leader") return false;
+    if (this.isrNow.length < Math.min(this.minIsr, this.replicasNow.length)) return false;
+    const before = this.log.highWatermark;
+    const candidate = isrHighWatermark(this.localId, this.log.logEndOffset, this.isrNow, this.followers);
+    if (candidate <= before) return false;
+    this.log.setHighWatermark(candidate);
+    const hw = this.log.highWatermark;
+    invariant(hw >= before && hw <= this.log.logEndOffset, `high watermark ${before} -> ${hw}`);
+    this.settleAckWaiters();
+    this.notify();
+    return true;
+  }
+
+  /** Resolves once the high watermark is past `offset`; REQUEST_TIMED_OUT after `timeoutMs`. */
+  private awaitHighWatermark(offset: number, timeoutMs?: number): Promise<void> {
+    if (this.log.highWatermark > offset) return Promise.resolve();
+    if (this.ackWaiters.length >= MAX_ACK_WAITERS) {
+      return Promise.reject(
+        new KafkaError(
+          "NOT_ENOUGH_REPLICAS",
+          `${MAX_ACK_WAITERS} appends already wait for the in-sync replicas`,
+        ),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: AckWaiter = { offset, resolve, reject, timer: null };
+      if (timeoutMs !== undefined) {
+        waiter.timer = setTimeout(() => {
+          this.ackWaiters = this.ackWaiters.filter((w) => w !== waiter);
+          reject(new KafkaError("REQUEST_TIMED_OUT", `the in-sync replicas did not reach offset ${offset}`));
+        }, timeoutMs);
+      }
+      this.ackWaiters.push(waiter);
+    });
+  }
+
+  private settleAckWaiters(): void {
+    const hw = this.log.highWatermark;
+    const done = this.ackWaiters.filter((w) => w.offset < hw);
+    if (done.length === 0) return;
+    this.ackWaiters = this.ackWaiters.filter((w) => w.offset >= hw);
+    for (const w of done) {
+      if (w.timer) clearTimeout(w.timer);
+      w.resolve();
+    }
+  }
+
+  private failAckWaiters(err: KafkaError): void {
+    const waiting = this.ackWaiters;
+    this.ackWaiters = [];
+    for (const w of waiting) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(err);
+    }
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Calls `listener` after every append and high-watermark move until the returned function is called. */
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Serving followers
+
+  /**
+   * A follower's fetch (the leader side of replication): checks its current leader epoch
+   * (KIP-320) and that it is an assigned replica (NOT_LEADER_OR_FOLLOWER otherwise). When its
+   * last fetched epoch and fetch offset contradict this leader's epoch cache it gets the diverging
+   * epoch and that epoch's end offset, no records, and nothing is recorded. Otherwise records its
+   * log end offset (the fetch offset) and when it was caught up, advances the high watermark, and
+   * returns whole batches up to the log end (OFFSET_OUT_OF_RANGE outside [log start, log end]).
+   */
+  async fetchForFollower(
+    replicaId: number,
+    fetchOffset: number,
+    lastFetchedEpoch: number,
+    options: FollowerFetchOptions,
+  ): Promise<FollowerFetch> {
+    this.checkLeaderEpoch(options.currentLeaderEpoch ?? NO_EPOCH);
+    const state = this.followers.get(replicaId);
+    if (!state)
+      throw new KafkaError("NOT_LEADER_OR_FOLLOWER", `replica ${replicaId} is not assigned ${this.name()}`);
+    const diverging = lastFetchedEpoch >= 0 ? this.divergence(fetchOffset, lastFetchedEpoch) : null;
+    if (diverging) return this.followerAnswer(EMPTY, diverging);
+    if (fetchOffset < this.log.logStartOffset || fetchOffset > this.log.logEndOffset) {
+      throw new KafkaError(
+        "OFFSET_OUT_OF_RANGE",
+        `replica ${replicaId} fetches ${fetchOffset}, outside [${this.log.logStartOffset}, ${this.log.logEndOffset}]`,
+      );
+    }
+    recordFetch(state, fetchOffset, this.log.logEndOffset, options.nowMs ?? this.producerIds.nowMs());
+    this.advanceHighWatermark();
+    const read = await this.log.read(fetchOffset, { maxBytes: options.maxBytes, minOneBatch: true });
+    return this.followerAnswer(read.records, null);
+  }
+
+  private followerAnswer(records: Buffer, divergingEpoch: EpochEndOffset | null): FollowerFetch {
+    return {
+      records,
+      highWatermark: this.log.highWatermark,
+      logStartOffset: this.log.logStartOffset,
+      logEndOffset: this.log.logEndOffset,
+      divergingEpoch,
+    };
+  }
+
+  /**
+   * KIP-320: the follower's last fetched epoch ends here earlier than its fetch offset, or is not
+   * known here: the end of the largest epoch <= it, where the follower truncates. Null otherwise.
+   */
+  private divergence(fetchOffset: number, lastFetchedEpoch: number): EpochEndOffset | null {
+    const end = this.epochEndOffset(lastFetchedEpoch);
+    if (end.epoch < lastFetchedEpoch || end.endOffset < fetchOffset) return end;
+    return null;
+  }
+
+  /**
+   * OffsetForLeaderEpoch (KIP-101/279): the largest epoch <= `epoch` in this leader's epoch cache
+   * and its end offset (the start of the next epoch; the log end for the current one); -1 and -1
+   * when `epoch` is newer than any known. Checks the caller's current leader epoch (KIP-320).
+   */
+  lastOffsetForLeaderEpoch(epoch: number, currentLeaderEpoch = NO_EPOCH): EpochEndOffset {
+    this.checkLeaderEpoch(currentLeaderEpoch);
+    return this.epochEndOffset(epoch);
+  }
+
+  private epochEndOffset(epoch: number): EpochEndOffset {
+    const end = this.log.logEndOffset;
+    if (epoch === this.leaderEpochNow && this.log.epochs.latestEpoch() <= this.leaderEpochNow)
+      return { epoch, endOffset: end };
+    const found = this.log.epochs.endOffsetFor(epoch, end);
+    return { epoch: found.epoch, endOffset: found.startOffset };
+  }
+
+  /** The ISR changes this leader should propose (pure; see broker/replicas.ts). None unless it leads. */
+  isrChangesNeeded(nowMs: number, lagTimeMaxMs: number): IsrChanges {
+    if (this.roleNow !== "leader") return { shrink: [], expand: [] };
+    return isrChanges({
+      leaderId: this.localId,
+      isr: this.isrNow,
+      followers: this.followers,
+      highWatermark: this.log.highWatermark,
+      leaderEpochStartOffset: this.leaderEpochStartOffset,
+      nowMs,
+      lagTimeMaxMs,
+    });
+  }
+
+  /** What this leader knows of follower `replicaId` (a copy), if it is one. */
+  followerState(replicaId: number): ReplicaState | undefined {
+    const state = this.followers.get(replicaId);
+    return state ? { ...state } : undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Following
+
+  /**
+   * Stores the leader's batches unchanged (offsets, epochs, timestamps and compression kept),
+   * checking framing and CRC only, and records their epochs in the epoch cache and their
+   * idempotent producers' sequences, so that retries are recognised once this broker leads.
+   * NOT_LEADER_OR_FOLLOWER unless this broker follows; INVALID_RECORD for batches below the log end.
+   */
+  async appendAsFollower(records: Buffer): Promise<AppendResult> {
+    if (this.roleNow !== "follower")
+      throw new KafkaError("NOT_LEADER_OR_FOLLOWER", `${this.name()} is not a follower`);
+    const options = { keepOffsets: true, allowControl: true, replayed: true };
+    const validated = this.log.validate(records, options);
+    const result = await this.log.appendOrThrow(records, { ...options, validated });
+    const now = this.producerIds.nowMs();
+    for (const b of validated.batches) {
+      if (b.producerId < 0 || isControl(records, b.position)) continue;
+      const base = readInt64(records, b.position);
+      this.rememberBatch(records, b.position, base, base + b.recordCount - 1, now, true);
+    }
+    this.notify();
+    return result;
+  }
+
+  /**
+   * Removes every batch at or after `offset` (the follower's log diverged from its leader's) and
+   * the producer sequences they held. Refused on the leader, whose log is the truth.
+   */
+  async truncateTo(offset: number): Promise<void> {
+    invariant(this.roleNow !== "leader", `the leader of ${this.name()} truncating to ${offset}`);
+    await this.log.truncateTo(offset);
+    this.producers.truncateTo(offset);
+  }
+
+  /** Empties the log and restarts it at `offset` (the leader no longer holds the follower's offsets). */
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    invariant(this.roleNow !== "leader", `the leader of ${this.name()} emptying its log`);
+    await this.log.truncateFullyAndStartAt(offset);
+    this.producers.clear();
+  }
+
+  /** The leader's high watermark, as far as this follower's log reaches; never moves back. */
+  updateFollowerHighWatermark(highWatermark: number): void {
+    invariant(this.roleNow === "follower", `${this.name()} is not a follower`);
+    const next = Math.min(highWatermark, this.log.logEndOffset);
+    if (next <= this.log.highWatermark) return;
+    this.log.setHighWatermark(next);
+    this.notify();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+
+  /** Reads for a consumer: whole batches below the high watermark; NOT_LEADER_OR_FOLLOWER unless leading. */
+  async read(offset: number, maxBytes: number, minOneBatch = true): Promise<ReadResult> {
+    this.checkLeaderEpoch(NO_EPOCH);
     return this.log.read(offset, { maxBytes, maxOffset: this.log.highWatermark, minOneBatch });
+  }
+
+  /** Reads whole batches up to the log end, whatever the role (the broker loading its own state). */
+  readLocal(offset: number, maxBytes: number): Promise<ReadResult> {
+    return this.log.read(offset, { maxBytes });
+  }
+
+  /** The first record at or after `timestamp` (ListOffsets by time), or null when every one is older. */
+  offsetForTimestamp(timestamp: number): Promise<TimestampOffset | null> {
+    return this.log.offsetForTimestamp(timestamp);
+  }
+
+  /** The record with the largest timestamp (ListOffsets MAX_TIMESTAMP), or null when none. */
+  maxTimestampOffset(): Promise<TimestampOffset | null> {
+    return this.log.maxTimestampOffset();
+  }
+
+  /** The leader epoch the record at `offset` was written in (-1 when the cache knows none). */
+  epochAt(offset: number): number {
+    let epoch = NO_EPOCH;
+    for (const e of this.log.epochs.list()) if (e.startOffset <= offset) epoch = e.epoch;
+    return epoch;
   }
 
   /**
@@ -362,6 +908,7 @@ export class Partition {
    * start offset, never lower than before; the caller checkpoints it.
    */
   async deleteRecordsBefore(offset: number): Promise<number> {
+    this.checkLeaderEpoch(NO_EPOCH);
     const hw = this.log.highWatermark;
     const target = offset === HIGH_WATERMARK_OFFSET ? hw : offset;
     if (target < 0 || target > hw) {
@@ -378,11 +925,5 @@ export class Partition {
     }
     await this.log.advanceLogStartOffset(target);
     return this.log.logStartOffset;
-  }
-
-  /** Calls `listener` after every acknowledged append until the returned function is called. */
-  onAppend(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 }

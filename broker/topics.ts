@@ -107,9 +107,12 @@ export class TopicManager {
   }
 
   minInsyncReplicas(topic: string): number {
-    const value =
-      this.store.topic(topic)?.configs["min.insync.replicas"] ??
-      this.config.topicDefaults["min.insync.replicas"];
+    return this.minInsyncReplicasOf(this.store.topic(topic)?.configs ?? {});
+  }
+
+  /** min.insync.replicas of a topic with explicit `configs`: theirs, else the broker default, else 1. */
+  private minInsyncReplicasOf(configs: Record<string, string>): number {
+    const value = configs["min.insync.replicas"] ?? this.config.topicDefaults["min.insync.replicas"];
     return value ? Number(value) : 1;
   }
 
@@ -130,9 +133,12 @@ export class TopicManager {
     // A new topic's record is not in the store yet: its configs come from the record.
     const config = fresh ? logConfigOf(this.config, topic.configs) : undefined;
     const log = await this.logs.createLog(topic.name, index, fresh, config);
-    const partition = new Partition(topic.name, index, log, this.sfs, this.producerIds);
-    partition.leaderEpoch = topic.partitions[index]?.leaderEpoch ?? 0;
+    const nodeId = this.config.nodeId;
+    const minIsr = this.minInsyncReplicasOf(topic.configs);
+    const partition = new Partition(topic.name, index, log, this.sfs, this.producerIds, nodeId, minIsr);
     await partition.load();
+    // The single broker leads every partition, alone in its ISR.
+    partition.makeLeader(topic.partitions[index]?.leaderEpoch ?? 0, 0, [nodeId]);
     this.partitions.set(partitionKey(topic.name, index), partition);
     return partition;
   }
@@ -419,7 +425,8 @@ export class TopicManager {
     if (validateOnly) return;
     await this.store.updateTopic(name, (t) => ({ ...t, configs }));
     const logConfig = this.logConfigFor(name);
-    for (const p of this.allPartitions()) if (p.topic === name) p.log.updateConfig(logConfig);
+    const minIsr = this.minInsyncReplicas(name);
+    for (const p of this.allPartitions()) if (p.topic === name) p.updateConfig(logConfig, minIsr);
   }
 
   /**

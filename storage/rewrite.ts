@@ -138,7 +138,7 @@ export async function recompressAhead(
       maxTimestamp = readInt64(part, MAX_TIMESTAMP_OFFSET);
     }
     parts.push(part);
-    batches.push({ position, size: part.length, recordCount: b.recordCount, maxTimestamp });
+    batches.push({ ...b, position, size: part.length, maxTimestamp });
     position += part.length;
   }
   return { ...valid, recompressed: { codec: target, buf: Buffer.concat(parts, position), batches } };
@@ -168,7 +168,7 @@ function recompressAll(
       maxTimestamp = readInt64(part, MAX_TIMESTAMP_OFFSET);
     }
     parts.push(part);
-    batches.push({ position, size: part.length, recordCount: b.recordCount, maxTimestamp });
+    batches.push({ ...b, position, size: part.length, maxTimestamp });
     position += part.length;
   }
   return { out: Buffer.concat(parts, position), batches };

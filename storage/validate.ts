@@ -32,6 +32,7 @@ import { decompress } from "../protocol/compression.js";
 import { KafkaError } from "../protocol/errors.js";
 import {
   ATTRIBUTES_OFFSET,
+  BASE_SEQUENCE_OFFSET,
   BASE_TIMESTAMP_OFFSET,
   BATCH_HEADER_SIZE,
   COMPRESSION_MASK,
@@ -44,6 +45,8 @@ import {
   MAGIC_OFFSET,
   MAX_TIMESTAMP_OFFSET,
   NO_TIMESTAMP,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
   RECORD_COUNT_OFFSET,
   RECORDS_OFFSET,
   TIMESTAMP_TYPE_MASK,
@@ -59,6 +62,10 @@ export interface ValidBatch {
   recordCount: number;
   /** The largest record timestamp (see the file's header), -1 when the records carry none. */
   maxTimestamp: number;
+  /** The idempotent producer's id (-1 for none), epoch and first sequence, from the header. */
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
 }
 
 export interface ValidAppend {
@@ -268,7 +275,15 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
       requireKeysIn(buf, pos + RECORDS_OFFSET, recordCount);
     }
   }
-  return { position: pos, size, recordCount, maxTimestamp };
+  return {
+    position: pos,
+    size,
+    recordCount,
+    maxTimestamp,
+    producerId: readInt64(buf, pos + PRODUCER_ID_OFFSET),
+    producerEpoch: buf.readInt16BE(pos + PRODUCER_EPOCH_OFFSET),
+    baseSequence: buf.readInt32BE(pos + BASE_SEQUENCE_OFFSET),
+  };
 }
 
 /** Check 8: every one of `count` records from `start` has a key (their framing is already checked). */

@@ -31,8 +31,8 @@ export const describeLogDirs: ApiHandler = {
       const list = byTopic.get(p.topic) ?? [];
       list.push({
         partitionIndex: p.index,
-        partitionSize: p.log.sizeBytes(),
-        offsetLag: p.log.logEndOffset - p.log.highWatermark,
+        partitionSize: p.sizeBytes(),
+        offsetLag: p.logEndOffset - p.highWatermark,
         isFutureKey: false,
       });
       byTopic.set(p.topic, list);

@@ -6,7 +6,8 @@
  * FETCH_SESSION_ID_NOT_FOUND (every answer carries session id 0: no session is created, so clients
  * keep sending full fetches); per topic (v13+): an id that names no topic -> UNKNOWN_TOPIC_ID on
  * each of its partitions, as Kafka answers; per partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION;
- * current leader epoch (v9+) older -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH; fetch
+ * current leader epoch (v9+) older -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH, then a
+ * partition this broker does not lead -> NOT_LEADER_OR_FOLLOWER (Partition.leaderEpochError); fetch
  * offset outside [log start, log end] -> OFFSET_OUT_OF_RANGE.
  *
  * Reads whole batches below the high watermark, each partition up to its partitionMaxBytes and
@@ -121,17 +122,15 @@ async function collect(
         partitions.push(partitionResult(p.partition, "UNKNOWN_TOPIC_OR_PARTITION", readCommitted));
         continue;
       }
-      if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
-        const code =
-          p.currentLeaderEpoch < partition.leaderEpoch ? "FENCED_LEADER_EPOCH" : "UNKNOWN_LEADER_EPOCH";
-        partitions.push(partitionResult(p.partition, code, readCommitted));
+      const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
+      if (epochError) {
+        partitions.push(partitionResult(p.partition, epochError, readCommitted));
         continue;
       }
-      const log = partition.log;
       const base = partitionResult(p.partition, null, readCommitted);
-      base.highWatermark = log.highWatermark;
-      base.lastStableOffset = log.highWatermark;
-      base.logStartOffset = log.logStartOffset;
+      base.highWatermark = partition.highWatermark;
+      base.lastStableOffset = partition.highWatermark;
+      base.logStartOffset = partition.logStartOffset;
       const budget = Math.min(p.partitionMaxBytes, Math.max(0, maxBytes - bytes));
       if (budget === 0 && bytes > 0) {
         partitions.push(base);

@@ -2,8 +2,9 @@
  * ListOffsets (key 2), v1-v11 (Kafka 4's range: v0 was removed by KIP-896).
  * Validation order: per topic and partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; a current
  * leader epoch (v4+) older than the partition's -> FENCED_LEADER_EPOCH, newer ->
- * UNKNOWN_LEADER_EPOCH; then the timestamp: -1 latest (the high watermark; the last stable
- * offset, equal here, under read_committed), -2 earliest (log start), -3 the record with the
+ * UNKNOWN_LEADER_EPOCH, then a partition this broker does not lead -> NOT_LEADER_OR_FOLLOWER;
+ * then the timestamp: -1 latest (the high watermark; the last stable offset, equal here, under
+ * read_committed), -2 earliest (log start), -3 the record with the
  * largest timestamp (v7+), -4 earliest local (= earliest: every record is local), -5 latest tiered
  * (v9+) and -6 earliest pending upload (v11+) offset -1 (no record was ever tiered: what Kafka
  * answers for a topic without remote storage), otherwise the first record at or after the
@@ -25,29 +26,23 @@ export const EARLIEST_LOCAL = -4;
 export const LATEST_TIERED = -5;
 export const EARLIEST_PENDING_UPLOAD = -6;
 
-function epochAt(partition: Partition, offset: number): number {
-  let epoch = -1;
-  for (const e of partition.log.epochs.list()) if (e.startOffset <= offset) epoch = e.epoch;
-  return epoch;
-}
-
 async function lookup(
   partition: Partition,
   timestamp: number,
 ): Promise<{ offset: number; timestamp: number }> {
   switch (timestamp) {
     case LATEST:
-      return { offset: partition.log.highWatermark, timestamp: -1 };
+      return { offset: partition.highWatermark, timestamp: -1 };
     case EARLIEST:
     case EARLIEST_LOCAL:
-      return { offset: partition.log.logStartOffset, timestamp: -1 };
+      return { offset: partition.logStartOffset, timestamp: -1 };
     case LATEST_TIERED:
     case EARLIEST_PENDING_UPLOAD:
       return { offset: -1, timestamp: -1 };
     case MAX_TIMESTAMP:
-      return (await partition.log.maxTimestampOffset()) ?? { offset: -1, timestamp: -1 };
+      return (await partition.maxTimestampOffset()) ?? { offset: -1, timestamp: -1 };
     default:
-      return (await partition.log.offsetForTimestamp(timestamp)) ?? { offset: -1, timestamp: -1 };
+      return (await partition.offsetForTimestamp(timestamp)) ?? { offset: -1, timestamp: -1 };
   }
 }
 
@@ -103,14 +98,11 @@ export const listOffsets: ApiHandler = {
               return result(p.partitionIndex, "INVALID_REQUEST");
             const partition = broker.topics.partition(t.name, p.partitionIndex);
             if (!partition) return result(p.partitionIndex, "UNKNOWN_TOPIC_OR_PARTITION");
-            if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
-              const code =
-                p.currentLeaderEpoch < partition.leaderEpoch ? "FENCED_LEADER_EPOCH" : "UNKNOWN_LEADER_EPOCH";
-              return result(p.partitionIndex, code);
-            }
+            const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
+            if (epochError) return result(p.partitionIndex, epochError);
             try {
               const found = await lookup(partition, p.timestamp);
-              const epoch = found.offset >= 0 ? epochAt(partition, found.offset) : -1;
+              const epoch = found.offset >= 0 ? partition.epochAt(found.offset) : -1;
               return result(p.partitionIndex, null, found.offset, found.timestamp, epoch);
             } catch (err) {
               if (!KafkaError.is(err)) throw err;

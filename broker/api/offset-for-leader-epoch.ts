@@ -7,8 +7,8 @@
  * partition's leader-epoch cache answers: the largest epoch <= the requested one and the start
  * offset of the next higher epoch (the log end offset for the latest epoch); epoch and offset -1
  * when the requested epoch is newer than the latest. The leader's current epoch always answers the
- * log end offset, even before anything was written in it: Kafka's leader puts its epoch in the
- * cache when it takes the lead, samsa's cache learns it from the first append.
+ * log end offset, even before anything was written in it: as Kafka's, the leader puts its epoch in
+ * the cache when it takes the lead (broker/partition.ts `makeLeader`).
  * A partition named more than once is answered once (api/distinct.ts).
  */
 import type { Message } from "../../protocol/codec.js";
@@ -48,17 +48,10 @@ export const offsetForLeaderEpoch: ApiHandler = {
           if (follower) return result(p.partition, "CLUSTER_AUTHORIZATION_FAILED");
           const partition = broker.topics.partition(t.topic, p.partition);
           if (!partition) return result(p.partition, "UNKNOWN_TOPIC_OR_PARTITION");
-          if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
-            const code =
-              p.currentLeaderEpoch < partition.leaderEpoch ? "FENCED_LEADER_EPOCH" : "UNKNOWN_LEADER_EPOCH";
-            return result(p.partition, code);
-          }
-          const log = partition.log;
-          if (p.leaderEpoch === partition.leaderEpoch && log.epochs.latestEpoch() <= partition.leaderEpoch) {
-            return result(p.partition, null, partition.leaderEpoch, log.logEndOffset);
-          }
-          const found = log.epochs.endOffsetFor(p.leaderEpoch, log.logEndOffset);
-          return result(p.partition, null, found.epoch, found.startOffset);
+          const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
+          if (epochError) return result(p.partition, epochError);
+          const found = partition.lastOffsetForLeaderEpoch(p.leaderEpoch);
+          return result(p.partition, null, found.epoch, found.endOffset);
         }),
       })),
     };

@@ -14,8 +14,11 @@
  * producer-id quota or the broker's cap -> THROTTLING_QUOTA_EXCEEDED, and the response's
  * throttleTimeMs says how long to wait (broker/producer-ids.ts, KIP-936). acks=0 gets no response.
  *
- * Partitions of one request are appended concurrently; each answers once its append is durable
- * under the topic's flush policy, with logAppendTimeMs set on a LogAppendTime topic (else -1).
+ * Partitions of one request are appended concurrently through `Partition.appendAsLeader`; each
+ * answers once its append is durable under the topic's flush policy (acks=1) or once the high
+ * watermark passes it (acks=-1; REQUEST_TIMED_OUT after the request's timeoutMs, then
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR fell below min.insync.replicas meanwhile), with
+ * logAppendTimeMs set on a LogAppendTime topic (else -1).
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
@@ -54,31 +57,21 @@ async function appendPartition(
   data: PartitionData,
   acks: number,
   client: string,
+  timeoutMs: number,
 ): Promise<Message> {
   const partition = broker.topics.partition(topic, data.index);
   if (!partition)
     return partitionResult(data.index, "UNKNOWN_TOPIC_OR_PARTITION", `no partition ${topic}-${data.index}`);
   if (!data.records || data.records.length === 0)
     return partitionResult(data.index, "CORRUPT_MESSAGE", "no records");
-  if (acks === -1) {
-    const isr = broker.store.topic(topic)?.partitions[data.index]?.isr.length ?? 0;
-    const required = broker.topics.minInsyncReplicas(topic);
-    if (isr < required) {
-      return partitionResult(
-        data.index,
-        "NOT_ENOUGH_REPLICAS",
-        `${isr} in-sync replicas, min.insync.replicas=${required}`,
-      );
-    }
-  }
   try {
-    const { result } = await partition.append(data.records, client);
+    const { result } = await partition.appendAsLeader(data.records, { acks, client, timeoutMs });
     const { baseOffset, logStartOffset, logAppendTimeMs } = result;
     return partitionResult(data.index, null, null, baseOffset, logStartOffset, logAppendTimeMs);
   } catch (err) {
     if (!KafkaError.is(err)) throw err;
     // With the log start offset a Java producer handles UNKNOWN_PRODUCER_ID instead of retrying it.
-    const logStart = err.code === "UNKNOWN_PRODUCER_ID" ? partition.log.logStartOffset : -1;
+    const logStart = err.code === "UNKNOWN_PRODUCER_ID" ? partition.logStartOffset : -1;
     return partitionResult(data.index, err.code, err.message, -1, logStart);
   }
 }
@@ -102,6 +95,7 @@ export const produce: ApiHandler = {
   async handle(broker, request, ctx) {
     const acks = request.acks as number;
     const client = quotaClient(ctx);
+    const timeoutMs = request.timeoutMs as number;
     const topicData = request.topicData as { name: string; partitionData: PartitionData[] }[];
     let refusal: ErrorName | null = null;
     if (request.transactionalId) refusal = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
@@ -114,7 +108,7 @@ export const produce: ApiHandler = {
       const topicError = topicErrors[i];
       const partitions = topicError
         ? t.partitionData.map((p) => Promise.resolve(partitionResult(p.index, topicError, null)))
-        : t.partitionData.map((p) => appendPartition(broker, t.name, p, acks, client));
+        : t.partitionData.map((p) => appendPartition(broker, t.name, p, acks, client, timeoutMs));
       return { name: t.name, partitionResponses: partitions };
     });
     // One turn of the event loop before the connection's next request starts: requests refused

@@ -97,9 +97,9 @@ export class OffsetsTopic {
     for (const p of record.partitions) {
       const partition = this.topics.partition(OFFSETS_TOPIC, p.partition);
       if (!partition) continue;
-      let next = partition.log.logStartOffset;
-      for (let steps = 0; next < partition.log.logEndOffset && steps < LOAD_MAX_STEPS; steps++) {
-        const { records } = await partition.log.read(next, { maxBytes: LOAD_READ_BYTES });
+      let next = partition.logStartOffset;
+      for (let steps = 0; next < partition.logEndOffset && steps < LOAD_MAX_STEPS; steps++) {
+        const { records } = await partition.readLocal(next, LOAD_READ_BYTES);
         if (records.length === 0) break;
         for (const [start] of batchSpans(records)) {
           const header = readBatchHeader(records, start);

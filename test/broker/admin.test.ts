@@ -130,7 +130,7 @@ function incrementalBody(
 }
 
 function logConfig(name: string, partition = 0) {
-  return tb.broker.topics.partition(name, partition)!.log.logConfig;
+  return tb.broker.topics.partition(name, partition)!.logConfig;
 }
 
 const ALL_TOPIC_KEYS = Object.keys(TOPIC_CONFIGS);
@@ -764,12 +764,12 @@ describe("admin changes across a restart", () => {
       expect(kept.partitions).toHaveLength(4);
       expect(second.broker.store.topic("gone")).toBeUndefined();
       for (let p = 0; p < 4; p++) {
-        expect(second.broker.topics.partition("kept", p)!.log.logConfig).toMatchObject({
+        expect(second.broker.topics.partition("kept", p)!.logConfig).toMatchObject({
           retentionMs: 1111,
           segmentBytes: 2048,
         });
       }
-      expect(second.broker.topics.partition("altered", 0)!.log.logConfig).toMatchObject({
+      expect(second.broker.topics.partition("altered", 0)!.logConfig).toMatchObject({
         retentionMs: 2222,
         cleanupPolicy: "delete",
       });

@@ -299,7 +299,7 @@ describe("DeleteRecords v0-v2", () => {
     let client = await TestClient.connect(own.port);
     const id = await createTopic(client, "durable");
     for (let i = 0; i < 20; i++) await produce(client, "durable", batchOf(4, `d${i}-${"x".repeat(100)}`));
-    const segments = () => own.broker.topics.partition("durable", 0)?.log.segmentCount() ?? 0;
+    const segments = () => own.broker.topics.partition("durable", 0)?.segmentCount() ?? 0;
     const before = segments();
     expect(before).toBeGreaterThan(3);
     const r = await client.request(DELETE_RECORDS, 2, {

@@ -8,10 +8,10 @@ import { afterEach, expect, it } from "vitest";
 import { RECORDS_PER_READ_MAX } from "../../broker/http/records.js";
 import { Compression } from "../../protocol/compression.js";
 import { encodeRecordBatch } from "../../protocol/record-batch.js";
-import { writeInt64 } from "../../protocol/varint.js";
 import { DECOMPRESSED_BYTES_MIN } from "../../storage/validate.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
+import { storeAsReplica } from "../helpers/replica.js";
 import { produceRequest } from "../helpers/requests.js";
 
 const TOPIC = "bombs";
@@ -26,11 +26,9 @@ afterEach(async () => {
 
 /** Stores `batch` as it is, at the log end, as replication or an older broker would have. */
 async function store(batch: Buffer): Promise<void> {
-  const log = tb?.broker.topics.partition(TOPIC, 0)?.log;
-  if (!log) throw new Error(`no partition ${TOPIC}-0`);
-  writeInt64(batch, 0, log.logEndOffset);
-  await log.appendReplayed(batch);
-  log.setHighWatermark(log.logEndOffset);
+  const partition = tb?.broker.topics.partition(TOPIC, 0);
+  if (!partition) throw new Error(`no partition ${TOPIC}-0`);
+  await storeAsReplica(partition, batch);
 }
 
 it("reading a stored bomb over HTTP is 413 MESSAGE_TOO_LARGE, not a decompressed gigabyte", async () => {

@@ -19,6 +19,7 @@ import { errorCode } from "../../protocol/errors.js";
 import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
+import { storeAsReplica } from "../helpers/replica.js";
 import { produceRequest } from "../helpers/requests.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -163,8 +164,8 @@ describe("producer ids never handed out", () => {
     expect(await produceOne(c, "old", batch(pid, 0, "legit"))).toMatchObject({ errorCode: 0, baseOffset: 0 });
     // As an older samsa stored them: batches of invented ids straight into the log.
     const partition = tb.broker.topics.partition("old", 0)!;
-    for (let i = 0; i < 1000; i++) await partition.log.appendOrThrow(batch(INVENTED_BASE + i, 0, "invented"));
-    const logEnd = partition.log.logEndOffset;
+    for (let i = 0; i < 1000; i++) await storeAsReplica(partition, batch(INVENTED_BASE + i, 0, "invented"));
+    const logEnd = partition.logEndOffset;
     await restart({}, (dataDir) => rmSync(path.join(dataDir, "old-0", PRODUCER_SNAPSHOT_FILE)));
     expect(hasState("old", pid)).toBe(true);
     expect(stateEntries()).toBe(1);

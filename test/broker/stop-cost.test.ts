@@ -65,9 +65,9 @@ describe("graceful stop", () => {
 
     broker = await start(fs, dataDir);
     for (const p of broker.topics.allPartitions()) {
-      const { records } = await p.log.read(0, { maxBytes: 1 << 16 });
+      const { records } = await p.read(0, 1 << 16);
       expect(records.length).toBeGreaterThan(0);
-      expect(p.log.logEndOffset).toBe(1);
+      expect(p.logEndOffset).toBe(1);
     }
   });
 });

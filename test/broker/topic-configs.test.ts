@@ -161,7 +161,7 @@ describe("accepting and describing Kafka's topic configs", () => {
       "Kafka 4 removed down-conversion",
     );
     expect(configs.get("compression.type")?.documentation).not.toContain("no effect");
-    const log = tb!.broker.topics.partition("twelve", 0)!.log.logConfig;
+    const log = tb!.broker.topics.partition("twelve", 0)!.logConfig;
     expect(log).toMatchObject({
       compressionType: "zstd",
       timestampType: "LogAppendTime",
@@ -193,7 +193,7 @@ describe("accepting and describing Kafka's topic configs", () => {
       value: "9223372036854775807",
       configSource: SOURCE_DEFAULT,
     });
-    expect(tb!.broker.topics.partition("altered", 0)!.log.logConfig.compressionType).toBe("lz4");
+    expect(tb!.broker.topics.partition("altered", 0)!.logConfig.compressionType).toBe("lz4");
   });
 
   it.each([
@@ -271,7 +271,7 @@ describe("accepting and describing Kafka's topic configs", () => {
         { name: "log.message.timestamp.type", value: "CreateTime", source: SOURCE_DEFAULT },
       ],
     });
-    expect(tb!.broker.topics.partition("defaults", 0)!.log.logConfig).toMatchObject({
+    expect(tb!.broker.topics.partition("defaults", 0)!.logConfig).toMatchObject({
       compressionType: "gzip",
       timestampType: "LogAppendTime",
       timestampAfterMaxMs: 60_000,
@@ -285,7 +285,7 @@ describe("accepting and describing Kafka's topic configs", () => {
     const c = await start(undefined, { "log.flush.policy": "os" });
     const policy = async (name: string, configs: Record<string, string>) => {
       expect((await create(c, name, configs)).errorCode).toBe(0);
-      return tb!.broker.topics.partition(name, 0)!.log.logConfig.flushPolicy;
+      return tb!.broker.topics.partition(name, 0)!.logConfig.flushPolicy;
     };
     expect(await policy("fm-none", {})).toBe("os");
     expect(await policy("fm-one", { "flush.messages": "1" })).toBe("always");

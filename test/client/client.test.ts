@@ -295,17 +295,14 @@ describe.each(["tcp", "ws"] as const)("Producer and Consumer over %s", (t) => {
     const p0 = track(new Producer({ brokers }, { acks: 0 }));
     expect((await p0.send({ topic: "acks", partition: 0, value: "zero" })).offset).toBe(-1);
     // A transaction marker in the log, as a transaction coordinator writes it: readers skip it.
-    const log = tb!.broker.topics.partition("acks", 0)!.log;
-    await waitFor(() => log.logEndOffset >= 2, "both acks=0 and acks=1 records in the log");
-    await log.append(
+    const partition = tb!.broker.topics.partition("acks", 0)!;
+    await waitFor(() => partition.logEndOffset >= 2, "both acks=0 and acks=1 records in the log");
+    await partition.appendAsLeader(
       encodeRecordBatch([{ key: encodeControlKey(ControlRecordType.Commit), value: Buffer.alloc(6) }], {
         control: true,
       }),
-      {
-        allowControl: true,
-      },
+      { acks: 1, allowControl: true },
     );
-    tb!.broker.topics.partition("acks", 0)!.log.setHighWatermark(log.logEndOffset);
     await p1.send({ topic: "acks", partition: 0, value: "after" });
     const consumer = track(new Consumer({ brokers }, { maxWaitMs: 50 }));
     await consumer.assign([{ topic: "acks", partition: 0, start: "earliest" }]);

@@ -109,7 +109,7 @@ describe("librdkafka's admin client", () => {
     const altered = await rdkafka("alter", "rdk-configs", ALTERED);
     expect(altered.ok, altered.message).toBe(true);
     expectOverrides(altered.configs, ALTERED);
-    expect(tb.broker.topics.partition("rdk-configs", 0)!.log.logConfig).toMatchObject({
+    expect(tb.broker.topics.partition("rdk-configs", 0)!.logConfig).toMatchObject({
       compressionType: "lz4",
       timestampType: "CreateTime",
       flushPolicy: "always",
