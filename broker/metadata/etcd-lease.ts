@@ -1,12 +1,16 @@
 /**
  * An etcd lease held by this process: renewed every `heartbeatIntervalMs`, and given up by its
  * holder once `sessionTimeoutMs` has passed since the last renewal etcd confirmed (counted from
- * when that renewal was sent). etcd keeps the lease for at least ceil(sessionTimeoutMs / 1000)
- * seconds after it last heard a renewal, so the holder always stops first: it never acts on a
- * lease that etcd may already have expired and handed to someone else.
+ * when that renewal was sent). etcd keeps the lease ceil((sessionTimeoutMs + LEASE_TTL_MARGIN_MS)
+ * / 1000) seconds after it last heard a renewal, so the holder stops first, by at least the
+ * margin: it never acts on a lease that etcd may already have expired and handed to someone else,
+ * even with its timers running late on a loaded machine.
  */
 import { performance } from "node:perf_hooks";
 import type { EtcdClient } from "./etcd-client.js";
+
+/** How much longer etcd keeps a lease than its holder trusts it (timer lateness, clock rates). */
+export const LEASE_TTL_MARGIN_MS = 1000;
 
 export interface LeaseTiming {
   sessionTimeoutMs: number;
@@ -35,7 +39,7 @@ export class EtcdLease {
   /** Grants a lease and starts renewing it. */
   static async grant(client: EtcdClient, timing: LeaseTiming): Promise<EtcdLease> {
     const sentAt = performance.now();
-    const { id } = await client.grant(Math.ceil(timing.sessionTimeoutMs / 1000));
+    const { id } = await client.grant(Math.ceil((timing.sessionTimeoutMs + LEASE_TTL_MARGIN_MS) / 1000));
     return new EtcdLease(client, id, timing, sentAt);
   }
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "./wait.js";
 
-const INSTALL_HINT = "etcd not found: apt-get update && apt-get install -y etcd-server";
+const INSTALL_HINT = "etcd not found: apt-get install etcd-server (after apt-get update on a fresh machine)";
 /** Lines of etcd's output kept to explain a start that failed. */
 const OUTPUT_LINES_KEPT = 40;
 
