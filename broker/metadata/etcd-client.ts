@@ -183,12 +183,15 @@ export class EtcdClient {
     return Number(result.TTL ?? 0);
   }
 
-  /** Revokes a lease (its keys are deleted); a lease already gone is not an error. */
-  async revoke(id: string): Promise<void> {
+  /**
+   * Revokes a lease (its keys are deleted); a lease already gone is not an error. Answers the
+   * revision after the deletion (0 when the lease was gone).
+   */
+  async revoke(id: string): Promise<number> {
     try {
-      await this.call("/v3/lease/revoke", { ID: id });
+      return headerRevision(await this.call("/v3/lease/revoke", { ID: id }));
     } catch (err) {
-      if (KafkaError.is(err, "UNKNOWN_SERVER_ERROR") && /lease not found/.test(err.message)) return;
+      if (KafkaError.is(err, "UNKNOWN_SERVER_ERROR") && /lease not found/.test(err.message)) return 0;
       throw err;
     }
   }

@@ -54,10 +54,10 @@ export class EtcdLease {
     else this.listeners.push(listener);
   }
 
-  /** Stops renewing and revokes the lease, deleting its keys. */
-  async revoke(): Promise<void> {
+  /** Stops renewing and revokes the lease, deleting its keys; answers etcd's revision after it. */
+  async revoke(): Promise<number> {
     this.stop();
-    await this.client.revoke(this.id);
+    return this.client.revoke(this.id);
   }
 
   /** Stops renewing without telling etcd (the lease runs out by itself). */

@@ -27,17 +27,10 @@ import type {
   PartitionState,
   TopicState,
 } from "./cluster.js";
+import { frozenConfigs, partitionProblem, topicProblem } from "./cluster-checks.js";
 import { b64, type Compare, EtcdClient, type RequestOp, rangeKvs, type WatchMessage } from "./etcd-client.js";
 import { EtcdLease, type LeaseTiming } from "./etcd-lease.js";
-import {
-  brokerKey,
-  configMap,
-  EtcdView,
-  KEYS,
-  type StoredTopic,
-  storedTopic,
-  topicKey,
-} from "./etcd-view.js";
+import { brokerKey, EtcdView, KEYS, type StoredTopic, storedTopic, topicKey } from "./etcd-view.js";
 
 export interface EtcdStoreOptions extends LeaseTiming {
   /** `host:port` of each etcd member. */
@@ -76,7 +69,14 @@ export class EtcdClusterStore implements ClusterStore {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private backoffMs: number;
   private closed = false;
+  /** Campaigns waiting for a vacancy or a retry, woken by close() to fail. */
+  private readonly closeListeners = new Set<() => void>();
   private producerIdsHandedOut = 0;
+  /** The tails of this store's read-modify-write queues (see `serially`). */
+  private readonly chains = {
+    topics: Promise.resolve<unknown>(undefined),
+    producerIds: Promise.resolve<unknown>(undefined),
+  };
 
   private constructor(
     readonly client: EtcdClient,
@@ -184,10 +184,12 @@ export class EtcdClusterStore implements ClusterStore {
       return;
     }
     this.backoffMs = this.retryBackoffMs;
-    if (message.events.length === 0) return;
-    const events = this.view.apply(message.events, this.options.prefix);
-    this.view.revision = Math.max(this.view.revision, ...message.events.map((e) => e.kv.modRevision));
-    this.emit(events);
+    // One key at a time: a listener sees the view as of its event, not of a later one in the message.
+    for (const change of message.events) {
+      const events = this.view.apply([change], this.options.prefix);
+      this.view.revision = Math.max(this.view.revision, change.kv.modRevision);
+      this.emit(events);
+    }
     this.revisionReached();
   }
 
@@ -215,7 +217,7 @@ export class EtcdClusterStore implements ClusterStore {
   }
 
   /** Resolves once the view reflects `revision`, or after requestTimeoutMs (it will, later). */
-  private waitForRevision(revision: number): Promise<void> {
+  waitForRevision(revision: number): Promise<void> {
     if (this.view.revision >= revision) return Promise.resolve();
     return new Promise((resolve) => {
       const waiter = { revision, resolve: () => resolve() };
@@ -301,7 +303,7 @@ export class EtcdClusterStore implements ClusterStore {
         backoffMs = this.retryBackoffMs;
       } catch (err) {
         if (!KafkaError.is(err, "REQUEST_TIMED_OUT")) throw err;
-        await new Promise((r) => setTimeout(r, backoffMs));
+        await this.sleepUnlessClosed(backoffMs);
         backoffMs = Math.min(backoffMs * 2, this.options.retryBackoffMaxMs ?? DEFAULT_RETRY_BACKOFF_MAX_MS);
       }
     }
@@ -335,12 +337,27 @@ export class EtcdClusterStore implements ClusterStore {
   private controllerVacant(): Promise<void> {
     if (this.view.controller === null || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
+      const done = () => {
+        stop();
+        this.closeListeners.delete(done);
+        resolve();
+      };
       const stop = this.watch((event) => {
-        if ((event.type === "controller" && event.controller === null) || event.type === "resync") {
-          stop();
-          resolve();
-        }
+        if ((event.type === "controller" && event.controller === null) || event.type === "resync") done();
       });
+      this.closeListeners.add(done);
+    });
+  }
+
+  private sleepUnlessClosed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.closeListeners.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.closeListeners.add(done);
     });
   }
 
@@ -363,14 +380,18 @@ export class EtcdClusterStore implements ClusterStore {
    * Runs `ops` if `ctl` is still the controller (NOT_CONTROLLER otherwise) and `compares` hold;
    * answers whether they held.
    */
+  private assertController(ctl: ControllerSession): asserts ctl is EtcdControllerSession {
+    this.assertOpen();
+    if (!(ctl instanceof EtcdControllerSession) || !ctl.valid)
+      throw new KafkaError("NOT_CONTROLLER", `node ${ctl.nodeId}'s controller epoch ${ctl.epoch} is over`);
+  }
+
   private async controllerTxn(
     ctl: ControllerSession,
     compares: Compare[],
     ops: RequestOp[],
   ): Promise<boolean> {
-    this.assertOpen();
-    if (!(ctl instanceof EtcdControllerSession) || !ctl.valid)
-      throw new KafkaError("NOT_CONTROLLER", `node ${ctl.nodeId}'s controller epoch ${ctl.epoch} is over`);
+    this.assertController(ctl);
     const guard = {
       key: this.key(KEYS.controller),
       target: "CREATE",
@@ -401,12 +422,21 @@ export class EtcdClusterStore implements ClusterStore {
    * Read-modify-write of a topic under the controller guard: `change` answers the new topic, or
    * a value to return without writing. Retried while another write slips in between.
    */
-  private async changeTopic<T>(
+  private changeTopic<T>(
+    ctl: ControllerSession,
+    name: string,
+    change: (topic: StoredTopic) => { write: StoredTopic; result: T } | { result: T },
+  ): Promise<T> {
+    return this.serially("topics", () => this.changeTopicNow(ctl, name, change));
+  }
+
+  private async changeTopicNow<T>(
     ctl: ControllerSession,
     name: string,
     change: (topic: StoredTopic) => { write: StoredTopic; result: T } | { result: T },
   ): Promise<T> {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS_MAX; attempt++) {
+      this.assertController(ctl);
       const read = await this.readTopic(name);
       if (!read) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
       const decided = change(read.topic);
@@ -423,6 +453,8 @@ export class EtcdClusterStore implements ClusterStore {
   }
 
   async createTopic(ctl: ControllerSession, topic: TopicState): Promise<void> {
+    const problem = topicProblem(topic);
+    if (problem) throw new KafkaError("INVALID_REQUEST", `topic ${topic?.name}: ${problem}`);
     const key = this.key(topicKey(topic.name));
     const absent = { key, target: "CREATE", result: "EQUAL", create_revision: "0" };
     const put = { request_put: { key, value: b64(JSON.stringify(storedTopic(topic))) } };
@@ -442,13 +474,23 @@ export class EtcdClusterStore implements ClusterStore {
     name: string,
     configs: Record<string, string>,
   ): Promise<void> {
-    await this.changeTopic(ctl, name, (topic) => ({
-      write: { ...topic, configs: configMap(configs) },
-      result: undefined,
-    }));
+    if (
+      configs === null ||
+      typeof configs !== "object" ||
+      !Object.values(configs).every((v) => typeof v === "string")
+    )
+      throw new KafkaError("INVALID_REQUEST", `topic ${name}: configs must map names to strings`);
+    const copy = frozenConfigs(configs);
+    await this.changeTopic(ctl, name, (topic) => ({ write: { ...topic, configs: copy }, result: undefined }));
   }
 
   async addPartitions(ctl: ControllerSession, name: string, added: PartitionState[]): Promise<void> {
+    if (!Array.isArray(added) || added.length === 0)
+      throw new KafkaError("INVALID_PARTITIONS", `topic ${name}: no partitions to add`);
+    for (const p of added) {
+      const problem = partitionProblem(p);
+      if (problem) throw new KafkaError("INVALID_REQUEST", `topic ${name}: ${problem}`);
+    }
     await this.changeTopic(ctl, name, (topic) => {
       added.forEach((p, i) => {
         if (p.partition !== topic.partitions.length + i)
@@ -467,6 +509,8 @@ export class EtcdClusterStore implements ClusterStore {
     expectedPartitionEpoch: number,
     next: PartitionState,
   ): Promise<boolean> {
+    const problem = partitionProblem(next);
+    if (problem) throw new KafkaError("INVALID_REQUEST", `topic ${topic}: ${problem}`);
     return this.changeTopic(ctl, topic, (stored) => {
       const current = stored.partitions[next.partition];
       if (!current)
@@ -484,6 +528,10 @@ export class EtcdClusterStore implements ClusterStore {
   async allocateProducerIds(count: number): Promise<number> {
     this.assertOpen();
     if (!Number.isSafeInteger(count) || count <= 0) throw new KafkaError("INVALID_REQUEST", `count ${count}`);
+    return this.serially("producerIds", () => this.allocateProducerIdsNow(count));
+  }
+
+  private async allocateProducerIdsNow(count: number): Promise<number> {
     const key = this.key(KEYS.producerIds);
     for (let attempt = 0; attempt < WRITE_ATTEMPTS_MAX; attempt++) {
       const read = await this.client.txn([], [{ request_range: { key } }]);
@@ -504,10 +552,20 @@ export class EtcdClusterStore implements ClusterStore {
     throw new KafkaError("REQUEST_TIMED_OUT", `producer ids contended past ${WRITE_ATTEMPTS_MAX} attempts`);
   }
 
+  /**
+   * Runs read-modify-writes of one kind one after another in this store, so that only other
+   * stores' writes (another broker's producer ids, a deposed controller) make a compare fail.
+   */
+  private serially<T>(chain: "topics" | "producerIds", run: () => Promise<T>): Promise<T> {
+    const result = this.chains[chain].then(run);
+    this.chains[chain] = result.catch(() => undefined);
+    return result;
+  }
+
   // ---- life --------------------------------------------------------------------------------
 
   private assertOpen(): void {
-    if (this.closed) throw new KafkaError("REQUEST_TIMED_OUT", "the etcd store is closed");
+    if (this.closed) throw new KafkaError("UNKNOWN_SERVER_ERROR", "the etcd store is closed");
   }
 
   /** Stops the watch and every timer; sessions still open are left to expire with their leases. */
@@ -517,6 +575,7 @@ export class EtcdClusterStore implements ClusterStore {
     clearTimeout(this.reconnectTimer);
     this.watchHandle?.cancel();
     for (const session of this.controllerSessions) session.fence();
+    for (const wake of [...this.closeListeners]) wake();
     for (const waiter of this.revisionWaiters) waiter.resolve();
     this.revisionWaiters.clear();
     this.client.close();
@@ -541,7 +600,7 @@ class EtcdBrokerSession implements BrokerSession {
   }
 
   async close(): Promise<void> {
-    await this.lease.revoke();
+    await this.store.waitForRevision(await this.lease.revoke());
   }
 }
 
@@ -581,6 +640,6 @@ class EtcdControllerSession implements ControllerSession {
     this.over = true;
     this.lostListeners = [];
     this.store.forgetControllerSession(this);
-    await this.lease.revoke();
+    await this.store.waitForRevision(await this.lease.revoke());
   }
 }

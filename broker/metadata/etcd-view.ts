@@ -21,6 +21,7 @@ import type {
   PartitionState,
   TopicState,
 } from "./cluster.js";
+import { frozenTopic } from "./cluster-checks.js";
 import type { EtcdEvent, EtcdKv } from "./etcd-client.js";
 
 export const KEYS = {
@@ -48,15 +49,6 @@ export interface StoredTopic {
 
 export function storedTopic(topic: TopicState): StoredTopic {
   return { id: topic.id, configs: topic.configs, partitions: topic.partitions };
-}
-
-/** A config map without a prototype, copied from parsed JSON (own keys only). */
-export function configMap(source: Record<string, string>): Record<string, string> {
-  const out = Object.create(null) as Record<string, string>;
-  for (const key of Object.keys(source)) {
-    Object.defineProperty(out, key, { value: String(source[key]), enumerable: true, writable: true });
-  }
-  return out;
 }
 
 export class EtcdView {
@@ -144,11 +136,11 @@ export class EtcdView {
       return old ? [{ type: "topic", name, topic: null }] : [];
     }
     const stored = JSON.parse(value) as StoredTopic;
-    const topic: TopicState = Object.freeze({
+    const topic = frozenTopic({
       name,
       id: stored.id,
-      partitions: Object.freeze(stored.partitions.map((p) => Object.freeze(p))) as PartitionState[],
-      configs: Object.freeze(configMap(stored.configs)),
+      partitions: stored.partitions,
+      configs: stored.configs,
     });
     this.topics.set(name, topic);
     this.topicIds.set(topic.id, name);

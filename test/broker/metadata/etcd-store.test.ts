@@ -8,6 +8,11 @@ import { KafkaError } from "../../../protocol/errors.js";
 import { TestEtcd } from "../../helpers/etcd.js";
 import { TcpProxy } from "../../helpers/tcp-proxy.js";
 import { waitFor } from "../../helpers/wait.js";
+import { describeClusterStore } from "./store-contract.js";
+
+/** Sessions that no stall of a loaded machine ends; tests of lost sessions pass SHORT_SESSION_MS. */
+const LONG_SESSION_MS = 10_000;
+const SHORT_SESSION_MS = 1000;
 
 let etcd: TestEtcd;
 let nextPrefix = 0;
@@ -28,7 +33,11 @@ afterAll(async () => {
   await etcd?.destroy();
 });
 
-function options(prefix: string, endpoint = etcd.endpoint, sessionTimeoutMs = 1000): EtcdStoreOptions {
+function options(
+  prefix: string,
+  endpoint = etcd.endpoint,
+  sessionTimeoutMs = LONG_SESSION_MS,
+): EtcdStoreOptions {
   return {
     endpoints: [endpoint],
     prefix,
@@ -165,7 +174,7 @@ describe("EtcdClusterStore", () => {
 
 describe("EtcdClusterStore while etcd fails", () => {
   it("etcd paused: the broker gives up its session, reads answer, writes time out, then work again", async () => {
-    const [a] = await cluster(1);
+    const [a] = await cluster(1, SHORT_SESSION_MS);
     const session = await a.register(broker(1));
     let lost = false;
     session.onLost(() => {
@@ -184,8 +193,7 @@ describe("EtcdClusterStore while etcd fails", () => {
   });
 
   it("etcd killed and restarted: the watch resumes from its revision and misses nothing", async () => {
-    // Sessions long enough to outlive the restart on a loaded machine.
-    const [a, b] = await cluster(2, 60_000);
+    const [a, b] = await cluster(2);
     const events: MetadataEvent[] = [];
     a.watch((e) => events.push(e));
     const ctl = await b.campaign(2);
@@ -233,8 +241,8 @@ describe("EtcdClusterStore while etcd fails", () => {
     const proxy = await TcpProxy.start(etcd.clientPort);
     proxies.push(proxy);
     const prefix = `/store-test/${nextPrefix++}/`;
-    const a = await EtcdClusterStore.open(options(prefix, proxy.endpoint));
-    const b = await EtcdClusterStore.open(options(prefix));
+    const a = await EtcdClusterStore.open(options(prefix, proxy.endpoint, SHORT_SESSION_MS));
+    const b = await EtcdClusterStore.open(options(prefix, etcd.endpoint, SHORT_SESSION_MS));
     opened.push(a, b);
     const session = await a.register(broker(1));
     const ctl = await a.campaign(1);
@@ -253,4 +261,30 @@ describe("EtcdClusterStore while etcd fails", () => {
     expect(ctlB.epoch).toBeGreaterThan(ctl.epoch);
     expect(KafkaError.is(await rejection(a.createTopic(ctl, topic("x"))), "NOT_CONTROLLER")).toBe(true);
   });
+});
+
+describeClusterStore("EtcdClusterStore", async () => {
+  const prefix = `/contract/${nextPrefix++}/`;
+  const stores = [await EtcdClusterStore.open(options(prefix))];
+  return {
+    store: stores[0],
+    /** Revokes, from outside the store, the leases of node `nodeId`'s registration and controller key. */
+    loseSession: async (nodeId) => {
+      const leases = new Set<string>();
+      for (const key of [`brokers/${nodeId}`, "controller"]) {
+        const { kvs } = await stores[0].client.range(prefix + key);
+        const kv = kvs[0];
+        if (kv && (key !== "controller" || JSON.parse(kv.value).nodeId === nodeId)) leases.add(kv.lease);
+      }
+      for (const id of leases) await etcd.request("/v3/lease/revoke", { ID: id });
+    },
+    openPeer: async () => {
+      const peer = await EtcdClusterStore.open(options(prefix));
+      stores.push(peer);
+      return peer;
+    },
+    cleanup: async () => {
+      for (const store of stores) await store.close();
+    },
+  };
 });
