@@ -160,6 +160,22 @@ export class EtcdClient {
     return { kvs: rangeKvs(json), revision: headerRevision(json) };
   }
 
+  /**
+   * The largest mod revision among the keys under `prefix` now (0 when none): a cheap probe of
+   * whether a watch of the prefix has fallen behind.
+   */
+  async latestModRevision(prefix: string): Promise<number> {
+    const json = await this.call("/v3/kv/range", {
+      key: b64(prefix),
+      range_end: prefixEnd(prefix),
+      limit: "1",
+      sort_order: "DESCEND",
+      sort_target: "MOD",
+      keys_only: true,
+    });
+    return rangeKvs(json)[0]?.modRevision ?? 0;
+  }
+
   async txn(compare: Compare[], success: RequestOp[], failure: RequestOp[] = []): Promise<TxnResult> {
     const json = await this.call("/v3/kv/txn", { compare, success, failure });
     return {

@@ -42,10 +42,16 @@ export interface EtcdStoreOptions extends LeaseTiming {
   /** First wait before reconnecting a broken watch or retrying a campaign; doubles up to the max. */
   retryBackoffMs?: number;
   retryBackoffMaxMs?: number;
+  /**
+   * How often the store asks etcd whether its watch has fallen behind (a watch on a member that
+   * went silent never ends by itself); behind on two checks in a row, the watch is restarted.
+   */
+  watchCheckIntervalMs?: number;
 }
 
 const DEFAULT_RETRY_BACKOFF_MS = 50;
 const DEFAULT_RETRY_BACKOFF_MAX_MS = 1000;
+const DEFAULT_WATCH_CHECK_INTERVAL_MS = 2000;
 /** Read-modify-write attempts of one controller write before it gives up (REQUEST_TIMED_OUT). */
 const WRITE_ATTEMPTS_MAX = 16;
 
@@ -67,6 +73,9 @@ export class EtcdClusterStore implements ClusterStore {
   private readonly controllerSessions = new Set<EtcdControllerSession>();
   private watchHandle: { cancel(): void } | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private watchCheckTimer: NodeJS.Timeout | undefined;
+  /** Whether the last watch check found etcd ahead of the view. */
+  private watchBehind = false;
   private backoffMs: number;
   private closed = false;
   /** Campaigns waiting for a vacancy or a retry, woken by close() to fail. */
@@ -100,6 +109,7 @@ export class EtcdClusterStore implements ClusterStore {
         [{ request_put: { key: idKey, value: b64(randomBytes(16).toString("base64url")) } }],
       );
       await store.reload(false);
+      store.scheduleWatchCheck();
     } catch (err) {
       client.close();
       throw err;
@@ -207,6 +217,29 @@ export class EtcdClusterStore implements ClusterStore {
       if (!compacted) return this.startWatch();
       this.reload(true).catch(() => this.scheduleReconnect(true));
     }, delayMs);
+  }
+
+  private scheduleWatchCheck(): void {
+    if (this.closed) return;
+    const intervalMs = this.options.watchCheckIntervalMs ?? DEFAULT_WATCH_CHECK_INTERVAL_MS;
+    this.watchCheckTimer = setTimeout(
+      () => void this.checkWatch().finally(() => this.scheduleWatchCheck()),
+      intervalMs,
+    );
+    this.watchCheckTimer.unref();
+  }
+
+  /** Restarts the watch (from the view's revision) once etcd was ahead of it on two checks in a row. */
+  private async checkWatch(): Promise<void> {
+    let latest: number;
+    try {
+      latest = await this.client.latestModRevision(this.options.prefix);
+    } catch {
+      return; // etcd unreachable: nothing learnt about the watch
+    }
+    const behind = latest > this.view.revision;
+    if (behind && this.watchBehind && !this.closed) this.startWatch();
+    this.watchBehind = behind && !this.watchBehind;
   }
 
   private emit(events: MetadataEvent[]): void {
@@ -573,6 +606,7 @@ export class EtcdClusterStore implements ClusterStore {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.watchCheckTimer);
     this.watchHandle?.cancel();
     for (const session of this.controllerSessions) session.fence();
     for (const wake of [...this.closeListeners]) wake();

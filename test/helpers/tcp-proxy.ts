@@ -1,12 +1,16 @@
 /**
  * A loopback TCP proxy a test can cut: `cut()` drops every connection through it and refuses new
- * ones until `restore()`, so one client loses its server while others keep it (a partition).
+ * ones until `restore()`, so one client loses its server while others keep it (a partition);
+ * `freeze()` keeps the connections open but moves no byte until `thaw()` (a silent server).
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  /** Each socket and the one it forwards to. */
+  private readonly peers = new Map<Socket, Socket>();
   private isCut = false;
+  private frozen = false;
 
   private constructor(
     private readonly server: Server,
@@ -42,10 +46,13 @@ export class TcpProxy {
       [outbound, inbound],
     ]) {
       this.sockets.add(a);
-      a.pipe(b);
+      this.peers.set(a, b);
+      if (this.frozen) a.pause();
+      else a.pipe(b);
       a.on("error", () => b.destroy());
       a.on("close", () => {
         this.sockets.delete(a);
+        this.peers.delete(a);
         b.destroy();
       });
     }
@@ -58,6 +65,19 @@ export class TcpProxy {
 
   restore(): void {
     this.isCut = false;
+  }
+
+  freeze(): void {
+    this.frozen = true;
+    for (const [from, to] of this.peers) {
+      from.unpipe(to);
+      from.pause();
+    }
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const [from, to] of this.peers) from.pipe(to);
   }
 
   close(): Promise<void> {

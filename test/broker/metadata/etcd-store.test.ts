@@ -288,3 +288,25 @@ describeClusterStore("EtcdClusterStore", async () => {
     },
   };
 });
+
+describe("EtcdClusterStore with a silent etcd member", () => {
+  it("a watch on a member that stopped answering is restarted on the next endpoint", async () => {
+    const proxy = await TcpProxy.start(etcd.clientPort);
+    proxies.push(proxy);
+    const prefix = `/store-test/${nextPrefix++}/`;
+    const a = await EtcdClusterStore.open({
+      ...options(prefix),
+      endpoints: [proxy.endpoint, etcd.endpoint],
+      watchCheckIntervalMs: 50,
+    });
+    const b = await EtcdClusterStore.open(options(prefix));
+    opened.push(a, b);
+    const ctl = await b.campaign(2);
+    await b.createTopic(ctl, topic("first"));
+    await waitFor(() => a.topic("first") !== undefined, "a to see 'first'");
+    proxy.freeze();
+    await b.createTopic(ctl, topic("second"));
+    await waitFor(() => a.topic("second") !== undefined, "a to see 'second' through the other endpoint");
+    expect(a.topics().map((t) => t.name)).toEqual(["first", "second"]);
+  });
+});
