@@ -138,7 +138,13 @@ export class EtcdClient {
       this.nextEndpoint();
       throw timedOut(`${path} unanswered within ${timeoutMs} ms`, err);
     }
-    const json = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
+    const json = parseJson(text);
+    if (json === null) {
+      throw new KafkaError(
+        "UNKNOWN_SERVER_ERROR",
+        `etcd ${path}: HTTP ${response.status}, not JSON (etcd below 3.4?)`,
+      );
+    }
     if (response.ok) return json;
     const code = Number(json.code ?? 0);
     const message = String(json.message ?? json.error ?? response.status);
@@ -263,6 +269,16 @@ export class EtcdClient {
     this.closed = true;
     for (const abort of this.watches) abort.abort();
     this.watches.clear();
+  }
+}
+
+function parseJson(text: string): Record<string, unknown> | null {
+  if (text === "") return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === "object" ? (parsed as Record<string, unknown>) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -16,6 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { KafkaError } from "../../protocol/errors.js";
+import type { BrokerConfig } from "../config.js";
 import type {
   BrokerInfo,
   BrokerRegistration,
@@ -64,6 +65,17 @@ export function parseEtcdUrl(url: string): string[] {
     .replace(/\/$/, "")
     .split(",")
     .filter((e) => e !== "");
+}
+
+/** The store's options from a broker's config: `cluster`, the broker session keys, `etcd.request.timeout.ms`. */
+export function etcdStoreOptions(config: BrokerConfig, prefix: string): EtcdStoreOptions {
+  return {
+    endpoints: parseEtcdUrl(config.cluster),
+    prefix,
+    sessionTimeoutMs: config.brokerSessionTimeoutMs,
+    heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+    requestTimeoutMs: config.etcdRequestTimeoutMs,
+  };
 }
 
 export class EtcdClusterStore implements ClusterStore {

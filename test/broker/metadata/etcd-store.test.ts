@@ -2,8 +2,14 @@
 // and its fencing in etcd itself, topic writes, producer ids, and what the store does while etcd
 // is paused, killed, compacted or cut off from one store (a TCP proxy in between).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { defaultBrokerConfig } from "../../../broker/config.js";
 import type { MetadataEvent, PartitionState, TopicState } from "../../../broker/metadata/cluster.js";
-import { EtcdClusterStore, type EtcdStoreOptions } from "../../../broker/metadata/etcd-store.js";
+import {
+  EtcdClusterStore,
+  type EtcdStoreOptions,
+  etcdStoreOptions,
+  parseEtcdUrl,
+} from "../../../broker/metadata/etcd-store.js";
 import { KafkaError } from "../../../protocol/errors.js";
 import { TestEtcd } from "../../helpers/etcd.js";
 import { TcpProxy } from "../../helpers/tcp-proxy.js";
@@ -308,5 +314,25 @@ describe("EtcdClusterStore with a silent etcd member", () => {
     await b.createTopic(ctl, topic("second"));
     await waitFor(() => a.topic("second") !== undefined, "a to see 'second' through the other endpoint");
     expect(a.topics().map((t) => t.name)).toEqual(["first", "second"]);
+  });
+});
+
+describe("EtcdClusterStore options", () => {
+  it("come from the broker's config keys", () => {
+    expect(parseEtcdUrl("etcd://a:1,b:2/")).toEqual(["a:1", "b:2"]);
+    const config = {
+      ...defaultBrokerConfig(),
+      cluster: "etcd://127.0.0.1:2379",
+      brokerSessionTimeoutMs: 7000,
+      brokerHeartbeatIntervalMs: 700,
+      etcdRequestTimeoutMs: 900,
+    };
+    expect(etcdStoreOptions(config, "/samsa/")).toEqual({
+      endpoints: ["127.0.0.1:2379"],
+      prefix: "/samsa/",
+      sessionTimeoutMs: 7000,
+      heartbeatIntervalMs: 700,
+      requestTimeoutMs: 900,
+    });
   });
 });
