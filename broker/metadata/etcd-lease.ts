@@ -103,6 +103,17 @@ export class EtcdLease {
     this.lost = true;
     clearTimeout(this.heartbeat);
     clearTimeout(this.fence);
-    for (const listener of this.listeners.splice(0)) listener();
+    for (const listener of this.listeners.splice(0)) callListener(listener);
+  }
+}
+
+/** Runs a listener; a throw is a bug of the listener, rethrown outside the store's own step. */
+export function callListener(run: () => void): void {
+  try {
+    run();
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
   }
 }

@@ -30,7 +30,7 @@ import type {
 } from "./cluster.js";
 import { frozenConfigs, partitionProblem, topicProblem } from "./cluster-checks.js";
 import { b64, type Compare, EtcdClient, type RequestOp, rangeKvs, type WatchMessage } from "./etcd-client.js";
-import { EtcdLease, type LeaseTiming } from "./etcd-lease.js";
+import { callListener, EtcdLease, type LeaseTiming } from "./etcd-lease.js";
 import { brokerKey, EtcdView, KEYS, type StoredTopic, storedTopic, topicKey } from "./etcd-view.js";
 
 export interface EtcdStoreOptions extends LeaseTiming {
@@ -257,7 +257,7 @@ export class EtcdClusterStore implements ClusterStore {
   private emit(events: MetadataEvent[]): void {
     for (const event of events) {
       if (event.type === "controller" || event.type === "resync") this.checkControllerSessions();
-      for (const listener of [...this.listeners]) listener(event);
+      for (const listener of [...this.listeners]) callListener(() => listener(event));
     }
   }
 
@@ -679,7 +679,7 @@ class EtcdControllerSession implements ControllerSession {
     this.over = true;
     this.store.forgetControllerSession(this);
     this.lease.stop();
-    for (const listener of this.lostListeners.splice(0)) listener();
+    for (const listener of this.lostListeners.splice(0)) callListener(listener);
   }
 
   async resign(): Promise<void> {
