@@ -135,8 +135,8 @@ export function brokerLoad(
 ): Map<number, BrokerLoad> {
   const load = new Map<number, BrokerLoad>();
   const of = (id: number) => {
-    let l = load.get(id);
-    if (!l) load.set(id, (l = { replicas: 0, leaders: 0 }));
+    const l = load.get(id) ?? { replicas: 0, leaders: 0 };
+    load.set(id, l);
     return l;
   };
   for (const p of partitions) {

@@ -92,7 +92,7 @@ describe("ElectLeaders", () => {
 
 describe("preferredElectionsDue", () => {
   function topic(partitions: PartitionState[]): TopicState {
-    return { name: "t", id: "0".repeat(31) + "1", partitions, configs: {} };
+    return { name: "t", id: `${"0".repeat(31)}1`, partitions, configs: {} };
   }
   const led = (i: number, replicas: number[], leader: number) =>
     partition({ partition: i, replicas, leader });
