@@ -36,7 +36,7 @@ export function newClusterId(): string {
 }
 
 /** A topic id as stored: 32 lower-case hex digits, never all zeros (Kafka's "no id"). */
-const VALID_TOPIC_ID = /^(?!0{32})[0-9a-f]{32}$/;
+export const VALID_TOPIC_ID = /^(?!0{32})[0-9a-f]{32}$/;
 
 /** A random topic id (Kafka's Uuid: 16 random bytes, never the all-zero "no id"). */
 export function newTopicId(): string {

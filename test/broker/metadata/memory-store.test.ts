@@ -1,0 +1,64 @@
+/**
+ * MemoryClusterStore through the ClusterStore contract suite, plus what only it promises: frozen
+ * values and checked inputs.
+ */
+import { describe, expect, it } from "vitest";
+import { MemoryClusterStore } from "../../../broker/metadata/memory-store.js";
+import { brokerInfo, describeClusterStore, partitionState, topicState } from "./store-contract.js";
+
+describeClusterStore("MemoryClusterStore", async () => {
+  const store = new MemoryClusterStore();
+  return {
+    store,
+    loseSession: (nodeId) => store.expire(nodeId),
+    openPeer: async () => store,
+    cleanup: () => store.close(),
+  };
+});
+
+describe("MemoryClusterStore", () => {
+  it("hands out frozen values", async () => {
+    const store = new MemoryClusterStore();
+    const ctl = await store.campaign(1);
+    await store.register(brokerInfo(1));
+    await store.createTopic(ctl, topicState("t", 1, [1]));
+    const t = store.topic("t");
+    expect(Object.isFrozen(t)).toBe(true);
+    expect(Object.isFrozen(t?.partitions[0].isr)).toBe(true);
+    expect(Object.isFrozen(t?.configs)).toBe(true);
+    expect(Object.isFrozen(store.broker(1))).toBe(true);
+    expect(Object.isFrozen(store.topics())).toBe(true);
+    await store.close();
+  });
+
+  it("refuses partition states that break their invariants, writing nothing", async () => {
+    const store = new MemoryClusterStore();
+    const ctl = await store.campaign(1);
+    await store.createTopic(ctl, topicState("t", 1, [1, 2]));
+    const p0 = partitionState(0, [1, 2]);
+    const broken = [
+      { ...p0, isr: [3], partitionEpoch: 1 },
+      { ...p0, leader: 5, partitionEpoch: 1 },
+      { ...p0, replicas: [], isr: [], leader: -1, partitionEpoch: 1 },
+      { ...p0, replicas: [1, 1], partitionEpoch: 1 },
+      { ...p0, partitionEpoch: -1 },
+    ];
+    for (const next of broken) {
+      await expect(store.updatePartition(ctl, "t", 0, next)).rejects.toMatchObject({
+        code: "INVALID_REQUEST",
+      });
+    }
+    await expect(store.updatePartition(ctl, "t", 0, { ...p0, partitionEpoch: 0 })).rejects.toMatchObject({
+      code: "INVALID_REQUEST",
+    });
+    await expect(
+      store.updatePartition(ctl, "t", 0, { ...p0, leaderEpoch: 0, partitionEpoch: 1 }),
+    ).resolves.toBe(true);
+    await expect(store.createTopic(ctl, { ...topicState("u"), id: "0".repeat(32) })).rejects.toMatchObject({
+      code: "INVALID_REQUEST",
+    });
+    await expect(store.allocateProducerIds(0)).rejects.toMatchObject({ code: "INVALID_REQUEST" });
+    expect(store.topic("u")).toBeUndefined();
+    await store.close();
+  });
+});
