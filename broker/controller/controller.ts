@@ -133,6 +133,10 @@ export class Controller {
   private passQueued = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private rebalanceTimer: NodeJS.Timeout | null = null;
+  /** Each live broker's registration epoch, as the events told. */
+  private readonly knownEpochs = new Map<number, number>();
+  /** Brokers whose registration ended since the last complete pass (lost, closed or replaced). */
+  private readonly departed = new Set<number>();
 
   constructor(
     private readonly store: ClusterStore,
@@ -156,6 +160,7 @@ export class Controller {
   start(): void {
     if (this.running) return;
     this.running = true;
+    for (const b of this.store.brokers()) this.knownEpochs.set(b.nodeId, b.epoch);
     this.unwatch = this.store.watch((event) => this.onEvent(event));
     void this.campaign();
   }
@@ -190,6 +195,7 @@ export class Controller {
       return;
     }
     this.session = session;
+    this.departed.clear();
     session.onLost(() => this.onLost(session));
     this.options.logger?.info({ nodeId: this.nodeId, epoch: session.epoch }, "controller elected");
     this.rebalanceTimer = setInterval(() => this.rebalance(), this.options.rebalanceIntervalMs);
@@ -213,7 +219,21 @@ export class Controller {
   // ---- reactions ----
 
   private onEvent(event: MetadataEvent): void {
+    if (event.type === "broker") this.noteRegistration(event.nodeId, event.registration?.epoch ?? null);
+    if (event.type === "resync") {
+      const live = new Map(this.store.brokers().map((b) => [b.nodeId, b.epoch]));
+      for (const id of this.knownEpochs.keys()) if (!live.has(id)) this.noteRegistration(id, null);
+      for (const [id, epoch] of live) this.noteRegistration(id, epoch);
+    }
     if (event.type === "broker" || event.type === "resync") this.schedulePass();
+  }
+
+  /** Records a broker's registration (null: gone); a registration ended counts as a departure. */
+  private noteRegistration(nodeId: number, epoch: number | null): void {
+    const known = this.knownEpochs.get(nodeId);
+    if (known !== undefined && known !== epoch) this.departed.add(nodeId);
+    if (epoch === null) this.knownEpochs.delete(nodeId);
+    else this.knownEpochs.set(nodeId, epoch);
   }
 
   /** Queues one pass over every partition, unless one is queued and not yet begun. */
@@ -231,17 +251,36 @@ export class Controller {
 
   /** Brings every partition to what `reconcilePartition` says, given who is alive now. */
   private async pass(session: ControllerSession): Promise<void> {
+    const restarted = new Set(this.departed);
     let failed: unknown = null;
     for (const topic of this.store.topics()) {
       const unclean = this.unclean(topic);
       for (const p of topic.partitions) {
         const result = await this.write(session, topic.name, p.partition, (current) =>
-          reconcilePartition(current, this.liveness(), unclean),
+          this.reconcile(current, restarted, unclean),
         );
         if (result instanceof KafkaError && result.code !== "UNKNOWN_TOPIC_OR_PARTITION") failed = result;
       }
     }
     if (failed) throw failed;
+    for (const id of restarted) this.departed.delete(id);
+  }
+
+  /**
+   * `reconcilePartition` given who is alive now; brokers registered again since the last pass
+   * (a restart whose loss this controller never saw apart) are first treated as fenced, as their
+   * loss would have had them: out of every ISR but a last one, their leaderships moved.
+   */
+  private reconcile(
+    current: PartitionState,
+    restarted: ReadonlySet<number>,
+    unclean: boolean,
+  ): PartitionState {
+    const brokers = this.liveness();
+    if (restarted.size === 0) return reconcilePartition(current, brokers, unclean);
+    const live = new Set([...brokers.live].filter((id) => !restarted.has(id)));
+    const fenced = reconcilePartition(current, { live, shuttingDown: brokers.shuttingDown }, false);
+    return squash(current, reconcilePartition(fenced, brokers, unclean));
   }
 
   private rebalance(): void {

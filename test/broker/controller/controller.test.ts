@@ -70,6 +70,40 @@ function spread(m: Map<number, number>, ids: number[]): number {
   return Math.max(...values) - Math.min(...values);
 }
 
+/**
+ * A MemoryClusterStore whose partition writes are recorded (by session) and, after `hold()`,
+ * the next one is held until released and then answered as a lost compare-and-set: a
+ * controller that still believed in its term would re-read and write again.
+ */
+function heldWrites() {
+  const inner = new MemoryClusterStore();
+  const writes: ControllerSession[] = [];
+  let gate: Promise<void> | null = null;
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === "updatePartition")
+        return async (ctl: ControllerSession, ...rest: [string, number, PartitionState]) => {
+          writes.push(ctl);
+          const held = gate;
+          if (!held) return target.updatePartition(ctl, ...rest);
+          gate = null;
+          await held;
+          return false;
+        };
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as MemoryClusterStore;
+  const hold = () => {
+    let release!: () => void;
+    gate = new Promise((r) => {
+      release = r;
+    });
+    return release;
+  };
+  return { store, writes, hold };
+}
+
 async function rejected(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -346,24 +380,7 @@ describe("Controller", () => {
   });
 
   it("a deposed controller writes nothing and campaigns again", async () => {
-    const inner = new MemoryClusterStore();
-    const writes: ControllerSession[] = [];
-    let gate: Promise<void> | null = null;
-    const store = new Proxy(inner, {
-      get(target, prop, receiver) {
-        if (prop === "updatePartition")
-          return async (ctl: ControllerSession, ...rest: [string, number, PartitionState]) => {
-            writes.push(ctl);
-            if (!gate) return target.updatePartition(ctl, ...rest);
-            // Held, then answered as a lost compare-and-set: a controller that still believed
-            // in its term would re-read and write again.
-            await gate;
-            return false;
-          };
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    }) as MemoryClusterStore;
+    const { store, writes, hold } = heldWrites();
     const a = await cluster([1, 2, 3], {}, [], store);
     await a.controller.createTopic({
       name: "t",
@@ -381,17 +398,13 @@ describe("Controller", () => {
     cleanups.push(() => b.stop());
 
     // A's pass after broker 1's loss is held at its first write; then A loses its term.
-    let open!: () => void;
-    gate = new Promise((r) => {
-      open = r;
-    });
+    const release = hold();
     await store.expire(1);
     await waitFor(() => writes.length === 1, "A's first write");
     const aSession = writes[0];
     await store.expire(CONTROLLER_ID);
     expect(a.controller.active).toBe(false);
-    gate = null;
-    open();
+    release();
     await waitFor(() => b.active, "B to be elected");
     await waitFor(
       () => partitions(store, "t").every((s) => s.leader !== 1 && !s.isr.includes(1)),
@@ -405,5 +418,52 @@ describe("Controller", () => {
     await b.stop();
     await waitFor(() => a.controller.active, "A to be elected again");
     expect(a.controller.epoch).toBeGreaterThan(aSession.epoch);
+  });
+
+  it("treats a broker registered again before a pass saw it go as fenced", async () => {
+    const { store, hold } = heldWrites();
+    const { sessions, controller } = await cluster([1, 2, 3], {}, [], store);
+    await controller.createTopic({
+      name: "t",
+      partitions: 2,
+      replicationFactor: 3,
+      assignments: [
+        [1, 2, 3],
+        [2, 1, 3],
+      ],
+    });
+    // The queue is busy with an ISR change while broker 1 stops and starts again.
+    const release = hold();
+    const s = partitions(store, "t")[0];
+    const busy = controller.alterPartition([
+      {
+        topic: "t",
+        partition: 0,
+        brokerId: 1,
+        brokerEpoch: -1,
+        leaderEpoch: s.leaderEpoch,
+        partitionEpoch: s.partitionEpoch,
+        newIsr: [1, 2, 3],
+      },
+    ]);
+    await sessions.get(1)!.close();
+    await register(store, 1);
+    release();
+    await busy;
+    await waitFor(() => partitions(store, "t").every((p) => !p.isr.includes(1)), "broker 1 out of every ISR");
+    expect(partitions(store, "t").map((p) => [p.leader, p.isr])).toEqual([
+      [2, [2, 3]],
+      [2, [2, 3]],
+    ]);
+  });
+
+  it("reacts to a broker marking itself shutting down", async () => {
+    const { store, sessions, controller } = await cluster([1, 2, 3]);
+    await controller.createTopic({ name: "t", partitions: 3, replicationFactor: 3 });
+    await sessions.get(2)!.markShuttingDown();
+    await waitFor(
+      () => partitions(store, "t").every((p) => p.leader !== 2 && !p.isr.includes(2)),
+      "broker 2 to hand over",
+    );
   });
 });
