@@ -71,7 +71,7 @@ export interface ControllerOptions {
 /** The controller options a broker's configuration sets. */
 export function controllerOptions(config: BrokerConfig): ControllerOptions {
   return {
-    uncleanLeaderElection: config.topicDefaults["unclean.leader.election.enable"] === "true",
+    uncleanLeaderElection: config.topicDefaults["unclean.leader.election.enable"]?.toLowerCase() === "true",
     autoLeaderRebalance: config.autoLeaderRebalanceEnable,
     rebalanceIntervalMs: config.leaderImbalanceCheckIntervalSeconds * 1000,
     imbalancePercentage: config.leaderImbalancePerBrokerPercentage,
@@ -585,7 +585,7 @@ export class Controller {
 
   private unclean(topic: TopicState): boolean {
     const value = topic.configs["unclean.leader.election.enable"];
-    return value === undefined ? this.options.uncleanLeaderElection : value === "true";
+    return value === undefined ? this.options.uncleanLeaderElection : value.toLowerCase() === "true";
   }
 
   private allPartitions(): PartitionRef[] {

@@ -3,7 +3,12 @@
  * and a deposed controller's silence.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { Controller, type ControllerOptions } from "../../../broker/controller/controller.js";
+import { defaultBrokerConfig } from "../../../broker/config.js";
+import {
+  Controller,
+  type ControllerOptions,
+  controllerOptions,
+} from "../../../broker/controller/controller.js";
 import type {
   BrokerSession,
   ClusterStore,
@@ -465,5 +470,35 @@ describe("Controller", () => {
       () => partitions(store, "t").every((p) => p.leader !== 2 && !p.isr.includes(2)),
       "broker 2 to hand over",
     );
+  });
+
+  it("stores the configs it is given and reads its options from the broker config", async () => {
+    const { store, controller } = await cluster([1]);
+    await controller.createTopic({
+      name: "t",
+      partitions: 1,
+      replicationFactor: 1,
+      configs: { "retention.ms": "5" },
+    });
+    expect({ ...store.topic("t")?.configs }).toEqual({ "retention.ms": "5" });
+    const validated = await controller.createTopic({
+      name: "v",
+      partitions: 2,
+      replicationFactor: 1,
+      validateOnly: true,
+    });
+    expect(validated.partitions).toHaveLength(2);
+    expect(store.topic("v")).toBeUndefined();
+    const config = {
+      ...defaultBrokerConfig(),
+      leaderImbalanceCheckIntervalSeconds: 7,
+      autoLeaderRebalanceEnable: false,
+    };
+    expect(controllerOptions(config)).toEqual({
+      uncleanLeaderElection: false,
+      autoLeaderRebalance: false,
+      rebalanceIntervalMs: 7000,
+      imbalancePercentage: 10,
+    });
   });
 });
