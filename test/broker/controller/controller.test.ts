@@ -76,7 +76,8 @@ function spread(m: Map<number, number>, ids: number[]): number {
 }
 
 /**
- * A MemoryClusterStore whose partition writes are recorded (by session) and, after `hold()`,
+ * A MemoryClusterStore whose partition writes are recorded (by session), can be lost
+ * (`lose(n)`) and, after `hold()`,
  * the next one is held until released and then answered as a lost compare-and-set: a
  * controller that still believed in its term would re-read and write again.
  */
@@ -84,11 +85,16 @@ function heldWrites() {
   const inner = new MemoryClusterStore();
   const writes: ControllerSession[] = [];
   let gate: Promise<void> | null = null;
+  let lost = 0;
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === "updatePartition")
         return async (ctl: ControllerSession, ...rest: [string, number, PartitionState]) => {
           writes.push(ctl);
+          if (lost > 0) {
+            lost--;
+            return false;
+          }
           const held = gate;
           if (!held) return target.updatePartition(ctl, ...rest);
           gate = null;
@@ -106,7 +112,11 @@ function heldWrites() {
     });
     return release;
   };
-  return { store, writes, hold };
+  /** The next `n` writes are answered as lost compare-and-sets, writing nothing. */
+  const lose = (n: number) => {
+    lost = n;
+  };
+  return { store, writes, hold, lose };
 }
 
 async function rejected(p: Promise<unknown>): Promise<string> {
@@ -500,5 +510,37 @@ describe("Controller", () => {
       rebalanceIntervalMs: 7000,
       imbalancePercentage: 10,
     });
+  });
+
+  it("re-decides after a lost compare-and-set, a bounded number of times", async () => {
+    const { store, writes, lose } = heldWrites();
+    const { controller } = await cluster([1, 2], { casAttempts: 3 }, [], store);
+    await controller.createTopic({ name: "t", partitions: 1, replicationFactor: 2, assignments: [[1, 2]] });
+    const change = {
+      topic: "t",
+      partition: 0,
+      brokerId: 1,
+      brokerEpoch: -1,
+      leaderEpoch: 0,
+      partitionEpoch: 0,
+    };
+    lose(2);
+    const [won] = await controller.alterPartition([{ ...change, newIsr: [1] }]);
+    expect(won.error).toBeNull();
+    expect(writes).toHaveLength(3);
+    expect(partitions(store, "t")[0]).toMatchObject({ isr: [1], partitionEpoch: 1 });
+    lose(3);
+    const [gaveUp] = await controller.alterPartition([{ ...change, partitionEpoch: 1, newIsr: [1, 2] }]);
+    expect(gaveUp.error?.code).toBe("REQUEST_TIMED_OUT");
+    expect(writes).toHaveLength(6);
+    expect(partitions(store, "t")[0]).toMatchObject({ isr: [1], partitionEpoch: 1 });
+  });
+
+  it("deletes topics", async () => {
+    const { store, controller } = await cluster([1]);
+    await controller.createTopic({ name: "t", partitions: 1, replicationFactor: 1 });
+    await controller.deleteTopic("t");
+    expect(store.topic("t")).toBeUndefined();
+    expect(await rejected(controller.deleteTopic("t"))).toBe("UNKNOWN_TOPIC_OR_PARTITION");
   });
 });
