@@ -198,7 +198,7 @@ export class Controller {
     this.departed.clear();
     session.onLost(() => this.onLost(session));
     this.options.logger?.info({ nodeId: this.nodeId, epoch: session.epoch }, "controller elected");
-    this.rebalanceTimer = setInterval(() => this.rebalance(), this.options.rebalanceIntervalMs);
+    this.rebalanceTimer = setInterval(() => this.rebalance(), timerMs(this.options.rebalanceIntervalMs));
     this.rebalanceTimer.unref();
     this.schedulePass();
   }
@@ -598,7 +598,7 @@ export class Controller {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (this.running) run();
-    }, ms);
+    }, timerMs(ms));
     timer.unref();
     this.timers.add(timer);
   }
@@ -606,6 +606,14 @@ export class Controller {
   private warn(what: string, err: unknown): void {
     this.options.logger?.warn({ nodeId: this.nodeId, err }, `controller: ${what}`);
   }
+}
+
+/** The longest period Node's timers take (a longer one fires after 1 ms). */
+const TIMER_MS_MAX = 2 ** 31 - 1;
+
+/** `ms` within what Node's timers honour. */
+function timerMs(ms: number): number {
+  return Math.min(Math.max(ms, 1), TIMER_MS_MAX);
 }
 
 function notController(nodeId: number): KafkaError {
