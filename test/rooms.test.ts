@@ -24,6 +24,21 @@ const ALLOWED: Record<string, readonly string[]> = {
 /** The only client modules the broker may import: one connection, its errors. */
 const BROKER_CLIENT_MODULES = new Set(["client/connection.ts", "client/errors.ts"]);
 
+/**
+ * Folders held to fewer imports than their room: each may import itself and only the files or
+ * folders listed (those marked `type` with `import type` alone).
+ */
+const SUBROOMS: Record<string, readonly { path: string; typeOnly?: boolean }[]> = {
+  // The controller is written against the store contract alone (issue 13): no broker, topics,
+  // network or storage, so it runs unchanged over etcd, the embedded store and the test store.
+  "broker/controller": [
+    { path: "protocol/errors.ts" },
+    { path: "broker/metadata" },
+    { path: "broker/config.ts", typeOnly: true },
+    { path: "broker/logger.ts" },
+  ],
+};
+
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -42,6 +57,33 @@ function relativeImports(text: string): string[] {
   for (const m of text.matchAll(/(?:^|\n)\s*import\s+"(\.[^"]+)"/g)) specs.push(m[1]);
   for (const m of text.matchAll(/\bimport\(\s*"(\.[^"]+)"\s*\)/g)) specs.push(m[1]);
   return specs;
+}
+
+/** Relative specifiers of `text`'s static imports and export-froms, and whether each is type-only. */
+function importsWithKind(text: string): { spec: string; typeOnly: boolean }[] {
+  const found: { spec: string; typeOnly: boolean }[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(import|export)(\s+type)?\b[^;]*?\bfrom\s+"(\.[^"]+)"/g))
+    found.push({ spec: m[3], typeOnly: m[2] !== undefined });
+  for (const spec of relativeImports(text))
+    if (!found.some((f) => f.spec === spec)) found.push({ spec, typeOnly: false });
+  return found;
+}
+
+function subroomViolations(sub: string): Violation[] {
+  const found: Violation[] = [];
+  for (const file of sourceFiles(path.join(ROOT, sub))) {
+    for (const { spec, typeOnly } of importsWithKind(readFileSync(file, "utf8"))) {
+      const target = path
+        .relative(ROOT, path.resolve(path.dirname(file), spec))
+        .replace(/\.js$/, ".ts")
+        .split(path.sep)
+        .join("/");
+      const inside = (p: string) => target === p || target.startsWith(`${p}/`);
+      const ok = inside(sub) || SUBROOMS[sub].some((a) => inside(a.path) && (typeOnly || !a.typeOnly));
+      if (!ok) found.push({ file: path.relative(ROOT, file), imports: target });
+    }
+  }
+  return found;
 }
 
 interface Violation {
@@ -71,6 +113,22 @@ describe("rooms", () => {
       'import { a } from "../x/a.js";\nexport { b } from "./b.js";\nconst c = await import("../c.js");\nimport "../d.js";\nimport * as fs from "node:fs";';
     expect(relativeImports(text).sort()).toEqual(["../c.js", "../d.js", "../x/a.js", "./b.js"]);
   });
+
+  it("tells type-only imports from the others", () => {
+    const text =
+      'import type { A } from "./a.js";\nimport { type B, c } from "./b.js";\nexport type { D } from "./d.js";';
+    expect(importsWithKind(text)).toEqual([
+      { spec: "./a.js", typeOnly: true },
+      { spec: "./b.js", typeOnly: false },
+      { spec: "./d.js", typeOnly: true },
+    ]);
+  });
+
+  for (const sub of Object.keys(SUBROOMS)) {
+    it(`${sub} imports only ${SUBROOMS[sub].map((a) => a.path).join(", ")}`, () => {
+      expect(subroomViolations(sub)).toEqual([]);
+    });
+  }
 
   for (const room of Object.keys(ALLOWED)) {
     it(`${room} imports only ${ALLOWED[room].join(", ") || "itself"}`, () => {
