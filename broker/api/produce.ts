@@ -17,17 +17,17 @@
  * Partitions of one request are appended concurrently; each answers once its append is durable
  * under the topic's flush policy, with logAppendTimeMs set on a LogAppendTime topic (else -1).
  */
-import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
+import type {
+  PartitionProduceData as PartitionData,
+  PartitionProduceResponse,
+  ProduceRequestData,
+  ProduceResponseData,
+} from "../../protocol/types/produce.js";
 import type { Broker } from "../broker.js";
 import { quotaClient } from "../producer-ids.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
-
-interface PartitionData {
-  index: number;
-  records: Buffer | null;
-}
 
 function partitionResult(
   index: number,
@@ -36,7 +36,7 @@ function partitionResult(
   baseOffset = -1,
   logStartOffset = -1,
   logAppendTimeMs = -1,
-): Message {
+): PartitionProduceResponse {
   return {
     index,
     errorCode: code ? errorCode(code) : 0,
@@ -54,7 +54,7 @@ async function appendPartition(
   data: PartitionData,
   acks: number,
   client: string,
-): Promise<Message> {
+): Promise<PartitionProduceResponse> {
   const partition = broker.topics.partition(topic, data.index);
   if (!partition)
     return partitionResult(data.index, "UNKNOWN_TOPIC_OR_PARTITION", `no partition ${topic}-${data.index}`);
@@ -94,15 +94,16 @@ async function resolveTopic(broker: Broker, name: string): Promise<ErrorName | n
   }
 }
 
-export const produce: ApiHandler = {
+export const produce: ApiHandler<ProduceRequestData, ProduceResponseData> = {
   apiKey: 0,
   name: "Produce",
   minVersion: 0,
   maxVersion: 11,
   async handle(broker, request, ctx) {
-    const acks = request.acks as number;
+    const acks = request.acks;
     const client = quotaClient(ctx);
-    const topicData = request.topicData as { name: string; partitionData: PartitionData[] }[];
+    // v0-v12 name topics (v13 would name them by id).
+    const topicData = request.topicData.map((t) => ({ name: t.name ?? "", partitionData: t.partitionData }));
     let refusal: ErrorName | null = null;
     if (request.transactionalId) refusal = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
     else if (acks !== 0 && acks !== 1 && acks !== -1) refusal = "INVALID_REQUIRED_ACKS";
