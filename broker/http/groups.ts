@@ -24,8 +24,10 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import type { Int64 } from "../../protocol/reader.js";
+import type { ApiKey, RequestOf, ResponseOf } from "../../protocol/types/index.js";
+import { callApi } from "./call-api.js";
 import { ERROR_RESPONSES, HttpError } from "./errors.js";
-import { HTTP_CLIENT_ID, LATEST_OFFSET } from "./kafka-api.js";
+import { LATEST_OFFSET } from "./kafka-api.js";
 import { NO_QUERY } from "./schemas.js";
 import type { HttpServer } from "./server.js";
 
@@ -189,14 +191,12 @@ class GroupApi {
     private readonly request: FastifyRequest,
   ) {}
 
-  private async call(apiKey: number, version: number, body: Message): Promise<Message> {
-    const response = await this.server.broker.dispatcher.handle(apiKey, version, body, {
-      clientHost: this.request.ip,
-      listener: "http",
-      clientId: HTTP_CLIENT_ID,
-    });
-    if (response === null) throw new Error(`API ${apiKey} answered nothing`);
-    return response;
+  private call<K extends ApiKey, L extends Int64 = number>(
+    apiKey: K,
+    version: number,
+    body: RequestOf<K>,
+  ): Promise<ResponseOf<K, L>> {
+    return callApi<K, L>(this.server.broker.dispatcher, this.request.ip, apiKey, version, body);
   }
 
   async list(): Promise<Message[]> {
@@ -204,8 +204,8 @@ class GroupApi {
       statesFilter: [],
       typesFilter: [],
     });
-    if (response.errorCode !== 0) throw HttpError.kafka(response.errorCode as number, "listing groups");
-    return response.groups as Message[];
+    if (response.errorCode !== 0) throw HttpError.kafka(response.errorCode, "listing groups");
+    return response.groups;
   }
 
   /** The group as DescribeGroups reports it; null when it does not exist. */
@@ -214,28 +214,32 @@ class GroupApi {
       groups: [groupId],
       includeAuthorizedOperations: false,
     });
-    const group = (response.groups as Message[])[0];
+    const group = response.groups[0];
     if (!group) throw HttpError.kafka("UNKNOWN_SERVER_ERROR", `no description of group ${groupId}`);
     if (group.errorCode === errorCode("GROUP_ID_NOT_FOUND")) return null;
     if (group.errorCode !== 0) {
-      throw HttpError.kafka(group.errorCode as number, (group.errorMessage as string | null) ?? null);
+      throw HttpError.kafka(group.errorCode, group.errorMessage ?? null);
     }
     return group;
   }
 
   /** Every committed offset of the group. */
   async committed(groupId: string): Promise<Message[]> {
-    const response = await this.call(OFFSET_FETCH, HTTP_GROUP_API_VERSIONS.offsetFetch, {
-      groups: [{ groupId, topics: null }],
-      requireStable: false,
-    });
-    const group = (response.groups as Message[])[0];
+    const response = await this.call<typeof OFFSET_FETCH, Int64>(
+      OFFSET_FETCH,
+      HTTP_GROUP_API_VERSIONS.offsetFetch,
+      {
+        groups: [{ groupId, topics: null }],
+        requireStable: false,
+      },
+    );
+    const group = response.groups?.[0];
     if (!group) throw HttpError.kafka("UNKNOWN_SERVER_ERROR", `no offsets of group ${groupId}`);
-    if (group.errorCode !== 0) throw HttpError.kafka(group.errorCode as number, `offsets of ${groupId}`);
+    if (group.errorCode !== 0) throw HttpError.kafka(group.errorCode, `offsets of ${groupId}`);
     const out: Message[] = [];
-    for (const t of group.topics as Message[]) {
-      for (const p of t.partitions as Message[]) {
-        if (p.errorCode !== 0) throw HttpError.kafka(p.errorCode as number, `offset of ${t.name}`);
+    for (const t of group.topics) {
+      for (const p of t.partitions) {
+        if (p.errorCode !== 0) throw HttpError.kafka(p.errorCode, `offset of ${t.name}`);
         out.push({ topic: t.name, ...p });
       }
     }
