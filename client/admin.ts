@@ -287,7 +287,7 @@ export class Admin {
       }, this.cluster.retry);
       for (const p of r.topics[0].partitions) {
         Cluster.check(p.errorCode, `list offsets of ${topic}-${p.partitionIndex}`);
-        out.push({ partition: p.partitionIndex, offset: p.offset, timestamp: p.timestamp });
+        out.push({ partition: p.partitionIndex, offset: p.offset ?? -1, timestamp: p.timestamp ?? -1 });
       }
     }
     return out.sort((a, b) => a.partition - b.partition);

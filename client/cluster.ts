@@ -147,8 +147,8 @@ export class Cluster {
         { nodeId: b.nodeId, host: b.host, port: b.port },
       ]),
     );
-    this.controllerId = response.controllerId;
-    this.clusterId = response.clusterId;
+    this.controllerId = response.controllerId ?? -1;
+    this.clusterId = response.clusterId ?? null;
     for (const t of response.topics as {
       errorCode: number;
       name: string;

@@ -395,7 +395,7 @@ export class GroupMember {
       if (this.isLeader && !join.skipAssignment) {
         assignments = await this.leaderAssign(
           join.members as { memberId: string; groupInstanceId: string | null; metadata: Buffer }[],
-          join.protocolName,
+          join.protocolName ?? "",
         );
       }
       const sync = await conn.request(
