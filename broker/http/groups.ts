@@ -21,10 +21,12 @@
  */
 
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import type { Int64 } from "../../protocol/reader.js";
+import type { DescribedGroup } from "../../protocol/types/describe-groups.js";
 import type { ApiKey, RequestOf, ResponseOf } from "../../protocol/types/index.js";
+import type { ListedGroup } from "../../protocol/types/list-groups.js";
+import type { OffsetFetchResponsePartitions } from "../../protocol/types/offset-fetch.js";
 import { callApi } from "./call-api.js";
 import { ERROR_RESPONSES, HttpError } from "./errors.js";
 import { LATEST_OFFSET } from "./kafka-api.js";
@@ -185,6 +187,9 @@ function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
+/** A committed offset as OffsetFetch answers it, with its topic. */
+type CommittedOffset = OffsetFetchResponsePartitions<Int64> & { topic: string };
+
 class GroupApi {
   constructor(
     private readonly server: HttpServer,
@@ -199,7 +204,7 @@ class GroupApi {
     return callApi<K, L>(this.server.broker.dispatcher, this.request.ip, apiKey, version, body);
   }
 
-  async list(): Promise<Message[]> {
+  async list(): Promise<ListedGroup[]> {
     const response = await this.call(LIST_GROUPS, HTTP_GROUP_API_VERSIONS.listGroups, {
       statesFilter: [],
       typesFilter: [],
@@ -209,7 +214,7 @@ class GroupApi {
   }
 
   /** The group as DescribeGroups reports it; null when it does not exist. */
-  async describe(groupId: string): Promise<Message | null> {
+  async describe(groupId: string): Promise<DescribedGroup | null> {
     const response = await this.call(DESCRIBE_GROUPS, HTTP_GROUP_API_VERSIONS.describeGroups, {
       groups: [groupId],
       includeAuthorizedOperations: false,
@@ -224,7 +229,7 @@ class GroupApi {
   }
 
   /** Every committed offset of the group. */
-  async committed(groupId: string): Promise<Message[]> {
+  async committed(groupId: string): Promise<CommittedOffset[]> {
     const response = await this.call<typeof OFFSET_FETCH, Int64>(
       OFFSET_FETCH,
       HTTP_GROUP_API_VERSIONS.offsetFetch,
@@ -236,11 +241,12 @@ class GroupApi {
     const group = response.groups?.[0];
     if (!group) throw HttpError.kafka("UNKNOWN_SERVER_ERROR", `no offsets of group ${groupId}`);
     if (group.errorCode !== 0) throw HttpError.kafka(group.errorCode, `offsets of ${groupId}`);
-    const out: Message[] = [];
+    const out: CommittedOffset[] = [];
     for (const t of group.topics) {
       for (const p of t.partitions) {
         if (p.errorCode !== 0) throw HttpError.kafka(p.errorCode, `offset of ${t.name}`);
-        out.push({ topic: t.name, ...p });
+        // v8 names topics (ids are v10+).
+        out.push({ topic: t.name ?? "", ...p });
       }
     }
     return out;
@@ -257,14 +263,14 @@ class GroupApi {
   }
 }
 
-function membersOf(group: Message) {
+function membersOf(group: DescribedGroup) {
   const decode = group.protocolType === "consumer";
-  return (group.members as Message[]).map((m) => ({
-    member_id: m.memberId as string,
-    group_instance_id: (m.groupInstanceId as string | null) ?? null,
-    client_id: m.clientId as string,
-    client_host: m.clientHost as string,
-    assignments: decode ? (decodeConsumerAssignment(m.memberAssignment as Buffer) ?? []) : [],
+  return group.members.map((m) => ({
+    member_id: m.memberId,
+    group_instance_id: m.groupInstanceId ?? null,
+    client_id: m.clientId,
+    client_host: m.clientHost,
+    assignments: decode ? (decodeConsumerAssignment(m.memberAssignment) ?? []) : [],
   }));
 }
 
@@ -293,9 +299,9 @@ async function offsetRows(
     return r;
   };
   for (const c of await api.committed(groupId)) {
-    const r = row(c.topic as string, c.partitionIndex as number);
-    r.committed_offset = c.committedOffset as Int64;
-    r.metadata = (c.metadata as string | null) ?? null;
+    const r = row(c.topic, c.partitionIndex);
+    r.committed_offset = c.committedOffset;
+    r.metadata = c.metadata;
   }
   for (const m of members) {
     for (const a of m.assignments) for (const p of a.partitions) row(a.topic, p).member_id = m.member_id;
@@ -335,9 +341,9 @@ export const groupRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (ap
       return {
         groups: groups
           .map((g) => ({
-            group_id: g.groupId as string,
-            protocol_type: g.protocolType as string,
-            state: g.groupState as string,
+            group_id: g.groupId,
+            protocol_type: g.protocolType,
+            state: g.groupState ?? "",
           }))
           .sort((a, b) => (a.group_id < b.group_id ? -1 : a.group_id > b.group_id ? 1 : 0)),
       };
@@ -366,9 +372,9 @@ export const groupRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (ap
       const offsets = await offsetRows(api, groupId, members);
       return {
         group_id: groupId,
-        state: group.groupState as string,
-        protocol_type: group.protocolType as string,
-        protocol: (group.protocolData as string) || null,
+        state: group.groupState,
+        protocol_type: group.protocolType,
+        protocol: group.protocolData || null,
         members,
         offsets,
         total_lag: offsets.reduce((sum, o) => sum + (o.lag ?? 0), 0),
