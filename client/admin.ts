@@ -345,7 +345,7 @@ export class Admin {
         this.cluster.retry,
       );
       Cluster.check(r.errorCode, "list groups");
-      for (const g of r.groups as { groupId: string; protocolType: string; groupState: string }[]) {
+      for (const g of r.groups) {
         out.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState ?? "" });
       }
     }

@@ -250,12 +250,7 @@ export class Connection {
     let r = await this.send(API_VERSIONS, 3, { clientSoftwareName: "samsa", clientSoftwareVersion: "0.1.0" });
     if (r.errorCode !== 0) r = await this.send(API_VERSIONS, 0, {});
     if (r.errorCode !== 0) throw new KafkaError(errorName(r.errorCode), "ApiVersions failed");
-    this.versions = new Map(
-      (r.apiKeys as { apiKey: number; minVersion: number; maxVersion: number }[]).map((k) => [
-        k.apiKey,
-        { min: k.minVersion, max: k.maxVersion },
-      ]),
-    );
+    this.versions = new Map(r.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]));
   }
 
   /** The version to use for `apiKey`: the highest both sides speak. */
