@@ -7,8 +7,12 @@
  * A topic named (or an id given) more than once is answered once, as Kafka does: the answer is
  * bounded by the cluster, never multiplied by the request (docs/decisions/0019).
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
+import type {
+  MetadataRequestData,
+  MetadataResponseData,
+  MetadataResponseTopic,
+} from "../../protocol/types/metadata.js";
 import type { Broker } from "../broker.js";
 import { NULL_TOPIC_ID, type TopicRecord } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
@@ -17,7 +21,7 @@ import type { ApiHandler } from "./types.js";
 /** Kafka's "authorized operations not requested" marker. */
 const OPERATIONS_OMITTED = -2147483648;
 
-export function describeTopic(topic: TopicRecord): Message {
+export function describeTopic(topic: TopicRecord): MetadataResponseTopic {
   return {
     errorCode: 0,
     name: topic.name,
@@ -36,7 +40,11 @@ export function describeTopic(topic: TopicRecord): Message {
   };
 }
 
-function topicError(name: string | null, topicId: string, code: Parameters<typeof errorCode>[0]): Message {
+function topicError(
+  name: string | null,
+  topicId: string,
+  code: Parameters<typeof errorCode>[0],
+): MetadataResponseTopic {
   return {
     errorCode: errorCode(code),
     name,
@@ -47,7 +55,11 @@ function topicError(name: string | null, topicId: string, code: Parameters<typeo
   };
 }
 
-async function resolveTopic(broker: Broker, name: string, autoCreate: boolean): Promise<Message> {
+async function resolveTopic(
+  broker: Broker,
+  name: string,
+  autoCreate: boolean,
+): Promise<MetadataResponseTopic> {
   try {
     const topic = await broker.topics.getOrCreate(name, autoCreate);
     return topic ? describeTopic(topic) : topicError(name, NULL_TOPIC_ID, "UNKNOWN_TOPIC_OR_PARTITION");
@@ -58,7 +70,7 @@ async function resolveTopic(broker: Broker, name: string, autoCreate: boolean): 
 }
 
 /** The requested topics, each name and each id once, in the order first named. */
-function distinctTopics<T extends { name: string | null; topicId: string }>(requested: T[]): T[] {
+function distinctTopics<T extends { name: string | null; topicId?: string }>(requested: T[]): T[] {
   const seen = new Set<string>();
   return requested.filter((t) => {
     const key = t.name === null || t.name === undefined ? `i:${t.topicId}` : `n:${t.name}`;
@@ -68,24 +80,25 @@ function distinctTopics<T extends { name: string | null; topicId: string }>(requ
   });
 }
 
-export const metadata: ApiHandler = {
+export const metadata: ApiHandler<MetadataRequestData, MetadataResponseData> = {
   apiKey: 3,
   name: "Metadata",
   minVersion: 0,
   maxVersion: 13,
   async handle(broker, request, ctx) {
-    const requested = request.topics as { name: string | null; topicId: string }[] | null;
+    const requested = request.topics;
     const all = requested === null || (ctx.apiVersion === 0 && requested.length === 0);
-    const autoCreate = ctx.apiVersion < 4 ? true : Boolean(request.allowAutoTopicCreation);
-    let topics: Message[];
+    const autoCreate = ctx.apiVersion < 4 ? true : (request.allowAutoTopicCreation ?? true);
+    let topics: MetadataResponseTopic[];
     if (all) {
       topics = broker.store.topics().map(describeTopic);
     } else {
       topics = [];
       for (const t of distinctTopics(requested)) {
         if (t.name === null || t.name === undefined) {
-          const byId = broker.store.topicById(t.topicId);
-          topics.push(byId ? describeTopic(byId) : topicError(null, t.topicId, "UNKNOWN_TOPIC_ID"));
+          const topicId = t.topicId ?? NULL_TOPIC_ID;
+          const byId = broker.store.topicById(topicId);
+          topics.push(byId ? describeTopic(byId) : topicError(null, topicId, "UNKNOWN_TOPIC_ID"));
         } else {
           topics.push(await resolveTopic(broker, t.name, autoCreate));
         }
