@@ -870,6 +870,16 @@ export class Partition {
     this.producers.clear();
   }
 
+  /**
+   * The leader's log start offset (records deleted or expired there), as far as this follower's
+   * high watermark reaches; never moves back. Segments wholly below it are deleted.
+   */
+  async updateFollowerLogStartOffset(logStartOffset: number): Promise<void> {
+    invariant(this.roleNow === "follower", `${this.name()} is not a follower`);
+    const target = Math.min(logStartOffset, this.log.highWatermark);
+    if (target > this.log.logStartOffset) await this.log.advanceLogStartOffset(target);
+  }
+
   /** The latest epoch of this replica's epoch cache (-1: none): a follower's last fetched epoch. */
   get latestEpoch(): number {
     return this.log.epochs.latestEpoch();

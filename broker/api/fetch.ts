@@ -1,7 +1,8 @@
 /**
  * Fetch (key 1), v4-v17, sessionless. v13+ name topics by id (KIP-516) instead of by name.
  * Validation order: a replica id >= 0 (a follower; v15+ in ReplicaState) from a caller that is
- * not inter-broker (RequestContext.interBroker) -> CLUSTER_AUTHORIZATION_FAILED; a session id
+ * not inter-broker (RequestContext.interBroker) -> CLUSTER_AUTHORIZATION_FAILED (at the top, v7+, and
+ * on every partition, where v4-v6 clients read it); a session id
  * other than 0, or an epoch other than 0 / -1 -> FETCH_SESSION_ID_NOT_FOUND (every answer carries
  * session id 0: no session is created, so clients keep sending full fetches); per topic (v13+): an
  * id that names no topic -> UNKNOWN_TOPIC_ID on each of its partitions, as Kafka answers; per
@@ -209,6 +210,18 @@ async function collect(
   return { responses, bytes };
 }
 
+/** One answer per requested partition. */
+function everyPartition(
+  topics: FetchTopic[],
+  answer: (p: FetchPartition) => PartitionData,
+): FetchableTopicResponse[] {
+  return topics.map((t) => ({
+    topic: t.topic ?? "",
+    topicId: t.topicId,
+    partitions: t.partitions.map(answer),
+  }));
+}
+
 /** Resolves after an append to any of the partitions, or after `ms`. */
 function waitForAppend(broker: Broker, topics: FetchTopic[], ms: number): Promise<void> {
   return new Promise((resolve) => {
@@ -253,7 +266,13 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
       ctx.apiVersion >= REPLICA_STATE_VERSION
         ? (request.replicaState?.replicaId ?? -1)
         : (request.replicaId ?? -1);
-    if (replicaId >= 0 && !ctx.interBroker) return answer("CLUSTER_AUTHORIZATION_FAILED", []);
+    if (replicaId >= 0 && !ctx.interBroker) {
+      const refused = "CLUSTER_AUTHORIZATION_FAILED";
+      return answer(
+        refused,
+        everyPartition(topics, (p) => partitionResult(p.partition, refused, readCommitted)),
+      );
+    }
     const readPartition = replicaId >= 0 ? followerRead(replicaId) : consumerRead;
     if (request.sessionId !== 0 || (request.sessionEpoch !== 0 && request.sessionEpoch !== -1)) {
       return answer("FETCH_SESSION_ID_NOT_FOUND", []);

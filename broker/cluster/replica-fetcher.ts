@@ -38,6 +38,7 @@ import type {
   OffsetForLeaderEpochResponseData,
   OffsetForLeaderTopic,
 } from "../../protocol/types/offset-for-leader-epoch.js";
+import { readInt64 } from "../../protocol/varint.js";
 import type { BrokerConfig } from "../config.js";
 import type { EpochEndOffset, Partition } from "../partition.js";
 
@@ -52,6 +53,8 @@ const OFFSET_FOR_LEADER_EPOCH_VERSION = 4;
 /** Sessionless: every fetch is a full one (the leader creates no session). */
 const FINAL_SESSION_EPOCH = -1;
 const NO_EPOCH = -1;
+/** A batch starts with its int64 base offset. */
+const BASE_OFFSET_BYTES = 8;
 /** The longest idle wait between looks at delayed partitions. */
 const IDLE_WAIT_MS_MAX = 60_000;
 
@@ -115,23 +118,16 @@ interface Follow {
   retryAtMs: number;
 }
 
-/** Where to truncate, and whether the divergence is resolved there. */
-export interface TruncationPoint {
-  offset: number;
-  complete: boolean;
-}
-
-/** Kafka's truncation rule over the leader's end of an epoch (see the file comment). */
-export function truncationPoint(leader: EpochEndOffset, partition: Partition): TruncationPoint {
+/** Where to truncate by Kafka's rule, given the leader's end of an epoch (see the file comment). */
+export function truncationOffset(leader: EpochEndOffset, partition: Partition): number {
   const logEnd = partition.logEndOffset;
-  if (leader.endOffset < 0 || leader.epoch < 0)
-    return { offset: Math.min(partition.highWatermark, logEnd), complete: true };
+  if (leader.endOffset < 0 || leader.epoch < 0) return Math.min(partition.highWatermark, logEnd);
   const local = partition.localEpochEndOffset(leader.epoch);
-  if (local.epoch < 0 || local.endOffset < 0)
-    return { offset: Math.min(leader.endOffset, logEnd), complete: true };
-  if (local.epoch === leader.epoch)
-    return { offset: Math.min(leader.endOffset, local.endOffset, logEnd), complete: true };
-  return { offset: Math.min(local.endOffset, logEnd), complete: false };
+  if (local.epoch < 0 || local.endOffset < 0) return Math.min(leader.endOffset, logEnd);
+  if (local.epoch === leader.epoch) return Math.min(leader.endOffset, local.endOffset, logEnd);
+  // The leader has no epoch between the local one and its own: what follows the local one goes,
+  // and the next round compares the local epoch.
+  return Math.min(local.endOffset, logEnd);
 }
 
 const key = (p: Partition): string => `${p.topic}\u0000${p.index}`;
@@ -335,7 +331,7 @@ export class ReplicaFetcher {
         }
         const leader = { epoch: r.leaderEpoch ?? NO_EPOCH, endOffset: r.endOffset };
         await this.applyGuarded(a.follow, a.generation, () =>
-          this.truncateTo(a.follow, truncationPoint(leader, a.follow.partition).offset),
+          this.truncateTo(a.follow, truncationOffset(leader, a.follow.partition)),
         );
       }
     }
@@ -436,12 +432,19 @@ export class ReplicaFetcher {
     const p = a.follow.partition;
     const diverging = data.divergingEpoch;
     if (diverging && diverging.epoch >= 0) {
-      const point = truncationPoint(diverging, p);
-      await this.truncateTo(a.follow, point.offset);
+      await this.truncateTo(a.follow, truncationOffset(diverging, p));
       return;
     }
-    if (data.records && data.records.length > 0) await p.appendAsFollower(data.records);
+    const records = data.records;
+    if (records && records.length >= BASE_OFFSET_BYTES) {
+      // An empty log restarted inside the leader's first batch (its log start is mid-batch) takes
+      // the batch whole from its base offset, as Kafka's follower does.
+      const base = readInt64(records, 0);
+      if (base < p.logEndOffset && p.logEndOffset === p.logStartOffset) await p.truncateFullyAndStartAt(base);
+      await p.appendAsFollower(records);
+    }
     if (data.highWatermark >= 0) p.updateFollowerHighWatermark(data.highWatermark);
+    if ((data.logStartOffset ?? -1) >= 0) await p.updateFollowerLogStartOffset(data.logStartOffset ?? -1);
   }
 
   private async onFetchError(a: Asked, data: PartitionData): Promise<void> {
