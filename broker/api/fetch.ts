@@ -150,8 +150,11 @@ const consumerRead: PartitionRead = async (partition, p, maxBytes, firstWhole, r
   return base;
 };
 
-/** A follower's read (Partition.fetchForFollower): up to the log end, or where it diverged. */
-function followerRead(replicaId: number): PartitionRead {
+/**
+ * A follower's read (Partition.fetchForFollower): up to the log end, or where it diverged.
+ * `brokerEpoch`: its registration epoch (v15+ ReplicaState.ReplicaEpoch; -1 before, KIP-903).
+ */
+function followerRead(replicaId: number, brokerEpoch: number): PartitionRead {
   return async (partition, p, maxBytes, firstWhole, readCommitted) => {
     const base = partitionResult(p.partition, null, readCommitted);
     try {
@@ -159,6 +162,7 @@ function followerRead(replicaId: number): PartitionRead {
         maxBytes,
         minOneBatch: firstWhole,
         currentLeaderEpoch: p.currentLeaderEpoch,
+        brokerEpoch,
       });
       base.records = got.records;
       if (got.divergingEpoch) base.divergingEpoch = got.divergingEpoch;
@@ -273,7 +277,8 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
         everyPartition(topics, (p) => partitionResult(p.partition, refused, readCommitted)),
       );
     }
-    const readPartition = replicaId >= 0 ? followerRead(replicaId) : consumerRead;
+    const brokerEpoch = request.replicaState?.replicaEpoch ?? -1;
+    const readPartition = replicaId >= 0 ? followerRead(replicaId, brokerEpoch) : consumerRead;
     if (request.sessionId !== 0 || (request.sessionEpoch !== 0 && request.sessionEpoch !== -1)) {
       return answer("FETCH_SESSION_ID_NOT_FOUND", []);
     }

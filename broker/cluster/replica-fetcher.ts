@@ -137,6 +137,12 @@ interface Asked {
   follow: Follow;
   generation: number;
   fetchOffset: number;
+  /** The partition's leader epoch when asked: the answer is applied under it or not at all. */
+  leaderEpoch: number;
+}
+
+function asked(follow: Follow, fetchOffset: number): Asked {
+  return { follow, generation: follow.generation, fetchOffset, leaderEpoch: follow.partition.leaderEpoch };
 }
 
 export class ReplicaFetcher {
@@ -299,10 +305,11 @@ export class ReplicaFetcher {
     for (const f of follows) {
       const p = f.partition;
       if (p.logEndOffset === p.logStartOffset) f.truncating = false;
-      else if (p.latestEpoch >= 0) asking.push({ follow: f, generation: f.generation, fetchOffset: -1 });
+      else if (p.latestEpoch >= 0) asking.push(asked(f, -1));
       // Records without an epoch: only the high watermark is known to be the leader's too.
       else {
-        this.applying = this.applyGuarded(f, f.generation, () => this.truncateTo(f, p.highWatermark));
+        const a = asked(f, -1);
+        this.applying = this.applyGuarded(f, f.generation, () => this.truncateTo(a, p.highWatermark));
         await this.applying;
       }
     }
@@ -331,25 +338,26 @@ export class ReplicaFetcher {
         }
         const leader = { epoch: r.leaderEpoch ?? NO_EPOCH, endOffset: r.endOffset };
         await this.applyGuarded(a.follow, a.generation, () =>
-          this.truncateTo(a.follow, truncationOffset(leader, a.follow.partition)),
+          this.truncateTo(a, truncationOffset(leader, a.follow.partition)),
         );
       }
     }
   }
 
   /** Truncates `f`'s log to `offset` (if below its end); its truncation phase is over. */
-  private async truncateTo(f: Follow, offset: number): Promise<void> {
+  private async truncateTo(a: Asked, offset: number): Promise<void> {
+    const f = a.follow;
     f.truncating = false;
     if (offset >= f.partition.logEndOffset) {
       // Nothing to cut, but epochs past the log end still leave the cache (Partition.truncateTo).
-      await f.partition.truncateTo(f.partition.logEndOffset);
+      await f.partition.truncateTo(f.partition.logEndOffset, a.leaderEpoch);
       return;
     }
     this.settings.logger?.info(
       { topic: f.partition.topic, partition: f.partition.index, from: f.partition.logEndOffset, to: offset },
       "follower truncates where its log diverged from the leader's",
     );
-    await f.partition.truncateTo(offset);
+    await f.partition.truncateTo(offset, a.leaderEpoch);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -358,24 +366,20 @@ export class ReplicaFetcher {
   private async fetch(conn: Connection, follows: Follow[]): Promise<void> {
     const byId = follows.every((f) => f.topicId !== null);
     const version = byId ? FETCH_VERSION_BY_ID : FETCH_VERSION_BY_NAME;
-    const asked = follows.map((f) => ({
-      follow: f,
-      generation: f.generation,
-      fetchOffset: f.partition.logEndOffset,
-    }));
-    const response = await conn.send(FETCH, version, this.fetchRequest(asked, byId));
+    const asking = follows.map((f) => asked(f, f.partition.logEndOffset));
+    const response = await conn.send(FETCH, version, this.fetchRequest(asking, byId));
     if ((response.errorCode ?? 0) !== 0) {
       const code = errorName(response.errorCode ?? 0);
       throw new KafkaError(code, `replica fetch from broker ${this.leader.nodeId} refused`);
     }
-    this.applying = this.applyFetch(response, asked, byId);
+    this.applying = this.applyFetch(response, asking, byId);
     await this.applying;
   }
 
   private fetchRequest(asked: Asked[], byId: boolean): FetchRequestData {
     const s = this.settings;
     const topics = new Map<string, FetchRequestData["topics"][number]>();
-    for (const { follow, fetchOffset } of asked) {
+    for (const { follow, fetchOffset, leaderEpoch } of asked) {
       const p = follow.partition;
       const name = byId ? (follow.topicId as string) : p.topic;
       let topic = topics.get(name);
@@ -385,7 +389,7 @@ export class ReplicaFetcher {
       }
       topic.partitions.push({
         partition: p.index,
-        currentLeaderEpoch: p.leaderEpoch,
+        currentLeaderEpoch: leaderEpoch,
         fetchOffset,
         lastFetchedEpoch: p.latestEpoch,
         logStartOffset: p.logStartOffset,
@@ -432,7 +436,7 @@ export class ReplicaFetcher {
     const p = a.follow.partition;
     const diverging = data.divergingEpoch;
     if (diverging && diverging.epoch >= 0) {
-      await this.truncateTo(a.follow, truncationOffset(diverging, p));
+      await this.truncateTo(a, truncationOffset(diverging, p));
       return;
     }
     const records = data.records;
@@ -440,11 +444,13 @@ export class ReplicaFetcher {
       // An empty log restarted inside the leader's first batch (its log start is mid-batch) takes
       // the batch whole from its base offset, as Kafka's follower does.
       const base = readInt64(records, 0);
-      if (base < p.logEndOffset && p.logEndOffset === p.logStartOffset) await p.truncateFullyAndStartAt(base);
-      await p.appendAsFollower(records);
+      const empty = p.logEndOffset === p.logStartOffset;
+      if (base < p.logEndOffset && empty) await p.truncateFullyAndStartAt(base, a.leaderEpoch);
+      await p.appendAsFollower(records, a.leaderEpoch);
     }
-    if (data.highWatermark >= 0) p.updateFollowerHighWatermark(data.highWatermark);
-    if ((data.logStartOffset ?? -1) >= 0) await p.updateFollowerLogStartOffset(data.logStartOffset ?? -1);
+    if (data.highWatermark >= 0) p.updateFollowerHighWatermark(data.highWatermark, a.leaderEpoch);
+    const leaderStart = data.logStartOffset ?? -1;
+    if (leaderStart >= 0) await p.updateFollowerLogStartOffset(leaderStart, a.leaderEpoch);
   }
 
   private async onFetchError(a: Asked, data: PartitionData): Promise<void> {
@@ -464,9 +470,9 @@ export class ReplicaFetcher {
             { topic: p.topic, partition: p.index, from: a.fetchOffset, to: leaderStart },
             "follower behind the leader's log start restarts there",
           );
-          await p.truncateFullyAndStartAt(leaderStart);
+          await p.truncateFullyAndStartAt(leaderStart, a.leaderEpoch);
         } else {
-          await this.truncateTo(a.follow, Math.min(data.highWatermark, p.logEndOffset));
+          await this.truncateTo(a, Math.min(data.highWatermark, p.logEndOffset));
         }
       },
       a.fetchOffset,
@@ -525,7 +531,7 @@ export class ReplicaFetcher {
 
 function epochRequest(localId: number, asked: Asked[]): OffsetForLeaderEpochRequestData {
   const topics = new Map<string, OffsetForLeaderTopic>();
-  for (const { follow } of asked) {
+  for (const { follow, leaderEpoch } of asked) {
     const p = follow.partition;
     let topic = topics.get(p.topic);
     if (!topic) {
@@ -534,7 +540,7 @@ function epochRequest(localId: number, asked: Asked[]): OffsetForLeaderEpochRequ
     }
     topic.partitions.push({
       partition: p.index,
-      currentLeaderEpoch: p.leaderEpoch,
+      currentLeaderEpoch: leaderEpoch,
       leaderEpoch: p.latestEpoch,
     });
   }
