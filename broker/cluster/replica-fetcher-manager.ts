@@ -54,6 +54,11 @@ export class ReplicaFetcherManager {
     });
   }
 
+  /** Resolves once every call made so far has taken effect. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
   /** The fetcher that follows `partition`, if any (for tests and status). */
   fetcherFor(partition: Partition): ReplicaFetcher | undefined {
     return this.fetcherOf.get(partitionKey(partition));

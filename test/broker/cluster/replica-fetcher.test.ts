@@ -17,7 +17,10 @@ import {
   ReplicaFetcher,
   type ReplicaFetcherSettings,
 } from "../../../broker/cluster/replica-fetcher.js";
+import { ReplicaFetcherHook } from "../../../broker/cluster/replica-fetcher-hook.js";
 import { ReplicaFetcherManager } from "../../../broker/cluster/replica-fetcher-manager.js";
+import { NO_LEADER } from "../../../broker/metadata/cluster.js";
+import { MemoryClusterStore } from "../../../broker/metadata/memory-store.js";
 import { Partition } from "../../../broker/partition.js";
 import { ProducerIds } from "../../../broker/producer-ids.js";
 import type { Message } from "../../../protocol/codec.js";
@@ -448,6 +451,46 @@ describe("the replica fetcher manager", () => {
     expect(await bytes(follower)).toEqual(await bytes(leader));
     await manager.stop();
     expect(manager.allFetchers()).toHaveLength(0);
+  });
+});
+
+describe("the replica fetcher hook (the replica manager's FollowerHook)", () => {
+  it("points a follower at its leader's registered endpoint, waits while it has none, and lets go", async () => {
+    const leader = leaderPartition();
+    const { partition: follower } = await followerPartition();
+    follower.makeFollower(leader.leaderEpoch, LEADER, leader.partitionEpoch);
+    const store = new MemoryClusterStore();
+    const manager = new ReplicaFetcherManager(SETTINGS);
+    const hook = new ReplicaFetcherHook(manager, store);
+    cleanups.push(async () => {
+      hook.close();
+      await manager.stop();
+      await store.close();
+    });
+    const info = { nodeId: LEADER, host: "127.0.0.1", port: tb.port, rack: null, httpPort: null };
+    const fetchers = async () => {
+      await manager.settled();
+      return manager.allFetchers().length;
+    };
+
+    // No registration of the leader yet: nothing to fetch from.
+    hook.onFollow(follower, LEADER);
+    expect(await fetchers()).toBe(0);
+    const session = await store.register(info);
+    await produce(batchOf(2, "a"));
+    await caughtUp(leader, follower);
+
+    // The leader's registration goes: the follower waits; it comes back: fetching goes on.
+    await session.close();
+    expect(await fetchers()).toBe(0);
+    await produce(batchOf(2, "b"));
+    await store.register(info);
+    await caughtUp(leader, follower);
+
+    hook.onStopFollowing(follower);
+    expect(await fetchers()).toBe(0);
+    hook.onFollow(follower, NO_LEADER);
+    expect(await fetchers()).toBe(0);
   });
 });
 
