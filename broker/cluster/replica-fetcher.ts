@@ -9,8 +9,10 @@
  * 2. fetches the others from their log end offset with their latest epoch as LastFetchedEpoch
  *    (Fetch v12, or v15 with ReplicaState when every partition has a topic id), and applies each
  *    answer: a diverging epoch -> the truncation rule, and fetching goes on (KIP-320: a second
- *    divergence is found by the next fetch); records -> `appendAsFollower`; the leader's high
- *    watermark -> `updateFollowerHighWatermark`; OFFSET_OUT_OF_RANGE below the leader's log start
+ *    divergence is found by the next fetch); records -> `appendAsFollower` (an empty log restarted
+ *    inside the leader's first batch first restarts at that batch's base, as Kafka's follower
+ *    does); the leader's high watermark and log start -> `updateFollowerHighWatermark`,
+ *    `updateFollowerLogStartOffset`; OFFSET_OUT_OF_RANGE below the leader's log start
  *    -> `truncateFullyAndStartAt` there (above it, where epochs could not tell: truncate to the
  *    leader's high watermark); FENCED_LEADER_EPOCH -> the partition waits for new metadata (its
  *    epoch is stale until the replica manager re-points it); NOT_LEADER_OR_FOLLOWER and
@@ -24,8 +26,10 @@
  * the next round (OffsetForLeaderEpoch or the next fetch's divergence) goes on from there; no
  * local epoch that old -> truncate to the lesser of O and the log end (done).
  *
- * An answer is applied only if the partition is still followed under the same `follow` (a
- * generation) and its log end is still the offset fetched; `remove` waits for an answer being
+ * An answer is applied only if the partition is still followed under the same `add` (a
+ * generation), still follows this leader, and its log end is still the offset fetched; the
+ * Partition's follower methods get the leader epoch the request was made under and refuse it once
+ * the partition moved on (FENCED_LEADER_EPOCH: held back). `remove` waits for an answer being
  * applied, so nothing is appended after it resolves. `stop` closes the connection (also one still
  * being opened) and every timer, and resolves once the loop has ended.
  */
