@@ -472,6 +472,29 @@ describe("Controller", () => {
     ]);
   });
 
+  it("gives a sole-ISR leader that restarted before a pass saw it go a new leader epoch", async () => {
+    const { store, hold } = heldWrites();
+    const { sessions, controller } = await cluster([1, 2], {}, [], store);
+    await controller.createTopic({ name: "t", partitions: 1, replicationFactor: 2, assignments: [[1, 2]] });
+    await controller.createTopic({
+      name: "busy",
+      partitions: 1,
+      replicationFactor: 2,
+      assignments: [[2, 1]],
+    });
+    const change = { partition: 0, brokerEpoch: -1, leaderEpoch: 0, partitionEpoch: 0 };
+    await controller.alterPartition([{ ...change, topic: "t", brokerId: 1, newIsr: [1] }]);
+    // The queue is busy while broker 1 stops and starts again: the pass sees it live, same id.
+    const release = hold();
+    const busy = controller.alterPartition([{ ...change, topic: "busy", brokerId: 2, newIsr: [2] }]);
+    await sessions.get(1)!.close();
+    await register(store, 1);
+    release();
+    await busy;
+    await waitFor(() => partitions(store, "t")[0].leaderEpoch === 1, "a new leader epoch for broker 1");
+    expect(partitions(store, "t")[0]).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 1 });
+  });
+
   it("reacts to a broker marking itself shutting down", async () => {
     const { store, sessions, controller } = await cluster([1, 2, 3]);
     await controller.createTopic({ name: "t", partitions: 3, replicationFactor: 3 });
