@@ -470,7 +470,7 @@ export class EtcdClusterStore implements ClusterStore {
   private changeTopic<T>(
     ctl: ControllerSession,
     name: string,
-    change: (topic: StoredTopic) => { write: StoredTopic; result: T } | { result: T },
+    change: (topic: StoredTopic, modRevision: number) => { write: StoredTopic; result: T } | { result: T },
   ): Promise<T> {
     return this.serially("topics", () => this.changeTopicNow(ctl, name, change));
   }
@@ -478,13 +478,13 @@ export class EtcdClusterStore implements ClusterStore {
   private async changeTopicNow<T>(
     ctl: ControllerSession,
     name: string,
-    change: (topic: StoredTopic) => { write: StoredTopic; result: T } | { result: T },
+    change: (topic: StoredTopic, modRevision: number) => { write: StoredTopic; result: T } | { result: T },
   ): Promise<T> {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS_MAX; attempt++) {
       this.assertController(ctl);
       const read = await this.readTopic(name);
       if (!read) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
-      const decided = change(read.topic);
+      const decided = change(read.topic, read.modRevision);
       if (!("write" in decided)) return decided.result;
       const key = this.key(topicKey(name));
       const compare = { key, target: "MOD", result: "EQUAL", mod_revision: String(read.modRevision) };
@@ -556,16 +556,27 @@ export class EtcdClusterStore implements ClusterStore {
   ): Promise<boolean> {
     const problem = partitionProblem(next);
     if (problem) throw new KafkaError("INVALID_REQUEST", `topic ${topic}: ${problem}`);
-    return this.changeTopic(ctl, topic, (stored) => {
+    let refusedAt = 0;
+    const written = await this.changeTopic(ctl, topic, (stored, modRevision) => {
       const current = stored.partitions[next.partition];
       if (!current)
         throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `${topic}-${next.partition} does not exist`);
-      if (current.partitionEpoch !== expectedPartitionEpoch) return { result: false };
-      if (next.partitionEpoch <= current.partitionEpoch)
-        throw new KafkaError("INVALID_REQUEST", `partition epoch ${next.partitionEpoch} does not grow`);
+      if (current.partitionEpoch !== expectedPartitionEpoch) {
+        refusedAt = modRevision;
+        return { result: false };
+      }
+      if (next.partitionEpoch <= current.partitionEpoch || next.leaderEpoch < current.leaderEpoch)
+        throw new KafkaError(
+          "INVALID_REQUEST",
+          `${topic}-${next.partition}: partition epoch must grow (${current.partitionEpoch} -> ${next.partitionEpoch}) and leader epoch never fall (${current.leaderEpoch} -> ${next.leaderEpoch})`,
+        );
       const partitions = stored.partitions.map((p, i) => (i === next.partition ? next : p));
       return { write: { ...stored, partitions }, result: true };
     });
+    // A lost compare-and-set answers once the view shows what refused it, so the caller's next
+    // decision (read from the view) is not the same stale one again.
+    if (!written) await this.waitForRevision(refusedAt);
+    return written;
   }
 
   // ---- producer ids ------------------------------------------------------------------------

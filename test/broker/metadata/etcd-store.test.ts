@@ -163,6 +163,36 @@ describe("EtcdClusterStore", () => {
     expect(kinds).toEqual(["topic", "partition", "topic", "topic", "topic"]);
   });
 
+  it("a lost compare-and-set answers once the view shows the state that refused it", async () => {
+    const prefix = `/store-test/${nextPrefix++}/`;
+    const a = await EtcdClusterStore.open(options(prefix));
+    opened.push(a);
+    const ctl = await a.campaign(1);
+    await a.createTopic(ctl, topic("t"));
+    // a's watch is held from now on; it delivers what it holds a turn after a's next read.
+    const held: unknown[] = [];
+    const watched = a as unknown as { onWatchMessage(message: unknown): void };
+    const deliver = watched.onWatchMessage.bind(a);
+    watched.onWatchMessage = (message) => held.push(message);
+    const release = () => {
+      watched.onWatchMessage = deliver;
+      for (const message of held.splice(0)) deliver(message);
+    };
+    const range = a.client.range.bind(a.client);
+    a.client.range = async (...args) => {
+      const answer = await range(...args);
+      setImmediate(release);
+      return answer;
+    };
+    // Another writer (a controller's write the view has not shown yet) moved partition 0 on.
+    const moved = { ...topic("t"), partitions: [partition(0, 1), partition(1)] };
+    const key = Buffer.from(`${prefix}topics/t`).toString("base64");
+    const value = Buffer.from(JSON.stringify({ id: moved.id, configs: {}, partitions: moved.partitions }));
+    await etcd.request("/v3/kv/put", { key, value: value.toString("base64") });
+    expect(await a.updatePartition(ctl, "t", 0, { ...partition(0, 1), isr: [1] })).toBe(false);
+    expect(a.topic("t")?.partitions[0].partitionEpoch).toBe(1);
+  });
+
   it("producer id blocks from several stores never overlap", async () => {
     const stores = await cluster(3);
     const blocks = await Promise.all(
