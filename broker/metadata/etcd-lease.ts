@@ -8,6 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { EtcdClient } from "./etcd-client.js";
+import { callListener, callListenerSoon, type ListenerFault } from "./listeners.js";
 
 /** How much longer etcd keeps a lease than its holder trusts it (timer lateness, clock rates). */
 export const LEASE_TTL_MARGIN_MS = 1000;
@@ -30,17 +31,18 @@ export class EtcdLease {
     readonly id: string,
     private readonly timing: LeaseTiming,
     grantSentAt: number,
+    private readonly fault: ListenerFault,
   ) {
     this.lastRenewedAt = grantSentAt;
     this.armFence();
     this.scheduleHeartbeat();
   }
 
-  /** Grants a lease and starts renewing it. */
-  static async grant(client: EtcdClient, timing: LeaseTiming): Promise<EtcdLease> {
+  /** Grants a lease and starts renewing it; a lost-listener's throw goes to `fault`. */
+  static async grant(client: EtcdClient, timing: LeaseTiming, fault: ListenerFault): Promise<EtcdLease> {
     const sentAt = performance.now();
     const { id } = await client.grant(Math.ceil((timing.sessionTimeoutMs + LEASE_TTL_MARGIN_MS) / 1000));
-    return new EtcdLease(client, id, timing, sentAt);
+    return new EtcdLease(client, id, timing, sentAt, fault);
   }
 
   /** Whether the holder may still act on the lease. */
@@ -50,7 +52,7 @@ export class EtcdLease {
 
   /** `listener` runs once when the lease is lost (not when it is revoked by its holder). */
   onLost(listener: () => void): void {
-    if (this.lost) queueMicrotask(listener);
+    if (this.lost) callListenerSoon(listener, this.fault);
     else this.listeners.push(listener);
   }
 
@@ -103,17 +105,6 @@ export class EtcdLease {
     this.lost = true;
     clearTimeout(this.heartbeat);
     clearTimeout(this.fence);
-    for (const listener of this.listeners.splice(0)) callListener(listener);
-  }
-}
-
-/** Runs a listener; a throw is a bug of the listener, rethrown outside the store's own step. */
-export function callListener(run: () => void): void {
-  try {
-    run();
-  } catch (err) {
-    queueMicrotask(() => {
-      throw err;
-    });
+    for (const listener of this.listeners.splice(0)) callListener(listener, this.fault);
   }
 }

@@ -15,6 +15,7 @@
  *   has compacted that revision away, the view is read anew and a `resync` event is emitted.
  */
 import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
 import { KafkaError } from "../../protocol/errors.js";
 import type { BrokerConfig } from "../config.js";
 import type {
@@ -30,8 +31,9 @@ import type {
 } from "./cluster.js";
 import { frozenConfigs, partitionProblem, topicProblem } from "./cluster-checks.js";
 import { b64, type Compare, EtcdClient, type RequestOp, rangeKvs, type WatchMessage } from "./etcd-client.js";
-import { callListener, EtcdLease, type LeaseTiming } from "./etcd-lease.js";
+import { EtcdLease, type LeaseTiming } from "./etcd-lease.js";
 import { brokerKey, EtcdView, KEYS, type StoredTopic, storedTopic, topicKey } from "./etcd-view.js";
+import { callListener, callListenerSoon, type ListenerFault, logListenerFaults } from "./listeners.js";
 
 export interface EtcdStoreOptions extends LeaseTiming {
   /** `host:port` of each etcd member. */
@@ -48,6 +50,8 @@ export interface EtcdStoreOptions extends LeaseTiming {
    * went silent never ends by itself); behind on two checks in a row, the watch is restarted.
    */
   watchCheckIntervalMs?: number;
+  /** Where listeners' throws (contained, never rethrown) and skipped bad values are logged. */
+  logger?: Logger;
 }
 
 const DEFAULT_RETRY_BACKOFF_MS = 50;
@@ -93,6 +97,9 @@ export class EtcdClusterStore implements ClusterStore {
   /** Campaigns waiting for a vacancy or a retry, woken by close() to fail. */
   private readonly closeListeners = new Set<() => void>();
   private producerIdsHandedOut = 0;
+  private readonly watchFault: ListenerFault;
+  /** A lost lease's or controller session's listener threw. */
+  readonly sessionFault: ListenerFault;
   /** The tails of this store's read-modify-write queues (see `serially`). */
   private readonly chains = {
     topics: Promise.resolve<unknown>(undefined),
@@ -104,6 +111,8 @@ export class EtcdClusterStore implements ClusterStore {
     private readonly options: EtcdStoreOptions,
   ) {
     this.backoffMs = this.retryBackoffMs;
+    this.watchFault = logListenerFaults(options.logger, "watch");
+    this.sessionFault = logListenerFaults(options.logger, "session-lost");
   }
 
   /** Connects, creates the cluster id if the prefix holds none, reads the view and starts the watch. */
@@ -257,7 +266,7 @@ export class EtcdClusterStore implements ClusterStore {
   private emit(events: MetadataEvent[]): void {
     for (const event of events) {
       if (event.type === "controller" || event.type === "resync") this.checkControllerSessions();
-      for (const listener of [...this.listeners]) callListener(() => listener(event));
+      for (const listener of [...this.listeners]) callListener(() => listener(event), this.watchFault);
     }
   }
 
@@ -290,7 +299,7 @@ export class EtcdClusterStore implements ClusterStore {
 
   async register(info: BrokerInfo): Promise<BrokerSession> {
     this.assertOpen();
-    const lease = await EtcdLease.grant(this.client, this.options);
+    const lease = await EtcdLease.grant(this.client, this.options, this.sessionFault);
     const key = this.key(brokerKey(info.nodeId));
     const value = {
       host: info.host,
@@ -356,7 +365,7 @@ export class EtcdClusterStore implements ClusterStore {
 
   private async tryCampaign(nodeId: number): Promise<EtcdControllerSession | null> {
     if (this.view.controller !== null) return null;
-    const lease = await EtcdLease.grant(this.client, this.options);
+    const lease = await EtcdLease.grant(this.client, this.options, this.sessionFault);
     const key = this.key(KEYS.controller);
     let result: Awaited<ReturnType<EtcdClient["txn"]>>;
     try {
@@ -680,7 +689,7 @@ class EtcdControllerSession implements ControllerSession {
   }
 
   onLost(listener: () => void): void {
-    if (this.over) queueMicrotask(listener);
+    if (this.over) callListenerSoon(listener, this.store.sessionFault);
     else this.lostListeners.push(listener);
   }
 
@@ -690,7 +699,7 @@ class EtcdControllerSession implements ControllerSession {
     this.over = true;
     this.store.forgetControllerSession(this);
     this.lease.stop();
-    for (const listener of this.lostListeners.splice(0)) callListener(listener);
+    for (const listener of this.lostListeners.splice(0)) callListener(listener, this.store.sessionFault);
   }
 
   async resign(): Promise<void> {

@@ -46,7 +46,13 @@ describe("etcd client", () => {
 
   it("revoking a lease deletes its keys; a lease renewed stays; an unknown one answers TTL 0", async () => {
     const p = prefix();
-    const lease = await EtcdLease.grant(client, { sessionTimeoutMs: 1000, heartbeatIntervalMs: 100 });
+    const lease = await EtcdLease.grant(
+      client,
+      { sessionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
+      (err) => {
+        throw err;
+      },
+    );
     await createIfAbsent(`${p}leased`, "x", lease.id);
     expect(await client.keepAlive(lease.id)).toBeGreaterThan(0);
     await lease.revoke();
@@ -98,7 +104,13 @@ describe("etcd client", () => {
 
 describe("etcd client while etcd is down", () => {
   it("a stopped etcd: requests fail with REQUEST_TIMED_OUT, the lease holder loses its lease first", async () => {
-    const lease = await EtcdLease.grant(client, { sessionTimeoutMs: 1000, heartbeatIntervalMs: 100 });
+    const lease = await EtcdLease.grant(
+      client,
+      { sessionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
+      (err) => {
+        throw err;
+      },
+    );
     let lost = false;
     lease.onLost(() => {
       lost = true;
