@@ -57,6 +57,8 @@ export interface EtcdStoreOptions extends LeaseTiming {
 const DEFAULT_RETRY_BACKOFF_MS = 50;
 const DEFAULT_RETRY_BACKOFF_MAX_MS = 1000;
 const DEFAULT_WATCH_CHECK_INTERVAL_MS = 2000;
+/** Bad values remembered as logged before the memory is cleared (a bound, not a contract). */
+const BAD_VALUES_REMEMBERED_MAX = 1000;
 /** Read-modify-write attempts of one controller write before it gives up (REQUEST_TIMED_OUT). */
 const WRITE_ATTEMPTS_MAX = 16;
 
@@ -83,7 +85,11 @@ export function etcdStoreOptions(config: BrokerConfig, prefix: string): EtcdStor
 }
 
 export class EtcdClusterStore implements ClusterStore {
-  private readonly view = new EtcdView();
+  private readonly view = new EtcdView((key, modRevision, problem) =>
+    this.onBadValue(key, modRevision, problem),
+  );
+  /** `key@revision` of the bad values logged, so a watch replaying them logs each once. */
+  private readonly badValuesLogged = new Set<string>();
   private readonly listeners = new Set<Listener>();
   private readonly revisionWaiters = new Set<{ revision: number; resolve: () => void }>();
   private readonly controllerSessions = new Set<EtcdControllerSession>();
@@ -261,6 +267,17 @@ export class EtcdClusterStore implements ClusterStore {
     const behind = latest > this.view.revision;
     if (behind && this.watchBehind && !this.closed) this.startWatch();
     this.watchBehind = behind && !this.watchBehind;
+  }
+
+  /** A value under the prefix that the view skipped: logged once per key and revision. */
+  private onBadValue(key: string, modRevision: number, problem: string): void {
+    const id = `${key}@${modRevision}`;
+    if (this.badValuesLogged.has(id)) return;
+    if (this.badValuesLogged.size >= BAD_VALUES_REMEMBERED_MAX) this.badValuesLogged.clear();
+    this.badValuesLogged.add(id);
+    const message = "etcd store: a bad value under the prefix is skipped (the key keeps its last good value)";
+    if (this.options.logger) this.options.logger.error({ key, modRevision, problem }, message);
+    else console.error(message, { key, modRevision, problem });
   }
 
   private emit(events: MetadataEvent[]): void {
@@ -469,7 +486,13 @@ export class EtcdClusterStore implements ClusterStore {
   private async readTopic(name: string): Promise<{ topic: StoredTopic; modRevision: number } | null> {
     const { kvs } = await this.client.range(this.options.prefix + topicKey(name));
     if (kvs.length === 0) return null;
-    return { topic: JSON.parse(kvs[0].value) as StoredTopic, modRevision: kvs[0].modRevision };
+    let topic: StoredTopic;
+    try {
+      topic = JSON.parse(kvs[0].value) as StoredTopic;
+    } catch {
+      throw new KafkaError("UNKNOWN_SERVER_ERROR", `topic ${name}'s value in etcd is not JSON`);
+    }
+    return { topic, modRevision: kvs[0].modRevision };
   }
 
   /**

@@ -1,6 +1,7 @@
 // EtcdClusterStore against a real etcd: registrations and their epochs, the controller election
 // and its fencing in etcd itself, topic writes, producer ids, and what the store does while etcd
 // is paused, killed, compacted or cut off from one store (a TCP proxy in between).
+import type { Logger } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { defaultBrokerConfig } from "../../../broker/config.js";
 import type { MetadataEvent, PartitionState, TopicState } from "../../../broker/metadata/cluster.js";
@@ -191,6 +192,36 @@ describe("EtcdClusterStore", () => {
     await etcd.request("/v3/kv/put", { key, value: value.toString("base64") });
     expect(await a.updatePartition(ctl, "t", 0, { ...partition(0, 1), isr: [1] })).toBe(false);
     expect(a.topic("t")?.partitions[0].partitionEpoch).toBe(1);
+  });
+
+  it("skips (and logs once) values under the prefix that do not decode; a throwing listener is logged", async () => {
+    const prefix = `/store-test/${nextPrefix++}/`;
+    const put = (key: string, value: string) =>
+      etcd.request("/v3/kv/put", {
+        key: Buffer.from(prefix + key).toString("base64"),
+        value: Buffer.from(value).toString("base64"),
+      });
+    await put("topics/bad", "{oops");
+    const logged: Record<string, unknown>[] = [];
+    const logger = { error: (fields: Record<string, unknown>) => logged.push(fields) } as unknown as Logger;
+    const a = await EtcdClusterStore.open({ ...options(prefix), logger });
+    opened.push(a);
+    a.watch(() => {
+      throw new Error("listener bug");
+    });
+    const ctl = await a.campaign(1);
+    await a.createTopic(ctl, topic("good"));
+    const good = a.topic("good");
+    await put("topics/good", JSON.stringify({ id: "not hex", configs: {}, partitions: [] }));
+    await put("brokers/7", "[]");
+    await a.createTopic(ctl, topic("after"));
+    await waitFor(() => a.topic("after") !== undefined, "the view to go on past the bad values");
+    expect(a.topic("good")).toEqual(good);
+    expect(a.topic("bad")).toBeUndefined();
+    expect(a.broker(7)).toBeUndefined();
+    const badKeys = logged.filter((f) => "key" in f).map((f) => String(f.key).slice(prefix.length));
+    expect(badKeys.sort()).toEqual(["brokers/7", "topics/bad", "topics/good"]);
+    expect(logged.some((f) => (f.err as Error | undefined)?.message === "listener bug")).toBe(true);
   });
 
   it("producer id blocks from several stores never overlap", async () => {
