@@ -45,9 +45,18 @@ export class EtcdLease {
     return new EtcdLease(client, id, timing, sentAt, fault);
   }
 
-  /** Whether the holder may still act on the lease. */
+  /**
+   * Whether the holder may still act on the lease: not lost, not stopped, and its deadline not
+   * passed by the clock now. The clock is read when asked, not left to the fence timer, so after
+   * an event-loop stall the I/O callbacks that run before the timers already see it expired.
+   */
   get alive(): boolean {
-    return !this.lost && !this.stopped;
+    return !this.lost && !this.stopped && performance.now() < this.deadline;
+  }
+
+  /** When (performance.now()) the holder stops trusting the lease, unless a renewal confirms it. */
+  private get deadline(): number {
+    return this.lastRenewedAt + this.timing.sessionTimeoutMs;
   }
 
   /** `listener` runs once when the lease is lost (not when it is revoked by its holder). */
@@ -75,33 +84,33 @@ export class EtcdLease {
   }
 
   private async renew(): Promise<void> {
-    if (!this.alive) return;
+    if (!this.alive) return this.markLost();
     const sentAt = performance.now();
-    const leftMs = this.lastRenewedAt + this.timing.sessionTimeoutMs - sentAt;
+    const leftMs = this.deadline - sentAt;
     try {
       const ttl = await this.client.keepAlive(
         this.id,
         Math.max(1, Math.min(this.client.requestTimeoutMs, leftMs)),
       );
-      if (!this.alive) return;
-      if (ttl <= 0) return this.markLost();
+      if (!this.alive || ttl <= 0) return this.markLost();
       this.lastRenewedAt = sentAt;
       this.armFence();
     } catch {
       // etcd unreachable: keep trying until the fence fires.
     }
     if (this.alive) this.scheduleHeartbeat();
+    else this.markLost();
   }
 
   private armFence(): void {
     clearTimeout(this.fence);
-    const dueMs = this.lastRenewedAt + this.timing.sessionTimeoutMs - performance.now();
+    const dueMs = this.deadline - performance.now();
     this.fence = setTimeout(() => this.markLost(), Math.max(0, dueMs));
     this.fence.unref();
   }
 
   private markLost(): void {
-    if (!this.alive) return;
+    if (this.lost || this.stopped) return;
     this.lost = true;
     clearTimeout(this.heartbeat);
     clearTimeout(this.fence);

@@ -1,6 +1,7 @@
 // The etcd client's primitives against a real etcd: txn compares, prefix ranges, leases (keys
 // deleted with them, holder-side loss when etcd stops answering), watches resumed from a revision.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { performance } from "node:perf_hooks";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { b64, EtcdClient, type WatchMessage } from "../../../broker/metadata/etcd-client.js";
 import { EtcdLease } from "../../../broker/metadata/etcd-lease.js";
 import { KafkaError } from "../../../protocol/errors.js";
@@ -152,5 +153,32 @@ describe("etcd client while etcd is down", () => {
     handle.cancel();
     const { kvs } = await client.range(p, { prefix: true });
     expect(kvs.map((kv) => kv.key)).toEqual([`${p}after`, `${p}before`]);
+  });
+});
+
+describe("etcd lease liveness", () => {
+  it("reads the clock when asked: a stall past the session timeout shows at once, before any timer", async () => {
+    const silent = {
+      requestTimeoutMs: 500,
+      grant: async () => ({ id: "1", ttlSeconds: 62 }),
+      keepAlive: () => new Promise<number>(() => {}),
+    } as unknown as EtcdClient;
+    const lease = await EtcdLease.grant(
+      silent,
+      { sessionTimeoutMs: 60_000, heartbeatIntervalMs: 20_000 },
+      (err) => {
+        throw err;
+      },
+    );
+    try {
+      expect(lease.alive).toBe(true);
+      // The event loop was stalled past the session timeout: no timer has run yet.
+      const now = performance.now();
+      vi.spyOn(performance, "now").mockReturnValue(now + 60_001);
+      expect(lease.alive).toBe(false);
+    } finally {
+      vi.restoreAllMocks();
+      lease.stop();
+    }
   });
 });
