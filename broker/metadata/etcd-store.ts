@@ -332,7 +332,7 @@ export class EtcdClusterStore implements ClusterStore {
         [{ request_put: { key, value: b64(JSON.stringify(value)), lease: lease.id } }],
       );
     } catch (err) {
-      lease.stop();
+      await giveUp(lease);
       throw err;
     }
     if (!result.succeeded) {
@@ -391,7 +391,7 @@ export class EtcdClusterStore implements ClusterStore {
         [{ request_put: { key, value: b64(JSON.stringify({ nodeId })), lease: lease.id } }],
       );
     } catch (err) {
-      lease.stop();
+      await giveUp(lease);
       throw err;
     }
     if (!result.succeeded) {
@@ -669,6 +669,15 @@ export class EtcdClusterStore implements ClusterStore {
     this.revisionWaiters.clear();
     this.client.close();
   }
+}
+
+/**
+ * Ends a lease whose txn failed: the txn may have been applied with its answer lost (a timeout),
+ * so the lease is revoked, as a best effort, rather than left to hold the key for a whole TTL
+ * (DUPLICATE_BROKER_REGISTRATION on the retry, no controller meanwhile).
+ */
+async function giveUp(lease: EtcdLease): Promise<void> {
+  await lease.revoke().catch(() => undefined);
 }
 
 class EtcdBrokerSession implements BrokerSession {

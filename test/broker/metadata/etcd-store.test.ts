@@ -224,6 +224,20 @@ describe("EtcdClusterStore", () => {
     expect(logged.some((f) => (f.err as Error | undefined)?.message === "listener bug")).toBe(true);
   });
 
+  it("a registration whose answer timed out after etcd applied it does not hold the node id", async () => {
+    const [a] = await cluster(1);
+    const txn = a.client.txn.bind(a.client);
+    a.client.txn = async (...args) => {
+      a.client.txn = txn;
+      await txn(...args);
+      throw new KafkaError("REQUEST_TIMED_OUT", "etcd /v3/kv/txn unanswered (test)");
+    };
+    expect(KafkaError.is(await rejection(a.register(broker(1))), "REQUEST_TIMED_OUT")).toBe(true);
+    const session = await a.register(broker(1));
+    expect(a.broker(1)?.epoch).toBe(session.epoch);
+    await session.close();
+  });
+
   it("producer id blocks from several stores never overlap", async () => {
     const stores = await cluster(3);
     const blocks = await Promise.all(
