@@ -256,15 +256,19 @@ export class EtcdClusterStore implements ClusterStore {
     this.watchCheckTimer.unref();
   }
 
-  /** Restarts the watch (from the view's revision) once etcd was ahead of it on two checks in a row. */
+  /**
+   * Restarts the watch (from the view's revision) once etcd was ahead of it on two checks in a
+   * row: a key changed after the view's revision, or a count of keys that differs (a delete, such
+   * as a dead broker's lease expiring, leaves no mod revision behind).
+   */
   private async checkWatch(): Promise<void> {
-    let latest: number;
+    let probe: { latestModRevision: number; count: number };
     try {
-      latest = await this.client.latestModRevision(this.options.prefix);
+      probe = await this.client.probe(this.options.prefix);
     } catch {
       return; // etcd unreachable: nothing learnt about the watch
     }
-    const behind = latest > this.view.revision;
+    const behind = probe.latestModRevision > this.view.revision || probe.count !== this.view.keyCount;
     if (behind && this.watchBehind && !this.closed) this.startWatch();
     this.watchBehind = behind && !this.watchBehind;
   }

@@ -60,6 +60,8 @@ export class EtcdView {
   readonly brokers = new Map<number, BrokerRegistration>();
   private readonly topics = new Map<string, TopicState>();
   private readonly topicIds = new Map<string, string>();
+  /** Every key under the prefix, good values or not (compared with etcd's count by the probe). */
+  private readonly keys = new Set<string>();
 
   /** Replaces the whole view with `kvs` read at `revision`. */
   load(kvs: EtcdKv[], revision: number, prefix: string): void {
@@ -69,6 +71,7 @@ export class EtcdView {
     this.brokers.clear();
     this.topics.clear();
     this.topicIds.clear();
+    this.keys.clear();
     this.apply(
       kvs.map((kv) => ({ type: "PUT", kv })),
       prefix,
@@ -88,6 +91,8 @@ export class EtcdView {
     const events: MetadataEvent[] = [];
     for (const { type, kv } of changes) {
       if (!kv.key.startsWith(prefix)) continue;
+      if (type === "PUT") this.keys.add(kv.key);
+      else this.keys.delete(kv.key);
       try {
         events.push(...this.applyKey(kv.key.slice(prefix.length), type === "PUT" ? kv.value : null, kv));
       } catch (err) {
@@ -168,6 +173,11 @@ export class EtcdView {
     return topic.partitions
       .filter((p, i) => JSON.stringify(p) !== JSON.stringify(old.partitions[i]))
       .map((state) => ({ type: "partition", topic: name, partition: state.partition, state }));
+  }
+
+  /** How many keys the prefix holds as of `revision`. */
+  get keyCount(): number {
+    return this.keys.size;
   }
 
   topic(name: string): TopicState | undefined {

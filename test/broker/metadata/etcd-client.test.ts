@@ -1,5 +1,7 @@
 // The etcd client's primitives against a real etcd: txn compares, prefix ranges, leases (keys
 // deleted with them, holder-side loss when etcd stops answering), watches resumed from a revision.
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { b64, EtcdClient, type WatchMessage } from "../../../broker/metadata/etcd-client.js";
@@ -179,6 +181,34 @@ describe("etcd lease liveness", () => {
     } finally {
       vi.restoreAllMocks();
       lease.stop();
+    }
+  });
+});
+
+describe("etcd watch request", () => {
+  it("asks for a member with a leader (Grpc-Metadata-hasleader), so a cut-off member cancels it", async () => {
+    let headers: IncomingHttpHeaders | null = null;
+    const server = createServer((req, res) => {
+      headers = req.headers;
+      res.writeHead(200, { "content-type": "application/json" });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const watcher = new EtcdClient({ endpoints: [`127.0.0.1:${port}`], requestTimeoutMs: 500 });
+    const handle = watcher.watch(
+      "/p/",
+      1,
+      () => {},
+      () => {},
+    );
+    try {
+      await waitFor(() => headers !== null, "the watch request");
+      expect(headers?.["grpc-metadata-hasleader"]).toBe("true");
+    } finally {
+      handle.cancel();
+      watcher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

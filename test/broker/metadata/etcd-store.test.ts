@@ -392,6 +392,29 @@ describe("EtcdClusterStore with a silent etcd member", () => {
   });
 });
 
+describe("EtcdClusterStore with a member that misses a delete", () => {
+  it("a watch that missed only a delete (a lease expiring) is restarted on the next endpoint", async () => {
+    const proxy = await TcpProxy.start(etcd.clientPort);
+    proxies.push(proxy);
+    const prefix = `/store-test/${nextPrefix++}/`;
+    const a = await EtcdClusterStore.open({
+      ...options(prefix),
+      endpoints: [proxy.endpoint, etcd.endpoint],
+      watchCheckIntervalMs: 50,
+    });
+    const b = await EtcdClusterStore.open(options(prefix));
+    opened.push(a, b);
+    const ctl = await b.campaign(2);
+    await b.createTopic(ctl, topic("first"));
+    await b.createTopic(ctl, topic("second"));
+    await waitFor(() => a.topic("second") !== undefined, "a to see 'second'");
+    proxy.freeze();
+    await b.deleteTopic(ctl, "first");
+    await waitFor(() => a.topic("first") === undefined, "a to see the delete through the other endpoint");
+    expect(a.topics().map((t) => t.name)).toEqual(["second"]);
+  });
+});
+
 describe("EtcdClusterStore options", () => {
   it("come from the broker's config keys", () => {
     expect(parseEtcdUrl("etcd://a:1,b:2/")).toEqual(["a:1", "b:2"]);
