@@ -10,7 +10,8 @@
  */
 import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
-import { NULL_TOPIC_ID, type TopicRecord } from "../metadata/store.js";
+import type { TopicState } from "../metadata/cluster.js";
+import { NULL_TOPIC_ID } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
 
@@ -35,7 +36,7 @@ function topicError(name: string, code: ErrorName): Message {
   };
 }
 
-function describe(topic: TopicRecord, from: number, count: number): Message {
+function describe(topic: TopicState, from: number, count: number, live: ReadonlySet<number>): Message {
   return {
     errorCode: 0,
     name: topic.name,
@@ -50,7 +51,7 @@ function describe(topic: TopicRecord, from: number, count: number): Message {
       isrNodes: p.isr,
       eligibleLeaderReplicas: null,
       lastKnownELR: null,
-      offlineReplicas: [],
+      offlineReplicas: p.replicas.filter((id) => !live.has(id)),
     })),
     topicAuthorizedOperations: OPERATIONS_OMITTED,
   };
@@ -86,6 +87,7 @@ export const describeTopicPartitions: ApiHandler = {
       MAX_PARTITIONS_PER_DESCRIBE,
     );
     let left = limit;
+    const live = new Set(broker.store.brokers().map((b) => b.nodeId));
     const topics: Message[] = [];
     for (const name of names) {
       if (cursor && name < cursor.topicName) continue;
@@ -97,7 +99,7 @@ export const describeTopicPartitions: ApiHandler = {
       const from = cursor && name === cursor.topicName ? cursor.partitionIndex : 0;
       if (left === 0) return answer(topics, { topicName: name, partitionIndex: from });
       const count = Math.min(left, Math.max(0, topic.partitions.length - from));
-      topics.push(describe(topic, from, count));
+      topics.push(describe(topic, from, count, live));
       left -= count;
       if (from + count < topic.partitions.length) {
         return answer(topics, { topicName: name, partitionIndex: from + count });

@@ -119,7 +119,8 @@ async function collect(
       }
       const partition = broker.topics.partition(t.topic, p.partition);
       if (!partition) {
-        partitions.push(partitionResult(p.partition, "UNKNOWN_TOPIC_OR_PARTITION", readCommitted));
+        const missing = broker.topics.missingPartitionError(t.topic, p.partition);
+        partitions.push(partitionResult(p.partition, missing, readCommitted));
         continue;
       }
       const epochError = partition.leaderEpochError(p.currentLeaderEpoch);

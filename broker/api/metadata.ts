@@ -10,14 +10,21 @@
 import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
-import { NULL_TOPIC_ID, type TopicRecord } from "../metadata/store.js";
+import type { ClusterStore, TopicState } from "../metadata/cluster.js";
+import { NULL_TOPIC_ID } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
 
 /** Kafka's "authorized operations not requested" marker. */
 const OPERATIONS_OMITTED = -2147483648;
 
-export function describeTopic(topic: TopicRecord): Message {
+/** Node ids of the registered (live) brokers. */
+export function liveBrokers(store: ClusterStore): Set<number> {
+  return new Set(store.brokers().map((b) => b.nodeId));
+}
+
+/** A topic as Metadata describes it; replicas of brokers not in `live` are offline. */
+export function describeTopic(topic: TopicState, live: ReadonlySet<number>): Message {
   return {
     errorCode: 0,
     name: topic.name,
@@ -30,7 +37,7 @@ export function describeTopic(topic: TopicRecord): Message {
       leaderEpoch: p.leaderEpoch,
       replicaNodes: p.replicas,
       isrNodes: p.isr,
-      offlineReplicas: [],
+      offlineReplicas: p.replicas.filter((id) => !live.has(id)),
     })),
     topicAuthorizedOperations: OPERATIONS_OMITTED,
   };
@@ -50,7 +57,9 @@ function topicError(name: string | null, topicId: string, code: Parameters<typeo
 async function resolveTopic(broker: Broker, name: string, autoCreate: boolean): Promise<Message> {
   try {
     const topic = await broker.topics.getOrCreate(name, autoCreate);
-    return topic ? describeTopic(topic) : topicError(name, NULL_TOPIC_ID, "UNKNOWN_TOPIC_OR_PARTITION");
+    return topic
+      ? describeTopic(topic, liveBrokers(broker.store))
+      : topicError(name, NULL_TOPIC_ID, "UNKNOWN_TOPIC_OR_PARTITION");
   } catch (err) {
     if (KafkaError.is(err)) return topicError(name, NULL_TOPIC_ID, err.code);
     throw err;
@@ -79,13 +88,18 @@ export const metadata: ApiHandler = {
     const autoCreate = ctx.apiVersion < 4 ? true : Boolean(request.allowAutoTopicCreation);
     let topics: Message[];
     if (all) {
-      topics = broker.store.topics().map(describeTopic);
+      const live = liveBrokers(broker.store);
+      topics = broker.store.topics().map((t) => describeTopic(t, live));
     } else {
       topics = [];
       for (const t of distinctTopics(requested)) {
         if (t.name === null || t.name === undefined) {
           const byId = broker.store.topicById(t.topicId);
-          topics.push(byId ? describeTopic(byId) : topicError(null, t.topicId, "UNKNOWN_TOPIC_ID"));
+          topics.push(
+            byId
+              ? describeTopic(byId, liveBrokers(broker.store))
+              : topicError(null, t.topicId, "UNKNOWN_TOPIC_ID"),
+          );
         } else {
           topics.push(await resolveTopic(broker, t.name, autoCreate));
         }
@@ -98,7 +112,7 @@ export const metadata: ApiHandler = {
         .brokers()
         .map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
       clusterId: broker.store.clusterId(),
-      controllerId: broker.store.controllerId(),
+      controllerId: broker.store.controller()?.nodeId ?? -1,
       topics,
       clusterAuthorizedOperations: OPERATIONS_OMITTED,
     };

@@ -60,8 +60,10 @@ async function appendPartition(
   timeoutMs: number,
 ): Promise<Message> {
   const partition = broker.topics.partition(topic, data.index);
-  if (!partition)
-    return partitionResult(data.index, "UNKNOWN_TOPIC_OR_PARTITION", `no partition ${topic}-${data.index}`);
+  if (!partition) {
+    const code = broker.topics.missingPartitionError(topic, data.index);
+    return partitionResult(data.index, code, `no replica of ${topic}-${data.index} here`);
+  }
   if (!data.records || data.records.length === 0)
     return partitionResult(data.index, "CORRUPT_MESSAGE", "no records");
   try {
