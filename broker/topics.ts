@@ -293,10 +293,11 @@ export class TopicManager {
 
   /** The topic, created with the broker defaults if auto-creation allows and it is missing. */
   async getOrCreate(name: string, allowAutoCreate: boolean): Promise<TopicState | undefined> {
-    const existing = this.store.topic(name);
-    if (existing) return existing;
+    // A creation under way first: its topic is in the store before its logs are open here.
     const pending = this.creating.get(name);
     if (pending) return pending;
+    const existing = this.store.topic(name);
+    if (existing) return existing;
     if (!allowAutoCreate || !this.config.autoCreateTopics || isInternalTopic(name)) return undefined;
     try {
       return await this.create(name, -1, -1, {}, false, false, true);
