@@ -20,9 +20,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Connection } from "../client/connection.js";
-import type { Message } from "../protocol/codec.js";
 import { errorName } from "../protocol/errors.js";
 import { encodeRecordBatch } from "../protocol/record-batch.js";
+import type { ProduceRequestData } from "../protocol/types/produce.js";
 import { killAllChildren, now, rssMb, type Server, sleep, startServer } from "./compare/common.js";
 import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
 
@@ -126,7 +126,7 @@ async function startBroker(
 const batch = (producerId: number, seq: number) =>
   encodeRecordBatch([{ value: Buffer.from("x") }], { producerId, producerEpoch: 0, baseSequence: seq });
 
-function produceBody(partitionData: { index: number; records: Buffer }[]): Message {
+function produceBody(partitionData: { index: number; records: Buffer }[]): ProduceRequestData {
   return { transactionalId: null, acks: 1, timeoutMs: 30_000, topicData: [{ name: TOPIC, partitionData }] };
 }
 
@@ -257,7 +257,7 @@ async function attack(conn: Connection, pid: number, o: Options): Promise<Attack
     const p: Promise<void> = conn
       .send(0, 9, produceBody(data))
       .then((r) => {
-        for (const part of r.responses[0].partitionResponses as Message[]) {
+        for (const part of r.responses[0].partitionResponses) {
           const name = codeName(part.errorCode as number);
           codes[name] = (codes[name] ?? 0) + 1;
         }

@@ -19,7 +19,7 @@ import { NodeFs, type StorageFs } from "../storage/fs.js";
 import type { StorageEvents } from "../storage/heal.js";
 import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
-import type { ApiHandler } from "./api/types.js";
+import type { AnyApiHandler } from "./api/types.js";
 import { LocalControllerChannel } from "./cluster/controller-channel.js";
 import type { BrokerConfig } from "./config.js";
 import { Controller, controllerOptions } from "./controller/controller.js";
@@ -94,7 +94,7 @@ export class Broker {
     readonly groups: GroupCoordinator,
     readonly offsets: GroupOffsets,
     readonly log: Logger,
-    handlers: ApiHandler[],
+    handlers: AnyApiHandler[],
     private readonly lock: DataDirLock,
   ) {
     this.dispatcher = new Dispatcher(this, new Map(handlers.map((h) => [h.apiKey, h])), log);

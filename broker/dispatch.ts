@@ -23,7 +23,7 @@ import { API_SPECS } from "../protocol/messages/index.js";
 import { Reader } from "../protocol/reader.js";
 import { inVersions, parseVersions, type VersionRange } from "../protocol/schema.js";
 import { Writer } from "../protocol/writer.js";
-import type { ApiHandler, RequestContext, ResponseReservation } from "./api/types.js";
+import type { AnyApiHandler, RequestContext, ResponseReservation } from "./api/types.js";
 import type { Broker } from "./broker.js";
 import { ByteBudget } from "./net/byte-budget.js";
 import { RequestFaults } from "./net/faults.js";
@@ -91,7 +91,7 @@ export class Dispatcher {
 
   constructor(
     private readonly broker: Broker,
-    private readonly handlers: Map<number, ApiHandler>,
+    private readonly handlers: Map<number, AnyApiHandler>,
     private readonly log: Logger,
   ) {
     const queued = broker.config.queuedMaxRequestBytes;

@@ -287,7 +287,7 @@ export class Admin {
       }, this.cluster.retry);
       for (const p of r.topics[0].partitions) {
         Cluster.check(p.errorCode, `list offsets of ${topic}-${p.partitionIndex}`);
-        out.push({ partition: p.partitionIndex, offset: p.offset, timestamp: p.timestamp });
+        out.push({ partition: p.partitionIndex, offset: p.offset ?? -1, timestamp: p.timestamp ?? -1 });
       }
     }
     return out.sort((a, b) => a.partition - b.partition);
@@ -345,7 +345,7 @@ export class Admin {
         this.cluster.retry,
       );
       Cluster.check(r.errorCode, "list groups");
-      for (const g of r.groups as { groupId: string; protocolType: string; groupState: string }[]) {
+      for (const g of r.groups) {
         out.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState ?? "" });
       }
     }

@@ -142,13 +142,10 @@ export class Cluster {
       });
     }, this.retry);
     this.brokersById = new Map(
-      (response.brokers as BrokerInfo[]).map((b) => [
-        b.nodeId,
-        { nodeId: b.nodeId, host: b.host, port: b.port },
-      ]),
+      response.brokers.map((b) => [b.nodeId, { nodeId: b.nodeId, host: b.host, port: b.port }]),
     );
-    this.controllerId = response.controllerId;
-    this.clusterId = response.clusterId;
+    this.controllerId = response.controllerId ?? -1;
+    this.clusterId = response.clusterId ?? null;
     for (const t of response.topics as {
       errorCode: number;
       name: string;
@@ -180,7 +177,7 @@ export class Cluster {
       });
     }
     if (!topics) {
-      const names = new Set((response.topics as { name: string }[]).map((t) => t.name));
+      const names = new Set(response.topics.map((t) => t.name));
       for (const name of this.topics.keys()) if (!names.has(name)) this.topics.delete(name);
     }
     this.refreshedAtMs = Date.now();

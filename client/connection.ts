@@ -10,6 +10,7 @@ import { errorName, KafkaError } from "../protocol/errors.js";
 import { RequestHeader, ResponseHeader } from "../protocol/messages/header.js";
 import { API_SPECS } from "../protocol/messages/index.js";
 import { Reader } from "../protocol/reader.js";
+import type { ApiKey, RequestOf, ResponseOf } from "../protocol/types/index.js";
 import { Writer } from "../protocol/writer.js";
 import { ClientError } from "./errors.js";
 
@@ -249,12 +250,7 @@ export class Connection {
     let r = await this.send(API_VERSIONS, 3, { clientSoftwareName: "samsa", clientSoftwareVersion: "0.1.0" });
     if (r.errorCode !== 0) r = await this.send(API_VERSIONS, 0, {});
     if (r.errorCode !== 0) throw new KafkaError(errorName(r.errorCode), "ApiVersions failed");
-    this.versions = new Map(
-      (r.apiKeys as { apiKey: number; minVersion: number; maxVersion: number }[]).map((k) => [
-        k.apiKey,
-        { min: k.minVersion, max: k.maxVersion },
-      ]),
-    );
+    this.versions = new Map(r.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]));
   }
 
   /** The version to use for `apiKey`: the highest both sides speak. */
@@ -274,7 +270,7 @@ export class Connection {
    * Sends a request at the negotiated version; resolves with the response body. `timeoutMs`
    * overrides requestTimeoutMs for requests a broker may hold longer (JoinGroup, SyncGroup).
    */
-  request(apiKey: number, body: Message, timeoutMs?: number): Promise<Message> {
+  request<K extends ApiKey>(apiKey: K, body: RequestOf<K>, timeoutMs?: number): Promise<ResponseOf<K>> {
     return this.send(apiKey, this.versionFor(apiKey), body, timeoutMs);
   }
 
@@ -282,7 +278,7 @@ export class Connection {
    * Sends a request that gets no response (Produce with acks=0); resolves once the request is
    * handed to the kernel, so whoever waits on it (a producer's flush) knows no byte is left unsent.
    */
-  async sendOnly(apiKey: number, body: Message): Promise<void> {
+  async sendOnly<K extends ApiKey>(apiKey: K, body: RequestOf<K>): Promise<void> {
     await this.whenSendable();
     const version = this.versionFor(apiKey);
     await new Promise<void>((resolve, reject) =>
@@ -328,11 +324,20 @@ export class Connection {
     this.transport.send(chunks, written);
   }
 
-  async send(apiKey: number, version: number, body: Message, timeoutMs?: number): Promise<Message> {
+  /**
+   * Sends a request at `version`; resolves with the response body, typed by the API key (its
+   * int64 fields as numbers: see protocol/types/README.md).
+   */
+  async send<K extends ApiKey>(
+    apiKey: K,
+    version: number,
+    body: RequestOf<K>,
+    timeoutMs?: number,
+  ): Promise<ResponseOf<K>> {
     await this.whenSendable();
     if (this.closed) throw new ClientError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
     const correlationId = this.nextCorrelationId++;
-    return new Promise<Message>((resolve, reject) => {
+    const response = new Promise<Message>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
         reject(new ClientError("REQUEST_TIMEOUT", `API ${apiKey} to ${this.address} timed out`));
@@ -341,6 +346,8 @@ export class Connection {
       this.pending.set(correlationId, { apiKey, version, resolve, reject, timer });
       this.write(apiKey, version, body, correlationId);
     });
+    // The codec of `apiKey` decodes the response: its type is the API's (protocol/types/).
+    return (await response) as ResponseOf<K>;
   }
 
   private releaseSlot(): void {

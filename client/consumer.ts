@@ -709,7 +709,7 @@ export class Consumer {
       forgottenTopicsData: [],
       rackId: "",
     });
-    Cluster.check(r.errorCode, "fetch");
+    Cluster.check(r.errorCode ?? 0, "fetch");
     for (const t of r.responses as {
       topic: string;
       partitions: {

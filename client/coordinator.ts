@@ -45,7 +45,7 @@ export async function findCoordinator(cluster: Cluster, groupId: string): Promis
       version >= 4 ? { keyType: 0, coordinatorKeys: [groupId] } : { key: groupId, keyType: 0 },
     );
     const c: Message =
-      version >= 4 ? (r.coordinators[0] ?? { errorCode: errorCode("UNKNOWN_SERVER_ERROR") }) : r;
+      version >= 4 ? (r.coordinators?.[0] ?? { errorCode: errorCode("UNKNOWN_SERVER_ERROR") }) : r;
     if (c.errorCode !== 0) {
       throw brokerError(c.errorCode, `find coordinator of ${groupId}`, c.errorMessage);
     }
@@ -130,9 +130,9 @@ export async function fetchOffsets(
       ? { groups: [{ groupId, memberId: null, memberEpoch: -1, topics }], requireStable }
       : { groupId, topics, requireStable };
   const r = await conn.request(OFFSET_FETCH, body);
-  const groupError: number = version >= 8 ? (r.groups[0]?.errorCode ?? 0) : r.errorCode;
+  const groupError: number = version >= 8 ? (r.groups?.[0]?.errorCode ?? 0) : (r.errorCode ?? 0);
   if (groupError !== 0) throw new KafkaError(errorName(groupError), `fetch offsets of group ${groupId}`);
-  const answered = (version >= 8 ? (r.groups[0]?.topics ?? []) : r.topics) as {
+  const answered = (version >= 8 ? (r.groups?.[0]?.topics ?? []) : (r.topics ?? [])) as {
     name: string;
     partitions: {
       partitionIndex: number;

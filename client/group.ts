@@ -395,7 +395,7 @@ export class GroupMember {
       if (this.isLeader && !join.skipAssignment) {
         assignments = await this.leaderAssign(
           join.members as { memberId: string; groupInstanceId: string | null; metadata: Buffer }[],
-          join.protocolName,
+          join.protocolName ?? "",
         );
       }
       const sync = await conn.request(
@@ -535,11 +535,11 @@ export class GroupMember {
     let r: { errorCode: number };
     try {
       const conn = await this.coordinatorConnection();
-      r = (await conn.request(
+      r = await conn.request(
         HEARTBEAT,
         { groupId: this.groupId, generationId: generation, memberId, groupInstanceId: this.groupInstanceId },
         Math.min(this.options.requestTimeoutMs, this.options.sessionTimeoutMs),
-      )) as { errorCode: number };
+      );
     } catch {
       this.coordinatorLost();
       return;

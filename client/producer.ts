@@ -19,6 +19,7 @@ import {
   type RecordHeader,
   type RecordInput,
 } from "../protocol/record-batch.js";
+import type { ProduceResponseData } from "../protocol/types/produce.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
 import {
   brokerError,
@@ -895,8 +896,7 @@ export class Producer {
       timeoutMs: this.options.ackTimeoutMs,
       topicData: [...topicData].map(([name, partitionData]) => ({ name, partitionData })),
     };
-    let response: Awaited<ReturnType<Awaited<ReturnType<Cluster["brokerConnection"]>>["request"]>> | null =
-      null;
+    let response: ProduceResponseData | null = null;
     let failure: unknown = null;
     try {
       const conn = await this.cluster.brokerConnection(leader);

@@ -6,6 +6,11 @@
  * unless the whole resource is valid.
  */
 import { KafkaError } from "../../protocol/errors.js";
+import type {
+  AlterConfigsRequestData,
+  AlterConfigsResource,
+  AlterConfigsResponseData,
+} from "../../protocol/types/alter-configs.js";
 import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
 import {
@@ -16,13 +21,7 @@ import {
 } from "./config-entries.js";
 import type { ApiHandler } from "./types.js";
 
-interface AlterResource {
-  resourceType: number;
-  resourceName: string;
-  configs: { name: string; value: string | null }[];
-}
-
-async function alter(broker: Broker, resource: AlterResource, validateOnly: boolean): Promise<void> {
+async function alter(broker: Broker, resource: AlterConfigsResource, validateOnly: boolean): Promise<void> {
   const names = resource.configs.map((c) => c.name);
   if (new Set(names).size !== names.length) throw new KafkaError("INVALID_REQUEST", "duplicate config keys");
   const nulls = resource.configs.filter((c) => c.value === null).map((c) => c.name);
@@ -30,20 +29,20 @@ async function alter(broker: Broker, resource: AlterResource, validateOnly: bool
     throw new KafkaError("INVALID_REQUEST", `null value not supported for: ${nulls.join(", ")}`);
   checkTopicResource(broker, resource.resourceType, resource.resourceName);
   checkTopicConfigNames(names);
-  const configs = configRecord(resource.configs.map((c) => [c.name, c.value as string]));
+  const configs = configRecord(resource.configs.map((c) => [c.name, c.value ?? ""]));
   await serialiseConfigChange(broker, () =>
     broker.topics.setConfigs(resource.resourceName, configs, validateOnly),
   );
 }
 
-export const alterConfigs: ApiHandler = {
+export const alterConfigs: ApiHandler<AlterConfigsRequestData, AlterConfigsResponseData> = {
   apiKey: 33,
   name: "AlterConfigs",
   minVersion: 0,
   maxVersion: 2,
   async handle(broker, request) {
-    const resources = request.resources as AlterResource[];
-    const validateOnly = Boolean(request.validateOnly);
+    const resources = request.resources;
+    const validateOnly = request.validateOnly;
     const responses = await alterEach(broker, resources, (resource) => alter(broker, resource, validateOnly));
     return { throttleTimeMs: 0, responses };
   },

@@ -5,11 +5,12 @@
  * else INVALID_REQUEST. The answer lists exactly the handlers this broker registered.
  */
 import { errorCode } from "../../protocol/errors.js";
+import type { ApiVersionsRequestData, ApiVersionsResponseData } from "../../protocol/types/api-versions.js";
 import type { ApiHandler } from "./types.js";
 
 const SOFTWARE = /^[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?$/;
 
-export const apiVersions: ApiHandler = {
+export const apiVersions: ApiHandler<ApiVersionsRequestData, ApiVersionsResponseData> = {
   apiKey: 18,
   name: "ApiVersions",
   minVersion: 0,
@@ -17,8 +18,8 @@ export const apiVersions: ApiHandler = {
   async handle(broker, request, ctx) {
     const apiKeys = broker.dispatcher.advertised();
     if (ctx.apiVersion >= 3) {
-      const name = request.clientSoftwareName as string;
-      const version = request.clientSoftwareVersion as string;
+      const name = request.clientSoftwareName ?? "";
+      const version = request.clientSoftwareVersion ?? "";
       // Clients that send nothing are fine; a malformed name is refused as Kafka does.
       if ((name && !SOFTWARE.test(name)) || (version && !SOFTWARE.test(version))) {
         return { errorCode: errorCode("INVALID_REQUEST"), apiKeys, throttleTimeMs: 0 };

@@ -321,13 +321,21 @@ export function resourceKey(r: { resourceType: number; resourceName: string }): 
  * Runs `alter` for each resource of an (Incremental)AlterConfigs request and builds its
  * per-resource answers: a resource named twice fails every copy with INVALID_REQUEST.
  */
+/** One resource's answer in AlterConfigs and IncrementalAlterConfigs. */
+export interface AlterResult {
+  errorCode: number;
+  errorMessage: string | null;
+  resourceType: number;
+  resourceName: string;
+}
+
 export async function alterEach<R extends { resourceType: number; resourceName: string }>(
   broker: Broker,
   resources: R[],
   alter: (resource: R) => Promise<void>,
-): Promise<Record<string, unknown>[]> {
+): Promise<AlterResult[]> {
   const repeated = duplicates(resources, resourceKey);
-  const responses: Record<string, unknown>[] = [];
+  const responses: AlterResult[] = [];
   for (const resource of resources) {
     const head = { resourceType: resource.resourceType, resourceName: resource.resourceName };
     try {

@@ -12,8 +12,12 @@
  * Choice: an empty assignments array counts as none (null), since KafkaJS sends [] when the
  * caller gives no assignment. errorMessage is the KafkaError's message. timeoutMs is ignored.
  */
-import type { Message } from "../../protocol/codec.js";
 import { KafkaError } from "../../protocol/errors.js";
+import type {
+  CreatePartitionsRequestData,
+  CreatePartitionsResponseData,
+  CreatePartitionsTopicResult,
+} from "../../protocol/types/create-partitions.js";
 import type { Broker } from "../broker.js";
 import { asKafkaError, duplicates, errorFields } from "./config-entries.js";
 import type { ApiHandler } from "./types.js";
@@ -52,17 +56,17 @@ async function grow(broker: Broker, topic: PartitionsTopic, validateOnly: boolea
   if (!validateOnly) await broker.topics.addPartitions(topic.name, topic.count);
 }
 
-export const createPartitions: ApiHandler = {
+export const createPartitions: ApiHandler<CreatePartitionsRequestData, CreatePartitionsResponseData> = {
   apiKey: 37,
   name: "CreatePartitions",
   minVersion: 0,
   maxVersion: 3,
   async handle(broker, request) {
-    const topics = request.topics as PartitionsTopic[];
-    const validateOnly = Boolean(request.validateOnly);
+    const topics = request.topics;
+    const validateOnly = request.validateOnly;
     const repeated = duplicates(topics, (t) => t.name);
     const reported = new Set<string>();
-    const results: Message[] = [];
+    const results: CreatePartitionsTopicResult[] = [];
     for (const topic of topics) {
       if (repeated.has(topic.name)) {
         if (reported.has(topic.name)) continue;

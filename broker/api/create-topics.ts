@@ -24,8 +24,13 @@
  * topicId (v7) is the new id, or all zeroes for validateOnly (the topic never exists). A failed
  * topic reports -1/-1 and no configs. timeoutMs is ignored: creation completes before the answer.
  */
-import type { Message } from "../../protocol/codec.js";
 import { KafkaError } from "../../protocol/errors.js";
+import type {
+  CreatableTopic,
+  CreatableTopicResult,
+  CreateTopicsRequestData,
+  CreateTopicsResponseData,
+} from "../../protocol/types/create-topics.js";
 import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
 import { validateTopicName } from "../topics.js";
@@ -40,15 +45,7 @@ import type { ApiHandler } from "./types.js";
 
 const ZERO_UUID = "00000000000000000000000000000000";
 
-interface CreatableTopic {
-  name: string;
-  numPartitions: number;
-  replicationFactor: number;
-  assignments: { partitionIndex: number; brokerIds: number[] }[];
-  configs: { name: string; value: string | null }[];
-}
-
-function failed(name: string, err: KafkaError): Message {
+function failed(name: string, err: KafkaError): CreatableTopicResult {
   return {
     name,
     topicId: ZERO_UUID,
@@ -92,7 +89,11 @@ function checkAssignments(broker: Broker, topic: CreatableTopic): number {
   return topic.assignments.length;
 }
 
-async function createOne(broker: Broker, topic: CreatableTopic, validateOnly: boolean): Promise<Message> {
+async function createOne(
+  broker: Broker,
+  topic: CreatableTopic,
+  validateOnly: boolean,
+): Promise<CreatableTopicResult> {
   const { name } = topic;
   validateTopicName(name);
   if (broker.store.topic(name))
@@ -110,7 +111,7 @@ async function createOne(broker: Broker, topic: CreatableTopic, validateOnly: bo
     throw new KafkaError("INVALID_CONFIG", `null value not supported for topic configs: ${nulls.join(", ")}`);
   }
   checkTopicConfigNames(topic.configs.map((c) => c.name));
-  const configs = configRecord(topic.configs.map((c) => [c.name, c.value as string]));
+  const configs = configRecord(topic.configs.map((c) => [c.name, c.value ?? ""]));
   let numPartitions = topic.numPartitions;
   let replicationFactor = topic.replicationFactor;
   if (topic.assignments.length > 0) {
@@ -135,16 +136,16 @@ async function createOne(broker: Broker, topic: CreatableTopic, validateOnly: bo
   };
 }
 
-export const createTopics: ApiHandler = {
+export const createTopics: ApiHandler<CreateTopicsRequestData, CreateTopicsResponseData> = {
   apiKey: 19,
   name: "CreateTopics",
   minVersion: 2,
   maxVersion: 7,
   async handle(broker, request) {
-    const topics = request.topics as CreatableTopic[];
-    const validateOnly = Boolean(request.validateOnly);
+    const topics = request.topics;
+    const validateOnly = request.validateOnly ?? false;
     const repeated = duplicates(topics, (t) => t.name);
-    const results: Message[] = [];
+    const results: CreatableTopicResult[] = [];
     for (const topic of topics) {
       if (repeated.has(topic.name)) {
         results.push(

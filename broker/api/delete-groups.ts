@@ -3,17 +3,20 @@
  * __consumer_offsets). Validation order, per group: empty id -> INVALID_GROUP_ID; unknown ->
  * GROUP_ID_NOT_FOUND; members present -> NON_EMPTY_GROUP.
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
+import type {
+  DeleteGroupsRequestData,
+  DeleteGroupsResponseData,
+} from "../../protocol/types/delete-groups.js";
 import type { ApiHandler } from "./types.js";
 
-export const deleteGroups: ApiHandler = {
+export const deleteGroups: ApiHandler<DeleteGroupsRequestData, DeleteGroupsResponseData> = {
   apiKey: 42,
   name: "DeleteGroups",
   minVersion: 0,
   maxVersion: 3,
-  async handle(broker, request): Promise<Message> {
-    const ids = request.groupsNames as string[];
+  async handle(broker, request) {
+    const ids = request.groupsNames;
     const errors = await broker.offsets.deleteGroups(ids);
     return {
       throttleTimeMs: 0,

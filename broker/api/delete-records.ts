@@ -10,9 +10,14 @@
  * beyond +-2^53 (decoded as a bigint) is OFFSET_OUT_OF_RANGE: no log reaches it.
  * A partition named more than once is answered once, for its first offset (api/distinct.ts).
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
 import type { Int64 } from "../../protocol/reader.js";
+import type {
+  DeleteRecordsPartitionResult,
+  DeleteRecordsRequestData,
+  DeleteRecordsResponseData,
+  DeleteRecordsTopicResult,
+} from "../../protocol/types/delete-records.js";
 import type { Broker } from "../broker.js";
 import { isInternalTopic } from "../topics.js";
 import { distinctPartitions } from "./distinct.js";
@@ -28,12 +33,7 @@ function safeOffset(broker: Broker, topic: string, partition: number, offset: In
   throw new KafkaError("OFFSET_OUT_OF_RANGE", `offset ${offset} is beyond any log`);
 }
 
-interface DeleteTopic {
-  name: string;
-  partitions: { partitionIndex: number; offset: Int64 }[];
-}
-
-export const deleteRecords: ApiHandler = {
+export const deleteRecords: ApiHandler<DeleteRecordsRequestData<Int64>, DeleteRecordsResponseData> = {
   apiKey: 21,
   name: "DeleteRecords",
   minVersion: 0,
@@ -42,15 +42,15 @@ export const deleteRecords: ApiHandler = {
   async handle(broker, request) {
     // A partition named again is answered once (its first occurrence).
     const topics = distinctPartitions(
-      request.topics as DeleteTopic[],
+      request.topics,
       (t) => t.name,
       (t) => t.partitions,
       (p) => p.partitionIndex,
       (t, partitions) => ({ ...t, partitions }),
     );
-    const out: Message[] = [];
+    const out: DeleteRecordsTopicResult[] = [];
     for (const t of topics) {
-      const partitions: Message[] = [];
+      const partitions: DeleteRecordsPartitionResult[] = [];
       for (const p of t.partitions) {
         const result = { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: 0 };
         try {

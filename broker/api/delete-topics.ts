@@ -11,8 +11,12 @@
  * unknown id has a null name). errorMessage (v5+) is the KafkaError's message. timeoutMs is
  * ignored: deletion completes before the answer.
  */
-import type { Message } from "../../protocol/codec.js";
 import { KafkaError } from "../../protocol/errors.js";
+import type {
+  DeletableTopicResult,
+  DeleteTopicsRequestData,
+  DeleteTopicsResponseData,
+} from "../../protocol/types/delete-topics.js";
 import { asKafkaError, duplicates, errorFields } from "./config-entries.js";
 import type { ApiHandler } from "./types.js";
 
@@ -23,11 +27,11 @@ interface Target {
   topicId: string;
 }
 
-function result(name: string | null, topicId: string, err?: KafkaError): Message {
+function result(name: string | null, topicId: string, err?: KafkaError): DeletableTopicResult {
   return err ? { name, topicId, ...errorFields(err) } : { name, topicId, errorCode: 0, errorMessage: null };
 }
 
-export const deleteTopics: ApiHandler = {
+export const deleteTopics: ApiHandler<DeleteTopicsRequestData, DeleteTopicsResponseData> = {
   apiKey: 20,
   name: "DeleteTopics",
   minVersion: 1,
@@ -35,12 +39,12 @@ export const deleteTopics: ApiHandler = {
   async handle(broker, request, ctx) {
     const targets: Target[] =
       ctx.apiVersion >= 6
-        ? (request.topics as Target[])
-        : (request.topicNames as string[]).map((name) => ({ name, topicId: ZERO_UUID }));
+        ? (request.topics ?? [])
+        : (request.topicNames ?? []).map((name) => ({ name, topicId: ZERO_UUID }));
     const keyOf = (t: Target) => (t.name !== null ? `name:${t.name}` : `id:${t.topicId}`);
     const repeated = duplicates(targets, keyOf);
     const reported = new Set<string>();
-    const results: Message[] = [];
+    const results: DeletableTopicResult[] = [];
     for (const target of targets) {
       const { name, topicId } = target;
       const byName = name !== null;

@@ -7,6 +7,10 @@
  * authorized operations are never computed (Kafka's "omitted" marker), as in Metadata.
  */
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import type {
+  DescribeClusterRequestData,
+  DescribeClusterResponseData,
+} from "../../protocol/types/describe-cluster.js";
 import type { ApiHandler } from "./types.js";
 
 const BROKER_ENDPOINT = 1;
@@ -14,13 +18,13 @@ const CONTROLLER_ENDPOINT = 2;
 /** Kafka's "authorized operations not requested" marker. */
 const OPERATIONS_OMITTED = -2147483648;
 
-export const describeCluster: ApiHandler = {
+export const describeCluster: ApiHandler<DescribeClusterRequestData, DescribeClusterResponseData> = {
   apiKey: 60,
   name: "DescribeCluster",
   minVersion: 0,
   maxVersion: 2,
   async handle(broker, request, ctx) {
-    const endpointType = ctx.apiVersion >= 1 ? (request.endpointType as number) : BROKER_ENDPOINT;
+    const endpointType = ctx.apiVersion >= 1 ? (request.endpointType ?? BROKER_ENDPOINT) : BROKER_ENDPOINT;
     const refuse = (code: ErrorName, message: string) => ({
       throttleTimeMs: 0,
       errorCode: errorCode(code),

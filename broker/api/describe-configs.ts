@@ -16,8 +16,13 @@
  * how the Java client reads it. Synonyms (v1+) only with includeSynonyms, documentation (v3+)
  * only with includeDocumentation, as Kafka; configType (v3+) always.
  */
-import type { Message } from "../../protocol/codec.js";
 import { KafkaError } from "../../protocol/errors.js";
+import type {
+  DescribeConfigsRequestData,
+  DescribeConfigsResource,
+  DescribeConfigsResponseData,
+  DescribeConfigsResult,
+} from "../../protocol/types/describe-configs.js";
 import type { Broker } from "../broker.js";
 import { validateTopicName } from "../topics.js";
 import {
@@ -32,13 +37,7 @@ import {
 import { distinct } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
-interface Resource {
-  resourceType: number;
-  resourceName: string;
-  configurationKeys: string[] | null;
-}
-
-function entriesOf(broker: Broker, resource: Resource): ConfigEntry[] {
+function entriesOf(broker: Broker, resource: DescribeConfigsResource): ConfigEntry[] {
   const { resourceType: type, resourceName: name } = resource;
   if (type === RESOURCE_TOPIC) {
     validateTopicName(name);
@@ -70,22 +69,22 @@ function entriesOf(broker: Broker, resource: Resource): ConfigEntry[] {
  * What makes two resources of a request the same question: type, name and the keys asked for
  * (none meaning all), so that the same resource asked with other keys is still answered.
  */
-function resourceKey(r: Resource): string {
+function resourceKey(r: DescribeConfigsResource): string {
   const keys = r.configurationKeys && r.configurationKeys.length > 0 ? [...r.configurationKeys].sort() : null;
   return JSON.stringify([r.resourceType, r.resourceName, keys]);
 }
 
-export const describeConfigs: ApiHandler = {
+export const describeConfigs: ApiHandler<DescribeConfigsRequestData, DescribeConfigsResponseData> = {
   apiKey: 32,
   name: "DescribeConfigs",
   minVersion: 1,
   maxVersion: 4,
   async handle(broker, request) {
-    const includeSynonyms = Boolean(request.includeSynonyms);
-    const includeDocumentation = Boolean(request.includeDocumentation);
-    const results: Message[] = [];
+    const includeSynonyms = request.includeSynonyms ?? false;
+    const includeDocumentation = request.includeDocumentation ?? false;
+    const results: DescribeConfigsResult[] = [];
     // A resource named again is answered once (its first occurrence).
-    const resources = distinct(request.resources as Resource[], resourceKey);
+    const resources = distinct(request.resources, resourceKey);
     for (const resource of resources) {
       const head = { resourceType: resource.resourceType, resourceName: resource.resourceName };
       try {

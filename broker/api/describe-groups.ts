@@ -6,22 +6,26 @@
  * "omitted" value).
  * A group named more than once is answered once (api/distinct.ts).
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
+import type {
+  DescribedGroup,
+  DescribeGroupsRequestData,
+  DescribeGroupsResponseData,
+} from "../../protocol/types/describe-groups.js";
 import { EMPTY_ASSIGNMENT } from "../group/group.js";
 import { distinct } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
 const OPERATIONS_OMITTED = -2147483648;
 
-export const describeGroups: ApiHandler = {
+export const describeGroups: ApiHandler<DescribeGroupsRequestData, DescribeGroupsResponseData> = {
   apiKey: 15,
   name: "DescribeGroups",
   minVersion: 0,
   maxVersion: 6,
-  async handle(broker, request, ctx): Promise<Message> {
+  async handle(broker, request, ctx) {
     // A group named again is answered once.
-    const groups = distinct(request.groups as string[], (id) => id).map((id): Message => {
+    const groups = distinct(request.groups, (id) => id).map((id): DescribedGroup => {
       const base = {
         errorCode: 0,
         errorMessage: null,

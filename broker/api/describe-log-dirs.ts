@@ -6,15 +6,19 @@
  * The topics asked for are looked up, not scanned: naming one many times costs what naming it once does.
  */
 import * as path from "node:path";
+import type {
+  DescribeLogDirsRequestData,
+  DescribeLogDirsResponseData,
+} from "../../protocol/types/describe-log-dirs.js";
 import type { ApiHandler } from "./types.js";
 
-export const describeLogDirs: ApiHandler = {
+export const describeLogDirs: ApiHandler<DescribeLogDirsRequestData, DescribeLogDirsResponseData> = {
   apiKey: 35,
   name: "DescribeLogDirs",
   minVersion: 1,
   maxVersion: 3,
   async handle(broker, request) {
-    const wanted = request.topics as { topic: string; partitions: number[] }[] | null;
+    const wanted = request.topics;
     const byTopic = new Map<
       string,
       { partitionIndex: number; partitionSize: number; offsetLag: number; isFutureKey: boolean }[]

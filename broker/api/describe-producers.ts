@@ -7,13 +7,17 @@
  * CurrentTxnStartOffset are -1.
  * A partition named more than once is answered once (api/distinct.ts).
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
+import type {
+  DescribeProducersRequestData,
+  DescribeProducersResponseData,
+  ProducerState,
+} from "../../protocol/types/describe-producers.js";
 import type { Partition } from "../partition.js";
 import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
-function activeProducers(partition: Partition): Message[] {
+function activeProducers(partition: Partition): ProducerState[] {
   return partition.producers.snapshot().map((p) => ({
     producerId: p.producerId,
     producerEpoch: p.epoch,
@@ -24,7 +28,7 @@ function activeProducers(partition: Partition): Message[] {
   }));
 }
 
-export const describeProducers: ApiHandler = {
+export const describeProducers: ApiHandler<DescribeProducersRequestData, DescribeProducersResponseData> = {
   apiKey: 61,
   name: "DescribeProducers",
   minVersion: 0,
@@ -32,7 +36,7 @@ export const describeProducers: ApiHandler = {
   async handle(broker, request) {
     // A partition named again is answered once.
     const topics = distinctPartitions(
-      request.topics as { name: string; partitionIndexes: number[] }[],
+      request.topics,
       (t) => t.name,
       (t) => t.partitionIndexes,
       (p) => p,

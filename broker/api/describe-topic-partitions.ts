@@ -8,8 +8,13 @@
  * max.request.partition.size.limit default) per answer; NextCursor names the first partition not
  * sent, or is null when everything was.
  */
-import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import type {
+  DescribeTopicPartitionsRequestCursor as Cursor,
+  DescribeTopicPartitionsRequestData,
+  DescribeTopicPartitionsResponseData,
+  DescribeTopicPartitionsResponseTopic,
+} from "../../protocol/types/describe-topic-partitions.js";
 import type { TopicState } from "../metadata/cluster.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
@@ -20,12 +25,7 @@ export const MAX_PARTITIONS_PER_DESCRIBE = 2000;
 /** Kafka's "authorized operations not requested" marker. */
 const OPERATIONS_OMITTED = -2147483648;
 
-interface Cursor {
-  topicName: string;
-  partitionIndex: number;
-}
-
-function topicError(name: string, code: ErrorName): Message {
+function topicError(name: string, code: ErrorName): DescribeTopicPartitionsResponseTopic {
   return {
     errorCode: errorCode(code),
     name,
@@ -36,7 +36,12 @@ function topicError(name: string, code: ErrorName): Message {
   };
 }
 
-function describe(topic: TopicState, from: number, count: number, live: ReadonlySet<number>): Message {
+function describe(
+  topic: TopicState,
+  from: number,
+  count: number,
+  live: ReadonlySet<number>,
+): DescribeTopicPartitionsResponseTopic {
   return {
     errorCode: 0,
     name: topic.name,
@@ -57,18 +62,21 @@ function describe(topic: TopicState, from: number, count: number, live: Readonly
   };
 }
 
-export const describeTopicPartitions: ApiHandler = {
+export const describeTopicPartitions: ApiHandler<
+  DescribeTopicPartitionsRequestData,
+  DescribeTopicPartitionsResponseData
+> = {
   apiKey: 75,
   name: "DescribeTopicPartitions",
   minVersion: 0,
   maxVersion: 0,
   async handle(broker, request) {
-    const requested = (request.topics as { name: string }[]).map((t) => t.name);
-    const cursor = request.cursor as Cursor | null;
+    const requested = request.topics.map((t) => t.name);
+    const cursor = request.cursor;
     const names = [
       ...new Set(requested.length > 0 ? requested : broker.store.topics().map((t) => t.name)),
     ].sort();
-    const answer = (topics: Message[], next: Cursor | null) => ({
+    const answer = (topics: DescribeTopicPartitionsResponseTopic[], next: Cursor | null) => ({
       throttleTimeMs: 0,
       topics,
       nextCursor: next,
@@ -82,13 +90,10 @@ export const describeTopicPartitions: ApiHandler = {
         null,
       );
     }
-    const limit = Math.min(
-      Math.max(1, request.responsePartitionLimit as number),
-      MAX_PARTITIONS_PER_DESCRIBE,
-    );
+    const limit = Math.min(Math.max(1, request.responsePartitionLimit), MAX_PARTITIONS_PER_DESCRIBE);
     let left = limit;
     const live = new Set(broker.store.brokers().map((b) => b.nodeId));
-    const topics: Message[] = [];
+    const topics: DescribeTopicPartitionsResponseTopic[] = [];
     for (const name of names) {
       if (cursor && name < cursor.topicName) continue;
       const topic = broker.store.topic(name);

@@ -21,8 +21,13 @@
  * else. A partition named more than once in a request is read and answered once (its first
  * occurrence), as Kafka collapses them into one map.
  */
-import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
+import type {
+  FetchableTopicResponse,
+  FetchRequestData,
+  FetchResponseData,
+  PartitionData,
+} from "../../protocol/types/fetch.js";
 import type { Broker } from "../broker.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
 import type { ApiHandler, ResponseReservation } from "./types.js";
@@ -53,8 +58,8 @@ const REPLICA_STATE_VERSION = 15;
  * The requested topics with their names (by name up to v12, by id from v13), each topic once and
  * each of its partitions once: a partition named again is dropped.
  */
-function resolveTopics(broker: Broker, request: Message, version: number): FetchTopic[] {
-  const topics = request.topics as { topic?: string; topicId?: string; partitions: FetchPartition[] }[];
+function resolveTopics(broker: Broker, request: FetchRequestData, version: number): FetchTopic[] {
+  const topics = request.topics;
   const byKey = new Map<string, { topic: FetchTopic; seen: Set<number> }>();
   for (const t of topics) {
     const key = version < TOPIC_ID_VERSION ? `n:${t.topic}` : `i:${t.topicId}`;
@@ -63,10 +68,10 @@ function resolveTopics(broker: Broker, request: Message, version: number): Fetch
       // Before v13 the answer carries no id: no lookup on the hot path.
       const topic: FetchTopic =
         version < TOPIC_ID_VERSION
-          ? { topic: t.topic as string, topicId: NULL_TOPIC_ID, partitions: [] }
+          ? { topic: t.topic ?? "", topicId: NULL_TOPIC_ID, partitions: [] }
           : {
-              topic: broker.store.topicById(t.topicId as string)?.name ?? null,
-              topicId: t.topicId as string,
+              topic: broker.store.topicById(t.topicId ?? NULL_TOPIC_ID)?.name ?? null,
+              topicId: t.topicId ?? NULL_TOPIC_ID,
               partitions: [],
             };
       entry = { topic, seen: new Set() };
@@ -75,13 +80,13 @@ function resolveTopics(broker: Broker, request: Message, version: number): Fetch
     for (const p of t.partitions) {
       if (entry.seen.has(p.partition)) continue;
       entry.seen.add(p.partition);
-      entry.topic.partitions.push(p);
+      entry.topic.partitions.push({ ...p, currentLeaderEpoch: p.currentLeaderEpoch ?? -1 });
     }
   }
   return [...byKey.values()].map((e) => e.topic);
 }
 
-function partitionResult(index: number, code: ErrorName | null, readCommitted: boolean): Message {
+function partitionResult(index: number, code: ErrorName | null, readCommitted: boolean): PartitionData {
   return {
     partitionIndex: index,
     errorCode: code ? errorCode(code) : 0,
@@ -97,7 +102,7 @@ function partitionResult(index: number, code: ErrorName | null, readCommitted: b
 }
 
 interface Collected {
-  responses: Message[];
+  responses: FetchableTopicResponse[];
   bytes: number;
 }
 
@@ -109,9 +114,9 @@ async function collect(
   readCommitted: boolean,
 ): Promise<Collected> {
   let bytes = 0;
-  const responses: Message[] = [];
+  const responses: FetchableTopicResponse[] = [];
   for (const t of topics) {
-    const partitions: Message[] = [];
+    const partitions: PartitionData[] = [];
     for (const p of t.partitions) {
       if (t.topic === null) {
         partitions.push(partitionResult(p.partition, "UNKNOWN_TOPIC_ID", readCommitted));
@@ -148,7 +153,7 @@ async function collect(
       }
       partitions.push(base);
     }
-    responses.push({ topic: t.topic, topicId: t.topicId, partitions });
+    responses.push({ topic: t.topic ?? "", topicId: t.topicId, partitions });
   }
   return { responses, bytes };
 }
@@ -179,7 +184,7 @@ const UNBOUNDED: ResponseReservation = {
   unreserve: () => {},
 };
 
-export const fetch: ApiHandler = {
+export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
   apiKey: 1,
   name: "Fetch",
   minVersion: 4,
@@ -187,7 +192,7 @@ export const fetch: ApiHandler = {
   async handle(broker, request, ctx) {
     const topics = resolveTopics(broker, request, ctx.apiVersion);
     const readCommitted = request.isolationLevel === 1;
-    const answer = (code: ErrorName | null, responses: Message[]) => ({
+    const answer = (code: ErrorName | null, responses: FetchableTopicResponse[]) => ({
       throttleTimeMs: 0,
       errorCode: code ? errorCode(code) : 0,
       sessionId: 0,
@@ -195,15 +200,18 @@ export const fetch: ApiHandler = {
     });
     const replicaId =
       ctx.apiVersion >= REPLICA_STATE_VERSION
-        ? (((request.replicaState as Message | null)?.replicaId as number | undefined) ?? -1)
-        : (request.replicaId as number);
+        ? (request.replicaState?.replicaId ?? -1)
+        : (request.replicaId ?? -1);
     if (replicaId >= 0) return answer("CLUSTER_AUTHORIZATION_FAILED", []);
     if (request.sessionId !== 0 || (request.sessionEpoch !== 0 && request.sessionEpoch !== -1)) {
       return answer("FETCH_SESSION_ID_NOT_FOUND", []);
     }
-    const maxBytes = Math.max(0, Math.min(request.maxBytes as number, broker.config.fetchMaxBytes));
-    const minBytes = request.minBytes as number;
-    const deadline = Date.now() + Math.min(Math.max(0, request.maxWaitMs as number), MAX_FETCH_WAIT_MS);
+    const maxBytes = Math.max(
+      0,
+      Math.min(request.maxBytes ?? broker.config.fetchMaxBytes, broker.config.fetchMaxBytes),
+    );
+    const minBytes = request.minBytes;
+    const deadline = Date.now() + Math.min(Math.max(0, request.maxWaitMs), MAX_FETCH_WAIT_MS);
     const reservation = ctx.responseBytes ?? UNBOUNDED;
     /** One read within what the connection may hold; the unused part is given back. */
     const read = async (grant = reservation.reserve(maxBytes)): Promise<Collected> => {
@@ -217,8 +225,7 @@ export const fetch: ApiHandler = {
     ctx.admit();
     let collected = await read(first);
     // As Kafka: an error in any partition is answered at once, without waiting for minBytes.
-    const anyError = () =>
-      collected.responses.some((t) => t.partitions.some((p: Message) => p.errorCode !== 0));
+    const anyError = () => collected.responses.some((t) => t.partitions.some((p) => p.errorCode !== 0));
     for (let waits = 0; collected.bytes < minBytes && !anyError() && waits < 1000; waits++) {
       const left = deadline - Date.now();
       if (left <= 0) break;

@@ -6,8 +6,11 @@
  * Otherwise this broker (the only one) coordinates every group; the offsets topic is created on
  * the first request, as Kafka does.
  */
-import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import type {
+  FindCoordinatorRequestData,
+  FindCoordinatorResponseData,
+} from "../../protocol/types/find-coordinator.js";
 import type { Broker } from "../broker.js";
 import type { ApiHandler } from "./types.js";
 
@@ -50,20 +53,20 @@ async function coordinatorFor(broker: Broker, key: string, keyType: number) {
   };
 }
 
-export const findCoordinator: ApiHandler = {
+export const findCoordinator: ApiHandler<FindCoordinatorRequestData, FindCoordinatorResponseData> = {
   apiKey: 10,
   name: "FindCoordinator",
   minVersion: 0,
   maxVersion: 6,
-  async handle(broker, request, ctx): Promise<Message> {
+  async handle(broker, request, ctx) {
     if (ctx.apiVersion >= 4) {
       const coordinators = [];
-      for (const key of request.coordinatorKeys as string[]) {
-        coordinators.push(await coordinatorFor(broker, key, request.keyType));
+      for (const key of request.coordinatorKeys ?? []) {
+        coordinators.push(await coordinatorFor(broker, key, request.keyType ?? GROUP_KEY_TYPE));
       }
       return { throttleTimeMs: 0, coordinators };
     }
-    const c = await coordinatorFor(broker, request.key, request.keyType);
+    const c = await coordinatorFor(broker, request.key ?? "", request.keyType ?? GROUP_KEY_TYPE);
     return {
       throttleTimeMs: 0,
       errorCode: c.errorCode,

@@ -6,9 +6,10 @@
  * still renewed).
  */
 import { errorCode } from "../../protocol/errors.js";
+import type { HeartbeatRequestData, HeartbeatResponseData } from "../../protocol/types/heartbeat.js";
 import type { ApiHandler } from "./types.js";
 
-export const heartbeat: ApiHandler = {
+export const heartbeat: ApiHandler<HeartbeatRequestData, HeartbeatResponseData> = {
   apiKey: 12,
   name: "Heartbeat",
   minVersion: 0,

@@ -7,6 +7,11 @@
  * the whole resource is valid.
  */
 import { KafkaError } from "../../protocol/errors.js";
+import type {
+  IncrementalAlterConfigsRequestData,
+  IncrementalAlterConfigsResponseData,
+  AlterConfigsResource as IncrementalResource,
+} from "../../protocol/types/incremental-alter-configs.js";
 import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
 import {
@@ -24,12 +29,6 @@ const DELETE = 1;
 const APPEND = 2;
 const SUBTRACT = 3;
 const OP_NAMES = ["SET", "DELETE", "APPEND", "SUBTRACT"];
-
-interface IncrementalResource {
-  resourceType: number;
-  resourceName: string;
-  configs: { name: string; configOperation: number; value: string | null }[];
-}
 
 function items(list: string): string[] {
   return list
@@ -67,7 +66,7 @@ async function alter(broker: Broker, resource: IncrementalResource, validateOnly
     for (const c of resource.configs) {
       const op = c.configOperation;
       if (op === SET) {
-        next[c.name] = c.value as string;
+        next[c.name] = c.value ?? "";
       } else if (op === DELETE) {
         delete next[c.name];
       } else {
@@ -78,7 +77,7 @@ async function alter(broker: Broker, resource: IncrementalResource, validateOnly
           );
         }
         const current = items(next[c.name] ?? topicDefaultValue(broker.config, c.name) ?? "");
-        const given = items(c.value as string);
+        const given = items(c.value ?? "");
         const updated =
           op === APPEND
             ? [...current, ...given.filter((v) => !current.includes(v))]
@@ -90,14 +89,17 @@ async function alter(broker: Broker, resource: IncrementalResource, validateOnly
   });
 }
 
-export const incrementalAlterConfigs: ApiHandler = {
+export const incrementalAlterConfigs: ApiHandler<
+  IncrementalAlterConfigsRequestData,
+  IncrementalAlterConfigsResponseData
+> = {
   apiKey: 44,
   name: "IncrementalAlterConfigs",
   minVersion: 0,
   maxVersion: 1,
   async handle(broker, request) {
-    const resources = request.resources as IncrementalResource[];
-    const validateOnly = Boolean(request.validateOnly);
+    const resources = request.resources;
+    const validateOnly = request.validateOnly;
     const responses = await alterEach(broker, resources, (resource) => alter(broker, resource, validateOnly));
     return { throttleTimeMs: 0, responses };
   },

@@ -29,9 +29,9 @@ import { offsetFetch } from "./offset-fetch.js";
 import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
 import { produce } from "./produce.js";
 import { syncGroup } from "./sync-group.js";
-import type { ApiHandler } from "./types.js";
+import type { AnyApiHandler } from "./types.js";
 
-export const HANDLERS: ApiHandler[] = [
+export const HANDLERS: AnyApiHandler[] = [
   produce,
   fetch,
   listOffsets,

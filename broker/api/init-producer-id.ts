@@ -13,6 +13,10 @@
  * (ClusterStore.allocateProducerIds), never handed out twice, across restarts and kill -9 included.
  */
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import type {
+  InitProducerIdRequestData,
+  InitProducerIdResponseData,
+} from "../../protocol/types/init-producer-id.js";
 import { quotaClient } from "../producer-ids.js";
 import type { ApiHandler } from "./types.js";
 
@@ -20,13 +24,13 @@ function refusal(code: ErrorName, throttleTimeMs = 0) {
   return { throttleTimeMs, errorCode: errorCode(code), producerId: -1, producerEpoch: -1 };
 }
 
-export const initProducerId: ApiHandler = {
+export const initProducerId: ApiHandler<InitProducerIdRequestData, InitProducerIdResponseData> = {
   apiKey: 22,
   name: "InitProducerId",
   minVersion: 0,
   maxVersion: 4,
   async handle(broker, request, ctx) {
-    const transactionalId = request.transactionalId as string | null;
+    const transactionalId = request.transactionalId;
     if (transactionalId === "") return refusal("INVALID_REQUEST");
     if (transactionalId !== null) return refusal("TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
     const client = quotaClient(ctx);

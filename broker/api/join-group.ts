@@ -9,24 +9,24 @@
  * group -> INCONSISTENT_GROUP_PROTOCOL; a full group -> GROUP_MAX_SIZE_REACHED. The answer comes
  * when the rebalance's join phase ends.
  */
-import type { Message } from "../../protocol/codec.js";
+import type { JoinGroupRequestData, JoinGroupResponseData } from "../../protocol/types/join-group.js";
 import type { ApiHandler } from "./types.js";
 
-export const joinGroup: ApiHandler = {
+export const joinGroup: ApiHandler<JoinGroupRequestData, JoinGroupResponseData> = {
   apiKey: 11,
   name: "JoinGroup",
   minVersion: 0,
   maxVersion: 9,
-  async handle(broker, request, ctx): Promise<Message> {
+  async handle(broker, request, ctx) {
     ctx.admit();
     const result = await broker.groups.join({
       groupId: request.groupId,
       sessionTimeoutMs: request.sessionTimeoutMs,
-      rebalanceTimeoutMs: ctx.apiVersion >= 1 ? request.rebalanceTimeoutMs : -1,
+      rebalanceTimeoutMs: ctx.apiVersion >= 1 ? (request.rebalanceTimeoutMs ?? -1) : -1,
       memberId: request.memberId,
       groupInstanceId: request.groupInstanceId ?? null,
       protocolType: request.protocolType,
-      protocols: (request.protocols as Message[]).map((p) => ({ name: p.name, metadata: p.metadata })),
+      protocols: request.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
       requireKnownMemberId: ctx.apiVersion >= 4,
       clientId: ctx.clientId ?? "",
       clientHost: ctx.clientHost,

@@ -4,11 +4,11 @@
  * Validation order, per member: unknown group or member -> UNKNOWN_MEMBER_ID; an instance id
  * held by another member id -> FENCED_INSTANCE_ID. A removed member triggers a rebalance.
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
+import type { LeaveGroupRequestData, LeaveGroupResponseData } from "../../protocol/types/leave-group.js";
 import type { ApiHandler } from "./types.js";
 
-export const leaveGroup: ApiHandler = {
+export const leaveGroup: ApiHandler<LeaveGroupRequestData, LeaveGroupResponseData> = {
   apiKey: 13,
   name: "LeaveGroup",
   minVersion: 0,
@@ -16,11 +16,11 @@ export const leaveGroup: ApiHandler = {
   async handle(broker, request, ctx) {
     if (ctx.apiVersion < 3) {
       const [error] = broker.groups.leave(request.groupId, [
-        { memberId: request.memberId, groupInstanceId: null },
+        { memberId: request.memberId ?? "", groupInstanceId: null },
       ]);
       return { throttleTimeMs: 0, errorCode: error ? errorCode(error) : 0 };
     }
-    const members = request.members as Message[];
+    const members = request.members ?? [];
     const errors = request.groupId
       ? broker.groups.leave(
           request.groupId,

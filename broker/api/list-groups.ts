@@ -3,19 +3,19 @@
  * filter by state (case-insensitive, as Kafka) and report it; v5+ filter by type (every group
  * here is "classic").
  */
-import type { Message } from "../../protocol/codec.js";
+import type { ListGroupsRequestData, ListGroupsResponseData } from "../../protocol/types/list-groups.js";
 import type { ApiHandler } from "./types.js";
 
 const GROUP_TYPE = "classic";
 
-export const listGroups: ApiHandler = {
+export const listGroups: ApiHandler<ListGroupsRequestData, ListGroupsResponseData> = {
   apiKey: 16,
   name: "ListGroups",
   minVersion: 0,
   maxVersion: 5,
-  async handle(broker, request, ctx): Promise<Message> {
-    const states = ((request.statesFilter as string[] | undefined) ?? []).map((s) => s.toLowerCase());
-    const types = ((request.typesFilter as string[] | undefined) ?? []).map((s) => s.toLowerCase());
+  async handle(broker, request, ctx) {
+    const states = (request.statesFilter ?? []).map((s) => s.toLowerCase());
+    const types = (request.typesFilter ?? []).map((s) => s.toLowerCase());
     const groups = broker.groups
       .allGroups()
       .filter((g) => g.state !== "Dead")

@@ -14,8 +14,12 @@
  * A lookup by timestamp decompresses at most one batch at a time, through the broker's bounded
  * decompressor (storage/decompress.ts), off the event loop when the batch is large.
  */
-import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
+import type {
+  ListOffsetsPartitionResponse,
+  ListOffsetsRequestData,
+  ListOffsetsResponseData,
+} from "../../protocol/types/list-offsets.js";
 import type { Partition } from "../partition.js";
 import type { ApiHandler } from "./types.js";
 
@@ -52,7 +56,7 @@ function result(
   offset = -1,
   timestamp = -1,
   leaderEpoch = -1,
-): Message {
+): ListOffsetsPartitionResponse {
   return {
     partitionIndex: index,
     errorCode: code ? errorCode(code) : 0,
@@ -78,16 +82,17 @@ function duplicatePartitions(
   return duplicates;
 }
 
-export const listOffsets: ApiHandler = {
+export const listOffsets: ApiHandler<ListOffsetsRequestData, ListOffsetsResponseData> = {
   apiKey: 2,
   name: "ListOffsets",
   minVersion: 1,
   maxVersion: 11,
   async handle(broker, request) {
-    const topics = request.topics as {
-      name: string;
-      partitions: { partitionIndex: number; currentLeaderEpoch: number; timestamp: number }[];
-    }[];
+    // v1-v3 carry no leader epoch: -1 checks none.
+    const topics = request.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ ...p, currentLeaderEpoch: p.currentLeaderEpoch ?? -1 })),
+    }));
     const duplicates = duplicatePartitions(topics);
     const out = await Promise.all(
       topics.map(async (t) => ({

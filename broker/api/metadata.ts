@@ -7,8 +7,12 @@
  * A topic named (or an id given) more than once is answered once, as Kafka does: the answer is
  * bounded by the cluster, never multiplied by the request (docs/decisions/0019).
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode, KafkaError } from "../../protocol/errors.js";
+import type {
+  MetadataRequestData,
+  MetadataResponseData,
+  MetadataResponseTopic,
+} from "../../protocol/types/metadata.js";
 import type { Broker } from "../broker.js";
 import type { ClusterStore, TopicState } from "../metadata/cluster.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
@@ -24,7 +28,7 @@ export function liveBrokers(store: ClusterStore): Set<number> {
 }
 
 /** A topic as Metadata describes it; replicas of brokers not in `live` are offline. */
-export function describeTopic(topic: TopicState, live: ReadonlySet<number>): Message {
+export function describeTopic(topic: TopicState, live: ReadonlySet<number>): MetadataResponseTopic {
   return {
     errorCode: 0,
     name: topic.name,
@@ -43,7 +47,11 @@ export function describeTopic(topic: TopicState, live: ReadonlySet<number>): Mes
   };
 }
 
-function topicError(name: string | null, topicId: string, code: Parameters<typeof errorCode>[0]): Message {
+function topicError(
+  name: string | null,
+  topicId: string,
+  code: Parameters<typeof errorCode>[0],
+): MetadataResponseTopic {
   return {
     errorCode: errorCode(code),
     name,
@@ -54,7 +62,11 @@ function topicError(name: string | null, topicId: string, code: Parameters<typeo
   };
 }
 
-async function resolveTopic(broker: Broker, name: string, autoCreate: boolean): Promise<Message> {
+async function resolveTopic(
+  broker: Broker,
+  name: string,
+  autoCreate: boolean,
+): Promise<MetadataResponseTopic> {
   try {
     const topic = await broker.topics.getOrCreate(name, autoCreate);
     return topic
@@ -67,7 +79,7 @@ async function resolveTopic(broker: Broker, name: string, autoCreate: boolean): 
 }
 
 /** The requested topics, each name and each id once, in the order first named. */
-function distinctTopics<T extends { name: string | null; topicId: string }>(requested: T[]): T[] {
+function distinctTopics<T extends { name: string | null; topicId?: string }>(requested: T[]): T[] {
   const seen = new Set<string>();
   return requested.filter((t) => {
     const key = t.name === null || t.name === undefined ? `i:${t.topicId}` : `n:${t.name}`;
@@ -77,16 +89,16 @@ function distinctTopics<T extends { name: string | null; topicId: string }>(requ
   });
 }
 
-export const metadata: ApiHandler = {
+export const metadata: ApiHandler<MetadataRequestData, MetadataResponseData> = {
   apiKey: 3,
   name: "Metadata",
   minVersion: 0,
   maxVersion: 13,
   async handle(broker, request, ctx) {
-    const requested = request.topics as { name: string | null; topicId: string }[] | null;
+    const requested = request.topics;
     const all = requested === null || (ctx.apiVersion === 0 && requested.length === 0);
-    const autoCreate = ctx.apiVersion < 4 ? true : Boolean(request.allowAutoTopicCreation);
-    let topics: Message[];
+    const autoCreate = ctx.apiVersion < 4 ? true : (request.allowAutoTopicCreation ?? true);
+    let topics: MetadataResponseTopic[];
     if (all) {
       const live = liveBrokers(broker.store);
       topics = broker.store.topics().map((t) => describeTopic(t, live));
@@ -94,11 +106,12 @@ export const metadata: ApiHandler = {
       topics = [];
       for (const t of distinctTopics(requested)) {
         if (t.name === null || t.name === undefined) {
-          const byId = broker.store.topicById(t.topicId);
+          const topicId = t.topicId ?? NULL_TOPIC_ID;
+          const byId = broker.store.topicById(topicId);
           topics.push(
             byId
               ? describeTopic(byId, liveBrokers(broker.store))
-              : topicError(null, t.topicId, "UNKNOWN_TOPIC_ID"),
+              : topicError(null, topicId, "UNKNOWN_TOPIC_ID"),
           );
         } else {
           topics.push(await resolveTopic(broker, t.name, autoCreate));

@@ -8,35 +8,41 @@
  * partitions, nothing committed for it; then see broker/group/offsets.ts. Each partition answers
  * once the commit is durable in __consumer_offsets.
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
+import type { Int64 } from "../../protocol/reader.js";
+import type {
+  OffsetCommitRequestData,
+  OffsetCommitResponseData,
+} from "../../protocol/types/offset-commit.js";
 import type { ApiHandler } from "./types.js";
 
 /** The first version that names topics by id. */
 const TOPIC_ID_VERSION = 10;
 
-export const offsetCommit: ApiHandler = {
+export const offsetCommit: ApiHandler<OffsetCommitRequestData<Int64>, OffsetCommitResponseData> = {
   apiKey: 8,
   name: "OffsetCommit",
   minVersion: 2,
   maxVersion: 10,
   wideInt64: true,
-  async handle(broker, request, ctx): Promise<Message> {
-    const requested = request.topics as Message[];
+  async handle(broker, request, ctx) {
+    const requested = request.topics;
     // v10 names topics by id: resolve each to its name; an unknown id commits nothing.
     const names: (string | null)[] = requested.map((t) =>
-      ctx.apiVersion >= TOPIC_ID_VERSION ? (broker.store.topicById(t.topicId)?.name ?? null) : t.name,
+      ctx.apiVersion >= TOPIC_ID_VERSION
+        ? (broker.store.topicById(t.topicId ?? "")?.name ?? null)
+        : (t.name ?? ""),
     );
     const topics = requested.filter((_, i) => names[i] !== null);
     const committed = await broker.offsets.commit({
       apiVersion: ctx.apiVersion,
       groupId: request.groupId,
-      generationId: ctx.apiVersion >= 1 ? request.generationIdOrMemberEpoch : -1,
-      memberId: ctx.apiVersion >= 1 ? request.memberId : "",
+      generationId: ctx.apiVersion >= 1 ? (request.generationIdOrMemberEpoch ?? -1) : -1,
+      memberId: ctx.apiVersion >= 1 ? (request.memberId ?? "") : "",
       groupInstanceId: request.groupInstanceId ?? null,
       topics: topics.map((t) => ({
-        name: names[requested.indexOf(t)] as string,
-        partitions: (t.partitions as Message[]).map((p) => ({
+        name: names[requested.indexOf(t)] ?? "",
+        partitions: t.partitions.map((p) => ({
           partition: p.partitionIndex,
           offset: p.committedOffset,
           leaderEpoch: p.committedLeaderEpoch ?? -1,
@@ -52,7 +58,7 @@ export const offsetCommit: ApiHandler = {
         return {
           name: t.name,
           topicId: t.topicId,
-          partitions: (t.partitions as Message[]).map((p, pi) => {
+          partitions: t.partitions.map((p, pi) => {
             const result = results ? results[pi] : "UNKNOWN_TOPIC_ID";
             return { partitionIndex: p.partitionIndex, errorCode: result ? errorCode(result) : 0 };
           }),

@@ -5,20 +5,22 @@
  * per partition an unknown topic or partition -> UNKNOWN_TOPIC_OR_PARTITION and a topic that a
  * member subscribes to -> GROUP_SUBSCRIBED_TO_TOPIC.
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
+import type {
+  OffsetDeleteRequestData,
+  OffsetDeleteResponseData,
+} from "../../protocol/types/offset-delete.js";
 import type { ApiHandler } from "./types.js";
 
-export const offsetDelete: ApiHandler = {
+export const offsetDelete: ApiHandler<OffsetDeleteRequestData, OffsetDeleteResponseData> = {
   apiKey: 47,
   name: "OffsetDelete",
   minVersion: 0,
   maxVersion: 0,
-  async handle(broker, request): Promise<Message> {
-    const topics = request.topics as Message[];
-    const asked = topics.map((t) => ({
-      name: t.name as string,
-      partitions: (t.partitions as Message[]).map((p) => p.partitionIndex as number),
+  async handle(broker, request) {
+    const asked = request.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => p.partitionIndex),
     }));
     const result = await broker.offsets.deleteOffsets(request.groupId, asked);
     return {

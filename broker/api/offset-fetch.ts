@@ -9,8 +9,15 @@
  * offsets of every partition (null topics) are listed under their topics' current ids.
  * A group, topic or partition named more than once is answered once (api/distinct.ts).
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
+import type { Int64 } from "../../protocol/reader.js";
+import type {
+  OffsetFetchRequestData,
+  OffsetFetchRequestGroup,
+  OffsetFetchResponseData,
+  OffsetFetchResponseGroup,
+  OffsetFetchResponsePartitions,
+} from "../../protocol/types/offset-fetch.js";
 import type { Broker } from "../broker.js";
 import type { FetchedOffset } from "../group/offsets.js";
 import { distinct, distinctPartitions } from "./distinct.js";
@@ -19,8 +26,15 @@ import type { ApiHandler } from "./types.js";
 /** The first version that names topics by id. */
 const TOPIC_ID_VERSION = 10;
 
-function byTopic(broker: Broker, offsets: FetchedOffset[], code: number): Message[] {
-  const topics = new Map<string, Message[]>();
+/** A topic's answer, by name (v0-v7) and with its id (v8+; undefined once deleted). */
+interface TopicOffsets {
+  name: string;
+  topicId: string | undefined;
+  partitions: OffsetFetchResponsePartitions<Int64>[];
+}
+
+function byTopic(broker: Broker, offsets: FetchedOffset[], code: number): TopicOffsets[] {
+  const topics = new Map<string, OffsetFetchResponsePartitions<Int64>[]>();
   for (const o of offsets) {
     let list = topics.get(o.topic);
     if (!list) {
@@ -42,11 +56,16 @@ function byTopic(broker: Broker, offsets: FetchedOffset[], code: number): Messag
   }));
 }
 
-function fetchGroup(broker: Broker, groupId: string, topics: Message[] | null) {
+/** The offsets of `topics` (each named; all when null), and the group's error. */
+function fetchGroup(
+  broker: Broker,
+  groupId: string,
+  topics: { name?: string; partitionIndexes: number[] }[] | null,
+) {
   const stopping = broker.groups.isStopped;
   const asked = topics
     ? distinctPartitions(
-        topics.map((t) => ({ name: t.name as string, partitions: t.partitionIndexes as number[] })),
+        topics.map((t) => ({ name: t.name ?? "", partitions: t.partitionIndexes })),
         (t) => t.name,
         (t) => t.partitions,
         (p) => p,
@@ -58,15 +77,19 @@ function fetchGroup(broker: Broker, groupId: string, topics: Message[] | null) {
 }
 
 /** One v8+ group: at v10 its topics are named by id, resolved here, unknown ids answered apart. */
-function fetchGroupTopics(broker: Broker, group: Message, version: number): Message {
-  const named = (group.topics ?? null) as Message[] | null;
+function fetchGroupTopics(
+  broker: Broker,
+  group: OffsetFetchRequestGroup,
+  version: number,
+): OffsetFetchResponseGroup<Int64> {
+  const named = group.topics;
   // A topic id named again is answered once, its partitions merged.
   const asked =
     named &&
     distinctPartitions(
       named,
       (t) => String(t.topicId),
-      (t) => t.partitionIndexes as number[],
+      (t) => t.partitionIndexes,
       (p) => p,
       (t, partitionIndexes) => ({ ...t, partitionIndexes }),
     );
@@ -78,15 +101,15 @@ function fetchGroupTopics(broker: Broker, group: Message, version: number): Mess
     return { groupId: group.groupId, topics: listed, errorCode: error };
   }
   const known = asked.flatMap((t) => {
-    const name = broker.store.topicById(t.topicId)?.name;
+    const name = broker.store.topicById(t.topicId ?? "")?.name;
     return name ? [{ ...t, name }] : [];
   });
   const { offsets, error } = fetchGroup(broker, group.groupId, known);
   const unknown = asked
-    .filter((t) => !broker.store.topicById(t.topicId))
+    .filter((t) => !broker.store.topicById(t.topicId ?? ""))
     .map((t) => ({
       topicId: t.topicId,
-      partitions: (t.partitionIndexes as number[]).map((p) => ({
+      partitions: t.partitionIndexes.map((p) => ({
         partitionIndex: p,
         committedOffset: -1,
         committedLeaderEpoch: -1,
@@ -97,23 +120,23 @@ function fetchGroupTopics(broker: Broker, group: Message, version: number): Mess
   return { groupId: group.groupId, topics: [...byTopic(broker, offsets, 0), ...unknown], errorCode: error };
 }
 
-export const offsetFetch: ApiHandler = {
+export const offsetFetch: ApiHandler<OffsetFetchRequestData, OffsetFetchResponseData<Int64>> = {
   apiKey: 9,
   name: "OffsetFetch",
   minVersion: 1,
   maxVersion: 10,
-  async handle(broker, request, ctx): Promise<Message> {
+  async handle(broker, request, ctx) {
     if (ctx.apiVersion >= 8) {
       return {
         throttleTimeMs: 0,
         // A group named again is answered once.
-        groups: distinct(request.groups as Message[], (g) => g.groupId).map((g) =>
+        groups: distinct(request.groups ?? [], (g) => g.groupId).map((g) =>
           fetchGroupTopics(broker, g, ctx.apiVersion),
         ),
       };
     }
-    const topics = ctx.apiVersion >= 2 ? (request.topics ?? null) : request.topics;
-    const { offsets, error } = fetchGroup(broker, request.groupId, topics);
+    const topics = request.topics ?? null;
+    const { offsets, error } = fetchGroup(broker, request.groupId ?? "", topics);
     return {
       throttleTimeMs: 0,
       topics: byTopic(broker, offsets, ctx.apiVersion < 2 ? error : 0),

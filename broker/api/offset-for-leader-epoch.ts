@@ -11,21 +11,28 @@
  * the cache when it takes the lead (broker/partition.ts `makeLeader`).
  * A partition named more than once is answered once (api/distinct.ts).
  */
-import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import type {
+  OffsetForLeaderEpochRequestData,
+  OffsetForLeaderEpochResponseData,
+  OffsetForLeaderPartitionResult,
+} from "../../protocol/types/offset-for-leader-epoch.js";
 import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
-interface EpochTopic {
-  topic: string;
-  partitions: { partition: number; currentLeaderEpoch: number; leaderEpoch: number }[];
-}
-
-function result(partition: number, code: ErrorName | null, leaderEpoch = -1, endOffset = -1): Message {
+function result(
+  partition: number,
+  code: ErrorName | null,
+  leaderEpoch = -1,
+  endOffset = -1,
+): OffsetForLeaderPartitionResult {
   return { errorCode: code ? errorCode(code) : 0, partition, leaderEpoch, endOffset };
 }
 
-export const offsetForLeaderEpoch: ApiHandler = {
+export const offsetForLeaderEpoch: ApiHandler<
+  OffsetForLeaderEpochRequestData,
+  OffsetForLeaderEpochResponseData
+> = {
   apiKey: 23,
   name: "OffsetForLeaderEpoch",
   minVersion: 2,
@@ -33,13 +40,16 @@ export const offsetForLeaderEpoch: ApiHandler = {
   async handle(broker, request, ctx) {
     // A partition named again is answered once (its first occurrence).
     const topics = distinctPartitions(
-      request.topics as EpochTopic[],
+      request.topics.map((t) => ({
+        topic: t.topic,
+        partitions: t.partitions.map((p) => ({ ...p, currentLeaderEpoch: p.currentLeaderEpoch ?? -1 })),
+      })),
       (t) => t.topic,
       (t) => t.partitions,
       (p) => p.partition,
       (t, partitions) => ({ ...t, partitions }),
     );
-    const follower = ctx.apiVersion >= 3 && (request.replicaId as number) >= 0;
+    const follower = ctx.apiVersion >= 3 && (request.replicaId ?? -1) >= 0;
     return {
       throttleTimeMs: 0,
       topics: topics.map((t) => ({

@@ -20,17 +20,17 @@
  * NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR fell below min.insync.replicas meanwhile), with
  * logAppendTimeMs set on a LogAppendTime topic (else -1).
  */
-import type { Message } from "../../protocol/codec.js";
 import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
+import type {
+  PartitionProduceData as PartitionData,
+  PartitionProduceResponse,
+  ProduceRequestData,
+  ProduceResponseData,
+} from "../../protocol/types/produce.js";
 import type { Broker } from "../broker.js";
 import { quotaClient } from "../producer-ids.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
-
-interface PartitionData {
-  index: number;
-  records: Buffer | null;
-}
 
 function partitionResult(
   index: number,
@@ -39,7 +39,7 @@ function partitionResult(
   baseOffset = -1,
   logStartOffset = -1,
   logAppendTimeMs = -1,
-): Message {
+): PartitionProduceResponse {
   return {
     index,
     errorCode: code ? errorCode(code) : 0,
@@ -58,7 +58,7 @@ async function appendPartition(
   acks: number,
   client: string,
   timeoutMs: number,
-): Promise<Message> {
+): Promise<PartitionProduceResponse> {
   const partition = broker.topics.partition(topic, data.index);
   if (!partition) {
     const code = broker.topics.missingPartitionError(topic, data.index);
@@ -89,16 +89,17 @@ async function resolveTopic(broker: Broker, name: string): Promise<ErrorName | n
   }
 }
 
-export const produce: ApiHandler = {
+export const produce: ApiHandler<ProduceRequestData, ProduceResponseData> = {
   apiKey: 0,
   name: "Produce",
   minVersion: 0,
   maxVersion: 11,
   async handle(broker, request, ctx) {
-    const acks = request.acks as number;
+    const acks = request.acks;
     const client = quotaClient(ctx);
-    const timeoutMs = request.timeoutMs as number;
-    const topicData = request.topicData as { name: string; partitionData: PartitionData[] }[];
+    const timeoutMs = request.timeoutMs;
+    // v0-v12 name topics (v13 would name them by id).
+    const topicData = request.topicData.map((t) => ({ name: t.name ?? "", partitionData: t.partitionData }));
     let refusal: ErrorName | null = null;
     if (request.transactionalId) refusal = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
     else if (acks !== 0 && acks !== 1 && acks !== -1) refusal = "INVALID_REQUIRED_ACKS";

@@ -6,15 +6,15 @@
  * ILLEGAL_GENERATION; v5's protocol type or name not the group's -> INCONSISTENT_GROUP_PROTOCOL;
  * a group preparing a rebalance -> REBALANCE_IN_PROGRESS.
  */
-import type { Message } from "../../protocol/codec.js";
+import type { SyncGroupRequestData, SyncGroupResponseData } from "../../protocol/types/sync-group.js";
 import type { ApiHandler } from "./types.js";
 
-export const syncGroup: ApiHandler = {
+export const syncGroup: ApiHandler<SyncGroupRequestData, SyncGroupResponseData> = {
   apiKey: 14,
   name: "SyncGroup",
   minVersion: 0,
   maxVersion: 5,
-  async handle(broker, request, ctx): Promise<Message> {
+  async handle(broker, request, ctx) {
     ctx.admit();
     const result = await broker.groups.sync({
       groupId: request.groupId,
@@ -23,7 +23,7 @@ export const syncGroup: ApiHandler = {
       groupInstanceId: request.groupInstanceId ?? null,
       protocolType: request.protocolType ?? null,
       protocolName: request.protocolName ?? null,
-      assignments: (request.assignments as Message[]).map((a) => ({
+      assignments: request.assignments.map((a) => ({
         memberId: a.memberId,
         assignment: a.assignment,
       })),

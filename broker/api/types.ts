@@ -3,7 +3,6 @@
  * response object (or null for a request that gets no response, such as acks=0 produce).
  * Transports (TCP, WebSocket) only frame bytes and call `handle`.
  */
-import type { Message } from "../../protocol/codec.js";
 import type { Broker } from "../broker.js";
 
 export interface RequestContext {
@@ -48,7 +47,11 @@ export interface ResponseReservation {
   unreserve(bytes: number): void;
 }
 
-export interface ApiHandler {
+/**
+ * The handler of one API: `Req` is the decoded request (protocol/types/, with `L = Int64` where
+ * `wideInt64` is set), `Res` the response it builds.
+ */
+export interface ApiHandler<Req, Res> {
   apiKey: number;
   name: string;
   /** The versions advertised in ApiVersions and accepted. */
@@ -60,5 +63,12 @@ export interface ApiHandler {
    * (INVALID_REQUEST) before it runs, since a handler working in numbers would change the value.
    */
   wideInt64?: boolean;
-  handle(broker: Broker, request: Message, ctx: RequestContext): Promise<Message | null>;
+  handle(broker: Broker, request: Req, ctx: RequestContext): Promise<Res | null>;
 }
+
+/**
+ * A handler with its message types erased, for the dispatcher's registry: the codec of its API
+ * key decodes what it reads and encodes what it returns.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds handlers of every message type.
+export type AnyApiHandler = ApiHandler<any, any>;

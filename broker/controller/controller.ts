@@ -328,7 +328,10 @@ export class Controller {
       };
       if (request.validateOnly) return topic;
       await this.store.createTopic(session, topic);
-      this.options.logger?.info({ topic: topic.name, partitions: assignment.length }, "controller: topic written to the store");
+      this.options.logger?.info(
+        { topic: topic.name, partitions: assignment.length },
+        "controller: topic written to the store",
+      );
       return this.store.topic(topic.name) ?? topic;
     });
   }

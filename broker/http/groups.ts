@@ -21,11 +21,15 @@
  */
 
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import type { Int64 } from "../../protocol/reader.js";
+import type { DescribedGroup } from "../../protocol/types/describe-groups.js";
+import type { ApiKey, RequestOf, ResponseOf } from "../../protocol/types/index.js";
+import type { ListedGroup } from "../../protocol/types/list-groups.js";
+import type { OffsetFetchResponsePartitions } from "../../protocol/types/offset-fetch.js";
+import { callApi } from "./call-api.js";
 import { ERROR_RESPONSES, HttpError } from "./errors.js";
-import { HTTP_CLIENT_ID, LATEST_OFFSET } from "./kafka-api.js";
+import { LATEST_OFFSET } from "./kafka-api.js";
 import { NO_QUERY } from "./schemas.js";
 import type { HttpServer } from "./server.js";
 
@@ -183,60 +187,66 @@ function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
+/** A committed offset as OffsetFetch answers it, with its topic. */
+type CommittedOffset = OffsetFetchResponsePartitions<Int64> & { topic: string };
+
 class GroupApi {
   constructor(
     private readonly server: HttpServer,
     private readonly request: FastifyRequest,
   ) {}
 
-  private async call(apiKey: number, version: number, body: Message): Promise<Message> {
-    const response = await this.server.broker.dispatcher.handle(apiKey, version, body, {
-      clientHost: this.request.ip,
-      listener: "http",
-      clientId: HTTP_CLIENT_ID,
-    });
-    if (response === null) throw new Error(`API ${apiKey} answered nothing`);
-    return response;
+  private call<K extends ApiKey, L extends Int64 = number>(
+    apiKey: K,
+    version: number,
+    body: RequestOf<K>,
+  ): Promise<ResponseOf<K, L>> {
+    return callApi<K, L>(this.server.broker.dispatcher, this.request.ip, apiKey, version, body);
   }
 
-  async list(): Promise<Message[]> {
+  async list(): Promise<ListedGroup[]> {
     const response = await this.call(LIST_GROUPS, HTTP_GROUP_API_VERSIONS.listGroups, {
       statesFilter: [],
       typesFilter: [],
     });
-    if (response.errorCode !== 0) throw HttpError.kafka(response.errorCode as number, "listing groups");
-    return response.groups as Message[];
+    if (response.errorCode !== 0) throw HttpError.kafka(response.errorCode, "listing groups");
+    return response.groups;
   }
 
   /** The group as DescribeGroups reports it; null when it does not exist. */
-  async describe(groupId: string): Promise<Message | null> {
+  async describe(groupId: string): Promise<DescribedGroup | null> {
     const response = await this.call(DESCRIBE_GROUPS, HTTP_GROUP_API_VERSIONS.describeGroups, {
       groups: [groupId],
       includeAuthorizedOperations: false,
     });
-    const group = (response.groups as Message[])[0];
+    const group = response.groups[0];
     if (!group) throw HttpError.kafka("UNKNOWN_SERVER_ERROR", `no description of group ${groupId}`);
     if (group.errorCode === errorCode("GROUP_ID_NOT_FOUND")) return null;
     if (group.errorCode !== 0) {
-      throw HttpError.kafka(group.errorCode as number, (group.errorMessage as string | null) ?? null);
+      throw HttpError.kafka(group.errorCode, group.errorMessage ?? null);
     }
     return group;
   }
 
   /** Every committed offset of the group. */
-  async committed(groupId: string): Promise<Message[]> {
-    const response = await this.call(OFFSET_FETCH, HTTP_GROUP_API_VERSIONS.offsetFetch, {
-      groups: [{ groupId, topics: null }],
-      requireStable: false,
-    });
-    const group = (response.groups as Message[])[0];
+  async committed(groupId: string): Promise<CommittedOffset[]> {
+    const response = await this.call<typeof OFFSET_FETCH, Int64>(
+      OFFSET_FETCH,
+      HTTP_GROUP_API_VERSIONS.offsetFetch,
+      {
+        groups: [{ groupId, topics: null }],
+        requireStable: false,
+      },
+    );
+    const group = response.groups?.[0];
     if (!group) throw HttpError.kafka("UNKNOWN_SERVER_ERROR", `no offsets of group ${groupId}`);
-    if (group.errorCode !== 0) throw HttpError.kafka(group.errorCode as number, `offsets of ${groupId}`);
-    const out: Message[] = [];
-    for (const t of group.topics as Message[]) {
-      for (const p of t.partitions as Message[]) {
-        if (p.errorCode !== 0) throw HttpError.kafka(p.errorCode as number, `offset of ${t.name}`);
-        out.push({ topic: t.name, ...p });
+    if (group.errorCode !== 0) throw HttpError.kafka(group.errorCode, `offsets of ${groupId}`);
+    const out: CommittedOffset[] = [];
+    for (const t of group.topics) {
+      for (const p of t.partitions) {
+        if (p.errorCode !== 0) throw HttpError.kafka(p.errorCode, `offset of ${t.name}`);
+        // v8 names topics (ids are v10+).
+        out.push({ topic: t.name ?? "", ...p });
       }
     }
     return out;
@@ -253,14 +263,14 @@ class GroupApi {
   }
 }
 
-function membersOf(group: Message) {
+function membersOf(group: DescribedGroup) {
   const decode = group.protocolType === "consumer";
-  return (group.members as Message[]).map((m) => ({
-    member_id: m.memberId as string,
-    group_instance_id: (m.groupInstanceId as string | null) ?? null,
-    client_id: m.clientId as string,
-    client_host: m.clientHost as string,
-    assignments: decode ? (decodeConsumerAssignment(m.memberAssignment as Buffer) ?? []) : [],
+  return group.members.map((m) => ({
+    member_id: m.memberId,
+    group_instance_id: m.groupInstanceId ?? null,
+    client_id: m.clientId,
+    client_host: m.clientHost,
+    assignments: decode ? (decodeConsumerAssignment(m.memberAssignment) ?? []) : [],
   }));
 }
 
@@ -289,9 +299,9 @@ async function offsetRows(
     return r;
   };
   for (const c of await api.committed(groupId)) {
-    const r = row(c.topic as string, c.partitionIndex as number);
-    r.committed_offset = c.committedOffset as Int64;
-    r.metadata = (c.metadata as string | null) ?? null;
+    const r = row(c.topic, c.partitionIndex);
+    r.committed_offset = c.committedOffset;
+    r.metadata = c.metadata;
   }
   for (const m of members) {
     for (const a of m.assignments) for (const p of a.partitions) row(a.topic, p).member_id = m.member_id;
@@ -331,9 +341,9 @@ export const groupRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (ap
       return {
         groups: groups
           .map((g) => ({
-            group_id: g.groupId as string,
-            protocol_type: g.protocolType as string,
-            state: g.groupState as string,
+            group_id: g.groupId,
+            protocol_type: g.protocolType,
+            state: g.groupState ?? "",
           }))
           .sort((a, b) => (a.group_id < b.group_id ? -1 : a.group_id > b.group_id ? 1 : 0)),
       };
@@ -362,9 +372,9 @@ export const groupRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (ap
       const offsets = await offsetRows(api, groupId, members);
       return {
         group_id: groupId,
-        state: group.groupState as string,
-        protocol_type: group.protocolType as string,
-        protocol: (group.protocolData as string) || null,
+        state: group.groupState,
+        protocol_type: group.protocolType,
+        protocol: group.protocolData || null,
         members,
         offsets,
         total_lag: offsets.reduce((sum, o) => sum + (o.lag ?? 0), 0),

@@ -5,9 +5,11 @@
  * the same handlers Kafka clients reach (Dispatcher.handle), at fixed versions, as listener
  * "http". A topic- or partition-level error that leaves nothing to answer becomes an HttpError.
  */
-import type { Message } from "../../protocol/codec.js";
 import { errorName } from "../../protocol/errors.js";
+import type { ApiKey, RequestOf, ResponseOf } from "../../protocol/types/index.js";
+import type { MetadataResponseData, MetadataResponseTopic } from "../../protocol/types/metadata.js";
 import type { Dispatcher } from "../dispatch.js";
+import { callApi } from "./call-api.js";
 import { HttpError } from "./errors.js";
 
 const PRODUCE = 0;
@@ -36,7 +38,7 @@ export const LATEST_OFFSET = -1;
 export const EARLIEST_OFFSET = -2;
 
 /** The client id that the handlers see for HTTP requests. */
-export const HTTP_CLIENT_ID = "samsa-http";
+export { HTTP_CLIENT_ID } from "./call-api.js";
 
 const ZERO_UUID = "00000000000000000000000000000000";
 const RESOURCE_TOPIC = 2;
@@ -107,17 +109,11 @@ export class KafkaApi {
     private readonly clientHost: string,
   ) {}
 
-  private async call(apiKey: number, version: number, request: Message): Promise<Message> {
-    const response = await this.dispatcher.handle(apiKey, version, request, {
-      clientHost: this.clientHost,
-      listener: "http",
-      clientId: HTTP_CLIENT_ID,
-    });
-    if (response === null) throw new Error(`API ${apiKey} answered nothing`);
-    return response;
+  private call<K extends ApiKey>(apiKey: K, version: number, request: RequestOf<K>): Promise<ResponseOf<K>> {
+    return callApi(this.dispatcher, this.clientHost, apiKey, version, request);
   }
 
-  private metadata(topics: string[] | null, allowAutoTopicCreation: boolean): Promise<Message> {
+  private metadata(topics: string[] | null, allowAutoTopicCreation: boolean): Promise<MetadataResponseData> {
     return this.call(METADATA, HTTP_API_VERSIONS.metadata, {
       topics: topics === null ? null : topics.map((name) => ({ topicId: ZERO_UUID, name })),
       allowAutoTopicCreation,
@@ -127,18 +123,18 @@ export class KafkaApi {
 
   async brokers(): Promise<BrokerMetadata[]> {
     const response = await this.metadata([], false);
-    return (response.brokers as BrokerMetadata[]).map((b) => ({
+    return response.brokers.map((b) => ({
       nodeId: b.nodeId,
       host: b.host,
       port: b.port,
-      rack: b.rack,
+      rack: b.rack ?? null,
     }));
   }
 
   /** Every topic, sorted by name. */
   async topics(): Promise<TopicMetadata[]> {
     const response = await this.metadata(null, false);
-    return (response.topics as Message[])
+    return response.topics
       .filter((t) => t.errorCode === 0)
       .map(toTopicMetadata)
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -147,9 +143,9 @@ export class KafkaApi {
   /** One topic; created first when `autoCreate` and the broker's auto.create.topics.enable allow. */
   async topic(name: string, autoCreate: boolean): Promise<TopicMetadata> {
     const response = await this.metadata([name], autoCreate);
-    const topic = (response.topics as Message[])[0];
+    const topic = response.topics[0];
     if (!topic) throw HttpError.kafka("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
-    if (topic.errorCode !== 0) throw HttpError.kafka(topic.errorCode as number, topicMessage(topic, name));
+    if (topic.errorCode !== 0) throw HttpError.kafka(topic.errorCode, topicMessage(topic, name));
     return toTopicMetadata(topic);
   }
 
@@ -166,11 +162,11 @@ export class KafkaApi {
       ],
     });
     const out = new Map<number, number>();
-    for (const p of (response.topics as Message[])[0]?.partitions ?? []) {
+    for (const p of response.topics[0]?.partitions ?? []) {
       if (p.errorCode !== 0) {
-        throw HttpError.kafka(p.errorCode as number, `listing offsets of ${topic}-${p.partitionIndex}`);
+        throw HttpError.kafka(p.errorCode, `listing offsets of ${topic}-${p.partitionIndex}`);
       }
-      out.set(p.partitionIndex as number, p.offset as number);
+      out.set(p.partitionIndex, p.offset ?? -1);
     }
     return out;
   }
@@ -185,12 +181,12 @@ export class KafkaApi {
         { name: topic, partitionData: data.map((d) => ({ index: d.partition, records: d.records })) },
       ],
     });
-    const results = (response.responses as Message[])[0]?.partitionResponses as Message[];
+    const results = response.responses[0]?.partitionResponses;
     return results.map((r) => ({
-      partition: r.index as number,
-      errorCode: r.errorCode as number,
-      errorMessage: (r.errorMessage as string | null) ?? null,
-      baseOffset: r.baseOffset as number,
+      partition: r.index,
+      errorCode: r.errorCode,
+      errorMessage: r.errorMessage ?? null,
+      baseOffset: r.baseOffset,
     }));
   }
 
@@ -224,14 +220,14 @@ export class KafkaApi {
       forgottenTopicsData: [],
       rackId: "",
     });
-    if (response.errorCode !== 0) throw HttpError.kafka(response.errorCode as number, `fetching ${topic}`);
-    const partitions = ((response.responses as Message[])[0]?.partitions ?? []) as Message[];
+    if (response.errorCode) throw HttpError.kafka(response.errorCode, `fetching ${topic}`);
+    const partitions = response.responses[0]?.partitions ?? [];
     return partitions.map((p) => ({
-      partition: p.partitionIndex as number,
-      errorCode: p.errorCode as number,
-      highWatermark: p.highWatermark as number,
-      logStartOffset: p.logStartOffset as number,
-      records: (p.records as Buffer | null) ?? Buffer.alloc(0),
+      partition: p.partitionIndex,
+      errorCode: p.errorCode,
+      highWatermark: p.highWatermark,
+      logStartOffset: p.logStartOffset ?? -1,
+      records: p.records ?? Buffer.alloc(0),
     }));
   }
 
@@ -255,15 +251,14 @@ export class KafkaApi {
       timeoutMs: 60_000,
       validateOnly: false,
     });
-    const result = (response.topics as Message[])[0];
-    if (result.errorCode !== 0)
-      throw HttpError.kafka(result.errorCode as number, result.errorMessage as string);
+    const result = response.topics[0];
+    if (result.errorCode !== 0) throw HttpError.kafka(result.errorCode, result.errorMessage);
     return {
-      name: result.name as string,
-      topicId: result.topicId as string,
-      partitions: result.numPartitions as number,
-      replicationFactor: result.replicationFactor as number,
-      configs: configMap(result.configs as Message[]),
+      name: result.name,
+      topicId: result.topicId ?? ZERO_UUID,
+      partitions: result.numPartitions ?? -1,
+      replicationFactor: result.replicationFactor ?? -1,
+      configs: configMap(result.configs ?? []),
     };
   }
 
@@ -272,10 +267,9 @@ export class KafkaApi {
       topics: [{ name, topicId: ZERO_UUID }],
       timeoutMs: 60_000,
     });
-    const result = (response.responses as Message[])[0];
-    if (result.errorCode !== 0)
-      throw HttpError.kafka(result.errorCode as number, result.errorMessage as string);
-    return { name: result.name as string, topicId: result.topicId as string };
+    const result = response.responses[0];
+    if (result.errorCode !== 0) throw HttpError.kafka(result.errorCode, result.errorMessage);
+    return { name: result.name ?? name, topicId: result.topicId ?? ZERO_UUID };
   }
 
   /** The topic's effective configs (its own over the broker's defaults); only `keys` when given. */
@@ -285,10 +279,9 @@ export class KafkaApi {
       includeSynonyms: false,
       includeDocumentation: false,
     });
-    const result = (response.results as Message[])[0];
-    if (result.errorCode !== 0)
-      throw HttpError.kafka(result.errorCode as number, result.errorMessage as string);
-    return configMap(result.configs as Message[]);
+    const result = response.results[0];
+    if (result.errorCode !== 0) throw HttpError.kafka(result.errorCode, result.errorMessage);
+    return configMap(result.configs);
   }
 
   /** The topic's max.message.bytes: the largest batch a produce to it may hold. */
@@ -303,16 +296,16 @@ export class KafkaApi {
     const response = await this.call(DESCRIBE_LOG_DIRS, HTTP_API_VERSIONS.describeLogDirs, {
       topics: [{ topic, partitions }],
     });
-    if (response.errorCode !== 0) throw HttpError.kafka(response.errorCode as number, `log dirs of ${topic}`);
+    if (response.errorCode) throw HttpError.kafka(response.errorCode, `log dirs of ${topic}`);
     const out = new Map<number, PartitionLogDir>();
-    for (const dir of response.results as Message[]) {
-      if (dir.errorCode !== 0) throw HttpError.kafka(dir.errorCode as number, `log dir ${dir.logDir}`);
-      for (const t of dir.topics as Message[]) {
+    for (const dir of response.results) {
+      if (dir.errorCode !== 0) throw HttpError.kafka(dir.errorCode, `log dir ${dir.logDir}`);
+      for (const t of dir.topics) {
         if (t.name !== topic) continue;
-        for (const p of t.partitions as Message[]) {
-          out.set(p.partitionIndex as number, {
-            size: p.partitionSize as number,
-            offsetLag: p.offsetLag as number,
+        for (const p of t.partitions) {
+          out.set(p.partitionIndex, {
+            size: p.partitionSize,
+            offsetLag: p.offsetLag,
           });
         }
       }
@@ -321,34 +314,34 @@ export class KafkaApi {
   }
 }
 
-function toTopicMetadata(topic: Message): TopicMetadata {
+function toTopicMetadata(topic: MetadataResponseTopic): TopicMetadata {
   return {
-    name: topic.name as string,
-    topicId: topic.topicId as string,
+    name: topic.name ?? "",
+    topicId: topic.topicId ?? ZERO_UUID,
     internal: Boolean(topic.isInternal),
-    partitions: (topic.partitions as Message[])
+    partitions: topic.partitions
       .map((p) => ({
-        partition: p.partitionIndex as number,
-        leader: p.leaderId as number,
-        leaderEpoch: p.leaderEpoch as number,
-        replicas: p.replicaNodes as number[],
-        isr: p.isrNodes as number[],
+        partition: p.partitionIndex,
+        leader: p.leaderId,
+        leaderEpoch: p.leaderEpoch ?? -1,
+        replicas: p.replicaNodes,
+        isr: p.isrNodes,
       }))
       .sort((a, b) => a.partition - b.partition),
   };
 }
 
-function topicMessage(topic: Message, name: string): string {
-  const code = errorName(topic.errorCode as number);
+function topicMessage(topic: MetadataResponseTopic, name: string): string {
+  const code = errorName(topic.errorCode);
   if (code === "UNKNOWN_TOPIC_OR_PARTITION") return `topic ${name} does not exist`;
   if (code === "INVALID_TOPIC_EXCEPTION") return `"${name}" is not a legal topic name`;
   return `topic ${name}: ${code}`;
 }
 
-function configMap(entries: Message[]): Record<string, string | null> {
+function configMap(entries: { name: string; value: string | null }[]): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const e of [...entries].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    out[e.name as string] = (e.value as string | null) ?? null;
+    out[e.name] = e.value ?? null;
   }
   return out;
 }

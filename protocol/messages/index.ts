@@ -5,7 +5,13 @@
  */
 import type { MessageSpec } from "../schema.js";
 import { AlterConfigsRequest, AlterConfigsResponse } from "./alter-configs.js";
+import { AlterPartitionRequest, AlterPartitionResponse } from "./alter-partition.js";
+import {
+  AlterPartitionReassignmentsRequest,
+  AlterPartitionReassignmentsResponse,
+} from "./alter-partition-reassignments.js";
 import { ApiVersionsRequest, ApiVersionsResponse } from "./api-versions.js";
+import { ControlledShutdownRequest, ControlledShutdownResponse } from "./controlled-shutdown.js";
 import { CreatePartitionsRequest, CreatePartitionsResponse } from "./create-partitions.js";
 import { CreateTopicsRequest, CreateTopicsResponse } from "./create-topics.js";
 import { DeleteGroupsRequest, DeleteGroupsResponse } from "./delete-groups.js";
@@ -20,6 +26,7 @@ import {
   DescribeTopicPartitionsRequest,
   DescribeTopicPartitionsResponse,
 } from "./describe-topic-partitions.js";
+import { ElectLeadersRequest, ElectLeadersResponse } from "./elect-leaders.js";
 import { FetchRequest, FetchResponse } from "./fetch.js";
 import { FindCoordinatorRequest, FindCoordinatorResponse } from "./find-coordinator.js";
 import { HeartbeatRequest, HeartbeatResponse } from "./heartbeat.js";
@@ -32,6 +39,10 @@ import { JoinGroupRequest, JoinGroupResponse } from "./join-group.js";
 import { LeaveGroupRequest, LeaveGroupResponse } from "./leave-group.js";
 import { ListGroupsRequest, ListGroupsResponse } from "./list-groups.js";
 import { ListOffsetsRequest, ListOffsetsResponse } from "./list-offsets.js";
+import {
+  ListPartitionReassignmentsRequest,
+  ListPartitionReassignmentsResponse,
+} from "./list-partition-reassignments.js";
 import { MetadataRequest, MetadataResponse } from "./metadata.js";
 import { OffsetCommitRequest, OffsetCommitResponse } from "./offset-commit.js";
 import { OffsetDeleteRequest, OffsetDeleteResponse } from "./offset-delete.js";
@@ -57,6 +68,7 @@ export const API_SPECS: Readonly<Record<number, ApiSpec>> = {
   1: api("Fetch", FetchRequest, FetchResponse),
   2: api("ListOffsets", ListOffsetsRequest, ListOffsetsResponse),
   3: api("Metadata", MetadataRequest, MetadataResponse),
+  7: api("ControlledShutdown", ControlledShutdownRequest, ControlledShutdownResponse),
   8: api("OffsetCommit", OffsetCommitRequest, OffsetCommitResponse),
   9: api("OffsetFetch", OffsetFetchRequest, OffsetFetchResponse),
   10: api("FindCoordinator", FindCoordinatorRequest, FindCoordinatorResponse),
@@ -77,8 +89,20 @@ export const API_SPECS: Readonly<Record<number, ApiSpec>> = {
   33: api("AlterConfigs", AlterConfigsRequest, AlterConfigsResponse),
   37: api("CreatePartitions", CreatePartitionsRequest, CreatePartitionsResponse),
   42: api("DeleteGroups", DeleteGroupsRequest, DeleteGroupsResponse),
+  43: api("ElectLeaders", ElectLeadersRequest, ElectLeadersResponse),
   44: api("IncrementalAlterConfigs", IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
+  45: api(
+    "AlterPartitionReassignments",
+    AlterPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsResponse,
+  ),
+  46: api(
+    "ListPartitionReassignments",
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse,
+  ),
   47: api("OffsetDelete", OffsetDeleteRequest, OffsetDeleteResponse),
+  56: api("AlterPartition", AlterPartitionRequest, AlterPartitionResponse),
   60: api("DescribeCluster", DescribeClusterRequest, DescribeClusterResponse),
   61: api("DescribeProducers", DescribeProducersRequest, DescribeProducersResponse),
   75: api("DescribeTopicPartitions", DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse),

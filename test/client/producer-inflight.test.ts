@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Admin, ClientError, Consumer, type ConsumerRecord, Producer } from "../../client/index.js";
+import type { ApiKey, RequestOf } from "../../protocol/types/index.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 
 let tb: TestBroker | null = null;
@@ -27,15 +28,16 @@ async function watchProduce(producer: Producer): Promise<Watch> {
   const watch: Watch = { requests: 0, maxInFlight: 0, partitionsPerRequest: [] };
   let inFlight = 0;
   const original = conn.request.bind(conn);
-  conn.request = (async (apiKey: number, body: Record<string, unknown>, ...rest: unknown[]) => {
+  conn.request = (async (apiKey: ApiKey, body: RequestOf<ApiKey>, ...rest: unknown[]) => {
     if (apiKey !== 0) return original(apiKey, body, ...(rest as []));
     watch.requests++;
-    const topics = body.topicData as { partitionData: unknown[] }[];
+    const produce = body as RequestOf<0>;
+    const topics = produce.topicData;
     watch.partitionsPerRequest.push(topics.reduce((n, t) => n + t.partitionData.length, 0));
     inFlight++;
     watch.maxInFlight = Math.max(watch.maxInFlight, inFlight);
     try {
-      return await original(apiKey, body, ...(rest as []));
+      return await original(0, produce, ...(rest as []));
     } finally {
       inFlight--;
     }
