@@ -190,6 +190,20 @@ describe("the single broker on the cluster model", () => {
       expect(partitions[0].leaderId).toBe(2);
     }
     expect((await produce(c, "elsewhere", "z", 7)).errorCode).toBe(errorCode("UNKNOWN_TOPIC_OR_PARTITION"));
+    // KIP-951: Produce v10+ and Fetch v16+ name the current leader and its endpoint.
+    const leader = { leaderId: 2, leaderEpoch: store.topic("followed")!.partitions[0].leaderEpoch };
+    const endpoint = { nodeId: 2, host: "127.0.0.1", port: 1, rack: null };
+    const produced = await c.request(PRODUCE, 10, produceRequest("followed", batchOf(1, "x")));
+    expect(produced.responses[0].partitionResponses[0]).toMatchObject({
+      errorCode: notLeader,
+      currentLeader: leader,
+    });
+    expect(produced.nodeEndpoints).toEqual([endpoint]);
+    const byId = fetchRequest("followed", 0);
+    byId.topics[0].topicId = store.topic("followed")!.id;
+    const fetched = await c.request(FETCH, 16, byId);
+    expect(fetched.responses[0].partitions[0]).toMatchObject({ errorCode: notLeader, currentLeader: leader });
+    expect(fetched.nodeEndpoints).toEqual([endpoint]);
     // Broker 2 gone: its replicas are offline, and "elsewhere" has no leader.
     await other.close();
     await waitFor(() => store.topic("elsewhere")?.partitions[0].leader === -1, "elsewhere leaderless");
