@@ -29,6 +29,7 @@ import type { LogConfig } from "../storage/config.js";
 import { type StorageFs, writeFileAtomic } from "../storage/fs.js";
 import type { AppendResult, PartitionLog, ReadResult, TimestampOffset } from "../storage/log.js";
 import type { ValidAppend } from "../storage/validate.js";
+import { type AckWaiter, AckWaiters } from "./ack-waiters.js";
 import type { ProducerIds } from "./producer-ids.js";
 import type { BatchSequence, ProducerSnapshot, ProducerStateManager } from "./producer-state.js";
 import {
@@ -37,7 +38,10 @@ import {
   isrHighWatermark,
   newReplicaState,
   type ReplicaState,
+  recordBrokerEpoch,
   recordFetch,
+  resetReplicaState,
+  UNKNOWN_BROKER_EPOCH,
 } from "./replicas.js";
 
 export const PRODUCER_SNAPSHOT_FILE = "producer-state.snapshot";
@@ -153,7 +157,70 @@ export interface FollowerFetchOptions {
   maxBytes: number;
   /** The follower's belief of the leader epoch (-1: none); older or newer is refused (KIP-320). */
   currentLeaderEpoch?: number;
+  /**
+   * The follower's broker epoch (Fetch v15 ReplicaState.ReplicaEpoch; -1 or absent: unknown). A
+   * newer one than its last resets what the leader knew of it; an older one is refused (KIP-903).
+   */
+  brokerEpoch?: number;
   nowMs?: number;
+}
+
+/** One member of a proposed ISR with the broker epoch its fetches named (AlterPartition v3 NewIsrWithEpochs). */
+export interface IsrMember {
+  brokerId: number;
+  /** -1 when unknown (no fetch under this leader named one yet). */
+  brokerEpoch: number;
+}
+
+/**
+ * An ISR change this leader asks the controller for (AlterPartition), made by `proposeIsr`. While
+ * it is in flight the high watermark and acks=all count the maximal ISR (the committed one plus
+ * the members it adds); it ends with `isrProposalCommitted`, `isrProposalFailed` or a role change.
+ */
+export interface IsrProposal {
+  readonly leaderEpoch: number;
+  /** The partition epoch the change is based on (the controller's compare-and-set token). */
+  readonly partitionEpoch: number;
+  readonly newIsr: readonly number[];
+  readonly newIsrWithEpochs: readonly IsrMember[];
+}
+
+/** The ISR a controller committed (the AlterPartition answer, or the partition state it wrote). */
+export interface CommittedIsr {
+  leaderEpoch: number;
+  partitionEpoch: number;
+  isr: readonly number[];
+}
+
+/**
+ * What became of a failed proposal (decision 0027): `stale`, not the one in flight (ignored);
+ * `reverted`, refused and surely not applied, the committed ISR stands and a new proposal may
+ * follow; `await-metadata`, refused by a state that changed (the proposal may have been applied
+ * by an earlier attempt), it stays in flight until makeLeader/makeFollower brings the new state;
+ * `retry`, outcome unknown (a timeout, no controller), send the same proposal again.
+ */
+export type IsrProposalOutcome = "stale" | "reverted" | "await-metadata" | "retry";
+
+/** Refusals that come after the controller's partition-epoch check: no attempt of the proposal was applied. */
+const REVERTING_ERRORS: ReadonlySet<ErrorName> = new Set<ErrorName>([
+  "OPERATION_NOT_ATTEMPTED",
+  "INELIGIBLE_REPLICA",
+  "INVALID_REQUEST",
+]);
+/** Refusals by a changed state: the truth comes with the next metadata (Kafka waits for it too). */
+const AWAITING_ERRORS: ReadonlySet<ErrorName> = new Set<ErrorName>([
+  "FENCED_LEADER_EPOCH",
+  "NOT_LEADER_OR_FOLLOWER",
+  "INVALID_UPDATE_VERSION",
+  "UNKNOWN_TOPIC_OR_PARTITION",
+  "UNKNOWN_TOPIC_ID",
+  "NEW_LEADER_ELECTED",
+  "STALE_BROKER_EPOCH",
+]);
+
+/** Where a partition's append listeners report a throw (they never fail the append or role change). */
+export interface ListenerErrorLogger {
+  error(fields: Record<string, unknown>, message: string): void;
 }
 
 export interface FollowerFetch {
@@ -164,14 +231,6 @@ export interface FollowerFetch {
   logEndOffset: number;
   /** KIP-320: the follower's log diverges from the leader's; it truncates to `endOffset` first. */
   divergingEpoch: EpochEndOffset | null;
-}
-
-/** acks=all appends waiting for the high watermark to pass them. */
-interface AckWaiter {
-  offset: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-  timer: NodeJS.Timeout | null;
 }
 
 /** Most acks=all appends one partition holds waiting for its followers (then NOT_ENOUGH_REPLICAS). */
@@ -193,14 +252,25 @@ export class Partition {
   private partitionEpochNow = NO_EPOCH;
   private leaderIdNow = NO_LEADER;
   private isrNow: readonly number[] = [];
+  /** The ISR proposal in flight (one at a time, as Kafka), and the ISR it makes maximal. */
+  private pendingIsr: IsrProposal | null = null;
+  private maximalIsrNow: readonly number[] = [];
   private replicasNow: readonly number[] = [];
-  /** Where the current leader epoch starts in the log (the log end when this broker took the lead). */
+  /**
+   * Where the current leader epoch starts in the log (the log end when this broker took the lead);
+   * infinite while follower appends queued before the lead are still being written.
+   */
   private leaderEpochStartOffset = 0;
   /** Followers of this leader (every assigned replica but this broker). */
   private readonly followers = new Map<number, ReplicaState>();
-  private ackWaiters: AckWaiter[] = [];
+  private readonly ackWaiters = new AckWaiters();
   private minIsr: number;
   private readonly listeners = new Set<() => void>();
+  /** Follower appends and truncations queued in the log and not done; a new leader waits for them. */
+  private followerOps = 0;
+  private followerIdleNow: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** Append listeners that threw (logged, never failing the append). */
+  listenerFailures = 0;
 
   constructor(
     readonly topic: string,
@@ -211,6 +281,7 @@ export class Partition {
     /** This broker's node id: the replica id it holds of this partition. */
     readonly localId: number,
     minInsyncReplicas = 1,
+    private readonly logger?: ListenerErrorLogger,
   ) {
     this.producers = producerIds.newState();
     this.minIsr = minInsyncReplicas;
@@ -233,9 +304,23 @@ export class Partition {
     return this.leaderIdNow;
   }
 
-  /** The in-sync replicas as this leader knows them (empty on a follower). */
+  /** The in-sync replicas as this leader knows them committed (empty on a follower). */
   get isr(): readonly number[] {
     return this.isrNow;
+  }
+
+  /**
+   * The ISR the high watermark and acks=all count: the committed one plus the members an ISR
+   * proposal in flight adds (a proposed removal keeps its member until committed). Kafka's
+   * maximal ISR: always a superset of the controller's, whatever it has committed meanwhile.
+   */
+  get maximalIsr(): readonly number[] {
+    return this.maximalIsrNow;
+  }
+
+  /** The ISR proposal in flight, if any. */
+  get isrProposal(): IsrProposal | null {
+    return this.pendingIsr;
   }
 
   get replicas(): readonly number[] {
@@ -287,10 +372,12 @@ export class Partition {
 
   /**
    * Makes this broker the leader at `leaderEpoch` with in-sync replicas `isr` (which holds this
-   * broker). A new epoch starts in the epoch cache at the log end, and every follower's log end is
-   * unknown until it fetches; the same epoch with a newer partition epoch only updates the ISR and
-   * replicas (an ISR change the controller committed), and an older partition epoch at the same
-   * leader epoch is ignored (a stale update). An older leader epoch is FENCED_LEADER_EPOCH.
+   * broker). A new epoch starts in the epoch cache at the log end (once follower appends queued
+   * before it are written), and every follower's log end is unknown until it fetches; the same
+   * epoch with a newer partition epoch only updates the ISR and replicas (a change the controller
+   * committed; it ends an ISR proposal in flight, and resets the state of followers that left the
+   * ISR); an older partition epoch at the same leader epoch is ignored (a stale update). An older
+   * leader epoch is FENCED_LEADER_EPOCH.
    */
   makeLeader(
     leaderEpoch: number,
@@ -302,25 +389,67 @@ export class Partition {
     this.refuseOlderEpoch(leaderEpoch);
     const sameTerm = this.roleNow === "leader" && leaderEpoch === this.leaderEpochNow;
     if (sameTerm && partitionEpoch < this.partitionEpochNow) return;
+    if (!sameTerm) this.startTerm(leaderEpoch);
+    else if (partitionEpoch > this.partitionEpochNow) this.pendingIsr = null;
+    this.roleNow = "leader";
+    this.leaderEpochNow = leaderEpoch;
+    this.partitionEpochNow = partitionEpoch;
+    this.leaderIdNow = this.localId;
+    this.applyIsr(isr, replicas);
+    this.advanceHighWatermark();
+  }
+
+  /**
+   * A new term: followers forgotten, no proposal in flight, the epoch stamped at the log end. If
+   * follower appends or truncations are still queued, the stamp waits for them (Kafka holds the
+   * partition's lock across them instead): stamped now, the epoch would claim their offsets.
+   */
+  private startTerm(leaderEpoch: number): void {
+    this.followers.clear();
+    this.pendingIsr = null;
+    if (this.followerOps === 0) {
+      this.stampEpoch(leaderEpoch);
+      return;
+    }
+    this.leaderEpochStartOffset = Number.POSITIVE_INFINITY;
+    void this.followerIdle().then(() => {
+      if (this.roleNow !== "leader" || this.leaderEpochNow !== leaderEpoch) return;
+      this.stampEpoch(leaderEpoch);
+      this.advanceHighWatermark();
+    });
+  }
+
+  /** Enters `leaderEpoch` in the epoch cache at the log end, unless an append of it already did. */
+  private stampEpoch(leaderEpoch: number): void {
+    const epochs = this.log.epochs;
+    if (leaderEpoch > epochs.latestEpoch()) epochs.assign(leaderEpoch, this.log.logEndOffset);
+    const entry = epochs.list().find((e) => e.epoch === leaderEpoch);
+    this.leaderEpochStartOffset = entry ? entry.startOffset : this.log.logEndOffset;
+  }
+
+  /**
+   * The committed ISR and replicas: a follower that left the ISR starts over (log end unknown,
+   * not caught up: it may since have lost records, KIP-903); a new replica starts unknown.
+   */
+  private applyIsr(isr: readonly number[], replicas: readonly number[]): void {
     const now = this.producerIds.nowMs();
-    if (!sameTerm) {
-      this.followers.clear();
-      this.leaderEpochStartOffset = this.log.logEndOffset;
-      if (leaderEpoch > this.log.epochs.latestEpoch())
-        this.log.epochs.assign(leaderEpoch, this.log.logEndOffset);
+    for (const id of this.isrNow) {
+      const state = this.followers.get(id);
+      if (state && !isr.includes(id)) resetReplicaState(state);
     }
     for (const id of this.followers.keys()) if (!replicas.includes(id)) this.followers.delete(id);
     for (const id of replicas) {
       if (id !== this.localId && !this.followers.has(id))
         this.followers.set(id, newReplicaState(id, isr.includes(id), now));
     }
-    this.roleNow = "leader";
-    this.leaderEpochNow = leaderEpoch;
-    this.partitionEpochNow = partitionEpoch;
-    this.leaderIdNow = this.localId;
     this.isrNow = [...isr];
     this.replicasNow = [...replicas];
-    this.advanceHighWatermark();
+    this.updateMaximalIsr();
+  }
+
+  private updateMaximalIsr(): void {
+    const added = this.pendingIsr?.newIsr.filter((id) => !this.isrNow.includes(id)) ?? [];
+    this.maximalIsrNow = added.length === 0 ? this.isrNow : [...this.isrNow, ...added];
   }
 
   /**
@@ -336,8 +465,10 @@ export class Partition {
     this.partitionEpochNow = partitionEpoch;
     this.leaderIdNow = leader;
     this.isrNow = [];
+    this.pendingIsr = null;
+    this.updateMaximalIsr();
     this.followers.clear();
-    this.failAckWaiters(
+    this.ackWaiters.failAll(
       new KafkaError("NOT_LEADER_OR_FOLLOWER", `${this.name()} is now a follower of ${leader}`),
     );
   }
@@ -522,17 +653,18 @@ export class Partition {
    * producer's sequences: a retry returns the original offsets. Every batch is stamped with the
    * leader epoch, which the epoch cache records. Resolves once the log acknowledges (durable under
    * the topic's flush policy) or, for acks=all, once the high watermark passes the batches, and
-   * then NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below min.insync.replicas meanwhile.
+   * then NOT_ENOUGH_REPLICAS_AFTER_APPEND if the maximal ISR shrank below min.insync.replicas
+   * meanwhile (Kafka checks the committed ISR before, the maximal one after).
    * A producer id never handed out is UNKNOWN_PRODUCER_ID; a producer new to this partition counts
    * against `client`'s producer-id quota and the broker-wide cap (THROTTLING_QUOTA_EXCEEDED).
    */
   async appendAsLeader(records: Buffer, options: LeaderAppendOptions): Promise<PartitionAppend> {
     this.checkLeaderEpoch(NO_EPOCH);
-    if (options.acks === -1) this.checkEnoughReplicas("NOT_ENOUGH_REPLICAS");
+    if (options.acks === -1) this.checkEnoughReplicas("NOT_ENOUGH_REPLICAS", this.isrNow);
     const appended = await this.appendLocally(records, options);
     if (options.acks === -1) {
       await this.awaitHighWatermark(appended.result.lastOffset, options.timeoutMs);
-      this.checkEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND");
+      this.checkEnoughReplicas("NOT_ENOUGH_REPLICAS_AFTER_APPEND", this.maximalIsrNow);
     }
     return appended;
   }
@@ -542,9 +674,12 @@ export class Partition {
     return this.appendAsLeader(records, { acks: 1, client });
   }
 
-  private checkEnoughReplicas(code: "NOT_ENOUGH_REPLICAS" | "NOT_ENOUGH_REPLICAS_AFTER_APPEND"): void {
-    if (this.isrNow.length >= this.minIsr) return;
-    throw new KafkaError(code, `${this.isrNow.length} in-sync replicas, min.insync.replicas=${this.minIsr}`);
+  private checkEnoughReplicas(
+    code: "NOT_ENOUGH_REPLICAS" | "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+    isr: readonly number[],
+  ): void {
+    if (isr.length >= this.minIsr) return;
+    throw new KafkaError(code, `${isr.length} in-sync replicas, min.insync.replicas=${this.minIsr}`);
   }
 
   /** The leader's append up to its durable write: validation, sequences, offsets and the epoch stamp. */
@@ -556,6 +691,8 @@ export class Partition {
     const epoch = this.leaderEpochNow;
     const appendOptions = { allowControl: options.allowControl };
     const validated = await this.log.validateRecords(records, appendOptions);
+    // Follower appends queued before this broker took the lead go first (see startTerm).
+    if (this.followerOps > 0) await this.followerIdle();
     if (this.leaderEpochNow !== epoch || this.roleNow !== "leader")
       throw new KafkaError("NOT_LEADER_OR_FOLLOWER", "leadership changed while the batches were checked");
     const batches = producerBatches(records, validated);
@@ -654,16 +791,18 @@ export class Partition {
   // The high watermark
 
   /**
-   * Moves the high watermark up to the least log end offset of the in-sync replicas, never back,
-   * and only while the ISR holds at least min.insync.replicas (capped at the replica count: a
-   * single-replica partition is never held). Answers the acks=all appends it passes and wakes
-   * readers. Returns whether it moved.
+   * Moves the high watermark up to the least log end offset of the maximal ISR (the committed one
+   * and the members a proposal in flight adds), never back, and only while the committed ISR holds
+   * at least min.insync.replicas (capped at the replica count: a single-replica partition is never
+   * held), as Kafka. Not while follower appends queued before the lead are written. Answers the
+   * acks=all appends it passes and wakes readers. Returns whether it moved.
    */
   private advanceHighWatermark(): boolean {
-    if (this.roleNow !== "leader") return false;
+    if (this.roleNow !== "leader" || this.followerOps > 0) return false;
     if (this.isrNow.length < Math.min(this.minIsr, this.replicasNow.length)) return false;
     const before = this.log.highWatermark;
-    const candidate = isrHighWatermark(this.localId, this.log.logEndOffset, this.isrNow, this.followers);
+    const end = this.log.logEndOffset;
+    const candidate = isrHighWatermark(this.localId, end, this.maximalIsrNow, this.followers);
     if (candidate <= before) return false;
     this.log.setHighWatermark(candidate);
     const hw = this.log.highWatermark;
@@ -676,7 +815,7 @@ export class Partition {
   /** Resolves once the high watermark is past `offset`; REQUEST_TIMED_OUT after `timeoutMs`. */
   private awaitHighWatermark(offset: number, timeoutMs?: number): Promise<void> {
     if (this.log.highWatermark > offset) return Promise.resolve();
-    if (this.ackWaiters.length >= MAX_ACK_WAITERS) {
+    if (this.ackWaiters.size >= MAX_ACK_WAITERS) {
       return Promise.reject(
         new KafkaError(
           "NOT_ENOUGH_REPLICAS",
@@ -685,39 +824,35 @@ export class Partition {
       );
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: AckWaiter = { offset, resolve, reject, timer: null };
+      const waiter: AckWaiter = { offset, resolve, reject, timer: null, done: false };
       if (timeoutMs !== undefined) {
         waiter.timer = setTimeout(() => {
-          this.ackWaiters = this.ackWaiters.filter((w) => w !== waiter);
+          this.ackWaiters.remove(waiter);
           reject(new KafkaError("REQUEST_TIMED_OUT", `the in-sync replicas did not reach offset ${offset}`));
         }, timeoutMs);
       }
-      this.ackWaiters.push(waiter);
+      this.ackWaiters.add(waiter);
     });
   }
 
   private settleAckWaiters(): void {
-    const hw = this.log.highWatermark;
-    const done = this.ackWaiters.filter((w) => w.offset < hw);
-    if (done.length === 0) return;
-    this.ackWaiters = this.ackWaiters.filter((w) => w.offset >= hw);
-    for (const w of done) {
-      if (w.timer) clearTimeout(w.timer);
-      w.resolve();
-    }
+    this.ackWaiters.settle(this.log.highWatermark);
   }
 
-  private failAckWaiters(err: KafkaError): void {
-    const waiting = this.ackWaiters;
-    this.ackWaiters = [];
-    for (const w of waiting) {
-      if (w.timer) clearTimeout(w.timer);
-      w.reject(err);
-    }
-  }
-
+  /**
+   * Calls every append listener; one that throws is logged and counted, and neither stops the
+   * others nor fails the append or role change that called it (the batch is written: a failed
+   * answer would make a producer retry it).
+   */
   private notify(): void {
-    for (const listener of this.listeners) listener();
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.listenerFailures++;
+        this.logger?.error({ err, partition: this.name() }, "partition append listener failed");
+      }
+    }
   }
 
   /** Calls `listener` after every append and high-watermark move until the returned function is called. */
@@ -731,7 +866,9 @@ export class Partition {
 
   /**
    * A follower's fetch (the leader side of replication): checks its current leader epoch
-   * (KIP-320) and that it is an assigned replica (NOT_LEADER_OR_FOLLOWER otherwise). When its
+   * (KIP-320), that it is an assigned replica (NOT_LEADER_OR_FOLLOWER otherwise) and its broker
+   * epoch (KIP-903: an older one than it fetched with before is NOT_LEADER_OR_FOLLOWER; a newer
+   * one, a restart, resets what this leader knew of it). When its
    * last fetched epoch and fetch offset contradict this leader's epoch cache it gets the diverging
    * epoch and that epoch's end offset, no records, and nothing is recorded. Otherwise records its
    * log end offset (the fetch offset) and when it was caught up, advances the high watermark, and
@@ -747,6 +884,13 @@ export class Partition {
     const state = this.followers.get(replicaId);
     if (!state)
       throw new KafkaError("NOT_LEADER_OR_FOLLOWER", `replica ${replicaId} is not assigned ${this.name()}`);
+    const brokerEpoch = options.brokerEpoch ?? UNKNOWN_BROKER_EPOCH;
+    if (!recordBrokerEpoch(state, brokerEpoch)) {
+      throw new KafkaError(
+        "NOT_LEADER_OR_FOLLOWER",
+        `replica ${replicaId} fetches with broker epoch ${brokerEpoch}, older than ${state.brokerEpoch}`,
+      );
+    }
     const diverging = lastFetchedEpoch >= 0 ? this.divergence(fetchOffset, lastFetchedEpoch) : null;
     if (diverging) return this.followerAnswer(EMPTY, diverging);
     if (fetchOffset < this.log.logStartOffset || fetchOffset > this.log.logEndOffset) {
@@ -799,18 +943,95 @@ export class Partition {
     return { epoch: found.epoch, endOffset: found.startOffset };
   }
 
-  /** The ISR changes this leader should propose (pure; see broker/replicas.ts). None unless it leads. */
+  /**
+   * The ISR changes this leader should propose (pure; see broker/replicas.ts). None unless it
+   * leads, and none while a proposal is in flight (one at a time, as Kafka).
+   */
   isrChangesNeeded(nowMs: number, lagTimeMaxMs: number): IsrChanges {
-    if (this.roleNow !== "leader") return { shrink: [], expand: [] };
+    if (this.roleNow !== "leader" || this.pendingIsr) return { shrink: [], expand: [] };
     return isrChanges({
       leaderId: this.localId,
       isr: this.isrNow,
       followers: this.followers,
       highWatermark: this.log.highWatermark,
+      leaderEndOffset: this.log.logEndOffset,
       leaderEpochStartOffset: this.leaderEpochStartOffset,
       nowMs,
       lagTimeMaxMs,
     });
+  }
+
+  /**
+   * Starts an ISR change: returns the AlterPartition request to send (this leader's epochs, the
+   * new ISR and each member's broker epoch as its fetches named it, this broker's being
+   * `localBrokerEpoch`) and holds it in flight: until it ends, the high watermark and acks=all
+   * count the maximal ISR (members it adds count at once; members it removes until committed).
+   * NOT_LEADER_OR_FOLLOWER unless leading; OPERATION_NOT_ATTEMPTED while another is in flight;
+   * INVALID_REQUEST for an ISR without this broker, with duplicates or with non-replicas.
+   */
+  proposeIsr(newIsr: readonly number[], localBrokerEpoch = UNKNOWN_BROKER_EPOCH): IsrProposal {
+    this.checkLeaderEpoch(NO_EPOCH);
+    if (this.pendingIsr)
+      throw new KafkaError("OPERATION_NOT_ATTEMPTED", `${this.name()}: an ISR change is already in flight`);
+    const problem = this.isrProblem(newIsr);
+    if (problem) throw new KafkaError("INVALID_REQUEST", `${this.name()}: ${problem}`);
+    const brokerEpochOf = (id: number) =>
+      id === this.localId ? localBrokerEpoch : (this.followers.get(id)?.brokerEpoch ?? UNKNOWN_BROKER_EPOCH);
+    const proposal: IsrProposal = {
+      leaderEpoch: this.leaderEpochNow,
+      partitionEpoch: this.partitionEpochNow,
+      newIsr: [...newIsr],
+      newIsrWithEpochs: newIsr.map((id) => ({ brokerId: id, brokerEpoch: brokerEpochOf(id) })),
+    };
+    this.pendingIsr = proposal;
+    this.updateMaximalIsr();
+    return proposal;
+  }
+
+  private isrProblem(isr: readonly number[]): string | null {
+    if (!isr.includes(this.localId)) return `ISR [${isr}] leaves out the leader ${this.localId}`;
+    if (new Set(isr).size !== isr.length) return `ISR [${isr}] names a broker twice`;
+    const strangers = isr.filter((id) => !this.replicasNow.includes(id));
+    if (strangers.length > 0) return `ISR members [${strangers}] are not replicas`;
+    return null;
+  }
+
+  /**
+   * The controller committed `proposal` (its AlterPartition answer): the ISR it answers becomes
+   * the committed one, unless the answer is for another leader epoch or older than what this
+   * leader has (then the proposal stays in flight until the metadata brings the truth, as Kafka).
+   * Returns whether it was applied; a proposal no longer in flight is ignored.
+   */
+  isrProposalCommitted(proposal: IsrProposal, committed: CommittedIsr): boolean {
+    if (proposal !== this.pendingIsr || this.roleNow !== "leader") return false;
+    if (committed.leaderEpoch !== this.leaderEpochNow || committed.partitionEpoch < this.partitionEpochNow)
+      return false;
+    if (!committed.isr.includes(this.localId)) return false;
+    this.pendingIsr = null;
+    this.partitionEpochNow = committed.partitionEpoch;
+    this.applyIsr(committed.isr, this.replicasNow);
+    this.advanceHighWatermark();
+    return true;
+  }
+
+  /**
+   * The controller refused `proposal`, or its answer was lost. See `IsrProposalOutcome`: errors
+   * the controller checks after the partition epoch (INELIGIBLE_REPLICA, INVALID_REQUEST,
+   * OPERATION_NOT_ATTEMPTED) revert to the committed ISR; a changed state (FENCED_LEADER_EPOCH,
+   * INVALID_UPDATE_VERSION, NOT_LEADER_OR_FOLLOWER, ...) keeps it in flight until the metadata
+   * arrives, since an earlier attempt may have been applied; anything else (REQUEST_TIMED_OUT,
+   * NOT_CONTROLLER, a broken connection) is retried with the same proposal. Never clearing on an
+   * unknown outcome is what keeps the maximal ISR a superset of the controller's.
+   */
+  isrProposalFailed(proposal: IsrProposal, error: unknown): IsrProposalOutcome {
+    if (proposal !== this.pendingIsr) return "stale";
+    const code = KafkaError.is(error) ? error.code : null;
+    if (code !== null && AWAITING_ERRORS.has(code)) return "await-metadata";
+    if (code === null || !REVERTING_ERRORS.has(code)) return "retry";
+    this.pendingIsr = null;
+    this.updateMaximalIsr();
+    this.advanceHighWatermark();
+    return "reverted";
   }
 
   /** What this leader knows of follower `replicaId` (a copy), if it is one. */
@@ -826,14 +1047,28 @@ export class Partition {
    * Stores the leader's batches unchanged (offsets, epochs, timestamps and compression kept),
    * checking framing and CRC only, and records their epochs in the epoch cache and their
    * idempotent producers' sequences, so that retries are recognised once this broker leads.
-   * NOT_LEADER_OR_FOLLOWER unless this broker follows; INVALID_RECORD for batches below the log end.
+   * NOT_LEADER_OR_FOLLOWER unless this broker follows; with `expectedLeaderEpoch` (the epoch the
+   * fetch was made under), FENCED_LEADER_EPOCH once the partition has moved to another (Kafka's
+   * fetcher drops such answers); INVALID_RECORD for batches below the log end.
    */
-  async appendAsFollower(records: Buffer): Promise<AppendResult> {
-    if (this.roleNow !== "follower")
-      throw new KafkaError("NOT_LEADER_OR_FOLLOWER", `${this.name()} is not a follower`);
-    const options = { keepOffsets: true, allowControl: true, replayed: true };
-    const validated = this.log.validate(records, options);
-    const result = await this.log.appendOrThrow(records, { ...options, validated });
+  appendAsFollower(records: Buffer, expectedLeaderEpoch?: number): Promise<AppendResult> {
+    try {
+      this.checkFollowing(expectedLeaderEpoch, "follower");
+      const options = { keepOffsets: true, allowControl: true, replayed: true };
+      const validated = this.log.validate(records, options);
+      const pending = this.log.appendOrThrow(records, { ...options, validated });
+      return this.trackFollowerOp(this.rememberFollowerBatches(records, validated, pending));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private async rememberFollowerBatches(
+    records: Buffer,
+    validated: ValidAppend,
+    pending: Promise<AppendResult>,
+  ): Promise<AppendResult> {
+    const result = await pending;
     const now = this.producerIds.nowMs();
     for (const b of validated.batches) {
       if (b.producerId < 0 || isControl(records, b.position)) continue;
@@ -846,28 +1081,91 @@ export class Partition {
 
   /**
    * Removes every batch at or after `offset` (the follower's log diverged from its leader's) and
-   * the producer sequences they held. Refused on the leader, whose log is the truth.
+   * the producer sequences they held. NOT_LEADER_OR_FOLLOWER on the leader, whose log is the
+   * truth; with `expectedLeaderEpoch`, FENCED_LEADER_EPOCH once the partition has moved on.
    */
-  async truncateTo(offset: number): Promise<void> {
-    invariant(this.roleNow !== "leader", `the leader of ${this.name()} truncating to ${offset}`);
-    await this.log.truncateTo(offset);
-    this.producers.truncateTo(offset);
+  truncateTo(offset: number, expectedLeaderEpoch?: number): Promise<void> {
+    return this.followerTruncation(expectedLeaderEpoch, async () => {
+      await this.log.truncateTo(offset);
+      this.producers.truncateTo(offset);
+    });
   }
 
-  /** Empties the log and restarts it at `offset` (the leader no longer holds the follower's offsets). */
-  async truncateFullyAndStartAt(offset: number): Promise<void> {
-    invariant(this.roleNow !== "leader", `the leader of ${this.name()} emptying its log`);
-    await this.log.truncateFullyAndStartAt(offset);
-    this.producers.clear();
+  /**
+   * Empties the log and restarts it at `offset` (the leader no longer holds the follower's
+   * offsets). Refused as `truncateTo` is.
+   */
+  truncateFullyAndStartAt(offset: number, expectedLeaderEpoch?: number): Promise<void> {
+    return this.followerTruncation(expectedLeaderEpoch, async () => {
+      await this.log.truncateFullyAndStartAt(offset);
+      this.producers.clear();
+    });
   }
 
-  /** The leader's high watermark, as far as this follower's log reaches; never moves back. */
-  updateFollowerHighWatermark(highWatermark: number): void {
-    invariant(this.roleNow === "follower", `${this.name()} is not a follower`);
+  private followerTruncation(
+    expectedLeaderEpoch: number | undefined,
+    run: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      this.checkFollowing(expectedLeaderEpoch, "not leader");
+      return this.trackFollowerOp(run());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * The leader's high watermark, as far as this follower's log reaches; never moves back. Throws
+   * NOT_LEADER_OR_FOLLOWER unless following, FENCED_LEADER_EPOCH as `appendAsFollower`.
+   */
+  updateFollowerHighWatermark(highWatermark: number, expectedLeaderEpoch?: number): void {
+    this.checkFollowing(expectedLeaderEpoch, "follower");
     const next = Math.min(highWatermark, this.log.logEndOffset);
     if (next <= this.log.highWatermark) return;
     this.log.setHighWatermark(next);
     this.notify();
+  }
+
+  /**
+   * Refuses a follower-side change made under another leader epoch (FENCED_LEADER_EPOCH if older,
+   * UNKNOWN_LEADER_EPOCH if newer) or in the wrong role (NOT_LEADER_OR_FOLLOWER): `follower`
+   * requires following, `not leader` allows a partition with no role yet.
+   */
+  private checkFollowing(expectedLeaderEpoch: number | undefined, role: "follower" | "not leader"): void {
+    if (expectedLeaderEpoch !== undefined && expectedLeaderEpoch !== this.leaderEpochNow) {
+      const code = expectedLeaderEpoch < this.leaderEpochNow ? "FENCED_LEADER_EPOCH" : "UNKNOWN_LEADER_EPOCH";
+      throw new KafkaError(
+        code,
+        `${this.name()}: leader epoch ${expectedLeaderEpoch}, now ${this.leaderEpochNow}`,
+      );
+    }
+    const refused = role === "follower" ? this.roleNow !== "follower" : this.roleNow === "leader";
+    if (refused)
+      throw new KafkaError("NOT_LEADER_OR_FOLLOWER", `${this.name()} is ${this.roleNow}, not a follower`);
+  }
+
+  /** Counts a queued follower append or truncation until it settles (a new leader waits for them). */
+  private async trackFollowerOp<T>(op: Promise<T>): Promise<T> {
+    if (this.followerOps++ === 0) {
+      let resolve = () => {};
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.followerIdleNow = { promise, resolve };
+    }
+    try {
+      return await op;
+    } finally {
+      if (--this.followerOps === 0) {
+        this.followerIdleNow?.resolve();
+        this.followerIdleNow = null;
+      }
+    }
+  }
+
+  /** Resolves once no follower append or truncation is queued. */
+  private followerIdle(): Promise<void> {
+    return this.followerIdleNow?.promise ?? Promise.resolve();
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 
 /** A follower's log end offset before its first fetch under the current leader. */
 export const UNKNOWN_OFFSET = -1;
+/** A follower's broker epoch before a fetch named one (Fetch v15 ReplicaState.ReplicaEpoch; older fetches send -1). */
+export const UNKNOWN_BROKER_EPOCH = -1;
 
 export interface ReplicaState {
   readonly replicaId: number;
@@ -18,6 +20,11 @@ export interface ReplicaState {
   /** The leader's log end offset at the follower's previous fetch, and that fetch's time. */
   lastFetchLeaderLogEndOffset: number;
   lastFetchTimeMs: number;
+  /**
+   * The follower's broker epoch (its registration) as its last fetch named it (KIP-903); an ISR
+   * expansion carries it, so the controller refuses a member that has restarted since.
+   */
+  brokerEpoch: number;
 }
 
 /**
@@ -31,7 +38,33 @@ export function newReplicaState(replicaId: number, inSync: boolean, nowMs: numbe
     lastCaughtUpTimeMs: inSync ? nowMs : 0,
     lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
     lastFetchTimeMs: 0,
+    brokerEpoch: UNKNOWN_BROKER_EPOCH,
   };
+}
+
+/**
+ * Forgets what the leader knew of a follower's log (its end unknown, not caught up since), keeping
+ * its broker epoch: the follower left the ISR, or restarted (a new broker epoch), and may have
+ * lost records it held, so only its next fetches say where it is (KIP-903).
+ */
+export function resetReplicaState(state: ReplicaState): void {
+  state.logEndOffset = UNKNOWN_OFFSET;
+  state.lastCaughtUpTimeMs = 0;
+  state.lastFetchLeaderLogEndOffset = UNKNOWN_OFFSET;
+  state.lastFetchTimeMs = 0;
+}
+
+/**
+ * Takes the broker epoch a follower's fetch names. A newer one than known (the follower
+ * restarted) resets its state first; UNKNOWN_BROKER_EPOCH changes nothing. Returns false for an
+ * older one than known: a fetch from an earlier life of the follower, which the caller refuses.
+ */
+export function recordBrokerEpoch(state: ReplicaState, brokerEpoch: number): boolean {
+  if (brokerEpoch === UNKNOWN_BROKER_EPOCH || brokerEpoch === state.brokerEpoch) return true;
+  if (state.brokerEpoch !== UNKNOWN_BROKER_EPOCH && brokerEpoch < state.brokerEpoch) return false;
+  if (state.brokerEpoch !== UNKNOWN_BROKER_EPOCH) resetReplicaState(state);
+  state.brokerEpoch = brokerEpoch;
+  return true;
 }
 
 /**
@@ -78,6 +111,8 @@ export interface IsrInput {
   isr: readonly number[];
   followers: ReadonlyMap<number, ReplicaState>;
   highWatermark: number;
+  /** The leader's log end offset: a follower at it is in sync however long ago it fetched. */
+  leaderEndOffset: number;
   /** Where the leader's current epoch starts: a follower has caught up only past it (Kafka's rule). */
   leaderEpochStartOffset: number;
   nowMs: number;
@@ -86,7 +121,11 @@ export interface IsrInput {
 }
 
 export interface IsrChanges {
-  /** In-sync followers not caught up for longer than replica.lag.time.max.ms. */
+  /**
+   * In-sync followers out of sync: their log end is not the leader's and they have not been caught
+   * up for longer than replica.lag.time.max.ms (Kafka's isCaughtUp; an idle partition's followers
+   * stay in, however long their long-poll fetches wait).
+   */
   shrink: number[];
   /** Out-of-sync followers whose log reaches the high watermark and the current epoch's start. */
   expand: number[];
@@ -100,7 +139,7 @@ export function isrChanges(input: IsrInput): IsrChanges {
   for (const [id, state] of input.followers) {
     if (id === input.leaderId) continue;
     if (inSync.has(id)) {
-      if (input.nowMs - state.lastCaughtUpTimeMs > input.lagTimeMaxMs) shrink.push(id);
+      if (outOfSync(state, input)) shrink.push(id);
     } else if (
       state.logEndOffset >= input.highWatermark &&
       state.logEndOffset >= input.leaderEpochStartOffset
@@ -109,4 +148,9 @@ export function isrChanges(input: IsrInput): IsrChanges {
     }
   }
   return { shrink: shrink.sort((a, b) => a - b), expand: expand.sort((a, b) => a - b) };
+}
+
+function outOfSync(state: ReplicaState, input: IsrInput): boolean {
+  if (state.logEndOffset === input.leaderEndOffset) return false;
+  return input.nowMs - state.lastCaughtUpTimeMs > input.lagTimeMaxMs;
 }

@@ -7,6 +7,13 @@ import { type BrokerRegistration, NO_LEADER, type PartitionState } from "../meta
 import { chooseLeader, eligible, type Liveness } from "./election.js";
 import { changePartition } from "./partition-change.js";
 
+/** A member of a requested ISR with the registration epoch its leader saw it fetch with (KIP-903). */
+export interface IsrMember {
+  brokerId: number;
+  /** -1: unknown (requests before AlterPartition v3); only the member's liveness is checked. */
+  brokerEpoch: number;
+}
+
 /** One partition of an AlterPartition request: what its leader read and the ISR it wants. */
 export interface AlterPartitionRequest {
   brokerId: number;
@@ -14,7 +21,16 @@ export interface AlterPartitionRequest {
   brokerEpoch: number;
   leaderEpoch: number;
   partitionEpoch: number;
-  newIsr: readonly number[];
+  /** The ISR wanted (AlterPartition v0-2); ignored when `newIsrWithEpochs` is given. */
+  newIsr?: readonly number[];
+  /** The ISR wanted with each member's broker epoch (AlterPartition v3+, KIP-903). */
+  newIsrWithEpochs?: readonly IsrMember[];
+}
+
+/** The requested ISR's members, with epoch -1 where the request version carries none. */
+export function requestedIsr(request: AlterPartitionRequest): IsrMember[] {
+  if (request.newIsrWithEpochs) return request.newIsrWithEpochs.map((m) => ({ ...m }));
+  return (request.newIsr ?? []).map((brokerId) => ({ brokerId, brokerEpoch: -1 }));
 }
 
 type Registrations = ReadonlyMap<number, Pick<BrokerRegistration, "epoch" | "shuttingDown">>;
@@ -25,7 +41,9 @@ type Registrations = ReadonlyMap<number, Pick<BrokerRegistration, "epoch" | "shu
  * request carries epochs newer than this view: the view lags, ask again); FENCED_LEADER_EPOCH (an
  * older leader epoch); NOT_LEADER_OR_FOLLOWER (the sender does not lead); INVALID_UPDATE_VERSION
  * (an older partition epoch: the leader acted on a state that has changed since); INVALID_REQUEST
- * (an ISR with duplicates, non-replicas, or without the leader); INELIGIBLE_REPLICA (an added
+ * (an ISR with duplicates, non-replicas, or without the leader); INELIGIBLE_REPLICA (a member
+ * whose broker epoch is given and is not its live registration's, as KIP-903: a replica that
+ * restarted, lost its tail and was counted caught up on its old self's progress; or an added
  * member that is not registered or is shutting down). An unchanged ISR returns `current`.
  */
 export function applyIsrChange(
@@ -50,13 +68,23 @@ export function applyIsrChange(
       "INVALID_UPDATE_VERSION",
       `partition epoch ${request.partitionEpoch} < ${current.partitionEpoch}`,
     );
-  const invalid = invalidIsr(current, request.newIsr);
+  const members = requestedIsr(request);
+  const newIsr = members.map((m) => m.brokerId);
+  const invalid = invalidIsr(current, newIsr);
   if (invalid) return new KafkaError("INVALID_REQUEST", invalid);
-  const added = request.newIsr.filter((id) => !current.isr.includes(id));
+  const stale = members.filter(
+    (m) => m.brokerEpoch !== -1 && brokers.get(m.brokerId)?.epoch !== m.brokerEpoch,
+  );
+  if (stale.length > 0)
+    return new KafkaError(
+      "INELIGIBLE_REPLICA",
+      `broker epochs not registered: ${stale.map((m) => `${m.brokerId}@${m.brokerEpoch}`)}`,
+    );
+  const added = newIsr.filter((id) => !current.isr.includes(id));
   const ineligible = added.filter((id) => !registeredAndRunning(id, brokers));
   if (ineligible.length > 0)
     return new KafkaError("INELIGIBLE_REPLICA", `not registered or shutting down: ${ineligible}`);
-  return changePartition(current, { isr: request.newIsr });
+  return changePartition(current, { isr: newIsr });
 }
 
 function invalidIsr(current: PartitionState, isr: readonly number[]): string | null {

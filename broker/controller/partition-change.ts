@@ -12,11 +12,16 @@ export interface PartitionChange {
   replicas?: readonly number[];
   addingReplicas?: readonly number[];
   removingReplicas?: readonly number[];
+  /**
+   * Bump the leader epoch even though the leader stays: the leader was fenced and came back (a
+   * restart), so its old epoch must not cover records written after it (see `squash`).
+   */
+  newLeaderEpoch?: boolean;
 }
 
 /**
  * `current` with `change` applied: the partition epoch is one larger when anything changed, the
- * leader epoch one larger when the leader changed. Returns `current` itself when nothing changes
+ * leader epoch one larger when the leader changed or `change.newLeaderEpoch` asks for it. Returns `current` itself when nothing changes
  * (an ISR with the same members in another order is no change). Throws on a broken invariant.
  */
 export function changePartition(current: PartitionState, change: PartitionChange): PartitionState {
@@ -30,7 +35,7 @@ export function changePartition(current: PartitionState, change: PartitionChange
     addingReplicas: [...(change.addingReplicas ?? current.addingReplicas)],
     removingReplicas: [...(change.removingReplicas ?? current.removingReplicas)],
   };
-  const leaderChanged = next.leader !== current.leader;
+  const leaderChanged = next.leader !== current.leader || change.newLeaderEpoch === true;
   const unchanged =
     !leaderChanged &&
     sameMembers(next.isr, current.isr) &&
@@ -74,7 +79,10 @@ function hasDuplicates(ids: readonly number[]): boolean {
 
 /**
  * `final` (reached from `current` through several changes) as one change of `current`: the
- * epochs move once, as if it were decided in one step, which it is (one store write).
+ * epochs move once, as if it were decided in one step, which it is (one store write). The leader
+ * epoch moves when any step changed the leader, even if the last step gave it back: a leader
+ * fenced (-1) and elected again is a new term, as Kafka's passage through -1 makes it, so a
+ * follower that copied the old term's tail truncates it against the new one.
  */
 export function squash(current: PartitionState, final: PartitionState): PartitionState {
   return changePartition(current, {
@@ -83,5 +91,6 @@ export function squash(current: PartitionState, final: PartitionState): Partitio
     replicas: final.replicas,
     addingReplicas: final.addingReplicas,
     removingReplicas: final.removingReplicas,
+    newLeaderEpoch: final.leaderEpoch !== current.leaderEpoch,
   });
 }

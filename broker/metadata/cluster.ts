@@ -151,8 +151,10 @@ export interface ClusterStore {
   addPartitions(ctl: ControllerSession, name: string, added: PartitionState[]): Promise<void>;
   /**
    * Controller only. Compare-and-set of one partition's state: written only if the stored
-   * partitionEpoch equals `expectedPartitionEpoch` (and `next.partitionEpoch` is larger). Returns
-   * false, writing nothing, when the stored epoch differs.
+   * partitionEpoch equals `expectedPartitionEpoch`. Returns false, writing nothing, when the
+   * stored epoch differs, and only once this store's view shows the stored state that refused it
+   * (so a decision read from the view again is not the same stale one). INVALID_REQUEST when
+   * `next.partitionEpoch` is not larger than the stored one or `next.leaderEpoch` is smaller.
    */
   updatePartition(
     ctl: ControllerSession,

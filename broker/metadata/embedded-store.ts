@@ -28,8 +28,12 @@ export interface EmbeddedStoreOptions {
 }
 
 export class EmbeddedClusterStore extends MemoryClusterStore {
-  private constructor(initial: DurableClusterState, save: (state: DurableClusterState) => Promise<void>) {
-    super({ initial, save });
+  private constructor(
+    initial: DurableClusterState,
+    save: (state: DurableClusterState) => Promise<void>,
+    logger?: Logger,
+  ) {
+    super({ initial, save, logger });
   }
 
   /** Opens (or creates) the store of `dataDir`; the file is version 2 once this resolves. */
@@ -50,7 +54,7 @@ export class EmbeddedClusterStore extends MemoryClusterStore {
     }
     const save = (state: DurableClusterState) => writeDocument(sfs, file, state);
     if (read.rewrite) await save(read.state);
-    return new EmbeddedClusterStore(read.state, save);
+    return new EmbeddedClusterStore(read.state, save, options.log);
   }
 }
 

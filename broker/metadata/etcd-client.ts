@@ -53,6 +53,13 @@ export interface EtcdClientOptions {
   requestTimeoutMs: number;
 }
 
+/**
+ * The watch asks for a member with a leader (gRPC metadata `hasleader`, passed on by etcd's
+ * gateway from a `Grpc-Metadata-` header): a member cut off from the quorum cancels the watch
+ * instead of keeping it open and silent, so the store restarts it on another member.
+ */
+const WATCH_HEADERS = { "content-type": "application/json", "Grpc-Metadata-hasleader": "true" };
+
 /** gRPC codes etcd answers when it cannot serve now (no leader, stopping): retriable. */
 const UNAVAILABLE_GRPC_CODES = new Set([4, 14]);
 
@@ -167,10 +174,11 @@ export class EtcdClient {
   }
 
   /**
-   * The largest mod revision among the keys under `prefix` now (0 when none): a cheap probe of
-   * whether a watch of the prefix has fallen behind.
+   * The largest mod revision among the keys under `prefix` now (0 when none) and how many keys
+   * there are: a cheap probe of whether a watch of the prefix has fallen behind (a put shows in
+   * the revision, a delete, such as a lease expiring, in the count).
    */
-  async latestModRevision(prefix: string): Promise<number> {
+  async probe(prefix: string): Promise<{ latestModRevision: number; count: number }> {
     const json = await this.call("/v3/kv/range", {
       key: b64(prefix),
       range_end: prefixEnd(prefix),
@@ -179,7 +187,7 @@ export class EtcdClient {
       sort_target: "MOD",
       keys_only: true,
     });
-    return rangeKvs(json)[0]?.modRevision ?? 0;
+    return { latestModRevision: rangeKvs(json)[0]?.modRevision ?? 0, count: Number(json.count ?? 0) };
   }
 
   async txn(compare: Compare[], success: RequestOp[], failure: RequestOp[] = []): Promise<TxnResult> {
@@ -243,7 +251,7 @@ export class EtcdClient {
       const response = await fetch(this.url("/v3/watch"), {
         method: "POST",
         body: JSON.stringify(body),
-        headers: { "content-type": "application/json" },
+        headers: WATCH_HEADERS,
         signal: abort.signal,
       });
       if (!response.ok || response.body === null) throw new Error(`etcd watch: HTTP ${response.status}`);

@@ -8,6 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { EtcdClient } from "./etcd-client.js";
+import { callListener, callListenerSoon, type ListenerFault } from "./listeners.js";
 
 /** How much longer etcd keeps a lease than its holder trusts it (timer lateness, clock rates). */
 export const LEASE_TTL_MARGIN_MS = 1000;
@@ -30,27 +31,37 @@ export class EtcdLease {
     readonly id: string,
     private readonly timing: LeaseTiming,
     grantSentAt: number,
+    private readonly fault: ListenerFault,
   ) {
     this.lastRenewedAt = grantSentAt;
     this.armFence();
     this.scheduleHeartbeat();
   }
 
-  /** Grants a lease and starts renewing it. */
-  static async grant(client: EtcdClient, timing: LeaseTiming): Promise<EtcdLease> {
+  /** Grants a lease and starts renewing it; a lost-listener's throw goes to `fault`. */
+  static async grant(client: EtcdClient, timing: LeaseTiming, fault: ListenerFault): Promise<EtcdLease> {
     const sentAt = performance.now();
     const { id } = await client.grant(Math.ceil((timing.sessionTimeoutMs + LEASE_TTL_MARGIN_MS) / 1000));
-    return new EtcdLease(client, id, timing, sentAt);
+    return new EtcdLease(client, id, timing, sentAt, fault);
   }
 
-  /** Whether the holder may still act on the lease. */
+  /**
+   * Whether the holder may still act on the lease: not lost, not stopped, and its deadline not
+   * passed by the clock now. The clock is read when asked, not left to the fence timer, so after
+   * an event-loop stall the I/O callbacks that run before the timers already see it expired.
+   */
   get alive(): boolean {
-    return !this.lost && !this.stopped;
+    return !this.lost && !this.stopped && performance.now() < this.deadline;
+  }
+
+  /** When (performance.now()) the holder stops trusting the lease, unless a renewal confirms it. */
+  private get deadline(): number {
+    return this.lastRenewedAt + this.timing.sessionTimeoutMs;
   }
 
   /** `listener` runs once when the lease is lost (not when it is revoked by its holder). */
   onLost(listener: () => void): void {
-    if (this.lost) queueMicrotask(listener);
+    if (this.lost) callListenerSoon(listener, this.fault);
     else this.listeners.push(listener);
   }
 
@@ -73,47 +84,36 @@ export class EtcdLease {
   }
 
   private async renew(): Promise<void> {
-    if (!this.alive) return;
+    if (!this.alive) return this.markLost();
     const sentAt = performance.now();
-    const leftMs = this.lastRenewedAt + this.timing.sessionTimeoutMs - sentAt;
+    const leftMs = this.deadline - sentAt;
     try {
       const ttl = await this.client.keepAlive(
         this.id,
         Math.max(1, Math.min(this.client.requestTimeoutMs, leftMs)),
       );
-      if (!this.alive) return;
-      if (ttl <= 0) return this.markLost();
+      if (!this.alive || ttl <= 0) return this.markLost();
       this.lastRenewedAt = sentAt;
       this.armFence();
     } catch {
       // etcd unreachable: keep trying until the fence fires.
     }
     if (this.alive) this.scheduleHeartbeat();
+    else this.markLost();
   }
 
   private armFence(): void {
     clearTimeout(this.fence);
-    const dueMs = this.lastRenewedAt + this.timing.sessionTimeoutMs - performance.now();
+    const dueMs = this.deadline - performance.now();
     this.fence = setTimeout(() => this.markLost(), Math.max(0, dueMs));
     this.fence.unref();
   }
 
   private markLost(): void {
-    if (!this.alive) return;
+    if (this.lost || this.stopped) return;
     this.lost = true;
     clearTimeout(this.heartbeat);
     clearTimeout(this.fence);
-    for (const listener of this.listeners.splice(0)) callListener(listener);
-  }
-}
-
-/** Runs a listener; a throw is a bug of the listener, rethrown outside the store's own step. */
-export function callListener(run: () => void): void {
-  try {
-    run();
-  } catch (err) {
-    queueMicrotask(() => {
-      throw err;
-    });
+    for (const listener of this.listeners.splice(0)) callListener(listener, this.fault);
   }
 }

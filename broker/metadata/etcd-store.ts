@@ -15,6 +15,7 @@
  *   has compacted that revision away, the view is read anew and a `resync` event is emitted.
  */
 import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
 import { KafkaError } from "../../protocol/errors.js";
 import type { BrokerConfig } from "../config.js";
 import type {
@@ -30,8 +31,9 @@ import type {
 } from "./cluster.js";
 import { frozenConfigs, partitionProblem, topicProblem } from "./cluster-checks.js";
 import { b64, type Compare, EtcdClient, type RequestOp, rangeKvs, type WatchMessage } from "./etcd-client.js";
-import { callListener, EtcdLease, type LeaseTiming } from "./etcd-lease.js";
+import { EtcdLease, type LeaseTiming } from "./etcd-lease.js";
 import { brokerKey, EtcdView, KEYS, type StoredTopic, storedTopic, topicKey } from "./etcd-view.js";
+import { callListener, callListenerSoon, type ListenerFault, logListenerFaults } from "./listeners.js";
 
 export interface EtcdStoreOptions extends LeaseTiming {
   /** `host:port` of each etcd member. */
@@ -48,11 +50,15 @@ export interface EtcdStoreOptions extends LeaseTiming {
    * went silent never ends by itself); behind on two checks in a row, the watch is restarted.
    */
   watchCheckIntervalMs?: number;
+  /** Where listeners' throws (contained, never rethrown) and skipped bad values are logged. */
+  logger?: Logger;
 }
 
 const DEFAULT_RETRY_BACKOFF_MS = 50;
 const DEFAULT_RETRY_BACKOFF_MAX_MS = 1000;
 const DEFAULT_WATCH_CHECK_INTERVAL_MS = 2000;
+/** Bad values remembered as logged before the memory is cleared (a bound, not a contract). */
+const BAD_VALUES_REMEMBERED_MAX = 1000;
 /** Read-modify-write attempts of one controller write before it gives up (REQUEST_TIMED_OUT). */
 const WRITE_ATTEMPTS_MAX = 16;
 
@@ -79,7 +85,11 @@ export function etcdStoreOptions(config: BrokerConfig, prefix: string): EtcdStor
 }
 
 export class EtcdClusterStore implements ClusterStore {
-  private readonly view = new EtcdView();
+  private readonly view = new EtcdView((key, modRevision, problem) =>
+    this.onBadValue(key, modRevision, problem),
+  );
+  /** `key@revision` of the bad values logged, so a watch replaying them logs each once. */
+  private readonly badValuesLogged = new Set<string>();
   private readonly listeners = new Set<Listener>();
   private readonly revisionWaiters = new Set<{ revision: number; resolve: () => void }>();
   private readonly controllerSessions = new Set<EtcdControllerSession>();
@@ -93,6 +103,9 @@ export class EtcdClusterStore implements ClusterStore {
   /** Campaigns waiting for a vacancy or a retry, woken by close() to fail. */
   private readonly closeListeners = new Set<() => void>();
   private producerIdsHandedOut = 0;
+  private readonly watchFault: ListenerFault;
+  /** A lost lease's or controller session's listener threw. */
+  readonly sessionFault: ListenerFault;
   /** The tails of this store's read-modify-write queues (see `serially`). */
   private readonly chains = {
     topics: Promise.resolve<unknown>(undefined),
@@ -104,6 +117,8 @@ export class EtcdClusterStore implements ClusterStore {
     private readonly options: EtcdStoreOptions,
   ) {
     this.backoffMs = this.retryBackoffMs;
+    this.watchFault = logListenerFaults(options.logger, "watch");
+    this.sessionFault = logListenerFaults(options.logger, "session-lost");
   }
 
   /** Connects, creates the cluster id if the prefix holds none, reads the view and starts the watch. */
@@ -241,23 +256,38 @@ export class EtcdClusterStore implements ClusterStore {
     this.watchCheckTimer.unref();
   }
 
-  /** Restarts the watch (from the view's revision) once etcd was ahead of it on two checks in a row. */
+  /**
+   * Restarts the watch (from the view's revision) once etcd was ahead of it on two checks in a
+   * row: a key changed after the view's revision, or a count of keys that differs (a delete, such
+   * as a dead broker's lease expiring, leaves no mod revision behind).
+   */
   private async checkWatch(): Promise<void> {
-    let latest: number;
+    let probe: { latestModRevision: number; count: number };
     try {
-      latest = await this.client.latestModRevision(this.options.prefix);
+      probe = await this.client.probe(this.options.prefix);
     } catch {
       return; // etcd unreachable: nothing learnt about the watch
     }
-    const behind = latest > this.view.revision;
+    const behind = probe.latestModRevision > this.view.revision || probe.count !== this.view.keyCount;
     if (behind && this.watchBehind && !this.closed) this.startWatch();
     this.watchBehind = behind && !this.watchBehind;
+  }
+
+  /** A value under the prefix that the view skipped: logged once per key and revision. */
+  private onBadValue(key: string, modRevision: number, problem: string): void {
+    const id = `${key}@${modRevision}`;
+    if (this.badValuesLogged.has(id)) return;
+    if (this.badValuesLogged.size >= BAD_VALUES_REMEMBERED_MAX) this.badValuesLogged.clear();
+    this.badValuesLogged.add(id);
+    const message = "etcd store: a bad value under the prefix is skipped (the key keeps its last good value)";
+    if (this.options.logger) this.options.logger.error({ key, modRevision, problem }, message);
+    else console.error(message, { key, modRevision, problem });
   }
 
   private emit(events: MetadataEvent[]): void {
     for (const event of events) {
       if (event.type === "controller" || event.type === "resync") this.checkControllerSessions();
-      for (const listener of [...this.listeners]) callListener(() => listener(event));
+      for (const listener of [...this.listeners]) callListener(() => listener(event), this.watchFault);
     }
   }
 
@@ -290,7 +320,7 @@ export class EtcdClusterStore implements ClusterStore {
 
   async register(info: BrokerInfo): Promise<BrokerSession> {
     this.assertOpen();
-    const lease = await EtcdLease.grant(this.client, this.options);
+    const lease = await EtcdLease.grant(this.client, this.options, this.sessionFault);
     const key = this.key(brokerKey(info.nodeId));
     const value = {
       host: info.host,
@@ -306,7 +336,7 @@ export class EtcdClusterStore implements ClusterStore {
         [{ request_put: { key, value: b64(JSON.stringify(value)), lease: lease.id } }],
       );
     } catch (err) {
-      lease.stop();
+      await giveUp(lease);
       throw err;
     }
     if (!result.succeeded) {
@@ -356,7 +386,7 @@ export class EtcdClusterStore implements ClusterStore {
 
   private async tryCampaign(nodeId: number): Promise<EtcdControllerSession | null> {
     if (this.view.controller !== null) return null;
-    const lease = await EtcdLease.grant(this.client, this.options);
+    const lease = await EtcdLease.grant(this.client, this.options, this.sessionFault);
     const key = this.key(KEYS.controller);
     let result: Awaited<ReturnType<EtcdClient["txn"]>>;
     try {
@@ -365,7 +395,7 @@ export class EtcdClusterStore implements ClusterStore {
         [{ request_put: { key, value: b64(JSON.stringify({ nodeId })), lease: lease.id } }],
       );
     } catch (err) {
-      lease.stop();
+      await giveUp(lease);
       throw err;
     }
     if (!result.succeeded) {
@@ -460,7 +490,13 @@ export class EtcdClusterStore implements ClusterStore {
   private async readTopic(name: string): Promise<{ topic: StoredTopic; modRevision: number } | null> {
     const { kvs } = await this.client.range(this.options.prefix + topicKey(name));
     if (kvs.length === 0) return null;
-    return { topic: JSON.parse(kvs[0].value) as StoredTopic, modRevision: kvs[0].modRevision };
+    let topic: StoredTopic;
+    try {
+      topic = JSON.parse(kvs[0].value) as StoredTopic;
+    } catch {
+      throw new KafkaError("UNKNOWN_SERVER_ERROR", `topic ${name}'s value in etcd is not JSON`);
+    }
+    return { topic, modRevision: kvs[0].modRevision };
   }
 
   /**
@@ -470,7 +506,7 @@ export class EtcdClusterStore implements ClusterStore {
   private changeTopic<T>(
     ctl: ControllerSession,
     name: string,
-    change: (topic: StoredTopic) => { write: StoredTopic; result: T } | { result: T },
+    change: (topic: StoredTopic, modRevision: number) => { write: StoredTopic; result: T } | { result: T },
   ): Promise<T> {
     return this.serially("topics", () => this.changeTopicNow(ctl, name, change));
   }
@@ -478,13 +514,13 @@ export class EtcdClusterStore implements ClusterStore {
   private async changeTopicNow<T>(
     ctl: ControllerSession,
     name: string,
-    change: (topic: StoredTopic) => { write: StoredTopic; result: T } | { result: T },
+    change: (topic: StoredTopic, modRevision: number) => { write: StoredTopic; result: T } | { result: T },
   ): Promise<T> {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS_MAX; attempt++) {
       this.assertController(ctl);
       const read = await this.readTopic(name);
       if (!read) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
-      const decided = change(read.topic);
+      const decided = change(read.topic, read.modRevision);
       if (!("write" in decided)) return decided.result;
       const key = this.key(topicKey(name));
       const compare = { key, target: "MOD", result: "EQUAL", mod_revision: String(read.modRevision) };
@@ -556,16 +592,27 @@ export class EtcdClusterStore implements ClusterStore {
   ): Promise<boolean> {
     const problem = partitionProblem(next);
     if (problem) throw new KafkaError("INVALID_REQUEST", `topic ${topic}: ${problem}`);
-    return this.changeTopic(ctl, topic, (stored) => {
+    let refusedAt = 0;
+    const written = await this.changeTopic(ctl, topic, (stored, modRevision) => {
       const current = stored.partitions[next.partition];
       if (!current)
         throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `${topic}-${next.partition} does not exist`);
-      if (current.partitionEpoch !== expectedPartitionEpoch) return { result: false };
-      if (next.partitionEpoch <= current.partitionEpoch)
-        throw new KafkaError("INVALID_REQUEST", `partition epoch ${next.partitionEpoch} does not grow`);
+      if (current.partitionEpoch !== expectedPartitionEpoch) {
+        refusedAt = modRevision;
+        return { result: false };
+      }
+      if (next.partitionEpoch <= current.partitionEpoch || next.leaderEpoch < current.leaderEpoch)
+        throw new KafkaError(
+          "INVALID_REQUEST",
+          `${topic}-${next.partition}: partition epoch must grow (${current.partitionEpoch} -> ${next.partitionEpoch}) and leader epoch never fall (${current.leaderEpoch} -> ${next.leaderEpoch})`,
+        );
       const partitions = stored.partitions.map((p, i) => (i === next.partition ? next : p));
       return { write: { ...stored, partitions }, result: true };
     });
+    // A lost compare-and-set answers once the view shows what refused it, so the caller's next
+    // decision (read from the view) is not the same stale one again.
+    if (!written) await this.waitForRevision(refusedAt);
+    return written;
   }
 
   // ---- producer ids ------------------------------------------------------------------------
@@ -628,6 +675,15 @@ export class EtcdClusterStore implements ClusterStore {
   }
 }
 
+/**
+ * Ends a lease whose txn failed: the txn may have been applied with its answer lost (a timeout),
+ * so the lease is revoked, as a best effort, rather than left to hold the key for a whole TTL
+ * (DUPLICATE_BROKER_REGISTRATION on the retry, no controller meanwhile).
+ */
+async function giveUp(lease: EtcdLease): Promise<void> {
+  await lease.revoke().catch(() => undefined);
+}
+
 class EtcdBrokerSession implements BrokerSession {
   constructor(
     private readonly store: EtcdClusterStore,
@@ -669,7 +725,7 @@ class EtcdControllerSession implements ControllerSession {
   }
 
   onLost(listener: () => void): void {
-    if (this.over) queueMicrotask(listener);
+    if (this.over) callListenerSoon(listener, this.store.sessionFault);
     else this.lostListeners.push(listener);
   }
 
@@ -679,7 +735,7 @@ class EtcdControllerSession implements ControllerSession {
     this.over = true;
     this.store.forgetControllerSession(this);
     this.lease.stop();
-    for (const listener of this.lostListeners.splice(0)) callListener(listener);
+    for (const listener of this.lostListeners.splice(0)) callListener(listener, this.store.sessionFault);
   }
 
   async resign(): Promise<void> {

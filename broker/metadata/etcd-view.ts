@@ -21,7 +21,7 @@ import type {
   PartitionState,
   TopicState,
 } from "./cluster.js";
-import { frozenTopic } from "./cluster-checks.js";
+import { frozenTopic, topicProblem } from "./cluster-checks.js";
 import type { EtcdEvent, EtcdKv } from "./etcd-client.js";
 
 export const KEYS = {
@@ -60,6 +60,8 @@ export class EtcdView {
   readonly brokers = new Map<number, BrokerRegistration>();
   private readonly topics = new Map<string, TopicState>();
   private readonly topicIds = new Map<string, string>();
+  /** Every key under the prefix, good values or not (compared with etcd's count by the probe). */
+  private readonly keys = new Set<string>();
 
   /** Replaces the whole view with `kvs` read at `revision`. */
   load(kvs: EtcdKv[], revision: number, prefix: string): void {
@@ -69,6 +71,7 @@ export class EtcdView {
     this.brokers.clear();
     this.topics.clear();
     this.topicIds.clear();
+    this.keys.clear();
     this.apply(
       kvs.map((kv) => ({ type: "PUT", kv })),
       prefix,
@@ -76,41 +79,58 @@ export class EtcdView {
     this.revision = revision;
   }
 
+  /**
+   * @param onBadValue told of a value that does not decode or breaks the model's invariants (an
+   *   operator's put, another schema in a rolling upgrade): the key keeps its last good value and
+   *   the view goes on, so one bad key never stops every broker's view.
+   */
+  constructor(private readonly onBadValue: (key: string, modRevision: number, problem: string) => void) {}
+
   /** Applies one revision's changes; answers the events they make. */
   apply(changes: EtcdEvent[], prefix: string): MetadataEvent[] {
     const events: MetadataEvent[] = [];
     for (const { type, kv } of changes) {
       if (!kv.key.startsWith(prefix)) continue;
-      const key = kv.key.slice(prefix.length);
-      const value = type === "PUT" ? kv.value : null;
-      if (key === KEYS.clusterId) this.clusterId = value ?? "";
-      else if (key === KEYS.producerIds)
-        this.producerIdsNext = Math.max(this.producerIdsNext, Number(value ?? 0));
-      else if (key === KEYS.controller) events.push(...this.applyController(value, kv.createRevision));
-      else if (key.startsWith(KEYS.brokers)) events.push(this.applyBroker(key, value, kv.createRevision));
-      else if (key.startsWith(KEYS.topics))
-        events.push(...this.applyTopic(key.slice(KEYS.topics.length), value));
+      if (type === "PUT") this.keys.add(kv.key);
+      else this.keys.delete(kv.key);
+      try {
+        events.push(...this.applyKey(kv.key.slice(prefix.length), type === "PUT" ? kv.value : null, kv));
+      } catch (err) {
+        this.onBadValue(kv.key, kv.modRevision, err instanceof Error ? err.message : String(err));
+      }
     }
     return events;
+  }
+
+  /** One key's change (value null: deleted); throws, changing nothing, on a bad value. */
+  private applyKey(key: string, value: string | null, kv: EtcdKv): MetadataEvent[] {
+    if (key === KEYS.clusterId) this.clusterId = value ?? "";
+    else if (key === KEYS.producerIds) this.producerIdsNext = Math.max(this.producerIdsNext, count(value));
+    else if (key === KEYS.controller) return this.applyController(value, kv.createRevision);
+    else if (key.startsWith(KEYS.brokers)) return [this.applyBroker(key, value, kv.createRevision)];
+    else if (key.startsWith(KEYS.topics)) return this.applyTopic(key.slice(KEYS.topics.length), value);
+    return [];
   }
 
   private applyController(value: string | null, createRevision: number): MetadataEvent[] {
     const next =
       value === null
         ? null
-        : Object.freeze({ nodeId: (JSON.parse(value) as { nodeId: number }).nodeId, epoch: createRevision });
+        : Object.freeze({ nodeId: nodeIdOf(parsed(value).nodeId), epoch: createRevision });
     const same = next?.epoch === this.controller?.epoch && next?.nodeId === this.controller?.nodeId;
     this.controller = next;
     return same ? [] : [{ type: "controller", controller: next }];
   }
 
   private applyBroker(key: string, value: string | null, createRevision: number): MetadataEvent {
-    const nodeId = Number(key.slice(KEYS.brokers.length));
+    const nodeId = nodeIdOf(Number(key.slice(KEYS.brokers.length)));
     if (value === null) {
       this.brokers.delete(nodeId);
       return { type: "broker", nodeId, registration: null };
     }
-    const stored = JSON.parse(value) as Omit<BrokerRegistration, "nodeId" | "epoch">;
+    const stored = parsed(value) as unknown as Omit<BrokerRegistration, "nodeId" | "epoch">;
+    const problem = registrationProblem(stored);
+    if (problem) throw new Error(problem);
     const registration: BrokerRegistration = Object.freeze({
       nodeId,
       host: stored.host,
@@ -130,18 +150,17 @@ export class EtcdView {
    */
   private applyTopic(name: string, value: string | null): MetadataEvent[] {
     const old = this.topics.get(name);
-    if (old) this.topicIds.delete(old.id);
     if (value === null) {
+      if (old) this.topicIds.delete(old.id);
       this.topics.delete(name);
       return old ? [{ type: "topic", name, topic: null }] : [];
     }
-    const stored = JSON.parse(value) as StoredTopic;
-    const topic = frozenTopic({
-      name,
-      id: stored.id,
-      partitions: stored.partitions,
-      configs: stored.configs,
-    });
+    const stored = parsed(value) as unknown as StoredTopic;
+    const decoded = { name, id: stored.id, partitions: stored.partitions, configs: stored.configs };
+    const problem = topicProblem(decoded);
+    if (problem) throw new Error(problem);
+    const topic = frozenTopic(decoded);
+    if (old) this.topicIds.delete(old.id);
     this.topics.set(name, topic);
     this.topicIds.set(topic.id, name);
     if (
@@ -154,6 +173,11 @@ export class EtcdView {
     return topic.partitions
       .filter((p, i) => JSON.stringify(p) !== JSON.stringify(old.partitions[i]))
       .map((state) => ({ type: "partition", topic: name, partition: state.partition, state }));
+  }
+
+  /** How many keys the prefix holds as of `revision`. */
+  get keyCount(): number {
+    return this.keys.size;
   }
 
   topic(name: string): TopicState | undefined {
@@ -174,4 +198,35 @@ function sameConfigs(a: TopicState, b: TopicState): boolean {
   return (
     JSON.stringify(Object.entries(a.configs).sort()) === JSON.stringify(Object.entries(b.configs).sort())
   );
+}
+
+/** `value` as a JSON object; throws when it is not one. */
+function parsed(value: string): Record<string, unknown> {
+  const json: unknown = JSON.parse(value);
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw new Error("not a JSON object");
+  return json as Record<string, unknown>;
+}
+
+function nodeIdOf(n: unknown): number {
+  if (!Number.isSafeInteger(n) || (n as number) < 0) throw new Error(`node id ${String(n)} is not valid`);
+  return n as number;
+}
+
+function count(value: string | null): number {
+  const n = Number(value ?? 0);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${value} is not a count`);
+  return n;
+}
+
+function isPort(n: unknown): boolean {
+  return Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 65535;
+}
+
+function registrationProblem(r: Omit<BrokerRegistration, "nodeId" | "epoch">): string | null {
+  if (typeof r.host !== "string" || r.host === "") return "host is not a name";
+  if (!isPort(r.port)) return "port is not a port";
+  if (r.httpPort !== null && !isPort(r.httpPort)) return "httpPort is not a port";
+  if (r.rack !== null && typeof r.rack !== "string") return "rack is not a string";
+  if (typeof r.shuttingDown !== "boolean") return "shuttingDown is not a boolean";
+  return null;
 }

@@ -12,6 +12,7 @@
  * - Registrations and controller terms live in this process: a session lasts until it is closed,
  *   resigned, the store closes, or `expire(nodeId)` ends it as a lost lease would.
  */
+import type { Logger } from "pino";
 import { KafkaError } from "../../protocol/errors.js";
 import type {
   BrokerInfo,
@@ -32,6 +33,7 @@ import {
   topicProblem,
 } from "./cluster-checks.js";
 import { newClusterId } from "./file-store.js";
+import { callListener, callListenerSoon, type ListenerFault, logListenerFaults } from "./listeners.js";
 
 /** The most producer ids one allocation may reserve. */
 export const PRODUCER_ID_ALLOCATION_MAX = 1_000_000;
@@ -53,6 +55,8 @@ export interface MemoryStoreOptions {
   initial?: DurableClusterState;
   /** Makes a state durable before the view shows it; a throw refuses the change. */
   save?: (state: DurableClusterState) => Promise<void>;
+  /** Where a listener's throw is logged (it is contained, never rethrown); stderr by default. */
+  logger?: Logger;
 }
 
 /** One immutable view; each change makes a new one. */
@@ -80,8 +84,10 @@ class SessionEnd {
   private lost = false;
   private listeners: (() => void)[] = [];
 
+  constructor(private readonly fault: ListenerFault) {}
+
   onLost(listener: () => void): void {
-    if (this.lost) queueMicrotask(listener);
+    if (this.lost) callListenerSoon(listener, this.fault);
     else if (!this.ended) this.listeners.push(listener);
   }
 
@@ -91,29 +97,21 @@ class SessionEnd {
     this.lost = lost;
     const listeners = lost ? this.listeners : [];
     this.listeners = [];
-    for (const l of listeners) callListener(l);
-  }
-}
-
-/** Runs a listener; a throw is a bug of the listener, rethrown outside the store's own step. */
-function callListener(run: () => void): void {
-  try {
-    run();
-  } catch (err) {
-    queueMicrotask(() => {
-      throw err;
-    });
+    for (const l of listeners) callListener(l, this.fault);
   }
 }
 
 class MemoryBrokerSession implements BrokerSession {
-  readonly end = new SessionEnd();
+  readonly end: SessionEnd;
 
   constructor(
     readonly nodeId: number,
     readonly epoch: number,
     private readonly ops: { markShuttingDown(): Promise<void>; close(): Promise<void> },
-  ) {}
+    fault: ListenerFault,
+  ) {
+    this.end = new SessionEnd(fault);
+  }
 
   onLost(listener: () => void): void {
     this.end.onLost(listener);
@@ -129,13 +127,16 @@ class MemoryBrokerSession implements BrokerSession {
 }
 
 class MemoryControllerSession implements ControllerSession {
-  readonly end = new SessionEnd();
+  readonly end: SessionEnd;
 
   constructor(
     readonly nodeId: number,
     readonly epoch: number,
     private readonly doResign: () => Promise<void>,
-  ) {}
+    fault: ListenerFault,
+  ) {
+    this.end = new SessionEnd(fault);
+  }
 
   onLost(listener: () => void): void {
     this.end.onLost(listener);
@@ -191,8 +192,12 @@ export class MemoryClusterStore implements ClusterStore {
   private readonly campaigns: Campaign[] = [];
   private electing = false;
   private closed = false;
+  private readonly watchFault: ListenerFault;
+  private readonly sessionFault: ListenerFault;
 
   constructor(options: MemoryStoreOptions = {}) {
+    this.watchFault = logListenerFaults(options.logger, "watch");
+    this.sessionFault = logListenerFaults(options.logger, "session-lost");
     const initial = options.initial ?? {
       clusterId: newClusterId(),
       topics: [],
@@ -283,10 +288,15 @@ export class MemoryClusterStore implements ClusterStore {
       });
       d.brokers.set(info.nodeId, registration);
       d.events.push({ type: "broker", nodeId: info.nodeId, registration });
-      const session: MemoryBrokerSession = new MemoryBrokerSession(info.nodeId, registration.epoch, {
-        markShuttingDown: () => this.markShuttingDown(session),
-        close: () => this.closeSession(session),
-      });
+      const session: MemoryBrokerSession = new MemoryBrokerSession(
+        info.nodeId,
+        registration.epoch,
+        {
+          markShuttingDown: () => this.markShuttingDown(session),
+          close: () => this.closeSession(session),
+        },
+        this.sessionFault,
+      );
       d.commits.push(() => this.sessions.set(info.nodeId, session));
       return session;
     });
@@ -377,6 +387,7 @@ export class MemoryClusterStore implements ClusterStore {
         controller.nodeId,
         controller.epoch,
         () => this.resign(session),
+        this.sessionFault,
       );
       d.commits.push(() => {
         this.ctl = session;
@@ -594,7 +605,7 @@ export class MemoryClusterStore implements ClusterStore {
   }
 
   private emit(event: MetadataEvent): void {
-    for (const listener of [...this.listeners]) callListener(() => listener(event));
+    for (const listener of [...this.listeners]) callListener(() => listener(event), this.watchFault);
   }
 }
 

@@ -273,7 +273,13 @@ describe("a leader and its follower", () => {
 });
 
 describe("ISR change proposals (broker/replicas.ts)", () => {
-  const base = { leaderId: 1, highWatermark: 10, leaderEpochStartOffset: 5, lagTimeMaxMs: 1_000 };
+  const base = {
+    leaderId: 1,
+    highWatermark: 10,
+    leaderEndOffset: 12,
+    leaderEpochStartOffset: 5,
+    lagTimeMaxMs: 1_000,
+  };
 
   it("shrink an in-sync follower not caught up for longer than replica.lag.time.max.ms", () => {
     const f = newReplicaState(2, true, 0);
@@ -304,5 +310,277 @@ describe("ISR change proposals (broker/replicas.ts)", () => {
     expect(isrChanges({ ...base, leaderEpochStartOffset: 11, isr: [1], followers, nowMs: 0 }).expand).toEqual(
       [],
     );
+  });
+});
+
+/** A leader of replicas 1, 2 and 3 with ISR `isr`, and followers 2 and 3 of it, at epoch 0. */
+async function trio(isr: number[]): Promise<{ leader: Partition; f2: Partition; f3: Partition }> {
+  const leader = await openPartition(LEADER);
+  const f2 = await openPartition(FOLLOWER);
+  const f3 = await openPartition(THIRD);
+  leader.makeLeader(0, 0, isr, [LEADER, FOLLOWER, THIRD]);
+  f2.makeFollower(0, LEADER, 0);
+  f3.makeFollower(0, LEADER, 0);
+  return { leader, f2, f3 };
+}
+
+/** Whether `promise` has settled, after the microtasks queued now have run. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  await new Promise((r) => setImmediate(r));
+  return done;
+}
+
+const THIRD = 3;
+
+describe("ISR proposals in flight: the maximal ISR (review finding 2)", () => {
+  it("count a proposed new member at once for the HW and acks=all", async () => {
+    const { leader, f2, f3 } = await trio([LEADER, FOLLOWER]);
+    await replicate(leader, f3, THIRD);
+    expect(leader.isrChangesNeeded(Date.now(), 30_000).expand).toEqual([THIRD]);
+    const proposal = leader.proposeIsr([LEADER, FOLLOWER, THIRD], 11);
+    expect(proposal).toMatchObject({ leaderEpoch: 0, partitionEpoch: 0, newIsr: [1, 2, 3] });
+    expect(proposal.newIsrWithEpochs).toEqual([
+      { brokerId: 1, brokerEpoch: 11 },
+      { brokerId: 2, brokerEpoch: -1 },
+      { brokerId: 3, brokerEpoch: -1 },
+    ]);
+    expect(leader.isr).toEqual([LEADER, FOLLOWER]);
+    expect(leader.maximalIsr).toEqual([LEADER, FOLLOWER, THIRD]);
+
+    // The controller may already have committed {1,2,3}: replica 3 must hold the records too.
+    const waiting = leader.appendAsLeader(batch(["a", "b", "c"]), { acks: -1, timeoutMs: 60_000 });
+    await waitFor(() => leader.logEndOffset === 3, "the acks=all append in the leader's log");
+    await replicate(leader, f2);
+    await replicate(leader, f2);
+    expect(leader.highWatermark).toBe(0);
+    expect(await settled(waiting)).toBe(false);
+    await replicate(leader, f3, THIRD);
+    await replicate(leader, f3, THIRD);
+    expect(leader.highWatermark).toBe(3);
+    expect((await within(waiting, "the acks=all append")).result.lastOffset).toBe(2);
+  });
+
+  it("keep a proposed removal's member until the controller commits it; one proposal at a time", async () => {
+    const { leader, f2 } = await trio([LEADER, FOLLOWER, THIRD]);
+    const proposal = leader.proposeIsr([LEADER, FOLLOWER]);
+    expect(leader.maximalIsr).toEqual([LEADER, FOLLOWER, THIRD]);
+    expect(() => leader.proposeIsr([LEADER])).toThrow(
+      expect.objectContaining({ code: "OPERATION_NOT_ATTEMPTED" }),
+    );
+    expect(leader.isrChangesNeeded(Date.now() + 3_600_000, 1_000)).toEqual({ shrink: [], expand: [] });
+    await leader.appendAsLeader(batch(["a", "b"]), { acks: 1 });
+    await replicate(leader, f2);
+    await replicate(leader, f2);
+    expect(leader.highWatermark).toBe(0);
+
+    expect(
+      leader.isrProposalCommitted(proposal, { leaderEpoch: 0, partitionEpoch: 1, isr: [LEADER, FOLLOWER] }),
+    ).toBe(true);
+    expect(leader.isr).toEqual([LEADER, FOLLOWER]);
+    expect(leader.partitionEpoch).toBe(1);
+    expect(leader.isrProposal).toBeNull();
+    expect(leader.highWatermark).toBe(2);
+    expect(leader.isrProposalCommitted(proposal, { leaderEpoch: 0, partitionEpoch: 2, isr: [LEADER] })).toBe(
+      false,
+    );
+  });
+
+  it("end a failed proposal as decision 0027 says: retry, wait for metadata, or revert", async () => {
+    const { leader, f3 } = await trio([LEADER, FOLLOWER]);
+    await replicate(leader, f3, THIRD);
+    const grow = [LEADER, FOLLOWER, THIRD];
+    const first = leader.proposeIsr(grow);
+    // Unknown outcome: the controller may have committed it; the maximal ISR stays.
+    expect(leader.isrProposalFailed(first, new KafkaError("REQUEST_TIMED_OUT"))).toBe("retry");
+    expect(leader.isrProposalFailed(first, new Error("connection closed"))).toBe("retry");
+    expect(leader.maximalIsr).toEqual(grow);
+    // A changed state: an earlier attempt may have been applied; wait for the metadata.
+    expect(leader.isrProposalFailed(first, new KafkaError("INVALID_UPDATE_VERSION"))).toBe("await-metadata");
+    expect(leader.maximalIsr).toEqual(grow);
+    leader.makeLeader(0, 0, [LEADER, FOLLOWER], [LEADER, FOLLOWER, THIRD]);
+    expect(leader.isrProposal).toBe(first);
+    leader.makeLeader(0, 1, [LEADER, FOLLOWER], [LEADER, FOLLOWER, THIRD]);
+    expect(leader.isrProposal).toBeNull();
+    expect(leader.maximalIsr).toEqual([LEADER, FOLLOWER]);
+    expect(leader.isrProposalFailed(first, new KafkaError("INELIGIBLE_REPLICA"))).toBe("stale");
+
+    // Refused after the partition-epoch check: surely not applied, the committed ISR stands.
+    const second = leader.proposeIsr(grow);
+    expect(second.partitionEpoch).toBe(1);
+    expect(leader.isrProposalFailed(second, new KafkaError("INELIGIBLE_REPLICA"))).toBe("reverted");
+    expect(leader.isrProposal).toBeNull();
+    expect(leader.maximalIsr).toEqual([LEADER, FOLLOWER]);
+    expect(() => leader.proposeIsr([FOLLOWER, THIRD])).toThrow(
+      expect.objectContaining({ code: "INVALID_REQUEST" }),
+    );
+    expect(() => leader.proposeIsr([LEADER, 9])).toThrow(
+      expect.objectContaining({ code: "INVALID_REQUEST" }),
+    );
+  });
+});
+
+describe("followers' state on the leader (review findings 3 and 4)", () => {
+  it("forget a follower's log end when it leaves the ISR, so it rejoins only after fetching again", async () => {
+    const { leader, f3 } = await trio([LEADER, FOLLOWER, THIRD]);
+    await leader.appendAsLeader(batch(["a", "b", "c"]), { acks: 1 });
+    await replicate(leader, f3, THIRD);
+    await replicate(leader, f3, THIRD);
+    expect(leader.followerState(THIRD)).toMatchObject({ logEndOffset: 3 });
+    leader.makeLeader(0, 1, [LEADER, FOLLOWER], [LEADER, FOLLOWER, THIRD]);
+    expect(leader.followerState(THIRD)).toMatchObject({ logEndOffset: -1, lastCaughtUpTimeMs: 0 });
+    expect(leader.isrChangesNeeded(Date.now(), 30_000).expand).toEqual([]);
+  });
+
+  it("record a follower's broker epoch, refuse an older one, and start over at a newer one (KIP-903)", async () => {
+    const { leader } = await trio([LEADER, FOLLOWER, THIRD]);
+    await leader.appendAsLeader(batch(["a", "b", "c"]), { acks: 1 });
+    const fetch = (offset: number, brokerEpoch: number) =>
+      leader.fetchForFollower(THIRD, offset, offset > 0 ? 0 : -1, { maxBytes: FETCH_BYTES, brokerEpoch });
+    await fetch(3, 5);
+    expect(leader.followerState(THIRD)).toMatchObject({ logEndOffset: 3, brokerEpoch: 5 });
+    const caughtUp = leader.followerState(THIRD)?.lastCaughtUpTimeMs ?? 0;
+    expect(caughtUp).toBeGreaterThan(0);
+    expect(await refusal(fetch(3, 4))).toBe("NOT_LEADER_OR_FOLLOWER");
+    // Restarted with a shorter log: not caught up at any earlier time.
+    await fetch(1, 6);
+    expect(leader.followerState(THIRD)).toMatchObject({
+      logEndOffset: 1,
+      brokerEpoch: 6,
+      lastCaughtUpTimeMs: 0,
+    });
+    leader.makeLeader(0, 1, [LEADER, FOLLOWER], [LEADER, FOLLOWER, THIRD]);
+    await fetch(3, 6);
+    const proposal = leader.proposeIsr([LEADER, FOLLOWER, THIRD]);
+    expect(proposal.newIsrWithEpochs.find((m) => m.brokerId === THIRD)).toEqual({
+      brokerId: THIRD,
+      brokerEpoch: 6,
+    });
+  });
+
+  it("keep a caught-up follower of an idle partition in the ISR however long ago it fetched", async () => {
+    const { leader, follower } = await pair();
+    await leader.appendAsLeader(batch(["a"]), { acks: 1 });
+    await replicate(leader, follower);
+    await replicate(leader, follower);
+    const later = Date.now() + 3_600_000;
+    expect(leader.isrChangesNeeded(later, 1_000).shrink).toEqual([]);
+    await leader.appendAsLeader(batch(["b"]), { acks: 1 });
+    expect(leader.isrChangesNeeded(later, 1_000).shrink).toEqual([FOLLOWER]);
+  });
+
+  it("shrink only a follower whose log end differs from the leader's (replicas.ts)", () => {
+    const f = newReplicaState(2, true, 0);
+    recordFetch(f, 12, 12, 0);
+    const input = {
+      leaderId: 1,
+      isr: [1, 2],
+      followers: new Map([[2, f]]),
+      highWatermark: 12,
+      leaderEpochStartOffset: 0,
+      lagTimeMaxMs: 1_000,
+      nowMs: 10_000,
+    };
+    expect(isrChanges({ ...input, leaderEndOffset: 12 }).shrink).toEqual([]);
+    expect(isrChanges({ ...input, leaderEndOffset: 13 }).shrink).toEqual([2]);
+  });
+});
+
+describe("the follower side under a moved epoch (review findings 10 and 11)", () => {
+  it("refuse follower changes made under an older leader epoch, and on a leader, with KafkaErrors", async () => {
+    const { leader, follower } = await pair(0);
+    await leader.appendAsLeader(batch(["a", "b"]), { acks: 1 });
+    const fetched = await leader.fetchForFollower(FOLLOWER, 0, -1, {
+      maxBytes: FETCH_BYTES,
+      currentLeaderEpoch: 0,
+    });
+    follower.makeFollower(1, THIRD, 1);
+    expect(await refusal(follower.appendAsFollower(fetched.records, 0))).toBe("FENCED_LEADER_EPOCH");
+    expect(follower.logEndOffset).toBe(0);
+    expect(await refusal(follower.truncateTo(0, 0))).toBe("FENCED_LEADER_EPOCH");
+    expect(await refusal(follower.truncateFullyAndStartAt(0, 0))).toBe("FENCED_LEADER_EPOCH");
+    expect(() => follower.updateFollowerHighWatermark(2, 0)).toThrow(
+      expect.objectContaining({ code: "FENCED_LEADER_EPOCH" }),
+    );
+    await follower.appendAsFollower(fetched.records, 1);
+    expect(follower.logEndOffset).toBe(2);
+
+    expect(await refusal(leader.truncateTo(0))).toBe("NOT_LEADER_OR_FOLLOWER");
+    expect(await refusal(leader.truncateFullyAndStartAt(0))).toBe("NOT_LEADER_OR_FOLLOWER");
+    expect(await refusal(leader.appendAsFollower(fetched.records))).toBe("NOT_LEADER_OR_FOLLOWER");
+    expect(() => leader.updateFollowerHighWatermark(2)).toThrow(
+      expect.objectContaining({ code: "NOT_LEADER_OR_FOLLOWER" }),
+    );
+  });
+
+  it("start a new leader's epoch after the follower appends queued before it", async () => {
+    const { leader, follower } = await pair(0);
+    await leader.appendAsLeader(batch(["a", "b", "c"]), { acks: 1 });
+    const fetched = await leader.fetchForFollower(FOLLOWER, 0, -1, {
+      maxBytes: FETCH_BYTES,
+      currentLeaderEpoch: 0,
+    });
+    const copying = follower.appendAsFollower(fetched.records, 0);
+    follower.makeLeader(1, 1, [FOLLOWER], [LEADER, FOLLOWER]);
+    const own = follower.appendAsLeader(batch(["d"]), { acks: 1 });
+    await copying;
+    expect((await own).result.baseOffset).toBe(3);
+    expect(follower.epochAt(2)).toBe(0);
+    expect(follower.epochAt(3)).toBe(1);
+    expect(follower.lastOffsetForLeaderEpoch(0)).toEqual({ epoch: 0, endOffset: 3 });
+    expect(follower.highWatermark).toBe(4);
+
+    // The old leader, now following, joins the ISR once past the new epoch's start (3).
+    leader.makeFollower(1, FOLLOWER, 1);
+    await replicate(follower, leader, LEADER);
+    await replicate(follower, leader, LEADER);
+    expect(follower.isrChangesNeeded(Date.now(), 30_000).expand).toEqual([LEADER]);
+  });
+});
+
+describe("append listeners (review finding 7)", () => {
+  it("log a throwing listener and still answer the append and finish makeLeader", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "samsa-role-listener-"));
+    const log = await PartitionLog.open({ dir, config: { ...DEFAULT_LOG_CONFIG, fileDeleteDelayMs: 0 } });
+    opened.push({ log, dir });
+    const limits = {
+      expirationMs: 86_400_000,
+      maxEntries: 10_000,
+      idsPerSecond: 1_000,
+      quotaWindowMs: 1_000,
+    };
+    const ids = new ProducerIds(
+      limits,
+      () => ISSUED_IDS,
+      () => [],
+    );
+    const logged: string[] = [];
+    const logger = {
+      error: (_fields: Record<string, unknown>, message: string) => void logged.push(message),
+    };
+    const p = new Partition("t", 0, log, new NodeFs(), ids, LEADER, 1, logger);
+    await p.load();
+    let calls = 0;
+    p.onAppend(() => {
+      throw new Error("listener bug");
+    });
+    p.onAppend(() => {
+      calls++;
+    });
+    p.makeLeader(0, 0, [LEADER]);
+    const appended = await p.appendAsLeader(batch(["a"]), { acks: 1 });
+    expect(appended.result.baseOffset).toBe(0);
+    expect(p.highWatermark).toBe(1);
+    expect(calls).toBe(1);
+    expect(p.listenerFailures).toBe(1);
+    expect(logged).toEqual(["partition append listener failed"]);
   });
 });

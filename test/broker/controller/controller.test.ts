@@ -262,6 +262,35 @@ describe("Controller", () => {
     expect(fenced.error?.code).toBe("FENCED_LEADER_EPOCH");
   });
 
+  it("refuses to bring back into the ISR a follower that restarted since its leader saw it (KIP-903)", async () => {
+    const { store, sessions, controller } = await cluster([1, 2]);
+    await controller.createTopic({ name: "t", partitions: 1, replicationFactor: 2, assignments: [[1, 2]] });
+    const leader = {
+      topic: "t",
+      partition: 0,
+      brokerId: 1,
+      brokerEpoch: sessions.get(1)!.epoch,
+      leaderEpoch: 0,
+    };
+    await controller.alterPartition([{ ...leader, partitionEpoch: 0, newIsr: [1] }]);
+    const old2 = sessions.get(2)!.epoch;
+    await sessions.get(2)!.close();
+    const new2 = (await register(store, 2)).epoch;
+    const expand = (epochOf2: number) => ({
+      ...leader,
+      partitionEpoch: 1,
+      newIsrWithEpochs: [
+        { brokerId: 1, brokerEpoch: leader.brokerEpoch },
+        { brokerId: 2, brokerEpoch: epochOf2 },
+      ],
+    });
+    const [stale] = await controller.alterPartition([expand(old2)]);
+    expect(stale.error?.code).toBe("INELIGIBLE_REPLICA");
+    const [fresh] = await controller.alterPartition([expand(new2)]);
+    expect(fresh.error).toBeNull();
+    expect(partitions(store, "t")[0]).toMatchObject({ isr: [1, 2], partitionEpoch: 2 });
+  });
+
   it("a broker shutting down hands over its leaderships; ControlledShutdown lists what it still leads", async () => {
     const { store, sessions, controller } = await cluster([1, 2, 3]);
     await controller.createTopic({
@@ -470,6 +499,29 @@ describe("Controller", () => {
       [2, [2, 3]],
       [2, [2, 3]],
     ]);
+  });
+
+  it("gives a sole-ISR leader that restarted before a pass saw it go a new leader epoch", async () => {
+    const { store, hold } = heldWrites();
+    const { sessions, controller } = await cluster([1, 2], {}, [], store);
+    await controller.createTopic({ name: "t", partitions: 1, replicationFactor: 2, assignments: [[1, 2]] });
+    await controller.createTopic({
+      name: "busy",
+      partitions: 1,
+      replicationFactor: 2,
+      assignments: [[2, 1]],
+    });
+    const change = { partition: 0, brokerEpoch: -1, leaderEpoch: 0, partitionEpoch: 0 };
+    await controller.alterPartition([{ ...change, topic: "t", brokerId: 1, newIsr: [1] }]);
+    // The queue is busy while broker 1 stops and starts again: the pass sees it live, same id.
+    const release = hold();
+    const busy = controller.alterPartition([{ ...change, topic: "busy", brokerId: 2, newIsr: [2] }]);
+    await sessions.get(1)!.close();
+    await register(store, 1);
+    release();
+    await busy;
+    await waitFor(() => partitions(store, "t")[0].leaderEpoch === 1, "a new leader epoch for broker 1");
+    expect(partitions(store, "t")[0]).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 1 });
   });
 
   it("reacts to a broker marking itself shutting down", async () => {

@@ -4,6 +4,7 @@ import {
   applyIsrChange,
   removeIneligible,
 } from "../../../broker/controller/isr.js";
+import { squash } from "../../../broker/controller/partition-change.js";
 import { reconcilePartition } from "../../../broker/controller/reconcile.js";
 import { NO_LEADER, type PartitionState } from "../../../broker/metadata/cluster.js";
 import { KafkaError } from "../../../protocol/errors.js";
@@ -80,6 +81,31 @@ describe("applyIsrChange (AlterPartition)", () => {
     // A member already in the ISR may stay even while it shuts down.
     expect(code(applyIsrChange(p, request({ newIsr: [1, 3] }), stopping))).toBe("NONE");
   });
+
+  it("refuses a member whose broker epoch is not its live registration's (KIP-903)", () => {
+    const small = partition({ replicas: [1, 2, 3], isr: [1] });
+    const withEpochs = (epochOf3: number) =>
+      request({
+        newIsr: [1],
+        newIsrWithEpochs: [
+          { brokerId: 1, brokerEpoch: 100 },
+          { brokerId: 3, brokerEpoch: epochOf3 },
+        ],
+      });
+    // Broker 3 restarted (epoch 300 now): its leader counted the old registration's progress.
+    expect(code(applyIsrChange(small, withEpochs(299), registrations))).toBe("INELIGIBLE_REPLICA");
+    expect(applyIsrChange(small, withEpochs(300), registrations)).toMatchObject({ isr: [1, 3] });
+    // Epoch unknown (-1, older request versions): liveness alone is checked.
+    expect(applyIsrChange(small, withEpochs(-1), registrations)).toMatchObject({ isr: [1, 3] });
+    // A member staying in the ISR is checked too.
+    const stay = request({
+      newIsrWithEpochs: [
+        { brokerId: 1, brokerEpoch: 100 },
+        { brokerId: 2, brokerEpoch: 7 },
+      ],
+    });
+    expect(code(applyIsrChange(p, stay, registrations))).toBe("INELIGIBLE_REPLICA");
+  });
 });
 
 describe("fencing a broker", () => {
@@ -137,5 +163,15 @@ describe("fencing a broker", () => {
       leaderEpoch: 6,
       partitionEpoch: 10,
     });
+  });
+
+  it("a leader fenced and elected again in one write gets a new leader epoch", () => {
+    // A sole-ISR leader that restarted: fenced (leaderless), then back; also with its peer dead.
+    for (const isr of [[1], [1, 2]]) {
+      const p = partition({ replicas: [1, 2], isr, leader: 1 });
+      const fenced = reconcilePartition(p, alive([]));
+      const back = squash(p, reconcilePartition(fenced, alive([1])));
+      expect(back).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 6, partitionEpoch: 10 });
+    }
   });
 });

@@ -1,6 +1,9 @@
 // The etcd client's primitives against a real etcd: txn compares, prefix ranges, leases (keys
 // deleted with them, holder-side loss when etcd stops answering), watches resumed from a revision.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { b64, EtcdClient, type WatchMessage } from "../../../broker/metadata/etcd-client.js";
 import { EtcdLease } from "../../../broker/metadata/etcd-lease.js";
 import { KafkaError } from "../../../protocol/errors.js";
@@ -46,7 +49,13 @@ describe("etcd client", () => {
 
   it("revoking a lease deletes its keys; a lease renewed stays; an unknown one answers TTL 0", async () => {
     const p = prefix();
-    const lease = await EtcdLease.grant(client, { sessionTimeoutMs: 1000, heartbeatIntervalMs: 100 });
+    const lease = await EtcdLease.grant(
+      client,
+      { sessionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
+      (err) => {
+        throw err;
+      },
+    );
     await createIfAbsent(`${p}leased`, "x", lease.id);
     expect(await client.keepAlive(lease.id)).toBeGreaterThan(0);
     await lease.revoke();
@@ -98,7 +107,13 @@ describe("etcd client", () => {
 
 describe("etcd client while etcd is down", () => {
   it("a stopped etcd: requests fail with REQUEST_TIMED_OUT, the lease holder loses its lease first", async () => {
-    const lease = await EtcdLease.grant(client, { sessionTimeoutMs: 1000, heartbeatIntervalMs: 100 });
+    const lease = await EtcdLease.grant(
+      client,
+      { sessionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
+      (err) => {
+        throw err;
+      },
+    );
     let lost = false;
     lease.onLost(() => {
       lost = true;
@@ -140,5 +155,60 @@ describe("etcd client while etcd is down", () => {
     handle.cancel();
     const { kvs } = await client.range(p, { prefix: true });
     expect(kvs.map((kv) => kv.key)).toEqual([`${p}after`, `${p}before`]);
+  });
+});
+
+describe("etcd lease liveness", () => {
+  it("reads the clock when asked: a stall past the session timeout shows at once, before any timer", async () => {
+    const silent = {
+      requestTimeoutMs: 500,
+      grant: async () => ({ id: "1", ttlSeconds: 62 }),
+      keepAlive: () => new Promise<number>(() => {}),
+    } as unknown as EtcdClient;
+    const lease = await EtcdLease.grant(
+      silent,
+      { sessionTimeoutMs: 60_000, heartbeatIntervalMs: 20_000 },
+      (err) => {
+        throw err;
+      },
+    );
+    try {
+      expect(lease.alive).toBe(true);
+      // The event loop was stalled past the session timeout: no timer has run yet.
+      const now = performance.now();
+      vi.spyOn(performance, "now").mockReturnValue(now + 60_001);
+      expect(lease.alive).toBe(false);
+    } finally {
+      vi.restoreAllMocks();
+      lease.stop();
+    }
+  });
+});
+
+describe("etcd watch request", () => {
+  it("asks for a member with a leader (Grpc-Metadata-hasleader), so a cut-off member cancels it", async () => {
+    let headers: IncomingHttpHeaders | null = null;
+    const server = createServer((req, res) => {
+      headers = req.headers;
+      res.writeHead(200, { "content-type": "application/json" });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const watcher = new EtcdClient({ endpoints: [`127.0.0.1:${port}`], requestTimeoutMs: 500 });
+    const handle = watcher.watch(
+      "/p/",
+      1,
+      () => {},
+      () => {},
+    );
+    try {
+      await waitFor(() => headers !== null, "the watch request");
+      expect(headers?.["grpc-metadata-hasleader"]).toBe("true");
+    } finally {
+      handle.cancel();
+      watcher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

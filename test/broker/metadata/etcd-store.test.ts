@@ -1,6 +1,7 @@
 // EtcdClusterStore against a real etcd: registrations and their epochs, the controller election
 // and its fencing in etcd itself, topic writes, producer ids, and what the store does while etcd
 // is paused, killed, compacted or cut off from one store (a TCP proxy in between).
+import type { Logger } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { defaultBrokerConfig } from "../../../broker/config.js";
 import type { MetadataEvent, PartitionState, TopicState } from "../../../broker/metadata/cluster.js";
@@ -163,6 +164,80 @@ describe("EtcdClusterStore", () => {
     expect(kinds).toEqual(["topic", "partition", "topic", "topic", "topic"]);
   });
 
+  it("a lost compare-and-set answers once the view shows the state that refused it", async () => {
+    const prefix = `/store-test/${nextPrefix++}/`;
+    const a = await EtcdClusterStore.open(options(prefix));
+    opened.push(a);
+    const ctl = await a.campaign(1);
+    await a.createTopic(ctl, topic("t"));
+    // a's watch is held from now on; it delivers what it holds a turn after a's next read.
+    const held: unknown[] = [];
+    const watched = a as unknown as { onWatchMessage(message: unknown): void };
+    const deliver = watched.onWatchMessage.bind(a);
+    watched.onWatchMessage = (message) => held.push(message);
+    const release = () => {
+      watched.onWatchMessage = deliver;
+      for (const message of held.splice(0)) deliver(message);
+    };
+    const range = a.client.range.bind(a.client);
+    a.client.range = async (...args) => {
+      const answer = await range(...args);
+      setImmediate(release);
+      return answer;
+    };
+    // Another writer (a controller's write the view has not shown yet) moved partition 0 on.
+    const moved = { ...topic("t"), partitions: [partition(0, 1), partition(1)] };
+    const key = Buffer.from(`${prefix}topics/t`).toString("base64");
+    const value = Buffer.from(JSON.stringify({ id: moved.id, configs: {}, partitions: moved.partitions }));
+    await etcd.request("/v3/kv/put", { key, value: value.toString("base64") });
+    expect(await a.updatePartition(ctl, "t", 0, { ...partition(0, 1), isr: [1] })).toBe(false);
+    expect(a.topic("t")?.partitions[0].partitionEpoch).toBe(1);
+  });
+
+  it("skips (and logs once) values under the prefix that do not decode; a throwing listener is logged", async () => {
+    const prefix = `/store-test/${nextPrefix++}/`;
+    const put = (key: string, value: string) =>
+      etcd.request("/v3/kv/put", {
+        key: Buffer.from(prefix + key).toString("base64"),
+        value: Buffer.from(value).toString("base64"),
+      });
+    await put("topics/bad", "{oops");
+    const logged: Record<string, unknown>[] = [];
+    const logger = { error: (fields: Record<string, unknown>) => logged.push(fields) } as unknown as Logger;
+    const a = await EtcdClusterStore.open({ ...options(prefix), logger });
+    opened.push(a);
+    a.watch(() => {
+      throw new Error("listener bug");
+    });
+    const ctl = await a.campaign(1);
+    await a.createTopic(ctl, topic("good"));
+    const good = a.topic("good");
+    await put("topics/good", JSON.stringify({ id: "not hex", configs: {}, partitions: [] }));
+    await put("brokers/7", "[]");
+    await a.createTopic(ctl, topic("after"));
+    await waitFor(() => a.topic("after") !== undefined, "the view to go on past the bad values");
+    expect(a.topic("good")).toEqual(good);
+    expect(a.topic("bad")).toBeUndefined();
+    expect(a.broker(7)).toBeUndefined();
+    const badKeys = logged.filter((f) => "key" in f).map((f) => String(f.key).slice(prefix.length));
+    expect(badKeys.sort()).toEqual(["brokers/7", "topics/bad", "topics/good"]);
+    expect(logged.some((f) => (f.err as Error | undefined)?.message === "listener bug")).toBe(true);
+  });
+
+  it("a registration whose answer timed out after etcd applied it does not hold the node id", async () => {
+    const [a] = await cluster(1);
+    const txn = a.client.txn.bind(a.client);
+    a.client.txn = async (...args) => {
+      a.client.txn = txn;
+      await txn(...args);
+      throw new KafkaError("REQUEST_TIMED_OUT", "etcd /v3/kv/txn unanswered (test)");
+    };
+    expect(KafkaError.is(await rejection(a.register(broker(1))), "REQUEST_TIMED_OUT")).toBe(true);
+    const session = await a.register(broker(1));
+    expect(a.broker(1)?.epoch).toBe(session.epoch);
+    await session.close();
+  });
+
   it("producer id blocks from several stores never overlap", async () => {
     const stores = await cluster(3);
     const blocks = await Promise.all(
@@ -314,6 +389,29 @@ describe("EtcdClusterStore with a silent etcd member", () => {
     await b.createTopic(ctl, topic("second"));
     await waitFor(() => a.topic("second") !== undefined, "a to see 'second' through the other endpoint");
     expect(a.topics().map((t) => t.name)).toEqual(["first", "second"]);
+  });
+});
+
+describe("EtcdClusterStore with a member that misses a delete", () => {
+  it("a watch that missed only a delete (a lease expiring) is restarted on the next endpoint", async () => {
+    const proxy = await TcpProxy.start(etcd.clientPort);
+    proxies.push(proxy);
+    const prefix = `/store-test/${nextPrefix++}/`;
+    const a = await EtcdClusterStore.open({
+      ...options(prefix),
+      endpoints: [proxy.endpoint, etcd.endpoint],
+      watchCheckIntervalMs: 50,
+    });
+    const b = await EtcdClusterStore.open(options(prefix));
+    opened.push(a, b);
+    const ctl = await b.campaign(2);
+    await b.createTopic(ctl, topic("first"));
+    await b.createTopic(ctl, topic("second"));
+    await waitFor(() => a.topic("second") !== undefined, "a to see 'second'");
+    proxy.freeze();
+    await b.deleteTopic(ctl, "first");
+    await waitFor(() => a.topic("first") === undefined, "a to see the delete through the other endpoint");
+    expect(a.topics().map((t) => t.name)).toEqual(["second"]);
   });
 });
 

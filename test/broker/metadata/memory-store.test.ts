@@ -2,6 +2,7 @@
  * MemoryClusterStore through the ClusterStore contract suite, plus what only it promises: frozen
  * values and checked inputs.
  */
+import type { Logger } from "pino";
 import { describe, expect, it } from "vitest";
 import { MemoryClusterStore } from "../../../broker/metadata/memory-store.js";
 import { brokerInfo, describeClusterStore, partitionState, topicState } from "./store-contract.js";
@@ -17,6 +18,36 @@ describeClusterStore("MemoryClusterStore", async () => {
 });
 
 describe("MemoryClusterStore", () => {
+  it("logs a listener's throw and goes on: other listeners, later events, lost sessions", async () => {
+    const logged: unknown[] = [];
+    const logger = { error: (fields: { err: unknown }) => logged.push(fields.err) } as unknown as Logger;
+    const store = new MemoryClusterStore({ logger });
+    const seen: string[] = [];
+    store.watch(() => {
+      throw new Error("watch listener bug");
+    });
+    store.watch((event) => seen.push(event.type));
+    const session = await store.register(brokerInfo(1));
+    session.onLost(() => {
+      throw new Error("lost listener bug");
+    });
+    await store.expire(1);
+    session.onLost(() => {
+      throw new Error("late lost listener bug");
+    });
+    await store.register(brokerInfo(2));
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    expect(seen).toEqual(["broker", "broker", "broker"]);
+    expect(logged.map((err) => (err as Error).message).sort()).toEqual([
+      "late lost listener bug",
+      "lost listener bug",
+      "watch listener bug",
+      "watch listener bug",
+      "watch listener bug",
+    ]);
+    await store.close();
+  });
+
   it("hands out frozen values", async () => {
     const store = new MemoryClusterStore();
     const ctl = await store.campaign(1);

@@ -350,6 +350,11 @@ export function describeClusterStore(name: string, factory: ClusterStoreFactory)
         expect(await codeOf(store.updatePartition(ctl, "absent", 0, partitionState(0, [1], 1)))).toBe(
           "UNKNOWN_TOPIC_OR_PARTITION",
         );
+        const fallen = { ...led, leaderEpoch: 0, partitionEpoch: led.partitionEpoch + 1 };
+        expect(await codeOf(store.updatePartition(ctl, "t", led.partitionEpoch, fallen))).toBe(
+          "INVALID_REQUEST",
+        );
+        expect(store.topic("t")?.partitions[1]).toEqual(led);
       });
     });
 
