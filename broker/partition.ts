@@ -155,6 +155,8 @@ export interface EpochEndOffset {
 
 export interface FollowerFetchOptions {
   maxBytes: number;
+  /** Return the first batch whole even beyond maxBytes (KIP-74; default true). */
+  minOneBatch?: boolean;
   /** The follower's belief of the leader epoch (-1: none); older or newer is refused (KIP-320). */
   currentLeaderEpoch?: number;
   /**
@@ -901,7 +903,10 @@ export class Partition {
     }
     recordFetch(state, fetchOffset, this.log.logEndOffset, options.nowMs ?? this.producerIds.nowMs());
     this.advanceHighWatermark();
-    const read = await this.log.read(fetchOffset, { maxBytes: options.maxBytes, minOneBatch: true });
+    const read = await this.log.read(fetchOffset, {
+      maxBytes: options.maxBytes,
+      minOneBatch: options.minOneBatch ?? true,
+    });
     return this.followerAnswer(read.records, null);
   }
 
@@ -1082,11 +1087,15 @@ export class Partition {
   /**
    * Removes every batch at or after `offset` (the follower's log diverged from its leader's) and
    * the producer sequences they held. NOT_LEADER_OR_FOLLOWER on the leader, whose log is the
-   * truth; with `expectedLeaderEpoch`, FENCED_LEADER_EPOCH once the partition has moved on.
+   * truth; with `expectedLeaderEpoch`, FENCED_LEADER_EPOCH once the partition has moved on. Epochs
+   * that start at or past the new log end leave the epoch cache even when no batch goes (as
+   * Kafka): a broker that took the lead and wrote nothing in its epoch must not send that epoch as
+   * its last fetched one, or its new leader would find it diverging again at every fetch.
    */
   truncateTo(offset: number, expectedLeaderEpoch?: number): Promise<void> {
     return this.followerTruncation(expectedLeaderEpoch, async () => {
       await this.log.truncateTo(offset);
+      this.log.epochs.truncateFromEnd(this.log.logEndOffset);
       this.producers.truncateTo(offset);
     });
   }
@@ -1112,6 +1121,38 @@ export class Partition {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * The leader's log start offset (records deleted or expired there), as far as this follower's
+   * high watermark reaches; never moves back. Segments wholly below it are deleted. Refused as
+   * `updateFollowerHighWatermark` is.
+   */
+  updateFollowerLogStartOffset(logStartOffset: number, expectedLeaderEpoch?: number): Promise<void> {
+    try {
+      this.checkFollowing(expectedLeaderEpoch, "follower");
+      const target = Math.min(logStartOffset, this.log.highWatermark);
+      if (target <= this.log.logStartOffset) return Promise.resolve();
+      return this.trackFollowerOp(this.log.advanceLogStartOffset(target));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The latest epoch of this replica's epoch cache (-1: none): a follower's last fetched epoch. */
+  get latestEpoch(): number {
+    return this.log.epochs.latestEpoch();
+  }
+
+  /**
+   * This replica's own end of `epoch`, whatever its role: the largest epoch <= it in the local
+   * epoch cache and where that ends (the next epoch's start; the log end for the latest); -1 and
+   * -1 when the cache knows none that old or `epoch` is newer than any. The follower compares it
+   * with its leader's answer to find where their logs diverge (KIP-101/279).
+   */
+  localEpochEndOffset(epoch: number): EpochEndOffset {
+    const found = this.log.epochs.endOffsetFor(epoch, this.log.logEndOffset);
+    return { epoch: found.epoch, endOffset: found.startOffset };
   }
 
   /**

@@ -1,21 +1,29 @@
 /**
  * Fetch (key 1), v4-v17, sessionless. v13+ name topics by id (KIP-516) instead of by name.
- * Validation order: a replica id >= 0 (a follower; v15+ in ReplicaState) ->
- * CLUSTER_AUTHORIZATION_FAILED (only the inter-broker principal may fetch as a replica, and
- * replication is not served yet); a session id other than 0, or an epoch other than 0 / -1 ->
- * FETCH_SESSION_ID_NOT_FOUND (every answer carries session id 0: no session is created, so clients
- * keep sending full fetches); per topic (v13+): an id that names no topic -> UNKNOWN_TOPIC_ID on
- * each of its partitions, as Kafka answers; per partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION;
- * current leader epoch (v9+) older -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH, then a
- * partition this broker does not lead (or holds no replica of, while the store has it) ->
- * NOT_LEADER_OR_FOLLOWER (Partition.leaderEpochError); fetch offset outside [log start, log end]
- * -> OFFSET_OUT_OF_RANGE. v16+: NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH carry the store's
- * current leader and epoch, and the response the leaders' endpoints (KIP-951, leader-hints.ts).
+ * Validation order: a replica id >= 0 (a follower; v15+ in ReplicaState) from a caller that is
+ * not inter-broker (RequestContext.interBroker) -> CLUSTER_AUTHORIZATION_FAILED (at the top, v7+, and
+ * on every partition, where v4-v6 clients read it); a session id
+ * other than 0, or an epoch other than 0 / -1 -> FETCH_SESSION_ID_NOT_FOUND (every answer carries
+ * session id 0: no session is created, so clients keep sending full fetches); per topic (v13+): an
+ * id that names no topic -> UNKNOWN_TOPIC_ID on each of its partitions, as Kafka answers; per
+ * partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; current leader epoch (v9+) older ->
+ * FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH, then a partition this broker does not lead
+ * (or holds no replica of, while the store has it) -> NOT_LEADER_OR_FOLLOWER
+ * (Partition.leaderEpochError); a follower's replica id that is not
+ * one of the partition's replicas -> NOT_LEADER_OR_FOLLOWER (as Kafka answers); fetch offset
+ * outside [log start, log end] -> OFFSET_OUT_OF_RANGE (a follower's answer still carries the
+ * leader's high watermark and log start, where it restarts). v16+: NOT_LEADER_OR_FOLLOWER and
+ * FENCED_LEADER_EPOCH carry the store's current leader and epoch, and the response the leaders'
+ * endpoints (KIP-951, leader-hints.ts).
  *
- * Reads whole batches below the high watermark, each partition up to its partitionMaxBytes and
- * the response up to maxBytes, except that the first batch found is returned whole even when
- * larger (KIP-74). While fewer than minBytes are available it waits, up to maxWaitMs, for an
- * append to any requested partition.
+ * A consumer reads whole batches below the high watermark. A follower (Partition.fetchForFollower)
+ * reads up to the log end; its fetch offset is recorded as its log end offset (which may move the
+ * high watermark), and when its last fetched epoch (v12+) contradicts the leader's epoch cache
+ * the partition answers the diverging epoch and its end offset instead of records (KIP-320).
+ * Each partition is read up to its partitionMaxBytes and the response up to maxBytes, except
+ * that the first batch found is returned whole even when larger (KIP-74). While fewer than
+ * minBytes are available it waits, up to maxWaitMs, for an append (or a high watermark move) on
+ * any requested partition; followers wait the same way.
  *
  * Bounds: maxBytes is capped by the broker's fetch.max.bytes (as Kafka does) and by what the
  * connection may still hold of the broker's response budget (queued.max.response.bytes), reserved
@@ -32,6 +40,7 @@ import type {
 } from "../../protocol/types/fetch.js";
 import type { Broker } from "../broker.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
+import type { Partition } from "../partition.js";
 import {
   currentLeader,
   FENCED_LEADER_EPOCH,
@@ -64,6 +73,8 @@ interface FetchPartition {
   partition: number;
   currentLeaderEpoch: number;
   fetchOffset: number;
+  /** v12+: a follower's epoch of its last fetched batch (-1: none, or before v12). */
+  lastFetchedEpoch: number;
   partitionMaxBytes: number;
 }
 
@@ -105,7 +116,11 @@ function resolveTopics(broker: Broker, request: FetchRequestData, version: numbe
     for (const p of t.partitions) {
       if (entry.seen.has(p.partition)) continue;
       entry.seen.add(p.partition);
-      entry.topic.partitions.push({ ...p, currentLeaderEpoch: p.currentLeaderEpoch ?? -1 });
+      entry.topic.partitions.push({
+        ...p,
+        currentLeaderEpoch: p.currentLeaderEpoch ?? -1,
+        lastFetchedEpoch: p.lastFetchedEpoch ?? -1,
+      });
     }
   }
   return [...byKey.values()].map((e) => e.topic);
@@ -131,12 +146,72 @@ interface Collected {
   bytes: number;
 }
 
+/**
+ * Reads one partition for a fetch: `maxBytes` 0 reads nothing (the response is full), and
+ * `firstWhole` lets the first batch go beyond `maxBytes` (KIP-74).
+ */
+type PartitionRead = (
+  partition: Partition,
+  p: FetchPartition,
+  maxBytes: number,
+  firstWhole: boolean,
+  readCommitted: boolean,
+) => Promise<PartitionData>;
+
+/** A consumer's read: the leader's batches below the high watermark. */
+const consumerRead: PartitionRead = async (partition, p, maxBytes, firstWhole, readCommitted) => {
+  const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
+  if (epochError) return partitionResult(p.partition, epochError, readCommitted);
+  const base = partitionResult(p.partition, null, readCommitted);
+  base.highWatermark = partition.highWatermark;
+  base.lastStableOffset = partition.highWatermark;
+  base.logStartOffset = partition.logStartOffset;
+  if (maxBytes === 0) return base;
+  try {
+    base.records = (await partition.read(p.fetchOffset, maxBytes, firstWhole)).records;
+  } catch (err) {
+    if (!KafkaError.is(err)) throw err;
+    base.errorCode = errorCode(err.code);
+  }
+  return base;
+};
+
+/**
+ * A follower's read (Partition.fetchForFollower): up to the log end, or where it diverged.
+ * `brokerEpoch`: its registration epoch (v15+ ReplicaState.ReplicaEpoch; -1 before, KIP-903).
+ */
+function followerRead(replicaId: number, brokerEpoch: number): PartitionRead {
+  return async (partition, p, maxBytes, firstWhole, readCommitted) => {
+    const base = partitionResult(p.partition, null, readCommitted);
+    try {
+      const got = await partition.fetchForFollower(replicaId, p.fetchOffset, p.lastFetchedEpoch, {
+        maxBytes,
+        minOneBatch: firstWhole,
+        currentLeaderEpoch: p.currentLeaderEpoch,
+        brokerEpoch,
+      });
+      base.records = got.records;
+      if (got.divergingEpoch) base.divergingEpoch = got.divergingEpoch;
+    } catch (err) {
+      if (!KafkaError.is(err)) throw err;
+      base.errorCode = errorCode(err.code);
+      // Only a follower outside the leader's log learns where it starts; others learn nothing.
+      if (err.code !== "OFFSET_OUT_OF_RANGE") return base;
+    }
+    base.highWatermark = partition.highWatermark;
+    base.lastStableOffset = partition.highWatermark;
+    base.logStartOffset = partition.logStartOffset;
+    return base;
+  };
+}
+
 async function collect(
   broker: Broker,
   topics: FetchTopic[],
   maxBytes: number,
   firstWhole: boolean,
   readCommitted: boolean,
+  readPartition: PartitionRead,
 ): Promise<Collected> {
   let bytes = 0;
   const responses: FetchableTopicResponse[] = [];
@@ -153,34 +228,29 @@ async function collect(
         partitions.push(partitionResult(p.partition, missing, readCommitted));
         continue;
       }
-      const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
-      if (epochError) {
-        partitions.push(partitionResult(p.partition, epochError, readCommitted));
-        continue;
-      }
-      const base = partitionResult(p.partition, null, readCommitted);
-      base.highWatermark = partition.highWatermark;
-      base.lastStableOffset = partition.highWatermark;
-      base.logStartOffset = partition.logStartOffset;
       const budget = Math.min(p.partitionMaxBytes, Math.max(0, maxBytes - bytes));
-      if (budget === 0 && bytes > 0) {
-        partitions.push(base);
-        continue;
-      }
-      try {
-        // KIP-74: the first batch of the response is returned even beyond the limits.
-        const read = await partition.read(p.fetchOffset, Math.max(budget, 1), firstWhole && bytes === 0);
-        base.records = read.records;
-        bytes += read.records.length;
-      } catch (err) {
-        if (!KafkaError.is(err)) throw err;
-        base.errorCode = errorCode(err.code);
-      }
-      partitions.push(base);
+      const full = budget === 0 && bytes > 0;
+      // KIP-74: the first batch of the response is returned even beyond the limits.
+      const first = firstWhole && bytes === 0;
+      const data = await readPartition(partition, p, full ? 0 : Math.max(budget, 1), first, readCommitted);
+      bytes += data.records?.length ?? 0;
+      partitions.push(data);
     }
     responses.push({ topic: t.topic ?? "", topicId: t.topicId, partitions });
   }
   return { responses, bytes };
+}
+
+/** One answer per requested partition. */
+function everyPartition(
+  topics: FetchTopic[],
+  answer: (p: FetchPartition) => PartitionData,
+): FetchableTopicResponse[] {
+  return topics.map((t) => ({
+    topic: t.topic ?? "",
+    topicId: t.topicId,
+    partitions: t.partitions.map(answer),
+  }));
 }
 
 /** Resolves after an append to any of the partitions, or after `ms`. */
@@ -227,7 +297,15 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
       ctx.apiVersion >= REPLICA_STATE_VERSION
         ? (request.replicaState?.replicaId ?? -1)
         : (request.replicaId ?? -1);
-    if (replicaId >= 0) return answer("CLUSTER_AUTHORIZATION_FAILED", []);
+    if (replicaId >= 0 && !ctx.interBroker) {
+      const refused = "CLUSTER_AUTHORIZATION_FAILED";
+      return answer(
+        refused,
+        everyPartition(topics, (p) => partitionResult(p.partition, refused, readCommitted)),
+      );
+    }
+    const brokerEpoch = request.replicaState?.replicaEpoch ?? -1;
+    const readPartition = replicaId >= 0 ? followerRead(replicaId, brokerEpoch) : consumerRead;
     if (request.sessionId !== 0 || (request.sessionEpoch !== 0 && request.sessionEpoch !== -1)) {
       return answer("FETCH_SESSION_ID_NOT_FOUND", []);
     }
@@ -240,7 +318,14 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
     const reservation = ctx.responseBytes ?? UNBOUNDED;
     /** One read within what the connection may hold; the unused part is given back. */
     const read = async (grant = reservation.reserve(maxBytes)): Promise<Collected> => {
-      const got = await collect(broker, topics, grant.granted, grant.firstWhole, readCommitted);
+      const got = await collect(
+        broker,
+        topics,
+        grant.granted,
+        grant.firstWhole,
+        readCommitted,
+        readPartition,
+      );
       reservation.unreserve(grant.granted - got.bytes);
       return got;
     };
@@ -249,9 +334,11 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
     // A fetch changes nothing: the next request on the connection need not wait for its long poll.
     ctx.admit();
     let collected = await read(first);
-    // As Kafka: an error in any partition is answered at once, without waiting for minBytes.
-    const anyError = () => collected.responses.some((t) => t.partitions.some((p) => p.errorCode !== 0));
-    for (let waits = 0; collected.bytes < minBytes && !anyError() && waits < 1000; waits++) {
+    // As Kafka: an error or a diverging epoch in any partition is answered at once, without
+    // waiting for minBytes.
+    const answerNow = () =>
+      collected.responses.some((t) => t.partitions.some((p) => p.errorCode !== 0 || p.divergingEpoch));
+    for (let waits = 0; collected.bytes < minBytes && !answerNow() && waits < 1000; waits++) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       reservation.unreserve(collected.bytes);

@@ -1,14 +1,17 @@
 /**
  * OffsetForLeaderEpoch (key 23), v2-v4 (Kafka 4's range: v0-v1 were removed by KIP-896).
- * Validation order: a replica id >= 0 (v3+, a follower) -> CLUSTER_AUTHORIZATION_FAILED on every
- * partition (only the inter-broker principal may ask as a replica, and replication is not served
- * yet); per topic and partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; a current leader epoch
- * older than the partition's -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH; then the
- * partition's leader-epoch cache answers: the largest epoch <= the requested one and the start
- * offset of the next higher epoch (the log end offset for the latest epoch); epoch and offset -1
- * when the requested epoch is newer than the latest. The leader's current epoch always answers the
- * log end offset, even before anything was written in it: as Kafka's, the leader puts its epoch in
- * the cache when it takes the lead (broker/partition.ts `makeLeader`).
+ * Validation order: a replica id >= 0 (v3+, a follower) from a caller that is not inter-broker
+ * (RequestContext.interBroker) -> CLUSTER_AUTHORIZATION_FAILED on every partition; per topic and
+ * partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; a current leader epoch older than the
+ * partition's -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH, then a partition this broker
+ * does not lead -> NOT_LEADER_OR_FOLLOWER (KIP-320, Partition.leaderEpochError); then the
+ * partition's leader-epoch cache answers (Partition.lastOffsetForLeaderEpoch): the largest epoch
+ * <= the requested one and the start offset of the next higher epoch (the log end offset for the
+ * latest epoch); epoch and offset -1 when the requested epoch is newer than the latest. Consumers
+ * and followers get the same answer: a follower truncates to it (KIP-101/279). The leader's
+ * current epoch always answers the log end offset, even before anything was written in it: as
+ * Kafka's, the leader puts its epoch in the cache when it takes the lead (broker/partition.ts
+ * `makeLeader`).
  * A partition named more than once is answered once (api/distinct.ts).
  */
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
@@ -49,13 +52,13 @@ export const offsetForLeaderEpoch: ApiHandler<
       (p) => p.partition,
       (t, partitions) => ({ ...t, partitions }),
     );
-    const follower = ctx.apiVersion >= 3 && (request.replicaId ?? -1) >= 0;
+    const refused = ctx.apiVersion >= 3 && (request.replicaId ?? -1) >= 0 && !ctx.interBroker;
     return {
       throttleTimeMs: 0,
       topics: topics.map((t) => ({
         topic: t.topic,
         partitions: t.partitions.map((p) => {
-          if (follower) return result(p.partition, "CLUSTER_AUTHORIZATION_FAILED");
+          if (refused) return result(p.partition, "CLUSTER_AUTHORIZATION_FAILED");
           const partition = broker.topics.partition(t.topic, p.partition);
           if (!partition)
             return result(p.partition, broker.topics.missingPartitionError(t.topic, p.partition));

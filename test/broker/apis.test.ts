@@ -220,7 +220,7 @@ describe("Fetch v13-v17 (topic ids)", () => {
     ]);
   });
 
-  it("v15-v17 refuse a replica id in ReplicaState (no follower is served yet)", async () => {
+  it("v15-v17 refuse a replica id in ReplicaState from a client that is not inter-broker", async () => {
     for (const v of range(15, 17)) {
       const body = { ...fetchById(id, 0), replicaState: { replicaId: 2, replicaEpoch: 1 } };
       expect((await c.request(FETCH, v, body)).errorCode, `v${v}`).toBe(code("CLUSTER_AUTHORIZATION_FAILED"));
@@ -368,7 +368,7 @@ describe("OffsetForLeaderEpoch v2-v4", () => {
     },
   );
 
-  it("v3-v4 refuse a follower's replica id (no inter-broker principal yet)", async () => {
+  it("v3-v4 refuse a follower's replica id from a client that is not inter-broker", async () => {
     for (const v of [3, 4]) {
       const p = (await c.request(OFFSET_FOR_LEADER_EPOCH, v, body(0, 0, -1, 2))).topics[0].partitions[0];
       expect(p.errorCode, `v${v}`).toBe(code("CLUSTER_AUTHORIZATION_FAILED"));

@@ -9,7 +9,16 @@
  * protocol (and the pass stopped at random steps, and file-system faults injected), reopened
  * uncleanly, and checked readable and complete.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -136,6 +145,21 @@ function randomRecords(rng: Random, keys: number, step: number): { key: string; 
     key: `key-${rng.int(0, keys - 1)}`,
     value: rng.chance(0.15) ? null : `v${step}.${i}-${"x".repeat(rng.int(0, 120))}`,
   }));
+}
+
+/**
+ * Copies a log directory as a crash would leave it. The live log may unlink a `.deleted` file (in
+ * libuv's thread pool) while the copy runs; a file gone mid-copy is one the crash found deleted.
+ */
+function copyLogDir(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const n of readdirSync(from)) {
+    try {
+      copyFileSync(path.join(from, n), path.join(to, n));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !n.endsWith(".deleted")) throw err;
+    }
+  }
 }
 
 function compactConfig(overrides: Partial<LogConfig> = {}): LogConfig {
@@ -462,7 +486,7 @@ describe("log compaction: crashes and faults", () => {
           const snapshots: { name: string; step: CleanerStep | "before" }[] = [];
           const snap = (step: CleanerStep | "before", base: number) => {
             const name = path.join(root, `snap-${snapshots.length}`);
-            cpSync(dir, name, { recursive: true });
+            copyLogDir(dir, name);
             snapshots.push({ name, step });
             where = `${step} of segment ${base}`;
           };
@@ -537,7 +561,7 @@ describe("log compaction: crashes and faults", () => {
         }
         // An abandoned process: no close; the directory is copied as it stands.
         const crashed = path.join(root, "crashed");
-        cpSync(dir, crashed, { recursive: true });
+        copyLogDir(dir, crashed);
         await log.close().catch(() => {});
         await expectRecovered(crashed, config, before, after, BASE_TS, cleanEnd, rng);
       });
