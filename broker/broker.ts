@@ -1,13 +1,17 @@
 /**
- * A samsa broker: the metadata store, the partition logs, the topics, the group coordinator
- * (groups and offsets reloaded from __consumer_offsets), and the listeners that lead into the API
- * handlers. `Broker.start` locks the data directory (storage/dir-lock.ts: one live process per
- * directory) and brings them up in that order; `stop` answers the requests in flight, snapshots
- * producer state, flushes and closes every log (writing the clean-shutdown marker), closes the
- * store and releases the lock.
+ * A samsa broker: the cluster store, the partition logs, the controller, the topics and their
+ * replica manager, the group coordinator (groups and offsets reloaded from __consumer_offsets),
+ * and the listeners that lead into the API handlers. `Broker.start` locks the data directory
+ * (storage/dir-lock.ts: one live process per directory), opens the embedded cluster store
+ * (`<data dir>/samsa-metadata.json`, a version 1 file migrated), applies it to the local replicas,
+ * listens, registers this broker and starts its controller (the single broker wins at once).
+ * `stop` answers the requests in flight, stops the controller (bounded) and the replica manager,
+ * closes the registration, snapshots producer state, flushes and closes every log (writing the
+ * clean-shutdown marker), closes the store and releases the lock.
  */
 import type { Logger } from "pino";
 import { pino } from "pino";
+import { KafkaError } from "../protocol/errors.js";
 import { configureDecompressor } from "../storage/decompress.js";
 import { DataDirLock } from "../storage/dir-lock.js";
 import { openFilesBudget, readFdLimit } from "../storage/fd-limit.js";
@@ -16,16 +20,19 @@ import type { StorageEvents } from "../storage/heal.js";
 import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
 import type { AnyApiHandler } from "./api/types.js";
+import { LocalControllerChannel } from "./cluster/controller-channel.js";
 import type { BrokerConfig } from "./config.js";
+import { Controller, controllerOptions } from "./controller/controller.js";
 import { Dispatcher } from "./dispatch.js";
 import { GroupCoordinator } from "./group/coordinator.js";
 import { GroupOffsets } from "./group/offsets.js";
 import { OffsetsTopic } from "./group/offsets-topic.js";
 import { HttpServer } from "./http/server.js";
-import { FileMetadataStore } from "./metadata/file-store.js";
-import type { MetadataStore } from "./metadata/store.js";
+import type { BrokerSession, ClusterStore } from "./metadata/cluster.js";
+import { EmbeddedClusterStore } from "./metadata/embedded-store.js";
 import { KafkaServer } from "./net/kafka-server.js";
 import type { Partition } from "./partition.js";
+import { ProducerIdBlocks } from "./producer-ids.js";
 import { TopicManager, topicLogConfig } from "./topics.js";
 
 /**
@@ -51,6 +58,10 @@ function storageEvents(log: Logger): StorageEvents {
 export const SNAPSHOT_INTERVAL_MS = 60_000;
 /** Producer-state snapshots written at once (each is a file write, fdatasync and rename). */
 export const SNAPSHOT_CONCURRENCY = 16;
+/** How long start waits for this broker's controller to be elected (the single broker: at once). */
+export const CONTROLLER_ELECTION_TIMEOUT_MS = 30_000;
+/** How long stop waits for the controller's queued work before going on without it. */
+export const CONTROLLER_STOP_TIMEOUT_MS = 10_000;
 
 export interface BrokerOptions {
   logger?: Logger;
@@ -69,10 +80,15 @@ export class Broker {
   /** The bound HTTP port (differs from the config when it asked for port 0). */
   httpPort = 0;
   readonly startedAtMs = Date.now();
+  /** This broker's registration in the store, once listening. */
+  private session: BrokerSession | null = null;
+  /** Producer ids for InitProducerId, reserved from the store in blocks. */
+  readonly producerIdBlocks: ProducerIdBlocks;
 
   private constructor(
     readonly config: BrokerConfig,
-    readonly store: MetadataStore,
+    readonly store: ClusterStore,
+    readonly controller: Controller,
     readonly logs: LogManager,
     readonly topics: TopicManager,
     readonly groups: GroupCoordinator,
@@ -82,6 +98,7 @@ export class Broker {
     private readonly lock: DataDirLock,
   ) {
     this.dispatcher = new Dispatcher(this, new Map(handlers.map((h) => [h.apiKey, h])), log);
+    this.producerIdBlocks = new ProducerIdBlocks(store);
   }
 
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
@@ -110,7 +127,7 @@ export class Broker {
     maxOpenFiles: number,
   ): Promise<Broker> {
     configureDecompressor({ memoryBytesMax: config.decompressionMemoryMaxBytes });
-    const store = await FileMetadataStore.open(config.dataDir, config.nodeId, config.clusterId, sfs, log);
+    const store = await EmbeddedClusterStore.open(config.dataDir, { clusterId: config.clusterId, sfs, log });
     const logs = await LogManager.open({
       dataDir: config.dataDir,
       fs: sfs,
@@ -123,7 +140,9 @@ export class Broker {
       healBackoffMaxMs: config.healBackoffMaxMs,
       events: storageEvents(log),
     });
-    const topics = new TopicManager(config, store, logs, sfs, log);
+    const controller = new Controller(store, config.nodeId, { ...controllerOptions(config), logger: log });
+    const channel = new LocalControllerChannel(controller);
+    const topics = new TopicManager(config, store, logs, sfs, channel, log);
     await topics.loadAll();
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     const offsets = new GroupOffsets(groups, topics, config, log);
@@ -131,7 +150,7 @@ export class Broker {
       offsets.topicDeleted(name).catch((err) => log.warn({ err, topic: name }, "removing offsets failed"));
     const loaded = await groups.load();
     if (loaded > 0) log.info({ records: loaded, groups: groups.allGroups().length }, "groups loaded");
-    const broker = new Broker(config, store, logs, topics, groups, offsets, log, HANDLERS, lock);
+    const broker = new Broker(config, store, controller, logs, topics, groups, offsets, log, HANDLERS, lock);
     broker.noteLoaded();
     try {
       await broker.listen();
@@ -159,11 +178,18 @@ export class Broker {
     this.kafkaServer = server;
     this.http = await HttpServer.start(this);
     this.httpPort = this.http.port;
-    await this.store.registerBroker({
+    // Registered before its controller starts: the controller's first pass finds it live and
+    // changes no leadership the store already gives it.
+    this.session = await this.store.register({
       nodeId: this.config.nodeId,
       host: this.config.advertisedHost,
       port: this.kafkaPort,
       rack: null,
+      httpPort: this.httpPort,
+    });
+    this.controller.start();
+    await withTimeout(this.controller.elected(), CONTROLLER_ELECTION_TIMEOUT_MS, () => {
+      throw new KafkaError("NOT_CONTROLLER", `node ${this.config.nodeId} was not elected controller in time`);
     });
     this.offsets.start();
     const timer = setInterval(
@@ -221,6 +247,11 @@ export class Broker {
     this.groups.stop();
     this.offsets.stop();
     await Promise.all([this.kafkaServer?.close(), this.http?.close()]);
+    await withTimeout(this.controller.stop(), CONTROLLER_STOP_TIMEOUT_MS, () =>
+      this.log.warn("the controller's queued work did not end in time; stopping without it"),
+    );
+    await this.topics.replicas.stop();
+    await this.session?.close().catch((err) => this.log.warn({ err }, "closing the registration failed"));
     await this.snapshot().catch((err) => this.log.warn({ err }, "final snapshot failed"));
     try {
       await this.logs.close();
@@ -229,6 +260,20 @@ export class Broker {
       await this.lock.release();
     }
     this.log.info("broker stopped");
+  }
+}
+
+/** Waits for `work`, or `ms` and then `onTimeout` (whose throw rejects). */
+async function withTimeout(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), ms);
+    timer.unref();
+  });
+  try {
+    if ((await Promise.race([work, expired])) === "expired") onTimeout();
+  } finally {
+    clearTimeout(timer);
   }
 }
 

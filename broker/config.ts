@@ -568,6 +568,12 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     kind: "int",
     doc: "pause between controlled shutdown attempts",
   },
+  "unclean.leader.election.enable": {
+    field: null,
+    kind: "bool",
+    topicKey: "unclean.leader.election.enable",
+    doc: "default unclean.leader.election.enable: elect an out-of-sync replica when no in-sync one is left (may lose records; default false)",
+  },
   "auto.leader.rebalance.enable": {
     field: "autoLeaderRebalanceEnable",
     kind: "bool",

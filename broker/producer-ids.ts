@@ -14,7 +14,7 @@
 import { type ErrorName, KafkaError } from "../protocol/errors.js";
 import type { RequestContext } from "./api/types.js";
 import type { BrokerConfig } from "./config.js";
-import type { MetadataStore } from "./metadata/store.js";
+import type { ClusterStore } from "./metadata/cluster.js";
 import { ProducerStateManager } from "./producer-state.js";
 
 export interface ProducerIdLimits {
@@ -204,7 +204,7 @@ export class ProducerIds {
 /** The broker's producer-id bounds from its config; ids are checked against `store`. */
 export function producerIdsFor(
   config: BrokerConfig,
-  store: MetadataStore,
+  store: Pick<ClusterStore, "producerIdsIssued">,
   managers: () => Iterable<ProducerStateManager>,
 ): ProducerIds {
   const limits: ProducerIdLimits = {
@@ -214,6 +214,42 @@ export function producerIdsFor(
     quotaWindowMs: config.producerIdQuotaWindowNum * config.producerIdQuotaWindowSizeSeconds * 1000,
   };
   return new ProducerIds(limits, () => store.producerIdsIssued(), managers);
+}
+
+/** Producer ids a broker reserves from the cluster store at a time (as Kafka's blocks of 1000). */
+export const PRODUCER_ID_BLOCK_SIZE = 1000;
+
+/**
+ * Hands out producer ids from blocks reserved with `ClusterStore.allocateProducerIds`: unique
+ * across the cluster and across restarts (ids of a block not handed out before a restart are
+ * skipped, never reused). One reservation at a time: callers waiting meanwhile share it.
+ */
+export class ProducerIdBlocks {
+  private next = 0;
+  private end = 0;
+  private reserving: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: Pick<ClusterStore, "allocateProducerIds">,
+    private readonly blockSize = PRODUCER_ID_BLOCK_SIZE,
+  ) {}
+
+  /** A producer id never handed out before by any broker of the cluster. */
+  async nextId(): Promise<number> {
+    while (this.next >= this.end) {
+      this.reserving ??= this.reserve().finally(() => {
+        this.reserving = null;
+      });
+      await this.reserving;
+    }
+    return this.next++;
+  }
+
+  private async reserve(): Promise<void> {
+    const first = await this.store.allocateProducerIds(this.blockSize);
+    this.next = first;
+    this.end = first + this.blockSize;
+  }
 }
 
 /** Who a producer-id quota belongs to: the principal, client id and host of a request (KIP-936 is per principal; without authentication, client id and host tell clients apart). */

@@ -1,18 +1,23 @@
 /**
- * Topics of this broker: creation (explicit and automatic), deletion, new partitions and config
- * changes, each recorded in the metadata store first and then applied to the partition logs.
- * Topic names are validated as Kafka does.
+ * Topics of this broker: the registry of its local replicas (kept by the replica manager,
+ * broker/cluster/replica-manager.ts) and the door of topic changes. Creation (explicit and
+ * automatic), deletion, new partitions and config changes are validated here (names as Kafka
+ * does, configs, internal topics, partition limits), decided by the controller through a
+ * `ControllerChannel`, and answered once the replica manager has applied the result to the local
+ * logs: a CreateTopics followed at once by a Produce finds its partitions, and a DeleteTopics
+ * answers after the logs are gone. Changes of one topic run one at a time.
  */
 import type { Logger } from "pino";
 import { KafkaError } from "../protocol/errors.js";
 import { type LogConfig, parseLogConfig } from "../storage/config.js";
 import type { StorageFs } from "../storage/fs.js";
 import type { LogManager } from "../storage/log-manager.js";
+import type { ControllerChannel } from "./cluster/controller-channel.js";
+import { ReplicaManager } from "./cluster/replica-manager.js";
 import type { BrokerConfig } from "./config.js";
 import { topicDefaultsConfig } from "./config.js";
-import { newTopicId } from "./metadata/file-store.js";
-import type { MetadataStore, TopicRecord } from "./metadata/store.js";
-import { Partition } from "./partition.js";
+import type { ClusterStore, TopicState } from "./metadata/cluster.js";
+import type { Partition } from "./partition.js";
 import { type ProducerIds, producerIdsFor } from "./producer-ids.js";
 
 /** Kafka's limit on topic name length. */
@@ -51,7 +56,11 @@ export function validateTopicName(name: string): void {
 }
 
 /** The log config of a topic: its own configs over the broker's defaults. */
-export function topicLogConfig(config: BrokerConfig, store: MetadataStore, topic: string): LogConfig {
+export function topicLogConfig(
+  config: BrokerConfig,
+  store: Pick<ClusterStore, "topic">,
+  topic: string,
+): LogConfig {
   return logConfigOf(config, store.topic(topic)?.configs ?? {});
 }
 
@@ -61,30 +70,43 @@ export function logConfigOf(config: BrokerConfig, configs: Record<string, string
   return parseLogConfig(storage, topicDefaultsConfig(config));
 }
 
-function partitionKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
+/** min.insync.replicas of a topic with explicit `configs`: theirs, else the broker default, else 1. */
+export function minInsyncReplicasOf(config: BrokerConfig, configs: Record<string, string>): number {
+  const value = configs["min.insync.replicas"] ?? config.topicDefaults["min.insync.replicas"];
+  return value ? Number(value) : 1;
 }
 
 export class TopicManager {
-  private readonly partitions = new Map<string, Partition>();
-  private readonly creating = new Map<string, Promise<TopicRecord>>();
+  private readonly creating = new Map<string, Promise<TopicState>>();
   /** The last queued change of each topic, while one is queued or running. */
   private readonly changing = new Map<string, Promise<void>>();
   /** Runs after a topic is deleted, before DeleteTopics answers (groups drop its offsets). */
   onDeleted: ((name: string) => Promise<void>) | null = null;
   /** Producer-id checks, expiry and bounds shared by every partition (producer-ids.ts). */
   readonly producerIds: ProducerIds;
+  /** Applies the store to the local replicas, and holds them. */
+  readonly replicas: ReplicaManager;
   /** Partitions of creations under way, counted against max.broker.partitions. */
   private reservedPartitions = 0;
 
   constructor(
     private readonly config: BrokerConfig,
-    private readonly store: MetadataStore,
+    private readonly store: ClusterStore,
     private readonly logs: LogManager,
-    private readonly sfs: StorageFs,
+    sfs: StorageFs,
+    private readonly controller: ControllerChannel,
     private readonly log?: Logger,
   ) {
     this.producerIds = producerIdsFor(config, store, () => this.allPartitions().map((p) => p.producers));
+    this.replicas = new ReplicaManager(store, config.nodeId, {
+      logs,
+      sfs,
+      producerIds: this.producerIds,
+      logConfig: (configs) => logConfigOf(config, configs),
+      minInsyncReplicas: (configs) => minInsyncReplicasOf(config, configs),
+      logger: log,
+    });
+    this.replicas.onTopicRemoved = (name) => this.onDeleted?.(name) ?? Promise.resolve();
   }
 
   /** The log config of a topic: its own configs over the broker's defaults. */
@@ -107,46 +129,20 @@ export class TopicManager {
   }
 
   minInsyncReplicas(topic: string): number {
-    return this.minInsyncReplicasOf(this.store.topic(topic)?.configs ?? {});
+    return minInsyncReplicasOf(this.config, this.store.topic(topic)?.configs ?? {});
   }
 
-  /** min.insync.replicas of a topic with explicit `configs`: theirs, else the broker default, else 1. */
-  private minInsyncReplicasOf(configs: Record<string, string>): number {
-    const value = configs["min.insync.replicas"] ?? this.config.topicDefaults["min.insync.replicas"];
-    return value ? Number(value) : 1;
+  /** Opens the local replicas of every topic in the store and follows its changes (at start-up). */
+  loadAll(): Promise<void> {
+    return this.replicas.start();
   }
 
-  /** Opens the partitions of every topic in the metadata store (at start-up). */
-  async loadAll(): Promise<void> {
-    for (const topic of this.store.topics()) {
-      for (const p of topic.partitions) await this.openPartition(topic, p.partition);
-    }
-    // Logs on disk that the metadata no longer names belong to topics deleted mid-way.
-    for (const { topic, partition } of this.logs.all()) {
-      const record = this.store.topic(topic);
-      if (!record || partition >= record.partitions.length) await this.logs.deleteLog(topic, partition);
-    }
-  }
-
-  /** Opens a partition's log; `fresh` for one just created (see LogManager.createLog). */
-  private async openPartition(topic: TopicRecord, index: number, fresh = false): Promise<Partition> {
-    // A new topic's record is not in the store yet: its configs come from the record.
-    const config = fresh ? logConfigOf(this.config, topic.configs) : undefined;
-    const log = await this.logs.createLog(topic.name, index, fresh, config);
-    const nodeId = this.config.nodeId;
-    const minIsr = this.minInsyncReplicasOf(topic.configs);
-    const partition = new Partition(topic.name, index, log, this.sfs, this.producerIds, nodeId, minIsr);
-    await partition.load();
-    // The single broker leads every partition, alone in its ISR.
-    partition.makeLeader(topic.partitions[index]?.leaderEpoch ?? 0, 0, [nodeId]);
-    this.partitions.set(partitionKey(topic.name, index), partition);
-    return partition;
-  }
-
-  /** Partitions this broker holds or is creating, as max.broker.partitions counts them. */
+  /** Partitions assigned to this broker or being created, as max.broker.partitions counts them. */
   partitionCount(): number {
+    const nodeId = this.config.nodeId;
     let held = this.reservedPartitions;
-    for (const t of this.store.topics()) held += t.partitions.length;
+    for (const t of this.store.topics())
+      for (const p of t.partitions) if (p.replicas.includes(nodeId)) held++;
     return held;
   }
 
@@ -164,54 +160,30 @@ export class TopicManager {
     );
   }
 
-  /**
-   * Opens the partitions [from, to) of a topic being created or grown. On any failure, closes and
-   * removes what it opened (files and all) and rethrows: nothing half made stays behind.
-   */
-  private async openNew(topic: TopicRecord, from: number, to: number): Promise<void> {
-    let opened = from;
-    try {
-      for (; opened < to; opened++) await this.openPartition(topic, opened, true);
-    } catch (err) {
-      await this.dropPartitions(topic.name, from, opened);
-      throw err;
-    }
-  }
-
-  /**
-   * Drops a partition from the map, and its producer state from the broker-wide count
-   * (max.concurrent.producer.ids), which would otherwise over-count it until the next sweep.
-   */
-  private forgetPartition(name: string, index: number): void {
-    const key = partitionKey(name, index);
-    this.partitions.get(key)?.producers.clear();
-    this.partitions.delete(key);
-  }
-
-  /** Closes and removes the logs of partitions [from, to) of a creation that failed. */
-  private async dropPartitions(name: string, from: number, to: number): Promise<void> {
-    for (let i = from; i < to; i++) {
-      this.forgetPartition(name, i);
-      try {
-        await this.logs.deleteLog(name, i);
-      } catch (err) {
-        // Left on disk, it is removed at the next start (no metadata names it) or re-creation.
-        this.log?.error({ err, topic: name, partition: i }, "removing a partly created partition failed");
-      }
-    }
-  }
-
-  /** The topic's metadata record, if it exists. */
-  record(name: string): TopicRecord | undefined {
+  /** The topic's metadata, if it exists. */
+  record(name: string): TopicState | undefined {
     return this.store.topic(name);
   }
 
+  /** The local replica of a partition (leader or follower), if this broker holds one. */
   partition(topic: string, index: number): Partition | undefined {
-    return this.partitions.get(partitionKey(topic, index));
+    return this.replicas.partition(topic, index);
+  }
+
+  /**
+   * The error for a partition this broker holds no replica of: NOT_LEADER_OR_FOLLOWER when the
+   * partition exists (another broker leads it), else UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  missingPartitionError(
+    topic: string,
+    index: number,
+  ): "NOT_LEADER_OR_FOLLOWER" | "UNKNOWN_TOPIC_OR_PARTITION" {
+    const exists = (this.store.topic(topic)?.partitions.length ?? 0) > index && index >= 0;
+    return exists ? "NOT_LEADER_OR_FOLLOWER" : "UNKNOWN_TOPIC_OR_PARTITION";
   }
 
   allPartitions(): Partition[] {
-    return [...this.partitions.values()];
+    return this.replicas.allPartitions();
   }
 
   /**
@@ -227,7 +199,7 @@ export class TopicManager {
     validateOnly = false,
     internal = false,
     auto = false,
-  ): Promise<TopicRecord> {
+  ): Promise<TopicState> {
     validateTopicName(name);
     if (isInternalTopic(name) && !internal) {
       throw new KafkaError("INVALID_REQUEST", `${name} is an internal topic; the broker creates it`);
@@ -251,34 +223,9 @@ export class TopicManager {
       throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`);
     }
     this.checkCapacity(name, partitions, internal);
-    const nodeId = this.config.nodeId;
-    const record: TopicRecord = {
-      name,
-      id: newTopicId(),
-      partitions: Array.from({ length: partitions }, (_, i) => ({
-        partition: i,
-        leader: nodeId,
-        leaderEpoch: 0,
-        replicas: [nodeId],
-        isr: [nodeId],
-      })),
-      configs,
-    };
-    if (validateOnly) return record;
-    // The logs first, then the metadata: the record in the store is the commit point, and a
-    // crash before it leaves logs that no metadata names (removed at the next start).
-    const creation = this.exclusive(name, async () => {
-      if (this.store.topic(name))
-        throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`);
-      await this.openNew(record, 0, partitions);
-      try {
-        await this.store.createTopic(record);
-      } catch (err) {
-        await this.dropPartitions(name, 0, partitions);
-        throw err;
-      }
-      return record;
-    });
+    const request = { name, partitions, replicationFactor: replicas, configs };
+    if (validateOnly) return this.controller.createTopic({ ...request, validateOnly: true });
+    const creation = this.exclusive(name, () => this.createNow(request));
     this.creating.set(name, creation);
     this.reservedPartitions += partitions;
     try {
@@ -291,12 +238,44 @@ export class TopicManager {
       { topic: name, partitions, replicationFactor: replicas, configs },
       auto ? "topic auto-created" : "topic created",
     );
-    return record;
+    return creation;
+  }
+
+  /**
+   * The controller creates the topic, then the replica manager opens its logs. If they cannot be
+   * opened, the topic is deleted again: nothing of a creation that failed stays behind.
+   */
+  private async createNow(request: {
+    name: string;
+    partitions: number;
+    replicationFactor: number;
+    configs: Record<string, string>;
+  }): Promise<TopicState> {
+    const { name } = request;
+    if (this.store.topic(name)) throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`);
+    const topic = await this.controller.createTopic(request);
+    try {
+      await this.replicas.sync(name);
+    } catch (err) {
+      await this.undoCreation(name);
+      throw err;
+    }
+    return this.store.topic(name) ?? topic;
+  }
+
+  private async undoCreation(name: string): Promise<void> {
+    try {
+      await this.controller.deleteTopic(name);
+      await this.replicas.sync(name);
+    } catch (err) {
+      // Left in the store, the replica manager keeps trying to open its logs.
+      this.log?.error({ err, topic: name }, "removing a partly created topic failed");
+    }
   }
 
   /**
    * Runs `change` after every earlier change of the same topic has finished: a create, delete,
-   * new partitions or config change of one name never interleave (their files would collide).
+   * new partitions or config change of one name never interleave.
    */
   private exclusive<T>(name: string, change: () => Promise<T>): Promise<T> {
     const previous = this.changing.get(name) ?? Promise.resolve();
@@ -313,11 +292,12 @@ export class TopicManager {
   }
 
   /** The topic, created with the broker defaults if auto-creation allows and it is missing. */
-  async getOrCreate(name: string, allowAutoCreate: boolean): Promise<TopicRecord | undefined> {
-    const existing = this.store.topic(name);
-    if (existing) return existing;
+  async getOrCreate(name: string, allowAutoCreate: boolean): Promise<TopicState | undefined> {
+    // A creation under way first: its topic is in the store before its logs are open here.
     const pending = this.creating.get(name);
     if (pending) return pending;
+    const existing = this.store.topic(name);
+    if (existing) return existing;
     if (!allowAutoCreate || !this.config.autoCreateTopics || isInternalTopic(name)) return undefined;
     try {
       return await this.create(name, -1, -1, {}, false, false, true);
@@ -328,6 +308,7 @@ export class TopicManager {
     }
   }
 
+  /** Deletes a topic; resolves once its local logs are gone and onDeleted has run. */
   delete(name: string): Promise<void> {
     return this.exclusive(name, () => this.deleteNow(name));
   }
@@ -336,12 +317,8 @@ export class TopicManager {
     const record = this.store.topic(name);
     if (!record) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     if (isInternalTopic(name)) throw new KafkaError("INVALID_REQUEST", `${name} is an internal topic`);
-    await this.store.deleteTopic(name);
-    for (const p of record.partitions) {
-      this.forgetPartition(name, p.partition);
-      await this.logs.deleteLog(name, p.partition);
-    }
-    await this.onDeleted?.(name);
+    await this.controller.deleteTopic(name);
+    await this.replicas.sync(name);
     this.log?.info({ topic: name, partitions: record.partitions.length }, "topic deleted");
   }
 
@@ -367,49 +344,15 @@ export class TopicManager {
     if (validateOnly) return;
     this.reservedPartitions += total - current;
     try {
-      await this.growNow(record, total);
+      await this.controller.createPartitions(name, total);
     } finally {
       this.reservedPartitions -= total - current;
     }
+    // Partitions are never taken back: a log that cannot be opened now is retried by the replica manager.
+    await this.replicas.sync(name);
   }
 
-  /**
-   * Opens the new partitions, then records them in the store (the commit point); a failure of
-   * either removes the new partitions' logs.
-   */
-  private async growNow(record: TopicRecord, total: number): Promise<void> {
-    const name = record.name;
-    const nodeId = this.config.nodeId;
-    // Changes of one topic run one at a time (exclusive), so the record read above is current.
-    const before = record.partitions.length;
-    const grown: TopicRecord = {
-      ...record,
-      partitions: [
-        ...record.partitions,
-        ...Array.from({ length: total - before }, (_, i) => ({
-          partition: before + i,
-          leader: nodeId,
-          leaderEpoch: 0,
-          replicas: [nodeId],
-          isr: [nodeId],
-        })),
-      ],
-    };
-    await this.openNew(grown, before, total);
-    try {
-      await this.store.updateTopic(name, (t) => {
-        if (t.partitions.length !== before) {
-          throw new KafkaError("INVALID_PARTITIONS", `topic ${name} changed while it was grown`);
-        }
-        return { ...t, partitions: [...t.partitions, ...grown.partitions.slice(before)] };
-      });
-    } catch (err) {
-      await this.dropPartitions(name, before, total);
-      throw err;
-    }
-  }
-
-  /** Replaces a topic's explicit configs and applies them to its logs. */
+  /** Replaces a topic's explicit configs; resolves once its logs apply them. */
   setConfigs(name: string, configs: Record<string, string>, validateOnly = false): Promise<void> {
     return this.exclusive(name, () => this.setConfigsNow(name, configs, validateOnly));
   }
@@ -423,10 +366,8 @@ export class TopicManager {
       throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     this.validateConfigs(configs);
     if (validateOnly) return;
-    await this.store.updateTopic(name, (t) => ({ ...t, configs }));
-    const logConfig = this.logConfigFor(name);
-    const minIsr = this.minInsyncReplicas(name);
-    for (const p of this.allPartitions()) if (p.topic === name) p.updateConfig(logConfig, minIsr);
+    await this.controller.alterConfigs(name, configs);
+    await this.replicas.sync(name);
   }
 
   /**

@@ -47,7 +47,7 @@ export const describeCluster: ApiHandler<DescribeClusterRequestData, DescribeClu
       errorMessage: null,
       endpointType,
       clusterId: broker.store.clusterId(),
-      controllerId: broker.store.controllerId(),
+      controllerId: broker.store.controller()?.nodeId ?? -1,
       brokers: broker.store.brokers().map((b) => ({
         brokerId: b.nodeId,
         host: b.host,

@@ -15,7 +15,8 @@ import type {
   DescribeTopicPartitionsResponseData,
   DescribeTopicPartitionsResponseTopic,
 } from "../../protocol/types/describe-topic-partitions.js";
-import { NULL_TOPIC_ID, type TopicRecord } from "../metadata/store.js";
+import type { TopicState } from "../metadata/cluster.js";
+import { NULL_TOPIC_ID } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
 
@@ -35,7 +36,12 @@ function topicError(name: string, code: ErrorName): DescribeTopicPartitionsRespo
   };
 }
 
-function describe(topic: TopicRecord, from: number, count: number): DescribeTopicPartitionsResponseTopic {
+function describe(
+  topic: TopicState,
+  from: number,
+  count: number,
+  live: ReadonlySet<number>,
+): DescribeTopicPartitionsResponseTopic {
   return {
     errorCode: 0,
     name: topic.name,
@@ -50,7 +56,7 @@ function describe(topic: TopicRecord, from: number, count: number): DescribeTopi
       isrNodes: p.isr,
       eligibleLeaderReplicas: null,
       lastKnownELR: null,
-      offlineReplicas: [],
+      offlineReplicas: p.replicas.filter((id) => !live.has(id)),
     })),
     topicAuthorizedOperations: OPERATIONS_OMITTED,
   };
@@ -86,6 +92,7 @@ export const describeTopicPartitions: ApiHandler<
     }
     const limit = Math.min(Math.max(1, request.responsePartitionLimit), MAX_PARTITIONS_PER_DESCRIBE);
     let left = limit;
+    const live = new Set(broker.store.brokers().map((b) => b.nodeId));
     const topics: DescribeTopicPartitionsResponseTopic[] = [];
     for (const name of names) {
       if (cursor && name < cursor.topicName) continue;
@@ -97,7 +104,7 @@ export const describeTopicPartitions: ApiHandler<
       const from = cursor && name === cursor.topicName ? cursor.partitionIndex : 0;
       if (left === 0) return answer(topics, { topicName: name, partitionIndex: from });
       const count = Math.min(left, Math.max(0, topic.partitions.length - from));
-      topics.push(describe(topic, from, count));
+      topics.push(describe(topic, from, count, live));
       left -= count;
       if (from + count < topic.partitions.length) {
         return answer(topics, { topicName: name, partitionIndex: from + count });

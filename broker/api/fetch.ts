@@ -8,10 +8,13 @@
  * id that names no topic -> UNKNOWN_TOPIC_ID on each of its partitions, as Kafka answers; per
  * partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; current leader epoch (v9+) older ->
  * FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH, then a partition this broker does not lead
- * -> NOT_LEADER_OR_FOLLOWER (Partition.leaderEpochError); a follower's replica id that is not
+ * (or holds no replica of, while the store has it) -> NOT_LEADER_OR_FOLLOWER
+ * (Partition.leaderEpochError); a follower's replica id that is not
  * one of the partition's replicas -> NOT_LEADER_OR_FOLLOWER (as Kafka answers); fetch offset
  * outside [log start, log end] -> OFFSET_OUT_OF_RANGE (a follower's answer still carries the
- * leader's high watermark and log start, where it restarts).
+ * leader's high watermark and log start, where it restarts). v16+: NOT_LEADER_OR_FOLLOWER and
+ * FENCED_LEADER_EPOCH carry the store's current leader and epoch, and the response the leaders'
+ * endpoints (KIP-951, leader-hints.ts).
  *
  * A consumer reads whole batches below the high watermark. A follower (Partition.fetchForFollower)
  * reads up to the log end; its fetch offset is recorded as its log end offset (which may move the
@@ -38,7 +41,30 @@ import type {
 import type { Broker } from "../broker.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
 import type { Partition } from "../partition.js";
+import {
+  currentLeader,
+  FENCED_LEADER_EPOCH,
+  type LeaderHint,
+  leaderEndpoints,
+  NOT_LEADER,
+} from "./leader-hints.js";
 import type { ApiHandler, ResponseReservation } from "./types.js";
+
+/** KIP-951's NodeEndpoints in Fetch responses. */
+const LEADER_HINT_VERSION = 16;
+
+/** KIP-951: the current leader of each partition refused for leadership, and the leaders' endpoints. */
+function withLeaderHints(broker: Broker, response: FetchResponseData): FetchResponseData {
+  const hints: LeaderHint[] = [];
+  for (const t of response.responses) {
+    for (const p of t.partitions) {
+      if ((p.errorCode !== NOT_LEADER && p.errorCode !== FENCED_LEADER_EPOCH) || !t.topic) continue;
+      p.currentLeader = currentLeader(broker.store, t.topic, p.partitionIndex);
+      hints.push(p.currentLeader);
+    }
+  }
+  return hints.length === 0 ? response : { ...response, nodeEndpoints: leaderEndpoints(broker.store, hints) };
+}
 
 /** Longest a fetch may wait, whatever maxWaitMs asks. */
 export const MAX_FETCH_WAIT_MS = 30_000;
@@ -198,7 +224,8 @@ async function collect(
       }
       const partition = broker.topics.partition(t.topic, p.partition);
       if (!partition) {
-        partitions.push(partitionResult(p.partition, "UNKNOWN_TOPIC_OR_PARTITION", readCommitted));
+        const missing = broker.topics.missingPartitionError(t.topic, p.partition);
+        partitions.push(partitionResult(p.partition, missing, readCommitted));
         continue;
       }
       const budget = Math.min(p.partitionMaxBytes, Math.max(0, maxBytes - bytes));
@@ -318,6 +345,7 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
       await waitForAppend(broker, topics, left);
       collected = await read();
     }
-    return answer(null, collected.responses);
+    const response = answer(null, collected.responses);
+    return ctx.apiVersion >= LEADER_HINT_VERSION ? withLeaderHints(broker, response) : response;
   },
 };

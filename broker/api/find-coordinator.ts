@@ -3,8 +3,9 @@
  * Validation order, per key: key type 1 (transactions, not served) ->
  * TRANSACTIONAL_ID_AUTHORIZATION_FAILED; any other type but 0 (groups) -> INVALID_REQUEST; an
  * empty key -> INVALID_REQUEST; `__consumer_offsets` cannot be created -> COORDINATOR_NOT_AVAILABLE.
- * Otherwise this broker (the only one) coordinates every group; the offsets topic is created on
- * the first request, as Kafka does.
+ * The coordinator is the registered broker the cluster store names leader of the group's
+ * partition of `__consumer_offsets` (COORDINATOR_NOT_AVAILABLE while it has none); the offsets
+ * topic is created on the first request, as Kafka does.
  */
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
 import type {
@@ -12,10 +13,19 @@ import type {
   FindCoordinatorResponseData,
 } from "../../protocol/types/find-coordinator.js";
 import type { Broker } from "../broker.js";
+import { OFFSETS_TOPIC } from "../group/offsets-topic.js";
+import type { BrokerRegistration } from "../metadata/cluster.js";
 import type { ApiHandler } from "./types.js";
 
 const GROUP_KEY_TYPE = 0;
 const TRANSACTION_KEY_TYPE = 1;
+
+/** The registered broker the store names leader of the group's offsets partition. */
+function groupCoordinator(broker: Broker, groupId: string): BrokerRegistration | undefined {
+  const partition = broker.groups.offsetsTopic.partitionFor(groupId);
+  const state = broker.store.topic(OFFSETS_TOPIC)?.partitions[partition];
+  return state && state.leader >= 0 ? broker.store.broker(state.leader) : undefined;
+}
 
 async function coordinatorFor(broker: Broker, key: string, keyType: number) {
   let error: ErrorName | null = null;
@@ -37,17 +47,16 @@ async function coordinatorFor(broker: Broker, key: string, keyType: number) {
       message = err instanceof Error ? err.message : String(err);
     }
   }
-  const self = broker.store.brokers().find((b) => b.nodeId === broker.config.nodeId);
-  if (!error && !self) {
+  const coordinator = error ? undefined : groupCoordinator(broker, key);
+  if (!error && !coordinator) {
     error = "COORDINATOR_NOT_AVAILABLE";
-    message = "broker not registered yet";
+    message = "the group's offsets partition has no registered leader";
   }
-  const ok = !error && self;
   return {
     key,
-    nodeId: ok ? self.nodeId : -1,
-    host: ok ? self.host : "",
-    port: ok ? self.port : -1,
+    nodeId: coordinator?.nodeId ?? -1,
+    host: coordinator?.host ?? "",
+    port: coordinator?.port ?? -1,
     errorCode: error ? errorCode(error) : 0,
     errorMessage: message,
   };

@@ -9,8 +9,8 @@
  * The producer id and epoch a request carries (v3+, KIP-360) are ignored without a transactional
  * id, as Kafka does: only a transaction coordinator knows which id a client was given, so taking
  * them at their word would hand one producer's id and epoch to another, and the second one's
- * batches would be "duplicates" of the first's. Ids come from the metadata store, which never
- * hands out the same id twice, across restarts and kill -9 included.
+ * batches would be "duplicates" of the first's. Ids come from blocks the cluster store reserves
+ * (ClusterStore.allocateProducerIds), never handed out twice, across restarts and kill -9 included.
  */
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
 import type {
@@ -37,7 +37,7 @@ export const initProducerId: ApiHandler<InitProducerIdRequestData, InitProducerI
     const ids = broker.topics.producerIds;
     const throttleTimeMs = ids.initThrottleMs(client);
     if (throttleTimeMs > 0) return refusal("THROTTLING_QUOTA_EXCEEDED", throttleTimeMs);
-    const producerId = await broker.store.nextProducerId();
+    const producerId = await broker.producerIdBlocks.nextId();
     ids.countInit(client, producerId);
     return { throttleTimeMs: 0, errorCode: 0, producerId, producerEpoch: 0 };
   },

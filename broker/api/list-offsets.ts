@@ -102,7 +102,8 @@ export const listOffsets: ApiHandler<ListOffsetsRequestData, ListOffsetsResponse
             if (duplicates.has(`${t.name}\u0000${p.partitionIndex}`))
               return result(p.partitionIndex, "INVALID_REQUEST");
             const partition = broker.topics.partition(t.name, p.partitionIndex);
-            if (!partition) return result(p.partitionIndex, "UNKNOWN_TOPIC_OR_PARTITION");
+            if (!partition)
+              return result(p.partitionIndex, broker.topics.missingPartitionError(t.name, p.partitionIndex));
             const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
             if (epochError) return result(p.partitionIndex, epochError);
             try {

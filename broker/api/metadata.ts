@@ -14,14 +14,21 @@ import type {
   MetadataResponseTopic,
 } from "../../protocol/types/metadata.js";
 import type { Broker } from "../broker.js";
-import { NULL_TOPIC_ID, type TopicRecord } from "../metadata/store.js";
+import type { ClusterStore, TopicState } from "../metadata/cluster.js";
+import { NULL_TOPIC_ID } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
 
 /** Kafka's "authorized operations not requested" marker. */
 const OPERATIONS_OMITTED = -2147483648;
 
-export function describeTopic(topic: TopicRecord): MetadataResponseTopic {
+/** Node ids of the registered (live) brokers. */
+export function liveBrokers(store: ClusterStore): Set<number> {
+  return new Set(store.brokers().map((b) => b.nodeId));
+}
+
+/** A topic as Metadata describes it; replicas of brokers not in `live` are offline. */
+export function describeTopic(topic: TopicState, live: ReadonlySet<number>): MetadataResponseTopic {
   return {
     errorCode: 0,
     name: topic.name,
@@ -34,7 +41,7 @@ export function describeTopic(topic: TopicRecord): MetadataResponseTopic {
       leaderEpoch: p.leaderEpoch,
       replicaNodes: p.replicas,
       isrNodes: p.isr,
-      offlineReplicas: [],
+      offlineReplicas: p.replicas.filter((id) => !live.has(id)),
     })),
     topicAuthorizedOperations: OPERATIONS_OMITTED,
   };
@@ -62,7 +69,9 @@ async function resolveTopic(
 ): Promise<MetadataResponseTopic> {
   try {
     const topic = await broker.topics.getOrCreate(name, autoCreate);
-    return topic ? describeTopic(topic) : topicError(name, NULL_TOPIC_ID, "UNKNOWN_TOPIC_OR_PARTITION");
+    return topic
+      ? describeTopic(topic, liveBrokers(broker.store))
+      : topicError(name, NULL_TOPIC_ID, "UNKNOWN_TOPIC_OR_PARTITION");
   } catch (err) {
     if (KafkaError.is(err)) return topicError(name, NULL_TOPIC_ID, err.code);
     throw err;
@@ -91,14 +100,19 @@ export const metadata: ApiHandler<MetadataRequestData, MetadataResponseData> = {
     const autoCreate = ctx.apiVersion < 4 ? true : (request.allowAutoTopicCreation ?? true);
     let topics: MetadataResponseTopic[];
     if (all) {
-      topics = broker.store.topics().map(describeTopic);
+      const live = liveBrokers(broker.store);
+      topics = broker.store.topics().map((t) => describeTopic(t, live));
     } else {
       topics = [];
       for (const t of distinctTopics(requested)) {
         if (t.name === null || t.name === undefined) {
           const topicId = t.topicId ?? NULL_TOPIC_ID;
           const byId = broker.store.topicById(topicId);
-          topics.push(byId ? describeTopic(byId) : topicError(null, topicId, "UNKNOWN_TOPIC_ID"));
+          topics.push(
+            byId
+              ? describeTopic(byId, liveBrokers(broker.store))
+              : topicError(null, topicId, "UNKNOWN_TOPIC_ID"),
+          );
         } else {
           topics.push(await resolveTopic(broker, t.name, autoCreate));
         }
@@ -111,7 +125,7 @@ export const metadata: ApiHandler<MetadataRequestData, MetadataResponseData> = {
         .brokers()
         .map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
       clusterId: broker.store.clusterId(),
-      controllerId: broker.store.controllerId(),
+      controllerId: broker.store.controller()?.nodeId ?? -1,
       topics,
       clusterAuthorizedOperations: OPERATIONS_OMITTED,
     };

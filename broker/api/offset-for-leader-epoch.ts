@@ -60,7 +60,8 @@ export const offsetForLeaderEpoch: ApiHandler<
         partitions: t.partitions.map((p) => {
           if (refused) return result(p.partition, "CLUSTER_AUTHORIZATION_FAILED");
           const partition = broker.topics.partition(t.topic, p.partition);
-          if (!partition) return result(p.partition, "UNKNOWN_TOPIC_OR_PARTITION");
+          if (!partition)
+            return result(p.partition, broker.topics.missingPartitionError(t.topic, p.partition));
           const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
           if (epochError) return result(p.partition, epochError);
           const found = partition.lastOffsetForLeaderEpoch(p.leaderEpoch);

@@ -30,7 +30,11 @@ import type {
 import type { Broker } from "../broker.js";
 import { quotaClient } from "../producer-ids.js";
 import { isInternalTopic } from "../topics.js";
+import { currentLeader, type LeaderHint, leaderEndpoints, NOT_LEADER } from "./leader-hints.js";
 import type { ApiHandler } from "./types.js";
+
+/** KIP-951's CurrentLeader and NodeEndpoints fields. */
+const LEADER_HINT_VERSION = 10;
 
 function partitionResult(
   index: number,
@@ -60,8 +64,10 @@ async function appendPartition(
   timeoutMs: number,
 ): Promise<PartitionProduceResponse> {
   const partition = broker.topics.partition(topic, data.index);
-  if (!partition)
-    return partitionResult(data.index, "UNKNOWN_TOPIC_OR_PARTITION", `no partition ${topic}-${data.index}`);
+  if (!partition) {
+    const code = broker.topics.missingPartitionError(topic, data.index);
+    return partitionResult(data.index, code, `no replica of ${topic}-${data.index} here`);
+  }
   if (!data.records || data.records.length === 0)
     return partitionResult(data.index, "CORRUPT_MESSAGE", "no records");
   try {
@@ -128,6 +134,16 @@ export const produce: ApiHandler<ProduceRequestData, ProduceResponseData> = {
       t.partitionResponses.some((p) => p.errorCode === errorCode("THROTTLING_QUOTA_EXCEEDED")),
     );
     const throttleTimeMs = throttled ? broker.topics.producerIds.throttleMs(client) : 0;
-    return { responses: settled, throttleTimeMs };
+    const hints: LeaderHint[] = [];
+    if (ctx.apiVersion >= LEADER_HINT_VERSION) {
+      for (const t of settled)
+        for (const p of t.partitionResponses) {
+          if (p.errorCode !== NOT_LEADER) continue;
+          p.currentLeader = currentLeader(broker.store, t.name, p.index);
+          hints.push(p.currentLeader);
+        }
+    }
+    if (hints.length === 0) return { responses: settled, throttleTimeMs };
+    return { responses: settled, throttleTimeMs, nodeEndpoints: leaderEndpoints(broker.store, hints) };
   },
 };

@@ -137,6 +137,8 @@ export class Controller {
   private readonly knownEpochs = new Map<number, number>();
   /** Brokers whose registration ended since the last complete pass (lost, closed or replaced). */
   private readonly departed = new Set<number>();
+  /** Callers of `elected()` waiting for a term. */
+  private electionWaiters: (() => void)[] = [];
 
   constructor(
     private readonly store: ClusterStore,
@@ -154,6 +156,12 @@ export class Controller {
   /** The epoch of the term held, or null. */
   get epoch(): number | null {
     return this.session?.epoch ?? null;
+  }
+
+  /** Resolves once this node holds a term (at once if it holds one now). */
+  elected(): Promise<void> {
+    if (this.session) return Promise.resolve();
+    return new Promise((resolve) => this.electionWaiters.push(resolve));
   }
 
   /** Starts campaigning; resolves at once (`active` turns true once elected). */
@@ -201,6 +209,7 @@ export class Controller {
     this.rebalanceTimer = setInterval(() => this.rebalance(), timerMs(this.options.rebalanceIntervalMs));
     this.rebalanceTimer.unref();
     this.schedulePass();
+    for (const resolve of this.electionWaiters.splice(0)) resolve();
   }
 
   private onLost(session: ControllerSession): void {
@@ -319,7 +328,10 @@ export class Controller {
       };
       if (request.validateOnly) return topic;
       await this.store.createTopic(session, topic);
-      this.options.logger?.info({ topic: topic.name, partitions: assignment.length }, "topic created");
+      this.options.logger?.info(
+        { topic: topic.name, partitions: assignment.length },
+        "controller: topic written to the store",
+      );
       return this.store.topic(topic.name) ?? topic;
     });
   }

@@ -312,7 +312,7 @@ describe("producer-state snapshots", () => {
     });
     const COUNT = 20_000;
     let last = 0;
-    for (let i = 0; i < COUNT; i++) last = await tb.broker.store.nextProducerId();
+    for (let i = 0; i < COUNT; i++) last = await tb.broker.producerIdBlocks.nextId();
     expect(last).toBe(COUNT - 1);
     const state = tb.broker.topics.partition("big", 0)!.producers;
     const now = Date.now();
