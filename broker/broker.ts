@@ -102,6 +102,13 @@ export class Broker {
   }
 
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
+    if (config.cluster !== "") {
+      // Issue 13 builds joining a cluster step by step; until a broker can, it must not pretend to.
+      throw new KafkaError(
+        "INVALID_CONFIG",
+        `cluster=${config.cluster}: joining a cluster through etcd is not available yet; leave cluster empty to run a single broker`,
+      );
+    }
     const log = options.logger ?? pino({ level: "silent" });
     const sfs = options.fs ?? new NodeFs();
     // Before anything else: a limit the broker cannot run with is refused, saying how to raise it.

@@ -6,7 +6,7 @@
  * DescribeCluster read the controller and brokers from the store; a partition this broker holds
  * no replica of answers NOT_LEADER_OR_FOLLOWER.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -209,5 +209,15 @@ describe("the single broker on the cluster model", () => {
     await waitFor(() => store.topic("elsewhere")?.partitions[0].leader === -1, "elsewhere leaderless");
     const { partitions } = await partitionMetadata(c, "elsewhere");
     expect(partitions[0]).toMatchObject({ leaderId: -1, offlineReplicas: [2] });
+  });
+});
+
+describe("the cluster config key before a broker can join a cluster", () => {
+  it("refuses to start with cluster set (INVALID_CONFIG), writing nothing", async () => {
+    const dir = tempDir();
+    await expect(startTestBroker({ cluster: "etcd://127.0.0.1:2379" }, dir)).rejects.toMatchObject({
+      code: "INVALID_CONFIG",
+    });
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
