@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Vitest's default on a 2-core machine is one worker: the files would run one after another,
+    // though most of their time is spent waiting on sockets, child processes and fsync.
+    maxWorkers: 2,
   },
 });
