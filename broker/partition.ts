@@ -882,6 +882,10 @@ export class Partition {
     lastFetchedEpoch: number,
     options: FollowerFetchOptions,
   ): Promise<FollowerFetch> {
+    // A new leader whose own follower writes are still queued has not started its term: its log
+    // end and epoch cache are not yet the ones it leads with (startTerm), so nothing is compared
+    // with them or recorded until those writes are done.
+    if (this.followerOps > 0) await this.followerIdle();
     this.checkLeaderEpoch(options.currentLeaderEpoch ?? NO_EPOCH);
     const state = this.followers.get(replicaId);
     if (!state)
@@ -937,6 +941,11 @@ export class Partition {
    */
   lastOffsetForLeaderEpoch(epoch: number, currentLeaderEpoch = NO_EPOCH): EpochEndOffset {
     this.checkLeaderEpoch(currentLeaderEpoch);
+    if (this.roleNow === "leader" && this.followerOps > 0) {
+      // The term has not started (startTerm): the epoch cache still ends where the old leader
+      // said. The caller retries after its backoff.
+      throw new KafkaError("NOT_LEADER_OR_FOLLOWER", `${this.name()} is finishing its follower writes`);
+    }
     return this.epochEndOffset(epoch);
   }
 

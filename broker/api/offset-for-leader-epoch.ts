@@ -14,7 +14,7 @@
  * `makeLeader`).
  * A partition named more than once is answered once (api/distinct.ts).
  */
-import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
 import type {
   OffsetForLeaderEpochRequestData,
   OffsetForLeaderEpochResponseData,
@@ -64,8 +64,14 @@ export const offsetForLeaderEpoch: ApiHandler<
             return result(p.partition, broker.topics.missingPartitionError(t.topic, p.partition));
           const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
           if (epochError) return result(p.partition, epochError);
-          const found = partition.lastOffsetForLeaderEpoch(p.leaderEpoch);
-          return result(p.partition, null, found.epoch, found.endOffset);
+          try {
+            const found = partition.lastOffsetForLeaderEpoch(p.leaderEpoch);
+            return result(p.partition, null, found.epoch, found.endOffset);
+          } catch (err) {
+            // A leader whose own follower writes are still queued answers NOT_LEADER_OR_FOLLOWER.
+            if (KafkaError.is(err)) return result(p.partition, err.code);
+            throw err;
+          }
         }),
       })),
     };
