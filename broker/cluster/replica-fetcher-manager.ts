@@ -19,6 +19,8 @@ export class ReplicaFetcherManager {
   private readonly fetchers = new Map<string, ReplicaFetcher>();
   /** The fetcher of each followed partition, by partition. */
   private readonly fetcherOf = new Map<string, ReplicaFetcher>();
+  /** Fetchers left empty and stopping; stop() waits for them. */
+  private readonly stopping = new Set<Promise<void>>();
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -76,7 +78,7 @@ export class ReplicaFetcherManager {
       const all = [...this.fetchers.values()];
       this.fetchers.clear();
       this.fetcherOf.clear();
-      await Promise.all(all.map((f) => f.stop()));
+      await Promise.all([...all.map((f) => f.stop()), ...this.stopping]);
     });
   }
 
@@ -85,7 +87,13 @@ export class ReplicaFetcherManager {
     await fetcher.remove(partition);
     if (fetcher.partitions().length > 0) return;
     this.fetchers.delete(fetcherKey(fetcher.leader));
-    await fetcher.stop();
+    // Not awaited here: a fetcher stuck connecting to a paused leader would hold every other
+    // follow behind it. It holds no partition any more, so it writes nothing; stop() awaits it.
+    const stopped: Promise<void> = fetcher
+      .stop()
+      .catch(() => {})
+      .finally(() => this.stopping.delete(stopped));
+    this.stopping.add(stopped);
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {

@@ -454,6 +454,41 @@ describe("the replica fetcher manager", () => {
   });
 });
 
+describe("the replica fetcher manager and a leader that never answers", () => {
+  it("lets go of a fetcher stuck connecting without holding the next follow behind it", async () => {
+    const sockets: net.Socket[] = [];
+    const closedSockets: net.Socket[] = [];
+    const silent = net.createServer((s) => {
+      sockets.push(s);
+      s.on("close", () => closedSockets.push(s));
+      s.on("error", () => {});
+      s.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
+    const { partition: stuck } = await followerPartition();
+    stuck.makeFollower(0, LEADER, 0);
+    // A socket timeout far beyond the test's: waiting for the connect would fail the test.
+    const manager = new ReplicaFetcherManager({ ...SETTINGS, socketTimeoutMs: 600_000 });
+    const port = (silent.address() as net.AddressInfo).port;
+    await manager.follow(stuck, { nodeId: 3, host: "127.0.0.1", port });
+    await waitFor(() => sockets.length === 1, "the fetcher to connect");
+    await manager.unfollow(stuck);
+    // Its connect is still pending (the socket open): unfollow did not wait for it.
+    expect(closedSockets).toHaveLength(0);
+    expect(manager.allFetchers()).toHaveLength(0);
+
+    const leader = leaderPartition();
+    const { partition: follower } = await followerPartition();
+    follower.makeFollower(leader.leaderEpoch, LEADER, leader.partitionEpoch);
+    await manager.follow(follower, endpoint());
+    await produce(batchOf(2, "s"));
+    await caughtUp(leader, follower);
+    for (const s of sockets) s.destroy();
+    await manager.stop();
+  });
+});
+
 describe("the replica fetcher hook (the replica manager's FollowerHook)", () => {
   it("points a follower at its leader's registered endpoint, waits while it has none, and lets go", async () => {
     const leader = leaderPartition();
