@@ -330,11 +330,10 @@ export class ReplicaFetcher {
   }
 
   private async applyEpochs(response: OffsetForLeaderEpochResponseData, asked: Asked[]): Promise<void> {
+    const byName = askedBy(asked, (x) => x.follow.partition.topic);
     for (const t of response.topics) {
       for (const r of t.partitions) {
-        const a = asked.find(
-          (x) => x.follow.partition.topic === t.topic && x.follow.partition.index === r.partition,
-        );
+        const a = byName.get(askedKey(t.topic, r.partition));
         if (!a) continue;
         if (r.errorCode !== 0) {
           this.onPartitionError(a.follow, a.generation, errorName(r.errorCode));
@@ -418,13 +417,10 @@ export class ReplicaFetcher {
   }
 
   private async applyFetch(response: FetchResponseData, asked: Asked[], byId: boolean): Promise<void> {
+    const index = askedBy(asked, (x) => (byId ? (x.follow.topicId ?? "") : x.follow.partition.topic));
     for (const t of response.responses) {
       for (const data of t.partitions) {
-        const a = asked.find(
-          (x) =>
-            x.follow.partition.index === data.partitionIndex &&
-            (byId ? x.follow.topicId === t.topicId : x.follow.partition.topic === t.topic),
-        );
+        const a = index.get(askedKey((byId ? t.topicId : t.topic) ?? "", data.partitionIndex));
         if (!a) continue;
         if (data.errorCode !== 0) {
           await this.onFetchError(a, data);
@@ -549,4 +545,15 @@ function epochRequest(localId: number, asked: Asked[]): OffsetForLeaderEpochRequ
     });
   }
   return { replicaId: localId, topics: [...topics.values()] };
+}
+
+function askedKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/** The partitions asked, by topic (name or id, as `topicOf` gives) and index: answers are matched in O(1). */
+function askedBy(asked: Asked[], topicOf: (a: Asked) => string): Map<string, Asked> {
+  const out = new Map<string, Asked>();
+  for (const a of asked) out.set(askedKey(topicOf(a), a.follow.partition.index), a);
+  return out;
 }
