@@ -109,6 +109,22 @@ async function followerPartition(dir = fs.mkdtempSync(path.join(os.tmpdir(), "sa
   return { partition, dir, close };
 }
 
+/** A peer that accepts and never answers: a connection to it hangs in ApiVersions. */
+async function silentPeer(): Promise<{ sockets: net.Socket[]; closedSockets: net.Socket[]; port: number }> {
+  const sockets: net.Socket[] = [];
+  const closedSockets: net.Socket[] = [];
+  const silent = net.createServer((s) => {
+    sockets.push(s);
+    s.on("close", () => closedSockets.push(s));
+    s.on("error", () => {});
+    // Reads (and drops) what the fetcher sends, so that its end of the connection is seen.
+    s.resume();
+  });
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
+  return { sockets, closedSockets, port: (silent.address() as net.AddressInfo).port };
+}
+
 function endpoint(port = tb.port): LeaderEndpoint {
   return { nodeId: LEADER, host: "127.0.0.1", port };
 }
@@ -383,21 +399,9 @@ describe("the replica fetcher's errors and lifecycle", () => {
   });
 
   it("stops cleanly while connecting (its socket closed) and while a fetch is held", async () => {
-    const sockets: net.Socket[] = [];
-    const closedSockets: net.Socket[] = [];
-    // A peer that accepts and never answers: the connection hangs in ApiVersions.
-    const silent = net.createServer((s) => {
-      sockets.push(s);
-      s.on("close", () => closedSockets.push(s));
-      s.on("error", () => {});
-      // Reads (and drops) what the fetcher sends, so that its end of the connection is seen.
-      s.resume();
-    });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
+    const { sockets, closedSockets, port } = await silentPeer();
     const { partition: follower } = await followerPartition();
     follower.makeFollower(0, LEADER, 0);
-    const port = (silent.address() as net.AddressInfo).port;
     // Its ApiVersions times out after the socket timeout; stop waits for that and closes it.
     const hung = new ReplicaFetcher(endpoint(port), { ...SETTINGS, socketTimeoutMs: 300 });
     hung.add(follower);
@@ -456,21 +460,11 @@ describe("the replica fetcher manager", () => {
 
 describe("the replica fetcher manager and a leader that never answers", () => {
   it("lets go of a fetcher stuck connecting without holding the next follow behind it", async () => {
-    const sockets: net.Socket[] = [];
-    const closedSockets: net.Socket[] = [];
-    const silent = net.createServer((s) => {
-      sockets.push(s);
-      s.on("close", () => closedSockets.push(s));
-      s.on("error", () => {});
-      s.resume();
-    });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
+    const { sockets, closedSockets, port } = await silentPeer();
     const { partition: stuck } = await followerPartition();
     stuck.makeFollower(0, LEADER, 0);
     // A socket timeout far beyond the test's: waiting for the connect would fail the test.
     const manager = new ReplicaFetcherManager({ ...SETTINGS, socketTimeoutMs: 600_000 });
-    const port = (silent.address() as net.AddressInfo).port;
     await manager.follow(stuck, { nodeId: 3, host: "127.0.0.1", port });
     await waitFor(() => sockets.length === 1, "the fetcher to connect");
     await manager.unfollow(stuck);
