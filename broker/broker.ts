@@ -20,7 +20,7 @@ import type { StorageEvents } from "../storage/heal.js";
 import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
 import type { AnyApiHandler } from "./api/types.js";
-import { LocalControllerChannel } from "./cluster/controller-channel.js";
+import { type ControllerChannel, LocalControllerChannel } from "./cluster/controller-channel.js";
 import type { BrokerConfig } from "./config.js";
 import { Controller, controllerOptions } from "./controller/controller.js";
 import { Dispatcher } from "./dispatch.js";
@@ -89,6 +89,8 @@ export class Broker {
     readonly config: BrokerConfig,
     readonly store: ClusterStore,
     readonly controller: Controller,
+    /** How this broker asks the controller for changes (its own, or the elected one's broker). */
+    readonly channel: ControllerChannel,
     readonly logs: LogManager,
     readonly topics: TopicManager,
     readonly groups: GroupCoordinator,
@@ -157,7 +159,19 @@ export class Broker {
       offsets.topicDeleted(name).catch((err) => log.warn({ err, topic: name }, "removing offsets failed"));
     const loaded = await groups.load();
     if (loaded > 0) log.info({ records: loaded, groups: groups.allGroups().length }, "groups loaded");
-    const broker = new Broker(config, store, controller, logs, topics, groups, offsets, log, HANDLERS, lock);
+    const broker = new Broker(
+      config,
+      store,
+      controller,
+      channel,
+      logs,
+      topics,
+      groups,
+      offsets,
+      log,
+      HANDLERS,
+      lock,
+    );
     broker.noteLoaded();
     try {
       await broker.listen();

@@ -4,7 +4,15 @@
  * controller over the network (a later step of issue 13). Either way the answer only says that
  * the store holds the change: the broker's replica manager applies it locally after.
  */
-import type { Controller, CreateTopicRequest } from "../controller/controller.js";
+import type {
+  Controller,
+  CreateTopicRequest,
+  IsrChangeRequest,
+  OngoingReassignment,
+  PartitionResult,
+  ReassignmentRequest,
+} from "../controller/controller.js";
+import type { PartitionRef } from "../controller/election.js";
 import type { TopicState } from "../metadata/cluster.js";
 
 export interface ControllerChannel {
@@ -15,6 +23,19 @@ export interface ControllerChannel {
   createPartitions(name: string, totalCount: number, validateOnly?: boolean): Promise<TopicState>;
   /** Replaces the topic's explicit configs. */
   alterConfigs(name: string, configs: Record<string, string>): Promise<void>;
+  /** AlterPartition: ISR changes asked by partition leaders. */
+  alterPartition(requests: readonly IsrChangeRequest[]): Promise<PartitionResult[]>;
+  /** ElectLeaders (null: every partition that needs one). */
+  electLeaders(
+    type: "PREFERRED" | "UNCLEAN",
+    partitions: readonly PartitionRef[] | null,
+  ): Promise<PartitionResult[]>;
+  /** AlterPartitionReassignments (replicas null cancels). */
+  alterReassignments(requests: readonly ReassignmentRequest[]): Promise<PartitionResult[]>;
+  /** ListPartitionReassignments (null: all). */
+  listReassignments(partitions: readonly PartitionRef[] | null): Promise<OngoingReassignment[]>;
+  /** ControlledShutdown: the partitions `nodeId` still leads after the controller moved what it could. */
+  controlledShutdown(nodeId: number, brokerEpoch: number): Promise<PartitionRef[]>;
 }
 
 /** The channel to a controller in this process. */
@@ -35,5 +56,28 @@ export class LocalControllerChannel implements ControllerChannel {
 
   alterConfigs(name: string, configs: Record<string, string>): Promise<void> {
     return this.controller.alterConfigs(name, configs);
+  }
+
+  alterPartition(requests: readonly IsrChangeRequest[]): Promise<PartitionResult[]> {
+    return this.controller.alterPartition(requests);
+  }
+
+  electLeaders(
+    type: "PREFERRED" | "UNCLEAN",
+    partitions: readonly PartitionRef[] | null,
+  ): Promise<PartitionResult[]> {
+    return this.controller.electLeaders(type, partitions);
+  }
+
+  alterReassignments(requests: readonly ReassignmentRequest[]): Promise<PartitionResult[]> {
+    return this.controller.alterReassignments(requests);
+  }
+
+  async listReassignments(partitions: readonly PartitionRef[] | null): Promise<OngoingReassignment[]> {
+    return this.controller.listReassignments(partitions);
+  }
+
+  controlledShutdown(nodeId: number, brokerEpoch: number): Promise<PartitionRef[]> {
+    return this.controller.controlledShutdown(nodeId, brokerEpoch);
   }
 }
