@@ -102,6 +102,18 @@ export class TestCluster {
     await b.stop();
   }
 
+  /**
+   * Stops broker `nodeId` without controlled shutdown: its registration goes at once and the
+   * controller moves its leaderships as after a crash (its data is flushed, as a clean stop does).
+   */
+  async crashNode(nodeId: number): Promise<void> {
+    const node = this.nodes.get(nodeId);
+    const b = node?.broker;
+    if (!node || !b) return;
+    node.broker = null;
+    await b.stop({ controlledShutdown: false });
+  }
+
   /** Waits until every running broker's store lists `n` live brokers and names a controller. */
   async waitForBrokers(n: number): Promise<void> {
     await waitFor(
