@@ -94,7 +94,12 @@ describe("forwarded to the controller's broker", () => {
 
   it("validateOnly creates nothing and answers the topic's shape", async () => {
     const channel = channelOn(tb.broker.store);
-    const sketch = await channel.createTopic({ name: "dry", partitions: 3, replicationFactor: 1, validateOnly: true });
+    const sketch = await channel.createTopic({
+      name: "dry",
+      partitions: 3,
+      replicationFactor: 1,
+      validateOnly: true,
+    });
     expect(sketch.partitions).toHaveLength(3);
     expect(sketch.partitions[0].replicas).toHaveLength(1);
     expect(tb.broker.store.topic("dry")).toBeUndefined();
