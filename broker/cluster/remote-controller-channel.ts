@@ -359,7 +359,7 @@ export class ClusterControllerChannel implements ControllerChannel {
     for (const g of groupRefs(group)) {
       const id = this.store.topic(g.topic)?.id;
       if (id) sent.push({ id, items: g.items });
-      else for (const r of g.items) unknown.push(failed(r, new KafkaError("UNKNOWN_TOPIC_OR_PARTITION")));
+      else for (const r of g.items) unknown.push(failed(r, unknownHere(r)));
     }
     if (sent.length === 0) return unknown;
     const r = await conn.send(
@@ -678,4 +678,8 @@ function sketchTopic(
     ),
     configs: Object.assign(Object.create(null), request.configs ?? {}),
   };
+}
+
+function unknownHere(ref: PartitionRef): KafkaError {
+  return new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `this broker's view holds no topic ${ref.topic}`);
 }
