@@ -8,7 +8,8 @@
  *   3. BrokerEpoch given (not -1) and not the sender's live registration's -> STALE_BROKER_EPOCH
  *      (these three are the top-level error, with no topics, as Kafka);
  *   4. per partition: a topic id (v2+) the store does not know -> UNKNOWN_TOPIC_ID, a name (v0-1)
- *      or partition it does not hold -> UNKNOWN_TOPIC_OR_PARTITION;
+ *      or partition it does not hold -> UNKNOWN_TOPIC_OR_PARTITION; LeaderRecoveryState (v1+)
+ *      other than 0 -> INVALID_REQUEST (samsa never elects a leader that must recover);
  *   5. the controller's compare-and-set (controller/isr.ts `applyIsrChange`: STALE_BROKER_EPOCH,
  *      NOT_CONTROLLER for a request newer than its view, FENCED_LEADER_EPOCH,
  *      NOT_LEADER_OR_FOLLOWER, INVALID_UPDATE_VERSION, INVALID_REQUEST, INELIGIBLE_REPLICA).
@@ -70,6 +71,28 @@ function topicName(broker: Broker, t: AlterPartitionRequestTopicData, version: n
   return broker.store.topic(name) ? name : new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `no topic ${name}`);
 }
 
+/**
+ * The topic's name (null when unknown) and, per partition, the error refusing it before the
+ * controller is asked: the topic's, or a LeaderRecoveryState other than RECOVERED (0), which
+ * samsa never sets (INVALID_REQUEST).
+ */
+function refusalsOf(
+  broker: Broker,
+  t: AlterPartitionRequestTopicData,
+  version: number,
+): { name: string | null; partitions: (KafkaError | null)[] } {
+  const name = topicName(broker, t, version);
+  if (name instanceof KafkaError) return { name: null, partitions: t.partitions.map(() => name) };
+  const recovering = (state: number) =>
+    new KafkaError("INVALID_REQUEST", `LeaderRecoveryState ${state}: only 0 (RECOVERED) is kept`);
+  return {
+    name,
+    partitions: t.partitions.map((p) =>
+      (p.leaderRecoveryState ?? 0) !== 0 ? recovering(p.leaderRecoveryState ?? 0) : null,
+    ),
+  };
+}
+
 export const alterPartition: ApiHandler<AlterPartitionRequestData, AlterPartitionResponseData> = {
   apiKey: 56,
   name: "AlterPartition",
@@ -80,12 +103,12 @@ export const alterPartition: ApiHandler<AlterPartitionRequestData, AlterPartitio
     if (!isController(broker)) return refused("NOT_CONTROLLER");
     if (request.brokerEpoch !== -1 && broker.store.broker(request.brokerId)?.epoch !== request.brokerEpoch)
       return refused("STALE_BROKER_EPOCH");
-    const names = request.topics.map((t) => topicName(broker, t, ctx.apiVersion));
+    const refusals = request.topics.map((t) => refusalsOf(broker, t, ctx.apiVersion));
     const asked: IsrChangeRequest[] = [];
     request.topics.forEach((t, i) => {
-      const topic = names[i];
-      if (topic instanceof KafkaError) return;
-      for (const p of t.partitions)
+      t.partitions.forEach((p, j) => {
+        const topic = refusals[i].name;
+        if (topic === null || refusals[i].partitions[j]) return;
         asked.push({
           topic,
           partition: p.partitionIndex,
@@ -98,6 +121,7 @@ export const alterPartition: ApiHandler<AlterPartitionRequestData, AlterPartitio
             ? { newIsrWithEpochs: p.newIsrWithEpochs ?? [] }
             : { newIsr: p.newIsr ?? [] }),
         });
+      });
     });
     let results: PartitionResult[];
     try {
@@ -109,16 +133,13 @@ export const alterPartition: ApiHandler<AlterPartitionRequestData, AlterPartitio
     return {
       throttleTimeMs: 0,
       errorCode: 0,
-      topics: request.topics.map((t, i) => {
-        const topic = names[i];
-        return {
-          topicName: t.topicName,
-          topicId: t.topicId,
-          partitions: t.partitions.map((p) =>
-            answer(p.partitionIndex, topic instanceof KafkaError ? topic : results[next++]),
-          ),
-        };
-      }),
+      topics: request.topics.map((t, i) => ({
+        topicName: t.topicName,
+        topicId: t.topicId,
+        partitions: t.partitions.map((p, j) =>
+          answer(p.partitionIndex, refusals[i].partitions[j] ?? results[next++]),
+        ),
+      })),
     };
   },
 };

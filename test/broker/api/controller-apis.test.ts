@@ -231,7 +231,7 @@ describe("AlterPartition", () => {
       expect(r.topics[1].partitions[0].errorCode).toBe(code("UNKNOWN_TOPIC_ID"));
     });
 
-    it("v0-v1 name topics; an old partition epoch is INVALID_UPDATE_VERSION", async () => {
+    it("v0-v1 name topics; an old partition epoch is INVALID_UPDATE_VERSION, a recovering leader INVALID_REQUEST", async () => {
       const p = tb.broker.store.topic("t")?.partitions[1];
       if (!p) throw new Error("no t-1");
       const r = await conn.send(56, 1, {
@@ -254,6 +254,13 @@ describe("AlterPartition", () => {
                 partitionEpoch: p.partitionEpoch - 1,
               },
               { partitionIndex: 4, leaderEpoch: 0, newIsr: [NODE], partitionEpoch: 0 },
+              {
+                partitionIndex: 0,
+                leaderEpoch: p.leaderEpoch,
+                newIsr: [NODE],
+                leaderRecoveryState: 1,
+                partitionEpoch: p.partitionEpoch,
+              },
             ],
           },
           {
@@ -263,7 +270,7 @@ describe("AlterPartition", () => {
         ],
       });
       expect(r.topics.map((t) => t.partitions.map((x) => x.errorCode))).toEqual([
-        [0, code("INVALID_UPDATE_VERSION"), code("UNKNOWN_TOPIC_OR_PARTITION")],
+        [0, code("INVALID_UPDATE_VERSION"), code("UNKNOWN_TOPIC_OR_PARTITION"), code("INVALID_REQUEST")],
         [code("UNKNOWN_TOPIC_OR_PARTITION")],
       ]);
     });
