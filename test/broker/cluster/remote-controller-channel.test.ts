@@ -11,6 +11,7 @@ import { ClusterControllerChannel } from "../../../broker/cluster/remote-control
 import { Controller } from "../../../broker/controller/controller.js";
 import type { BrokerSession, ClusterStore } from "../../../broker/metadata/cluster.js";
 import { MemoryClusterStore } from "../../../broker/metadata/memory-store.js";
+import { Connection } from "../../../client/connection.js";
 import { KafkaError } from "../../../protocol/errors.js";
 import { startTestBroker, type TestBroker } from "../../helpers/broker.js";
 import { trustInterBroker } from "../../helpers/inter-broker.js";
@@ -188,6 +189,51 @@ describe("forwarded to the controller's broker", () => {
     const topic = await channel.createTopic({ name: "local", partitions: 1, replicationFactor: 1 });
     expect(topic.name).toBe("local");
     expect(clientIds).toEqual([]);
+  });
+});
+
+describe("a broker whose channel forwards", () => {
+  it("answers ListPartitionReassignments and ElectLeaders with what the controller's broker answers", async () => {
+    const other = await startTestBroker({ "node.id": THIS_NODE });
+    cleanups.push(() => other.stop());
+    const store = new MemoryClusterStore();
+    cleanups.push(() => store.close());
+    const session = await store.register({
+      nodeId: CONTROLLER_NODE,
+      host: "127.0.0.1",
+      port: tb.port,
+      rack: null,
+      httpPort: null,
+    });
+    cleanups.push(() => session.close());
+    const term = await store.campaign(CONTROLLER_NODE);
+    cleanups.push(() => term.resign());
+    const original = other.broker.channel;
+    Object.defineProperty(other.broker, "channel", { value: channelOn(store), configurable: true });
+    cleanups.push(async () => {
+      Object.defineProperty(other.broker, "channel", { value: original, configurable: true });
+    });
+    const ongoing = {
+      topic: "far",
+      partition: 3,
+      replicas: [1, 4],
+      addingReplicas: [4],
+      removingReplicas: [],
+    };
+    const spy = vi.spyOn(tb.broker.controller, "listReassignments").mockReturnValue([ongoing]);
+    cleanups.push(async () => spy.mockRestore());
+
+    const conn = await Connection.connect(`127.0.0.1:${other.port}`);
+    cleanups.push(() => conn.close());
+    const listed = await conn.send(46, 0, { timeoutMs: 10_000, topics: null });
+    expect(listed.topics).toEqual([
+      {
+        name: "far",
+        partitions: [{ partitionIndex: 3, replicas: [1, 4], addingReplicas: [4], removingReplicas: [] }],
+      },
+    ]);
+    const elected = await conn.send(43, 2, { electionType: 0, topicPartitions: null, timeoutMs: 10_000 });
+    expect(elected).toMatchObject({ errorCode: 0, replicaElectionResults: [] });
   });
 });
 
