@@ -22,6 +22,7 @@ import { HANDLERS } from "./api/index.js";
 import type { AnyApiHandler } from "./api/types.js";
 import { type ControllerChannel, LocalControllerChannel } from "./cluster/controller-channel.js";
 import { IsrUpdater } from "./cluster/isr-updater.js";
+import { ClusterControllerChannel } from "./cluster/remote-controller-channel.js";
 import { replicaFetcherSettings } from "./cluster/replica-fetcher.js";
 import { ReplicaFetcherHook } from "./cluster/replica-fetcher-hook.js";
 import { ReplicaFetcherManager } from "./cluster/replica-fetcher-manager.js";
@@ -152,7 +153,9 @@ export class Broker {
       events: storageEvents(log),
     });
     const controller = new Controller(store, config.nodeId, { ...controllerOptions(config), logger: log });
-    const channel = new LocalControllerChannel(controller);
+    const channel = clustered(config)
+      ? new ClusterControllerChannel({ store, nodeId: config.nodeId, controller, logger: log })
+      : new LocalControllerChannel(controller);
     const topics = new TopicManager(config, store, logs, sfs, channel, log);
     const replication = clustered(config) ? startReplication(config, store, topics, channel, log) : null;
     await topics.loadAll();
@@ -376,6 +379,8 @@ export class Broker {
     this.groups.stop();
     this.offsets.stop();
     await Promise.all([this.kafkaServer?.close(), this.http?.close()]);
+    // Calls to a remote controller still waiting end now (an ISR proposal retried, say).
+    if (this.channel instanceof ClusterControllerChannel) await this.channel.close();
     await this.replication?.stop();
     await withTimeout(this.controller.stop(), CONTROLLER_STOP_TIMEOUT_MS, () =>
       this.log.warn("the controller's queued work did not end in time; stopping without it"),
