@@ -868,7 +868,10 @@ export class GroupCoordinator {
     group.syncTimer = null;
     for (const t of group.pendingMembers.values()) clearTimeout(t);
     group.pendingMembers.clear();
-    for (const m of group.members.values()) if (m.sessionTimer) clearTimeout(m.sessionTimer);
+    for (const m of group.members.values()) {
+      if (m.sessionTimer) clearTimeout(m.sessionTimer);
+      m.sessionTimer = null;
+    }
   }
 
   /**
