@@ -11,6 +11,9 @@
  * - commits wait for every in-sync replica: a follower that never fetches makes the commit time
  *   out (COORDINATOR_NOT_AVAILABLE) and nothing is visible to OffsetFetch; one that fetches lets
  *   it through.
+ * And at the protocol level, on an in-process broker: every group API's answer for a group whose
+ * partition this broker resigned (NOT_COORDINATOR) and while it loads again
+ * (COORDINATOR_LOAD_IN_PROGRESS), ListGroups listing only loaded groups.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -27,9 +30,22 @@ import { offsetKey, offsetsPartitionFor, offsetValue } from "../../broker/group/
 import { MemoryClusterStore } from "../../broker/metadata/memory-store.js";
 import type { Partition } from "../../broker/partition.js";
 import { TopicManager } from "../../broker/topics.js";
+import type { Message } from "../../protocol/codec.js";
 import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { NodeFs } from "../../storage/fs.js";
 import { LogManager } from "../../storage/log-manager.js";
+import { startTestBroker } from "../helpers/broker.js";
+import {
+  API,
+  committedOf,
+  heartbeatRequest,
+  joinGroupRequest,
+  offsetCommitRequest,
+  offsetFetchGroupsRequest,
+  offsetFetchRequest,
+  syncGroupRequest,
+} from "../helpers/group-requests.js";
+import { TestClient } from "../helpers/kafka-client.js";
 import { waitFor, within } from "../helpers/wait.js";
 
 const LOCAL = 1;
@@ -188,8 +204,8 @@ async function everyAnswer(s: Setup, groupId: string): Promise<Record<string, st
  * Holds every load of an offsets partition after it has read the log and before the coordinator
  * installs what it read: `read` resolves once a load is held, `release` lets it go on.
  */
-function holdLoads(s: Setup): { read: Promise<void>; release: () => void } {
-  const topic = s.groups.offsetsTopic;
+function holdLoads(groups: GroupCoordinator): { read: Promise<void>; release: () => void } {
+  const topic = groups.offsetsTopic;
   const load = topic.loadPartition.bind(topic);
   let release!: () => void;
   let reached!: () => void;
@@ -264,7 +280,7 @@ describe("the group coordinator follows __consumer_offsets leadership", () => {
     s.groups.resign(0);
     expect(fetched(s, id)).toBe(-1);
 
-    const held = holdLoads(s);
+    const held = holdLoads(s.groups);
     const electing = s.groups.elect(0, epoch);
     expect(s.groups.isLoading()).toBe(true);
     await within(held.read, "the load's read");
@@ -286,7 +302,7 @@ describe("the group coordinator follows __consumer_offsets leadership", () => {
     s.groups.resign(0);
 
     // The resignation comes after the load has read the log, before it installs what it read.
-    const held = holdLoads(s);
+    const held = holdLoads(s.groups);
     const overtaken = s.groups.elect(0, epoch);
     await within(held.read, "the load's read");
     s.groups.resign(0);
@@ -382,3 +398,95 @@ async function commitConfirmed(s: Setup, partition: Partition, groupId: string, 
   await partition.fetchForFollower(OTHER, partition.logEndOffset, -1, { maxBytes: 1024 });
   return within(committing, "the confirmed commit's answer");
 }
+
+/** The error code of each group API, at the versions named, for `groupId` (one member "m"). */
+async function wireAnswers(c: TestClient, groupId: string): Promise<Record<string, number>> {
+  const first = (r: Message, list: string, field = "errorCode") => (r[list] as Message[])[0][field] as number;
+  const commitV8 = await c.request(
+    API.OFFSET_COMMIT,
+    8,
+    offsetCommitRequest(groupId, { t: [{ partition: 0, offset: 9 }] }),
+  );
+  const fetchV1 = await c.request(API.OFFSET_FETCH, 1, offsetFetchRequest(groupId, { t: [0] }));
+  const deleted = await c.request(API.DELETE_GROUPS, 2, { groupsNames: [groupId] });
+  return {
+    join: (await c.request(API.JOIN_GROUP, 5, joinGroupRequest(groupId))).errorCode,
+    sync: (await c.request(API.SYNC_GROUP, 3, syncGroupRequest(groupId, 1, "m"))).errorCode,
+    heartbeat: (await c.request(API.HEARTBEAT, 3, heartbeatRequest(groupId, 1, "m"))).errorCode,
+    leaveV0: (await c.request(API.LEAVE_GROUP, 0, { groupId, memberId: "m" })).errorCode,
+    leaveV3: (
+      await c.request(API.LEAVE_GROUP, 3, { groupId, members: [{ memberId: "m", groupInstanceId: null }] })
+    ).errorCode,
+    commit: first(commitV8.topics[0] as Message, "partitions"),
+    fetchV1: first(fetchV1.topics[0] as Message, "partitions"),
+    fetchV7: (await c.request(API.OFFSET_FETCH, 7, offsetFetchRequest(groupId, { t: [0] }))).errorCode,
+    fetchV8: first(
+      await c.request(API.OFFSET_FETCH, 8, offsetFetchGroupsRequest({ [groupId]: null })),
+      "groups",
+    ),
+    describe: first(
+      await c.request(API.DESCRIBE_GROUPS, 5, { groups: [groupId], includeAuthorizedOperations: false }),
+      "groups",
+    ),
+    deleteGroups: first(deleted, "results"),
+    offsetDelete: (
+      await c.request(API.OFFSET_DELETE, 0, {
+        groupId,
+        topics: [{ name: "t", partitions: [{ partitionIndex: 0 }] }],
+      })
+    ).errorCode,
+  };
+}
+
+function everyWire(code: number): Record<string, number> {
+  const apis = ["join", "sync", "heartbeat", "leaveV0", "leaveV3", "commit", "fetchV1", "fetchV7", "fetchV8"];
+  return Object.fromEntries([...apis, "describe", "deleteGroups", "offsetDelete"].map((a) => [a, code]));
+}
+
+describe("the group APIs follow the coordinator's ownership", () => {
+  it("answer NOT_COORDINATOR after a resignation and COORDINATOR_LOAD_IN_PROGRESS while loading", async () => {
+    const b = await startTestBroker({ "offsets.topic.num.partitions": 1, "log.level": "warn" });
+    const c = await TestClient.connect(b.port);
+    try {
+      const created = await c.request(19, 7, {
+        topics: [{ name: "t", numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+        timeoutMs: 10_000,
+        validateOnly: false,
+      });
+      expect((created.topics as Message[])[0].errorCode).toBe(0);
+      const commitV8 = await c.request(
+        API.OFFSET_COMMIT,
+        8,
+        offsetCommitRequest("g", { t: [{ partition: 0, offset: 5 }] }),
+      );
+      expect(((commitV8.topics as Message[])[0].partitions as Message[])[0].errorCode).toBe(0);
+      const groups = b.broker.groups;
+      const epoch = b.broker.topics.partition(OFFSETS_TOPIC, 0)?.leaderEpoch ?? -1;
+      const listed = async () => {
+        const r = await c.request(API.LIST_GROUPS, 4, { statesFilter: [] });
+        return { errorCode: r.errorCode, groups: (r.groups as Message[]).map((g) => g.groupId) };
+      };
+      expect(await listed()).toEqual({ errorCode: 0, groups: ["g"] });
+
+      groups.resign(0);
+      expect(await wireAnswers(c, "g")).toEqual(everyWire(16));
+      expect(await listed()).toEqual({ errorCode: 0, groups: [] });
+
+      const held = holdLoads(groups);
+      const electing = groups.elect(0, epoch);
+      await within(held.read, "the load's read");
+      expect(await wireAnswers(c, "g")).toEqual(everyWire(14));
+      expect(await listed()).toEqual({ errorCode: 14, groups: [] });
+      held.release();
+      await electing;
+
+      expect(await listed()).toEqual({ errorCode: 0, groups: ["g"] });
+      const fetched = await c.request(API.OFFSET_FETCH, 7, offsetFetchRequest("g", { t: [0] }));
+      expect(fetched.errorCode).toBe(0);
+      expect(committedOf(fetched.topics as Message[])).toEqual({ t: { 0: 5 } });
+    } finally {
+      c.close();
+      await b.stop();
+    }
+  });
+});
