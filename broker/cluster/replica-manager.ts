@@ -15,6 +15,9 @@
  * - `sync(topic)` resolves once an application that began after the call has finished (or
  *   rejects with its error): a caller that changed the store through the controller waits with
  *   it until the change is applied locally.
+ * - The leadership listener is told, after the role is applied, of every new term (led, or
+ *   followed at a new leader or epoch) and of every removal, in the order applied; so by the time
+ *   `sync` resolves, the group coordinator has elected or resigned accordingly.
  */
 import type { Logger } from "pino";
 import type { LogConfig } from "../../storage/config.js";

@@ -294,10 +294,13 @@ export class GroupOffsets {
   async topicDeleted(topic: string): Promise<void> {
     const ofTopic = (group: Group) =>
       [...group.offsets.keys()].filter((k) => group.offsets.get(k)?.topic === topic);
+    const held = (group: Group) => this.coordinator.group(group.id) === group;
     for (const group of this.coordinator.allGroups()) {
       if (ofTopic(group).length === 0) continue;
       // Commits in flight land first, so that their offsets of the topic are removed too.
       await Promise.allSettled([...group.pendingCommits]);
+      // Unloaded meanwhile (a resignation): this broker no longer writes for it.
+      if (!held(group)) continue;
       await this.removeOffsets(group, ofTopic(group));
     }
   }
