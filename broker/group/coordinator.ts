@@ -297,11 +297,16 @@ export class GroupCoordinator {
     if (!this.offsetsTopic.exists()) {
       // The first group request: the offsets topic is created, then the join is decided.
       return this.coordinatorErrorCreating(req.groupId).then((refused) =>
-        refused ? joinError(refused, req.memberId) : this.join(req),
+        refused ? joinError(refused, req.memberId) : this.joinServed(req),
       );
     }
     const refused = this.coordinatorError(req.groupId);
     if (refused) return Promise.resolve(joinError(refused, req.memberId));
+    return this.joinServed(req);
+  }
+
+  /** A join of a group this broker serves: the request's own checks, then the join itself. */
+  private joinServed(req: JoinRequest): Promise<JoinResult> {
     const { groupMinSessionTimeoutMs: min, groupMaxSessionTimeoutMs: max } = this.config;
     if (req.sessionTimeoutMs < min || req.sessionTimeoutMs > max) {
       return Promise.resolve(joinError("INVALID_SESSION_TIMEOUT", req.memberId));
