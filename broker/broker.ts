@@ -1,6 +1,7 @@
 /**
  * A samsa broker: the cluster store, the partition logs, the controller, the topics and their
- * replica manager, the group coordinator (groups and offsets reloaded from __consumer_offsets),
+ * replica manager, the group coordinator (the groups and offsets of the __consumer_offsets
+ * partitions led here, loaded as the replica manager makes this broker their leader),
  * and the listeners that lead into the API handlers. `Broker.start` locks the data directory
  * (storage/dir-lock.ts: one live process per directory), opens the embedded cluster store
  * (`<data dir>/samsa-metadata.json`, a version 1 file migrated), applies it to the local replicas,
@@ -158,13 +159,16 @@ export class Broker {
       : new LocalControllerChannel(controller);
     const topics = new TopicManager(config, store, logs, sfs, channel, log);
     const replication = clustered(config) ? startReplication(config, store, topics, channel, log) : null;
-    await topics.loadAll();
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
+    // The coordinator serves the groups of the __consumer_offsets partitions led here.
+    topics.replicas.onLeadership = (topic, partition, leading, epoch) =>
+      groups.onLeadership(topic, partition, leading, epoch);
+    await topics.loadAll();
+    await groups.loading();
+    if (groups.allGroups().length > 0) log.info({ groups: groups.allGroups().length }, "groups loaded");
     const offsets = new GroupOffsets(groups, topics, config, log);
     topics.onDeleted = (name) =>
       offsets.topicDeleted(name).catch((err) => log.warn({ err, topic: name }, "removing offsets failed"));
-    const loaded = await groups.load();
-    if (loaded > 0) log.info({ records: loaded, groups: groups.allGroups().length }, "groups loaded");
     const broker = new Broker(
       config,
       store,

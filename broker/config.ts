@@ -86,6 +86,11 @@ export interface BrokerConfig {
   offsetsRetentionMinutes: number;
   /** offsets.retention.check.interval.ms */
   offsetsRetentionCheckIntervalMs: number;
+  /**
+   * offsets.commit.timeout.ms: how long a write to `__consumer_offsets` (a commit, group metadata)
+   * waits for every in-sync replica before it is answered COORDINATOR_NOT_AVAILABLE.
+   */
+  offsetsCommitTimeoutMs: number;
   /** offset.metadata.max.bytes: the largest metadata string of a commit. */
   offsetMetadataMaxBytes: number;
   /** group.min.session.timeout.ms / group.max.session.timeout.ms: the session timeouts allowed. */
@@ -319,6 +324,13 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     min: 1,
     max: MAX_TIMER_MS,
     doc: "how often expired offsets are removed",
+  },
+  "offsets.commit.timeout.ms": {
+    field: "offsetsCommitTimeoutMs",
+    kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
+    doc: "how long a write to __consumer_offsets waits for the in-sync replicas",
   },
   "offset.metadata.max.bytes": {
     field: "offsetMetadataMaxBytes",
@@ -663,6 +675,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     offsetsTopicSegmentBytes: 100 * 1024 * 1024,
     offsetsRetentionMinutes: 7 * 24 * 60,
     offsetsRetentionCheckIntervalMs: 10 * 60_000,
+    offsetsCommitTimeoutMs: 5000,
     offsetMetadataMaxBytes: 4096,
     groupMinSessionTimeoutMs: 6000,
     groupMaxSessionTimeoutMs: 30 * 60_000,
