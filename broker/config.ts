@@ -151,7 +151,7 @@ export interface BrokerConfig {
   replicaFetchBackoffMs: number;
   /** replica.socket.timeout.ms: a follower's request timeout (above replica.fetch.wait.max.ms). */
   replicaSocketTimeoutMs: number;
-  /** offsets.topic.replication.factor: replicas of `__consumer_offsets` (the embedded store: 1). */
+  /** offsets.topic.replication.factor: replicas of `__consumer_offsets` (at most the brokers registered when it is created). */
   offsetsTopicReplicationFactor: number;
   /** controlled.shutdown.enable: hand leaderships to in-sync followers before stopping. */
   controlledShutdownEnable: boolean;
@@ -563,7 +563,7 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     kind: "int",
     min: 1,
     max: INT16_MAX,
-    doc: "replicas of __consumer_offsets (a single broker: 1)",
+    doc: "replicas of __consumer_offsets when it is created (at most the brokers registered then)",
   },
   "controlled.shutdown.enable": {
     field: "controlledShutdownEnable",

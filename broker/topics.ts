@@ -137,6 +137,11 @@ export class TopicManager {
     return this.replicas.start();
   }
 
+  /** Brokers registered now. */
+  liveBrokerCount(): number {
+    return this.store.brokers().length;
+  }
+
   /** Partitions assigned to this broker or being created, as max.broker.partitions counts them. */
   partitionCount(): number {
     const nodeId = this.config.nodeId;

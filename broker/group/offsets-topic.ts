@@ -49,14 +49,23 @@ export class OffsetsTopic {
     return offsetsPartitionFor(groupId, this.partitionCount());
   }
 
-  /** Creates the topic if it does not exist yet (compacted, the broker's offsets settings). */
+  /**
+   * Creates the topic if it does not exist yet (compacted, the broker's offsets settings), with
+   * offsets.topic.replication.factor replicas or as many as there are brokers registered, if
+   * fewer (as Redpanda does; Kafka refuses until enough brokers are up, which a single broker
+   * with the default of 3 never is).
+   */
   ensure(): Promise<void> {
     if (this.topics.record(OFFSETS_TOPIC)) return Promise.resolve();
+    const replicas = Math.max(
+      1,
+      Math.min(this.config.offsetsTopicReplicationFactor, this.topics.liveBrokerCount()),
+    );
     this.creating ??= this.topics
       .create(
         OFFSETS_TOPIC,
         this.config.offsetsTopicPartitions,
-        -1,
+        replicas,
         {
           "cleanup.policy": "compact",
           "segment.bytes": String(this.config.offsetsTopicSegmentBytes),
