@@ -7,7 +7,8 @@
  *    latest epoch (KIP-101/279), then the truncation rule below; a log with records and no epoch
  *    truncates to its high watermark instead (Kafka's fallback);
  * 2. fetches the others from their log end offset with their latest epoch as LastFetchedEpoch
- *    (Fetch v12, or v15 with ReplicaState when every partition has a topic id), and applies each
+ *    (Fetch v15 with ReplicaState, this broker's epoch, when every partition has a topic id; else
+ *    v12, which cannot carry the epoch), and applies each
  *    answer: a diverging epoch -> the truncation rule, and fetching goes on (KIP-320: a second
  *    divergence is found by the next fetch); records -> `appendAsFollower` (an empty log restarted
  *    inside the leader's first batch first restarts at that batch's base, as Kafka's follower
@@ -73,8 +74,11 @@ export interface LeaderEndpoint {
 export interface ReplicaFetcherSettings {
   /** This broker's node id: the replica id it fetches as. */
   localId: number;
-  /** This broker's registration epoch (ReplicaState.ReplicaEpoch, v15+); -1 when unknown. */
-  brokerEpoch?: () => number;
+  /**
+   * This broker's registration epoch, read at each fetch (its session's epoch): sent as
+   * ReplicaState.ReplicaEpoch (Fetch v15+) so the leader can tell a restarted follower (KIP-903).
+   */
+  brokerEpoch: () => number;
   /** replica.fetch.wait.max.ms: how long the leader may hold a fetch that finds too little. */
   waitMaxMs: number;
   /** replica.fetch.min.bytes */
@@ -90,10 +94,10 @@ export interface ReplicaFetcherSettings {
   logger?: Logger;
 }
 
-/** The settings of `config`'s replica.fetch.* keys. */
+/** The settings of `config`'s replica.fetch.* keys, with this broker's epoch and logger. */
 export function replicaFetcherSettings(
   config: BrokerConfig,
-  extra: Pick<ReplicaFetcherSettings, "brokerEpoch" | "logger"> = {},
+  extra: Pick<ReplicaFetcherSettings, "brokerEpoch" | "logger">,
 ): ReplicaFetcherSettings {
   return {
     localId: config.nodeId,
@@ -366,6 +370,10 @@ export class ReplicaFetcher {
   // ---------------------------------------------------------------------------------------------
   // Fetching (KIP-320)
 
+  /**
+   * One Fetch of `follows`: by topic id (v15, with this broker's epoch) when every one has an id,
+   * else by name (v12, without the epoch; see `fetchRequest`), so one request serves them all.
+   */
   private async fetch(conn: Connection, follows: Follow[]): Promise<void> {
     const byId = follows.every((f) => f.topicId !== null);
     const version = byId ? FETCH_VERSION_BY_ID : FETCH_VERSION_BY_NAME;
@@ -399,8 +407,12 @@ export class ReplicaFetcher {
         partitionMaxBytes: s.maxBytes,
       });
     }
+    // Fetch v12 has no field for the broker epoch: ReplicaState exists from v15, and v13+ name
+    // topics only by id, so a fetch by name cannot carry it. The leader then takes the epoch as
+    // unknown (-1) and checks nothing (KIP-903's rule for older followers). Only a partition
+    // whose topic id the store does not know yet makes the fetch by name (see `fetch`).
     const replica = byId
-      ? { replicaState: { replicaId: s.localId, replicaEpoch: s.brokerEpoch?.() ?? -1 } }
+      ? { replicaState: { replicaId: s.localId, replicaEpoch: s.brokerEpoch() } }
       : { replicaId: s.localId };
     return {
       ...replica,

@@ -44,6 +44,8 @@ const FETCH = 1;
 const OFFSET_FOR_LEADER_EPOCH = 23;
 const INIT_PRODUCER_ID = 22;
 const ALL_BYTES = 64 << 20;
+/** The follower's registration epoch, as its session would give it. */
+const FOLLOWER_BROKER_EPOCH = 7;
 
 const SETTINGS: ReplicaFetcherSettings = {
   localId: FOLLOWER,
@@ -54,6 +56,7 @@ const SETTINGS: ReplicaFetcherSettings = {
   responseMaxBytes: 10 << 20,
   backoffMs: 20,
   socketTimeoutMs: 10_000,
+  brokerEpoch: () => FOLLOWER_BROKER_EPOCH,
 };
 
 let tb: TestBroker;
@@ -129,10 +132,14 @@ function endpoint(port = tb.port): LeaderEndpoint {
   return { nodeId: LEADER, host: "127.0.0.1", port };
 }
 
-function startFetcher(follower: Partition, settings: Partial<ReplicaFetcherSettings> = {}): ReplicaFetcher {
+function startFetcher(
+  follower: Partition,
+  settings: Partial<ReplicaFetcherSettings> = {},
+  topicId: string | null = null,
+): ReplicaFetcher {
   const fetcher = new ReplicaFetcher(endpoint(), { ...SETTINGS, ...settings });
   cleanups.push(() => fetcher.stop());
-  fetcher.add(follower);
+  fetcher.add(follower, topicId);
   fetcher.start();
   return fetcher;
 }
@@ -308,6 +315,31 @@ describe("the replica fetcher", () => {
     // that batch's base, then took the leader's log start.
     await waitFor(() => follower.logStartOffset === 6, "the leader's log start");
     expect(await bytes(follower)).toEqual(await bytes(leader));
+  });
+
+  it("names this broker's epoch to the leader when it fetches by topic id (KIP-903), not by name (v12)", async () => {
+    const leader = leaderPartition();
+    const { partition: follower } = await followerPartition();
+    follower.makeFollower(leader.leaderEpoch, LEADER, leader.partitionEpoch);
+    const topicId = tb.broker.store.topic(TOPIC)?.id ?? null;
+    expect(topicId).toMatch(/^[0-9a-f]{32}$/);
+    const byName = startFetcher(follower);
+    await produce(batchOf(2, "by-name"));
+    await caughtUp(leader, follower);
+    expect(leader.followerState(FOLLOWER)?.brokerEpoch).toBe(-1);
+    await byName.stop();
+
+    let epoch = FOLLOWER_BROKER_EPOCH;
+    startFetcher(follower, { brokerEpoch: () => epoch }, topicId);
+    await produce(batchOf(2, "by-id"));
+    await caughtUp(leader, follower);
+    await waitFor(
+      () => leader.followerState(FOLLOWER)?.brokerEpoch === FOLLOWER_BROKER_EPOCH,
+      "the epoch named",
+    );
+    // A new session (the follower re-registered): its next fetch names the new epoch.
+    epoch = FOLLOWER_BROKER_EPOCH + 1;
+    await waitFor(() => leader.followerState(FOLLOWER)?.brokerEpoch === epoch, "the new epoch named");
   });
 
   it("rebuilds idempotent producer state on the follower, so it de-duplicates a retry once it leads", async () => {
