@@ -13,9 +13,12 @@
  *    divergence is found by the next fetch); records -> `appendAsFollower` (an empty log restarted
  *    inside the leader's first batch first restarts at that batch's base, as Kafka's follower
  *    does); the leader's high watermark and log start -> `updateFollowerHighWatermark`,
- *    `updateFollowerLogStartOffset`; OFFSET_OUT_OF_RANGE below the leader's log start
- *    -> `truncateFullyAndStartAt` there (above it, where epochs could not tell: truncate to the
- *    leader's high watermark); FENCED_LEADER_EPOCH -> the partition waits for new metadata (its
+ *    `updateFollowerLogStartOffset`; OFFSET_OUT_OF_RANGE -> the next round asks the leader's log
+ *    end (ListOffsets latest, as a replica) and, unless it is below the fetch offset, its log
+ *    start (earliest), as Kafka's `handleOffsetOutOfRange`: a fetch offset past the leader's end
+ *    (where epochs could not tell) truncates to that end, one below the leader's start
+ *    -> `truncateFullyAndStartAt` there, one in range again is fetched after the backoff;
+ *    FENCED_LEADER_EPOCH -> the partition waits for new metadata (its
  *    epoch is stale until the replica manager re-points it); NOT_LEADER_OR_FOLLOWER and
  *    UNKNOWN_LEADER_EPOCH -> it waits too, and retries after replica.fetch.backoff.ms in case the
  *    leader is the one behind (as Kafka delays such partitions); any other error -> that backoff;
@@ -39,6 +42,11 @@ import { Connection } from "../../client/connection.js";
 import { type ErrorName, errorName, KafkaError } from "../../protocol/errors.js";
 import type { FetchRequestData, FetchResponseData, PartitionData } from "../../protocol/types/fetch.js";
 import type {
+  ListOffsetsRequestData,
+  ListOffsetsResponseData,
+  ListOffsetsTopic,
+} from "../../protocol/types/list-offsets.js";
+import type {
   OffsetForLeaderEpochRequestData,
   OffsetForLeaderEpochResponseData,
   OffsetForLeaderTopic,
@@ -49,6 +57,12 @@ import type { EpochEndOffset, Partition } from "../partition.js";
 
 const FETCH = 1;
 const OFFSET_FOR_LEADER_EPOCH = 23;
+const LIST_OFFSETS = 2;
+/** The first version with CurrentLeaderEpoch (KIP-320), so the leader fences a stale ask. */
+const LIST_OFFSETS_VERSION = 4;
+/** ListOffsets timestamps: the log end (for a replica) and the log start. */
+const LATEST_OFFSET = -1;
+const EARLIEST_OFFSET = -2;
 /** Topics by name, ReplicaId and LastFetchedEpoch (KIP-320). */
 const FETCH_VERSION_BY_NAME = 12;
 /** Topics by id (KIP-516) and ReplicaState (KIP-903's replica epoch). */
@@ -111,7 +125,10 @@ export function replicaFetcherSettings(
   };
 }
 
-/** Where a followed partition is: truncating its log, fetching, or held back (error or stale metadata). */
+/**
+ * Where a followed partition is: truncating its log (also after OFFSET_OUT_OF_RANGE), fetching, or
+ * held back (error or stale metadata).
+ */
 export type FollowPhase = "truncating" | "fetching" | "waiting";
 
 /** One followed partition. */
@@ -122,6 +139,8 @@ interface Follow {
   /** Bumped by every `add`: answers to an earlier one are dropped. */
   generation: number;
   truncating: boolean;
+  /** The leader answered OFFSET_OUT_OF_RANGE: the next round asks its log end and start. */
+  outOfRange: boolean;
   /** Held back until this time (Infinity: until `add` re-points it). */
   retryAtMs: number;
 }
@@ -183,7 +202,7 @@ export class ReplicaFetcher {
     const f = this.follows.get(key(partition));
     if (!f) return undefined;
     if (f.retryAtMs > nowMs) return "waiting";
-    return f.truncating ? "truncating" : "fetching";
+    return f.truncating || f.outOfRange ? "truncating" : "fetching";
   }
 
   /**
@@ -196,6 +215,7 @@ export class ReplicaFetcher {
       topicId,
       generation: this.nextGeneration++,
       truncating: true,
+      outOfRange: false,
       retryAtMs: 0,
     });
     this.wake();
@@ -272,6 +292,11 @@ export class ReplicaFetcher {
     const truncating = ready.filter((f) => f.truncating);
     if (truncating.length > 0) {
       await this.truncate(conn, truncating);
+      return;
+    }
+    const outOfRange = ready.filter((f) => f.outOfRange);
+    if (outOfRange.length > 0) {
+      await this.resetOutOfRange(conn, outOfRange);
       return;
     }
     await this.fetch(conn, ready);
@@ -467,28 +492,113 @@ export class ReplicaFetcher {
 
   private async onFetchError(a: Asked, data: PartitionData): Promise<void> {
     const code = errorName(data.errorCode);
-    const leaderStart = data.logStartOffset ?? -1;
-    if (code !== "OFFSET_OUT_OF_RANGE" || leaderStart < 0) {
-      this.onPartitionError(a.follow, a.generation, code);
+    const f = a.follow;
+    if (code !== "OFFSET_OUT_OF_RANGE") {
+      this.onPartitionError(f, a.generation, code);
       return;
     }
-    await this.applyGuarded(
-      a.follow,
-      a.generation,
-      async () => {
-        const p = a.follow.partition;
-        if (a.fetchOffset < leaderStart) {
+    // The answer's offsets are not the leader's log end: the next round asks for it.
+    if (this.current(f, a.generation) && f.partition.logEndOffset === a.fetchOffset) f.outOfRange = true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // OFFSET_OUT_OF_RANGE (Kafka's AbstractFetcherThread.handleOffsetOutOfRange)
+
+  /**
+   * Asks the leader's log end for `follows`: a fetch offset past it truncates there (under the
+   * leader epoch asked with); the others ask the leader's log start next.
+   */
+  private async resetOutOfRange(conn: Connection, follows: Follow[]): Promise<void> {
+    const asking = follows.map((f) => asked(f, f.partition.logEndOffset));
+    const ends = await this.listOffsets(conn, asking, LATEST_OFFSET);
+    const behind: Asked[] = [];
+    for (const a of asking) {
+      const end = ends.get(a);
+      if (end === undefined) continue;
+      if (end >= a.fetchOffset) {
+        behind.push(a);
+        continue;
+      }
+      this.applying = this.applyGuarded(
+        a.follow,
+        a.generation,
+        async () => {
+          a.follow.outOfRange = false;
+          this.settings.logger?.warn(
+            {
+              topic: a.follow.partition.topic,
+              partition: a.follow.partition.index,
+              from: a.fetchOffset,
+              to: end,
+            },
+            "follower past the leader's log end truncates to it",
+          );
+          await a.follow.partition.truncateTo(end, a.leaderEpoch);
+        },
+        a.fetchOffset,
+      );
+      await this.applying;
+    }
+    if (behind.length > 0) await this.restartAtLeaderStart(conn, behind);
+  }
+
+  /**
+   * Asks the leader's log start for `asking`: a fetch offset below it restarts the log there; one
+   * in range again (the leader moved meanwhile) is fetched after the backoff.
+   */
+  private async restartAtLeaderStart(conn: Connection, asking: Asked[]): Promise<void> {
+    const starts = await this.listOffsets(conn, asking, EARLIEST_OFFSET);
+    for (const a of asking) {
+      const start = starts.get(a);
+      if (start === undefined) continue;
+      const f = a.follow;
+      this.applying = this.applyGuarded(
+        f,
+        a.generation,
+        async () => {
+          f.outOfRange = false;
+          if (start <= a.fetchOffset) {
+            f.retryAtMs = Date.now() + this.settings.backoffMs;
+            return;
+          }
           this.settings.logger?.info(
-            { topic: p.topic, partition: p.index, from: a.fetchOffset, to: leaderStart },
+            { topic: f.partition.topic, partition: f.partition.index, from: a.fetchOffset, to: start },
             "follower behind the leader's log start restarts there",
           );
-          await p.truncateFullyAndStartAt(leaderStart, a.leaderEpoch);
-        } else {
-          await this.truncateTo(a, Math.min(data.highWatermark, p.logEndOffset));
-        }
-      },
-      a.fetchOffset,
-    );
+          await f.partition.truncateFullyAndStartAt(start, a.leaderEpoch);
+        },
+        a.fetchOffset,
+      );
+      await this.applying;
+    }
+  }
+
+  /**
+   * One ListOffsets of `asking` at `timestamp`, as replica `localId` (so latest is the log end):
+   * each partition's offset; a partition refused or left out is held back for the backoff.
+   */
+  private async listOffsets(
+    conn: Connection,
+    asking: Asked[],
+    timestamp: number,
+  ): Promise<Map<Asked, number>> {
+    const request = listOffsetsRequest(this.settings.localId, asking, timestamp);
+    const response: ListOffsetsResponseData = await conn.send(LIST_OFFSETS, LIST_OFFSETS_VERSION, request);
+    const byName = askedBy(asking, (x) => x.follow.partition.topic);
+    const out = new Map<Asked, number>();
+    for (const t of response.topics) {
+      for (const r of t.partitions) {
+        const a = byName.get(askedKey(t.name, r.partitionIndex));
+        if (!a) continue;
+        if (r.errorCode !== 0) this.onPartitionError(a.follow, a.generation, errorName(r.errorCode));
+        else if ((r.offset ?? -1) >= 0) out.set(a, r.offset as number);
+      }
+    }
+    for (const a of asking) {
+      if (!out.has(a) && this.current(a.follow, a.generation) && a.follow.retryAtMs <= Date.now())
+        a.follow.retryAtMs = Date.now() + this.settings.backoffMs;
+    }
+    return out;
   }
 
   /** Holds a partition back after its error (see the file comment). */
@@ -557,6 +667,20 @@ function epochRequest(localId: number, asked: Asked[]): OffsetForLeaderEpochRequ
     });
   }
   return { replicaId: localId, topics: [...topics.values()] };
+}
+
+function listOffsetsRequest(localId: number, asked: Asked[], timestamp: number): ListOffsetsRequestData {
+  const topics = new Map<string, ListOffsetsTopic>();
+  for (const { follow, leaderEpoch } of asked) {
+    const p = follow.partition;
+    let topic = topics.get(p.topic);
+    if (!topic) {
+      topic = { name: p.topic, partitions: [] };
+      topics.set(p.topic, topic);
+    }
+    topic.partitions.push({ partitionIndex: p.index, currentLeaderEpoch: leaderEpoch, timestamp });
+  }
+  return { replicaId: localId, isolationLevel: 0, topics: [...topics.values()] };
 }
 
 function askedKey(topic: string, partition: number): string {

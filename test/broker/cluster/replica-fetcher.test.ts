@@ -43,6 +43,7 @@ const PRODUCE = 0;
 const FETCH = 1;
 const OFFSET_FOR_LEADER_EPOCH = 23;
 const INIT_PRODUCER_ID = 22;
+const LIST_OFFSETS = 2;
 const ALL_BYTES = 64 << 20;
 /** The follower's registration epoch, as its session would give it. */
 const FOLLOWER_BROKER_EPOCH = 7;
@@ -315,6 +316,39 @@ describe("the replica fetcher", () => {
     // that batch's base, then took the leader's log start.
     await waitFor(() => follower.logStartOffset === 6, "the leader's log start");
     expect(await bytes(follower)).toEqual(await bytes(leader));
+  });
+
+  it("truncates a follower past the leader's log end to that end, not to the leader's high watermark", async () => {
+    // The leader holds 5 records above its high watermark (its follower has not fetched them).
+    const leader = leaderPartition([LEADER, FOLLOWER]);
+    await produce(batchOf(5, "leader"));
+    expect([leader.logEndOffset, leader.highWatermark]).toEqual([5, 0]);
+    // A follower with 8 records and no epochs (so no epoch tells where they diverge): its fetch at
+    // 8 is out of range.
+    const { partition: follower } = await followerPartition();
+    follower.makeFollower(leader.leaderEpoch, LEADER, leader.partitionEpoch);
+    await follower.appendAsFollower(
+      encodeRecordBatch(
+        Array.from({ length: 8 }, (_, i) => ({ value: Buffer.from(`own${i}`) })),
+        { baseOffset: 0, partitionLeaderEpoch: -1 },
+      ),
+    );
+    follower.updateFollowerHighWatermark(8);
+    const cuts: number[] = [];
+    const truncateTo = follower.truncateTo.bind(follower);
+    follower.truncateTo = (offset, epoch) => {
+      cuts.push(offset);
+      return truncateTo(offset, epoch);
+    };
+    const lists = countRequests(LIST_OFFSETS);
+    startFetcher(follower);
+    await waitFor(
+      () => follower.logEndOffset === 5 && leader.highWatermark === 5,
+      "the follower at the leader's end",
+    );
+    // Cut to the leader's log end (5), never below it to its high watermark (0).
+    expect(Math.min(...cuts)).toBe(5);
+    expect(lists()).toBeGreaterThan(0);
   });
 
   it("names this broker's epoch to the leader when it fetches by topic id (KIP-903), not by name (v12)", async () => {
