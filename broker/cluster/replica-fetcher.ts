@@ -10,7 +10,7 @@
  *    (Fetch v15 with ReplicaState, this broker's epoch, when every partition has a topic id; else
  *    v12, which cannot carry the epoch), and applies each
  *    answer: a diverging epoch -> the truncation rule, and fetching goes on (KIP-320: a second
- *    divergence is found by the next fetch); records -> `appendAsFollower` (an empty log restarted
+ *    divergence is found by the next fetch; one that changes nothing waits the backoff); records -> `appendAsFollower` (an empty log restarted
  *    inside the leader's first batch first restarts at that batch's base, as Kafka's follower
  *    does); the leader's high watermark and log start -> `updateFollowerHighWatermark`,
  *    `updateFollowerLogStartOffset`; OFFSET_OUT_OF_RANGE -> the next round asks the leader's log
@@ -473,7 +473,17 @@ export class ReplicaFetcher {
     const p = a.follow.partition;
     const diverging = data.divergingEpoch;
     if (diverging && diverging.epoch >= 0) {
+      const [end, epoch] = [p.logEndOffset, p.latestEpoch];
       await this.truncateTo(a, truncationOffset(diverging, p));
+      // A divergence that changed nothing would come back at once (the leader does not hold a
+      // diverged fetch): the partition waits the backoff, as after an error.
+      if (p.logEndOffset === end && p.latestEpoch === epoch) {
+        this.settings.logger?.debug(
+          { topic: p.topic, partition: p.index, leader: this.leader.nodeId, diverging },
+          "the leader's divergence changed nothing; backing off",
+        );
+        this.backOff(a.follow, a.generation);
+      }
       return;
     }
     const records = data.records;
@@ -558,7 +568,7 @@ export class ReplicaFetcher {
         async () => {
           f.outOfRange = false;
           if (start <= a.fetchOffset) {
-            f.retryAtMs = Date.now() + this.settings.backoffMs;
+            this.backOff(f, a.generation);
             return;
           }
           this.settings.logger?.info(
@@ -595,8 +605,7 @@ export class ReplicaFetcher {
       }
     }
     for (const a of asking) {
-      if (!out.has(a) && this.current(a.follow, a.generation) && a.follow.retryAtMs <= Date.now())
-        a.follow.retryAtMs = Date.now() + this.settings.backoffMs;
+      if (!out.has(a) && a.follow.retryAtMs <= Date.now()) this.backOff(a.follow, a.generation);
     }
     return out;
   }
@@ -610,6 +619,11 @@ export class ReplicaFetcher {
       { topic: f.partition.topic, partition: f.partition.index, leader: this.leader.nodeId, code },
       "replica fetch of a partition failed",
     );
+  }
+
+  /** Holds `f` back for replica.fetch.backoff.ms, if it is still followed under `generation`. */
+  private backOff(f: Follow, generation: number): void {
+    if (this.current(f, generation)) f.retryAtMs = Date.now() + this.settings.backoffMs;
   }
 
   /** Whether `f` is still followed under `generation` (no `add` or `remove` since). */
@@ -632,9 +646,7 @@ export class ReplicaFetcher {
     const p = f.partition;
     if (!this.current(f, generation)) return;
     if (fetchOffset !== undefined && p.logEndOffset !== fetchOffset) return;
-    const backOff = () => {
-      if (this.current(f, generation)) f.retryAtMs = Date.now() + this.settings.backoffMs;
-    };
+    const backOff = () => this.backOff(f, generation);
     if (p.role !== "follower" || p.leader !== this.leader.nodeId) {
       backOff();
       return;

@@ -351,6 +351,35 @@ describe("the replica fetcher", () => {
     expect(lists()).toBeGreaterThan(0);
   });
 
+  it("backs off after a divergence that changes nothing, instead of fetching again at once", async () => {
+    const leader = leaderPartition();
+    const { partition: follower } = await followerPartition();
+    follower.makeFollower(leader.leaderEpoch, LEADER, leader.partitionEpoch);
+    const fetcher = startFetcher(follower, { backoffMs: 3_600_000 });
+    await produce(batchOf(4, "a"));
+    await caughtUp(leader, follower);
+    // A leader that names a divergence at its own epoch and log end: the follower's log already
+    // ends there, so truncating changes nothing, and the same answer would come back at once.
+    const fetches = countRequests(FETCH);
+    const fetchForFollower = leader.fetchForFollower.bind(leader);
+    leader.fetchForFollower = async (...args) => {
+      const got = await fetchForFollower(...args);
+      return {
+        ...got,
+        records: Buffer.alloc(0),
+        divergingEpoch: { epoch: leader.leaderEpoch, endOffset: 4 },
+      };
+    };
+    cleanups.push(async () => {
+      leader.fetchForFollower = fetchForFollower;
+    });
+    // The fetch held by the leader when it changed (counted already) or the next one diverges.
+    const before = fetches();
+    await waitFor(() => fetcher.phase(follower) === "waiting", "the fetcher backing off");
+    expect(fetches() - before).toBeLessThanOrEqual(1);
+    expect(follower.logEndOffset).toBe(4);
+  });
+
   it("names this broker's epoch to the leader when it fetches by topic id (KIP-903), not by name (v12)", async () => {
     const leader = leaderPartition();
     const { partition: follower } = await followerPartition();
