@@ -8,18 +8,18 @@
  *    truncates to its high watermark instead (Kafka's fallback);
  * 2. fetches the others from their log end offset with their latest epoch as LastFetchedEpoch
  *    (Fetch v15 with ReplicaState, this broker's epoch, when every partition has a topic id; else
- *    v12, which cannot carry the epoch), and applies each
- *    answer: a diverging epoch -> the truncation rule, and fetching goes on (KIP-320: a second
- *    divergence is found by the next fetch; one that changes nothing waits the backoff); records -> `appendAsFollower` (an empty log restarted
- *    inside the leader's first batch first restarts at that batch's base, as Kafka's follower
- *    does); the leader's high watermark and log start -> `updateFollowerHighWatermark`,
- *    `updateFollowerLogStartOffset`; OFFSET_OUT_OF_RANGE -> the next round asks the leader's log
- *    end (ListOffsets latest, as a replica) and, unless it is below the fetch offset, its log
- *    start (earliest), as Kafka's `handleOffsetOutOfRange`: a fetch offset past the leader's end
- *    (where epochs could not tell) truncates to that end, one below the leader's start
- *    -> `truncateFullyAndStartAt` there, one in range again is fetched after the backoff;
- *    FENCED_LEADER_EPOCH -> the partition waits for new metadata (its
- *    epoch is stale until the replica manager re-points it); NOT_LEADER_OR_FOLLOWER and
+ *    v12, which cannot carry the epoch), and applies each answer: a diverging epoch -> the
+ *    truncation rule, and fetching goes on (KIP-320: a second divergence is found by the next
+ *    fetch; one that changes nothing waits replica.fetch.backoff.ms); records ->
+ *    `appendAsFollower` (an empty log restarted inside the leader's first batch first restarts at
+ *    that batch's base, as Kafka's follower does); the leader's high watermark and log start ->
+ *    `updateFollowerHighWatermark`, `updateFollowerLogStartOffset`; OFFSET_OUT_OF_RANGE -> the
+ *    next round asks the leader's log end (ListOffsets latest, as a replica) and, unless it is
+ *    below the fetch offset, its log start (earliest), as Kafka's `handleOffsetOutOfRange`: a
+ *    fetch offset past the leader's end (where epochs could not tell) truncates to that end, one
+ *    below the leader's start -> `truncateFullyAndStartAt` there, one in range again is fetched
+ *    after the backoff; FENCED_LEADER_EPOCH -> the partition waits for new metadata (its epoch is
+ *    stale until the replica manager re-points it); NOT_LEADER_OR_FOLLOWER and
  *    UNKNOWN_LEADER_EPOCH -> it waits too, and retries after replica.fetch.backoff.ms in case the
  *    leader is the one behind (as Kafka delays such partitions); any other error -> that backoff;
  * 3. on a lost connection or a failed request: closes it, waits replica.fetch.backoff.ms, reconnects.
