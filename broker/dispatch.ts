@@ -81,6 +81,9 @@ export interface Connection {
   interBroker?: boolean;
 }
 
+/** A "drop" request fault's outcome: the handler ran, its answer is lost with the connection. */
+const RESPONSE_DROPPED: DispatchResult = { kind: "close", reason: "request fault (test): response dropped" };
+
 export class Dispatcher {
   /** Request bytes held by every Kafka connection (TCP and WebSocket): queued.max.request.bytes. */
   readonly requestBudget: ByteBudget;
@@ -148,15 +151,18 @@ export class Dispatcher {
       responseBytes: conn.responseBytes,
       interBroker: conn.interBroker ?? false,
     };
-    if ((await this.faults.apply(ctx)) === "close") return { kind: "close", reason: "request fault (test)" };
+    const fault = await this.faults.apply(ctx);
+    if (fault === "close") return { kind: "close", reason: "request fault (test)" };
     let response: Message | null;
     try {
       response = await handler.handle(this.broker, request, ctx);
     } catch (err) {
       const code = KafkaError.is(err) ? err.code : "UNKNOWN_SERVER_ERROR";
       if (!KafkaError.is(err)) this.log.error({ err, api: handler.name }, "handler failed");
+      if (fault === "drop") return RESPONSE_DROPPED;
       return this.errorResponse(api, apiKey, apiVersion, correlationId, code);
     }
+    if (fault === "drop") return RESPONSE_DROPPED;
     if (response === null) return { kind: "none" };
     const encoded = this.encode(api, apiKey, apiVersion, correlationId, response);
     return this.bounded(encoded, frame, conn);

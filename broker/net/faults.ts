@@ -1,9 +1,10 @@
 /**
- * Request faults for tests: delay, hold or cut requests by API key before their handler runs
- * (docs/decisions/0024). Replication and failover are judged by what happens when a follower's
- * fetch or a leader's AlterPartition arrives late or never; these faults make such moments
- * happen on purpose, inside one process, without touching the network. Network namespaces
- * (issue 14's chaos tests) cut whole links; this cuts single APIs.
+ * Request faults for tests: delay, hold or cut requests by API key before their handler runs, or
+ * lose a response after it ran (docs/decisions/0024). Replication and failover are judged by what
+ * happens when a follower's fetch or a leader's AlterPartition arrives late or never, or a
+ * producer's acknowledgement is lost; these faults make such moments happen on purpose, inside
+ * one process, without touching the network. Network namespaces (issue 14's chaos tests) cut
+ * whole links; this cuts single APIs.
  *
  * Faults apply to Kafka frames (TCP and WebSocket), not to the HTTP routes. With no fault set,
  * `apply` is one map lookup.
@@ -16,7 +17,12 @@ export type FaultAction =
   /** Hold the request unanswered until the fault is removed, then run it (a paused peer). */
   | "hold"
   /** Close the connection without running the handler (a cut link). */
-  | "close";
+  | "close"
+  /**
+   * Run the handler, then close the connection instead of answering (a response lost on its way
+   * back: the request took effect, the caller cannot know it and retries).
+   */
+  | "drop";
 
 export interface RequestFault {
   apiKey: number;
@@ -32,8 +38,11 @@ export interface RequestFault {
   times?: number;
 }
 
-/** What the dispatcher does after `apply`: go on with the handler, or close the connection. */
-export type FaultOutcome = "run" | "close";
+/**
+ * What the dispatcher does after `apply`: go on with the handler, close the connection, or run the
+ * handler and close the connection in place of its answer.
+ */
+export type FaultOutcome = "run" | "close" | "drop";
 
 interface ActiveFault {
   fault: RequestFault;
@@ -91,7 +100,7 @@ export class RequestFaults {
     active.left -= 1;
     if (active.left <= 0) this.detach(active);
     const { action, delayMs = 0 } = active.fault;
-    if (action === "close") return "close";
+    if (action === "close" || action === "drop") return action;
     if (action === "hold") await active.removed;
     else await new Promise((resolve) => setTimeout(resolve, delayMs));
     return "run";

@@ -1,12 +1,14 @@
 /**
- * Request faults (broker/net/faults.ts): delay, hold and close requests by API key, for one
- * caller's requests or all; other APIs and callers unaffected.
+ * Request faults (broker/net/faults.ts): delay, hold and close requests by API key, or drop the
+ * answer of one that ran, for one caller's requests or all; other APIs and callers unaffected.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { encodeRecordBatch } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { TestClient } from "../helpers/kafka-client.js";
 import { waitFor } from "../helpers/wait.js";
 
+const PRODUCE = 0;
 const METADATA = 3;
 const API_VERSIONS = 18;
 
@@ -74,5 +76,28 @@ describe("request faults", () => {
     faults.clear();
     faults.add({ apiKey: METADATA, action: "close", match: (ctx) => ctx.interBroker });
     expect((await metadata(bystander)).brokers).toHaveLength(1);
+  });
+
+  it("drops the answer of a request it ran: the produce is appended, the connection closed", async () => {
+    const faults = tb.broker.dispatcher.faults;
+    await tb.broker.topics.create("dropped", 1, 1, {});
+    faults.add({ apiKey: PRODUCE, action: "drop", times: 1 });
+    const produce = (c: TestClient) =>
+      c.request(PRODUCE, 9, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [
+          {
+            name: "dropped",
+            partitionData: [{ index: 0, records: encodeRecordBatch([{ value: Buffer.from("x") }]) }],
+          },
+        ],
+      });
+    await expect(produce(await client())).rejects.toThrow(/closed/);
+    expect(tb.broker.topics.partition("dropped", 0)?.logEndOffset).toBe(1);
+    // times: 1 -> the next one is answered, after the first.
+    const r = await produce(await client());
+    expect(r.responses[0].partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: 1 });
   });
 });
