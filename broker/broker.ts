@@ -479,6 +479,10 @@ function startReplication(
     lagTimeMaxMs: config.replicaLagTimeMaxMs,
     retryMs: config.replicaFetchBackoffMs,
     brokerEpoch,
+    isrEligible: (id, epoch) => {
+      const r = store.broker(id);
+      return r !== undefined && !r.shuttingDown && (epoch === -1 || r.epoch === epoch);
+    },
     logger: log,
   });
   return {

@@ -23,6 +23,14 @@ export interface IsrUpdaterOptions {
   retryMs: number;
   /** This broker's registration epoch now (AlterPartition's BrokerEpoch; -1 unknown). */
   brokerEpoch: () => number;
+  /**
+   * Whether broker `brokerId`, whose fetches named `brokerEpoch` (-1 unknown), may join an ISR
+   * now: registered under that epoch and not shutting down, as the controller will check (Kafka's
+   * isReplicaIsrEligible, KIP-841 and KIP-903). Without it a follower that stopped while caught
+   * up is proposed again and again, and each proposal in flight holds the high watermark at its
+   * log end (the maximal ISR). Default: every caught-up follower may.
+   */
+  isrEligible?: (brokerId: number, brokerEpoch: number) => boolean;
   logger?: Logger;
 }
 
@@ -87,7 +95,11 @@ export class IsrUpdater {
 
   private propose(partition: Partition, nowMs: number): IsrProposal | null {
     if (partition.role !== "leader" || partition.isrProposal) return null;
-    const { shrink, expand } = partition.isrChangesNeeded(nowMs, this.options.lagTimeMaxMs);
+    const { shrink, expand: caughtUp } = partition.isrChangesNeeded(nowMs, this.options.lagTimeMaxMs);
+    const eligible = this.options.isrEligible;
+    const expand = eligible
+      ? caughtUp.filter((id) => eligible(id, partition.followerState(id)?.brokerEpoch ?? -1))
+      : caughtUp;
     if (shrink.length === 0 && expand.length === 0) return null;
     const out = new Set(shrink);
     const newIsr = [...partition.isr.filter((id) => !out.has(id)), ...expand];
