@@ -3,8 +3,12 @@
  * waited for until every partition has a leader and a full ISR, and who leads what.
  */
 import { Admin } from "../../../client/index.js";
+import { KafkaError } from "../../../protocol/errors.js";
 import type { TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
+
+/** CreateTopics attempts while the controller moves. */
+const CREATE_ATTEMPTS = 5;
 
 /** Every partition on all three brokers; acks=all needs two of them (survives one loss). */
 export const REPLICATED = { replicationFactor: 3, configs: { "min.insync.replicas": "2" } };
@@ -20,7 +24,18 @@ export async function createReplicatedTopic(
 ): Promise<number[]> {
   const admin = new Admin({ brokers: cluster.bootstrap() });
   try {
-    await admin.createTopics([{ name: topic, partitions, ...REPLICATED }]);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.createTopics([{ name: topic, partitions, ...REPLICATED }]);
+        break;
+      } catch (err) {
+        // The admin client asks the controller it last learned of; on a loaded machine a short
+        // lease can move the controller in between (NOT_CONTROLLER: nothing was created).
+        if (!KafkaError.is(err) || err.code !== "NOT_CONTROLLER" || attempt >= CREATE_ATTEMPTS) throw err;
+        admin.cluster.invalidate();
+        await admin.cluster.refresh([]);
+      }
+    }
   } finally {
     await admin.close();
   }
