@@ -1,8 +1,8 @@
 /**
  * The samsa client's idempotent producer (acks=all) sending a numbered stream to a partition of a
- * three-broker cluster whose brokers stop without controlled shutdown: the leader's answer to one
- * produce is dropped after the append (a request fault), every later produce to it is cut, and
- * then it stops; its leadership moves only once its registration is gone. The producer retries
+ * three-broker cluster: the leader's answer to one produce is dropped after the append (a request
+ * fault), every later produce to it is cut, and then it stops without controlled shutdown
+ * (`crashNode`); its leadership moves once its registration is gone. The producer retries
  * the same batch to the new leader, which already holds it as a follower copied it: the batch
  * must be recognised (its original offsets answered) and the stream read back with no duplicate
  * and no gap.
@@ -21,7 +21,7 @@ let cluster: TestCluster;
 let leader: number;
 
 beforeAll(async () => {
-  cluster = await TestCluster.start(3, { "controlled.shutdown.enable": false });
+  cluster = await TestCluster.start(3);
   [leader] = await createReplicatedTopic(cluster, TOPIC, 1);
 }, 120_000);
 
@@ -82,7 +82,7 @@ it("a retry across an unclean leader change is recognised by the new leader: no 
       `every replica at log end ${end}`,
     );
 
-    await cluster.stopNode(leader);
+    await cluster.crashNode(leader);
     const next = await cluster.leaderOf(TOPIC, 0);
     expect(next.config.nodeId).not.toBe(leader);
 

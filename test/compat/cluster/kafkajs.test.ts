@@ -6,25 +6,30 @@
  * sending, its retries re-routing on NOT_LEADER_OR_FOLLOWER, and a second group reads every
  * acknowledged record back.
  *
- * Each broker leads one of the three partitions (placement spreads leaders; CreateTopics with a
- * manual assignment serves a single broker only), so the bootstrap broker leads one too: the
- * other two partitions are reached through the metadata it gives.
+ * The topic is created by KafkaJS's admin with a manual assignment in which broker 3, the
+ * bootstrap, is never the preferred leader: every partition is reached through the metadata it
+ * gives.
  */
 import { type Consumer, Kafka, logLevel, type Producer } from "kafkajs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
-import { createReplicatedTopic } from "./helpers.js";
+import { MIN_INSYNC, waitForReplicated } from "./helpers.js";
 
 const TOPIC = "kjs-rf3";
 const PARTITIONS = 3;
 const PER_PARTITION = 100;
+/** The only bootstrap broker, last in every replica list: it leads nothing. */
+const VIA = 3;
+const ASSIGNMENT = [
+  [1, 2, 3],
+  [2, 1, 3],
+  [1, 2, 3],
+];
 
 let cluster: TestCluster;
 let leaders: number[];
 let kafka: Kafka;
-/** The bootstrap broker: not the controller, so the one stopped below can be neither. */
-let via: number;
 const producers: Producer[] = [];
 /** What the first test acknowledged, as `partition:value` (read again by the second). */
 const firstAcked: string[] = [];
@@ -32,16 +37,31 @@ const consumers: Consumer[] = [];
 
 beforeAll(async () => {
   cluster = await TestCluster.start(3, { "group.initial.rebalance.delay.ms": 0 });
-  leaders = await createReplicatedTopic(cluster, TOPIC, PARTITIONS);
-  via = [1, 2, 3].find((id) => id !== cluster.broker(1).store.controller()?.nodeId) ?? 1;
   kafka = new Kafka({
     clientId: "samsa-cluster-compat",
-    brokers: [`127.0.0.1:${cluster.broker(via).kafkaPort}`],
+    brokers: [`127.0.0.1:${cluster.broker(VIA).kafkaPort}`],
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3000,
     requestTimeout: 10_000,
     retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 },
   });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const created = await admin.createTopics({
+      topics: [
+        {
+          topic: TOPIC,
+          replicaAssignment: ASSIGNMENT.map((replicas, partition) => ({ partition, replicas })),
+          configEntries: Object.entries(MIN_INSYNC).map(([name, value]) => ({ name, value })),
+        },
+      ],
+    });
+    if (!created) throw new Error(`${TOPIC} was not created`);
+  } finally {
+    await admin.disconnect();
+  }
+  leaders = await waitForReplicated(cluster, TOPIC, PARTITIONS);
 }, 120_000);
 
 afterAll(async () => {
@@ -90,6 +110,7 @@ async function readByGroup(groupId: string, done: (seen: string[]) => boolean): 
 const valueIn = (record: string) => record.split(":")[2];
 
 it("acks -1 writes to every partition are read back exactly once by a group, through one bootstrap broker", async () => {
+  expect(leaders).toEqual(ASSIGNMENT.map((replicas) => replicas[0]));
   const p = await producer();
   const sent: string[] = [];
   for (let partition = 0; partition < PARTITIONS; partition++) {
@@ -111,9 +132,9 @@ it("acks -1 writes to every partition are read back exactly once by a group, thr
 }, 120_000);
 
 it("keeps producing through a leader's controlled shutdown and reads every acknowledged record back", async () => {
-  const victim = leaders.find((leader) => leader !== via);
-  if (victim === undefined) throw new Error("every partition is led by the bootstrap broker");
-  const moved = leaders.indexOf(victim);
+  // Broker 1 leads partitions 0 and 2: both move to in-sync followers.
+  const victim = leaders[0];
+  const moved = 0;
   const p = await producer();
   const acked: string[] = [];
   let stopping = false;
