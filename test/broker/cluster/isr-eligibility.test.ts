@@ -14,7 +14,7 @@ const TOPIC = "eligible";
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await TestCluster.start(3, { "controlled.shutdown.enable": false });
+  cluster = await TestCluster.start(3);
 }, 60_000);
 
 afterAll(async () => {
@@ -38,7 +38,7 @@ it("does not propose a stopped follower back into the ISR, and acks=all goes on 
   }
   const stopped = [1, 2, 3].find((id) => id !== leader && id !== controller) ?? -1;
 
-  await cluster.stopNode(stopped);
+  await cluster.crashNode(stopped);
   const led = cluster.broker(leader).topics.partition(TOPIC, partition);
   if (!led) throw new Error("no partition");
   await waitFor(
