@@ -1,7 +1,8 @@
 /**
  * A cluster for tests: one etcd (test/helpers/etcd.ts) and `n` in-process brokers joined to it
  * (node ids 1..n, free ports, temporary data directories), with timings short enough for tests:
- * leases of about 1.5 s, ISR lag of 1 s, follower long polls of 100 ms. A broker can be stopped
+ * sessions of 4 s (leases of 5 s: shorter ones expire on a loaded 2-core machine whose event
+ * loops stall), ISR lag of 1 s, follower long polls of 100 ms. A broker can be stopped
  * (controlled shutdown), crashed (stopped without it: its lease left to expire) and started again
  * on its data directory.
  */
@@ -15,8 +16,8 @@ import { TestEtcd } from "./etcd.js";
 import { waitFor } from "./wait.js";
 
 export const CLUSTER_TEST_FLAGS: Record<string, unknown> = {
-  "broker.session.timeout.ms": 1500,
-  "broker.heartbeat.interval.ms": 200,
+  "broker.session.timeout.ms": 4000,
+  "broker.heartbeat.interval.ms": 300,
   "etcd.request.timeout.ms": 1000,
   "replica.lag.time.max.ms": 1000,
   "replica.fetch.wait.max.ms": 100,
