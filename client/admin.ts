@@ -1,6 +1,7 @@
 /**
  * Admin: topics, partitions, configs, offsets and consumer groups (each group request goes to
- * the group's coordinator). Each call answers with plain objects and throws
+ * the group's coordinator); leader elections and partition reassignments (to any broker, which
+ * forwards them to the controller). Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
 import type { Message } from "../protocol/codec.js";
@@ -79,6 +80,36 @@ export interface TopicOutcome {
   error: KafkaError | null;
 }
 
+/** Kafka's election types: the first live in-sync replica of the assignment, or any live replica. */
+export type ElectionType = "preferred" | "unclean";
+const ELECTION_TYPES: Record<ElectionType, number> = { preferred: 0, unclean: 1 };
+
+/** What happened to one partition of a request: `error` is null on success. */
+export interface PartitionOutcome {
+  topic: string;
+  partition: number;
+  error: KafkaError | null;
+}
+
+/** A partition's new replica list, or null to cancel the reassignment in progress. */
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  replicas: number[] | null;
+}
+
+/** A reassignment in progress (KIP-455): the full replica list and the replicas on their way. */
+export interface OngoingReassignment {
+  topic: string;
+  partition: number;
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+}
+
+/** The time the controller is given to answer an election or a reassignment. */
+const CONTROLLER_TIMEOUT_MS = 30_000;
+
 /** The same error as `Cluster.check` throws, kept as a value. */
 function outcome(name: string, code: number, what: string, message?: string | null): TopicOutcome {
   if (code === 0) return { name, error: null };
@@ -94,6 +125,37 @@ function throwFirst(outcomes: TopicOutcome[]): void {
 function checkNames(names: unknown, what: string): void {
   checkArray(names, what);
   for (const [i, n] of names.entries()) checkName(n, `${what}[${i}]`);
+}
+
+/** Throws INVALID_ARGUMENT unless `partitions` is an array of { topic, partition >= 0 }. */
+function checkPartitions(partitions: unknown, what: string): asserts partitions is TopicPartition[] {
+  checkArray(partitions, what);
+  for (const [i, p] of partitions.entries()) {
+    if (typeof p !== "object" || p === null)
+      throw invalid(`${what}[${i}] must be { topic, partition }, got ${describe(p)}`);
+    const tp = p as Record<string, unknown>;
+    checkName(tp.topic, `${what}[${i}].topic`);
+    checkInteger(tp.partition, `${what}[${i}].partition`);
+  }
+}
+
+/** Partitions grouped by topic, in the shape of the requests' topic lists. */
+function byTopic(partitions: TopicPartition[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) out.set(topic, [...(out.get(topic) ?? []), partition]);
+  return out;
+}
+
+/** A reassignment: a partition and a non-empty list of distinct broker ids, or null (cancel). */
+function checkReassignment(r: unknown, where: string): void {
+  checkPartitions([r], where);
+  const replicas = (r as Record<string, unknown>).replicas;
+  if (replicas === null) return;
+  checkArray(replicas, `${where}.replicas`);
+  if (replicas.length === 0) throw invalid(`${where}.replicas must not be empty (null cancels)`);
+  for (const [i, id] of replicas.entries()) checkInteger(id, `${where}.replicas[${i}]`);
+  if (new Set(replicas).size !== replicas.length)
+    throw invalid(`${where}.replicas must be distinct, got [${replicas.join(",")}]`);
 }
 
 /** A NewTopic: a name; partitions and replication factor -1 (the broker's default) or >= 1. */
@@ -472,6 +534,118 @@ export class Admin {
       for (const p of t.partitions)
         Cluster.check(p.errorCode, `delete offset of ${t.name}-${p.partitionIndex} for group ${groupId}`);
     }
+  }
+
+  /**
+   * Runs `what` on any broker (it forwards controller requests to the controller); retriable
+   * errors, top-level ones included (NOT_CONTROLLER while the controller moves), are retried.
+   */
+  private viaAnyBroker<T>(what: (conn: Connection) => Promise<T>): Promise<T> {
+    return withRetry(async () => what(await this.cluster.anyConnection()), this.cluster.retry);
+  }
+
+  /**
+   * Elects leaders (ElectLeaders, KIP-460): `preferred` moves leadership back to the first
+   * replica of each assignment where it is in sync; `unclean` elects any live replica where no
+   * in-sync one is left, accepting the loss of what only the ISR held. Without `partitions`:
+   * every partition the controller finds needing it. One outcome per partition the controller
+   * answered for; ELECTION_NOT_NEEDED (the leader already is the one asked for) is an outcome
+   * like the others, so that one partition's error hides no other's. A request-level error throws.
+   */
+  async electLeaders(
+    type: ElectionType,
+    partitions: TopicPartition[] | null = null,
+    timeoutMs = CONTROLLER_TIMEOUT_MS,
+  ): Promise<PartitionOutcome[]> {
+    if (!Object.hasOwn(ELECTION_TYPES, type))
+      throw invalid(`election type must be preferred or unclean, got ${describe(type)}`);
+    if (partitions !== null) checkPartitions(partitions, "electLeaders(partitions)");
+    const topicPartitions =
+      partitions === null
+        ? null
+        : [...byTopic(partitions)].map(([topic, ids]) => ({ topic, partitions: ids }));
+    const r = await this.viaAnyBroker(async (conn) => {
+      if (type === "unclean" && conn.versionFor(43) < 1)
+        throw new KafkaError(
+          "UNSUPPORTED_VERSION",
+          "unclean election needs ElectLeaders v1, the broker serves v0",
+        );
+      const r = await conn.request(43, { electionType: ELECTION_TYPES[type], topicPartitions, timeoutMs });
+      Cluster.check(r.errorCode ?? 0, `elect ${type} leaders`);
+      return r;
+    });
+    this.cluster.invalidate();
+    return r.replicaElectionResults.flatMap((t) =>
+      t.partitionResult.map((p) => ({
+        topic: t.topic,
+        partition: p.partitionId,
+        error:
+          p.errorCode === 0
+            ? null
+            : brokerError(p.errorCode, `elect leader of ${t.topic}-${p.partitionId}`, p.errorMessage),
+      })),
+    );
+  }
+
+  /**
+   * Starts (a replica list) or cancels (null) the reassignment of each partition (KIP-455): the
+   * controller adds the new replicas, waits until they are in sync, then drops the old ones.
+   * Resolves once the controller accepted every partition's change; throws the first
+   * partition's error as a KafkaError (NO_REASSIGNMENT_IN_PROGRESS for a cancel of nothing).
+   */
+  async alterPartitionReassignments(
+    requests: PartitionReassignment[],
+    timeoutMs = CONTROLLER_TIMEOUT_MS,
+  ): Promise<void> {
+    checkArray(requests, "alterPartitionReassignments(requests)");
+    for (const [i, r] of requests.entries()) checkReassignment(r, `requests[${i}]`);
+    const topics = new Map<string, { partitionIndex: number; replicas: number[] | null }[]>();
+    for (const r of requests)
+      topics.set(r.topic, [
+        ...(topics.get(r.topic) ?? []),
+        { partitionIndex: r.partition, replicas: r.replicas },
+      ]);
+    const r = await this.viaAnyBroker(async (conn) => {
+      const r = await conn.request(45, {
+        timeoutMs,
+        topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+      });
+      Cluster.check(r.errorCode, "alter partition reassignments", r.errorMessage);
+      return r;
+    });
+    for (const t of r.responses) {
+      for (const p of t.partitions)
+        Cluster.check(p.errorCode, `reassign ${t.name}-${p.partitionIndex}`, p.errorMessage);
+    }
+    for (const name of topics.keys()) this.cluster.invalidate(name);
+  }
+
+  /** Reassignments in progress: of `partitions`, or every one in the cluster. */
+  async listPartitionReassignments(
+    partitions: TopicPartition[] | null = null,
+    timeoutMs = CONTROLLER_TIMEOUT_MS,
+  ): Promise<OngoingReassignment[]> {
+    if (partitions !== null) checkPartitions(partitions, "listPartitionReassignments(partitions)");
+    const topics =
+      partitions === null
+        ? null
+        : [...byTopic(partitions)].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
+    const r = await this.viaAnyBroker(async (conn) => {
+      const r = await conn.request(46, { timeoutMs, topics });
+      Cluster.check(r.errorCode, "list partition reassignments", r.errorMessage);
+      return r;
+    });
+    return r.topics
+      .flatMap((t) =>
+        t.partitions.map((p) => ({
+          topic: t.name,
+          partition: p.partitionIndex,
+          replicas: p.replicas,
+          addingReplicas: p.addingReplicas,
+          removingReplicas: p.removingReplicas,
+        })),
+      )
+      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
   }
 
   async close(): Promise<void> {
