@@ -21,6 +21,10 @@ import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
 import type { AnyApiHandler } from "./api/types.js";
 import { type ControllerChannel, LocalControllerChannel } from "./cluster/controller-channel.js";
+import { IsrUpdater } from "./cluster/isr-updater.js";
+import { replicaFetcherSettings } from "./cluster/replica-fetcher.js";
+import { ReplicaFetcherHook } from "./cluster/replica-fetcher-hook.js";
+import { ReplicaFetcherManager } from "./cluster/replica-fetcher-manager.js";
 import type { BrokerConfig } from "./config.js";
 import { Controller, controllerOptions } from "./controller/controller.js";
 import { Dispatcher } from "./dispatch.js";
@@ -28,8 +32,10 @@ import { GroupCoordinator } from "./group/coordinator.js";
 import { GroupOffsets } from "./group/offsets.js";
 import { OffsetsTopic } from "./group/offsets-topic.js";
 import { HttpServer } from "./http/server.js";
-import type { BrokerSession, ClusterStore } from "./metadata/cluster.js";
+import type { BrokerInfo, BrokerSession, ClusterStore } from "./metadata/cluster.js";
 import { EmbeddedClusterStore } from "./metadata/embedded-store.js";
+import { LEASE_TTL_MARGIN_MS } from "./metadata/etcd-lease.js";
+import { EtcdClusterStore, etcdStoreOptions } from "./metadata/etcd-store.js";
 import { KafkaServer } from "./net/kafka-server.js";
 import type { Partition } from "./partition.js";
 import { ProducerIdBlocks } from "./producer-ids.js";
@@ -84,6 +90,8 @@ export class Broker {
   private session: BrokerSession | null = null;
   /** Producer ids for InitProducerId, reserved from the store in blocks. */
   readonly producerIdBlocks: ProducerIdBlocks;
+  /** Re-registers after a lost registration (cluster mode). */
+  private reRegistering: Promise<void> | null = null;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -98,19 +106,13 @@ export class Broker {
     readonly log: Logger,
     handlers: AnyApiHandler[],
     private readonly lock: DataDirLock,
+    private readonly replication: Replication | null,
   ) {
     this.dispatcher = new Dispatcher(this, new Map(handlers.map((h) => [h.apiKey, h])), log);
     this.producerIdBlocks = new ProducerIdBlocks(store);
   }
 
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
-    if (config.cluster !== "") {
-      // Issue 13 builds joining a cluster step by step; until a broker can, it must not pretend to.
-      throw new KafkaError(
-        "INVALID_CONFIG",
-        `cluster=${config.cluster}: joining a cluster through etcd is not available yet; leave cluster empty to run a single broker`,
-      );
-    }
     const log = options.logger ?? pino({ level: "silent" });
     const sfs = options.fs ?? new NodeFs();
     // Before anything else: a limit the broker cannot run with is refused, saying how to raise it.
@@ -136,7 +138,7 @@ export class Broker {
     maxOpenFiles: number,
   ): Promise<Broker> {
     configureDecompressor({ memoryBytesMax: config.decompressionMemoryMaxBytes });
-    const store = await EmbeddedClusterStore.open(config.dataDir, { clusterId: config.clusterId, sfs, log });
+    const store = await openStore(config, sfs, log);
     const logs = await LogManager.open({
       dataDir: config.dataDir,
       fs: sfs,
@@ -152,6 +154,7 @@ export class Broker {
     const controller = new Controller(store, config.nodeId, { ...controllerOptions(config), logger: log });
     const channel = new LocalControllerChannel(controller);
     const topics = new TopicManager(config, store, logs, sfs, channel, log);
+    const replication = clustered(config) ? startReplication(config, store, topics, channel, log) : null;
     await topics.loadAll();
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     const offsets = new GroupOffsets(groups, topics, config, log);
@@ -171,6 +174,7 @@ export class Broker {
       log,
       HANDLERS,
       lock,
+      replication,
     );
     broker.noteLoaded();
     try {
@@ -194,24 +198,24 @@ export class Broker {
   }
 
   private async listen(): Promise<void> {
-    const server = new KafkaServer(this.dispatcher, this.config, this.log);
+    const server = new KafkaServer(this.dispatcher, this.config, this.log, clustered(this.config));
     this.kafkaPort = await server.listen(this.config.host, this.config.kafkaPort);
     this.kafkaServer = server;
     this.http = await HttpServer.start(this);
     this.httpPort = this.http.port;
     // Registered before its controller starts: the controller's first pass finds it live and
     // changes no leadership the store already gives it.
-    this.session = await this.store.register({
-      nodeId: this.config.nodeId,
-      host: this.config.advertisedHost,
-      port: this.kafkaPort,
-      rack: null,
-      httpPort: this.httpPort,
-    });
+    await this.register(registrationWaitMs(this.config));
     this.controller.start();
-    await withTimeout(this.controller.elected(), CONTROLLER_ELECTION_TIMEOUT_MS, () => {
-      throw new KafkaError("NOT_CONTROLLER", `node ${this.config.nodeId} was not elected controller in time`);
-    });
+    if (!clustered(this.config)) {
+      await withTimeout(this.controller.elected(), CONTROLLER_ELECTION_TIMEOUT_MS, () => {
+        throw new KafkaError(
+          "NOT_CONTROLLER",
+          `node ${this.config.nodeId} was not elected controller in time`,
+        );
+      });
+    }
+    this.replication?.isr.start();
     this.offsets.start();
     const timer = setInterval(
       () => void this.snapshot().catch((err) => this.log.warn({ err }, "snapshot failed")),
@@ -225,6 +229,106 @@ export class Broker {
     );
     expiry.unref();
     this.timers.push(expiry);
+  }
+
+  /** What this broker registers: its id, advertised Kafka endpoint, rack and HTTP port. */
+  private registration(): BrokerInfo {
+    return {
+      nodeId: this.config.nodeId,
+      host: this.config.advertisedHost,
+      port: this.kafkaPort,
+      rack: this.config.rack === "" ? null : this.config.rack,
+      httpPort: this.httpPort,
+    };
+  }
+
+  /**
+   * Registers this broker, retrying for `waitMs` while its id is still held by a registration of
+   * its previous run (a crash leaves it until the lease expires) or the store is unreachable.
+   */
+  private async register(waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        const session = await this.store.register(this.registration());
+        if (this.stopped) {
+          await session.close().catch(() => undefined);
+          return;
+        }
+        this.session = session;
+        session.onLost(() => this.registrationLost(session));
+        this.log.info({ nodeId: session.nodeId, brokerEpoch: session.epoch }, "broker registered");
+        return;
+      } catch (err) {
+        if (this.stopped || Date.now() >= deadline || !retriableRegistration(err)) throw err;
+        this.log.info({ err }, "registration refused for now; retrying");
+        await sleep(REGISTRATION_RETRY_MS);
+      }
+    }
+  }
+
+  /**
+   * The registration was lost (its lease expired while etcd could not be reached in time): this
+   * broker stops answering acks=0 and acks=1 produce as leader (`mayLead`; acks=all stays safe,
+   * see decision 0030) and registers again, under a new broker epoch, once the store answers.
+   */
+  private registrationLost(session: BrokerSession): void {
+    if (this.stopped || this.session !== session) return;
+    this.log.warn({ brokerEpoch: session.epoch }, "broker registration lost; registering again");
+    this.reRegistering ??= (async () => {
+      while (!this.stopped) {
+        await session.close().catch(() => undefined);
+        try {
+          await this.register(0);
+          return;
+        } catch (err) {
+          this.log.info({ err }, "registering again failed; retrying");
+          await sleep(REGISTRATION_RETRY_MS);
+        }
+      }
+    })().finally(() => {
+      this.reRegistering = null;
+    });
+  }
+
+  /** Whether this broker's registration is live (a lost one must not acknowledge acks=0/1 as leader). */
+  mayLead(): boolean {
+    return this.session?.alive ?? false;
+  }
+
+  /** The ISR updater of a cluster broker (null for a single broker, which has no followers). */
+  get isrUpdater(): IsrUpdater | null {
+    return this.replication?.isr ?? null;
+  }
+
+  /** The replica fetchers of a cluster broker (null for a single broker). */
+  get fetchers(): ReplicaFetcherManager | null {
+    return this.replication?.fetchers ?? null;
+  }
+
+  /**
+   * Controlled shutdown (as Kafka's): marks the registration shutting
+   * down and asks the controller to move this broker's leaderships to in-sync followers, until it
+   * leads nothing that another replica could take or the retries run out.
+   */
+  private async controlledShutdown(): Promise<void> {
+    const session = this.session;
+    if (!session || !clustered(this.config) || !this.config.controlledShutdownEnable) return;
+    await session.markShuttingDown().catch((err) => this.log.warn({ err }, "marking shutting down failed"));
+    for (let attempt = 0; attempt <= this.config.controlledShutdownMaxRetries; attempt++) {
+      try {
+        const remaining = await this.channel.controlledShutdown(this.config.nodeId, session.epoch);
+        if (remaining.length === 0) {
+          this.log.info("controlled shutdown: every leadership moved");
+          return;
+        }
+        this.log.info({ remaining: remaining.length }, "controlled shutdown: leaderships remain");
+      } catch (err) {
+        this.log.info({ err, attempt }, "controlled shutdown attempt failed");
+      }
+      await sleep(this.config.controlledShutdownRetryBackoffMs);
+    }
+    this.log.warn("controlled shutdown did not move every leadership; stopping anyway");
   }
 
   /**
@@ -265,9 +369,11 @@ export class Broker {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     // Members waiting for a rebalance are answered now (NOT_COORDINATOR), not after it.
+    await this.controlledShutdown();
     this.groups.stop();
     this.offsets.stop();
     await Promise.all([this.kafkaServer?.close(), this.http?.close()]);
+    await this.replication?.stop();
     await withTimeout(this.controller.stop(), CONTROLLER_STOP_TIMEOUT_MS, () =>
       this.log.warn("the controller's queued work did not end in time; stopping without it"),
     );
@@ -282,6 +388,97 @@ export class Broker {
     }
     this.log.info("broker stopped");
   }
+}
+
+/** Wait between registration attempts (a previous run's registration still held, etcd away). */
+const REGISTRATION_RETRY_MS = 250;
+
+/** Whether `config` joins a cluster through etcd (else: a single broker on its embedded store). */
+function clustered(config: BrokerConfig): boolean {
+  return config.cluster !== "";
+}
+
+/**
+ * How long start waits to register: a crashed run's registration holds the node id until its
+ * lease expires (broker.session.timeout.ms plus etcd's margin), so a cluster broker waits that
+ * long and more; a single broker's embedded store never holds one.
+ */
+function registrationWaitMs(config: BrokerConfig): number {
+  return clustered(config) ? 2 * config.brokerSessionTimeoutMs + 2 * LEASE_TTL_MARGIN_MS + 5000 : 0;
+}
+
+/** Refusals a later registration attempt may not meet: the id held by a previous run, etcd away. */
+function retriableRegistration(err: unknown): boolean {
+  return (
+    !KafkaError.is(err) || err.code === "DUPLICATE_BROKER_REGISTRATION" || err.code === "REQUEST_TIMED_OUT"
+  );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The cluster's key prefix in etcd (one cluster per etcd for now). */
+export const ETCD_PREFIX = "/samsa/";
+
+/** The embedded store for a single broker, etcd for a cluster broker. */
+async function openStore(config: BrokerConfig, sfs: StorageFs, log: Logger): Promise<ClusterStore> {
+  if (!clustered(config))
+    return EmbeddedClusterStore.open(config.dataDir, { clusterId: config.clusterId, sfs, log });
+  let store: EtcdClusterStore;
+  try {
+    store = await EtcdClusterStore.open({ ...etcdStoreOptions(config, ETCD_PREFIX), logger: log });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    // Nothing of the data directory was read or written: a later start finds it as it was.
+    throw new KafkaError("REQUEST_TIMED_OUT", `cannot reach the cluster's etcd at ${config.cluster}: ${why}`);
+  }
+  if (config.clusterId !== null && config.clusterId !== store.clusterId()) {
+    await store.close();
+    throw new KafkaError(
+      "INCONSISTENT_CLUSTER_ID",
+      `cluster.id=${config.clusterId} but the cluster at ${config.cluster} is ${store.clusterId()}`,
+    );
+  }
+  return store;
+}
+
+/** A cluster broker's replication: fetchers for the partitions it follows, ISR changes for those it leads. */
+interface Replication {
+  fetchers: ReplicaFetcherManager;
+  hook: ReplicaFetcherHook;
+  isr: IsrUpdater;
+  stop(): Promise<void>;
+}
+
+function startReplication(
+  config: BrokerConfig,
+  store: ClusterStore,
+  topics: TopicManager,
+  channel: ControllerChannel,
+  log: Logger,
+): Replication {
+  const brokerEpoch = () => store.broker(config.nodeId)?.epoch ?? -1;
+  const fetchers = new ReplicaFetcherManager(replicaFetcherSettings(config, { brokerEpoch, logger: log }));
+  const hook = new ReplicaFetcherHook(fetchers, store, log);
+  topics.replicas.followers = hook;
+  const isr = new IsrUpdater(() => topics.allPartitions(), channel, {
+    nodeId: config.nodeId,
+    lagTimeMaxMs: config.replicaLagTimeMaxMs,
+    retryMs: config.replicaFetchBackoffMs,
+    brokerEpoch,
+    logger: log,
+  });
+  return {
+    fetchers,
+    hook,
+    isr,
+    async stop() {
+      await isr.stop();
+      hook.close();
+      await fetchers.stop();
+    },
+  };
 }
 
 /** Waits for `work`, or `ms` and then `onTimeout` (whose throw rejects). */

@@ -180,7 +180,7 @@ const consumerRead: PartitionRead = async (partition, p, maxBytes, firstWhole, r
  * A follower's read (Partition.fetchForFollower): up to the log end, or where it diverged.
  * `brokerEpoch`: its registration epoch (v15+ ReplicaState.ReplicaEpoch; -1 before, KIP-903).
  */
-function followerRead(replicaId: number, brokerEpoch: number): PartitionRead {
+function followerRead(replicaId: number, brokerEpoch: number, broker: Broker): PartitionRead {
   return async (partition, p, maxBytes, firstWhole, readCommitted) => {
     const base = partitionResult(p.partition, null, readCommitted);
     try {
@@ -192,6 +192,8 @@ function followerRead(replicaId: number, brokerEpoch: number): PartitionRead {
       });
       base.records = got.records;
       if (got.divergingEpoch) base.divergingEpoch = got.divergingEpoch;
+      // A follower outside the ISR may have caught up: the ISR may grow (Kafka's maybeExpandIsr).
+      if (!partition.isr.includes(replicaId)) broker.isrUpdater?.poke();
     } catch (err) {
       if (!KafkaError.is(err)) throw err;
       base.errorCode = errorCode(err.code);
@@ -305,7 +307,7 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
       );
     }
     const brokerEpoch = request.replicaState?.replicaEpoch ?? -1;
-    const readPartition = replicaId >= 0 ? followerRead(replicaId, brokerEpoch) : consumerRead;
+    const readPartition = replicaId >= 0 ? followerRead(replicaId, brokerEpoch, broker) : consumerRead;
     if (request.sessionId !== 0 || (request.sessionEpoch !== 0 && request.sessionEpoch !== -1)) {
       return answer("FETCH_SESSION_ID_NOT_FOUND", []);
     }

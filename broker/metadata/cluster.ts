@@ -92,6 +92,11 @@ export interface BrokerSession {
   readonly nodeId: number;
   readonly epoch: number;
   /**
+   * Whether the broker may still act on the registration, read from the clock when asked (an etcd
+   * lease is given up by its holder before etcd expires it): false once lost or closed.
+   */
+  readonly alive: boolean;
+  /**
    * Called once if the registration is lost (the etcd lease expired or was revoked while this
    * broker could not renew it). The broker must then stop acting as leader at once.
    */

@@ -693,6 +693,10 @@ class EtcdBrokerSession implements BrokerSession {
     private readonly value: object,
   ) {}
 
+  get alive(): boolean {
+    return this.lease.alive;
+  }
+
   onLost(listener: () => void): void {
     this.lease.onLost(listener);
   }

@@ -113,6 +113,10 @@ class MemoryBrokerSession implements BrokerSession {
     this.end = new SessionEnd(fault);
   }
 
+  get alive(): boolean {
+    return !this.end.ended;
+  }
+
   onLost(listener: () => void): void {
     this.end.onLost(listener);
   }

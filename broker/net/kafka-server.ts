@@ -45,6 +45,8 @@ export class FramedConnection {
     private readonly limits: KafkaServerLimits,
     private readonly log: Logger,
     listener = "kafka",
+    /** The listener's policy: whether its peers may send inter-broker requests. */
+    interBroker = false,
   ) {
     this.pipeline = new RequestPipeline(
       dispatcher,
@@ -63,7 +65,7 @@ export class FramedConnection {
         cork: () => socket.cork(),
         uncork: () => process.nextTick(() => socket.uncork()),
       },
-      { clientHost: socket.remoteAddress ?? "", listener },
+      { clientHost: socket.remoteAddress ?? "", listener, interBroker },
       limits,
       log,
     );
@@ -256,13 +258,26 @@ export class KafkaServer {
     private readonly dispatcher: Dispatcher,
     private readonly limits: KafkaServerLimits,
     private readonly log: Logger,
+    /**
+     * Whether this listener's peers may act as brokers (RequestContext.interBroker). Until
+     * authentication exists a cluster's Kafka listener trusts every peer, as Kafka does without an
+     * authorizer (decision 0030); a single broker trusts none.
+     */
+    private readonly interBroker = false,
   ) {}
 
   /** Listens on host:port (0 for any free port); resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const server = net.createServer((socket) => {
-        const conn = new FramedConnection(socket, this.dispatcher, this.limits, this.log);
+        const conn = new FramedConnection(
+          socket,
+          this.dispatcher,
+          this.limits,
+          this.log,
+          "kafka",
+          this.interBroker,
+        );
         this.connections.add(conn);
         socket.on("close", () => this.connections.delete(conn));
       });

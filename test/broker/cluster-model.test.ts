@@ -14,6 +14,7 @@ import { FileMetadataStore, METADATA_FILE } from "../../broker/metadata/file-sto
 import { errorCode } from "../../protocol/errors.js";
 import { readBatchHeader } from "../../protocol/record-batch.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { freePort } from "../helpers/etcd.js";
 import { TestClient } from "../helpers/kafka-client.js";
 import { batchOf } from "../helpers/records.js";
 import { fetchRequest, produceRequest } from "../helpers/requests.js";
@@ -212,12 +213,16 @@ describe("the single broker on the cluster model", () => {
   });
 });
 
-describe("the cluster config key before a broker can join a cluster", () => {
-  it("refuses to start with cluster set (INVALID_CONFIG), writing nothing", async () => {
+describe("a cluster broker whose etcd cannot be reached", () => {
+  it("fails to start with a clear error, touching no data", async () => {
     const dir = tempDir();
-    await expect(startTestBroker({ cluster: "etcd://127.0.0.1:2379" }, dir)).rejects.toMatchObject({
-      code: "INVALID_CONFIG",
+    const closed = await freePort();
+    await expect(
+      startTestBroker({ cluster: `etcd://127.0.0.1:${closed}`, "etcd.request.timeout.ms": 500 }, dir),
+    ).rejects.toMatchObject({
+      code: "REQUEST_TIMED_OUT",
+      message: expect.stringContaining(`cannot reach the cluster's etcd at etcd://127.0.0.1:${closed}`),
     });
-    expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(dir).filter((f) => !f.endsWith(".lock"))).toEqual([]);
   });
 });
