@@ -246,9 +246,14 @@ export class LocalCluster {
     return `broker ${b.nodeId} (pid ${b.pid}) ${b.ending}; log ${b.logFile}${last ? `: ${last}` : ""}`;
   }
 
-  /** Calls `listener` for each broker that ends while the cluster is up (not while it stops). */
-  onBrokerExit(listener: (b: BrokerChild) => void): void {
-    for (const b of this.brokers) void b.exited.then(() => this.stopping || listener(b));
+  /** Calls `listener` with a report of each child that ends while the cluster is up (not while it stops). */
+  onChildExit(listener: (report: string) => void): void {
+    for (const b of this.brokers) void b.exited.then(() => this.stopping || listener(this.deathReport(b)));
+    void this.etcd.exited.then(
+      () =>
+        this.stopping ||
+        listener(`etcd (pid ${this.etcd.pid}) exited; log ${path.join(this.options.dir, "etcd.log")}`),
+    );
   }
 
   /** Stops the brokers one at a time (highest id first), then etcd. */

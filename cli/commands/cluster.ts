@@ -168,7 +168,7 @@ async function runUp(
   }
   printCluster(running, opts.json === true);
   say(`cluster up: samsa -b ${running.bootstrap} cluster info; Ctrl-C stops it`);
-  running.onBrokerExit((b) => say(`samsa: ${running?.deathReport(b)}`));
+  running.onChildExit((report) => say(`samsa: ${report}`));
   await stopped;
   await running.stop();
   say("stopped");
