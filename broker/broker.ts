@@ -363,13 +363,16 @@ export class Broker {
     await Promise.all(Array.from({ length: Math.min(SNAPSHOT_CONCURRENCY, due.length) }, worker));
   }
 
-  /** Graceful shutdown; safe to call twice. */
-  async stop(): Promise<void> {
+  /**
+   * Graceful shutdown; safe to call twice. `controlledShutdown: false` skips handing leaderships
+   * over first (tests use it to make the cluster see a broker vanish, as after a crash).
+   */
+  async stop(options: { controlledShutdown?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    if (options.controlledShutdown !== false) await this.controlledShutdown();
     // Members waiting for a rebalance are answered now (NOT_COORDINATOR), not after it.
-    await this.controlledShutdown();
     this.groups.stop();
     this.offsets.stop();
     await Promise.all([this.kafkaServer?.close(), this.http?.close()]);

@@ -1,7 +1,10 @@
 /** Every API handler this broker serves; ApiVersions advertises exactly these. */
 
 import { alterConfigs } from "./alter-configs.js";
+import { alterPartition } from "./alter-partition.js";
+import { alterPartitionReassignments } from "./alter-partition-reassignments.js";
 import { apiVersions } from "./api-versions.js";
+import { controlledShutdown } from "./controlled-shutdown.js";
 import { createPartitions } from "./create-partitions.js";
 import { createTopics } from "./create-topics.js";
 import { deleteGroups } from "./delete-groups.js";
@@ -13,6 +16,7 @@ import { describeGroups } from "./describe-groups.js";
 import { describeLogDirs } from "./describe-log-dirs.js";
 import { describeProducers } from "./describe-producers.js";
 import { describeTopicPartitions } from "./describe-topic-partitions.js";
+import { electLeaders } from "./elect-leaders.js";
 import { fetch } from "./fetch.js";
 import { findCoordinator } from "./find-coordinator.js";
 import { heartbeat } from "./heartbeat.js";
@@ -22,6 +26,7 @@ import { joinGroup } from "./join-group.js";
 import { leaveGroup } from "./leave-group.js";
 import { listGroups } from "./list-groups.js";
 import { listOffsets } from "./list-offsets.js";
+import { listPartitionReassignments } from "./list-partition-reassignments.js";
 import { metadata } from "./metadata.js";
 import { offsetCommit } from "./offset-commit.js";
 import { offsetDelete } from "./offset-delete.js";
@@ -36,6 +41,7 @@ export const HANDLERS: AnyApiHandler[] = [
   fetch,
   listOffsets,
   metadata,
+  controlledShutdown,
   offsetCommit,
   offsetFetch,
   findCoordinator,
@@ -57,7 +63,11 @@ export const HANDLERS: AnyApiHandler[] = [
   incrementalAlterConfigs,
   describeLogDirs,
   deleteGroups,
+  electLeaders,
+  alterPartitionReassignments,
+  listPartitionReassignments,
   offsetDelete,
+  alterPartition,
   describeCluster,
   describeProducers,
   describeTopicPartitions,

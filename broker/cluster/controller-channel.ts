@@ -1,8 +1,9 @@
 /**
- * How a broker asks the controller for topic changes. The single broker runs its own controller
+ * How a broker asks the controller for changes. The single broker runs its own controller
  * (`LocalControllerChannel`); a broker of a cluster forwards the same calls to the elected
- * controller over the network (a later step of issue 13). Either way the answer only says that
- * the store holds the change: the broker's replica manager applies it locally after.
+ * controller over the network (`ClusterControllerChannel`, remote-controller-channel.ts). Either
+ * way the answer only says that the store holds the change: the broker's replica manager applies
+ * it locally after.
  */
 import type {
   Controller,

@@ -4,7 +4,7 @@
  *
  * Source: AlterPartitionReassignmentsRequest.json / AlterPartitionReassignmentsResponse.json in
  * apache/kafka, as released in 2.4 (v1 adds AllowReplicationFactorChange, KIP-860: left out).
- * Specs only: no handler serves it yet, so ApiVersions does not list it.
+ * Served by broker/api/alter-partition-reassignments.ts.
  */
 import type { MessageSpec } from "../schema.js";
 

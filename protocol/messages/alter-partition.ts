@@ -4,7 +4,7 @@
  * v3 gives each ISR member its broker epoch, KIP-903).
  *
  * Source: AlterPartitionRequest.json / AlterPartitionResponse.json in apache/kafka (3.x: v0-v3;
- * 4.0 keeps v2-v3). Specs only: no handler serves it yet, so ApiVersions does not list it.
+ * 4.0 keeps v2-v3). Served by broker/api/alter-partition.ts (inter-broker only).
  */
 import type { MessageSpec } from "../schema.js";
 

@@ -4,8 +4,8 @@
  *
  * Source: ControlledShutdownRequest.json / ControlledShutdownResponse.json in apache/kafka (3.x:
  * v0-v3, v2 adds BrokerEpoch, v3 is the flexible form; removed with ZooKeeper in 4.0). Only v3 is
- * described: samsa's brokers speak it to each other, no client sends it. Specs only: no handler
- * serves it yet, so ApiVersions does not list it.
+ * described: samsa's brokers speak it to each other, no client sends it. Served by
+ * broker/api/controlled-shutdown.ts (inter-broker only).
  */
 import type { MessageSpec } from "../schema.js";
 

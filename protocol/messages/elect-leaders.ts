@@ -4,8 +4,7 @@
  * as leader of each partition named, or of every partition when TopicPartitions is null.
  *
  * Source: ElectLeadersRequest.json / ElectLeadersResponse.json in apache/kafka (older copies name
- * the request's partition list PartitionId; same layout). Specs only: no
- * handler serves it yet, so ApiVersions does not list it.
+ * the request's partition list PartitionId; same layout). Served by broker/api/elect-leaders.ts.
  */
 import type { MessageSpec } from "../schema.js";
 

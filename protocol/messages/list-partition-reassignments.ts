@@ -3,8 +3,7 @@
  * progress, of the partitions named or (null Topics) of all (KIP-455).
  *
  * Source: ListPartitionReassignmentsRequest.json / ListPartitionReassignmentsResponse.json in
- * apache/kafka, as released in 2.4. Specs only: no handler serves it yet, so ApiVersions does not
- * list it.
+ * apache/kafka, as released in 2.4. Served by broker/api/list-partition-reassignments.ts.
  */
 import type { MessageSpec } from "../schema.js";
 

@@ -102,12 +102,31 @@ export class TestCluster {
     await b.stop();
   }
 
-  /** Waits until every running broker's store lists `n` live brokers and names a controller. */
+  /**
+   * Stops broker `nodeId` without controlled shutdown: its registration goes at once and the
+   * controller moves its leaderships as after a crash (its data is flushed, as a clean stop does).
+   */
+  async crashNode(nodeId: number): Promise<void> {
+    const node = this.nodes.get(nodeId);
+    const b = node?.broker;
+    if (!node || !b) return;
+    node.broker = null;
+    await b.stop({ controlledShutdown: false });
+  }
+
+  /**
+   * Waits until every running broker's store lists `n` live brokers and names the same
+   * controller, and that broker's controller holds its term.
+   */
   async waitForBrokers(n: number): Promise<void> {
-    await waitFor(
-      () => this.running().every((b) => b.store.brokers().length === n && b.store.controller() !== null),
-      `${n} brokers registered and a controller`,
-    );
+    await waitFor(() => {
+      const running = this.running();
+      const id = running[0]?.store.controller()?.nodeId;
+      return (
+        running.every((b) => b.store.brokers().length === n && b.store.controller()?.nodeId === id) &&
+        running.some((b) => b.config.nodeId === id && b.controller.active)
+      );
+    }, `${n} brokers registered and a controller elected`);
   }
 
   /** The running broker the store names leader of `topic`-`partition`, once one is. */

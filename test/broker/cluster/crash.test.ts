@@ -1,0 +1,73 @@
+/**
+ * Broker processes on one etcd, killed with SIGKILL: with min.insync.replicas=2 and acks=all, no
+ * acknowledged write is lost when the leader dies mid-stream, and the dead broker, started again,
+ * catches up and rejoins the ISR.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Admin, Consumer, Producer } from "../../../client/index.js";
+import { ProcessCluster } from "../../helpers/process-cluster.js";
+import { waitFor } from "../../helpers/wait.js";
+
+let cluster: ProcessCluster;
+
+beforeAll(async () => {
+  cluster = await ProcessCluster.start(3);
+}, 90_000);
+
+afterAll(async () => {
+  await cluster?.close();
+}, 60_000);
+
+async function readValues(topic: string, expectedAtLeast: number): Promise<string[]> {
+  const consumer = new Consumer({ brokers: cluster.bootstrap() });
+  await consumer.assign([{ topic, partition: 0, start: "earliest" }]);
+  const values: string[] = [];
+  try {
+    while (values.length < expectedAtLeast) {
+      const batch = await consumer.nextBatch(5_000);
+      for (const r of batch?.records ?? []) values.push(r.value?.toString() ?? "");
+    }
+  } finally {
+    await consumer.close();
+  }
+  return values;
+}
+
+describe("kill -9 of a partition leader", () => {
+  it("loses no acknowledged acks=all write with min.insync.replicas=2, and the dead broker rejoins", async () => {
+    const admin = new Admin({ brokers: cluster.bootstrap() });
+    await admin.createTopics([
+      { name: "crash", partitions: 1, replicationFactor: 3, configs: { "min.insync.replicas": "2" } },
+    ]);
+    await admin.close();
+    const before = await cluster.waitForLeader("crash", 0, () => true);
+    const producer = new Producer({ brokers: cluster.bootstrap() }, { acks: -1, lingerMs: 1, retries: 50 });
+    const acked: string[] = [];
+    const failed: unknown[] = [];
+    let sent = 0;
+    const send = () => {
+      const value = `r${sent++}`;
+      producer.send({ topic: "crash", value }).then(
+        () => acked.push(value),
+        (err) => failed.push(err),
+      );
+    };
+    for (let i = 0; i < 200; i++) send();
+    await waitFor(() => acked.length >= 100, "100 acknowledged before the kill");
+    await cluster.kill(before.leader);
+    for (let i = 0; i < 200; i++) send();
+    const after = await cluster.waitForLeader("crash", 0, (id) => id !== before.leader);
+    expect(after.leaderEpoch).toBeGreaterThan(before.leaderEpoch);
+    await waitFor(() => acked.length + failed.length === sent, "every send settled");
+    await producer.close();
+    expect(acked.length).toBeGreaterThanOrEqual(300);
+    const values = new Set(await readValues("crash", acked.length));
+    const lost = acked.filter((v) => !values.has(v));
+    expect(lost).toEqual([]);
+    await cluster.startNode(before.leader);
+    await waitFor(async () => {
+      const p = await cluster.partition("crash", 0);
+      return p !== undefined && p.isr.length === 3;
+    }, "the restarted broker back in the ISR");
+  }, 120_000);
+});

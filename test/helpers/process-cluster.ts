@@ -1,0 +1,187 @@
+/**
+ * A cluster of broker processes for tests where a crash matters: one etcd (test/helpers/etcd.ts)
+ * and brokers 1..n, each a child process over the private build (test/helpers/compile-child.ts)
+ * on ports chosen once, so a broker killed with SIGKILL and started again comes back at the same
+ * endpoint on the same data. Short timings as test/helpers/cluster.ts.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { Cluster, type PartitionInfo } from "../../client/cluster.js";
+import { Admin } from "../../client/index.js";
+import { CLUSTER_TEST_FLAGS } from "./cluster.js";
+import { type ChildBuild, compileChild } from "./compile-child.js";
+import { freePort, TestEtcd } from "./etcd.js";
+import { waitFor } from "./wait.js";
+
+const CHILD = `
+import { Broker } from "./broker/broker.js";
+import { loadBrokerConfig } from "./broker/config.js";
+const broker = await Broker.start(loadBrokerConfig({ flags: JSON.parse(process.argv[2]) }));
+process.stdout.write("READY\\n");
+process.on("SIGTERM", () => broker.stop().then(() => process.exit(0), () => process.exit(1)));
+`;
+
+/** Lines of a child's output kept to explain a failure. */
+const OUTPUT_KEPT = 30;
+
+interface ProcessNode {
+  nodeId: number;
+  dataDir: string;
+  kafkaPort: number;
+  httpPort: number;
+  child: ChildProcess | null;
+  output: string[];
+}
+
+export class ProcessCluster {
+  readonly nodes = new Map<number, ProcessNode>();
+
+  private constructor(
+    readonly etcd: TestEtcd,
+    private readonly build: ChildBuild,
+    private readonly flags: Record<string, unknown>,
+  ) {}
+
+  static async start(n: number, flags: Record<string, unknown> = {}): Promise<ProcessCluster> {
+    const cluster = new ProcessCluster(await TestEtcd.start(), compileChild("cluster-broker-", CHILD), flags);
+    try {
+      for (let id = 1; id <= n; id++) await cluster.startNode(id);
+      await cluster.waitForBrokers(n);
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** Starts broker `nodeId` (again, on the same ports and data) and waits until it listens. */
+  async startNode(nodeId: number): Promise<void> {
+    let node = this.nodes.get(nodeId);
+    if (!node) {
+      node = {
+        nodeId,
+        dataDir: mkdtempSync(path.join(tmpdir(), `samsa-proc-${nodeId}-`)),
+        kafkaPort: await freePort(),
+        httpPort: await freePort(),
+        child: null,
+        output: [],
+      };
+      this.nodes.set(nodeId, node);
+    }
+    const flags = {
+      "node.id": nodeId,
+      cluster: `etcd://${this.etcd.endpoint}`,
+      "data.dir": node.dataDir,
+      "kafka.port": node.kafkaPort,
+      "http.port": node.httpPort,
+      ...CLUSTER_TEST_FLAGS,
+      ...this.flags,
+    };
+    const child = spawn(process.execPath, [this.build.child, JSON.stringify(flags)], {
+      cwd: this.build.build,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    node.child = child;
+    const keep = (d: Buffer) => {
+      node.output.push(...d.toString().split("\n").filter(Boolean));
+      node.output.splice(0, Math.max(0, node.output.length - OUTPUT_KEPT));
+    };
+    child.stderr?.on("data", keep);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on("data", (d: Buffer) => {
+        keep(d);
+        if (d.toString().includes("READY")) resolve();
+      });
+      child.once("exit", (code, signal) =>
+        reject(
+          new Error(
+            `broker ${nodeId} exited (${code ?? signal}) before listening:\n${node.output.join("\n")}`,
+          ),
+        ),
+      );
+    });
+  }
+
+  /** `kill -9` of broker `nodeId`; resolves once the process is gone. */
+  async kill(nodeId: number): Promise<void> {
+    await this.signal(nodeId, "SIGKILL");
+  }
+
+  /** SIGTERM (controlled shutdown, then a clean stop); resolves once the process exited. */
+  async stopNode(nodeId: number): Promise<void> {
+    await this.signal(nodeId, "SIGTERM");
+  }
+
+  private async signal(nodeId: number, signal: NodeJS.Signals): Promise<void> {
+    const node = this.nodes.get(nodeId);
+    const child = node?.child;
+    if (!node || !child) return;
+    node.child = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** host:port of every broker started (running or not). */
+  bootstrap(): string[] {
+    return [...this.nodes.values()].map((n) => `127.0.0.1:${n.kafkaPort}`);
+  }
+
+  running(): number[] {
+    return [...this.nodes.values()].filter((n) => n.child).map((n) => n.nodeId);
+  }
+
+  /** A partition as Metadata from a running broker tells it. */
+  async partition(topic: string, partition: number): Promise<PartitionInfo | undefined> {
+    const admin = new Admin({
+      brokers: this.running().map((id) => `127.0.0.1:${this.nodes.get(id)?.kafkaPort}`),
+    });
+    try {
+      const [info] = await admin.describeTopics([topic]);
+      return info?.partitions.find((p) => p.partition === partition);
+    } catch {
+      return undefined;
+    } finally {
+      await admin.close();
+    }
+  }
+
+  /** Waits until Metadata names a leader of `topic`-`partition` that `accept` takes. */
+  async waitForLeader(
+    topic: string,
+    partition: number,
+    accept: (leader: number) => boolean,
+  ): Promise<PartitionInfo> {
+    let found: PartitionInfo | undefined;
+    await waitFor(async () => {
+      found = await this.partition(topic, partition);
+      return found !== undefined && found.leader >= 0 && accept(found.leader);
+    }, `a leader of ${topic}-${partition}`);
+    if (!found) throw new Error("unreachable");
+    return found;
+  }
+
+  async waitForBrokers(n: number): Promise<void> {
+    await waitFor(async () => {
+      const cluster = new Cluster({ brokers: this.bootstrap() });
+      try {
+        await cluster.refresh([]);
+        return cluster.brokers().length === n && cluster.controllerId >= 0;
+      } catch {
+        return false;
+      } finally {
+        await cluster.close();
+      }
+    }, `${n} brokers registered`);
+  }
+
+  async close(): Promise<void> {
+    for (const id of [...this.nodes.keys()]) await this.kill(id);
+    for (const node of this.nodes.values()) rmSync(node.dataDir, { recursive: true, force: true });
+    this.build.remove();
+    await this.etcd.destroy();
+  }
+}
