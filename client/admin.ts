@@ -1,11 +1,11 @@
 /**
  * Admin: topics, partitions, configs, offsets and consumer groups (each group request goes to
- * the group's coordinator); leader elections and partition reassignments (to any broker, which
- * forwards them to the controller). Each call answers with plain objects and throws
+ * the group's coordinator); leader elections and partition reassignments (to the controller
+ * Metadata names, which may be any broker that forwards them). Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
 import type { Message } from "../protocol/codec.js";
-import { errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
+import { errorCode, errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
 import type { TopicPartition } from "./assignors.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
 import type { Connection } from "./connection.js";
@@ -106,6 +106,8 @@ export interface OngoingReassignment {
   addingReplicas: number[];
   removingReplicas: number[];
 }
+
+const NOT_CONTROLLER = errorCode("NOT_CONTROLLER");
 
 /** The time the controller is given to answer an election or a reassignment. */
 const CONTROLLER_TIMEOUT_MS = 30_000;
@@ -537,11 +539,16 @@ export class Admin {
   }
 
   /**
-   * Runs `what` on any broker (it forwards controller requests to the controller); retriable
-   * errors, top-level ones included (NOT_CONTROLLER while the controller moves), are retried.
+   * Runs `what` on the broker Metadata names as the controller, as Kafka's admin client does for
+   * these APIs: a broker that forwards to the controller (the one Metadata names may be any) and
+   * one that does not both answer. Retriable errors are retried after a metadata refresh, so
+   * NOT_CONTROLLER while the controller moves finds the new one.
    */
-  private viaAnyBroker<T>(what: (conn: Connection) => Promise<T>): Promise<T> {
-    return withRetry(async () => what(await this.cluster.anyConnection()), this.cluster.retry);
+  private viaController<T>(what: (conn: Connection) => Promise<T>): Promise<T> {
+    return withRetry(async (attempt) => {
+      if (attempt > 0) await this.cluster.refresh([]);
+      return what(await this.controller());
+    }, this.cluster.retry);
   }
 
   /**
@@ -564,7 +571,7 @@ export class Admin {
       partitions === null
         ? null
         : [...byTopic(partitions)].map(([topic, ids]) => ({ topic, partitions: ids }));
-    const r = await this.viaAnyBroker(async (conn) => {
+    const r = await this.viaController(async (conn) => {
       if (type === "unclean" && conn.versionFor(43) < 1)
         throw new KafkaError(
           "UNSUPPORTED_VERSION",
@@ -572,6 +579,10 @@ export class Admin {
         );
       const r = await conn.request(43, { electionType: ELECTION_TYPES[type], topicPartitions, timeoutMs });
       Cluster.check(r.errorCode ?? 0, `elect ${type} leaders`);
+      const results = r.replicaElectionResults.flatMap((t) => t.partitionResult);
+      // Every partition NOT_CONTROLLER: the request reached a broker that is not (or no longer) it.
+      if (results.length > 0 && results.every((p) => p.errorCode === NOT_CONTROLLER))
+        throw new KafkaError("NOT_CONTROLLER", `elect ${type} leaders`);
       return r;
     });
     this.cluster.invalidate();
@@ -605,12 +616,15 @@ export class Admin {
         ...(topics.get(r.topic) ?? []),
         { partitionIndex: r.partition, replicas: r.replicas },
       ]);
-    const r = await this.viaAnyBroker(async (conn) => {
+    const r = await this.viaController(async (conn) => {
       const r = await conn.request(45, {
         timeoutMs,
         topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
       });
       Cluster.check(r.errorCode, "alter partition reassignments", r.errorMessage);
+      const results = r.responses.flatMap((t) => t.partitions);
+      if (results.length > 0 && results.every((p) => p.errorCode === NOT_CONTROLLER))
+        throw new KafkaError("NOT_CONTROLLER", "alter partition reassignments");
       return r;
     });
     for (const t of r.responses) {
@@ -630,7 +644,7 @@ export class Admin {
       partitions === null
         ? null
         : [...byTopic(partitions)].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
-    const r = await this.viaAnyBroker(async (conn) => {
+    const r = await this.viaController(async (conn) => {
       const r = await conn.request(46, { timeoutMs, topics });
       Cluster.check(r.errorCode, "list partition reassignments", r.errorMessage);
       return r;

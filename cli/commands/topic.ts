@@ -1,6 +1,6 @@
 /**
  * `samsa topic ...`: create, list, describe, delete, alter, add-partitions; reassign and
- * reassignments (KIP-455 partition reassignments, through any broker to the controller).
+ * reassignments (KIP-455 partition reassignments, sent to the controller).
  */
 import type { Command } from "commander";
 import type { TopicOutcome } from "../../client/admin.js";

@@ -1,8 +1,9 @@
 /**
  * The Admin's controller calls (ElectLeaders 43, AlterPartitionReassignments 45,
- * ListPartitionReassignments 46) against a stand-in broker that answers with what a test sets:
- * the requests' shape, per-partition errors surfaced as KafkaErrors, a retriable top-level error
- * (NOT_CONTROLLER while the controller moves) retried, and arguments refused before any request.
+ * ListPartitionReassignments 46) against a stand-in broker that Metadata names as the controller
+ * and that answers with what a test sets: the requests' shape, per-partition errors surfaced as
+ * KafkaErrors, NOT_CONTROLLER (top-level, or on every partition: a broker that does not forward)
+ * retried after a metadata refresh, and arguments refused before any request.
  * Against a real broker: test/e2e/cluster-cli.test.ts.
  */
 import * as net from "node:net";
@@ -16,7 +17,8 @@ import { Reader } from "../../protocol/reader.js";
 import { Writer } from "../../protocol/writer.js";
 
 const API_VERSIONS = 18;
-const SERVED: Record<number, number> = { 18: 3, 43: 2, 45: 0, 46: 0 };
+const METADATA = 3;
+const SERVED: Record<number, number> = { 3: 12, 18: 3, 43: 2, 45: 0, 46: 0 };
 const requestHeader = new MessageCodec(RequestHeader);
 const responseHeader = new MessageCodec(ResponseHeader);
 
@@ -31,10 +33,12 @@ class StandIn {
   readonly seen: Seen[] = [];
   answers = new Map<number, Message[]>();
   private server = net.createServer((s) => this.serve(s));
+  private port = 0;
 
   async listen(): Promise<number> {
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    return (this.server.address() as net.AddressInfo).port;
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this.port;
   }
 
   close(): Promise<void> {
@@ -83,6 +87,14 @@ class StandIn {
           minVersion: 0,
           maxVersion: max,
         })),
+      };
+    }
+    if (apiKey === METADATA) {
+      return {
+        brokers: [{ nodeId: 1, host: "127.0.0.1", port: this.port, rack: null }],
+        clusterId: "stand-in",
+        controllerId: 1,
+        topics: [],
       };
     }
     const next = this.answers.get(apiKey)?.shift();
@@ -181,6 +193,47 @@ describe("Admin.electLeaders", () => {
     await expect(admin.electLeaders("preferred")).rejects.toMatchObject({
       code: "CLUSTER_AUTHORIZATION_FAILED",
     });
+  });
+
+  it("sends again, after a metadata refresh, a request every partition answered NOT_CONTROLLER", async () => {
+    const notController = {
+      partitionId: 0,
+      errorCode: code("NOT_CONTROLLER"),
+      errorMessage: "node 2 is not",
+    };
+    standIn.answers.set(43, [
+      { errorCode: 0, replicaElectionResults: [{ topic: "t", partitionResult: [notController] }] },
+      {
+        errorCode: 0,
+        replicaElectionResults: [
+          { topic: "t", partitionResult: [{ partitionId: 0, errorCode: 0, errorMessage: null }] },
+        ],
+      },
+    ]);
+    const outcomes = await admin.electLeaders("preferred", [{ topic: "t", partition: 0 }]);
+    expect(outcomes).toEqual([{ topic: "t", partition: 0, error: null }]);
+    expect(standIn.seen.map((s) => s.apiKey)).toEqual([43, METADATA, 43]);
+
+    standIn.seen.length = 0;
+    standIn.answers.set(45, [
+      {
+        errorCode: 0,
+        errorMessage: null,
+        responses: [
+          {
+            name: "t",
+            partitions: [{ partitionIndex: 0, errorCode: code("NOT_CONTROLLER"), errorMessage: null }],
+          },
+        ],
+      },
+      {
+        errorCode: 0,
+        errorMessage: null,
+        responses: [{ name: "t", partitions: [{ partitionIndex: 0, errorCode: 0, errorMessage: null }] }],
+      },
+    ]);
+    await admin.alterPartitionReassignments([{ topic: "t", partition: 0, replicas: [1] }]);
+    expect(standIn.seen.map((s) => s.apiKey)).toEqual([45, METADATA, 45]);
   });
 
   it("refuses bad arguments before sending anything", async () => {

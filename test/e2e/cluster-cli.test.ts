@@ -1,8 +1,9 @@
 /**
  * `samsa cluster up`, `cluster elect-leaders` and `topic reassign/reassignments` as a user runs
  * them: one-line refusals of bad input; a local cluster of 3 broker processes and an etcd that
- * every broker's Metadata lists, used through its bootstrap string and stopped by SIGINT (exit
- * 0, no process left); a broker that cannot start reported and everything stopped (exit 1).
+ * every broker's Metadata lists, used through its bootstrap string (an RF=3 topic produced and
+ * consumed, a partition's replicas reordered and its leadership moved by a preferred election)
+ * and stopped by SIGINT (exit 0, no process left); a broker that cannot start reported and everything stopped (exit 1).
  * Every port is free (0, or a free one for etcd), every wait bounded.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -74,6 +75,43 @@ function clusterUp(args: string[]): Up {
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+/**
+ * Reorders up-rf3-0's replicas so that a follower comes first (`topic reassign`), waits until
+ * `topic reassignments` lists nothing, then `cluster elect-leaders` makes that follower the leader.
+ */
+async function moveLeadership(bootstrap: string): Promise<void> {
+  const samsa = (args: string[]) => runSamsa(args, { brokers: bootstrap });
+  const admin = new Admin({ brokers: bootstrap.split(","), retry: { retries: 2 } });
+  try {
+    const [before] = (await admin.describeTopics(["up-rf3"]))[0].partitions;
+    const replicas = [...before.replicas.filter((id) => id !== before.leader), before.leader];
+    const moved = await samsa([
+      "topic",
+      "reassign",
+      "up-rf3",
+      "--partition",
+      "0",
+      "--replicas",
+      replicas.join(","),
+    ]);
+    expect(moved.stdout, moved.stderr).toBe(`reassigning up-rf3-0 to [${replicas.join(",")}]\n`);
+    await waitFor(async () => {
+      const listed = await samsa(["topic", "reassignments", "up-rf3", "-J"]);
+      return listed.status === 0 && JSON.parse(listed.stdout).reassignments.length === 0;
+    }, "the reassignment of up-rf3-0 to finish");
+    const elected = await samsa(["cluster", "elect-leaders", "--topic", "up-rf3"]);
+    expect(elected.status, elected.stderr).toBe(0);
+    expect(elected.stdout).toMatch(/^(elected|unchanged) up-rf3-0/);
+    await waitFor(async () => {
+      admin.cluster.invalidate("up-rf3");
+      const [p] = (await admin.describeTopics(["up-rf3"]))[0].partitions;
+      return p.leader === replicas[0] && p.replicas.join() === replicas.join();
+    }, `broker ${replicas[0]} to lead up-rf3-0`);
+  } finally {
+    await admin.close();
+  }
+}
+
 describe("cluster commands refuse bad input in one line", () => {
   it.each([
     [["topic", "reassign", "t", "--partition", "0"], /^samsa: give either --replicas <ids> or --cancel$/],
@@ -100,7 +138,7 @@ describe("cluster commands refuse bad input in one line", () => {
 });
 
 describe("samsa cluster up", () => {
-  it("starts 3 brokers that each list all 3, serves an RF=3 topic, and stops all on SIGINT with exit 0", async () => {
+  it("starts 3 brokers that each list all 3, serves an RF=3 topic, moves a leader, and stops all on SIGINT with exit 0", async () => {
     const where = path.join(dir, "three");
     const etcdPort = await freePort();
     const up = clusterUp(
@@ -162,6 +200,8 @@ describe("samsa cluster up", () => {
     expect(read.stdout, read.stderr).toBe("a\nb\n");
     const describe = await samsa(["topic", "describe", "up-rf3", "--no-configs"]);
     expect(describe.stdout, describe.stderr).toMatch(/^0\t[123]\t\[\d,\d,\d\]/m);
+
+    await moveLeadership(printed.bootstrap);
 
     const pids = [printed.etcd.pid, ...printed.brokers.map((b) => b.pid)];
     up.child.kill("SIGINT");
