@@ -118,6 +118,15 @@ function outcome(name: string, code: number, what: string, message?: string | nu
   return { name, error: brokerError(code, `${what} ${name}`, message) };
 }
 
+/**
+ * Throws a retriable NOT_CONTROLLER when every result says NOT_CONTROLLER: the request reached a
+ * broker that is not (or no longer) the controller and did nothing, so it can be sent again.
+ */
+function throwIfAllNotController(results: readonly { errorCode: number }[], what: string): void {
+  if (results.length > 0 && results.every((x) => x.errorCode === NOT_CONTROLLER))
+    throw new KafkaError("NOT_CONTROLLER", what);
+}
+
 function throwFirst(outcomes: TopicOutcome[]): void {
   const failed = outcomes.find((o) => o.error !== null);
   if (failed?.error) throw failed.error;
@@ -200,17 +209,20 @@ export class Admin {
   ): Promise<TopicOutcome[]> {
     checkArray(topics, "createTopics(topics)");
     for (const [i, t] of topics.entries()) checkNewTopic(t, `topics[${i}]`);
-    const conn = await this.controller();
-    const r = await conn.request(19, {
-      topics: topics.map((t) => ({
-        name: t.name,
-        numPartitions: t.partitions ?? -1,
-        replicationFactor: t.replicationFactor ?? -1,
-        assignments: [],
-        configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-      timeoutMs: options.timeoutMs ?? 30_000,
-      validateOnly: options.validateOnly ?? false,
+    const r = await this.viaController(async (conn) => {
+      const r = await conn.request(19, {
+        topics: topics.map((t) => ({
+          name: t.name,
+          numPartitions: t.partitions ?? -1,
+          replicationFactor: t.replicationFactor ?? -1,
+          assignments: [],
+          configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+        timeoutMs: options.timeoutMs ?? 30_000,
+        validateOnly: options.validateOnly ?? false,
+      });
+      throwIfAllNotController(r.topics, "create topics");
+      return r;
     });
     this.cluster.invalidate();
     return r.topics.map((t: Message) => outcome(t.name, t.errorCode, "create topic", t.errorMessage));
@@ -223,11 +235,14 @@ export class Admin {
   /** Deletes the topics in one request; one outcome per topic, none thrown for a topic's error. */
   async deleteTopicsSettled(names: string[], timeoutMs = 30_000): Promise<TopicOutcome[]> {
     checkNames(names, "deleteTopics(names)");
-    const conn = await this.controller();
-    const r = await conn.request(20, {
-      topicNames: names,
-      topics: names.map((name) => ({ name, topicId: "00000000000000000000000000000000" })),
-      timeoutMs,
+    const r = await this.viaController(async (conn) => {
+      const r = await conn.request(20, {
+        topicNames: names,
+        topics: names.map((name) => ({ name, topicId: "00000000000000000000000000000000" })),
+        timeoutMs,
+      });
+      throwIfAllNotController(r.responses, "delete topics");
+      return r;
     });
     for (const n of names) this.cluster.invalidate(n);
     return r.responses.map((t: Message) => outcome(t.name, t.errorCode, "delete topic", t.errorMessage));
@@ -253,11 +268,14 @@ export class Admin {
   async createPartitions(topic: string, total: number, validateOnly = false): Promise<void> {
     checkName(topic, "topic");
     checkInteger(total, "total partitions", 1);
-    const conn = await this.controller();
-    const r = await conn.request(37, {
-      topics: [{ name: topic, count: total, assignments: null }],
-      timeoutMs: 30_000,
-      validateOnly,
+    const r = await this.viaController(async (conn) => {
+      const r = await conn.request(37, {
+        topics: [{ name: topic, count: total, assignments: null }],
+        timeoutMs: 30_000,
+        validateOnly,
+      });
+      throwIfAllNotController(r.results, `create partitions of ${topic}`);
+      return r;
     });
     for (const t of r.results) Cluster.check(t.errorCode, `create partitions of ${t.name}`, t.errorMessage);
     this.cluster.invalidate(topic);
@@ -540,7 +558,7 @@ export class Admin {
 
   /**
    * Runs `what` on the broker Metadata names as the controller, as Kafka's admin client does for
-   * these APIs: a broker that forwards to the controller (the one Metadata names may be any) and
+   * the controller's APIs: a broker that forwards to the controller (the one Metadata names may be any) and
    * one that does not both answer. Retriable errors are retried after a metadata refresh, so
    * NOT_CONTROLLER while the controller moves finds the new one.
    */
@@ -579,10 +597,10 @@ export class Admin {
         );
       const r = await conn.request(43, { electionType: ELECTION_TYPES[type], topicPartitions, timeoutMs });
       Cluster.check(r.errorCode ?? 0, `elect ${type} leaders`);
-      const results = r.replicaElectionResults.flatMap((t) => t.partitionResult);
-      // Every partition NOT_CONTROLLER: the request reached a broker that is not (or no longer) it.
-      if (results.length > 0 && results.every((p) => p.errorCode === NOT_CONTROLLER))
-        throw new KafkaError("NOT_CONTROLLER", `elect ${type} leaders`);
+      throwIfAllNotController(
+        r.replicaElectionResults.flatMap((t) => t.partitionResult),
+        `elect ${type} leaders`,
+      );
       return r;
     });
     this.cluster.invalidate();
@@ -622,9 +640,10 @@ export class Admin {
         topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
       });
       Cluster.check(r.errorCode, "alter partition reassignments", r.errorMessage);
-      const results = r.responses.flatMap((t) => t.partitions);
-      if (results.length > 0 && results.every((p) => p.errorCode === NOT_CONTROLLER))
-        throw new KafkaError("NOT_CONTROLLER", "alter partition reassignments");
+      throwIfAllNotController(
+        r.responses.flatMap((t) => t.partitions),
+        "alter partition reassignments",
+      );
       return r;
     });
     for (const t of r.responses) {

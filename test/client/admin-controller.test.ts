@@ -3,7 +3,7 @@
  * ListPartitionReassignments 46) against a stand-in broker that Metadata names as the controller
  * and that answers with what a test sets: the requests' shape, per-partition errors surfaced as
  * KafkaErrors, NOT_CONTROLLER (top-level, or on every partition: a broker that does not forward)
- * retried after a metadata refresh, and arguments refused before any request.
+ * retried after a metadata refresh (CreateTopics too), and arguments refused before any request.
  * Against a real broker: test/e2e/cluster-cli.test.ts.
  */
 import * as net from "node:net";
@@ -18,7 +18,7 @@ import { Writer } from "../../protocol/writer.js";
 
 const API_VERSIONS = 18;
 const METADATA = 3;
-const SERVED: Record<number, number> = { 3: 12, 18: 3, 43: 2, 45: 0, 46: 0 };
+const SERVED: Record<number, number> = { 3: 12, 18: 3, 19: 7, 43: 2, 45: 0, 46: 0 };
 const requestHeader = new MessageCodec(RequestHeader);
 const responseHeader = new MessageCodec(ResponseHeader);
 
@@ -352,5 +352,21 @@ describe("Admin.listPartitionReassignments", () => {
     const [all, some] = requestsOf(46);
     expect(all.body.topics).toBeNull();
     expect(some.body.topics).toEqual([{ name: "t", partitionIndexes: [0, 1] }]);
+  });
+});
+
+describe("Admin.createTopics", () => {
+  it("sends again, after a metadata refresh, a request every topic answered NOT_CONTROLLER", async () => {
+    const result = (name: string, errorCode: number) => ({ name, errorCode, errorMessage: null });
+    standIn.answers.set(19, [
+      { topics: [result("a", code("NOT_CONTROLLER")), result("b", code("NOT_CONTROLLER"))] },
+      { topics: [result("a", 0), result("b", code("TOPIC_ALREADY_EXISTS"))] },
+    ]);
+    const outcomes = await admin.createTopicsSettled([{ name: "a" }, { name: "b" }]);
+    expect(outcomes.map((o) => [o.name, o.error?.code ?? null])).toEqual([
+      ["a", null],
+      ["b", "TOPIC_ALREADY_EXISTS"],
+    ]);
+    expect(standIn.seen.map((s) => s.apiKey)).toEqual([19, METADATA, 19]);
   });
 });
