@@ -132,6 +132,23 @@ export class BrokerChild {
   }
 }
 
+/**
+ * An etcd start failure in one line: the launcher's first line and etcd's last one, whose JSON
+ * (etcd's zap logger) is cut down to its error ("bind: address already in use").
+ */
+function oneLine(err: unknown): string {
+  const lines = (err instanceof Error ? err.message : String(err)).split("\n").filter((l) => l.trim() !== "");
+  if (lines.length < 2) return lines[0] ?? "etcd failed to start";
+  let last = lines[lines.length - 1];
+  try {
+    const entry = JSON.parse(last) as { msg?: string; error?: string };
+    last = [entry.msg, entry.error].filter(Boolean).join(": ");
+  } catch {
+    // not JSON: keep the line
+  }
+  return `${lines[0].replace(/:$/, "")}: ${last}`;
+}
+
 export class LocalCluster {
   readonly brokers: BrokerChild[] = [];
   private stopping = false;
@@ -163,7 +180,7 @@ export class LocalCluster {
       onOutput: (chunk) => etcdLog.write(chunk),
     }).catch((err: unknown) => {
       etcdLog.end();
-      throw err;
+      throw new Error(`${oneLine(err)} (log ${path.join(options.dir, "etcd.log")})`);
     });
     void etcd.exited.then(() => etcdLog.end());
     const cluster = new LocalCluster(etcd, options);

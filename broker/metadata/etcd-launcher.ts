@@ -197,16 +197,22 @@ export class EtcdProcess {
     }
   }
 
-  /** Whether /health answers healthy now. */
+  /**
+   * Whether /health answers healthy now. The probe's deadline is a timer of its own (not
+   * `AbortSignal.timeout`, whose timer is unref'd): while a start waits on a probe to a port some
+   * other process holds, that timer keeps the process alive until the probe is given up.
+   */
   async healthy(): Promise<boolean> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), HEALTH_REQUEST_TIMEOUT_MS);
     try {
-      const response = await fetch(`http://${this.endpoint}/health`, {
-        signal: AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS),
-      });
+      const response = await fetch(`http://${this.endpoint}/health`, { signal: abort.signal });
       const body = (await response.json()) as { health?: string };
       return body.health === "true";
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import * as net from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -213,6 +214,42 @@ describe("samsa cluster up", () => {
     expect(processesUsing(where)).toEqual([]);
     expect(existsSync(path.join(where, "broker-1.log"))).toBe(true);
   }, 240_000);
+
+  it("etcd's port in use: one line naming etcd's error, exit 1, no process left", async () => {
+    const where = path.join(dir, "taken");
+    // Connections to it (cluster up's /health probes) are closed at once.
+    const taken = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const up = clusterUp([
+        "-n",
+        "1",
+        "--dir",
+        where,
+        "--kafka-port",
+        "0",
+        "--http-port",
+        "0",
+        "--etcd-port",
+        String(port),
+      ]);
+      const status = await within(up.exited, "cluster up to give up", CLUSTER_DEADLINE_MS).catch(
+        (err: Error) => `${err.message}; stderr: ${up.stderr()}`,
+      );
+      expect(status, `${up.stdout()} / ${up.stderr()}`).toBe(1);
+      const errors = up
+        .stderr()
+        .split("\n")
+        .filter((line) => line.startsWith("samsa:"));
+      expect(errors).toEqual([
+        expect.stringMatching(/^samsa: etcd exited at start: .*address already in use \(log /),
+      ]);
+      expect(processesUsing(where)).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  }, 120_000);
 
   it("reports a broker that cannot start and stops everything, exit 1", async () => {
     const where = path.join(dir, "dies");
