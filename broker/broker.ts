@@ -1,6 +1,7 @@
 /**
  * A samsa broker: the cluster store, the partition logs, the controller, the topics and their
- * replica manager, the group coordinator (groups and offsets reloaded from __consumer_offsets),
+ * replica manager, the group coordinator (the groups and offsets of the __consumer_offsets
+ * partitions led here, loaded as the replica manager makes this broker their leader),
  * and the listeners that lead into the API handlers. `Broker.start` locks the data directory
  * (storage/dir-lock.ts: one live process per directory), opens the embedded cluster store
  * (`<data dir>/samsa-metadata.json`, a version 1 file migrated), applies it to the local replicas,
@@ -22,6 +23,7 @@ import { HANDLERS } from "./api/index.js";
 import type { AnyApiHandler } from "./api/types.js";
 import { type ControllerChannel, LocalControllerChannel } from "./cluster/controller-channel.js";
 import { IsrUpdater } from "./cluster/isr-updater.js";
+import { ClusterControllerChannel } from "./cluster/remote-controller-channel.js";
 import { replicaFetcherSettings } from "./cluster/replica-fetcher.js";
 import { ReplicaFetcherHook } from "./cluster/replica-fetcher-hook.js";
 import { ReplicaFetcherManager } from "./cluster/replica-fetcher-manager.js";
@@ -152,16 +154,21 @@ export class Broker {
       events: storageEvents(log),
     });
     const controller = new Controller(store, config.nodeId, { ...controllerOptions(config), logger: log });
-    const channel = new LocalControllerChannel(controller);
+    const channel = clustered(config)
+      ? new ClusterControllerChannel({ store, nodeId: config.nodeId, controller, logger: log })
+      : new LocalControllerChannel(controller);
     const topics = new TopicManager(config, store, logs, sfs, channel, log);
     const replication = clustered(config) ? startReplication(config, store, topics, channel, log) : null;
-    await topics.loadAll();
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
+    // The coordinator serves the groups of the __consumer_offsets partitions led here.
+    topics.replicas.onLeadership = (topic, partition, leading, epoch) =>
+      groups.onLeadership(topic, partition, leading, epoch);
+    await topics.loadAll();
+    await groups.loading();
+    if (groups.allGroups().length > 0) log.info({ groups: groups.allGroups().length }, "groups loaded");
     const offsets = new GroupOffsets(groups, topics, config, log);
     topics.onDeleted = (name) =>
       offsets.topicDeleted(name).catch((err) => log.warn({ err, topic: name }, "removing offsets failed"));
-    const loaded = await groups.load();
-    if (loaded > 0) log.info({ records: loaded, groups: groups.allGroups().length }, "groups loaded");
     const broker = new Broker(
       config,
       store,
@@ -376,6 +383,8 @@ export class Broker {
     this.groups.stop();
     this.offsets.stop();
     await Promise.all([this.kafkaServer?.close(), this.http?.close()]);
+    // Calls to a remote controller still waiting end now (an ISR proposal retried, say).
+    if (this.channel instanceof ClusterControllerChannel) await this.channel.close();
     await this.replication?.stop();
     await withTimeout(this.controller.stop(), CONTROLLER_STOP_TIMEOUT_MS, () =>
       this.log.warn("the controller's queued work did not end in time; stopping without it"),

@@ -86,6 +86,11 @@ export interface BrokerConfig {
   offsetsRetentionMinutes: number;
   /** offsets.retention.check.interval.ms */
   offsetsRetentionCheckIntervalMs: number;
+  /**
+   * offsets.commit.timeout.ms: how long a write to `__consumer_offsets` (a commit, group metadata)
+   * waits for every in-sync replica before it is answered COORDINATOR_NOT_AVAILABLE.
+   */
+  offsetsCommitTimeoutMs: number;
   /** offset.metadata.max.bytes: the largest metadata string of a commit. */
   offsetMetadataMaxBytes: number;
   /** group.min.session.timeout.ms / group.max.session.timeout.ms: the session timeouts allowed. */
@@ -146,7 +151,7 @@ export interface BrokerConfig {
   replicaFetchBackoffMs: number;
   /** replica.socket.timeout.ms: a follower's request timeout (above replica.fetch.wait.max.ms). */
   replicaSocketTimeoutMs: number;
-  /** offsets.topic.replication.factor: replicas of `__consumer_offsets` (the embedded store: 1). */
+  /** offsets.topic.replication.factor: replicas of `__consumer_offsets` (at most the brokers registered when it is created). */
   offsetsTopicReplicationFactor: number;
   /** controlled.shutdown.enable: hand leaderships to in-sync followers before stopping. */
   controlledShutdownEnable: boolean;
@@ -319,6 +324,13 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     min: 1,
     max: MAX_TIMER_MS,
     doc: "how often expired offsets are removed",
+  },
+  "offsets.commit.timeout.ms": {
+    field: "offsetsCommitTimeoutMs",
+    kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
+    doc: "how long a write to __consumer_offsets waits for the in-sync replicas",
   },
   "offset.metadata.max.bytes": {
     field: "offsetMetadataMaxBytes",
@@ -551,7 +563,7 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     kind: "int",
     min: 1,
     max: INT16_MAX,
-    doc: "replicas of __consumer_offsets (a single broker: 1)",
+    doc: "replicas of __consumer_offsets when it is created (at most the brokers registered then)",
   },
   "controlled.shutdown.enable": {
     field: "controlledShutdownEnable",
@@ -663,6 +675,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     offsetsTopicSegmentBytes: 100 * 1024 * 1024,
     offsetsRetentionMinutes: 7 * 24 * 60,
     offsetsRetentionCheckIntervalMs: 10 * 60_000,
+    offsetsCommitTimeoutMs: 5000,
     offsetMetadataMaxBytes: 4096,
     groupMinSessionTimeoutMs: 6000,
     groupMaxSessionTimeoutMs: 30 * 60_000,

@@ -588,9 +588,14 @@ export class Partition {
   }
 
   /**
-   * Records one stored batch's producer state, unless the cap is reached or, for a batch read back
-   * from the log, its id was never issued. A leader's batches copied by a follower are `trusted`:
-   * the leader checked the id, and this broker's view of issued ids may lag behind it.
+   * Records one stored batch's producer state, unless, for a batch read back from the log, its id
+   * was never issued or the cap is reached. A leader's batches copied by a follower are `trusted`:
+   * the leader checked the id (this broker's view of issued ids may lag behind it), and they are
+   * kept even beyond max.concurrent.producer.ids. The cap guards against clients inventing state
+   * (producer-ids.ts); a follower's entries were each admitted under its leader's cap, so they are
+   * bounded, and dropping one would let a retry after a failover be written twice (Kafka has no
+   * cap). They still count towards the cap, so this broker admits fewer new producers as leader,
+   * and expire as any other.
    */
   private rememberBatch(
     records: Buffer,
@@ -602,7 +607,7 @@ export class Partition {
   ): void {
     const producerId = readInt64(records, pos + PRODUCER_ID_OFFSET);
     if (!trusted && !this.producerIds.isIssued(producerId)) return;
-    if (!this.producers.has(producerId) && !this.producerIds.hasRoom()) return;
+    if (!trusted && !this.producers.has(producerId) && !this.producerIds.hasRoom()) return;
     const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
     const logAppendTime = (records.readInt16BE(pos + ATTRIBUTES_OFFSET) & TIMESTAMP_TYPE_MASK) !== 0;
     const maxTimestamp = readInt64(records, pos + MAX_TIMESTAMP_OFFSET);

@@ -8,8 +8,11 @@
  *   `producer.ids.rate` new producer ids per second, measured over a window of
  *   `producer.id.quota.window.num` x `producer.id.quota.window.size.seconds`; an InitProducerId or
  *   a first batch beyond it gets THROTTLING_QUOTA_EXCEEDED and a throttle time;
- * - `max.concurrent.producer.ids`: the entries of all partitions together never exceed it; a new
- *   producer's first batch beyond it gets THROTTLING_QUOTA_EXCEEDED (after expired state is swept).
+ * - `max.concurrent.producer.ids`: the entries of all partitions together never exceed it through
+ *   this broker's own admissions; a new producer's first batch beyond it gets
+ *   THROTTLING_QUOTA_EXCEEDED (after expired state is swept). State a follower copies from its
+ *   leader is kept beyond it (each entry was admitted under the leader's cap; see
+ *   `Partition.rememberBatch`), and counts.
  */
 import { type ErrorName, KafkaError } from "../protocol/errors.js";
 import type { RequestContext } from "./api/types.js";

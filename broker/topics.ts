@@ -137,6 +137,11 @@ export class TopicManager {
     return this.replicas.start();
   }
 
+  /** Brokers registered now. */
+  liveBrokerCount(): number {
+    return this.store.brokers().length;
+  }
+
   /** Partitions assigned to this broker or being created, as max.broker.partitions counts them. */
   partitionCount(): number {
     const nodeId = this.config.nodeId;
@@ -199,6 +204,8 @@ export class TopicManager {
     validateOnly = false,
     internal = false,
     auto = false,
+    /** A manual assignment: replica lists by partition, preferred leader first (the controller checks it). */
+    assignments: number[][] | null = null,
   ): Promise<TopicState> {
     validateTopicName(name);
     if (isInternalTopic(name) && !internal) {
@@ -212,7 +219,8 @@ export class TopicManager {
         `${partitions} partitions: expected 1..${MAX_PARTITIONS_PER_TOPIC}`,
       );
     }
-    if (replicas < 1 || replicas > this.store.brokers().length) {
+    // A manual assignment names its brokers: the controller checks them (INVALID_REPLICA_ASSIGNMENT).
+    if (!assignments && (replicas < 1 || replicas > this.store.brokers().length)) {
       throw new KafkaError(
         "INVALID_REPLICATION_FACTOR",
         `replication factor ${replicas} with ${this.store.brokers().length} broker(s)`,
@@ -223,7 +231,7 @@ export class TopicManager {
       throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`);
     }
     this.checkCapacity(name, partitions, internal);
-    const request = { name, partitions, replicationFactor: replicas, configs };
+    const request = { name, partitions, replicationFactor: replicas, configs, assignments };
     if (validateOnly) return this.controller.createTopic({ ...request, validateOnly: true });
     const creation = this.exclusive(name, () => this.createNow(request));
     this.creating.set(name, creation);
@@ -250,6 +258,7 @@ export class TopicManager {
     partitions: number;
     replicationFactor: number;
     configs: Record<string, string>;
+    assignments: number[][] | null;
   }): Promise<TopicState> {
     const { name } = request;
     if (this.store.topic(name)) throw new KafkaError("TOPIC_ALREADY_EXISTS", `topic ${name} already exists`);
@@ -323,11 +332,21 @@ export class TopicManager {
   }
 
   /** Grows a topic to `total` partitions. */
-  addPartitions(name: string, total: number, validateOnly = false): Promise<void> {
-    return this.exclusive(name, () => this.addPartitionsNow(name, total, validateOnly));
+  addPartitions(
+    name: string,
+    total: number,
+    validateOnly = false,
+    assignments: number[][] | null = null,
+  ): Promise<void> {
+    return this.exclusive(name, () => this.addPartitionsNow(name, total, validateOnly, assignments));
   }
 
-  private async addPartitionsNow(name: string, total: number, validateOnly: boolean): Promise<void> {
+  private async addPartitionsNow(
+    name: string,
+    total: number,
+    validateOnly: boolean,
+    assignments: number[][] | null,
+  ): Promise<void> {
     const record = this.store.topic(name);
     if (!record) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     const current = record.partitions.length;
@@ -341,10 +360,13 @@ export class TopicManager {
       throw new KafkaError("INVALID_PARTITIONS", `at most ${MAX_PARTITIONS_PER_TOPIC} partitions per topic`);
     }
     this.checkCapacity(name, total - current, isInternalTopic(name));
-    if (validateOnly) return;
+    if (validateOnly) {
+      if (assignments) await this.controller.createPartitions(name, total, true, assignments);
+      return;
+    }
     this.reservedPartitions += total - current;
     try {
-      await this.controller.createPartitions(name, total);
+      await this.controller.createPartitions(name, total, false, assignments);
     } finally {
       this.reservedPartitions -= total - current;
     }

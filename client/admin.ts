@@ -27,6 +27,11 @@ export interface NewTopic {
   /** -1 (default) for the broker's default.replication.factor. */
   replicationFactor?: number;
   configs?: Record<string, string>;
+  /**
+   * Replica lists by partition, preferred leader first (a manual assignment): the partition count
+   * and replication factor follow from it, so `partitions` and `replicationFactor` stay unset.
+   */
+  assignments?: number[][];
 }
 
 export interface ConfigEntry {
@@ -179,6 +184,14 @@ function checkNewTopic(t: unknown, where: string): void {
     const v = topic[field];
     if (v !== undefined && v !== -1) checkInteger(v, `${where}.${field}`, 1);
   }
+  if (topic.assignments === undefined) return;
+  checkArray(topic.assignments, `${where}.assignments`);
+  for (const [i, ids] of (topic.assignments as unknown[]).entries()) {
+    checkArray(ids, `${where}.assignments[${i}]`);
+    for (const id of ids as unknown[]) checkInteger(id, `${where}.assignments[${i}][]`, 0);
+  }
+  if (topic.partitions !== undefined || topic.replicationFactor !== undefined)
+    throw invalid(`${where}: give assignments or partitions/replicationFactor, not both`);
 }
 
 export class Admin {
@@ -215,7 +228,10 @@ export class Admin {
           name: t.name,
           numPartitions: t.partitions ?? -1,
           replicationFactor: t.replicationFactor ?? -1,
-          assignments: [],
+          assignments: (t.assignments ?? []).map((brokerIds, partitionIndex) => ({
+            partitionIndex,
+            brokerIds,
+          })),
           configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
         })),
         timeoutMs: options.timeoutMs ?? 30_000,

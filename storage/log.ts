@@ -981,9 +981,12 @@ export class PartitionLog {
 
   /**
    * Deletes sealed segments past retention.ms (by their newest timestamp) or beyond
-   * retention.bytes (oldest first), and moves the log start offset. Never touches the active
-   * segment, except that an active segment wholly past retention.ms is rolled so the next check
-   * can delete it. Returns the number of segments deleted.
+   * retention.bytes (oldest first), and moves the log start offset. Only segments whose records
+   * all lie below the high watermark are deleted (as Kafka's `deletableSegments`): a record a
+   * follower has not fetched yet is never expired, and the log start never passes the high
+   * watermark. Never touches the active segment, except that an active segment wholly past
+   * retention.ms and below the high watermark is rolled so the next check can delete it.
+   * Returns the number of segments deleted.
    */
   async applyRetention(nowMs = this.now()): Promise<number> {
     if (this.closed || !this.config.cleanupPolicy.includes("delete")) return 0;
@@ -992,6 +995,7 @@ export class PartitionLog {
     let count = 0;
     while (count < this.segments.length - 1) {
       const segment = this.segments[count];
+      if (this.segments[count + 1].baseOffset > this.hw) break;
       const expired = retentionMs >= 0 && nowMs - segment.largestTimestamp() > retentionMs;
       const oversized = retentionBytes >= 0 && size - segment.size >= retentionBytes;
       if (!expired && !oversized) break;
@@ -1002,6 +1006,7 @@ export class PartitionLog {
     const activeExpired =
       count === this.segments.length - 1 &&
       active.size > 0 &&
+      this.endOffset <= this.hw &&
       retentionMs >= 0 &&
       nowMs - active.largestTimestamp() > retentionMs;
     if (count > 0) await this.deleteOldestSegments(count);

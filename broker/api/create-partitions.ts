@@ -6,7 +6,7 @@
  *   2. the topic exists (UNKNOWN_TOPIC_OR_PARTITION);
  *   3. count is more than the current partition count and at most the per-topic limit
  *      (INVALID_PARTITIONS);
- *   4. assignments, if given: one per new partition, each exactly [this node]
+ *   4. assignments, if given: one per new partition (the controller checks the brokers named)
  *      (INVALID_REPLICA_ASSIGNMENT: one broker can place replicas nowhere else);
  *   5. validateOnly stops here; otherwise the new partitions are recorded and opened.
  * Choice: an empty assignments array counts as none (null), since KafkaJS sends [] when the
@@ -28,7 +28,7 @@ interface PartitionsTopic {
   assignments: { brokerIds: number[] }[] | null;
 }
 
-function checkAssignments(broker: Broker, topic: PartitionsTopic, added: number): void {
+function checkAssignments(topic: PartitionsTopic, added: number): void {
   const assignments = topic.assignments;
   if (!assignments || assignments.length === 0) return;
   if (assignments.length !== added) {
@@ -37,23 +37,16 @@ function checkAssignments(broker: Broker, topic: PartitionsTopic, added: number)
       `${added} partition(s) would be added, but ${assignments.length} assignment(s) were given`,
     );
   }
-  const nodeId = broker.config.nodeId;
-  for (const a of assignments) {
-    if (a.brokerIds.length !== 1 || a.brokerIds[0] !== nodeId) {
-      throw new KafkaError(
-        "INVALID_REPLICA_ASSIGNMENT",
-        `assignment [${a.brokerIds.join(", ")}]: this single broker can only place a partition on [${nodeId}]`,
-      );
-    }
-  }
 }
 
 async function grow(broker: Broker, topic: PartitionsTopic, validateOnly: boolean): Promise<void> {
   // Existence and count first (this changes nothing), then the assignments, then the change.
   await broker.topics.addPartitions(topic.name, topic.count, true);
   const current = broker.store.topic(topic.name)?.partitions.length ?? 0;
-  checkAssignments(broker, topic, topic.count - current);
-  if (!validateOnly) await broker.topics.addPartitions(topic.name, topic.count);
+  checkAssignments(topic, topic.count - current);
+  // The controller checks the brokers named (registered, distinct, the topic's replica count).
+  const assignments = topic.assignments?.length ? topic.assignments.map((a) => [...a.brokerIds]) : null;
+  await broker.topics.addPartitions(topic.name, topic.count, validateOnly, assignments);
 }
 
 export const createPartitions: ApiHandler<CreatePartitionsRequestData, CreatePartitionsResponseData> = {

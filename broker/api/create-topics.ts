@@ -61,14 +61,17 @@ function collisionKey(name: string): string {
   return name.replace(/\./g, "_");
 }
 
-function checkAssignments(broker: Broker, topic: CreatableTopic): number {
+/**
+ * A manual assignment's replica lists by partition, checked for shape here (the controller checks
+ * the brokers: registered, distinct, the same count for every partition).
+ */
+function checkAssignments(topic: CreatableTopic): number[][] {
   if (topic.numPartitions !== -1 || topic.replicationFactor !== -1) {
     throw new KafkaError(
       "INVALID_REQUEST",
       "a manual partition assignment was given, so numPartitions and replicationFactor must both be -1",
     );
   }
-  const nodeId = broker.config.nodeId;
   const indexes = topic.assignments.map((a) => a.partitionIndex).sort((a, b) => a - b);
   indexes.forEach((index, i) => {
     if (index !== i) {
@@ -78,15 +81,8 @@ function checkAssignments(broker: Broker, topic: CreatableTopic): number {
       );
     }
   });
-  for (const a of topic.assignments) {
-    if (a.brokerIds.length !== 1 || a.brokerIds[0] !== nodeId) {
-      throw new KafkaError(
-        "INVALID_REPLICA_ASSIGNMENT",
-        `partition ${a.partitionIndex} is assigned to [${a.brokerIds.join(", ")}]; this single broker can only place it on [${nodeId}]`,
-      );
-    }
-  }
-  return topic.assignments.length;
+  const byIndex = [...topic.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
+  return byIndex.map((a) => [...a.brokerIds]);
 }
 
 async function createOne(
@@ -112,13 +108,19 @@ async function createOne(
   }
   checkTopicConfigNames(topic.configs.map((c) => c.name));
   const configs = configRecord(topic.configs.map((c) => [c.name, c.value ?? ""]));
-  let numPartitions = topic.numPartitions;
-  let replicationFactor = topic.replicationFactor;
-  if (topic.assignments.length > 0) {
-    numPartitions = checkAssignments(broker, topic);
-    replicationFactor = 1;
-  }
-  const record = await broker.topics.create(name, numPartitions, replicationFactor, configs, validateOnly);
+  const assignments = topic.assignments.length > 0 ? checkAssignments(topic) : null;
+  const numPartitions = assignments ? assignments.length : topic.numPartitions;
+  const replicationFactor = assignments ? (assignments[0]?.length ?? 0) : topic.replicationFactor;
+  const record = await broker.topics.create(
+    name,
+    numPartitions,
+    replicationFactor,
+    configs,
+    validateOnly,
+    false,
+    false,
+    assignments,
+  );
   return {
     name,
     topicId: validateOnly ? ZERO_UUID : record.id,

@@ -1,6 +1,7 @@
 /**
  * DeleteGroups (key 42), v0-v3. Removes empty groups and their committed offsets (tombstones in
- * __consumer_offsets). Validation order, per group: empty id -> INVALID_GROUP_ID; unknown ->
+ * __consumer_offsets). Validation order, per group: empty id -> INVALID_GROUP_ID; its offsets
+ * partition loading -> COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR; unknown ->
  * GROUP_ID_NOT_FOUND; members present -> NON_EMPTY_GROUP.
  */
 import { errorCode } from "../../protocol/errors.js";

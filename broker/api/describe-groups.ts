@@ -2,7 +2,9 @@
  * DescribeGroups (key 15), v0-v6. A Stable group reports its protocol and each member's
  * subscription metadata and assignment; in other states members come without them (as Kafka).
  * An unknown group is reported as state "Dead" before v6 and GROUP_ID_NOT_FOUND from v6 (KIP-1043);
- * an empty group id -> INVALID_GROUP_ID. Authorized operations are not computed (v3+ report the
+ * an empty group id -> INVALID_GROUP_ID; a group whose offsets partition is loading ->
+ * COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR (state "Dead", as Kafka).
+ * Authorized operations are not computed (v3+ report the
  * "omitted" value).
  * A group named more than once is answered once (api/distinct.ts).
  */
@@ -37,6 +39,8 @@ export const describeGroups: ApiHandler<DescribeGroupsRequestData, DescribeGroup
         authorizedOperations: OPERATIONS_OMITTED,
       };
       if (!id) return { ...base, errorCode: errorCode("INVALID_GROUP_ID") };
+      const refused = broker.groups.coordinatorError(id);
+      if (refused) return { ...base, errorCode: errorCode(refused) };
       const group = broker.groups.group(id);
       if (!group || group.state === "Dead") {
         return ctx.apiVersion >= 6

@@ -1,6 +1,7 @@
 /**
  * Heartbeat (key 12), v0-v4. Keeps a member's session alive and tells it when to rejoin.
- * Validation order: empty group id -> INVALID_GROUP_ID; unknown group or member ->
+ * Validation order: empty group id -> INVALID_GROUP_ID; the group's offsets partition loading ->
+ * COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR; unknown group or member ->
  * UNKNOWN_MEMBER_ID; a fenced static member -> FENCED_INSTANCE_ID; another generation ->
  * ILLEGAL_GENERATION; a group preparing a rebalance -> REBALANCE_IN_PROGRESS (the session is
  * still renewed).

@@ -2,7 +2,9 @@
  * JoinGroup (key 11), v0-v9. v4+ make a new member ask twice (MEMBER_ID_REQUIRED hands out its
  * id); v5+ carry group.instance.id (static membership); v9's SkipAssignment tells a static leader
  * that rejoined a Stable group to keep the current assignment.
- * Validation order (broker/group/coordinator.ts): empty group id -> INVALID_GROUP_ID; session
+ * Validation order (broker/group/coordinator.ts): empty group id -> INVALID_GROUP_ID; the group's
+ * offsets partition loading -> COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR
+ * (`__consumer_offsets` is created first if it does not exist yet); session
  * timeout outside group.min/max.session.timeout.ms -> INVALID_SESSION_TIMEOUT; no protocol type
  * or protocols -> INCONSISTENT_GROUP_PROTOCOL; an unknown member id -> UNKNOWN_MEMBER_ID; a static
  * member id that lost its instance id -> FENCED_INSTANCE_ID; protocols that share none with the

@@ -1,8 +1,10 @@
 /**
  * LeaveGroup (key 13), v0-v5. v0-v2 remove one member (its error is the top-level one); v3+
  * remove a batch, each with its own error, found by member id or by group.instance.id.
- * Validation order, per member: unknown group or member -> UNKNOWN_MEMBER_ID; an instance id
- * held by another member id -> FENCED_INSTANCE_ID. A removed member triggers a rebalance.
+ * Validation order: the group's offsets partition loading -> COORDINATOR_LOAD_IN_PROGRESS, not led
+ * here -> NOT_COORDINATOR (top-level, as Kafka's error response); then per member: unknown group
+ * or member -> UNKNOWN_MEMBER_ID; an instance id held by another member id -> FENCED_INSTANCE_ID.
+ * A removed member triggers a rebalance.
  */
 import { errorCode } from "../../protocol/errors.js";
 import type { LeaveGroupRequestData, LeaveGroupResponseData } from "../../protocol/types/leave-group.js";
@@ -20,6 +22,8 @@ export const leaveGroup: ApiHandler<LeaveGroupRequestData, LeaveGroupResponseDat
       ]);
       return { throttleTimeMs: 0, errorCode: error ? errorCode(error) : 0 };
     }
+    const refused = request.groupId ? broker.groups.coordinatorError(request.groupId) : null;
+    if (refused) return { throttleTimeMs: 0, errorCode: errorCode(refused), members: [] };
     const members = request.members ?? [];
     const errors = request.groupId
       ? broker.groups.leave(

@@ -1,8 +1,11 @@
 /**
- * ListGroups (key 16), v0-v5. Every group this coordinator holds, with its protocol type; v4+
+ * ListGroups (key 16), v0-v5. Every group this coordinator holds (those of the loaded
+ * `__consumer_offsets` partitions led here), with its protocol type; while a partition still
+ * loads the answer also carries COORDINATOR_LOAD_IN_PROGRESS, as Kafka; v4+
  * filter by state (case-insensitive, as Kafka) and report it; v5+ filter by type (every group
  * here is "classic").
  */
+import { errorCode } from "../../protocol/errors.js";
 import type { ListGroupsRequestData, ListGroupsResponseData } from "../../protocol/types/list-groups.js";
 import type { ApiHandler } from "./types.js";
 
@@ -28,6 +31,7 @@ export const listGroups: ApiHandler<ListGroupsRequestData, ListGroupsResponseDat
         groupState: g.state,
         groupType: GROUP_TYPE,
       }));
-    return { throttleTimeMs: 0, errorCode: 0, groups };
+    const loading = broker.groups.isLoading();
+    return { throttleTimeMs: 0, errorCode: loading ? errorCode("COORDINATOR_LOAD_IN_PROGRESS") : 0, groups };
   },
 };

@@ -4,7 +4,8 @@
  * leader epoch (v4+) older than the partition's -> FENCED_LEADER_EPOCH, newer ->
  * UNKNOWN_LEADER_EPOCH, then a partition this broker does not lead -> NOT_LEADER_OR_FOLLOWER;
  * then the timestamp: -1 latest (the high watermark; the last stable offset, equal here, under
- * read_committed), -2 earliest (log start), -3 the record with the
+ * read_committed; the log end for a follower: a replica id >= 0 from an inter-broker caller, as
+ * Kafka answers a replica fetcher's out-of-range check), -2 earliest (log start), -3 the record with the
  * largest timestamp (v7+), -4 earliest local (= earliest: every record is local), -5 latest tiered
  * (v9+) and -6 earliest pending upload (v11+) offset -1 (no record was ever tiered: what Kafka
  * answers for a topic without remote storage), otherwise the first record at or after the
@@ -33,10 +34,11 @@ export const EARLIEST_PENDING_UPLOAD = -6;
 async function lookup(
   partition: Partition,
   timestamp: number,
+  replica: boolean,
 ): Promise<{ offset: number; timestamp: number }> {
   switch (timestamp) {
     case LATEST:
-      return { offset: partition.highWatermark, timestamp: -1 };
+      return { offset: replica ? partition.logEndOffset : partition.highWatermark, timestamp: -1 };
     case EARLIEST:
     case EARLIEST_LOCAL:
       return { offset: partition.logStartOffset, timestamp: -1 };
@@ -87,7 +89,10 @@ export const listOffsets: ApiHandler<ListOffsetsRequestData, ListOffsetsResponse
   name: "ListOffsets",
   minVersion: 1,
   maxVersion: 11,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
+    // Only another broker sees records above the high watermark (a replica id from a client is
+    // answered as a consumer's).
+    const replica = request.replicaId >= 0 && ctx.interBroker;
     // v1-v3 carry no leader epoch: -1 checks none.
     const topics = request.topics.map((t) => ({
       name: t.name,
@@ -107,7 +112,7 @@ export const listOffsets: ApiHandler<ListOffsetsRequestData, ListOffsetsResponse
             const epochError = partition.leaderEpochError(p.currentLeaderEpoch);
             if (epochError) return result(p.partitionIndex, epochError);
             try {
-              const found = await lookup(partition, p.timestamp);
+              const found = await lookup(partition, p.timestamp, replica);
               const epoch = found.offset >= 0 ? partition.epochAt(found.offset) : -1;
               return result(p.partitionIndex, null, found.offset, found.timestamp, epoch);
             } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * OffsetDelete (key 47), v0. Removes a group's committed offsets of some partitions.
- * Validation order: empty id -> INVALID_GROUP_ID; unknown group -> GROUP_ID_NOT_FOUND; a
+ * Validation order: empty id -> INVALID_GROUP_ID; the group's offsets partition loading ->
+ * COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR; unknown group -> GROUP_ID_NOT_FOUND; a
  * non-empty group of another protocol type than "consumer" -> NON_EMPTY_GROUP (top-level); then
  * per partition an unknown topic or partition -> UNKNOWN_TOPIC_OR_PARTITION and a topic that a
  * member subscribes to -> GROUP_SUBSCRIBED_TO_TOPIC.

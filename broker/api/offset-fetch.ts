@@ -3,8 +3,9 @@
  * id, KIP-848). v2+ may ask for every partition of the group (null topics); v8+ ask for several
  * groups at once. A partition without a committed offset answers offset -1. RequireStable (v7+)
  * needs nothing here: transactions are not served, so no commit is ever pending.
- * Validation order: the coordinator shutting down -> NOT_COORDINATOR (top-level from v2, per
- * group from v8, per partition before v2); (v10) a topic id that names no topic ->
+ * Validation order: the coordinator shutting down or the group's offsets partition not led here
+ * -> NOT_COORDINATOR, that partition loading -> COORDINATOR_LOAD_IN_PROGRESS (top-level from v2,
+ * per group from v8, per partition before v2; no offsets then); (v10) a topic id that names no topic ->
  * UNKNOWN_TOPIC_ID on each partition asked of it; otherwise no errors. At v10 the committed
  * offsets of every partition (null topics) are listed under their topics' current ids.
  * A group, topic or partition named more than once is answered once (api/distinct.ts).
@@ -62,7 +63,7 @@ function fetchGroup(
   groupId: string,
   topics: { name?: string; partitionIndexes: number[] }[] | null,
 ) {
-  const stopping = broker.groups.isStopped;
+  const refused = broker.groups.coordinatorError(groupId);
   const asked = topics
     ? distinctPartitions(
         topics.map((t) => ({ name: t.name ?? "", partitions: t.partitionIndexes })),
@@ -72,8 +73,21 @@ function fetchGroup(
         (t, partitions) => ({ ...t, partitions }),
       )
     : undefined;
-  const offsets = broker.offsets.fetch(groupId, asked ?? null);
-  return { offsets, error: stopping ? errorCode("NOT_COORDINATOR") : 0 };
+  if (refused) return { offsets: unknownOffsets(asked ?? []), error: errorCode(refused) };
+  return { offsets: broker.offsets.fetch(groupId, asked ?? null), error: 0 };
+}
+
+/** No offsets: -1 for each partition asked (they carry the error before v2). */
+function unknownOffsets(topics: { name: string; partitions: number[] }[]): FetchedOffset[] {
+  return topics.flatMap((t) =>
+    t.partitions.map((partition) => ({
+      topic: t.name,
+      partition,
+      offset: -1,
+      leaderEpoch: -1,
+      metadata: "",
+    })),
+  );
 }
 
 /** One v8+ group: at v10 its topics are named by id, resolved here, unknown ids answered apart. */

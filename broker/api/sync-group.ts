@@ -1,7 +1,10 @@
 /**
  * SyncGroup (key 14), v0-v5. The leader's request carries every member's assignment; the answer
- * (to every member) comes once those are stored in __consumer_offsets.
- * Validation order: empty group id -> INVALID_GROUP_ID; unknown group or member ->
+ * (to every member) comes once those are on every in-sync replica of __consumer_offsets (a
+ * failure answers every waiting member as Kafka maps it: NOT_COORDINATOR when leadership moved,
+ * else COORDINATOR_NOT_AVAILABLE).
+ * Validation order: empty group id -> INVALID_GROUP_ID; the group's offsets partition loading ->
+ * COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR; unknown group or member ->
  * UNKNOWN_MEMBER_ID; a fenced static member -> FENCED_INSTANCE_ID; another generation ->
  * ILLEGAL_GENERATION; v5's protocol type or name not the group's -> INCONSISTENT_GROUP_PROTOCOL;
  * a group preparing a rebalance -> REBALANCE_IN_PROGRESS.

@@ -20,8 +20,13 @@ export interface ControllerChannel {
   /** CreateTopics of one topic, defaults resolved (partitions and replication factor given). */
   createTopic(request: CreateTopicRequest): Promise<TopicState>;
   deleteTopic(name: string): Promise<void>;
-  /** Grows `name` to `totalCount` partitions. */
-  createPartitions(name: string, totalCount: number, validateOnly?: boolean): Promise<TopicState>;
+  /** Grows `name` to `totalCount` partitions (`assignments`: the new ones' replicas, else placed). */
+  createPartitions(
+    name: string,
+    totalCount: number,
+    validateOnly?: boolean,
+    assignments?: readonly (readonly number[])[] | null,
+  ): Promise<TopicState>;
   /** Replaces the topic's explicit configs. */
   alterConfigs(name: string, configs: Record<string, string>): Promise<void>;
   /** AlterPartition: ISR changes asked by partition leaders. */
@@ -51,8 +56,13 @@ export class LocalControllerChannel implements ControllerChannel {
     return this.controller.deleteTopic(name);
   }
 
-  createPartitions(name: string, totalCount: number, validateOnly = false): Promise<TopicState> {
-    return this.controller.createPartitions(name, totalCount, null, validateOnly);
+  createPartitions(
+    name: string,
+    totalCount: number,
+    validateOnly = false,
+    assignments: readonly (readonly number[])[] | null = null,
+  ): Promise<TopicState> {
+    return this.controller.createPartitions(name, totalCount, assignments, validateOnly);
   }
 
   alterConfigs(name: string, configs: Record<string, string>): Promise<void> {

@@ -182,15 +182,21 @@ export class ClusterControllerChannel implements ControllerChannel {
     });
   }
 
-  createPartitions(name: string, totalCount: number, validateOnly = false): Promise<TopicState> {
+  createPartitions(
+    name: string,
+    totalCount: number,
+    validateOnly = false,
+    assignments: readonly (readonly number[])[] | null = null,
+  ): Promise<TopicState> {
+    const wireAssignments = assignments ? assignments.map((ids) => ({ brokerIds: [...ids] })) : null;
     return this.call({
       what: `adding partitions to ${name}`,
-      local: (c) => c.createPartitions(name, totalCount, null, validateOnly),
+      local: (c) => c.createPartitions(name, totalCount, assignments, validateOnly),
       remote: async (conn, timeoutMs, deadline) => {
         const r = await conn.send(
           37,
           VERSIONS.createPartitions,
-          { topics: [{ name, count: totalCount, assignments: null }], timeoutMs, validateOnly },
+          { topics: [{ name, count: totalCount, assignments: wireAssignments }], timeoutMs, validateOnly },
           timeoutMs,
         );
         const t = only(r.results, "CreatePartitions");

@@ -7,15 +7,19 @@
  *    latest epoch (KIP-101/279), then the truncation rule below; a log with records and no epoch
  *    truncates to its high watermark instead (Kafka's fallback);
  * 2. fetches the others from their log end offset with their latest epoch as LastFetchedEpoch
- *    (Fetch v12, or v15 with ReplicaState when every partition has a topic id), and applies each
- *    answer: a diverging epoch -> the truncation rule, and fetching goes on (KIP-320: a second
- *    divergence is found by the next fetch); records -> `appendAsFollower` (an empty log restarted
- *    inside the leader's first batch first restarts at that batch's base, as Kafka's follower
- *    does); the leader's high watermark and log start -> `updateFollowerHighWatermark`,
- *    `updateFollowerLogStartOffset`; OFFSET_OUT_OF_RANGE below the leader's log start
- *    -> `truncateFullyAndStartAt` there (above it, where epochs could not tell: truncate to the
- *    leader's high watermark); FENCED_LEADER_EPOCH -> the partition waits for new metadata (its
- *    epoch is stale until the replica manager re-points it); NOT_LEADER_OR_FOLLOWER and
+ *    (Fetch v15 with ReplicaState, this broker's epoch, when every partition has a topic id; else
+ *    v12, which cannot carry the epoch), and applies each answer: a diverging epoch -> the
+ *    truncation rule, and fetching goes on (KIP-320: a second divergence is found by the next
+ *    fetch; one that changes nothing waits replica.fetch.backoff.ms); records ->
+ *    `appendAsFollower` (an empty log restarted inside the leader's first batch first restarts at
+ *    that batch's base, as Kafka's follower does); the leader's high watermark and log start ->
+ *    `updateFollowerHighWatermark`, `updateFollowerLogStartOffset`; OFFSET_OUT_OF_RANGE -> the
+ *    next round asks the leader's log end (ListOffsets latest, as a replica) and, unless it is
+ *    below the fetch offset, its log start (earliest), as Kafka's `handleOffsetOutOfRange`: a
+ *    fetch offset past the leader's end (where epochs could not tell) truncates to that end, one
+ *    below the leader's start -> `truncateFullyAndStartAt` there, one in range again is fetched
+ *    after the backoff; FENCED_LEADER_EPOCH -> the partition waits for new metadata (its epoch is
+ *    stale until the replica manager re-points it); NOT_LEADER_OR_FOLLOWER and
  *    UNKNOWN_LEADER_EPOCH -> it waits too, and retries after replica.fetch.backoff.ms in case the
  *    leader is the one behind (as Kafka delays such partitions); any other error -> that backoff;
  * 3. on a lost connection or a failed request: closes it, waits replica.fetch.backoff.ms, reconnects.
@@ -38,6 +42,11 @@ import { Connection } from "../../client/connection.js";
 import { type ErrorName, errorName, KafkaError } from "../../protocol/errors.js";
 import type { FetchRequestData, FetchResponseData, PartitionData } from "../../protocol/types/fetch.js";
 import type {
+  ListOffsetsRequestData,
+  ListOffsetsResponseData,
+  ListOffsetsTopic,
+} from "../../protocol/types/list-offsets.js";
+import type {
   OffsetForLeaderEpochRequestData,
   OffsetForLeaderEpochResponseData,
   OffsetForLeaderTopic,
@@ -48,6 +57,12 @@ import type { EpochEndOffset, Partition } from "../partition.js";
 
 const FETCH = 1;
 const OFFSET_FOR_LEADER_EPOCH = 23;
+const LIST_OFFSETS = 2;
+/** The first version with CurrentLeaderEpoch (KIP-320), so the leader fences a stale ask. */
+const LIST_OFFSETS_VERSION = 4;
+/** ListOffsets timestamps: the log end (for a replica) and the log start. */
+const LATEST_OFFSET = -1;
+const EARLIEST_OFFSET = -2;
 /** Topics by name, ReplicaId and LastFetchedEpoch (KIP-320). */
 const FETCH_VERSION_BY_NAME = 12;
 /** Topics by id (KIP-516) and ReplicaState (KIP-903's replica epoch). */
@@ -73,8 +88,11 @@ export interface LeaderEndpoint {
 export interface ReplicaFetcherSettings {
   /** This broker's node id: the replica id it fetches as. */
   localId: number;
-  /** This broker's registration epoch (ReplicaState.ReplicaEpoch, v15+); -1 when unknown. */
-  brokerEpoch?: () => number;
+  /**
+   * This broker's registration epoch, read at each fetch (its session's epoch): sent as
+   * ReplicaState.ReplicaEpoch (Fetch v15+) so the leader can tell a restarted follower (KIP-903).
+   */
+  brokerEpoch: () => number;
   /** replica.fetch.wait.max.ms: how long the leader may hold a fetch that finds too little. */
   waitMaxMs: number;
   /** replica.fetch.min.bytes */
@@ -90,10 +108,10 @@ export interface ReplicaFetcherSettings {
   logger?: Logger;
 }
 
-/** The settings of `config`'s replica.fetch.* keys. */
+/** The settings of `config`'s replica.fetch.* keys, with this broker's epoch and logger. */
 export function replicaFetcherSettings(
   config: BrokerConfig,
-  extra: Pick<ReplicaFetcherSettings, "brokerEpoch" | "logger"> = {},
+  extra: Pick<ReplicaFetcherSettings, "brokerEpoch" | "logger">,
 ): ReplicaFetcherSettings {
   return {
     localId: config.nodeId,
@@ -107,7 +125,10 @@ export function replicaFetcherSettings(
   };
 }
 
-/** Where a followed partition is: truncating its log, fetching, or held back (error or stale metadata). */
+/**
+ * Where a followed partition is: truncating its log (also after OFFSET_OUT_OF_RANGE), fetching, or
+ * held back (error or stale metadata).
+ */
 export type FollowPhase = "truncating" | "fetching" | "waiting";
 
 /** One followed partition. */
@@ -118,6 +139,8 @@ interface Follow {
   /** Bumped by every `add`: answers to an earlier one are dropped. */
   generation: number;
   truncating: boolean;
+  /** The leader answered OFFSET_OUT_OF_RANGE: the next round asks its log end and start. */
+  outOfRange: boolean;
   /** Held back until this time (Infinity: until `add` re-points it). */
   retryAtMs: number;
 }
@@ -179,7 +202,7 @@ export class ReplicaFetcher {
     const f = this.follows.get(key(partition));
     if (!f) return undefined;
     if (f.retryAtMs > nowMs) return "waiting";
-    return f.truncating ? "truncating" : "fetching";
+    return f.truncating || f.outOfRange ? "truncating" : "fetching";
   }
 
   /**
@@ -192,6 +215,7 @@ export class ReplicaFetcher {
       topicId,
       generation: this.nextGeneration++,
       truncating: true,
+      outOfRange: false,
       retryAtMs: 0,
     });
     this.wake();
@@ -268,6 +292,11 @@ export class ReplicaFetcher {
     const truncating = ready.filter((f) => f.truncating);
     if (truncating.length > 0) {
       await this.truncate(conn, truncating);
+      return;
+    }
+    const outOfRange = ready.filter((f) => f.outOfRange);
+    if (outOfRange.length > 0) {
+      await this.resetOutOfRange(conn, outOfRange);
       return;
     }
     await this.fetch(conn, ready);
@@ -366,6 +395,10 @@ export class ReplicaFetcher {
   // ---------------------------------------------------------------------------------------------
   // Fetching (KIP-320)
 
+  /**
+   * One Fetch of `follows`: by topic id (v15, with this broker's epoch) when every one has an id,
+   * else by name (v12, without the epoch; see `fetchRequest`), so one request serves them all.
+   */
   private async fetch(conn: Connection, follows: Follow[]): Promise<void> {
     const byId = follows.every((f) => f.topicId !== null);
     const version = byId ? FETCH_VERSION_BY_ID : FETCH_VERSION_BY_NAME;
@@ -399,8 +432,12 @@ export class ReplicaFetcher {
         partitionMaxBytes: s.maxBytes,
       });
     }
+    // Fetch v12 has no field for the broker epoch: ReplicaState exists from v15, and v13+ name
+    // topics only by id, so a fetch by name cannot carry it. The leader then takes the epoch as
+    // unknown (-1) and checks nothing (KIP-903's rule for older followers). Only a partition
+    // whose topic id the store does not know yet makes the fetch by name (see `fetch`).
     const replica = byId
-      ? { replicaState: { replicaId: s.localId, replicaEpoch: s.brokerEpoch?.() ?? -1 } }
+      ? { replicaState: { replicaId: s.localId, replicaEpoch: s.brokerEpoch() } }
       : { replicaId: s.localId };
     return {
       ...replica,
@@ -436,7 +473,17 @@ export class ReplicaFetcher {
     const p = a.follow.partition;
     const diverging = data.divergingEpoch;
     if (diverging && diverging.epoch >= 0) {
+      const [end, epoch] = [p.logEndOffset, p.latestEpoch];
       await this.truncateTo(a, truncationOffset(diverging, p));
+      // A divergence that changed nothing would come back at once (the leader does not hold a
+      // diverged fetch): the partition waits the backoff, as after an error.
+      if (p.logEndOffset === end && p.latestEpoch === epoch) {
+        this.settings.logger?.debug(
+          { topic: p.topic, partition: p.index, leader: this.leader.nodeId, diverging },
+          "the leader's divergence changed nothing; backing off",
+        );
+        this.backOff(a.follow, a.generation);
+      }
       return;
     }
     const records = data.records;
@@ -455,28 +502,112 @@ export class ReplicaFetcher {
 
   private async onFetchError(a: Asked, data: PartitionData): Promise<void> {
     const code = errorName(data.errorCode);
-    const leaderStart = data.logStartOffset ?? -1;
-    if (code !== "OFFSET_OUT_OF_RANGE" || leaderStart < 0) {
-      this.onPartitionError(a.follow, a.generation, code);
+    const f = a.follow;
+    if (code !== "OFFSET_OUT_OF_RANGE") {
+      this.onPartitionError(f, a.generation, code);
       return;
     }
-    await this.applyGuarded(
-      a.follow,
-      a.generation,
-      async () => {
-        const p = a.follow.partition;
-        if (a.fetchOffset < leaderStart) {
+    // The answer's offsets are not the leader's log end: the next round asks for it.
+    if (this.current(f, a.generation) && f.partition.logEndOffset === a.fetchOffset) f.outOfRange = true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // OFFSET_OUT_OF_RANGE (Kafka's AbstractFetcherThread.handleOffsetOutOfRange)
+
+  /**
+   * Asks the leader's log end for `follows`: a fetch offset past it truncates there (under the
+   * leader epoch asked with); the others ask the leader's log start next.
+   */
+  private async resetOutOfRange(conn: Connection, follows: Follow[]): Promise<void> {
+    const asking = follows.map((f) => asked(f, f.partition.logEndOffset));
+    const ends = await this.listOffsets(conn, asking, LATEST_OFFSET);
+    const behind: Asked[] = [];
+    for (const a of asking) {
+      const end = ends.get(a);
+      if (end === undefined) continue;
+      if (end >= a.fetchOffset) {
+        behind.push(a);
+        continue;
+      }
+      this.applying = this.applyGuarded(
+        a.follow,
+        a.generation,
+        async () => {
+          a.follow.outOfRange = false;
+          this.settings.logger?.warn(
+            {
+              topic: a.follow.partition.topic,
+              partition: a.follow.partition.index,
+              from: a.fetchOffset,
+              to: end,
+            },
+            "follower past the leader's log end truncates to it",
+          );
+          await a.follow.partition.truncateTo(end, a.leaderEpoch);
+        },
+        a.fetchOffset,
+      );
+      await this.applying;
+    }
+    if (behind.length > 0) await this.restartAtLeaderStart(conn, behind);
+  }
+
+  /**
+   * Asks the leader's log start for `asking`: a fetch offset below it restarts the log there; one
+   * in range again (the leader moved meanwhile) is fetched after the backoff.
+   */
+  private async restartAtLeaderStart(conn: Connection, asking: Asked[]): Promise<void> {
+    const starts = await this.listOffsets(conn, asking, EARLIEST_OFFSET);
+    for (const a of asking) {
+      const start = starts.get(a);
+      if (start === undefined) continue;
+      const f = a.follow;
+      this.applying = this.applyGuarded(
+        f,
+        a.generation,
+        async () => {
+          f.outOfRange = false;
+          if (start <= a.fetchOffset) {
+            this.backOff(f, a.generation);
+            return;
+          }
           this.settings.logger?.info(
-            { topic: p.topic, partition: p.index, from: a.fetchOffset, to: leaderStart },
+            { topic: f.partition.topic, partition: f.partition.index, from: a.fetchOffset, to: start },
             "follower behind the leader's log start restarts there",
           );
-          await p.truncateFullyAndStartAt(leaderStart, a.leaderEpoch);
-        } else {
-          await this.truncateTo(a, Math.min(data.highWatermark, p.logEndOffset));
-        }
-      },
-      a.fetchOffset,
-    );
+          await f.partition.truncateFullyAndStartAt(start, a.leaderEpoch);
+        },
+        a.fetchOffset,
+      );
+      await this.applying;
+    }
+  }
+
+  /**
+   * One ListOffsets of `asking` at `timestamp`, as replica `localId` (so latest is the log end):
+   * each partition's offset; a partition refused or left out is held back for the backoff.
+   */
+  private async listOffsets(
+    conn: Connection,
+    asking: Asked[],
+    timestamp: number,
+  ): Promise<Map<Asked, number>> {
+    const request = listOffsetsRequest(this.settings.localId, asking, timestamp);
+    const response: ListOffsetsResponseData = await conn.send(LIST_OFFSETS, LIST_OFFSETS_VERSION, request);
+    const byName = askedBy(asking, (x) => x.follow.partition.topic);
+    const out = new Map<Asked, number>();
+    for (const t of response.topics) {
+      for (const r of t.partitions) {
+        const a = byName.get(askedKey(t.name, r.partitionIndex));
+        if (!a) continue;
+        if (r.errorCode !== 0) this.onPartitionError(a.follow, a.generation, errorName(r.errorCode));
+        else if ((r.offset ?? -1) >= 0) out.set(a, r.offset as number);
+      }
+    }
+    for (const a of asking) {
+      if (!out.has(a) && a.follow.retryAtMs <= Date.now()) this.backOff(a.follow, a.generation);
+    }
+    return out;
   }
 
   /** Holds a partition back after its error (see the file comment). */
@@ -488,6 +619,11 @@ export class ReplicaFetcher {
       { topic: f.partition.topic, partition: f.partition.index, leader: this.leader.nodeId, code },
       "replica fetch of a partition failed",
     );
+  }
+
+  /** Holds `f` back for replica.fetch.backoff.ms, if it is still followed under `generation`. */
+  private backOff(f: Follow, generation: number): void {
+    if (this.current(f, generation)) f.retryAtMs = Date.now() + this.settings.backoffMs;
   }
 
   /** Whether `f` is still followed under `generation` (no `add` or `remove` since). */
@@ -510,9 +646,7 @@ export class ReplicaFetcher {
     const p = f.partition;
     if (!this.current(f, generation)) return;
     if (fetchOffset !== undefined && p.logEndOffset !== fetchOffset) return;
-    const backOff = () => {
-      if (this.current(f, generation)) f.retryAtMs = Date.now() + this.settings.backoffMs;
-    };
+    const backOff = () => this.backOff(f, generation);
     if (p.role !== "follower" || p.leader !== this.leader.nodeId) {
       backOff();
       return;
@@ -545,6 +679,20 @@ function epochRequest(localId: number, asked: Asked[]): OffsetForLeaderEpochRequ
     });
   }
   return { replicaId: localId, topics: [...topics.values()] };
+}
+
+function listOffsetsRequest(localId: number, asked: Asked[], timestamp: number): ListOffsetsRequestData {
+  const topics = new Map<string, ListOffsetsTopic>();
+  for (const { follow, leaderEpoch } of asked) {
+    const p = follow.partition;
+    let topic = topics.get(p.topic);
+    if (!topic) {
+      topic = { name: p.topic, partitions: [] };
+      topics.set(p.topic, topic);
+    }
+    topic.partitions.push({ partitionIndex: p.index, currentLeaderEpoch: leaderEpoch, timestamp });
+  }
+  return { replicaId: localId, isolationLevel: 0, topics: [...topics.values()] };
 }
 
 function askedKey(topic: string, partition: number): string {

@@ -15,6 +15,9 @@
  * - `sync(topic)` resolves once an application that began after the call has finished (or
  *   rejects with its error): a caller that changed the store through the controller waits with
  *   it until the change is applied locally.
+ * - The leadership listener is told, after the role is applied, of every new term (led, or
+ *   followed at a new leader or epoch) and of every removal, in the order applied; so by the time
+ *   `sync` resolves, the group coordinator has elected or resigned accordingly.
  */
 import type { Logger } from "pino";
 import type { LogConfig } from "../../storage/config.js";
@@ -36,6 +39,19 @@ export interface FollowerHook {
   onFollow(partition: Partition, leaderId: number): void;
   onStopFollowing(partition: Partition): void;
 }
+
+/**
+ * Told after a local replica's role is applied: `leading` true when this broker became leader (or
+ * leads at a new leader epoch), false when it became a follower (or follows at a new epoch) or
+ * the replica is removed. The group coordinator elects and resigns `__consumer_offsets`
+ * partitions by it. A listener that throws is logged; it never fails the application.
+ */
+export type LeadershipListener = (
+  topic: string,
+  partition: number,
+  leading: boolean,
+  leaderEpoch: number,
+) => void;
 
 export interface ReplicaManagerOptions {
   logs: LogManager;
@@ -70,6 +86,8 @@ export class ReplicaManager {
   followers: FollowerHook | null = null;
   /** Runs once a topic is gone from the store and its local logs are removed (groups drop offsets). */
   onTopicRemoved: ((name: string) => Promise<void>) | null = null;
+  /** Told of every applied leadership change and removal (the group coordinator). */
+  onLeadership: LeadershipListener | null = null;
 
   constructor(
     private readonly store: ClusterStore,
@@ -220,8 +238,10 @@ export class ReplicaManager {
       return;
     }
     if (state.leader === this.nodeId) {
+      const newTerm = partition.role !== "leader" || partition.leaderEpoch !== state.leaderEpoch;
       if (partition.role === "follower") this.followers?.onStopFollowing(partition);
       partition.makeLeader(state.leaderEpoch, state.partitionEpoch, state.isr, state.replicas);
+      if (newTerm) this.tellLeadership(partition, true);
       return;
     }
     const changed =
@@ -231,10 +251,24 @@ export class ReplicaManager {
     if (!changed) return;
     partition.makeFollower(state.leaderEpoch, state.leader, state.partitionEpoch);
     this.followers?.onFollow(partition, state.leader);
+    this.tellLeadership(partition, false);
+  }
+
+  /** Tells the leadership listener of `partition`'s role now; a throw is logged, never passed on. */
+  private tellLeadership(partition: Partition, leading: boolean): void {
+    try {
+      this.onLeadership?.(partition.topic, partition.index, leading, partition.leaderEpoch);
+    } catch (err) {
+      this.options.logger?.error(
+        { err, topic: partition.topic, partition: partition.index, leading },
+        "a leadership listener failed",
+      );
+    }
   }
 
   private async removePartition(local: LocalTopic, partition: Partition): Promise<void> {
     if (partition.role === "follower") this.followers?.onStopFollowing(partition);
+    this.tellLeadership(partition, false);
     // Its producer state leaves the broker-wide count (max.concurrent.producer.ids) now.
     partition.producers.clear();
     local.partitions.delete(partition.index);

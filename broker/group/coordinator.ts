@@ -11,13 +11,21 @@
  * group metadata, after which the step checks that the generation is still the one it stored.
  *
  * Guarantees: a JoinGroup reply carries the generation that all joined members share; a member
- * gets its assignment only once the leader's assignments are durable; members awaiting a join or
- * sync reply are never expired; a rebalance ends within the members' longest rebalance timeout
- * (members that did not rejoin are removed).
+ * gets its assignment only once the leader's assignments are on every in-sync replica; members
+ * awaiting a join or sync reply are never expired; a rebalance ends within the members' longest
+ * rebalance timeout (members that did not rejoin are removed).
+ *
+ * Ownership (Kafka's onElection / onResignation): this broker coordinates the groups of the
+ * `__consumer_offsets` partitions it leads. `elect(partition, leaderEpoch)` loads a partition's
+ * groups and offsets (loader.ts) and serves them once loaded; meanwhile their requests answer
+ * COORDINATOR_LOAD_IN_PROGRESS. `resign(partition)` answers their waiting joins and syncs
+ * NOT_COORDINATOR, stops their timers and drops them. A group of a partition not led here
+ * answers NOT_COORDINATOR everywhere. Every group held is in a loaded partition, and only the
+ * group object held writes to the log, at the epoch its partition was elected with.
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { type ErrorName, errorCode } from "../../protocol/errors.js";
+import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
 import type { BrokerConfig } from "../config.js";
 import {
   EMPTY_ASSIGNMENT,
@@ -27,8 +35,25 @@ import {
   type Protocol,
   type SyncResult,
 } from "./group.js";
-import type { OffsetsTopic } from "./offsets-topic.js";
-import { groupKey, groupValue, type OffsetsRecord, type StoredGroup } from "./records.js";
+import { type LoadedPartition, loadOffsetsPartition } from "./loader.js";
+import { OFFSETS_TOPIC, type OffsetsRecordWrite, type OffsetsTopic } from "./offsets-topic.js";
+import { groupKey, groupValue, type StoredGroup } from "./records.js";
+
+/** Pause before a failed load of an offsets partition is tried again (while still elected). */
+export const LOAD_RETRY_MS = 1000;
+
+/** Why this broker does not serve a group now. */
+export type CoordinatorRefusal = "NOT_COORDINATOR" | "COORDINATOR_LOAD_IN_PROGRESS";
+
+/** An offsets partition this broker was elected to coordinate, at a leader epoch. */
+interface OwnedPartition {
+  readonly epoch: number;
+  /** Until its groups are installed: their requests answer COORDINATOR_LOAD_IN_PROGRESS. */
+  loading: boolean;
+  /** Settles when the first load attempt ends (loaded, overtaken or failed). */
+  loaded: Promise<void>;
+  retry: NodeJS.Timeout | null;
+}
 
 export interface JoinRequest {
   groupId: string;
@@ -86,6 +111,8 @@ function sameProtocols(member: Member, protocols: Protocol[]): boolean {
 
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
+  /** The offsets partitions elected here, by partition. */
+  private readonly owned = new Map<number, OwnedPartition>();
   private stopped = false;
 
   constructor(
@@ -123,11 +150,163 @@ export class GroupCoordinator {
     return this.stopped;
   }
 
+  // ---- Ownership of offsets partitions ------------------------------------------------------
+
+  /** The replica manager's leadership listener: elects or resigns `__consumer_offsets` partitions. */
+  onLeadership(topic: string, partition: number, leading: boolean, leaderEpoch: number): void {
+    if (topic !== OFFSETS_TOPIC) return;
+    if (leading) void this.elect(partition, leaderEpoch);
+    else this.resign(partition, leaderEpoch);
+  }
+
+  /**
+   * Coordinates the groups of offsets partition `partition` from `leaderEpoch` on: reads its log
+   * up to the end and serves its groups once loaded (an empty log at once). The epoch held or an
+   * older one changes nothing; a newer one drops what is held and loads again. A load overtaken by
+   * a resignation or a newer election installs nothing. A failed load is logged and tried again
+   * after LOAD_RETRY_MS while the election holds. Resolves when the first attempt has ended.
+   */
+  elect(partition: number, leaderEpoch: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const held = this.owned.get(partition);
+    if (held && held.epoch >= leaderEpoch) return held.loaded;
+    if (held) this.unload(partition, held);
+    const entry: OwnedPartition = {
+      epoch: leaderEpoch,
+      loading: true,
+      loaded: Promise.resolve(),
+      retry: null,
+    };
+    this.owned.set(partition, entry);
+    if (this.offsetsTopic.isEmpty(partition)) entry.loading = false;
+    else entry.loaded = this.load(partition, entry);
+    return entry.loaded;
+  }
+
+  /**
+   * Stops coordinating the groups of offsets partition `partition` (Kafka's onResignation):
+   * members waiting for a join or sync reply get NOT_COORDINATOR, timers stop, the groups are
+   * dropped (Dead), and a load under way installs nothing. A resignation of an older leader epoch
+   * than the one elected is ignored.
+   */
+  resign(partition: number, leaderEpoch?: number): void {
+    const held = this.owned.get(partition);
+    if (!held || (leaderEpoch !== undefined && leaderEpoch < held.epoch)) return;
+    this.unload(partition, held);
+    this.log.info({ partition, epoch: held.epoch }, "resigned as coordinator of an offsets partition");
+  }
+
+  /** Resolves once every load under way has made its first attempt (start-up waits for it). */
+  async loading(): Promise<void> {
+    await Promise.all([...this.owned.values()].map((o) => o.loaded));
+  }
+
+  /** Whether some elected offsets partition is still loading. */
+  isLoading(): boolean {
+    for (const o of this.owned.values()) if (o.loading) return true;
+    return false;
+  }
+
+  /**
+   * Null when this broker serves `groupId` now: its offsets partition is elected here and loaded.
+   * COORDINATOR_LOAD_IN_PROGRESS while it loads; NOT_COORDINATOR when it is not led here or the
+   * coordinator stopped. Before `__consumer_offsets` exists no group exists anywhere: null (the
+   * request then finds no group).
+   */
+  coordinatorError(groupId: string): CoordinatorRefusal | null {
+    if (this.stopped) return "NOT_COORDINATOR";
+    if (!this.offsetsTopic.exists()) return null;
+    const owned = this.owned.get(this.offsetsTopic.partitionFor(groupId));
+    if (!owned) return "NOT_COORDINATOR";
+    return owned.loading ? "COORDINATOR_LOAD_IN_PROGRESS" : null;
+  }
+
+  /**
+   * As `coordinatorError`, for a request that may create a group: `__consumer_offsets` is created
+   * first when it does not exist (COORDINATOR_NOT_AVAILABLE if that fails), so that the answer
+   * names the partition's real leader.
+   */
+  async coordinatorErrorCreating(groupId: string): Promise<ErrorName | null> {
+    if (!this.stopped && !this.offsetsTopic.exists()) {
+      try {
+        await this.offsetsTopic.ensure();
+      } catch (err) {
+        this.log.warn({ err }, `creating ${OFFSETS_TOPIC} failed`);
+        return "COORDINATOR_NOT_AVAILABLE";
+      }
+    }
+    return this.coordinatorError(groupId);
+  }
+
+  private async load(partition: number, entry: OwnedPartition): Promise<void> {
+    const current = () => !this.stopped && this.owned.get(partition) === entry;
+    let loaded: LoadedPartition;
+    try {
+      loaded = await loadOffsetsPartition(this.offsetsTopic, partition, current);
+    } catch (err) {
+      if (!current()) return;
+      this.log.warn({ err, partition, epoch: entry.epoch }, "loading an offsets partition failed; retrying");
+      entry.retry = setTimeout(() => {
+        entry.retry = null;
+        if (current()) void this.load(partition, entry);
+      }, LOAD_RETRY_MS);
+      entry.retry.unref();
+      return;
+    }
+    if (!current()) return;
+    this.install(partition, entry, loaded);
+  }
+
+  /** Serves the loaded groups: each member gets a fresh session, as after a failover in Kafka. */
+  private install(partition: number, entry: OwnedPartition, loaded: LoadedPartition): void {
+    for (const group of loaded.groups.values()) {
+      const stale = this.groups.get(group.id);
+      if (stale) this.unloadGroup(stale);
+      this.groups.set(group.id, group);
+      for (const m of group.members.values()) this.armSession(group, m);
+    }
+    entry.loading = false;
+    if (loaded.records > 0) {
+      this.log.info(
+        { partition, epoch: entry.epoch, records: loaded.records, groups: loaded.groups.size },
+        "offsets partition loaded",
+      );
+    }
+  }
+
+  private unload(partition: number, held: OwnedPartition): void {
+    this.owned.delete(partition);
+    if (held.retry) clearTimeout(held.retry);
+    held.retry = null;
+    for (const group of [...this.groups.values()]) {
+      if (this.offsetsTopic.partitionFor(group.id) === partition) this.unloadGroup(group);
+    }
+  }
+
+  /** Answers what the group's members wait for with NOT_COORDINATOR, stops its timers, drops it. */
+  private unloadGroup(group: Group): void {
+    this.answerWaiters(group, "NOT_COORDINATOR");
+    this.remove(group);
+  }
+
   // ---- JoinGroup ----------------------------------------------------------------------------
 
   join(req: JoinRequest): Promise<JoinResult> {
     if (this.stopped) return Promise.resolve(joinError("NOT_COORDINATOR", req.memberId));
     if (!req.groupId) return Promise.resolve(joinError("INVALID_GROUP_ID", req.memberId));
+    if (!this.offsetsTopic.exists()) {
+      // The first group request: the offsets topic is created, then the join is decided.
+      return this.coordinatorErrorCreating(req.groupId).then((refused) =>
+        refused ? joinError(refused, req.memberId) : this.joinServed(req),
+      );
+    }
+    const refused = this.coordinatorError(req.groupId);
+    if (refused) return Promise.resolve(joinError(refused, req.memberId));
+    return this.joinServed(req);
+  }
+
+  /** A join of a group this broker serves: the request's own checks, then the join itself. */
+  private joinServed(req: JoinRequest): Promise<JoinResult> {
     const { groupMinSessionTimeoutMs: min, groupMaxSessionTimeoutMs: max } = this.config;
     if (req.sessionTimeoutMs < min || req.sessionTimeoutMs > max) {
       return Promise.resolve(joinError("INVALID_SESSION_TIMEOUT", req.memberId));
@@ -463,6 +642,8 @@ export class GroupCoordinator {
   sync(req: SyncRequest): Promise<SyncResult> {
     if (this.stopped) return Promise.resolve(syncError("NOT_COORDINATOR"));
     if (!req.groupId) return Promise.resolve(syncError("INVALID_GROUP_ID"));
+    const refused = this.coordinatorError(req.groupId);
+    if (refused) return Promise.resolve(syncError(refused));
     const group = this.groups.get(req.groupId);
     if (!group) return Promise.resolve(syncError("UNKNOWN_MEMBER_ID"));
     if (this.fenced(group, req.memberId, req.groupInstanceId)) {
@@ -515,14 +696,15 @@ export class GroupCoordinator {
     const stored = group.toStored();
     for (const m of stored.members) m.assignment = byMember.get(m.memberId) ?? EMPTY_ASSIGNMENT;
     try {
-      await this.appendGroup(group.id, stored);
+      await this.appendGroup(group, stored);
     } catch (err) {
       this.log.warn({ err, group: group.id }, "storing the assignment failed");
       if (group.state === "CompletingRebalance" && group.generationId === generation) {
+        const answer: ErrorName = KafkaError.is(err) ? err.code : "COORDINATOR_NOT_AVAILABLE";
         for (const m of group.members.values()) {
           const waiter = m.syncWaiter;
           m.syncWaiter = null;
-          waiter?.(syncError("COORDINATOR_NOT_AVAILABLE"));
+          waiter?.(syncError(answer));
         }
         this.prepareRebalance(group, "storing the assignment failed");
       }
@@ -552,6 +734,8 @@ export class GroupCoordinator {
   ): ErrorName | null {
     if (this.stopped) return "NOT_COORDINATOR";
     if (!groupId) return "INVALID_GROUP_ID";
+    const refused = this.coordinatorError(groupId);
+    if (refused) return refused;
     const group = this.groups.get(groupId);
     if (!group) return "UNKNOWN_MEMBER_ID";
     if (this.fenced(group, memberId, instanceId)) return "FENCED_INSTANCE_ID";
@@ -564,7 +748,8 @@ export class GroupCoordinator {
 
   /** Removes members that leave; each gets its own answer (null: removed). */
   leave(groupId: string, identities: MemberIdentity[]): (ErrorName | null)[] {
-    if (this.stopped) return identities.map(() => "NOT_COORDINATOR");
+    const refused = this.coordinatorError(groupId);
+    if (refused) return identities.map(() => refused);
     const group = this.groups.get(groupId);
     if (!group) return identities.map(() => "UNKNOWN_MEMBER_ID");
     return identities.map((who) => {
@@ -652,80 +837,33 @@ export class GroupCoordinator {
 
   // ---- Persistence --------------------------------------------------------------------------
 
-  private appendGroup(groupId: string, stored: StoredGroup | null): Promise<void> {
-    return this.offsetsTopic.append(groupId, [
-      { key: groupKey(groupId), value: stored ? groupValue(stored) : null },
-    ]);
+  /**
+   * Appends records of `group` to its offsets partition (acks=all, see offsets-topic.ts).
+   * NOT_COORDINATOR unless `group` is the one held and its partition is loaded here: a group
+   * dropped by a resignation or a newer election writes nothing.
+   */
+  append(group: Group, records: OffsetsRecordWrite[]): Promise<void> {
+    const owned = this.owned.get(this.offsetsTopic.partitionFor(group.id));
+    if (!owned || owned.loading || this.groups.get(group.id) !== group) {
+      return Promise.reject(
+        new KafkaError("NOT_COORDINATOR", `this broker no longer coordinates group ${group.id}`),
+      );
+    }
+    return this.offsetsTopic.append(group.id, records, owned.epoch);
+  }
+
+  private appendGroup(group: Group, stored: StoredGroup | null): Promise<void> {
+    return this.append(group, [{ key: groupKey(group.id), value: stored ? groupValue(stored) : null }]);
   }
 
   /** Writes the group's current metadata (generation, protocol, members, assignments). */
   storeGroup(group: Group): Promise<void> {
-    return this.appendGroup(group.id, group.toStored());
+    return this.appendGroup(group, group.toStored());
   }
 
   /** Writes a tombstone for the group's metadata. */
-  deleteStoredGroup(groupId: string): Promise<void> {
-    return this.appendGroup(groupId, null);
-  }
-
-  /**
-   * Rebuilds groups and offsets from `__consumer_offsets` (at start-up). Groups stored with
-   * members come back Stable with their generation and assignments, and each member gets a fresh
-   * session: members that do not return are removed after their session timeout, as after a
-   * coordinator failover in Kafka.
-   */
-  async load(): Promise<number> {
-    const stored = new Map<string, StoredGroup | null>();
-    const count = await this.offsetsTopic.load((record: OffsetsRecord) => {
-      if (record.kind === "group") {
-        stored.set(record.group, record.value);
-        return;
-      }
-      const key = `${record.topic}\u0000${record.partition}`;
-      if (record.value) {
-        this.getOrCreate(record.group).offsets.set(key, {
-          ...record.value,
-          topic: record.topic,
-          partition: record.partition,
-        });
-      } else {
-        this.groups.get(record.group)?.offsets.delete(key);
-      }
-    });
-    for (const [id, value] of stored) {
-      if (!value) continue;
-      const group = this.getOrCreate(id);
-      group.generationId = value.generation;
-      group.protocolType = value.protocolType || null;
-      group.protocolName = value.protocol;
-      group.leaderId = value.leader;
-      for (const m of value.members) {
-        const member: Member = {
-          memberId: m.memberId,
-          groupInstanceId: m.groupInstanceId,
-          clientId: m.clientId,
-          clientHost: m.clientHost,
-          sessionTimeoutMs: m.sessionTimeoutMs,
-          rebalanceTimeoutMs: m.rebalanceTimeoutMs < 0 ? m.sessionTimeoutMs : m.rebalanceTimeoutMs,
-          protocolType: value.protocolType,
-          protocols: [{ name: value.protocol ?? "", metadata: m.subscription }],
-          assignment: m.assignment,
-          joinWaiter: null,
-          syncWaiter: null,
-          sessionTimer: null,
-          isNew: false,
-        };
-        group.members.set(m.memberId, member);
-        if (m.groupInstanceId) group.staticMembers.set(m.groupInstanceId, m.memberId);
-        this.armSession(group, member);
-      }
-      group.transition(group.members.size > 0 ? "Stable" : "Empty");
-      if (value.stateTimestamp > 0) group.stateTimestamp = value.stateTimestamp;
-    }
-    for (const group of this.allGroups()) {
-      if (group.members.size === 0 && group.offsets.size === 0 && !stored.get(group.id)) this.remove(group);
-    }
-    return count;
+  deleteStoredGroup(group: Group): Promise<void> {
+    return this.appendGroup(group, null);
   }
 
   private clearTimers(group: Group): void {
@@ -735,7 +873,10 @@ export class GroupCoordinator {
     group.syncTimer = null;
     for (const t of group.pendingMembers.values()) clearTimeout(t);
     group.pendingMembers.clear();
-    for (const m of group.members.values()) if (m.sessionTimer) clearTimeout(m.sessionTimer);
+    for (const m of group.members.values()) {
+      if (m.sessionTimer) clearTimeout(m.sessionTimer);
+      m.sessionTimer = null;
+    }
   }
 
   /**
@@ -744,16 +885,22 @@ export class GroupCoordinator {
    */
   stop(): void {
     this.stopped = true;
+    for (const owned of this.owned.values()) if (owned.retry) clearTimeout(owned.retry);
     for (const group of this.groups.values()) {
-      for (const m of group.members.values()) {
-        const join = m.joinWaiter;
-        const sync = m.syncWaiter;
-        m.joinWaiter = null;
-        m.syncWaiter = null;
-        join?.(joinError("NOT_COORDINATOR", m.memberId));
-        sync?.(syncError("NOT_COORDINATOR"));
-      }
+      this.answerWaiters(group, "NOT_COORDINATOR");
       this.clearTimers(group);
+    }
+  }
+
+  /** Answers every join and sync reply the group's members wait for with `answer`. */
+  private answerWaiters(group: Group, answer: ErrorName): void {
+    for (const m of group.members.values()) {
+      const join = m.joinWaiter;
+      const sync = m.syncWaiter;
+      m.joinWaiter = null;
+      m.syncWaiter = null;
+      join?.(joinError(answer, m.memberId));
+      sync?.(syncError(answer));
     }
   }
 }

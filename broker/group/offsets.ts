@@ -1,10 +1,13 @@
 /**
  * Committed offsets of the groups: OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups and
  * offset retention, over the groups the coordinator holds. A commit answers once its records are
- * durable in `__consumer_offsets`; the in-memory view changes only after that, so a fetch never
- * returns an offset that a crash could take back.
+ * on every in-sync replica of its `__consumer_offsets` partition (acks=all); the in-memory view
+ * changes only after that, so a fetch never returns an offset that a crash or a failover could
+ * take back. A commit the replicas do not confirm within `offsets.commit.timeout.ms` answers
+ * COORDINATOR_NOT_AVAILABLE and is not visible to OffsetFetch (as Kafka).
  *
- * Commit checks (Kafka's order): empty group id -> INVALID_GROUP_ID; a group being deleted ->
+ * Commit checks (Kafka's order): empty group id -> INVALID_GROUP_ID; the group's offsets partition
+ * loading -> COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR; a group being deleted ->
  * COORDINATOR_NOT_AVAILABLE; generation -1 on an Empty (or unknown) group is a standalone commit;
  * else a fenced static member -> FENCED_INSTANCE_ID, a group completing a rebalance ->
  * REBALANCE_IN_PROGRESS, an unknown member -> UNKNOWN_MEMBER_ID, another generation ->
@@ -76,6 +79,8 @@ export class GroupOffsets {
   private commitAllowed(req: OffsetCommitRequest): ErrorName | null {
     if (this.coordinator.isStopped) return "NOT_COORDINATOR";
     if (!req.groupId) return "INVALID_GROUP_ID";
+    const refused = this.coordinator.coordinatorError(req.groupId);
+    if (refused) return refused;
     const group = this.coordinator.group(req.groupId);
     if (!group) {
       if (req.generationId < 0) return null;
@@ -96,6 +101,11 @@ export class GroupOffsets {
 
   /** Commits offsets; the answer has one error (or null) per partition, in request order. */
   async commit(req: OffsetCommitRequest): Promise<(ErrorName | null)[][]> {
+    if (req.groupId && !this.coordinator.offsetsTopic.exists()) {
+      // The first group request creates the offsets topic; only then is the commit decided.
+      const refused = await this.coordinator.coordinatorErrorCreating(req.groupId);
+      if (refused) return req.topics.map((t) => t.partitions.map(() => refused));
+    }
     const refused = this.commitAllowed(req);
     if (refused) return req.topics.map((t) => t.partitions.map(() => refused));
     const results: (ErrorName | null)[][] = [];
@@ -130,7 +140,7 @@ export class GroupOffsets {
     // The group exists (a standalone commit creates it) and knows this commit is in flight, so
     // that a deletion starting meanwhile waits for it and tombstones what it stores.
     const group = this.coordinator.getOrCreate(req.groupId);
-    const stored = this.coordinator.offsetsTopic.append(req.groupId, writes);
+    const stored = this.coordinator.append(group, writes);
     group.pendingCommits.add(stored);
     try {
       await stored;
@@ -142,6 +152,8 @@ export class GroupOffsets {
     } finally {
       group.pendingCommits.delete(stored);
     }
+    // Unloaded meanwhile (a resignation): the record is in the log, which the next coordinator loads.
+    if (this.coordinator.group(group.id) !== group) return results;
     for (const { topic, p } of accepted) {
       group.offsets.set(offsetKeyOf(topic, p.partition), {
         topic,
@@ -200,6 +212,8 @@ export class GroupOffsets {
     });
     if (this.coordinator.isStopped) return none("NOT_COORDINATOR");
     if (!groupId) return none("INVALID_GROUP_ID");
+    const refused = this.coordinator.coordinatorError(groupId);
+    if (refused) return none(refused);
     const group = this.coordinator.group(groupId);
     if (!group || group.state === "Dead") return none("GROUP_ID_NOT_FOUND");
     if (group.state !== "Empty" && group.protocolType !== "consumer") return none("NON_EMPTY_GROUP");
@@ -230,7 +244,7 @@ export class GroupOffsets {
       const o = group.offsets.get(k);
       if (o) writes.push({ key: offsetKey(group.id, o.topic, o.partition), value: null });
     }
-    await this.coordinator.offsetsTopic.append(group.id, writes);
+    await this.coordinator.append(group, writes);
     for (const k of keys) group.offsets.delete(k);
   }
 
@@ -244,6 +258,8 @@ export class GroupOffsets {
   private async deleteGroup(id: string): Promise<ErrorName | null> {
     if (this.coordinator.isStopped) return "NOT_COORDINATOR";
     if (!id) return "INVALID_GROUP_ID";
+    const refused = this.coordinator.coordinatorError(id);
+    if (refused) return refused;
     const group = this.coordinator.group(id);
     if (!group || group.state === "Dead") return "GROUP_ID_NOT_FOUND";
     if (group.state !== "Empty") return "NON_EMPTY_GROUP";
@@ -266,7 +282,7 @@ export class GroupOffsets {
     try {
       await Promise.allSettled([...group.pendingCommits]);
       await this.removeOffsets(group, keys ?? [...group.offsets.keys()]);
-      await this.coordinator.deleteStoredGroup(group.id);
+      await this.coordinator.deleteStoredGroup(group);
     } catch (err) {
       group.transition("Empty");
       throw err;
@@ -278,10 +294,13 @@ export class GroupOffsets {
   async topicDeleted(topic: string): Promise<void> {
     const ofTopic = (group: Group) =>
       [...group.offsets.keys()].filter((k) => group.offsets.get(k)?.topic === topic);
+    const held = (group: Group) => this.coordinator.group(group.id) === group;
     for (const group of this.coordinator.allGroups()) {
       if (ofTopic(group).length === 0) continue;
       // Commits in flight land first, so that their offsets of the topic are removed too.
       await Promise.allSettled([...group.pendingCommits]);
+      // Unloaded meanwhile (a resignation): this broker no longer writes for it.
+      if (!held(group)) continue;
       await this.removeOffsets(group, ofTopic(group));
     }
   }

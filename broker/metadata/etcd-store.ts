@@ -61,6 +61,8 @@ const DEFAULT_WATCH_CHECK_INTERVAL_MS = 2000;
 const BAD_VALUES_REMEMBERED_MAX = 1000;
 /** Read-modify-write attempts of one controller write before it gives up (REQUEST_TIMED_OUT). */
 const WRITE_ATTEMPTS_MAX = 16;
+/** Leases of failed attempts kept to revoke later (each also expires by itself after its TTL). */
+const ABANDONED_LEASES_MAX = 64;
 
 type Listener = (event: MetadataEvent) => void;
 
@@ -103,6 +105,13 @@ export class EtcdClusterStore implements ClusterStore {
   /** Campaigns waiting for a vacancy or a retry, woken by close() to fail. */
   private readonly closeListeners = new Set<() => void>();
   private producerIdsHandedOut = 0;
+  /**
+   * Leases of a register or campaign whose txn failed and whose revoke could not reach etcd
+   * either (the txn may have been applied, binding the key to the lease): revoked before the next
+   * register or campaign, so the retry does not wait a whole TTL for the key. At most
+   * ABANDONED_LEASES_MAX; an older one is left to expire by itself.
+   */
+  private readonly abandoned = new Set<EtcdLease>();
   private readonly watchFault: ListenerFault;
   /** A lost lease's or controller session's listener threw. */
   readonly sessionFault: ListenerFault;
@@ -320,6 +329,7 @@ export class EtcdClusterStore implements ClusterStore {
 
   async register(info: BrokerInfo): Promise<BrokerSession> {
     this.assertOpen();
+    await this.revokeAbandoned();
     const lease = await EtcdLease.grant(this.client, this.options, this.sessionFault);
     const key = this.key(brokerKey(info.nodeId));
     const value = {
@@ -336,7 +346,7 @@ export class EtcdClusterStore implements ClusterStore {
         [{ request_put: { key, value: b64(JSON.stringify(value)), lease: lease.id } }],
       );
     } catch (err) {
-      await giveUp(lease);
+      await this.giveUp(lease);
       throw err;
     }
     if (!result.succeeded) {
@@ -385,6 +395,7 @@ export class EtcdClusterStore implements ClusterStore {
   }
 
   private async tryCampaign(nodeId: number): Promise<EtcdControllerSession | null> {
+    await this.revokeAbandoned();
     if (this.view.controller !== null) return null;
     const lease = await EtcdLease.grant(this.client, this.options, this.sessionFault);
     const key = this.key(KEYS.controller);
@@ -395,7 +406,7 @@ export class EtcdClusterStore implements ClusterStore {
         [{ request_put: { key, value: b64(JSON.stringify({ nodeId })), lease: lease.id } }],
       );
     } catch (err) {
-      await giveUp(lease);
+      await this.giveUp(lease);
       throw err;
     }
     if (!result.succeeded) {
@@ -406,6 +417,38 @@ export class EtcdClusterStore implements ClusterStore {
     this.controllerSessions.add(session);
     await this.waitForRevision(result.revision);
     return session;
+  }
+
+  /**
+   * Ends a lease whose txn failed: the txn may have been applied with its answer lost (a timeout),
+   * so the lease is revoked rather than left to hold the key for a whole TTL
+   * (DUPLICATE_BROKER_REGISTRATION on the retry, no controller meanwhile). If etcd cannot be
+   * reached for that either, the lease is kept to be revoked before the next attempt.
+   */
+  private async giveUp(lease: EtcdLease): Promise<void> {
+    try {
+      await lease.revoke();
+    } catch {
+      if (this.abandoned.size >= ABANDONED_LEASES_MAX) {
+        const oldest = this.abandoned.values().next().value as EtcdLease;
+        this.abandoned.delete(oldest);
+      }
+      this.abandoned.add(lease);
+    }
+  }
+
+  /**
+   * Revokes the leases failed attempts left behind (see `abandoned`) and waits for the view to
+   * see their keys go. Throws REQUEST_TIMED_OUT while etcd is still unreachable: the attempt that
+   * asked would fail too.
+   */
+  private async revokeAbandoned(): Promise<void> {
+    for (const lease of [...this.abandoned]) {
+      // 0 when etcd no longer knows the lease (it expired): nothing to wait for.
+      const revision = await lease.revoke();
+      this.abandoned.delete(lease);
+      if (revision > 0) await this.waitForRevision(revision);
+    }
   }
 
   /** Resolves when the view shows no controller (or the store closes). */
@@ -673,15 +716,6 @@ export class EtcdClusterStore implements ClusterStore {
     this.revisionWaiters.clear();
     this.client.close();
   }
-}
-
-/**
- * Ends a lease whose txn failed: the txn may have been applied with its answer lost (a timeout),
- * so the lease is revoked, as a best effort, rather than left to hold the key for a whole TTL
- * (DUPLICATE_BROKER_REGISTRATION on the retry, no controller meanwhile).
- */
-async function giveUp(lease: EtcdLease): Promise<void> {
-  await lease.revoke().catch(() => undefined);
 }
 
 class EtcdBrokerSession implements BrokerSession {

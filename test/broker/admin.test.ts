@@ -263,7 +263,7 @@ describe.each([2, 4, 5, 7])("CreateTopics v%i", (v) => {
       await createTopic(name);
     });
 
-  it("takes manual assignments only when they name this node alone", async () => {
+  it("takes manual assignments of registered brokers only, consecutive partitions, counts left at -1", async () => {
     const assignments = [
       { partitionIndex: 1, brokerIds: [NODE_ID] },
       { partitionIndex: 0, brokerIds: [NODE_ID] },

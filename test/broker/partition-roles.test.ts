@@ -34,11 +34,15 @@ afterEach(async () => {
   }
 });
 
-async function openPartition(localId: number, minInsyncReplicas = 1): Promise<Partition> {
+async function openPartition(
+  localId: number,
+  minInsyncReplicas = 1,
+  maxEntries = 10_000,
+): Promise<Partition> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `samsa-role-${localId}-`));
   const log = await PartitionLog.open({ dir, config: { ...DEFAULT_LOG_CONFIG, fileDeleteDelayMs: 0 } });
   opened.push({ log, dir });
-  const limits = { expirationMs: 86_400_000, maxEntries: 10_000, idsPerSecond: 1_000, quotaWindowMs: 1_000 };
+  const limits = { expirationMs: 86_400_000, maxEntries, idsPerSecond: 1_000, quotaWindowMs: 1_000 };
   const ids = new ProducerIds(
     limits,
     () => ISSUED_IDS,
@@ -261,6 +265,24 @@ describe("a leader and its follower", () => {
     expect(await refusal(follower.appendAsLeader(batch(["gap"], { ...producer, seq: 9 }), { acks: 1 }))).toBe(
       "OUT_OF_ORDER_SEQUENCE_NUMBER",
     );
+  });
+
+  it("keep the leader's producer state on a follower whose producer-id cap is full (review: a retry was rewritten)", async () => {
+    const leader = await openPartition(LEADER);
+    const follower = await openPartition(FOLLOWER, 1, 1);
+    leader.makeLeader(0, 0, [LEADER, FOLLOWER], [LEADER, FOLLOWER]);
+    follower.makeFollower(0, LEADER, 0);
+    const first = { id: 7, epoch: 0, seq: 0 };
+    const second = { id: 8, epoch: 0, seq: 0 };
+    await leader.appendAsLeader(batch(["a0"], first), { acks: 1 });
+    await leader.appendAsLeader(batch(["b0", "b1"], second), { acks: 1 });
+    await replicate(leader, follower);
+    expect(follower.logEndOffset).toBe(3);
+    follower.makeLeader(1, 1, [FOLLOWER], [LEADER, FOLLOWER]);
+    // The cap (1) was full after producer 7; producer 8's retry is still known as a duplicate.
+    const retry = await follower.appendAsLeader(batch(["b0", "b1"], second), { acks: 1 });
+    expect(retry).toMatchObject({ duplicate: true, result: { baseOffset: 1, lastOffset: 2 } });
+    expect(follower.logEndOffset).toBe(3);
   });
 
   it("answers acks=all appends NOT_LEADER_OR_FOLLOWER when the leader becomes a follower", async () => {

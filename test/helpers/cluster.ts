@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { pino } from "pino";
 import { Broker } from "../../broker/broker.js";
 import { loadBrokerConfig } from "../../broker/config.js";
 import { TestEtcd } from "./etcd.js";
@@ -74,7 +75,10 @@ export class TestCluster {
         ...flags,
       },
     });
-    node.broker = await Broker.start(config);
+    // SAMSA_TEST_LOG=debug (or info, warn) shows the brokers' logs, for a failing test.
+    const level = process.env.SAMSA_TEST_LOG;
+    const logger = level ? pino({ level, base: { node: nodeId } }, pino.destination(2)) : undefined;
+    node.broker = await Broker.start(config, { logger });
     return node.broker;
   }
 

@@ -209,6 +209,7 @@ describe("retention", () => {
     const cfg = config({ segmentBytes: 2048, retentionMs: 50_000 });
     const log = await PartitionLog.open({ dir, config: cfg, now: () => now });
     await fill(log, 100); // timestamps T0 .. T0 + 990
+    log.setHighWatermark(log.logEndOffset);
     const segments = log.segmentCount();
     expect(await log.applyRetention()).toBe(0);
     now = T0 + 50_500; // records older than T0 + 500 expire
@@ -235,6 +236,7 @@ describe("retention", () => {
     const cfg = config({ segmentBytes: 2048, retentionMs: -1, retentionBytes: 5000 });
     const log = await PartitionLog.open({ dir, config: cfg });
     await fill(log, 200);
+    log.setHighWatermark(log.logEndOffset);
     await log.applyRetention();
     const size = log.sizeBytes();
     expect(size).toBeLessThan(5000 + 2048);
@@ -244,10 +246,37 @@ describe("retention", () => {
     await log.close();
   });
 
+  it("deletes only segments wholly below the high watermark, by time or by size", async () => {
+    const now = T0 + 1_000_000; // every record is past retention.ms
+    for (const overrides of [{ retentionMs: 1000 }, { retentionMs: -1, retentionBytes: 0 }]) {
+      rmSync(dir, { recursive: true, force: true });
+      const log = await PartitionLog.open({
+        dir,
+        config: config({ segmentBytes: 2048, ...overrides }),
+        now: () => now,
+      });
+      await fill(log, 100);
+      const bases = log.segmentBaseOffsets();
+      expect(bases.length).toBeGreaterThan(3);
+      // The high watermark inside the third segment: only the first two lie wholly below it.
+      log.setHighWatermark(bases[2] + 1);
+      expect(await log.applyRetention()).toBe(2);
+      expect(log.logStartOffset).toBe(bases[2]);
+      expect(await log.applyRetention()).toBe(0);
+      // A follower catches up: the rest may go (the active segment is rolled first, by time).
+      log.setHighWatermark(log.logEndOffset);
+      await log.applyRetention();
+      expect(log.logStartOffset).toBeGreaterThan(bases[2]);
+      expect(log.logStartOffset).toBeLessThanOrEqual(log.highWatermark);
+      await log.close();
+    }
+  });
+
   it("keeps a read that started before its segment was deleted working", async () => {
     const cfg = config({ segmentBytes: 2048, retentionMs: -1, retentionBytes: 0, fileDeleteDelayMs: 0 });
     const log = await PartitionLog.open({ dir, config: cfg });
     await fill(log, 100);
+    log.setHighWatermark(log.logEndOffset);
     const reading = log.read(0, { maxBytes: 2048 });
     await log.applyRetention();
     const read = await reading;

@@ -43,7 +43,10 @@ const PRODUCE = 0;
 const FETCH = 1;
 const OFFSET_FOR_LEADER_EPOCH = 23;
 const INIT_PRODUCER_ID = 22;
+const LIST_OFFSETS = 2;
 const ALL_BYTES = 64 << 20;
+/** The follower's registration epoch, as its session would give it. */
+const FOLLOWER_BROKER_EPOCH = 7;
 
 const SETTINGS: ReplicaFetcherSettings = {
   localId: FOLLOWER,
@@ -54,6 +57,7 @@ const SETTINGS: ReplicaFetcherSettings = {
   responseMaxBytes: 10 << 20,
   backoffMs: 20,
   socketTimeoutMs: 10_000,
+  brokerEpoch: () => FOLLOWER_BROKER_EPOCH,
 };
 
 let tb: TestBroker;
@@ -129,10 +133,14 @@ function endpoint(port = tb.port): LeaderEndpoint {
   return { nodeId: LEADER, host: "127.0.0.1", port };
 }
 
-function startFetcher(follower: Partition, settings: Partial<ReplicaFetcherSettings> = {}): ReplicaFetcher {
+function startFetcher(
+  follower: Partition,
+  settings: Partial<ReplicaFetcherSettings> = {},
+  topicId: string | null = null,
+): ReplicaFetcher {
   const fetcher = new ReplicaFetcher(endpoint(), { ...SETTINGS, ...settings });
   cleanups.push(() => fetcher.stop());
-  fetcher.add(follower);
+  fetcher.add(follower, topicId);
   fetcher.start();
   return fetcher;
 }
@@ -308,6 +316,93 @@ describe("the replica fetcher", () => {
     // that batch's base, then took the leader's log start.
     await waitFor(() => follower.logStartOffset === 6, "the leader's log start");
     expect(await bytes(follower)).toEqual(await bytes(leader));
+  });
+
+  it("truncates a follower past the leader's log end to that end, not to the leader's high watermark", async () => {
+    // The leader holds 5 records above its high watermark (its follower has not fetched them).
+    const leader = leaderPartition([LEADER, FOLLOWER]);
+    await produce(batchOf(5, "leader"));
+    expect([leader.logEndOffset, leader.highWatermark]).toEqual([5, 0]);
+    // A follower with 8 records and no epochs (so no epoch tells where they diverge): its fetch at
+    // 8 is out of range.
+    const { partition: follower } = await followerPartition();
+    follower.makeFollower(leader.leaderEpoch, LEADER, leader.partitionEpoch);
+    await follower.appendAsFollower(
+      encodeRecordBatch(
+        Array.from({ length: 8 }, (_, i) => ({ value: Buffer.from(`own${i}`) })),
+        { baseOffset: 0, partitionLeaderEpoch: -1 },
+      ),
+    );
+    follower.updateFollowerHighWatermark(8);
+    const cuts: number[] = [];
+    const truncateTo = follower.truncateTo.bind(follower);
+    follower.truncateTo = (offset, epoch) => {
+      cuts.push(offset);
+      return truncateTo(offset, epoch);
+    };
+    const lists = countRequests(LIST_OFFSETS);
+    startFetcher(follower);
+    await waitFor(
+      () => follower.logEndOffset === 5 && leader.highWatermark === 5,
+      "the follower at the leader's end",
+    );
+    // Cut to the leader's log end (5), never below it to its high watermark (0).
+    expect(Math.min(...cuts)).toBe(5);
+    expect(lists()).toBeGreaterThan(0);
+  });
+
+  it("backs off after a divergence that changes nothing, instead of fetching again at once", async () => {
+    const leader = leaderPartition();
+    const { partition: follower } = await followerPartition();
+    follower.makeFollower(leader.leaderEpoch, LEADER, leader.partitionEpoch);
+    const fetcher = startFetcher(follower, { backoffMs: 3_600_000 });
+    await produce(batchOf(4, "a"));
+    await caughtUp(leader, follower);
+    // A leader that names a divergence at its own epoch and log end: the follower's log already
+    // ends there, so truncating changes nothing, and the same answer would come back at once.
+    const fetches = countRequests(FETCH);
+    const fetchForFollower = leader.fetchForFollower.bind(leader);
+    leader.fetchForFollower = async (...args) => {
+      const got = await fetchForFollower(...args);
+      return {
+        ...got,
+        records: Buffer.alloc(0),
+        divergingEpoch: { epoch: leader.leaderEpoch, endOffset: 4 },
+      };
+    };
+    cleanups.push(async () => {
+      leader.fetchForFollower = fetchForFollower;
+    });
+    // The fetch held by the leader when it changed (counted already) or the next one diverges.
+    const before = fetches();
+    await waitFor(() => fetcher.phase(follower) === "waiting", "the fetcher backing off");
+    expect(fetches() - before).toBeLessThanOrEqual(1);
+    expect(follower.logEndOffset).toBe(4);
+  });
+
+  it("names this broker's epoch to the leader when it fetches by topic id (KIP-903), not by name (v12)", async () => {
+    const leader = leaderPartition();
+    const { partition: follower } = await followerPartition();
+    follower.makeFollower(leader.leaderEpoch, LEADER, leader.partitionEpoch);
+    const topicId = tb.broker.store.topic(TOPIC)?.id ?? null;
+    expect(topicId).toMatch(/^[0-9a-f]{32}$/);
+    const byName = startFetcher(follower);
+    await produce(batchOf(2, "by-name"));
+    await caughtUp(leader, follower);
+    expect(leader.followerState(FOLLOWER)?.brokerEpoch).toBe(-1);
+    await byName.stop();
+
+    let epoch = FOLLOWER_BROKER_EPOCH;
+    startFetcher(follower, { brokerEpoch: () => epoch }, topicId);
+    await produce(batchOf(2, "by-id"));
+    await caughtUp(leader, follower);
+    await waitFor(
+      () => leader.followerState(FOLLOWER)?.brokerEpoch === FOLLOWER_BROKER_EPOCH,
+      "the epoch named",
+    );
+    // A new session (the follower re-registered): its next fetch names the new epoch.
+    epoch = FOLLOWER_BROKER_EPOCH + 1;
+    await waitFor(() => leader.followerState(FOLLOWER)?.brokerEpoch === epoch, "the new epoch named");
   });
 
   it("rebuilds idempotent producer state on the follower, so it de-duplicates a retry once it leads", async () => {

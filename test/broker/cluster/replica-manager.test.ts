@@ -4,7 +4,8 @@
  * opened with the role the store names (leader with its epochs and ISR, or follower, told to the
  * follower hook); partitions assigned elsewhere are not; added partitions, config changes,
  * leadership moves, a replica moved away and a deleted topic reach the logs; logs on disk that no
- * topic assigns here are removed at start.
+ * topic assigns here are removed at start. The leadership listener hears every role applied (a
+ * new term led or followed) and every removal, and one that throws changes nothing applied.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -196,5 +197,46 @@ describe("the replica manager", () => {
         .filter((d) => /-\d+$/.test(d))
         .sort(),
     ).toEqual(["kept-0"]);
+  });
+
+  it("tells the leadership listener of each new term led or followed and of each removal", async () => {
+    const s = await setup();
+    const heard: string[] = [];
+    s.replicas.onLeadership = (topic, partition, leading, epoch) => {
+      heard.push(`${topic}-${partition} ${leading ? "leads" : "follows"} ${epoch}`);
+      // A listener that throws is logged; the application goes on.
+      if (partition === 1) throw new Error("listener failure");
+    };
+    await s.replicas.start();
+    const created = await s.controller.createTopic({
+      name: "t",
+      partitions: 0,
+      replicationFactor: 0,
+      assignments: [
+        [LOCAL, OTHER],
+        [OTHER, LOCAL],
+      ],
+    });
+    await s.replicas.sync("t");
+    const [e0, e1] = created.partitions.map((p) => p.leaderEpoch);
+    expect(heard).toEqual([`t-0 leads ${e0}`, `t-1 follows ${e1}`]);
+    expect(s.replicas.partition("t", 1)?.role).toBe("follower");
+
+    // A config change applies no new role: nothing is heard.
+    await s.controller.alterConfigs("t", { "retention.ms": "1234" });
+    await s.replicas.sync("t");
+    expect(heard).toHaveLength(2);
+
+    // The leader of t-1 goes: this broker leads it at a newer epoch.
+    await s.store.expire(OTHER);
+    await waitFor(() => s.replicas.partition("t", 1)?.role === "leader", "t-1 led here");
+    const led = s.replicas.partition("t", 1)!.leaderEpoch;
+    expect(led).toBeGreaterThan(e1);
+    expect(heard.slice(2)).toEqual([`t-1 leads ${led}`]);
+
+    await s.controller.deleteTopic("t");
+    await s.replicas.sync("t");
+    expect(heard.slice(3).sort()).toEqual([`t-0 follows ${e0}`, `t-1 follows ${led}`]);
+    expect(s.replicas.allPartitions()).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import {
 import { KafkaError } from "../../../protocol/errors.js";
 import { TestEtcd } from "../../helpers/etcd.js";
 import { TcpProxy } from "../../helpers/tcp-proxy.js";
-import { waitFor } from "../../helpers/wait.js";
+import { waitFor, within } from "../../helpers/wait.js";
 import { describeClusterStore } from "./store-contract.js";
 
 /** Sessions that no stall of a loaded machine ends; tests of lost sessions pass SHORT_SESSION_MS. */
@@ -235,6 +235,43 @@ describe("EtcdClusterStore", () => {
     expect(KafkaError.is(await rejection(a.register(broker(1))), "REQUEST_TIMED_OUT")).toBe(true);
     const session = await a.register(broker(1));
     expect(a.broker(1)?.epoch).toBe(session.epoch);
+    await session.close();
+  });
+
+  it("a registration or campaign applied just before etcd became unreachable frees its key once etcd answers", async () => {
+    const proxy = await TcpProxy.start(etcd.clientPort);
+    proxies.push(proxy);
+    const prefix = `/store-test/${nextPrefix++}/`;
+    // Leases etcd keeps for a minute: a key left bound to one would outlast every wait below.
+    const a = await EtcdClusterStore.open(options(prefix, proxy.endpoint, 60_000));
+    const observer = await EtcdClusterStore.open(options(prefix));
+    opened.push(a, observer);
+    /** The next txn reaches etcd, then the link drops: its answer and the lease's revoke are lost. */
+    const cutAfterNextTxn = () => {
+      const txn = a.client.txn.bind(a.client);
+      a.client.txn = async (...args) => {
+        a.client.txn = txn;
+        await txn(...args);
+        proxy.cut();
+        throw new KafkaError("REQUEST_TIMED_OUT", "etcd /v3/kv/txn unanswered (test)");
+      };
+    };
+
+    cutAfterNextTxn();
+    expect(KafkaError.is(await rejection(a.register(broker(1))), "REQUEST_TIMED_OUT")).toBe(true);
+    await waitFor(() => observer.broker(1) !== undefined, "the registration applied in etcd");
+    expect(KafkaError.is(await rejection(a.register(broker(1))), "REQUEST_TIMED_OUT")).toBe(true);
+    proxy.restore();
+    const session = await a.register(broker(1));
+    await waitFor(() => observer.broker(1)?.epoch === session.epoch, "the retried registration");
+
+    cutAfterNextTxn();
+    const campaign = a.campaign(1);
+    await waitFor(() => observer.controller()?.nodeId === 1, "the campaign applied in etcd");
+    proxy.restore();
+    const controller = await within(campaign, "the retried campaign");
+    await waitFor(() => observer.controller()?.epoch === controller.epoch, "the new controller seen");
+    await controller.resign();
     await session.close();
   });
 
