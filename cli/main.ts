@@ -1,12 +1,13 @@
 /**
  * The `samsa` command line: broker start, topic management, produce and consume as handy as kcat,
- * consumer groups, offsets and cluster info. Client commands load the client lazily, so --version and --help start
- * fast.
+ * consumer groups, offsets, a local cluster and its admin. Client commands load the client
+ * lazily, so --version and --help start fast.
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerBrokerCommands } from "./commands/broker.js";
+import { registerClusterCommands } from "./commands/cluster.js";
 import { registerConsumeCommand } from "./commands/consume.js";
 import { registerGroupCommands } from "./commands/group.js";
 import { registerInfoCommands } from "./commands/info.js";
@@ -44,6 +45,7 @@ Examples:
   registerConsumeCommand(program);
   registerGroupCommands(program);
   registerInfoCommands(program);
+  registerClusterCommands(program);
   registerBenchCommand(program);
   return program;
 }

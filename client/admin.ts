@@ -1,10 +1,11 @@
 /**
  * Admin: topics, partitions, configs, offsets and consumer groups (each group request goes to
- * the group's coordinator). Each call answers with plain objects and throws
+ * the group's coordinator); leader elections and partition reassignments (to the controller
+ * Metadata names, which may be any broker that forwards them). Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
 import type { Message } from "../protocol/codec.js";
-import { errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
+import { errorCode, errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
 import type { TopicPartition } from "./assignors.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
 import type { Connection } from "./connection.js";
@@ -84,10 +85,51 @@ export interface TopicOutcome {
   error: KafkaError | null;
 }
 
+/** Kafka's election types: the first live in-sync replica of the assignment, or any live replica. */
+export type ElectionType = "preferred" | "unclean";
+const ELECTION_TYPES: Record<ElectionType, number> = { preferred: 0, unclean: 1 };
+
+/** What happened to one partition of a request: `error` is null on success. */
+export interface PartitionOutcome {
+  topic: string;
+  partition: number;
+  error: KafkaError | null;
+}
+
+/** A partition's new replica list, or null to cancel the reassignment in progress. */
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  replicas: number[] | null;
+}
+
+/** A reassignment in progress (KIP-455): the full replica list and the replicas on their way. */
+export interface OngoingReassignment {
+  topic: string;
+  partition: number;
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+}
+
+const NOT_CONTROLLER = errorCode("NOT_CONTROLLER");
+
+/** The time the controller is given to answer an election or a reassignment. */
+const CONTROLLER_TIMEOUT_MS = 30_000;
+
 /** The same error as `Cluster.check` throws, kept as a value. */
 function outcome(name: string, code: number, what: string, message?: string | null): TopicOutcome {
   if (code === 0) return { name, error: null };
   return { name, error: brokerError(code, `${what} ${name}`, message) };
+}
+
+/**
+ * Throws a retriable NOT_CONTROLLER when every result says NOT_CONTROLLER: the request reached a
+ * broker that is not (or no longer) the controller and did nothing, so it can be sent again.
+ */
+function throwIfAllNotController(results: readonly { errorCode: number }[], what: string): void {
+  if (results.length > 0 && results.every((x) => x.errorCode === NOT_CONTROLLER))
+    throw new KafkaError("NOT_CONTROLLER", what);
 }
 
 function throwFirst(outcomes: TopicOutcome[]): void {
@@ -99,6 +141,37 @@ function throwFirst(outcomes: TopicOutcome[]): void {
 function checkNames(names: unknown, what: string): void {
   checkArray(names, what);
   for (const [i, n] of names.entries()) checkName(n, `${what}[${i}]`);
+}
+
+/** Throws INVALID_ARGUMENT unless `partitions` is an array of { topic, partition >= 0 }. */
+function checkPartitions(partitions: unknown, what: string): asserts partitions is TopicPartition[] {
+  checkArray(partitions, what);
+  for (const [i, p] of partitions.entries()) {
+    if (typeof p !== "object" || p === null)
+      throw invalid(`${what}[${i}] must be { topic, partition }, got ${describe(p)}`);
+    const tp = p as Record<string, unknown>;
+    checkName(tp.topic, `${what}[${i}].topic`);
+    checkInteger(tp.partition, `${what}[${i}].partition`);
+  }
+}
+
+/** Partitions grouped by topic, in the shape of the requests' topic lists. */
+function byTopic(partitions: TopicPartition[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) out.set(topic, [...(out.get(topic) ?? []), partition]);
+  return out;
+}
+
+/** A reassignment: a partition and a non-empty list of distinct broker ids, or null (cancel). */
+function checkReassignment(r: unknown, where: string): void {
+  checkPartitions([r], where);
+  const replicas = (r as Record<string, unknown>).replicas;
+  if (replicas === null) return;
+  checkArray(replicas, `${where}.replicas`);
+  if (replicas.length === 0) throw invalid(`${where}.replicas must not be empty (null cancels)`);
+  for (const [i, id] of replicas.entries()) checkInteger(id, `${where}.replicas[${i}]`);
+  if (new Set(replicas).size !== replicas.length)
+    throw invalid(`${where}.replicas must be distinct, got [${replicas.join(",")}]`);
 }
 
 /** A NewTopic: a name; partitions and replication factor -1 (the broker's default) or >= 1. */
@@ -149,20 +222,23 @@ export class Admin {
   ): Promise<TopicOutcome[]> {
     checkArray(topics, "createTopics(topics)");
     for (const [i, t] of topics.entries()) checkNewTopic(t, `topics[${i}]`);
-    const conn = await this.controller();
-    const r = await conn.request(19, {
-      topics: topics.map((t) => ({
-        name: t.name,
-        numPartitions: t.partitions ?? -1,
-        replicationFactor: t.replicationFactor ?? -1,
-        assignments: (t.assignments ?? []).map((brokerIds, partitionIndex) => ({
-          partitionIndex,
-          brokerIds,
+    const r = await this.viaController(async (conn) => {
+      const r = await conn.request(19, {
+        topics: topics.map((t) => ({
+          name: t.name,
+          numPartitions: t.partitions ?? -1,
+          replicationFactor: t.replicationFactor ?? -1,
+          assignments: (t.assignments ?? []).map((brokerIds, partitionIndex) => ({
+            partitionIndex,
+            brokerIds,
+          })),
+          configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
         })),
-        configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-      timeoutMs: options.timeoutMs ?? 30_000,
-      validateOnly: options.validateOnly ?? false,
+        timeoutMs: options.timeoutMs ?? 30_000,
+        validateOnly: options.validateOnly ?? false,
+      });
+      throwIfAllNotController(r.topics, "create topics");
+      return r;
     });
     this.cluster.invalidate();
     return r.topics.map((t: Message) => outcome(t.name, t.errorCode, "create topic", t.errorMessage));
@@ -175,11 +251,14 @@ export class Admin {
   /** Deletes the topics in one request; one outcome per topic, none thrown for a topic's error. */
   async deleteTopicsSettled(names: string[], timeoutMs = 30_000): Promise<TopicOutcome[]> {
     checkNames(names, "deleteTopics(names)");
-    const conn = await this.controller();
-    const r = await conn.request(20, {
-      topicNames: names,
-      topics: names.map((name) => ({ name, topicId: "00000000000000000000000000000000" })),
-      timeoutMs,
+    const r = await this.viaController(async (conn) => {
+      const r = await conn.request(20, {
+        topicNames: names,
+        topics: names.map((name) => ({ name, topicId: "00000000000000000000000000000000" })),
+        timeoutMs,
+      });
+      throwIfAllNotController(r.responses, "delete topics");
+      return r;
     });
     for (const n of names) this.cluster.invalidate(n);
     return r.responses.map((t: Message) => outcome(t.name, t.errorCode, "delete topic", t.errorMessage));
@@ -205,11 +284,14 @@ export class Admin {
   async createPartitions(topic: string, total: number, validateOnly = false): Promise<void> {
     checkName(topic, "topic");
     checkInteger(total, "total partitions", 1);
-    const conn = await this.controller();
-    const r = await conn.request(37, {
-      topics: [{ name: topic, count: total, assignments: null }],
-      timeoutMs: 30_000,
-      validateOnly,
+    const r = await this.viaController(async (conn) => {
+      const r = await conn.request(37, {
+        topics: [{ name: topic, count: total, assignments: null }],
+        timeoutMs: 30_000,
+        validateOnly,
+      });
+      throwIfAllNotController(r.results, `create partitions of ${topic}`);
+      return r;
     });
     for (const t of r.results) Cluster.check(t.errorCode, `create partitions of ${t.name}`, t.errorMessage);
     this.cluster.invalidate(topic);
@@ -488,6 +570,131 @@ export class Admin {
       for (const p of t.partitions)
         Cluster.check(p.errorCode, `delete offset of ${t.name}-${p.partitionIndex} for group ${groupId}`);
     }
+  }
+
+  /**
+   * Runs `what` on the broker Metadata names as the controller, as Kafka's admin client does for
+   * the controller's APIs: a broker that forwards to the controller (the one Metadata names may be any) and
+   * one that does not both answer. Retriable errors are retried after a metadata refresh, so
+   * NOT_CONTROLLER while the controller moves finds the new one.
+   */
+  private viaController<T>(what: (conn: Connection) => Promise<T>): Promise<T> {
+    return withRetry(async (attempt) => {
+      if (attempt > 0) await this.cluster.refresh([]);
+      return what(await this.controller());
+    }, this.cluster.retry);
+  }
+
+  /**
+   * Elects leaders (ElectLeaders, KIP-460): `preferred` moves leadership back to the first
+   * replica of each assignment where it is in sync; `unclean` elects any live replica where no
+   * in-sync one is left, accepting the loss of what only the ISR held. Without `partitions`:
+   * every partition the controller finds needing it. One outcome per partition the controller
+   * answered for; ELECTION_NOT_NEEDED (the leader already is the one asked for) is an outcome
+   * like the others, so that one partition's error hides no other's. A request-level error throws.
+   */
+  async electLeaders(
+    type: ElectionType,
+    partitions: TopicPartition[] | null = null,
+    timeoutMs = CONTROLLER_TIMEOUT_MS,
+  ): Promise<PartitionOutcome[]> {
+    if (!Object.hasOwn(ELECTION_TYPES, type))
+      throw invalid(`election type must be preferred or unclean, got ${describe(type)}`);
+    if (partitions !== null) checkPartitions(partitions, "electLeaders(partitions)");
+    const topicPartitions =
+      partitions === null
+        ? null
+        : [...byTopic(partitions)].map(([topic, ids]) => ({ topic, partitions: ids }));
+    const r = await this.viaController(async (conn) => {
+      if (type === "unclean" && conn.versionFor(43) < 1)
+        throw new KafkaError(
+          "UNSUPPORTED_VERSION",
+          "unclean election needs ElectLeaders v1, the broker serves v0",
+        );
+      const r = await conn.request(43, { electionType: ELECTION_TYPES[type], topicPartitions, timeoutMs });
+      Cluster.check(r.errorCode ?? 0, `elect ${type} leaders`);
+      throwIfAllNotController(
+        r.replicaElectionResults.flatMap((t) => t.partitionResult),
+        `elect ${type} leaders`,
+      );
+      return r;
+    });
+    this.cluster.invalidate();
+    return r.replicaElectionResults.flatMap((t) =>
+      t.partitionResult.map((p) => ({
+        topic: t.topic,
+        partition: p.partitionId,
+        error:
+          p.errorCode === 0
+            ? null
+            : brokerError(p.errorCode, `elect leader of ${t.topic}-${p.partitionId}`, p.errorMessage),
+      })),
+    );
+  }
+
+  /**
+   * Starts (a replica list) or cancels (null) the reassignment of each partition (KIP-455): the
+   * controller adds the new replicas, waits until they are in sync, then drops the old ones.
+   * Resolves once the controller accepted every partition's change; throws the first
+   * partition's error as a KafkaError (NO_REASSIGNMENT_IN_PROGRESS for a cancel of nothing).
+   */
+  async alterPartitionReassignments(
+    requests: PartitionReassignment[],
+    timeoutMs = CONTROLLER_TIMEOUT_MS,
+  ): Promise<void> {
+    checkArray(requests, "alterPartitionReassignments(requests)");
+    for (const [i, r] of requests.entries()) checkReassignment(r, `requests[${i}]`);
+    const topics = new Map<string, { partitionIndex: number; replicas: number[] | null }[]>();
+    for (const r of requests)
+      topics.set(r.topic, [
+        ...(topics.get(r.topic) ?? []),
+        { partitionIndex: r.partition, replicas: r.replicas },
+      ]);
+    const r = await this.viaController(async (conn) => {
+      const r = await conn.request(45, {
+        timeoutMs,
+        topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+      });
+      Cluster.check(r.errorCode, "alter partition reassignments", r.errorMessage);
+      throwIfAllNotController(
+        r.responses.flatMap((t) => t.partitions),
+        "alter partition reassignments",
+      );
+      return r;
+    });
+    for (const t of r.responses) {
+      for (const p of t.partitions)
+        Cluster.check(p.errorCode, `reassign ${t.name}-${p.partitionIndex}`, p.errorMessage);
+    }
+    for (const name of topics.keys()) this.cluster.invalidate(name);
+  }
+
+  /** Reassignments in progress: of `partitions`, or every one in the cluster. */
+  async listPartitionReassignments(
+    partitions: TopicPartition[] | null = null,
+    timeoutMs = CONTROLLER_TIMEOUT_MS,
+  ): Promise<OngoingReassignment[]> {
+    if (partitions !== null) checkPartitions(partitions, "listPartitionReassignments(partitions)");
+    const topics =
+      partitions === null
+        ? null
+        : [...byTopic(partitions)].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
+    const r = await this.viaController(async (conn) => {
+      const r = await conn.request(46, { timeoutMs, topics });
+      Cluster.check(r.errorCode, "list partition reassignments", r.errorMessage);
+      return r;
+    });
+    return r.topics
+      .flatMap((t) =>
+        t.partitions.map((p) => ({
+          topic: t.name,
+          partition: p.partitionIndex,
+          replicas: p.replicas,
+          addingReplicas: p.addingReplicas,
+          removingReplicas: p.removingReplicas,
+        })),
+      )
+      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
   }
 
   async close(): Promise<void> {

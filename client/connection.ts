@@ -40,7 +40,10 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   35: 3, // DescribeLogDirs
   37: 3, // CreatePartitions
   42: 2, // DeleteGroups
+  43: 2, // ElectLeaders
   44: 1, // IncrementalAlterConfigs
+  45: 0, // AlterPartitionReassignments
+  46: 0, // ListPartitionReassignments
   47: 0, // OffsetDelete
 };
 

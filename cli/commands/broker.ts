@@ -10,13 +10,15 @@ export function registerBrokerCommands(program: Command): void {
   const broker = program.command("broker").description("run and inspect brokers");
   broker
     .command("start")
-    .description("start a broker with its embedded metadata store")
+    .description("start a broker: alone with its embedded metadata store, or in a cluster (--cluster)")
     .option("--data-dir <dir>", "data directory (default ./data)")
     .option("--kafka-port <port>", "Kafka protocol port (default 9092)")
     .option("--http-port <port>", "HTTP and WebSocket port (default 8082)")
     .option("--host <host>", "address to bind (default 127.0.0.1)")
     .option("--advertised-host <host>", "host given to clients in Metadata (default: --host)")
-    .option("--node-id <id>", "broker id (default 1)")
+    .option("--node-id <id>", "broker id (default 1; each broker of a cluster needs its own)")
+    .option("--cluster <endpoints>", "join the cluster on etcd at etcd://host:port[,host:port]")
+    .option("--rack <rack>", "this broker's rack, for rack-aware replica assignment")
     .option("--config <file>", "JSON file of config keys to values")
     .option("--log-format <format>", "auto (readable on a terminal, else JSON lines), json or pretty")
     .option("-s, --set <key=value>", "any config key, e.g. -s num.partitions=3 (repeatable)", collect, [])
@@ -28,6 +30,7 @@ Keys: ${Object.keys(BROKER_CONFIG_KEYS).join(", ")}.
 Examples:
   samsa broker start
   samsa broker start --data-dir /var/lib/samsa --kafka-port 9092
+  samsa broker start --cluster etcd://127.0.0.1:2379 --node-id 2 --data-dir ./broker-2
   SAMSA_NUM_PARTITIONS=3 samsa broker start -s log.flush.policy=os
   samsa broker start --log-format json 2> broker.log`,
     )
@@ -39,6 +42,8 @@ Examples:
         host: opts.host,
         "advertised.host": opts.advertisedHost,
         "node.id": opts.nodeId,
+        cluster: opts.cluster,
+        "broker.rack": opts.rack,
         "log.format": opts.logFormat,
       };
       for (const pair of (opts.set as string[]) ?? []) {

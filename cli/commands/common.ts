@@ -20,6 +20,35 @@ export function pairs(values: string[] | undefined, what: string): Record<string
   return out;
 }
 
+/** `value` as a whole number of at least `min`, or an error naming the flag. */
+export function wholeNumber(flag: string, value: string, min: number, expected: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+    throw new Error(`${flag} ${value}: expected ${expected}`);
+  }
+  return n;
+}
+
+/** `value` as a whole number of at least 1, or an error naming the flag. */
+export function positiveInt(flag: string, value: string): number {
+  return wholeNumber(flag, value, 1, "a positive integer");
+}
+
+/** A partition index or broker id: a whole number of at least 0. */
+export function nonNegativeInt(flag: string, value: string): number {
+  return wholeNumber(flag, value, 0, "a non-negative integer");
+}
+
+/** A comma-separated list of distinct broker ids (`2,3,4`). */
+export function brokerIds(flag: string, value: string): number[] {
+  const ids = value.split(",").map((id) => {
+    if (id.trim() === "") throw new Error(`${flag} ${value}: expected broker ids like 2,3,4`);
+    return nonNegativeInt(flag, id);
+  });
+  if (new Set(ids).size !== ids.length) throw new Error(`${flag} ${value}: a broker id is given twice`);
+  return ids;
+}
+
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }

@@ -1,4 +1,4 @@
-/** `samsa offsets <topic>` and `samsa cluster info`. */
+/** `samsa offsets <topic>`. */
 import type { Command } from "commander";
 import { brokersOf } from "./common.js";
 
@@ -28,26 +28,6 @@ export function registerInfoCommands(program: Command): void {
           for (const o of await admin.topicOffsets(topic))
             process.stdout.write(`${o.partition}\t${o.earliest}\t${o.latest}\n`);
         }
-      } finally {
-        await admin.close();
-      }
-    });
-  program
-    .command("cluster")
-    .description("cluster information")
-    .command("info")
-    .description("cluster id, controller, brokers and topic count")
-    .addHelpText("after", "\nExample:\n  samsa -b ws://localhost:8082/kafka cluster info")
-    .action(async (_opts: unknown, cmd: Command) => {
-      const { Admin } = await import("../../client/admin.js");
-      const admin = new Admin({ brokers: brokersOf(cmd), retry: { retries: 2 } });
-      try {
-        const topics = await admin.listTopics();
-        const c = admin.cluster;
-        process.stdout.write(
-          `CLUSTER ${c.clusterId}\nCONTROLLER ${c.controllerId}\nTOPICS ${topics.length}\n\nBROKER\tHOST\tPORT\n`,
-        );
-        for (const b of c.brokers()) process.stdout.write(`${b.nodeId}\t${b.host}\t${b.port}\n`);
       } finally {
         await admin.close();
       }

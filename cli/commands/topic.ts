@@ -1,7 +1,10 @@
-/** `samsa topic ...`: create, list, describe, delete, alter, add-partitions. */
+/**
+ * `samsa topic ...`: create, list, describe, delete, alter, add-partitions; reassign and
+ * reassignments (KIP-455 partition reassignments, sent to the controller).
+ */
 import type { Command } from "commander";
 import type { TopicOutcome } from "../../client/admin.js";
-import { brokersOf, collect, pairs } from "./common.js";
+import { brokerIds, brokersOf, collect, nonNegativeInt, pairs, positiveInt } from "./common.js";
 
 async function withAdmin<T>(
   cmd: Command,
@@ -14,15 +17,6 @@ async function withAdmin<T>(
   } finally {
     await admin.close();
   }
-}
-
-/** `value` as a whole number of at least 1, or an error naming the flag. */
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new Error(`${flag} ${value}: expected a positive integer`);
-  }
-  return n;
 }
 
 /**
@@ -139,5 +133,71 @@ export function registerTopicCommands(program: Command): void {
       const total = positiveInt("--num", opts.num);
       await withAdmin(cmd, (admin) => admin.createPartitions(name, total));
       process.stdout.write(`${name} now has ${opts.num} partitions\n`);
+    });
+  registerReassignCommands(topic);
+}
+
+function registerReassignCommands(topic: Command): void {
+  topic
+    .command("reassign <name>")
+    .description("move a partition to other brokers (--replicas), or cancel its move (--cancel)")
+    .requiredOption("--partition <p>", "the partition")
+    .option("--replicas <ids>", "the new replica list, preferred leader first, e.g. 2,3,4")
+    .option("--cancel", "cancel the reassignment in progress, back to the replicas it had")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  samsa topic reassign orders --partition 0 --replicas 2,3,4\n  samsa topic reassign orders --partition 0 --cancel",
+    )
+    .action(
+      async (
+        name: string,
+        opts: { partition: string; replicas?: string; cancel?: boolean },
+        cmd: Command,
+      ) => {
+        const partition = nonNegativeInt("--partition", opts.partition);
+        if ((opts.replicas === undefined) === (opts.cancel === undefined))
+          throw new Error("give either --replicas <ids> or --cancel");
+        const replicas = opts.replicas === undefined ? null : brokerIds("--replicas", opts.replicas);
+        await withAdmin(cmd, (admin) =>
+          admin.alterPartitionReassignments([{ topic: name, partition, replicas }]),
+        );
+        process.stdout.write(
+          replicas === null
+            ? `cancelled reassignment of ${name}-${partition}\n`
+            : `reassigning ${name}-${partition} to [${replicas.join(",")}]\n`,
+        );
+      },
+    );
+  topic
+    .command("reassignments [name]")
+    .description("reassignments in progress: of one topic, or all")
+    .option("-J, --json", "one JSON object")
+    .addHelpText("after", "\nExamples:\n  samsa topic reassignments\n  samsa topic reassignments orders -J")
+    .action(async (name: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+      const ongoing = await withAdmin(cmd, async (admin) => {
+        if (name === undefined) return admin.listPartitionReassignments();
+        const [info] = await admin.describeTopics([name]);
+        return admin.listPartitionReassignments(
+          info.partitions.map((p) => ({ topic: name, partition: p.partition })),
+        );
+      });
+      if (opts.json) {
+        const reassignments = ongoing.map((r) => ({
+          topic: r.topic,
+          partition: r.partition,
+          replicas: r.replicas,
+          adding_replicas: r.addingReplicas,
+          removing_replicas: r.removingReplicas,
+        }));
+        process.stdout.write(`${JSON.stringify({ reassignments })}\n`);
+        return;
+      }
+      const ids = (list: number[]) => `[${list.join(",")}]`;
+      process.stdout.write("TOPIC\tPARTITION\tREPLICAS\tADDING\tREMOVING\n");
+      for (const r of ongoing) {
+        process.stdout.write(
+          `${r.topic}\t${r.partition}\t${ids(r.replicas)}\t${ids(r.addingReplicas)}\t${ids(r.removingReplicas)}\n`,
+        );
+      }
     });
 }

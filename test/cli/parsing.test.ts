@@ -1,9 +1,11 @@
 /**
  * The CLI's parsers without a broker: -o forms (kcat's and rpk's), -b addresses and
- * SAMSA_BROKERS, the -J envelope and its encodings, stdin splitting and --encoding on input.
+ * SAMSA_BROKERS, the -J envelope and its encodings, stdin splitting and --encoding on input;
+ * `--replicas` broker id lists and `cluster up`'s port ranges.
  */
 import { describe, expect, it } from "vitest";
-import { parseBrokers, withDefaultPort } from "../../cli/commands/common.js";
+import { upPorts } from "../../cli/commands/cluster.js";
+import { brokerIds, parseBrokers, withDefaultPort } from "../../cli/commands/common.js";
 import { parseOffset, recordJson } from "../../cli/commands/consume.js";
 import { decodeField, RecordSplitter } from "../../cli/commands/produce.js";
 import type { ConsumerRecord } from "../../client/consumer.js";
@@ -177,5 +179,59 @@ describe("produce input", () => {
       /record 3 value is not base64/,
     );
     expect(() => decodeField(Buffer.from("abc"), "hex", "record 1 key")).toThrow(/record 1 key is not hex/);
+  });
+});
+
+describe("--replicas", () => {
+  it("takes distinct broker ids", () => {
+    expect(brokerIds("--replicas", "2,3,4")).toEqual([2, 3, 4]);
+    expect(brokerIds("--replicas", "0")).toEqual([0]);
+    expect(brokerIds("--replicas", "1, 2")).toEqual([1, 2]);
+  });
+
+  it("refuses anything else in one line naming the flag", () => {
+    for (const bad of ["", "1,,2", "2,3,2", "a", "-1", "1.5", "1,2,"]) {
+      expect(() => brokerIds("--replicas", bad), bad).toThrow(
+        /^--replicas .*: (expected|a broker id is given twice)/,
+      );
+    }
+  });
+});
+
+describe("cluster up ports", () => {
+  const opts = (o: Partial<Parameters<typeof upPorts>[0]> = {}) => ({
+    nodes: "3",
+    dir: "d",
+    kafkaPort: "19092",
+    httpPort: "18080",
+    etcdPort: "12379",
+    set: [],
+    timeoutMs: "60000",
+    ...o,
+  });
+
+  it("takes the defaults, and 0 for free ports", () => {
+    expect(upPorts(opts())).toEqual({ n: 3, kafka: 19092, http: 18080, etcd: 12379 });
+    expect(upPorts(opts({ kafkaPort: "0", httpPort: "0", etcdPort: "0" }))).toEqual({
+      n: 3,
+      kafka: 0,
+      http: 0,
+      etcd: 0,
+    });
+  });
+
+  it("refuses counts, ranges past 65535 and overlapping ranges in one line", () => {
+    const cases: [Partial<Parameters<typeof upPorts>[0]>, RegExp][] = [
+      [{ nodes: "0" }, /^-n 0: expected a positive integer/],
+      [{ nodes: "x" }, /^-n x: expected a positive integer/],
+      [{ nodes: "33" }, /^-n 33: at most 32 brokers/],
+      [{ kafkaPort: "65534" }, /^--kafka-port 65534: 3 ports from it go past 65535/],
+      [{ etcdPort: "65535" }, /^--etcd-port 65535: 2 ports from it go past 65535/],
+      [{ httpPort: "-1" }, /^--http-port -1: expected a non-negative integer/],
+      [{ httpPort: "19094" }, /^--kafka-port 19092 and --http-port 19094: the port ranges overlap/],
+      [{ etcdPort: "18079" }, /^--http-port 18080 and --etcd-port 18079: the port ranges overlap/],
+    ];
+    for (const [o, message] of cases) expect(() => upPorts(opts(o)), JSON.stringify(o)).toThrow(message);
+    expect(() => upPorts(opts({ etcdPort: "18078" }))).not.toThrow();
   });
 });
