@@ -33,7 +33,7 @@ import type {
 } from "../../protocol/types/create-topics.js";
 import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
-import { validateTopicName } from "../topics.js";
+import { isInternalTopic, validateTopicName } from "../topics.js";
 import {
   asKafkaError,
   checkTopicConfigNames,
@@ -41,7 +41,7 @@ import {
   errorFields,
   topicConfigEntries,
 } from "./config-entries.js";
-import type { ApiHandler } from "./types.js";
+import type { ApiHandler, RequestContext } from "./types.js";
 
 const ZERO_UUID = "00000000000000000000000000000000";
 
@@ -85,10 +85,22 @@ function checkAssignments(topic: CreatableTopic): number[][] {
   return byIndex.map((a) => [...a.brokerIds]);
 }
 
+/**
+ * Whether a CreateTopics came from another broker's controller channel (broker/cluster/
+ * remote-controller-channel.ts), forwarding a creation that broker decided, such as
+ * `__consumer_offsets` on a group's first FindCoordinator: an internal topic is then created as
+ * that broker asked. Until authentication (issue 15) this trusts the inter-broker door and the
+ * client id, as decision 0030 says.
+ */
+function forwardedByBroker(ctx: RequestContext): boolean {
+  return ctx.interBroker && (ctx.clientId ?? "").startsWith("samsa-broker-");
+}
+
 async function createOne(
   broker: Broker,
   topic: CreatableTopic,
   validateOnly: boolean,
+  internal: boolean,
 ): Promise<CreatableTopicResult> {
   const { name } = topic;
   validateTopicName(name);
@@ -117,7 +129,7 @@ async function createOne(
     replicationFactor,
     configs,
     validateOnly,
-    false,
+    internal && isInternalTopic(name),
     false,
     assignments,
   );
@@ -143,7 +155,7 @@ export const createTopics: ApiHandler<CreateTopicsRequestData, CreateTopicsRespo
   name: "CreateTopics",
   minVersion: 2,
   maxVersion: 7,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const topics = request.topics;
     const validateOnly = request.validateOnly ?? false;
     const repeated = duplicates(topics, (t) => t.name);
@@ -156,7 +168,7 @@ export const createTopics: ApiHandler<CreateTopicsRequestData, CreateTopicsRespo
         continue;
       }
       try {
-        results.push(await createOne(broker, topic, validateOnly));
+        results.push(await createOne(broker, topic, validateOnly, forwardedByBroker(ctx)));
       } catch (err) {
         results.push(failed(topic.name, asKafkaError(broker, err, `creating topic ${topic.name}`)));
       }
