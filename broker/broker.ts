@@ -158,7 +158,13 @@ export class Broker {
       ? new ClusterControllerChannel({ store, nodeId: config.nodeId, controller, logger: log })
       : new LocalControllerChannel(controller);
     const topics = new TopicManager(config, store, logs, sfs, channel, log);
-    const replication = clustered(config) ? startReplication(config, store, topics, channel, log) : null;
+    // The broker's own registration, once it exists, gives replication its epoch (-1 before).
+    let self: Broker | null = null;
+    const epochNow = () => self?.brokerEpoch() ?? -1;
+    const registered = () => self?.mayLead() ?? false;
+    const replication = clustered(config)
+      ? startReplication(config, store, topics, channel, log, epochNow, registered)
+      : null;
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     // The coordinator serves the groups of the __consumer_offsets partitions led here.
     topics.replicas.onLeadership = (topic, partition, leading, epoch) =>
@@ -183,6 +189,7 @@ export class Broker {
       lock,
       replication,
     );
+    self = broker;
     broker.noteLoaded();
     try {
       await broker.listen();
@@ -262,6 +269,7 @@ export class Broker {
           await session.close().catch(() => undefined);
           return;
         }
+        this.noteTermsBeforeRegistration();
         this.session = session;
         session.onLost(() => this.registrationLost(session));
         this.log.info({ nodeId: session.nodeId, brokerEpoch: session.epoch }, "broker registered");
@@ -298,9 +306,56 @@ export class Broker {
     });
   }
 
-  /** Whether this broker's registration is live (a lost one must not acknowledge acks=0/1 as leader). */
-  mayLead(): boolean {
-    return this.session?.alive ?? false;
+  /**
+   * Leader terms this broker held when it last registered (cluster mode), by partition: the
+   * controller moves or re-elects every leadership of a broker that registers anew, bumping its
+   * leader epoch, so a term from before the registration is stale until the store's new one
+   * arrives. acks=0/1 are refused on it meanwhile (they would be truncated when it follows).
+   */
+  private termsBeforeRegistration = new Map<Partition, number>();
+  /** When (Date.now()) those terms were noted. */
+  private registeredAtMs = 0;
+
+  /**
+   * Whether this broker may acknowledge acks=0/1 as leader (of `partition`): its registration is
+   * live, it is not stopping, and it does not hold the partition under a term from before it
+   * registered (decision 0030).
+   */
+  mayLead(partition?: Partition): boolean {
+    if (this.stopped || !(this.session?.alive ?? false)) return false;
+    if (!partition) return true;
+    const before = this.termsBeforeRegistration.get(partition);
+    if (before === undefined) return true;
+    // A controller that never saw this broker leave (it failed over meanwhile) keeps the term:
+    // past registration's own bound, the term is trusted.
+    if (Date.now() - this.registeredAtMs > registrationWaitMs(this.config)) {
+      this.termsBeforeRegistration.clear();
+      return true;
+    }
+    if (partition.leaderEpoch === before) return false;
+    this.termsBeforeRegistration.delete(partition);
+    return true;
+  }
+
+  /** Notes the leader terms held now as from before this registration (cluster mode). */
+  private noteTermsBeforeRegistration(): void {
+    if (!clustered(this.config)) return;
+    this.registeredAtMs = Date.now();
+    this.termsBeforeRegistration = new Map(
+      this.topics
+        .allPartitions()
+        .filter((p) => p.role === "leader")
+        .map((p) => [p, p.leaderEpoch]),
+    );
+  }
+
+  /**
+   * The epoch of this broker's latest registration (-1 before the first): what its replica
+   * fetches name (KIP-903), kept while a lost registration is being renewed, since a leader
+   * refuses an older epoch than it knew.
+   */
+  brokerEpoch(): number {
+    return this.session?.epoch ?? -1;
   }
 
   /** The ISR updater of a cluster broker (null for a single broker, which has no followers). */
@@ -378,6 +433,8 @@ export class Broker {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    // A registration in flight finishes (and is closed below) before the store closes.
+    await this.reRegistering?.catch(() => undefined);
     if (options.controlledShutdown !== false) await this.controlledShutdown();
     // Members waiting for a rebalance are answered now (NOT_COORDINATOR), not after it.
     this.groups.stop();
@@ -469,8 +526,10 @@ function startReplication(
   topics: TopicManager,
   channel: ControllerChannel,
   log: Logger,
+  epochNow: () => number,
+  registered: () => boolean,
 ): Replication {
-  const brokerEpoch = () => store.broker(config.nodeId)?.epoch ?? -1;
+  const brokerEpoch = () => epochNow();
   const fetchers = new ReplicaFetcherManager(replicaFetcherSettings(config, { brokerEpoch, logger: log }));
   const hook = new ReplicaFetcherHook(fetchers, store, log);
   topics.replicas.followers = hook;
@@ -479,6 +538,7 @@ function startReplication(
     lagTimeMaxMs: config.replicaLagTimeMaxMs,
     retryMs: config.replicaFetchBackoffMs,
     brokerEpoch,
+    registered,
     isrEligible: (id, epoch) => {
       const r = store.broker(id);
       return r !== undefined && !r.shuttingDown && (epoch === -1 || r.epoch === epoch);

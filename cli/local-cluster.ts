@@ -215,6 +215,11 @@ export class LocalCluster {
         "--http-port",
         port(o.httpPort),
       ],
+      // Fewer than 3 brokers cannot hold __consumer_offsets at its default 3 replicas (the
+      // broker would refuse groups until enough register): as many as there are, unless set.
+      ...(o.brokers < 3 && !o.sets.some((pair) => pair.startsWith("offsets.topic.replication.factor="))
+        ? ["--set", `offsets.topic.replication.factor=${o.brokers}`]
+        : []),
       ...o.sets.flatMap((pair) => ["--set", pair]),
     ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });

@@ -41,6 +41,7 @@ import {
   errorFields,
   topicConfigEntries,
 } from "./config-entries.js";
+import { boundedWait } from "./controller-calls.js";
 import type { ApiHandler, RequestContext } from "./types.js";
 
 const ZERO_UUID = "00000000000000000000000000000000";
@@ -160,6 +161,9 @@ export const createTopics: ApiHandler<CreateTopicsRequestData, CreateTopicsRespo
     const validateOnly = request.validateOnly ?? false;
     const repeated = duplicates(topics, (t) => t.name);
     const results: CreatableTopicResult[] = [];
+    // timeoutMs bounds the wait for the whole request; a creation still under way when it passes
+    // is answered REQUEST_TIMED_OUT and may complete later, as on Kafka.
+    const deadline = Date.now() + request.timeoutMs;
     for (const topic of topics) {
       if (repeated.has(topic.name)) {
         results.push(
@@ -168,7 +172,9 @@ export const createTopics: ApiHandler<CreateTopicsRequestData, CreateTopicsRespo
         continue;
       }
       try {
-        results.push(await createOne(broker, topic, validateOnly, forwardedByBroker(ctx)));
+        const creating = createOne(broker, topic, validateOnly, forwardedByBroker(ctx));
+        const left = request.timeoutMs > 0 ? Math.max(1, deadline - Date.now()) : 0;
+        results.push(await boundedWait(creating, left, `creating topic ${topic.name}`));
       } catch (err) {
         results.push(failed(topic.name, asKafkaError(broker, err, `creating topic ${topic.name}`)));
       }

@@ -70,7 +70,7 @@ async function appendPartition(
   }
   if (!data.records || data.records.length === 0)
     return partitionResult(data.index, "CORRUPT_MESSAGE", "no records");
-  if (acks !== -1 && !broker.mayLead())
+  if (acks !== -1 && !broker.mayLead(partition))
     return partitionResult(data.index, "NOT_LEADER_OR_FOLLOWER", "this broker's registration is lost");
   try {
     const { result } = await partition.appendAsLeader(data.records, { acks, client, timeoutMs });

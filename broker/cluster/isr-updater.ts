@@ -23,6 +23,8 @@ export interface IsrUpdaterOptions {
   retryMs: number;
   /** This broker's registration epoch now (AlterPartition's BrokerEpoch; -1 unknown). */
   brokerEpoch: () => number;
+  /** Whether this broker's registration is live: no proposal is sent while it is not. */
+  registered?: () => boolean;
   /**
    * Whether broker `brokerId`, whose fetches named `brokerEpoch` (-1 unknown), may join an ISR
    * now: registered under that epoch and not shutting down, as the controller will check (Kafka's
@@ -72,6 +74,10 @@ export class IsrUpdater {
     await Promise.allSettled([...this.sending]);
   }
 
+  private isRegistered(): boolean {
+    return (this.options.registered?.() ?? true) && this.options.brokerEpoch() >= 0;
+  }
+
   /** A follower fetched: check soon (in this turn's wake) whether an ISR may grow. */
   poke(): void {
     if (!this.running || this.pokeScheduled) return;
@@ -84,7 +90,9 @@ export class IsrUpdater {
 
   /** Proposes the ISR changes every led partition needs, in one AlterPartition. */
   checkAll(nowMs = Date.now()): void {
-    if (!this.running) return;
+    // Unregistered (starting, or the registration lost): no proposal until registered again, so
+    // that none reaches the controller without the broker epoch it checks.
+    if (!this.running || !this.isRegistered()) return;
     const proposals: InFlight[] = [];
     for (const partition of this.partitions()) {
       const proposal = this.propose(partition, nowMs);
@@ -170,6 +178,11 @@ export class IsrUpdater {
   private retry(): void {
     this.retryTimer = undefined;
     if (!this.running) return;
+    if (!this.isRegistered()) {
+      this.retryTimer = setTimeout(() => this.retry(), this.options.retryMs);
+      this.retryTimer.unref();
+      return;
+    }
     const due = [...this.retries].map(([partition, proposal]) => ({ partition, proposal }));
     this.retries.clear();
     this.send(due.filter(({ partition, proposal }) => partition.isrProposal === proposal));

@@ -187,17 +187,30 @@ export class ReplicaManager {
       this.topics.set(name, local);
     }
     this.applyConfigs(topic, local);
-    for (const state of topic.partitions) {
-      const existing = local.partitions.get(state.partition);
-      if (!state.replicas.includes(this.nodeId)) {
-        if (existing) await this.removePartition(local, existing);
-        continue;
+    // One partition that fails (its log cannot be opened or removed) must not hold back the role
+    // changes of the others: each is tried, and the first failure is rethrown (then retried).
+    let failure: unknown = null;
+    const attempt = async (step: () => Promise<void>) => {
+      try {
+        await step();
+      } catch (err) {
+        failure ??= err;
       }
-      const partition = existing ?? (await this.open(topic, local, state.partition));
-      this.applyRole(partition, state);
+    };
+    for (const state of topic.partitions) {
+      await attempt(async () => {
+        const existing = local.partitions.get(state.partition);
+        if (!state.replicas.includes(this.nodeId)) {
+          if (existing) await this.removePartition(local, existing);
+          return;
+        }
+        const partition = existing ?? (await this.open(topic, local, state.partition));
+        this.applyRole(partition, state);
+      });
     }
     for (const p of local.partitions.values())
-      if (p.index >= topic.partitions.length) await this.removePartition(local, p);
+      if (p.index >= topic.partitions.length) await attempt(() => this.removePartition(local, p));
+    if (failure) throw failure;
   }
 
   private applyConfigs(topic: TopicState, local: LocalTopic): void {

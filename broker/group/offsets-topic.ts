@@ -51,16 +51,24 @@ export class OffsetsTopic {
 
   /**
    * Creates the topic if it does not exist yet (compacted, the broker's offsets settings), with
-   * offsets.topic.replication.factor replicas or as many as there are brokers registered, if
-   * fewer (as Redpanda does; Kafka refuses until enough brokers are up, which a single broker
-   * with the default of 3 never is).
+   * offsets.topic.replication.factor replicas. A cluster refuses (COORDINATOR_NOT_AVAILABLE)
+   * while fewer brokers are registered, as Kafka does; a single broker, which with the default of
+   * 3 never has enough, creates it with one.
    */
   ensure(): Promise<void> {
     if (this.topics.record(OFFSETS_TOPIC)) return Promise.resolve();
-    const replicas = Math.max(
-      1,
-      Math.min(this.config.offsetsTopicReplicationFactor, this.topics.liveBrokerCount()),
-    );
+    const wanted = this.config.offsetsTopicReplicationFactor;
+    const live = this.topics.liveBrokerCount();
+    // A cluster waits for enough brokers, as Kafka does: a topic made with fewer replicas would
+    // keep every group's offsets on fewer brokers for good. A single broker takes what it has.
+    if (this.config.cluster !== "" && live < wanted)
+      return Promise.reject(
+        new KafkaError(
+          "COORDINATOR_NOT_AVAILABLE",
+          `${OFFSETS_TOPIC} needs offsets.topic.replication.factor=${wanted} brokers; ${live} registered`,
+        ),
+      );
+    const replicas = Math.max(1, Math.min(wanted, live));
     this.creating ??= this.topics
       .create(
         OFFSETS_TOPIC,
