@@ -475,6 +475,22 @@ export class Partition {
     );
   }
 
+  /**
+   * The replica leaves this broker (moved away by a reassignment, or its topic deleted), as
+   * Kafka's StopReplica: it leads and follows nothing from now on, and appends waiting for
+   * acks=all are answered NOT_LEADER_OR_FOLLOWER (the producer finds the new leader, whose
+   * sequences answer its retry), not left to time out on a log no one fetches from.
+   */
+  stopReplica(): void {
+    this.roleNow = "none";
+    this.leaderIdNow = NO_LEADER;
+    this.isrNow = [];
+    this.pendingIsr = null;
+    this.updateMaximalIsr();
+    this.followers.clear();
+    this.ackWaiters.failAll(new KafkaError("NOT_LEADER_OR_FOLLOWER", `${this.name()} left this broker`));
+  }
+
   private refuseOlderEpoch(leaderEpoch: number): void {
     if (leaderEpoch >= this.leaderEpochNow) return;
     throw new KafkaError(
@@ -822,6 +838,11 @@ export class Partition {
   /** Resolves once the high watermark is past `offset`; REQUEST_TIMED_OUT after `timeoutMs`. */
   private awaitHighWatermark(offset: number, timeoutMs?: number): Promise<void> {
     if (this.log.highWatermark > offset) return Promise.resolve();
+    // The lead was lost while the append was written: no one would ever settle the waiter.
+    if (this.roleNow !== "leader")
+      return Promise.reject(
+        new KafkaError("NOT_LEADER_OR_FOLLOWER", `${this.name()} stopped leading during the append`),
+      );
     if (this.ackWaiters.size >= MAX_ACK_WAITERS) {
       return Promise.reject(
         new KafkaError(

@@ -4,7 +4,8 @@
  * replicas include this node it opens the log (creating it if new) and gives the partition its
  * role: `makeLeader` when the store names this node leader, else `makeFollower` and the follower
  * hook (the replica fetcher). A topic deleted (or re-created under a new id) or a replica moved
- * away closes and deletes the local log; changed topic configs reach the logs and
+ * away stops the replica (`stopReplica`: acks=all appends waiting on it are answered
+ * NOT_LEADER_OR_FOLLOWER) and deletes the local log; changed topic configs reach the logs and
  * min.insync.replicas.
  *
  * Guarantees:
@@ -284,6 +285,7 @@ export class ReplicaManager {
     this.tellLeadership(partition, false);
     // Its producer state leaves the broker-wide count (max.concurrent.producer.ids) now.
     partition.producers.clear();
+    partition.stopReplica();
     local.partitions.delete(partition.index);
     await this.options.logs.deleteLog(partition.topic, partition.index);
   }

@@ -1,7 +1,9 @@
 /**
  * A broker made leader while its own follower truncation is still queued: until that truncation
  * is done its term has not started, so a follower's fetch is neither compared with the old log
- * end nor recorded (review finding: the HW could count a follower's stale tail).
+ * end nor recorded (review finding: the HW could count a follower's stale tail). And an acks=all
+ * append whose lead is lost while its write is in flight is answered, never left waiting for a high
+ * watermark no one moves.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -12,7 +14,9 @@ import { ProducerIds } from "../../broker/producer-ids.js";
 import { DEFAULT_LOG_CONFIG } from "../../storage/config.js";
 import { NodeFs } from "../../storage/fs.js";
 import { PartitionLog } from "../../storage/log.js";
+import { FaultyFs } from "../helpers/faulty-fs.js";
 import { batchOf } from "../helpers/records.js";
+import { waitFor, within } from "../helpers/wait.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -65,5 +69,39 @@ it("OffsetForLeaderEpoch is refused (retriable) until the new leader's term star
   );
   await cut;
   expect(p.lastOffsetForLeaderEpoch(4, 6)).toEqual({ epoch: 4, endOffset: 80 });
+  await log.close();
+});
+
+it("an acks=all append whose lead is lost while it is written is answered NOT_LEADER_OR_FOLLOWER", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "samsa-term-"));
+  dirs.push(dir);
+  const sfs = new FaultyFs();
+  const log = await PartitionLog.open({ dir, fs: sfs, config: DEFAULT_LOG_CONFIG });
+  const limits = { expirationMs: 86_400_000, maxEntries: 10_000, idsPerSecond: 1_000, quotaWindowMs: 1_000 };
+  const p = new Partition(
+    "t",
+    0,
+    log,
+    sfs,
+    new ProducerIds(
+      limits,
+      () => 1_000_000,
+      () => [],
+    ),
+    2,
+  );
+  await p.load();
+  p.makeLeader(1, 0, [2, 3], [2, 3]);
+  const release = sfs.holdWrites();
+  const writes = sfs.calls.writev;
+  const settled = p.appendAsLeader(batchOf(1, "v"), { acks: -1 }).then(
+    () => "acknowledged",
+    (err: { code?: string }) => err.code,
+  );
+  await waitFor(() => sfs.calls.writev > writes, "the append's write held");
+  // The replica leaves this broker (or follows another) before its write lands: no waiter may stay.
+  p.stopReplica();
+  release();
+  expect(await within(settled, "the append answered")).toBe("NOT_LEADER_OR_FOLLOWER");
   await log.close();
 });

@@ -19,9 +19,11 @@ import { MemoryClusterStore } from "../../../broker/metadata/memory-store.js";
 import type { Partition } from "../../../broker/partition.js";
 import { producerIdsFor } from "../../../broker/producer-ids.js";
 import { logConfigOf, minInsyncReplicasOf } from "../../../broker/topics.js";
+import type { KafkaError } from "../../../protocol/errors.js";
+import { encodeRecordBatch } from "../../../protocol/record-batch.js";
 import { NodeFs } from "../../../storage/fs.js";
 import { LogManager } from "../../../storage/log-manager.js";
-import { waitFor } from "../../helpers/wait.js";
+import { waitFor, within } from "../../helpers/wait.js";
 
 const LOCAL = 1;
 const OTHER = 2;
@@ -238,5 +240,31 @@ describe("the replica manager", () => {
     await s.replicas.sync("t");
     expect(heard.slice(3).sort()).toEqual([`t-0 follows ${e0}`, `t-1 follows ${led}`]);
     expect(s.replicas.allPartitions()).toEqual([]);
+  });
+
+  it("answers acks=all appends waiting at a leader moved away NOT_LEADER_OR_FOLLOWER", async () => {
+    const s = await setup();
+    await s.replicas.start();
+    await s.controller.createTopic({
+      name: "t",
+      partitions: 0,
+      replicationFactor: 0,
+      assignments: [[LOCAL, OTHER]],
+    });
+    await s.replicas.sync("t");
+    const p = s.replicas.partition("t", 0)!;
+    expect(p.role).toBe("leader");
+    // OTHER never fetches: the append waits for it until the replica leaves this broker.
+    const waiting = p.appendAsLeader(encodeRecordBatch([{ value: Buffer.from("v") }]), { acks: -1 });
+    const settled = waiting.then(
+      () => "acknowledged",
+      (err: KafkaError) => err.code,
+    );
+    await waitFor(() => p.logEndOffset === 1, "the append written");
+    const [moved] = await s.controller.alterReassignments([{ topic: "t", partition: 0, replicas: [OTHER] }]);
+    expect(moved.error).toBeNull();
+    await waitFor(() => s.replicas.partition("t", 0) === undefined, "t-0 removed here");
+    expect(await within(settled, "the waiting append answered")).toBe("NOT_LEADER_OR_FOLLOWER");
+    expect(p.role).toBe("none");
   });
 });
