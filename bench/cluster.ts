@@ -291,6 +291,8 @@ interface FailoverRun {
   /** Records the paced producer sent and had acknowledged over all repetitions; errors must be 0. */
   acked: number;
   errors: number;
+  /** Why the run stopped before `--reps` kills (a wait over WAIT_MAX_MS, a failed send). */
+  error?: string;
 }
 
 interface Spread {
@@ -301,8 +303,12 @@ interface Spread {
 
 function spread(values: number[]): Spread {
   const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return { min: Number.NaN, median: Number.NaN, max: Number.NaN };
   return { min: s[0], median: s[(s.length - 1) >> 1], max: s[s.length - 1] };
 }
+
+/** Closing a producer flushes it: bounded, as a stalled partition would hold it for good. */
+const CLOSE_MAX_MS = 10_000;
 
 /** A steady acks=all producer: FAILOVER_RATE records/s, noting when each record's ack comes. */
 class PacedProducer {
@@ -360,8 +366,12 @@ class PacedProducer {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.producer.flush().catch(() => {});
-    await this.producer.close();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_MAX_MS);
+    });
+    await Promise.race([this.producer.close().catch(() => {}), late]);
+    clearTimeout(timer);
   }
 }
 
@@ -371,6 +381,15 @@ async function leaderOf(c: Cluster, topic: string): Promise<{ leader: number; co
   const info = await c.topic(topic).catch(() => null);
   if (!info) return null;
   return { leader: info.partitions[0]?.leader ?? -1, controller: c.controllerId };
+}
+
+/** Partition 0 of `topic` as `c` sees it, for an error message. */
+async function stateOf(c: Cluster, topic: string): Promise<string> {
+  c.invalidate(topic);
+  const p = (await c.topic(topic).catch(() => null))?.partitions[0];
+  return p
+    ? `leader ${p.leader}, epoch ${p.leaderEpoch}, isr ${p.isr.join(",")}, replicas ${p.replicas.join(",")}`
+    : "no metadata";
 }
 
 async function failoverRep(
@@ -405,7 +424,14 @@ async function failoverRep(
       },
       METADATA_POLL_MS,
     );
-    await until(`${topic}: an acknowledgement after the kill`, () => producer.firstAckAfter !== null, 1);
+    await until(
+      `${topic}: an acknowledgement after the kill`,
+      () => producer.firstAckAfter !== null,
+      1,
+    ).catch(async (err: unknown) => {
+      const v = await stateOf(survivors, topic);
+      throw new Error(`${err instanceof Error ? err.message : String(err)} (killed ${victim.nodeId}; ${v})`);
+    });
     const rep: FailoverRep = {
       killed_node: victim.nodeId,
       killed_controller: before.controller === victim.nodeId,
@@ -440,11 +466,17 @@ async function runFailover(
   await waitIsrFull(bootstrap, topic);
   const producer = new PacedProducer(bootstrap, topic);
   const reps: FailoverRep[] = [];
+  let error: string | undefined;
   try {
     for (let i = 0; i < o.reps; i++) {
       reps.push(await failoverRep(cluster, topic, producer));
       if (producer.errors > 0) throw producer.firstError;
     }
+  } catch (err) {
+    // Reported with the repetitions done so far: a stall is a finding, not a harness failure.
+    error = err instanceof Error ? err.message : String(err);
+    progress(`  failed: ${error}`);
+    for (const b of cluster.brokers) progress(`  broker ${b.nodeId}'s last lines:\n${b.lastOutput}`);
   } finally {
     await producer.close();
   }
@@ -452,6 +484,7 @@ async function runFailover(
     session_timeout_ms: sessionMs,
     default_session: isDefault,
     reps,
+    ...(error !== undefined && { error }),
     new_leader_ms: spread(reps.map((r) => r.new_leader_ms)),
     first_ack_ms: spread(reps.map((r) => r.first_ack_ms)),
     acked: producer.acked,
@@ -607,6 +640,7 @@ function printReport(r: Report): void {
           x.load_1m.toFixed(2),
         ]),
       ),
+      ...(f.error ? [`stopped early: ${f.error}`] : []),
       `min/median/max: new leader ${f.new_leader_ms.min}/${f.new_leader_ms.median}/${f.new_leader_ms.max} ms, first ack ${f.first_ack_ms.min}/${f.first_ack_ms.median}/${f.first_ack_ms.max} ms`,
       "",
     );
