@@ -477,9 +477,10 @@ async function runFailover(
     error = err instanceof Error ? err.message : String(err);
     progress(`  failed: ${error}`);
     for (const b of cluster.brokers) progress(`  broker ${b.nodeId}'s last lines:\n${b.lastOutput}`);
-  } finally {
-    await producer.close();
   }
+  // Counted before the close, which fails whatever a stalled partition still holds.
+  const { acked, errors } = producer;
+  await producer.close();
   return {
     session_timeout_ms: sessionMs,
     default_session: isDefault,
@@ -487,8 +488,8 @@ async function runFailover(
     ...(error !== undefined && { error }),
     new_leader_ms: spread(reps.map((r) => r.new_leader_ms)),
     first_ack_ms: spread(reps.map((r) => r.first_ack_ms)),
-    acked: producer.acked,
-    errors: producer.errors,
+    acked,
+    errors,
   };
 }
 
