@@ -383,6 +383,24 @@ async function leaderOf(c: Cluster, topic: string): Promise<{ leader: number; co
   return { leader: info.partitions[0]?.leader ?? -1, controller: c.controllerId };
 }
 
+/** One acks=all record from a new producer, bounded: tells a stalled client from a stalled partition. */
+async function freshSend(bootstrap: string[], topic: string): Promise<string> {
+  const producer = new Producer({ brokers: bootstrap, clientId: "bench-failover-fresh" }, { acks: -1 });
+  const t0 = now();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no acknowledgement in ${CLOSE_MAX_MS} ms`), CLOSE_MAX_MS);
+  });
+  const sent = producer.send({ topic, partition: 0, value: Buffer.alloc(RECORD_BYTES) }).then(
+    () => `acknowledged in ${round(now() - t0, 0)} ms`,
+    (err: unknown) => `failed: ${err instanceof Error ? err.message : String(err)}`,
+  );
+  const outcome = await Promise.race([sent, late]);
+  clearTimeout(timer);
+  void producer.close().catch(() => {});
+  return outcome;
+}
+
 /** Partition 0 of `topic` as `c` sees it, for an error message. */
 async function stateOf(c: Cluster, topic: string): Promise<string> {
   c.invalidate(topic);
@@ -430,7 +448,10 @@ async function failoverRep(
       1,
     ).catch(async (err: unknown) => {
       const v = await stateOf(survivors, topic);
-      throw new Error(`${err instanceof Error ? err.message : String(err)} (killed ${victim.nodeId}; ${v})`);
+      const fresh = await freshSend(survivors.options.brokers, topic);
+      throw new Error(
+        `${err instanceof Error ? err.message : String(err)} (killed ${victim.nodeId}; ${v}; a new producer: ${fresh})`,
+      );
     });
     const rep: FailoverRep = {
       killed_node: victim.nodeId,
