@@ -226,6 +226,21 @@ export class LocalCluster {
     return new BrokerChild(id, dataDir, logFile, child, createWriteStream(logFile, { flags: "a" }));
   }
 
+  /**
+   * Starts broker `nodeId` again on its data directory after it ended (a kill in a benchmark or
+   * test); resolves once every broker lists all N again. Its ports are new ones when the cluster's
+   * were free ports. A registration its previous process left in etcd delays the start until that
+   * lease expires.
+   */
+  async restartBroker(nodeId: number): Promise<BrokerChild> {
+    const i = this.brokers.findIndex((b) => b.nodeId === nodeId);
+    if (i < 0 || this.brokers[i].running)
+      throw new Error(`broker ${nodeId} is not a stopped broker of this cluster`);
+    this.brokers[i] = this.spawnBroker(nodeId);
+    await this.waitReady();
+    return this.brokers[i];
+  }
+
   /** Resolves once each broker's GET /brokers lists every node id; rejects on a death or the deadline. */
   private async waitReady(): Promise<void> {
     const deadline = Date.now() + this.options.readyTimeoutMs;
