@@ -434,8 +434,9 @@ export class Broker {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     // A registration in flight finishes (and is closed below) before the store closes.
-    await this.reRegistering?.catch(() => undefined);
-    if (options.controlledShutdown !== false) await this.controlledShutdown();
+    if (this.reRegistering) await this.reRegistering.catch(() => undefined);
+    // A single broker has nothing to hand over: its doors close in this same turn.
+    if (clustered(this.config) && options.controlledShutdown !== false) await this.controlledShutdown();
     // Members waiting for a rebalance are answered now (NOT_COORDINATOR), not after it.
     this.groups.stop();
     this.offsets.stop();
