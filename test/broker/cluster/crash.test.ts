@@ -70,4 +70,39 @@ describe("kill -9 of a partition leader", () => {
       return p !== undefined && p.isr.length === 3;
     }, "the restarted broker back in the ISR");
   }, 120_000);
+
+  it("loses nothing when the restarted broker leads and its new leader is killed in turn", async () => {
+    const admin = new Admin({ brokers: cluster.bootstrap() });
+    await admin.createTopics([
+      { name: "crash-twice", partitions: 1, replicationFactor: 3, configs: { "min.insync.replicas": "2" } },
+    ]);
+    await admin.close();
+    const producer = new Producer({ brokers: cluster.bootstrap() }, { acks: -1, lingerMs: 1, retries: 100 });
+    const acked: string[] = [];
+    let sent = 0;
+    const burst = async (n: number) => {
+      const sends = [];
+      for (let i = 0; i < n; i++) {
+        const value = `t${sent++}`;
+        sends.push(producer.send({ topic: "crash-twice", value }).then(() => acked.push(value)));
+      }
+      await Promise.all(sends);
+    };
+    await burst(50);
+    for (let kill = 0; kill < 2; kill++) {
+      const before = await cluster.waitForLeader("crash-twice", 0, () => true);
+      await cluster.kill(before.leader);
+      await burst(50);
+      await cluster.startNode(before.leader);
+      await waitFor(async () => {
+        const p = await cluster.partition("crash-twice", 0);
+        return p !== undefined && p.isr.length === 3;
+      }, "the restarted broker back in the ISR");
+      await burst(50);
+    }
+    await producer.close();
+    expect(acked).toHaveLength(250);
+    const values = new Set(await readValues("crash-twice", 250));
+    expect(acked.filter((v) => !values.has(v))).toEqual([]);
+  }, 180_000);
 });
