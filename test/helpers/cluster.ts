@@ -10,8 +10,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { Broker } from "../../broker/broker.js";
 import { loadBrokerConfig } from "../../broker/config.js";
+import { OFFSETS_TOPIC } from "../../broker/group/offsets-topic.js";
+import { Consumer } from "../../client/index.js";
 import { TestEtcd } from "./etcd.js";
 import { waitFor } from "./wait.js";
 
@@ -163,4 +166,56 @@ export class TestCluster {
     }
     await this.etcd.destroy();
   }
+}
+
+/**
+ * A TestCluster of `n` brokers for the tests of one file: started before them (handed to `take`)
+ * and closed after them.
+ */
+export function clusterForFile(
+  n: number,
+  flags: Record<string, unknown>,
+  take: (cluster: TestCluster) => void,
+): void {
+  let started: TestCluster | undefined;
+  beforeAll(async () => {
+    started = await TestCluster.start(n, flags);
+    take(started);
+  }, 60_000);
+  afterAll(async () => {
+    await started?.close();
+  }, 60_000);
+}
+
+/**
+ * The first `count` records of `topic` read from the beginning of partitions 0..partitions-1
+ * through `brokers`, each as `format` makes it (default: its value).
+ */
+export async function readRecords(
+  brokers: string[],
+  topic: string,
+  count: number,
+  options: { partitions?: number; format?: (r: { partition: number; value: Buffer | null }) => string } = {},
+): Promise<string[]> {
+  const format = options.format ?? ((r) => r.value?.toString() ?? "");
+  const consumer = new Consumer({ brokers });
+  const partitions = Array.from({ length: options.partitions ?? 1 }, (_, partition) => partition);
+  await consumer.assign(partitions.map((partition) => ({ topic, partition, start: "earliest" as const })));
+  const out: string[] = [];
+  try {
+    while (out.length < count) {
+      const batch = await consumer.nextBatch(5_000);
+      for (const r of batch?.records ?? []) out.push(format(r));
+    }
+  } finally {
+    await consumer.close();
+  }
+  return out;
+}
+
+/** The node `cluster`'s store names leader of the group's `__consumer_offsets` partition: its coordinator. */
+export function coordinatorOf(cluster: TestCluster, groupId: string): number {
+  const b = cluster.running()[0];
+  const partition = b.groups.offsetsTopic.partitionFor(groupId);
+  return b.store.topic(OFFSETS_TOPIC)?.partitions[partition]?.leader ?? -1;
 }

@@ -3,38 +3,20 @@
  * every replica before it is acknowledged, read back from each broker's leaderships, and survives
  * a controlled shutdown of a leader.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, Consumer, Producer } from "../../../client/index.js";
-import { TestCluster } from "../../helpers/cluster.js";
+import { describe, expect, it } from "vitest";
+import { Admin, Producer } from "../../../client/index.js";
+import { clusterForFile, readRecords, type TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 
 let cluster: TestCluster;
-
-beforeAll(async () => {
-  cluster = await TestCluster.start(3);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-}, 60_000);
+clusterForFile(3, {}, (c) => {
+  cluster = c;
+});
 
 /** Every record of `topic` read from its partitions' leaders, as `partition:value`. */
-async function readAll(topic: string, partitions: number, expected: number): Promise<string[]> {
-  const consumer = new Consumer({ brokers: cluster.bootstrap() });
-  await consumer.assign(
-    Array.from({ length: partitions }, (_, partition) => ({ topic, partition, start: "earliest" as const })),
-  );
-  const seen: string[] = [];
-  try {
-    while (seen.length < expected) {
-      const batch = await consumer.nextBatch(5_000);
-      if (!batch) continue;
-      for (const r of batch.records) seen.push(`${r.partition}:${r.value?.toString()}`);
-    }
-  } finally {
-    await consumer.close();
-  }
-  return seen;
+function readAll(topic: string, partitions: number, expected: number): Promise<string[]> {
+  const format = (r: { partition: number; value: Buffer | null }) => `${r.partition}:${r.value?.toString()}`;
+  return readRecords(cluster.bootstrap(), topic, expected, { partitions, format });
 }
 
 describe("a three-broker cluster", () => {

@@ -4,7 +4,8 @@
  * catches up and rejoins the ISR.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, Consumer, Producer } from "../../../client/index.js";
+import { Admin, Producer } from "../../../client/index.js";
+import { readRecords } from "../../helpers/cluster.js";
 import { ProcessCluster } from "../../helpers/process-cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 
@@ -18,19 +19,8 @@ afterAll(async () => {
   await cluster?.close();
 }, 60_000);
 
-async function readValues(topic: string, expectedAtLeast: number): Promise<string[]> {
-  const consumer = new Consumer({ brokers: cluster.bootstrap() });
-  await consumer.assign([{ topic, partition: 0, start: "earliest" }]);
-  const values: string[] = [];
-  try {
-    while (values.length < expectedAtLeast) {
-      const batch = await consumer.nextBatch(5_000);
-      for (const r of batch?.records ?? []) values.push(r.value?.toString() ?? "");
-    }
-  } finally {
-    await consumer.close();
-  }
-  return values;
+function readValues(topic: string, count: number): Promise<string[]> {
+  return readRecords(cluster.bootstrap(), topic, count);
 }
 
 describe("kill -9 of a partition leader", () => {

@@ -3,37 +3,17 @@
  * follower and truncates them where its log diverged from the new leader's (KIP-101/279): no
  * two replicas hold different records at the same offset.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, Consumer, Producer } from "../../../client/index.js";
-import { TestCluster } from "../../helpers/cluster.js";
+import { describe, expect, it } from "vitest";
+import { Admin, Producer } from "../../../client/index.js";
+import { clusterForFile, readRecords, type TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const FETCH = 1;
 let cluster: TestCluster;
-
-beforeAll(async () => {
-  // A long ISR lag: the leader's followers stay in its ISR while their fetches are held.
-  cluster = await TestCluster.start(3, { "replica.lag.time.max.ms": 60_000 });
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-}, 60_000);
-
-async function values(brokers: string[], topic: string, count: number): Promise<string[]> {
-  const consumer = new Consumer({ brokers });
-  await consumer.assign([{ topic, partition: 0, start: "earliest" }]);
-  const out: string[] = [];
-  try {
-    while (out.length < count) {
-      const batch = await consumer.nextBatch(5_000);
-      for (const r of batch?.records ?? []) out.push(r.value?.toString() ?? "");
-    }
-  } finally {
-    await consumer.close();
-  }
-  return out;
-}
+// A long ISR lag: the leader's followers stay in its ISR while their fetches are held.
+clusterForFile(3, { "replica.lag.time.max.ms": 60_000 }, (c) => {
+  cluster = c;
+});
 
 describe("a returning replica whose log diverged", () => {
   it("truncates the records only it held and takes the new leader's", async () => {
@@ -68,7 +48,7 @@ describe("a returning replica whose log diverged", () => {
     // first of its lonely records: what the new leader holds is the truth.
     const end = next.topics.partition("diverge", 0)?.logEndOffset ?? -1;
     expect(end).toBeLessThan(9 + 6);
-    const expected = await values(cluster.bootstrap(), "diverge", end);
+    const expected = await readRecords(cluster.bootstrap(), "diverge", end);
     expect(expected.slice(0, 5)).toEqual(Array.from({ length: 5 }, (_, i) => `kept${i}`));
     expect(expected.slice(-6)).toEqual(Array.from({ length: 6 }, (_, i) => `new${i}`));
     expect(expected).not.toContain("lost3");
@@ -87,7 +67,7 @@ describe("a returning replica whose log diverged", () => {
       () => back.topics.partition("diverge", 0)?.role === "leader",
       "the returning replica leads",
     );
-    expect(await values([`127.0.0.1:${back.kafkaPort}`], "diverge", end)).toEqual(expected);
+    expect(await readRecords([`127.0.0.1:${back.kafkaPort}`], "diverge", end)).toEqual(expected);
     expect(next.config.nodeId).not.toBe(oldId);
   }, 90_000);
 });

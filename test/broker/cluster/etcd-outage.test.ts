@@ -3,34 +3,18 @@
  * current ISR (acks=all), metadata changes get a retriable error, a broker restarted meanwhile
  * cannot start but loses nothing, and everything resumes once etcd is back.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, Consumer, Producer } from "../../../client/index.js";
-import { TestCluster } from "../../helpers/cluster.js";
+import { describe, expect, it } from "vitest";
+import { Admin, Producer } from "../../../client/index.js";
+import { clusterForFile, readRecords, type TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 
 let cluster: TestCluster;
+clusterForFile(3, {}, (c) => {
+  cluster = c;
+});
 
-beforeAll(async () => {
-  cluster = await TestCluster.start(3);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-}, 60_000);
-
-async function count(topic: string, expected: number): Promise<string[]> {
-  const consumer = new Consumer({ brokers: cluster.bootstrap() });
-  await consumer.assign([{ topic, partition: 0, start: "earliest" }]);
-  const out: string[] = [];
-  try {
-    while (out.length < expected) {
-      const batch = await consumer.nextBatch(5_000);
-      for (const r of batch?.records ?? []) out.push(r.value?.toString() ?? "");
-    }
-  } finally {
-    await consumer.close();
-  }
-  return out;
+function count(topic: string, expected: number): Promise<string[]> {
+  return readRecords(cluster.bootstrap(), topic, expected);
 }
 
 describe("etcd down", () => {

@@ -5,8 +5,8 @@
  * acknowledged is lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, Consumer, Producer } from "../../../client/index.js";
-import { TestCluster } from "../../helpers/cluster.js";
+import { Admin, Producer } from "../../../client/index.js";
+import { readRecords, TestCluster } from "../../helpers/cluster.js";
 import { TcpProxy } from "../../helpers/tcp-proxy.js";
 import { waitFor } from "../../helpers/wait.js";
 
@@ -57,14 +57,7 @@ describe("a leader cut off from etcd", () => {
     await cluster.waitForIsr("fenced", 0, [1, 2, 3]);
     expect(cutOff.topics.partition("fenced", 0)?.role).toBe("follower");
     await all.close();
-    const consumer = new Consumer({ brokers: cluster.bootstrap() });
-    await consumer.assign([{ topic: "fenced", partition: 0, start: "earliest" }]);
-    const values: string[] = [];
-    while (values.length < 10) {
-      const batch = await consumer.nextBatch(5_000);
-      for (const r of batch?.records ?? []) values.push(r.value?.toString() ?? "");
-    }
-    await consumer.close();
+    const values = await readRecords(cluster.bootstrap(), "fenced", 10);
     expect(values).toEqual([...[0, 1, 2, 3, 4].map((i) => `a${i}`), ...[0, 1, 2, 3, 4].map((i) => `b${i}`)]);
     await waitFor(
       () => cutOff.topics.partition("fenced", 0)?.logEndOffset === 10,

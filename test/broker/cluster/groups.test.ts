@@ -3,28 +3,15 @@
  * coordinating it stops and starts again: the new leader of its `__consumer_offsets` partition
  * loads the group, and no committed offset goes backwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OFFSETS_TOPIC } from "../../../broker/group/offsets-topic.js";
+import { describe, expect, it } from "vitest";
 import { Admin, Consumer, Producer } from "../../../client/index.js";
-import { TestCluster } from "../../helpers/cluster.js";
+import { clusterForFile, coordinatorOf, type TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 
 let cluster: TestCluster;
-
-beforeAll(async () => {
-  cluster = await TestCluster.start(3);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-}, 60_000);
-
-/** The node the store names leader of the group's offsets partition (its coordinator). */
-function coordinatorOf(groupId: string): number {
-  const b = cluster.running()[0];
-  const partition = b.groups.offsetsTopic.partitionFor(groupId);
-  return b.store.topic(OFFSETS_TOPIC)?.partitions[partition]?.leader ?? -1;
-}
+clusterForFile(3, {}, (c) => {
+  cluster = c;
+});
 
 describe("a consumer group across a coordinator restart", () => {
   it("keeps consuming and committing, and no committed offset goes backwards", async () => {
@@ -74,7 +61,7 @@ describe("a consumer group across a coordinator restart", () => {
       await sample();
       return total() >= 300;
     }, "300 committed");
-    const coordinator = coordinatorOf("g-restart");
+    const coordinator = coordinatorOf(cluster, "g-restart");
     expect(coordinator).toBeGreaterThan(0);
     await cluster.stopNode(coordinator);
     await produce(300);
@@ -82,7 +69,7 @@ describe("a consumer group across a coordinator restart", () => {
       await sample();
       return total() >= 600;
     }, "600 committed with the coordinator stopped");
-    expect(coordinatorOf("g-restart")).not.toBe(coordinator);
+    expect(coordinatorOf(cluster, "g-restart")).not.toBe(coordinator);
     await cluster.startNode(coordinator);
     await cluster.waitForBrokers(3);
     await produce(300);

@@ -4,22 +4,17 @@
  * that stopped while caught up is not proposed again, so no proposal in flight holds the high
  * watermark at the stopped follower's log end, and acks=all goes on with the ISR left.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { Admin, Producer } from "../../../client/index.js";
-import { TestCluster } from "../../helpers/cluster.js";
+import { clusterForFile, type TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const TOPIC = "eligible";
 
 let cluster: TestCluster;
-
-beforeAll(async () => {
-  cluster = await TestCluster.start(3);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-}, 60_000);
+clusterForFile(3, {}, (c) => {
+  cluster = c;
+});
 
 it("does not propose a stopped follower back into the ISR, and acks=all goes on without it", async () => {
   const admin = new Admin({ brokers: cluster.bootstrap() });

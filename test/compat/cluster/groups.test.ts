@@ -6,30 +6,17 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { Kafka, logLevel } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OFFSETS_TOPIC } from "../../../broker/group/offsets-topic.js";
+import { describe, expect, it } from "vitest";
 import { Admin, Producer } from "../../../client/index.js";
-import { TestCluster } from "../../helpers/cluster.js";
+import { clusterForFile, coordinatorOf, type TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 import { createReplicatedTopic } from "./helpers.js";
 
 const ROUND = 200;
 let cluster: TestCluster;
-
-beforeAll(async () => {
-  cluster = await TestCluster.start(3, { "group.initial.rebalance.delay.ms": 0 });
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.close();
-}, 60_000);
-
-/** The node the store names leader of the group's offsets partition: its coordinator. */
-function coordinatorOf(groupId: string): number {
-  const b = cluster.running()[0];
-  const partition = b.groups.offsetsTopic.partitionFor(groupId);
-  return b.store.topic(OFFSETS_TOPIC)?.partitions[partition]?.leader ?? -1;
-}
+clusterForFile(3, { "group.initial.rebalance.delay.ms": 0 }, (c) => {
+  cluster = c;
+});
 
 /** Committed offsets of a group sampled over time; any that goes backwards is recorded. */
 class CommitWatch {
@@ -75,12 +62,12 @@ async function acrossCoordinatorRestart(
     await round();
     await waitFor(() => consumed() >= ROUND, "the first round consumed", 60_000);
     await watch.until(ROUND, "the first round committed");
-    const coordinator = coordinatorOf(groupId);
+    const coordinator = coordinatorOf(cluster, groupId);
     await cluster.stopNode(coordinator);
     await round();
     await waitFor(() => consumed() >= 2 * ROUND, "the second round consumed, coordinator stopped", 60_000);
     await watch.until(2 * ROUND, "the second round committed, coordinator stopped");
-    expect(coordinatorOf(groupId)).not.toBe(coordinator);
+    expect(coordinatorOf(cluster, groupId)).not.toBe(coordinator);
     await cluster.startNode(coordinator);
     await cluster.waitForBrokers(3);
     await round();
