@@ -20,7 +20,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { LocalCluster } from "../cli/local-cluster.js";
+import { LocalCluster } from "../broker/local-cluster.js";
 import { Admin } from "../client/admin.js";
 import { Cluster } from "../client/cluster.js";
 import { Producer } from "../client/producer.js";

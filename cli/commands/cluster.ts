@@ -124,10 +124,10 @@ async function runUp(
   ports: ReturnType<typeof upPorts>,
   readyTimeoutMs: number,
 ): Promise<void> {
-  const { LocalCluster, StartInterrupted } = await import("../local-cluster.js");
+  const { LocalCluster, StartInterrupted } = await import("../../broker/local-cluster.js");
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const abort = new AbortController();
-  let running: import("../local-cluster.js").LocalCluster | undefined;
+  let running: import("../../broker/local-cluster.js").LocalCluster | undefined;
   let signals = 0;
   let stopRequested: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
@@ -175,7 +175,7 @@ async function runUp(
   process.exit(0);
 }
 
-function printCluster(c: import("../local-cluster.js").LocalCluster, json: boolean): void {
+function printCluster(c: import("../../broker/local-cluster.js").LocalCluster, json: boolean): void {
   if (json) {
     const out = {
       etcd: { endpoint: c.etcd.endpoint, data_dir: c.etcd.dataDir, pid: c.etcd.pid },

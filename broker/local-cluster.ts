@@ -10,7 +10,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import * as path from "node:path";
-import { EtcdProcess } from "../broker/metadata/etcd-launcher.js";
+import { EtcdProcess } from "./metadata/etcd-launcher.js";
 
 /** Lines of a broker's output kept to explain its death. */
 const TAIL_LINES_KEPT = 20;
