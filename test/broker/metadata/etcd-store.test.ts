@@ -238,7 +238,9 @@ describe("EtcdClusterStore", () => {
     await session.close();
   });
 
-  it("a registration or campaign applied just before etcd became unreachable frees its key once etcd answers", async () => {
+  it("a registration or campaign applied just before etcd became unreachable frees its key once etcd answers", {
+    timeout: 120_000,
+  }, async () => {
     const proxy = await TcpProxy.start(etcd.clientPort);
     proxies.push(proxy);
     const prefix = `/store-test/${nextPrefix++}/`;
@@ -269,7 +271,8 @@ describe("EtcdClusterStore", () => {
     const campaign = a.campaign(1);
     await waitFor(() => observer.controller()?.nodeId === 1, "the campaign applied in etcd");
     proxy.restore();
-    const controller = await within(campaign, "the retried campaign");
+    // The retry waits for the store's watch, cut with the link, to come back: slow on a loaded machine.
+    const controller = await within(campaign, "the retried campaign", 60_000);
     await waitFor(() => observer.controller()?.epoch === controller.epoch, "the new controller seen");
     await controller.resign();
     await session.close();
