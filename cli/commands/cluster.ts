@@ -4,25 +4,12 @@
  */
 import type { Command } from "commander";
 import type { ElectionType, PartitionOutcome } from "../../client/admin.js";
-import { brokersOf, collect, nonNegativeInt, positiveInt } from "./common.js";
+import { collect, nonNegativeInt, positiveInt, withAdmin } from "./common.js";
 import { table } from "./group.js";
 
 /** The most brokers `cluster up` starts: each is a Node process of its own. */
 const MAX_LOCAL_BROKERS = 32;
 const MAX_PORT = 65_535;
-
-async function withAdmin<T>(
-  cmd: Command,
-  fn: (admin: import("../../client/admin.js").Admin) => Promise<T>,
-): Promise<T> {
-  const { Admin } = await import("../../client/admin.js");
-  const admin = new Admin({ brokers: brokersOf(cmd), retry: { retries: 2 } });
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.close();
-  }
-}
 
 export function registerClusterCommands(program: Command): void {
   const cluster = program

@@ -125,3 +125,17 @@ export class Output {
     if (!this.stream.write(chunk)) await new Promise<void>((resolve) => this.stream.once("drain", resolve));
   }
 }
+
+/** Runs `fn` with an Admin on the command's brokers (the client loaded only now), closed after. */
+export async function withAdmin<T>(
+  cmd: Command,
+  fn: (admin: import("../../client/admin.js").Admin) => Promise<T>,
+): Promise<T> {
+  const { Admin } = await import("../../client/admin.js");
+  const admin = new Admin({ brokers: brokersOf(cmd), retry: { retries: 2 } });
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}

@@ -4,20 +4,7 @@
  */
 import type { Command } from "commander";
 import type { TopicOutcome } from "../../client/admin.js";
-import { brokerIds, brokersOf, collect, nonNegativeInt, pairs, positiveInt } from "./common.js";
-
-async function withAdmin<T>(
-  cmd: Command,
-  fn: (admin: import("../../client/admin.js").Admin) => Promise<T>,
-): Promise<T> {
-  const { Admin } = await import("../../client/admin.js");
-  const admin = new Admin({ brokers: brokersOf(cmd), retry: { retries: 2 } });
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.close();
-  }
-}
+import { brokerIds, collect, nonNegativeInt, pairs, positiveInt, withAdmin } from "./common.js";
 
 /**
  * One line per topic: "<verb> <name>" on stdout, or the topic's error on stderr (as the bin
