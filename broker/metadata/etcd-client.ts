@@ -138,7 +138,8 @@ export class EtcdClient {
         method: "POST",
         body: JSON.stringify(body),
         headers: { "content-type": "application/json" },
-        signal: AbortSignal.timeout(timeoutMs),
+        // AbortSignal.timeout takes whole milliseconds only (a fraction throws at once).
+        signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))),
       });
       text = await response.text();
     } catch (err) {

@@ -159,6 +159,33 @@ describe("etcd client while etcd is down", () => {
 });
 
 describe("etcd lease liveness", () => {
+  it("a session shorter than the request timeout keeps its lease through many renewals", async () => {
+    // Each renewal's deadline is the time left of the session (a fraction of a ms in general),
+    // not the request timeout: it must still reach etcd (AbortSignal.timeout takes integers).
+    const slow = new EtcdClient({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
+    const lost: number[] = [];
+    const lease = await EtcdLease.grant(slow, { sessionTimeoutMs: 1500, heartbeatIntervalMs: 100 }, (err) => {
+      throw err;
+    });
+    lease.onLost(() => lost.push(performance.now()));
+    const renewed: number[] = [];
+    const keepAlive = slow.keepAlive.bind(slow);
+    vi.spyOn(slow, "keepAlive").mockImplementation(async (id, timeoutMs) => {
+      const ttl = await keepAlive(id, timeoutMs);
+      renewed.push(ttl);
+      return ttl;
+    });
+    try {
+      await waitFor(() => renewed.length >= 30 || lost.length > 0, "30 renewals or a loss");
+      expect(lost).toEqual([]);
+      expect(lease.alive).toBe(true);
+    } finally {
+      vi.restoreAllMocks();
+      await lease.revoke();
+      slow.close();
+    }
+  });
+
   it("reads the clock when asked: a stall past the session timeout shows at once, before any timer", async () => {
     const silent = {
       requestTimeoutMs: 500,
