@@ -6,10 +6,17 @@
  * records through the same path with one promise, settled by count (a ticket per call).
  *
  * Idempotence (on by default with acks=-1): the producer gets an id and epoch from the broker and
- * numbers its batches; one request per partition is in flight at a time and a failed request is
- * retried with the same bytes, so a retry after a lost answer is not written twice and order is
- * kept. Memory for records not yet acknowledged is bounded by `bufferMemory`: `send()` waits (up to
- * `maxBlockMs`) for room, then fails with BUFFER_FULL.
+ * numbers its batches; one request per partition is in flight at a time, carrying one batch of that
+ * partition (as Kafka's clients: a broker recognises a retry batch by batch, among the last five of
+ * the producer), and a failed request is retried with the same bytes, so a retry after a lost
+ * answer is not written twice and order is kept. A batch that fails for good leaves a gap in its
+ * partition's sequences that the broker would refuse every later batch for: the producer then takes
+ * a new id and numbers its unsent batches afresh (Kafka's KIP-360 epoch bump does the same).
+ *
+ * Retriable errors are retried with backoff until the batch is acknowledged or `deliveryTimeoutMs`
+ * has passed since its first record was added (Java's delivery.timeout.ms, 120 s): a failover or a
+ * rolling restart surfaces no error. Memory for records not yet acknowledged is bounded by
+ * `bufferMemory`: `send()` waits (up to `maxBlockMs`) for room, then fails with BUFFER_FULL.
  */
 import { KafkaError } from "../protocol/errors.js";
 import { partitionForKey } from "../protocol/murmur2.js";
@@ -18,6 +25,7 @@ import {
   RecordBatchBuilder,
   type RecordHeader,
   type RecordInput,
+  restampProducer,
 } from "../protocol/record-batch.js";
 import type { ProduceResponseData } from "../protocol/types/produce.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
@@ -75,8 +83,16 @@ export interface ProducerOptions {
   compression?: CompressionName;
   /** Default true when acks is -1. */
   idempotent?: boolean;
-  /** Attempts after the first for a batch that fails with a retriable error. */
+  /**
+   * Attempts after the first for a batch that fails with a retriable error (default: no limit
+   * but `deliveryTimeoutMs`, as Java's retries=MAX_INT).
+   */
   retries?: number;
+  /**
+   * How long a batch may take from its first record to its acknowledgement, retries included;
+   * then it fails with REQUEST_TIMEOUT naming the last error (Java's delivery.timeout.ms).
+   */
+  deliveryTimeoutMs?: number;
   /**
    * Produce requests of one partition sent before the first is answered (compare Java's
    * max.in.flight.requests.per.connection). Default 1: on loopback, one request at a time carries
@@ -109,7 +125,8 @@ const DEFAULTS = {
   bufferMemory: 32 * 1024 * 1024,
   maxBlockMs: 60_000,
   compression: "none" as CompressionName,
-  retries: 10,
+  retries: Number.MAX_SAFE_INTEGER,
+  deliveryTimeoutMs: 120_000,
   maxInFlightPerPartition: 1,
   maxInFlightPerBroker: 5,
   maxRequestBytes: 1024 * 1024,
@@ -176,11 +193,17 @@ interface OpenBatch {
   tickets: BatchTicket[];
   runs: number[];
   bytes: number;
+  /** When its first record was added (Date.now()): deliveryTimeoutMs counts from here. */
+  createdAt: number;
 }
 
 interface Batch extends OpenBatch {
   buf: Buffer;
   count: number;
+  /** Whether a request carried it: a batch sent once keeps its producer id and sequence. */
+  sent: boolean;
+  /** The producer identity (`Producer.identity`) its id and sequence were stamped under. */
+  identity: number;
 }
 
 /**
@@ -215,11 +238,22 @@ class PartitionQueue {
   retryAt = 0;
   attempts = 0;
   nextSequence = 0;
+  /**
+   * An idempotent partition's lingering batch whose seal waits for the request in flight (or the
+   * batches queued) before it: sealed then, so that it goes out whole, not in small pieces.
+   */
+  sealDue = false;
 
   constructor(
     readonly topic: string,
     readonly partition: number,
   ) {}
+}
+
+/** `seq` + `n` in Kafka's sequence space (int32, wrapping to 0 after the maximum). */
+function addSequence(seq: number, n: number): number {
+  const next = seq + n;
+  return next > INT32_MAX ? next - INT32_MAX - 1 : next;
 }
 
 function isBytes(v: unknown): boolean {
@@ -367,6 +401,10 @@ export class Producer {
   private producerId = -1;
   private producerEpoch = -1;
   private idInit: Promise<void> | null = null;
+  /** Bumped when the producer gives up its id after a batch failed for good (see resetIdentity). */
+  private identity = 0;
+  /** A new id being fetched: idempotent batches wait for it. */
+  private resetting: Promise<void> | null = null;
   private closed = false;
   /** Requests in flight per partition: 1 when idempotent, else maxInFlightPerPartition. */
   private readonly maxInFlight: number;
@@ -405,6 +443,10 @@ export class Producer {
         "INVALID_ARGUMENT",
         `maxInFlightPerBroker ${perBroker}: expected an integer >= 1`,
       );
+    }
+    const delivery = this.options.deliveryTimeoutMs;
+    if (!Number.isInteger(delivery) || delivery < 1) {
+      throw new ClientError("INVALID_ARGUMENT", `deliveryTimeoutMs ${delivery}: expected an integer >= 1`);
     }
     this.maxInFlight = this.options.idempotent ? 1 : perPartition;
   }
@@ -675,6 +717,7 @@ export class Producer {
         tickets: [],
         runs: [],
         bytes: 0,
+        createdAt: Date.now(),
       };
       queue.open = open;
     }
@@ -687,7 +730,7 @@ export class Producer {
     open.bytes += bytes;
     this.outstanding++;
     if (open.bytes >= this.options.batchSize) this.seal(queue);
-    else if (!queue.timer) {
+    else if (!queue.timer && !queue.sealDue) {
       // setTimeout(0) waits at least 1 ms in Node: lingerMs 0 seals once this turn's sends are in.
       queue.timer =
         this.options.lingerMs > 0 && this.flushing === 0
@@ -782,8 +825,12 @@ export class Producer {
     return q;
   }
 
-  /** Closes the partition's open batch and hands it to the sender. */
-  private seal(queue: PartitionQueue): void {
+  /**
+   * Closes the partition's open batch and hands it to the sender. An idempotent partition with a
+   * request in flight or batches queued keeps a batch below batchSize open (`sealDue`) until they
+   * are done, unless `force`d: each of its requests carries one batch.
+   */
+  private seal(queue: PartitionQueue, force = false): void {
     const timer = queue.timer;
     if (timer) {
       if ("refresh" in timer) clearTimeout(timer);
@@ -792,6 +839,16 @@ export class Producer {
     queue.timer = null;
     const open = queue.open;
     if (!open) return;
+    if (
+      !force &&
+      this.options.idempotent &&
+      (queue.inFlight > 0 || queue.ready.length > 0) &&
+      open.bytes < this.options.batchSize
+    ) {
+      queue.sealDue = true;
+      return;
+    }
+    queue.sealDue = false;
     queue.open = null;
     // A null-key topic moves on to another partition once its sticky batch is full.
     if (this.sticky.get(queue.topic) === queue.partition) this.sticky.delete(queue.topic);
@@ -804,13 +861,13 @@ export class Producer {
         producerEpoch: idempotent ? this.producerEpoch : -1,
         baseSequence: idempotent ? queue.nextSequence : -1,
       });
-      if (idempotent) {
-        const next = queue.nextSequence + count;
-        queue.nextSequence = next > INT32_MAX ? next - INT32_MAX - 1 : next;
-      }
-      queue.ready.push({ ...open, buf, count });
+      if (idempotent) queue.nextSequence = addSequence(queue.nextSequence, count);
+      queue.ready.push({ ...open, buf, count, sent: false, identity: this.identity });
     } catch (err) {
-      this.finish({ ...open, buf: Buffer.alloc(0), count: open.builder.count }, err);
+      this.finish(
+        { ...open, buf: Buffer.alloc(0), count: open.builder.count, sent: false, identity: -1 },
+        err,
+      );
       return;
     }
     // A partition with a request in flight sends this batch when that request is answered, and a
@@ -836,6 +893,8 @@ export class Producer {
 
   /** Sends every partition that has ready batches and nothing in flight, grouped by leader. */
   private async sendReady(): Promise<void> {
+    // Idempotent batches wait while the producer takes a new id (resetIdentity restamps them).
+    if (this.resetting) return;
     const byLeader = new Map<number, PartitionQueue[]>();
     const now = Date.now();
     for (const q of this.queues) {
@@ -845,10 +904,12 @@ export class Producer {
         try {
           info = await this.cluster.topic(q.topic);
         } catch (err) {
-          this.failQueue(q, err);
+          // Metadata not to be had now (no broker, a topic being created): retried as a send is.
+          q.inFlight++;
+          this.settle(q, q.ready.splice(0, 1), err, -1);
           continue;
         }
-        if (q.inFlight >= this.maxInFlight) continue;
+        if (q.inFlight >= this.maxInFlight || this.resetting) continue;
       }
       const leader = info.partitions[q.partition]?.leader ?? -1;
       // A broker with the most requests in flight gets this batch in its next request.
@@ -873,11 +934,11 @@ export class Producer {
     for (const q of queues) {
       const batches: Batch[] = [];
       let bytes = 0;
-      while (
-        q.ready.length > 0 &&
-        (batches.length === 0 || bytes + q.ready[0].buf.length <= this.options.maxRequestBytes)
-      ) {
+      // An idempotent partition sends one batch per request (see the header).
+      const limit = this.options.idempotent ? 0 : this.options.maxRequestBytes;
+      while (q.ready.length > 0 && (batches.length === 0 || bytes + q.ready[0].buf.length <= limit)) {
         const b = q.ready.shift()!;
+        b.sent = true;
         batches.push(b);
         bytes += b.buf.length;
       }
@@ -928,10 +989,23 @@ export class Producer {
           error = brokerError(p.errorCode, `${q.topic}-${q.partition}`, p.errorMessage);
         else baseOffset = p.baseOffset;
       }
-      if (error && isRetriable(error) && q.attempts < this.options.retries && !this.closed) {
-        // Retry the same bytes (same sequences) ahead of anything sealed since.
+      this.settle(q, batches, error, baseOffset);
+    }
+    this.kickSender();
+  }
+
+  /**
+   * The outcome of `batches` of `q` (counted in q.inFlight): acknowledged at `baseOffset`, retried
+   * after a backoff (the same bytes, ahead of anything sealed since) while the error is retriable,
+   * retries are left and the delivery timeout allows, or failed for good.
+   */
+  private settle(q: PartitionQueue, batches: Batch[], error: unknown, baseOffset: number): void {
+    if (error && batches.length > 0 && isRetriable(error) && !this.closed) {
+      const wait = backoffMs(q.attempts, this.cluster.retry);
+      const deadline = batches[0].createdAt + this.options.deliveryTimeoutMs;
+      if (q.attempts < this.options.retries && Date.now() + wait < deadline) {
+        q.attempts++;
         q.ready.unshift(...batches);
-        const wait = backoffMs(q.attempts++, this.cluster.retry);
         q.retryAt = Date.now() + wait;
         this.cluster.invalidate(q.topic);
         setTimeout(() => {
@@ -940,21 +1014,75 @@ export class Producer {
           q.inFlight--;
           this.kickSender();
         }, wait);
-        continue;
+        return;
       }
-      q.attempts = 0;
-      q.inFlight--;
-      let offset = baseOffset;
-      for (const b of batches) {
-        this.finish(b, error, offset, q);
-        if (offset >= 0) offset += b.count;
-      }
+      if (q.attempts < this.options.retries)
+        error = new ClientError(
+          "REQUEST_TIMEOUT",
+          `${q.topic}-${q.partition}: not acknowledged within deliveryTimeoutMs (${this.options.deliveryTimeoutMs} ms); last error: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
     }
-    this.kickSender();
+    q.attempts = 0;
+    q.inFlight--;
+    let offset = baseOffset;
+    for (const b of batches) {
+      this.finish(b, error, offset, q);
+      if (offset >= 0) offset += b.count;
+    }
+    if (error && this.options.idempotent && batches.some((b) => b.identity === this.identity))
+      this.resetIdentity();
+    if (q.sealDue && q.inFlight === 0 && q.ready.length === 0) this.seal(q, true);
   }
 
-  private failQueue(q: PartitionQueue, err: unknown): void {
-    for (const b of q.ready.splice(0)) this.finish(b, err);
+  /**
+   * After an idempotent batch failed for good, its partition's later sequences would leave a gap
+   * the broker refuses (OUT_OF_ORDER_SEQUENCE_NUMBER) for ever: the producer takes a new id and
+   * re-numbers from 0, per partition and in order, every batch no request has carried yet. Batches
+   * already sent keep their id and sequence, so their retries are still recognised. Sending waits
+   * until the new id is known; the fetch is retried with backoff.
+   */
+  private resetIdentity(): void {
+    if (this.resetting) return;
+    this.identity++;
+    this.producerId = -1;
+    this.producerEpoch = -1;
+    this.idInit = null;
+    this.resetting = (async () => {
+      for (let attempt = 0; !this.closed; attempt++) {
+        try {
+          await this.ensureProducerId();
+          break;
+        } catch (err) {
+          this.expireWaiting(err);
+          await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, this.cluster.retry)));
+        }
+      }
+      for (const q of this.queues) {
+        q.nextSequence = 0;
+        for (const b of q.ready) {
+          if (b.sent) continue;
+          restampProducer(b.buf, this.producerId, this.producerEpoch, q.nextSequence);
+          b.identity = this.identity;
+          q.nextSequence = addSequence(q.nextSequence, b.count);
+        }
+      }
+    })().finally(() => {
+      this.resetting = null;
+      this.kickSender();
+    });
+  }
+
+  /** Fails the queued batches whose delivery timeout has passed while none could be sent. */
+  private expireWaiting(cause: unknown): void {
+    const now = Date.now();
+    for (const q of this.queues) {
+      while (q.ready.length > 0 && q.ready[0].createdAt + this.options.deliveryTimeoutMs <= now) {
+        const b = q.ready.shift()!;
+        const message = `${q.topic}-${q.partition}: not sent within deliveryTimeoutMs (${this.options.deliveryTimeoutMs} ms)`;
+        this.finish(b, new ClientError("REQUEST_TIMEOUT", message, { cause }), -1, q);
+      }
+    }
   }
 
   /** Settles a batch's send() and sendBatch() callers and gives its memory back. */

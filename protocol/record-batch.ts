@@ -152,6 +152,22 @@ export function computeBatchCrc(buf: Buffer, pos: number, size: number): number 
   return crc32c(buf, pos + ATTRIBUTES_OFFSET, pos + size);
 }
 
+/**
+ * Rewrites the idempotence fields of the single batch that fills `buf` (producer id, epoch and
+ * base sequence) and its CRC: a producer that took a new id re-numbers batches it never sent.
+ */
+export function restampProducer(
+  buf: Buffer,
+  producerId: number,
+  producerEpoch: number,
+  baseSequence: number,
+): void {
+  writeInt64(buf, PRODUCER_ID_OFFSET, producerId);
+  buf.writeInt16BE(producerEpoch, PRODUCER_EPOCH_OFFSET);
+  buf.writeInt32BE(baseSequence, BASE_SEQUENCE_OFFSET);
+  buf.writeUInt32BE(computeBatchCrc(buf, 0, buf.length), CRC_OFFSET);
+}
+
 export function compressionOf(attributes: number): Compression {
   return (attributes & COMPRESSION_MASK) as Compression;
 }
