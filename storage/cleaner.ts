@@ -3,7 +3,8 @@
  * `compact,delete`. PartitionLog.compact drives a pass; this file holds what a pass computes.
  *
  * A pass looks at the closed segments below the first uncleanable offset (the active segment's
- * base, or earlier: the first closed segment holding a record younger than min.compaction.lag.ms).
+ * base, or earlier: the first closed segment holding a record younger than min.compaction.lag.ms
+ * or an offset at or above the high watermark, which may yet be truncated).
  * The part above the log's cleaner checkpoint is dirty. A pass:
  *   1. builds the offset map key -> latest offset over the dirty segments;
  *   2. rewrites each cleanable segment into `<base>.log.cleaned`: a record survives when it has a

@@ -1107,6 +1107,11 @@ export class PartitionLog {
       end = closedSegments.findIndex((s) => nowMs - s.largestTimestamp() < config.minCompactionLagMs);
       if (end < 0) end = closedSegments.length;
     }
+    // Only committed records are cleaned (Kafka's first uncleanable offset is at most the high
+    // watermark): a record above it may yet be truncated away, and the older record of its key
+    // that cleaning would drop is the one the partition keeps then.
+    const aboveHw = closedSegments.findIndex((_, i) => all[i + 1].baseOffset > this.hw);
+    if (aboveHw >= 0) end = Math.min(end, aboveHw);
     const cleanable = closedSegments.slice(0, end);
     const cleanEnd = all[end].baseOffset;
     const stats = emptyStats(cleanEnd);

@@ -8,6 +8,9 @@
  * first cleaned it. Then crash tests: the directory is snapshotted at every step of the swap
  * protocol (and the pass stopped at random steps, and file-system faults injected), reopened
  * uncleanly, and checked readable and complete.
+ *
+ * Only records below the high watermark are cleaned; the logs here play a single broker's
+ * leader, whose high watermark follows every append (`committed`), except in the test of that rule.
  */
 import {
   copyFileSync,
@@ -39,6 +42,26 @@ import { PartitionLog } from "../../storage/log.js";
 import { LogManager } from "../../storage/log-manager.js";
 import { FaultyFs } from "../helpers/faulty-fs.js";
 import { baseSeed, Random, withSeed } from "../helpers/random.js";
+
+/**
+ * `log`, with its high watermark moved to the log end now and after every append (a single
+ * replica commits what it appends): what compaction may clean.
+ */
+function committed(log: PartitionLog): PartitionLog {
+  const append = log.append.bind(log);
+  log.setHighWatermark(log.logEndOffset);
+  log.append = async (...args: Parameters<PartitionLog["append"]>) => {
+    const result = await append(...args);
+    log.setHighWatermark(log.logEndOffset);
+    return result;
+  };
+  return log;
+}
+
+/** PartitionLog.open, committed (see above). */
+async function openLog(options: Parameters<typeof PartitionLog.open>[0]): Promise<PartitionLog> {
+  return committed(await PartitionLog.open(options));
+}
 
 const BASE_SEED = baseSeed(20_261_124);
 const BASE_TS = 1_700_000_000_000;
@@ -217,7 +240,7 @@ describe("log compaction: model", () => {
           });
           const keys = rng.int(5, 40);
           const open = (cleanShutdown: boolean) =>
-            PartitionLog.open({ dir, config, now: () => clock, cleanShutdown, recoveryPoint: 0 });
+            openLog({ dir, config, now: () => clock, cleanShutdown, recoveryPoint: 0 });
           let log = await open(false);
           const model = new Model();
           const check = async () => {
@@ -269,7 +292,7 @@ describe("log compaction: model", () => {
   it("removes a tombstone only delete.retention.ms after the pass that first cleaned it", async () => {
     const rng = new Random(BASE_SEED);
     let clock = BASE_TS;
-    const log = await PartitionLog.open({ dir: root, config: compactConfig(), now: () => clock });
+    const log = await openLog({ dir: root, config: compactConfig(), now: () => clock });
     await log.append(
       encode(
         rng,
@@ -306,7 +329,7 @@ describe("log compaction: model", () => {
 
   it("keeps a segment whose records all go as one empty batch, so offsets stay in place", async () => {
     const rng = new Random(BASE_SEED);
-    const log = await PartitionLog.open({ dir: root, config: compactConfig() });
+    const log = await openLog({ dir: root, config: compactConfig() });
     await log.append(encode(rng, [{ key: "a", value: "1" }], BASE_TS));
     await log.roll();
     await log.append(encode(rng, [{ key: "a", value: "2" }], BASE_TS));
@@ -319,7 +342,7 @@ describe("log compaction: model", () => {
     expect(decodeRecords(records)).toEqual([]);
     expect(await readLog(log, rng)).toEqual([{ offset: 1, key: "a", value: "2" }]);
     await log.close();
-    const again = await PartitionLog.open({ dir: root, config: compactConfig(), recoveryPoint: 0 });
+    const again = await openLog({ dir: root, config: compactConfig(), recoveryPoint: 0 });
     expect(again.logEndOffset).toBe(2);
     expect(await readLog(again, rng)).toEqual([{ offset: 1, key: "a", value: "2" }]);
     await again.close();
@@ -329,7 +352,7 @@ describe("log compaction: model", () => {
     const rng = new Random(BASE_SEED);
     let clock = BASE_TS;
     const config = compactConfig({ minCleanableDirtyRatio: 0.5, maxCompactionLagMs: 100_000 });
-    const log = await PartitionLog.open({ dir: root, config, now: () => clock });
+    const log = await openLog({ dir: root, config, now: () => clock });
     for (let i = 0; i < 4; i++) {
       await log.append(encode(rng, [{ key: "k", value: `v${i}` }], clock));
       await log.roll();
@@ -345,10 +368,30 @@ describe("log compaction: model", () => {
     await log.close();
   });
 
+  it("cleans only below the high watermark: a key's newer record above it may yet be truncated", async () => {
+    const rng = new Random(BASE_SEED);
+    // A follower's or a new leader's log: its high watermark is not at its end.
+    const log = await PartitionLog.open({ dir: root, config: compactConfig() });
+    for (let i = 0; i < 4; i++) {
+      await log.append(encode(rng, [{ key: "k", value: `v${i}` }], BASE_TS));
+      await log.roll();
+    }
+    log.setHighWatermark(2);
+    const held = await log.compact(BASE_TS, { force: true });
+    expect(held.cleanedUpTo).toBe(2);
+    // Offset 1 is the newest below the high watermark: 0 goes, 1 to 3 stay.
+    expect((await readLog(log, rng)).map((r) => r.value)).toEqual(["v1", "v2", "v3"]);
+    // The uncommitted tail goes (a divergence): v1 is the key's record again, as it must be.
+    await log.truncateTo(2);
+    expect((await readLog(log, rng)).map((r) => r.value)).toEqual(["v1"]);
+    log.setHighWatermark(log.logEndOffset);
+    await log.close();
+  });
+
   it("does not clean segments holding records newer than min.compaction.lag.ms", async () => {
     const rng = new Random(BASE_SEED);
     let clock = BASE_TS;
-    const log = await PartitionLog.open({
+    const log = await openLog({
       dir: root,
       config: compactConfig({ minCompactionLagMs: 10_000 }),
       now: () => clock,
@@ -369,7 +412,7 @@ describe("log compaction: model", () => {
   });
 
   it("does nothing under cleanup.policy=delete", async () => {
-    const log = await PartitionLog.open({
+    const log = await openLog({
       dir: root,
       config: { ...compactConfig(), cleanupPolicy: "delete" },
     });
@@ -379,7 +422,7 @@ describe("log compaction: model", () => {
 
   it("runs beside appends and reads", async () => {
     const rng = new Random(BASE_SEED + 7);
-    const log = await PartitionLog.open({ dir: root, config: compactConfig() });
+    const log = await openLog({ dir: root, config: compactConfig() });
     const model = new Model();
     for (let i = 0; i < 200; i++) {
       const b = randomRecords(rng, 10, i);
@@ -413,7 +456,7 @@ describe("log compaction: crashes and faults", () => {
     config: LogConfig,
     fs?: StorageFs,
   ): Promise<{ log: PartitionLog; model: Model }> {
-    const log = await PartitionLog.open({ dir, config, fs, now: () => BASE_TS });
+    const log = await openLog({ dir, config, fs, now: () => BASE_TS });
     const model = new Model();
     const n = rng.int(20, 60);
     for (let i = 0; i < n; i++) {
@@ -440,7 +483,7 @@ describe("log compaction: crashes and faults", () => {
     cleanEnd: number,
     rng: Random,
   ): Promise<void> {
-    const log = await PartitionLog.open({ dir, config, recoveryPoint: 0, now: () => nowMs });
+    const log = await openLog({ dir, config, recoveryPoint: 0, now: () => nowMs });
     try {
       expect(log.logEndOffset).toBe(before.logEnd);
       const got = await readLog(log, rng);
@@ -491,7 +534,7 @@ describe("log compaction: crashes and faults", () => {
             where = `${step} of segment ${base}`;
           };
           snap("before", 0);
-          const live = await PartitionLog.open({
+          const live = await openLog({
             dir,
             config,
             now: () => nowMs,
@@ -539,7 +582,7 @@ describe("log compaction: crashes and faults", () => {
         ];
         const stopAt = rng.pick(steps);
         let remaining = rng.int(0, 3);
-        const log = await PartitionLog.open({
+        const log = await openLog({
           dir,
           config,
           now: () => BASE_TS,
@@ -615,7 +658,7 @@ describe("keyless records", () => {
   for (const policy of ["compact", "compact,delete"] as const) {
     for (const compression of [Compression.None, Compression.Gzip]) {
       it(`are refused on cleanup.policy=${policy} with INVALID_RECORD (codec ${compression})`, async () => {
-        const log = await PartitionLog.open({ dir: root, config: compactConfig({ cleanupPolicy: policy }) });
+        const log = await openLog({ dir: root, config: compactConfig({ cleanupPolicy: policy }) });
         await expect(log.append(keyless(compression))).rejects.toSatisfy((e) =>
           KafkaError.is(e, "INVALID_RECORD"),
         );
@@ -626,7 +669,7 @@ describe("keyless records", () => {
   }
 
   it("are accepted under cleanup.policy=delete", async () => {
-    const log = await PartitionLog.open({ dir: root, config: { ...DEFAULT_LOG_CONFIG } });
+    const log = await openLog({ dir: root, config: { ...DEFAULT_LOG_CONFIG } });
     await log.append(keyless(Compression.None));
     await log.append(keyless(Compression.Gzip));
     expect(log.logEndOffset).toBe(4);
@@ -665,7 +708,7 @@ describe("compaction configs and the log manager", () => {
       cleanerBackoffMs: 0,
     });
     for (const topic of ["c", "d"]) {
-      const log = await manager.createLog(topic, 0);
+      const log = committed(await manager.createLog(topic, 0));
       for (let i = 0; i < 5; i++) await log.append(encode(rng, [{ key: "k", value: `v${i}` }], BASE_TS));
       await log.roll();
     }
