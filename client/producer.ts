@@ -791,7 +791,23 @@ export class Producer {
 
   private ensureProducerId(): Promise<void> {
     if (!this.idInit) {
-      this.idInit = (async () => {
+      this.idInit = this.initProducerId();
+      this.idInit.catch(() => {
+        this.idInit = null;
+      });
+    }
+    return this.idInit;
+  }
+
+  /**
+   * InitProducerId, retried with backoff while its error is retriable (the broker asked died under
+   * it, a producer-id block is being allocated) for up to maxBlockMs: the sends waiting on it
+   * fail only then.
+   */
+  private async initProducerId(): Promise<void> {
+    const deadline = Date.now() + this.options.maxBlockMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
         const conn = await this.cluster.anyConnection();
         const r = await conn.request(22, {
           transactionalId: null,
@@ -802,12 +818,13 @@ export class Producer {
         Cluster.check(r.errorCode, "InitProducerId");
         this.producerId = r.producerId;
         this.producerEpoch = r.producerEpoch;
-      })();
-      this.idInit.catch(() => {
-        this.idInit = null;
-      });
+        return;
+      } catch (err) {
+        const wait = backoffMs(attempt, this.cluster.retry);
+        if (!isRetriable(err) || this.closed || Date.now() + wait > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
-    return this.idInit;
   }
 
   private queueFor(topic: string, partition: number): PartitionQueue {

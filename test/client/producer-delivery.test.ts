@@ -6,13 +6,14 @@
  * - a batch that fails for good leaves no gap that wedges its partition: the producer takes a new
  *   id and the records after it are written;
  * - retriable errors are retried until deliveryTimeoutMs, then fail with REQUEST_TIMEOUT naming
- *   the last error.
+ *   the last error; an InitProducerId that meets one is retried too.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Admin, Consumer, type ConsumerRecord, Producer } from "../../client/index.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 
 const PRODUCE = 0;
+const INIT_PRODUCER_ID = 22;
 
 let tb: TestBroker | null = null;
 const closers: (() => Promise<void>)[] = [];
@@ -73,6 +74,21 @@ describe("producer delivery", () => {
     expect(acked.map((m) => m.offset)).toEqual(Array.from({ length: 61 }, (_, i) => i));
     const values = await readValues(brokers, topic, 61);
     expect(values.map((v) => v.replace(/\.+$/, ""))).toEqual(Array.from({ length: 61 }, (_, i) => `v${i}`));
+  });
+
+  it("retries an InitProducerId whose broker went away, so the sends waiting on it are written", async () => {
+    const topic = "init-retried";
+    const brokers = await setup(topic);
+    // The first InitProducerId finds its connection cut (its broker killed, say).
+    tb!.broker.dispatcher.faults.add({ apiKey: INIT_PRODUCER_ID, action: "close", times: 1 });
+    const producer = track(
+      new Producer({ brokers, retry: { initialBackoffMs: 10, maxBackoffMs: 20 } }, { acks: -1 }),
+    );
+    const acked = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => producer.send({ topic, partition: 0, value: `i${i}` })),
+    );
+    expect(tb!.broker.dispatcher.faults.hits.get(INIT_PRODUCER_ID)).toBe(1);
+    expect(acked.map((m) => m.offset)).toEqual([0, 1, 2, 3, 4]);
   });
 
   it("a batch refused for good (MESSAGE_TOO_LARGE) leaves no gap: the records after it are written", async () => {
