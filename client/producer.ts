@@ -1099,6 +1099,7 @@ export class Producer {
         const message = `${q.topic}-${q.partition}: not sent within deliveryTimeoutMs (${this.options.deliveryTimeoutMs} ms)`;
         this.finish(b, new ClientError("REQUEST_TIMEOUT", message, { cause }), -1, q);
       }
+      if (q.sealDue && q.inFlight === 0 && q.ready.length === 0) this.seal(q, true);
     }
   }
 
