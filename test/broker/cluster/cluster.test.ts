@@ -1,11 +1,13 @@
 /**
  * Three brokers on one etcd: an RF=3 topic produced with acks=all through the samsa client is on
  * every replica before it is acknowledged, read back from each broker's leaderships, and survives
- * a controlled shutdown of a leader.
+ * a controlled shutdown of a leader, and a rolling restart of every broker under a producer with
+ * default options surfaces no error.
  */
 import { describe, expect, it } from "vitest";
 import { Admin, Producer } from "../../../client/index.js";
 import { clusterForFile, readRecords, type TestCluster } from "../../helpers/cluster.js";
+import { SlidingStream } from "../../helpers/sliding-stream.js";
 import { waitFor } from "../../helpers/wait.js";
 
 let cluster: TestCluster;
@@ -81,4 +83,31 @@ describe("a three-broker cluster", () => {
     await cluster.waitForBrokers(3);
     await cluster.waitForIsr("moving", 0, [1, 2, 3]);
   }, 60_000);
+
+  it("a rolling restart (controlled shutdown of each broker in turn) surfaces no error to a default producer", async () => {
+    const topic = "rolling";
+    const admin = new Admin({ brokers: cluster.bootstrap() });
+    await admin.createTopics([
+      { name: topic, partitions: 1, replicationFactor: 3, configs: { "min.insync.replicas": "2" } },
+    ]);
+    await admin.close();
+    await cluster.waitForIsr(topic, 0, [1, 2, 3]);
+    const producer = new Producer({ brokers: cluster.bootstrap() });
+    const stream = new SlidingStream(producer, topic, 500);
+    await stream.progress(500, "records acknowledged before the restarts");
+    for (const id of [1, 2, 3]) {
+      await cluster.stopNode(id);
+      await stream.progress(500, `records acknowledged while broker ${id} is down`);
+      await cluster.startNode(id);
+      await cluster.waitForBrokers(3);
+      await cluster.waitForIsr(topic, 0, [1, 2, 3]);
+      await stream.progress(500, `records acknowledged after broker ${id} is back`);
+    }
+    await stream.stop();
+    await producer.close();
+    expect(stream.failed.map(String)).toEqual([]);
+    const numbered = Array.from({ length: stream.acked.length }, (_, i) => `s${i}`);
+    expect(stream.inOffsetOrder()).toEqual(numbered);
+    expect(await readAll(topic, 1, numbered.length)).toEqual(numbered.map((v) => `0:${v}`));
+  }, 120_000);
 });

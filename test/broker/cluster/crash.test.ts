@@ -5,9 +5,10 @@
  * three such kills surfaces no error and writes every record once, in order.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, Producer, type RecordMetadata } from "../../../client/index.js";
+import { Admin, Producer } from "../../../client/index.js";
 import { readRecords } from "../../helpers/cluster.js";
 import { ProcessCluster } from "../../helpers/process-cluster.js";
+import { SlidingStream } from "../../helpers/sliding-stream.js";
 import { waitFor } from "../../helpers/wait.js";
 
 let cluster: ProcessCluster;
@@ -98,52 +99,6 @@ describe("kill -9 of a partition leader", () => {
   }, 180_000);
 });
 
-/**
- * Records s0, s1, ... to partition 0 of `topic`, `window` unacknowledged at a time: each settled
- * send makes the next, so records keep arriving while requests are in flight (and batches queue
- * behind a request that a kill interrupts).
- */
-class SlidingStream {
-  readonly acked: { value: string; offset: number }[] = [];
-  readonly failed: unknown[] = [];
-  private sent = 0;
-  private outstanding = 0;
-  private stopped = false;
-
-  constructor(
-    private readonly producer: Producer,
-    private readonly topic: string,
-    window: number,
-  ) {
-    for (let i = 0; i < window; i++) this.next();
-  }
-
-  private next(): void {
-    if (this.stopped) return;
-    const value = `s${this.sent++}`;
-    this.outstanding++;
-    const settled = () => {
-      this.outstanding--;
-      this.next();
-    };
-    this.producer.send({ topic: this.topic, partition: 0, value }).then(
-      (m: RecordMetadata) => {
-        this.acked.push({ value, offset: m.offset });
-        settled();
-      },
-      (err: unknown) => {
-        this.failed.push(err);
-        settled();
-      },
-    );
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await waitFor(() => this.outstanding === 0, "every send settled");
-  }
-}
-
 describe("a long-lived producer across repeated leader kills", () => {
   it("surfaces no error with default options and writes every record once, in order", async () => {
     const topic = "crash-stream";
@@ -155,29 +110,26 @@ describe("a long-lived producer across repeated leader kills", () => {
     await waitFor(async () => (await cluster.partition(topic, 0))?.isr.length === 3, "ISR of 3");
     const producer = new Producer({ brokers: cluster.bootstrap() });
     const stream = new SlidingStream(producer, topic, 2000);
-    const progress = async (n: number, what: string) => {
-      const target = stream.acked.length + n;
-      await waitFor(() => stream.acked.length >= target || stream.failed.length > 0, what);
-      expect(stream.failed.map(String)).toEqual([]);
-    };
-    await progress(1000, "records acknowledged before the first kill");
+    await stream.progress(1000, "records acknowledged before the first kill");
     for (let round = 1; round <= 3; round++) {
       const before = await cluster.waitForLeader(topic, 0, () => true);
       await cluster.kill(before.leader);
-      await progress(1000, `records acknowledged by a new leader (round ${round})`);
+      await stream.progress(1000, `records acknowledged by a new leader (round ${round})`);
       await cluster.startNode(before.leader);
       await waitFor(
         async () => (await cluster.partition(topic, 0))?.isr.length === 3,
         `broker ${before.leader} back in the ISR (round ${round})`,
       );
-      await progress(1000, `records acknowledged after broker ${before.leader} is back (round ${round})`);
+      await stream.progress(
+        1000,
+        `records acknowledged after broker ${before.leader} is back (round ${round})`,
+      );
     }
     await stream.stop();
     await producer.close();
     expect(stream.failed.map(String)).toEqual([]);
-    const inOffsetOrder = [...stream.acked].sort((a, b) => a.offset - b.offset).map((a) => a.value);
-    const numbered = Array.from({ length: inOffsetOrder.length }, (_, i) => `s${i}`);
-    expect(inOffsetOrder).toEqual(numbered);
+    const numbered = Array.from({ length: stream.acked.length }, (_, i) => `s${i}`);
+    expect(stream.inOffsetOrder()).toEqual(numbered);
     expect(await readValues(topic, numbered.length)).toEqual(numbered);
   }, 240_000);
 });
