@@ -74,14 +74,19 @@ export interface Report {
 }
 
 interface SendState {
+  /** The value, one copy shared by every structure that holds it. */
+  value: string;
   process: string;
   topic: string;
   n: number;
   line: number;
   outcome: "none" | "ack" | "definite" | "indefinite";
   error?: string;
-  partition?: number;
+  /** Where it was acknowledged. */
+  acked?: PartitionState;
   offset?: number;
+  /** The distinct positions it was read at. */
+  positions?: Position[];
 }
 
 /** Who vouched for a value at an offset: the producer's ack or a consumer's read. */
@@ -94,27 +99,27 @@ interface PartitionState {
   topic: string;
   partition: number;
   acked: number;
-  /** offset -> the distinct values acknowledged or read there, each with its first witness. */
-  offsets: Map<number, Witness[]>;
+  valuesRead: number;
+  /** offset -> the first value acknowledged or read there, with its witness. */
+  offsets: Map<number, Witness>;
+  /** offset -> every distinct value seen there, for the offsets that held more than one. */
+  conflicts: Map<number, Witness[]>;
+  /** process -> the offset of its last read in its current session of this partition. */
+  sessions: Map<string, number>;
   /** Consecutive reads of one session that jumped over offsets. */
   gaps: { process: string; from: number; to: number }[];
-  valuesRead: Set<string>;
 }
 
+/** Where a value was read, and the first process that read it there. */
 interface Position {
-  key: string;
+  p: PartitionState;
   offset: number;
-  /** The first process that read the value here. */
   reader: string;
-}
-
-interface ReadState {
-  positions: Position[];
-  readers: string[];
 }
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const tpName = (p: { topic: string; partition: number }) => `${p.topic}-${p.partition}`;
+const positionName = (q: Position) => `${tpName(q.p)}@${q.offset}`;
 
 function byTopicPartition(a: PartitionState, b: PartitionState): number {
   if (a.topic !== b.topic) return a.topic < b.topic ? -1 : 1;
@@ -125,22 +130,25 @@ function noAnomalies(): Record<AnomalyKind, number> {
   return { lost: 0, duplicate: 0, inconsistent: 0, reordered: 0, phantom: 0, skip: 0, aborted: 0 };
 }
 
-function addOnce<T>(list: T[], item: T): void {
-  if (!list.includes(item)) list.push(item);
+/** The distinct readers of a value, in the order of the positions they first read it at. */
+function readersOf(positions: Position[]): string[] {
+  return [...new Set(positions.map((q) => q.reader))];
 }
 
 /**
  * Judges a history fed one event at a time (`add`), so a long history is never held in memory
- * as events; `report()` may be called at any point. Memory grows with the values sent and read
- * and the offsets seen, not with the number of reads.
+ * as events; `report()` may be called at any point. Memory grows with the values sent and the
+ * offsets seen, not with the number of reads.
  */
 export class HistoryChecker {
   private readonly sends = new Map<string, SendState>();
   private readonly lastN = new Map<string, { n: number; value: string }>();
   private readonly partitions = new Map<string, PartitionState>();
-  private readonly reads = new Map<string, ReadState>();
-  /** process + partition -> the offset of its last read in the current session. */
-  private readonly sessions = new Map<string, number>();
+  /** A value never sent -> the distinct positions it was read at. */
+  private readonly unsent = new Map<string, Position[]>();
+  private uniqueValuesRead = 0;
+  /** One copy of each process and topic name, however many events repeat it. */
+  private readonly names = new Map<string, string>();
   private readCount = 0;
   private eventCount = 0;
 
@@ -162,7 +170,7 @@ export class HistoryChecker {
   private apply(event: HistoryEvent, line: number): void {
     switch (event.type) {
       case "send":
-        this.onSend(event.process, event.topic, event.value, line);
+        this.onSend(this.name(event.process), this.name(event.topic), event.value, line);
         break;
       case "ack":
         this.onAck(event);
@@ -175,22 +183,19 @@ export class HistoryChecker {
       }
       case "assign":
         for (const partition of event.partitions)
-          this.sessions.delete(`${event.process}\u0000${tpKey(event.topic, partition)}`);
+          this.partitions.get(tpKey(event.topic, partition))?.sessions.delete(event.process);
         break;
       case "read":
-        this.onRead(event.process, event.topic, event.partition, event.offset, event.value);
+        this.onRead(this.name(event.process), event.topic, event.partition, event.offset, event.value);
         break;
     }
   }
 
-  private onAck(event: AckEvent): void {
-    const s = this.outcomeOf(event.process, event.topic, event.value, "ack");
-    s.outcome = "ack";
-    s.partition = event.partition;
-    s.offset = event.offset;
-    const p = this.partition(event.topic, event.partition);
-    p.acked++;
-    this.witness(p, event.offset, event.value, event.process);
+  private name(s: string): string {
+    const known = this.names.get(s);
+    if (known !== undefined) return known;
+    this.names.set(s, s);
+    return s;
   }
 
   private onSend(process: string, topic: string, value: string, line: number): void {
@@ -199,12 +204,21 @@ export class HistoryChecker {
     const parts = valueParts(value);
     if (parts === null || parts.producer !== process)
       throw new HistoryError(`value ${value} does not name its producer as ${process}-<n>`);
-    const n = parts.n;
     const last = this.lastN.get(process);
-    if (last !== undefined && n <= last.n)
+    if (last !== undefined && parts.n <= last.n)
       throw new HistoryError(`${value} sent after ${last.value}: a producer's numbers must increase`);
-    this.lastN.set(process, { n, value });
-    this.sends.set(value, { process, topic, n, line, outcome: "none" });
+    this.lastN.set(process, { n: parts.n, value });
+    this.sends.set(value, { value, process, topic, n: parts.n, line, outcome: "none" });
+  }
+
+  private onAck(event: AckEvent): void {
+    const s = this.outcomeOf(event.process, event.topic, event.value, "ack");
+    const p = this.partition(event.topic, event.partition);
+    s.outcome = "ack";
+    s.acked = p;
+    s.offset = event.offset;
+    p.acked++;
+    this.witness(p, event.offset, s.value, s.process);
   }
 
   private outcomeOf(process: string, topic: string, value: string, what: string): SendState {
@@ -220,38 +234,54 @@ export class HistoryChecker {
 
   private onRead(process: string, topic: string, partition: number, offset: number, value: string): void {
     this.readCount++;
-    const key = tpKey(topic, partition);
     const p = this.partition(topic, partition);
-    this.witness(p, offset, value, process);
-    p.valuesRead.add(value);
-    let r = this.reads.get(value);
-    if (r === undefined) {
-      r = { positions: [], readers: [] };
-      this.reads.set(value, r);
+    const s = this.sends.get(value);
+    const canonical = s?.value ?? value;
+    this.witness(p, offset, canonical, process);
+    let positions = s === undefined ? this.unsent.get(value) : s.positions;
+    if (positions === undefined) {
+      positions = [];
+      if (s === undefined) this.unsent.set(value, positions);
+      else s.positions = positions;
+      this.uniqueValuesRead++;
     }
-    if (!r.positions.some((q) => q.key === key && q.offset === offset))
-      r.positions.push({ key, offset, reader: process });
-    addOnce(r.readers, process);
-    const session = `${process}\u0000${key}`;
-    const previous = this.sessions.get(session);
+    if (!positions.some((q) => q.p === p)) p.valuesRead++;
+    if (!positions.some((q) => q.p === p && q.offset === offset))
+      positions.push({ p, offset, reader: process });
+    const previous = p.sessions.get(process);
     if (previous !== undefined && offset > previous + 1) p.gaps.push({ process, from: previous, to: offset });
-    this.sessions.set(session, offset);
+    p.sessions.set(process, offset);
   }
 
   private partition(topic: string, partition: number): PartitionState {
     const key = tpKey(topic, partition);
     let p = this.partitions.get(key);
     if (p === undefined) {
-      p = { topic, partition, acked: 0, offsets: new Map(), gaps: [], valuesRead: new Set() };
+      p = {
+        topic: this.name(topic),
+        partition,
+        acked: 0,
+        valuesRead: 0,
+        offsets: new Map(),
+        conflicts: new Map(),
+        sessions: new Map(),
+        gaps: [],
+      };
       this.partitions.set(key, p);
     }
     return p;
   }
 
   private witness(p: PartitionState, offset: number, value: string, process: string): void {
-    const seen = p.offsets.get(offset);
-    if (seen === undefined) p.offsets.set(offset, [{ value, process }]);
-    else if (!seen.some((w) => w.value === value)) seen.push({ value, process });
+    const first = p.offsets.get(offset);
+    if (first === undefined) {
+      p.offsets.set(offset, { value, process });
+      return;
+    }
+    if (first.value === value) return;
+    const seen = p.conflicts.get(offset) ?? [first];
+    if (!seen.some((w) => w.value === value)) seen.push({ value, process });
+    p.conflicts.set(offset, seen);
   }
 
   /** The anomalies found in the events so far. */
@@ -270,43 +300,23 @@ export class HistoryChecker {
     return [...this.partitions.values()].sort(byTopicPartition);
   }
 
-  /** Phantom, aborted, duplicate and acked-elsewhere reads, value by value in order of first read. */
+  /** Phantom, aborted, duplicate and acked-elsewhere reads: sent values in send order, then the rest. */
   private findReadAnomalies(found: Findings): void {
-    for (const [value, r] of this.reads) {
+    const read: [string, Position[]][] = [];
+    for (const s of this.sends.values()) if (s.positions !== undefined) read.push([s.value, s.positions]);
+    read.push(...this.unsent);
+    for (const [value, positions] of read) {
       const s = this.sends.get(value);
-      for (const q of r.positions) this.checkReadSent(value, s, q, found);
-      if (r.positions.length > 1) {
-        const where = r.positions.map((q) => `${tpName(this.partitions.get(q.key)!)}@${q.offset}`).join(", ");
-        const detail = `${value} read at ${r.positions.length} positions: ${where} (${r.readers.join(", ")})`;
-        const offsets = r.positions.map((q) => q.offset);
-        const first = this.partitions.get(r.positions[0].key)!;
-        found.note("duplicate", first, () => [[value], offsets, r.readers, detail]);
+      for (const q of positions) checkReadSent(value, s, q, found);
+      if (positions.length > 1) {
+        const readers = readersOf(positions);
+        const where = positions.map(positionName).join(", ");
+        const detail = `${value} read at ${positions.length} positions: ${where} (${readers.join(", ")})`;
+        const offsets = positions.map((q) => q.offset);
+        found.note("duplicate", positions[0].p, () => [[value], offsets, readers, detail]);
       }
-      if (s?.outcome === "ack") this.checkReadWhereAcked(value, s, r, found);
+      if (s?.outcome === "ack") checkReadWhereAcked(value, s, positions, found);
     }
-  }
-
-  /** A phantom or aborted read at `q`. */
-  private checkReadSent(value: string, s: SendState | undefined, q: Position, found: Findings): void {
-    const p = this.partitions.get(q.key)!;
-    const at = `at ${tpName(p)} offset ${q.offset} (${q.reader})`;
-    if (s === undefined || s.topic !== p.topic) {
-      const why = s === undefined ? "never sent" : `sent to ${s.topic}`;
-      found.note("phantom", p, () => [[value], [q.offset], [q.reader], `${value} read ${at}, ${why}`]);
-    } else if (s.outcome === "definite") {
-      const detail = `${value} read ${at}, though its send failed definitely (${s.error})`;
-      found.note("aborted", p, () => [[value], [q.offset], [s.process, q.reader], detail]);
-    }
-  }
-
-  private checkReadWhereAcked(value: string, s: SendState, r: ReadState, found: Findings): void {
-    const key = tpKey(s.topic, s.partition!);
-    if (r.positions.some((q) => q.key === key && q.offset === s.offset)) return;
-    const acked = this.partitions.get(key)!;
-    const where = r.positions.map((q) => `${tpName(this.partitions.get(q.key)!)}@${q.offset}`).join(", ");
-    const detail = `${value} acknowledged at ${tpName(acked)} offset ${s.offset} (${s.process}) but read only at ${where} (${r.readers.join(", ")})`;
-    const offsets = [s.offset!, ...r.positions.map((q) => q.offset)];
-    found.note("inconsistent", acked, () => [[value], offsets, [s.process, ...r.readers], detail]);
   }
 
   /** Lost values in order of their sends, then reorderings per producer and partition. */
@@ -314,18 +324,17 @@ export class HistoryChecker {
     const byProducer = new Map<string, { value: string; s: SendState }[]>();
     for (const [value, s] of this.sends) {
       if (s.outcome !== "ack") continue;
-      const key = tpKey(s.topic, s.partition!);
-      const p = this.partitions.get(key)!;
-      if (!this.reads.has(value)) {
+      const p = s.acked!;
+      if (s.positions === undefined) {
         const detail = `${value} acknowledged at ${tpName(p)} offset ${s.offset} (${s.process}), never read`;
         found.note("lost", p, () => [[value], [s.offset!], [s.process], detail]);
       }
-      const group = `${s.process}\u0000${key}`;
+      const group = `${s.process}\u0000${tpKey(p.topic, p.partition)}`;
       const list = byProducer.get(group) ?? [];
       list.push({ value, s });
       byProducer.set(group, list);
     }
-    for (const list of byProducer.values()) findReorders(list, this.partitions, found);
+    for (const list of byProducer.values()) findReorders(list, found);
   }
 
   private totals(): Report["totals"] {
@@ -336,7 +345,7 @@ export class HistoryChecker {
       else if (s.outcome === "indefinite") t.failed_indefinite++;
       else t.unresolved++;
     }
-    return { ...t, reads: this.readCount, unique_values_read: this.reads.size };
+    return { ...t, reads: this.readCount, unique_values_read: this.uniqueValuesRead };
   }
 }
 
@@ -372,7 +381,7 @@ class Findings {
       topic: p.topic,
       partition: p.partition,
       acked: p.acked,
-      values_read: p.valuesRead.size,
+      values_read: p.valuesRead,
       anomalies: this.perPartition.get(p) ?? noAnomalies(),
     }));
     const ok = ANOMALY_KINDS.every((k) => this.counts[k] === 0);
@@ -380,11 +389,33 @@ class Findings {
   }
 }
 
+/** A phantom or aborted read at `q`. */
+function checkReadSent(value: string, s: SendState | undefined, q: Position, found: Findings): void {
+  const at = `at ${tpName(q.p)} offset ${q.offset} (${q.reader})`;
+  if (s === undefined || s.topic !== q.p.topic) {
+    const why = s === undefined ? "never sent" : `sent to ${s.topic}`;
+    found.note("phantom", q.p, () => [[value], [q.offset], [q.reader], `${value} read ${at}, ${why}`]);
+  } else if (s.outcome === "definite") {
+    const detail = `${value} read ${at}, though its send failed definitely (${s.error})`;
+    found.note("aborted", q.p, () => [[value], [q.offset], [s.process, q.reader], detail]);
+  }
+}
+
+/** An acknowledged value read, but never where it was acknowledged. */
+function checkReadWhereAcked(value: string, s: SendState, positions: Position[], found: Findings): void {
+  const acked = s.acked!;
+  if (positions.some((q) => q.p === acked && q.offset === s.offset)) return;
+  const readers = readersOf(positions);
+  const where = positions.map(positionName).join(", ");
+  const detail = `${value} acknowledged at ${tpName(acked)} offset ${s.offset} (${s.process}) but read only at ${where} (${readers.join(", ")})`;
+  const offsets = [s.offset!, ...positions.map((q) => q.offset)];
+  found.note("inconsistent", acked, () => [[value], offsets, [s.process, ...readers], detail]);
+}
+
 function findInconsistentOffsets(p: PartitionState, found: Findings): void {
-  const offsets = [...p.offsets.keys()].sort((a, b) => a - b);
+  const offsets = [...p.conflicts.keys()].sort((a, b) => a - b);
   for (const offset of offsets) {
-    const seen = p.offsets.get(offset)!;
-    if (seen.length < 2) continue;
+    const seen = p.conflicts.get(offset)!;
     const detail = `${tpName(p)} offset ${offset} holds ${seen.map((w) => `${w.value} (${w.process})`).join(", ")}`;
     const values = seen.map((w) => w.value);
     const processes = seen.map((w) => w.process);
@@ -399,7 +430,7 @@ function findSkips(p: PartitionState, found: Findings): void {
     const i = firstAbove(known, gap.from);
     if (i >= known.length || known[i] >= gap.to) continue;
     const skipped = known[i];
-    const value = p.offsets.get(skipped)![0].value;
+    const value = p.offsets.get(skipped)!.value;
     const detail = `${gap.process} read ${tpName(p)} offset ${gap.from} then ${gap.to}, skipping ${skipped} (${value})`;
     found.note("skip", p, () => [[value], [gap.from, skipped, gap.to], [gap.process], detail]);
   }
@@ -418,17 +449,13 @@ function firstAbove(sorted: number[], x: number): number {
 }
 
 /** One producer's acknowledged values on one partition: each adjacent pair in send order whose offsets go back. */
-function findReorders(
-  list: { value: string; s: SendState }[],
-  partitions: Map<string, PartitionState>,
-  found: Findings,
-): void {
+function findReorders(list: { value: string; s: SendState }[], found: Findings): void {
   list.sort((a, b) => a.s.n - b.s.n);
   for (let i = 1; i < list.length; i++) {
     const a = list[i - 1];
     const b = list[i];
     if (b.s.offset! >= a.s.offset!) continue;
-    const p = partitions.get(tpKey(a.s.topic, a.s.partition!))!;
+    const p = a.s.acked!;
     const detail = `${a.s.process} sent ${a.value} before ${b.value}, but ${tpName(p)} holds them at offsets ${a.s.offset} and ${b.s.offset}`;
     found.note("reordered", p, () => [[a.value, b.value], [a.s.offset!, b.s.offset!], [a.s.process], detail]);
   }
