@@ -16,7 +16,8 @@ import {
   HistoryChecker,
   type Report,
 } from "../../bench/verify/check.js";
-import { type HistoryEvent, historyLine, readHistory } from "../../bench/verify/history.js";
+import { type HistoryEvent, historyLine, type ReadEvent, readHistory } from "../../bench/verify/history.js";
+import { baseSeed, Random } from "../helpers/random.js";
 
 type Untimed<E> = E extends unknown ? Omit<E, "time"> : never;
 
@@ -320,6 +321,80 @@ describe("checkHistory", () => {
       "line 8: value p2-9 does not name its producer as p1-<n>",
     );
   });
+});
+
+/**
+ * A seeded run without faults: three producers write to three partitions (some sends failing,
+ * some of those written anyway, some offsets holding markers nobody reads); a group member reads
+ * in sessions cut by rebalances, resuming at or before where it stopped; an assign-mode consumer
+ * then reads every partition to its end. Returns the history and each partition's log.
+ */
+function simulate(rng: Random): { h: History; logs: (string | null)[][] } {
+  const h = new History();
+  const logs: (string | null)[][] = [[], [], []];
+  for (let i = 0; i < 60; i++) {
+    const partition = rng.int(0, 2);
+    const log = logs[partition];
+    if (rng.chance(0.1)) log.push(null); // a transaction marker, say
+    const value = h.send(rng.pick(["p1", "p2", "p3"]), partition);
+    const outcome = rng.float();
+    if (outcome < 0.8) h.ack(value, partition, log.push(value) - 1);
+    else if (outcome < 0.9) h.fail(value, true);
+    else {
+      if (rng.chance(0.5)) log.push(value);
+      h.fail(value, false);
+    }
+  }
+  const next = [0, 0, 0];
+  for (let round = 0; round < 4; round++) {
+    const mine = [0, 1, 2].filter(() => rng.chance(0.6));
+    h.assign("c1", mine, "group");
+    for (const partition of mine) {
+      next[partition] = Math.max(0, next[partition] - rng.int(0, 2)); // uncommitted reads again
+      const stop = rng.int(next[partition], logs[partition].length);
+      for (; next[partition] < stop; next[partition]++) {
+        const value = logs[partition][next[partition]];
+        if (value !== null) h.read("c1", partition, next[partition], value);
+      }
+    }
+  }
+  h.assign("c2", [0, 1, 2]);
+  for (const [partition, log] of logs.entries())
+    for (const [offset, value] of log.entries()) if (value !== null) h.read("c2", partition, offset, value);
+  return { h, logs };
+}
+
+describe("checkHistory on simulated runs", () => {
+  const seed = baseSeed(1400);
+
+  it.each(Array.from({ length: 20 }, (_, i) => seed + i))(
+    "seed %i: clean, then one read dropped or one value unread",
+    (s) => {
+      const rng = new Random(s);
+      const { h, logs } = simulate(rng);
+      expect(checkHistory(h.events).anomalies, `seed ${s}`).toEqual(checkHistory([]).anomalies);
+
+      // c2 misses one acknowledged record that is neither the first nor the last it reads of a
+      // partition, so the offset is known and c2's reads around it are consecutive.
+      const acked = new Set(h.events.flatMap((e) => (e.type === "ack" ? [e.value] : [])));
+      const c2 = h.events.filter((e): e is ReadEvent => e.type === "read" && e.process === "c2");
+      const samePartition = (i: number, j: number) => c2[j]?.partition === c2[i].partition;
+      const inner = c2.filter(
+        (e, i) => acked.has(e.value) && samePartition(i, i - 1) && samePartition(i, i + 1),
+      );
+      const dropped = rng.pick(inner);
+      const skipped = checkHistory(h.events.filter((e) => e !== dropped));
+      expect(skipped.anomalies.skip, `seed ${s}`).toBe(1);
+      expect(skipped.examples.skip[0].offsets[1], `seed ${s}`).toBe(dropped.offset);
+
+      // Every read of one acknowledged value removed: lost.
+      const gone = rng.pick([...acked]);
+      const lost = checkHistory(h.events.filter((e) => !(e.type === "read" && e.value === gone)));
+      expect(lost.anomalies.lost, `seed ${s}`).toBe(1);
+      expect(lost.examples.lost[0].values, `seed ${s}`).toEqual([gone]);
+      expect(logs.flat()).toContain(gone);
+    },
+  );
 });
 
 describe("readHistory", () => {
