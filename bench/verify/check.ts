@@ -9,7 +9,7 @@
  *   acknowledged at an offset and read, but never at that offset;
  * - reordered: two acknowledged values of one producer on one partition whose offsets are in
  *   the opposite order of their sends (counted once per adjacent pair in send order);
- * - phantom: read, but never sent to that topic;
+ * - phantom: read, but never sent to that topic (or read before it was sent);
  * - skip: one consumer's consecutive reads o1 < o2 within one read session of a partition (from
  *   its `assign` to the next) with an offset in between known, from any ack or read, to hold a
  *   value (counted once per pair);
@@ -302,12 +302,12 @@ export class HistoryChecker {
 
   /** Phantom, aborted, duplicate and acked-elsewhere reads: sent values in send order, then the rest. */
   private findReadAnomalies(found: Findings): void {
-    const read: [string, Position[]][] = [];
-    for (const s of this.sends.values()) if (s.positions !== undefined) read.push([s.value, s.positions]);
-    read.push(...this.unsent);
-    for (const [value, positions] of read) {
-      const s = this.sends.get(value);
-      for (const q of positions) checkReadSent(value, s, q, found);
+    const read: [string, Position[], SendState | undefined][] = [];
+    for (const s of this.sends.values()) if (s.positions !== undefined) read.push([s.value, s.positions, s]);
+    for (const [value, positions] of this.unsent) read.push([value, positions, undefined]);
+    for (const [value, positions, s] of read) {
+      const unsent = this.sends.has(value) ? "read before it was sent" : "never sent";
+      for (const q of positions) checkReadSent(value, s, q, unsent, found);
       if (positions.length > 1) {
         const readers = readersOf(positions);
         const where = positions.map(positionName).join(", ");
@@ -389,11 +389,17 @@ class Findings {
   }
 }
 
-/** A phantom or aborted read at `q`. */
-function checkReadSent(value: string, s: SendState | undefined, q: Position, found: Findings): void {
+/** A phantom or aborted read at `q`; `s` is undefined for a value not sent before it was read. */
+function checkReadSent(
+  value: string,
+  s: SendState | undefined,
+  q: Position,
+  unsent: string,
+  found: Findings,
+): void {
   const at = `at ${tpName(q.p)} offset ${q.offset} (${q.reader})`;
   if (s === undefined || s.topic !== q.p.topic) {
-    const why = s === undefined ? "never sent" : `sent to ${s.topic}`;
+    const why = s === undefined ? unsent : `sent to ${s.topic}`;
     found.note("phantom", q.p, () => [[value], [q.offset], [q.reader], `${value} read ${at}, ${why}`]);
   } else if (s.outcome === "definite") {
     const detail = `${value} read ${at}, though its send failed definitely (${s.error})`;

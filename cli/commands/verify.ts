@@ -44,7 +44,13 @@ export function registerVerifyCommands(program: Command): void {
     .configureOutput({
       outputError: (text, write) => write(`samsa: ${text.replace(/^error: /, "")}`),
     })
-    .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT_OK : EXIT_UNJUDGED));
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT_OK : EXIT_UNJUDGED))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  samsa verify check history.jsonl`,
+    );
 
   verify
     .command("check <history>")

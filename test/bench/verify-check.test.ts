@@ -249,6 +249,15 @@ describe("checkHistory", () => {
       "ghost read at t-0 offset 0 (c1), never sent",
     ]);
     expect(partitionCounts(moved, "phantom")).toEqual({ "t-0": 1, "u-0": 0, "t-3": 1 });
+    // Read before it was sent: a phantom, and its send, acknowledged, is never read after it.
+    const early = new History();
+    early.read("c1", 0, 0, "p1-0");
+    early.write("p1", 0, 0);
+    const report2 = checkHistory(early.events);
+    expect(report2.anomalies).toMatchObject({ phantom: 1, lost: 1, inconsistent: 0 });
+    expect(report2.examples.phantom[0].detail).toBe(
+      "p1-0 read at t-0 offset 0 (c1), read before it was sent",
+    );
   });
 
   it("skip: a consumer jumps over an offset known to hold a value", () => {
