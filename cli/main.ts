@@ -13,6 +13,7 @@ import { registerGroupCommands } from "./commands/group.js";
 import { registerInfoCommands } from "./commands/info.js";
 import { registerProduceCommand } from "./commands/produce.js";
 import { registerTopicCommands } from "./commands/topic.js";
+import { registerVerifyCommands } from "./commands/verify.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -47,6 +48,7 @@ Examples:
   registerInfoCommands(program);
   registerClusterCommands(program);
   registerBenchCommand(program);
+  registerVerifyCommands(program);
   return program;
 }
 
