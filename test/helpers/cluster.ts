@@ -4,7 +4,8 @@
  * sessions of 4 s (leases of 5 s: shorter ones expire on a loaded 2-core machine whose event
  * loops stall), ISR lag of 1 s, follower long polls of 100 ms. A broker can be stopped
  * (controlled shutdown), crashed (stopped without it: its lease left to expire) and started again
- * on its data directory.
+ * on its data directory and its first ports, as a real broker comes back at its address (a
+ * client knows brokers by the addresses Metadata gave it).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,6 +33,9 @@ export interface ClusterNode {
   nodeId: number;
   dataDir: string;
   broker: Broker | null;
+  /** The ports of its first start (0 until then), kept for its restarts. */
+  kafkaPort: number;
+  httpPort: number;
 }
 
 export class TestCluster {
@@ -65,6 +69,8 @@ export class TestCluster {
       nodeId,
       dataDir: mkdtempSync(path.join(tmpdir(), `samsa-cluster-${nodeId}-`)),
       broker: null,
+      kafkaPort: 0,
+      httpPort: 0,
     };
     this.nodes.set(nodeId, node);
     const config = loadBrokerConfig({
@@ -72,8 +78,8 @@ export class TestCluster {
         "node.id": nodeId,
         cluster: this.url,
         "data.dir": node.dataDir,
-        "kafka.port": 0,
-        "http.port": 0,
+        "kafka.port": node.kafkaPort,
+        "http.port": node.httpPort,
         ...CLUSTER_TEST_FLAGS,
         ...this.flags,
         ...flags,
@@ -83,6 +89,8 @@ export class TestCluster {
     const level = process.env.SAMSA_TEST_LOG;
     const logger = level ? pino({ level, base: { node: nodeId } }, pino.destination(2)) : undefined;
     node.broker = await Broker.start(config, { logger });
+    node.kafkaPort = node.broker.kafkaPort;
+    node.httpPort = node.broker.httpPort;
     return node.broker;
   }
 
