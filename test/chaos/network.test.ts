@@ -135,15 +135,15 @@ describe("test hosts in network namespaces", () => {
     expect(await held.next()).toBe("pong b");
     await network.cut("a", "b");
     expect(network.cutFrom("a")).toEqual(["b"]);
-    held.send();
     expect(await probe(network, "a", "b", echo("b"))).toBe("timeout");
     expect(await probe(network, "b", "a", echo("a"))).toBe("timeout");
     await waitReach(network, "a", "c", echo("c"));
-    await waitReach(network, "c", "a", echo("a"));
     await waitReach(network, "b", "c", echo("c"));
-    await waitReach(network, "c", "b", echo("b"));
     await waitReach(network, null, "a", echo("a"));
     await waitReach(network, null, "b", echo("b"));
+    // Sent just before the heal (its retransmission timer stays short): held back until then.
+    held.send();
+    expect(await probe(network, "a", "b", echo("b"))).toBe("timeout");
     expect(held.received()).toEqual([]);
     await network.heal("a", "b");
     expect(await held.next()).toBe("pong b");
@@ -206,17 +206,21 @@ describe("test hosts in network namespaces", () => {
 describe("teardown", () => {
   it("destroy leaves no namespace, link, rule or process behind", async () => {
     const network = await TestNetwork.create(["x", "y"]);
-    const echo = await startEcho(network, "x");
-    await network.cut("x", "y");
-    expect(await network.exec("x", "nft", ["list", "set", "inet", "samsa_net", "cut"])).toContain(
-      network.address("y"),
-    );
-    expect(leftovers(network.prefix)).toEqual(
-      ["-x", "-y", "br", "v0", "v1"].map((suffix) => `${network.prefix}${suffix}`).sort(),
-    );
-    await network.destroy();
-    expect(await within(echo.exited, "the process inside to die")).toBe("SIGKILL");
-    expect(leftovers(network.prefix)).toEqual([]);
+    try {
+      const echo = await startEcho(network, "x");
+      await network.cut("x", "y");
+      expect(await network.exec("x", "nft", ["list", "set", "inet", "samsa_net", "cut"])).toContain(
+        network.address("y"),
+      );
+      expect(leftovers(network.prefix)).toEqual(
+        ["-x", "-y", "br", "v0", "v1"].map((suffix) => `${network.prefix}${suffix}`).sort(),
+      );
+      await network.destroy();
+      expect(await within(echo.exited, "the process inside to die")).toBe("SIGKILL");
+      expect(leftovers(network.prefix)).toEqual([]);
+    } finally {
+      await network.destroy();
+    }
   });
 
   it("create removes what a crashed run left: its namespaces, their processes, its links", async () => {

@@ -149,18 +149,22 @@ async function removeAll(namespaces: string[], links: string[]): Promise<void> {
 export async function sweepStaleNetworks(): Promise<void> {
   const namespaces = await listNamespaces();
   const links = await listLinks();
-  const live = new Set(
-    links
-      .filter((l) => l.name.endsWith("br") && l.owner !== undefined && alive(l.owner))
-      .map((l) => l.subnet),
-  );
+  const live = liveSubnets(links);
   const stale = new Set([...namespaces, ...links].map((x) => x.subnet).filter((x) => !live.has(x)));
   for (const subnet of stale) {
+    // Claimed again since the listing (a network destroyed and a new one made on its subnet)?
+    if (liveSubnets(await listLinks()).has(subnet)) continue;
     await removeAll(
       namespaces.filter((n) => n.subnet === subnet).map((n) => n.name),
       links.filter((l) => l.subnet === subnet).map((l) => l.name),
     );
   }
+}
+
+/** Subnets whose bridge names a live owner. */
+function liveSubnets(links: { name: string; subnet: number; owner: number | undefined }[]): Set<number> {
+  const owned = links.filter((l) => l.name.endsWith("br") && l.owner !== undefined && alive(l.owner));
+  return new Set(owned.map((l) => l.subnet));
 }
 
 /** Networks of this process not yet destroyed, torn down synchronously if the process exits. */
