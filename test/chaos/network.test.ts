@@ -8,6 +8,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { Cluster } from "../../client/cluster.js";
 import { Admin, Producer } from "../../client/index.js";
 import { readRecords } from "../helpers/cluster.js";
 import { brokerHost, ETCD_HOST, startNetCluster } from "../helpers/net-cluster.js";
@@ -266,7 +267,11 @@ describe("a cluster on test hosts", () => {
       await admin.close();
       await waitFor(async () => (await cluster.partition(topic, 0))?.isr.length === 3, "ISR of 3");
       const before = await cluster.waitForLeader(topic, 0, () => true);
-      expect(cluster.bootstrap()).toContain(`${network.address(brokerHost(before.leader))}:9092`);
+      const metadata = new Cluster({ brokers: cluster.bootstrap() });
+      await metadata.refresh([]);
+      await metadata.close();
+      const advertised = metadata.brokers().map((b) => [b.nodeId, b.host]);
+      expect(advertised.sort()).toEqual([1, 2, 3].map((id) => [id, network.address(brokerHost(id))]));
       const others = cluster.running().filter((id) => id !== before.leader);
       // The isolated leader goes on answering Metadata with its last view (itself, the old
       // epoch), and the client asks the first reachable bootstrap broker: listed first, it would
