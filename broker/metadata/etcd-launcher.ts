@@ -5,7 +5,7 @@
  * rejects with etcd's last output lines if it exits first or stays unhealthy past the deadline.
  * Where no etcd binary is found it fails naming the Debian package to install.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from "node:child_process";
 import { createServer } from "node:net";
 
 export const ETCD_INSTALL_HINT =
@@ -51,6 +51,11 @@ export interface EtcdOptions {
   /** Called with each chunk etcd writes (stdout and stderr), e.g. to keep a log file. */
   onOutput?: (chunk: Buffer) => void;
   readyTimeoutMs?: number;
+  /**
+   * Starts the process (default: node's `spawn`). The tests' network hosts start etcd inside a
+   * namespace with it; the returned child must be etcd itself, so that signals reach it.
+   */
+  spawn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
 }
 
 /** The first etcd binary that runs (`--version`), or an error naming how to install one. */
@@ -142,7 +147,8 @@ export class EtcdProcess {
   async restart(): Promise<void> {
     if (this.running) throw new Error("etcd is already running");
     this.output = [];
-    const child = spawn(this.binary, this.args(), {
+    const start = this.options.spawn ?? spawn;
+    const child = start(this.binary, this.args(), {
       stdio: ["ignore", "pipe", "pipe"],
       detached: this.options.detached ?? false,
     });

@@ -8,18 +8,24 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EtcdProcess } from "../../broker/metadata/etcd-launcher.js";
+import { type EtcdOptions, EtcdProcess } from "../../broker/metadata/etcd-launcher.js";
 
 export { freePort } from "../../broker/metadata/etcd-launcher.js";
 
 export class TestEtcd {
   private constructor(private readonly etcd: EtcdProcess) {}
 
-  /** Starts a fresh etcd and waits until /health answers. */
-  static async start(): Promise<TestEtcd> {
+  /**
+   * Starts a fresh etcd and waits until /health answers. `placement` puts it elsewhere than on
+   * loopback's free ports: a host address, ports and a spawn (a test host, test/helpers/netns.ts).
+   */
+  static async start(
+    placement: Pick<EtcdOptions, "host" | "clientPort" | "peerPort" | "spawn"> = {},
+  ): Promise<TestEtcd> {
     const dir = mkdtempSync(join(tmpdir(), "samsa-etcd-"));
     try {
       const etcd = await EtcdProcess.start({
+        ...placement,
         dataDir: join(dir, "data"),
         heartbeatIntervalMs: 10,
         electionTimeoutMs: 100,

@@ -2,9 +2,11 @@
  * A cluster of broker processes for tests where a crash matters: one etcd (test/helpers/etcd.ts)
  * and brokers 1..n, each a child process over the private build (test/helpers/compile-child.ts)
  * on ports chosen once, so a broker killed with SIGKILL and started again comes back at the same
- * endpoint on the same data. Short timings as test/helpers/cluster.ts.
+ * endpoint on the same data. Short timings as test/helpers/cluster.ts. Where the processes run is
+ * a `ClusterHosts`: loopback by default, or one test host per process in network namespaces
+ * (test/helpers/net-cluster.ts).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -26,11 +28,38 @@ process.on("SIGTERM", () => broker.stop().then(() => process.exit(0), () => proc
 /** Lines of a child's output kept to explain a failure. */
 const OUTPUT_KEPT = 30;
 
-interface ProcessNode {
-  nodeId: number;
-  dataDir: string;
+/** Where a broker listens and what it advertises. */
+export interface BrokerEndpoint {
+  host: string;
   kafkaPort: number;
   httpPort: number;
+}
+
+/** Where a cluster's processes run. */
+export interface ClusterHosts {
+  startEtcd(): Promise<TestEtcd>;
+  /** Broker `nodeId`'s endpoint, asked once: a restarted broker comes back on it. */
+  brokerEndpoint(nodeId: number): Promise<BrokerEndpoint>;
+  spawnBroker(nodeId: number, command: string, args: string[], options: SpawnOptions): ChildProcess;
+  /** Called last by `close`, once every process is stopped. */
+  close(): Promise<void>;
+}
+
+/** Every process on loopback, on free ports. */
+export const LOOPBACK_HOSTS: ClusterHosts = {
+  startEtcd: () => TestEtcd.start(),
+  brokerEndpoint: async () => ({
+    host: "127.0.0.1",
+    kafkaPort: await freePort(),
+    httpPort: await freePort(),
+  }),
+  spawnBroker: (_nodeId, command, args, options) => spawn(command, args, options),
+  close: async () => {},
+};
+
+interface ProcessNode extends BrokerEndpoint {
+  nodeId: number;
+  dataDir: string;
   child: ChildProcess | null;
   output: string[];
 }
@@ -42,10 +71,22 @@ export class ProcessCluster {
     readonly etcd: TestEtcd,
     private readonly build: ChildBuild,
     private readonly flags: Record<string, unknown>,
+    private readonly hosts: ClusterHosts,
   ) {}
 
-  static async start(n: number, flags: Record<string, unknown> = {}): Promise<ProcessCluster> {
-    const cluster = new ProcessCluster(await TestEtcd.start(), compileChild("cluster-broker-", CHILD), flags);
+  static async start(
+    n: number,
+    flags: Record<string, unknown> = {},
+    hosts: ClusterHosts = LOOPBACK_HOSTS,
+  ): Promise<ProcessCluster> {
+    let etcd: TestEtcd;
+    try {
+      etcd = await hosts.startEtcd();
+    } catch (err) {
+      await hosts.close();
+      throw err;
+    }
+    const cluster = new ProcessCluster(etcd, compileChild("cluster-broker-", CHILD), flags, hosts);
     try {
       for (let id = 1; id <= n; id++) await cluster.startNode(id);
       await cluster.waitForBrokers(n);
@@ -63,8 +104,7 @@ export class ProcessCluster {
       node = {
         nodeId,
         dataDir: mkdtempSync(path.join(tmpdir(), `samsa-proc-${nodeId}-`)),
-        kafkaPort: await freePort(),
-        httpPort: await freePort(),
+        ...(await this.hosts.brokerEndpoint(nodeId)),
         child: null,
         output: [],
       };
@@ -74,15 +114,22 @@ export class ProcessCluster {
       "node.id": nodeId,
       cluster: `etcd://${this.etcd.endpoint}`,
       "data.dir": node.dataDir,
+      host: node.host,
+      "advertised.host": node.host,
       "kafka.port": node.kafkaPort,
       "http.port": node.httpPort,
       ...CLUSTER_TEST_FLAGS,
       ...this.flags,
     };
-    const child = spawn(process.execPath, [this.build.child, JSON.stringify(flags)], {
-      cwd: this.build.build,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = this.hosts.spawnBroker(
+      nodeId,
+      process.execPath,
+      [this.build.child, JSON.stringify(flags)],
+      {
+        cwd: this.build.build,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     node.child = child;
     const keep = (d: Buffer) => {
       node.output.push(...d.toString().split("\n").filter(Boolean));
@@ -127,18 +174,32 @@ export class ProcessCluster {
 
   /** host:port of every broker started (running or not). */
   bootstrap(): string[] {
-    return [...this.nodes.values()].map((n) => `127.0.0.1:${n.kafkaPort}`);
+    return [...this.nodes.keys()].map((id) => this.endpoint(id));
+  }
+
+  /** host:port of broker `nodeId`'s Kafka listener. */
+  endpoint(nodeId: number): string {
+    const node = this.nodes.get(nodeId);
+    if (!node) throw new Error(`no broker ${nodeId}`);
+    return `${node.host}:${node.kafkaPort}`;
+  }
+
+  /** The pid of broker `nodeId`'s process while one runs. */
+  pid(nodeId: number): number | undefined {
+    return this.nodes.get(nodeId)?.child?.pid;
   }
 
   running(): number[] {
     return [...this.nodes.values()].filter((n) => n.child).map((n) => n.nodeId);
   }
 
-  /** A partition as Metadata from a running broker tells it. */
-  async partition(topic: string, partition: number): Promise<PartitionInfo | undefined> {
-    const admin = new Admin({
-      brokers: this.running().map((id) => `127.0.0.1:${this.nodes.get(id)?.kafkaPort}`),
-    });
+  /** A partition as Metadata from a running broker (one of `askIds`, if given) tells it. */
+  async partition(
+    topic: string,
+    partition: number,
+    askIds = this.running(),
+  ): Promise<PartitionInfo | undefined> {
+    const admin = new Admin({ brokers: askIds.map((id) => this.endpoint(id)) });
     try {
       const [info] = await admin.describeTopics([topic]);
       return info?.partitions.find((p) => p.partition === partition);
@@ -154,10 +215,11 @@ export class ProcessCluster {
     topic: string,
     partition: number,
     accept: (leader: number) => boolean,
+    askIds?: number[],
   ): Promise<PartitionInfo> {
     let found: PartitionInfo | undefined;
     await waitFor(async () => {
-      found = await this.partition(topic, partition);
+      found = await this.partition(topic, partition, askIds);
       return found !== undefined && found.leader >= 0 && accept(found.leader);
     }, `a leader of ${topic}-${partition}`);
     if (!found) throw new Error("unreachable");
@@ -182,6 +244,10 @@ export class ProcessCluster {
     for (const id of [...this.nodes.keys()]) await this.kill(id);
     for (const node of this.nodes.values()) rmSync(node.dataDir, { recursive: true, force: true });
     this.build.remove();
-    await this.etcd.destroy();
+    try {
+      await this.etcd.destroy();
+    } finally {
+      await this.hosts.close();
+    }
   }
 }
