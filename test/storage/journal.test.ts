@@ -487,6 +487,23 @@ describe("power cuts", () => {
     }, 60_000);
   }
 
+  it("a store abandoned at a power cut cannot close or read the files of the store opened after it", async () => {
+    const fs = new LossyFs();
+    const a = path.join(dir, "a");
+    const b = path.join(dir, "b");
+    const before = await fs.open(a, "create");
+    await fs.writev(before, [Buffer.from("aaaa")], 0);
+    fs.powerCut();
+    const after = await fs.open(b, "create");
+    await fs.writev(after, [Buffer.from("bbbb")], 0);
+    // The abandoned store's late close (its descriptor number may be the new store's now).
+    await expect(fs.close(before)).rejects.toMatchObject({ code: "EBADF" });
+    const buf = Buffer.alloc(4);
+    expect(await fs.read(after, buf, 0, 4, 0)).toBe(4);
+    expect(buf.toString()).toBe("bbbb");
+    await fs.close(after);
+  });
+
   it("without the journal's replay the same power cut loses acknowledged appends", async () => {
     const fs = new LossyFs();
     const lm = await openManager(fs);
