@@ -94,6 +94,16 @@ class HistorySink {
     this.checker = path === undefined ? new HistoryChecker() : null;
   }
 
+  /** Resolves once the file is open (at once without one); rejects when it cannot be made. */
+  async opened(): Promise<void> {
+    const file = this.file;
+    if (file === null || !file.pending) return;
+    await new Promise<void>((resolve, reject) => {
+      file.once("ready", resolve);
+      file.once("error", reject);
+    });
+  }
+
   write(event: HistoryEvent): void {
     if (this.closed) return;
     if (this.file) this.file.write(historyLine(event));
@@ -142,6 +152,7 @@ export class VerifyRun {
 
   /** Runs every phase and returns the checker's report on the history. */
   async run(): Promise<Report> {
+    await this.sink.opened();
     await this.setUp();
     if (this.phase === "setup") this.phase = "produce";
     const producers = Array.from({ length: this.options.producers }, (_, i) => this.produce(`p${i + 1}`));

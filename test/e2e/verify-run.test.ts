@@ -3,7 +3,7 @@
  * run of 2 producers and 2 consumers exits 0 with a history whose every line parses and a summary
  * whose counts are the history's; a second run on the now non-empty topic judges only its own
  * records; the same history with one acknowledged value's reads removed is judged lost; and
- * unreachable brokers exit 2.
+ * unreachable brokers, a bad flag and a history file that cannot be made exit 2.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -107,7 +107,7 @@ describe("samsa verify run", () => {
     );
   });
 
-  it("exits 2 naming the brokers when none can be reached, and on a bad duration", async () => {
+  it("exits 2 naming the brokers when none can be reached, on a bad duration and a history it cannot write", async () => {
     const unreachable = await runSamsa(["verify", "run", "--topic", "t", "--duration", "1s"], {
       brokers: "127.0.0.1:1",
     });
@@ -118,5 +118,11 @@ describe("samsa verify run", () => {
     });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toBe("samsa: --duration soon: expected a duration like 60s, 2m or 500ms\n");
+    const nowhere = path.join(dir, "missing", "h.jsonl");
+    const unwritable = await runSamsa(["verify", "run", "--topic", "t", "--history", nowhere], {
+      brokers: `127.0.0.1:${broker.port}`,
+    });
+    expect(unwritable.status).toBe(2);
+    expect(unwritable.stderr).toBe(`samsa: ${nowhere}: ENOENT: no such file or directory\n`);
   });
 });
