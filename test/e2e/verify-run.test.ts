@@ -2,16 +2,19 @@
  * `samsa verify run` as a user runs it (the compiled bin) against an in-process broker: a short
  * run of 2 producers and 2 consumers exits 0 with a history whose every line parses and a summary
  * whose counts are the history's; a second run on the now non-empty topic judges only its own
- * records; the same history with one acknowledged value's reads removed is judged lost; and
+ * records; the same history with one acknowledged value's reads removed is judged lost; SIGINT
+ * mid-run still writes and judges the history (exit 0); and
  * unreachable brokers, a bad flag and a history file that cannot be made exit 2.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type HistoryEvent, parseEvent } from "../../bench/verify/history.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { runSamsa } from "../helpers/cli.js";
+import { ROOT, runSamsa } from "../helpers/cli.js";
+import { waitFor, within } from "../helpers/wait.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "samsa-verify-run-"));
 let broker: TestBroker;
@@ -105,6 +108,36 @@ describe("samsa verify run", () => {
     expect(check.stdout).toContain(
       `${ack.value} acknowledged at verify-again-${ack.partition} offset ${ack.offset}`,
     );
+  });
+
+  it("stops producing on SIGINT, drains, and still writes and judges the history", async () => {
+    const file = path.join(dir, "interrupted.jsonl");
+    const args = [
+      "-b",
+      `127.0.0.1:${broker.port}`,
+      "verify",
+      "run",
+      "--topic",
+      "verify-int",
+      "--duration",
+      "10m",
+    ];
+    const child = spawn(process.execPath, ["bin/samsa.js", ...args, "--history", file], { cwd: ROOT });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    try {
+      await waitFor(() => existsSync(file) && readFileSync(file, "utf8").includes('"ack"'), "a first ack");
+      child.kill("SIGINT");
+      expect(await within(exited, "the run to end after SIGINT")).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+    const acked = countOf(events(file), "ack");
+    expect(acked).toBeGreaterThan(0);
+    expect(stdout).toContain(`OK: no anomalies in ${acked} acknowledged records`);
   });
 
   it("exits 2 naming the brokers when none can be reached, on a bad duration and a history it cannot write", async () => {
