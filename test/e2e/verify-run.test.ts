@@ -3,8 +3,8 @@
  * run of 2 producers and 2 consumers exits 0 with a history whose every line parses and a summary
  * whose counts are the history's; a second run on the now non-empty topic judges only its own
  * records; the same history with one acknowledged value's reads removed is judged lost; SIGINT
- * mid-run still writes and judges the history (exit 0); and
- * unreachable brokers, a bad flag and a history file that cannot be made exit 2.
+ * mid-run still writes and judges the history (exit 0); and unreachable brokers, a bad flag and a
+ * history file that cannot be made exit 2.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
