@@ -23,6 +23,7 @@ import { HANDLERS } from "./api/index.js";
 import type { AnyApiHandler } from "./api/types.js";
 import { type ControllerChannel, LocalControllerChannel } from "./cluster/controller-channel.js";
 import { IsrUpdater } from "./cluster/isr-updater.js";
+import { type ConnectFailed, PeerFencer } from "./cluster/peer-fencer.js";
 import { ClusterControllerChannel } from "./cluster/remote-controller-channel.js";
 import { replicaFetcherSettings } from "./cluster/replica-fetcher.js";
 import { ReplicaFetcherHook } from "./cluster/replica-fetcher-hook.js";
@@ -154,8 +155,12 @@ export class Broker {
       events: storageEvents(log),
     });
     const controller = new Controller(store, config.nodeId, { ...controllerOptions(config), logger: log });
+    const connectFailed =
+      clustered(config) && config.brokerPeerFencingEnable
+        ? new PeerFencer(store, config.nodeId, log).connectFailed
+        : undefined;
     const channel = clustered(config)
-      ? new ClusterControllerChannel({ store, nodeId: config.nodeId, controller, logger: log })
+      ? new ClusterControllerChannel({ store, nodeId: config.nodeId, controller, logger: log, connectFailed })
       : new LocalControllerChannel(controller);
     const topics = new TopicManager(config, store, logs, sfs, channel, log);
     // The broker's own registration, once it exists, gives replication its epoch (-1 before).
@@ -163,7 +168,7 @@ export class Broker {
     const epochNow = () => self?.brokerEpoch() ?? -1;
     const registered = () => self?.mayLead() ?? false;
     const replication = clustered(config)
-      ? startReplication(config, store, topics, channel, log, epochNow, registered)
+      ? startReplication(config, store, topics, channel, log, { epochNow, registered, connectFailed })
       : null;
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     // The coordinator serves the groups of the __consumer_offsets partitions led here.
@@ -527,11 +532,13 @@ function startReplication(
   topics: TopicManager,
   channel: ControllerChannel,
   log: Logger,
-  epochNow: () => number,
-  registered: () => boolean,
+  self: { epochNow: () => number; registered: () => boolean; connectFailed: ConnectFailed | undefined },
 ): Replication {
-  const brokerEpoch = () => epochNow();
-  const fetchers = new ReplicaFetcherManager(replicaFetcherSettings(config, { brokerEpoch, logger: log }));
+  const { registered, connectFailed } = self;
+  const brokerEpoch = () => self.epochNow();
+  const fetchers = new ReplicaFetcherManager(
+    replicaFetcherSettings(config, { brokerEpoch, logger: log, connectFailed }),
+  );
   const hook = new ReplicaFetcherHook(fetchers, store, log);
   topics.replicas.followers = hook;
   const isr = new IsrUpdater(() => topics.allPartitions(), channel, {

@@ -1,0 +1,68 @@
+/**
+ * `PeerFencer`: fast detection of a crashed peer broker (decision 0033). A broker connecting to a
+ * peer's registered Kafka listener (a replica fetcher to its leader, the controller channel to
+ * the controller) and refused (ECONNREFUSED: the host answered, nothing listens on the port)
+ * knows the process behind that registration is gone: it asks the store to end the registration
+ * at once (`ClusterStore.fenceBroker`) instead of waiting out the session timeout, so the
+ * controller moves its leaderships within moments of a `kill -9`.
+ *
+ * Only a refusal counts: a timeout, a reset or a closed connection may be a slow or partitioned
+ * peer that is still alive, and those wait for the session timeout as before. The refusal must
+ * come from the address the current registration advertises, so a broker restarted elsewhere is
+ * not fenced for its old address, and each registration is fenced at most once.
+ */
+import type { Logger } from "pino";
+import type { ClusterStore } from "../metadata/cluster.js";
+
+/** Registrations remembered as fenced before the memory is cleared (a bound, not a contract). */
+const FENCED_REMEMBERED_MAX = 1024;
+
+/** Told that connecting to broker `nodeId` at `address` failed with `err`. */
+export type ConnectFailed = (nodeId: number, address: string, err: unknown) => void;
+
+export class PeerFencer {
+  /** `nodeId@epoch` of the registrations asked to end. */
+  private readonly fenced = new Set<string>();
+
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly localId: number,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** A connection to `nodeId` at `address` failed with `err`: fences it when `err` is a refusal. */
+  readonly connectFailed: ConnectFailed = (nodeId, address, err) => {
+    if (nodeId === this.localId || !refused(err)) return;
+    const registration = this.store.broker(nodeId);
+    if (!registration || hostPort(registration.host, registration.port) !== address) return;
+    const key = `${nodeId}@${registration.epoch}`;
+    if (this.fenced.has(key)) return;
+    if (this.fenced.size >= FENCED_REMEMBERED_MAX) this.fenced.clear();
+    this.fenced.add(key);
+    this.logger?.warn(
+      { nodeId, brokerEpoch: registration.epoch, address },
+      "peer broker refuses connections; ending its registration",
+    );
+    this.store.fenceBroker(nodeId, registration.epoch).then(
+      (ended) => this.logger?.info({ nodeId, brokerEpoch: registration.epoch, ended }, "peer broker fenced"),
+      (fenceErr: unknown) => {
+        this.fenced.delete(key);
+        this.logger?.warn({ err: fenceErr, nodeId }, "fencing a peer broker failed");
+      },
+    );
+  };
+}
+
+/** Whether `err` (or an error it wraps) is a refused TCP connection. */
+export function refused(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as NodeJS.ErrnoException).code === "ECONNREFUSED") return true;
+    if (e instanceof AggregateError && e.errors.some((inner) => refused(inner))) return true;
+  }
+  return false;
+}
+
+/** `host:port`, the host bracketed when it is an IPv6 address. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
