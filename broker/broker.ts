@@ -20,10 +20,10 @@ import { NodeFs, type StorageFs } from "../storage/fs.js";
 import type { StorageEvents } from "../storage/heal.js";
 import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
-import type { AnyApiHandler } from "./api/types.js";
+import type { AnyApiHandler, RequestContext } from "./api/types.js";
 import { type ControllerChannel, LocalControllerChannel } from "./cluster/controller-channel.js";
 import { IsrUpdater } from "./cluster/isr-updater.js";
-import { type ConnectFailed, PeerFencer } from "./cluster/peer-fencer.js";
+import { PeerFencer } from "./cluster/peer-fencer.js";
 import { ClusterControllerChannel } from "./cluster/remote-controller-channel.js";
 import { replicaFetcherSettings } from "./cluster/replica-fetcher.js";
 import { ReplicaFetcherHook } from "./cluster/replica-fetcher-hook.js";
@@ -155,10 +155,11 @@ export class Broker {
       events: storageEvents(log),
     });
     const controller = new Controller(store, config.nodeId, { ...controllerOptions(config), logger: log });
-    const connectFailed =
+    const fencer =
       clustered(config) && config.brokerPeerFencingEnable
-        ? new PeerFencer(store, config.nodeId, log).connectFailed
+        ? new PeerFencer(store, config.nodeId, log)
         : undefined;
+    const connectFailed = fencer?.connectFailed;
     const channel = clustered(config)
       ? new ClusterControllerChannel({ store, nodeId: config.nodeId, controller, logger: log, connectFailed })
       : new LocalControllerChannel(controller);
@@ -168,7 +169,7 @@ export class Broker {
     const epochNow = () => self?.brokerEpoch() ?? -1;
     const registered = () => self?.mayLead() ?? false;
     const replication = clustered(config)
-      ? startReplication(config, store, topics, channel, log, { epochNow, registered, connectFailed })
+      ? startReplication(config, store, topics, channel, log, { epochNow, registered, fencer })
       : null;
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     // The coordinator serves the groups of the __consumer_offsets partitions led here.
@@ -368,6 +369,15 @@ export class Broker {
     return this.replication?.isr ?? null;
   }
 
+  /**
+   * Broker `replicaId` fetched as a follower on `ctx`'s connection: once that connection closes,
+   * the follower's listener is probed, and a refusal fences it (decision 0033).
+   */
+  followerConnection(replicaId: number, ctx: RequestContext): void {
+    const fencer = this.replication?.fencer;
+    if (fencer) ctx.whenClosed?.(`follower-${replicaId}`, () => fencer.probe(replicaId));
+  }
+
   /** The replica fetchers of a cluster broker (null for a single broker). */
   get fetchers(): ReplicaFetcherManager | null {
     return this.replication?.fetchers ?? null;
@@ -521,6 +531,8 @@ async function openStore(config: BrokerConfig, sfs: StorageFs, log: Logger): Pro
 /** A cluster broker's replication: fetchers for the partitions it follows, ISR changes for those it leads. */
 interface Replication {
   fetchers: ReplicaFetcherManager;
+  /** Fences peers found dead (decision 0033); absent with broker.peer.fencing.enable=false. */
+  fencer: PeerFencer | undefined;
   hook: ReplicaFetcherHook;
   isr: IsrUpdater;
   stop(): Promise<void>;
@@ -532,9 +544,10 @@ function startReplication(
   topics: TopicManager,
   channel: ControllerChannel,
   log: Logger,
-  self: { epochNow: () => number; registered: () => boolean; connectFailed: ConnectFailed | undefined },
+  self: { epochNow: () => number; registered: () => boolean; fencer: PeerFencer | undefined },
 ): Replication {
-  const { registered, connectFailed } = self;
+  const { registered, fencer } = self;
+  const connectFailed = fencer?.connectFailed;
   const brokerEpoch = () => self.epochNow();
   const fetchers = new ReplicaFetcherManager(
     replicaFetcherSettings(config, { brokerEpoch, logger: log, connectFailed }),
@@ -555,6 +568,7 @@ function startReplication(
   });
   return {
     fetchers,
+    fencer,
     hook,
     isr,
     async stop() {

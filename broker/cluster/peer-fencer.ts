@@ -11,11 +11,14 @@
  * come from the address the current registration advertises, so a broker restarted elsewhere is
  * not fenced for its old address, and each registration is fenced at most once.
  */
+import * as net from "node:net";
 import type { Logger } from "pino";
 import type { ClusterStore } from "../metadata/cluster.js";
 
 /** Registrations remembered as fenced before the memory is cleared (a bound, not a contract). */
 const FENCED_REMEMBERED_MAX = 1024;
+/** How long a probe's connect may take before it is given up (proving nothing). */
+const PROBE_TIMEOUT_MS = 5000;
 
 /** Told that connecting to broker `nodeId` at `address` failed with `err`. */
 export type ConnectFailed = (nodeId: number, address: string, err: unknown) => void;
@@ -23,6 +26,8 @@ export type ConnectFailed = (nodeId: number, address: string, err: unknown) => v
 export class PeerFencer {
   /** `nodeId@epoch` of the registrations asked to end. */
   private readonly fenced = new Set<string>();
+  /** Nodes with a probe under way. */
+  private readonly probing = new Set<number>();
 
   constructor(
     private readonly store: ClusterStore,
@@ -51,6 +56,24 @@ export class PeerFencer {
       },
     );
   };
+
+  /**
+   * Connects to `nodeId`'s registered listener and lets go at once; a refusal fences it. For a
+   * leader whose follower's fetch connection closed: the leader holds no connection of its own to
+   * the follower, and a dead follower would otherwise hold acks=all writes until its session
+   * timeout or replica.lag.time.max.ms.
+   */
+  probe(nodeId: number): void {
+    const registration = this.store.broker(nodeId);
+    if (!registration || nodeId === this.localId || this.probing.has(nodeId)) return;
+    const address = hostPort(registration.host, registration.port);
+    this.probing.add(nodeId);
+    const socket = net.connect({ host: registration.host, port: registration.port });
+    socket.setTimeout(PROBE_TIMEOUT_MS, () => socket.destroy());
+    socket.once("connect", () => socket.destroy());
+    socket.once("error", (err) => this.connectFailed(nodeId, address, err));
+    socket.once("close", () => this.probing.delete(nodeId));
+  }
 }
 
 /** Whether `err` (or an error it wraps) is a refused TCP connection. */

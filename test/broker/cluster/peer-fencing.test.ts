@@ -1,9 +1,9 @@
 /**
  * Fast detection of a crashed broker (decision 0033): a peer refused by a registered listener
  * ends that registration at once. The unit tests drive `PeerFencer` over the in-memory store; the
- * process tests kill -9 brokers of a cluster whose session timeout is ten minutes, so a new leader,
- * a new controller or a restarted broker's registration inside the test's waits can only come
- * from fencing.
+ * process tests kill -9 brokers of a cluster whose session timeout and replica.lag.time.max.ms
+ * are ten minutes, so a new leader, a new controller, a follower leaving the ISR or a restarted
+ * broker's registration inside the test's waits can only come from fencing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerFencer, refused } from "../../../broker/cluster/peer-fencer.js";
@@ -72,14 +72,26 @@ describe("PeerFencer", () => {
   });
 });
 
-describe("kill -9 with a ten-minute session timeout", () => {
+describe("kill -9 with ten-minute session and replica lag timeouts", () => {
   let cluster: ProcessCluster;
 
   beforeAll(async () => {
-    cluster = await ProcessCluster.start(3, { "broker.session.timeout.ms": 600_000 });
+    cluster = await ProcessCluster.start(3, {
+      "broker.session.timeout.ms": 600_000,
+      "replica.lag.time.max.ms": 600_000,
+    });
     const admin = new Admin({ brokers: cluster.bootstrap() });
+    // Broker 3 leads none of these: a dead broker 3 is found only by the leaders it follows.
     await admin.createTopics([
-      { name: "fenced", partitions: 3, replicationFactor: 3, configs: { "min.insync.replicas": "2" } },
+      {
+        name: "fenced",
+        assignments: [
+          [1, 2, 3],
+          [2, 1, 3],
+          [1, 3, 2],
+        ],
+        configs: { "min.insync.replicas": "2" },
+      },
     ]);
     await admin.close();
     for (let p = 0; p < 3; p++) await cluster.waitForLeader("fenced", p, () => true);
@@ -107,6 +119,25 @@ describe("kill -9 with a ten-minute session timeout", () => {
       await producer.close();
     }
   }
+
+  it("a dead follower leaves the ISR, found by its leader, and acks=all goes on", async () => {
+    const follower = 3;
+    for (let p = 0; p < 3; p++)
+      expect((await cluster.waitForLeader("fenced", p, () => true)).leader).not.toBe(3);
+    await cluster.kill(follower);
+    const alive = cluster.running();
+    await waitFor(
+      async () => (await cluster.partition("fenced", 1, alive))?.isr.includes(follower) === false,
+      `broker ${follower} out of the ISR`,
+    );
+    await produceAll();
+    await cluster.startNode(follower);
+    await cluster.waitForBrokers(3);
+    await waitFor(
+      async () => (await cluster.partition("fenced", 1))?.isr.includes(follower) === true,
+      `broker ${follower} back in the ISR`,
+    );
+  });
 
   it("a dead leader's partition gets a new leader, and the broker registers again at once", async () => {
     const { leader } = await cluster.waitForLeader("fenced", 0, () => true);
