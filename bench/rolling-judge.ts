@@ -23,6 +23,8 @@ export interface ClientTally {
 export interface Ack {
   ms: number;
   partition: number;
+  /** The offset the client was told (-1 when it was not). */
+  offset: number;
 }
 
 /** A record read back from the topic. */
@@ -62,6 +64,11 @@ export interface ClientVerdict {
   read_unacked: number;
   /** Read back with this client's prefix but never sent by it. */
   phantoms: number;
+  /** Acknowledged at a partition and offset that was read holding another value, or read only elsewhere. */
+  misplaced: number;
+  misplaced_examples: string[];
+  /** Acknowledged without a partition or offset (a client that resolved a send with no result). */
+  acked_without_position: number;
   /** The longest time within [startMs, stopMs] without an acknowledgement. */
   max_no_ack_ms: number;
   /** The same for each partition alone (a partition with no acknowledgement at all is not counted). */
@@ -130,6 +137,33 @@ export function parseValue(value: string): { client: string; n: number } | null 
   return m ? { client: m[1], n: Number(m[2]) } : null;
 }
 
+/**
+ * Acknowledgements whose position was read holding another value, or whose value was read only
+ * elsewhere (a value never read is lost, not misplaced); and those that came without a position.
+ */
+function checkPositions(
+  t: ClientTally,
+  reads: ReadRecord[],
+  readValues: Map<string, string[]>,
+): { misplaced: string[]; withoutPosition: number } {
+  const at = new Map<string, string>();
+  for (const r of reads) at.set(`${r.partition}/${r.offset}`, r.value);
+  const misplaced: string[] = [];
+  let withoutPosition = 0;
+  for (const [value, ack] of t.acks) {
+    if (ack.partition < 0 || ack.offset < 0) {
+      withoutPosition++;
+      continue;
+    }
+    const there = at.get(`${ack.partition}/${ack.offset}`);
+    if (there === value || (there === undefined && !readValues.has(value))) continue;
+    misplaced.push(
+      `${value} acknowledged at ${ack.partition}/${ack.offset}, read there: ${there ?? "nothing"}`,
+    );
+  }
+  return { misplaced, withoutPosition };
+}
+
 /** Judges one client: `reads` are all the records read back from the pass's topic. */
 export function judgeClient(t: ClientTally, reads: ReadRecord[]): ClientVerdict {
   const positions = new Map<string, string[]>();
@@ -145,6 +179,7 @@ export function judgeClient(t: ClientTally, reads: ReadRecord[]): ClientVerdict 
     }
   }
   const lost = [...t.acks.keys()].filter((v) => !positions.has(v));
+  const { misplaced, withoutPosition } = checkPositions(t, reads, positions);
   const duplicates = [...positions].filter(([, at]) => at.length > 1);
   const failed = new Set(t.errors.map((e) => e.value).filter((v): v is string => v !== null));
   let unsettled = 0;
@@ -167,6 +202,9 @@ export function judgeClient(t: ClientTally, reads: ReadRecord[]): ClientVerdict 
     duplicate_examples: duplicates.slice(0, EXAMPLES_KEPT).map(([v, at]) => `${v} at ${at.join(", ")}`),
     read_unacked: [...positions.keys()].filter((v) => !t.acks.has(v)).length,
     phantoms,
+    misplaced: misplaced.length,
+    misplaced_examples: misplaced.slice(0, EXAMPLES_KEPT),
+    acked_without_position: withoutPosition,
     max_no_ack_ms: maxNoAckMs(
       t.startMs,
       t.stopMs,
@@ -180,7 +218,8 @@ export function judgeClient(t: ClientTally, reads: ReadRecord[]): ClientVerdict 
 export type PassKind = "sigterm" | "kill";
 
 /**
- * What fails a pass: any acknowledged record lost, a phantom, or a fatal client event; in the
+ * What fails a pass: any acknowledged record lost, a phantom, an acknowledgement whose position
+ * holds another value or that came without one, or a fatal client event; in the
  * SIGTERM pass also any error surfaced to an application or a send left unsettled (issue 14: zero
  * errors with default retries). In the kill pass errors are reported, not judged.
  */
@@ -190,6 +229,12 @@ export function passFailures(kind: PassKind, verdicts: ClientVerdict[]): string[
     if (v.lost > 0)
       out.push(`${v.client}: ${v.lost} acknowledged records lost (${v.lost_examples.join(", ")})`);
     if (v.phantoms > 0) out.push(`${v.client}: ${v.phantoms} records read that were never sent`);
+    if (v.misplaced > 0)
+      out.push(
+        `${v.client}: ${v.misplaced} acknowledged at a position holding another value (${v.misplaced_examples[0]})`,
+      );
+    if (v.acked_without_position > 0)
+      out.push(`${v.client}: ${v.acked_without_position} acknowledged without a partition and offset`);
     if (v.fatal_events > 0) out.push(`${v.client}: ${v.fatal_events} fatal client errors`);
     if (kind !== "sigterm") continue;
     if (v.errors > 0) out.push(`${v.client}: ${v.errors} errors surfaced (${v.errors_grouped[0].message})`);

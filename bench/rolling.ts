@@ -58,6 +58,8 @@ const TICK_MS = 10;
 const MAX_UNSETTLED = 100_000;
 /** Attempts to find 2 x BROKERS free consecutive ports. */
 const PORT_ATTEMPTS = 50;
+/** The lowest port tried for the brokers. */
+const PORT_LOW = 10_000;
 
 interface Options {
   json: boolean;
@@ -70,13 +72,14 @@ interface Options {
   flushS: number;
   baseDir: string;
   keep: boolean;
+  portBase: number | null;
 }
 
 function usage(): string {
   return [
     "usage: node dist/bench/rolling.js [--json] [--rate N] [--partitions P] [--passes sigterm,kill]",
     "                                  [--clients samsa,kafkajs,rdkafka] [--warmup-s S] [--settle-s S]",
-    "                                  [--flush-s S] [--dir DIR] [--keep]",
+    "                                  [--flush-s S] [--dir DIR] [--keep] [--port-base N]",
     "  --json          one JSON object on stdout (no progress, no tables)",
     "  --rate N        records/s of each producer application (default 500)",
     "  --partitions P  partitions of each pass's topic (default 6)",
@@ -86,7 +89,8 @@ function usage(): string {
     "  --settle-s S    producing after the last restart, before the stop (default 5)",
     "  --flush-s S     how long each application may take to flush at the stop (default 150)",
     `  --dir DIR       where the temporary directory is made (default ${os.tmpdir()})`,
-    "  --keep          keep that directory (broker and etcd logs, data) after a normal end",
+    "  --keep          keep that directory (broker and etcd logs, data, every ack and read) after a normal end",
+    "  --port-base N   Kafka ports N..N+2, HTTP N+3..N+5 (default: free ones below the ephemeral range)",
   ].join("\n");
 }
 
@@ -117,6 +121,7 @@ function parseOptions(argv: string[]): Options | null {
       "flush-s": { type: "string", default: "150" },
       dir: { type: "string", default: os.tmpdir() },
       keep: { type: "boolean", default: false },
+      "port-base": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -132,6 +137,7 @@ function parseOptions(argv: string[]): Options | null {
     flushS: intAtLeast("--flush-s", values["flush-s"], 1),
     baseDir: values.dir,
     keep: values.keep,
+    portBase: values["port-base"] === undefined ? null : intAtLeast("--port-base", values["port-base"], 1024),
   };
 }
 
@@ -182,10 +188,29 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-/** The first of `count` consecutive ports free on the loopback now (random bases in 20000-50000). */
-async function freePortRun(count: number): Promise<number> {
+/**
+ * The lowest port the kernel hands out to outgoing connections and port-0 listeners. The brokers'
+ * fixed ports lie below it: while a broker is down, its port must not be taken by such a socket
+ * (another program's, or a client's own connection to that very port).
+ */
+function ephemeralLow(): number {
+  try {
+    return Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+  } catch {
+    return 32_768;
+  }
+}
+
+/** The first of `count` consecutive ports free on the loopback now: `base` if given, else random below the ephemeral range. */
+async function freePortRun(count: number, base: number | null): Promise<number> {
+  if (base !== null) {
+    for (let i = 0; i < count; i++)
+      if (!(await canListen(base + i))) throw new Error(`port ${base + i} is taken`);
+    return base;
+  }
+  const high = ephemeralLow() - count;
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = PORT_LOW + Math.floor(Math.random() * (high - PORT_LOW));
     let free = true;
     for (let i = 0; i < count && free; i++) free = await canListen(base + i);
     if (free) return base;
@@ -194,8 +219,8 @@ async function freePortRun(count: number): Promise<number> {
 }
 
 /** etcd and three brokers with fixed ports (Kafka base..base+2, HTTP base+3..base+5). */
-async function startCluster(dir: string): Promise<LocalCluster> {
-  const base = await freePortRun(2 * BROKERS);
+async function startCluster(dir: string, portBase: number | null): Promise<LocalCluster> {
+  const base = await freePortRun(2 * BROKERS, portBase);
   progress(`starting etcd and ${BROKERS} brokers in ${dir} (Kafka ports ${base}-${base + BROKERS - 1}) ...`);
   return LocalCluster.start({
     brokers: BROKERS,
@@ -291,8 +316,8 @@ class Pacer {
 }
 
 /** Records the acknowledgement of `value` in `partition`. */
-function acked(tally: ClientTally, value: string, partition: number): void {
-  tally.acks.set(value, { ms: Date.now(), partition });
+function acked(tally: ClientTally, value: string, partition: number, offset: number): void {
+  tally.acks.set(value, { ms: Date.now(), partition, offset });
 }
 
 /** Records an error surfaced for `value`. */
@@ -332,7 +357,7 @@ class SamsaApp implements ProducerApp {
     this.producer
       .send({ topic: this.topic, value })
       .then(
-        (m) => acked(this.tally, value, m.partition),
+        (m) => acked(this.tally, value, m.partition, m.offset),
         (err: unknown) => failed(this.tally, value, err),
       )
       .finally(() => this.unsettled--);
@@ -393,7 +418,7 @@ class KafkaJsApp implements ProducerApp {
     this.producer
       .send({ topic: this.topic, acks: -1, messages: [{ value }] })
       .then(
-        (m) => acked(this.tally, value, m[0]?.partition ?? -1),
+        (m) => acked(this.tally, value, m[0]?.partition ?? -1, Number(m[0]?.baseOffset ?? -1)),
         (err: unknown) => failed(this.tally, value, err),
       )
       .finally(() => this.unsettled--);
@@ -412,6 +437,7 @@ interface RdkafkaLine {
   t: "start" | "ok" | "err" | "event" | "done";
   v?: string;
   p?: number;
+  o?: number;
   e?: string;
   m?: string;
   fatal?: boolean;
@@ -462,7 +488,11 @@ class RdkafkaApp implements ProducerApp {
     this.maxN = Math.max(this.maxN, n);
     if (line.t === "start") this.tally.startMs = line.ms ?? Date.now();
     else if (line.t === "ok" && line.v)
-      this.tally.acks.set(line.v, { ms: line.ms ?? Date.now(), partition: line.p ?? -1 });
+      this.tally.acks.set(line.v, {
+        ms: line.ms ?? Date.now(),
+        partition: line.p ?? -1,
+        offset: line.o ?? -1,
+      });
     else if (line.t === "err")
       this.tally.errors.push({ value: line.v ?? null, message: `${line.e}: ${line.m}` });
     else if (line.t === "event")
@@ -585,6 +615,18 @@ async function readBack(bootstrap: string[], topic: string): Promise<ReadRecord[
 // -----------------------------------------------------------------------------------------------
 // A pass
 
+/** With --keep: every acknowledgement and every record read, as JSON lines beside the logs. */
+function dumpPass(dir: string, topic: string, apps: ProducerApp[], reads: ReadRecord[]): void {
+  const acks = apps.flatMap((a) =>
+    [...a.tally.acks].map(([v, ack]) => JSON.stringify({ client: a.tally.client, v, ...ack })),
+  );
+  fs.writeFileSync(path.join(dir, `${topic}-acks.jsonl`), `${acks.join("\n")}\n`);
+  fs.writeFileSync(
+    path.join(dir, `${topic}-reads.jsonl`),
+    `${reads.map((r) => JSON.stringify(r)).join("\n")}\n`,
+  );
+}
+
 interface PassResult {
   kind: PassKind;
   /** When the pass began (ms since the epoch); the report's "+s" times count from here. */
@@ -606,6 +648,7 @@ async function runPass(
   kind: PassKind,
   o: Options,
   children: Set<ChildProcess>,
+  dumpDir: string | null,
 ): Promise<PassResult> {
   const began = Date.now();
   const loadBefore = loadavg();
@@ -636,6 +679,7 @@ async function runPass(
   }
   progress("  reading the topic back ...");
   const reads = await readBack(bootstrap, topic);
+  if (dumpDir) dumpPass(dumpDir, topic, apps, reads);
   const clients = apps.map((a) => judgeClient(a.tally, reads));
   failures.push(...passFailures(kind, clients));
   return {
@@ -690,8 +734,9 @@ async function main(): Promise<number> {
     seconds: 0,
   };
   try {
-    cluster = await startCluster(path.join(scratch.root, "cluster"));
-    for (const kind of o.passes) report.passes.push(await runPass(cluster, kind, o, children));
+    cluster = await startCluster(path.join(scratch.root, "cluster"), o.portBase);
+    for (const kind of o.passes)
+      report.passes.push(await runPass(cluster, kind, o, children, o.keep ? scratch.root : null));
     await cluster.stop();
   } finally {
     killAll();
@@ -731,6 +776,7 @@ function printPass(p: PassResult): string[] {
         "unsettled",
         "lost",
         "duplicates",
+        "misplaced",
         "read unacked",
         "max no-ack ms",
         "max no-ack ms (1 partition)",
@@ -744,6 +790,7 @@ function printPass(p: PassResult): string[] {
         String(c.unsettled),
         String(c.lost),
         String(c.duplicates),
+        String(c.misplaced + c.acked_without_position),
         String(c.read_unacked),
         String(c.max_no_ack_ms),
         `${c.max_partition_no_ack.ms} (p${c.max_partition_no_ack.partition} at +${seconds(c.max_partition_no_ack.fromMs - p.started_ms)} s)`,

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  type Ack,
   type ClientTally,
   groupMessages,
   judgeClient,
@@ -17,20 +18,22 @@ const T0 = 1_700_000_000_000;
 
 /** A client that sent `sent` values, every one acknowledged at T0 + 10 n ms on partition n % 2. */
 function tally(client: string, sent: number): ClientTally {
-  const acks = new Map<string, { ms: number; partition: number }>();
-  for (let n = 0; n < sent; n++) acks.set(`${client}-${n}`, { ms: T0 + 10 * n, partition: n % 2 });
+  const acks = new Map<string, Ack>();
+  for (let n = 0; n < sent; n++)
+    acks.set(`${client}-${n}`, { ms: T0 + 10 * n, partition: n % 2, offset: n >> 1 });
   return { client, sent, acks, errors: [], events: [], startMs: T0, stopMs: T0 + 10 * sent };
 }
 
-/** Every value of `t` read once, at offsets in send order. */
+/** Every acknowledged value of `t` read once, where it was acknowledged. */
 function readAll(t: ClientTally): ReadRecord[] {
-  return [...t.acks.keys()].map((value, i) => ({ value, partition: i % 2, offset: i >> 1 }));
+  return [...t.acks].map(([value, a]) => ({ value, partition: a.partition, offset: a.offset }));
 }
 
 describe("judgeClient", () => {
   it("finds nothing when every acknowledged value was read once", () => {
     const t = tally("samsa", 100);
-    const v = judgeClient(t, [...readAll(t), ...readAll(tally("kafkajs", 50))]);
+    const other = readAll(tally("kafkajs", 50)).map((r) => ({ ...r, offset: r.offset + 100 }));
+    const v = judgeClient(t, [...readAll(t), ...other]);
     expect(v).toMatchObject({ sent: 100, acked: 100, errors: 0, unsettled: 0, lost: 0, duplicates: 0 });
     expect(v).toMatchObject({ read_unacked: 0, phantoms: 0, max_no_ack_ms: 10 });
     expect(v.max_partition_no_ack.ms).toBe(20);
@@ -78,6 +81,20 @@ describe("judgeClient", () => {
     expect(passFailures("kill", [v])).toEqual(["samsa: 1 records read that were never sent"]);
   });
 
+  it("finds an acknowledgement whose position holds another value, and one without a position", () => {
+    const t = tally("kafkajs", 6);
+    const reads = readAll(t).map((r) => (r.value === "kafkajs-4" ? { ...r, offset: 9 } : r));
+    reads.push({ value: "samsa-0", partition: 0, offset: 2 });
+    t.acks.set("kafkajs-5", { ms: T0, partition: -1, offset: -1 });
+    const v = judgeClient(t, reads);
+    expect(v).toMatchObject({ misplaced: 1, acked_without_position: 1, lost: 0 });
+    expect(v.misplaced_examples).toEqual(["kafkajs-4 acknowledged at 0/2, read there: samsa-0"]);
+    expect(passFailures("kill", [v])).toEqual([
+      "kafkajs: 1 acknowledged at a position holding another value (kafkajs-4 acknowledged at 0/2, read there: samsa-0)",
+      "kafkajs: 1 acknowledged without a partition and offset",
+    ]);
+  });
+
   it("fails any pass on a fatal client event, not on an informational one", () => {
     const t = tally("rdkafka", 3);
     t.events.push({ message: "_TRANSPORT: refused", fatal: false });
@@ -94,7 +111,7 @@ describe("judgeClient", () => {
   it("measures the longest stall of one partition apart from the client's", () => {
     const t = tally("samsa", 100);
     // Partition 1 gets nothing acknowledged from 300 ms to 800 ms: its values there are acknowledged late.
-    for (let n = 31; n < 80; n += 2) t.acks.set(`samsa-${n}`, { ms: T0 + 800, partition: 1 });
+    for (let n = 31; n < 80; n += 2) t.acks.set(`samsa-${n}`, { ms: T0 + 800, partition: 1, offset: n >> 1 });
     const v = judgeClient(t, readAll(t));
     // Partition 0 still acknowledges every 20 ms.
     expect(v.max_no_ack_ms).toBe(20);
