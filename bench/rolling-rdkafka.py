@@ -5,7 +5,7 @@ message.timeout.ms 300000; no idempotence (its default is off).
 
 Usage: python3 rolling-rdkafka.py <bootstrap> <topic> <rate> <flush_s>
 
-Sends `rdkafka-<n>` (n = 0, 1, ...) at <rate> records/s, null keys, until a line "stop" or the end
+Sends `rdkafka-<n>` (n = 0, 1, ...) at <rate> records/s, each its own key, until a line "stop" or the end
 of stdin; then flushes for at most <flush_s> seconds. Prints one JSON object per line on stdout:
   {"t": "ok", "v": value, "p": partition, "o": offset, "ms": wall-clock ms}  a delivery report
   {"t": "err", "v": value, "e": error name, "m": message, "ms": ...}          a failed delivery
@@ -71,7 +71,7 @@ def main():
         while sent < due:
             value = f"rdkafka-{sent}"
             try:
-                producer.produce(topic, value=value.encode(), on_delivery=on_delivery)
+                producer.produce(topic, key=value.encode(), value=value.encode(), on_delivery=on_delivery)
             except (BufferError, KafkaException) as err:
                 emit({"t": "err", "v": value, "e": type(err).__name__, "m": str(err), "ms": now_ms()})
             sent += 1

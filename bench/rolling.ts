@@ -5,7 +5,8 @@
  *
  * etcd + 3 broker processes (broker/local-cluster.ts, defaults, fixed loopback ports so that a
  * restarted broker comes back where the clients knew it); per pass an RF=3 topic with
- * min.insync.replicas=2. Three producer applications write `<client>-<n>` at a fixed rate each:
+ * min.insync.replicas=2. Three producer applications write `<client>-<n>` (the value is its key
+ * too) at a fixed rate each:
  * the samsa `Producer` (defaults: idempotent, acks=all), KafkaJS 2.2.4 (default retries, acks -1,
  * one `send()` per record) and librdkafka (bench/rolling-rdkafka.py, its defaults). Meanwhile each
  * broker in turn is stopped (SIGTERM: controlled shutdown; or SIGKILL in the `kill` pass), started
@@ -355,7 +356,7 @@ class SamsaApp implements ProducerApp {
     this.unsettled++;
     this.tally.sent = n + 1;
     this.producer
-      .send({ topic: this.topic, value })
+      .send({ topic: this.topic, key: value, value })
       .then(
         (m) => acked(this.tally, value, m.partition, m.offset),
         (err: unknown) => failed(this.tally, value, err),
@@ -416,7 +417,7 @@ class KafkaJsApp implements ProducerApp {
     this.unsettled++;
     this.tally.sent = n + 1;
     this.producer
-      .send({ topic: this.topic, acks: -1, messages: [{ value }] })
+      .send({ topic: this.topic, acks: -1, messages: [{ key: value, value }] })
       .then(
         (m) => acked(this.tally, value, m[0]?.partition ?? -1, Number(m[0]?.baseOffset ?? -1)),
         (err: unknown) => failed(this.tally, value, err),
