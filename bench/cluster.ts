@@ -27,6 +27,7 @@ import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { LocalCluster } from "../broker/local-cluster.js";
+import { type AbSummary, runAb } from "./cluster/ab.js";
 import { writeChart } from "./cluster/chart.js";
 import {
   type BrokerUsage,
@@ -85,9 +86,12 @@ export interface Options {
   charts: string | null;
   /** The built tree whose brokers run (default this one). */
   root: string;
+  /** The `ab` scenario's other tree, and its repetitions. */
+  abRoot: string | null;
+  abReps: number;
 }
 
-export const SCENARIOS = ["single", "cluster", "consume", "e2e", "rf1x2", "failover"];
+export const SCENARIOS = ["single", "cluster", "consume", "e2e", "rf1x2", "failover", "ab"];
 const DEFAULT_SCENARIOS = ["single", "cluster", "consume", "e2e", "rf1x2"];
 
 function usage(): string {
@@ -108,6 +112,8 @@ function usage(): string {
     "  --cpu-prof DIR     profile every broker (V8 CPU profiles, CPU.<pid>.cpuprofile) into DIR",
     "  --charts DIR       where cluster.svg goes (default bench/charts); --no-charts: none",
     "  --root DIR         run the brokers of another built tree (DIR/bin/samsa.js: an earlier commit, for A/B)",
+    "  --ab-root DIR      the ab scenario's second cluster runs DIR's brokers (needed by ab)",
+    "  --ab-reps N        produce runs per cluster in ab, alternating (default 5)",
     `  --dir DIR          where the temporary directory is made (default ${os.tmpdir()})`,
   ].join("\n");
 }
@@ -138,6 +144,8 @@ export function parseOptions(argv: string[]): Options | null {
       charts: { type: "string", default: path.join(ROOT, "bench", "charts") },
       "no-charts": { type: "boolean", default: false },
       root: { type: "string", default: ROOT },
+      "ab-root": { type: "string" },
+      "ab-reps": { type: "string", default: "5" },
       dir: { type: "string", default: os.tmpdir() },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -145,6 +153,7 @@ export function parseOptions(argv: string[]): Options | null {
   if (values.help) return null;
   const scenarios = values.scenarios.split(",").filter((s) => s !== "");
   for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
+  if (scenarios.includes("ab") && !values["ab-root"]) throw new Error("the ab scenario needs --ab-root DIR");
   // consume reads what both produce scenarios wrote.
   if (scenarios.includes("consume"))
     for (const s of ["single", "cluster"]) if (!scenarios.includes(s)) scenarios.push(s);
@@ -163,6 +172,8 @@ export function parseOptions(argv: string[]): Options | null {
     rf1Producers: positiveInt("--rf1-producers", values["rf1-producers"]),
     charts: values["no-charts"] ? null : path.resolve(values.charts),
     root: path.resolve(values.root),
+    abRoot: values["ab-root"] ? path.resolve(values["ab-root"]) : null,
+    abReps: positiveInt("--ab-reps", values["ab-reps"]),
   };
 }
 
@@ -250,6 +261,7 @@ function startCluster(
   dir: string,
   brokers: number,
   sessionMs: number | null,
+  root = o.root,
 ): Promise<LocalCluster> {
   progress(`starting etcd and ${brokers} brokers in ${dir} ...`);
   const sets =
@@ -266,7 +278,7 @@ function startCluster(
     httpPort: 0,
     etcdPort: 0,
     sets,
-    bin: path.join(o.root, "bin", "samsa.js"),
+    bin: path.join(root, "bin", "samsa.js"),
     readyTimeoutMs: WAIT_MAX_MS,
     progress: () => {},
   });
@@ -303,6 +315,7 @@ export interface Report {
   e2e: E2eRow[];
   rf1: Rf1Row[];
   failover: FailoverRun[];
+  ab?: AbSummary;
   charts: string[];
   seconds: number;
 }
@@ -345,6 +358,26 @@ async function rf1x2(single: Target, root: string, o: Options, clusters: LocalCl
   return rows;
 }
 
+/** Two 3-broker clusters, `o.root`'s and `abRoot`'s, and produce on each in turn (cluster/ab.ts). */
+async function ab(o: Options, abRoot: string, root: string, clusters: LocalCluster[]): Promise<AbSummary> {
+  const a = await startCluster(o, path.join(root, "ab-a"), BROKERS, null);
+  clusters.push(a);
+  const b = await startCluster(o, path.join(root, "ab-b"), BROKERS, null, abRoot);
+  clusters.push(b);
+  const produce = (t: Target, topic: string) => produceOn(t, "cluster", topic, o, -1);
+  const label = (side: string) => `${BROKERS} brokers RF=3 (${side})`;
+  const summary = await runAb(
+    clusterTarget(a, label("a")),
+    clusterTarget(b, label("b")),
+    { a: o.root, b: abRoot },
+    o.abReps,
+    produce,
+  );
+  await a.stop();
+  await b.stop();
+  return summary;
+}
+
 async function runAll(o: Options, root: string, r: Report, clusters: LocalCluster[]): Promise<void> {
   const has = (s: string) => o.scenarios.includes(s);
   let single: SamsaBroker | null = null;
@@ -368,6 +401,7 @@ async function runAll(o: Options, root: string, r: Report, clusters: LocalCluste
   } finally {
     await single?.server.stop();
   }
+  if (has("ab") && o.abRoot) r.ab = await ab(o, o.abRoot, root, clusters);
   if (has("failover")) {
     const c = await startCluster(o, path.join(root, "cluster-short"), BROKERS, o.sessionMs);
     clusters.push(c);

@@ -57,8 +57,8 @@ function cpuPanel(r: Report): Panel | null {
   const brokers = Math.max(...r.rf1.map((x) => x.brokers.length));
   const labels = [...Array.from({ length: brokers }, (_, i) => `broker ${i + 1}`), "load generator"];
   return {
-    title: "RF=1 produce: CPU of each process (100% = one core; the machine has 2)",
-    unit: "% CPU",
+    title: "RF=1 produce: CPU per process",
+    unit: "% of a core",
     labels,
     series: r.rf1.map((x) => ({
       name: x.target,

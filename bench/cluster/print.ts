@@ -72,10 +72,22 @@ function e2eTable(r: Report): string[] {
   return [
     "End to end at a fixed rate (acks=all, linger 0, fetch wait 10 ms; send to receipt):",
     table(
-      ["target", "rate/s", "received", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "broker CPU %", "load_1m"],
+      [
+        "target",
+        "rate/s",
+        "sent",
+        "received",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "broker CPU %",
+        "load_1m",
+      ],
       r.e2e.map((e) => [
         e.target,
         int(e.rate),
+        int(e.sent),
         int(e.received),
         e.latency_ms.p50.toFixed(2),
         e.latency_ms.p99.toFixed(2),
@@ -134,6 +146,41 @@ function failoverTable(f: FailoverRun): string[] {
   ];
 }
 
+function abTable(r: Report): string[] {
+  const ab = r.ab;
+  if (!ab) return [];
+  const m = ab.median;
+  return [
+    `A/B, RF=3 acks=all produce, clusters up together, ABBA order: a = ${ab.a_root}, b = ${ab.b_root}`,
+    table(
+      [
+        "rep",
+        "side",
+        "rec/s",
+        "p50 ms",
+        "p99 ms",
+        "leader",
+        "leader CPU us/rec",
+        "follower CPU us/rec",
+        "load_1m",
+      ],
+      ab.runs.map((x) => [
+        String(x.rep),
+        x.side,
+        int(x.records_per_sec),
+        x.p50_ms.toFixed(2),
+        x.p99_ms.toFixed(2),
+        String(x.leader),
+        x.leader_cpu_us_per_record.toFixed(2),
+        x.follower_cpu_us_per_record.toFixed(2),
+        x.load_1m.toFixed(2),
+      ]),
+    ),
+    `medians: a ${int(m.a.records_per_sec)} rec/s, leader ${m.a.leader_cpu_us} / follower ${m.a.follower_cpu_us} us/rec; b ${int(m.b.records_per_sec)} rec/s, leader ${m.b.leader_cpu_us} / follower ${m.b.follower_cpu_us} us/rec`,
+    "",
+  ];
+}
+
 export function printReport(r: Report, targetRatio: number): void {
   const out: string[] = [...produceTable(r)];
   if (r.ratio !== undefined)
@@ -142,6 +189,7 @@ export function printReport(r: Report, targetRatio: number): void {
       "",
     );
   out.push(...consumeTable(r), ...e2eTable(r), ...rf1Table(r));
+  out.push(...abTable(r));
   for (const f of r.failover) out.push(...failoverTable(f));
   if (r.charts.length > 0) out.push(`charts: ${r.charts.join(", ")}`);
   out.push(

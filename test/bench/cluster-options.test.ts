@@ -39,6 +39,10 @@ describe("bench/cluster.ts options", () => {
     expect(() => parseOptions(["--e2e-rates", "5000,"])).toThrow(/--e2e-rates/);
     expect(() => parseOptions(["--rf1-producers", "0"])).toThrow(/--rf1-producers/);
     expect(() => parseOptions(["--records", "1.5"])).toThrow(/--records/);
+    expect(() => parseOptions(["--scenarios", "ab"])).toThrow(/--ab-root/);
+    expect(parseOptions(["--scenarios", "ab", "--ab-root", "/tmp/base"])?.abRoot).toBe(
+      path.resolve("/tmp/base"),
+    );
   });
 
   it("returns null for --help", () => {
