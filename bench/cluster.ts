@@ -67,6 +67,8 @@ const RF1_BROKERS = 2;
 export const TARGET_RATIO = 0.4;
 /** A produce scenario stops sending after this (it reports what was acknowledged). */
 const PRODUCE_MAX_S = 120;
+/** The samsa client's batch.size default (client/producer.ts), which Kafka's EndToEndLatency keeps too. */
+const E2E_BATCH_SIZE = 16_384;
 /** broker.session.timeout.ms's default (broker/config.ts), for the report. */
 const DEFAULT_SESSION_MS = 9000;
 
@@ -81,6 +83,8 @@ export interface Options {
   baseDir: string;
   e2eRates: number[];
   e2eSeconds: number;
+  /** The e2e producer's batch.size (the client's default, 16 KiB, unless set). */
+  e2eBatchSize: number;
   rf1Partitions: number;
   rf1Producers: number;
   charts: string | null;
@@ -97,7 +101,7 @@ const DEFAULT_SCENARIOS = ["single", "cluster", "consume", "e2e", "rf1x2"];
 function usage(): string {
   return [
     "usage: node dist/bench/cluster.js [--json] [--records N] [--partitions P] [--scenarios a,b]",
-    "         [--e2e-rates R,R] [--e2e-seconds S] [--rf1-partitions P] [--rf1-producers K]",
+    "         [--e2e-rates R,R] [--e2e-seconds S] [--e2e-batch-size B] [--rf1-partitions P] [--rf1-producers K]",
     "         [--reps R] [--session-ms MS] [--cpu-prof DIR] [--charts DIR | --no-charts] [--root DIR] [--dir DIR]",
     "  --json             one JSON object on stdout (no progress, no table)",
     "  --records N        records of 100 B produced and consumed per target, and in rf1x2 (default 1000000)",
@@ -105,6 +109,7 @@ function usage(): string {
     `  --scenarios        comma-separated subset of ${SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")})`,
     "  --e2e-rates R,R    records/s of the e2e runs (default 5000,20000)",
     "  --e2e-seconds S    seconds of each e2e run (default 10)",
+    `  --e2e-batch-size B the e2e producer's batch.size in bytes (default ${E2E_BATCH_SIZE}, the client's)`,
     "  --rf1-partitions P partitions of the rf1x2 topics (default 4)",
     "  --rf1-producers K  producer threads of rf1x2 (default 2)",
     "  --reps R           kills of a leader per failover run (default 3)",
@@ -138,6 +143,7 @@ export function parseOptions(argv: string[]): Options | null {
       scenarios: { type: "string", default: DEFAULT_SCENARIOS.join(",") },
       "e2e-rates": { type: "string", default: "5000,20000" },
       "e2e-seconds": { type: "string", default: "10" },
+      "e2e-batch-size": { type: "string", default: String(E2E_BATCH_SIZE) },
       "rf1-partitions": { type: "string", default: "4" },
       "rf1-producers": { type: "string", default: "2" },
       "cpu-prof": { type: "string" },
@@ -168,6 +174,7 @@ export function parseOptions(argv: string[]): Options | null {
     baseDir: values.dir,
     e2eRates: values["e2e-rates"].split(",").map((r) => positiveInt("--e2e-rates", r)),
     e2eSeconds: positiveInt("--e2e-seconds", values["e2e-seconds"]),
+    e2eBatchSize: positiveInt("--e2e-batch-size", values["e2e-batch-size"]),
     rf1Partitions: positiveInt("--rf1-partitions", values["rf1-partitions"]),
     rf1Producers: positiveInt("--rf1-producers", values["rf1-producers"]),
     charts: values["no-charts"] ? null : path.resolve(values.charts),
@@ -335,7 +342,7 @@ async function beside(single: Target | null, cluster: Target | null, o: Options,
       const topic = `bench-e2e-${rate}`;
       await createTopic(t.bootstrap, topic, 1, t.brokers.length);
       await waitIsrFull(t.bootstrap, topic);
-      r.e2e.push(await e2eOn(t, topic, rate, o.e2eSeconds));
+      r.e2e.push(await e2eOn(t, topic, rate, o.e2eSeconds, o.e2eBatchSize));
     }
   }
 }

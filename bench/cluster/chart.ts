@@ -41,7 +41,7 @@ function e2ePanels(r: Report): Panel[] {
   return rates.map((rate) => {
     const rows = r.e2e.filter((e) => e.rate === rate);
     return {
-      title: `End to end at ${rate.toLocaleString("en-US")} records/s (acks=all, linger 0)`,
+      title: `End to end at ${rate.toLocaleString("en-US")} records/s (acks=all, linger 0, batch ${rows[0].batch_size / 1024} KiB)`,
       unit: "ms",
       labels: ["p50", "p99", "p99.9"],
       series: rows.map((e) => ({

@@ -70,7 +70,7 @@ function consumeTable(r: Report): string[] {
 function e2eTable(r: Report): string[] {
   if (r.e2e.length === 0) return [];
   return [
-    "End to end at a fixed rate (acks=all, linger 0, fetch wait 10 ms; send to receipt):",
+    `End to end at a fixed rate (acks=all, linger 0, batch.size ${r.e2e[0].batch_size}, fetch wait 10 ms; send to receipt):`,
     table(
       [
         "target",

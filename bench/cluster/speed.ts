@@ -75,6 +75,8 @@ export async function consumeOn(t: Target, topic: string, records: number): Prom
 export interface E2eRow {
   target: string;
   rate: number;
+  /** The producer's batch.size. */
+  batch_size: number;
   seconds: number;
   sent: number;
   received: number;
@@ -85,7 +87,13 @@ export interface E2eRow {
 }
 
 /** `rate` records/s for `seconds` into `topic` (made by the caller with its replication factor). */
-export async function e2eOn(t: Target, topic: string, rate: number, seconds: number): Promise<E2eRow> {
+export async function e2eOn(
+  t: Target,
+  topic: string,
+  rate: number,
+  seconds: number,
+  batchSize: number,
+): Promise<E2eRow> {
   progress(`e2e: ${t.label}, ${rate} records/s for ${seconds} s ...`);
   const meter = new UsageMeter(t.brokers);
   const r = await runE2e({
@@ -96,6 +104,7 @@ export async function e2eOn(t: Target, topic: string, rate: number, seconds: num
     durationSec: seconds,
     recordSize: RECORD_BYTES,
     acks: -1,
+    batchSize,
   });
   const usage = meter.stop();
   if (r.error || r.errors > 0)
@@ -103,6 +112,7 @@ export async function e2eOn(t: Target, topic: string, rate: number, seconds: num
   const row: E2eRow = {
     target: t.label,
     rate,
+    batch_size: batchSize,
     seconds: r.seconds,
     sent: r.sent,
     received: r.records,

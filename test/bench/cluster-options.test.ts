@@ -19,6 +19,7 @@ describe("bench/cluster.ts options", () => {
     expect(o?.scenarios).toEqual(["single", "cluster", "consume", "e2e", "rf1x2"]);
     expect(o?.e2eRates).toEqual([5000, 20000]);
     expect(o?.rf1Producers).toBe(2);
+    expect(o?.e2eBatchSize).toBe(16_384);
     expect(o?.charts).toMatch(/bench[/\\]charts$/);
     expect(parseOptions(["--scenarios", "failover"])?.scenarios).toEqual(["failover"]);
   });
@@ -64,6 +65,7 @@ function report(): Report {
   const e2e = (target: string, p50: number) => ({
     target,
     rate: 5000,
+    batch_size: 16_384,
     seconds: 10,
     sent: 50_000,
     received: 50_000,
@@ -110,7 +112,7 @@ describe("bench/cluster/chart.ts", () => {
     const [file] = writeChart(report(), dir);
     expect(path.basename(file)).toBe("cluster.svg");
     const svg = readFileSync(file, "utf8");
-    expect(svg).toContain("End to end at 5,000 records/s");
+    expect(svg).toContain("End to end at 5,000 records/s (acks=all, linger 0, batch 16 KiB)");
     expect(svg).toContain("3 brokers RF=3 p50: 11.5");
     expect(svg).toContain("1 broker p50: 3.25");
     expect(svg).toContain("2 brokers broker 2: 44");
