@@ -1,63 +1,78 @@
 /**
- * Issue 13 "Speed": replication on this machine, in one run.
+ * Replication on this machine, in one run (issues 13 and 14), every cluster figure beside the
+ * single broker's:
  *
- *   single    one broker process (embedded store, no etcd), acks=1
- *   cluster   etcd + 3 broker processes (`cli/local-cluster.ts`), an RF=3 topic, acks=all; its
- *             rate as a share of `single` (target >= 40%)
- *   failover  on a cluster, a paced acks=all producer; kill -9 the leader of partition 0 and time
- *             (a) a surviving broker's Metadata naming a new leader, (b) the first acknowledgement
- *             of a record sent after the kill (no dead leader can have acknowledged it); the
- *             killed broker is restarted and the ISR full again before the next repetition. Run
- *             with the default `broker.session.timeout.ms` (on the `cluster` scenario's cluster)
- *             and with `--session-ms` (a fresh cluster).
+ *   single    one broker process (embedded store, no etcd): produce N x 100 B, acks=1
+ *   cluster   etcd + 3 broker processes (`broker/local-cluster.ts`), an RF=3 topic, the same N with
+ *             acks=all; its rate as a share of `single` (target >= 40%)
+ *   consume   the N records of both produce scenarios read from the beginning, on each (implies
+ *             `single` and `cluster`)
+ *   e2e       send-to-receipt latency at fixed rates (`--e2e-rates`, acks=all, linger 0) on the
+ *             single broker (RF=1) and on the cluster (RF=3)
+ *   rf1x2     one broker against a 2-broker cluster, RF=1 topics of `--rf1-partitions` spread
+ *             over both, `--rf1-producers` producer threads: does the cluster use both cores?
+ *   failover  on the 3-broker cluster (cluster/failover.ts), with the default session timeout and
+ *             on a fresh cluster with `--session-ms`
  *
- * Both produce scenarios use `runProduce` (bench/load/produce.ts) with the same producer tuning;
- * only acks differs (and with it idempotence, on for acks=all as in Kafka). Broker CPU% is CPU
- * seconds during the produce over its wall time (/proc), RSS is read after it. Every child
- * (etcd, brokers) is killed on exit, on errors and on SIGINT/SIGTERM.
+ * Produce scenarios use `runProduce` (bench/load/produce.ts) with the same producer tuning; only
+ * acks differs (and with it idempotence, on for acks=all as in Kafka). Each scenario reports every
+ * broker's CPU% and system calls per second over its measured phase, RSS after, this process's CPU%
+ * (the load generator) and the load average (cluster/common.ts). The single broker and the cluster
+ * are up together, and each scenario runs on one right after the other. Charts go to
+ * `--charts DIR` (cluster/chart.ts). Every child (etcd, brokers) is killed on exit, on errors and
+ * on SIGINT/SIGTERM.
  */
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { LocalCluster } from "../broker/local-cluster.js";
-import { Admin } from "../client/admin.js";
-import { Cluster } from "../client/cluster.js";
-import { Producer } from "../client/producer.js";
-import { cpuSeconds, killAllChildren, round, rssMb } from "./compare/common.js";
-import { SAMSA_PRODUCER, startSamsa } from "./compare/samsa.js";
+import { type AbSummary, runAb } from "./cluster/ab.js";
+import { writeChart } from "./cluster/chart.js";
+import {
+  type BrokerUsage,
+  createTopic,
+  leadersOf,
+  load1m,
+  progress,
+  RECORD_BYTES,
+  setQuiet,
+  sleep,
+  UsageMeter,
+  WAIT_MAX_MS,
+  waitIsrFull,
+} from "./cluster/common.js";
+import { type FailoverRun, runFailover } from "./cluster/failover.js";
+import { printReport } from "./cluster/print.js";
+import {
+  type ConsumeRow,
+  consumeOn,
+  type E2eRow,
+  e2eOn,
+  type Rf1Row,
+  rf1On,
+  type Target,
+} from "./cluster/speed.js";
+import { killAllChildren, mark, round } from "./compare/common.js";
+import { SAMSA_PRODUCER, type SamsaBroker, startSamsa } from "./compare/samsa.js";
 import { runProduce } from "./load/produce.js";
 import type { BenchResult } from "./load/report.js";
-import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
+import { optionsOrExit, runMain, scratchDir } from "./script.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const RECORD_BYTES = 100;
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..", "..");
 const BROKERS = 3;
+const RF1_BROKERS = 2;
 /** The issue's target: RF=3 acks=all at least this share of the single broker's acks=1 rate. */
-const TARGET_RATIO = 0.4;
+export const TARGET_RATIO = 0.4;
 /** A produce scenario stops sending after this (it reports what was acknowledged). */
 const PRODUCE_MAX_S = 120;
-/** Any wait for the cluster (ready, ISR full, a new leader, an acknowledgement) fails after this. */
-const WAIT_MAX_MS = 120_000;
-/** The failover producer's rate: steady sends, so records keep being sent across the kill. */
-const FAILOVER_RATE = 2000;
-/** Sends per tick of the failover producer (a tick every 1000 * SENDS_PER_TICK / FAILOVER_RATE ms). */
-const SENDS_PER_TICK = 10;
-/** Records the failover producer leaves unacknowledged at most (it skips sends beyond). */
-const FAILOVER_MAX_UNACKED = 100_000;
-/** How often the failover scenario asks a surviving broker for Metadata: (a)'s resolution. */
-const METADATA_POLL_MS = 10;
-/** Polls of state that changes slowly (ISR full). */
-const POLL_MS = 50;
-/**
- * The failover producer's retry backoff (the client's default grows to 2 s, which would measure the
- * client's backoff more than the cluster): 50-100 ms, as Java's retry.backoff.ms of 100.
- */
-const FAILOVER_RETRY = { retries: 10_000, initialBackoffMs: 50, maxBackoffMs: 100 };
+/** The samsa client's batch.size default (client/producer.ts), which Kafka's EndToEndLatency keeps too. */
+const E2E_BATCH_SIZE = 16_384;
 /** broker.session.timeout.ms's default (broker/config.ts), for the report. */
 const DEFAULT_SESSION_MS = 9000;
 
-interface Options {
+export interface Options {
   json: boolean;
   records: number;
   partitions: number;
@@ -66,32 +81,57 @@ interface Options {
   scenarios: string[];
   cpuProf: string | null;
   baseDir: string;
+  e2eRates: number[];
+  e2eSeconds: number;
+  /** The e2e producer's batch.size (the client's default, 16 KiB, unless set). */
+  e2eBatchSize: number;
+  rf1Partitions: number;
+  rf1Producers: number;
+  charts: string | null;
+  /** The built tree whose brokers run (default this one). */
+  root: string;
+  /** The `ab` scenario's other tree, and its repetitions. */
+  abRoot: string | null;
+  abReps: number;
 }
 
-const SCENARIOS = ["single", "cluster", "failover"];
+export const SCENARIOS = ["single", "cluster", "consume", "e2e", "rf1x2", "failover", "ab"];
+const DEFAULT_SCENARIOS = ["single", "cluster", "consume", "e2e", "rf1x2"];
 
 function usage(): string {
   return [
-    "usage: node dist/bench/cluster.js [--json] [--records N] [--partitions P] [--reps R] [--session-ms MS]",
-    "                                  [--scenarios single,cluster,failover] [--cpu-prof DIR] [--dir DIR]",
-    "  --json           one JSON object on stdout (no progress, no table)",
-    "  --records N      records of 100 B produced in single and in cluster (default 1000000)",
-    "  --partitions P   partitions of the topics (default 1)",
-    "  --reps R         kills of a leader per failover run (default 3)",
-    "  --session-ms MS  broker.session.timeout.ms of the second failover run (default 2000)",
-    `  --scenarios      comma-separated subset of ${SCENARIOS.join(",")} (default all)`,
-    "  --cpu-prof DIR   run every broker under node --cpu-prof, profiles into DIR",
-    `  --dir DIR        where the temporary directory is made (default ${os.tmpdir()})`,
+    "usage: node dist/bench/cluster.js [--json] [--records N] [--partitions P] [--scenarios a,b]",
+    "         [--e2e-rates R,R] [--e2e-seconds S] [--e2e-batch-size B] [--rf1-partitions P] [--rf1-producers K]",
+    "         [--reps R] [--session-ms MS] [--cpu-prof DIR] [--charts DIR | --no-charts] [--root DIR] [--dir DIR]",
+    "  --json             one JSON object on stdout (no progress, no table)",
+    "  --records N        records of 100 B produced and consumed per target, and in rf1x2 (default 1000000)",
+    "  --partitions P     partitions of the produce and failover topics (default 1)",
+    `  --scenarios        comma-separated subset of ${SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")})`,
+    "  --e2e-rates R,R    records/s of the e2e runs (default 5000,20000)",
+    "  --e2e-seconds S    seconds of each e2e run (default 10)",
+    `  --e2e-batch-size B the e2e producer's batch.size in bytes (default ${E2E_BATCH_SIZE}, the client's)`,
+    "  --rf1-partitions P partitions of the rf1x2 topics (default 4)",
+    "  --rf1-producers K  producer threads of rf1x2 (default 2)",
+    "  --reps R           kills of a leader per failover run (default 3)",
+    "  --session-ms MS    broker.session.timeout.ms of the second failover run (default 2000)",
+    "  --cpu-prof DIR     profile every broker (V8 CPU profiles, CPU.<pid>.cpuprofile) into DIR",
+    "  --charts DIR       where cluster.svg goes (default bench/charts); --no-charts: none",
+    "  --root DIR         run the brokers of another built tree (DIR/bin/samsa.js: an earlier commit, for A/B)",
+    "  --ab-root DIR      the ab scenario's second cluster runs DIR's brokers (needed by ab)",
+    "  --ab-reps N        produce runs per cluster in ab, alternating (default 5)",
+    `  --dir DIR          where the temporary directory is made (default ${os.tmpdir()})`,
   ].join("\n");
 }
 
 function positiveInt(name: string, v: string, min = 1): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}`);
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < min)
+    throw new Error(`${name} must be an integer >= ${min}`);
   return n;
 }
 
-function parseOptions(argv: string[]): Options | null {
+/** The command line, or null for --help; throws on a bad option (the caller exits 2). */
+export function parseOptions(argv: string[]): Options | null {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -100,8 +140,18 @@ function parseOptions(argv: string[]): Options | null {
       partitions: { type: "string", default: "1" },
       reps: { type: "string", default: "3" },
       "session-ms": { type: "string", default: "2000" },
-      scenarios: { type: "string", default: SCENARIOS.join(",") },
+      scenarios: { type: "string", default: DEFAULT_SCENARIOS.join(",") },
+      "e2e-rates": { type: "string", default: "5000,20000" },
+      "e2e-seconds": { type: "string", default: "10" },
+      "e2e-batch-size": { type: "string", default: String(E2E_BATCH_SIZE) },
+      "rf1-partitions": { type: "string", default: "4" },
+      "rf1-producers": { type: "string", default: "2" },
       "cpu-prof": { type: "string" },
+      charts: { type: "string", default: path.join(ROOT, "bench", "charts") },
+      "no-charts": { type: "boolean", default: false },
+      root: { type: "string", default: ROOT },
+      "ab-root": { type: "string" },
+      "ab-reps": { type: "string", default: "5" },
       dir: { type: "string", default: os.tmpdir() },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -109,6 +159,10 @@ function parseOptions(argv: string[]): Options | null {
   if (values.help) return null;
   const scenarios = values.scenarios.split(",").filter((s) => s !== "");
   for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
+  if (scenarios.includes("ab") && !values["ab-root"]) throw new Error("the ab scenario needs --ab-root DIR");
+  // consume reads what both produce scenarios wrote.
+  if (scenarios.includes("consume"))
+    for (const s of ["single", "cluster"]) if (!scenarios.includes(s)) scenarios.push(s);
   return {
     json: values.json,
     records: positiveInt("--records", values.records),
@@ -118,25 +172,22 @@ function parseOptions(argv: string[]): Options | null {
     scenarios,
     cpuProf: values["cpu-prof"] ? path.resolve(values["cpu-prof"]) : null,
     baseDir: values.dir,
+    e2eRates: values["e2e-rates"].split(",").map((r) => positiveInt("--e2e-rates", r)),
+    e2eSeconds: positiveInt("--e2e-seconds", values["e2e-seconds"]),
+    e2eBatchSize: positiveInt("--e2e-batch-size", values["e2e-batch-size"]),
+    rf1Partitions: positiveInt("--rf1-partitions", values["rf1-partitions"]),
+    rf1Producers: positiveInt("--rf1-producers", values["rf1-producers"]),
+    charts: values["no-charts"] ? null : path.resolve(values.charts),
+    root: path.resolve(values.root),
+    abRoot: values["ab-root"] ? path.resolve(values["ab-root"]) : null,
+    abReps: positiveInt("--ab-reps", values["ab-reps"]),
   };
 }
 
-let quiet = false;
-const progress = (line: string) => quiet || process.stderr.write(`${line}\n`);
-const now = () => performance.now();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const load1m = () => round(os.loadavg()[0], 2);
-
 // -----------------------------------------------------------------------------------------------
-// Produce scenarios
+// Produce
 
-interface BrokerUsage {
-  node_id: number;
-  cpu_pct: number;
-  rss_mb: number;
-}
-
-interface ProduceScenario {
+export interface ProduceScenario {
   scenario: "single" | "cluster";
   brokers: number;
   replication_factor: number;
@@ -144,21 +195,36 @@ interface ProduceScenario {
   partitions: number;
   result: BenchResult & { error?: string };
   broker_usage: BrokerUsage[];
+  /** Each broker's CPU% over IDLE_MS just before the produce: what a cluster costs at rest. */
+  idle_cpu_pct: number[];
+  client_cpu_pct: number;
   load_1m: number;
 }
 
-/** Produces `records` x 100 B to `topic` while reading each broker's CPU time; RSS after. */
-async function measuredProduce(
-  bootstrap: string[],
+/** How long each broker's CPU is read at rest before a produce. */
+const IDLE_MS = 2000;
+
+/** Produces `o.records` x 100 B to `topic` on `t`, measuring each broker over the produce. */
+async function produceOn(
+  t: Target,
+  name: "single" | "cluster",
   topic: string,
   o: Options,
   acks: 1 | -1,
-  pids: { nodeId: number; pid: number }[],
-): Promise<{ result: BenchResult & { error?: string }; usage: BrokerUsage[] }> {
-  const cpu0 = pids.map((b) => cpuSeconds(b.pid));
-  const t0 = now();
+): Promise<ProduceScenario> {
+  const rf = t.brokers.length;
+  progress(
+    `${name}: ${rf} broker(s), RF=${rf}, acks=${acks === -1 ? "all" : "1"}, ${o.records} x ${RECORD_BYTES} B ...`,
+  );
+  await createTopic(t.bootstrap, topic, o.partitions, rf);
+  await waitIsrFull(t.bootstrap, topic);
+  const rest = new UsageMeter(t.brokers);
+  await sleep(IDLE_MS);
+  const idle = rest.stop().brokers.map((b) => b.cpu_pct);
+  const meter = new UsageMeter(t.brokers);
+  mark(`${topic}-produce-start`);
   const result = await runProduce({
-    brokers: bootstrap,
+    brokers: t.bootstrap,
     clientId: "bench-cluster",
     topic,
     records: o.records,
@@ -169,60 +235,22 @@ async function measuredProduce(
     batchSize: SAMSA_PRODUCER.batchSize,
     durationSec: PRODUCE_MAX_S,
   });
-  const seconds = (now() - t0) / 1000;
-  const usage = pids.map((b, i) => ({
-    node_id: b.nodeId,
-    cpu_pct: round((100 * (cpuSeconds(b.pid) - cpu0[i])) / seconds, 0),
-    rss_mb: rssMb(b.pid).rss_mb,
-  }));
+  mark(`${topic}-produce-end`);
+  const usage = meter.stop();
   if (result.records < o.records || result.errors > 0)
     throw new Error(
       `${topic}: ${result.records} of ${o.records} acknowledged: ${result.error ?? "time limit"}`,
     );
-  return { result, usage };
-}
-
-async function runSingle(root: string, o: Options): Promise<ProduceScenario> {
-  progress(`single: one broker, acks=1, ${o.records} x ${RECORD_BYTES} B ...`);
-  const b = await startSamsa({ dataDir: path.join(root, "single"), cpuProfDir: o.cpuProf ?? undefined });
-  try {
-    await createTopic(b.brokers, "bench-single", o.partitions, 1);
-    const { result, usage } = await measuredProduce(b.brokers, "bench-single", o, 1, [
-      { nodeId: 1, pid: b.server.pid },
-    ]);
-    return scenario("single", 1, 1, 1, o, result, usage);
-  } finally {
-    await b.server.stop();
-  }
-}
-
-async function runClusterProduce(cluster: LocalCluster, o: Options): Promise<ProduceScenario> {
-  progress(`cluster: ${BROKERS} brokers, RF=${BROKERS}, acks=all, ${o.records} x ${RECORD_BYTES} B ...`);
-  const bootstrap = cluster.brokers.map((b) => b.kafka);
-  await createTopic(bootstrap, "bench-cluster", o.partitions, BROKERS);
-  await waitIsrFull(bootstrap, "bench-cluster");
-  const pids = cluster.brokers.map((b) => ({ nodeId: b.nodeId, pid: b.pid }));
-  const { result, usage } = await measuredProduce(bootstrap, "bench-cluster", o, -1, pids);
-  return scenario("cluster", BROKERS, BROKERS, -1, o, result, usage);
-}
-
-function scenario(
-  name: "single" | "cluster",
-  brokers: number,
-  rf: number,
-  acks: 1 | -1,
-  o: Options,
-  result: BenchResult,
-  usage: BrokerUsage[],
-): ProduceScenario {
   const s: ProduceScenario = {
     scenario: name,
-    brokers,
+    brokers: rf,
     replication_factor: rf,
     acks,
     partitions: o.partitions,
     result,
-    broker_usage: usage,
+    broker_usage: usage.brokers,
+    idle_cpu_pct: idle,
+    client_cpu_pct: usage.client_cpu_pct,
     load_1m: load1m(),
   };
   progress(
@@ -231,294 +259,18 @@ function scenario(
   return s;
 }
 
-async function createTopic(bootstrap: string[], name: string, partitions: number, rf: number): Promise<void> {
-  const admin = new Admin({ brokers: bootstrap, clientId: "bench-cluster-admin" });
-  try {
-    await admin.createTopics([{ name, partitions, replicationFactor: rf }]);
-  } finally {
-    await admin.close();
-  }
-}
-
-/** Resolves once every partition of `topic` has a leader and all its replicas in the ISR. */
-async function waitIsrFull(bootstrap: string[], topic: string): Promise<void> {
-  const c = new Cluster({ brokers: bootstrap, clientId: "bench-cluster-watch" });
-  try {
-    await until(
-      `${topic}: ISR full`,
-      async () => {
-        c.invalidate(topic);
-        const info = await c.topic(topic).catch(() => null);
-        return info?.partitions.every((p) => p.leader >= 0 && p.isr.length === p.replicas.length) === true;
-      },
-      POLL_MS,
-    );
-  } finally {
-    await c.close();
-  }
-}
-
-/** Polls `done` every `everyMs` until it is true; fails after WAIT_MAX_MS naming `what`. */
-async function until(what: string, done: () => Promise<boolean> | boolean, everyMs: number): Promise<void> {
-  const deadline = now() + WAIT_MAX_MS;
-  while (!(await done())) {
-    if (now() > deadline) throw new Error(`${what}: not after ${WAIT_MAX_MS} ms`);
-    await sleep(everyMs);
-  }
-}
-
 // -----------------------------------------------------------------------------------------------
-// Failover
+// The run
 
-interface FailoverRep {
-  killed_node: number;
-  /** Whether the killed broker was also the controller (a controller election too). */
-  killed_controller: boolean;
-  /** Kill to the first Metadata answer of a surviving broker naming another leader. */
-  new_leader_ms: number;
-  /** Kill to the first acknowledgement of a record sent after the kill. */
-  first_ack_ms: number;
-  load_1m: number;
-}
-
-interface FailoverRun {
-  session_timeout_ms: number;
-  /** Whether that is broker.session.timeout.ms's default. */
-  default_session: boolean;
-  reps: FailoverRep[];
-  new_leader_ms: Spread;
-  first_ack_ms: Spread;
-  /** Records the paced producer sent and had acknowledged over all repetitions; errors must be 0. */
-  acked: number;
-  errors: number;
-  /** Why the run stopped before `--reps` kills (a wait over WAIT_MAX_MS, a failed send). */
-  error?: string;
-}
-
-interface Spread {
-  min: number;
-  median: number;
-  max: number;
-}
-
-function spread(values: number[]): Spread {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return { min: Number.NaN, median: Number.NaN, max: Number.NaN };
-  return { min: s[0], median: s[(s.length - 1) >> 1], max: s[s.length - 1] };
-}
-
-/** Closing a producer flushes it: bounded, as a stalled partition would hold it for good. */
-const CLOSE_MAX_MS = 10_000;
-
-/** A steady acks=all producer: FAILOVER_RATE records/s, noting when each record's ack comes. */
-class PacedProducer {
-  private readonly producer: Producer;
-  private readonly timer: NodeJS.Timeout;
-  private inflight = 0;
-  acked = 0;
-  errors = 0;
-  firstError: unknown = null;
-  /** Set by `armAfter`: the ack time of the first record sent after `since`. */
-  private since = Number.POSITIVE_INFINITY;
-  firstAckAfter: number | null = null;
-
-  constructor(bootstrap: string[], topic: string) {
-    this.producer = new Producer(
-      { brokers: bootstrap, clientId: "bench-failover", retry: FAILOVER_RETRY },
-      {
-        acks: -1,
-        idempotent: true,
-        lingerMs: SAMSA_PRODUCER.lingerMs,
-        retries: FAILOVER_RETRY.retries,
-      },
-    );
-    const value = Buffer.alloc(RECORD_BYTES, 97);
-    this.timer = setInterval(
-      () => {
-        for (let i = 0; i < SENDS_PER_TICK && this.inflight < FAILOVER_MAX_UNACKED; i++) {
-          const sentAt = now();
-          this.inflight++;
-          this.producer.send({ topic, value }).then(
-            () => this.ack(sentAt),
-            (err: unknown) => {
-              this.inflight--;
-              this.errors++;
-              this.firstError ??= err;
-            },
-          );
-        }
-      },
-      (1000 * SENDS_PER_TICK) / FAILOVER_RATE,
-    );
-  }
-
-  private ack(sentAt: number): void {
-    this.inflight--;
-    this.acked++;
-    if (this.firstAckAfter === null && sentAt > this.since) this.firstAckAfter = now();
-  }
-
-  /** From now on, note the first acknowledgement of a record sent after `t`. */
-  armAfter(t: number): void {
-    this.since = t;
-    this.firstAckAfter = null;
-  }
-
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_MAX_MS);
-    });
-    await Promise.race([this.producer.close().catch(() => {}), late]);
-    clearTimeout(timer);
-  }
-}
-
-/** The leader of partition 0 of `topic` and the controller, as `c` sees them now. */
-async function leaderOf(c: Cluster, topic: string): Promise<{ leader: number; controller: number } | null> {
-  c.invalidate(topic);
-  const info = await c.topic(topic).catch(() => null);
-  if (!info) return null;
-  return { leader: info.partitions[0]?.leader ?? -1, controller: c.controllerId };
-}
-
-/** One acks=all record from a new producer, bounded: tells a stalled client from a stalled partition. */
-async function freshSend(bootstrap: string[], topic: string): Promise<string> {
-  const producer = new Producer({ brokers: bootstrap, clientId: "bench-failover-fresh" }, { acks: -1 });
-  const t0 = now();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`no acknowledgement in ${CLOSE_MAX_MS} ms`), CLOSE_MAX_MS);
-  });
-  const sent = producer.send({ topic, partition: 0, value: Buffer.alloc(RECORD_BYTES) }).then(
-    () => `acknowledged in ${round(now() - t0, 0)} ms`,
-    (err: unknown) => `failed: ${err instanceof Error ? err.message : String(err)}`,
-  );
-  const outcome = await Promise.race([sent, late]);
-  clearTimeout(timer);
-  void producer.close().catch(() => {});
-  return outcome;
-}
-
-/** Partition 0 of `topic` as `c` sees it, for an error message. */
-async function stateOf(c: Cluster, topic: string): Promise<string> {
-  c.invalidate(topic);
-  const p = (await c.topic(topic).catch(() => null))?.partitions[0];
-  return p
-    ? `leader ${p.leader}, epoch ${p.leaderEpoch}, isr ${p.isr.join(",")}, replicas ${p.replicas.join(",")}`
-    : "no metadata";
-}
-
-async function failoverRep(
-  cluster: LocalCluster,
-  topic: string,
-  producer: PacedProducer,
-): Promise<FailoverRep> {
-  const bootstrap = cluster.brokers.map((b) => b.kafka);
-  await waitIsrFull(bootstrap, topic);
-  const view = new Cluster({ brokers: bootstrap, clientId: "bench-failover-view" });
-  const before = await leaderOf(view, topic);
-  await view.close();
-  const victim = cluster.brokers.find((b) => b.nodeId === before?.leader);
-  if (!before || !victim) throw new Error(`${topic}: no leader among the brokers`);
-  // The survivors' view, connected before the kill.
-  const survivors = new Cluster({
-    brokers: cluster.brokers.filter((b) => b !== victim).map((b) => b.kafka),
-    clientId: "bench-failover-survivors",
-  });
-  try {
-    await leaderOf(survivors, topic);
-    const killedAt = now();
-    producer.armAfter(killedAt);
-    victim.signal("SIGKILL");
-    let newLeaderAt = 0;
-    await until(
-      `${topic}: a new leader after killing broker ${victim.nodeId}`,
-      async () => {
-        const v = await leaderOf(survivors, topic);
-        newLeaderAt = now();
-        return v !== null && v.leader >= 0 && v.leader !== victim.nodeId;
-      },
-      METADATA_POLL_MS,
-    );
-    await until(
-      `${topic}: an acknowledgement after the kill`,
-      () => producer.firstAckAfter !== null,
-      1,
-    ).catch(async (err: unknown) => {
-      const v = await stateOf(survivors, topic);
-      const fresh = await freshSend(survivors.options.brokers, topic);
-      throw new Error(
-        `${err instanceof Error ? err.message : String(err)} (killed ${victim.nodeId}; ${v}; a new producer: ${fresh})`,
-      );
-    });
-    const rep: FailoverRep = {
-      killed_node: victim.nodeId,
-      killed_controller: before.controller === victim.nodeId,
-      new_leader_ms: round(newLeaderAt - killedAt, 0),
-      first_ack_ms: round((producer.firstAckAfter ?? 0) - killedAt, 0),
-      load_1m: load1m(),
-    };
-    progress(
-      `  killed broker ${rep.killed_node}${rep.killed_controller ? " (controller)" : ""}: new leader after ${rep.new_leader_ms} ms, first ack after ${rep.first_ack_ms} ms, load ${rep.load_1m}`,
-    );
-    await victim.exited;
-    progress(`  restarting broker ${victim.nodeId} ...`);
-    await cluster.restartBroker(victim.nodeId);
-    return rep;
-  } finally {
-    await survivors.close();
-  }
-}
-
-async function runFailover(
-  cluster: LocalCluster,
+/** etcd and `brokers` brokers under `dir`; `sessionMs` null: broker.session.timeout.ms's default. */
+function startCluster(
   o: Options,
-  sessionMs: number,
-  isDefault: boolean,
-): Promise<FailoverRun> {
-  progress(
-    `failover: broker.session.timeout.ms ${sessionMs}${isDefault ? " (default)" : ""}, ${o.reps} kills ...`,
-  );
-  const topic = `bench-failover-${sessionMs}`;
-  const bootstrap = cluster.brokers.map((b) => b.kafka);
-  await createTopic(bootstrap, topic, o.partitions, BROKERS);
-  await waitIsrFull(bootstrap, topic);
-  const producer = new PacedProducer(bootstrap, topic);
-  const reps: FailoverRep[] = [];
-  let error: string | undefined;
-  try {
-    for (let i = 0; i < o.reps; i++) {
-      reps.push(await failoverRep(cluster, topic, producer));
-      if (producer.errors > 0) throw producer.firstError;
-    }
-  } catch (err) {
-    // Reported with the repetitions done so far: a stall is a finding, not a harness failure.
-    error = err instanceof Error ? err.message : String(err);
-    progress(`  failed: ${error}`);
-    for (const b of cluster.brokers) progress(`  broker ${b.nodeId}'s last lines:\n${b.lastOutput}`);
-  }
-  // Counted before the close, which fails whatever a stalled partition still holds.
-  const { acked, errors } = producer;
-  await producer.close();
-  return {
-    session_timeout_ms: sessionMs,
-    default_session: isDefault,
-    reps,
-    ...(error !== undefined && { error }),
-    new_leader_ms: spread(reps.map((r) => r.new_leader_ms)),
-    first_ack_ms: spread(reps.map((r) => r.first_ack_ms)),
-    acked,
-    errors,
-  };
-}
-
-// -----------------------------------------------------------------------------------------------
-
-/** etcd and three brokers under `dir`; `sessionMs` null: broker.session.timeout.ms's default. */
-function startCluster(dir: string, sessionMs: number | null): Promise<LocalCluster> {
-  progress(`starting etcd and ${BROKERS} brokers in ${dir} ...`);
+  dir: string,
+  brokers: number,
+  sessionMs: number | null,
+  root = o.root,
+): Promise<LocalCluster> {
+  progress(`starting etcd and ${brokers} brokers in ${dir} ...`);
   const sets =
     sessionMs === null
       ? []
@@ -527,19 +279,31 @@ function startCluster(dir: string, sessionMs: number | null): Promise<LocalClust
           `broker.heartbeat.interval.ms=${Math.max(10, Math.floor(sessionMs / 4))}`,
         ];
   return LocalCluster.start({
-    brokers: BROKERS,
+    brokers,
     dir,
     kafkaPort: 0,
     httpPort: 0,
     etcdPort: 0,
     sets,
-    bin: path.join(ROOT, "bin", "samsa.js"),
+    bin: path.join(root, "bin", "samsa.js"),
     readyTimeoutMs: WAIT_MAX_MS,
     progress: () => {},
   });
 }
 
-interface Report {
+function clusterTarget(c: LocalCluster, label: string): Target {
+  return {
+    label,
+    bootstrap: c.brokers.map((b) => b.kafka),
+    brokers: c.brokers.map((b) => ({ nodeId: b.nodeId, pid: b.pid })),
+  };
+}
+
+function singleTarget(b: SamsaBroker): Target {
+  return { label: "1 broker", bootstrap: b.brokers, brokers: [{ nodeId: 1, pid: b.server.pid }] };
+}
+
+export interface Report {
   benchmark: "cluster";
   date: string;
   node: string;
@@ -548,28 +312,131 @@ interface Report {
   records: number;
   record_bytes: number;
   producer: string;
+  /** The tree whose brokers ran (`--root`). */
+  brokers_root: string;
   single?: ProduceScenario;
   cluster?: ProduceScenario;
   ratio?: number;
   target_met?: boolean;
+  consume: ConsumeRow[];
+  e2e: E2eRow[];
+  rf1: Rf1Row[];
   failover: FailoverRun[];
+  ab?: AbSummary;
+  charts: string[];
   seconds: number;
+}
+
+/** What runs on the single broker and the 3-broker cluster while both are up. */
+async function beside(single: Target | null, cluster: Target | null, o: Options, r: Report): Promise<void> {
+  const has = (s: string) => o.scenarios.includes(s);
+  if (single && has("single")) r.single = await produceOn(single, "single", "bench-single", o, 1);
+  if (cluster && has("cluster")) r.cluster = await produceOn(cluster, "cluster", "bench-cluster", o, -1);
+  if (single && cluster && has("consume")) {
+    r.consume.push(await consumeOn(single, "bench-single", o.records));
+    r.consume.push(await consumeOn(cluster, "bench-cluster", o.records));
+  }
+  if (!single || !cluster || !has("e2e")) return;
+  for (const rate of o.e2eRates) {
+    for (const t of [single, cluster]) {
+      const topic = `bench-e2e-${rate}`;
+      await createTopic(t.bootstrap, topic, 1, t.brokers.length);
+      await waitIsrFull(t.bootstrap, topic);
+      r.e2e.push(await e2eOn(t, topic, rate, o.e2eSeconds, o.e2eBatchSize));
+    }
+  }
+}
+
+/** The same RF=1 produce on `single` and on a fresh 2-broker cluster. */
+async function rf1x2(single: Target, root: string, o: Options, clusters: LocalCluster[]): Promise<Rf1Row[]> {
+  const rows: Rf1Row[] = [];
+  const topic = "bench-rf1";
+  await createTopic(single.bootstrap, topic, o.rf1Partitions, 1);
+  const singleLeaders = await leadersOf(single.bootstrap, topic);
+  rows.push(await rf1On(single, topic, o.rf1Partitions, singleLeaders, o.rf1Producers, o.records));
+  const c = await startCluster(o, path.join(root, "cluster-rf1"), RF1_BROKERS, null);
+  clusters.push(c);
+  const t = clusterTarget(c, `${RF1_BROKERS} brokers`);
+  await createTopic(t.bootstrap, topic, o.rf1Partitions, 1);
+  await waitIsrFull(t.bootstrap, topic);
+  const leaders = await leadersOf(t.bootstrap, topic);
+  rows.push(await rf1On(t, topic, o.rf1Partitions, leaders, o.rf1Producers, o.records));
+  await c.stop();
+  return rows;
+}
+
+/** Two 3-broker clusters, `o.root`'s and `abRoot`'s, and produce on each in turn (cluster/ab.ts). */
+async function ab(o: Options, abRoot: string, root: string, clusters: LocalCluster[]): Promise<AbSummary> {
+  const a = await startCluster(o, path.join(root, "ab-a"), BROKERS, null);
+  clusters.push(a);
+  const b = await startCluster(o, path.join(root, "ab-b"), BROKERS, null, abRoot);
+  clusters.push(b);
+  const produce = (t: Target, topic: string) => produceOn(t, "cluster", topic, o, -1);
+  const label = (side: string) => `${BROKERS} brokers RF=3 (${side})`;
+  const summary = await runAb(
+    clusterTarget(a, label("a")),
+    clusterTarget(b, label("b")),
+    { a: o.root, b: abRoot },
+    o.abReps,
+    produce,
+  );
+  await a.stop();
+  await b.stop();
+  return summary;
+}
+
+async function runAll(o: Options, root: string, r: Report, clusters: LocalCluster[]): Promise<void> {
+  const has = (s: string) => o.scenarios.includes(s);
+  let single: SamsaBroker | null = null;
+  if (has("single") || has("e2e") || has("rf1x2")) {
+    progress("starting the single broker ...");
+    single = await startSamsa({
+      dataDir: path.join(root, "single"),
+      cpuProfDir: o.cpuProf ?? undefined,
+      root: o.root,
+    });
+  }
+  try {
+    if (has("cluster") || has("e2e") || has("failover")) {
+      const c = await startCluster(o, path.join(root, "cluster"), BROKERS, null);
+      clusters.push(c);
+      await beside(single && singleTarget(single), clusterTarget(c, `${BROKERS} brokers RF=3`), o, r);
+      if (has("failover")) r.failover.push(await runFailover(c, o, DEFAULT_SESSION_MS, true));
+      await c.stop();
+    } else await beside(single && singleTarget(single), null, o, r);
+    if (single && has("rf1x2")) r.rf1 = await rf1x2(singleTarget(single), root, o, clusters);
+  } finally {
+    await single?.server.stop();
+  }
+  if (has("ab") && o.abRoot) r.ab = await ab(o, o.abRoot, root, clusters);
+  if (has("failover")) {
+    const c = await startCluster(o, path.join(root, "cluster-short"), BROKERS, o.sessionMs);
+    clusters.push(c);
+    r.failover.push(await runFailover(c, o, o.sessionMs, false));
+    await c.stop();
+  }
+}
+
+/** Brokers spawned by LocalCluster inherit the environment; node refuses --cpu-prof there. */
+function profileClusterBrokers(dir: string): void {
+  const preload = pathToFileURL(path.join(HERE, "cluster", "cpu-prof-preload.js"));
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import=${preload.href}`.trim();
+  process.env.SAMSA_BENCH_CPU_PROF_DIR = dir;
 }
 
 async function main(): Promise<number> {
   const parsed = optionsOrExit(parseOptions, usage);
   if (typeof parsed === "number") return parsed;
   const o = parsed;
-  quiet = o.json;
+  setQuiet(o.json);
   const clusters: LocalCluster[] = [];
   const killAll = () => {
     killAllChildren();
     for (const c of clusters) c.killAll();
   };
   const scratch = scratchDir(o.baseDir, "samsa-bench-cluster-", killAll);
-  // Brokers spawned by LocalCluster inherit the environment: their profiles too.
-  if (o.cpuProf) process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${o.cpuProf}`;
-  const began = now();
+  if (o.cpuProf) profileClusterBrokers(o.cpuProf);
+  const began = performance.now();
   const report: Report = {
     benchmark: "cluster",
     date: new Date().toISOString(),
@@ -579,25 +446,16 @@ async function main(): Promise<number> {
     records: o.records,
     record_bytes: RECORD_BYTES,
     producer: `runProduce, 1 producer, lingerMs ${SAMSA_PRODUCER.lingerMs}, batchSize ${SAMSA_PRODUCER.batchSize}, null keys`,
+    brokers_root: o.root,
+    consume: [],
+    e2e: [],
+    rf1: [],
     failover: [],
+    charts: [],
     seconds: 0,
   };
   try {
-    if (o.scenarios.includes("single")) report.single = await runSingle(scratch.root, o);
-    if (o.scenarios.includes("cluster") || o.scenarios.includes("failover")) {
-      const c = await startCluster(path.join(scratch.root, "cluster"), null);
-      clusters.push(c);
-      if (o.scenarios.includes("cluster")) report.cluster = await runClusterProduce(c, o);
-      if (o.scenarios.includes("failover"))
-        report.failover.push(await runFailover(c, o, DEFAULT_SESSION_MS, true));
-      await c.stop();
-    }
-    if (o.scenarios.includes("failover")) {
-      const c = await startCluster(path.join(scratch.root, "cluster-short"), o.sessionMs);
-      clusters.push(c);
-      report.failover.push(await runFailover(c, o, o.sessionMs, false));
-      await c.stop();
-    }
+    await runAll(o, scratch.root, report, clusters);
   } finally {
     killAll();
     scratch.dispose();
@@ -606,69 +464,12 @@ async function main(): Promise<number> {
     report.ratio = round(report.cluster.result.records_per_sec / report.single.result.records_per_sec, 3);
     report.target_met = report.ratio >= TARGET_RATIO;
   }
-  report.seconds = round((now() - began) / 1000, 1);
+  if (o.charts) report.charts = writeChart(report, o.charts);
+  report.seconds = round((performance.now() - began) / 1000, 1);
   if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-  else printReport(report);
+  else printReport(report, TARGET_RATIO);
   return 0;
 }
 
-function printReport(r: Report): void {
-  const out: string[] = [];
-  const produce = [r.single, r.cluster].filter((s): s is ProduceScenario => s !== undefined);
-  if (produce.length > 0) {
-    out.push(
-      `Produce: ${r.records.toLocaleString("en-US")} x ${r.record_bytes} B, ${produce[0].partitions} partition(s); ${r.producer}`,
-      table(
-        [
-          "scenario",
-          "rec/s",
-          "MB/s",
-          "p50 ms",
-          "p99 ms",
-          "broker CPU % (each)",
-          "broker RSS MB (each)",
-          "load_1m",
-        ],
-        produce.map((s) => [
-          `${s.scenario}: ${s.brokers} broker(s), RF=${s.replication_factor}, acks=${s.acks === -1 ? "all" : "1"}`,
-          Math.round(s.result.records_per_sec).toLocaleString("en-US"),
-          s.result.mb_per_sec.toFixed(1),
-          s.result.latency_ms.p50.toFixed(2),
-          s.result.latency_ms.p99.toFixed(2),
-          s.broker_usage.map((u) => u.cpu_pct).join(" / "),
-          s.broker_usage.map((u) => u.rss_mb.toFixed(0)).join(" / "),
-          s.load_1m.toFixed(2),
-        ]),
-      ),
-      "",
-    );
-  }
-  if (r.ratio !== undefined)
-    out.push(
-      `cluster / single: ${(100 * r.ratio).toFixed(0)}% (target >= ${100 * TARGET_RATIO}%: ${r.target_met ? "met" : "NOT met"})`,
-      "",
-    );
-  for (const f of r.failover) {
-    out.push(
-      `Failover, broker.session.timeout.ms ${f.session_timeout_ms}${f.default_session ? " (default)" : ""}: ${f.acked} records acknowledged, ${f.errors} errors`,
-      table(
-        ["kill", "broker", "controller too", "new leader ms", "first ack ms", "load_1m"],
-        f.reps.map((x, i) => [
-          String(i + 1),
-          String(x.killed_node),
-          x.killed_controller ? "yes" : "no",
-          String(x.new_leader_ms),
-          String(x.first_ack_ms),
-          x.load_1m.toFixed(2),
-        ]),
-      ),
-      ...(f.error ? [`stopped early: ${f.error}`] : []),
-      `min/median/max: new leader ${f.new_leader_ms.min}/${f.new_leader_ms.median}/${f.new_leader_ms.max} ms, first ack ${f.first_ack_ms.min}/${f.first_ack_ms.median}/${f.first_ack_ms.max} ms`,
-      "",
-    );
-  }
-  out.push(`total ${r.seconds} s, ${r.cpus} x ${r.cpu_model}, Node ${r.node}, ${r.date}`);
-  process.stdout.write(`${out.join("\n")}\n`);
-}
-
-runMain(main, killAllChildren);
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]))
+  runMain(main, killAllChildren);

@@ -94,8 +94,10 @@ export interface AppendOptions {
   /** Accept control batches (written by the broker's transaction markers). */
   allowControl?: boolean;
   /**
-   * Batches replayed from the journal: they passed every check when first appended, so only
-   * framing, magic and CRC are checked again (a config changed since may not refuse them).
+   * Batches that passed every check when first appended (replayed from the journal, or a
+   * follower's copy of its leader's): only framing, magic, CRC and the batch header are checked
+   * again, not the records (`ValidateOptions.recordsChecked`), under limits a config changed since
+   * cannot refuse them by.
    */
   replayed?: boolean;
   /**
@@ -489,6 +491,7 @@ export class PartitionLog {
       config: options.replayed ? relaxed(this.config) : this.config,
       nowMs,
       allowControl: options.allowControl,
+      recordsChecked: options.replayed,
     });
   }
 

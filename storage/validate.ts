@@ -17,16 +17,17 @@
  *   8. on a compacted log (cleanup.policy compact or compact,delete), every record of a data batch
  *      has a key (INVALID_RECORD, as Kafka's LogValidator: "Compacted topic cannot accept message
  *      without key").
- * `validateBatches` runs checks 1-6 on every batch and 7-8 on uncompressed ones. Compressed data
- * batches get 7-8 from `checkCompressedRecords` (asynchronous: storage/decompress.ts, the produce
- * path) or `checkCompressedRecordsSync` (bounded, on the event loop: appends the broker makes
- * itself), as Kafka's LogValidator decompresses every compressed batch: records that do not
+ * `validateBatches` runs checks 1-6 on every batch and 7-8 on uncompressed ones (none on batches
+ * a log checked before: `recordsChecked`). Compressed data batches get 7-8 from
+ * `checkCompressedRecords` (asynchronous: storage/decompress.ts, the produce path) or
+ * `checkCompressedRecordsSync` (bounded, on the event loop: appends the broker makes itself), as
+ * Kafka's LogValidator decompresses every compressed batch: records that do not
  * decompress (CORRUPT_MESSAGE), or decompress beyond decompressedBytesMax (MESSAGE_TOO_LARGE), or
  * whose count or offset deltas differ from the header, are refused before anything is stored.
  *
  * Each ValidBatch's maxTimestamp is the largest record timestamp, computed from the records
- * whatever the header says (docs/decisions/0011); until check 7 has run on a compressed batch it
- * is its header's.
+ * whatever the header says (docs/decisions/0011); until check 7 has run on a compressed batch, and
+ * on batches checked before (`recordsChecked`), it is its header's.
  */
 import { decompress } from "../protocol/compression.js";
 import { KafkaError } from "../protocol/errors.js";
@@ -81,6 +82,13 @@ export interface ValidateOptions {
   nowMs: number;
   /** Control batches are written by the broker itself; clients may not send them. */
   allowControl?: boolean;
+  /**
+   * Batches that passed every check when a log first appended them (a follower's copy of its
+   * leader's batches, the journal's replay), whose CRC proves them unchanged since: checks 1-6
+   * only, no walk of the records (7-8), as Kafka's follower checks only each batch's CRC. Their
+   * maxTimestamp is the header's, which that first append made right (docs/decisions/0011).
+   */
+  recordsChecked?: boolean;
 }
 
 const MAX_CODEC = 4;
@@ -111,7 +119,7 @@ export function validateBatches(buf: Buffer, options: ValidateOptions): ValidApp
     batches.push(batch);
     recordCount += batch.recordCount;
     if (batch.maxTimestamp > maxTimestamp) maxTimestamp = batch.maxTimestamp;
-    if (isCompressedData(buf, pos)) recordsChecked = false;
+    if (isCompressedData(buf, pos) && !options.recordsChecked) recordsChecked = false;
     pos += batch.size;
   }
   return { batches, recordCount, maxTimestamp, recordsChecked };
@@ -259,7 +267,7 @@ function validateOne(buf: Buffer, pos: number, options: ValidateOptions): ValidB
   const hi = checkTimestamps ? options.nowMs + after : Infinity;
   // A LogAppendTime batch's timestamp is its header's maxTimestamp, whatever its records say.
   const createTime = (attributes & TIMESTAMP_TYPE_MASK) === 0;
-  if (codec === 0) {
+  if (codec === 0 && !options.recordsChecked) {
     const recordsMax = checkRecords(
       buf,
       pos + RECORDS_OFFSET,

@@ -16,6 +16,8 @@ export interface ProducerWorkerData {
   partitions: number;
   firstPartition: number;
   workload: Workload;
+  /** Records per `Producer.sendBatch` call; absent: one `send()` per record. */
+  sendBatch?: number;
 }
 
 const port = parentPort;
@@ -25,6 +27,7 @@ const lat = new Latency();
 samsaProduce(data.brokers, data.topic, data.partitions, data.workload, {
   lat,
   firstPartition: data.firstPartition,
+  sendBatch: data.sendBatch,
   ready: () =>
     new Promise<void>((resolve) => {
       port.once("message", () => resolve());

@@ -39,6 +39,8 @@ export interface BrokerStartOptions {
   cpuProfDir?: string;
   /** Extra `-s key=value` settings. */
   settings?: Record<string, string | number>;
+  /** Another built tree whose `bin/samsa.js` runs (an earlier commit: the "before" of an A/B). */
+  root?: string;
 }
 
 export async function startSamsa(o: BrokerStartOptions): Promise<SamsaBroker> {
@@ -46,7 +48,7 @@ export async function startSamsa(o: BrokerStartOptions): Promise<SamsaBroker> {
   const sets = Object.entries(o.settings ?? {}).flatMap(([k, v]) => ["-s", `${k}=${v}`]);
   const args = [
     ...nodeArgs,
-    path.join(ROOT, "bin", "samsa.js"),
+    path.join(o.root ?? ROOT, "bin", "samsa.js"),
     "broker",
     "start",
     "--data-dir",

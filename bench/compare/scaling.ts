@@ -112,13 +112,17 @@ async function point(
   }
 }
 
-/** `producers` worker threads, `total` records split between them; wall time from "go" to the last done. */
-async function produceWithWorkers(
+/** `producers` worker threads, `w.records` split between them; wall time from "go" to the last done. */
+export async function produceWithWorkers(
   brokers: string[],
   topic: string,
   partitions: number,
   producers: number,
   w: Workload,
+  /** Called just before "go": the caller starts its own meters there. */
+  onGo?: () => void,
+  /** Records per `Producer.sendBatch` call in each thread; absent: `send()` per record. */
+  sendBatch?: number,
 ): Promise<ProduceResult> {
   const workers: Worker[] = [];
   const url = new URL("./producer-worker.js", import.meta.url);
@@ -133,6 +137,7 @@ async function produceWithWorkers(
         partitions,
         firstPartition: k,
         workload: { ...w, records: share },
+        ...(sendBatch !== undefined && { sendBatch }),
       };
       const worker = new Worker(url, { workerData: data });
       workers.push(worker);
@@ -160,6 +165,7 @@ async function produceWithWorkers(
     });
     try {
       await Promise.race([Promise.all(readies), limit]);
+      onGo?.();
       const start = now();
       for (const worker of workers) worker.postMessage("go");
       const results = await Promise.race([Promise.all(dones), limit]);

@@ -55,18 +55,20 @@ export function keyPool(size: number): Buffer[] | null {
 }
 
 /**
- * Creates `topic` with `partitions` (-1: the broker's default) if it does not exist; an existing
- * topic is used as it is. Returns its partition count once every partition has a leader.
+ * Creates `topic` with `partitions` (-1: the broker's default) and `replicationFactor` replicas
+ * (unset: the broker's default.replication.factor) if it does not exist; an existing topic is used
+ * as it is. Returns its partition count once every partition has a leader.
  */
 export async function ensureTopic(
   admin: Admin,
   cluster: Cluster,
   topic: string,
   partitions: number,
+  replicationFactor?: number,
 ): Promise<number> {
   if (!(await admin.listTopics()).includes(topic)) {
     try {
-      await admin.createTopics([{ name: topic, partitions }]);
+      await admin.createTopics([{ name: topic, partitions, replicationFactor }]);
     } catch (err) {
       if ((err as { code?: string }).code !== "TOPIC_ALREADY_EXISTS") throw err;
     }

@@ -35,6 +35,8 @@ export interface E2eOptions extends ConnectOptions, ProducerSettings, RunControl
   recordSize?: number;
   /** Partitions of the topic if it has to be created (default 1). */
   partitions?: number;
+  /** Replicas of the topic if it has to be created (default: the broker's default). */
+  replicationFactor?: number;
   /** The consumer's fetch long poll (default 10). */
   maxWaitMs?: number;
   /** Fails when records are missing and none came for this long (default 10000). */
@@ -102,6 +104,7 @@ export async function runE2e(o: E2eOptions, report?: ReportFn): Promise<E2eResul
       admin.cluster,
       o.topic,
       o.partitions ?? E2E_DEFAULTS.partitions,
+      o.replicationFactor,
     );
     await consumer.assign(
       Array.from({ length: partitions }, (_, partition) => ({ topic: o.topic, partition, start: "latest" })),

@@ -42,6 +42,8 @@ export interface ProduceOptions extends ConnectOptions, ProducerSettings, RunCon
   keySize?: number;
   /** Partitions of the topic if it has to be created (default 1; -1: the broker's default). */
   partitions?: number;
+  /** Replicas of the topic if it has to be created (default: the broker's default). */
+  replicationFactor?: number;
   /** Producer instances (default 1), each with its own connections. */
   producers?: number;
   /** Records/s across all producers; -1 (default): unlimited. */
@@ -98,7 +100,13 @@ export async function runProduce(o: ProduceOptions, report?: ReportFn): Promise<
   let errors = 0;
   let failure: unknown = null;
   try {
-    const partitions = await ensureTopic(admin, admin.cluster, o.topic, o.partitions ?? 1);
+    const partitions = await ensureTopic(
+      admin,
+      admin.cluster,
+      o.topic,
+      o.partitions ?? 1,
+      o.replicationFactor,
+    );
     // Every producer knows the topic before the clock starts.
     await Promise.all(producers.map((p) => p.cluster.topic(o.topic)));
     const value = randomBytes(o.recordSize);

@@ -22,6 +22,7 @@ interface ProducerFlags {
   batchSize?: string;
   compression: string;
   partitions: string;
+  replicationFactor?: string;
   recordSize: string;
 }
 
@@ -80,6 +81,9 @@ function producerSettings(o: ProducerFlags) {
   return {
     acks: acksOf(o.acks),
     compression: o.compression as CompressionName,
+    ...(o.replicationFactor !== undefined && {
+      replicationFactor: int("--replication-factor", o.replicationFactor, 1),
+    }),
     ...(o.lingerMs !== undefined && { lingerMs: int("--linger-ms", o.lingerMs, 0) }),
     ...(o.batchSize !== undefined && { batchSize: int("--batch-size", o.batchSize, 1) }),
   };
@@ -95,6 +99,10 @@ function addProducerFlags(cmd: Command, lingerDefault: string): Command {
       "--partitions <n>",
       "partitions when the topic is created (an existing topic is used as it is)",
       "1",
+    )
+    .option(
+      "--replication-factor <n>",
+      "replicas when the topic is created (default: the broker's default.replication.factor)",
     )
     .option("--record-size <bytes>", "bytes of each record's value", "100");
 }
@@ -187,7 +195,8 @@ Examples:
   samsa bench produce --records 2000000 --record-size 100 --acks 1
   samsa bench produce -t orders --partitions 8 --producers 4 --key-size 16 -z lz4 --json
   samsa bench produce --records 2000000 --acks 1 --send-batch 1000
-  samsa -b kafka-host:9092 bench produce --throughput 50000 --duration 60`,
+  samsa -b kafka-host:9092 bench produce --throughput 50000 --duration 60
+  samsa -b 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094 bench produce -t rf3 --replication-factor 3`,
     )
     .action(async (opts: ProduceOpts, cmd: Command) => {
       const brokers = brokersOf(cmd);
@@ -288,7 +297,8 @@ Examples:
       `
 Examples:
   samsa bench e2e --rate 10000 --duration 10
-  samsa bench e2e --rate 2000 --records 10000 --acks 1 --json`,
+  samsa bench e2e --rate 2000 --records 10000 --acks 1 --json
+  samsa -b 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094 bench e2e -t e2e-rf3 --replication-factor 3 --rate 5000`,
     )
     .action(async (opts: E2eOpts, cmd: Command) => {
       const brokers = brokersOf(cmd);

@@ -84,6 +84,22 @@ describe("validateBatches", () => {
     expect(codeOf(() => validateBatches(reseal(buf), options))).toBe("INVALID_RECORD");
   });
 
+  it("does not walk the records of batches checked before (recordsChecked), but still checks their CRC", () => {
+    const buf = batchOf(2, "a");
+    const records = buf.subarray(61);
+    records[1 + (records[0] >> 1) + 3] = 4; // the second record's offset delta: 2, not 1
+    reseal(buf);
+    const header = 1_700_000_000_123;
+    buf.writeBigInt64BE(BigInt(header), 35); // maxTimestamp, which the first append made right
+    reseal(buf);
+    expect(codeOf(() => validateBatches(buf, options))).toBe("INVALID_RECORD");
+    const valid = validateBatches(buf, { ...options, recordsChecked: true });
+    expect(valid.recordCount).toBe(2);
+    expect(valid.maxTimestamp).toBe(header);
+    buf[70] ^= 1;
+    expect(codeOf(() => validateBatches(buf, { ...options, recordsChecked: true }))).toBe("CORRUPT_MESSAGE");
+  });
+
   it("enforces message.timestamp.{before,after}.max.ms and skips LogAppendTime batches", () => {
     const config = { ...DEFAULT_LOG_CONFIG, timestampBeforeMaxMs: 1000, timestampAfterMaxMs: 1000 };
     const old = encodeRecordBatch([{ value: Buffer.from("x"), timestamp: options.nowMs - 5000 }]);
