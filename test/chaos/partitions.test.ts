@@ -14,7 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin } from "../../client/index.js";
 import { batchSpans, decodeRecords, PARTITION_LEADER_EPOCH_OFFSET } from "../../protocol/record-batch.js";
 import { FaultDriver } from "../helpers/chaos-faults.js";
-import { CHAOS_BROKER_FLAGS, CHAOS_WAIT_MS, ChaosRun, createChaosTopic } from "../helpers/chaos-run.js";
+import {
+  CHAOS_BROKER_FLAGS,
+  CHAOS_WAIT_MS,
+  ChaosRun,
+  createChaosTopic,
+  SHORT_PRODUCER_TIMEOUTS,
+} from "../helpers/chaos-run.js";
 import { guarded, runSchedule } from "../helpers/chaos-scenario.js";
 import { chaosSeed, type Schedule } from "../helpers/chaos-schedule.js";
 import { brokerHost, ETCD_HOST, type NetCluster, startNetCluster } from "../helpers/net-cluster.js";
@@ -47,7 +53,9 @@ describe("an isolated leader", () => {
       faults: [{ kind: "isolate", target: { role: "leader", partition: 0 }, afterAcks: 100, holdAcks: 200 }],
     };
     const env = { cluster: net.cluster, network: net.network, topic: "isolated", partitions: PARTITIONS };
-    await runSchedule(name, env, schedule, replay(name));
+    await runSchedule(name, env, schedule, replay(name), {
+      workload: { producerTimeouts: SHORT_PRODUCER_TIMEOUTS },
+    });
   }, 300_000);
 });
 
@@ -86,7 +94,7 @@ describe("a divergent tail", () => {
     const topic = "divergent";
     const { cluster, network } = net;
     await createChaosTopic(cluster, topic, 1, [[1, 2, 3]]);
-    const run = await ChaosRun.start(cluster, { topic });
+    const run = await ChaosRun.start(cluster, { topic, producerTimeouts: SHORT_PRODUCER_TIMEOUTS });
     const driver = new FaultDriver({ cluster, network, topic, partitions: 1 }, run);
     /** Offsets broker 1 held when killed that neither follower had, with what it held there. */
     let tail: [number, StoredRecord][] = [];

@@ -11,7 +11,13 @@ import { Cluster } from "../../client/cluster.js";
 import { findCoordinator } from "../../client/coordinator.js";
 import { Admin, Consumer } from "../../client/index.js";
 import { FaultDriver } from "../helpers/chaos-faults.js";
-import { CHAOS_BROKER_FLAGS, CHAOS_WAIT_MS, ChaosRun, createChaosTopic } from "../helpers/chaos-run.js";
+import {
+  CHAOS_BROKER_FLAGS,
+  CHAOS_WAIT_MS,
+  ChaosRun,
+  createChaosTopic,
+  SHORT_PRODUCER_TIMEOUTS,
+} from "../helpers/chaos-run.js";
 import { guarded, runSchedule } from "../helpers/chaos-scenario.js";
 import { chaosSeed, type Fault, formatSchedule, type Schedule } from "../helpers/chaos-schedule.js";
 import { EtcdCluster } from "../helpers/etcd-cluster.js";
@@ -45,12 +51,10 @@ describe("pauses", () => {
       target: { role: "leader", partition: 0 },
       holdAcks: 200,
     });
-    await runSchedule(
-      name,
-      { cluster, topic: "paused-leader", partitions: PARTITIONS },
-      schedule,
-      replay(name),
-    );
+    const env = { cluster, topic: "paused-leader", partitions: PARTITIONS };
+    await runSchedule(name, env, schedule, replay(name), {
+      workload: { producerTimeouts: SHORT_PRODUCER_TIMEOUTS },
+    });
   }, 180_000);
 
   it("a follower paused while writes go on leaves the ISR, and catches up when resumed", async () => {

@@ -36,7 +36,7 @@ export class FaultDriver {
     readonly env: ChaosEnv,
     private readonly run: ChaosRun,
     /** Awaited while each fault holds, before its progress is counted. */
-    private readonly whileHeld: (fault: Fault) => Promise<void> = async () => {},
+    private readonly whileHeld: (fault: Fault, run: ChaosRun) => Promise<void> = async () => {},
   ) {}
 
   /** Brokers that can answer for the cluster now. */
@@ -120,7 +120,7 @@ export class FaultDriver {
     }
     if (fault.kind === "slow_follower") await this.outOfSync(id);
     else await this.failover(fault.target, id);
-    await this.whileHeld(fault);
+    await this.whileHeld(fault, this.run);
     await this.run.progress(fault.holdAcks, `${what} held`, partition);
     if (fault.kind === "clean_shutdown" || fault.kind === "hard_shutdown") {
       this.down.add(id);
@@ -184,7 +184,7 @@ export class FaultDriver {
     if (!etcd || fault.target.role !== "etcd") throw new Error(`${what} needs a multi-member etcd`);
     await etcd.kill(fault.target.member);
     this.run.note(`${what}: killed`);
-    await this.whileHeld(fault);
+    await this.whileHeld(fault, this.run);
     await this.run.progress(fault.holdAcks, `${what} held`);
     await etcd.restart(fault.target.member);
     this.run.note(`${what}: restarted`);
@@ -196,7 +196,7 @@ export class FaultDriver {
     const brokers = [...this.env.cluster.nodes.keys()];
     for (const id of brokers) await network.cut(brokerHost(id), ETCD_HOST);
     this.run.note(`${what}: cut`);
-    await this.whileHeld(fault);
+    await this.whileHeld(fault, this.run);
     this.run.note(`${what}: held`);
     await this.run.progress(fault.holdAcks, `${what} held`);
     for (const id of brokers) await network.heal(brokerHost(id), ETCD_HOST);

@@ -25,6 +25,13 @@ export const CHAOS_BROKER_FLAGS: Record<string, unknown> = {
   "group.initial.rebalance.delay.ms": 0,
 };
 
+/**
+ * Producer timeouts for scenarios whose leader stops answering (paused) or holds acks=all writes
+ * it cannot complete (isolated): the held writes are retried at the new leader after seconds,
+ * not after the client's default 30 s.
+ */
+export const SHORT_PRODUCER_TIMEOUTS = { requestTimeoutMs: 6000, ackTimeoutMs: 4000 };
+
 /** How long a scenario waits for progress or a failover: beyond a loaded machine's worst. */
 export const CHAOS_WAIT_MS = 60_000;
 /** Bytes read from the history file per read call. */
@@ -39,6 +46,8 @@ export interface ChaosWorkload {
   consumers?: number;
   /** How long the drain may take before whatever is unread counts as lost. */
   drainMs?: number;
+  /** The producers' request and ack timeouts (default: the client's, 30 s each). */
+  producerTimeouts?: { requestTimeoutMs: number; ackTimeoutMs: number };
 }
 
 /** Creates an RF=3, min.insync.replicas=2 topic and waits until every partition's ISR is full. */
@@ -146,6 +155,7 @@ export class ChaosRun {
       group,
       drainMs: workload.drainMs ?? 60_000,
       warn: (line) => this.note(`workload: ${line}`),
+      producerTimeouts: workload.producerTimeouts,
     });
     this.done = this.run.run();
     this.done.catch(() => {});
@@ -166,11 +176,11 @@ export class ChaosRun {
   }
 
   /** Waits until `n` more writes (than now) are acknowledged, on `partition` or on any. */
-  async progress(n: number, what: string, partition?: number): Promise<void> {
+  async progress(n: number, what: string, partition?: number, timeoutMs = CHAOS_WAIT_MS): Promise<void> {
     const from = this.acks(partition);
     const where = partition === undefined ? "" : ` on partition ${partition}`;
     await Promise.race([
-      waitFor(() => this.acks(partition) >= from + n, `${n} acks${where}: ${what}`, CHAOS_WAIT_MS),
+      waitFor(() => this.acks(partition) >= from + n, `${n} acks${where}: ${what}`, timeoutMs),
       this.done.then((r) => {
         throw new Error(`the workload ended while waiting for ${what}: ${summaryText(r)}`);
       }),

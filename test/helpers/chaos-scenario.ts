@@ -32,7 +32,7 @@ export interface ScenarioOptions {
   /** The topic's replica lists (default: RF=3, placed by the controller). */
   assignments?: number[][];
   /** Awaited while each fault holds, before its progress is counted (a condition the fault must reach). */
-  whileHeld?: (fault: Fault) => Promise<void>;
+  whileHeld?: (fault: Fault, run: ChaosRun) => Promise<void>;
 }
 
 export async function runSchedule(
