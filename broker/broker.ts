@@ -20,9 +20,10 @@ import { NodeFs, type StorageFs } from "../storage/fs.js";
 import type { StorageEvents } from "../storage/heal.js";
 import { LogManager } from "../storage/log-manager.js";
 import { HANDLERS } from "./api/index.js";
-import type { AnyApiHandler } from "./api/types.js";
+import type { AnyApiHandler, RequestContext } from "./api/types.js";
 import { type ControllerChannel, LocalControllerChannel } from "./cluster/controller-channel.js";
 import { IsrUpdater } from "./cluster/isr-updater.js";
+import { PeerFencer } from "./cluster/peer-fencer.js";
 import { ClusterControllerChannel } from "./cluster/remote-controller-channel.js";
 import { replicaFetcherSettings } from "./cluster/replica-fetcher.js";
 import { ReplicaFetcherHook } from "./cluster/replica-fetcher-hook.js";
@@ -154,8 +155,13 @@ export class Broker {
       events: storageEvents(log),
     });
     const controller = new Controller(store, config.nodeId, { ...controllerOptions(config), logger: log });
+    const fencer =
+      clustered(config) && config.brokerPeerFencingEnable
+        ? new PeerFencer(store, config.nodeId, log)
+        : undefined;
+    const connectFailed = fencer?.connectFailed;
     const channel = clustered(config)
-      ? new ClusterControllerChannel({ store, nodeId: config.nodeId, controller, logger: log })
+      ? new ClusterControllerChannel({ store, nodeId: config.nodeId, controller, logger: log, connectFailed })
       : new LocalControllerChannel(controller);
     const topics = new TopicManager(config, store, logs, sfs, channel, log);
     // The broker's own registration, once it exists, gives replication its epoch (-1 before).
@@ -163,7 +169,7 @@ export class Broker {
     const epochNow = () => self?.brokerEpoch() ?? -1;
     const registered = () => self?.mayLead() ?? false;
     const replication = clustered(config)
-      ? startReplication(config, store, topics, channel, log, epochNow, registered)
+      ? startReplication(config, store, topics, channel, log, { epochNow, registered, fencer })
       : null;
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     // The coordinator serves the groups of the __consumer_offsets partitions led here.
@@ -363,6 +369,15 @@ export class Broker {
     return this.replication?.isr ?? null;
   }
 
+  /**
+   * Broker `replicaId` fetched as a follower on `ctx`'s connection: once that connection closes,
+   * the follower's listener is probed, and a refusal fences it (decision 0033).
+   */
+  followerConnection(replicaId: number, ctx: RequestContext): void {
+    const fencer = this.replication?.fencer;
+    if (fencer) ctx.whenClosed?.(`follower-${replicaId}`, () => fencer.probe(replicaId));
+  }
+
   /** The replica fetchers of a cluster broker (null for a single broker). */
   get fetchers(): ReplicaFetcherManager | null {
     return this.replication?.fetchers ?? null;
@@ -516,6 +531,8 @@ async function openStore(config: BrokerConfig, sfs: StorageFs, log: Logger): Pro
 /** A cluster broker's replication: fetchers for the partitions it follows, ISR changes for those it leads. */
 interface Replication {
   fetchers: ReplicaFetcherManager;
+  /** Fences peers found dead (decision 0033); absent with broker.peer.fencing.enable=false. */
+  fencer: PeerFencer | undefined;
   hook: ReplicaFetcherHook;
   isr: IsrUpdater;
   stop(): Promise<void>;
@@ -527,11 +544,14 @@ function startReplication(
   topics: TopicManager,
   channel: ControllerChannel,
   log: Logger,
-  epochNow: () => number,
-  registered: () => boolean,
+  self: { epochNow: () => number; registered: () => boolean; fencer: PeerFencer | undefined },
 ): Replication {
-  const brokerEpoch = () => epochNow();
-  const fetchers = new ReplicaFetcherManager(replicaFetcherSettings(config, { brokerEpoch, logger: log }));
+  const { registered, fencer } = self;
+  const connectFailed = fencer?.connectFailed;
+  const brokerEpoch = () => self.epochNow();
+  const fetchers = new ReplicaFetcherManager(
+    replicaFetcherSettings(config, { brokerEpoch, logger: log, connectFailed }),
+  );
   const hook = new ReplicaFetcherHook(fetchers, store, log);
   topics.replicas.followers = hook;
   const isr = new IsrUpdater(() => topics.allPartitions(), channel, {
@@ -548,6 +568,7 @@ function startReplication(
   });
   return {
     fetchers,
+    fencer,
     hook,
     isr,
     async stop() {

@@ -135,6 +135,11 @@ export interface BrokerConfig {
   brokerSessionTimeoutMs: number;
   /** broker.heartbeat.interval.ms: how often a broker renews its registration. */
   brokerHeartbeatIntervalMs: number;
+  /**
+   * broker.peer.fencing.enable: end a peer's registration at once when its Kafka port refuses a
+   * connection (its process is gone), rather than after its session timeout (decision 0033).
+   */
+  brokerPeerFencingEnable: boolean;
   /** etcd.request.timeout.ms: how long a metadata write may wait for etcd before failing (retriable). */
   etcdRequestTimeoutMs: number;
   /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
@@ -511,6 +516,11 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     max: MAX_TIMER_MS - 1,
     doc: "how often a broker renews its registration (below broker.session.timeout.ms)",
   },
+  "broker.peer.fencing.enable": {
+    field: "brokerPeerFencingEnable",
+    kind: "bool",
+    doc: "end a peer broker's registration at once when its Kafka port refuses connections (its process is gone), not after broker.session.timeout.ms",
+  },
   "etcd.request.timeout.ms": {
     field: "etcdRequestTimeoutMs",
     kind: "int",
@@ -698,6 +708,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     rack: "",
     brokerSessionTimeoutMs: 9000,
     brokerHeartbeatIntervalMs: 2000,
+    brokerPeerFencingEnable: true,
     etcdRequestTimeoutMs: 5000,
     replicaLagTimeMaxMs: 30_000,
     replicaFetchWaitMaxMs: 500,

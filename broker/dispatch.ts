@@ -79,6 +79,8 @@ export interface Connection {
   responseBytes?: ResponseReservation;
   /** Whether the peer may send inter-broker requests (see RequestContext.interBroker). */
   interBroker?: boolean;
+  /** See RequestContext.whenClosed. */
+  whenClosed?: (key: string, listener: () => void) => void;
 }
 
 /** A "drop" request fault's outcome: the handler ran, its answer is lost with the connection. */
@@ -150,6 +152,7 @@ export class Dispatcher {
       admit: conn.admit ?? (() => {}),
       responseBytes: conn.responseBytes,
       interBroker: conn.interBroker ?? false,
+      whenClosed: conn.whenClosed,
     };
     const fault = await this.faults.apply(ctx);
     if (fault === "close") return { kind: "close", reason: "request fault (test)" };

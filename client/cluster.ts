@@ -6,7 +6,7 @@
  * With a `ws://` bootstrap address every request goes through that WebSocket: Metadata names the
  * brokers' Kafka TCP addresses, which a browser or an HTTP-only network cannot reach.
  */
-import { KafkaError } from "../protocol/errors.js";
+import { errorCode, KafkaError } from "../protocol/errors.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
 import { brokerError, ClientError } from "./errors.js";
 import { type RetryOptions, withRetry } from "./retry.js";
@@ -39,6 +39,8 @@ export interface BrokerInfo {
   port: number;
 }
 
+const UNKNOWN_TOPIC_OR_PARTITION = errorCode("UNKNOWN_TOPIC_OR_PARTITION");
+
 export class Cluster {
   private readonly connections = new Map<string, Promise<Connection>>();
   private brokersById = new Map<number, BrokerInfo>();
@@ -46,6 +48,15 @@ export class Cluster {
   private refreshedAtMs = 0;
   /** Metadata requests in flight for one topic, shared by every caller that needs it. */
   private readonly topicLookups = new Map<string, Promise<void>>();
+  /**
+   * The newest state seen of each partition (by topic name and partition), kept across
+   * `invalidate`: Metadata naming an older leader epoch than one already seen comes from a
+   * broker that has not heard of the newer leader (one cut off from the cluster, say), and the
+   * newer state is kept (KIP-320).
+   */
+  private readonly newest = new Map<string, { topicId: string; partitions: Map<number, PartitionInfo> }>();
+  /** Where `anyConnection` starts in its candidates; moved on by every Metadata request. */
+  private anyStart = 0;
   controllerId = -1;
   clusterId: string | null = null;
   private closed = false;
@@ -77,10 +88,17 @@ export class Cluster {
     return made;
   }
 
-  /** A connection to any reachable broker (bootstrap list first). */
+  /**
+   * A connection to any reachable broker: the bootstrap brokers and those Metadata named, tried
+   * in turn from a starting point that each Metadata request moves on (`refresh`), so repeated
+   * refreshes ask different brokers rather than the same stale one.
+   */
   async anyConnection(): Promise<Connection> {
-    const candidates = [...this.options.brokers];
-    if (!this.viaWebSocket) for (const b of this.brokersById.values()) candidates.push(`${b.host}:${b.port}`);
+    const known = [...this.options.brokers];
+    if (!this.viaWebSocket) for (const b of this.brokersById.values()) known.push(`${b.host}:${b.port}`);
+    const unique = [...new Set(known)];
+    const start = this.anyStart % unique.length;
+    const candidates = [...unique.slice(start), ...unique.slice(0, start)];
     let last: unknown;
     for (const address of candidates) {
       try {
@@ -133,6 +151,7 @@ export class Cluster {
     const response = await withRetry(async () => {
       const conn = preferred ?? (await this.anyConnection());
       // A failed preferred connection is not tried again: the retry goes to any broker.
+      if (!preferred) this.anyStart += 1;
       preferred = undefined;
       return conn.request(3, {
         topics: topics ? topics.map((name) => ({ name, topicId: "00000000000000000000000000000000" })) : null,
@@ -160,27 +179,47 @@ export class Cluster {
     }[]) {
       if (t.errorCode !== 0) {
         this.topics.delete(t.name);
+        if (t.errorCode === UNKNOWN_TOPIC_OR_PARTITION) this.newest.delete(t.name);
         continue;
       }
       this.topics.set(t.name, {
         name: t.name,
         id: t.topicId,
         partitions: t.partitions
-          .map((p) => ({
-            partition: p.partitionIndex,
-            leader: p.leaderId,
-            leaderEpoch: p.leaderEpoch,
-            replicas: p.replicaNodes,
-            isr: p.isrNodes,
-          }))
+          .map((p) =>
+            this.newer(t.name, t.topicId, {
+              partition: p.partitionIndex,
+              leader: p.leaderId,
+              leaderEpoch: p.leaderEpoch,
+              replicas: p.replicaNodes,
+              isr: p.isrNodes,
+            }),
+          )
           .sort((a, b) => a.partition - b.partition),
       });
     }
     if (!topics) {
       const names = new Set(response.topics.map((t) => t.name));
       for (const name of this.topics.keys()) if (!names.has(name)) this.topics.delete(name);
+      for (const name of this.newest.keys()) if (!names.has(name)) this.newest.delete(name);
     }
     this.refreshedAtMs = Date.now();
+  }
+
+  /**
+   * `info` as a Metadata answer gives it, or the state seen before when that names a newer leader
+   * epoch of the same topic (same id); remembers whichever is kept.
+   */
+  private newer(topic: string, topicId: string, info: PartitionInfo): PartitionInfo {
+    let seen = this.newest.get(topic);
+    if (seen?.topicId !== topicId) {
+      seen = { topicId, partitions: new Map() };
+      this.newest.set(topic, seen);
+    }
+    const before = seen.partitions.get(info.partition);
+    if (before && info.leaderEpoch >= 0 && before.leaderEpoch > info.leaderEpoch) return before;
+    seen.partitions.set(info.partition, info);
+    return info;
   }
 
   /** A topic's partitions, fetching metadata when unknown or stale; throws if it does not exist. */

@@ -307,6 +307,7 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
       );
     }
     const brokerEpoch = request.replicaState?.replicaEpoch ?? -1;
+    if (replicaId >= 0) broker.followerConnection(replicaId, ctx);
     const readPartition = replicaId >= 0 ? followerRead(replicaId, brokerEpoch, broker) : consumerRead;
     if (request.sessionId !== 0 || (request.sessionEpoch !== 0 && request.sessionEpoch !== -1)) {
       return answer("FETCH_SESSION_ID_NOT_FOUND", []);

@@ -33,6 +33,11 @@ export interface RequestContext {
    * handlers whose answer size the client chooses (Fetch). Absent on doors without one (HTTP).
    */
   responseBytes?: ResponseReservation;
+  /**
+   * Runs `listener` once when this request's connection closes; one listener per `key` (a later
+   * one under a key already held is dropped). Absent on doors without a lasting connection (HTTP).
+   */
+  whenClosed?: (key: string, listener: () => void) => void;
 }
 
 /** Response bytes reserved ahead of building a response (net/request-pipeline.ts). */

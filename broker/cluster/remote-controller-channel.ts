@@ -45,6 +45,7 @@ import {
   type TopicState,
 } from "../metadata/cluster.js";
 import type { ControllerChannel } from "./controller-channel.js";
+import { type ConnectFailed, hostPort } from "./peer-fencer.js";
 
 /** How long a call may take, retries included, before REQUEST_TIMED_OUT. */
 export const CONTROLLER_CALL_TIMEOUT_MS = 30_000;
@@ -84,6 +85,8 @@ export interface ClusterControllerChannelOptions {
   retryBackoffMs?: number;
   /** Default CONTROLLER_RETRY_BACKOFF_MAX_MS. */
   retryBackoffMaxMs?: number;
+  /** Told of every failed connection to the controller's broker (a `PeerFencer`, decision 0033). */
+  connectFailed?: ConnectFailed;
 }
 
 /** What one call does on this node's controller or on the controller's broker. */
@@ -102,6 +105,7 @@ export class ClusterControllerChannel implements ControllerChannel {
   private readonly timeoutMs: number;
   private readonly backoffMs: number;
   private readonly backoffMaxMs: number;
+  private readonly connectFailed: ConnectFailed | undefined;
   private readonly unwatch: () => void;
   /** Woken by a change of the controller or of a registration (retries waiting). */
   private readonly controllerWaiters = new Set<() => void>();
@@ -118,6 +122,7 @@ export class ClusterControllerChannel implements ControllerChannel {
     this.timeoutMs = options.timeoutMs ?? CONTROLLER_CALL_TIMEOUT_MS;
     this.backoffMs = options.retryBackoffMs ?? CONTROLLER_RETRY_BACKOFF_MS;
     this.backoffMaxMs = options.retryBackoffMaxMs ?? CONTROLLER_RETRY_BACKOFF_MAX_MS;
+    this.connectFailed = options.connectFailed;
     this.unwatch = this.store.watch((event) => this.onEvent(event));
   }
 
@@ -493,8 +498,9 @@ export class ClusterControllerChannel implements ControllerChannel {
       });
       const entry = { key, connecting };
       this.conn = entry;
-      connecting.catch(() => {
+      connecting.catch((err: unknown) => {
         if (this.conn === entry) this.conn = null;
+        this.connectFailed?.(broker.nodeId, address, err);
       });
     }
     const conn = await this.conn.connecting;
@@ -643,10 +649,6 @@ function bySender(requests: readonly IsrChangeRequest[]): IsrChangeRequest[][] {
 function sameConfigs(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**

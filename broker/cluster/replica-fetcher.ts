@@ -54,6 +54,7 @@ import type {
 import { readInt64 } from "../../protocol/varint.js";
 import type { BrokerConfig } from "../config.js";
 import type { EpochEndOffset, Partition } from "../partition.js";
+import { type ConnectFailed, hostPort } from "./peer-fencer.js";
 
 const FETCH = 1;
 const OFFSET_FOR_LEADER_EPOCH = 23;
@@ -105,13 +106,15 @@ export interface ReplicaFetcherSettings {
   backoffMs: number;
   /** replica.socket.timeout.ms: connect and request timeout (above waitMaxMs). */
   socketTimeoutMs: number;
+  /** Told of every failed connection to a leader (a `PeerFencer`, decision 0033). */
+  connectFailed?: ConnectFailed;
   logger?: Logger;
 }
 
 /** The settings of `config`'s replica.fetch.* keys, with this broker's epoch and logger. */
 export function replicaFetcherSettings(
   config: BrokerConfig,
-  extra: Pick<ReplicaFetcherSettings, "brokerEpoch" | "logger">,
+  extra: Pick<ReplicaFetcherSettings, "brokerEpoch" | "logger" | "connectFailed">,
 ): ReplicaFetcherSettings {
   return {
     localId: config.nodeId,
@@ -176,6 +179,9 @@ export class ReplicaFetcher {
   private readonly follows = new Map<string, Follow>();
   private nextGeneration = 1;
   private conn: Connection | null = null;
+  /** Whether the last connect failed, and whether the last failure was retried without a pause. */
+  private connectFailedLast = false;
+  private retriedAtOnce = false;
   private loop: Promise<void> | null = null;
   /** The answer being applied (`remove` waits for it). */
   private applying: Promise<void> = Promise.resolve();
@@ -188,8 +194,7 @@ export class ReplicaFetcher {
   ) {}
 
   get address(): string {
-    const { host, port } = this.leader;
-    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    return hostPort(this.leader.host, this.leader.port);
   }
 
   /** The followed partitions. */
@@ -266,14 +271,20 @@ export class ReplicaFetcher {
     while (!this.stopping) {
       try {
         await this.step();
+        this.retriedAtOnce = false;
       } catch (err) {
         if (this.stopping) break;
+        // A connection that worked until now is tried again at once (once until a round
+        // succeeds), so that a leader whose process died is found refusing (and fenced) without
+        // waiting a backoff first.
+        const atOnce = this.conn !== null && !this.connectFailedLast && !this.retriedAtOnce;
+        this.retriedAtOnce = atOnce;
         this.settings.logger?.warn(
-          { err, leader: this.leader.nodeId, address: this.address },
+          { err, leader: this.leader.nodeId, address: this.address, atOnce },
           "replica fetch failed; backing off",
         );
         await this.disconnect();
-        await this.pause(this.settings.backoffMs);
+        await this.pause(atOnce ? 0 : this.settings.backoffMs);
       }
     }
     await this.disconnect();
@@ -315,7 +326,12 @@ export class ReplicaFetcher {
       clientId: `samsa-replica-fetcher-${this.settings.localId}`,
       connectTimeoutMs: this.settings.socketTimeoutMs,
       requestTimeoutMs: this.settings.socketTimeoutMs,
+    }).catch((err: unknown) => {
+      this.connectFailedLast = true;
+      this.settings.connectFailed?.(this.leader.nodeId, this.address, err);
+      throw err;
     });
+    this.connectFailedLast = false;
     if (this.stopping) {
       await conn.close();
       return null;

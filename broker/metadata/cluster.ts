@@ -145,6 +145,14 @@ export interface ClusterStore {
   register(broker: BrokerInfo): Promise<BrokerSession>;
   /** Resolves once `nodeId` is elected controller (waits while another node holds it). */
   campaign(nodeId: number): Promise<ControllerSession>;
+  /**
+   * Ends registration `epoch` of `nodeId` at once, for a peer that found the broker's process
+   * gone (its port refused a connection; decision 0033), rather than after its session timeout:
+   * the registration goes as an expired lease's would, and the controller seat with it when that
+   * node took the seat under this registration. Any broker may call it. Resolves true once the
+   * view shows the registration gone, false when that registration was already gone or replaced.
+   */
+  fenceBroker(nodeId: number, epoch: number): Promise<boolean>;
 
   /** Controller only. Throws TOPIC_ALREADY_EXISTS if the name is taken. */
   createTopic(ctl: ControllerSession, topic: TopicState): Promise<void>;

@@ -375,6 +375,24 @@ export class EtcdClusterStore implements ClusterStore {
     await this.waitForRevision(result.revision);
   }
 
+  /**
+   * Revokes the lease of registration `epoch` of `nodeId` (a registration's epoch is its key's
+   * create revision) and, when that node's controller key was created after the registration,
+   * the seat's lease too: etcd deletes both keys as if the leases had expired. A lease id is
+   * never reused, so a later registration of the node is out of reach.
+   */
+  async fenceBroker(nodeId: number, epoch: number): Promise<boolean> {
+    this.assertOpen();
+    const [registration] = (await this.client.range(this.options.prefix + brokerKey(nodeId))).kvs;
+    if (registration?.createRevision !== epoch) return false;
+    const [seat] = (await this.client.range(this.options.prefix + KEYS.controller)).kvs;
+    let revision = await this.client.revoke(registration.lease);
+    if (seat && seat.createRevision > epoch && seatHolder(seat.value) === nodeId)
+      revision = Math.max(revision, await this.client.revoke(seat.lease));
+    await this.waitForRevision(revision);
+    return revision > 0;
+  }
+
   // ---- the controller ----------------------------------------------------------------------
 
   async campaign(nodeId: number): Promise<ControllerSession> {
@@ -781,5 +799,15 @@ class EtcdControllerSession implements ControllerSession {
     this.lostListeners = [];
     this.store.forgetControllerSession(this);
     await this.store.waitForRevision(await this.lease.revoke());
+  }
+}
+
+/** The node id a controller key's value names, or -1 when it names none. */
+function seatHolder(value: string): number {
+  try {
+    const nodeId = (JSON.parse(value) as { nodeId?: unknown }).nodeId;
+    return typeof nodeId === "number" ? nodeId : -1;
+  } catch {
+    return -1;
   }
 }

@@ -336,12 +336,21 @@ export class MemoryClusterStore implements ClusterStore {
     });
   }
 
+  async fenceBroker(nodeId: number, epoch: number): Promise<boolean> {
+    if (this.broker(nodeId)?.epoch !== epoch) return false;
+    return this.expire(nodeId, epoch);
+  }
+
   /**
-   * Ends every session `nodeId` holds, as the expiry of its lease would: its registration goes,
-   * it stops being controller (a waiting campaign is elected), and their onLost listeners run.
+   * Ends every session `nodeId` holds (only if its registration is `epoch`, when given), as the
+   * expiry of its lease would: its registration goes, it stops being controller (a waiting
+   * campaign is elected), and their onLost listeners run. Answers whether anything ended.
    */
-  async expire(nodeId: number): Promise<void> {
+  async expire(nodeId: number, epoch?: number): Promise<boolean> {
+    let ended = false;
     await this.mutate((d) => {
+      if (epoch !== undefined && d.brokers.get(nodeId)?.epoch !== epoch) return;
+      ended = true;
       const session = this.sessions.get(nodeId);
       if (session) {
         d.brokers.delete(nodeId);
@@ -362,6 +371,7 @@ export class MemoryClusterStore implements ClusterStore {
       }
     });
     this.electNext();
+    return ended;
   }
 
   // ---- the controller ----

@@ -33,6 +33,8 @@ export class FramedConnection {
   private buffered = 0;
   private readonly pipeline: RequestPipeline;
   private closed = false;
+  /** RequestContext.whenClosed's listeners, by key. */
+  private readonly closeListeners = new Map<string, () => void>();
   /**
    * Runs while part of a frame is buffered, from that frame's first byte, whether or not the
    * connection is being read; restarted for each frame.
@@ -65,7 +67,14 @@ export class FramedConnection {
         cork: () => socket.cork(),
         uncork: () => process.nextTick(() => socket.uncork()),
       },
-      { clientHost: socket.remoteAddress ?? "", listener, interBroker },
+      {
+        clientHost: socket.remoteAddress ?? "",
+        listener,
+        interBroker,
+        whenClosed: (key, run) => {
+          if (!this.closed && !this.closeListeners.has(key)) this.closeListeners.set(key, run);
+        },
+      },
       limits,
       log,
     );
@@ -81,6 +90,14 @@ export class FramedConnection {
       this.clearFrameTimer();
       this.pipeline.markClosed();
       this.log.debug({ peer, listener }, "connection closed");
+      for (const run of this.closeListeners.values()) {
+        try {
+          run();
+        } catch (err) {
+          this.log.error({ err }, "a connection-close listener threw");
+        }
+      }
+      this.closeListeners.clear();
     });
   }
 

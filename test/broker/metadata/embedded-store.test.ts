@@ -22,7 +22,9 @@ describeClusterStore("EmbeddedClusterStore", async () => {
   const store = await EmbeddedClusterStore.open(dir);
   return {
     store,
-    loseSession: (nodeId) => store.expire(nodeId),
+    loseSession: async (nodeId) => {
+      await store.expire(nodeId);
+    },
     openPeer: async () => store,
     cleanup: async () => {
       await store.close();

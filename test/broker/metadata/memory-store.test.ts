@@ -11,7 +11,9 @@ describeClusterStore("MemoryClusterStore", async () => {
   const store = new MemoryClusterStore();
   return {
     store,
-    loseSession: (nodeId) => store.expire(nodeId),
+    loseSession: async (nodeId) => {
+      await store.expire(nodeId);
+    },
     openPeer: async () => store,
     cleanup: () => store.close(),
   };

@@ -411,6 +411,43 @@ export function describeClusterStore(name: string, factory: ClusterStoreFactory)
       });
     });
 
+    describe("fenceBroker", () => {
+      it("ends a registration and the seat its node took under it, when asked by a peer", async () => {
+        const s = await store.register(brokerInfo(1));
+        const seat = await controller(1);
+        let lost = 0;
+        s.onLost(() => lost++);
+        seat.onLost(() => lost++);
+        const waiting = store.campaign(2);
+        const peer = await h.openPeer();
+        await waitFor(() => peer.broker(1)?.epoch === s.epoch, "node 1 in the peer's view");
+        expect(await peer.fenceBroker(1, s.epoch)).toBe(true);
+        expect(peer.broker(1)).toBeUndefined();
+        await waitFor(() => lost === 2, "onLost of node 1's registration and seat");
+        const next = await within(waiting, "node 2 elected once node 1 was fenced");
+        expect(next.nodeId).toBe(2);
+        expect(await codeOf(store.createTopic(seat, topicState("late")))).toBe("NOT_CONTROLLER");
+      });
+
+      it("leaves a registration of another epoch, and another node's seat, alone", async () => {
+        const first = await store.register(brokerInfo(1));
+        await h.loseSession(1);
+        await waitFor(() => store.broker(1) === undefined, "node 1's first registration gone");
+        const again = await store.register(brokerInfo(1));
+        await store.register(brokerInfo(2));
+        const seat = await controller(2);
+        expect(await store.fenceBroker(1, first.epoch)).toBe(false);
+        expect(await store.fenceBroker(3, 1)).toBe(false);
+        expect(store.broker(1)?.epoch).toBe(again.epoch);
+        expect(again.alive).toBe(true);
+        expect(await store.fenceBroker(1, again.epoch)).toBe(true);
+        expect(store.broker(1)).toBeUndefined();
+        expect(store.controller()?.nodeId).toBe(2);
+        await store.createTopic(seat, topicState("kept"));
+        expect(await store.fenceBroker(1, again.epoch)).toBe(false);
+      });
+    });
+
     describe("peers", () => {
       it("shows one view's writes to another, and refuses a node registered through either", async () => {
         const peer = await h.openPeer();
