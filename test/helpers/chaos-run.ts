@@ -13,8 +13,9 @@ import * as path from "node:path";
 import { HistoryChecker, type Report } from "../../bench/verify/check.js";
 import { type HistoryEvent, parseEvent, readHistory } from "../../bench/verify/history.js";
 import { summaryText } from "../../bench/verify/report.js";
-import { VerifyRun } from "../../bench/verify/run.js";
+import { RunSetupError, VerifyRun } from "../../bench/verify/run.js";
 import { Admin, Consumer } from "../../client/index.js";
+import { KafkaError } from "../../protocol/errors.js";
 import type { ProcessCluster } from "./process-cluster.js";
 import { waitFor } from "./wait.js";
 
@@ -34,6 +35,8 @@ export const SHORT_PRODUCER_TIMEOUTS = { requestTimeoutMs: 6000, ackTimeoutMs: 4
 
 /** How long a scenario waits for progress or a failover: beyond a loaded machine's worst. */
 export const CHAOS_WAIT_MS = 60_000;
+/** Tries of the workload's set-up when it fails with a retriable error. */
+const SETUP_ATTEMPTS = 5;
 /** Bytes read from the history file per read call. */
 const TAIL_CHUNK_BYTES = 1 << 20;
 
@@ -106,7 +109,7 @@ class HistoryTail {
 
   /** Reads what was appended since the last call. */
   poll(): void {
-    for (;;) {
+    while (this.fd >= 0) {
       const n = readSync(this.fd, this.buffer, 0, this.buffer.length, this.position);
       if (n === 0) return;
       this.position += n;
@@ -123,12 +126,15 @@ class HistoryTail {
   }
 
   close(): void {
+    if (this.fd < 0) return;
     closeSync(this.fd);
+    this.fd = -1;
   }
 }
 
 export class ChaosRun {
-  private readonly dir: string;
+  /** The scenario's directory: the history file, removed once the history is judged clean. */
+  readonly dir: string;
   readonly history: string;
   private readonly run: VerifyRun;
   private readonly done: Promise<Report>;
@@ -162,11 +168,26 @@ export class ChaosRun {
     this.tail = new HistoryTail(this.history);
   }
 
-  /** Starts the workload on an existing topic (createChaosTopic) and waits for its first acks. */
+  /**
+   * Starts the workload on an existing topic (createChaosTopic) and waits for its first acks. A
+   * set-up that fails with a retriable error (a leadership moved back by the controller's
+   * rebalance between the topic's creation and the workload's ListOffsets) is tried again.
+   */
   static async start(cluster: ProcessCluster, workload: ChaosWorkload): Promise<ChaosRun> {
-    const run = new ChaosRun(cluster, workload, `chaos-${workload.topic}`);
-    await run.progress(20, "the workload's first acks");
-    return run;
+    for (let attempt = 1; ; attempt++) {
+      const run = new ChaosRun(cluster, workload, `chaos-${workload.topic}`);
+      try {
+        await run.progress(20, "the workload's first acks");
+        return run;
+      } catch (err) {
+        await run.abandon();
+        const retriable =
+          (err as Error).cause instanceof KafkaError &&
+          (err as Error & { cause: KafkaError }).cause.retriable;
+        if (!(err instanceof RunSetupError) || !retriable || attempt >= SETUP_ATTEMPTS) throw err;
+        rmSync(run.dir, { recursive: true, force: true });
+      }
+    }
   }
 
   /** Acknowledged writes so far, on `partition` or on any. */
@@ -276,5 +297,6 @@ export class ChaosRun {
     this.run.stop();
     this.run.stop();
     await this.done.catch(() => {});
+    this.tail.close();
   }
 }
