@@ -26,6 +26,8 @@ import { waitFor, within } from "../helpers/wait.js";
 
 const SEED = chaosSeed(1415);
 const PARTITIONS = 3;
+/** Session of the members that join and leave the workload's group (the broker's minimum). */
+const CHURN_SESSION_MS = 6000;
 const replay = (name: string) =>
   `CHAOS_SEED=${SEED} npx vitest run test/chaos/scenarios.test.ts -t "${name}"`;
 
@@ -187,10 +189,14 @@ async function churnGroup(run: ChaosRun, times: number): Promise<void> {
     .createTopics([{ name: other, partitions: 1, replicationFactor: 3 }])
     .finally(() => admin.close());
   for (let i = 0; i < times; i++) {
+    // A short session: a member whose LeaveGroup met a bouncing coordinator is dropped in seconds,
+    // not after the client's default 45 s, before the next one can join.
     const joiner = new Consumer({
       brokers: cluster.bootstrap(),
       groupId: run.group,
       clientId: "chaos-churn",
+      sessionTimeoutMs: CHURN_SESSION_MS,
+      heartbeatIntervalMs: CHURN_SESSION_MS / 5,
     });
     try {
       const assigned = new Promise<void>((resolve) => {
