@@ -134,7 +134,7 @@ describe("a divergent tail", () => {
     const now = logOnDisk(1, topic);
     const kept = tail
       .filter(([offset, old]) => (now.get(offset)?.epoch ?? -1) <= old.epoch)
-      .map(([offset, old]) => ({ offset, then: old, now: now.get(offset) ?? null }));
+      .map(([offset, old]) => ({ offset, before: old, after: now.get(offset) ?? null }));
     expect(kept, `broker 1's divergent tail still in its log (it ends at ${now.size})`).toEqual([]);
   }, 300_000);
 });
