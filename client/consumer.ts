@@ -638,6 +638,9 @@ export class Consumer {
       }
       try {
         const fetching = this.fetchOnce(active);
+        // Awaited below; until then a failure (a leader's connection closing) must not count as
+        // an unhandled rejection while the previous answer is decoded.
+        fetching.catch(() => {});
         if (this.fetched.length > 0) {
           // The previous answer is decoded while this request travels and the broker reads.
           await new Promise<void>((r) => setImmediate(r));

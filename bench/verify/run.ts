@@ -37,6 +37,11 @@ export interface VerifyRunOptions {
   drainMs: number;
   /** Told about trouble the run survives (a consumer made again). */
   warn?: (line: string) => void;
+  /**
+   * The producers' request and acks=all timeouts, when not the client's defaults (30 s each): the
+   * chaos suite shortens them so that a write held by a paused or isolated leader is retried sooner.
+   */
+  producerTimeouts?: { requestTimeoutMs: number; ackTimeoutMs: number };
 }
 
 export const RUN_DEFAULTS = {
@@ -245,7 +250,11 @@ export class VerifyRun {
   /** One producer: sends `<name>-<n>` at its share of the rate until the produce phase ends. */
   private async produce(name: string): Promise<void> {
     const topic = this.options.topic;
-    const producer = new Producer({ brokers: this.options.brokers, clientId: `samsa-verify-${name}` });
+    const producer = new Producer({
+      brokers: this.options.brokers,
+      clientId: `samsa-verify-${name}`,
+      ...this.options.producerTimeouts,
+    });
     const intervalMs = (1000 * this.options.producers) / this.options.rate;
     let inFlight = 0;
     let due = Date.now();

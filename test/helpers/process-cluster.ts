@@ -35,9 +35,17 @@ export interface BrokerEndpoint {
   httpPort: number;
 }
 
+/** What a ProcessCluster needs of its etcd: one member (TestEtcd) or several (EtcdCluster). */
+export interface ClusterEtcd {
+  /** `host:port[,host:port...]`: the brokers' `cluster=etcd://...`. */
+  readonly endpoint: string;
+  /** Stops every member and removes its data. */
+  destroy(): Promise<void>;
+}
+
 /** Where a cluster's processes run. */
 export interface ClusterHosts {
-  startEtcd(): Promise<TestEtcd>;
+  startEtcd(): Promise<ClusterEtcd>;
   /** Broker `nodeId`'s endpoint, asked once: a restarted broker comes back on it. */
   brokerEndpoint(nodeId: number): Promise<BrokerEndpoint>;
   spawnBroker(nodeId: number, command: string, args: string[], options: SpawnOptions): ChildProcess;
@@ -68,7 +76,7 @@ export class ProcessCluster {
   readonly nodes = new Map<number, ProcessNode>();
 
   private constructor(
-    readonly etcd: TestEtcd,
+    readonly etcd: ClusterEtcd,
     private readonly build: ChildBuild,
     private readonly flags: Record<string, unknown>,
     private readonly hosts: ClusterHosts,
@@ -79,7 +87,7 @@ export class ProcessCluster {
     flags: Record<string, unknown> = {},
     hosts: ClusterHosts = LOOPBACK_HOSTS,
   ): Promise<ProcessCluster> {
-    let etcd: TestEtcd;
+    let etcd: ClusterEtcd;
     try {
       etcd = await hosts.startEtcd();
     } catch (err) {
