@@ -389,13 +389,15 @@ class KafkaJsApp implements ProducerApp {
       clientId: "rolling-kafkajs",
       brokers: bootstrap,
       // KafkaJS's error-level log lines, kept as client events (informational): retries log there.
-      logCreator: () => (entry) => {
-        if (entry.level <= logLevel.ERROR)
-          this.tally.events.push({
-            message: `${entry.log.message} (${entry.log.error ?? ""})`,
-            fatal: false,
-          });
-      },
+      logCreator:
+        () =>
+        ({ level, log: line }) => {
+          if (level <= logLevel.ERROR)
+            this.tally.events.push({
+              message: `${line.message} (${line.error ?? ""})`,
+              fatal: false,
+            });
+        },
     });
     // DefaultPartitioner is KafkaJS 2's default; naming it only silences its warning.
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

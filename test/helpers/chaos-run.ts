@@ -140,7 +140,7 @@ export class ChaosRun {
   private readonly done: Promise<Report>;
   private readonly tail: HistoryTail;
   /** Lines that explain a failure: what the scenario did, and the workload's warnings. */
-  readonly log: string[] = [];
+  readonly journal: string[] = [];
 
   private constructor(
     readonly cluster: ProcessCluster,
@@ -210,7 +210,7 @@ export class ChaosRun {
   }
 
   note(line: string): void {
-    this.log.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
+    this.journal.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
   }
 
   /**
@@ -278,7 +278,7 @@ export class ChaosRun {
     // CHAOS_VERBOSE=1 shows what a passing scenario did, too.
     if (process.env.CHAOS_VERBOSE) {
       process.stderr.write(
-        `${this.workload.topic} (${report.ok ? "clean" : "FAILED"}):\n  ${this.log.join("\n  ")}\n`,
+        `${this.workload.topic} (${report.ok ? "clean" : "FAILED"}):\n  ${this.journal.join("\n  ")}\n`,
       );
     }
     if (report.ok && report.totals.acked > 0) {
@@ -288,7 +288,7 @@ export class ChaosRun {
     const why = report.totals.acked === 0 ? "nothing was acknowledged\n" : "";
     throw new Error(
       `${context}\n${why}${summaryText(report)}history kept: ${this.history}\n` +
-        `what happened:\n  ${this.log.join("\n  ")}`,
+        `what happened:\n  ${this.journal.join("\n  ")}`,
     );
   }
 

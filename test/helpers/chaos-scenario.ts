@@ -55,7 +55,7 @@ export async function runSchedule(
   } catch (err) {
     await run.abandon();
     await driver.restoreAll().catch(() => {});
-    throw new Error(`${context}\n${(err as Error).message}\nwhat happened:\n  ${run.log.join("\n  ")}`, {
+    throw new Error(`${context}\n${(err as Error).message}\nwhat happened:\n  ${run.journal.join("\n  ")}`, {
       cause: err,
     });
   }
@@ -84,6 +84,8 @@ export async function guarded(run: ChaosRun, driver: FaultDriver, body: () => Pr
   } catch (err) {
     await run.abandon();
     await driver.restoreAll().catch(() => {});
-    throw new Error(`${(err as Error).message}\nwhat happened:\n  ${run.log.join("\n  ")}`, { cause: err });
+    throw new Error(`${(err as Error).message}\nwhat happened:\n  ${run.journal.join("\n  ")}`, {
+      cause: err,
+    });
   }
 }
