@@ -705,6 +705,13 @@ export class Partition {
     throw new KafkaError(code, `${isr.length} in-sync replicas, min.insync.replicas=${this.minIsr}`);
   }
 
+  /** Producer ids this broker's view does not show as issued, checked in the store (producer-ids.ts). */
+  private async lookUpProducerIds(batches: readonly { producerId: number }[], epoch: number): Promise<void> {
+    for (const b of batches) await this.producerIds.checkIssuedFresh(b.producerId);
+    if (this.leaderEpochNow !== epoch || this.roleNow !== "leader")
+      throw new KafkaError("NOT_LEADER_OR_FOLLOWER", "leadership changed while producer ids were looked up");
+  }
+
   /** The leader's append up to its durable write: validation, sequences, offsets and the epoch stamp. */
   private async appendLocally(records: Buffer, options: LeaderAppendOptions): Promise<PartitionAppend> {
     // Whole batches are checked first: a corrupt or old-format batch carrying the producer id and
@@ -720,7 +727,8 @@ export class Partition {
       throw new KafkaError("NOT_LEADER_OR_FOLLOWER", "leadership changed while the batches were checked");
     const batches = producerBatches(records, validated);
     if (batches.length > 0) {
-      for (const b of batches) this.producerIds.checkIssued(b.producerId);
+      if (batches.some((b) => !this.producerIds.inView(b.producerId)))
+        await this.lookUpProducerIds(batches, epoch);
       const duplicate = this.checkSequences(batches);
       if (duplicate) return this.answerDuplicate(duplicate);
       if (!this.producers.has(batches[0].producerId))

@@ -33,6 +33,13 @@ export interface ProducerIdLimits {
 
 /** Clients whose quota windows are remembered; beyond it the oldest is forgotten. */
 export const QUOTA_CLIENTS_MAX = 10_000;
+/**
+ * How far beyond the view's issued end an id may be and still make the broker read the store
+ * afresh before refusing it: another broker may have reserved blocks the view has not shown yet
+ * (a few at most, in the time a watch lags), never a million ids. Ids beyond it are refused at
+ * once, so invented ids cost the store nothing.
+ */
+export const ISSUED_LAG_WINDOW = 1_000_000;
 /** Least time between two sweeps of every partition when the entry cap is reached. */
 const FULL_SWEEP_MIN_INTERVAL_MS = 1000;
 
@@ -112,9 +119,17 @@ export class ProducerIds {
     /** The state of every partition, for sweeps. */
     private readonly managers: () => Iterable<ProducerStateManager>,
     private readonly now: () => number = Date.now,
+    /**
+     * A fresh read of the issued end from the store itself, for an id the view does not show yet
+     * (InitProducerId of another broker, moments ago). Without it the view is the last word.
+     */
+    private readonly readIssuedEnd?: () => Promise<number>,
   ) {
     this.quota = new ProducerIdQuota(limits.idsPerSecond, limits.quotaWindowMs);
   }
+
+  /** The read of the store under way, which callers meanwhile share. */
+  private reading: Promise<number> | null = null;
 
   /** A new ProducerStateManager whose entries count towards the broker-wide cap. */
   newState(): ProducerStateManager {
@@ -127,6 +142,11 @@ export class ProducerIds {
     return this.now();
   }
 
+  /** Whether this broker's view shows `producerId` as handed out (ids below 0 carry no state). */
+  inView(producerId: number): boolean {
+    return producerId < this.issuedEnd();
+  }
+
   /** Throws UNKNOWN_PRODUCER_ID unless `producerId` was handed out by InitProducerId. */
   checkIssued(producerId: number): void {
     if (producerId < this.issuedEnd()) return;
@@ -134,6 +154,33 @@ export class ProducerIds {
       "UNKNOWN_PRODUCER_ID",
       `producer id ${producerId} was never handed out (InitProducerId first)`,
     );
+  }
+
+  /**
+   * As `checkIssued`, but an id a little beyond the view (within ISSUED_LAG_WINDOW) is looked up
+   * in the store before it is refused: in a cluster the broker that handed it out may be another,
+   * and this broker's view of the store may not show its block yet. Throws REQUEST_TIMED_OUT
+   * (retriable) when the store cannot be read.
+   */
+  async checkIssuedFresh(producerId: number): Promise<void> {
+    const end = this.issuedEnd();
+    if (producerId < end) return;
+    if (this.readIssuedEnd && producerId < end + ISSUED_LAG_WINDOW) {
+      if (producerId < (await this.readOnce())) return;
+    }
+    this.checkIssued(producerId);
+  }
+
+  private async readOnce(): Promise<number> {
+    this.reading ??= this.readIssuedEnd!().finally(() => {
+      this.reading = null;
+    });
+    try {
+      return await this.reading;
+    } catch (err) {
+      if (KafkaError.is(err, "REQUEST_TIMED_OUT")) throw err;
+      throw new KafkaError("REQUEST_TIMED_OUT", `the issued producer ids could not be read: ${String(err)}`);
+    }
   }
 
   /** Whether a rebuild from the log should keep state of `producerId`. */
@@ -207,7 +254,7 @@ export class ProducerIds {
 /** The broker's producer-id bounds from its config; ids are checked against `store`. */
 export function producerIdsFor(
   config: BrokerConfig,
-  store: Pick<ClusterStore, "producerIdsIssued">,
+  store: Pick<ClusterStore, "producerIdsIssued" | "readProducerIdsIssued">,
   managers: () => Iterable<ProducerStateManager>,
 ): ProducerIds {
   const limits: ProducerIdLimits = {
@@ -216,7 +263,13 @@ export function producerIdsFor(
     idsPerSecond: config.producerIdsRate,
     quotaWindowMs: config.producerIdQuotaWindowNum * config.producerIdQuotaWindowSizeSeconds * 1000,
   };
-  return new ProducerIds(limits, () => store.producerIdsIssued(), managers);
+  return new ProducerIds(
+    limits,
+    () => store.producerIdsIssued(),
+    managers,
+    Date.now,
+    () => store.readProducerIdsIssued(),
+  );
 }
 
 /** Producer ids a broker reserves from the cluster store at a time (as Kafka's blocks of 1000). */

@@ -180,6 +180,11 @@ export interface ClusterStore {
   allocateProducerIds(count: number): Promise<number>;
   /** Every producer id below this may have been handed out by some broker; none at or above it. */
   producerIdsIssued(): number;
+  /**
+   * `producerIdsIssued` read from the store itself rather than this store's view, which may lag
+   * behind another broker's reservation: a leader checks an id it does not know yet against it.
+   */
+  readProducerIdsIssued(): Promise<number>;
 
   close(): Promise<void>;
 }

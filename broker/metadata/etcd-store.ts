@@ -104,6 +104,7 @@ export class EtcdClusterStore implements ClusterStore {
   private closed = false;
   /** Campaigns waiting for a vacancy or a retry, woken by close() to fail. */
   private readonly closeListeners = new Set<() => void>();
+  /** The issued end known beyond the view: this store's own reservations and fresh reads. */
   private producerIdsHandedOut = 0;
   /**
    * Leases of a register or campaign whose txn failed and whose revoke could not reach etcd
@@ -199,6 +200,13 @@ export class EtcdClusterStore implements ClusterStore {
 
   producerIdsIssued(): number {
     return Math.max(this.view.producerIdsNext, this.producerIdsHandedOut);
+  }
+
+  async readProducerIdsIssued(): Promise<number> {
+    this.assertOpen();
+    const [kv] = (await this.client.range(this.options.prefix + KEYS.producerIds)).kvs;
+    if (kv) this.producerIdsHandedOut = Math.max(this.producerIdsHandedOut, Number(kv.value));
+    return this.producerIdsIssued();
   }
 
   // ---- the watch ---------------------------------------------------------------------------

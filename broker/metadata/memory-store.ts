@@ -261,6 +261,11 @@ export class MemoryClusterStore implements ClusterStore {
     return this.view.producerIdsIssued;
   }
 
+  readProducerIdsIssued(): Promise<number> {
+    // One store in one process: its view is the store.
+    return Promise.resolve(this.view.producerIdsIssued);
+  }
+
   watch(listener: (event: MetadataEvent) => void): () => void {
     // A wrapper per call, so the same function watched twice is two subscriptions.
     const entry = (event: MetadataEvent) => listener(event);

@@ -13,7 +13,7 @@ import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PRODUCER_SNAPSHOT_FILE } from "../../broker/partition.js";
-import { ProducerIds } from "../../broker/producer-ids.js";
+import { ISSUED_LAG_WINDOW, ProducerIds } from "../../broker/producer-ids.js";
 import type { Message } from "../../protocol/codec.js";
 import { errorCode } from "../../protocol/errors.js";
 import { encodeRecordBatch } from "../../protocol/record-batch.js";
@@ -377,5 +377,62 @@ describe("ProducerIds quota windows", () => {
     ids.admitNew("a", 3);
     expect(() => ids.checkIssued(100)).toThrow(expect.objectContaining({ code: "UNKNOWN_PRODUCER_ID" }));
     ids.checkIssued(99);
+  });
+});
+
+describe("ProducerIds.checkIssuedFresh", () => {
+  const limits = { expirationMs: 1000, maxEntries: 100, idsPerSecond: 100, quotaWindowMs: 1000 };
+
+  it("looks an id beyond the view up in the store once, shared by the checks waiting meanwhile", async () => {
+    let reads = 0;
+    let storeEnd = 2000;
+    const ids = new ProducerIds(
+      limits,
+      () => 1000,
+      () => [],
+      Date.now,
+      async () => {
+        reads++;
+        return storeEnd;
+      },
+    );
+    await ids.checkIssuedFresh(999);
+    expect(reads).toBe(0);
+    await Promise.all([ids.checkIssuedFresh(1000), ids.checkIssuedFresh(1999)]);
+    expect(reads).toBe(1);
+    await expect(ids.checkIssuedFresh(2000)).rejects.toMatchObject({ code: "UNKNOWN_PRODUCER_ID" });
+    expect(reads).toBe(2);
+    storeEnd = 3000;
+    await ids.checkIssuedFresh(2000);
+    expect(reads).toBe(3);
+  });
+
+  it("refuses an id far beyond the view without asking the store, and times out when the store cannot answer", async () => {
+    let reads = 0;
+    const ids = new ProducerIds(
+      limits,
+      () => 1000,
+      () => [],
+      Date.now,
+      async () => {
+        reads++;
+        throw new Error("etcd unreachable");
+      },
+    );
+    await expect(ids.checkIssuedFresh(1000 + ISSUED_LAG_WINDOW)).rejects.toMatchObject({
+      code: "UNKNOWN_PRODUCER_ID",
+    });
+    expect(reads).toBe(0);
+    await expect(ids.checkIssuedFresh(1000)).rejects.toMatchObject({ code: "REQUEST_TIMED_OUT" });
+    expect(reads).toBe(1);
+  });
+
+  it("without a store to ask, the view is the last word", async () => {
+    const ids = new ProducerIds(
+      limits,
+      () => 1000,
+      () => [],
+    );
+    await expect(ids.checkIssuedFresh(1000)).rejects.toMatchObject({ code: "UNKNOWN_PRODUCER_ID" });
   });
 });

@@ -465,6 +465,33 @@ describe("EtcdClusterStore with a member that misses a delete", () => {
   });
 });
 
+describe("EtcdClusterStore producer ids beyond a lagging view", () => {
+  it("readProducerIdsIssued reads etcd itself, where the view has not seen another store's block", async () => {
+    const proxy = await TcpProxy.start(etcd.clientPort);
+    proxies.push(proxy);
+    const prefix = `/store-test/${nextPrefix++}/`;
+    const a = await EtcdClusterStore.open({
+      ...options(prefix),
+      endpoints: [proxy.endpoint, etcd.endpoint],
+      watchCheckIntervalMs: 3_600_000,
+    });
+    const b = await EtcdClusterStore.open(options(prefix));
+    opened.push(a, b);
+    await b.allocateProducerIds(10);
+    await waitFor(() => a.producerIdsIssued() === 10, "a to see the first block");
+    proxy.freeze();
+    expect(await b.allocateProducerIds(10)).toBe(10);
+    expect(a.producerIdsIssued()).toBe(10);
+    // The first read may go to the frozen endpoint and time out; the store then tries the next.
+    const issued = await a.readProducerIdsIssued().catch((err) => {
+      expect(err).toMatchObject({ code: "REQUEST_TIMED_OUT" });
+      return a.readProducerIdsIssued();
+    });
+    expect(issued).toBe(20);
+    expect(a.producerIdsIssued()).toBe(20);
+  });
+});
+
 describe("EtcdClusterStore options", () => {
   it("come from the broker's config keys", () => {
     expect(parseEtcdUrl("etcd://a:1,b:2/")).toEqual(["a:1", "b:2"]);
