@@ -248,18 +248,24 @@ describe("EtcdClusterStore", () => {
     const a = await EtcdClusterStore.open(options(prefix, proxy.endpoint, 60_000));
     const observer = await EtcdClusterStore.open(options(prefix));
     opened.push(a, observer);
-    /** The next txn reaches etcd, then the link drops: its answer and the lease's revoke are lost. */
-    const cutAfterNextTxn = () => {
-      const txn = a.client.txn.bind(a.client);
-      a.client.txn = async (...args) => {
-        a.client.txn = txn;
-        await txn(...args);
-        proxy.cut();
-        throw new KafkaError("REQUEST_TIMED_OUT", "etcd /v3/kv/txn unanswered (test)");
-      };
-    };
+    /**
+     * The next txn reaches etcd, then the link drops: its answer and the lease's revoke are lost.
+     * Resolves once the link is cut: another store may see the txn applied before this one's
+     * answer arrives, and a restore before the cut would be undone by it.
+     */
+    const cutAfterNextTxn = () =>
+      new Promise<void>((cut) => {
+        const txn = a.client.txn.bind(a.client);
+        a.client.txn = async (...args) => {
+          a.client.txn = txn;
+          await txn(...args);
+          proxy.cut();
+          cut();
+          throw new KafkaError("REQUEST_TIMED_OUT", "etcd /v3/kv/txn unanswered (test)");
+        };
+      });
 
-    cutAfterNextTxn();
+    void cutAfterNextTxn();
     expect(KafkaError.is(await rejection(a.register(broker(1))), "REQUEST_TIMED_OUT")).toBe(true);
     await waitFor(() => observer.broker(1) !== undefined, "the registration applied in etcd");
     expect(KafkaError.is(await rejection(a.register(broker(1))), "REQUEST_TIMED_OUT")).toBe(true);
@@ -267,12 +273,12 @@ describe("EtcdClusterStore", () => {
     const session = await a.register(broker(1));
     await waitFor(() => observer.broker(1)?.epoch === session.epoch, "the retried registration");
 
-    cutAfterNextTxn();
+    const campaignCut = cutAfterNextTxn();
     const campaign = a.campaign(1);
+    await campaignCut;
     await waitFor(() => observer.controller()?.nodeId === 1, "the campaign applied in etcd");
     proxy.restore();
-    // The retry waits for the store's watch, cut with the link, to come back: slow on a loaded machine.
-    const controller = await within(campaign, "the retried campaign", 60_000);
+    const controller = await within(campaign, "the retried campaign", 30_000);
     await waitFor(() => observer.controller()?.epoch === controller.epoch, "the new controller seen");
     await controller.resign();
     await session.close();
