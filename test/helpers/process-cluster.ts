@@ -7,7 +7,7 @@
  * (test/helpers/net-cluster.ts).
  */
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Cluster, type PartitionInfo } from "../../client/cluster.js";
@@ -20,13 +20,24 @@ import { waitFor } from "./wait.js";
 const CHILD = `
 import { Broker } from "./broker/broker.js";
 import { loadBrokerConfig } from "./broker/config.js";
-const broker = await Broker.start(loadBrokerConfig({ flags: JSON.parse(process.argv[2]) }));
+import { createLogger } from "./broker/logger.js";
+const flags = JSON.parse(process.argv[2]);
+const config = loadBrokerConfig({ flags });
+// Silent unless the flags name a level (SAMSA_TEST_BROKER_LOGS below).
+const logger = flags["log.level"] ? createLogger(config.logLevel, "json") : undefined;
+const broker = await Broker.start(config, { logger });
 process.stdout.write("READY\\n");
 process.on("SIGTERM", () => broker.stop().then(() => process.exit(0), () => process.exit(1)));
 `;
 
 /** Lines of a child's output kept to explain a failure. */
 const OUTPUT_KEPT = 30;
+/**
+ * SAMSA_TEST_BROKER_LOGS=<dir>: every line each broker process writes is also appended to
+ * `<dir>/broker-<id>.log` (stamped with the time it arrived), to explain a chaos failure after
+ * the fact, at SAMSA_TEST_BROKER_LOG_LEVEL (default info). Unset in `npm test`.
+ */
+const LOG_DIR = process.env.SAMSA_TEST_BROKER_LOGS;
 
 /** Where a broker listens and what it advertises. */
 export interface BrokerEndpoint {
@@ -128,6 +139,7 @@ export class ProcessCluster {
       "http.port": node.httpPort,
       ...CLUSTER_TEST_FLAGS,
       ...this.flags,
+      ...(LOG_DIR ? { "log.level": process.env.SAMSA_TEST_BROKER_LOG_LEVEL ?? "info" } : {}),
     };
     const child = this.hosts.spawnBroker(
       nodeId,
@@ -140,7 +152,15 @@ export class ProcessCluster {
     );
     node.child = child;
     const keep = (d: Buffer) => {
-      node.output.push(...d.toString().split("\n").filter(Boolean));
+      const lines = d.toString().split("\n").filter(Boolean);
+      if (LOG_DIR) {
+        const stamp = new Date().toISOString();
+        appendFileSync(
+          path.join(LOG_DIR, `broker-${nodeId}.log`),
+          lines.map((l) => `${stamp} ${l}\n`).join(""),
+        );
+      }
+      node.output.push(...lines);
       node.output.splice(0, Math.max(0, node.output.length - OUTPUT_KEPT));
     };
     child.stderr?.on("data", keep);
