@@ -286,7 +286,8 @@ export class ScramServer {
   async evaluate(message: Buffer): Promise<Buffer> {
     const state = this.state;
     if (state !== "client-first" && state !== "client-final") {
-      this.state = "failed";
+      // A completed exchange stays complete: the extra message is refused, not the user.
+      if (state !== "complete") this.state = "failed";
       throw new KafkaError(
         "ILLEGAL_SASL_STATE",
         `Unexpected SASL/${this.mechanism} message in state ${state}`,
@@ -318,9 +319,9 @@ export class ScramServer {
     const credential = await this.lookup(username, this.mechanism);
     const known = credential != null && this.usable(credential);
     const used = known ? credential : this.fakeCredential(username);
-    const nonce = first.nonce + this.serverNonce();
-    const serverFirst = `r=${nonce},s=${used.salt.toString("base64")},i=${used.iterations}`;
-    this.exchange = { ...first, known, credential: used, serverFirst, nonce };
+    const combined = first.nonce + this.serverNonce();
+    const serverFirst = `r=${combined},s=${used.salt.toString("base64")},i=${used.iterations}`;
+    this.exchange = { ...first, known, credential: used, serverFirst, nonce: combined };
     return Buffer.from(serverFirst, "utf8");
   }
 

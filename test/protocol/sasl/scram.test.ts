@@ -377,10 +377,12 @@ describe("ScramServer: state", () => {
   const mechanism = "SCRAM-SHA-256";
   const credential = scramCredential(mechanism, "pw", 4096);
 
-  it("refuses a message after completion with ILLEGAL_SASL_STATE", async () => {
+  it("refuses a message after completion with ILLEGAL_SASL_STATE, and stays complete", async () => {
     const server = new ScramServer(mechanism, users({ u: credential }));
     await exchange(new ScramClient(mechanism, "u", "pw"), server);
     expect((await rejection(server.evaluate(b("n,,n=u,r=abc")))).code).toBe("ILLEGAL_SASL_STATE");
+    expect(server.complete).toBe(true);
+    expect(server.username).toBe("u");
   });
 
   it("refuses a message that arrives during the lookup, and the exchange then fails", async () => {
