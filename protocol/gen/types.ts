@@ -237,9 +237,12 @@ function generateFile(source: SpecSource): FileResult {
   return { file: { file: `${source.file}.ts`, text: writer.text(header) }, tops };
 }
 
+/** `  K: { request: R; response: S };`, wrapped one member a line past the formatter's width. */
 function apiEntry(key: number, request: string, response: string, tops: Map<string, boolean>): string {
   const ref = (name: string) => (tops.get(name) ? `${name}<L>` : name);
-  return `  ${key}: { request: ${ref(request)}; response: ${ref(response)} };`;
+  const line = `  ${key}: { request: ${ref(request)}; response: ${ref(response)} };`;
+  if (line.length <= LINE_WIDTH) return line;
+  return `  ${key}: {\n    request: ${ref(request)};\n    response: ${ref(response)};\n  };`;
 }
 
 /** `import type { a, b } from "x";`, wrapped one name a line past the formatter's width. */

@@ -10,13 +10,20 @@ import {
   AlterPartitionReassignmentsRequest,
   AlterPartitionReassignmentsResponse,
 } from "./alter-partition-reassignments.js";
+import {
+  AlterUserScramCredentialsRequest,
+  AlterUserScramCredentialsResponse,
+} from "./alter-user-scram-credentials.js";
 import { ApiVersionsRequest, ApiVersionsResponse } from "./api-versions.js";
 import { ControlledShutdownRequest, ControlledShutdownResponse } from "./controlled-shutdown.js";
+import { CreateAclsRequest, CreateAclsResponse } from "./create-acls.js";
 import { CreatePartitionsRequest, CreatePartitionsResponse } from "./create-partitions.js";
 import { CreateTopicsRequest, CreateTopicsResponse } from "./create-topics.js";
+import { DeleteAclsRequest, DeleteAclsResponse } from "./delete-acls.js";
 import { DeleteGroupsRequest, DeleteGroupsResponse } from "./delete-groups.js";
 import { DeleteRecordsRequest, DeleteRecordsResponse } from "./delete-records.js";
 import { DeleteTopicsRequest, DeleteTopicsResponse } from "./delete-topics.js";
+import { DescribeAclsRequest, DescribeAclsResponse } from "./describe-acls.js";
 import { DescribeClusterRequest, DescribeClusterResponse } from "./describe-cluster.js";
 import { DescribeConfigsRequest, DescribeConfigsResponse } from "./describe-configs.js";
 import { DescribeGroupsRequest, DescribeGroupsResponse } from "./describe-groups.js";
@@ -26,6 +33,10 @@ import {
   DescribeTopicPartitionsRequest,
   DescribeTopicPartitionsResponse,
 } from "./describe-topic-partitions.js";
+import {
+  DescribeUserScramCredentialsRequest,
+  DescribeUserScramCredentialsResponse,
+} from "./describe-user-scram-credentials.js";
 import { ElectLeadersRequest, ElectLeadersResponse } from "./elect-leaders.js";
 import { FetchRequest, FetchResponse } from "./fetch.js";
 import { FindCoordinatorRequest, FindCoordinatorResponse } from "./find-coordinator.js";
@@ -49,6 +60,8 @@ import { OffsetDeleteRequest, OffsetDeleteResponse } from "./offset-delete.js";
 import { OffsetFetchRequest, OffsetFetchResponse } from "./offset-fetch.js";
 import { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from "./offset-for-leader-epoch.js";
 import { ProduceRequest, ProduceResponse } from "./produce.js";
+import { SaslAuthenticateRequest, SaslAuthenticateResponse } from "./sasl-authenticate.js";
+import { SaslHandshakeRequest, SaslHandshakeResponse } from "./sasl-handshake.js";
 import { SyncGroupRequest, SyncGroupResponse } from "./sync-group.js";
 
 export interface ApiSpec {
@@ -78,15 +91,20 @@ export const API_SPECS: Readonly<Record<number, ApiSpec>> = {
   14: api("SyncGroup", SyncGroupRequest, SyncGroupResponse),
   15: api("DescribeGroups", DescribeGroupsRequest, DescribeGroupsResponse),
   16: api("ListGroups", ListGroupsRequest, ListGroupsResponse),
+  17: api("SaslHandshake", SaslHandshakeRequest, SaslHandshakeResponse),
   18: api("ApiVersions", ApiVersionsRequest, ApiVersionsResponse),
   19: api("CreateTopics", CreateTopicsRequest, CreateTopicsResponse),
   20: api("DeleteTopics", DeleteTopicsRequest, DeleteTopicsResponse),
   21: api("DeleteRecords", DeleteRecordsRequest, DeleteRecordsResponse),
   22: api("InitProducerId", InitProducerIdRequest, InitProducerIdResponse),
   23: api("OffsetForLeaderEpoch", OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
+  29: api("DescribeAcls", DescribeAclsRequest, DescribeAclsResponse),
+  30: api("CreateAcls", CreateAclsRequest, CreateAclsResponse),
+  31: api("DeleteAcls", DeleteAclsRequest, DeleteAclsResponse),
   32: api("DescribeConfigs", DescribeConfigsRequest, DescribeConfigsResponse),
-  35: api("DescribeLogDirs", DescribeLogDirsRequest, DescribeLogDirsResponse),
   33: api("AlterConfigs", AlterConfigsRequest, AlterConfigsResponse),
+  35: api("DescribeLogDirs", DescribeLogDirsRequest, DescribeLogDirsResponse),
+  36: api("SaslAuthenticate", SaslAuthenticateRequest, SaslAuthenticateResponse),
   37: api("CreatePartitions", CreatePartitionsRequest, CreatePartitionsResponse),
   42: api("DeleteGroups", DeleteGroupsRequest, DeleteGroupsResponse),
   43: api("ElectLeaders", ElectLeadersRequest, ElectLeadersResponse),
@@ -102,6 +120,12 @@ export const API_SPECS: Readonly<Record<number, ApiSpec>> = {
     ListPartitionReassignmentsResponse,
   ),
   47: api("OffsetDelete", OffsetDeleteRequest, OffsetDeleteResponse),
+  50: api(
+    "DescribeUserScramCredentials",
+    DescribeUserScramCredentialsRequest,
+    DescribeUserScramCredentialsResponse,
+  ),
+  51: api("AlterUserScramCredentials", AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse),
   56: api("AlterPartition", AlterPartitionRequest, AlterPartitionResponse),
   60: api("DescribeCluster", DescribeClusterRequest, DescribeClusterResponse),
   61: api("DescribeProducers", DescribeProducersRequest, DescribeProducersResponse),

@@ -6,13 +6,20 @@ import type {
   AlterPartitionReassignmentsRequestData,
   AlterPartitionReassignmentsResponseData,
 } from "./alter-partition-reassignments.js";
+import type {
+  AlterUserScramCredentialsRequestData,
+  AlterUserScramCredentialsResponseData,
+} from "./alter-user-scram-credentials.js";
 import type { ApiVersionsRequestData, ApiVersionsResponseData } from "./api-versions.js";
 import type { ControlledShutdownRequestData, ControlledShutdownResponseData } from "./controlled-shutdown.js";
+import type { CreateAclsRequestData, CreateAclsResponseData } from "./create-acls.js";
 import type { CreatePartitionsRequestData, CreatePartitionsResponseData } from "./create-partitions.js";
 import type { CreateTopicsRequestData, CreateTopicsResponseData } from "./create-topics.js";
+import type { DeleteAclsRequestData, DeleteAclsResponseData } from "./delete-acls.js";
 import type { DeleteGroupsRequestData, DeleteGroupsResponseData } from "./delete-groups.js";
 import type { DeleteRecordsRequestData, DeleteRecordsResponseData } from "./delete-records.js";
 import type { DeleteTopicsRequestData, DeleteTopicsResponseData } from "./delete-topics.js";
+import type { DescribeAclsRequestData, DescribeAclsResponseData } from "./describe-acls.js";
 import type { DescribeClusterRequestData, DescribeClusterResponseData } from "./describe-cluster.js";
 import type { DescribeConfigsRequestData, DescribeConfigsResponseData } from "./describe-configs.js";
 import type { DescribeGroupsRequestData, DescribeGroupsResponseData } from "./describe-groups.js";
@@ -22,6 +29,10 @@ import type {
   DescribeTopicPartitionsRequestData,
   DescribeTopicPartitionsResponseData,
 } from "./describe-topic-partitions.js";
+import type {
+  DescribeUserScramCredentialsRequestData,
+  DescribeUserScramCredentialsResponseData,
+} from "./describe-user-scram-credentials.js";
 import type { ElectLeadersRequestData, ElectLeadersResponseData } from "./elect-leaders.js";
 import type { FetchRequestData, FetchResponseData } from "./fetch.js";
 import type { FindCoordinatorRequestData, FindCoordinatorResponseData } from "./find-coordinator.js";
@@ -48,6 +59,8 @@ import type {
   OffsetForLeaderEpochResponseData,
 } from "./offset-for-leader-epoch.js";
 import type { ProduceRequestData, ProduceResponseData } from "./produce.js";
+import type { SaslAuthenticateRequestData, SaslAuthenticateResponseData } from "./sasl-authenticate.js";
+import type { SaslHandshakeRequestData, SaslHandshakeResponseData } from "./sasl-handshake.js";
 import type { SyncGroupRequestData, SyncGroupResponseData } from "./sync-group.js";
 
 export type { AlterConfigsRequestData, AlterConfigsResponseData } from "./alter-configs.js";
@@ -56,6 +69,10 @@ export type {
   AlterPartitionReassignmentsRequestData,
   AlterPartitionReassignmentsResponseData,
 } from "./alter-partition-reassignments.js";
+export type {
+  AlterUserScramCredentialsRequestData,
+  AlterUserScramCredentialsResponseData,
+} from "./alter-user-scram-credentials.js";
 export type { ApiVersionsRequestData, ApiVersionsResponseData } from "./api-versions.js";
 export type {
   GroupMetadataKeyData,
@@ -64,11 +81,14 @@ export type {
   OffsetCommitValueData,
 } from "./consumer-offsets.js";
 export type { ControlledShutdownRequestData, ControlledShutdownResponseData } from "./controlled-shutdown.js";
+export type { CreateAclsRequestData, CreateAclsResponseData } from "./create-acls.js";
 export type { CreatePartitionsRequestData, CreatePartitionsResponseData } from "./create-partitions.js";
 export type { CreateTopicsRequestData, CreateTopicsResponseData } from "./create-topics.js";
+export type { DeleteAclsRequestData, DeleteAclsResponseData } from "./delete-acls.js";
 export type { DeleteGroupsRequestData, DeleteGroupsResponseData } from "./delete-groups.js";
 export type { DeleteRecordsRequestData, DeleteRecordsResponseData } from "./delete-records.js";
 export type { DeleteTopicsRequestData, DeleteTopicsResponseData } from "./delete-topics.js";
+export type { DescribeAclsRequestData, DescribeAclsResponseData } from "./describe-acls.js";
 export type { DescribeClusterRequestData, DescribeClusterResponseData } from "./describe-cluster.js";
 export type { DescribeConfigsRequestData, DescribeConfigsResponseData } from "./describe-configs.js";
 export type { DescribeGroupsRequestData, DescribeGroupsResponseData } from "./describe-groups.js";
@@ -78,6 +98,10 @@ export type {
   DescribeTopicPartitionsRequestData,
   DescribeTopicPartitionsResponseData,
 } from "./describe-topic-partitions.js";
+export type {
+  DescribeUserScramCredentialsRequestData,
+  DescribeUserScramCredentialsResponseData,
+} from "./describe-user-scram-credentials.js";
 export type { ElectLeadersRequestData, ElectLeadersResponseData } from "./elect-leaders.js";
 export type { FetchRequestData, FetchResponseData } from "./fetch.js";
 export type { FindCoordinatorRequestData, FindCoordinatorResponseData } from "./find-coordinator.js";
@@ -105,6 +129,8 @@ export type {
   OffsetForLeaderEpochResponseData,
 } from "./offset-for-leader-epoch.js";
 export type { ProduceRequestData, ProduceResponseData } from "./produce.js";
+export type { SaslAuthenticateRequestData, SaslAuthenticateResponseData } from "./sasl-authenticate.js";
+export type { SaslHandshakeRequestData, SaslHandshakeResponseData } from "./sasl-handshake.js";
 export type { SyncGroupRequestData, SyncGroupResponseData } from "./sync-group.js";
 
 /** API key -> its request and response types; `L` is the type of int64 fields. */
@@ -123,15 +149,20 @@ export interface ApiMessages<L extends Int64 = number> {
   14: { request: SyncGroupRequestData; response: SyncGroupResponseData };
   15: { request: DescribeGroupsRequestData; response: DescribeGroupsResponseData };
   16: { request: ListGroupsRequestData; response: ListGroupsResponseData };
+  17: { request: SaslHandshakeRequestData; response: SaslHandshakeResponseData };
   18: { request: ApiVersionsRequestData; response: ApiVersionsResponseData<L> };
   19: { request: CreateTopicsRequestData; response: CreateTopicsResponseData };
   20: { request: DeleteTopicsRequestData; response: DeleteTopicsResponseData };
   21: { request: DeleteRecordsRequestData<L>; response: DeleteRecordsResponseData<L> };
   22: { request: InitProducerIdRequestData<L>; response: InitProducerIdResponseData<L> };
   23: { request: OffsetForLeaderEpochRequestData; response: OffsetForLeaderEpochResponseData<L> };
+  29: { request: DescribeAclsRequestData; response: DescribeAclsResponseData };
+  30: { request: CreateAclsRequestData; response: CreateAclsResponseData };
+  31: { request: DeleteAclsRequestData; response: DeleteAclsResponseData };
   32: { request: DescribeConfigsRequestData; response: DescribeConfigsResponseData };
   33: { request: AlterConfigsRequestData; response: AlterConfigsResponseData };
   35: { request: DescribeLogDirsRequestData; response: DescribeLogDirsResponseData<L> };
+  36: { request: SaslAuthenticateRequestData; response: SaslAuthenticateResponseData<L> };
   37: { request: CreatePartitionsRequestData; response: CreatePartitionsResponseData };
   42: { request: DeleteGroupsRequestData; response: DeleteGroupsResponseData };
   43: { request: ElectLeadersRequestData; response: ElectLeadersResponseData };
@@ -139,6 +170,11 @@ export interface ApiMessages<L extends Int64 = number> {
   45: { request: AlterPartitionReassignmentsRequestData; response: AlterPartitionReassignmentsResponseData };
   46: { request: ListPartitionReassignmentsRequestData; response: ListPartitionReassignmentsResponseData };
   47: { request: OffsetDeleteRequestData; response: OffsetDeleteResponseData };
+  50: {
+    request: DescribeUserScramCredentialsRequestData;
+    response: DescribeUserScramCredentialsResponseData;
+  };
+  51: { request: AlterUserScramCredentialsRequestData; response: AlterUserScramCredentialsResponseData };
   56: { request: AlterPartitionRequestData<L>; response: AlterPartitionResponseData };
   60: { request: DescribeClusterRequestData; response: DescribeClusterResponseData };
   61: { request: DescribeProducersRequestData; response: DescribeProducersResponseData<L> };

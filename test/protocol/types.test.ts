@@ -79,4 +79,25 @@ describe("generated message types", () => {
     // A field of a struct that exists from v1 is required when the struct exists.
     expect(file.text).toContain("  only: Buffer;");
   });
+
+  it("wraps an ApiMessages entry wider than the formatter's line, as biome does", () => {
+    const spec = (type: "request" | "response"): MessageSpec => ({
+      apiKey: 98,
+      type,
+      name: `AVeryLongApiNameThatMakesTheLineTooWide${type === "request" ? "Request" : "Response"}`,
+      validVersions: "0",
+      flexibleVersions: "none",
+      fields: [],
+    });
+    const api = { request: spec("request"), response: spec("response") };
+    const index = generateTypes([{ file: "long", specs: [api.request, api.response] }], { 98: api }).at(-1)!;
+    expect(index.text).toContain(
+      [
+        "  98: {",
+        "    request: AVeryLongApiNameThatMakesTheLineTooWideRequestData;",
+        "    response: AVeryLongApiNameThatMakesTheLineTooWideResponseData;",
+        "  };",
+      ].join("\n"),
+    );
+  });
 });
