@@ -10,6 +10,7 @@
  * closes the registration, snapshots producer state, flushes and closes every log (writing the
  * clean-shutdown marker), closes the store and releases the lock.
  */
+import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import type { Logger } from "pino";
 import { pino } from "pino";
 import { KafkaError } from "../protocol/errors.js";
@@ -39,9 +40,18 @@ import type { BrokerInfo, BrokerSession, ClusterStore } from "./metadata/cluster
 import { EmbeddedClusterStore } from "./metadata/embedded-store.js";
 import { LEASE_TTL_MARGIN_MS } from "./metadata/etcd-lease.js";
 import { EtcdClusterStore, etcdStoreOptions } from "./metadata/etcd-store.js";
-import { KafkaServer } from "./net/kafka-server.js";
+import { KafkaServer, type ListenerTls } from "./net/kafka-server.js";
+import {
+  brokerListeners,
+  interBrokerListener,
+  type ListenerSpec,
+  type SaslMechanism,
+  saslMechanisms,
+  usesTls,
+} from "./net/listeners.js";
 import type { Partition } from "./partition.js";
 import { ProducerIdBlocks } from "./producer-ids.js";
+import type { CredentialLookup } from "./security/sasl-exchange.js";
 import { TopicManager, topicLogConfig } from "./topics.js";
 
 /**
@@ -69,6 +79,8 @@ export const SNAPSHOT_INTERVAL_MS = 60_000;
 export const SNAPSHOT_CONCURRENCY = 16;
 /** How long start waits for this broker's controller to be elected (the single broker: at once). */
 export const CONTROLLER_ELECTION_TIMEOUT_MS = 30_000;
+/** How often TLS listeners' certificate files are checked for a change (reloaded without a restart). */
+export const TLS_RELOAD_CHECK_MS = 1000;
 /** How long stop waits for the controller's queued work before going on without it. */
 export const CONTROLLER_STOP_TIMEOUT_MS = 10_000;
 
@@ -79,10 +91,17 @@ export interface BrokerOptions {
 
 export class Broker {
   readonly dispatcher: Dispatcher;
-  private kafkaServer: KafkaServer | null = null;
+  private kafkaServers: KafkaServer[] = [];
+  /** The Kafka listeners (net/listeners.ts). */
+  readonly listeners: ListenerSpec[];
+  /** Each listener's bound port, by name. */
+  readonly listenerPorts = new Map<string, number>();
+  /** SASL listeners' mechanisms, and where users' credentials are found. */
+  readonly sasl: { mechanisms: SaslMechanism[]; credential: CredentialLookup };
+  private tlsWatched: string[] = [];
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  /** The bound Kafka port (differs from the config when it asked for port 0). */
+  /** The first listener's bound Kafka port (differs from the config when it asked for port 0). */
   kafkaPort = 0;
   /** The HTTP and WebSocket server (broker/http), once listening. */
   http: HttpServer | null = null;
@@ -113,6 +132,8 @@ export class Broker {
   ) {
     this.dispatcher = new Dispatcher(this, new Map(handlers.map((h) => [h.apiKey, h])), log);
     this.producerIdBlocks = new ProducerIdBlocks(store);
+    this.listeners = brokerListeners(config);
+    this.sasl = { mechanisms: saslMechanisms(config), credential: () => undefined };
   }
 
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {
@@ -218,9 +239,7 @@ export class Broker {
   }
 
   private async listen(): Promise<void> {
-    const server = new KafkaServer(this.dispatcher, this.config, this.log, clustered(this.config));
-    this.kafkaPort = await server.listen(this.config.host, this.config.kafkaPort);
-    this.kafkaServer = server;
+    await this.listenKafka();
     this.http = await HttpServer.start(this);
     this.httpPort = this.http.port;
     // Registered before its controller starts: the controller's first pass finds it live and
@@ -251,14 +270,77 @@ export class Broker {
     this.timers.push(expiry);
   }
 
-  /** What this broker registers: its id, advertised Kafka endpoint, rack and HTTP port. */
+  /**
+   * Starts every Kafka listener; only the cluster's inter-broker listener lets its peers act as
+   * brokers (decision 0030). TLS listeners load their certificate files again when they change.
+   */
+  private async listenKafka(): Promise<void> {
+    const interBroker = interBrokerListener(this.config, this.listeners);
+    for (const listener of this.listeners) {
+      const server = new KafkaServer(this.dispatcher, this.config, this.log, {
+        listener,
+        interBroker: clustered(this.config) && listener === interBroker,
+        tls: usesTls(listener.securityProtocol) ? this.listenerTls() : undefined,
+      });
+      this.kafkaServers.push(server);
+      this.listenerPorts.set(listener.name, await server.listen(listener.host, listener.port));
+    }
+    this.kafkaPort = this.listenerPorts.get(this.listeners[0].name) ?? 0;
+    this.watchTlsFiles();
+  }
+
+  private listenerTls(): ListenerTls {
+    const c = this.config;
+    return {
+      clientAuth: c.sslClientAuth as ListenerTls["clientAuth"],
+      options: () => ({
+        cert: readFileSync(c.sslCertificateLocation),
+        key: readFileSync(c.sslKeyLocation),
+        ...(c.sslCaLocation ? { ca: readFileSync(c.sslCaLocation) } : {}),
+      }),
+    };
+  }
+
+  /** Reloads TLS listeners' certificates when their files change (checked every TLS_RELOAD_CHECK_MS). */
+  private watchTlsFiles(): void {
+    if (!this.listeners.some((l) => usesTls(l.securityProtocol))) return;
+    const c = this.config;
+    this.tlsWatched = [c.sslCertificateLocation, c.sslKeyLocation, c.sslCaLocation].filter((f) => f !== "");
+    for (const file of this.tlsWatched) {
+      watchFile(file, { interval: TLS_RELOAD_CHECK_MS, persistent: false }, () => this.reloadTls());
+    }
+  }
+
+  /** Loads the TLS certificate, key and CA files again; new connections get them. */
+  reloadTls(): void {
+    try {
+      for (const server of this.kafkaServers) server.reloadTls();
+      this.log.info({ certificate: this.config.sslCertificateLocation }, "TLS certificates reloaded");
+    } catch (err) {
+      // A half-written file: the next change (the rest of it) loads again.
+      this.log.warn({ err }, "TLS certificates not reloaded; the listeners keep the previous ones");
+    }
+  }
+
+  /** Where the listener named `name` is advertised, with its bound port where none is given. */
+  private advertised(listener: ListenerSpec): { host: string; port: number } {
+    return {
+      host: listener.advertisedHost,
+      port: listener.advertisedPort ?? this.listenerPorts.get(listener.name) ?? 0,
+    };
+  }
+
+  /** What this broker registers: its id, advertised Kafka endpoints, rack and HTTP port. */
   private registration(): BrokerInfo {
+    const inter = this.advertised(interBrokerListener(this.config, this.listeners));
+    const endpoints = this.listeners.map((l) => ({ listener: l.name, ...this.advertised(l) }));
     return {
       nodeId: this.config.nodeId,
-      host: this.config.advertisedHost,
-      port: this.kafkaPort,
+      host: inter.host,
+      port: inter.port,
       rack: this.config.rack === "" ? null : this.config.rack,
       httpPort: this.httpPort,
+      ...(this.listeners.length > 1 || this.config.listeners !== "" ? { endpoints } : {}),
     };
   }
 
@@ -455,7 +537,8 @@ export class Broker {
     // Members waiting for a rebalance are answered now (NOT_COORDINATOR), not after it.
     this.groups.stop();
     this.offsets.stop();
-    await Promise.all([this.kafkaServer?.close(), this.http?.close()]);
+    for (const file of this.tlsWatched) unwatchFile(file);
+    await Promise.all([...this.kafkaServers.map((k) => k.close()), this.http?.close()]);
     // Calls to a remote controller still waiting end now (an ISR proposal retried, say).
     if (this.channel instanceof ClusterControllerChannel) await this.channel.close();
     await this.replication?.stop();

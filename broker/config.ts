@@ -17,6 +17,7 @@ import { DEFAULT_LOG_CONFIG, type LogConfig, MIN_SEGMENT_BYTES, parseLogConfig }
 import { DECOMPRESSION_MEMORY_BYTES_DEFAULT } from "../storage/decompress.js";
 import { DEFAULT_HEAL_BACKOFF_MAX_MS, DEFAULT_HEAL_BACKOFF_MS } from "../storage/heal.js";
 import { TOPIC_CONFIGS } from "../storage/topic-configs.js";
+import { brokerListeners, interBrokerListener } from "./net/listeners.js";
 
 /** log.format values: see broker/logger.ts. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
@@ -30,6 +31,28 @@ export interface BrokerConfig {
   httpPort: number;
   /** Host named in Metadata responses; defaults to `host`. */
   advertisedHost: string;
+  /** listeners: NAME://host:port,... (empty: one PLAINTEXT listener on host:kafka.port). See net/listeners.ts. */
+  listeners: string;
+  /** advertised.listeners: NAME://host:port,... as clients should reach each listener (empty: as bound). */
+  advertisedListeners: string;
+  /** listener.security.protocol.map: NAME:PROTOCOL,... */
+  listenerSecurityProtocolMap: string;
+  /** inter.broker.listener.name (empty: the first listener). */
+  interBrokerListenerName: string;
+  /** sasl.enabled.mechanisms on SASL listeners. */
+  saslEnabledMechanisms: string;
+  /** ssl.certificate.location: the server certificate chain (PEM) of TLS listeners. */
+  sslCertificateLocation: string;
+  /** ssl.key.location: its private key (PEM). */
+  sslKeyLocation: string;
+  /** ssl.ca.location: CA certificates (PEM) client certificates are checked against. */
+  sslCaLocation: string;
+  /** ssl.client.auth: none, requested or required. */
+  sslClientAuth: string;
+  /** connection.failed.authentication.delay.ms: the wait before a failed login is answered and closed. */
+  failedAuthenticationDelayMs: number;
+  /** connections.max.reauth.ms: 0 (off) or the longest a SASL session lives before re-authentication (KIP-368). */
+  connectionsMaxReauthMs: number;
   clusterId: string | null;
   autoCreateTopics: boolean;
   numPartitions: number;
@@ -228,6 +251,59 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     doc: "HTTP and WebSocket port (0: any free port)",
   },
   "advertised.host": { field: "advertisedHost", kind: "string", doc: "host given to clients in Metadata" },
+  listeners: {
+    field: "listeners",
+    kind: "string",
+    doc: "NAME://host:port,... the Kafka listeners (empty: PLAINTEXT on host:kafka.port)",
+  },
+  "advertised.listeners": {
+    field: "advertisedListeners",
+    kind: "string",
+    doc: "NAME://host:port,... how clients reach each listener (empty: as bound)",
+  },
+  "listener.security.protocol.map": {
+    field: "listenerSecurityProtocolMap",
+    kind: "string",
+    doc: "NAME:PROTOCOL,... (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) for each listener name",
+  },
+  "inter.broker.listener.name": {
+    field: "interBrokerListenerName",
+    kind: "string",
+    doc: "the listener other brokers use (empty: the first listener)",
+  },
+  "sasl.enabled.mechanisms": {
+    field: "saslEnabledMechanisms",
+    kind: "string",
+    doc: "SASL mechanisms of SASL listeners: any of SCRAM-SHA-256, SCRAM-SHA-512, PLAIN",
+  },
+  "ssl.certificate.location": {
+    field: "sslCertificateLocation",
+    kind: "string",
+    doc: "PEM certificate chain of TLS listeners",
+  },
+  "ssl.key.location": { field: "sslKeyLocation", kind: "string", doc: "PEM private key of TLS listeners" },
+  "ssl.ca.location": {
+    field: "sslCaLocation",
+    kind: "string",
+    doc: "PEM CA certificates that client certificates are checked against",
+  },
+  "ssl.client.auth": {
+    field: "sslClientAuth",
+    kind: "string",
+    values: ["none", "requested", "required"],
+    doc: "whether TLS listeners ask clients for a certificate",
+  },
+  "connection.failed.authentication.delay.ms": {
+    field: "failedAuthenticationDelayMs",
+    kind: "int",
+    max: 60_000,
+    doc: "wait before a failed authentication is answered and its connection closed",
+  },
+  "connections.max.reauth.ms": {
+    field: "connectionsMaxReauthMs",
+    kind: "int",
+    doc: "0 (off) or the longest a SASL session lives before the client must re-authenticate",
+  },
   "cluster.id": { field: "clusterId", kind: "string", doc: "cluster id (generated and stored if unset)" },
   "auto.create.topics.enable": { field: "autoCreateTopics", kind: "bool", doc: "create topics on first use" },
   "num.partitions": {
@@ -659,6 +735,18 @@ export function defaultBrokerConfig(): BrokerConfig {
     kafkaPort: 9092,
     httpPort: 8082,
     advertisedHost: "",
+    listeners: "",
+    advertisedListeners: "",
+    listenerSecurityProtocolMap:
+      "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+    interBrokerListenerName: "",
+    saslEnabledMechanisms: "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+    sslCertificateLocation: "",
+    sslKeyLocation: "",
+    sslCaLocation: "",
+    sslClientAuth: "none",
+    failedAuthenticationDelayMs: 100,
+    connectionsMaxReauthMs: 0,
     clusterId: null,
     autoCreateTopics: true,
     numPartitions: 1,
@@ -849,6 +937,8 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   for (const [key, value] of Object.entries(sources.flags ?? {}))
     if (value !== undefined) apply(config, key, value);
   checkTogether(config);
+  // The listener keys, parsed once here so that a bad one fails at load (INVALID_CONFIG).
+  interBrokerListener(config, brokerListeners(config));
   checkQueuedRequestBytes(config);
   checkQueuedResponseBytes(config);
   if (!config.advertisedHost) config.advertisedHost = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;

@@ -26,6 +26,7 @@ import { Writer } from "../protocol/writer.js";
 import type { AnyApiHandler, RequestContext, ResponseReservation } from "./api/types.js";
 import type { Broker } from "./broker.js";
 import { ByteBudget } from "./net/byte-budget.js";
+import { ANONYMOUS, type ConnectionAuth } from "./net/connection-auth.js";
 import { RequestFaults } from "./net/faults.js";
 
 const API_VERSIONS_KEY = 18;
@@ -66,7 +67,7 @@ function peekClientId(frame: Buffer): string | null {
 
 /** What the transport does with a frame: send these bytes, send nothing, or close. */
 export type DispatchResult =
-  | { kind: "respond"; chunks: Buffer[]; size: number }
+  | { kind: "respond"; chunks: Buffer[]; size: number; closeAfter?: string }
   | { kind: "none" }
   | { kind: "close"; reason: string };
 
@@ -81,6 +82,8 @@ export interface Connection {
   interBroker?: boolean;
   /** See RequestContext.whenClosed. */
   whenClosed?: (key: string, listener: () => void) => void;
+  /** What the peer proved (net/connection-auth.ts); absent: nothing to prove, ANONYMOUS. */
+  auth?: ConnectionAuth;
 }
 
 /** A "drop" request fault's outcome: the handler ran, its answer is lost with the connection. */
@@ -116,6 +119,7 @@ export class Dispatcher {
     const handler = this.handlers.get(apiKey);
     const api = codecs.get(apiKey);
     if (!handler || !api) return this.refuse(frame, conn, `unknown API key ${apiKey}`);
+    if (conn.auth && !conn.auth.allows(apiKey)) return this.unauthenticated(frame, conn, handler.name);
     const supported = apiVersion >= handler.minVersion && apiVersion <= handler.maxVersion;
     if (!supported) {
       if (apiKey === API_VERSIONS_KEY) return this.apiVersionsFallback(correlationId);
@@ -146,13 +150,14 @@ export class Dispatcher {
       apiVersion,
       correlationId,
       clientId: header.clientId,
-      principal: "User:ANONYMOUS",
+      principal: conn.auth?.principal ?? ANONYMOUS,
       listener: conn.listener,
       clientHost: conn.clientHost,
       admit: conn.admit ?? (() => {}),
       responseBytes: conn.responseBytes,
       interBroker: conn.interBroker ?? false,
       whenClosed: conn.whenClosed,
+      auth: conn.auth,
     };
     const fault = await this.faults.apply(ctx);
     if (fault === "close") return { kind: "close", reason: "request fault (test)" };
@@ -168,7 +173,23 @@ export class Dispatcher {
     if (fault === "drop") return RESPONSE_DROPPED;
     if (response === null) return { kind: "none" };
     const encoded = this.encode(api, apiKey, apiVersion, correlationId, response);
+    if (conn.auth?.failed && encoded.kind === "respond") encoded.closeAfter = "authentication failed";
     return this.bounded(encoded, frame, conn);
+  }
+
+  /**
+   * A request other than ApiVersions and the SASL ones before authentication (or after the
+   * session expired, KIP-368): the connection closes, as Kafka's does, logged at info level.
+   */
+  private unauthenticated(frame: Buffer, conn: Connection, api: string): DispatchResult {
+    const reason = conn.auth?.expired
+      ? `${api} after the SASL session expired (connections.max.reauth.ms)`
+      : `${api} before SASL authentication`;
+    this.log.info(
+      { clientId: peekClientId(frame), peer: conn.clientHost, listener: conn.listener },
+      `${reason}: closing the connection`,
+    );
+    return { kind: "close", reason };
   }
 
   /**

@@ -11,6 +11,7 @@ import type {
   DescribeClusterRequestData,
   DescribeClusterResponseData,
 } from "../../protocol/types/describe-cluster.js";
+import { endpointOn } from "../metadata/cluster.js";
 import type { ApiHandler } from "./types.js";
 
 const BROKER_ENDPOINT = 1;
@@ -50,8 +51,7 @@ export const describeCluster: ApiHandler<DescribeClusterRequestData, DescribeClu
       controllerId: broker.store.controller()?.nodeId ?? -1,
       brokers: broker.store.brokers().map((b) => ({
         brokerId: b.nodeId,
-        host: b.host,
-        port: b.port,
+        ...endpointOn(b, ctx.listener),
         rack: b.rack,
         isFenced: false,
       })),

@@ -14,7 +14,7 @@ import type {
 } from "../../protocol/types/find-coordinator.js";
 import type { Broker } from "../broker.js";
 import { OFFSETS_TOPIC } from "../group/offsets-topic.js";
-import type { BrokerRegistration } from "../metadata/cluster.js";
+import { type BrokerRegistration, endpointOn } from "../metadata/cluster.js";
 import type { ApiHandler } from "./types.js";
 
 const GROUP_KEY_TYPE = 0;
@@ -27,7 +27,7 @@ function groupCoordinator(broker: Broker, groupId: string): BrokerRegistration |
   return state && state.leader >= 0 ? broker.store.broker(state.leader) : undefined;
 }
 
-async function coordinatorFor(broker: Broker, key: string, keyType: number) {
+async function coordinatorFor(broker: Broker, key: string, keyType: number, listener: string) {
   let error: ErrorName | null = null;
   let message: string | null = null;
   if (keyType === TRANSACTION_KEY_TYPE) {
@@ -55,8 +55,8 @@ async function coordinatorFor(broker: Broker, key: string, keyType: number) {
   return {
     key,
     nodeId: coordinator?.nodeId ?? -1,
-    host: coordinator?.host ?? "",
-    port: coordinator?.port ?? -1,
+    host: coordinator ? endpointOn(coordinator, listener).host : "",
+    port: coordinator ? endpointOn(coordinator, listener).port : -1,
     errorCode: error ? errorCode(error) : 0,
     errorMessage: message,
   };
@@ -71,11 +71,16 @@ export const findCoordinator: ApiHandler<FindCoordinatorRequestData, FindCoordin
     if (ctx.apiVersion >= 4) {
       const coordinators = [];
       for (const key of request.coordinatorKeys ?? []) {
-        coordinators.push(await coordinatorFor(broker, key, request.keyType ?? GROUP_KEY_TYPE));
+        coordinators.push(await coordinatorFor(broker, key, request.keyType ?? GROUP_KEY_TYPE, ctx.listener));
       }
       return { throttleTimeMs: 0, coordinators };
     }
-    const c = await coordinatorFor(broker, request.key ?? "", request.keyType ?? GROUP_KEY_TYPE);
+    const c = await coordinatorFor(
+      broker,
+      request.key ?? "",
+      request.keyType ?? GROUP_KEY_TYPE,
+      ctx.listener,
+    );
     return {
       throttleTimeMs: 0,
       errorCode: c.errorCode,

@@ -33,6 +33,8 @@ import { offsetDelete } from "./offset-delete.js";
 import { offsetFetch } from "./offset-fetch.js";
 import { offsetForLeaderEpoch } from "./offset-for-leader-epoch.js";
 import { produce } from "./produce.js";
+import { saslAuthenticate } from "./sasl-authenticate.js";
+import { saslHandshake } from "./sasl-handshake.js";
 import { syncGroup } from "./sync-group.js";
 import type { AnyApiHandler } from "./types.js";
 
@@ -51,12 +53,14 @@ export const HANDLERS: AnyApiHandler[] = [
   syncGroup,
   describeGroups,
   listGroups,
+  saslHandshake,
   apiVersions,
   initProducerId,
   createTopics,
   deleteTopics,
   deleteRecords,
   offsetForLeaderEpoch,
+  saslAuthenticate,
   createPartitions,
   describeConfigs,
   alterConfigs,

@@ -14,7 +14,7 @@ import type {
   MetadataResponseTopic,
 } from "../../protocol/types/metadata.js";
 import type { Broker } from "../broker.js";
-import type { ClusterStore, TopicState } from "../metadata/cluster.js";
+import { type ClusterStore, endpointOn, type TopicState } from "../metadata/cluster.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
 import type { ApiHandler } from "./types.js";
@@ -123,7 +123,7 @@ export const metadata: ApiHandler<MetadataRequestData, MetadataResponseData> = {
       errorCode: 0,
       brokers: broker.store
         .brokers()
-        .map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+        .map((b) => ({ nodeId: b.nodeId, ...endpointOn(b, ctx.listener), rack: b.rack })),
       clusterId: broker.store.clusterId(),
       controllerId: broker.store.controller()?.nodeId ?? -1,
       topics,

@@ -4,14 +4,17 @@
  * Transports (TCP, WebSocket) only frame bytes and call `handle`.
  */
 import type { Broker } from "../broker.js";
+import type { ConnectionAuth } from "../net/connection-auth.js";
 
 export interface RequestContext {
   apiKey: number;
   apiVersion: number;
   correlationId: number;
   clientId: string | null;
-  /** The authenticated principal; "User:ANONYMOUS" until authentication exists. */
+  /** The authenticated principal ("User:alice"); "User:ANONYMOUS" where nothing was proved. */
   principal: string;
+  /** The connection's authentication state, on Kafka doors (the SASL handlers change it). */
+  auth?: ConnectionAuth;
   /** Which door the request came through: "kafka" (TCP), "ws" or "http". */
   listener: string;
   /** The peer address, for logs and group member hosts. */

@@ -32,6 +32,12 @@ export interface BrokerRegistration {
   rack: string | null;
   /** The HTTP port, for the console and the HTTP API; null when the broker serves none. */
   httpPort: number | null;
+  /**
+   * Every Kafka listener as clients reach it (`advertised.listeners`), so that Metadata on a
+   * listener names each broker's endpoint on that same listener; `host`/`port` above are the
+   * inter-broker listener's. Absent: one listener, `host`/`port`.
+   */
+  endpoints?: readonly BrokerEndpoint[];
   /** Given by the store at registration; larger than every earlier registration of this node. */
   epoch: number;
   /**
@@ -39,6 +45,41 @@ export interface BrokerRegistration {
    * to in-sync followers and takes it out of every ISR before it stops.
    */
   shuttingDown: boolean;
+}
+
+/** One named Kafka listener of a broker, as advertised. */
+export interface BrokerEndpoint {
+  listener: string;
+  host: string;
+  port: number;
+}
+
+/** Listeners a registration may list. */
+export const BROKER_ENDPOINTS_MAX = 16;
+
+/** What is wrong with a registration's `endpoints`, or null. */
+export function endpointsProblem(endpoints: unknown): string | null {
+  if (endpoints === undefined) return null;
+  if (!Array.isArray(endpoints) || endpoints.length > BROKER_ENDPOINTS_MAX)
+    return `endpoints is not a list of at most ${BROKER_ENDPOINTS_MAX}`;
+  for (const e of endpoints as BrokerEndpoint[]) {
+    if (e === null || typeof e !== "object") return "an endpoint is not an object";
+    if (typeof e.listener !== "string" || !/^[A-Z0-9_-]{1,64}$/.test(e.listener))
+      return "an endpoint's listener is not a listener name";
+    if (typeof e.host !== "string" || e.host === "" || e.host.length > 255)
+      return "an endpoint's host is not a name";
+    if (!Number.isInteger(e.port) || e.port < 0 || e.port > 65535) return "an endpoint's port is not a port";
+  }
+  return null;
+}
+
+/** `registration`'s endpoint on `listener`, or its inter-broker one when it lists none by that name. */
+export function endpointOn(
+  registration: BrokerRegistration,
+  listener: string,
+): { host: string; port: number } {
+  const e = registration.endpoints?.find((x) => x.listener === listener);
+  return e ? { host: e.host, port: e.port } : { host: registration.host, port: registration.port };
 }
 
 /** What a broker supplies to register; the store adds `epoch` and `shuttingDown`. */

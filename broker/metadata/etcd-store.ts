@@ -345,6 +345,7 @@ export class EtcdClusterStore implements ClusterStore {
       port: info.port,
       rack: info.rack,
       httpPort: info.httpPort,
+      ...(info.endpoints ? { endpoints: info.endpoints } : {}),
       shuttingDown: false,
     };
     let result: Awaited<ReturnType<EtcdClient["txn"]>>;

@@ -3,7 +3,7 @@
  *
  *   cluster-id          the cluster id (written once, by the first store to open)
  *   controller          {nodeId}, bound to the controller's lease; epoch = its create revision
- *   brokers/<nodeId>    {host, port, rack, httpPort, shuttingDown}, bound to the broker's lease;
+ *   brokers/<nodeId>    {host, port, rack, httpPort, endpoints?, shuttingDown}, bound to the broker's lease;
  *                       epoch = its create revision
  *   topics/<name>       {id, configs, partitions}: one key per topic, so a topic is created,
  *                       changed and deleted by one put, whatever its partition count (etcd's
@@ -14,12 +14,13 @@
  * before it in the cluster, so they only grow, across restarts of etcd included. The view applies
  * etcd's key changes in revision order and answers what they mean as MetadataEvents.
  */
-import type {
-  BrokerRegistration,
-  ControllerInfo,
-  MetadataEvent,
-  PartitionState,
-  TopicState,
+import {
+  type BrokerRegistration,
+  type ControllerInfo,
+  endpointsProblem,
+  type MetadataEvent,
+  type PartitionState,
+  type TopicState,
 } from "./cluster.js";
 import { frozenTopic, topicProblem } from "./cluster-checks.js";
 import type { EtcdEvent, EtcdKv } from "./etcd-client.js";
@@ -137,6 +138,9 @@ export class EtcdView {
       port: stored.port,
       rack: stored.rack,
       httpPort: stored.httpPort,
+      ...(stored.endpoints
+        ? { endpoints: Object.freeze(stored.endpoints.map((e) => Object.freeze({ ...e }))) }
+        : {}),
       epoch: createRevision,
       shuttingDown: stored.shuttingDown,
     });
@@ -228,5 +232,5 @@ function registrationProblem(r: Omit<BrokerRegistration, "nodeId" | "epoch">): s
   if (r.httpPort !== null && !isPort(r.httpPort)) return "httpPort is not a port";
   if (r.rack !== null && typeof r.rack !== "string") return "rack is not a string";
   if (typeof r.shuttingDown !== "boolean") return "shuttingDown is not a boolean";
-  return null;
+  return endpointsProblem(r.endpoints);
 }

@@ -14,16 +14,17 @@
  */
 import type { Logger } from "pino";
 import { KafkaError } from "../../protocol/errors.js";
-import type {
-  BrokerInfo,
-  BrokerRegistration,
-  BrokerSession,
-  ClusterStore,
-  ControllerInfo,
-  ControllerSession,
-  MetadataEvent,
-  PartitionState,
-  TopicState,
+import {
+  type BrokerInfo,
+  type BrokerRegistration,
+  type BrokerSession,
+  type ClusterStore,
+  type ControllerInfo,
+  type ControllerSession,
+  endpointsProblem,
+  type MetadataEvent,
+  type PartitionState,
+  type TopicState,
 } from "./cluster.js";
 import {
   frozenConfigs,
@@ -180,7 +181,7 @@ function brokerInfoProblem(b: BrokerInfo): string | null {
   if (b.httpPort !== null && (!Number.isInteger(b.httpPort) || b.httpPort < 0 || b.httpPort > 65535))
     return "httpPort is out of range";
   if (b.rack !== null && typeof b.rack !== "string") return "rack is not a string";
-  return null;
+  return endpointsProblem(b.endpoints);
 }
 
 export class MemoryClusterStore implements ClusterStore {
@@ -292,6 +293,9 @@ export class MemoryClusterStore implements ClusterStore {
         port: info.port,
         rack: info.rack,
         httpPort: info.httpPort,
+        ...(info.endpoints
+          ? { endpoints: Object.freeze(info.endpoints.map((e) => Object.freeze({ ...e }))) }
+          : {}),
         epoch: d.brokerEpoch,
         shuttingDown: false,
       });

@@ -14,8 +14,11 @@
  * Ordering, admission and backpressure live in request-pipeline.ts, shared with the WebSocket door.
  */
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { Logger } from "pino";
 import type { Dispatcher } from "../dispatch.js";
+import { ConnectionAuth } from "./connection-auth.js";
+import { type ListenerSpec, usesSasl, usesTls } from "./listeners.js";
 import { type PipelineLimits, RequestPipeline } from "./request-pipeline.js";
 
 export interface KafkaServerLimits extends PipelineLimits {
@@ -49,6 +52,8 @@ export class FramedConnection {
     listener = "kafka",
     /** The listener's policy: whether its peers may send inter-broker requests. */
     interBroker = false,
+    /** What the peer must prove, and has (net/connection-auth.ts); absent: nothing, ANONYMOUS. */
+    private readonly auth?: ConnectionAuth,
   ) {
     this.pipeline = new RequestPipeline(
       dispatcher,
@@ -71,6 +76,7 @@ export class FramedConnection {
         clientHost: socket.remoteAddress ?? "",
         listener,
         interBroker,
+        auth,
         whenClosed: (key, run) => {
           if (!this.closed && !this.closeListeners.has(key)) this.closeListeners.set(key, run);
         },
@@ -118,8 +124,8 @@ export class FramedConnection {
     let took = false;
     while (this.pipeline.accepting && this.buffered >= 4 && !this.pipeline.overLimits()) {
       const size = this.peekInt32();
-      if (size < 0 || size > this.limits.maxRequestBytes) {
-        this.refuse(`frame of ${size} bytes exceeds socket.request.max.bytes`);
+      if (size < 0 || size > this.maxFrameBytes()) {
+        this.refuse(`frame of ${size} bytes exceeds ${this.frameLimitName()}`);
         return;
       }
       if (this.buffered < 4 + size) break;
@@ -143,7 +149,7 @@ export class FramedConnection {
     if (this.buffered < 4) return 4 - this.buffered;
     const size = this.peekInt32();
     // A size beyond the limit is refused, not waited for.
-    if (size > this.limits.maxRequestBytes) return null;
+    if (size > this.maxFrameBytes()) return null;
     return Math.max(0, 4 + size - this.buffered);
   }
 
@@ -167,6 +173,17 @@ export class FramedConnection {
       this.close("frame timeout", false);
     }, this.limits.frameTimeoutMs);
     this.frameTimer.unref();
+  }
+
+  /** The largest frame taken now: 512 KiB before SASL authentication, else socket.request.max.bytes. */
+  private maxFrameBytes(): number {
+    return this.auth ? this.auth.maxFrameBytes(this.limits.maxRequestBytes) : this.limits.maxRequestBytes;
+  }
+
+  private frameLimitName(): string {
+    return this.maxFrameBytes() < this.limits.maxRequestBytes
+      ? "the limit before authentication"
+      : "socket.request.max.bytes";
   }
 
   /** Whether the first buffered frame is begun and not yet whole. */
@@ -267,37 +284,100 @@ export const CLOSE_LINGER_MS = 2_000;
 /** How long a shutdown waits for requests already read to be answered. */
 export const SHUTDOWN_DRAIN_MS = 5_000;
 
+/** A TLS listener's certificate, key and client-certificate policy, as node:tls takes them. */
+export interface ListenerTls {
+  options(): tls.SecureContextOptions;
+  clientAuth: "none" | "requested" | "required";
+}
+
+/**
+ * The principal of a TLS peer's verified client certificate: `User:` and its subject as a
+ * distinguished name (`CN=alice,O=example`), as Kafka's default principal builder names it;
+ * null when none was presented or it did not verify.
+ */
+export function certificatePrincipal(socket: tls.TLSSocket): string | null {
+  if (!socket.authorized) return null;
+  const subject = socket.getPeerCertificate()?.subject as Record<string, string | string[]> | undefined;
+  if (!subject || Object.keys(subject).length === 0) return null;
+  const parts = Object.entries(subject).flatMap(([k, v]) =>
+    (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`),
+  );
+  return `User:${parts.join(",")}`;
+}
+
+export interface KafkaServerOptions {
+  /** The listener's name and security protocol (default: PLAINTEXT named "kafka"). */
+  listener?: Pick<ListenerSpec, "name" | "securityProtocol">;
+  /**
+   * Whether this listener's peers may act as brokers (RequestContext.interBroker): the cluster's
+   * inter-broker listener; a single broker trusts none.
+   */
+  interBroker?: boolean;
+  /** Certificates of an SSL or SASL_SSL listener. */
+  tls?: ListenerTls;
+}
+
 export class KafkaServer {
   private server: net.Server | null = null;
   private readonly connections = new Set<FramedConnection>();
+  private readonly listenerName: string;
+  private readonly protocol: ListenerSpec["securityProtocol"];
 
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly limits: KafkaServerLimits,
     private readonly log: Logger,
-    /**
-     * Whether this listener's peers may act as brokers (RequestContext.interBroker). Until
-     * authentication exists a cluster's Kafka listener trusts every peer, as Kafka does without an
-     * authorizer (decision 0030); a single broker trusts none.
-     */
-    private readonly interBroker = false,
-  ) {}
+    private readonly options: KafkaServerOptions = {},
+  ) {
+    this.listenerName = options.listener?.name ?? "kafka";
+    this.protocol = options.listener?.securityProtocol ?? "PLAINTEXT";
+    if (usesTls(this.protocol) && !options.tls)
+      throw new Error(`listener ${this.listenerName} needs TLS options`);
+  }
+
+  private accept(socket: net.Socket, principal: string | null): void {
+    const needsAuth = usesSasl(this.protocol) || usesTls(this.protocol);
+    const auth = needsAuth ? new ConnectionAuth(this.protocol, principal) : undefined;
+    const conn = new FramedConnection(
+      socket,
+      this.dispatcher,
+      this.limits,
+      this.log,
+      this.listenerName,
+      this.options.interBroker ?? false,
+      auth,
+    );
+    this.connections.add(conn);
+    socket.on("close", () => this.connections.delete(conn));
+  }
+
+  private createServer(): net.Server {
+    const t = this.options.tls;
+    if (!t || !usesTls(this.protocol)) return net.createServer((socket) => this.accept(socket, null));
+    const server = tls.createServer(
+      {
+        ...t.options(),
+        requestCert: t.clientAuth !== "none",
+        rejectUnauthorized: t.clientAuth === "required",
+      },
+      (socket) => this.accept(socket, certificatePrincipal(socket)),
+    );
+    server.on("tlsClientError", (err, socket) => {
+      this.log.info({ err, peer: socket.remoteAddress, listener: this.listenerName }, "TLS handshake failed");
+    });
+    return server;
+  }
+
+  /** Loads the TLS listener's certificate and key again: new connections get them (no restart). */
+  reloadTls(): void {
+    const server = this.server;
+    if (server instanceof tls.Server && this.options.tls) server.setSecureContext(this.options.tls.options());
+  }
 
   /** Listens on host:port (0 for any free port); resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer((socket) => {
-        const conn = new FramedConnection(
-          socket,
-          this.dispatcher,
-          this.limits,
-          this.log,
-          "kafka",
-          this.interBroker,
-        );
-        this.connections.add(conn);
-        socket.on("close", () => this.connections.delete(conn));
-      });
+      const server = this.createServer();
       server.once("error", reject);
       server.listen(port, host, () => {
         this.server = server;

@@ -296,6 +296,13 @@ export class RequestPipeline implements BudgetHolder {
         this.unsent++;
         const size = result.size;
         this.transport.write(result.chunks, () => this.onSent(size));
+        if (result.closeAfter) {
+          // Answered, then closed (a failed login): nothing after it is read or started.
+          this.stopReading();
+          this.transport.uncork?.();
+          this.transport.close(result.closeAfter, false);
+          return;
+        }
       }
     }
     if (wrote) this.transport.uncork?.();

@@ -735,7 +735,10 @@ class Worker {
   private fuzzedFrame(framing: boolean): Fuzzed {
     for (let attempt = 0; attempt < 20; attempt++) {
       const kind = this.rng.pick<Mutation>(framing ? FRAMING_MUTATIONS : BODY_MUTATIONS);
-      const fuzzed = mutate(this.rng, this.seedFrame(), this.seedFrame(), kind);
+      const seed = this.seedFrame();
+      const fuzzed = mutate(this.rng, seed, this.seedFrame(), kind);
+      // The seed's API key and version, to tell what a failing batch sent.
+      fuzzed.what = `${fuzzed.what} (${seed.readInt16BE(4)}v${seed.readInt16BE(6)})`;
       const body = fuzzed.bytes.subarray(4);
       if (fuzzed.desync || fuzzed.bytes.length < 12 || !tooCostly(body)) return fuzzed;
     }

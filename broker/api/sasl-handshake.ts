@@ -1,0 +1,39 @@
+/**
+ * SaslHandshake (key 17), v1 (Kafka 4's range: v0's raw tokens are gone, KIP-896): the client
+ * names the mechanism its SaslAuthenticate requests will carry.
+ * Validation order: a connection that is not on a SASL listener, or whose exchange is under way
+ * -> ILLEGAL_SASL_STATE; a mechanism not in sasl.enabled.mechanisms -> UNSUPPORTED_SASL_MECHANISM
+ * (the connection is answered, then closed, as Kafka's is). Every answer lists the enabled
+ * mechanisms. A second handshake after authentication begins a re-authentication (KIP-368).
+ */
+import { errorCode } from "../../protocol/errors.js";
+import type {
+  SaslHandshakeRequestData,
+  SaslHandshakeResponseData,
+} from "../../protocol/types/sasl-handshake.js";
+import type { SaslMechanism } from "../net/listeners.js";
+import type { ApiHandler } from "./types.js";
+
+export const saslHandshake: ApiHandler<SaslHandshakeRequestData, SaslHandshakeResponseData> = {
+  apiKey: 17,
+  name: "SaslHandshake",
+  minVersion: 1,
+  maxVersion: 1,
+  async handle(broker, request, ctx) {
+    const mechanisms: string[] = broker.sasl.mechanisms;
+    const auth = ctx.auth;
+    if (!auth?.sasl || auth.exchange !== null)
+      return { errorCode: errorCode("ILLEGAL_SASL_STATE"), mechanisms };
+    const wanted = request.mechanism.toUpperCase();
+    if (!mechanisms.includes(wanted)) {
+      auth.fail();
+      broker.log.info(
+        { peer: ctx.clientHost, listener: ctx.listener, mechanism: request.mechanism },
+        "SASL mechanism not enabled: closing the connection",
+      );
+      return { errorCode: errorCode("UNSUPPORTED_SASL_MECHANISM"), mechanisms };
+    }
+    auth.beginHandshake(wanted as SaslMechanism);
+    return { errorCode: 0, mechanisms };
+  },
+};
