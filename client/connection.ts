@@ -146,7 +146,7 @@ class TcpTransport implements Transport {
       });
       socket.once("error", (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        if (tcpUp || isTlsFailure(err)) reject(handshakeFailed(address, err));
+        if (ssl && (tcpUp || isTlsFailure(err))) reject(handshakeFailed(address, err));
         else
           reject(
             new ClientError("CONNECTION_FAILED", `connect to ${address}: ${err.message}`, { cause: err }),
