@@ -61,8 +61,8 @@ export interface ConnectionOptions {
   /**
    * TLS for `host:port` brokers (KafkaJS's `ssl`): `true` verifies the broker with the system's
    * CAs; an object is Node's `tls.connect` options (`ca`, `cert` and `key` for a client
-   * certificate, `servername`, `rejectUnauthorized: false` to skip verification). Not used for
-   * `ws://` addresses (a `wss://` URL is TLS by itself).
+   * certificate, `servername`, `rejectUnauthorized: false` to skip verification). A `wss://`
+   * address is TLS by itself and takes the object's options; `ws://` ignores it.
    */
   ssl?: boolean | tls.ConnectionOptions;
 }
@@ -288,7 +288,8 @@ export class Connection {
     let transport: Transport;
     if (/^wss?:\/\//.test(address)) {
       const { WsTransport } = await import("./ws-transport.js");
-      transport = await WsTransport.connect(address, opts.connectTimeoutMs, opts.maxResponseBytes);
+      const ssl = typeof options.ssl === "object" ? options.ssl : {};
+      transport = await WsTransport.connect(address, opts.connectTimeoutMs, opts.maxResponseBytes, ssl);
     } else {
       const { host, port } = parseHostPort(address);
       transport = await TcpTransport.connect(

@@ -35,12 +35,13 @@ afterAll(async () => {
 async function proxy(
   server: { cert: string; key: string },
   clientCa?: "required" | "optional",
+  targetPort = broker.port,
 ): Promise<TlsProxy> {
   const p = await TlsProxy.start({
     ...server,
     ca: clientCa ? certs.ca.cert : undefined,
     requireClientCert: clientCa === "required",
-    targetPort: broker.port,
+    targetPort,
   });
   proxies.push(p);
   return p;
@@ -141,6 +142,20 @@ describe("client ssl", () => {
     const p = await proxy(certs.otherCaServer);
     const conn = await Connection.connect(p.address, { ssl: { rejectUnauthorized: false } });
     await conn.close();
+  });
+
+  it("takes the same options for wss:// (the WebSocket door behind TLS)", async () => {
+    const p = await proxy(certs.server, "optional", broker.broker.httpPort);
+    const ssl = { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key };
+    const admin = new Admin({ brokers: [`wss://127.0.0.1:${p.port}/kafka`], ssl });
+    expect(await admin.listTopics()).toContain("tls-topic");
+    await admin.close();
+    expect(p.clientNames).toEqual([TEST_CLIENT_NAME]);
+    const untrusted = await proxy(certs.otherCaServer, undefined, broker.broker.httpPort);
+    const url = `wss://127.0.0.1:${untrusted.port}/kafka`;
+    const err = await failure(Connection.connect(url, { ssl: { ca: certs.ca.cert } }));
+    expect(err.code).toBe("SSL_HANDSHAKE_FAILED");
+    expect(err.message).toMatch(/not signed by a CA this client trusts/);
   });
 
   it("Producer and Consumer take ssl with the other connection options", async () => {
