@@ -2,7 +2,7 @@
  * `samsa security dev-certs`: a development CA, a server certificate and client certificates
  * signed by it, written as PEM files for a TLS listener and its clients (cli/certs.ts).
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
 import { collect, wholeNumber } from "./common.js";
@@ -50,8 +50,11 @@ export function registerSecurityCommands(program: Command): void {
       }
       mkdirSync(dir, { recursive: true });
       for (const f of files) {
-        writeFileSync(path.join(dir, f.name), f.pem, { mode: f.secret ? 0o600 : 0o644 });
-        process.stdout.write(`wrote ${path.join(dir, f.name)} (${f.what})\n`);
+        const file = path.join(dir, f.name);
+        writeFileSync(file, f.pem, { mode: f.secret ? 0o600 : 0o644 });
+        // The mode applies only to a new file: one replaced by --force is set here.
+        chmodSync(file, f.secret ? 0o600 : 0o644);
+        process.stdout.write(`wrote ${file} (${f.what})\n`);
       }
       process.stdout.write(`${hint(dir, opts.client[0])}\n`);
     });

@@ -6,7 +6,7 @@
  * front of an in-process broker).
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -105,8 +105,10 @@ describe("samsa security dev-certs", () => {
     const before = readFileSync(path.join(out, "ca.pem"), "utf8");
     expectRefused(await devCerts(["--out", out]), /^samsa: \S+ca\.pem exists \(--force replaces it\)$/);
     expect(readFileSync(path.join(out, "ca.pem"), "utf8")).toBe(before);
+    chmodSync(path.join(out, "ca-key.pem"), 0o644);
     expect((await devCerts(["--out", out, "--force"])).status).toBe(0);
     expect(readFileSync(path.join(out, "ca.pem"), "utf8")).not.toBe(before);
+    expect(statSync(path.join(out, "ca-key.pem")).mode & 0o777).toBe(0o600);
   });
 
   it("refuses bad flags in one line with exit 1, writing nothing", async () => {
