@@ -91,9 +91,9 @@ export class Cluster {
   /**
    * A connection to any reachable broker: the bootstrap brokers and those Metadata named, tried
    * in turn from a starting point that each Metadata request moves on (`refresh`), so repeated
-   * refreshes ask different brokers rather than the same stale one. When none connects, a
-   * failure no retry mends (SSL_HANDSHAKE_FAILED: trust or certificates) is thrown as it is,
-   * rather than hidden in a retriable NO_BROKER_AVAILABLE.
+   * refreshes ask different brokers rather than the same stale one. When none connects and a
+   * TLS handshake failed (SSL_HANDSHAKE_FAILED: trust or certificates, which no retry mends),
+   * that failure is thrown as it is rather than hidden in a retriable NO_BROKER_AVAILABLE.
    */
   async anyConnection(): Promise<Connection> {
     const known = [...this.options.brokers];
@@ -108,7 +108,7 @@ export class Cluster {
         return await this.connection(address);
       } catch (err) {
         last = err;
-        if (err instanceof ClientError && !err.retriable) lasting ??= err;
+        if (err instanceof ClientError && err.code === "SSL_HANDSHAKE_FAILED") lasting ??= err;
       }
     }
     if (lasting) throw lasting;
