@@ -102,16 +102,16 @@ export class Cluster {
     const start = this.anyStart % unique.length;
     const candidates = [...unique.slice(start), ...unique.slice(0, start)];
     let last: unknown;
-    let lasting: unknown;
+    let tlsFailure: unknown;
     for (const address of candidates) {
       try {
         return await this.connection(address);
       } catch (err) {
         last = err;
-        if (err instanceof ClientError && err.code === "SSL_HANDSHAKE_FAILED") lasting ??= err;
+        if (err instanceof ClientError && err.code === "SSL_HANDSHAKE_FAILED") tlsFailure ??= err;
       }
     }
-    if (lasting) throw lasting;
+    if (tlsFailure) throw tlsFailure;
     throw new ClientError("NO_BROKER_AVAILABLE", `no broker reachable among ${candidates.join(", ")}`, {
       cause: last,
     });
