@@ -4,6 +4,10 @@
  * and writes through a `ClusterStore`; every broker watches the store and applies what it says to
  * its local replicas. Records never pass through the store.
  *
+ * The store also keeps the cluster's security metadata (issue 15): SCRAM credentials
+ * (scram-credentials.ts) and ACL bindings (acl-bindings.ts). Any broker writes those, not only the
+ * controller; each store serialises them, and the etcd store compares-and-sets the keys it read.
+ *
  * Two implementations: the etcd-backed store for clusters (`etcd-store.ts`) and an in-memory one
  * (`memory-store.ts`) for tests of the controller and, backed by a file, the embedded single
  * broker. Both pass the same contract tests (test/broker/metadata/store-contract.ts).
