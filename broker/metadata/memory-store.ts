@@ -660,9 +660,8 @@ export class MemoryClusterStore implements ClusterStore {
   async createAcls(bindings: readonly AclBinding[]): Promise<AclCreationResult[]> {
     checkAclRequestSize(bindings, ACL_CREATIONS_MAX, "ACL creations");
     return this.mutate((d) => {
-      const count =
-        d.acls === this.view.acls ? this.aclList.length : flattenAclBindings(d.acls.values()).length;
-      const { results, changes } = planAclCreation(d.acls, count, bindings);
+      // A draft starts as the view: the view's list counts its bindings.
+      const { results, changes } = planAclCreation(d.acls, this.aclList.length, bindings);
       applyAclChanges(d, changes);
       return results;
     });
@@ -787,7 +786,9 @@ function initialSecurity(initial: DurableClusterState): Pick<View, "scram" | "ac
     const problem = aclBindingProblem(b);
     if (problem) throw invalid(`ACL binding: ${problem}`);
     const key = aclResourceKey(b);
-    grouped.set(key, [...(grouped.get(key) ?? []), b]);
+    const list = grouped.get(key);
+    if (list) list.push(b);
+    else grouped.set(key, [b]);
   }
   const acls = new Map<string, AclResourceBindings>();
   for (const [key, list] of grouped) {
