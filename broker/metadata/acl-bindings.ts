@@ -8,7 +8,8 @@
  *   resource type, LITERAL or PREFIXED, a concrete operation, ALLOW or DENY, a non-empty resource
  *   name, "kafka-cluster" for CLUSTER, a "Type:name" principal, samsa's size bounds): a bad one
  *   answers INVALID_REQUEST, the others are created; creating an existing binding is a success
- *   that adds nothing. A binding beyond ACL_BINDINGS_MAX answers POLICY_VIOLATION.
+ *   that adds nothing. A binding beyond ACL_BINDINGS_MAX in the cluster, or beyond
+ *   ACL_BINDINGS_PER_RESOURCE_MAX on its resource pattern, answers POLICY_VIOLATION.
  * - DeleteAcls: each filter (AclBindingFilter) is matched against the bindings as they were before
  *   the request, and answers every binding it matched; a binding matched by several filters is
  *   removed once and reported by each.
@@ -85,6 +86,12 @@ export const ACL_PRINCIPAL_MAX_BYTES = 1024;
 export const ACL_HOST_MAX_BYTES = 255;
 /** The most bindings a cluster keeps. */
 export const ACL_BINDINGS_MAX = 10_000;
+/**
+ * The most bindings one resource pattern keeps: the etcd store holds them in one value, and etcd
+ * refuses a request over 1.5 MiB by default (--max-request-bytes); 2000 entries of a typical size
+ * (~110 bytes of JSON) are about 220 KiB.
+ */
+export const ACL_BINDINGS_PER_RESOURCE_MAX = 2000;
 /** The most bindings one createAcls may carry (an etcd txn's default bound, see SCRAM_ALTERATIONS_MAX). */
 export const ACL_CREATIONS_MAX = 64;
 /** The most filters one deleteAcls may carry. */
@@ -138,7 +145,8 @@ export interface AclDeletionResult {
 /** The bindings of one resource pattern, as a store holds them together. */
 export interface AclResourceBindings {
   readonly pattern: AclResourcePattern;
-  readonly entries: readonly AclEntry[];
+  /** Its bindings (frozen), sorted by entry, none twice: the store's flat list reuses them. */
+  readonly entries: readonly AclBinding[];
 }
 
 function oneOf<T extends string>(list: readonly T[], v: unknown): v is T {
@@ -266,18 +274,30 @@ export function sameAclEntry(a: AclEntry, b: AclEntry): boolean {
   return compareAclEntries(a, b) === 0;
 }
 
-/** The entries sorted and without repeats, frozen. */
-export function canonicalEntries(entries: readonly AclEntry[]): readonly AclEntry[] {
-  const sorted = entries.map(aclEntryOf).sort(compareAclEntries);
-  return Object.freeze(sorted.filter((e, i) => i === 0 || !sameAclEntry(e, sorted[i - 1])));
+/** The bindings of `pattern` with `entries`, frozen copies sorted by entry and without repeats. */
+export function resourceBindings(
+  pattern: AclResourcePattern,
+  entries: readonly AclEntry[],
+): AclResourceBindings {
+  const sorted = entries.map((e) => aclBinding(pattern, e)).sort(compareAclEntries);
+  const unique = sorted.filter((e, i) => i === 0 || !sameAclEntry(e, sorted[i - 1]));
+  return Object.freeze({ pattern: aclPatternOf(pattern), entries: Object.freeze(unique) });
 }
 
-/** Every binding of `resources`, ordered by resource key and then entry: one frozen list. */
-export function flattenAclBindings(resources: Iterable<AclResourceBindings>): readonly AclBinding[] {
-  const sorted = [...resources].sort((a, b) =>
-    compareStrings(aclResourceKey(a.pattern), aclResourceKey(b.pattern)),
-  );
-  return Object.freeze(sorted.flatMap((r) => r.entries.map((e) => aclBinding(r.pattern, e))));
+/** `r` with binding `b` (of the same pattern, not yet in it) added in order, sharing the others. */
+function withBinding(r: AclResourceBindings, b: AclBinding): AclResourceBindings {
+  const at = r.entries.findIndex((e) => compareAclEntries(e, b) > 0);
+  const entries = [...r.entries];
+  entries.splice(at < 0 ? entries.length : at, 0, aclBinding(r.pattern, b));
+  return Object.freeze({ pattern: r.pattern, entries: Object.freeze(entries) });
+}
+
+/** Every binding of `resources` (by aclResourceKey), ordered by that key and then entry: one frozen list. */
+export function flattenAclBindings(
+  resources: ReadonlyMap<string, AclResourceBindings>,
+): readonly AclBinding[] {
+  const keys = [...resources.keys()].sort(compareStrings);
+  return Object.freeze(keys.flatMap((k) => (resources.get(k) as AclResourceBindings).entries));
 }
 
 /** What createAcls and deleteAcls change: the new entries of each resource touched (empty: none left). */
@@ -300,19 +320,22 @@ export function planAclCreation(
     const key = aclResourceKey(b);
     const now = changes.get(key) ?? current.get(key);
     if (now?.entries.some((e) => sameAclEntry(e, b))) return { error: null };
-    if (total >= ACL_BINDINGS_MAX)
-      return {
-        error: new KafkaError(
-          "POLICY_VIOLATION",
-          `the cluster holds ${ACL_BINDINGS_MAX} ACL bindings, the most it keeps`,
-        ),
-      };
+    const full = capReached(total, now?.entries.length ?? 0);
+    if (full) return { error: new KafkaError("POLICY_VIOLATION", full) };
     total += 1;
-    const entries = canonicalEntries([...(now?.entries ?? []), b]);
-    changes.set(key, Object.freeze({ pattern: aclPatternOf(b), entries }));
+    changes.set(key, withBinding(now ?? resourceBindings(b, []), b));
     return { error: null };
   });
   return { results, changes };
+}
+
+/** Why one more binding cannot be kept (the cluster's or the resource's cap), or null. */
+function capReached(total: number, onResource: number): string | null {
+  if (total >= ACL_BINDINGS_MAX)
+    return `the cluster holds ${ACL_BINDINGS_MAX} ACL bindings, the most it keeps`;
+  if (onResource >= ACL_BINDINGS_PER_RESOURCE_MAX)
+    return `the resource pattern holds ${ACL_BINDINGS_PER_RESOURCE_MAX} ACL bindings, the most it keeps`;
+  return null;
 }
 
 /** Decides a deleteAcls against `current`: per filter its answer, and the resources whose entries change. */
@@ -320,18 +343,17 @@ export function planAclDeletion(
   current: ReadonlyMap<string, AclResourceBindings>,
   filters: readonly AclBindingFilter[],
 ): { results: AclDeletionResult[]; changes: AclChanges } {
-  const removed = new Map<string, Set<AclEntry>>();
+  const removed = new Map<string, Set<AclBinding>>();
   const results = filters.map((f): AclDeletionResult => {
     const problem = aclFilterProblem(f);
     if (problem) return { error: new KafkaError("INVALID_REQUEST", problem), deleted: [] };
     const deleted: AclBinding[] = [];
     for (const [key, r] of current) {
-      for (const e of r.entries) {
-        const b = aclBinding(r.pattern, e);
+      for (const b of r.entries) {
         if (!aclFilterMatches(f, b)) continue;
         deleted.push(b);
         const set = removed.get(key) ?? new Set();
-        set.add(e);
+        set.add(b);
         removed.set(key, set);
       }
     }
@@ -355,8 +377,8 @@ export function checkAclRequestSize(list: readonly unknown[], max: number, what:
     throw new KafkaError("INVALID_REQUEST", `${list.length} ${what} in one request; at most ${max}`);
 }
 
-/** The stored entries of one resource (a file or etcd value read back): throws naming the fault. */
-export function readAclEntries(pattern: AclResourcePattern, stored: unknown): readonly AclEntry[] {
+/** The stored entries of one resource (an etcd value read back): throws naming the fault. */
+export function readAclEntries(pattern: AclResourcePattern, stored: unknown): AclResourceBindings {
   const problem = aclPatternProblem(pattern);
   if (problem) throw new Error(problem);
   if (!Array.isArray(stored)) throw new Error("entries is not a list");
@@ -366,5 +388,5 @@ export function readAclEntries(pattern: AclResourcePattern, stored: unknown): re
     if (entryProblem) throw new Error(entryProblem);
     return entry;
   });
-  return canonicalEntries(entries);
+  return resourceBindings(pattern, entries);
 }

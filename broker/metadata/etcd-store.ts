@@ -10,8 +10,9 @@
  *   key still has my create revision": a deposed controller's write changes nothing and fails
  *   with NOT_CONTROLLER, whatever it believes.
  * - SCRAM credentials and ACL bindings: any broker writes them, by compare-and-set of the keys it
- *   read (one txn per alteration; a deleteAcls touching more resources than one txn may hold
- *   writes them in txns of ETCD_TXN_KEYS_MAX, each atomic, and reports what each removed).
+ *   read (one txn per alteration; an ACL change touching more resources than one txn may hold,
+ *   ETCD_TXN_KEYS_MAX keys or ETCD_TXN_BYTES_MAX bytes, is written in several txns, each atomic,
+ *   planned again after each).
  * - A write that cannot reach etcd within requestTimeoutMs fails with REQUEST_TIMED_OUT
  *   (retriable; it may or may not have happened). A write resolves once the view shows it.
  * - The watch resumes from the next revision after a reconnect, so no change is missed; when etcd
@@ -31,10 +32,12 @@ import {
   type AclCreationResult,
   type AclDeletionResult,
   type AclResourceBindings,
+  aclEntryOf,
   aclResourceKey,
   checkAclRequestSize,
   planAclCreation,
   planAclDeletion,
+  resourceBindings,
 } from "./acl-bindings.js";
 import type {
   BrokerInfo,
@@ -106,6 +109,8 @@ const WRITE_ATTEMPTS_MAX = 16;
  * 128 of each per txn by default (--max-txn-ops).
  */
 const ETCD_TXN_KEYS_MAX = 64;
+/** The most bytes of keys and values one security txn writes, well within etcd's 1.5 MiB request bound. */
+const ETCD_TXN_BYTES_MAX = 512 * 1024;
 /** Leases of failed attempts kept to revoke later (each also expires by itself after its TTL). */
 const ABANDONED_LEASES_MAX = 64;
 
@@ -862,17 +867,17 @@ export class EtcdClusterStore implements ClusterStore {
     for (let attempt = 0; attempt < attemptsMax; attempt++) {
       const stored = await this.readAcls();
       const { results, changes } = plan(stored.current, stored.count);
-      const keys = [...changes.keys()];
-      const chunk = keys.slice(0, ETCD_TXN_KEYS_MAX);
+      const writes = [...changes].map(([tail, r]) => ({
+        tail,
+        key: `${KEYS.acls}${tail}`,
+        modRevision: stored.revisions.get(tail) ?? 0,
+        value: r.entries.length === 0 ? null : JSON.stringify({ entries: r.entries.map(aclEntryOf) }),
+      }));
+      const chunk = txnChunk(writes);
       if (chunk.length === 0) return merge(done, results, new Set());
-      const writes = chunk.map((tail) => {
-        const entries = (changes.get(tail) as AclResourceBindings).entries;
-        const value = entries.length === 0 ? null : JSON.stringify({ entries });
-        return { key: `${KEYS.acls}${tail}`, modRevision: stored.revisions.get(tail) ?? 0, value };
-      });
-      if (!(await this.casWrite(writes))) continue;
-      done = merge(done, results, new Set(chunk));
-      if (chunk.length === keys.length) return done;
+      if (!(await this.casWrite(chunk))) continue;
+      done = merge(done, results, new Set(chunk.map((w) => w.tail)));
+      if (chunk.length === writes.length) return done;
     }
     throw new KafkaError("REQUEST_TIMED_OUT", `ACL bindings kept changing under ${attemptsMax} attempts`);
   }
@@ -912,7 +917,7 @@ export class EtcdClusterStore implements ClusterStore {
         current.set(tail, r);
         count += r.entries.length;
       } catch {
-        current.set(tail, Object.freeze({ pattern, entries: [] }));
+        current.set(tail, resourceBindings(pattern, []));
       }
     }
     return { current, count, revisions };
@@ -1039,4 +1044,15 @@ function seatHolder(value: string): number {
   } catch {
     return -1;
   }
+}
+
+/** The first writes that fit one txn: at most ETCD_TXN_KEYS_MAX, and ETCD_TXN_BYTES_MAX unless only one. */
+function txnChunk<W extends { key: string; value: string | null }>(writes: W[]): W[] {
+  let bytes = 0;
+  let n = 0;
+  for (; n < writes.length && n < ETCD_TXN_KEYS_MAX; n++) {
+    bytes += Buffer.byteLength(writes[n].key) + Buffer.byteLength(writes[n].value ?? "");
+    if (n > 0 && bytes > ETCD_TXN_BYTES_MAX) break;
+  }
+  return writes.slice(0, n);
 }

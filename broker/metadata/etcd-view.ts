@@ -28,7 +28,6 @@ import {
   type AclBinding,
   type AclResourceBindings,
   type AclResourcePattern,
-  aclBinding,
   flattenAclBindings,
   readAclEntries,
 } from "./acl-bindings.js";
@@ -99,7 +98,7 @@ export function parseAclKey(tail: string): AclResourcePattern {
 
 /** One resource's bindings read from its stored value; throws naming the fault. */
 export function readAclValue(pattern: AclResourcePattern, value: string): AclResourceBindings {
-  return Object.freeze({ pattern, entries: readAclEntries(pattern, parsed(value).entries) });
+  return readAclEntries(pattern, parsed(value).entries);
 }
 
 /** A topic as stored under its key (the name is the key). */
@@ -273,8 +272,7 @@ export class EtcdView {
       if (!this.acls.delete(tail)) return [];
     } else this.acls.set(tail, next);
     this.aclList = null;
-    const bindings = Object.freeze((next?.entries ?? []).map((e) => aclBinding(pattern, e)));
-    return [{ type: "acl", pattern, bindings }];
+    return [{ type: "acl", pattern, bindings: next?.entries ?? Object.freeze([]) }];
   }
 
   scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined {
@@ -289,7 +287,7 @@ export class EtcdView {
 
   /** The same array until the bindings change. */
   aclBindings(): readonly AclBinding[] {
-    this.aclList ??= flattenAclBindings(this.acls.values());
+    this.aclList ??= flattenAclBindings(this.acls);
     return this.aclList;
   }
 

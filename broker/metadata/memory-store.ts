@@ -25,16 +25,13 @@ import {
   type AclCreationResult,
   type AclDeletionResult,
   type AclResourceBindings,
-  aclBinding,
   aclBindingProblem,
-  aclEntryOf,
-  aclPatternOf,
   aclResourceKey,
-  canonicalEntries,
   checkAclRequestSize,
   flattenAclBindings,
   planAclCreation,
   planAclDeletion,
+  resourceBindings,
 } from "./acl-bindings.js";
 import type {
   BrokerInfo,
@@ -725,14 +722,14 @@ export class MemoryClusterStore implements ClusterStore {
       brokerEpoch: d.brokerEpoch,
       producerIdsIssued: d.producerIdsIssued,
       scramCredentials: [...d.scram.values()],
-      aclBindings: d.acls === this.view.acls ? this.aclList : flattenAclBindings(d.acls.values()),
+      aclBindings: d.acls === this.view.acls ? this.aclList : flattenAclBindings(d.acls),
     };
     await (this.save as NonNullable<MemoryStoreOptions["save"]>)(state);
   }
 
   private setView(view: View): void {
     if (view.scram !== this.view?.scram) this.scramUserList = Object.freeze(scramUsers(view.scram.values()));
-    if (view.acls !== this.view?.acls) this.aclList = flattenAclBindings(view.acls.values());
+    if (view.acls !== this.view?.acls) this.aclList = flattenAclBindings(view.acls);
     this.topicList = Object.freeze([...view.topics.values()]) as TopicState[];
     this.brokerList = Object.freeze(
       [...view.brokers.values()].sort((a, b) => a.nodeId - b.nodeId),
@@ -763,7 +760,7 @@ function applyAclChanges(d: Draft, changes: AclChanges): void {
     d.events.push({
       type: "acl",
       pattern: r.pattern,
-      bindings: Object.freeze(r.entries.map((e) => aclBinding(r.pattern, e))),
+      bindings: r.entries,
     });
   }
   d.acls = acls;
@@ -792,10 +789,7 @@ function initialSecurity(initial: DurableClusterState): Pick<View, "scram" | "ac
   }
   const acls = new Map<string, AclResourceBindings>();
   for (const [key, list] of grouped) {
-    acls.set(
-      key,
-      Object.freeze({ pattern: aclPatternOf(list[0]), entries: canonicalEntries(list.map(aclEntryOf)) }),
-    );
+    acls.set(key, resourceBindings(list[0], list));
   }
   return { scram, acls };
 }
