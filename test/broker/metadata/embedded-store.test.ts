@@ -1,7 +1,8 @@
 /**
  * EmbeddedClusterStore: the contract suite on a data directory, then what the file adds:
- * persistence across reopen, the version 1 migration, refusals of files that cannot be trusted,
- * and writes that a crash leaves whole or absent.
+ * persistence across reopen (SCRAM credentials and ACL bindings included), the version 1 and 2
+ * migrations, refusals of files that cannot be trusted, and writes that a crash leaves whole or
+ * absent.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
