@@ -13,9 +13,12 @@ const BENCH_NODE_FLAGS = ["--max-semi-space-size=64"];
 /** Signals the re-run child is sent when this process receives them. */
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
+/** Global options that take a value, which is not the command's name. */
+const VALUED_GLOBALS = ["-b", "--brokers", "--tls-ca", "--tls-cert", "--tls-key"];
+
 function commandOf(args) {
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "-b" || args[i] === "--brokers") i++;
+    if (VALUED_GLOBALS.includes(args[i])) i++;
     else if (!args[i].startsWith("-")) return args[i];
   }
   return undefined;

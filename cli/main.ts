@@ -12,6 +12,7 @@ import { registerConsumeCommand } from "./commands/consume.js";
 import { registerGroupCommands } from "./commands/group.js";
 import { registerInfoCommands } from "./commands/info.js";
 import { registerProduceCommand } from "./commands/produce.js";
+import { registerSecurityCommands } from "./commands/security.js";
 import { registerTopicCommands } from "./commands/topic.js";
 import { registerVerifyCommands } from "./commands/verify.js";
 
@@ -30,6 +31,11 @@ export function buildProgram(): Command {
       "-b, --brokers <list>",
       "comma-separated host[:port] (port 9092 when omitted) or ws://host:port/kafka; default $SAMSA_BROKERS, else localhost:9092",
     )
+    .option("--tls", "connect to the brokers over TLS (verified with the system's CAs)")
+    .option("--tls-ca <file>", "PEM file of the CAs that sign the brokers' certificates (implies --tls)")
+    .option("--tls-cert <file>", "PEM client certificate, for brokers that ask for one (with --tls-key)")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .option("--tls-insecure", "TLS without verifying the brokers' certificates (testing only)")
     .showHelpAfterError()
     .addHelpText(
       "after",
@@ -38,7 +44,8 @@ Examples:
   samsa broker start
   samsa topic create orders -p 3
   echo hello | samsa produce orders
-  samsa consume orders -o beginning -e`,
+  samsa consume orders -o beginning -e
+  samsa -b localhost:9093 --tls-ca certs/ca.pem topic list`,
     );
   registerBrokerCommands(program);
   registerTopicCommands(program);
@@ -49,6 +56,7 @@ Examples:
   registerClusterCommands(program);
   registerBenchCommand(program);
   registerVerifyCommands(program);
+  registerSecurityCommands(program);
   return program;
 }
 

@@ -91,7 +91,9 @@ export class Cluster {
   /**
    * A connection to any reachable broker: the bootstrap brokers and those Metadata named, tried
    * in turn from a starting point that each Metadata request moves on (`refresh`), so repeated
-   * refreshes ask different brokers rather than the same stale one.
+   * refreshes ask different brokers rather than the same stale one. When none connects and a
+   * TLS handshake failed (SSL_HANDSHAKE_FAILED: trust or certificates, which no retry mends),
+   * that failure is thrown as it is rather than hidden in a retriable NO_BROKER_AVAILABLE.
    */
   async anyConnection(): Promise<Connection> {
     const known = [...this.options.brokers];
@@ -100,13 +102,16 @@ export class Cluster {
     const start = this.anyStart % unique.length;
     const candidates = [...unique.slice(start), ...unique.slice(0, start)];
     let last: unknown;
+    let tlsFailure: unknown;
     for (const address of candidates) {
       try {
         return await this.connection(address);
       } catch (err) {
         last = err;
+        if (err instanceof ClientError && err.code === "SSL_HANDSHAKE_FAILED") tlsFailure ??= err;
       }
     }
+    if (tlsFailure) throw tlsFailure;
     throw new ClientError("NO_BROKER_AVAILABLE", `no broker reachable among ${candidates.join(", ")}`, {
       cause: last,
     });

@@ -2,9 +2,11 @@
  * One connection to one broker, over TCP (`host:port`) or WebSocket (`ws://host:port/kafka`):
  * correlation ids, pipelined requests under a bound, ApiVersions negotiation, a timeout per
  * request. A closed connection fails its pending requests with a retriable CONNECTION_CLOSED;
- * the cluster reconnects.
+ * the cluster reconnects. With `ssl`, TCP connections speak TLS; a failed handshake is a
+ * non-retriable SSL_HANDSHAKE_FAILED.
  */
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { type Message, MessageCodec } from "../protocol/codec.js";
 import { errorName, KafkaError } from "../protocol/errors.js";
 import { RequestHeader, ResponseHeader } from "../protocol/messages/header.js";
@@ -12,7 +14,7 @@ import { API_SPECS } from "../protocol/messages/index.js";
 import { Reader } from "../protocol/reader.js";
 import type { ApiKey, RequestOf, ResponseOf } from "../protocol/types/index.js";
 import { Writer } from "../protocol/writer.js";
-import { ClientError } from "./errors.js";
+import { ClientError, handshakeFailed, isTlsFailure } from "./errors.js";
 
 export const API_VERSIONS = 18;
 
@@ -56,6 +58,13 @@ export interface ConnectionOptions {
   maxInFlightRequests?: number;
   /** Largest response frame accepted. */
   maxResponseBytes?: number;
+  /**
+   * TLS for `host:port` brokers (KafkaJS's `ssl`): `true` verifies the broker with the system's
+   * CAs; an object is Node's `tls.connect` options (`ca`, `cert` and `key` for a client
+   * certificate, `servername`, `rejectUnauthorized: false` to skip verification). A `wss://`
+   * address is TLS by itself and takes the object's options; `ws://` ignores it.
+   */
+  ssl?: boolean | tls.ConnectionOptions;
 }
 
 const DEFAULTS = {
@@ -113,23 +122,35 @@ class TcpTransport implements Transport {
     port: number,
     timeoutMs: number,
     maxFrameBytes: number,
+    ssl?: boolean | tls.ConnectionOptions,
   ): Promise<TcpTransport> {
+    const address = `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port, autoSelectFamily: true });
+      const socket = ssl
+        ? tls.connect(tlsOptions(host, port, ssl))
+        : net.connect({ host, port, autoSelectFamily: true });
+      /** Whether TCP is connected: a later failure, before `secureConnect`, is the handshake's. */
+      let tcpUp = false;
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ClientError("CONNECTION_FAILED", `connect to ${host}:${port} timed out`));
+        const stage = tcpUp ? " (the TLS handshake did not finish: is the listener plaintext?)" : "";
+        reject(new ClientError("CONNECTION_FAILED", `connect to ${address} timed out${stage}`));
       }, timeoutMs);
       socket.once("connect", () => {
+        tcpUp = true;
+      });
+      socket.once(ssl ? "secureConnect" : "connect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
         resolve(new TcpTransport(socket, maxFrameBytes));
       });
-      socket.once("error", (err) => {
+      socket.once("error", (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(
-          new ClientError("CONNECTION_FAILED", `connect to ${host}:${port}: ${err.message}`, { cause: err }),
-        );
+        if (ssl && (tcpUp || isTlsFailure(err))) reject(handshakeFailed(address, err));
+        else
+          reject(
+            new ClientError("CONNECTION_FAILED", `connect to ${address}: ${err.message}`, { cause: err }),
+          );
       });
     });
   }
@@ -195,6 +216,39 @@ class TcpTransport implements Transport {
 /** How long a closing connection waits for the broker to close its side before it is cut. */
 const CLOSE_GRACE_MS = 2_000;
 
+/** Whether TLS options hold a client certificate. */
+function sentCertificate(ssl: ConnectionOptions["ssl"]): boolean {
+  return typeof ssl === "object" && (ssl.cert !== undefined || ssl.pfx !== undefined);
+}
+
+/**
+ * With TLS 1.3 the broker checks the client's certificate after the client's side of the
+ * handshake is done, and a Node.js server refuses one by closing the connection without an
+ * alert: a connection closed before its first answer (ApiVersions) is taken for that refusal.
+ */
+function refusedCertificate(address: string, err: unknown): unknown {
+  if (!(err instanceof ClientError) || err.code !== "CONNECTION_CLOSED") return err;
+  return new ClientError(
+    "SSL_HANDSHAKE_FAILED",
+    `SSL handshake with ${address} failed: the broker closed the connection before its first answer: it may have refused the client certificate`,
+    { cause: err },
+  );
+}
+
+/**
+ * `tls.connect` options for a broker: SNI names the host unless it is an IP address (RFC 6066
+ * allows no IP literals there); the caller's options win.
+ */
+function tlsOptions(host: string, port: number, ssl: true | tls.ConnectionOptions): tls.ConnectionOptions {
+  const given = ssl === true ? {} : ssl;
+  return {
+    host,
+    port,
+    ...(net.isIP(host) === 0 ? { servername: host } : {}),
+    ...given,
+  };
+}
+
 interface Pending {
   apiKey: number;
   version: number;
@@ -234,17 +288,24 @@ export class Connection {
     let transport: Transport;
     if (/^wss?:\/\//.test(address)) {
       const { WsTransport } = await import("./ws-transport.js");
-      transport = await WsTransport.connect(address, opts.connectTimeoutMs, opts.maxResponseBytes);
+      const ssl = typeof options.ssl === "object" ? options.ssl : {};
+      transport = await WsTransport.connect(address, opts.connectTimeoutMs, opts.maxResponseBytes, ssl);
     } else {
       const { host, port } = parseHostPort(address);
-      transport = await TcpTransport.connect(host, port, opts.connectTimeoutMs, opts.maxResponseBytes);
+      transport = await TcpTransport.connect(
+        host,
+        port,
+        opts.connectTimeoutMs,
+        opts.maxResponseBytes,
+        options.ssl,
+      );
     }
     const conn = new Connection(address, transport, opts);
     try {
       await conn.negotiate();
     } catch (err) {
       conn.close();
-      throw err;
+      throw sentCertificate(options.ssl) ? refusedCertificate(address, err) : err;
     }
     return conn;
   }
@@ -379,10 +440,14 @@ export class Connection {
   private onClosed(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    const failure = new ClientError(
-      "CONNECTION_CLOSED",
-      `connection to ${this.address} closed${err ? `: ${err.message}` : ""}`,
-    );
+    // TLS 1.3 ends the handshake on the client's side before the broker has checked the client's
+    // certificate: the broker's refusal (an alert) arrives as the first request's answer.
+    const failure = isTlsFailure(err)
+      ? handshakeFailed(this.address, err as NodeJS.ErrnoException)
+      : new ClientError(
+          "CONNECTION_CLOSED",
+          `connection to ${this.address} closed${err ? `: ${err.message}` : ""}`,
+        );
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(failure);

@@ -16,7 +16,8 @@ export type ClientErrorCode =
   | "BUFFER_FULL"
   | "CLOSED"
   | "INVALID_ARGUMENT"
-  | "UNSUPPORTED_VERSION";
+  | "UNSUPPORTED_VERSION"
+  | "SSL_HANDSHAKE_FAILED";
 
 const RETRIABLE: Record<ClientErrorCode, boolean> = {
   CONNECTION_FAILED: true,
@@ -28,6 +29,9 @@ const RETRIABLE: Record<ClientErrorCode, boolean> = {
   CLOSED: false,
   INVALID_ARGUMENT: false,
   UNSUPPORTED_VERSION: false,
+  // As Kafka's clients (SslAuthenticationException): trust, certificates and the listener's
+  // protocol are configuration, which a retry does not change.
+  SSL_HANDSHAKE_FAILED: false,
 };
 
 export class ClientError extends Error {
@@ -95,4 +99,41 @@ export function brokerError(code: number, what: string, message?: string | null)
   if (detail === name) detail = "";
   else if (detail.startsWith(`${name}: `)) detail = detail.slice(name.length + 2);
   return new KafkaError(name, detail ? `${what}: ${detail}` : what);
+}
+
+/**
+ * Whether a socket error comes from TLS rather than from the network: a certificate the client
+ * or the broker refused, an alert, or bytes that are not TLS (Node's codes, named after OpenSSL's).
+ */
+export function isTlsFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && /^(ERR_SSL_|ERR_TLS_|UNABLE_TO_)|CERT|^EPROTO$/.test(code);
+}
+
+/** The SSL_HANDSHAKE_FAILED for a TLS connection to `address` that failed with `err`. */
+export function handshakeFailed(address: string, err: NodeJS.ErrnoException): ClientError {
+  const hint = handshakeHint(err);
+  // OpenSSL's own errors carry a long message (library, function, source file) and a short `reason`.
+  const what = (err as { reason?: unknown }).reason;
+  const detail = typeof what === "string" && what.length > 0 ? what : err.message;
+  return new ClientError(
+    "SSL_HANDSHAKE_FAILED",
+    `SSL handshake with ${address} failed: ${detail}${err.code ? ` (${err.code})` : ""}${hint ? `: ${hint}` : ""}`,
+    { cause: err },
+  );
+}
+
+/** What the usual causes mean for the caller's settings. */
+function handshakeHint(err: NodeJS.ErrnoException): string | undefined {
+  const code = err.code ?? "";
+  if (code === "CERT_HAS_EXPIRED") return "the broker's certificate has expired";
+  if (/^(UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT)/.test(code))
+    return "the broker's certificate is not signed by a CA this client trusts (ssl.ca)";
+  if (code === "ECONNRESET" || /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST/.test(code))
+    return "the broker did not speak TLS: is the listener plaintext?";
+  if (code.endsWith("_ALERT_CERTIFICATE_REQUIRED"))
+    return "the broker requires a client certificate (ssl.cert and ssl.key)";
+  if (/_ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN)$/.test(code))
+    return "the broker refused the client certificate";
+  return undefined;
 }

@@ -1,9 +1,11 @@
 /**
  * Kafka frames over a WebSocket (`ws://host:port/kafka`): one frame per binary message, with its
- * int32 length prefix kept, so both transports share the framing (docs/decisions/0006).
+ * int32 length prefix kept, so both transports share the framing (docs/decisions/0006). A
+ * `wss://` URL speaks TLS, verified as the client's `ssl` option says.
  */
+import type { ConnectionOptions } from "node:tls";
 import WebSocket from "ws";
-import { ClientError } from "./errors.js";
+import { ClientError, handshakeFailed, isTlsFailure } from "./errors.js";
 
 export class WsTransport {
   onFrame: (frame: Buffer) => void = () => {};
@@ -19,15 +21,29 @@ export class WsTransport {
     ws.on("error", (err) => this.onClose(err));
   }
 
-  static connect(url: string, timeoutMs: number, maxFrameBytes: number): Promise<WsTransport> {
+  /** Opens `url`; for a `wss://` URL, `tlsOptions` (ca, cert, key, ...) set up its TLS. */
+  static connect(
+    url: string,
+    timeoutMs: number,
+    maxFrameBytes: number,
+    tlsOptions: ConnectionOptions = {},
+  ): Promise<WsTransport> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: maxFrameBytes + 4 });
+      const ws = new WebSocket(url, {
+        ...tlsOptions,
+        handshakeTimeout: timeoutMs,
+        maxPayload: maxFrameBytes + 4,
+      });
       ws.once("open", () => {
         ws.removeAllListeners("error");
         resolve(new WsTransport(ws, maxFrameBytes));
       });
       ws.once("error", (err) =>
-        reject(new ClientError("CONNECTION_FAILED", `${url}: ${err.message}`, { cause: err })),
+        reject(
+          isTlsFailure(err)
+            ? handshakeFailed(url, err)
+            : new ClientError("CONNECTION_FAILED", `${url}: ${err.message}`, { cause: err }),
+        ),
       );
     });
   }

@@ -1,12 +1,14 @@
 /** What the load generators share: connection and producer settings, topic set-up, waiting. */
 import { randomBytes } from "node:crypto";
 import type { Admin } from "../../client/admin.js";
-import type { Cluster } from "../../client/cluster.js";
+import type { Cluster, ClusterOptions } from "../../client/cluster.js";
 import type { CompressionName, ProducerOptions } from "../../client/producer.js";
 
 export interface ConnectOptions {
   /** Bootstrap `host:port` or `ws://host:port/kafka` addresses of any Kafka-protocol broker. */
   brokers: string[];
+  /** TLS to the brokers: the client's `ssl` option. */
+  ssl?: ClusterOptions["ssl"];
   clientId?: string;
 }
 

@@ -14,6 +14,7 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { Admin } from "../../client/admin.js";
+import type { ClusterOptions } from "../../client/cluster.js";
 import { Consumer } from "../../client/consumer.js";
 import { Producer } from "../../client/producer.js";
 import { HistoryChecker, type Report } from "./check.js";
@@ -22,6 +23,8 @@ import { checkHistoryFile } from "./report.js";
 
 export interface VerifyRunOptions {
   brokers: string[];
+  /** TLS to the brokers: the client's `ssl` option. */
+  ssl?: ClusterOptions["ssl"];
   topic: string;
   durationMs: number;
   producers: number;
@@ -177,7 +180,11 @@ export class VerifyRun {
 
   /** Creates the topic if missing; notes where each partition ends now. */
   private async setUp(): Promise<void> {
-    const admin = new Admin({ brokers: this.options.brokers, clientId: "samsa-verify" });
+    const admin = new Admin({
+      brokers: this.options.brokers,
+      ssl: this.options.ssl,
+      clientId: "samsa-verify",
+    });
     try {
       const topics = await admin.listTopics();
       if (!topics.includes(this.options.topic)) {
@@ -252,6 +259,7 @@ export class VerifyRun {
     const topic = this.options.topic;
     const producer = new Producer({
       brokers: this.options.brokers,
+      ssl: this.options.ssl,
       clientId: `samsa-verify-${name}`,
       ...this.options.producerTimeouts,
     });
@@ -330,6 +338,7 @@ export class VerifyRun {
     const topic = this.options.topic;
     const consumer = new Consumer({
       brokers: this.options.brokers,
+      ssl: this.options.ssl,
       clientId: `samsa-verify-${name}`,
       ...(mode === "group" && { groupId: this.options.group, autoOffsetReset: "earliest" as const }),
     });

@@ -1,29 +1,57 @@
 /**
- * The embedded store's file, `samsa-metadata.json`, version 2: the durable part of a single
+ * The embedded store's file, `samsa-metadata.json`, version 3: the durable part of a single
  * broker's cluster (cluster id, topics with their partition states, the last controller and
- * broker epochs given, the producer-id high mark). Registrations and controller terms are not in
- * it: they live in the process.
+ * broker epochs given, the producer-id high mark, and since version 3 the SCRAM credentials, bytes
+ * in base64, and the ACL bindings). Registrations and controller terms are not in it: they live
+ * in the process.
  *
  * Reading proves before it trusts: every field is checked, and a file that breaks an invariant is
  * refused with KAFKA_STORAGE_ERROR naming the file and what is wrong, never half loaded. Two
  * repairs are made instead of refusals, as file-store.ts makes them: a stored topic config that is
  * unknown or invalid is dropped with a warning, and a topic without a valid id gets a new one;
  * either way the caller rewrites the file before anyone sees the state. Version 1 (file-store.ts)
- * is migrated: leader epochs kept, partition epochs starting from them, ISR as stored.
+ * is migrated: leader epochs kept, partition epochs starting from them, ISR as stored. Versions 1
+ * and 2 have no credentials and no bindings: they are read as none, and the file is rewritten.
  */
 import type { Logger } from "pino";
 import { KafkaError } from "../../protocol/errors.js";
 import { configRecord, keepValidTopicConfigs } from "../../storage/topic-configs.js";
+import {
+  ACL_BINDINGS_MAX,
+  type AclBinding,
+  aclBinding,
+  aclBindingProblem,
+  aclEntryOf,
+  aclPatternOf,
+  aclResourceKey,
+} from "./acl-bindings.js";
 import type { PartitionState, TopicState } from "./cluster.js";
 import { topicProblem } from "./cluster-checks.js";
 import { newTopicId, VALID_TOPIC_ID } from "./file-store.js";
 import type { DurableClusterState } from "./memory-store.js";
+import {
+  readStoredScramCredential,
+  SCRAM_CREDENTIALS_MAX,
+  type ScramCredentialEntry,
+  type ScramMechanism,
+  type StoredScramCredential,
+  scramEntryProblem,
+  scramKey,
+  storedScramCredential,
+} from "./scram-credentials.js";
 
-export const CLUSTER_DOCUMENT_VERSION = 2;
+export const CLUSTER_DOCUMENT_VERSION = 3;
 
-/** The file as written (version 2). */
-interface DocumentV2 extends DurableClusterState {
-  version: 2;
+/** A credential as the file holds it. */
+interface StoredScramEntry extends StoredScramCredential {
+  user: string;
+  mechanism: ScramMechanism;
+}
+
+/** The file as written (version 3). */
+interface DocumentV3 extends Omit<DurableClusterState, "scramCredentials"> {
+  version: 3;
+  scramCredentials: StoredScramEntry[];
 }
 
 /** What reading a file gives: the state, and whether it must be rewritten before use. */
@@ -35,13 +63,19 @@ export interface ReadDocument {
 
 /** The file's bytes for `state`. */
 export function encodeDocument(state: DurableClusterState): Buffer {
-  const doc: DocumentV2 = {
-    version: 2,
+  const doc: DocumentV3 = {
+    version: 3,
     clusterId: state.clusterId,
     controllerEpoch: state.controllerEpoch,
     brokerEpoch: state.brokerEpoch,
     producerIdsIssued: state.producerIdsIssued,
     topics: [...state.topics],
+    scramCredentials: state.scramCredentials.map((e) => ({
+      user: e.user,
+      mechanism: e.mechanism,
+      ...storedScramCredential(e.credential),
+    })),
+    aclBindings: [...state.aclBindings],
   };
   return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`);
 }
@@ -66,8 +100,8 @@ export function decodeDocument(file: string, data: Buffer, log?: Logger): ReadDo
     throw refuse(`unreadable: ${(err as Error).message}`);
   }
   if (!isObject(raw)) throw refuse("not a JSON object");
-  if (raw.version !== 1 && raw.version !== 2) {
-    throw refuse(`version ${JSON.stringify(raw.version)} is not one this broker reads (1 or 2)`);
+  if (raw.version !== 1 && raw.version !== 2 && raw.version !== 3) {
+    throw refuse(`version ${JSON.stringify(raw.version)} is not one this broker reads (1 to 3)`);
   }
   const v1 = raw.version === 1;
   if (typeof raw.clusterId !== "string" || raw.clusterId.length === 0) throw refuse("no cluster id");
@@ -82,7 +116,7 @@ export function decodeDocument(file: string, data: Buffer, log?: Logger): ReadDo
     if (!isCount(value)) throw refuse(`${name} is not a non-negative integer`);
   }
   if (!Array.isArray(raw.topics)) throw refuse("topics is not a list");
-  let rewrite = v1;
+  let rewrite = raw.version !== CLUSTER_DOCUMENT_VERSION;
   const topics: TopicState[] = [];
   const names = new Set<string>();
   const ids = new Set<string>();
@@ -101,11 +135,67 @@ export function decodeDocument(file: string, data: Buffer, log?: Logger): ReadDo
   return {
     state: {
       clusterId: raw.clusterId,
-      ...(counters as Omit<DurableClusterState, "clusterId" | "topics">),
+      ...(counters as Pick<DurableClusterState, "controllerEpoch" | "brokerEpoch" | "producerIdsIssued">),
       topics,
+      ...readSecurity(raw, refuse),
     },
     rewrite,
   };
+}
+
+/** Version 3's credentials and bindings, each checked (none in older versions). */
+function readSecurity(
+  raw: Json,
+  refuse: (what: string) => KafkaError,
+): Pick<DurableClusterState, "scramCredentials" | "aclBindings"> {
+  if (raw.version !== 3) return { scramCredentials: [], aclBindings: [] };
+  if (!Array.isArray(raw.scramCredentials)) throw refuse("scramCredentials is not a list");
+  if (!Array.isArray(raw.aclBindings)) throw refuse("aclBindings is not a list");
+  if (raw.scramCredentials.length > SCRAM_CREDENTIALS_MAX)
+    throw refuse(`more than ${SCRAM_CREDENTIALS_MAX} SCRAM credentials`);
+  if (raw.aclBindings.length > ACL_BINDINGS_MAX) throw refuse(`more than ${ACL_BINDINGS_MAX} ACL bindings`);
+  const scramCredentials: ScramCredentialEntry[] = [];
+  const credentialKeys = new Set<string>();
+  for (const stored of raw.scramCredentials) {
+    const entry = readScramEntry(stored);
+    if (typeof entry === "string") throw refuse(`a SCRAM credential: ${entry}`);
+    const key = scramKey(entry.user, entry.mechanism);
+    if (credentialKeys.has(key))
+      throw refuse(`the ${entry.mechanism} credential of ${entry.user} appears twice`);
+    credentialKeys.add(key);
+    scramCredentials.push(entry);
+  }
+  const aclBindings: AclBinding[] = [];
+  const bindingKeys = new Set<string>();
+  for (const stored of raw.aclBindings) {
+    if (!isObject(stored)) throw refuse("an ACL binding is not an object");
+    const b = aclBinding(
+      aclPatternOf(stored as unknown as AclBinding),
+      aclEntryOf(stored as unknown as AclBinding),
+    );
+    const problem = aclBindingProblem(b);
+    if (problem) throw refuse(`an ACL binding: ${problem}`);
+    const key = JSON.stringify([aclResourceKey(b), b.principal, b.host, b.operation, b.permission]);
+    if (bindingKeys.has(key)) throw refuse(`an ACL binding appears twice (${key})`);
+    bindingKeys.add(key);
+    aclBindings.push(b);
+  }
+  return { scramCredentials, aclBindings };
+}
+
+/** One stored credential (its fields picked one by one), or what is wrong with it. */
+function readScramEntry(stored: unknown): ScramCredentialEntry | string {
+  if (!isObject(stored)) return "not an object";
+  try {
+    const entry = {
+      user: stored.user as string,
+      mechanism: stored.mechanism as ScramMechanism,
+      credential: readStoredScramCredential(stored),
+    };
+    return scramEntryProblem(entry) ?? entry;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** One stored topic (its fields picked one by one), or what is wrong with it. */

@@ -4,6 +4,10 @@
  * and writes through a `ClusterStore`; every broker watches the store and applies what it says to
  * its local replicas. Records never pass through the store.
  *
+ * The store also keeps the cluster's security metadata (issue 15): SCRAM credentials
+ * (scram-credentials.ts) and ACL bindings (acl-bindings.ts). Any broker writes those, not only the
+ * controller; each store serialises them, and the etcd store compares-and-sets the keys it read.
+ *
  * Two implementations: the etcd-backed store for clusters (`etcd-store.ts`) and an in-memory one
  * (`memory-store.ts`) for tests of the controller and, backed by a file, the embedded single
  * broker. Both pass the same contract tests (test/broker/metadata/store-contract.ts).
@@ -19,6 +23,22 @@
  *   changes requested by a leader are applied only if the epoch it read is still current
  *   (compare-and-set, Kafka's AlterPartition semantics).
  */
+
+import type {
+  AclBinding,
+  AclBindingFilter,
+  AclCreationResult,
+  AclDeletionResult,
+  AclResourcePattern,
+} from "./acl-bindings.js";
+import type {
+  ScramAlterationResult,
+  ScramCredential,
+  ScramDeletion,
+  ScramMechanism,
+  ScramUpsertion,
+  ScramUserInfo,
+} from "./scram-credentials.js";
 
 /** No leader (Kafka's -1 in Metadata). */
 export const NO_LEADER = -1;
@@ -125,6 +145,10 @@ export type MetadataEvent =
   | { type: "topic"; name: string; topic: TopicState | null }
   | { type: "partition"; topic: string; partition: number; state: PartitionState }
   | { type: "controller"; controller: ControllerInfo | null }
+  /** `user`'s credential for `mechanism` is now `credential` (null: removed). */
+  | { type: "scram"; user: string; mechanism: ScramMechanism; credential: ScramCredential | null }
+  /** The bindings of resource pattern `pattern` are now `bindings` (empty: none left). */
+  | { type: "acl"; pattern: AclResourcePattern; bindings: readonly AclBinding[] }
   /** The store lost and regained its view (etcd reconnect): everything may have changed. */
   | { type: "resync" };
 
@@ -162,6 +186,8 @@ export interface ControllerSession {
  * Errors: writes throw KafkaError (protocol/errors.ts) with
  * - NOT_CONTROLLER: the session is no longer the current controller (fenced by the epoch);
  * - TOPIC_ALREADY_EXISTS / UNKNOWN_TOPIC_OR_PARTITION: as named;
+ * - INVALID_REQUEST: a request larger than its bound (SCRAM_ALTERATIONS_MAX, ACL_CREATIONS_MAX,
+ *   ACL_FILTERS_MAX), or a malformed argument;
  * - REQUEST_TIMED_OUT (retriable): the store could not be reached in time (etcd down); the write
  *   may or may not have happened, and the caller retries or re-reads.
  * Reads never throw: they answer from the last view received, which may be stale while the store
@@ -226,6 +252,46 @@ export interface ClusterStore {
    * behind another broker's reservation: a leader checks an id it does not know yet against it.
    */
   readProducerIdsIssued(): Promise<number>;
+
+  // ---- security metadata (issue 15): any broker may write; writes are serialised per store ----
+
+  /**
+   * The stored credential of `user` for `mechanism`, a copy (the caller may not change the store
+   * through it); undefined when there is none. Read on every SCRAM authentication.
+   */
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined;
+  /** Every user holding a credential, by name, with its mechanisms and their iterations. */
+  scramUsers(): readonly ScramUserInfo[];
+  /**
+   * AlterUserScramCredentials: one result per user named, decided in Kafka's order
+   * (scram-credentials.ts: DUPLICATE_RESOURCE, UNACCEPTABLE_CREDENTIAL,
+   * UNSUPPORTED_SASL_MECHANISM, RESOURCE_NOT_FOUND, POLICY_VIOLATION past SCRAM_CREDENTIALS_MAX);
+   * the entries that pass are applied together. Resolves once the view shows them. Throws
+   * INVALID_REQUEST past SCRAM_ALTERATIONS_MAX entries.
+   */
+  alterScramCredentials(
+    upsertions: readonly ScramUpsertion[],
+    deletions: readonly ScramDeletion[],
+  ): Promise<ScramAlterationResult[]>;
+
+  /**
+   * Every ACL binding, ordered by resource (type, pattern type, name) and then entry; frozen. The
+   * same array is returned until the bindings change, so a reader may cache what it derives from
+   * it by the array's identity (the authorizer's index does).
+   */
+  aclBindings(): readonly AclBinding[];
+  /**
+   * CreateAcls: per binding, null or INVALID_REQUEST (acl-bindings.ts) or POLICY_VIOLATION past
+   * ACL_BINDINGS_MAX; an existing binding is not added twice. Throws INVALID_REQUEST past
+   * ACL_CREATIONS_MAX bindings.
+   */
+  createAcls(bindings: readonly AclBinding[]): Promise<AclCreationResult[]>;
+  /**
+   * DeleteAcls: per filter, the bindings it matched (Kafka's AclBindingFilter semantics), all
+   * removed; INVALID_REQUEST for a filter with an unknown type. Throws INVALID_REQUEST past
+   * ACL_FILTERS_MAX filters.
+   */
+  deleteAcls(filters: readonly AclBindingFilter[]): Promise<AclDeletionResult[]>;
 
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 /**
  * The single broker's ClusterStore: a MemoryClusterStore whose durable state (cluster id,
- * topics, the last controller and broker epochs given, the producer-id high mark) is the file
- * `<data dir>/samsa-metadata.json`, version 2 (cluster-document.ts; docs/decisions/0028).
+ * topics, the last controller and broker epochs given, the producer-id high mark, SCRAM
+ * credentials and ACL bindings) is the file `<data dir>/samsa-metadata.json`, version 3
+ * (cluster-document.ts; docs/decisions/0028).
  *
  * Guarantees:
  * - A change is on disk (tmp file, fdatasync, rename, directory fsync: storage/fs.ts
@@ -9,7 +10,8 @@
  *   one, and a leftover temp file is never read.
  * - Epochs survive restarts: a registration or election after reopening takes a larger epoch
  *   than any before, and producer ids are never handed out twice.
- * - A version 1 file (file-store.ts) is migrated and rewritten as version 2 on open.
+ * - A version 1 file (file-store.ts) or version 2 file is migrated and rewritten as version 3 on
+ *   open.
  * - Registrations and controller terms are in-process: a session lives until it is closed.
  */
 import * as path from "node:path";
@@ -36,7 +38,7 @@ export class EmbeddedClusterStore extends MemoryClusterStore {
     super({ initial, save, logger });
   }
 
-  /** Opens (or creates) the store of `dataDir`; the file is version 2 once this resolves. */
+  /** Opens (or creates) the store of `dataDir`; the file is version 3 once this resolves. */
   static async open(dataDir: string, options: EmbeddedStoreOptions = {}): Promise<EmbeddedClusterStore> {
     const sfs = options.sfs ?? new NodeFs();
     await sfs.mkdirp(dataDir);
@@ -59,7 +61,15 @@ export class EmbeddedClusterStore extends MemoryClusterStore {
 }
 
 function emptyState(clusterId: string): DurableClusterState {
-  return { clusterId, topics: [], controllerEpoch: 0, brokerEpoch: 0, producerIdsIssued: 0 };
+  return {
+    clusterId,
+    topics: [],
+    controllerEpoch: 0,
+    brokerEpoch: 0,
+    producerIdsIssued: 0,
+    scramCredentials: [],
+    aclBindings: [],
+  };
 }
 
 /** Replaces the file; a failure is KAFKA_STORAGE_ERROR (the change it carried is refused). */

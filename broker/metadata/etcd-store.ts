@@ -9,6 +9,10 @@
  *   key's create revision. Every controller write is a txn whose outer compare is "the controller
  *   key still has my create revision": a deposed controller's write changes nothing and fails
  *   with NOT_CONTROLLER, whatever it believes.
+ * - SCRAM credentials and ACL bindings: any broker writes them, by compare-and-set of the keys it
+ *   read (one txn per alteration; an ACL change touching more resources than one txn may hold,
+ *   ETCD_TXN_KEYS_MAX keys or ETCD_TXN_BYTES_MAX bytes, is written in several txns, each atomic,
+ *   planned again after each).
  * - A write that cannot reach etcd within requestTimeoutMs fails with REQUEST_TIMED_OUT
  *   (retriable; it may or may not have happened). A write resolves once the view shows it.
  * - The watch resumes from the next revision after a reconnect, so no change is missed; when etcd
@@ -18,6 +22,23 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { KafkaError } from "../../protocol/errors.js";
 import type { BrokerConfig } from "../config.js";
+import {
+  ACL_BINDINGS_MAX,
+  ACL_CREATIONS_MAX,
+  ACL_FILTERS_MAX,
+  type AclBinding,
+  type AclBindingFilter,
+  type AclChanges,
+  type AclCreationResult,
+  type AclDeletionResult,
+  type AclResourceBindings,
+  aclEntryOf,
+  aclResourceKey,
+  checkAclRequestSize,
+  planAclCreation,
+  planAclDeletion,
+  resourceBindings,
+} from "./acl-bindings.js";
 import type {
   BrokerInfo,
   BrokerRegistration,
@@ -32,8 +53,30 @@ import type {
 import { frozenConfigs, partitionProblem, topicProblem } from "./cluster-checks.js";
 import { b64, type Compare, EtcdClient, type RequestOp, rangeKvs, type WatchMessage } from "./etcd-client.js";
 import { EtcdLease, type LeaseTiming } from "./etcd-lease.js";
-import { brokerKey, EtcdView, KEYS, type StoredTopic, storedTopic, topicKey } from "./etcd-view.js";
+import {
+  brokerKey,
+  EtcdView,
+  KEYS,
+  parseAclKey,
+  readAclValue,
+  type StoredTopic,
+  scramCredentialKey,
+  storedTopic,
+  topicKey,
+} from "./etcd-view.js";
 import { callListener, callListenerSoon, type ListenerFault, logListenerFaults } from "./listeners.js";
+import {
+  checkScramAlterationSize,
+  planScramAlteration,
+  type ScramAlterationResult,
+  type ScramCredential,
+  type ScramDeletion,
+  type ScramMechanism,
+  type ScramUpsertion,
+  type ScramUserInfo,
+  scramKey,
+  storedScramCredential,
+} from "./scram-credentials.js";
 
 export interface EtcdStoreOptions extends LeaseTiming {
   /** `host:port` of each etcd member. */
@@ -61,6 +104,13 @@ const DEFAULT_WATCH_CHECK_INTERVAL_MS = 2000;
 const BAD_VALUES_REMEMBERED_MAX = 1000;
 /** Read-modify-write attempts of one controller write before it gives up (REQUEST_TIMED_OUT). */
 const WRITE_ATTEMPTS_MAX = 16;
+/**
+ * The most keys one security txn writes: each takes a compare and an operation, and etcd allows
+ * 128 of each per txn by default (--max-txn-ops).
+ */
+const ETCD_TXN_KEYS_MAX = 64;
+/** The most bytes of keys and values one security txn writes, well within etcd's 1.5 MiB request bound. */
+const ETCD_TXN_BYTES_MAX = 512 * 1024;
 /** Leases of failed attempts kept to revoke later (each also expires by itself after its TTL). */
 const ABANDONED_LEASES_MAX = 64;
 
@@ -120,6 +170,7 @@ export class EtcdClusterStore implements ClusterStore {
   private readonly chains = {
     topics: Promise.resolve<unknown>(undefined),
     producerIds: Promise.resolve<unknown>(undefined),
+    security: Promise.resolve<unknown>(undefined),
   };
 
   private constructor(
@@ -190,6 +241,18 @@ export class EtcdClusterStore implements ClusterStore {
 
   topicById(id: string): TopicState | undefined {
     return this.view.topicById(id);
+  }
+
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined {
+    return this.view.scramCredential(user, mechanism);
+  }
+
+  scramUsers(): readonly ScramUserInfo[] {
+    return this.view.scramUsers();
+  }
+
+  aclBindings(): readonly AclBinding[] {
+    return this.view.aclBindings();
   }
 
   watch(listener: Listener): () => void {
@@ -718,10 +781,173 @@ export class EtcdClusterStore implements ClusterStore {
    * Runs read-modify-writes of one kind one after another in this store, so that only other
    * stores' writes (another broker's producer ids, a deposed controller) make a compare fail.
    */
-  private serially<T>(chain: "topics" | "producerIds", run: () => Promise<T>): Promise<T> {
+  private serially<T>(chain: "topics" | "producerIds" | "security", run: () => Promise<T>): Promise<T> {
     const result = this.chains[chain].then(run);
     this.chains[chain] = result.catch(() => undefined);
     return result;
+  }
+
+  // ---- security metadata -------------------------------------------------------------------
+
+  async alterScramCredentials(
+    upsertions: readonly ScramUpsertion[],
+    deletions: readonly ScramDeletion[],
+  ): Promise<ScramAlterationResult[]> {
+    this.assertOpen();
+    checkScramAlterationSize(upsertions, deletions);
+    return this.serially("security", () => this.alterScramNow(upsertions, deletions));
+  }
+
+  /** Plans against the credentials stored now and writes the touched keys if none moved meanwhile. */
+  private async alterScramNow(
+    upsertions: readonly ScramUpsertion[],
+    deletions: readonly ScramDeletion[],
+  ): Promise<ScramAlterationResult[]> {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS_MAX; attempt++) {
+      const stored = await this.readRevisions(KEYS.scram);
+      const has = (user: string, mechanism: ScramMechanism) => stored.has(scramKey(user, mechanism));
+      const plan = planScramAlteration({ has, count: stored.size }, upsertions, deletions);
+      if (plan.writes.length === 0) return plan.results;
+      const writes = plan.writes.map((w) => {
+        const tail = scramKey(w.user, w.mechanism);
+        const value = w.credential && JSON.stringify(storedScramCredential(w.credential));
+        return { key: scramCredentialKey(w.user, w.mechanism), modRevision: stored.get(tail) ?? 0, value };
+      });
+      if (await this.casWrite(writes)) return plan.results;
+    }
+    throw new KafkaError(
+      "REQUEST_TIMED_OUT",
+      `SCRAM credentials kept changing under ${WRITE_ATTEMPTS_MAX} attempts`,
+    );
+  }
+
+  async createAcls(bindings: readonly AclBinding[]): Promise<AclCreationResult[]> {
+    this.assertOpen();
+    checkAclRequestSize(bindings, ACL_CREATIONS_MAX, "ACL creations");
+    return this.serially("security", () =>
+      this.changeAcls(
+        (current, count) => planAclCreation(current, count, bindings),
+        (_, results) => results,
+      ),
+    );
+  }
+
+  async deleteAcls(filters: readonly AclBindingFilter[]): Promise<AclDeletionResult[]> {
+    this.assertOpen();
+    checkAclRequestSize(filters, ACL_FILTERS_MAX, "ACL filters");
+    return this.serially("security", () =>
+      this.changeAcls(
+        (current) => planAclDeletion(current, filters),
+        (done, results, written) =>
+          results.map((r, i) => ({
+            error: r.error,
+            deleted: [
+              ...(done?.[i].deleted ?? []),
+              ...r.deleted.filter((b) => written.has(aclResourceKey(b))),
+            ],
+          })),
+      ),
+    );
+  }
+
+  /**
+   * Plans against the bindings stored now and writes the resources it changes, at most
+   * ETCD_TXN_KEYS_MAX per txn, each txn a compare-and-set of its keys; after a partial write (or
+   * a lost compare) it reads and plans again. `merge` folds a plan's results into those so far,
+   * given the resource keys just written (none once nothing is left to write).
+   */
+  private async changeAcls<R>(
+    plan: (
+      current: ReadonlyMap<string, AclResourceBindings>,
+      count: number,
+    ) => { results: R[]; changes: AclChanges },
+    merge: (done: R[] | null, results: R[], written: ReadonlySet<string>) => R[],
+  ): Promise<R[]> {
+    let done: R[] | null = null;
+    const attemptsMax = WRITE_ATTEMPTS_MAX + Math.ceil(ACL_BINDINGS_MAX / ETCD_TXN_KEYS_MAX);
+    for (let attempt = 0; attempt < attemptsMax; attempt++) {
+      const stored = await this.readAcls();
+      const { results, changes } = plan(stored.current, stored.count);
+      const writes = [...changes].map(([tail, r]) => ({
+        tail,
+        key: `${KEYS.acls}${tail}`,
+        modRevision: stored.revisions.get(tail) ?? 0,
+        value: r.entries.length === 0 ? null : JSON.stringify({ entries: r.entries.map(aclEntryOf) }),
+      }));
+      const chunk = txnChunk(writes);
+      if (chunk.length === 0) return merge(done, results, new Set());
+      if (!(await this.casWrite(chunk))) continue;
+      done = merge(done, results, new Set(chunk.map((w) => w.tail)));
+      if (chunk.length === writes.length) return done;
+    }
+    throw new KafkaError("REQUEST_TIMED_OUT", `ACL bindings kept changing under ${attemptsMax} attempts`);
+  }
+
+  /** The mod revision of every key under `relative` now, by its tail after `relative`. */
+  private async readRevisions(relative: string): Promise<Map<string, number>> {
+    const { kvs } = await this.client.range(this.options.prefix + relative, { prefix: true });
+    const start = this.options.prefix.length + relative.length;
+    return new Map(kvs.map((kv) => [kv.key.slice(start), kv.modRevision]));
+  }
+
+  /**
+   * The stored bindings by resource key, their count and every key's mod revision. A key whose
+   * value does not decode counts as a resource without bindings (a creation overwrites it).
+   */
+  private async readAcls(): Promise<{
+    current: Map<string, AclResourceBindings>;
+    count: number;
+    revisions: Map<string, number>;
+  }> {
+    const { kvs } = await this.client.range(this.options.prefix + KEYS.acls, { prefix: true });
+    const start = this.options.prefix.length + KEYS.acls.length;
+    const current = new Map<string, AclResourceBindings>();
+    const revisions = new Map<string, number>();
+    let count = 0;
+    for (const kv of kvs) {
+      const tail = kv.key.slice(start);
+      revisions.set(tail, kv.modRevision);
+      let pattern: ReturnType<typeof parseAclKey>;
+      try {
+        pattern = parseAclKey(tail);
+      } catch {
+        continue;
+      }
+      try {
+        const r = readAclValue(pattern, kv.value);
+        current.set(tail, r);
+        count += r.entries.length;
+      } catch {
+        current.set(tail, resourceBindings(pattern, []));
+      }
+    }
+    return { current, count, revisions };
+  }
+
+  /**
+   * One txn writing `writes` (value null: delete) if each key's mod revision is still the one
+   * read (0: absent). Answers whether it was applied; resolves once the view shows it.
+   */
+  private async casWrite(
+    writes: { key: string; modRevision: number; value: string | null }[],
+  ): Promise<boolean> {
+    this.assertOpen();
+    const compares: Compare[] = [];
+    const ops: RequestOp[] = [];
+    for (const w of writes) {
+      const key = this.key(w.key);
+      compares.push(
+        w.modRevision > 0
+          ? { key, target: "MOD", result: "EQUAL", mod_revision: String(w.modRevision) }
+          : { key, target: "CREATE", result: "EQUAL", create_revision: "0" },
+      );
+      ops.push(
+        w.value === null ? { request_delete_range: { key } } : { request_put: { key, value: b64(w.value) } },
+      );
+    }
+    const result = await this.client.txn(compares, ops);
+    if (result.succeeded) await this.waitForRevision(result.revision);
+    return result.succeeded;
   }
 
   // ---- life --------------------------------------------------------------------------------
@@ -819,4 +1045,15 @@ function seatHolder(value: string): number {
   } catch {
     return -1;
   }
+}
+
+/** The first writes that fit one txn: at most ETCD_TXN_KEYS_MAX, and ETCD_TXN_BYTES_MAX unless only one. */
+function txnChunk<W extends { key: string; value: string | null }>(writes: W[]): W[] {
+  let bytes = 0;
+  let n = 0;
+  for (; n < writes.length && n < ETCD_TXN_KEYS_MAX; n++) {
+    bytes += Buffer.byteLength(writes[n].key) + Buffer.byteLength(writes[n].value ?? "");
+    if (n > 0 && bytes > ETCD_TXN_BYTES_MAX) break;
+  }
+  return writes.slice(0, n);
 }

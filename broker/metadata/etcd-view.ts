@@ -9,21 +9,50 @@
  *                       changed and deleted by one put, whatever its partition count (etcd's
  *                       --max-txn-ops limits the keys of one txn, 128 by default)
  *   producer-ids        the next producer id never handed out
+ *   scram/<mechanism>/<user>
+ *                       {salt, storedKey, serverKey, iterations} (bytes in base64): one key per
+ *                       credential, so users are altered by compare-and-set of their own keys
+ *   acls/<resourceType>/<patternType>/<resourceName>
+ *                       {entries: [{principal, host, operation, permission}]}: one key per
+ *                       resource pattern (as Kafka's ZooKeeper layout), entries sorted; a
+ *                       pattern without entries has no key
+ *
+ * User and resource names may hold "/": the mechanism, resource type and pattern type never do,
+ * so a key splits at its first slashes.
  *
  * Epochs are etcd create revisions: every (re)creation of a key gets a revision larger than any
  * before it in the cluster, so they only grow, across restarts of etcd included. The view applies
  * etcd's key changes in revision order and answers what they mean as MetadataEvents.
  */
 import {
-  type BrokerRegistration,
-  type ControllerInfo,
-  endpointsProblem,
-  type MetadataEvent,
-  type PartitionState,
-  type TopicState,
+  type AclBinding,
+  type AclResourceBindings,
+  type AclResourcePattern,
+  flattenAclBindings,
+  readAclEntries,
+} from "./acl-bindings.js";
+import type {
+  BrokerRegistration,
+  ControllerInfo,
+  MetadataEvent,
+  PartitionState,
+  TopicState,
 } from "./cluster.js";
+import { endpointsProblem } from "./cluster.js";
 import { frozenTopic, topicProblem } from "./cluster-checks.js";
 import type { EtcdEvent, EtcdKv } from "./etcd-client.js";
+import {
+  copyScramCredential,
+  isScramMechanism,
+  readStoredScramCredential,
+  type ScramCredential,
+  type ScramCredentialEntry,
+  type ScramMechanism,
+  type ScramUserInfo,
+  scramEntryProblem,
+  scramKey,
+  scramUsers,
+} from "./scram-credentials.js";
 
 export const KEYS = {
   clusterId: "cluster-id",
@@ -31,6 +60,8 @@ export const KEYS = {
   brokers: "brokers/",
   topics: "topics/",
   producerIds: "producer-ids",
+  scram: "scram/",
+  acls: "acls/",
 } as const;
 
 export function brokerKey(nodeId: number): string {
@@ -39,6 +70,36 @@ export function brokerKey(nodeId: number): string {
 
 export function topicKey(name: string): string {
   return `${KEYS.topics}${name}`;
+}
+
+/** `scram/<mechanism>/<user>` (scramKey after the prefix). */
+export function scramCredentialKey(user: string, mechanism: ScramMechanism): string {
+  return `${KEYS.scram}${scramKey(user, mechanism)}`;
+}
+
+/** The user and mechanism a key's tail after `scram/` names; throws when it names none. */
+export function parseScramKey(tail: string): { user: string; mechanism: ScramMechanism } {
+  const slash = tail.indexOf("/");
+  const mechanism = tail.slice(0, slash);
+  if (slash < 0 || !isScramMechanism(mechanism)) throw new Error(`${tail} names no SCRAM mechanism`);
+  return { user: tail.slice(slash + 1), mechanism };
+}
+
+/** The resource pattern a key's tail after `acls/` names (checked by readAclEntries); throws when malformed. */
+export function parseAclKey(tail: string): AclResourcePattern {
+  const first = tail.indexOf("/");
+  const second = tail.indexOf("/", first + 1);
+  if (first < 0 || second < 0) throw new Error(`${tail} is not <resourceType>/<patternType>/<name>`);
+  return Object.freeze({
+    resourceType: tail.slice(0, first),
+    patternType: tail.slice(first + 1, second),
+    resourceName: tail.slice(second + 1),
+  } as AclResourcePattern);
+}
+
+/** One resource's bindings read from its stored value; throws naming the fault. */
+export function readAclValue(pattern: AclResourcePattern, value: string): AclResourceBindings {
+  return readAclEntries(pattern, parsed(value).entries);
 }
 
 /** A topic as stored under its key (the name is the key). */
@@ -63,6 +124,13 @@ export class EtcdView {
   private readonly topicIds = new Map<string, string>();
   /** Every key under the prefix, good values or not (compared with etcd's count by the probe). */
   private readonly keys = new Set<string>();
+  /** By scramKey, as the key's tail. */
+  private readonly scram = new Map<string, ScramCredentialEntry>();
+  private scramUserList: readonly ScramUserInfo[] | null = [];
+  /** By aclResourceKey, as the key's tail. */
+  private readonly acls = new Map<string, AclResourceBindings>();
+  /** The flattened bindings, rebuilt on the first read after a change (null: to rebuild). */
+  private aclList: readonly AclBinding[] | null = [];
 
   /** Replaces the whole view with `kvs` read at `revision`. */
   load(kvs: EtcdKv[], revision: number, prefix: string): void {
@@ -73,6 +141,10 @@ export class EtcdView {
     this.topics.clear();
     this.topicIds.clear();
     this.keys.clear();
+    this.scram.clear();
+    this.acls.clear();
+    this.scramUserList = null;
+    this.aclList = null;
     this.apply(
       kvs.map((kv) => ({ type: "PUT", kv })),
       prefix,
@@ -110,6 +182,8 @@ export class EtcdView {
     else if (key === KEYS.controller) return this.applyController(value, kv.createRevision);
     else if (key.startsWith(KEYS.brokers)) return [this.applyBroker(key, value, kv.createRevision)];
     else if (key.startsWith(KEYS.topics)) return this.applyTopic(key.slice(KEYS.topics.length), value);
+    else if (key.startsWith(KEYS.scram)) return this.applyScram(key.slice(KEYS.scram.length), value);
+    else if (key.startsWith(KEYS.acls)) return this.applyAcl(key.slice(KEYS.acls.length), value);
     return [];
   }
 
@@ -177,6 +251,48 @@ export class EtcdView {
     return topic.partitions
       .filter((p, i) => JSON.stringify(p) !== JSON.stringify(old.partitions[i]))
       .map((state) => ({ type: "partition", topic: name, partition: state.partition, state }));
+  }
+
+  private applyScram(tail: string, value: string | null): MetadataEvent[] {
+    const { user, mechanism } = parseScramKey(tail);
+    if (value === null) {
+      if (!this.scram.delete(tail)) return [];
+      this.scramUserList = null;
+      return [{ type: "scram", user, mechanism, credential: null }];
+    }
+    const credential = readStoredScramCredential(parsed(value));
+    const entry = Object.freeze({ user, mechanism, credential });
+    const problem = scramEntryProblem(entry);
+    if (problem) throw new Error(problem);
+    this.scram.set(tail, entry);
+    this.scramUserList = null;
+    return [{ type: "scram", user, mechanism, credential: copyScramCredential(credential) }];
+  }
+
+  private applyAcl(tail: string, value: string | null): MetadataEvent[] {
+    const pattern = parseAclKey(tail);
+    const next = value === null ? null : readAclValue(pattern, value);
+    if (next === null || next.entries.length === 0) {
+      if (!this.acls.delete(tail)) return [];
+    } else this.acls.set(tail, next);
+    this.aclList = null;
+    return [{ type: "acl", pattern, bindings: next?.entries ?? Object.freeze([]) }];
+  }
+
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined {
+    const entry = this.scram.get(scramKey(user, mechanism));
+    return entry && copyScramCredential(entry.credential);
+  }
+
+  scramUsers(): readonly ScramUserInfo[] {
+    this.scramUserList ??= Object.freeze(scramUsers(this.scram.values()));
+    return this.scramUserList;
+  }
+
+  /** The same array until the bindings change. */
+  aclBindings(): readonly AclBinding[] {
+    this.aclList ??= flattenAclBindings(this.acls);
+    return this.aclList;
   }
 
   /** How many keys the prefix holds as of `revision`. */

@@ -9,23 +9,42 @@
  * - Read-your-writes: a write resolves after the view reflects it; watchers have run by then.
  * - Everything handed out (topics, partitions, registrations) is a frozen copy: a caller can
  *   neither change the store through what it read nor through what it passed in.
+ * - SCRAM credentials and ACL bindings are durable state too; their maps are replaced, not
+ *   changed, by a write, so the lists read from them are rebuilt only when they change.
  * - Registrations and controller terms live in this process: a session lasts until it is closed,
  *   resigned, the store closes, or `expire(nodeId)` ends it as a lost lease would.
  */
 import type { Logger } from "pino";
 import { KafkaError } from "../../protocol/errors.js";
 import {
-  type BrokerInfo,
-  type BrokerRegistration,
-  type BrokerSession,
-  type ClusterStore,
-  type ControllerInfo,
-  type ControllerSession,
-  endpointsProblem,
-  type MetadataEvent,
-  type PartitionState,
-  type TopicState,
+  ACL_CREATIONS_MAX,
+  ACL_FILTERS_MAX,
+  type AclBinding,
+  type AclBindingFilter,
+  type AclChanges,
+  type AclCreationResult,
+  type AclDeletionResult,
+  type AclResourceBindings,
+  aclBindingProblem,
+  aclResourceKey,
+  checkAclRequestSize,
+  flattenAclBindings,
+  planAclCreation,
+  planAclDeletion,
+  resourceBindings,
+} from "./acl-bindings.js";
+import type {
+  BrokerInfo,
+  BrokerRegistration,
+  BrokerSession,
+  ClusterStore,
+  ControllerInfo,
+  ControllerSession,
+  MetadataEvent,
+  PartitionState,
+  TopicState,
 } from "./cluster.js";
+import { endpointsProblem } from "./cluster.js";
 import {
   frozenConfigs,
   frozenPartition,
@@ -35,6 +54,21 @@ import {
 } from "./cluster-checks.js";
 import { newClusterId } from "./file-store.js";
 import { callListener, callListenerSoon, type ListenerFault, logListenerFaults } from "./listeners.js";
+import {
+  checkScramAlterationSize,
+  copyScramCredential,
+  planScramAlteration,
+  type ScramAlterationResult,
+  type ScramCredential,
+  type ScramCredentialEntry,
+  type ScramDeletion,
+  type ScramMechanism,
+  type ScramUpsertion,
+  type ScramUserInfo,
+  scramEntryProblem,
+  scramKey,
+  scramUsers,
+} from "./scram-credentials.js";
 
 /** The most producer ids one allocation may reserve. */
 export const PRODUCER_ID_ALLOCATION_MAX = 1_000_000;
@@ -49,6 +83,8 @@ export interface DurableClusterState {
   brokerEpoch: number;
   /** Producer ids below this were reserved; none at or above it. */
   producerIdsIssued: number;
+  scramCredentials: readonly ScramCredentialEntry[];
+  aclBindings: readonly AclBinding[];
 }
 
 export interface MemoryStoreOptions {
@@ -69,6 +105,10 @@ interface View {
   controllerEpoch: number;
   brokerEpoch: number;
   producerIdsIssued: number;
+  /** By scramKey(user, mechanism); replaced by a write, never changed. */
+  scram: ReadonlyMap<string, ScramCredentialEntry>;
+  /** By aclResourceKey; replaced by a write, never changed. */
+  acls: ReadonlyMap<string, AclResourceBindings>;
 }
 
 /** A view being changed, the events it will emit and what to do once it is the view. */
@@ -188,6 +228,8 @@ export class MemoryClusterStore implements ClusterStore {
   private view!: View;
   private topicList: TopicState[] = [];
   private brokerList: BrokerRegistration[] = [];
+  private scramUserList: readonly ScramUserInfo[] = [];
+  private aclList: readonly AclBinding[] = [];
   private readonly id: string;
   private readonly save: MemoryStoreOptions["save"];
   private chain: Promise<void> = Promise.resolve();
@@ -209,11 +251,14 @@ export class MemoryClusterStore implements ClusterStore {
       controllerEpoch: 0,
       brokerEpoch: 0,
       producerIdsIssued: 0,
+      scramCredentials: [],
+      aclBindings: [],
     };
     for (const t of initial.topics) {
       const problem = topicProblem(t);
       if (problem) throw invalid(`topic ${t.name}: ${problem}`);
     }
+    const { scram, acls } = initialSecurity(initial);
     const topics = initial.topics.map(frozenTopic);
     this.id = initial.clusterId;
     this.save = options.save;
@@ -225,6 +270,8 @@ export class MemoryClusterStore implements ClusterStore {
       controllerEpoch: initial.controllerEpoch,
       brokerEpoch: initial.brokerEpoch,
       producerIdsIssued: initial.producerIdsIssued,
+      scram,
+      acls,
     });
   }
 
@@ -265,6 +312,19 @@ export class MemoryClusterStore implements ClusterStore {
   readProducerIdsIssued(): Promise<number> {
     // One store in one process: its view is the store.
     return Promise.resolve(this.view.producerIdsIssued);
+  }
+
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined {
+    const entry = this.view.scram.get(scramKey(user, mechanism));
+    return entry && copyScramCredential(entry.credential);
+  }
+
+  scramUsers(): readonly ScramUserInfo[] {
+    return this.scramUserList;
+  }
+
+  aclBindings(): readonly AclBinding[] {
+    return this.aclList;
   }
 
   watch(listener: (event: MetadataEvent) => void): () => void {
@@ -567,6 +627,56 @@ export class MemoryClusterStore implements ClusterStore {
     });
   }
 
+  // ---- security metadata ----
+
+  async alterScramCredentials(
+    upsertions: readonly ScramUpsertion[],
+    deletions: readonly ScramDeletion[],
+  ): Promise<ScramAlterationResult[]> {
+    checkScramAlterationSize(upsertions, deletions);
+    return this.mutate((d) => {
+      const state = {
+        has: (u: string, m: ScramMechanism) => d.scram.has(scramKey(u, m)),
+        count: d.scram.size,
+      };
+      const plan = planScramAlteration(state, upsertions, deletions);
+      if (plan.writes.length === 0) return plan.results;
+      const scram = new Map(d.scram);
+      for (const { user, mechanism, credential } of plan.writes) {
+        if (credential) scram.set(scramKey(user, mechanism), Object.freeze({ user, mechanism, credential }));
+        else scram.delete(scramKey(user, mechanism));
+        d.events.push({
+          type: "scram",
+          user,
+          mechanism,
+          credential: credential && copyScramCredential(credential),
+        });
+      }
+      d.scram = scram;
+      d.durable = true;
+      return plan.results;
+    });
+  }
+
+  async createAcls(bindings: readonly AclBinding[]): Promise<AclCreationResult[]> {
+    checkAclRequestSize(bindings, ACL_CREATIONS_MAX, "ACL creations");
+    return this.mutate((d) => {
+      // A draft starts as the view: the view's list counts its bindings.
+      const { results, changes } = planAclCreation(d.acls, this.aclList.length, bindings);
+      applyAclChanges(d, changes);
+      return results;
+    });
+  }
+
+  async deleteAcls(filters: readonly AclBindingFilter[]): Promise<AclDeletionResult[]> {
+    checkAclRequestSize(filters, ACL_FILTERS_MAX, "ACL filters");
+    return this.mutate((d) => {
+      const { results, changes } = planAclDeletion(d.acls, filters);
+      applyAclChanges(d, changes);
+      return results;
+    });
+  }
+
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
@@ -615,11 +725,15 @@ export class MemoryClusterStore implements ClusterStore {
       controllerEpoch: d.controllerEpoch,
       brokerEpoch: d.brokerEpoch,
       producerIdsIssued: d.producerIdsIssued,
+      scramCredentials: [...d.scram.values()],
+      aclBindings: d.acls === this.view.acls ? this.aclList : flattenAclBindings(d.acls),
     };
     await (this.save as NonNullable<MemoryStoreOptions["save"]>)(state);
   }
 
   private setView(view: View): void {
+    if (view.scram !== this.view?.scram) this.scramUserList = Object.freeze(scramUsers(view.scram.values()));
+    if (view.acls !== this.view?.acls) this.aclList = flattenAclBindings(view.acls);
     this.topicList = Object.freeze([...view.topics.values()]) as TopicState[];
     this.brokerList = Object.freeze(
       [...view.brokers.values()].sort((a, b) => a.nodeId - b.nodeId),
@@ -638,4 +752,48 @@ function putTopic(d: Draft, t: TopicState, announce = true): void {
   d.byId.set(t.id, t);
   d.durable = true;
   if (announce) d.events.push({ type: "topic", name: t.name, topic: t });
+}
+
+/** Replaces the draft's ACL map with `changes` applied, one acl event per resource changed. */
+function applyAclChanges(d: Draft, changes: AclChanges): void {
+  if (changes.size === 0) return;
+  const acls = new Map(d.acls);
+  for (const [key, r] of changes) {
+    if (r.entries.length === 0) acls.delete(key);
+    else acls.set(key, r);
+    d.events.push({
+      type: "acl",
+      pattern: r.pattern,
+      bindings: r.entries,
+    });
+  }
+  d.acls = acls;
+  d.durable = true;
+}
+
+/** The security maps of an initial state, each entry checked (INVALID_REQUEST when one is bad). */
+function initialSecurity(initial: DurableClusterState): Pick<View, "scram" | "acls"> {
+  const scram = new Map<string, ScramCredentialEntry>();
+  for (const e of initial.scramCredentials) {
+    const problem = scramEntryProblem(e);
+    if (problem) throw invalid(`SCRAM credential of ${e.user}: ${problem}`);
+    scram.set(
+      scramKey(e.user, e.mechanism),
+      Object.freeze({ user: e.user, mechanism: e.mechanism, credential: copyScramCredential(e.credential) }),
+    );
+  }
+  const grouped = new Map<string, AclBinding[]>();
+  for (const b of initial.aclBindings) {
+    const problem = aclBindingProblem(b);
+    if (problem) throw invalid(`ACL binding: ${problem}`);
+    const key = aclResourceKey(b);
+    const list = grouped.get(key);
+    if (list) list.push(b);
+    else grouped.set(key, [b]);
+  }
+  const acls = new Map<string, AclResourceBindings>();
+  for (const [key, list] of grouped) {
+    acls.set(key, resourceBindings(list[0], list));
+  }
+  return { scram, acls };
 }

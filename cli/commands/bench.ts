@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import type { BenchResult } from "../../bench/load/report.js";
 import type { CompressionName } from "../../client/producer.js";
-import { brokersOf } from "./common.js";
+import { connectionOf } from "./common.js";
 
 interface CommonOpts {
   topic: string;
@@ -199,7 +199,7 @@ Examples:
   samsa -b 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094 bench produce -t rf3 --replication-factor 3`,
     )
     .action(async (opts: ProduceOpts, cmd: Command) => {
-      const brokers = brokersOf(cmd);
+      const { brokers, ssl } = connectionOf(cmd);
       const settings = producerSettings(opts);
       const throughput = Number(opts.throughput);
       if (
@@ -211,6 +211,7 @@ Examples:
         throw new Error(`--throughput ${opts.throughput}: expected a positive integer or -1`);
       const options = {
         brokers,
+        ssl,
         topic: opts.topic,
         records: int("--records", opts.records, 1),
         recordSize: int("--record-size", opts.recordSize, 0),
@@ -254,9 +255,10 @@ Examples:
   samsa bench consume -t orders --group bench --consumers 4 --json`,
     )
     .action(async (opts: ConsumeOpts, cmd: Command) => {
-      const brokers = brokersOf(cmd);
+      const { brokers, ssl } = connectionOf(cmd);
       const options = {
         brokers,
+        ssl,
         topic: opts.topic,
         ...(opts.records !== undefined && { records: int("--records", opts.records, 1) }),
         ...(opts.group !== undefined && { group: opts.group }),
@@ -301,11 +303,12 @@ Examples:
   samsa -b 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094 bench e2e -t e2e-rf3 --replication-factor 3 --rate 5000`,
     )
     .action(async (opts: E2eOpts, cmd: Command) => {
-      const brokers = brokersOf(cmd);
+      const { brokers, ssl } = connectionOf(cmd);
       const settings = producerSettings(opts);
       const recordSize = int("--record-size", opts.recordSize, 8);
       const options = {
         brokers,
+        ssl,
         topic: opts.topic,
         rate: positive("--rate", opts.rate),
         recordSize,

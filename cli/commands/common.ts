@@ -1,12 +1,63 @@
 /**
- * What the client commands share: the broker list (-b or SAMSA_BROKERS), config pairs from -c,
- * encodings, and buffered stdout.
+ * What the client commands share: the broker list (-b or SAMSA_BROKERS) and TLS (--tls...),
+ * config pairs from -c, encodings, and buffered stdout.
  */
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions as TlsOptions } from "node:tls";
 import type { Command } from "commander";
 
 export function brokersOf(cmd: Command): string[] {
   const opts = cmd.optsWithGlobals() as { brokers?: string };
   return parseBrokers(opts.brokers);
+}
+
+/** The global TLS flags, as commander gives them. */
+export interface TlsFlags {
+  tls?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsInsecure?: boolean;
+}
+
+/**
+ * What every client command connects with: the brokers, and `ssl` when a TLS flag is given
+ * (any of them turns TLS on, as in rpk).
+ */
+export function connectionOf(cmd: Command): { brokers: string[]; ssl?: TlsOptions } {
+  const brokers = brokersOf(cmd);
+  const ssl = tlsOf(cmd.optsWithGlobals() as TlsFlags);
+  return ssl ? { brokers, ssl } : { brokers };
+}
+
+/**
+ * The client's `ssl` option for the TLS flags, or undefined without any: --tls-ca replaces the
+ * system's CAs, --tls-cert and --tls-key (both or neither) are the client's certificate,
+ * --tls-insecure skips verifying the broker.
+ */
+export function tlsOf(
+  flags: TlsFlags,
+  read: (file: string) => Buffer = readFileSync,
+): TlsOptions | undefined {
+  const { tls, tlsCa, tlsCert, tlsKey, tlsInsecure } = flags;
+  if (!tls && tlsCa === undefined && tlsCert === undefined && tlsKey === undefined && !tlsInsecure)
+    return undefined;
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new Error(tlsCert === undefined ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key");
+  const ssl: TlsOptions = {};
+  if (tlsCa !== undefined) ssl.ca = readFlagFile("--tls-ca", tlsCa, read);
+  if (tlsCert !== undefined) ssl.cert = readFlagFile("--tls-cert", tlsCert, read);
+  if (tlsKey !== undefined) ssl.key = readFlagFile("--tls-key", tlsKey, read);
+  if (tlsInsecure) ssl.rejectUnauthorized = false;
+  return ssl;
+}
+
+function readFlagFile(flag: string, file: string, read: (file: string) => Buffer): Buffer {
+  try {
+    return read(file);
+  } catch (err) {
+    throw new Error(`${flag} ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** Parses `key=value` pairs (repeatable options). */
@@ -132,7 +183,7 @@ export async function withAdmin<T>(
   fn: (admin: import("../../client/admin.js").Admin) => Promise<T>,
 ): Promise<T> {
   const { Admin } = await import("../../client/admin.js");
-  const admin = new Admin({ brokers: brokersOf(cmd), retry: { retries: 2 } });
+  const admin = new Admin({ ...connectionOf(cmd), retry: { retries: 2 } });
   try {
     return await fn(admin);
   } finally {

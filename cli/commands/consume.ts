@@ -12,7 +12,7 @@ import { isUtf8 } from "node:buffer";
 import type { Command } from "commander";
 import type { Admin } from "../../client/admin.js";
 import type { Consumer, ConsumerRecord, StartAt } from "../../client/consumer.js";
-import { brokersOf, type Encoding, Output, parseEncoding, unescapeArg } from "./common.js";
+import { connectionOf, type Encoding, Output, parseEncoding, unescapeArg } from "./common.js";
 
 interface ConsumeOpts {
   offset: string;
@@ -289,7 +289,7 @@ Examples:
         import("../../client/consumer.js"),
         import("../../client/admin.js"),
       ]);
-      const consumer = new Consumer({ brokers: brokersOf(cmd), retry: { retries: 3 } }, { maxWaitMs: 200 });
+      const consumer = new Consumer({ ...connectionOf(cmd), retry: { retries: 3 } }, { maxWaitMs: 200 });
       const admin = new Admin(consumer.cluster);
       let stopping = false;
       const stop = () => {
@@ -428,7 +428,7 @@ async function consumeInGroup(
     import("../../client/admin.js"),
   ]);
   const consumer = new Consumer(
-    { brokers: brokersOf(cmd), retry: { retries: 3 } },
+    { ...connectionOf(cmd), retry: { retries: 3 } },
     {
       groupId,
       maxWaitMs: 200,

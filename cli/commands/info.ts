@@ -1,6 +1,6 @@
 /** `samsa offsets <topic>`. */
 import type { Command } from "commander";
-import { brokersOf } from "./common.js";
+import { connectionOf } from "./common.js";
 
 export function registerInfoCommands(program: Command): void {
   program
@@ -13,7 +13,7 @@ export function registerInfoCommands(program: Command): void {
     )
     .action(async (topic: string, opts: { at?: string }, cmd: Command) => {
       const { Admin } = await import("../../client/admin.js");
-      const admin = new Admin({ brokers: brokersOf(cmd), retry: { retries: 2 } });
+      const admin = new Admin({ ...connectionOf(cmd), retry: { retries: 2 } });
       try {
         if (opts.at) {
           const text = opts.at.replace(/^@/, "");

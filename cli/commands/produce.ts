@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { ProducerRecord } from "../../client/producer.js";
-import { brokersOf, collect, type Encoding, pairs, parseEncoding, unescapeArg } from "./common.js";
+import { collect, connectionOf, type Encoding, pairs, parseEncoding, unescapeArg } from "./common.js";
 
 interface ProduceOpts {
   delimiter: string;
@@ -198,7 +198,7 @@ Examples:
       const makeRecord = recordMaker(topic, opts);
       const { Producer } = await import("../../client/producer.js");
       const producer = new Producer(
-        { brokers: brokersOf(cmd), retry: { retries: 3 } },
+        { ...connectionOf(cmd), retry: { retries: 3 } },
         {
           acks,
           compression: opts.compression as "none",

@@ -7,7 +7,7 @@
  */
 import type { Command } from "commander";
 import type { Report } from "../../bench/verify/check.js";
-import { brokersOf, positiveInt } from "./common.js";
+import { connectionOf, positiveInt } from "./common.js";
 
 /** The history was judged and holds no anomaly. */
 export const EXIT_OK = 0;
@@ -57,7 +57,7 @@ async function run(opts: RunOpts, cmd: Command): Promise<void> {
   let workload: InstanceType<typeof VerifyRun>;
   try {
     workload = new VerifyRun({
-      brokers: brokersOf(cmd),
+      ...connectionOf(cmd),
       topic: opts.topic,
       durationMs: durationMs("--duration", opts.duration),
       producers: positiveInt("--producers", opts.producers),

@@ -105,7 +105,7 @@ describe("the single broker on the cluster model", () => {
     const dataDir = tempDir();
     await writeVersion1(dataDir);
     let c = await start(dataDir);
-    expect(JSON.parse(readFileSync(path.join(dataDir, METADATA_FILE), "utf8")).version).toBe(2);
+    expect(JSON.parse(readFileSync(path.join(dataDir, METADATA_FILE), "utf8")).version).toBe(3);
     const before = await partitionMetadata(c, "old");
     expect(before.answer.topics[0].topicId).toBe(TOPIC_ID);
     expect(before.partitions.map((p) => [p.leaderId, p.leaderEpoch])).toEqual([

@@ -1,11 +1,11 @@
 /**
  * The CLI's parsers without a broker: -o forms (kcat's and rpk's), -b addresses and
  * SAMSA_BROKERS, the -J envelope and its encodings, stdin splitting and --encoding on input;
- * `--replicas` broker id lists and `cluster up`'s port ranges.
+ * `--replicas` broker id lists and `cluster up`'s port ranges; the --tls flags as the client's `ssl`.
  */
 import { describe, expect, it } from "vitest";
 import { upPorts } from "../../cli/commands/cluster.js";
-import { brokerIds, parseBrokers, withDefaultPort } from "../../cli/commands/common.js";
+import { brokerIds, parseBrokers, tlsOf, withDefaultPort } from "../../cli/commands/common.js";
 import { parseOffset, recordJson } from "../../cli/commands/consume.js";
 import { decodeField, RecordSplitter } from "../../cli/commands/produce.js";
 import type { ConsumerRecord } from "../../client/consumer.js";
@@ -233,5 +233,30 @@ describe("cluster up ports", () => {
     ];
     for (const [o, message] of cases) expect(() => upPorts(opts(o)), JSON.stringify(o)).toThrow(message);
     expect(() => upPorts(opts({ etcdPort: "18078" }))).not.toThrow();
+  });
+});
+
+describe("--tls flags", () => {
+  const files: Record<string, string> = { "ca.pem": "CA", "c.pem": "CERT", "k.pem": "KEY" };
+  const read = (file: string): Buffer => {
+    if (!(file in files)) throw new Error(`ENOENT: no such file or directory, open '${file}'`);
+    return Buffer.from(files[file]);
+  };
+
+  it("gives no ssl without a flag, and any flag turns TLS on (as rpk)", () => {
+    expect(tlsOf({}, read)).toBeUndefined();
+    expect(tlsOf({ tls: true }, read)).toEqual({});
+    expect(tlsOf({ tlsCa: "ca.pem" }, read)).toEqual({ ca: Buffer.from("CA") });
+    expect(tlsOf({ tlsInsecure: true }, read)).toEqual({ rejectUnauthorized: false });
+    expect(tlsOf({ tlsCert: "c.pem", tlsKey: "k.pem" }, read)).toEqual({
+      cert: Buffer.from("CERT"),
+      key: Buffer.from("KEY"),
+    });
+  });
+
+  it("refuses a certificate without its key and names a file it cannot read", () => {
+    expect(() => tlsOf({ tlsCert: "c.pem" }, read)).toThrow(/^--tls-cert needs --tls-key$/);
+    expect(() => tlsOf({ tlsKey: "k.pem" }, read)).toThrow(/^--tls-key needs --tls-cert$/);
+    expect(() => tlsOf({ tlsCa: "nope.pem" }, read)).toThrow(/^--tls-ca nope\.pem: ENOENT/);
   });
 });

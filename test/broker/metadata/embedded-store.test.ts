@@ -1,7 +1,8 @@
 /**
  * EmbeddedClusterStore: the contract suite on a data directory, then what the file adds:
- * persistence across reopen, the version 1 migration, refusals of files that cannot be trusted,
- * and writes that a crash leaves whole or absent.
+ * persistence across reopen (SCRAM credentials and ACL bindings included), the version 1 and 2
+ * migrations, refusals of files that cannot be trusted, and writes that a crash leaves whole or
+ * absent.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { FileMetadataStore, METADATA_FILE } from "../../../broker/metadata/file-
 import { KafkaError } from "../../../protocol/errors.js";
 import { LossyFs } from "../../helpers/lossy-fs.js";
 import { brokerInfo, describeClusterStore, partitionState, topicState } from "./store-contract.js";
+import { binding, filter, upsertion } from "./store-security-contract.js";
 
 function tempDir(): string {
   return mkdtempSync(path.join(tmpdir(), "embedded-store-"));
@@ -71,7 +73,7 @@ describe("EmbeddedClusterStore on disk", () => {
     await first.close();
 
     const doc = JSON.parse(readFileSync(file, "utf8"));
-    expect(doc.version).toBe(2);
+    expect(doc.version).toBe(3);
     const second = await EmbeddedClusterStore.open(dir);
     expect(second.clusterId()).toBe(first.clusterId());
     expect(second.topic("t")).toEqual(before);
@@ -113,10 +115,57 @@ describe("EmbeddedClusterStore on disk", () => {
     expect(store.producerIdsIssued()).toBeGreaterThan(handedOut);
     expect(await store.allocateProducerIds(1)).toBeGreaterThan(handedOut);
     await store.close();
-    expect(JSON.parse(readFileSync(file, "utf8")).version).toBe(2);
+    expect(JSON.parse(readFileSync(file, "utf8")).version).toBe(3);
     const reopened = await EmbeddedClusterStore.open(dir);
     expect(reopened.topic("old")).toEqual(t);
     await reopened.close();
+  });
+
+  it("keeps SCRAM credentials and ACL bindings across a reopen", async () => {
+    const first = await EmbeddedClusterStore.open(dir);
+    await first.alterScramCredentials([upsertion("alice"), upsertion("bob", "SCRAM-SHA-512", 8192, 5)], []);
+    await first.createAcls([
+      binding(),
+      binding({ resourceName: "pay", patternType: "PREFIXED", permission: "DENY" }),
+    ]);
+    const credential = first.scramCredential("bob", "SCRAM-SHA-512");
+    const users = first.scramUsers();
+    const bindings = first.aclBindings();
+    await first.close();
+
+    const second = await EmbeddedClusterStore.open(dir);
+    expect(second.scramUsers()).toEqual(users);
+    expect(second.scramCredential("bob", "SCRAM-SHA-512")).toEqual(credential);
+    expect(second.aclBindings()).toEqual(bindings);
+    await second.alterScramCredentials([], [{ user: "alice", mechanism: "SCRAM-SHA-256" }]);
+    await second.deleteAcls([filter({ patternType: "PREFIXED" })]);
+    await second.close();
+
+    const third = await EmbeddedClusterStore.open(dir);
+    expect(third.scramUsers().map((u) => u.user)).toEqual(["bob"]);
+    expect(third.aclBindings()).toEqual([binding()]);
+    await third.close();
+  });
+
+  it("migrates a version 2 file: no credentials, no bindings, rewritten as version 3", async () => {
+    const t = { ...topicState("t"), configs: {} };
+    writeDoc({
+      version: 2,
+      clusterId: "c2",
+      controllerEpoch: 4,
+      brokerEpoch: 5,
+      producerIdsIssued: 6,
+      topics: [t],
+    });
+    const store = await EmbeddedClusterStore.open(dir);
+    expect(store.topic("t")).toEqual(t);
+    expect(store.producerIdsIssued()).toBe(6);
+    expect(store.scramUsers()).toEqual([]);
+    expect(store.aclBindings()).toEqual([]);
+    await store.close();
+    const doc = JSON.parse(readFileSync(file, "utf8"));
+    expect(doc).toMatchObject({ version: 3, clusterId: "c2", scramCredentials: [], aclBindings: [] });
+    expect(doc.topics).toEqual([t]);
   });
 
   it("repairs a version 1 topic without an id or with a refused config, once and for good", async () => {
@@ -147,6 +196,16 @@ describe("EmbeddedClusterStore on disk", () => {
 
   it("refuses a file it cannot trust with KAFKA_STORAGE_ERROR naming the file and the fault", async () => {
     const good = { version: 2, clusterId: "c", controllerEpoch: 1, brokerEpoch: 1, producerIdsIssued: 0 };
+    const v3 = { ...good, version: 3, topics: [], scramCredentials: [], aclBindings: [] };
+    const key = Buffer.alloc(32, 2).toString("base64");
+    const scram = {
+      user: "alice",
+      mechanism: "SCRAM-SHA-256",
+      salt: Buffer.alloc(16, 1).toString("base64"),
+      storedKey: key,
+      serverKey: key,
+      iterations: 4096,
+    };
     const t = {
       name: "t",
       id: "0123456789abcdef0123456789abcdef",
@@ -156,7 +215,7 @@ describe("EmbeddedClusterStore on disk", () => {
     const cases: [unknown, RegExp][] = [
       ['{"version": 2, "clusterId": "c", "top', /unreadable/],
       ["[]", /not a JSON object/],
-      [{ ...good, version: 3, topics: [] }, /version 3/],
+      [{ ...good, version: 4, topics: [] }, /version 4/],
       [{ ...good, clusterId: "", topics: [] }, /no cluster id/],
       [{ ...good, brokerEpoch: -1, topics: [] }, /brokerEpoch/],
       [{ ...good, topics: {} }, /topics is not a list/],
@@ -168,6 +227,18 @@ describe("EmbeddedClusterStore on disk", () => {
       [{ ...good, topics: [{ ...t, partitions: [{ partition: 0 }] }] }, /topic t: partition 0/],
       [{ ...good, topics: [t, { ...t, id: "1123456789abcdef0123456789abcdef" }] }, /topic t appears twice/],
       [{ ...good, topics: [t, { ...t, name: "u" }] }, /used twice/],
+      [{ ...v3, scramCredentials: {} }, /scramCredentials is not a list/],
+      [{ ...v3, aclBindings: null }, /aclBindings is not a list/],
+      [
+        { ...v3, scramCredentials: [{ ...scram, iterations: 100 }] },
+        /a SCRAM credential: Too few iterations/,
+      ],
+      [{ ...v3, scramCredentials: [{ ...scram, salt: "not base64!" }] }, /salt is not base64/],
+      [{ ...v3, scramCredentials: [{ ...scram, storedKey: "AAAA" }] }, /StoredKey must be 32 bytes/],
+      [{ ...v3, scramCredentials: [{ ...scram, mechanism: "MD5" }] }, /unknown mechanism/],
+      [{ ...v3, scramCredentials: [scram, scram] }, /credential of alice appears twice/],
+      [{ ...v3, aclBindings: [{ ...binding(), operation: "ANY" }] }, /an ACL binding: Invalid operation/],
+      [{ ...v3, aclBindings: [binding(), binding()] }, /an ACL binding appears twice/],
     ];
     for (const [doc, why] of cases) {
       writeDoc(doc);

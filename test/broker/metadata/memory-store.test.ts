@@ -4,8 +4,14 @@
  */
 import type { Logger } from "pino";
 import { describe, expect, it } from "vitest";
+import {
+  ACL_BINDINGS_MAX,
+  ACL_BINDINGS_PER_RESOURCE_MAX,
+  ACL_CREATIONS_MAX,
+} from "../../../broker/metadata/acl-bindings.js";
 import { MemoryClusterStore } from "../../../broker/metadata/memory-store.js";
 import { brokerInfo, describeClusterStore, partitionState, topicState } from "./store-contract.js";
+import { binding } from "./store-security-contract.js";
 
 describeClusterStore("MemoryClusterStore", async () => {
   const store = new MemoryClusterStore();
@@ -92,6 +98,38 @@ describe("MemoryClusterStore", () => {
     });
     await expect(store.allocateProducerIds(0)).rejects.toMatchObject({ code: "INVALID_REQUEST" });
     expect(store.topic("u")).toBeUndefined();
+    await store.close();
+  });
+
+  it("keeps at most ACL_BINDINGS_PER_RESOURCE_MAX bindings on a pattern and ACL_BINDINGS_MAX in all", async () => {
+    const store = new MemoryClusterStore();
+    const onOrders = (i: number) => binding({ principal: `User:u${i}` });
+    for (let i = 0; i < ACL_BINDINGS_PER_RESOURCE_MAX; i += ACL_CREATIONS_MAX) {
+      const batch = Array.from(
+        { length: Math.min(ACL_CREATIONS_MAX, ACL_BINDINGS_PER_RESOURCE_MAX - i) },
+        (_, k) => onOrders(i + k),
+      );
+      expect((await store.createAcls(batch)).every((r) => r.error === null)).toBe(true);
+    }
+    const [over, existing, elsewhere] = await store.createAcls([
+      onOrders(ACL_BINDINGS_PER_RESOURCE_MAX),
+      onOrders(0),
+      binding({ resourceName: "payments" }),
+    ]);
+    expect(over.error?.code).toBe("POLICY_VIOLATION");
+    expect(existing.error).toBeNull();
+    expect(elsewhere.error).toBeNull();
+    let n = ACL_BINDINGS_PER_RESOURCE_MAX + 1;
+    while (n < ACL_BINDINGS_MAX) {
+      const batch = Array.from({ length: Math.min(ACL_CREATIONS_MAX, ACL_BINDINGS_MAX - n) }, (_, k) =>
+        binding({ resourceName: `t${n + k}` }),
+      );
+      expect((await store.createAcls(batch)).every((r) => r.error === null)).toBe(true);
+      n += batch.length;
+    }
+    const [full] = await store.createAcls([binding({ resourceName: "one-more" })]);
+    expect(full.error?.code).toBe("POLICY_VIOLATION");
+    expect(store.aclBindings()).toHaveLength(ACL_BINDINGS_MAX);
     await store.close();
   });
 });

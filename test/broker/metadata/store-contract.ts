@@ -7,6 +7,7 @@
  * what it wrote (an etcd store waits for its watch to reach the write's revision).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { aclResourceKey } from "../../../broker/metadata/acl-bindings.js";
 import {
   type BrokerInfo,
   type ClusterStore,
@@ -18,6 +19,7 @@ import {
 } from "../../../broker/metadata/cluster.js";
 import { KafkaError } from "../../../protocol/errors.js";
 import { waitFor, within } from "../../helpers/wait.js";
+import { describeSecurityMetadata } from "./store-security-contract.js";
 
 /** One store under test, and the hooks the suite needs around it. */
 export interface ClusterStoreHarness {
@@ -81,6 +83,15 @@ function viewAgrees(store: ClusterStore, e: MetadataEvent): boolean {
       return JSON.stringify(store.topic(e.topic)?.partitions[e.partition]) === JSON.stringify(e.state);
     case "controller":
       return JSON.stringify(store.controller()) === JSON.stringify(e.controller);
+    case "scram":
+      return (
+        JSON.stringify(store.scramCredential(e.user, e.mechanism) ?? null) === JSON.stringify(e.credential)
+      );
+    case "acl": {
+      const key = aclResourceKey(e.pattern);
+      const now = store.aclBindings().filter((b) => aclResourceKey(b) === key);
+      return JSON.stringify(now) === JSON.stringify(e.bindings);
+    }
     case "resync":
       return true;
   }
@@ -102,7 +113,7 @@ export function recordEvents(store: ClusterStore): {
 }
 
 /** The KafkaError code `promise` rejects with (fails if it resolves or rejects otherwise). */
-async function codeOf(promise: Promise<unknown>): Promise<string> {
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
@@ -479,4 +490,5 @@ export function describeClusterStore(name: string, factory: ClusterStoreFactory)
       });
     });
   });
+  describeSecurityMetadata(name, factory);
 }
