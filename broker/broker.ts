@@ -133,7 +133,10 @@ export class Broker {
     this.dispatcher = new Dispatcher(this, new Map(handlers.map((h) => [h.apiKey, h])), log);
     this.producerIdBlocks = new ProducerIdBlocks(store);
     this.listeners = brokerListeners(config);
-    this.sasl = { mechanisms: saslMechanisms(config), credential: () => undefined };
+    this.sasl = {
+      mechanisms: saslMechanisms(config),
+      credential: (user, mechanism) => store.scramCredential(user, mechanism),
+    };
   }
 
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {

@@ -23,6 +23,7 @@ import { API_SPECS } from "../protocol/messages/index.js";
 import { Reader } from "../protocol/reader.js";
 import { inVersions, parseVersions, type VersionRange } from "../protocol/schema.js";
 import { Writer } from "../protocol/writer.js";
+import { saslStep } from "./api/sasl-authenticate.js";
 import type { AnyApiHandler, RequestContext, ResponseReservation } from "./api/types.js";
 import type { Broker } from "./broker.js";
 import { ByteBudget } from "./net/byte-budget.js";
@@ -112,6 +113,7 @@ export class Dispatcher {
 
   /** Peeks at the header: the API key, version and whether the request expects no response. */
   async dispatch(frame: Buffer, conn: Connection): Promise<DispatchResult> {
+    if (conn.auth?.rawTokens) return this.rawSaslToken(frame, conn, conn.auth);
     if (frame.length < 8) return { kind: "close", reason: "frame shorter than a request header" };
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
@@ -175,6 +177,23 @@ export class Dispatcher {
     const encoded = this.encode(api, apiKey, apiVersion, correlationId, response);
     if (conn.auth?.failed && encoded.kind === "respond") encoded.closeAfter = "authentication failed";
     return this.bounded(encoded, frame, conn);
+  }
+
+  /**
+   * A bare SASL token after a SaslHandshake v0: answered with the mechanism's reply, framed by its
+   * length alone; a failure closes the connection without an answer (Kafka's v0 flow has none).
+   */
+  private async rawSaslToken(frame: Buffer, conn: Connection, auth: ConnectionAuth): Promise<DispatchResult> {
+    try {
+      const { reply } = await saslStep(this.broker, auth, frame);
+      const length = Buffer.alloc(4);
+      length.writeInt32BE(reply.length, 0);
+      return { kind: "respond", chunks: [length, reply], size: 4 + reply.length };
+    } catch (err) {
+      auth.fail();
+      this.log.warn({ err, peer: conn.clientHost, listener: conn.listener }, "SASL authentication failed");
+      return { kind: "close", reason: "SASL authentication failed" };
+    }
   }
 
   /**

@@ -60,6 +60,31 @@ async function refuse(
   return answer(code as Parameters<typeof errorCode>[0], message);
 }
 
+/**
+ * Runs one client message of the connection's SASL exchange (begun by the last SaslHandshake):
+ * the reply, and the principal once the exchange completed. Throws a KafkaError on failure; the
+ * caller ends the connection. Shared by SaslAuthenticate and v0's bare tokens (dispatch.ts).
+ */
+export async function saslStep(
+  broker: Broker,
+  auth: ConnectionAuth,
+  message: Buffer,
+): Promise<{ reply: Buffer; principal: string | null }> {
+  let exchange = auth.exchange;
+  if (!exchange) {
+    const mechanism = auth.pendingMechanism;
+    if (!mechanism) throw new KafkaError("ILLEGAL_SASL_STATE", "SaslHandshake first");
+    exchange = saslExchange(mechanism, broker.sasl.credential);
+    auth.startExchange(exchange);
+  }
+  const step = await exchange.evaluate(message);
+  if (step.username === null) return { reply: step.reply, principal: null };
+  const principal = `User:${step.username}`;
+  if (!auth.complete(principal, broker.config.connectionsMaxReauthMs))
+    throw new KafkaError("SASL_AUTHENTICATION_FAILED", "re-authentication may not change the principal");
+  return { reply: step.reply, principal };
+}
+
 export const saslAuthenticate: ApiHandler<SaslAuthenticateRequestData, Response> = {
   apiKey: 36,
   name: "SaslAuthenticate",
@@ -68,31 +93,17 @@ export const saslAuthenticate: ApiHandler<SaslAuthenticateRequestData, Response>
   async handle(broker, request, ctx) {
     const auth = ctx.auth;
     if (!auth?.sasl) return answer("ILLEGAL_SASL_STATE", "this listener does not use SASL");
-    let exchange = auth.exchange;
-    if (!exchange) {
-      const mechanism = auth.pendingMechanism;
-      if (!mechanism)
-        return refuse(broker, ctx, auth, new KafkaError("ILLEGAL_SASL_STATE", "SaslHandshake first"));
-      exchange = saslExchange(mechanism, broker.sasl.credential);
-      auth.startExchange(exchange);
-    }
-    let step: { reply: Buffer; username: string | null };
+    let step: { reply: Buffer; principal: string | null };
     try {
-      step = await exchange.evaluate(request.authBytes);
+      step = await saslStep(broker, auth, request.authBytes);
     } catch (err) {
       return refuse(broker, ctx, auth, err);
     }
-    if (step.username === null) return answer(null, null, step.reply);
-    const principal = `User:${step.username}`;
-    const lifetimeMs = broker.config.connectionsMaxReauthMs;
-    if (!auth.complete(principal, lifetimeMs)) {
-      const err = new KafkaError(
-        "SASL_AUTHENTICATION_FAILED",
-        "re-authentication may not change the principal",
-      );
-      return refuse(broker, ctx, auth, err);
-    }
-    broker.log.debug({ peer: ctx.clientHost, listener: ctx.listener, principal }, "SASL authenticated");
-    return { ...answer(null, null, step.reply), sessionLifetimeMs: lifetimeMs };
+    if (step.principal === null) return answer(null, null, step.reply);
+    broker.log.debug(
+      { peer: ctx.clientHost, listener: ctx.listener, principal: step.principal },
+      "SASL authenticated",
+    );
+    return { ...answer(null, null, step.reply), sessionLifetimeMs: broker.config.connectionsMaxReauthMs };
   },
 };

@@ -1,6 +1,7 @@
 /**
- * SaslHandshake (key 17), v1 (Kafka 4's range: v0's raw tokens are gone, KIP-896): the client
- * names the mechanism its SaslAuthenticate requests will carry.
+ * SaslHandshake (key 17), v0-1: the client names the mechanism its SaslAuthenticate requests
+ * (v1) or bare length-prefixed tokens (v0, which librdkafka's feature check still requires the
+ * broker to list; dispatch.ts runs those tokens) will carry.
  * Validation order: a connection that is not on a SASL listener, or whose exchange is under way
  * -> ILLEGAL_SASL_STATE; a mechanism not in sasl.enabled.mechanisms -> UNSUPPORTED_SASL_MECHANISM
  * (the connection is answered, then closed, as Kafka's is). Every answer lists the enabled
@@ -17,7 +18,7 @@ import type { ApiHandler } from "./types.js";
 export const saslHandshake: ApiHandler<SaslHandshakeRequestData, SaslHandshakeResponseData> = {
   apiKey: 17,
   name: "SaslHandshake",
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 1,
   async handle(broker, request, ctx) {
     const mechanisms: string[] = broker.sasl.mechanisms;
@@ -34,6 +35,7 @@ export const saslHandshake: ApiHandler<SaslHandshakeRequestData, SaslHandshakeRe
       return { errorCode: errorCode("UNSUPPORTED_SASL_MECHANISM"), mechanisms };
     }
     auth.beginHandshake(wanted as SaslMechanism);
+    auth.rawTokens = ctx.apiVersion === 0;
     return { errorCode: 0, mechanisms };
   },
 };

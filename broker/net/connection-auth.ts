@@ -39,6 +39,11 @@ export class ConnectionAuth {
   private expiresAtMs: number | null = null;
   /** A failed login: the connection is answered and then closed. */
   failed = false;
+  /**
+   * After a SaslHandshake v0 the client sends the mechanism's messages as bare length-prefixed
+   * tokens, not SaslAuthenticate requests, until the exchange completes (Kafka's v0 flow).
+   */
+  rawTokens = false;
 
   constructor(
     readonly securityProtocol: SecurityProtocol,
@@ -109,12 +114,14 @@ export class ConnectionAuth {
     this.handshake = null;
     this.exchangeNow = null;
     this.expiresAtMs = lifetimeMs > 0 ? this.now() + lifetimeMs : null;
+    this.rawTokens = false;
     return true;
   }
 
   /** The exchange failed: nothing more is served on this connection. */
   fail(): void {
     this.failed = true;
+    this.rawTokens = false;
     this.handshake = null;
     this.exchangeNow = null;
   }

@@ -331,7 +331,9 @@ export class ScramServer {
     if (final.channelBinding !== Buffer.from(exchange.gs2Header, "utf8").toString("base64")) {
       throw new Refusal("channel binding does not match the gs2 header");
     }
-    if (final.nonce !== exchange.nonce) throw new Refusal("nonce differs from server-first");
+    // Kafka's broker takes a nonce that ends with server-first's: librdkafka sends its own nonce
+    // again in front of the combined one. The proof covers the message as sent either way.
+    if (!final.nonce.endsWith(exchange.nonce)) throw new Refusal("nonce does not end with server-first's");
     const authMessage = `${exchange.clientFirstBare},${exchange.serverFirst},${final.withoutProof}`;
     const { storedKey, serverKey } = exchange.credential;
     const clientSignature = hmac(this.mechanism, storedKey, authMessage);

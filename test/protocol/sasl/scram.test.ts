@@ -153,7 +153,7 @@ interface HandClient {
   bare: string;
 }
 
-function handFinal(hand: HandClient, serverFirst: string, extra = ""): string {
+function handFinal(hand: HandClient, serverFirst: string, extra = "", noncePrefix = ""): string {
   const algorithm = hand.mechanism === "SCRAM-SHA-256" ? "sha256" : "sha512";
   const size = algorithm === "sha256" ? 32 : 64;
   const attrs = new Map(serverFirst.split(",").map((a) => [a[0], a.slice(2)]));
@@ -166,7 +166,7 @@ function handFinal(hand: HandClient, serverFirst: string, extra = ""): string {
   );
   const clientKey = createHmac(algorithm, salted).update("Client Key").digest();
   const storedKey = createHash(algorithm).update(clientKey).digest();
-  const withoutProof = `c=${Buffer.from(hand.gs2Header).toString("base64")},r=${attrs.get("r")}${extra}`;
+  const withoutProof = `c=${Buffer.from(hand.gs2Header).toString("base64")},r=${noncePrefix}${attrs.get("r")}${extra}`;
   const signature = createHmac(algorithm, storedKey)
     .update(`${hand.bare},${serverFirst},${withoutProof}`)
     .digest();
@@ -304,6 +304,15 @@ describe("ScramServer: failures look alike", () => {
     const err = await rejection(server.evaluate(b(tampered)));
     expect(err.message).toContain(scramFailureMessage(mechanism));
     expect((err.cause as Error).message).toMatch(/nonce/);
+  });
+
+  it("takes librdkafka's client-final, whose nonce repeats the client's in front (as Kafka does)", async () => {
+    const server = new ScramServer(mechanism, lookup);
+    const hand: HandClient = { mechanism, password: "right", gs2Header: "n,,", bare: "n=alice,r=CLIENTPART" };
+    const serverFirst = (await server.evaluate(b(`n,,${hand.bare}`))).toString();
+    const final = await server.evaluate(b(handFinal(hand, serverFirst, "", "CLIENTPART")));
+    expect(final.toString()).toMatch(/^v=/);
+    expect(server.complete).toBe(true);
   });
 
   it("a channel binding that does not match the gs2 header fails", async () => {

@@ -1,0 +1,177 @@
+/**
+ * SASL and TLS listeners against clients nobody here wrote (issue 15): one broker with a
+ * PLAINTEXT, a SASL_PLAINTEXT, an SSL and a SASL_SSL listener; users with SCRAM credentials in
+ * its store. kcat (librdkafka) and KafkaJS authenticate with PLAIN, SCRAM-SHA-256 and
+ * SCRAM-SHA-512, over plaintext and over TLS, and produce and consume; wrong passwords and
+ * unknown users fail at the handshake; a plaintext client on a TLS port fails; and before
+ * authentication the broker serves nothing but ApiVersions and the SASL APIs, in frames of at
+ * most 512 KiB.
+ */
+import { Kafka, logLevel } from "kafkajs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scramCredential } from "../../protocol/sasl/scram.js";
+import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { type TestCerts, testCerts } from "../helpers/certs.js";
+import { TestClient } from "../helpers/kafka-client.js";
+import { waitFor } from "../helpers/wait.js";
+import { kcat, requireKcat } from "./helpers.js";
+
+let tb: TestBroker;
+let certs: TestCerts;
+const ports: Record<string, number> = {};
+const USERS = { alice: "alice-secret", bob: "bob-secret" } as const;
+
+beforeAll(async () => {
+  certs = await testCerts();
+  tb = await startTestBroker({
+    listeners:
+      "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0",
+    "ssl.certificate.location": certs.server.certFile,
+    "ssl.key.location": certs.server.keyFile,
+    "connection.failed.authentication.delay.ms": 0,
+  });
+  for (const [name, port] of tb.broker.listenerPorts) ports[name] = port;
+  // One credential per user per request (Kafka refuses a user named twice in one).
+  for (const mechanism of ["SCRAM-SHA-256", "SCRAM-SHA-512"] as const) {
+    const upsertions = Object.entries(USERS).map(([user, password]) => ({
+      user,
+      mechanism,
+      ...scramCredential(mechanism, password, 4096),
+    }));
+    const results = await tb.broker.store.alterScramCredentials(upsertions, []);
+    expect(results.map((r) => r.error)).toEqual([null, null]);
+  }
+  await tb.broker.topics.create("secure", 1, 1, {});
+}, 60_000);
+
+afterAll(async () => {
+  await tb?.stop();
+});
+
+function saslArgs(protocol: string, mechanism: string, user: string, password: string): string[] {
+  const args = ["-X", `security.protocol=${protocol}`, "-X", `sasl.mechanisms=${mechanism}`];
+  args.push("-X", `sasl.username=${user}`, "-X", `sasl.password=${password}`);
+  if (protocol.endsWith("SSL")) args.push("-X", `ssl.ca.location=${certs.caFile}`);
+  return args;
+}
+
+it("kcat is installed", () => {
+  requireKcat();
+});
+
+describe("kcat over SASL", () => {
+  for (const [listener, mechanism] of [
+    ["SASL_PLAINTEXT", "PLAIN"],
+    ["SASL_PLAINTEXT", "SCRAM-SHA-256"],
+    ["SASL_PLAINTEXT", "SCRAM-SHA-512"],
+    ["SASL_SSL", "SCRAM-SHA-512"],
+    ["SASL_SSL", "PLAIN"],
+  ] as const) {
+    it(`${listener} ${mechanism}: produces, consumes, and sees the broker on that listener`, async () => {
+      const args = saslArgs(listener, mechanism, "alice", USERS.alice);
+      const port = ports[listener];
+      const value = `hello-${listener}-${mechanism}`;
+      await kcat(port, [...args, "-P", "-t", "secure", "-p", "0"], { input: `${value}\n` });
+      const meta = (await kcat(port, [...args, "-L"])).stdout.toString("utf8");
+      expect(meta).toContain(`broker 1 at 127.0.0.1:${port}`);
+      const out = await kcat(port, [...args, "-C", "-t", "secure", "-p", "0", "-o", "beginning", "-e"]);
+      expect(out.stdout.toString("utf8").split("\n")).toContain(value);
+    });
+  }
+
+  it("a wrong password and an unknown user fail the handshake", async () => {
+    for (const [user, password] of [
+      ["alice", "wrong"],
+      ["mallory", "whatever"],
+    ]) {
+      const args = saslArgs("SASL_PLAINTEXT", "SCRAM-SHA-256", user, password);
+      const r = await kcat(ports.SASL_PLAINTEXT, [...args, "-L", "-m", "5"], { allowFailure: true });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/Authentication failed|SASL authentication error/i);
+    }
+  });
+
+  it("SSL without SASL, and plaintext kcat on a TLS port fails", async () => {
+    const ssl = ["-X", "security.protocol=SSL", "-X", `ssl.ca.location=${certs.caFile}`];
+    const meta = (await kcat(ports.SSL, [...ssl, "-L"])).stdout.toString("utf8");
+    expect(meta).toContain(`broker 1 at 127.0.0.1:${ports.SSL}`);
+    const r = await kcat(ports.SSL, ["-L", "-m", "5"], { allowFailure: true });
+    expect(r.code).not.toBe(0);
+  });
+});
+
+describe("KafkaJS over SASL", () => {
+  for (const mechanism of ["plain", "scram-sha-256", "scram-sha-512"] as const) {
+    it(`SASL_SSL ${mechanism}: produces and reads back`, async () => {
+      const kafka = new Kafka({
+        brokers: [`127.0.0.1:${ports.SASL_SSL}`],
+        clientId: "kafkajs-sasl",
+        ssl: { ca: [certs.ca.cert], servername: "localhost" },
+        sasl: { mechanism, username: "bob", password: USERS.bob } as never,
+        logLevel: logLevel.NOTHING,
+      });
+      const producer = kafka.producer();
+      await producer.connect();
+      const value = `kafkajs-${mechanism}`;
+      const [sent] = await producer.send({ topic: "secure", messages: [{ value }] });
+      await producer.disconnect();
+      const admin = kafka.admin();
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets("secure");
+      await admin.disconnect();
+      expect(Number(offsets[0].high)).toBeGreaterThan(Number(sent.baseOffset));
+    });
+  }
+
+  it("a wrong password is refused as SASL authentication failed", async () => {
+    const kafka = new Kafka({
+      brokers: [`127.0.0.1:${ports.SASL_PLAINTEXT}`],
+      sasl: { mechanism: "scram-sha-512", username: "bob", password: "nope" },
+      retry: { retries: 0 },
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    await expect(admin.connect()).rejects.toThrow(/SASL|authentication/i);
+  });
+});
+
+describe("before authentication", () => {
+  it("answers ApiVersions, then closes the connection on any other request", async () => {
+    const client = await TestClient.connect(ports.SASL_PLAINTEXT);
+    try {
+      const versions = await client.request(18, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" });
+      expect(versions.errorCode).toBe(0);
+      await expect(client.request(3, 12, { topics: null })).rejects.toThrow("connection closed");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("closes a connection whose first frame is larger than 512 KiB", async () => {
+    const client = await TestClient.connect(ports.SASL_PLAINTEXT);
+    try {
+      const big = Buffer.alloc(600 * 1024);
+      big.writeInt32BE(big.length - 4, 0);
+      client.writeRaw(big.subarray(0, 64));
+      await waitFor(() => client.closed, "the broker to close the connection");
+    } finally {
+      client.close();
+    }
+  });
+
+  it("a SaslHandshake on a PLAINTEXT listener gets ILLEGAL_SASL_STATE; an unknown mechanism closes", async () => {
+    const plain = await TestClient.connect(ports.PLAINTEXT);
+    const sasl = await TestClient.connect(ports.SASL_PLAINTEXT);
+    try {
+      const r = await plain.request(17, 1, { mechanism: "PLAIN" });
+      expect(r.errorCode).toBe(34);
+      const u = await sasl.request(17, 1, { mechanism: "GSSAPI" });
+      expect(u.errorCode).toBe(33);
+      expect(u.mechanisms).toEqual(["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"]);
+      await waitFor(() => sasl.closed, "the broker to close the connection");
+    } finally {
+      plain.close();
+      sasl.close();
+    }
+  });
+});
