@@ -10,6 +10,7 @@ import { errorCode, KafkaError } from "../protocol/errors.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
 import { brokerError, ClientError } from "./errors.js";
 import { type RetryOptions, withRetry } from "./retry.js";
+import { checkSaslOptions, isAuthenticationError } from "./sasl.js";
 
 export interface ClusterOptions extends ConnectionOptions {
   /** Bootstrap brokers: `host:port` or `ws://host:port/kafka`. */
@@ -64,6 +65,7 @@ export class Cluster {
 
   constructor(readonly options: ClusterOptions) {
     if (options.brokers.length === 0) throw new ClientError("INVALID_ARGUMENT", "no bootstrap brokers given");
+    if (options.sasl !== undefined) checkSaslOptions(options.sasl);
     this.viaWebSocket = options.brokers.some((b) => /^wss?:\/\//.test(b));
   }
 
@@ -91,7 +93,8 @@ export class Cluster {
   /**
    * A connection to any reachable broker: the bootstrap brokers and those Metadata named, tried
    * in turn from a starting point that each Metadata request moves on (`refresh`), so repeated
-   * refreshes ask different brokers rather than the same stale one.
+   * refreshes ask different brokers rather than the same stale one. A refused authentication is
+   * thrown at once: the other brokers hold the same credentials.
    */
   async anyConnection(): Promise<Connection> {
     const known = [...this.options.brokers];
@@ -104,6 +107,7 @@ export class Cluster {
       try {
         return await this.connection(address);
       } catch (err) {
+        if (isAuthenticationError(err)) throw err;
         last = err;
       }
     }

@@ -1,8 +1,8 @@
 /**
  * One connection to one broker, over TCP (`host:port`) or WebSocket (`ws://host:port/kafka`):
  * correlation ids, pipelined requests under a bound, ApiVersions negotiation, a timeout per
- * request. A closed connection fails its pending requests with a retriable CONNECTION_CLOSED;
- * the cluster reconnects.
+ * request, SASL authentication when asked (client/sasl.ts). A closed connection fails its
+ * pending requests with a retriable CONNECTION_CLOSED; the cluster reconnects.
  */
 import * as net from "node:net";
 import { type Message, MessageCodec } from "../protocol/codec.js";
@@ -13,6 +13,7 @@ import { Reader } from "../protocol/reader.js";
 import type { ApiKey, RequestOf, ResponseOf } from "../protocol/types/index.js";
 import { Writer } from "../protocol/writer.js";
 import { ClientError } from "./errors.js";
+import { type SaslOptions, SaslSession } from "./sasl.js";
 
 export const API_VERSIONS = 18;
 
@@ -31,6 +32,7 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   14: 5, // SyncGroup
   15: 5, // DescribeGroups
   16: 5, // ListGroups
+  17: 1, // SaslHandshake
   18: 3, // ApiVersions
   19: 7, // CreateTopics
   20: 6, // DeleteTopics
@@ -38,6 +40,7 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   32: 4, // DescribeConfigs
   33: 2, // AlterConfigs
   35: 3, // DescribeLogDirs
+  36: 2, // SaslAuthenticate
   37: 3, // CreatePartitions
   42: 2, // DeleteGroups
   43: 2, // ElectLeaders
@@ -56,6 +59,8 @@ export interface ConnectionOptions {
   maxInFlightRequests?: number;
   /** Largest response frame accepted. */
   maxResponseBytes?: number;
+  /** SASL credentials: each new connection authenticates after ApiVersions (client/sasl.ts). */
+  sasl?: SaslOptions;
 }
 
 const DEFAULTS = {
@@ -216,6 +221,8 @@ export class Connection {
   private readonly pending = new Map<number, Pending>();
   private readonly waitingToSend: (() => void)[] = [];
   private versions = new Map<number, { min: number; max: number }>();
+  /** The SASL session, when the options ask for one: its re-authentications pause new requests. */
+  private sasl: SaslSession | undefined;
   closed = false;
 
   private constructor(
@@ -242,6 +249,7 @@ export class Connection {
     const conn = new Connection(address, transport, opts);
     try {
       await conn.negotiate();
+      if (opts.sasl) await conn.authenticate(opts.sasl);
     } catch (err) {
       conn.close();
       throw err;
@@ -254,6 +262,17 @@ export class Connection {
     if (r.errorCode !== 0) r = await this.send(API_VERSIONS, 0, {});
     if (r.errorCode !== 0) throw new KafkaError(errorName(r.errorCode), "ApiVersions failed");
     this.versions = new Map(r.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]));
+  }
+
+  /** Authenticates with SASL; the session re-authenticates by itself when the broker asks. */
+  private authenticate(options: SaslOptions): Promise<void> {
+    this.sasl = new SaslSession(options, {
+      address: this.address,
+      versionFor: (apiKey) => this.versionFor(apiKey),
+      send: (apiKey, version, body) => this.transmit(apiKey, version, body),
+      close: () => void this.close(),
+    });
+    return this.sasl.authenticate();
   }
 
   /** The version to use for `apiKey`: the highest both sides speak. */
@@ -300,6 +319,7 @@ export class Connection {
   private whenSendable(): Promise<void> {
     if (this.closed)
       return Promise.reject(new ClientError("CONNECTION_CLOSED", `connection to ${this.address} is closed`));
+    if (this.sasl?.paused) return this.sasl.paused.then(() => this.whenSendable());
     if (this.pending.size < this.options.maxInFlightRequests) return Promise.resolve();
     return new Promise((resolve) => this.waitingToSend.push(resolve));
   }
@@ -338,6 +358,16 @@ export class Connection {
     timeoutMs?: number,
   ): Promise<ResponseOf<K>> {
     await this.whenSendable();
+    return this.transmit(apiKey, version, body, timeoutMs);
+  }
+
+  /** `send` without waiting for a free slot or a re-authentication: SASL's own requests. */
+  private async transmit<K extends ApiKey>(
+    apiKey: K,
+    version: number,
+    body: RequestOf<K>,
+    timeoutMs?: number,
+  ): Promise<ResponseOf<K>> {
     if (this.closed) throw new ClientError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
     const correlationId = this.nextCorrelationId++;
     const response = new Promise<Message>((resolve, reject) => {
@@ -379,6 +409,7 @@ export class Connection {
   private onClosed(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    this.sasl?.stop();
     const failure = new ClientError(
       "CONNECTION_CLOSED",
       `connection to ${this.address} closed${err ? `: ${err.message}` : ""}`,
