@@ -319,9 +319,12 @@ export class Connection {
   private whenSendable(): Promise<void> {
     if (this.closed)
       return Promise.reject(new ClientError("CONNECTION_CLOSED", `connection to ${this.address} is closed`));
-    if (this.sasl?.paused) return this.sasl.paused.then(() => this.whenSendable());
+    const paused = this.sasl?.paused;
+    if (paused) return paused.then(() => this.whenSendable());
     if (this.pending.size < this.options.maxInFlightRequests) return Promise.resolve();
-    return new Promise((resolve) => this.waitingToSend.push(resolve));
+    // A re-authentication that begins while this waits for a slot holds it too.
+    const slot = new Promise<void>((resolve) => this.waitingToSend.push(resolve));
+    return slot.then(() => this.sasl?.paused);
   }
 
   private write(

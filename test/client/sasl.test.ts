@@ -67,6 +67,14 @@ class FakeBroker {
   /** Set: the next re-authentication's first SaslAuthenticate is held until `release()`. */
   holdReauth = false;
   private held: (() => void) | undefined;
+  /** Set: a Metadata answer waits until a SaslHandshake has arrived behind it on its connection. */
+  holdMetadataUntilHandshake = false;
+  private handshakeArrived: (() => void) | undefined;
+
+  /** Whether a Metadata answer waits for a SaslHandshake. */
+  get holdingMetadata(): boolean {
+    return this.handshakeArrived !== undefined;
+  }
 
   constructor(readonly options: FakeOptions = {}) {}
 
@@ -120,6 +128,7 @@ class FakeBroker {
         const frame = buffered.subarray(4, 4 + buffered.readInt32BE(0));
         buffered = buffered.subarray(4 + frame.length);
         this.frames += 1;
+        if (frame.readInt16BE(0) === 17) this.handshakeArrived?.();
         // One request at a time, answered in order, as a Kafka broker does.
         chain = chain.then(() => this.onRequest(socket, state, frame));
       }
@@ -155,6 +164,13 @@ class FakeBroker {
     }
     if (apiKey === 3 && state.authenticated && !state.reauthenticating) {
       this.events.push(`${state.id}:metadata`);
+      if (this.holdMetadataUntilHandshake) {
+        this.holdMetadataUntilHandshake = false;
+        await new Promise<void>((resolve) => {
+          this.handshakeArrived = resolve;
+        });
+        this.handshakeArrived = undefined;
+      }
       const port = (this.server.address() as net.AddressInfo).port;
       return answer({
         throttleTimeMs: 0,
@@ -242,6 +258,7 @@ let admins: Admin[] = [];
 async function setup(
   options: FakeOptions,
   sasl: { mechanism: string; username?: string; password?: string },
+  client: { maxInFlightRequests?: number } = {},
 ) {
   const fake = new FakeBroker(options);
   fakes.push(fake);
@@ -250,6 +267,7 @@ async function setup(
     brokers: [address],
     sasl: { username: USER, password: PASSWORD, ...sasl } as never,
     retry: { retries: 3, initialBackoffMs: 1, maxBackoffMs: 1 },
+    ...client,
   });
   admins.push(admin);
   return { fake, admin };
@@ -369,6 +387,38 @@ describe("SASL in the client", () => {
     const reauthenticated = fake.events.indexOf("1:authenticated", fake.events.indexOf("1:metadata"));
     expect(reauthenticated).toBeGreaterThan(0);
     expect(fake.events.indexOf("1:metadata", reauthenticated)).toBeGreaterThan(reauthenticated);
+    expect(fake.connections).toBe(1);
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("a request waiting for an in-flight slot when re-authentication begins waits for it too", async () => {
+    const { fake, admin } = await setup(
+      { sessionLifetimeMs: 1_000 },
+      { mechanism: "plain" },
+      { maxInFlightRequests: 1 },
+    );
+    await admin.listTopics();
+    fake.holdReauth = true;
+    // The first request is answered only once the re-authentication's handshake is behind it;
+    // the second, issued once the first is in flight, waits for its slot, which frees during the
+    // re-authentication.
+    fake.holdMetadataUntilHandshake = true;
+    const first = admin.listTopics();
+    await waitFor(() => fake.holdingMetadata, "the first request to be held");
+    const both = Promise.all([first, admin.listTopics()]);
+    both.catch(() => {}); // awaited below; a failed assertion must not leave it unhandled
+    await waitFor(() => fake.holding, "the re-authentication to be held");
+    await waitForStable(() => fake.frames, "frames while held");
+    expect(fake.violations).toEqual([]);
+    fake.release();
+    await both;
+    expect(fake.events.slice(-5)).toEqual([
+      "1:metadata",
+      "1:handshake PLAIN",
+      "1:authenticate v2",
+      "1:authenticated",
+      "1:metadata",
+    ]);
     expect(fake.connections).toBe(1);
     expect(fake.violations).toEqual([]);
   });
