@@ -37,6 +37,8 @@ interface FakeOptions {
   authenticateMaxVersion?: number;
   /** Whether ApiVersions lists the SASL APIs (a listener without SASL does not). */
   serveSasl?: boolean;
+  /** SCRAM: answer a server-final signature that proves nothing (a broker without the credential). */
+  forgeServerFinal?: boolean;
 }
 
 interface ConnState {
@@ -221,6 +223,8 @@ class FakeBroker {
     try {
       const token = state.scram ? await state.scram.evaluate(authBytes) : this.plain(authBytes);
       if (state.scram && !state.scram.complete) return this.ok(token, 0);
+      const forged = this.options.forgeServerFinal && state.scram;
+      if (forged) return this.ok(Buffer.from(`v=${Buffer.alloc(32).toString("base64")}`), 0);
       state.authenticated = true;
       state.reauthenticating = false;
       this.completed += 1;
@@ -333,6 +337,15 @@ describe("SASL in the client", () => {
     expect((err as Error).message).toContain("SCRAM-SHA-512");
     expect((err as Error).message).toContain("it offers PLAIN, SCRAM-SHA-256");
     expect(fake.connections).toBe(1);
+  });
+
+  it("a broker whose SCRAM server-final proves nothing is refused before any other request", async () => {
+    const { fake, admin } = await setup({ forgeServerFinal: true }, { mechanism: "scram-sha-256" });
+    const err = await admin.listTopics().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "SASL_AUTHENTICATION_FAILED", retriable: false });
+    expect((err as Error).message).toContain("invalid server signature");
+    expect(fake.connections).toBe(1);
+    expect(fake.violations).toEqual([]);
   });
 
   it("a broker without SASL is refused with ILLEGAL_SASL_STATE, nothing else sent", async () => {
