@@ -20,6 +20,7 @@ import { ScramClient, type ScramMechanismName } from "../protocol/sasl/scram.js"
 import type { ApiKey, RequestOf, ResponseOf } from "../protocol/types/index.js";
 import { brokerError, describe, invalid } from "./errors.js";
 
+/** API keys of the two SASL requests. */
 export const SASL_HANDSHAKE = 17;
 export const SASL_AUTHENTICATE = 36;
 
@@ -97,8 +98,6 @@ export class SaslSession {
   private stopped = false;
   /** Set while a re-authentication runs: new requests wait for it (and get its failure). */
   paused: Promise<void> | undefined;
-  /** Completed authentications: the first, then one per re-authentication. */
-  authentications = 0;
 
   constructor(
     private readonly options: SaslOptions,
@@ -114,7 +113,6 @@ export class SaslSession {
   async authenticate(): Promise<void> {
     const startedMs = Date.now();
     const lifetimeMs = await this.exchange();
-    this.authentications += 1;
     // Counted from before the exchange: the broker's clock for the session starts later.
     if (lifetimeMs > 0 && !this.stopped) {
       const share = REAUTH_AT_MIN + Math.random() * (REAUTH_AT_MAX - REAUTH_AT_MIN);
