@@ -10,6 +10,7 @@ import { errorCode, KafkaError } from "../protocol/errors.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
 import { brokerError, ClientError } from "./errors.js";
 import { type RetryOptions, withRetry } from "./retry.js";
+import { checkSaslOptions, isAuthenticationError } from "./sasl.js";
 
 export interface ClusterOptions extends ConnectionOptions {
   /** Bootstrap brokers: `host:port` or `ws://host:port/kafka`. */
@@ -64,6 +65,7 @@ export class Cluster {
 
   constructor(readonly options: ClusterOptions) {
     if (options.brokers.length === 0) throw new ClientError("INVALID_ARGUMENT", "no bootstrap brokers given");
+    if (options.sasl !== undefined) checkSaslOptions(options.sasl);
     this.viaWebSocket = options.brokers.some((b) => /^wss?:\/\//.test(b));
   }
 
@@ -93,7 +95,8 @@ export class Cluster {
    * in turn from a starting point that each Metadata request moves on (`refresh`), so repeated
    * refreshes ask different brokers rather than the same stale one. When none connects and a
    * TLS handshake failed (SSL_HANDSHAKE_FAILED: trust or certificates, which no retry mends),
-   * that failure is thrown as it is rather than hidden in a retriable NO_BROKER_AVAILABLE.
+   * that failure is thrown as it is rather than hidden in a retriable NO_BROKER_AVAILABLE. A refused
+   * authentication is thrown at once too: the other brokers hold the same credentials.
    */
   async anyConnection(): Promise<Connection> {
     const known = [...this.options.brokers];
@@ -107,6 +110,7 @@ export class Cluster {
       try {
         return await this.connection(address);
       } catch (err) {
+        if (isAuthenticationError(err)) throw err;
         last = err;
         if (err instanceof ClientError && err.code === "SSL_HANDSHAKE_FAILED") tlsFailure ??= err;
       }

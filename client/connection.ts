@@ -1,9 +1,9 @@
 /**
  * One connection to one broker, over TCP (`host:port`) or WebSocket (`ws://host:port/kafka`):
  * correlation ids, pipelined requests under a bound, ApiVersions negotiation, a timeout per
- * request. A closed connection fails its pending requests with a retriable CONNECTION_CLOSED;
- * the cluster reconnects. With `ssl`, TCP connections speak TLS; a failed handshake is a
- * non-retriable SSL_HANDSHAKE_FAILED.
+ * request, SASL authentication when asked (client/sasl.ts). A closed connection fails its
+ * pending requests with a retriable CONNECTION_CLOSED; the cluster reconnects. With `ssl`, TCP
+ * connections speak TLS; a failed handshake is a non-retriable SSL_HANDSHAKE_FAILED.
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -15,6 +15,7 @@ import { Reader } from "../protocol/reader.js";
 import type { ApiKey, RequestOf, ResponseOf } from "../protocol/types/index.js";
 import { Writer } from "../protocol/writer.js";
 import { ClientError, handshakeFailed, isTlsFailure } from "./errors.js";
+import { type SaslOptions, SaslSession } from "./sasl.js";
 
 export const API_VERSIONS = 18;
 
@@ -33,6 +34,7 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   14: 5, // SyncGroup
   15: 5, // DescribeGroups
   16: 5, // ListGroups
+  17: 1, // SaslHandshake
   18: 3, // ApiVersions
   19: 7, // CreateTopics
   20: 6, // DeleteTopics
@@ -40,6 +42,7 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   32: 4, // DescribeConfigs
   33: 2, // AlterConfigs
   35: 3, // DescribeLogDirs
+  36: 2, // SaslAuthenticate
   37: 3, // CreatePartitions
   42: 2, // DeleteGroups
   43: 2, // ElectLeaders
@@ -65,6 +68,8 @@ export interface ConnectionOptions {
    * address is TLS by itself and takes the object's options; `ws://` ignores it.
    */
   ssl?: boolean | tls.ConnectionOptions;
+  /** SASL credentials: each new connection authenticates after ApiVersions (client/sasl.ts). */
+  sasl?: SaslOptions;
 }
 
 const DEFAULTS = {
@@ -270,6 +275,8 @@ export class Connection {
   private readonly pending = new Map<number, Pending>();
   private readonly waitingToSend: (() => void)[] = [];
   private versions = new Map<number, { min: number; max: number }>();
+  /** The SASL session, when the options ask for one: its re-authentications pause new requests. */
+  private sasl: SaslSession | undefined;
   closed = false;
 
   private constructor(
@@ -303,6 +310,7 @@ export class Connection {
     const conn = new Connection(address, transport, opts);
     try {
       await conn.negotiate();
+      if (opts.sasl) await conn.authenticate(opts.sasl);
     } catch (err) {
       conn.close();
       throw sentCertificate(options.ssl) ? refusedCertificate(address, err) : err;
@@ -315,6 +323,17 @@ export class Connection {
     if (r.errorCode !== 0) r = await this.send(API_VERSIONS, 0, {});
     if (r.errorCode !== 0) throw new KafkaError(errorName(r.errorCode), "ApiVersions failed");
     this.versions = new Map(r.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]));
+  }
+
+  /** Authenticates with SASL; the session re-authenticates by itself when the broker asks. */
+  private authenticate(options: SaslOptions): Promise<void> {
+    this.sasl = new SaslSession(options, {
+      address: this.address,
+      versionFor: (apiKey) => this.versionFor(apiKey),
+      send: (apiKey, version, body) => this.transmit(apiKey, version, body),
+      close: () => void this.close(),
+    });
+    return this.sasl.authenticate();
   }
 
   /** The version to use for `apiKey`: the highest both sides speak. */
@@ -361,8 +380,12 @@ export class Connection {
   private whenSendable(): Promise<void> {
     if (this.closed)
       return Promise.reject(new ClientError("CONNECTION_CLOSED", `connection to ${this.address} is closed`));
+    const paused = this.sasl?.paused;
+    if (paused) return paused.then(() => this.whenSendable());
     if (this.pending.size < this.options.maxInFlightRequests) return Promise.resolve();
-    return new Promise((resolve) => this.waitingToSend.push(resolve));
+    // A re-authentication that begins while this waits for a slot holds it too.
+    const slot = new Promise<void>((resolve) => this.waitingToSend.push(resolve));
+    return slot.then(() => this.sasl?.paused);
   }
 
   private write(
@@ -399,6 +422,16 @@ export class Connection {
     timeoutMs?: number,
   ): Promise<ResponseOf<K>> {
     await this.whenSendable();
+    return this.transmit(apiKey, version, body, timeoutMs);
+  }
+
+  /** `send` without waiting for a free slot or a re-authentication: SASL's own requests. */
+  private async transmit<K extends ApiKey>(
+    apiKey: K,
+    version: number,
+    body: RequestOf<K>,
+    timeoutMs?: number,
+  ): Promise<ResponseOf<K>> {
     if (this.closed) throw new ClientError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
     const correlationId = this.nextCorrelationId++;
     const response = new Promise<Message>((resolve, reject) => {
@@ -440,6 +473,7 @@ export class Connection {
   private onClosed(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    this.sasl?.stop();
     // TLS 1.3 ends the handshake on the client's side before the broker has checked the client's
     // certificate: the broker's refusal (an alert) arrives as the first request's answer.
     const failure = isTlsFailure(err)

@@ -58,3 +58,4 @@ export {
   type RecordMetadata,
 } from "./producer.js";
 export { backoffMs, type RetryOptions, withRetry } from "./retry.js";
+export type { SaslMechanism, SaslOptions } from "./sasl.js";
