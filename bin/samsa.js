@@ -14,7 +14,16 @@ const BENCH_NODE_FLAGS = ["--max-semi-space-size=64"];
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
 /** Global options that take a value, which is not the command's name. */
-const VALUED_GLOBALS = ["-b", "--brokers", "--tls-ca", "--tls-cert", "--tls-key"];
+const VALUED_GLOBALS = [
+  "-b",
+  "--brokers",
+  "--tls-ca",
+  "--tls-cert",
+  "--tls-key",
+  "--user",
+  "--password",
+  "--sasl-mechanism",
+];
 
 function commandOf(args) {
   for (let i = 0; i < args.length; i++) {

@@ -36,6 +36,9 @@ export function buildProgram(): Command {
     .option("--tls-cert <file>", "PEM client certificate, for brokers that ask for one (with --tls-key)")
     .option("--tls-key <file>", "PEM private key of --tls-cert")
     .option("--tls-insecure", "TLS without verifying the brokers' certificates (testing only)")
+    .option("--user <name>", "SASL user name (with --password or $SAMSA_PASSWORD)")
+    .option("--password <password>", "SASL password (prefer $SAMSA_PASSWORD: flags show in ps)")
+    .option("--sasl-mechanism <name>", "PLAIN, SCRAM-SHA-256 (default) or SCRAM-SHA-512")
     .showHelpAfterError()
     .addHelpText(
       "after",
@@ -45,7 +48,8 @@ Examples:
   samsa topic create orders -p 3
   echo hello | samsa produce orders
   samsa consume orders -o beginning -e
-  samsa -b localhost:9093 --tls-ca certs/ca.pem topic list`,
+  samsa -b localhost:9093 --tls-ca certs/ca.pem topic list
+  SAMSA_PASSWORD=secret samsa -b localhost:9094 --user alice --sasl-mechanism SCRAM-SHA-512 topic list`,
     );
   registerBrokerCommands(program);
   registerTopicCommands(program);

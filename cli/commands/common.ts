@@ -1,10 +1,12 @@
 /**
- * What the client commands share: the broker list (-b or SAMSA_BROKERS) and TLS (--tls...),
+ * What the client commands share: the broker list (-b or SAMSA_BROKERS), TLS (--tls...), SASL
+ * (--user, --password, --sasl-mechanism),
  * config pairs from -c, encodings, and buffered stdout.
  */
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import type { Command } from "commander";
+import type { SaslOptions } from "../../client/index.js";
 
 export function brokersOf(cmd: Command): string[] {
   const opts = cmd.optsWithGlobals() as { brokers?: string };
@@ -20,14 +22,45 @@ export interface TlsFlags {
   tlsInsecure?: boolean;
 }
 
+/** The global SASL flags (rpk's names), as commander gives them. */
+export interface SaslFlags {
+  user?: string;
+  password?: string;
+  saslMechanism?: string;
+}
+
+const SASL_MECHANISM_FLAGS = ["plain", "scram-sha-256", "scram-sha-512"] as const;
+
 /**
- * What every client command connects with: the brokers, and `ssl` when a TLS flag is given
- * (any of them turns TLS on, as in rpk).
+ * The client's `sasl` option for --user, --password (or SAMSA_PASSWORD, kept out of the process
+ * list) and --sasl-mechanism (default SCRAM-SHA-256), or undefined without --user.
  */
-export function connectionOf(cmd: Command): { brokers: string[]; ssl?: TlsOptions } {
+export function saslOf(flags: SaslFlags, env: NodeJS.ProcessEnv = process.env): SaslOptions | undefined {
+  const password = flags.password ?? env.SAMSA_PASSWORD;
+  if (flags.user === undefined) {
+    if (flags.password !== undefined || flags.saslMechanism !== undefined)
+      throw new Error("--password and --sasl-mechanism need --user");
+    return undefined;
+  }
+  if (password === undefined) throw new Error("--user needs --password (or SAMSA_PASSWORD)");
+  const mechanism = (flags.saslMechanism ?? "scram-sha-256").toLowerCase();
+  if (!(SASL_MECHANISM_FLAGS as readonly string[]).includes(mechanism))
+    throw new Error(
+      `--sasl-mechanism ${flags.saslMechanism}: expected one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`,
+    );
+  return { mechanism: mechanism as SaslOptions["mechanism"], username: flags.user, password };
+}
+
+/**
+ * What every client command connects with: the brokers, `ssl` when a TLS flag is given (any of
+ * them turns TLS on, as in rpk), and `sasl` with --user.
+ */
+export function connectionOf(cmd: Command): { brokers: string[]; ssl?: TlsOptions; sasl?: SaslOptions } {
   const brokers = brokersOf(cmd);
-  const ssl = tlsOf(cmd.optsWithGlobals() as TlsFlags);
-  return ssl ? { brokers, ssl } : { brokers };
+  const flags = cmd.optsWithGlobals() as TlsFlags & SaslFlags;
+  const ssl = tlsOf(flags);
+  const sasl = saslOf(flags);
+  return { brokers, ...(ssl ? { ssl } : {}), ...(sasl ? { sasl } : {}) };
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * SASL and TLS listeners against clients nobody here wrote (issue 15): one broker with a
+ * SASL and TLS listeners against kcat, KafkaJS and samsa's own client and CLI (issue 15): one broker with a
  * PLAINTEXT, a SASL_PLAINTEXT, an SSL and a SASL_SSL listener; users with SCRAM credentials in
  * its store. kcat (librdkafka) and KafkaJS authenticate with PLAIN, SCRAM-SHA-256 and
  * SCRAM-SHA-512, over plaintext and over TLS, and produce and consume; wrong passwords and
@@ -9,9 +9,11 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Admin, Consumer, Producer } from "../../client/index.js";
 import { scramCredential } from "../../protocol/sasl/scram.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { type TestCerts, testCerts } from "../helpers/certs.js";
+import { runSamsa } from "../helpers/cli.js";
 import { TestClient } from "../helpers/kafka-client.js";
 import { waitFor } from "../helpers/wait.js";
 import { kcat, requireKcat } from "./helpers.js";
@@ -173,5 +175,50 @@ describe("before authentication", () => {
       plain.close();
       sasl.close();
     }
+  });
+});
+
+describe("the samsa client and CLI over SASL", () => {
+  it("Producer, Consumer and Admin authenticate with SCRAM-SHA-512 over TLS", async () => {
+    const options = {
+      brokers: [`127.0.0.1:${ports.SASL_SSL}`],
+      ssl: { ca: certs.ca.cert },
+      sasl: { mechanism: "scram-sha-512" as const, username: "alice", password: USERS.alice },
+    };
+    const producer = new Producer(options, { acks: -1 });
+    const sent = await producer.send({ topic: "secure", partition: 0, value: "samsa-client" });
+    await producer.close();
+    const consumer = new Consumer(options);
+    await consumer.assign([{ topic: "secure", partition: 0, start: sent.offset }]);
+    const batch = await consumer.nextBatch(10_000);
+    await consumer.close();
+    expect(batch?.records[0]?.value?.toString()).toBe("samsa-client");
+    const admin = new Admin(options);
+    expect(await admin.listTopics()).toContain("secure");
+    await admin.close();
+  });
+
+  it("a wrong password is a non-retriable SASL_AUTHENTICATION_FAILED", async () => {
+    const admin = new Admin({
+      brokers: [`127.0.0.1:${ports.SASL_PLAINTEXT}`],
+      sasl: { mechanism: "plain", username: "alice", password: "wrong" },
+    });
+    await expect(admin.listTopics()).rejects.toMatchObject({
+      code: "SASL_AUTHENTICATION_FAILED",
+      retriable: false,
+    });
+    await admin.close();
+  });
+
+  it("samsa --user with SAMSA_PASSWORD lists topics; a wrong password is one line and exit 1", async () => {
+    const brokers = `127.0.0.1:${ports.SASL_PLAINTEXT}`;
+    const flags = ["--user", "bob", "--sasl-mechanism", "SCRAM-SHA-256", "topic", "list"];
+    const ok = await runSamsa(flags, { brokers, env: { ...process.env, SAMSA_PASSWORD: USERS.bob } });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain("secure");
+    const bad = await runSamsa(flags, { brokers, env: { ...process.env, SAMSA_PASSWORD: "nope" } });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/SASL_AUTHENTICATION_FAILED/);
   });
 });
