@@ -14,6 +14,7 @@ import { registerInfoCommands } from "./commands/info.js";
 import { registerProduceCommand } from "./commands/produce.js";
 import { registerSecurityCommands } from "./commands/security.js";
 import { registerTopicCommands } from "./commands/topic.js";
+import { registerUserCommands } from "./commands/user.js";
 import { registerVerifyCommands } from "./commands/verify.js";
 
 function version(): string {
@@ -61,6 +62,7 @@ Examples:
   registerBenchCommand(program);
   registerVerifyCommands(program);
   registerSecurityCommands(program);
+  registerUserCommands(program);
   return program;
 }
 

@@ -4,8 +4,18 @@
  * Metadata names, which may be any broker that forwards them). Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
+import { pbkdf2, randomBytes } from "node:crypto";
 import type { Message } from "../protocol/codec.js";
 import { errorCode, errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
+import {
+  isScramMechanism,
+  SCRAM_MIN_ITERATIONS,
+  SCRAM_SALT_BYTES,
+  type ScramMechanismName,
+  scramMechanismCode,
+  scramMechanismName,
+} from "../protocol/sasl/scram.js";
+import type { AlterUserScramCredentialsRequestData } from "../protocol/types/alter-user-scram-credentials.js";
 import type { TopicPartition } from "./assignors.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
 import type { Connection } from "./connection.js";
@@ -192,6 +202,25 @@ function checkNewTopic(t: unknown, where: string): void {
   }
   if (topic.partitions !== undefined || topic.replicationFactor !== undefined)
     throw invalid(`${where}: give assignments or partitions/replicationFactor, not both`);
+}
+
+/** A user's SCRAM mechanisms (DescribeUserScramCredentials). */
+export interface ScramUserDescription {
+  user: string;
+  mechanisms: { mechanism: string; iterations: number }[];
+}
+
+/** PBKDF2 of `password` on Node's thread pool (SCRAM's SaltedPassword). */
+function scramSaltedPasswordAsync(
+  mechanism: ScramMechanismName,
+  password: string,
+  salt: Buffer,
+  iterations: number,
+): Promise<Buffer> {
+  const [digest, bytes] = mechanism === "SCRAM-SHA-256" ? ["sha256", 32] : ["sha512", 64];
+  return new Promise((resolve, reject) =>
+    pbkdf2(password, salt, iterations, bytes, digest, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 export class Admin {
@@ -695,6 +724,67 @@ export class Admin {
         })),
       )
       .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  }
+
+  /**
+   * Creates or replaces `user`'s SCRAM credential for `mechanism` (default SCRAM-SHA-256) with
+   * `iterations` (4096-16384): the salt and salted password are made here, the password never
+   * leaves this process (KIP-554). Throws the broker's error as a KafkaError.
+   */
+  async upsertScramCredential(
+    user: string,
+    password: string,
+    mechanism: ScramMechanismName = "SCRAM-SHA-256",
+    iterations = SCRAM_MIN_ITERATIONS,
+  ): Promise<void> {
+    checkName(user, "user");
+    if (!isScramMechanism(mechanism))
+      throw invalid(`mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, got ${describe(mechanism)}`);
+    checkInteger(iterations, "iterations", SCRAM_MIN_ITERATIONS);
+    const salt = randomBytes(SCRAM_SALT_BYTES);
+    const saltedPassword = await scramSaltedPasswordAsync(mechanism, password, salt, iterations);
+    const upsertions = [
+      { name: user, mechanism: scramMechanismCode(mechanism), iterations, salt, saltedPassword },
+    ];
+    await this.alterScram(user, { deletions: [], upsertions });
+  }
+
+  /** Deletes `user`'s SCRAM credential for `mechanism`; RESOURCE_NOT_FOUND when it has none. */
+  async deleteScramCredential(user: string, mechanism: ScramMechanismName = "SCRAM-SHA-256"): Promise<void> {
+    checkName(user, "user");
+    if (!isScramMechanism(mechanism))
+      throw invalid(`mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, got ${describe(mechanism)}`);
+    await this.alterScram(user, {
+      deletions: [{ name: user, mechanism: scramMechanismCode(mechanism) }],
+      upsertions: [],
+    });
+  }
+
+  private async alterScram(user: string, body: AlterUserScramCredentialsRequestData): Promise<void> {
+    const r = await withRetry(async () => (await this.cluster.anyConnection()).request(51, body));
+    for (const result of r.results)
+      Cluster.check(result.errorCode, `alter SCRAM credentials of ${user}`, result.errorMessage);
+  }
+
+  /** Users with SCRAM credentials, each with its mechanisms and iteration counts (all users without `users`). */
+  async describeScramUsers(users?: string[]): Promise<ScramUserDescription[]> {
+    if (users) checkNames(users, "describeScramUsers(users)");
+    const r = await withRetry(async () =>
+      (await this.cluster.anyConnection()).request(50, {
+        users: users ? users.map((name) => ({ name })) : null,
+      }),
+    );
+    Cluster.check(r.errorCode, "describe SCRAM users", r.errorMessage);
+    return r.results.map((u: Message) => {
+      Cluster.check(u.errorCode, `describe SCRAM credentials of ${u.user}`, u.errorMessage);
+      return {
+        user: u.user,
+        mechanisms: u.credentialInfos.map((c: Message) => ({
+          mechanism: scramMechanismName(c.mechanism) ?? `UNKNOWN(${c.mechanism})`,
+          iterations: c.iterations,
+        })),
+      };
+    });
   }
 
   async close(): Promise<void> {

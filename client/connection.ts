@@ -50,6 +50,8 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   45: 0, // AlterPartitionReassignments
   46: 0, // ListPartitionReassignments
   47: 0, // OffsetDelete
+  50: 0, // DescribeUserScramCredentials
+  51: 0, // AlterUserScramCredentials
 };
 
 export interface ConnectionOptions {

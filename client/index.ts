@@ -10,6 +10,7 @@ export {
   type NewTopic,
   type OffsetSpec,
   type PartitionOffsets,
+  type ScramUserDescription,
   type TopicOutcome,
 } from "./admin.js";
 export {

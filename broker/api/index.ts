@@ -3,6 +3,7 @@
 import { alterConfigs } from "./alter-configs.js";
 import { alterPartition } from "./alter-partition.js";
 import { alterPartitionReassignments } from "./alter-partition-reassignments.js";
+import { alterUserScramCredentials } from "./alter-user-scram-credentials.js";
 import { apiVersions } from "./api-versions.js";
 import { controlledShutdown } from "./controlled-shutdown.js";
 import { createPartitions } from "./create-partitions.js";
@@ -16,6 +17,7 @@ import { describeGroups } from "./describe-groups.js";
 import { describeLogDirs } from "./describe-log-dirs.js";
 import { describeProducers } from "./describe-producers.js";
 import { describeTopicPartitions } from "./describe-topic-partitions.js";
+import { describeUserScramCredentials } from "./describe-user-scram-credentials.js";
 import { electLeaders } from "./elect-leaders.js";
 import { fetch } from "./fetch.js";
 import { findCoordinator } from "./find-coordinator.js";
@@ -75,4 +77,6 @@ export const HANDLERS: AnyApiHandler[] = [
   describeCluster,
   describeProducers,
   describeTopicPartitions,
+  describeUserScramCredentials,
+  alterUserScramCredentials,
 ];

@@ -221,4 +221,61 @@ describe("the samsa client and CLI over SASL", () => {
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/SASL_AUTHENTICATION_FAILED/);
   });
+
+  it("samsa user create, list and delete: the user logs in, then no longer does", async () => {
+    const admin = `127.0.0.1:${ports.PLAINTEXT}`;
+    const env = { ...process.env, SAMSA_NEW_PASSWORD: "carol-secret" };
+    const created = await runSamsa(["user", "create", "carol", "--mechanism", "SCRAM-SHA-512"], {
+      brokers: admin,
+      env,
+    });
+    expect(created.status).toBe(0);
+    const listed = await runSamsa(["user", "list", "-J"], { brokers: admin });
+    expect(
+      listed.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    ).toContainEqual({
+      user: "carol",
+      mechanisms: [{ mechanism: "SCRAM-SHA-512", iterations: 4096 }],
+    });
+    const login = ["--user", "carol", "--sasl-mechanism", "SCRAM-SHA-512", "topic", "list"];
+    const loginEnv = { ...process.env, SAMSA_PASSWORD: "carol-secret" };
+    const sasl = `127.0.0.1:${ports.SASL_PLAINTEXT}`;
+    expect((await runSamsa(login, { brokers: sasl, env: loginEnv })).status).toBe(0);
+    expect((await runSamsa(["user", "delete", "carol"], { brokers: admin })).status).toBe(0);
+    const refused = await runSamsa(login, { brokers: sasl, env: loginEnv });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/SASL_AUTHENTICATION_FAILED/);
+    const missing = await runSamsa(["user", "delete", "carol"], { brokers: admin });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/RESOURCE_NOT_FOUND/);
+  });
+
+  it("AlterUserScramCredentials refuses what Kafka refuses, per user", async () => {
+    const client = await TestClient.connect(ports.PLAINTEXT);
+    try {
+      const salt = Buffer.alloc(16, 1);
+      const r = await client.request(51, 0, {
+        deletions: [{ name: "nobody", mechanism: 1 }],
+        upsertions: [
+          { name: "few", mechanism: 1, iterations: 1000, salt, saltedPassword: Buffer.alloc(32, 2) },
+          { name: "odd", mechanism: 7, iterations: 4096, salt, saltedPassword: Buffer.alloc(32, 2) },
+        ],
+      });
+      const byUser = Object.fromEntries(
+        r.results.map((x: { user: string; errorCode: number }) => [x.user, x.errorCode]),
+      );
+      // RESOURCE_NOT_FOUND 91, UNACCEPTABLE_CREDENTIAL 93, UNSUPPORTED_SASL_MECHANISM 33.
+      expect(byUser).toEqual({ nobody: 91, few: 93, odd: 33 });
+      const d = await client.request(50, 0, { users: [{ name: "alice" }, { name: "ghost" }] });
+      expect(d.results.map((x: { user: string; errorCode: number }) => [x.user, x.errorCode])).toEqual([
+        ["alice", 0],
+        ["ghost", 91],
+      ]);
+    } finally {
+      client.close();
+    }
+  });
 });
