@@ -47,6 +47,7 @@ import {
   type ListenerSpec,
   type SaslMechanism,
   saslMechanisms,
+  usesSasl,
   usesTls,
 } from "./net/listeners.js";
 import type { Partition } from "./partition.js";
@@ -290,6 +291,19 @@ export class Broker {
     }
     this.kafkaPort = this.listenerPorts.get(this.listeners[0].name) ?? 0;
     this.watchTlsFiles();
+    this.warnOpenListeners();
+  }
+
+  /** Secure by default (issue 15): a listener beyond loopback that asks for no login is named at start. */
+  private warnOpenListeners(): void {
+    const loopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
+    for (const l of this.listeners) {
+      if (usesSasl(l.securityProtocol) || loopback(l.host)) continue;
+      this.log.warn(
+        { listener: l.name, host: l.host, port: this.listenerPorts.get(l.name) },
+        `listener ${l.name} (${l.securityProtocol}) on ${l.host} takes clients without authentication: anyone who reaches it may read, write and delete; use a SASL listener (listeners, listener.security.protocol.map)`,
+      );
+    }
   }
 
   private listenerTls(): ListenerTls {

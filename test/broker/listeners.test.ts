@@ -9,7 +9,9 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { Broker } from "../../broker/broker.js";
 import { loadBrokerConfig } from "../../broker/config.js";
 import { brokerListeners, interBrokerListener } from "../../broker/net/listeners.js";
 import { makeServerCert } from "../../cli/certs.js";
@@ -121,5 +123,32 @@ describe("a TLS listener's certificate", () => {
       await tb.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("secure by default", () => {
+  /** The warn lines of a broker started with `flags`. */
+  async function warnings(flags: Record<string, unknown>): Promise<string[]> {
+    const lines: string[] = [];
+    const logger = pino(
+      { level: "warn" },
+      { write: (line: string) => void lines.push(JSON.parse(line).msg) },
+    );
+    const dataDir = mkdtempSync(path.join(tmpdir(), "samsa-open-"));
+    const config = loadBrokerConfig({ flags: { "data.dir": dataDir, "http.port": 0, ...flags } });
+    const broker = await Broker.start(config, { logger });
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    return lines;
+  }
+
+  it("names a listener beyond loopback that takes clients without a login, and only that one", async () => {
+    const open = await warnings({ host: "0.0.0.0", "kafka.port": 0 });
+    expect(open.filter((l) => l.includes("without authentication"))).toHaveLength(1);
+    const sasl = await warnings({ listeners: "SASL_PLAINTEXT://0.0.0.0:0,PLAINTEXT://127.0.0.1:0" });
+    expect(sasl.filter((l) => l.includes("without authentication"))).toEqual([]);
+    expect((await warnings({ "kafka.port": 0 })).filter((l) => l.includes("without authentication"))).toEqual(
+      [],
+    );
   });
 });
