@@ -15,7 +15,7 @@ export interface RequestContext {
   principal: string;
   /** The connection's authentication state, on Kafka doors (the SASL handlers change it). */
   auth?: ConnectionAuth;
-  /** Which door the request came through: "kafka" (TCP), "ws" or "http". */
+  /** Which door the request came through: a Kafka listener's name ("PLAINTEXT", "SASL_SSL", ...), "ws" or "http". */
   listener: string;
   /** The peer address, for logs and group member hosts. */
   clientHost: string;

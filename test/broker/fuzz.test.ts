@@ -54,8 +54,12 @@ const TOTAL_FRAMES = Number(process.env.SAMSA_FUZZ_FRAMES || 20_000);
 const TIME_BUDGET_MS = Math.max(35_000, TOTAL_FRAMES * 2);
 const WORKERS = 4;
 const MAX_REQUEST_BYTES = 1024 * 1024;
-/** How long a batch's closing ApiVersions may take before the connection counts as hung. */
-const SYNC_TIMEOUT_MS = 3_000;
+/**
+ * How long a batch's answers (or the close it owes) may take before the connection counts as
+ * hung: generous, since a request before the close (an OffsetCommit's append, say) may wait on
+ * fsync on a loaded machine; a hung connection still fails, only later.
+ */
+const SYNC_TIMEOUT_MS = 15_000;
 const MEMORY_GROWTH_LIMIT = 150 * 1024 * 1024;
 
 const FUZZ_TOPIC = "fuzz";

@@ -87,7 +87,7 @@ describe("kcat over SASL", () => {
       ["mallory", "whatever"],
     ]) {
       const args = saslArgs("SASL_PLAINTEXT", "SCRAM-SHA-256", user, password);
-      const r = await kcat(ports.SASL_PLAINTEXT, [...args, "-L", "-m", "5"], { allowFailure: true });
+      const r = await kcat(ports.SASL_PLAINTEXT, [...args, "-L", "-m", "2"], { allowFailure: true });
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/Authentication failed|SASL authentication error/i);
     }
@@ -97,7 +97,7 @@ describe("kcat over SASL", () => {
     const ssl = ["-X", "security.protocol=SSL", "-X", `ssl.ca.location=${certs.caFile}`];
     const meta = (await kcat(ports.SSL, [...ssl, "-L"])).stdout.toString("utf8");
     expect(meta).toContain(`broker 1 at 127.0.0.1:${ports.SSL}`);
-    const r = await kcat(ports.SSL, ["-L", "-m", "5"], { allowFailure: true });
+    const r = await kcat(ports.SSL, ["-L", "-m", "2"], { allowFailure: true });
     expect(r.code).not.toBe(0);
   });
 });

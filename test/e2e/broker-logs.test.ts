@@ -127,8 +127,14 @@ describe("broker log", () => {
       topic: "logs-made",
       partitions: 2,
     });
-    expect(events.find((e) => e.msg === "connection opened")).toMatchObject({ level: 20, listener: "kafka" });
-    expect(events.find((e) => e.msg === "connection closed")).toMatchObject({ level: 20, listener: "kafka" });
+    expect(events.find((e) => e.msg === "connection opened")).toMatchObject({
+      level: 20,
+      listener: "PLAINTEXT",
+    });
+    expect(events.find((e) => e.msg === "connection closed")).toMatchObject({
+      level: 20,
+      listener: "PLAINTEXT",
+    });
   });
 
   it("leaves connections out at the default level, info", async () => {
