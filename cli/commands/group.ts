@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import type { Admin, PartitionOffsets } from "../../client/admin.js";
-import { connectionOf } from "./common.js";
+import { withAdmin } from "./common.js";
 
 /** Pads columns to their widest cell, two spaces apart, as Kafka's tool prints. */
 export function table(rows: string[][]): string {
@@ -21,16 +21,6 @@ export function table(rows: string[][]): string {
         .trimEnd(),
     )
     .join("\n");
-}
-
-async function withAdmin<T>(cmd: Command, run: (admin: Admin) => Promise<T>): Promise<T> {
-  const { Admin } = await import("../../client/admin.js");
-  const admin = new Admin({ ...connectionOf(cmd), retry: { retries: 2 } });
-  try {
-    return await run(admin);
-  } finally {
-    await admin.close();
-  }
 }
 
 export interface GroupPartitionRow {

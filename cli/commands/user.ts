@@ -5,8 +5,7 @@
  * here (PBKDF2); only the salt and salted password cross the wire.
  */
 import type { Command } from "commander";
-import type { Admin } from "../../client/admin.js";
-import { connectionOf } from "./common.js";
+import { withAdmin } from "./common.js";
 import { table } from "./group.js";
 
 const MECHANISMS = ["SCRAM-SHA-256", "SCRAM-SHA-512"] as const;
@@ -25,16 +24,6 @@ function iterationsOf(value: string | undefined): number {
   if (!Number.isInteger(n) || n < 4096 || n > 16384)
     throw new Error(`--iterations ${value}: expected 4096 to 16384`);
   return n;
-}
-
-async function withAdmin<T>(cmd: Command, run: (admin: Admin) => Promise<T>): Promise<T> {
-  const { Admin } = await import("../../client/admin.js");
-  const admin = new Admin({ ...connectionOf(cmd), retry: { retries: 2 } });
-  try {
-    return await run(admin);
-  } finally {
-    await admin.close();
-  }
 }
 
 interface CreateFlags {
