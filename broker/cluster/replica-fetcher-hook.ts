@@ -77,6 +77,10 @@ export class ReplicaFetcherHook {
     const leader = this.store.broker(f.leaderId);
     if (!leader) {
       if (f.pointedAt === null && !restart) return;
+      this.logger?.debug(
+        { topic: f.partition.topic, partition: f.partition.index, leader: f.leaderId },
+        "leader not registered: fetching waits for its registration",
+      );
       f.pointedAt = null;
       this.settle(this.manager.unfollow(f.partition), f.partition);
       return;
@@ -85,6 +89,10 @@ export class ReplicaFetcherHook {
     const key = endpointKey(endpoint);
     if (!restart && f.pointedAt === key) return;
     f.pointedAt = key;
+    this.logger?.debug(
+      { topic: f.partition.topic, partition: f.partition.index, leader: key, restart },
+      "fetching from the leader",
+    );
     const topicId = this.store.topic(f.partition.topic)?.id ?? null;
     this.settle(this.manager.follow(f.partition, endpoint, topicId), f.partition);
   }
