@@ -77,6 +77,7 @@ export class ReplicaFetcherHook {
 
   private onEvent(event: MetadataEvent): void {
     if (event.type !== "broker" && event.type !== "resync") return;
+    if (event.type === "broker") this.endpointOf(event.nodeId);
     for (const f of this.followed.values()) {
       if (event.type === "resync" || f.leaderId === event.nodeId) this.point(f, false);
     }
