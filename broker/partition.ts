@@ -420,12 +420,18 @@ export class Partition {
     });
   }
 
-  /** Enters `leaderEpoch` in the epoch cache at the log end, unless an append of it already did. */
+  /**
+   * Enters `leaderEpoch` in the epoch cache where the next append lands, unless an append of it
+   * already did: past an append of the previous term still being written (this broker led it
+   * too), whose batch carries that term's epoch. Stamped at the written log end instead, the new
+   * epoch would claim that batch's offset, and a follower that copied it would be told to cut it
+   * and fetch it again, for ever.
+   */
   private stampEpoch(leaderEpoch: number): void {
     const epochs = this.log.epochs;
-    if (leaderEpoch > epochs.latestEpoch()) epochs.assign(leaderEpoch, this.log.logEndOffset);
+    if (leaderEpoch > epochs.latestEpoch()) epochs.assign(leaderEpoch, this.log.nextAppendOffset);
     const entry = epochs.list().find((e) => e.epoch === leaderEpoch);
-    this.leaderEpochStartOffset = entry ? entry.startOffset : this.log.logEndOffset;
+    this.leaderEpochStartOffset = entry ? entry.startOffset : this.log.nextAppendOffset;
   }
 
   /**
