@@ -217,7 +217,6 @@ const AWAITING_ERRORS: ReadonlySet<ErrorName> = new Set<ErrorName>([
   "UNKNOWN_TOPIC_OR_PARTITION",
   "UNKNOWN_TOPIC_ID",
   "NEW_LEADER_ELECTED",
-  "STALE_BROKER_EPOCH",
 ]);
 
 /** Where a partition's append listeners report a throw (they never fail the append or role change). */
@@ -421,12 +420,18 @@ export class Partition {
     });
   }
 
-  /** Enters `leaderEpoch` in the epoch cache at the log end, unless an append of it already did. */
+  /**
+   * Enters `leaderEpoch` in the epoch cache where the next append lands, unless an append of it
+   * already did: past an append of the previous term still being written (this broker led it
+   * too), whose batch carries that term's epoch. Stamped at the written log end instead, the new
+   * epoch would claim that batch's offset, and a follower that copied it would be told to cut it
+   * and fetch it again, for ever.
+   */
   private stampEpoch(leaderEpoch: number): void {
     const epochs = this.log.epochs;
-    if (leaderEpoch > epochs.latestEpoch()) epochs.assign(leaderEpoch, this.log.logEndOffset);
+    if (leaderEpoch > epochs.latestEpoch()) epochs.assign(leaderEpoch, this.log.nextAppendOffset);
     const entry = epochs.list().find((e) => e.epoch === leaderEpoch);
-    this.leaderEpochStartOffset = entry ? entry.startOffset : this.log.logEndOffset;
+    this.leaderEpochStartOffset = entry ? entry.startOffset : this.log.nextAppendOffset;
   }
 
   /**
@@ -1068,8 +1073,12 @@ export class Partition {
    * OPERATION_NOT_ATTEMPTED) revert to the committed ISR; a changed state (FENCED_LEADER_EPOCH,
    * INVALID_UPDATE_VERSION, NOT_LEADER_OR_FOLLOWER, ...) keeps it in flight until the metadata
    * arrives, since an earlier attempt may have been applied; anything else (REQUEST_TIMED_OUT,
-   * NOT_CONTROLLER, a broken connection) is retried with the same proposal. Never clearing on an
-   * unknown outcome is what keeps the maximal ISR a superset of the controller's.
+   * NOT_CONTROLLER, a broken connection) is retried with the same proposal. STALE_BROKER_EPOCH is
+   * retried too, as Kafka's AlterPartition manager does: it judges this broker's registration, not
+   * the partition, so no metadata need follow it (the controller's view had not yet seen this
+   * broker's new registration), and a proposal kept waiting would hold the maximal ISR for good;
+   * the retry names the broker epoch of that moment. Never clearing on an unknown outcome is what
+   * keeps the maximal ISR a superset of the controller's.
    */
   isrProposalFailed(proposal: IsrProposal, error: unknown): IsrProposalOutcome {
     if (proposal !== this.pendingIsr) return "stale";

@@ -268,6 +268,14 @@ export class PartitionLog {
     return this.endOffset;
   }
 
+  /**
+   * The offset the next append is given: the log end, past the appends that have their offsets
+   * and are still being written. A leader epoch begins here, after every batch of the last one.
+   */
+  get nextAppendOffset(): number {
+    return this.nextOffset;
+  }
+
   get highWatermark(): number {
     return this.hw;
   }

@@ -11,6 +11,9 @@
  *   once); past the deadline the call fails with REQUEST_TIMED_OUT (retriable). Any other error
  *   is the answer. A retried change may have been made by the attempt that failed: a retried
  *   CreateTopics can answer TOPIC_ALREADY_EXISTS, as Kafka's forwarding can.
+ * - An attempt is bound to the controller term it began under: once the store names another
+ *   controller (or none), the attempt is given up, whether connecting or awaiting an answer, and
+ *   the call goes to the new controller at once rather than at its deadline.
  * - A forwarded change that resolves is in this broker's view of the store too: topic creation,
  *   deletion, new partitions and configs wait (within the same deadline) until the local view
  *   shows them, so the replica manager's `sync` that follows applies them. Past the deadline:
@@ -39,6 +42,7 @@ import { requestedIsr } from "../controller/isr.js";
 import {
   type BrokerRegistration,
   type ClusterStore,
+  type ControllerInfo,
   type MetadataEvent,
   NO_LEADER,
   type PartitionState,
@@ -109,6 +113,8 @@ export class ClusterControllerChannel implements ControllerChannel {
   private readonly unwatch: () => void;
   /** Woken by a change of the controller or of a registration (retries waiting). */
   private readonly controllerWaiters = new Set<() => void>();
+  /** Told of every change of the controller or a registration (attempts in flight, `whileController`). */
+  private readonly controllerWatchers = new Set<() => void>();
   /** Woken by any change of the view (forwarded changes waiting to be seen). */
   private readonly viewWaiters = new Set<() => void>();
   private conn: { key: string; connecting: Promise<Connection> } | null = null;
@@ -473,9 +479,18 @@ export class ClusterControllerChannel implements ControllerChannel {
   private async attempt<T>(call: Call<T>, deadline: number): Promise<T> {
     const info = this.store.controller();
     if (!info) throw new KafkaError("NOT_CONTROLLER", "no controller is elected");
-    if (info.nodeId === this.nodeId) return beforeDeadline(call.local(this.controller), deadline, call.what);
+    if (info.nodeId === this.nodeId)
+      return this.whileController(info, beforeDeadline(call.local(this.controller), deadline, call.what));
     const registration = this.store.broker(info.nodeId);
     if (!registration) throw new KafkaError("NOT_CONTROLLER", `controller ${info.nodeId} is not registered`);
+    const key = connectionKey(registration);
+    return this.whileController(info, this.forward(call, registration, deadline), () => {
+      if (this.conn?.key === key) this.dropConnection();
+    });
+  }
+
+  /** One attempt over the wire at the controller's broker `registration`. */
+  private async forward<T>(call: Call<T>, registration: BrokerRegistration, deadline: number): Promise<T> {
     const conn = await this.connection(registration, deadline);
     try {
       return await call.remote(conn, Math.max(1, deadline - Date.now()), deadline);
@@ -485,10 +500,37 @@ export class ClusterControllerChannel implements ControllerChannel {
     }
   }
 
+  /**
+   * `work`, unless the store names another controller than `info` (or none) first: then the
+   * attempt is given up at once with NOT_CONTROLLER (retried, at the new controller), and
+   * `abandon` runs. A request in flight at a deposed controller, a paused process whose kernel
+   * still accepts and acknowledges, would otherwise hold the call until its deadline, and an ISR
+   * shrink in flight holds acks=all at the maximal ISR all that time. Kafka's leader likewise
+   * sends AlterPartition again to the new controller as soon as it learns of it. Whatever the
+   * deposed controller does with the request later, its store refuses the writes of a lost term.
+   */
+  private whileController<T>(info: ControllerInfo, work: Promise<T>, abandon?: () => void): Promise<T> {
+    let check = () => {};
+    const deposed = new Promise<never>((_, reject) => {
+      check = () => {
+        const now = this.store.controller();
+        if (now?.nodeId === info.nodeId && now.epoch === info.epoch) return;
+        this.controllerWatchers.delete(check);
+        abandon?.();
+        reject(
+          new KafkaError("NOT_CONTROLLER", `controller ${info.nodeId} (epoch ${info.epoch}) was replaced`),
+        );
+      };
+    });
+    this.controllerWatchers.add(check);
+    check();
+    return Promise.race([work, deposed]).finally(() => this.controllerWatchers.delete(check));
+  }
+
   /** The cached connection to `broker`, opened (or replaced) when it is another one. */
   private async connection(broker: BrokerRegistration, deadline: number): Promise<Connection> {
     const address = hostPort(broker.host, broker.port);
-    const key = `${broker.nodeId}@${address}`;
+    const key = connectionKey(broker);
     if (this.conn?.key !== key) {
       this.dropConnection();
       const connecting = Connection.connect(address, {
@@ -564,12 +606,18 @@ export class ClusterControllerChannel implements ControllerChannel {
   private onEvent(event: MetadataEvent): void {
     for (const wake of [...this.viewWaiters]) wake();
     if (event.type === "topic" || event.type === "partition") return;
+    for (const check of [...this.controllerWatchers]) check();
     for (const wake of [...this.controllerWaiters]) wake();
   }
 
   private backoff(attempt: number): number {
     return Math.min(this.backoffMaxMs, this.backoffMs * 2 ** Math.min(attempt, 20));
   }
+}
+
+/** The cached connection's key: the broker and the address it registered. */
+function connectionKey(broker: BrokerRegistration): string {
+  return `${broker.nodeId}@${hostPort(broker.host, broker.port)}`;
 }
 
 /** Whether a failed attempt may succeed later: no controller (yet) or it could not be reached. */

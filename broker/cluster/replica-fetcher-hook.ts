@@ -5,9 +5,17 @@
  * leaves this broker. It turns the leader's node id into its registered endpoint and the topic
  * into its id (ClusterStore), and hands the partition to the `ReplicaFetcherManager`.
  *
- * A leader not registered (yet, or any more) has no endpoint: the partition waits, and is pointed
- * at the leader when its registration appears; a leader registered again at another endpoint (a
- * restart) re-points its partitions. The store listener never throws.
+ * A leader whose registration goes (its lease lost, say while etcd was cut off) is still fetched
+ * from at the endpoint it last registered: the partition state still names it leader, it still
+ * serves acks=all (decision 0030), and its high watermark needs its followers' fetches, while an
+ * ISR change to drop them may be impossible until etcd answers. Were the followers to stop, a
+ * view that saw the registration go but not come back before etcd was cut again would stall
+ * acks=all for the whole cut. Fetching from a leader the controller replaced is safe: it gets
+ * fenced answers, or records the new leader's epochs later truncate, and the replaced leader
+ * cannot acknowledge without the new one, which does not fetch from it. A leader never seen
+ * registered has no endpoint: the partition waits and is pointed at the leader when its
+ * registration appears; a leader registered again at another endpoint (a restart) re-points its
+ * partitions. The store listener never throws.
  */
 import type { Logger } from "pino";
 import { type ClusterStore, type MetadataEvent, NO_LEADER } from "../metadata/cluster.js";
@@ -27,6 +35,8 @@ const endpointKey = (e: LeaderEndpoint): string => `${e.nodeId}@${e.host}:${e.po
 
 export class ReplicaFetcherHook {
   private readonly followed = new Map<string, Followed>();
+  /** Each leader's endpoint as last registered (one per broker of the cluster). */
+  private readonly lastEndpoints = new Map<number, LeaderEndpoint>();
   private readonly unwatch: () => void;
 
   constructor(
@@ -67,6 +77,7 @@ export class ReplicaFetcherHook {
 
   private onEvent(event: MetadataEvent): void {
     if (event.type !== "broker" && event.type !== "resync") return;
+    if (event.type === "broker") this.endpointOf(event.nodeId);
     for (const f of this.followed.values()) {
       if (event.type === "resync" || f.leaderId === event.nodeId) this.point(f, false);
     }
@@ -74,19 +85,35 @@ export class ReplicaFetcherHook {
 
   /** Gives the manager `f`'s leader endpoint: always when `restart`, else only if it changed. */
   private point(f: Followed, restart: boolean): void {
-    const leader = this.store.broker(f.leaderId);
-    if (!leader) {
+    const endpoint = this.endpointOf(f.leaderId);
+    if (!endpoint) {
       if (f.pointedAt === null && !restart) return;
+      this.logger?.debug(
+        { topic: f.partition.topic, partition: f.partition.index, leader: f.leaderId },
+        "leader never registered: fetching waits for its registration",
+      );
       f.pointedAt = null;
       this.settle(this.manager.unfollow(f.partition), f.partition);
       return;
     }
-    const endpoint: LeaderEndpoint = { nodeId: leader.nodeId, host: leader.host, port: leader.port };
     const key = endpointKey(endpoint);
     if (!restart && f.pointedAt === key) return;
     f.pointedAt = key;
+    this.logger?.debug(
+      { topic: f.partition.topic, partition: f.partition.index, leader: key, restart },
+      "fetching from the leader",
+    );
     const topicId = this.store.topic(f.partition.topic)?.id ?? null;
     this.settle(this.manager.follow(f.partition, endpoint, topicId), f.partition);
+  }
+
+  /** Broker `nodeId`'s registered endpoint, or the one it last registered while it has none. */
+  private endpointOf(nodeId: number): LeaderEndpoint | undefined {
+    const registration = this.store.broker(nodeId);
+    if (!registration) return this.lastEndpoints.get(nodeId);
+    const endpoint: LeaderEndpoint = { nodeId, host: registration.host, port: registration.port };
+    this.lastEndpoints.set(nodeId, endpoint);
+    return endpoint;
   }
 
   private settle(op: Promise<void>, partition: Partition): void {

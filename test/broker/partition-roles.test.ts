@@ -9,6 +9,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { ControllerChannel } from "../../broker/cluster/controller-channel.js";
+import { IsrUpdater } from "../../broker/cluster/isr-updater.js";
+import type { IsrChangeRequest, PartitionResult } from "../../broker/controller/controller.js";
+import { requestedIsr } from "../../broker/controller/isr.js";
 import { Partition } from "../../broker/partition.js";
 import { ProducerIds } from "../../broker/producer-ids.js";
 import { isrChanges, newReplicaState, recordFetch } from "../../broker/replicas.js";
@@ -424,6 +428,9 @@ describe("ISR proposals in flight: the maximal ISR (review finding 2)", () => {
     // Unknown outcome: the controller may have committed it; the maximal ISR stays.
     expect(leader.isrProposalFailed(first, new KafkaError("REQUEST_TIMED_OUT"))).toBe("retry");
     expect(leader.isrProposalFailed(first, new Error("connection closed"))).toBe("retry");
+    // A refusal of this broker's registration, not of the partition: no metadata need follow it.
+    expect(leader.isrProposalFailed(first, new KafkaError("STALE_BROKER_EPOCH"))).toBe("retry");
+    expect(leader.isrProposal).toBe(first);
     expect(leader.maximalIsr).toEqual(grow);
     // A changed state: an earlier attempt may have been applied; wait for the metadata.
     expect(leader.isrProposalFailed(first, new KafkaError("INVALID_UPDATE_VERSION"))).toBe("await-metadata");
@@ -447,6 +454,48 @@ describe("ISR proposals in flight: the maximal ISR (review finding 2)", () => {
     expect(() => leader.proposeIsr([LEADER, 9])).toThrow(
       expect.objectContaining({ code: "INVALID_REQUEST" }),
     );
+  });
+});
+
+describe("the ISR updater's answers (broker/cluster/isr-updater.ts)", () => {
+  it("sends again a shrink refused STALE_BROKER_EPOCH, and acks=all goes on once it commits", async () => {
+    const { leader, f2 } = await trio([LEADER, FOLLOWER, THIRD]);
+    await leader.appendAsLeader(batch(["a"]), { acks: 1 });
+    await replicate(leader, f2);
+    await replicate(leader, f2);
+    expect(leader.highWatermark).toBe(0);
+    // The controller's view has not yet seen this broker's new registration, then has.
+    const asked: IsrChangeRequest[][] = [];
+    const alterPartition = async (requests: readonly IsrChangeRequest[]): Promise<PartitionResult[]> => {
+      asked.push([...requests]);
+      return requests.map((r) => {
+        if (asked.length === 1) return { ...r, error: new KafkaError("STALE_BROKER_EPOCH"), state: null };
+        const isr = requestedIsr(r).map((m) => m.brokerId);
+        const state = { partition: 0, replicas: [LEADER, FOLLOWER, THIRD], isr, leader: LEADER };
+        return {
+          ...r,
+          error: null,
+          state: { ...state, leaderEpoch: 0, partitionEpoch: 1, addingReplicas: [], removingReplicas: [] },
+        };
+      });
+    };
+    const updater = new IsrUpdater(() => [leader], { alterPartition } as unknown as ControllerChannel, {
+      nodeId: LEADER,
+      lagTimeMaxMs: 1_000,
+      checkIntervalMs: 3_600_000,
+      retryMs: 1,
+      brokerEpoch: () => 7,
+    });
+    updater.start();
+    try {
+      updater.checkAll(Date.now() + 60_000);
+      await waitFor(() => leader.isrProposal === null, "the shrink committed at the second attempt");
+      expect(asked).toHaveLength(2);
+      expect(leader.isr).toEqual([LEADER, FOLLOWER]);
+      expect(leader.highWatermark).toBe(1);
+    } finally {
+      await updater.stop();
+    }
   });
 });
 

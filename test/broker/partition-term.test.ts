@@ -3,7 +3,9 @@
  * is done its term has not started, so a follower's fetch is neither compared with the old log
  * end nor recorded (review finding: the HW could count a follower's stale tail). And an acks=all
  * append whose lead is lost while its write is in flight is answered, never left waiting for a high
- * watermark no one moves.
+ * watermark no one moves. And a new term of the same leader, begun while an append of its old term
+ * is still being written, starts after that append (a chaos replay: a follower cut and refetched
+ * the batch for ever).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -103,5 +105,38 @@ it("an acks=all append whose lead is lost while it is written is answered NOT_LE
   p.stopReplica();
   release();
   expect(await within(settled, "the append answered")).toBe("NOT_LEADER_OR_FOLLOWER");
+  await log.close();
+});
+
+it("a new term of the same leader begins after an append of the old term still being written", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "samsa-term-"));
+  dirs.push(dir);
+  const sfs = new FaultyFs();
+  const log = await PartitionLog.open({ dir, fs: sfs, config: DEFAULT_LOG_CONFIG });
+  const limits = { expirationMs: 86_400_000, maxEntries: 10_000, idsPerSecond: 1_000, quotaWindowMs: 1_000 };
+  const ids = new ProducerIds(
+    limits,
+    () => 1_000_000,
+    () => [],
+  );
+  const p = new Partition("t", 0, log, sfs, ids, 2);
+  await p.load();
+  p.makeLeader(1, 0, [2], [2, 3]);
+  await p.appendAsLeader(batchOf(10, "e1"), { acks: 1 });
+  const release = sfs.holdWrites();
+  const writes = sfs.calls.writev;
+  const held = p.appendAsLeader(batchOf(1, "e1-held"), { acks: 1 });
+  await waitFor(() => sfs.calls.writev > writes, "the epoch-1 append's write held at offset 10");
+  // The controller elects this broker again, at epoch 2 (a pass after its registration was
+  // renewed, say), while that write is in flight: the batch at 10 carries epoch 1.
+  p.makeLeader(2, 1, [2], [2, 3]);
+  release();
+  expect((await within(held, "the held append")).result.baseOffset).toBe(10);
+  await p.appendAsLeader(batchOf(1, "e2"), { acks: 1 });
+  // Epoch 1 ends after its last batch, so a follower that copied it does not diverge (before,
+  // epoch 2 was stamped at 10 and such a follower truncated to 10 and fetched it again, forever).
+  expect(p.lastOffsetForLeaderEpoch(1, 2)).toEqual({ epoch: 1, endOffset: 11 });
+  const answer = await p.fetchForFollower(3, 11, 1, { maxBytes: 1 << 20, currentLeaderEpoch: 2 });
+  expect(answer.divergingEpoch).toBeNull();
   await log.close();
 });

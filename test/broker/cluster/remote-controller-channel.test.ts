@@ -16,8 +16,10 @@ import { KafkaError } from "../../../protocol/errors.js";
 import { startTestBroker, type TestBroker } from "../../helpers/broker.js";
 import { trustInterBroker } from "../../helpers/inter-broker.js";
 import { waitFor, within } from "../../helpers/wait.js";
+import { topicState } from "../metadata/store-contract.js";
 
 const CONTROLLER_NODE = 1;
+const ALTER_PARTITION = 56;
 const THIS_NODE = 2;
 
 let tb: TestBroker;
@@ -287,6 +289,60 @@ describe("the retry path", () => {
     const second = await register(store, tb.port);
     cleanups.push(() => second.close());
     expect(await within(electing, "the forwarded election")).toEqual([]);
+  });
+
+  it("a call held by a controller that loses its term goes at once to the new one", async () => {
+    // Node 1 (the test broker) is the controller and holds every AlterPartition unanswered, as a
+    // paused process does; node 2, the leader asking, becomes the controller meanwhile.
+    const store = new MemoryClusterStore();
+    cleanups.push(() => store.close());
+    const first = await register(store, tb.port);
+    cleanups.push(() => first.close());
+    const self = await store.register({
+      nodeId: THIS_NODE,
+      host: "127.0.0.1",
+      port: 1,
+      rack: null,
+      httpPort: null,
+    });
+    cleanups.push(() => self.close());
+    const term = await store.campaign(CONTROLLER_NODE);
+    await store.createTopic(term, topicState("held", 1, [THIS_NODE, CONTROLLER_NODE]));
+    const release = tb.broker.dispatcher.faults.add({ apiKey: ALTER_PARTITION, action: "hold" });
+    cleanups.push(async () => release());
+    const heldBefore = tb.broker.dispatcher.faults.hits.get(ALTER_PARTITION) ?? 0;
+    const controller = new Controller(store, THIS_NODE);
+    cleanups.push(() => controller.stop());
+    const channel = new ClusterControllerChannel({
+      store,
+      nodeId: THIS_NODE,
+      controller,
+      timeoutMs: 120_000,
+    });
+    cleanups.push(() => channel.close());
+
+    const shrinking = channel.alterPartition([
+      {
+        topic: "held",
+        partition: 0,
+        brokerId: THIS_NODE,
+        brokerEpoch: self.epoch,
+        leaderEpoch: 0,
+        partitionEpoch: 0,
+        newIsrWithEpochs: [{ brokerId: THIS_NODE, brokerEpoch: self.epoch }],
+      },
+    ]);
+    await waitFor(
+      () => (tb.broker.dispatcher.faults.hits.get(ALTER_PARTITION) ?? 0) > heldBefore,
+      "the AlterPartition held by the controller",
+    );
+    controller.start();
+    await term.resign();
+    const [result] = await within(shrinking, "the ISR change committed by the new controller");
+    expect(result.error).toBeNull();
+    expect(result.state?.isr).toEqual([THIS_NODE]);
+    expect(store.topic("held")?.partitions[0].isr).toEqual([THIS_NODE]);
+    expect(store.controller()?.nodeId).toBe(THIS_NODE);
   });
 
   it("a forwarded change this node's view never shows fails with REQUEST_TIMED_OUT, though it was made", async () => {

@@ -579,7 +579,7 @@ describe("the replica fetcher manager and a leader that never answers", () => {
 });
 
 describe("the replica fetcher hook (the replica manager's FollowerHook)", () => {
-  it("points a follower at its leader's registered endpoint, waits while it has none, and lets go", async () => {
+  it("points a follower at its leader's registered endpoint, waits until it has one, keeps it while the registration is lost, and lets go", async () => {
     const leader = leaderPartition();
     const { partition: follower } = await followerPartition();
     follower.makeFollower(leader.leaderEpoch, LEADER, leader.partitionEpoch);
@@ -604,11 +604,20 @@ describe("the replica fetcher hook (the replica manager's FollowerHook)", () => 
     await produce(batchOf(2, "a"));
     await caughtUp(leader, follower);
 
-    // The leader's registration goes: the follower waits; it comes back: fetching goes on.
+    // The leader's registration goes (its lease lost while etcd is cut off, say): the follower
+    // keeps fetching from where the leader last registered, so acks=all goes on (decision 0030).
     await session.close();
-    expect(await fetchers()).toBe(0);
+    expect(store.broker(LEADER)).toBeUndefined();
     await produce(batchOf(2, "b"));
+    await caughtUp(leader, follower);
+    expect(await fetchers()).toBe(1);
+    // A new leader term while it is still unregistered: the same endpoint, fetching again.
+    hook.onFollow(follower, LEADER);
+    await produce(batchOf(2, "c"));
+    await caughtUp(leader, follower);
+    // It registers again: fetching goes on.
     await store.register(info);
+    await produce(batchOf(2, "d"));
     await caughtUp(leader, follower);
 
     hook.onStopFollowing(follower);
