@@ -4,7 +4,7 @@
  * Metadata names, which may be any broker that forwards them). Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
-import { pbkdf2, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Message } from "../protocol/codec.js";
 import { errorCode, errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
 import {
@@ -14,6 +14,7 @@ import {
   type ScramMechanismName,
   scramMechanismCode,
   scramMechanismName,
+  scramSaltedPasswordAsync,
 } from "../protocol/sasl/scram.js";
 import type { AlterUserScramCredentialsRequestData } from "../protocol/types/alter-user-scram-credentials.js";
 import type { TopicPartition } from "./assignors.js";
@@ -208,19 +209,6 @@ function checkNewTopic(t: unknown, where: string): void {
 export interface ScramUserDescription {
   user: string;
   mechanisms: { mechanism: string; iterations: number }[];
-}
-
-/** PBKDF2 of `password` on Node's thread pool (SCRAM's SaltedPassword). */
-function scramSaltedPasswordAsync(
-  mechanism: ScramMechanismName,
-  password: string,
-  salt: Buffer,
-  iterations: number,
-): Promise<Buffer> {
-  const [digest, bytes] = mechanism === "SCRAM-SHA-256" ? ["sha256", 32] : ["sha512", 64];
-  return new Promise((resolve, reject) =>
-    pbkdf2(password, salt, iterations, bytes, digest, (err, key) => (err ? reject(err) : resolve(key))),
-  );
 }
 
 export class Admin {

@@ -11,7 +11,7 @@
  * the same connection, as the same principal. Once expired, any request but the SASL ones
  * closes the connection.
  */
-import type { SaslMechanism, SecurityProtocol } from "./listeners.js";
+import { type SaslMechanism, type SecurityProtocol, usesSasl } from "./listeners.js";
 
 /** Kafka's limit on frames before authentication (DESIGN.md; Kafka's CVE-2022-34917). */
 export const PRE_AUTH_MAX_FRAME_BYTES = 512 * 1024;
@@ -55,7 +55,7 @@ export class ConnectionAuth {
   }
 
   get sasl(): boolean {
-    return this.securityProtocol === "SASL_PLAINTEXT" || this.securityProtocol === "SASL_SSL";
+    return usesSasl(this.securityProtocol);
   }
 
   get principal(): string {

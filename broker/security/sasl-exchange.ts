@@ -3,9 +3,9 @@
  * SCRAM-SHA-256 and SCRAM-SHA-512 run protocol/sasl/scram.ts's ScramServer; PLAIN checks the
  * password against the user's SCRAM credential (a salted hash, as Redpanda does: no password is
  * ever stored), trying SCRAM-SHA-512 and then SCRAM-SHA-256. PBKDF2 runs off the event loop
- * (crypto.pbkdf2), and the keys are compared in constant time.
+ * (`scramSaltedPasswordAsync`), and the keys are compared in constant time.
  */
-import { createHash, createHmac, pbkdf2, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { KafkaError } from "../../protocol/errors.js";
 import { parsePlain } from "../../protocol/sasl/plain.js";
 import {
@@ -13,6 +13,8 @@ import {
   type ScramCredential,
   type ScramMechanismName,
   ScramServer,
+  scramCredentialFromSaltedPassword,
+  scramSaltedPasswordAsync,
 } from "../../protocol/sasl/scram.js";
 import type { SaslExchange } from "../net/connection-auth.js";
 import type { SaslMechanism } from "../net/listeners.js";
@@ -25,19 +27,6 @@ export type CredentialLookup = (
 
 const PLAIN_FAILED = "Authentication failed: Invalid username or password";
 
-const DIGESTS = { "SCRAM-SHA-256": ["sha256", 32], "SCRAM-SHA-512": ["sha512", 64] } as const;
-
-function saltedPassword(
-  mechanism: ScramMechanismName,
-  password: string,
-  c: ScramCredential,
-): Promise<Buffer> {
-  const [digest, bytes] = DIGESTS[mechanism];
-  return new Promise((resolve, reject) =>
-    pbkdf2(password, c.salt, c.iterations, bytes, digest, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
-
 /** Whether `password` is the one `credential` was made from. */
 async function passwordMatches(
   mechanism: ScramMechanismName,
@@ -45,10 +34,18 @@ async function passwordMatches(
   credential: ScramCredential,
 ): Promise<boolean> {
   if (credential.iterations < 1 || credential.iterations > SCRAM_MAX_ITERATIONS) return false;
-  const [digest] = DIGESTS[mechanism];
-  const salted = await saltedPassword(mechanism, password, credential);
-  const clientKey = createHmac(digest, salted).update("Client Key").digest();
-  const storedKey = createHash(digest).update(clientKey).digest();
+  const salted = await scramSaltedPasswordAsync(mechanism, password, credential.salt, credential.iterations);
+  let storedKey: Buffer;
+  try {
+    storedKey = scramCredentialFromSaltedPassword(
+      mechanism,
+      credential.salt,
+      salted,
+      credential.iterations,
+    ).storedKey;
+  } catch {
+    return false; // a stored credential Kafka would refuse (iterations below 4096): no login
+  }
   return storedKey.length === credential.storedKey.length && timingSafeEqual(storedKey, credential.storedKey);
 }
 

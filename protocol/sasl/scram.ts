@@ -490,7 +490,7 @@ export class ScramClient {
     this.advance("server-first", "server-final");
     try {
       const first = this.parseServerFirst(serverFirst);
-      const saltedPassword = await saltedPasswordAsync(
+      const saltedPassword = await scramSaltedPasswordAsync(
         this.mechanism,
         this.password,
         first.salt,
@@ -566,7 +566,8 @@ export class ScramClient {
   }
 }
 
-function saltedPasswordAsync(
+/** `scramSaltedPassword` on Node's thread pool, off the event loop. */
+export function scramSaltedPasswordAsync(
   mechanism: ScramMechanismName,
   password: string,
   salt: Buffer,
