@@ -52,6 +52,8 @@ import {
 } from "./net/listeners.js";
 import type { Partition } from "./partition.js";
 import { ProducerIdBlocks } from "./producer-ids.js";
+import { brokerAuthorizer } from "./security/authorize.js";
+import type { Authorizer } from "./security/authorizer.js";
 import type { CredentialLookup } from "./security/sasl-exchange.js";
 import { TopicManager, topicLogConfig } from "./topics.js";
 
@@ -99,6 +101,8 @@ export class Broker {
   readonly listenerPorts = new Map<string, number>();
   /** SASL listeners' mechanisms, and where users' credentials are found. */
   readonly sasl: { mechanisms: SaslMechanism[]; credential: CredentialLookup };
+  /** The ACL checks (authorizer.class.name set), or null: every request allowed. */
+  readonly authorizer: Authorizer | null;
   private tlsWatched: string[] = [];
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -138,6 +142,7 @@ export class Broker {
       mechanisms: saslMechanisms(config),
       credential: (user, mechanism) => store.scramCredential(user, mechanism),
     };
+    this.authorizer = brokerAuthorizer(config, store);
   }
 
   static async start(config: BrokerConfig, options: BrokerOptions = {}): Promise<Broker> {

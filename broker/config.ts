@@ -19,6 +19,16 @@ import { DEFAULT_HEAL_BACKOFF_MAX_MS, DEFAULT_HEAL_BACKOFF_MS } from "../storage
 import { TOPIC_CONFIGS } from "../storage/topic-configs.js";
 import { brokerListeners, interBrokerListener } from "./net/listeners.js";
 
+/**
+ * authorizer.class.name values that turn ACL checks on (broker/security/authorizer.ts): the names
+ * Kafka's KRaft and ZooKeeper brokers use, and samsa's short one.
+ */
+export const AUTHORIZER_CLASS_NAMES = [
+  "StandardAuthorizer",
+  "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+  "kafka.security.authorizer.AclAuthorizer",
+] as const;
+
 /** log.format values: see broker/logger.ts. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -53,6 +63,12 @@ export interface BrokerConfig {
   failedAuthenticationDelayMs: number;
   /** connections.max.reauth.ms: 0 (off) or the longest a SASL session lives before re-authentication (KIP-368). */
   connectionsMaxReauthMs: number;
+  /** authorizer.class.name: empty (no ACL checks) or Kafka's StandardAuthorizer / AclAuthorizer name. */
+  authorizerClassName: string;
+  /** super.users: principals allowed everything, "User:a;User:b". */
+  superUsers: string;
+  /** allow.everyone.if.no.acl.found: the answer for a resource no ACL names. */
+  allowEveryoneIfNoAclFound: boolean;
   clusterId: string | null;
   autoCreateTopics: boolean;
   numPartitions: number;
@@ -303,6 +319,22 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     field: "connectionsMaxReauthMs",
     kind: "int",
     doc: "0 (off) or the longest a SASL session lives before the client must re-authenticate",
+  },
+  "authorizer.class.name": {
+    field: "authorizerClassName",
+    kind: "string",
+    values: ["", ...AUTHORIZER_CLASS_NAMES],
+    doc: "empty (no ACL checks) or an authorizer Kafka names: every request is then checked against the ACLs",
+  },
+  "super.users": {
+    field: "superUsers",
+    kind: "string",
+    doc: "principals allowed everything when ACLs are checked, User:a;User:b",
+  },
+  "allow.everyone.if.no.acl.found": {
+    field: "allowEveryoneIfNoAclFound",
+    kind: "bool",
+    doc: "allow a request on a resource no ACL names (false: deny it)",
   },
   "cluster.id": { field: "clusterId", kind: "string", doc: "cluster id (generated and stored if unset)" },
   "auto.create.topics.enable": { field: "autoCreateTopics", kind: "bool", doc: "create topics on first use" },
@@ -747,6 +779,9 @@ export function defaultBrokerConfig(): BrokerConfig {
     sslClientAuth: "none",
     failedAuthenticationDelayMs: 100,
     connectionsMaxReauthMs: 0,
+    authorizerClassName: "",
+    superUsers: "",
+    allowEveryoneIfNoAclFound: false,
     clusterId: null,
     autoCreateTopics: true,
     numPartitions: 1,

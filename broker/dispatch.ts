@@ -29,6 +29,7 @@ import type { Broker } from "./broker.js";
 import { ByteBudget } from "./net/byte-budget.js";
 import { ANONYMOUS, type ConnectionAuth } from "./net/connection-auth.js";
 import { RequestFaults } from "./net/faults.js";
+import { authorizeRequest } from "./security/authorize.js";
 
 const API_VERSIONS_KEY = 18;
 const requestHeaderCodec = new MessageCodec(RequestHeader);
@@ -147,12 +148,14 @@ export class Dispatcher {
       this.log.debug({ apiKey, apiVersion }, "int64 beyond 2^53 refused");
       return this.errorResponse(api, apiKey, apiVersion, correlationId, "INVALID_REQUEST");
     }
+    const principal = conn.auth?.principal ?? ANONYMOUS;
     const ctx: RequestContext = {
+      ...authorizeRequest(this.broker.authorizer, principal, conn.clientHost),
       apiKey,
       apiVersion,
       correlationId,
       clientId: header.clientId,
-      principal: conn.auth?.principal ?? ANONYMOUS,
+      principal,
       listener: conn.listener,
       clientHost: conn.clientHost,
       admit: conn.admit ?? (() => {}),
@@ -252,11 +255,12 @@ export class Dispatcher {
       throw new KafkaError("UNSUPPORTED_VERSION", `API ${apiKey} v${apiVersion} is not served`);
     }
     const ctx: RequestContext = {
+      ...authorizeRequest(this.broker.authorizer, ANONYMOUS, conn.clientHost),
       apiKey,
       apiVersion,
       correlationId: 0,
       clientId: conn.clientId ?? null,
-      principal: "User:ANONYMOUS",
+      principal: ANONYMOUS,
       listener: conn.listener,
       clientHost: conn.clientHost,
       admit: conn.admit ?? (() => {}),

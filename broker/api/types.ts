@@ -5,13 +5,18 @@
  */
 import type { Broker } from "../broker.js";
 import type { ConnectionAuth } from "../net/connection-auth.js";
+import type { RequestAuthorization } from "../security/authorize.js";
 
-export interface RequestContext {
+export interface RequestContext extends RequestAuthorization {
   apiKey: number;
   apiVersion: number;
   correlationId: number;
   clientId: string | null;
-  /** The authenticated principal ("User:alice"); "User:ANONYMOUS" where nothing was proved. */
+  /**
+   * The authenticated principal ("User:alice"); "User:ANONYMOUS" where nothing was proved. Its
+   * ACL checks are `authorize` and `authorizeAny` (security/authorize.ts): always true unless the
+   * broker has an authorizer (authorizer.class.name).
+   */
   principal: string;
   /** The connection's authentication state, on Kafka doors (the SASL handlers change it). */
   auth?: ConnectionAuth;
