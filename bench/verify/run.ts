@@ -40,6 +40,8 @@ export interface VerifyRunOptions {
   drainMs: number;
   /** Told about trouble the run survives (a consumer made again). */
   warn?: (line: string) => void;
+  /** How long clients get to close once the run is done, before they are dropped (default CLOSE_MS_MAX). */
+  closeMs?: number;
   /**
    * The producers' request and acks=all timeouts, when not the client's defaults (30 s each): the
    * chaos suite shortens them so that a write held by a paused or isolated leader is retried sooner.
@@ -68,6 +70,11 @@ const POLL_MS = 200;
 const DRAIN_CHECK_MS = 100;
 /** Pause before a consumer that failed is made again. */
 const CONSUMER_RESTART_MS = 500;
+/**
+ * How long the producers and consumers get to close once the run is done (a consumer leaving its
+ * group, a producer's last sends); past it their connections are dropped and the run is judged.
+ */
+const CLOSE_MS_MAX = 30_000;
 /** Client errors that mean the record never left the client: its send failed definitely. */
 const DEFINITE_ERRORS = new Set(["INVALID_ARGUMENT", "BUFFER_FULL"]);
 
@@ -142,6 +149,8 @@ export class VerifyRun {
   private phase: "setup" | "produce" | "drain" | "done" = "setup";
   /** Waiters of phaseEnds, woken by stop(). */
   private readonly wakers = new Set<() => void>();
+  /** The clients not yet closed, dropped if they do not close within CLOSE_MS_MAX. */
+  private readonly clients = new Set<{ cluster: { close(): Promise<void> } }>();
   private readonly groupConsumers: number;
   private readonly assignConsumers: number;
 
@@ -174,8 +183,26 @@ export class VerifyRun {
     if (this.phase === "produce") this.phase = "drain";
     await this.drain();
     this.phase = "done";
-    await Promise.all([...producers, ...consumers]);
+    await this.closeWithin(Promise.all([...producers, ...consumers]));
     return this.sink.report(this.options.history);
+  }
+
+  /**
+   * Waits for the clients' own ends (`ending`) up to CLOSE_MS_MAX; then drops the connections of
+   * those still open (a close stuck at a broker that does not answer) and goes on.
+   */
+  private async closeWithin(ending: Promise<unknown>): Promise<void> {
+    const closeMs = this.options.closeMs ?? CLOSE_MS_MAX;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), closeMs);
+    });
+    const outcome = await Promise.race([ending.then(() => "ended" as const), late]);
+    clearTimeout(timer);
+    if (outcome === "ended") return;
+    this.options.warn?.(`${this.clients.size} client(s) still closing after ${closeMs} ms: dropped`);
+    await Promise.all([...this.clients].map((c) => c.cluster.close().catch(() => {})));
+    this.clients.clear();
   }
 
   /** Creates the topic if missing; notes where each partition ends now. */
@@ -263,6 +290,7 @@ export class VerifyRun {
       clientId: `samsa-verify-${name}`,
       ...this.options.producerTimeouts,
     });
+    this.clients.add(producer);
     const intervalMs = (1000 * this.options.producers) / this.options.rate;
     let inFlight = 0;
     let due = Date.now();
@@ -314,6 +342,7 @@ export class VerifyRun {
     // Sends still unsettled stay without outcome in the history; closing would wait for them.
     if (inFlight === 0) await producer.close().catch(() => {});
     else void producer.cluster.close().catch(() => {});
+    this.clients.delete(producer);
   }
 
   /** One consumer, made again after a failure, reading until the run is done. */
@@ -343,6 +372,7 @@ export class VerifyRun {
       ...(mode === "group" && { groupId: this.options.group, autoOffsetReset: "earliest" as const }),
     });
     const flag = mode === "group" ? READ_BY_GROUP : READ_BY_ASSIGN;
+    this.clients.add(consumer);
     try {
       if (mode === "group") {
         consumer.subscribe([topic], { onPartitionsAssigned: () => this.assigned(consumer, name) });
@@ -373,6 +403,7 @@ export class VerifyRun {
       }
     } finally {
       await consumer.close().catch(() => {});
+      this.clients.delete(consumer);
     }
   }
 
