@@ -9,6 +9,8 @@ export interface ConnectOptions {
   brokers: string[];
   /** TLS to the brokers: the client's `ssl` option. */
   ssl?: ClusterOptions["ssl"];
+  /** SASL to the brokers: the client's `sasl` option. */
+  sasl?: ClusterOptions["sasl"];
   clientId?: string;
 }
 

@@ -54,7 +54,7 @@ const now = () => performance.now();
 export async function runConsume(o: ConsumeOptions, report?: ReportFn): Promise<ConsumeResult> {
   const clientId = o.clientId ?? "samsa-bench";
   const timeoutMs = o.timeoutMs ?? DEFAULT_CONSUME_TIMEOUT_MS;
-  const admin = new Admin({ brokers: o.brokers, ssl: o.ssl, clientId });
+  const admin = new Admin({ brokers: o.brokers, ssl: o.ssl, sasl: o.sasl, clientId });
   const consumers: Consumer[] = [];
   const meter = new Meter(o.reportIntervalMs, report);
   let failure: unknown = null;
@@ -75,6 +75,7 @@ export async function runConsume(o: ConsumeOptions, report?: ReportFn): Promise<
           new Consumer({
             brokers: o.brokers,
             ssl: o.ssl,
+            sasl: o.sasl,
             clientId: `${clientId}-${i}`,
             groupId: o.group,
             autoOffsetReset: "earliest",
@@ -88,7 +89,9 @@ export async function runConsume(o: ConsumeOptions, report?: ReportFn): Promise<
       const n = Math.min(wanted, offsets.length);
       const shares = Array.from({ length: n }, (_, i) => offsets.filter((_, j) => j % n === i));
       for (let i = 0; i < n; i++)
-        consumers.push(new Consumer({ brokers: o.brokers, ssl: o.ssl, clientId: `${clientId}-${i}` }, fetch));
+        consumers.push(
+          new Consumer({ brokers: o.brokers, ssl: o.ssl, sasl: o.sasl, clientId: `${clientId}-${i}` }, fetch),
+        );
       start = async () => {
         await Promise.all(
           consumers.map((c, i) =>

@@ -89,13 +89,13 @@ export async function runE2e(o: E2eOptions, report?: ReportFn): Promise<E2eResul
   const timeoutMs = o.timeoutMs ?? E2E_DEFAULTS.timeoutMs;
   const clientId = o.clientId ?? "samsa-bench";
   const settings = producerOptions({ ...o, lingerMs: o.lingerMs ?? E2E_DEFAULTS.lingerMs });
-  const admin = new Admin({ brokers: o.brokers, ssl: o.ssl, clientId });
+  const admin = new Admin({ brokers: o.brokers, ssl: o.ssl, sasl: o.sasl, clientId });
   const producer = new Producer(
-    { brokers: o.brokers, ssl: o.ssl, clientId: `${clientId}-producer` },
+    { brokers: o.brokers, ssl: o.ssl, sasl: o.sasl, clientId: `${clientId}-producer` },
     settings,
   );
   const consumer = new Consumer(
-    { brokers: o.brokers, ssl: o.ssl, clientId: `${clientId}-consumer` },
+    { brokers: o.brokers, ssl: o.ssl, sasl: o.sasl, clientId: `${clientId}-consumer` },
     { maxWaitMs: o.maxWaitMs ?? E2E_DEFAULTS.maxWaitMs },
   );
   const meter = new Meter(o.reportIntervalMs, report);

@@ -91,10 +91,11 @@ export async function runProduce(o: ProduceOptions, report?: ReportFn): Promise<
   const keySize = o.keySize ?? 0;
   const settings = producerOptions(o);
   const clientId = o.clientId ?? "samsa-bench";
-  const admin = new Admin({ brokers: o.brokers, ssl: o.ssl, clientId });
+  const admin = new Admin({ brokers: o.brokers, ssl: o.ssl, sasl: o.sasl, clientId });
   const producers = Array.from(
     { length: count },
-    (_, i) => new Producer({ brokers: o.brokers, ssl: o.ssl, clientId: `${clientId}-${i}` }, settings),
+    (_, i) =>
+      new Producer({ brokers: o.brokers, ssl: o.ssl, sasl: o.sasl, clientId: `${clientId}-${i}` }, settings),
   );
   const meter = new Meter(o.reportIntervalMs, report);
   let errors = 0;

@@ -25,6 +25,8 @@ export interface VerifyRunOptions {
   brokers: string[];
   /** TLS to the brokers: the client's `ssl` option. */
   ssl?: ClusterOptions["ssl"];
+  /** SASL to the brokers: the client's `sasl` option. */
+  sasl?: ClusterOptions["sasl"];
   topic: string;
   durationMs: number;
   producers: number;
@@ -210,6 +212,7 @@ export class VerifyRun {
     const admin = new Admin({
       brokers: this.options.brokers,
       ssl: this.options.ssl,
+      sasl: this.options.sasl,
       clientId: "samsa-verify",
     });
     try {
@@ -287,6 +290,7 @@ export class VerifyRun {
     const producer = new Producer({
       brokers: this.options.brokers,
       ssl: this.options.ssl,
+      sasl: this.options.sasl,
       clientId: `samsa-verify-${name}`,
       ...this.options.producerTimeouts,
     });
@@ -368,6 +372,7 @@ export class VerifyRun {
     const consumer = new Consumer({
       brokers: this.options.brokers,
       ssl: this.options.ssl,
+      sasl: this.options.sasl,
       clientId: `samsa-verify-${name}`,
       ...(mode === "group" && { groupId: this.options.group, autoOffsetReset: "earliest" as const }),
     });

@@ -199,7 +199,7 @@ Examples:
   samsa -b 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094 bench produce -t rf3 --replication-factor 3`,
     )
     .action(async (opts: ProduceOpts, cmd: Command) => {
-      const { brokers, ssl } = connectionOf(cmd);
+      const { brokers, ssl, sasl } = connectionOf(cmd);
       const settings = producerSettings(opts);
       const throughput = Number(opts.throughput);
       if (
@@ -212,6 +212,7 @@ Examples:
       const options = {
         brokers,
         ssl,
+        sasl,
         topic: opts.topic,
         records: int("--records", opts.records, 1),
         recordSize: int("--record-size", opts.recordSize, 0),
@@ -255,10 +256,11 @@ Examples:
   samsa bench consume -t orders --group bench --consumers 4 --json`,
     )
     .action(async (opts: ConsumeOpts, cmd: Command) => {
-      const { brokers, ssl } = connectionOf(cmd);
+      const { brokers, ssl, sasl } = connectionOf(cmd);
       const options = {
         brokers,
         ssl,
+        sasl,
         topic: opts.topic,
         ...(opts.records !== undefined && { records: int("--records", opts.records, 1) }),
         ...(opts.group !== undefined && { group: opts.group }),
@@ -303,12 +305,13 @@ Examples:
   samsa -b 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094 bench e2e -t e2e-rf3 --replication-factor 3 --rate 5000`,
     )
     .action(async (opts: E2eOpts, cmd: Command) => {
-      const { brokers, ssl } = connectionOf(cmd);
+      const { brokers, ssl, sasl } = connectionOf(cmd);
       const settings = producerSettings(opts);
       const recordSize = int("--record-size", opts.recordSize, 8);
       const options = {
         brokers,
         ssl,
+        sasl,
         topic: opts.topic,
         rate: positive("--rate", opts.rate),
         recordSize,

@@ -7,6 +7,7 @@
  * authentication the broker serves nothing but ApiVersions and the SASL APIs, in frames of at
  * most 512 KiB.
  */
+import * as path from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Admin, Consumer, Producer } from "../../client/index.js";
@@ -220,6 +221,35 @@ describe("the samsa client and CLI over SASL", () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/SASL_AUTHENTICATION_FAILED/);
+  });
+
+  it("samsa bench produce and verify run authenticate over SASL_SSL with --user", async () => {
+    const brokers = `127.0.0.1:${ports.SASL_SSL}`;
+    const login = ["--tls-ca", certs.caFile, "--user", "alice", "--sasl-mechanism", "SCRAM-SHA-512"];
+    const env = { ...process.env, SAMSA_PASSWORD: USERS.alice };
+    const bench = await runSamsa(
+      [...login, "bench", "produce", "-t", "bench-sasl", "--records", "500", "--json"],
+      {
+        brokers,
+        env,
+      },
+    );
+    expect(bench.status, bench.stderr).toBe(0);
+    expect(JSON.parse(bench.stdout)).toMatchObject({ bench: "produce", records: 500 });
+    const history = path.join(certs.dir, "verify-sasl.jsonl");
+    const verify = await runSamsa(
+      [...login, "verify", "run", "--topic", "verify-sasl", "--duration", "1s", "--history", history],
+      { brokers, env, timeoutMs: 60_000 },
+    );
+    expect(verify.status, verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/^OK: no anomalies in [1-9]\d* acknowledged records$/m);
+    const refused = await runSamsa(
+      ["--tls-ca", certs.caFile, "bench", "produce", "-t", "bench-sasl", "--records", "1"],
+      {
+        brokers,
+      },
+    );
+    expect(refused.status).not.toBe(0);
   });
 
   it("samsa user create, list and delete: the user logs in, then no longer does", async () => {
