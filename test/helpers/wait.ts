@@ -7,25 +7,47 @@
 export const WAIT_DEADLINE_MS = 20_000;
 const POLL_MS = 10;
 
-/** Resolves once `condition` holds; rejects naming `what` after `timeoutMs`. */
+/**
+ * Resolves once `condition` holds; rejects naming `what` after `timeoutMs`, also when a check
+ * (an async condition asking a broker that does not answer) is still pending at the deadline.
+ */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = WAIT_DEADLINE_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
+  for (;;) {
+    const result = condition();
+    const held =
+      typeof result === "boolean"
+        ? result
+        : await within(
+            result,
+            `${what} (a check still pending)`,
+            Math.max(deadline - Date.now(), POLL_MS),
+            timeoutMs,
+          );
+    if (held) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
-/** `promise`'s value, or a rejection naming `what` if it has not settled after `timeoutMs`. */
-export async function within<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_DEADLINE_MS): Promise<T> {
+/**
+ * `promise`'s value, or a rejection naming `what` if it has not settled after `timeoutMs` (the
+ * message names `reportedMs` instead, when the wait is the rest of a longer one).
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  timeoutMs = WAIT_DEADLINE_MS,
+  reportedMs = timeoutMs,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      () => reject(new Error(`timed out after ${reportedMs} ms waiting for ${what}`)),
       timeoutMs,
     );
   });
