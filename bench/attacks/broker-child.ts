@@ -17,12 +17,14 @@ function repositoryRoot(): string {
 const ROOT = repositoryRoot();
 /** The sampler is always loaded from the build, so tests running these sources can use it too. */
 const ELD_PRELOAD = path.join(ROOT, "dist", "bench", "attacks", "eld-preload.js");
-const READY = /listening: kafka [^\s:]+:(\d+), http [^\s:]+:(\d+)/;
+const READY = /listening: kafka [^\s:]+:(\d+), http [^\s:]+:(\d+).*?(?:, listeners (.*))?$/m;
 
 export interface BrokerChild {
   pid: number;
   kafkaPort: number;
   httpPort: number;
+  /** Each Kafka listener's bound port, by name (`listeners` in the start line). */
+  listenerPorts: Map<string, number>;
   proc: ChildProcess;
   /** Whether the process has exited (on its own or killed). */
   exited(): boolean;
@@ -77,6 +79,7 @@ export async function startBroker(o: StartOptions): Promise<BrokerChild> {
   const child: BrokerChild = {
     pid: proc.pid ?? -1,
     kafkaPort: 0,
+    listenerPorts: new Map(),
     httpPort: 0,
     proc,
     exited: done,
@@ -101,6 +104,8 @@ export async function startBroker(o: StartOptions): Promise<BrokerChild> {
     if (m) {
       child.kafkaPort = Number(m[1]);
       child.httpPort = Number(m[2]);
+      for (const [, name, port] of (m[3] ?? "").matchAll(/(\S+)=\S+:(\d+)/g))
+        child.listenerPorts.set(name, Number(port));
       return child;
     }
     if (done()) throw new Error(`broker exited (${child.exitStatus()}): ${lastLines(o.logFile, start)}`);

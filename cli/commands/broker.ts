@@ -1,5 +1,6 @@
 /** `samsa broker start`: runs one broker in the foreground until SIGINT or SIGTERM. */
 import type { Command } from "commander";
+import type { Broker } from "../../broker/broker.js";
 import { BROKER_CONFIG_KEYS, loadBrokerConfig } from "../../broker/config.js";
 
 function collect(value: string, previous: string[]): string[] {
@@ -59,7 +60,7 @@ Examples:
       const logger = createLogger(config.logLevel, config.logFormat);
       const running = await Broker.start(config, { logger });
       process.stderr.write(
-        `samsa broker ${config.nodeId} listening: kafka ${config.host}:${running.kafkaPort}, http ${config.host}:${running.httpPort}, data ${config.dataDir}\n`,
+        `samsa broker ${config.nodeId} listening: kafka ${config.host}:${running.kafkaPort}, http ${config.host}:${running.httpPort}, data ${config.dataDir}, listeners ${boundListeners(running)}\n`,
       );
       let stopping = false;
       const stop = (signal: string) => {
@@ -77,4 +78,11 @@ Examples:
       process.on("SIGINT", () => stop("SIGINT"));
       process.on("SIGTERM", () => stop("SIGTERM"));
     });
+}
+
+/** Every Kafka listener as bound, for the start line: `PLAINTEXT=127.0.0.1:9092 SASL_SSL=127.0.0.1:9094`. */
+function boundListeners(broker: Pick<Broker, "listeners" | "listenerPorts">): string {
+  return broker.listeners
+    .map((l) => `${l.name}=${l.host}:${broker.listenerPorts.get(l.name) ?? l.port}`)
+    .join(" ");
 }

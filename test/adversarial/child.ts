@@ -18,7 +18,8 @@ export interface Child {
   dataDir: string;
   /** Connections the test opened; closed by `dispose`. */
   conns: KafkaConn[];
-  connect(): Promise<KafkaConn>;
+  /** A connection to the first listener, or to `port` (another listener's). */
+  connect(port?: number): Promise<KafkaConn>;
   /** VmHWM in MB. */
   peakMb(): number;
   /** One probe round (ApiVersions, produce, fetch) on a new connection; throws if it fails. */
@@ -53,8 +54,8 @@ export async function startChild(o: ChildOptions = {}): Promise<Child> {
     dir,
     dataDir,
     conns: [],
-    async connect() {
-      const c = await KafkaConn.connect(child.broker.kafkaPort);
+    async connect(port = child.broker.kafkaPort) {
+      const c = await KafkaConn.connect(port);
       child.conns.push(c);
       return c;
     },

@@ -56,6 +56,12 @@ export const PEAK_GROWTH_MB = {
   listOffsetsBomb: 40,
   /** An HTTP read of 12 stored zstd batches each inflating to 24 MB (288 MB if inflated). */
   httpReadBombs: 64,
+  /**
+   * Each pre-authentication attack of pre-auth.test.ts: 240 connections of random frames up to
+   * 512 KiB, 30 frames declaring up to 2 GiB, 40 connections 499 KiB into 500 KiB frames (20 MB
+   * if every stalled frame is held).
+   */
+  preAuth: 48,
 };
 
 /** The LIMITS whose keys the broker knows: the flags a test broker gets. */
