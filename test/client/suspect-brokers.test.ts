@@ -9,6 +9,8 @@
  * - Admin.listOffsets retries a partition's retriable error (UNKNOWN_TOPIC_OR_PARTITION from a
  *   leader that has not yet heard of a new topic) after a refresh, and gives up on a topic that
  *   Metadata does not know after `retry.retries` refreshes.
+ * - the batches of a partition's requests that failed together (maxInFlightPerPartition > 1) are
+ *   retried in the order they were sealed.
  * The same against a three-broker cluster: test/client/paused-leader.test.ts.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -16,9 +18,10 @@ import { Admin } from "../../client/admin.js";
 import { Cluster, SUSPECT_MS } from "../../client/cluster.js";
 import { Connection, type ConnectionObserver } from "../../client/connection.js";
 import { ClientError } from "../../client/errors.js";
+import { Producer } from "../../client/producer.js";
 import { errorCode } from "../../protocol/errors.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { within } from "../helpers/wait.js";
+import { waitFor, within } from "../helpers/wait.js";
 
 const METADATA = 3;
 const LIST_OFFSETS = 2;
@@ -201,5 +204,32 @@ describe("a request that times out", () => {
     });
     expect(conn.closed).toBe(true);
     expect(heard).toEqual(["answered", "failed"]);
+  });
+
+  it("fails a partition's requests in flight together; their batches are retried in the order sealed", async () => {
+    tb = await startTestBroker();
+    const brokers = [`127.0.0.1:${tb.port}`];
+    const admin = new Admin({ brokers });
+    await admin.createTopics([{ name: "inflight", partitions: 1 }]);
+    await admin.close();
+    const faults = tb.broker.dispatcher.faults;
+    const producer = new Producer(
+      { brokers, requestTimeoutMs: 1_000, retry: { initialBackoffMs: 10, maxBackoffMs: 20 } },
+      { acks: 1, idempotent: false, lingerMs: 0, maxInFlightPerPartition: 3 },
+    );
+    try {
+      await producer.send({ topic: "inflight", partition: 0, value: "warm-up" });
+      // Three requests, one batch each, held by the broker: the first's timeout fails all three.
+      faults.add({ apiKey: 0, action: "hold", times: 3 });
+      const sends = [];
+      for (let i = 0; i < 3; i++) {
+        sends.push(producer.send({ topic: "inflight", partition: 0, value: `v${i}` }));
+        await waitFor(() => faults.hits.get(0) === i + 1, `request ${i + 1} held`);
+      }
+      const offsets = (await within(Promise.all(sends), "the retried sends")).map((m) => m.offset);
+      expect(offsets).toEqual([1, 2, 3]);
+    } finally {
+      await producer.close();
+    }
   });
 });
