@@ -119,9 +119,9 @@ export interface ProducerOptions {
   maxRequestBytes?: number;
   /**
    * The broker's timeout for acks=-1 (the Produce request's `timeoutMs`). Default: the
-   * connection's `requestTimeoutMs`, as Java's producer sends its request.timeout.ms, so that a
-   * broker waiting on its in-sync replicas answers before the client gives the request up (and
-   * closes the connection: client/connection.ts).
+   * connection's `requestTimeoutMs`, as Java's producer sends its request.timeout.ms there: a
+   * longer wait would have the client give up requests the broker is still right to hold (and
+   * close their connection: client/connection.ts).
    */
   ackTimeoutMs?: number;
   /** Create topics on first send when the broker allows it. */
