@@ -28,8 +28,16 @@ import {
   findCoordinator,
   type OffsetAndMetadata,
 } from "./coordinator.js";
-import { brokerError, checkArray, checkInteger, checkName, describe, invalid } from "./errors.js";
-import { withRetry } from "./retry.js";
+import {
+  brokerError,
+  checkArray,
+  checkInteger,
+  checkName,
+  describe,
+  invalid,
+  isRetriable,
+} from "./errors.js";
+import { backoffMs, DEFAULT_RETRY, withRetry } from "./retry.js";
 
 export interface NewTopic {
   name: string;
@@ -124,6 +132,9 @@ export interface OngoingReassignment {
 }
 
 const NOT_CONTROLLER = errorCode("NOT_CONTROLLER");
+
+/** How long listOffsets retries partitions whose leader moved or has not yet heard of the topic. */
+const LIST_OFFSETS_TIMEOUT_MS = 30_000;
 
 /** The time the controller is given to answer an election or a reassignment. */
 const CONTROLLER_TIMEOUT_MS = 30_000;
@@ -366,46 +377,109 @@ export class Admin {
       Cluster.check(res.errorCode, `alter configs of ${topic}`, res.errorMessage);
   }
 
-  /** For each partition of `topic`: the offset `spec` names (-1 when there is none). */
+  /**
+   * For each partition of `topic`: the offset `spec` names (-1 when there is none). Each
+   * partition's ListOffsets goes to its leader; a retriable failure (a leader moved:
+   * NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE; a leader that has not yet heard of a new topic:
+   * UNKNOWN_TOPIC_OR_PARTITION; a broker that timed out or went away) is retried after a metadata
+   * refresh and a backoff, for the partitions not yet answered, until `timeoutMs` (default 30 s)
+   * has passed. A topic that Metadata does not know is retried `retry.retries` times only
+   * (Metadata may lag a creation by moments), so a misspelt name fails in seconds.
+   */
   async listOffsets(
     topic: string,
     spec: OffsetSpec,
+    options: { timeoutMs?: number } = {},
   ): Promise<{ partition: number; offset: number; timestamp: number }[]> {
     checkName(topic, "topic");
     if (typeof spec === "string" ? !(spec in SPEC_TIMESTAMP) : typeof spec?.timestamp !== "number")
       throw invalid(
         `offset spec must be earliest, latest, max-timestamp or { timestamp }, got ${describe(spec)}`,
       );
-    const info = await this.cluster.topic(topic);
+    const timeoutMs = options.timeoutMs ?? LIST_OFFSETS_TIMEOUT_MS;
+    checkInteger(timeoutMs, "timeoutMs");
     const timestamp = typeof spec === "string" ? SPEC_TIMESTAMP[spec] : spec.timestamp;
-    const byLeader = new Map<number, number[]>();
-    for (const p of info.partitions) byLeader.set(p.leader, [...(byLeader.get(p.leader) ?? []), p.partition]);
-    const out: { partition: number; offset: number; timestamp: number }[] = [];
-    for (const [leader, partitions] of byLeader) {
-      const r = await withRetry(async () => {
-        const conn = await this.cluster.brokerConnection(leader);
-        return conn.request(2, {
-          replicaId: -1,
-          isolationLevel: 0,
-          topics: [
-            {
-              name: topic,
-              partitions: partitions.map((p) => ({
-                partitionIndex: p,
-                currentLeaderEpoch: -1,
-                timestamp,
-                maxNumOffsets: 1,
-              })),
-            },
-          ],
-        });
-      }, this.cluster.retry);
-      for (const p of r.topics[0].partitions) {
-        Cluster.check(p.errorCode, `list offsets of ${topic}-${p.partitionIndex}`);
-        out.push({ partition: p.partitionIndex, offset: p.offset ?? -1, timestamp: p.timestamp ?? -1 });
+    const deadline = Date.now() + timeoutMs;
+    const { retries } = { ...DEFAULT_RETRY, ...this.cluster.retry };
+    const answered = new Map<number, { partition: number; offset: number; timestamp: number }>();
+    let unknownTopic = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (attempt > 0) this.cluster.invalidate(topic);
+        let info: TopicInfo;
+        try {
+          info = await this.cluster.topic(topic);
+        } catch (err) {
+          if (err instanceof KafkaError && err.code === "UNKNOWN_TOPIC_OR_PARTITION") unknownTopic++;
+          throw err;
+        }
+        await this.listOffsetsOnce(info, timestamp, answered);
+        return [...answered.values()].sort((a, b) => a.partition - b.partition);
+      } catch (err) {
+        const wait = backoffMs(attempt, this.cluster.retry);
+        if (!isRetriable(err) || unknownTopic > retries || Date.now() + wait > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
-    return out.sort((a, b) => a.partition - b.partition);
+  }
+
+  /**
+   * One round of listOffsets: a request to each leader for its partitions not in `answered`,
+   * adding what they answer. Throws a non-retriable error at once; otherwise, when a partition is
+   * left unanswered, the first retriable error met (after every leader was asked).
+   */
+  private async listOffsetsOnce(
+    info: TopicInfo,
+    timestamp: number,
+    answered: Map<number, { partition: number; offset: number; timestamp: number }>,
+  ): Promise<void> {
+    const topic = info.name;
+    const byLeader = new Map<number, number[]>();
+    let retry: unknown = null;
+    for (const p of info.partitions) {
+      if (answered.has(p.partition)) continue;
+      if (p.leader < 0) {
+        retry ??= new KafkaError("LEADER_NOT_AVAILABLE", `${topic}-${p.partition} has no leader`);
+        continue;
+      }
+      byLeader.set(p.leader, [...(byLeader.get(p.leader) ?? []), p.partition]);
+    }
+    const rounds = [...byLeader].map(async ([leader, partitions]) => {
+      const conn = await this.cluster.brokerConnection(leader);
+      const r = await conn.request(2, {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [
+          {
+            name: topic,
+            partitions: partitions.map((p) => ({
+              partitionIndex: p,
+              currentLeaderEpoch: -1,
+              timestamp,
+              maxNumOffsets: 1,
+            })),
+          },
+        ],
+      });
+      for (const p of r.topics[0]?.partitions ?? []) {
+        const what = `list offsets of ${topic}-${p.partitionIndex}`;
+        if (p.errorCode !== 0) throw brokerError(p.errorCode, what);
+        answered.set(p.partitionIndex, {
+          partition: p.partitionIndex,
+          offset: p.offset ?? -1,
+          timestamp: p.timestamp ?? -1,
+        });
+      }
+    });
+    for (const outcome of await Promise.allSettled(rounds)) {
+      if (outcome.status === "fulfilled") continue;
+      if (!isRetriable(outcome.reason)) throw outcome.reason;
+      retry ??= outcome.reason;
+    }
+    if (answered.size < info.partitions.length)
+      throw (
+        retry ?? new KafkaError("UNKNOWN_SERVER_ERROR", `list offsets of ${topic}: partitions unanswered`)
+      );
   }
 
   /** Bytes on disk of each partition of `topic`, summed over the brokers that hold it. */

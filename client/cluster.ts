@@ -5,9 +5,16 @@
  *
  * With a `ws://` bootstrap address every request goes through that WebSocket: Metadata names the
  * brokers' Kafka TCP addresses, which a browser or an HTTP-only network cannot reach.
+ *
+ * A broker whose request timed out, whose connection broke or that could not be reached is
+ * "suspect" (librdkafka marks such a broker down; Kafka's NetworkClient keeps it in reconnect
+ * backoff and asks the least-loaded other node): until it answers a request again, or
+ * SUSPECT_MS pass, Metadata and the other requests any broker may answer go to the others
+ * first, so a refresh after a paused or cut-off leader timed out asks a broker that knows of the
+ * new leader instead of waiting out another timeout at the old one.
  */
 import { errorCode, KafkaError } from "../protocol/errors.js";
-import { Connection, type ConnectionOptions } from "./connection.js";
+import { Connection, type ConnectionObserver, type ConnectionOptions } from "./connection.js";
 import { brokerError, ClientError } from "./errors.js";
 import { type RetryOptions, withRetry } from "./retry.js";
 import { checkSaslOptions, isAuthenticationError } from "./sasl.js";
@@ -42,6 +49,14 @@ export interface BrokerInfo {
 
 const UNKNOWN_TOPIC_OR_PARTITION = errorCode("UNKNOWN_TOPIC_OR_PARTITION");
 
+/**
+ * How long a broker stays suspect after a timeout or a failed connection, unless it answers
+ * before: long enough to cover the refreshes of a failover (an election takes seconds), short
+ * enough that a broker back from a pause soon takes its turn again. Suspicion only reorders the
+ * brokers asked; a suspect broker is still asked when no other answers.
+ */
+export const SUSPECT_MS = 10_000;
+
 export class Cluster {
   private readonly connections = new Map<string, Promise<Connection>>();
   private brokersById = new Map<number, BrokerInfo>();
@@ -58,6 +73,8 @@ export class Cluster {
   private readonly newest = new Map<string, { topicId: string; partitions: Map<number, PartitionInfo> }>();
   /** Where `anyConnection` starts in its candidates; moved on by every Metadata request. */
   private anyStart = 0;
+  /** Suspect brokers by address: until when (Date.now() ms), unless they answer before. */
+  private readonly suspects = new Map<string, number>();
   controllerId = -1;
   clusterId: string | null = null;
   private closed = false;
@@ -84,16 +101,47 @@ export class Cluster {
         return this.connection(address);
       });
     }
-    const made = Connection.connect(address, this.options);
+    const made = this.open(address, this.observer(address));
     this.connections.set(address, made);
-    made.catch(() => this.connections.delete(address));
+    made.catch(() => {
+      this.connections.delete(address);
+      this.suspect(address);
+    });
     return made;
+  }
+
+  /** Connects to `address` (a test's stand-in brokers take over here). */
+  protected open(address: string, observer: ConnectionObserver): Promise<Connection> {
+    return Connection.connect(address, this.options, observer);
+  }
+
+  /** What a connection to `address` tells of the broker: answers clear suspicion, failures set it. */
+  private observer(address: string): ConnectionObserver {
+    return {
+      answered: () => this.suspects.delete(address),
+      failed: () => this.suspect(address),
+    };
+  }
+
+  /** Marks `address` suspect for SUSPECT_MS (see the file's header). */
+  suspect(address: string): void {
+    this.suspects.set(address, Date.now() + SUSPECT_MS);
+  }
+
+  /** Whether `address` is suspect now (a mark past its time is dropped). */
+  isSuspect(address: string, nowMs = Date.now()): boolean {
+    const until = this.suspects.get(address);
+    if (until === undefined) return false;
+    if (until > nowMs) return true;
+    this.suspects.delete(address);
+    return false;
   }
 
   /**
    * A connection to any reachable broker: the bootstrap brokers and those Metadata named, tried
    * in turn from a starting point that each Metadata request moves on (`refresh`), so repeated
-   * refreshes ask different brokers rather than the same stale one. When none connects and a
+   * refreshes ask different brokers rather than the same stale one; suspect brokers are tried
+   * after all the others (in the same turn). When none connects and a
    * TLS handshake failed (SSL_HANDSHAKE_FAILED: trust or certificates, which no retry mends),
    * that failure is thrown as it is rather than hidden in a retriable NO_BROKER_AVAILABLE. A refused
    * authentication is thrown at once too: the other brokers hold the same credentials.
@@ -103,7 +151,12 @@ export class Cluster {
     if (!this.viaWebSocket) for (const b of this.brokersById.values()) known.push(`${b.host}:${b.port}`);
     const unique = [...new Set(known)];
     const start = this.anyStart % unique.length;
-    const candidates = [...unique.slice(start), ...unique.slice(0, start)];
+    const turn = [...unique.slice(start), ...unique.slice(0, start)];
+    const now = Date.now();
+    const candidates = [
+      ...turn.filter((a) => !this.isSuspect(a, now)),
+      ...turn.filter((a) => this.isSuspect(a, now)),
+    ];
     let last: unknown;
     let tlsFailure: unknown;
     for (const address of candidates) {
@@ -147,8 +200,8 @@ export class Cluster {
    */
   dedicatedConnection(broker: BrokerInfo): Promise<Connection> {
     if (this.closed) return Promise.reject(new ClientError("CLOSED", "client is closed"));
-    const ws = this.options.brokers.find((b) => /^wss?:\/\//.test(b));
-    return Connection.connect(ws ?? `${broker.host}:${broker.port}`, this.options);
+    const address = this.options.brokers.find((b) => /^wss?:\/\//.test(b)) ?? `${broker.host}:${broker.port}`;
+    return this.open(address, this.observer(address));
   }
 
   /**

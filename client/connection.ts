@@ -4,6 +4,11 @@
  * request, SASL authentication when asked (client/sasl.ts). A closed connection fails its
  * pending requests with a retriable CONNECTION_CLOSED; the cluster reconnects. With `ssl`, TCP
  * connections speak TLS; a failed handshake is a non-retriable SSL_HANDSHAKE_FAILED.
+ *
+ * A request that times out closes its connection (as Kafka's NetworkClient disconnects a node on a
+ * request timeout): a broker answers a connection's requests in order, so those sent after it
+ * would wait for the same silent broker; they fail at once with CONNECTION_CLOSED instead and are
+ * retried elsewhere. An observer (the cluster's) hears of every answer and every failure.
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -256,6 +261,16 @@ function tlsOptions(host: string, port: number, ssl: true | tls.ConnectionOption
   };
 }
 
+/**
+ * Told how a broker behaves (client/cluster.ts keeps its "suspect" marks from it): `answered` for
+ * each response, `failed` when a request timed out or the transport broke (not when the client
+ * closed it).
+ */
+export interface ConnectionObserver {
+  answered(): void;
+  failed(): void;
+}
+
 interface Pending {
   apiKey: number;
   version: number;
@@ -279,20 +294,30 @@ export class Connection {
   private versions = new Map<number, { min: number; max: number }>();
   /** The SASL session, when the options ask for one: its re-authentications pause new requests. */
   private sasl: SaslSession | undefined;
+  /** Why the client closed the connection itself, for the errors of the requests it fails. */
+  private closeReason = "";
   closed = false;
 
   private constructor(
     readonly address: string,
     private readonly transport: Transport,
     options: ConnectionOptions,
+    private readonly observer?: ConnectionObserver,
   ) {
     this.options = { ...DEFAULTS, ...options };
     transport.onFrame = (frame) => this.onFrame(frame);
     transport.onClose = (err) => this.onClosed(err);
   }
 
-  /** Connects and negotiates API versions. `address` is `host:port` or `ws://host:port/kafka`. */
-  static async connect(address: string, options: ConnectionOptions = {}): Promise<Connection> {
+  /**
+   * Connects and negotiates API versions. `address` is `host:port` or `ws://host:port/kafka`;
+   * `observer` hears of the connection's answers and failures from its first request on.
+   */
+  static async connect(
+    address: string,
+    options: ConnectionOptions = {},
+    observer?: ConnectionObserver,
+  ): Promise<Connection> {
     const opts = { ...DEFAULTS, ...options };
     let transport: Transport;
     if (/^wss?:\/\//.test(address)) {
@@ -309,7 +334,7 @@ export class Connection {
         options.ssl,
       );
     }
-    const conn = new Connection(address, transport, opts);
+    const conn = new Connection(address, transport, opts, observer);
     try {
       await conn.negotiate();
       if (opts.sasl) await conn.authenticate(opts.sasl);
@@ -440,13 +465,24 @@ export class Connection {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
         reject(new ClientError("REQUEST_TIMEOUT", `API ${apiKey} to ${this.address} timed out`));
-        this.releaseSlot();
+        this.timedOut();
       }, timeoutMs ?? this.options.requestTimeoutMs);
       this.pending.set(correlationId, { apiKey, version, resolve, reject, timer });
       this.write(apiKey, version, body, correlationId);
     });
     // The codec of `apiKey` decodes the response: its type is the API's (protocol/types/).
     return (await response) as ResponseOf<K>;
+  }
+
+  /**
+   * A request went unanswered for its whole timeout: the broker is paused, cut off or stuck, and
+   * the requests behind it on this connection would be answered only after it. The connection is
+   * closed so that they fail now (CONNECTION_CLOSED, retriable) and the next use reconnects.
+   */
+  private timedOut(): void {
+    this.observer?.failed();
+    this.closeReason = " after a request timed out";
+    void this.close().catch(() => {});
   }
 
   private releaseSlot(): void {
@@ -462,6 +498,7 @@ export class Connection {
     this.pending.delete(correlationId);
     clearTimeout(p.timer);
     this.releaseSlot();
+    this.observer?.answered();
     try {
       const { response } = codecsFor(p.apiKey);
       const r = new Reader(frame);
@@ -475,6 +512,7 @@ export class Connection {
   private onClosed(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    if (err) this.observer?.failed();
     this.sasl?.stop();
     // TLS 1.3 ends the handshake on the client's side before the broker has checked the client's
     // certificate: the broker's refusal (an alert) arrives as the first request's answer.
@@ -482,7 +520,7 @@ export class Connection {
       ? handshakeFailed(this.address, err as NodeJS.ErrnoException)
       : new ClientError(
           "CONNECTION_CLOSED",
-          `connection to ${this.address} closed${err ? `: ${err.message}` : ""}`,
+          `connection to ${this.address} closed${err ? `: ${err.message}` : this.closeReason}`,
         );
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);

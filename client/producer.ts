@@ -15,7 +15,12 @@
  *
  * Retriable errors are retried with backoff until the batch is acknowledged or `deliveryTimeoutMs`
  * has passed since its first record was added (Java's delivery.timeout.ms, 120 s): a failover or a
- * rolling restart surfaces no error. Memory for records not yet acknowledged is bounded by
+ * rolling restart surfaces no error. Each attempt is bounded by the connection's requestTimeoutMs
+ * (Java's request.timeout.ms), the whole by deliveryTimeoutMs: a request to a paused or cut-off
+ * leader times out, its connection closes (client/connection.ts) so that the batches in flight
+ * behind it fail at once too, and they are retried, with their sequence numbers, at the leader
+ * that a Metadata request names, asked of a broker other than the silent one (client/cluster.ts:
+ * suspect brokers are asked last). Memory for records not yet acknowledged is bounded by
  * `bufferMemory`: `send()` waits (up to `maxBlockMs`) for room, then fails with BUFFER_FULL.
  */
 import { KafkaError } from "../protocol/errors.js";
@@ -112,7 +117,12 @@ export interface ProducerOptions {
   maxInFlightPerBroker?: number;
   /** Largest records section sent for one partition in one request. */
   maxRequestBytes?: number;
-  /** The broker's timeout for acks=-1. */
+  /**
+   * The broker's timeout for acks=-1 (the Produce request's `timeoutMs`). Default: the
+   * connection's `requestTimeoutMs`, as Java's producer sends its request.timeout.ms there: a
+   * longer wait would have the client give up requests the broker is still right to hold (and
+   * close their connection: client/connection.ts).
+   */
   ackTimeoutMs?: number;
   /** Create topics on first send when the broker allows it. */
   allowAutoTopicCreation?: boolean;
@@ -204,6 +214,8 @@ interface Batch extends OpenBatch {
   sent: boolean;
   /** The producer identity (`Producer.identity`) its id and sequence were stamped under. */
   identity: number;
+  /** Its place among its partition's batches, in the order they were sealed. */
+  order: number;
 }
 
 /**
@@ -238,6 +250,8 @@ class PartitionQueue {
   retryAt = 0;
   attempts = 0;
   nextSequence = 0;
+  /** Batches sealed so far: the next one's `order`. */
+  sealed = 0;
   /**
    * An idempotent partition's lingering batch whose seal waits for the request in flight (or the
    * batches queued) before it: sealed then, so that it goes out whole, not in small pieces.
@@ -248,6 +262,17 @@ class PartitionQueue {
     readonly topic: string,
     readonly partition: number,
   ) {}
+}
+
+/**
+ * Puts the batches of a failed request back among `q`'s ready ones in the order they were sealed:
+ * when several requests of a partition fail together (their connection closed), their retries go
+ * out in the original order whichever failure is settled first.
+ */
+function requeue(q: PartitionQueue, batches: Batch[]): void {
+  let at = 0;
+  while (at < q.ready.length && q.ready[at].order < batches[0].order) at++;
+  q.ready.splice(at, 0, ...batches);
 }
 
 /** `seq` + `n` in Kafka's sequence space (int32, wrapping to 0 after the maximum). */
@@ -423,6 +448,8 @@ export class Producer {
     for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
       if (given[k] !== undefined) (merged as Record<string, unknown>)[k] = given[k];
     }
+    if (given.ackTimeoutMs === undefined)
+      merged.ackTimeoutMs = this.cluster.options.requestTimeoutMs ?? DEFAULTS.ackTimeoutMs;
     this.options = { ...merged, idempotent: given.idempotent ?? merged.acks === -1 };
     if (this.options.idempotent && this.options.acks !== -1) {
       throw new ClientError("INVALID_ARGUMENT", "an idempotent producer needs acks=-1");
@@ -879,10 +906,10 @@ export class Producer {
         baseSequence: idempotent ? queue.nextSequence : -1,
       });
       if (idempotent) queue.nextSequence = addSequence(queue.nextSequence, count);
-      queue.ready.push({ ...open, buf, count, sent: false, identity: this.identity });
+      queue.ready.push({ ...open, buf, count, sent: false, identity: this.identity, order: queue.sealed++ });
     } catch (err) {
       this.finish(
-        { ...open, buf: Buffer.alloc(0), count: open.builder.count, sent: false, identity: -1 },
+        { ...open, buf: Buffer.alloc(0), count: open.builder.count, sent: false, identity: -1, order: -1 },
         err,
       );
       return;
@@ -1013,8 +1040,9 @@ export class Producer {
 
   /**
    * The outcome of `batches` of `q` (counted in q.inFlight): acknowledged at `baseOffset`, retried
-   * after a backoff (the same bytes, ahead of anything sealed since) while the error is retriable,
-   * retries are left and the delivery timeout allows, or failed for good.
+   * after a backoff (the same bytes, back in their sealed place: ahead of anything sealed since)
+   * while the error is retriable, retries are left and the delivery timeout allows, or failed for
+   * good.
    */
   private settle(q: PartitionQueue, batches: Batch[], error: unknown, baseOffset: number): void {
     if (error && batches.length > 0 && isRetriable(error) && !this.closed) {
@@ -1022,7 +1050,7 @@ export class Producer {
       const deadline = batches[0].createdAt + this.options.deliveryTimeoutMs;
       if (q.attempts < this.options.retries && Date.now() + wait < deadline) {
         q.attempts++;
-        q.ready.unshift(...batches);
+        requeue(q, batches);
         q.retryAt = Date.now() + wait;
         this.cluster.invalidate(q.topic);
         setTimeout(() => {
