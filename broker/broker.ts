@@ -320,7 +320,7 @@ export class Broker {
     if (!this.http?.authenticator)
       this.log.warn(
         fields,
-        `the HTTP port on ${host} takes requests without authentication: anyone who reaches it may read, write and delete; set http.authentication=basic`,
+        `the HTTP port on ${host} asks no credentials (http.authentication): anyone who reaches it may read, write and delete; set http.authentication=basic`,
       );
     else if (!this.config.httpTlsEnable)
       this.log.warn(

@@ -169,7 +169,7 @@ export class VerifiedPasswords {
 
 /** The HTTP port's Basic authentication over the store's SCRAM credentials. */
 export class HttpAuthenticator {
-  readonly verified: VerifiedPasswords;
+  private readonly verified: VerifiedPasswords;
 
   constructor(
     private readonly lookup: CredentialLookup,
