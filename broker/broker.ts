@@ -251,6 +251,7 @@ export class Broker {
     await this.listenKafka();
     this.http = await HttpServer.start(this);
     this.httpPort = this.http.port;
+    this.warnOpenHttp();
     // Registered before its controller starts: the controller's first pass finds it live and
     // changes no leadership the store already gives it.
     await this.register(registrationWaitMs(this.config));
@@ -311,6 +312,23 @@ export class Broker {
     }
   }
 
+  /** The HTTP port beyond loopback without credentials, or with passwords in clear, is named at start. */
+  private warnOpenHttp(): void {
+    const host = this.config.host;
+    if (host === "localhost" || host === "::1" || host.startsWith("127.")) return;
+    const fields = { host, port: this.httpPort };
+    if (!this.http?.authenticator)
+      this.log.warn(
+        fields,
+        `the HTTP port on ${host} asks no credentials (http.authentication): anyone who reaches it may read, write and delete; set http.authentication=basic`,
+      );
+    else if (!this.config.httpTlsEnable)
+      this.log.warn(
+        fields,
+        `the HTTP port on ${host} takes passwords over plain HTTP; set http.tls.enable=true`,
+      );
+  }
+
   private listenerTls(): ListenerTls {
     const c = this.config;
     return {
@@ -323,9 +341,9 @@ export class Broker {
     };
   }
 
-  /** Reloads TLS listeners' certificates when their files change (checked every TLS_RELOAD_CHECK_MS). */
+  /** Reloads TLS listeners' (and HTTPS) certificates when their files change (checked every TLS_RELOAD_CHECK_MS). */
   private watchTlsFiles(): void {
-    if (!this.listeners.some((l) => usesTls(l.securityProtocol))) return;
+    if (!this.listeners.some((l) => usesTls(l.securityProtocol)) && !this.config.httpTlsEnable) return;
     const c = this.config;
     this.tlsWatched = [c.sslCertificateLocation, c.sslKeyLocation, c.sslCaLocation].filter((f) => f !== "");
     for (const file of this.tlsWatched) {
@@ -337,6 +355,7 @@ export class Broker {
   reloadTls(): void {
     try {
       for (const server of this.kafkaServers) server.reloadTls();
+      this.http?.reloadTls();
       this.log.info({ certificate: this.config.sslCertificateLocation }, "TLS certificates reloaded");
     } catch (err) {
       // A half-written file: the next change (the rest of it) loads again.

@@ -29,6 +29,10 @@ export const AUTHORIZER_CLASS_NAMES = [
   "kafka.security.authorizer.AclAuthorizer",
 ] as const;
 
+/** http.authentication values: see broker/http/authentication.ts. */
+export const HTTP_AUTHENTICATIONS = ["auto", "none", "basic"] as const;
+export type HttpAuthentication = (typeof HTTP_AUTHENTICATIONS)[number];
+
 /** log.format values: see broker/logger.ts. */
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -69,6 +73,10 @@ export interface BrokerConfig {
   superUsers: string;
   /** allow.everyone.if.no.acl.found: the answer for a resource no ACL names. */
   allowEveryoneIfNoAclFound: boolean;
+  /** http.tls.enable: the HTTP port serves HTTPS and WSS with the ssl.certificate.location / ssl.key.location pair. */
+  httpTlsEnable: boolean;
+  /** http.authentication: auto (basic when a Kafka listener is SASL_*), none or basic. */
+  httpAuthentication: HttpAuthentication;
   clusterId: string | null;
   autoCreateTopics: boolean;
   numPartitions: number;
@@ -335,6 +343,17 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     field: "allowEveryoneIfNoAclFound",
     kind: "bool",
     doc: "allow a request on a resource no ACL names (false: deny it)",
+  },
+  "http.tls.enable": {
+    field: "httpTlsEnable",
+    kind: "bool",
+    doc: "serve HTTPS and WSS on the HTTP port with ssl.certificate.location and ssl.key.location",
+  },
+  "http.authentication": {
+    field: "httpAuthentication",
+    kind: "string",
+    values: HTTP_AUTHENTICATIONS,
+    doc: "who may use the HTTP port: basic (HTTP Basic against the SCRAM credentials), none, or auto (basic when a Kafka listener is SASL_PLAINTEXT or SASL_SSL)",
   },
   "cluster.id": { field: "clusterId", kind: "string", doc: "cluster id (generated and stored if unset)" },
   "auto.create.topics.enable": { field: "autoCreateTopics", kind: "bool", doc: "create topics on first use" },
@@ -782,6 +801,8 @@ export function defaultBrokerConfig(): BrokerConfig {
     authorizerClassName: "",
     superUsers: "",
     allowEveryoneIfNoAclFound: false,
+    httpTlsEnable: false,
+    httpAuthentication: "auto",
     clusterId: null,
     autoCreateTopics: true,
     numPartitions: 1,
@@ -927,6 +948,12 @@ function checkTogether(config: BrokerConfig): void {
     throw new KafkaError(
       "INVALID_CONFIG",
       `cluster=${config.cluster}: expected etcd://host:port[,host:port]`,
+    );
+  }
+  if (config.httpTlsEnable && (config.sslCertificateLocation === "" || config.sslKeyLocation === "")) {
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      "http.tls.enable=true: needs ssl.certificate.location and ssl.key.location",
     );
   }
   if (config.healBackoffMaxMs < config.healBackoffMs) {

@@ -239,7 +239,8 @@ export class Dispatcher {
   /**
    * Runs the handler of `apiKey` on a request object instead of a frame, for the doors that build
    * requests rather than decode them (HTTP/JSON): the same handlers and version check, no bytes.
-   * Fields the request leaves out get the schema's defaults at `apiVersion`. Throws
+   * Fields the request leaves out get the schema's defaults at `apiVersion`. The handler sees
+   * `conn.principal` (the HTTP request's authenticated user; ANONYMOUS when absent). Throws
    * UNSUPPORTED_VERSION for an API or version this broker does not serve; a handler's error
    * propagates. Resolves with null where the handler answers nothing (acks=0).
    */
@@ -247,20 +248,21 @@ export class Dispatcher {
     apiKey: number,
     apiVersion: number,
     request: Message,
-    conn: Connection & { clientId?: string | null },
+    conn: Connection & { clientId?: string | null; principal?: string },
   ): Promise<Message | null> {
     const handler = this.handlers.get(apiKey);
     const api = codecs.get(apiKey);
     if (!handler || !api || apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
       throw new KafkaError("UNSUPPORTED_VERSION", `API ${apiKey} v${apiVersion} is not served`);
     }
+    const principal = conn.principal ?? ANONYMOUS;
     const ctx: RequestContext = {
-      ...authorizeRequest(this.broker.authorizer, ANONYMOUS, conn.clientHost),
+      ...authorizeRequest(this.broker.authorizer, principal, conn.clientHost),
       apiKey,
       apiVersion,
       correlationId: 0,
       clientId: conn.clientId ?? null,
-      principal: ANONYMOUS,
+      principal,
       listener: conn.listener,
       clientHost: conn.clientHost,
       admit: conn.admit ?? (() => {}),

@@ -7,19 +7,28 @@
 import type { Int64 } from "../../protocol/reader.js";
 import type { ApiKey, RequestOf, ResponseOf } from "../../protocol/types/index.js";
 import type { Dispatcher } from "../dispatch.js";
+import type { RequestAuthorization } from "../security/authorize.js";
 
 /** The client id HTTP requests carry into the handlers. */
 export const HTTP_CLIENT_ID = "samsa-http";
 
+/** Who an HTTP request is to the handlers: its address and principal, and that principal's ACL checks. */
+export interface HttpCaller extends RequestAuthorization {
+  clientHost: string;
+  principal: string;
+}
+
+/** Runs `request` through `apiKey`'s handler as `caller` (listener "http"). */
 export async function callApi<K extends ApiKey, L extends Int64 = number>(
   dispatcher: Dispatcher,
-  clientHost: string,
+  caller: HttpCaller,
   apiKey: K,
   version: number,
   request: RequestOf<K>,
 ): Promise<ResponseOf<K, L>> {
   const response = await dispatcher.handle(apiKey, version, request, {
-    clientHost,
+    clientHost: caller.clientHost,
+    principal: caller.principal,
     listener: "http",
     clientId: HTTP_CLIENT_ID,
   });

@@ -4,7 +4,8 @@
  * error name (UNKNOWN_TOPIC_OR_PARTITION, TOPIC_ALREADY_EXISTS, ...) when a handler refused the
  * request, and one of HTTP_CODES when the HTTP layer did (BAD_REQUEST for a request its schema
  * refuses, NOT_FOUND for an unknown route, MISDIRECTED_REQUEST for a Host not served here,
- * FORBIDDEN for a browser page's Origin not allowed, ...). A WebSocket route that fails after the upgrade
+ * FORBIDDEN for a browser page's Origin not allowed, UNAUTHORIZED for missing or wrong credentials
+ * once authentication is on, ...). A WebSocket route that fails after the upgrade
  * closes with a code of WS_CLOSE and the message as the reason.
  *
  * Kafka errors map to statuses as: unknown topic or partition 404; topic already exists 409;
@@ -18,6 +19,7 @@ import { type ErrorName, errorName, isRetriable, KafkaError } from "../../protoc
 /** The codes of errors the HTTP layer raises itself, with their statuses. */
 export const HTTP_CODES = {
   BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   PAYLOAD_TOO_LARGE: 413,
@@ -64,8 +66,10 @@ export const WS_CLOSE = {
   PROTOCOL_ERROR: 1002,
   UNSUPPORTED_DATA: 1003,
   POLICY_VIOLATION: 1008,
+  TOO_LARGE: 1009,
   INTERNAL: 1011,
   BAD_PARAMETERS: 4400,
+  UNAUTHORIZED: 4401,
   UNKNOWN_TOPIC: 4404,
 } as const;
 

@@ -201,7 +201,13 @@ class GroupApi {
     version: number,
     body: RequestOf<K>,
   ): Promise<ResponseOf<K, L>> {
-    return callApi<K, L>(this.server.broker.dispatcher, this.request.ip, apiKey, version, body);
+    return callApi<K, L>(
+      this.server.broker.dispatcher,
+      this.server.caller(this.request),
+      apiKey,
+      version,
+      body,
+    );
   }
 
   async list(): Promise<ListedGroup[]> {

@@ -9,7 +9,7 @@ import { errorName } from "../../protocol/errors.js";
 import type { ApiKey, RequestOf, ResponseOf } from "../../protocol/types/index.js";
 import type { MetadataResponseData, MetadataResponseTopic } from "../../protocol/types/metadata.js";
 import type { Dispatcher } from "../dispatch.js";
-import { callApi } from "./call-api.js";
+import { callApi, type HttpCaller } from "./call-api.js";
 import { HttpError } from "./errors.js";
 
 const PRODUCE = 0;
@@ -106,11 +106,23 @@ export interface CreatedTopic {
 export class KafkaApi {
   constructor(
     private readonly dispatcher: Dispatcher,
-    private readonly clientHost: string,
+    private readonly caller: HttpCaller,
   ) {}
 
   private call<K extends ApiKey>(apiKey: K, version: number, request: RequestOf<K>): Promise<ResponseOf<K>> {
-    return callApi(this.dispatcher, this.clientHost, apiKey, version, request);
+    return callApi(this.dispatcher, this.caller, apiKey, version, request);
+  }
+
+  /**
+   * Refuses (403 TOPIC_AUTHORIZATION_FAILED) unless the caller may `operation` the topic: for a
+   * route that would otherwise answer a refusal per record (produce), a refusal of the whole request.
+   */
+  requireTopic(operation: "WRITE" | "READ", topic: string): void {
+    if (!this.caller.authorize(operation, "TOPIC", topic))
+      throw HttpError.kafka(
+        "TOPIC_AUTHORIZATION_FAILED",
+        `${this.caller.principal} may not ${operation} topic ${topic}`,
+      );
   }
 
   private metadata(topics: string[] | null, allowAutoTopicCreation: boolean): Promise<MetadataResponseData> {

@@ -14,6 +14,12 @@
  * the requests already read are answered; a message not whole within request.frame.timeout.ms of
  * its first byte 1008, with a warn line. A plain GET gets 426 UPGRADE_REQUIRED.
  *
+ * With the HTTP port's authentication on (authentication.ts) a connection authenticates as a
+ * SASL_PLAINTEXT (over WSS: SASL_SSL) listener's does: SaslHandshake and SaslAuthenticate frames
+ * (PLAIN, SCRAM-SHA-256/512 against the store's credentials) before anything but ApiVersions,
+ * messages of at most 512 KiB until then (1009 beyond), a failed login answered and closed; its
+ * principal is the user's. Browsers cannot put credentials on an upgrade; they can send frames.
+ *
  * A message in progress is held by ws until whole: WsMessageMeter follows the frames on the raw
  * socket so that its bytes count against the request budget as a TCP frame in progress does
  * (reading pauses while the connection may take no more; the oldest begun finishes first).
@@ -23,11 +29,18 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Logger } from "pino";
 import type { RawData, WebSocket } from "ws";
 import type { Dispatcher } from "../dispatch.js";
+import { ConnectionAuth } from "../net/connection-auth.js";
 import { CLOSE_LINGER_MS, type KafkaServerLimits } from "../net/kafka-server.js";
 import { RequestPipeline } from "../net/request-pipeline.js";
 import { ERROR_RESPONSES, HttpError, WS_CLOSE } from "./errors.js";
 import { NO_QUERY } from "./schemas.js";
 import type { HttpServer } from "./server.js";
+
+/**
+ * Room for WebSocket frame headers (2 to 14 bytes each) around a message's payload when a message
+ * in progress is checked against the limit before authentication.
+ */
+const FRAME_HEADERS_SLACK_BYTES = 4096;
 
 /** Longest close reason a WebSocket close frame carries, in bytes. */
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -168,6 +181,8 @@ export class WsKafkaConnection {
     limits: KafkaServerLimits,
     private readonly log: Logger,
     clientHost: string,
+    /** The SASL state of an authenticating connection (authentication on); absent: ANONYMOUS. */
+    private readonly auth?: ConnectionAuth,
   ) {
     this.limits = limits;
     this.pipeline = new RequestPipeline(
@@ -189,7 +204,7 @@ export class WsKafkaConnection {
         },
         close: (reason, internal) => this.close(internal ? WS_CLOSE.INTERNAL : this.refusalCode, reason),
       },
-      { clientHost, listener: "ws" },
+      { clientHost, listener: "ws", auth },
       limits,
       log,
     );
@@ -222,6 +237,10 @@ export class WsKafkaConnection {
     if (now > this.counted) this.pipeline.received(now - this.counted);
     else this.pipeline.discarded(this.counted - now);
     this.counted = now;
+    if (this.auth && now > this.maxMessageBytes() + FRAME_HEADERS_SLACK_BYTES) {
+      this.close(WS_CLOSE.TOO_LARGE, "message larger than the limit before authentication");
+      return;
+    }
     const rest = this.meter.rest();
     if (this.meter.messages !== before) {
       // A message begun after one completed takes its place behind those begun before it.
@@ -260,6 +279,10 @@ export class WsKafkaConnection {
       return;
     }
     const message = asBuffer(data);
+    if (message.length > this.maxMessageBytes()) {
+      this.refuse(WS_CLOSE.TOO_LARGE, "message larger than the limit before authentication");
+      return;
+    }
     if (message.length < 4 || message.readInt32BE(0) !== message.length - 4) {
       this.refuse(
         WS_CLOSE.PROTOCOL_ERROR,
@@ -271,6 +294,12 @@ export class WsKafkaConnection {
     this.pipeline.discarded(4);
     this.held.push(message.subarray(4));
     this.startHeld();
+  }
+
+  /** The largest message taken now: a frame and its prefix; 512 KiB + 4 before authentication. */
+  private maxMessageBytes(): number {
+    const limit = this.limits.maxRequestBytes;
+    return (this.auth ? this.auth.maxFrameBytes(limit) : limit) + 4;
   }
 
   /**
@@ -351,6 +380,9 @@ export const kafkaWsRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (
         server.broker.config,
         server.log,
         request.ip,
+        server.authenticator
+          ? new ConnectionAuth(server.broker.config.httpTlsEnable ? "SASL_SSL" : "SASL_PLAINTEXT")
+          : undefined,
       );
       server.kafkaConnections.add(conn);
       ws.on("close", () => server.kafkaConnections.delete(conn));

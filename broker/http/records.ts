@@ -437,6 +437,7 @@ async function produce(
   body: ProduceBody,
 ): Promise<{ offsets: ProduceResult[] }> {
   const api = server.api(request);
+  api.requireTopic("WRITE", topic);
   const format: Format = body.format ?? "json";
   const metadata = await api.topic(topic, true);
   const batchBytesMax = Math.min(HTTP_BATCH_BYTES, await api.maxMessageBytes(topic));

@@ -14,7 +14,8 @@
  *     so no page elsewhere reaches /kafka or the live tail.
  *   - CORS is off unless http.cors.origins names the origin: then its requests get
  *     Access-Control-Allow-Origin, and its preflights (OPTIONS with Access-Control-Request-Method)
- *     are answered 204. A preflight from any other origin is 403.
+ *     are answered 204 (allowing the Authorization header too when the port asks for credentials).
+ *     A preflight from any other origin is 403.
  */
 import { isIP } from "node:net";
 import type { FastifyReply, FastifyRequest } from "fastify";
@@ -24,6 +25,8 @@ import { HttpError } from "./errors.js";
 /** Methods and request headers a configured CORS origin may use, and how long a preflight holds. */
 const CORS_METHODS = "GET, POST, DELETE";
 const CORS_HEADERS = "Content-Type";
+/** With authentication on, a configured CORS origin's pages may also send credentials. */
+const CORS_HEADERS_WITH_AUTHORIZATION = "Content-Type, Authorization";
 const CORS_MAX_AGE_S = 600;
 
 /** A comma-separated config value as a set of lower-case entries; null when it holds `*`. */
@@ -80,8 +83,12 @@ export class RequestGuard {
   private readonly cors: Set<string> | null;
   /** The broker's own names: `host` (unless a wildcard address) and `advertised.host`. */
   private readonly ownNames: Set<string>;
+  /** Request headers a CORS preflight is told it may send. */
+  private readonly corsHeaders: string;
 
-  constructor(config: BrokerConfig) {
+  /** `credentials`: whether the port asks for credentials (authentication.ts). */
+  constructor(config: BrokerConfig, credentials = false) {
+    this.corsHeaders = credentials ? CORS_HEADERS_WITH_AUTHORIZATION : CORS_HEADERS;
     this.hosts = listOf(config.httpAllowedHosts);
     this.origins = listOf(config.httpAllowedOrigins, normalOrigin);
     this.cors = listOf(config.httpCorsOrigins, normalOrigin);
@@ -142,7 +149,7 @@ export class RequestGuard {
     if (!preflight) return false;
     reply
       .header("Access-Control-Allow-Methods", CORS_METHODS)
-      .header("Access-Control-Allow-Headers", CORS_HEADERS)
+      .header("Access-Control-Allow-Headers", this.corsHeaders)
       .header("Access-Control-Max-Age", String(CORS_MAX_AGE_S))
       .code(204)
       .send();

@@ -4,13 +4,18 @@
  * tail, each a fastify plugin of this folder. Every route has a JSON schema; every error is
  * answered by errors.ts. Request bodies are limited to http.request.max.bytes, and JSON bodies are
  * scanned for depth and record count before they are parsed (json-body.ts). Every request, WebSocket
- * upgrades included, first passes the Host, Origin and CORS checks of request-guard.ts.
+ * upgrades included, first passes the Host, Origin and CORS checks of request-guard.ts, then,
+ * with authentication on, the credential check of authentication.ts (the request's principal,
+ * which its Kafka handlers authorize). With http.tls.enable the port serves HTTPS and WSS with the
+ * Kafka TLS listeners' certificate files, reloaded when they change (`reloadTls`).
  *
  * `close()` refuses new requests, answers the Kafka requests already read on each WebSocket (up
  * to SHUTDOWN_DRAIN_MS) and closes them and the tails with 1001, then closes the server: HTTP
  * requests in flight (a long-polling read) get SHUTDOWN_DRAIN_MS before their connections are cut.
  */
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import type { Server as TlsServer } from "node:tls";
 import websocket from "@fastify/websocket";
 import Fastify, {
   type FastifyBaseLogger,
@@ -21,7 +26,11 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import type { Broker } from "../broker.js";
+import { ANONYMOUS } from "../net/connection-auth.js";
 import { SHUTDOWN_DRAIN_MS } from "../net/kafka-server.js";
+import { authorizeRequest } from "../security/authorize.js";
+import { credentialsInside, HttpAuthenticator, httpAuthenticationOn, OPEN_ROUTES } from "./authentication.js";
+import type { HttpCaller } from "./call-api.js";
 import { clusterRoutes } from "./cluster.js";
 import { formatValidationErrors, HttpError, installErrorHandling, toHttpError, WS_CLOSE } from "./errors.js";
 import { groupRoutes } from "./groups.js";
@@ -32,6 +41,18 @@ import { recordRoutes } from "./records.js";
 import { RequestGuard } from "./request-guard.js";
 import { type Tail, tailRoutes } from "./tail.js";
 import { topicRoutes } from "./topics.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Who sent the request: `User:<name>` with authentication on (authentication.ts), else User:ANONYMOUS. */
+    principal: string;
+  }
+}
+
+/** The certificate and key of the HTTPS port: the Kafka TLS listeners' files. */
+function tlsOptions(config: Broker["config"]): { cert: Buffer; key: Buffer } {
+  return { cert: readFileSync(config.sslCertificateLocation), key: readFileSync(config.sslKeyLocation) };
+}
 
 /** Fastify's per-request log lines at debug rather than info (the Kafka door logs none either). */
 class RequestLog extends LogController {
@@ -65,12 +86,18 @@ export class HttpServer {
   private readonly roundRobin = new Map<string, number>();
   /** The bounds every JSON body is scanned against before it is parsed. */
   readonly jsonLimits: JsonLimits;
+  /** The credential check, or null with authentication off (authentication.ts). */
+  readonly authenticator: HttpAuthenticator | null;
 
   private constructor(readonly broker: Broker) {
     this.log = broker.log.child({ listener: "http" });
     const config = broker.config;
     this.jsonLimits = { maxDepth: config.httpJsonMaxDepth, maxItems: config.httpProduceMaxRecords };
+    this.authenticator = httpAuthenticationOn(config, broker.listeners)
+      ? new HttpAuthenticator(broker.sasl.credential, config.failedAuthenticationDelayMs, this.log)
+      : null;
     this.app = Fastify({
+      ...(config.httpTlsEnable ? { https: tlsOptions(config) } : {}),
       loggerInstance: this.log as FastifyBaseLogger,
       logController: new RequestLog(),
       bodyLimit: config.httpRequestMaxBytes,
@@ -87,11 +114,17 @@ export class HttpServer {
     });
     installErrorHandling(this.app);
     installJsonParser(this.app, this.jsonLimits);
-    const guard = new RequestGuard(config);
+    const guard = new RequestGuard(config, this.authenticator !== null);
+    this.app.decorateRequest("principal", ANONYMOUS);
     this.app.addHook("onRequest", async (request, reply) => {
       // Host and Origin first (request-guard.ts): a refused page learns nothing, not even readiness.
       if (guard.check(request, reply)) return reply;
       if (this.closing) throw HttpError.http("NOT_READY", "the broker is shutting down");
+      if (this.authenticator === null || OPEN_ROUTES.has(request.routeOptions.url ?? "")) return;
+      if (credentialsInside(request)) return;
+      const principal = await this.authenticator.principal(request, reply);
+      if (principal === null) return reply;
+      request.principal = principal;
     });
     // A WebSocket upgrade answered with an error (not upgraded) holds a socket that no HTTP parser
     // owns any more: nothing would ever close it, and close() would wait on it. Close it once sent.
@@ -137,9 +170,24 @@ export class HttpServer {
     return null;
   }
 
-  /** The Kafka APIs, as the client of `request`. */
+  /** The Kafka APIs, as the client of `request` (its address and principal). */
   api(request: FastifyRequest): KafkaApi {
-    return new KafkaApi(this.broker.dispatcher, request.ip);
+    return new KafkaApi(this.broker.dispatcher, this.caller(request));
+  }
+
+  /** Who `request` is to the Kafka handlers: its address, principal and that principal's ACL checks. */
+  caller(request: FastifyRequest): HttpCaller {
+    return {
+      clientHost: request.ip,
+      principal: request.principal,
+      ...authorizeRequest(this.broker.authorizer, request.principal, request.ip),
+    };
+  }
+
+  /** Loads the HTTPS certificate and key again (http.tls.enable): new connections get them. */
+  reloadTls(): void {
+    if (this.broker.config.httpTlsEnable)
+      (this.app.server as unknown as TlsServer).setSecureContext(tlsOptions(this.broker.config));
   }
 
   /** The partition for the next null-key record of `topic`. */

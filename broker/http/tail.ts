@@ -15,12 +15,16 @@
  *
  * Closes with a reason: 4404 unknown topic or partition (also when the topic is deleted while
  * tailed), 4400 bad parameters (an offset out of range included), 1011 an internal failure, 1001
- * when the broker shuts down. Messages from the client are ignored.
+ * when the broker shuts down, 4401 when credentials were asked for and not given. With the HTTP
+ * port's authentication on, an upgrade without an Authorization header is followed by one text
+ * message of credentials (authentication.ts) before the tail starts; other messages from the
+ * client are ignored.
  */
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { WebSocket } from "ws";
 import { errorName } from "../../protocol/errors.js";
 import type { Partition } from "../partition.js";
+import { CREDENTIALS_MESSAGE_TIMEOUT_MS, credentialsInside } from "./authentication.js";
 import { ERROR_RESPONSES, HttpError, toHttpError, WS_CLOSE } from "./errors.js";
 import { EARLIEST_OFFSET, type KafkaApi, LATEST_OFFSET } from "./kafka-api.js";
 import { closeWebSocket } from "./kafka-ws.js";
@@ -312,11 +316,50 @@ const TAIL_QUERY = {
   },
 } as const;
 
-function startTail(
-  server: HttpServer,
-  ws: WebSocket,
-  request: FastifyRequest<{ Params: { topic: string }; Querystring: TailQuery }>,
-): void {
+type TailRequest = FastifyRequest<{ Params: { topic: string }; Querystring: TailQuery }>;
+
+/**
+ * Waits for the tail's credentials message (authentication.ts): true once it names a user, who
+ * becomes the request's principal; false, the socket closed 4401, when it is wrong or late.
+ */
+function credentialsMessage(server: HttpServer, ws: WebSocket, request: TailRequest): Promise<boolean> {
+  const authenticator = server.authenticator;
+  if (!authenticator) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const refuse = (reason: string) => {
+      closeWebSocket(ws, WS_CLOSE.UNAUTHORIZED, reason);
+      resolve(false);
+    };
+    const timer = setTimeout(
+      () => refuse("credentials expected as the first message"),
+      CREDENTIALS_MESSAGE_TIMEOUT_MS,
+    );
+    ws.once("close", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+    ws.once("message", (data: Buffer) => {
+      clearTimeout(timer);
+      void authenticator.principalOf(data, request.ip).then((principal) => {
+        if (principal === null) return refuse("authentication failed");
+        request.principal = principal;
+        resolve(true);
+      });
+    });
+  });
+}
+
+function startTail(server: HttpServer, ws: WebSocket, request: TailRequest): void {
+  if (server.authenticator && credentialsInside(request)) {
+    void credentialsMessage(server, ws, request).then((ok) => {
+      if (ok && ws.readyState === ws.OPEN) beginTail(server, ws, request);
+    });
+    return;
+  }
+  beginTail(server, ws, request);
+}
+
+function beginTail(server: HttpServer, ws: WebSocket, request: TailRequest): void {
   if (server.closing) {
     closeWebSocket(ws, WS_CLOSE.GOING_AWAY, "broker shutting down");
     return;

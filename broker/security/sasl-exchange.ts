@@ -49,16 +49,36 @@ async function passwordMatches(
   return storedKey.length === credential.storedKey.length && timingSafeEqual(storedKey, credential.storedKey);
 }
 
+/** The stored credential a password was proved against. */
+export interface VerifiedPassword {
+  mechanism: ScramMechanismName;
+  credential: ScramCredential;
+}
+
+/**
+ * Whether `password` is `username`'s, checked as PLAIN checks it (against the user's SCRAM-SHA-512
+ * credential, then SCRAM-SHA-256): the credential it matched, or null. Shared by PLAIN and the
+ * HTTP door's Basic authentication.
+ */
+export async function verifyPassword(
+  lookup: CredentialLookup,
+  username: string,
+  password: string,
+): Promise<VerifiedPassword | null> {
+  for (const mechanism of ["SCRAM-SHA-512", "SCRAM-SHA-256"] as const) {
+    const credential = lookup(username, mechanism);
+    if (credential && (await passwordMatches(mechanism, password, credential)))
+      return { mechanism, credential };
+  }
+  return null;
+}
+
 function plainExchange(lookup: CredentialLookup): SaslExchange {
   return {
     mechanism: "PLAIN",
     async evaluate(message) {
       const { username, password } = parsePlain(message);
-      for (const mechanism of ["SCRAM-SHA-512", "SCRAM-SHA-256"] as const) {
-        const credential = lookup(username, mechanism);
-        if (credential && (await passwordMatches(mechanism, password, credential)))
-          return { reply: Buffer.alloc(0), username };
-      }
+      if (await verifyPassword(lookup, username, password)) return { reply: Buffer.alloc(0), username };
       throw new KafkaError("SASL_AUTHENTICATION_FAILED", PLAIN_FAILED);
     },
   };
