@@ -5,8 +5,8 @@
  *   org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="...";
  *
  * An entry is the module's class name, a control flag (required, requisite, sufficient or
- * optional), options `name=value` (a value is a word or a double-quoted string in which a
- * backslash takes the next character as it is) and a closing `;`. samsa reads the username and
+ * optional), options `name=value` (a value is a word or a string in double or single quotes, in
+ * which a backslash takes the next character as it is) and a closing `;`. samsa reads the username and
  * password of Kafka's SCRAM and PLAIN login modules; other options are ignored, any other module
  * (Kerberos, OAUTHBEARER) is refused. Every problem is one INVALID_CONFIG line that names the key
  * and never shows the value: it holds a password.
@@ -46,9 +46,9 @@ function tokens(value: string): Token[] {
     } else if (c === "=" || c === ";") {
       out.push({ kind: c });
       i++;
-    } else if (c === '"') {
+    } else if (c === '"' || c === "'") {
       let text = "";
-      for (i++; i < value.length && value[i] !== '"'; i++) {
+      for (i++; i < value.length && value[i] !== c; i++) {
         if (value[i] === "\\") i++;
         if (i < value.length) text += value[i];
       }
@@ -57,7 +57,7 @@ function tokens(value: string): Token[] {
       i++;
     } else {
       const start = i;
-      while (i < value.length && !/[\s=;"]/.test(value[i])) i++;
+      while (i < value.length && !/[\s=;"']/.test(value[i])) i++;
       out.push({ kind: "word", text: value.slice(start, i) });
     }
   }

@@ -46,6 +46,7 @@ describe("sasl.jaas.config", () => {
         `  ${PLAIN}  Optional\n username=broker-1 serviceName="kafka" password="a\\"b;c=d\\\\" ; `,
       ),
     ).toEqual({ loginModule: PLAIN, username: "broker-1", password: 'a"b;c=d\\' });
+    expect(parseJaasConfig(`${SCRAM} required username='broker' password='it"s';`).password).toBe('it"s');
   });
 
   it.each([
