@@ -25,6 +25,7 @@ import type { AnyApiHandler, RequestContext } from "./api/types.js";
 import { type ControllerChannel, LocalControllerChannel } from "./cluster/controller-channel.js";
 import { IsrUpdater } from "./cluster/isr-updater.js";
 import { PeerFencer } from "./cluster/peer-fencer.js";
+import { peerSecurity } from "./cluster/peer-security.js";
 import { ClusterControllerChannel } from "./cluster/remote-controller-channel.js";
 import { replicaFetcherSettings } from "./cluster/replica-fetcher.js";
 import { ReplicaFetcherHook } from "./cluster/replica-fetcher-hook.js";
@@ -191,7 +192,14 @@ export class Broker {
         : undefined;
     const connectFailed = fencer?.connectFailed;
     const channel = clustered(config)
-      ? new ClusterControllerChannel({ store, nodeId: config.nodeId, controller, logger: log, connectFailed })
+      ? new ClusterControllerChannel({
+          store,
+          nodeId: config.nodeId,
+          controller,
+          logger: log,
+          connectFailed,
+          security: peerSecurity(config),
+        })
       : new LocalControllerChannel(controller);
     const topics = new TopicManager(config, store, logs, sfs, channel, log);
     // The broker's own registration, once it exists, gives replication its epoch (-1 before).
@@ -630,8 +638,11 @@ function sleep(ms: number): Promise<void> {
 /** The cluster's key prefix in etcd (one cluster per etcd for now). */
 export const ETCD_PREFIX = "/samsa/";
 
-/** The embedded store for a single broker, etcd for a cluster broker. */
-async function openStore(config: BrokerConfig, sfs: StorageFs, log: Logger): Promise<ClusterStore> {
+/**
+ * The cluster store `config` names: the data directory's embedded store (the caller holds its
+ * lock), or the etcd cluster's, checked against `cluster.id` when one is given.
+ */
+export async function openStore(config: BrokerConfig, sfs: StorageFs, log: Logger): Promise<ClusterStore> {
   if (!clustered(config))
     return EmbeddedClusterStore.open(config.dataDir, { clusterId: config.clusterId, sfs, log });
   let store: EtcdClusterStore;

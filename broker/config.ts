@@ -17,7 +17,7 @@ import { DEFAULT_LOG_CONFIG, type LogConfig, MIN_SEGMENT_BYTES, parseLogConfig }
 import { DECOMPRESSION_MEMORY_BYTES_DEFAULT } from "../storage/decompress.js";
 import { DEFAULT_HEAL_BACKOFF_MAX_MS, DEFAULT_HEAL_BACKOFF_MS } from "../storage/heal.js";
 import { TOPIC_CONFIGS } from "../storage/topic-configs.js";
-import { brokerListeners, interBrokerListener } from "./net/listeners.js";
+import { brokerListeners, interBrokerListener, interBrokerSasl, SASL_MECHANISMS } from "./net/listeners.js";
 
 /**
  * authorizer.class.name values that turn ACL checks on (broker/security/authorizer.ts): the names
@@ -55,6 +55,10 @@ export interface BrokerConfig {
   interBrokerListenerName: string;
   /** sasl.enabled.mechanisms on SASL listeners. */
   saslEnabledMechanisms: string;
+  /** sasl.mechanism.inter.broker.protocol: how this broker logs in to peers (empty: the first enabled mechanism). */
+  saslMechanismInterBrokerProtocol: string;
+  /** sasl.jaas.config: this broker's own username and password for a SASL inter-broker listener (security/jaas.ts). */
+  saslJaasConfig: string;
   /** ssl.certificate.location: the server certificate chain (PEM) of TLS listeners. */
   sslCertificateLocation: string;
   /** ssl.key.location: its private key (PEM). */
@@ -249,6 +253,8 @@ interface Key {
   values?: readonly string[];
   /** For string keys: whether an empty value is refused. */
   required?: boolean;
+  /** A secret (a password): DescribeConfigs shows no value, as Kafka's sensitive configs. */
+  sensitive?: boolean;
   doc: string;
 }
 
@@ -299,6 +305,18 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     field: "saslEnabledMechanisms",
     kind: "string",
     doc: "SASL mechanisms of SASL listeners: any of SCRAM-SHA-256, SCRAM-SHA-512, PLAIN",
+  },
+  "sasl.mechanism.inter.broker.protocol": {
+    field: "saslMechanismInterBrokerProtocol",
+    kind: "string",
+    values: ["", ...SASL_MECHANISMS],
+    doc: "the mechanism brokers log in to a SASL inter-broker listener with, one of sasl.enabled.mechanisms (empty: the first of them)",
+  },
+  "sasl.jaas.config": {
+    field: "saslJaasConfig",
+    kind: "string",
+    sensitive: true,
+    doc: 'this broker\'s login on a SASL inter-broker listener: org.apache.kafka.common.security.scram.ScramLoginModule (or plain.PlainLoginModule) required username="..." password="...";',
   },
   "ssl.certificate.location": {
     field: "sslCertificateLocation",
@@ -792,6 +810,8 @@ export function defaultBrokerConfig(): BrokerConfig {
       "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
     interBrokerListenerName: "",
     saslEnabledMechanisms: "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+    saslMechanismInterBrokerProtocol: "",
+    saslJaasConfig: "",
     sslCertificateLocation: "",
     sslKeyLocation: "",
     sslCaLocation: "",
@@ -914,8 +934,16 @@ function parseTopicDefault(key: string, topicKey: string, raw: unknown): string 
   return text;
 }
 
+/** Kafka's per-listener JAAS key, listener.name.<listener>.<mechanism>.sasl.jaas.config: not served. */
+const PER_LISTENER_JAAS = /^listener\.name\.[^.]+\.[^.]+\.sasl\.jaas\.config$/i;
+
 function apply(config: BrokerConfig, key: string, raw: unknown): void {
   const spec = Object.hasOwn(BROKER_CONFIG_KEYS, key) ? BROKER_CONFIG_KEYS[key] : undefined;
+  if (!spec && PER_LISTENER_JAAS.test(key))
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `${key} is not supported: give the broker's login in sasl.jaas.config`,
+    );
   if (!spec) throw new KafkaError("INVALID_CONFIG", `unknown broker config ${key}`);
   if (spec.topicKey) {
     config.topicDefaults[spec.topicKey] = parseTopicDefault(key, spec.topicKey, raw);
@@ -1000,7 +1028,7 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
     if (value !== undefined) apply(config, key, value);
   checkTogether(config);
   // The listener keys, parsed once here so that a bad one fails at load (INVALID_CONFIG).
-  interBrokerListener(config, brokerListeners(config));
+  interBrokerSasl(config, interBrokerListener(config, brokerListeners(config)));
   checkQueuedRequestBytes(config);
   checkQueuedResponseBytes(config);
   if (!config.advertisedHost) config.advertisedHost = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;

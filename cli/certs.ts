@@ -74,7 +74,8 @@ export async function makeCa(validity: Validity = {}, name = defaultCaName()): P
 
 /**
  * A server certificate for `hosts` (subjectAltName: IP entries for IP literals, DNS entries for
- * the others; the subject's CN is the first host), signed by `ca`.
+ * the others; the subject's CN is the first host), signed by `ca`; usable as a client
+ * certificate as well, as a Kafka broker's keystore entry is (inter-broker TLS).
  */
 export async function makeServerCert(
   ca: DevCa,
@@ -84,7 +85,8 @@ export async function makeServerCert(
   const altNames = hosts.map(altName);
   if (altNames.length === 0) throw invalid("a server certificate needs at least one host");
   return makeLeaf(ca, hosts[0], validity, [
-    { name: "extKeyUsage", serverAuth: true },
+    // clientAuth too: a broker presents it to its peers' listeners when they ask for certificates.
+    { name: "extKeyUsage", serverAuth: true, clientAuth: true },
     { name: "subjectAltName", altNames },
   ]);
 }

@@ -13,6 +13,7 @@ import { registerGroupCommands } from "./commands/group.js";
 import { registerInfoCommands } from "./commands/info.js";
 import { registerProduceCommand } from "./commands/produce.js";
 import { registerSecurityCommands } from "./commands/security.js";
+import { registerStorageCommands } from "./commands/storage.js";
 import { registerTopicCommands } from "./commands/topic.js";
 import { registerUserCommands } from "./commands/user.js";
 import { registerVerifyCommands } from "./commands/verify.js";
@@ -63,6 +64,7 @@ Examples:
   registerVerifyCommands(program);
   registerSecurityCommands(program);
   registerUserCommands(program);
+  registerStorageCommands(program);
   return program;
 }
 

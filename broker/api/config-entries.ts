@@ -48,6 +48,8 @@ export const CONFIG_TYPE = {
   LONG: 5,
   DOUBLE: 6,
   LIST: 7,
+  CLASS: 8,
+  PASSWORD: 9,
 } as const;
 
 export const MIN_INSYNC_REPLICAS = "min.insync.replicas";
@@ -200,7 +202,8 @@ export function topicConfigEntries(config: BrokerConfig, overrides: Record<strin
  * served. A value counts as STATIC_BROKER_CONFIG when it differs from the built-in default (it
  * came from the config file, the environment or a flag, or was derived from one, such as
  * advertised.host from host); `log.*` keys when the broker sets them at all. kafka.port shows
- * the bound port and cluster.id the stored cluster id.
+ * the bound port and cluster.id the stored cluster id. Sensitive keys (sasl.jaas.config) are
+ * answered with isSensitive and no value, as Kafka does.
  */
 export function brokerConfigEntries(broker: Broker): ConfigEntry[] {
   const config = broker.config;
@@ -224,8 +227,11 @@ export function brokerConfigEntries(broker: Broker): ConfigEntry[] {
       value = show(current);
       defaultValue = show(builtIn[field]);
       isSet = value !== defaultValue && !(field === "clusterId" && config.clusterId === null);
-      type =
-        spec.kind === "bool"
+      // A secret is never shown, as Kafka answers its sensitive configs (nor its default).
+      if (spec.sensitive) value = defaultValue = null;
+      type = spec.sensitive
+        ? CONFIG_TYPE.PASSWORD
+        : spec.kind === "bool"
           ? CONFIG_TYPE.BOOLEAN
           : spec.kind === "string"
             ? CONFIG_TYPE.STRING
@@ -241,7 +247,7 @@ export function brokerConfigEntries(broker: Broker): ConfigEntry[] {
       value,
       readOnly: true,
       configSource: synonyms[0].source,
-      isSensitive: false,
+      isSensitive: spec.sensitive === true,
       isDefault: synonyms[0].source === CONFIG_SOURCE.DEFAULT_CONFIG,
       synonyms,
       configType: type,

@@ -50,6 +50,7 @@ import {
 } from "../metadata/cluster.js";
 import type { ControllerChannel } from "./controller-channel.js";
 import { type ConnectFailed, hostPort } from "./peer-fencer.js";
+import type { PeerSecurity } from "./peer-security.js";
 
 /** How long a call may take, retries included, before REQUEST_TIMED_OUT. */
 export const CONTROLLER_CALL_TIMEOUT_MS = 30_000;
@@ -91,6 +92,8 @@ export interface ClusterControllerChannelOptions {
   retryBackoffMaxMs?: number;
   /** Told of every failed connection to the controller's broker (a `PeerFencer`, decision 0033). */
   connectFailed?: ConnectFailed;
+  /** TLS and SASL of each new connection to the controller's broker (peer-security.ts); absent: plaintext. */
+  security?: () => PeerSecurity;
 }
 
 /** What one call does on this node's controller or on the controller's broker. */
@@ -110,6 +113,7 @@ export class ClusterControllerChannel implements ControllerChannel {
   private readonly backoffMs: number;
   private readonly backoffMaxMs: number;
   private readonly connectFailed: ConnectFailed | undefined;
+  private readonly security: (() => PeerSecurity) | undefined;
   private readonly unwatch: () => void;
   /** Woken by a change of the controller or of a registration (retries waiting). */
   private readonly controllerWaiters = new Set<() => void>();
@@ -129,6 +133,7 @@ export class ClusterControllerChannel implements ControllerChannel {
     this.backoffMs = options.retryBackoffMs ?? CONTROLLER_RETRY_BACKOFF_MS;
     this.backoffMaxMs = options.retryBackoffMaxMs ?? CONTROLLER_RETRY_BACKOFF_MAX_MS;
     this.connectFailed = options.connectFailed;
+    this.security = options.security;
     this.unwatch = this.store.watch((event) => this.onEvent(event));
   }
 
@@ -534,6 +539,7 @@ export class ClusterControllerChannel implements ControllerChannel {
     if (this.conn?.key !== key) {
       this.dropConnection();
       const connecting = Connection.connect(address, {
+        ...this.security?.(),
         clientId: `samsa-broker-${this.nodeId}`,
         connectTimeoutMs: Math.max(1, Math.min(CONTROLLER_CONNECT_TIMEOUT_MS, deadline - Date.now())),
         requestTimeoutMs: this.timeoutMs,

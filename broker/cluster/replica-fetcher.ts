@@ -55,6 +55,7 @@ import { readInt64 } from "../../protocol/varint.js";
 import type { BrokerConfig } from "../config.js";
 import type { EpochEndOffset, Partition } from "../partition.js";
 import { type ConnectFailed, hostPort } from "./peer-fencer.js";
+import { type PeerSecurity, peerSecurity } from "./peer-security.js";
 
 const FETCH = 1;
 const OFFSET_FOR_LEADER_EPOCH = 23;
@@ -108,10 +109,15 @@ export interface ReplicaFetcherSettings {
   socketTimeoutMs: number;
   /** Told of every failed connection to a leader (a `PeerFencer`, decision 0033). */
   connectFailed?: ConnectFailed;
+  /** TLS and SASL of each new connection to a leader (peer-security.ts); absent: plaintext. */
+  security?: () => PeerSecurity;
   logger?: Logger;
 }
 
-/** The settings of `config`'s replica.fetch.* keys, with this broker's epoch and logger. */
+/**
+ * The settings of `config`'s replica.fetch.* keys and inter-broker security, with this broker's
+ * epoch and logger.
+ */
 export function replicaFetcherSettings(
   config: BrokerConfig,
   extra: Pick<ReplicaFetcherSettings, "brokerEpoch" | "logger" | "connectFailed">,
@@ -124,6 +130,7 @@ export function replicaFetcherSettings(
     responseMaxBytes: config.replicaFetchResponseMaxBytes,
     backoffMs: config.replicaFetchBackoffMs,
     socketTimeoutMs: config.replicaSocketTimeoutMs,
+    security: peerSecurity(config),
     ...extra,
   };
 }
@@ -159,6 +166,14 @@ export function truncationOffset(leader: EpochEndOffset, partition: Partition): 
   // and the next round compares the local epoch.
   return Math.min(local.endOffset, logEnd);
 }
+
+/** SASL failures: the leader refused this broker's login (client/sasl.ts raises these). */
+const LOGIN_ERRORS: readonly ErrorName[] = [
+  "SASL_AUTHENTICATION_FAILED",
+  "UNSUPPORTED_SASL_MECHANISM",
+  "ILLEGAL_SASL_STATE",
+];
+const loginRefused = (err: unknown): boolean => KafkaError.is(err) && LOGIN_ERRORS.includes(err.code);
 
 const key = (p: Partition): string => `${p.topic}\u0000${p.index}`;
 
@@ -281,7 +296,9 @@ export class ReplicaFetcher {
         this.retriedAtOnce = atOnce;
         this.settings.logger?.warn(
           { err, leader: this.leader.nodeId, address: this.address, atOnce },
-          "replica fetch failed; backing off",
+          loginRefused(err)
+            ? "replica fetcher cannot log in to the leader (sasl.jaas.config, sasl.mechanism.inter.broker.protocol, the user's credential); backing off"
+            : "replica fetch failed; backing off",
         );
         await this.disconnect();
         await this.pause(atOnce ? 0 : this.settings.backoffMs);
@@ -323,6 +340,7 @@ export class ReplicaFetcher {
   private async connect(): Promise<Connection | null> {
     if (this.conn && !this.conn.closed) return this.conn;
     const conn = await Connection.connect(this.address, {
+      ...this.settings.security?.(),
       clientId: `samsa-replica-fetcher-${this.settings.localId}`,
       connectTimeoutMs: this.settings.socketTimeoutMs,
       requestTimeoutMs: this.settings.socketTimeoutMs,

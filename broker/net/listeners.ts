@@ -10,6 +10,7 @@
  */
 import { KafkaError } from "../../protocol/errors.js";
 import type { BrokerConfig } from "../config.js";
+import { type JaasCredentials, parseJaasConfig } from "../security/jaas.js";
 
 export const SECURITY_PROTOCOLS = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] as const;
 export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
@@ -173,4 +174,42 @@ function checkSecurity(config: BrokerConfig, listeners: ListenerSpec[]): void {
   const sasl = listeners.find((l) => usesSasl(l.securityProtocol));
   if (sasl && saslMechanisms(config).length === 0)
     throw invalid("sasl.enabled.mechanisms", config.saslEnabledMechanisms, `${sasl.name} needs a mechanism`);
+}
+
+/** How this broker logs in to its peers' SASL inter-broker listener. */
+export interface InterBrokerSasl extends JaasCredentials {
+  mechanism: SaslMechanism;
+}
+
+/**
+ * The broker's own SASL login for the inter-broker listener `inter`, or null when that listener
+ * takes no SASL or the broker has no peers (no `cluster`): `sasl.mechanism.inter.broker.protocol`
+ * (empty: the first of `sasl.enabled.mechanisms`; it must be one of them, as Kafka requires) and
+ * the username and password of `sasl.jaas.config`, which a cluster's SASL inter-broker listener
+ * requires. A given `sasl.jaas.config` is checked even when unused, so a mistake shows at load.
+ */
+export function interBrokerSasl(
+  config: Pick<
+    BrokerConfig,
+    "cluster" | "saslEnabledMechanisms" | "saslMechanismInterBrokerProtocol" | "saslJaasConfig"
+  >,
+  inter: ListenerSpec,
+): InterBrokerSasl | null {
+  const login = config.saslJaasConfig.trim() === "" ? null : parseJaasConfig(config.saslJaasConfig);
+  if (!usesSasl(inter.securityProtocol) || config.cluster === "") return null;
+  const enabled = saslMechanisms(config);
+  const named = config.saslMechanismInterBrokerProtocol;
+  const mechanism = named === "" ? enabled[0] : enabled.find((m) => m === named);
+  if (!mechanism)
+    throw invalid(
+      "sasl.mechanism.inter.broker.protocol",
+      named,
+      `is not one of sasl.enabled.mechanisms (${enabled.join(", ")})`,
+    );
+  if (!login)
+    throw new KafkaError(
+      "INVALID_CONFIG",
+      `sasl.jaas.config: the inter-broker listener ${inter.name} (${inter.securityProtocol}) needs the broker's username and password (org.apache.kafka.common.security.scram.ScramLoginModule required username="..." password="...";)`,
+    );
+  return { mechanism, ...login };
 }

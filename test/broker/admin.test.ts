@@ -33,7 +33,12 @@ const SOURCE_STATIC_BROKER = 4;
 const SOURCE_DEFAULT = 5;
 
 const ZERO_UUID = "00000000000000000000000000000000";
-const FLAGS = { "num.partitions": 3, "log.segment.ms": 3_600_000 };
+const JAAS_PASSWORD = "jaas-secret";
+const FLAGS = {
+  "num.partitions": 3,
+  "log.segment.ms": 3_600_000,
+  "sasl.jaas.config": `org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="${JAAS_PASSWORD}";`,
+};
 const NODE_ID = 1;
 const DEFAULT_RETENTION_MS = String(DEFAULT_LOG_CONFIG.retentionMs);
 
@@ -512,6 +517,10 @@ describe.each([1, 3, 4])("DescribeConfigs v%i", (v) => {
       expect(configs.get("node.id")!.value).toBe(String(NODE_ID));
       expect(configs.get("cluster.id")!.value).toBe(tb.broker.store.clusterId());
       for (const entry of configs.values()) expect(entry.readOnly).toBe(true);
+      // A secret, as Kafka answers its password configs: set, but never shown.
+      expect(configs.get("sasl.jaas.config")).toMatchObject({ value: null, isSensitive: true });
+      expect(JSON.stringify(results)).not.toContain(JAAS_PASSWORD);
+      for (const [name, entry] of configs) expect(entry.isSensitive, name).toBe(name === "sasl.jaas.config");
       if (v === 0) {
         expect(configs.get("num.partitions")!.isDefault).toBe(false);
         expect(configs.get("log.retention.ms")!.isDefault).toBe(true);
@@ -538,6 +547,11 @@ describe.each([1, 3, 4])("DescribeConfigs v%i", (v) => {
         expect(configs.get("auto.create.topics.enable")!.configType).toBe(1); // BOOLEAN
         expect(configs.get("num.partitions")!.configType).toBe(3); // INT
         expect(configs.get("log.retention.ms")!.configType).toBe(5); // LONG
+        expect(configs.get("sasl.jaas.config")!.configType).toBe(9); // PASSWORD
+      }
+      if (v >= 1) {
+        expect(configs.get("sasl.jaas.config")!.configSource).toBe(SOURCE_STATIC_BROKER);
+        expect(configs.get("sasl.jaas.config")!.synonyms.map((s: Message) => s.value)).toEqual([null, null]);
       }
     }
   });

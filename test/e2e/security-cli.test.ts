@@ -88,7 +88,8 @@ describe("samsa security dev-certs", () => {
       expect(c.keyUsage).toEqual(["1.3.6.1.5.5.7.3.2"]);
       expect(c.checkPrivateKey(createKey(out, `client-${client}-key.pem`))).toBe(true);
     }
-    expect(server.keyUsage).toEqual(["1.3.6.1.5.5.7.3.1"]);
+    // serverAuth and clientAuth: a broker presents it to its peers (inter-broker mTLS).
+    expect(server.keyUsage).toEqual(["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]);
     expect(server.checkPrivateKey(createKey(out, "server-key.pem"))).toBe(true);
     expect(ca.checkPrivateKey(createKey(out, "ca-key.pem"))).toBe(true);
     for (const key of names.filter((n) => n.endsWith("-key.pem")))

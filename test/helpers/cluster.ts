@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { afterAll, beforeAll } from "vitest";
 import { Broker } from "../../broker/broker.js";
 import { loadBrokerConfig } from "../../broker/config.js";
@@ -38,18 +38,32 @@ export interface ClusterNode {
   httpPort: number;
 }
 
+/** What a test may add to a cluster's start. */
+export interface TestClusterOptions {
+  /** Runs once etcd is up, before any broker starts (users a SASL inter-broker listener needs). */
+  prepare?: (cluster: TestCluster) => Promise<void>;
+  /** Each broker's logger (default: SAMSA_TEST_LOG's, else none). */
+  logger?: (nodeId: number) => Logger | undefined;
+}
+
 export class TestCluster {
   readonly nodes = new Map<number, ClusterNode>();
 
   private constructor(
     readonly etcd: TestEtcd,
     private readonly flags: Record<string, unknown>,
+    private readonly options: TestClusterOptions,
   ) {}
 
   /** An etcd and brokers 1..n, each registered. */
-  static async start(n: number, flags: Record<string, unknown> = {}): Promise<TestCluster> {
-    const cluster = new TestCluster(await TestEtcd.start(), flags);
+  static async start(
+    n: number,
+    flags: Record<string, unknown> = {},
+    options: TestClusterOptions = {},
+  ): Promise<TestCluster> {
+    const cluster = new TestCluster(await TestEtcd.start(), flags, options);
     try {
+      await options.prepare?.(cluster);
       for (let id = 1; id <= n; id++) await cluster.startNode(id);
       await cluster.waitForBrokers(n);
     } catch (err) {
@@ -87,7 +101,9 @@ export class TestCluster {
     });
     // SAMSA_TEST_LOG=debug (or info, warn) shows the brokers' logs, for a failing test.
     const level = process.env.SAMSA_TEST_LOG;
-    const logger = level ? pino({ level, base: { node: nodeId } }, pino.destination(2)) : undefined;
+    const logger =
+      this.options.logger?.(nodeId) ??
+      (level ? pino({ level, base: { node: nodeId } }, pino.destination(2)) : undefined);
     node.broker = await Broker.start(config, { logger });
     node.kafkaPort = node.broker.kafkaPort;
     node.httpPort = node.broker.httpPort;
