@@ -17,6 +17,7 @@ import { loadBrokerConfig } from "../../broker/config.js";
 import { OFFSETS_TOPIC } from "../../broker/group/offsets-topic.js";
 import { Consumer } from "../../client/index.js";
 import { TestEtcd } from "./etcd.js";
+import { TcpProxy } from "./tcp-proxy.js";
 import { waitFor } from "./wait.js";
 
 export const CLUSTER_TEST_FLAGS: Record<string, unknown> = {
@@ -44,11 +45,20 @@ export class TestCluster {
   private constructor(
     readonly etcd: TestEtcd,
     private readonly flags: Record<string, unknown>,
+    /** With `etcdProxies`: each broker's own way to etcd, by node id, made at its first start. */
+    private readonly proxies: Map<number, TcpProxy> | null = null,
   ) {}
 
-  /** An etcd and brokers 1..n, each registered. */
-  static async start(n: number, flags: Record<string, unknown> = {}): Promise<TestCluster> {
-    const cluster = new TestCluster(await TestEtcd.start(), flags);
+  /**
+   * An etcd and brokers 1..n, each registered; with `etcdProxies`, each broker reaches etcd
+   * through a TcpProxy of its own (`etcdProxy(nodeId)`), which the test may cut or freeze.
+   */
+  static async start(
+    n: number,
+    flags: Record<string, unknown> = {},
+    options: { etcdProxies?: boolean } = {},
+  ): Promise<TestCluster> {
+    const cluster = new TestCluster(await TestEtcd.start(), flags, options.etcdProxies ? new Map() : null);
     try {
       for (let id = 1; id <= n; id++) await cluster.startNode(id);
       await cluster.waitForBrokers(n);
@@ -61,6 +71,24 @@ export class TestCluster {
 
   get url(): string {
     return `etcd://${this.etcd.endpoint}`;
+  }
+
+  /** The proxy between broker `nodeId` and etcd (a cluster started with `etcdProxies`). */
+  etcdProxy(nodeId: number): TcpProxy {
+    const proxy = this.proxies?.get(nodeId);
+    if (!proxy) throw new Error(`broker ${nodeId} has no etcd proxy`);
+    return proxy;
+  }
+
+  /** Where broker `nodeId` reaches etcd: its own proxy (made now if need be) or etcd itself. */
+  private async etcdUrlOf(nodeId: number): Promise<string> {
+    if (!this.proxies) return this.url;
+    let proxy = this.proxies.get(nodeId);
+    if (!proxy) {
+      proxy = await TcpProxy.start(Number(this.etcd.endpoint.split(":")[1]));
+      this.proxies.set(nodeId, proxy);
+    }
+    return `etcd://${proxy.endpoint}`;
   }
 
   /** Starts broker `nodeId` (again, on its data directory if it ran before). */
@@ -76,7 +104,7 @@ export class TestCluster {
     const config = loadBrokerConfig({
       flags: {
         "node.id": nodeId,
-        cluster: this.url,
+        cluster: await this.etcdUrlOf(nodeId),
         "data.dir": node.dataDir,
         "kafka.port": node.kafkaPort,
         "http.port": node.httpPort,
@@ -172,6 +200,7 @@ export class TestCluster {
       node.broker = null;
       rmSync(node.dataDir, { recursive: true, force: true });
     }
+    for (const proxy of this.proxies?.values() ?? []) await proxy.close();
     await this.etcd.destroy();
   }
 }
