@@ -429,9 +429,11 @@ export class Broker {
 
   /**
    * Leader terms this broker held when it last registered (cluster mode), by partition: the
-   * controller moves or re-elects every leadership of a broker that registers anew, bumping its
-   * leader epoch, so a term from before the registration is stale until the store's new one
-   * arrives. acks=0/1 are refused on it meanwhile (they would be truncated when it follows).
+   * controller moves or re-elects the leaderships of a broker that restarted (a new incarnation)
+   * or whose lapsed registration a pass saw gone, bumping their leader epochs, so a term from
+   * before the registration may be stale until the store's new one arrives. acks=0/1 are refused
+   * on it meanwhile (they would be truncated when it follows); a term the controller keeps (the
+   * same process back before a pass saw it go) is trusted past the registration wait.
    */
   private termsBeforeRegistration = new Map<Partition, number>();
   /** When (Date.now()) those terms were noted. */
