@@ -10,6 +10,7 @@
  * closes the registration, snapshots producer state, flushes and closes every log (writing the
  * clean-shutdown marker), closes the store and releases the lock.
  */
+import { randomUUID } from "node:crypto";
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import type { Logger } from "pino";
 import { pino } from "pino";
@@ -120,6 +121,12 @@ export class Broker {
   readonly producerIdBlocks: ProducerIdBlocks;
   /** Re-registers after a lost registration (cluster mode). */
   private reRegistering: Promise<void> | null = null;
+  /**
+   * Drawn once per broker process (this object's life) and named in each of its registrations,
+   * so the controller tells a registration renewed after a lapse (same id, log intact) from a
+   * restart (a new id), as Kafka's BrokerRegistration IncarnationId.
+   */
+  readonly incarnationId = randomUUID();
 
   private constructor(
     readonly config: BrokerConfig,
@@ -379,7 +386,7 @@ export class Broker {
     };
   }
 
-  /** What this broker registers: its id, advertised Kafka endpoints, rack and HTTP port. */
+  /** What this broker registers: its id, advertised Kafka endpoints, rack, HTTP port and incarnation. */
   private registration(): BrokerInfo {
     const inter = this.advertised(interBrokerListener(this.config, this.listeners));
     const endpoints = this.listeners.map((l) => ({ listener: l.name, ...this.advertised(l) }));
@@ -390,6 +397,7 @@ export class Broker {
       rack: this.config.rack === "" ? null : this.config.rack,
       httpPort: this.httpPort,
       ...(this.listeners.length > 1 || this.config.listeners !== "" ? { endpoints } : {}),
+      incarnationId: this.incarnationId,
     };
   }
 
@@ -409,7 +417,10 @@ export class Broker {
         this.noteTermsBeforeRegistration();
         this.session = session;
         session.onLost(() => this.registrationLost(session));
-        this.log.info({ nodeId: session.nodeId, brokerEpoch: session.epoch }, "broker registered");
+        this.log.info(
+          { nodeId: session.nodeId, brokerEpoch: session.epoch, incarnationId: this.incarnationId },
+          "broker registered",
+        );
         return;
       } catch (err) {
         if (this.stopped || Date.now() >= deadline || !retriableRegistration(err)) throw err;
@@ -445,9 +456,11 @@ export class Broker {
 
   /**
    * Leader terms this broker held when it last registered (cluster mode), by partition: the
-   * controller moves or re-elects every leadership of a broker that registers anew, bumping its
-   * leader epoch, so a term from before the registration is stale until the store's new one
-   * arrives. acks=0/1 are refused on it meanwhile (they would be truncated when it follows).
+   * controller moves or re-elects the leaderships of a broker that restarted (a new incarnation)
+   * or whose lapsed registration a pass saw gone, bumping their leader epochs, so a term from
+   * before the registration may be stale until the store's new one arrives. acks=0/1 are refused
+   * on it meanwhile (they would be truncated when it follows); a term the controller keeps (the
+   * same process back before a pass saw it go) is trusted past the registration wait.
    */
   private termsBeforeRegistration = new Map<Partition, number>();
   /** When (Date.now()) those terms were noted. */

@@ -133,10 +133,12 @@ export class Controller {
   private passQueued = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private rebalanceTimer: NodeJS.Timeout | null = null;
-  /** Each live broker's registration epoch, as the events told. */
-  private readonly knownEpochs = new Map<number, number>();
-  /** Brokers whose registration ended since the last complete pass (lost, closed or replaced). */
-  private readonly departed = new Set<number>();
+  /**
+   * The registrations the last complete pass began with (at election, those live then). A broker
+   * registered since by another process, or by one of unknown incarnation, is a restart that no
+   * pass has handled; the same process registered again after a lapse is not.
+   */
+  private settled = new Map<number, BrokerRegistration>();
   /** Callers of `elected()` waiting for a term. */
   private electionWaiters: (() => void)[] = [];
 
@@ -168,7 +170,6 @@ export class Controller {
   start(): void {
     if (this.running) return;
     this.running = true;
-    for (const b of this.store.brokers()) this.knownEpochs.set(b.nodeId, b.epoch);
     this.unwatch = this.store.watch((event) => this.onEvent(event));
     void this.campaign();
   }
@@ -203,7 +204,7 @@ export class Controller {
       return;
     }
     this.session = session;
-    this.departed.clear();
+    this.settled = this.registrations();
     session.onLost(() => this.onLost(session));
     this.options.logger?.info({ nodeId: this.nodeId, epoch: session.epoch }, "controller elected");
     this.rebalanceTimer = setInterval(() => this.rebalance(), timerMs(this.options.rebalanceIntervalMs));
@@ -228,21 +229,7 @@ export class Controller {
   // ---- reactions ----
 
   private onEvent(event: MetadataEvent): void {
-    if (event.type === "broker") this.noteRegistration(event.nodeId, event.registration?.epoch ?? null);
-    if (event.type === "resync") {
-      const live = new Map(this.store.brokers().map((b) => [b.nodeId, b.epoch]));
-      for (const id of this.knownEpochs.keys()) if (!live.has(id)) this.noteRegistration(id, null);
-      for (const [id, epoch] of live) this.noteRegistration(id, epoch);
-    }
     if (event.type === "broker" || event.type === "resync") this.schedulePass();
-  }
-
-  /** Records a broker's registration (null: gone); a registration ended counts as a departure. */
-  private noteRegistration(nodeId: number, epoch: number | null): void {
-    const known = this.knownEpochs.get(nodeId);
-    if (known !== undefined && known !== epoch) this.departed.add(nodeId);
-    if (epoch === null) this.knownEpochs.delete(nodeId);
-    else this.knownEpochs.set(nodeId, epoch);
   }
 
   /** Queues one pass over every partition, unless one is queued and not yet begun. */
@@ -260,36 +247,49 @@ export class Controller {
 
   /** Brings every partition to what `reconcilePartition` says, given who is alive now. */
   private async pass(session: ControllerSession): Promise<void> {
-    const restarted = new Set(this.departed);
+    const began = this.registrations();
     let failed: unknown = null;
     for (const topic of this.store.topics()) {
       const unclean = this.unclean(topic);
       for (const p of topic.partitions) {
         const result = await this.write(session, topic.name, p.partition, (current) =>
-          this.reconcile(current, restarted, unclean),
+          this.reconcile(current, unclean),
         );
         if (result instanceof KafkaError && result.code !== "UNKNOWN_TOPIC_OR_PARTITION") failed = result;
       }
     }
     if (failed) throw failed;
-    for (const id of restarted) this.departed.delete(id);
+    this.settled = began;
   }
 
   /**
-   * `reconcilePartition` given who is alive now; brokers registered again since the last pass
-   * (a restart whose loss this controller never saw apart) are first treated as fenced, as their
-   * loss would have had them: out of every ISR but a last one, their leaderships moved.
+   * `reconcilePartition` given who is alive now; restarted brokers (`restarted`: a restart whose
+   * loss this controller never saw apart) are first treated as fenced, as their loss would have
+   * had them: out of every ISR but a last one, their leaderships moved.
    */
-  private reconcile(
-    current: PartitionState,
-    restarted: ReadonlySet<number>,
-    unclean: boolean,
-  ): PartitionState {
+  private reconcile(current: PartitionState, unclean: boolean): PartitionState {
     const brokers = this.liveness();
+    const restarted = this.restarted();
     if (restarted.size === 0) return reconcilePartition(current, brokers, unclean);
     const live = new Set([...brokers.live].filter((id) => !restarted.has(id)));
     const fenced = reconcilePartition(current, { live, shuttingDown: brokers.shuttingDown }, false);
     return squash(current, reconcilePartition(fenced, brokers, unclean));
+  }
+
+  /**
+   * Live brokers registered by another process than in `settled` (or where either incarnation is
+   * unknown), read at each decision: a restart seen during a pass fences at once, and a broker
+   * whose registration lapsed and came back as the same process, its log intact, rejoins as it
+   * was (what its absence called for was done by a pass that saw it gone, if one did; Kafka's
+   * BrokerRegistration IncarnationId, decision 0026).
+   */
+  private restarted(): Set<number> {
+    const out = new Set<number>();
+    for (const now of this.store.brokers()) {
+      const before = this.settled.get(now.nodeId);
+      if (before && !sameProcess(before, now)) out.add(now.nodeId);
+    }
+    return out;
   }
 
   private rebalance(): void {
@@ -626,6 +626,12 @@ const TIMER_MS_MAX = 2 ** 31 - 1;
 /** `ms` within what Node's timers honour. */
 function timerMs(ms: number): number {
   return Math.min(Math.max(ms, 1), TIMER_MS_MAX);
+}
+
+/** Whether registration `now` is `before` or another of the same process (both incarnations known). */
+function sameProcess(before: BrokerRegistration, now: BrokerRegistration): boolean {
+  if (before.epoch === now.epoch) return true;
+  return before.incarnationId !== undefined && before.incarnationId === now.incarnationId;
 }
 
 function notController(nodeId: number): KafkaError {

@@ -58,6 +58,14 @@ export interface BrokerRegistration {
    * inter-broker listener's. Absent: one listener, `host`/`port`.
    */
   endpoints?: readonly BrokerEndpoint[];
+  /**
+   * Drawn at random by the broker process when it starts (Kafka's BrokerRegistration
+   * IncarnationId), the same for every registration of that process: a registration of a node
+   * under the incarnation of its previous one is the same process registering again after its
+   * registration lapsed, its log intact; another or none (a registration from before this field)
+   * is a new process, which may have lost records it did not flush. Absent: unknown.
+   */
+  incarnationId?: string;
   /** Given by the store at registration; larger than every earlier registration of this node. */
   epoch: number;
   /**
@@ -90,6 +98,17 @@ export function endpointsProblem(endpoints: unknown): string | null {
       return "an endpoint's host is not a name";
     if (!Number.isInteger(e.port) || e.port < 0 || e.port > 65535) return "an endpoint's port is not a port";
   }
+  return null;
+}
+
+/** An incarnation id: 1 to 64 letters, digits, `-` or `_` (a UUID's text form fits). */
+const INCARNATION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** What is wrong with a registration's `incarnationId`, or null (absent is unknown, not wrong). */
+export function incarnationProblem(incarnationId: unknown): string | null {
+  if (incarnationId === undefined) return null;
+  if (typeof incarnationId !== "string" || !INCARNATION_ID.test(incarnationId))
+    return "incarnationId is not 1 to 64 letters, digits, - or _";
   return null;
 }
 

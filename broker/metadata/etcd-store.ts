@@ -409,6 +409,7 @@ export class EtcdClusterStore implements ClusterStore {
       rack: info.rack,
       httpPort: info.httpPort,
       ...(info.endpoints ? { endpoints: info.endpoints } : {}),
+      ...(info.incarnationId !== undefined ? { incarnationId: info.incarnationId } : {}),
       shuttingDown: false,
     };
     let result: Awaited<ReturnType<EtcdClient["txn"]>>;

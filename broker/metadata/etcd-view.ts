@@ -3,8 +3,8 @@
  *
  *   cluster-id          the cluster id (written once, by the first store to open)
  *   controller          {nodeId}, bound to the controller's lease; epoch = its create revision
- *   brokers/<nodeId>    {host, port, rack, httpPort, endpoints?, shuttingDown}, bound to the broker's lease;
- *                       epoch = its create revision
+ *   brokers/<nodeId>    {host, port, rack, httpPort, endpoints?, incarnationId?, shuttingDown}, bound
+ *                       to the broker's lease; epoch = its create revision
  *   topics/<name>       {id, configs, partitions}: one key per topic, so a topic is created,
  *                       changed and deleted by one put, whatever its partition count (etcd's
  *                       --max-txn-ops limits the keys of one txn, 128 by default)
@@ -38,7 +38,7 @@ import type {
   PartitionState,
   TopicState,
 } from "./cluster.js";
-import { endpointsProblem } from "./cluster.js";
+import { endpointsProblem, incarnationProblem } from "./cluster.js";
 import { frozenTopic, topicProblem } from "./cluster-checks.js";
 import type { EtcdEvent, EtcdKv } from "./etcd-client.js";
 import {
@@ -215,6 +215,7 @@ export class EtcdView {
       ...(stored.endpoints
         ? { endpoints: Object.freeze(stored.endpoints.map((e) => Object.freeze({ ...e }))) }
         : {}),
+      ...(stored.incarnationId !== undefined ? { incarnationId: stored.incarnationId } : {}),
       epoch: createRevision,
       shuttingDown: stored.shuttingDown,
     });
@@ -348,5 +349,5 @@ function registrationProblem(r: Omit<BrokerRegistration, "nodeId" | "epoch">): s
   if (r.httpPort !== null && !isPort(r.httpPort)) return "httpPort is not a port";
   if (r.rack !== null && typeof r.rack !== "string") return "rack is not a string";
   if (typeof r.shuttingDown !== "boolean") return "shuttingDown is not a boolean";
-  return endpointsProblem(r.endpoints);
+  return endpointsProblem(r.endpoints) ?? incarnationProblem(r.incarnationId);
 }

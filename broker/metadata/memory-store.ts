@@ -44,7 +44,7 @@ import type {
   PartitionState,
   TopicState,
 } from "./cluster.js";
-import { endpointsProblem } from "./cluster.js";
+import { endpointsProblem, incarnationProblem } from "./cluster.js";
 import {
   frozenConfigs,
   frozenPartition,
@@ -221,7 +221,7 @@ function brokerInfoProblem(b: BrokerInfo): string | null {
   if (b.httpPort !== null && (!Number.isInteger(b.httpPort) || b.httpPort < 0 || b.httpPort > 65535))
     return "httpPort is out of range";
   if (b.rack !== null && typeof b.rack !== "string") return "rack is not a string";
-  return endpointsProblem(b.endpoints);
+  return endpointsProblem(b.endpoints) ?? incarnationProblem(b.incarnationId);
 }
 
 export class MemoryClusterStore implements ClusterStore {
@@ -356,6 +356,7 @@ export class MemoryClusterStore implements ClusterStore {
         ...(info.endpoints
           ? { endpoints: Object.freeze(info.endpoints.map((e) => Object.freeze({ ...e }))) }
           : {}),
+        ...(info.incarnationId !== undefined ? { incarnationId: info.incarnationId } : {}),
         epoch: d.brokerEpoch,
         shuttingDown: false,
       });

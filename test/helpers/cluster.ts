@@ -17,6 +17,7 @@ import { loadBrokerConfig } from "../../broker/config.js";
 import { OFFSETS_TOPIC } from "../../broker/group/offsets-topic.js";
 import { Consumer } from "../../client/index.js";
 import { TestEtcd } from "./etcd.js";
+import { TcpProxy } from "./tcp-proxy.js";
 import { waitFor } from "./wait.js";
 
 export const CLUSTER_TEST_FLAGS: Record<string, unknown> = {
@@ -44,6 +45,8 @@ export interface TestClusterOptions {
   prepare?: (cluster: TestCluster) => Promise<void>;
   /** Each broker's logger (default: SAMSA_TEST_LOG's, else none). */
   logger?: (nodeId: number) => Logger | undefined;
+  /** Each broker reaches etcd through a TcpProxy of its own, which the test may cut or freeze. */
+  etcdProxies?: boolean;
 }
 
 export class TestCluster {
@@ -53,15 +56,25 @@ export class TestCluster {
     readonly etcd: TestEtcd,
     private readonly flags: Record<string, unknown>,
     private readonly options: TestClusterOptions,
+    /** With `etcdProxies`: each broker's own way to etcd, by node id, made at its first start. */
+    private readonly proxies: Map<number, TcpProxy> | null = null,
   ) {}
 
-  /** An etcd and brokers 1..n, each registered. */
+  /**
+   * An etcd and brokers 1..n, each registered; with `etcdProxies`, each broker reaches etcd
+   * through a TcpProxy of its own (`etcdProxy(nodeId)`), which the test may cut or freeze.
+   */
   static async start(
     n: number,
     flags: Record<string, unknown> = {},
     options: TestClusterOptions = {},
   ): Promise<TestCluster> {
-    const cluster = new TestCluster(await TestEtcd.start(), flags, options);
+    const cluster = new TestCluster(
+      await TestEtcd.start(),
+      flags,
+      options,
+      options.etcdProxies ? new Map() : null,
+    );
     try {
       await options.prepare?.(cluster);
       for (let id = 1; id <= n; id++) await cluster.startNode(id);
@@ -77,6 +90,24 @@ export class TestCluster {
     return `etcd://${this.etcd.endpoint}`;
   }
 
+  /** The proxy between broker `nodeId` and etcd (a cluster started with `etcdProxies`). */
+  etcdProxy(nodeId: number): TcpProxy {
+    const proxy = this.proxies?.get(nodeId);
+    if (!proxy) throw new Error(`broker ${nodeId} has no etcd proxy`);
+    return proxy;
+  }
+
+  /** Where broker `nodeId` reaches etcd: its own proxy (made now if need be) or etcd itself. */
+  private async etcdUrlOf(nodeId: number): Promise<string> {
+    if (!this.proxies) return this.url;
+    let proxy = this.proxies.get(nodeId);
+    if (!proxy) {
+      proxy = await TcpProxy.start(Number(this.etcd.endpoint.split(":")[1]));
+      this.proxies.set(nodeId, proxy);
+    }
+    return `etcd://${proxy.endpoint}`;
+  }
+
   /** Starts broker `nodeId` (again, on its data directory if it ran before). */
   async startNode(nodeId: number, flags: Record<string, unknown> = {}): Promise<Broker> {
     const node = this.nodes.get(nodeId) ?? {
@@ -90,7 +121,7 @@ export class TestCluster {
     const config = loadBrokerConfig({
       flags: {
         "node.id": nodeId,
-        cluster: this.url,
+        cluster: await this.etcdUrlOf(nodeId),
         "data.dir": node.dataDir,
         "kafka.port": node.kafkaPort,
         "http.port": node.httpPort,
@@ -188,6 +219,7 @@ export class TestCluster {
       node.broker = null;
       rmSync(node.dataDir, { recursive: true, force: true });
     }
+    for (const proxy of this.proxies?.values() ?? []) await proxy.close();
     await this.etcd.destroy();
   }
 }

@@ -34,8 +34,15 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function register(store: MemoryClusterStore, nodeId: number, rack: string | null = null) {
-  return store.register({ nodeId, host: "127.0.0.1", port: 9000 + nodeId, rack, httpPort: null });
+/** Registers `nodeId`, as the process `incarnationId` (undefined: a registration without one). */
+async function register(
+  store: MemoryClusterStore,
+  nodeId: number,
+  rack: string | null = null,
+  incarnationId?: string,
+) {
+  const info = { nodeId, host: "127.0.0.1", port: 9000 + nodeId, rack, httpPort: null };
+  return store.register(incarnationId === undefined ? info : { ...info, incarnationId });
 }
 
 async function cluster(
@@ -522,6 +529,85 @@ describe("Controller", () => {
     await busy;
     await waitFor(() => partitions(store, "t")[0].leaderEpoch === 1, "a new leader epoch for broker 1");
     expect(partitions(store, "t")[0]).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 1 });
+  });
+
+  describe("incarnations (a lapse is not a restart)", () => {
+    /** Brokers 1-3 registered as processes p1-p3, a controller, and topic t over them: [1,2,3], [2,3,1]. */
+    async function incarnated() {
+      const { store, hold, writes } = heldWrites();
+      const sessions = new Map<number, BrokerSession>();
+      for (const id of [1, 2, 3]) sessions.set(id, await register(store, id, null, `p${id}`));
+      const { controller } = await cluster([], {}, [], store);
+      await controller.createTopic({
+        name: "t",
+        partitions: 2,
+        replicationFactor: 3,
+        assignments: [
+          [1, 2, 3],
+          [2, 3, 1],
+        ],
+      });
+      return { store, hold, writes, sessions, controller };
+    }
+
+    /** Broker 1's registration ends and comes back as `incarnationId` while a pass's write is held. */
+    async function backDuringAPass(
+      c: Awaited<ReturnType<typeof incarnated>>,
+      incarnationId: string | undefined,
+    ): Promise<void> {
+      const release = c.hold();
+      await c.store.expire(1);
+      await waitFor(() => c.store.broker(1) === undefined, "broker 1's registration gone");
+      await register(c.store, 1, null, incarnationId);
+      release();
+      // Queued behind every pass those events asked for.
+      await c.controller.electLeaders("PREFERRED", []);
+    }
+
+    it("takes back the same process registered again before a pass saw it go: nothing fenced", async () => {
+      const c = await incarnated();
+      const before = partitions(c.store, "t");
+      await backDuringAPass(c, "p1");
+      expect(partitions(c.store, "t")).toEqual(before);
+    });
+
+    it("fences a new process, or one of unknown incarnation, registered again before a pass saw it go", async () => {
+      for (const incarnationId of ["p1-restarted", undefined]) {
+        const c = await incarnated();
+        await backDuringAPass(c, incarnationId);
+        expect(partitions(c.store, "t").map((p) => [p.leader, p.isr, p.leaderEpoch])).toEqual([
+          [2, [2, 3], 1],
+          [2, [2, 3], 0],
+        ]);
+      }
+    });
+
+    it("fences a lapse that a pass saw once, not again when the same process returns", async () => {
+      const c = await incarnated();
+      await c.store.expire(1);
+      await waitFor(
+        () => partitions(c.store, "t").every((p) => !p.isr.includes(1)),
+        "broker 1 out of every ISR",
+      );
+      const fenced = partitions(c.store, "t");
+      await register(c.store, 1, null, "p1");
+      await c.controller.electLeaders("PREFERRED", []);
+      expect(partitions(c.store, "t")).toEqual(fenced);
+    });
+
+    it("a restart is still fenced when the restarted process lapses and returns during the pass", async () => {
+      const c = await incarnated();
+      const release = c.hold();
+      await c.store.expire(1);
+      await register(c.store, 1, null, "p1-restarted");
+      // The pass has begun (its first write is held) with broker 1 restarted; the new process lapses.
+      await waitFor(() => c.writes.length > 0, "the pass's first write");
+      await c.store.expire(1);
+      await register(c.store, 1, null, "p1-restarted");
+      release();
+      await c.controller.electLeaders("PREFERRED", []);
+      expect(partitions(c.store, "t").every((p) => !p.isr.includes(1))).toBe(true);
+    });
   });
 
   it("reacts to a broker marking itself shutting down", async () => {

@@ -214,13 +214,16 @@ describe("EtcdClusterStore", () => {
     const good = a.topic("good");
     await put("topics/good", JSON.stringify({ id: "not hex", configs: {}, partitions: [] }));
     await put("brokers/7", "[]");
+    const registration = { host: "h.test", port: 9008, rack: null, httpPort: null, shuttingDown: false };
+    await put("brokers/8", JSON.stringify({ ...registration, incarnationId: 42 }));
     await a.createTopic(ctl, topic("after"));
     await waitFor(() => a.topic("after") !== undefined, "the view to go on past the bad values");
     expect(a.topic("good")).toEqual(good);
     expect(a.topic("bad")).toBeUndefined();
     expect(a.broker(7)).toBeUndefined();
+    expect(a.broker(8)).toBeUndefined();
     const badKeys = logged.filter((f) => "key" in f).map((f) => String(f.key).slice(prefix.length));
-    expect(badKeys.sort()).toEqual(["brokers/7", "topics/bad", "topics/good"]);
+    expect(badKeys.sort()).toEqual(["brokers/7", "brokers/8", "topics/bad", "topics/good"]);
     expect(logged.some((f) => (f.err as Error | undefined)?.message === "listener bug")).toBe(true);
   });
 

@@ -56,6 +56,17 @@ describe("MemoryClusterStore", () => {
     await store.close();
   });
 
+  it("refuses a registration whose incarnation id is not one", async () => {
+    const store = new MemoryClusterStore();
+    for (const incarnationId of ["", "a b", "x".repeat(65), 7 as unknown as string]) {
+      await expect(store.register({ ...brokerInfo(1), incarnationId })).rejects.toMatchObject({
+        code: "INVALID_REQUEST",
+      });
+    }
+    expect(store.broker(1)).toBeUndefined();
+    await store.close();
+  });
+
   it("hands out frozen values", async () => {
     const store = new MemoryClusterStore();
     const ctl = await store.campaign(1);

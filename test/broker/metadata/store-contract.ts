@@ -191,6 +191,18 @@ export function describeClusterStore(name: string, factory: ClusterStoreFactory)
         expect(again.epoch).toBeGreaterThan(s.epoch);
       });
 
+      it("keeps a registration's incarnation id, through shutting down, and none where none was given", async () => {
+        const incarnationId = "7f3c1d2e-0b4a-4e59-9a61-2c8d5e6f7a80";
+        const s = await store.register({ ...brokerInfo(1), incarnationId });
+        await store.register(brokerInfo(2));
+        await s.markShuttingDown();
+        for (const view of [store, await h.openPeer()]) {
+          await waitFor(() => view.broker(1)?.shuttingDown === true, "broker 1 shutting down in the view");
+          expect(view.broker(1)?.incarnationId).toBe(incarnationId);
+          expect(view.broker(2)).not.toHaveProperty("incarnationId");
+        }
+      });
+
       it("marks a broker shutting down and removes it on close", async () => {
         const s = await store.register(brokerInfo(1));
         await s.markShuttingDown();
