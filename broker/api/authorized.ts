@@ -8,6 +8,7 @@
  * an authorizer.
  */
 import { AclOperation as OperationCodes } from "../../protocol/acl.js";
+import type { ErrorName } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
 import { type AclOperation, type AclResourceType, CLUSTER_RESOURCE_NAME } from "../metadata/acl-bindings.js";
 import { isInternalTopic } from "../topics.js";
@@ -81,6 +82,39 @@ export function authorizedOperations(ctx: Checks, resourceType: AclResourceType,
 export function clusterOperations(ctx: Checks, asked: boolean): number {
   if (!asked) return OPERATIONS_OMITTED;
   return onCluster(ctx, "DESCRIBE") ? authorizedOperations(ctx, "CLUSTER", CLUSTER_RESOURCE_NAME) : 0;
+}
+
+/** ConfigResource types (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs). */
+const CONFIG_TOPIC = 2;
+const CONFIG_BROKER = 4;
+const CONFIG_BROKER_LOGGER = 8;
+const CONFIG_CLIENT_METRICS = 16;
+const CONFIG_GROUP = 32;
+
+/**
+ * The error refusing `operation` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config resource, or
+ * null when allowed, as Kafka maps them: a topic's on the TOPIC (TOPIC_AUTHORIZATION_FAILED), a
+ * broker's, broker logger's or client-metrics' on the CLUSTER (CLUSTER_AUTHORIZATION_FAILED), a
+ * group's on the GROUP (GROUP_AUTHORIZATION_FAILED). Other types are the handler's to refuse.
+ */
+export function configRefusal(
+  ctx: Checks,
+  operation: "DESCRIBE_CONFIGS" | "ALTER_CONFIGS",
+  resourceType: number,
+  name: string,
+): ErrorName | null {
+  switch (resourceType) {
+    case CONFIG_TOPIC:
+      return ctx.authorize(operation, "TOPIC", name) ? null : "TOPIC_AUTHORIZATION_FAILED";
+    case CONFIG_BROKER:
+    case CONFIG_BROKER_LOGGER:
+    case CONFIG_CLIENT_METRICS:
+      return onCluster(ctx, operation) ? null : "CLUSTER_AUTHORIZATION_FAILED";
+    case CONFIG_GROUP:
+      return ctx.authorize(operation, "GROUP", name) ? null : "GROUP_AUTHORIZATION_FAILED";
+    default:
+      return null;
+  }
 }
 
 /** Whether the principal may create topic `name`: CREATE on the cluster or on the topic. */
