@@ -84,31 +84,36 @@ function fetchGroup(
     ? broker.groups.coordinatorError(groupId)
     : "GROUP_AUTHORIZATION_FAILED";
   if (refused) return { offsets: unknownOffsets(asked ?? []), error: errorCode(refused) };
+  return { offsets: describableOffsets(broker, ctx, groupId, asked ?? null), error: 0 };
+}
+
+/**
+ * The group's offsets of `asked` (every partition when null) as the principal may see them, as
+ * Kafka: every partition leaves out the topics it may not DESCRIBE, named ones are refused.
+ */
+function describableOffsets(
+  broker: Broker,
+  ctx: Checks,
+  groupId: string,
+  asked: { name: string; partitions: number[] }[] | null,
+): Answered[] {
   if (!asked) {
     const all = broker.offsets.fetch(groupId, null);
-    const describable = authorizedNames(
-      ctx,
-      "DESCRIBE",
-      "TOPIC",
-      all.map((o) => o.topic),
-    );
-    return { offsets: all.filter((o) => describable.has(o.topic)), error: 0 };
+    const describable = authorizedNames(ctx, "DESCRIBE", "TOPIC", new Set(all.map((o) => o.topic)));
+    return all.filter((o) => describable.has(o.topic));
   }
-  const describable = authorizedNames(
-    ctx,
-    "DESCRIBE",
-    "TOPIC",
-    asked.map((t) => t.name),
-  );
-  const unauthorized = unknownOffsets(asked.filter((t) => !describable.has(t.name))).map((o) => ({
+  const describable = authorizedNames(ctx, "DESCRIBE", "TOPIC", new Set(asked.map((t) => t.name)));
+  const refused = unknownOffsets(asked.filter((t) => !describable.has(t.name))).map((o) => ({
     ...o,
     errorCode: errorCode("TOPIC_AUTHORIZATION_FAILED"),
   }));
-  const fetched = broker.offsets.fetch(
-    groupId,
-    asked.filter((t) => describable.has(t.name)),
-  );
-  return { offsets: [...fetched, ...unauthorized], error: 0 };
+  return [
+    ...broker.offsets.fetch(
+      groupId,
+      asked.filter((t) => describable.has(t.name)),
+    ),
+    ...refused,
+  ];
 }
 
 /** No offsets: -1 for each partition asked (they carry the error before v2). */
