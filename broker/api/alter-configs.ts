@@ -1,6 +1,8 @@
 /**
  * AlterConfigs (key 33), v0-v2: replaces a topic's configs with the ones given. Validation order,
- * per resource: each resource at most once (INVALID_REQUEST), no config named twice and no null
+ * per resource: each resource at most once (INVALID_REQUEST); ALTER_CONFIGS on the topic
+ * (TOPIC_AUTHORIZATION_FAILED) or, for a broker, the cluster (CLUSTER_AUTHORIZATION_FAILED), as
+ * Kafka (ACLs, api/authorized.ts configRefusal); no config named twice and no null
  * value (INVALID_REQUEST), a topic that exists (checkTopicResource), then every key known and
  * every value valid (INVALID_CONFIG naming the key); validateOnly stops there. Nothing is stored
  * unless the whole resource is valid.
@@ -13,6 +15,7 @@ import type {
 } from "../../protocol/types/alter-configs.js";
 import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
+import { configRefusal } from "./authorized.js";
 import {
   alterEach,
   checkTopicConfigNames,
@@ -40,10 +43,14 @@ export const alterConfigs: ApiHandler<AlterConfigsRequestData, AlterConfigsRespo
   name: "AlterConfigs",
   minVersion: 0,
   maxVersion: 2,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const resources = request.resources;
     const validateOnly = request.validateOnly;
-    const responses = await alterEach(broker, resources, (resource) => alter(broker, resource, validateOnly));
+    const refusal = (r: { resourceType: number; resourceName: string }) =>
+      configRefusal(ctx, "ALTER_CONFIGS", r.resourceType, r.resourceName);
+    const responses = await alterEach(broker, resources, refusal, (resource) =>
+      alter(broker, resource, validateOnly),
+    );
     return { throttleTimeMs: 0, responses };
   },
 };

@@ -1,6 +1,8 @@
 /**
  * AlterPartitionReassignments (key 45), v0 (KIP-455). Answered by any broker: the change is asked
  * through `broker.channel`, so a broker that is not the controller forwards it. Validation order:
+ *   0. no ALTER on the cluster (ACLs) -> CLUSTER_AUTHORIZATION_FAILED as the top-level error and
+ *      on every partition named, as Kafka's error response;
  *   1. each partition named once (its first entry counts, as api/distinct.ts);
  *   2. a partition this broker's view of the store does not hold -> UNKNOWN_TOPIC_OR_PARTITION,
  *      not asked of the controller;
@@ -10,15 +12,16 @@
  *      equal to the current replicas changes nothing and answers 0;
  *   4. timeoutMs bounds the wait: past it every partition asked gets REQUEST_TIMED_OUT (the change
  *      may still be made). A failure of the whole call is answered on every partition asked.
- * The top-level error is always 0: there is nothing but per-partition errors to report.
+ * Past the ACL check the top-level error is 0: there is nothing but per-partition errors to report.
  */
 
-import type { KafkaError } from "../../protocol/errors.js";
+import { KafkaError } from "../../protocol/errors.js";
 import type {
   AlterPartitionReassignmentsRequestData,
   AlterPartitionReassignmentsResponseData,
 } from "../../protocol/types/alter-partition-reassignments.js";
 import type { ReassignmentRequest } from "../controller/controller.js";
+import { onCluster } from "./authorized.js";
 import {
   answerable,
   boundedWait,
@@ -36,11 +39,13 @@ interface Answer {
   error: KafkaError | null;
 }
 
-function encode(answers: readonly Answer[]): AlterPartitionReassignmentsResponseData {
+function encode(
+  answers: readonly Answer[],
+  top: KafkaError | null = null,
+): AlterPartitionReassignmentsResponseData {
   return {
     throttleTimeMs: 0,
-    errorCode: 0,
-    errorMessage: null,
+    ...errorOf(top),
     responses: groupByTopic(answers).map((t) => ({
       name: t.topic,
       partitions: t.results.map((r) => ({ partitionIndex: r.partition, ...errorOf(r.error) })),
@@ -71,8 +76,15 @@ export const alterPartitionReassignments: ApiHandler<
   name: "AlterPartitionReassignments",
   minVersion: 0,
   maxVersion: 0,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const asked = requested(request);
+    if (!onCluster(ctx, "ALTER")) {
+      const err = new KafkaError("CLUSTER_AUTHORIZATION_FAILED", "Authorization failed.");
+      return encode(
+        asked.map((r) => ({ topic: r.topic, partition: r.partition, error: err })),
+        err,
+      );
+    }
     const known = asked.filter((r) => partitionExists(broker, r));
     const answers: Answer[] = asked
       .filter((r) => !partitionExists(broker, r))

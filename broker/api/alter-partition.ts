@@ -3,7 +3,8 @@
  * (KIP-497; v1 LeaderRecoveryState, KIP-704; v2+ topics by id, KIP-841; v3 each ISR member with
  * its broker epoch, KIP-903). Inter-broker only, and answered only by the controller itself: as
  * Kafka, never forwarded (the leader's own channel finds the controller). Validation order:
- *   1. a caller that is not inter-broker (RequestContext.interBroker) -> CLUSTER_AUTHORIZATION_FAILED;
+ *   1. a caller that is not inter-broker (RequestContext.interBroker), or lacks CLUSTER_ACTION on
+ *      the cluster (ACLs) -> CLUSTER_AUTHORIZATION_FAILED;
  *   2. the store does not name this broker controller -> NOT_CONTROLLER;
  *   3. BrokerEpoch given (not -1) and not the sender's live registration's -> STALE_BROKER_EPOCH
  *      (these three are the top-level error, with no topics, as Kafka);
@@ -27,6 +28,7 @@ import type {
 } from "../../protocol/types/alter-partition.js";
 import type { Broker } from "../broker.js";
 import type { IsrChangeRequest, PartitionResult } from "../controller/controller.js";
+import { onCluster } from "./authorized.js";
 import { answerable, isController } from "./controller-calls.js";
 import type { ApiHandler } from "./types.js";
 
@@ -99,7 +101,7 @@ export const alterPartition: ApiHandler<AlterPartitionRequestData, AlterPartitio
   minVersion: 0,
   maxVersion: 3,
   async handle(broker, request, ctx) {
-    if (!ctx.interBroker) return refused("CLUSTER_AUTHORIZATION_FAILED");
+    if (!ctx.interBroker || !onCluster(ctx, "CLUSTER_ACTION")) return refused("CLUSTER_AUTHORIZATION_FAILED");
     if (!isController(broker)) return refused("NOT_CONTROLLER");
     if (request.brokerEpoch !== -1 && broker.store.broker(request.brokerId)?.epoch !== request.brokerEpoch)
       return refused("STALE_BROKER_EPOCH");

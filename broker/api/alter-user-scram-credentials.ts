@@ -7,10 +7,11 @@
  * a mechanism code other than 1 or 2 -> UNSUPPORTED_SASL_MECHANISM; deleting a credential that
  * does not exist -> RESOURCE_NOT_FOUND. The entries that pass are applied together, on every
  * broker of the cluster through the store. More than SCRAM_ALTERATIONS_MAX entries:
- * INVALID_REQUEST for each user. Until ACLs are checked (issue 15), any client may call it, as on
- * a Kafka broker without an authorizer.
+ * INVALID_REQUEST for each user. Before all of these, no ALTER on the cluster (ACLs) ->
+ * CLUSTER_AUTHORIZATION_FAILED for each user, nothing changed (as Kafka; without an authorizer
+ * any client may call it, as on a Kafka broker without one).
  */
-import { errorCode, KafkaError } from "../../protocol/errors.js";
+import { type ErrorName, errorCode, KafkaError } from "../../protocol/errors.js";
 import { scramCredentialFromSaltedPassword, scramMechanismName } from "../../protocol/sasl/scram.js";
 import type {
   AlterUserScramCredentialsRequestData,
@@ -18,6 +19,7 @@ import type {
   ScramCredentialUpsertion,
 } from "../../protocol/types/alter-user-scram-credentials.js";
 import type { ScramUpsertion } from "../metadata/scram-credentials.js";
+import { onCluster } from "./authorized.js";
 import type { ApiHandler } from "./types.js";
 
 const NONE: Buffer = Buffer.alloc(0);
@@ -36,6 +38,19 @@ function upsertion(u: ScramCredentialUpsertion): ScramUpsertion {
   }
 }
 
+/** The answer giving every user the request names `code`. */
+function everyUser(
+  request: AlterUserScramCredentialsRequestData,
+  code: ErrorName,
+  message: string,
+): AlterUserScramCredentialsResponseData {
+  const users = [...new Set([...request.deletions, ...request.upsertions].map((e) => e.name))];
+  return {
+    throttleTimeMs: 0,
+    results: users.map((user) => ({ user, errorCode: errorCode(code), errorMessage: message })),
+  };
+}
+
 export const alterUserScramCredentials: ApiHandler<
   AlterUserScramCredentialsRequestData,
   AlterUserScramCredentialsResponseData
@@ -44,7 +59,9 @@ export const alterUserScramCredentials: ApiHandler<
   name: "AlterUserScramCredentials",
   minVersion: 0,
   maxVersion: 0,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
+    if (!onCluster(ctx, "ALTER"))
+      return everyUser(request, "CLUSTER_AUTHORIZATION_FAILED", "Authorization failed.");
     const deletions = request.deletions.map((d) => ({
       user: d.name,
       mechanism: scramMechanismName(d.mechanism) ?? ("UNKNOWN" as const),
@@ -61,15 +78,7 @@ export const alterUserScramCredentials: ApiHandler<
       };
     } catch (err) {
       const code = KafkaError.is(err) ? err.code : "UNKNOWN_SERVER_ERROR";
-      const users = [...new Set([...request.deletions, ...request.upsertions].map((e) => e.name))];
-      return {
-        throttleTimeMs: 0,
-        results: users.map((user) => ({
-          user,
-          errorCode: errorCode(code),
-          errorMessage: (err as Error).message,
-        })),
-      };
+      return everyUser(request, code, (err as Error).message);
     }
   },
 };

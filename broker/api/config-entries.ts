@@ -13,7 +13,7 @@
  * Config types are Kafka's ConfigType ids (BOOLEAN 1, STRING 2, INT 3, LONG 5, DOUBLE 6, LIST 7),
  * with the type Kafka gives the same key; `flush.policy` is samsa's own and a STRING.
  */
-import { KafkaError } from "../../protocol/errors.js";
+import { type ErrorName, KafkaError } from "../../protocol/errors.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig, parseLogConfig } from "../../storage/config.js";
 import {
   LONG_MAX_TEXT,
@@ -335,9 +335,14 @@ export interface AlterResult {
   resourceName: string;
 }
 
+/**
+ * Each resource altered and answered in request order: a resource named twice INVALID_REQUEST,
+ * then `refusal` (the ACL check, api/authorized.ts configRefusal), then `alter`.
+ */
 export async function alterEach<R extends { resourceType: number; resourceName: string }>(
   broker: Broker,
   resources: R[],
+  refusal: (resource: R) => ErrorName | null,
   alter: (resource: R) => Promise<void>,
 ): Promise<AlterResult[]> {
   const repeated = duplicates(resources, resourceKey);
@@ -348,6 +353,8 @@ export async function alterEach<R extends { resourceType: number; resourceName: 
       if (repeated.has(resourceKey(resource))) {
         throw new KafkaError("INVALID_REQUEST", "Each resource must appear at most once.");
       }
+      const refused = refusal(resource);
+      if (refused) throw new KafkaError(refused, "Authorization failed.");
       await alter(resource);
       responses.push({ errorCode: 0, errorMessage: null, ...head });
     } catch (err) {

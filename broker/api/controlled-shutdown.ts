@@ -3,7 +3,8 @@
  * broker about to stop asks the controller to move its leaderships to in-sync followers and take
  * it out of every ISR. Inter-broker only, and answered only by the controller itself (never
  * forwarded, as Kafka). Validation order:
- *   1. a caller that is not inter-broker -> CLUSTER_AUTHORIZATION_FAILED;
+ *   1. a caller that is not inter-broker, or lacks CLUSTER_ACTION on the cluster (ACLs) ->
+ *      CLUSTER_AUTHORIZATION_FAILED;
  *   2. the store does not name this broker controller -> NOT_CONTROLLER;
  *   3. the controller: STALE_BROKER_EPOCH unless BrokerEpoch is the broker's live registration's;
  *      NOT_CONTROLLER if its term ends meanwhile.
@@ -15,6 +16,7 @@ import type {
   ControlledShutdownRequestData,
   ControlledShutdownResponseData,
 } from "../../protocol/types/controlled-shutdown.js";
+import { onCluster } from "./authorized.js";
 import { answerable, isController } from "./controller-calls.js";
 import type { ApiHandler } from "./types.js";
 
@@ -28,7 +30,7 @@ export const controlledShutdown: ApiHandler<ControlledShutdownRequestData, Contr
   minVersion: 3,
   maxVersion: 3,
   async handle(broker, request, ctx) {
-    if (!ctx.interBroker) return refused("CLUSTER_AUTHORIZATION_FAILED");
+    if (!ctx.interBroker || !onCluster(ctx, "CLUSTER_ACTION")) return refused("CLUSTER_AUTHORIZATION_FAILED");
     if (!isController(broker)) return refused("NOT_CONTROLLER");
     try {
       const remaining = await broker.controller.controlledShutdown(request.brokerId, request.brokerEpoch);

@@ -3,7 +3,9 @@
  * Validation order, per topic:
  *   1. the topic appears only once in the request: a repeated one gets a single INVALID_REQUEST
  *      result and is not changed (as Kafka);
- *   2. the topic exists (UNKNOWN_TOPIC_OR_PARTITION);
+ *   2. the principal may ALTER the topic (ACLs), whether it exists or not
+ *      (TOPIC_AUTHORIZATION_FAILED, as Kafka's controller);
+ *   2a. the topic exists (UNKNOWN_TOPIC_OR_PARTITION);
  *   3. count is more than the current partition count and at most the per-topic limit
  *      (INVALID_PARTITIONS);
  *   4. assignments, if given: one per new partition (the controller checks the brokers named)
@@ -54,7 +56,7 @@ export const createPartitions: ApiHandler<CreatePartitionsRequestData, CreatePar
   name: "CreatePartitions",
   minVersion: 0,
   maxVersion: 3,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const topics = request.topics;
     const validateOnly = request.validateOnly;
     const repeated = duplicates(topics, (t) => t.name);
@@ -65,6 +67,11 @@ export const createPartitions: ApiHandler<CreatePartitionsRequestData, CreatePar
         if (reported.has(topic.name)) continue;
         reported.add(topic.name);
         const err = new KafkaError("INVALID_REQUEST", "duplicate topic name");
+        results.push({ name: topic.name, ...errorFields(err) });
+        continue;
+      }
+      if (!ctx.authorize("ALTER", "TOPIC", topic.name)) {
+        const err = new KafkaError("TOPIC_AUTHORIZATION_FAILED", "Authorization failed.");
         results.push({ name: topic.name, ...errorFields(err) });
         continue;
       }

@@ -3,7 +3,9 @@
  * Validation order, per topic (each topic gets its own result; one failing does not stop others):
  *   1. the name appears more than once in the request: INVALID_REQUEST for every copy, nothing
  *      created ("Found multiple entries for this topic.", as Kafka's KafkaApis);
- *   2. the name is legal (INVALID_TOPIC_EXCEPTION);
+ *   2. the principal may create it: CREATE on the cluster or on the topic (ACLs), else
+ *      TOPIC_AUTHORIZATION_FAILED ("Authorization failed.", as Kafka);
+ *   2a. the name is legal (INVALID_TOPIC_EXCEPTION);
  *   3. the topic does not exist yet (TOPIC_ALREADY_EXISTS);
  *   4. it does not collide with an existing topic once '.' and '_' are unified
  *      (INVALID_TOPIC_EXCEPTION, as Kafka);
@@ -23,8 +25,10 @@
  * carry the topic's partitions, replication factor and every topic config with its source;
  * topicId (v7) is the new id, or all zeroes for validateOnly (the topic never exists). A failed
  * topic reports -1/-1 and no configs. timeoutMs is ignored: creation completes before the answer.
+ * A created topic's configs are listed only to a principal with DESCRIBE_CONFIGS on it; to others
+ * TopicConfigErrorCode (v5+) is TOPIC_AUTHORIZATION_FAILED, as Kafka.
  */
-import { KafkaError } from "../../protocol/errors.js";
+import { errorCode, KafkaError } from "../../protocol/errors.js";
 import type {
   CreatableTopic,
   CreatableTopicResult,
@@ -34,6 +38,7 @@ import type {
 import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
 import { isInternalTopic, validateTopicName } from "../topics.js";
+import { onCluster } from "./authorized.js";
 import {
   asKafkaError,
   checkTopicConfigNames,
@@ -55,6 +60,11 @@ function failed(name: string, err: KafkaError): CreatableTopicResult {
     replicationFactor: -1,
     configs: [],
   };
+}
+
+/** A created topic's result for a principal that may not see its configs. */
+function withoutConfigs(result: CreatableTopicResult): CreatableTopicResult {
+  return { ...result, configs: [], topicConfigErrorCode: errorCode("TOPIC_AUTHORIZATION_FAILED") };
 }
 
 /** Kafka's collision rule: '.' and '_' may not be the only difference between two topics. */
@@ -160,6 +170,7 @@ export const createTopics: ApiHandler<CreateTopicsRequestData, CreateTopicsRespo
     const topics = request.topics;
     const validateOnly = request.validateOnly ?? false;
     const repeated = duplicates(topics, (t) => t.name);
+    const clusterCreate = onCluster(ctx, "CREATE");
     const results: CreatableTopicResult[] = [];
     // timeoutMs bounds the wait for the whole request; a creation still under way when it passes
     // is answered REQUEST_TIMED_OUT and may complete later, as on Kafka.
@@ -171,10 +182,19 @@ export const createTopics: ApiHandler<CreateTopicsRequestData, CreateTopicsRespo
         );
         continue;
       }
+      if (!clusterCreate && !ctx.authorize("CREATE", "TOPIC", topic.name)) {
+        results.push(
+          failed(topic.name, new KafkaError("TOPIC_AUTHORIZATION_FAILED", "Authorization failed.")),
+        );
+        continue;
+      }
       try {
         const creating = createOne(broker, topic, validateOnly, forwardedByBroker(ctx));
         const left = request.timeoutMs > 0 ? Math.max(1, deadline - Date.now()) : 0;
-        results.push(await boundedWait(creating, left, `creating topic ${topic.name}`));
+        const created = await boundedWait(creating, left, `creating topic ${topic.name}`);
+        results.push(
+          ctx.authorize("DESCRIBE_CONFIGS", "TOPIC", topic.name) ? created : withoutConfigs(created),
+        );
       } catch (err) {
         results.push(failed(topic.name, asKafkaError(broker, err, `creating topic ${topic.name}`)));
       }

@@ -1,6 +1,7 @@
 /**
  * DeleteRecords (key 21), v0-v2 (Kafka 4's range).
- * Validation order, per topic and partition: an internal topic -> INVALID_TOPIC_EXCEPTION (as
+ * Validation order, per topic and partition: no DELETE on the topic (ACLs) ->
+ * TOPIC_AUTHORIZATION_FAILED, whether it exists or not; an internal topic -> INVALID_TOPIC_EXCEPTION (as
  * Kafka: __consumer_offsets is the broker's); unknown -> UNKNOWN_TOPIC_OR_PARTITION; offset -1
  * means the high watermark, any other negative offset or one beyond the high watermark ->
  * OFFSET_OUT_OF_RANGE; a topic whose cleanup.policy lacks `delete` -> POLICY_VIOLATION. Then the
@@ -20,6 +21,7 @@ import type {
 } from "../../protocol/types/delete-records.js";
 import type { Broker } from "../broker.js";
 import { isInternalTopic } from "../topics.js";
+import { authorizedNames } from "./authorized.js";
 import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
@@ -39,7 +41,7 @@ export const deleteRecords: ApiHandler<DeleteRecordsRequestData<Int64>, DeleteRe
   minVersion: 0,
   maxVersion: 2,
   wideInt64: true,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     // A partition named again is answered once (its first occurrence).
     const topics = distinctPartitions(
       request.topics,
@@ -48,12 +50,20 @@ export const deleteRecords: ApiHandler<DeleteRecordsRequestData<Int64>, DeleteRe
       (p) => p.partitionIndex,
       (t, partitions) => ({ ...t, partitions }),
     );
+    const deletable = authorizedNames(
+      ctx,
+      "DELETE",
+      "TOPIC",
+      topics.map((t) => t.name),
+    );
     const out: DeleteRecordsTopicResult[] = [];
     for (const t of topics) {
       const partitions: DeleteRecordsPartitionResult[] = [];
       for (const p of t.partitions) {
         const result = { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: 0 };
         try {
+          if (!deletable.has(t.name))
+            throw new KafkaError("TOPIC_AUTHORIZATION_FAILED", "Authorization failed.");
           if (isInternalTopic(t.name)) {
             throw new KafkaError("INVALID_TOPIC_EXCEPTION", `${t.name} is an internal topic`);
           }

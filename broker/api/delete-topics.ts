@@ -5,8 +5,11 @@
  *   1. v6: exactly one of name and topicId is given (INVALID_REQUEST otherwise);
  *   2. the name (or id) appears only once in the request: a repeated one gets a single
  *      INVALID_REQUEST result and is not deleted (as Kafka's controller does);
- *   3. the topic exists: UNKNOWN_TOPIC_OR_PARTITION for a name, UNKNOWN_TOPIC_ID for an id;
- *   4. the topic is deleted: removed from the metadata store, then its partition logs.
+ *   3. a name without DELETE on it (ACLs): TOPIC_AUTHORIZATION_FAILED, whether it exists or not;
+ *   4. the topic exists: UNKNOWN_TOPIC_OR_PARTITION for a name, UNKNOWN_TOPIC_ID for an id; an
+ *      id's topic without DELETE: TOPIC_AUTHORIZATION_FAILED, naming the topic only to a principal
+ *      that may DESCRIBE it (as Kafka's controller);
+ *   5. the topic is deleted: removed from the metadata store, then its partition logs.
  * Results come in request order; v6 results carry both the name and the id where known (an
  * unknown id has a null name). errorMessage (v5+) is the KafkaError's message. timeoutMs is
  * ignored: deletion completes before the answer.
@@ -64,12 +67,25 @@ export const deleteTopics: ApiHandler<DeleteTopicsRequestData, DeleteTopicsRespo
         results.push(result(name, topicId, new KafkaError("INVALID_REQUEST", why)));
         continue;
       }
+      if (byName && !ctx.authorize("DELETE", "TOPIC", name)) {
+        results.push(
+          result(name, topicId, new KafkaError("TOPIC_AUTHORIZATION_FAILED", "Authorization failed.")),
+        );
+        continue;
+      }
       const record = byName ? broker.store.topic(name) : broker.store.topicById(topicId);
       if (!record) {
         const err = byName
           ? new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`)
           : new KafkaError("UNKNOWN_TOPIC_ID", `no topic has id ${topicId}`);
         results.push(result(name, topicId, err));
+        continue;
+      }
+      if (!byName && !ctx.authorize("DELETE", "TOPIC", record.name)) {
+        const shown = ctx.authorize("DESCRIBE", "TOPIC", record.name) ? record.name : null;
+        results.push(
+          result(shown, topicId, new KafkaError("TOPIC_AUTHORIZATION_FAILED", "Authorization failed.")),
+        );
         continue;
       }
       try {

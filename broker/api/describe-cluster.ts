@@ -3,8 +3,9 @@
  * id, the controller and the brokers).
  * Validation order: an endpoint type (v1+) other than 1 (brokers) -> MISMATCHED_ENDPOINT_TYPE for
  * 2 (controllers: this listener is a broker's) and UNSUPPORTED_ENDPOINT_TYPE for any other value.
- * The answer lists every registered broker, none fenced (v2 IncludeFencedBrokers changes nothing);
- * authorized operations are never computed (Kafka's "omitted" marker), as in Metadata.
+ * The answer lists every registered broker, none fenced (v2 IncludeFencedBrokers changes nothing).
+ * No ACL is needed, as on Kafka; IncludeClusterAuthorizedOperations asks for the cluster's bit
+ * set (0 without DESCRIBE on the cluster; api/authorized.ts).
  */
 import { type ErrorName, errorCode } from "../../protocol/errors.js";
 import type {
@@ -12,12 +13,11 @@ import type {
   DescribeClusterResponseData,
 } from "../../protocol/types/describe-cluster.js";
 import { endpointOn } from "../metadata/cluster.js";
+import { clusterOperations, OPERATIONS_OMITTED } from "./authorized.js";
 import type { ApiHandler } from "./types.js";
 
 const BROKER_ENDPOINT = 1;
 const CONTROLLER_ENDPOINT = 2;
-/** Kafka's "authorized operations not requested" marker. */
-const OPERATIONS_OMITTED = -2147483648;
 
 export const describeCluster: ApiHandler<DescribeClusterRequestData, DescribeClusterResponseData> = {
   apiKey: 60,
@@ -55,7 +55,7 @@ export const describeCluster: ApiHandler<DescribeClusterRequestData, DescribeClu
         rack: b.rack,
         isFenced: false,
       })),
-      clusterAuthorizedOperations: OPERATIONS_OMITTED,
+      clusterAuthorizedOperations: clusterOperations(ctx, request.includeClusterAuthorizedOperations),
     };
   },
 };

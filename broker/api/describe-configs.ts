@@ -1,6 +1,8 @@
 /**
  * DescribeConfigs (key 32), v1-v4 (Kafka 4's floor: v0 was removed by KIP-896).
  * Validation order, per resource:
+ *   0. ACLs: DESCRIBE_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED), on the cluster for a
+ *      broker (CLUSTER_AUTHORIZATION_FAILED), as Kafka (api/authorized.ts configRefusal);
  *   1. resource type: TOPIC (2) and BROKER (4) are served, any other gets INVALID_REQUEST;
  *   2. TOPIC: the name is legal (INVALID_TOPIC_EXCEPTION) and the topic exists
  *      (UNKNOWN_TOPIC_OR_PARTITION);
@@ -25,6 +27,7 @@ import type {
 } from "../../protocol/types/describe-configs.js";
 import type { Broker } from "../broker.js";
 import { validateTopicName } from "../topics.js";
+import { configRefusal } from "./authorized.js";
 import {
   asKafkaError,
   brokerConfigEntries,
@@ -79,7 +82,7 @@ export const describeConfigs: ApiHandler<DescribeConfigsRequestData, DescribeCon
   name: "DescribeConfigs",
   minVersion: 1,
   maxVersion: 4,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const includeSynonyms = request.includeSynonyms ?? false;
     const includeDocumentation = request.includeDocumentation ?? false;
     const results: DescribeConfigsResult[] = [];
@@ -88,6 +91,8 @@ export const describeConfigs: ApiHandler<DescribeConfigsRequestData, DescribeCon
     for (const resource of resources) {
       const head = { resourceType: resource.resourceType, resourceName: resource.resourceName };
       try {
+        const refused = configRefusal(ctx, "DESCRIBE_CONFIGS", resource.resourceType, resource.resourceName);
+        if (refused) throw new KafkaError(refused, "Authorization failed.");
         const wanted =
           resource.configurationKeys && resource.configurationKeys.length > 0
             ? new Set(resource.configurationKeys)

@@ -4,8 +4,8 @@
  * An unknown group is reported as state "Dead" before v6 and GROUP_ID_NOT_FOUND from v6 (KIP-1043);
  * an empty group id -> INVALID_GROUP_ID; a group whose offsets partition is loading ->
  * COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR (state "Dead", as Kafka).
- * Authorized operations are not computed (v3+ report the
- * "omitted" value).
+ * ACLs, as Kafka: before all of these, no DESCRIBE on the group -> GROUP_AUTHORIZATION_FAILED;
+ * IncludeAuthorizedOperations (v3+) asks for the group's bit set (api/authorized.ts).
  * A group named more than once is answered once (api/distinct.ts).
  */
 import { errorCode } from "../../protocol/errors.js";
@@ -15,10 +15,9 @@ import type {
   DescribeGroupsResponseData,
 } from "../../protocol/types/describe-groups.js";
 import { EMPTY_ASSIGNMENT } from "../group/group.js";
+import { authorizedOperations, OPERATIONS_OMITTED } from "./authorized.js";
 import { distinct } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
-
-const OPERATIONS_OMITTED = -2147483648;
 
 export const describeGroups: ApiHandler<DescribeGroupsRequestData, DescribeGroupsResponseData> = {
   apiKey: 15,
@@ -38,6 +37,10 @@ export const describeGroups: ApiHandler<DescribeGroupsRequestData, DescribeGroup
         members: [],
         authorizedOperations: OPERATIONS_OMITTED,
       };
+      if (!ctx.authorize("DESCRIBE", "GROUP", id))
+        return { ...base, errorCode: errorCode("GROUP_AUTHORIZATION_FAILED") };
+      if (request.includeAuthorizedOperations)
+        base.authorizedOperations = authorizedOperations(ctx, "GROUP", id);
       if (!id) return { ...base, errorCode: errorCode("INVALID_GROUP_ID") };
       const refused = broker.groups.coordinatorError(id);
       if (refused) return { ...base, errorCode: errorCode(refused) };

@@ -1,15 +1,18 @@
 /**
  * DescribeLogDirs (key 35), v1-v3 (Kafka 4's floor: v0 was removed by KIP-896).
- * Validation order: topics null means every partition; named topics that do not exist are left
+ * Validation order: no DESCRIBE on the cluster (ACLs) -> no log directories, and (v3+)
+ * CLUSTER_AUTHORIZATION_FAILED as the top-level error, as Kafka; topics null means every partition; named topics that do not exist are left
  * out (as Kafka does). Answers one log directory, the broker's data dir, with each partition's size
  * in bytes and its offset lag (log end minus high watermark).
  * The topics asked for are looked up, not scanned: naming one many times costs what naming it once does.
  */
 import * as path from "node:path";
+import { errorCode } from "../../protocol/errors.js";
 import type {
   DescribeLogDirsRequestData,
   DescribeLogDirsResponseData,
 } from "../../protocol/types/describe-log-dirs.js";
+import { onCluster } from "./authorized.js";
 import type { ApiHandler } from "./types.js";
 
 export const describeLogDirs: ApiHandler<DescribeLogDirsRequestData, DescribeLogDirsResponseData> = {
@@ -17,7 +20,9 @@ export const describeLogDirs: ApiHandler<DescribeLogDirsRequestData, DescribeLog
   name: "DescribeLogDirs",
   minVersion: 1,
   maxVersion: 3,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
+    if (!onCluster(ctx, "DESCRIBE"))
+      return { throttleTimeMs: 0, errorCode: errorCode("CLUSTER_AUTHORIZATION_FAILED"), results: [] };
     const wanted = request.topics;
     const byTopic = new Map<
       string,

@@ -1,7 +1,8 @@
 /**
  * DescribeProducers (key 61), v0 (Kafka 4's range).
- * Validation order, per topic and partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION (with a
- * message). Then every idempotent producer with state on the partition: its id, epoch and the last
+ * Validation order, per topic and partition: no READ on the topic (ACLs) ->
+ * TOPIC_AUTHORIZATION_FAILED, whether it exists or not (as Kafka); unknown ->
+ * UNKNOWN_TOPIC_OR_PARTITION (with a message). Then every idempotent producer with state on the partition: its id, epoch and the last
  * sequence it wrote. samsa does not record batch timestamps in producer state, so LastTimestamp is
  * -1 (the field's default); transactions are not served, so CoordinatorEpoch and
  * CurrentTxnStartOffset are -1.
@@ -14,6 +15,7 @@ import type {
   ProducerState,
 } from "../../protocol/types/describe-producers.js";
 import type { Partition } from "../partition.js";
+import { authorizedNames } from "./authorized.js";
 import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
@@ -33,7 +35,7 @@ export const describeProducers: ApiHandler<DescribeProducersRequestData, Describ
   name: "DescribeProducers",
   minVersion: 0,
   maxVersion: 0,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     // A partition named again is answered once.
     const topics = distinctPartitions(
       request.topics,
@@ -42,11 +44,25 @@ export const describeProducers: ApiHandler<DescribeProducersRequestData, Describ
       (p) => p,
       (t, partitionIndexes) => ({ ...t, partitionIndexes }),
     );
+    const readable = authorizedNames(
+      ctx,
+      "READ",
+      "TOPIC",
+      topics.map((t) => t.name),
+    );
     return {
       throttleTimeMs: 0,
       topics: topics.map((t) => ({
         name: t.name,
         partitions: t.partitionIndexes.map((index) => {
+          if (!readable.has(t.name)) {
+            return {
+              partitionIndex: index,
+              errorCode: errorCode("TOPIC_AUTHORIZATION_FAILED"),
+              errorMessage: null,
+              activeProducers: [],
+            };
+          }
           const partition = broker.topics.partition(t.name, index);
           if (!partition) {
             return {

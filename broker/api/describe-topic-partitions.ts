@@ -3,7 +3,10 @@
  * Validation order: no topics named means every topic; the topics are taken in name order, from
  * the cursor's topic on (a cursor naming a topic outside a non-empty request list, or a negative
  * partition index -> INVALID_REQUEST on every topic of the answer, as Kafka refuses such a
- * cursor); a named topic that does not exist -> UNKNOWN_TOPIC_OR_PARTITION (never auto-created).
+ * cursor); a topic the principal may not DESCRIBE (ACLs) is left out of an every-topic answer and
+ * answered TOPIC_AUTHORIZATION_FAILED when named, whether it exists or not (as Kafka); a named
+ * topic that does not exist -> UNKNOWN_TOPIC_OR_PARTITION (never auto-created). Each topic
+ * described carries its authorized operations (Kafka's bit set, always: the request has no flag).
  * Paging: at most ResponsePartitionLimit partitions (clamped to 1..2000, Kafka's
  * max.request.partition.size.limit default) per answer; NextCursor names the first partition not
  * sent, or is null when everything was.
@@ -18,12 +21,11 @@ import type {
 import type { TopicState } from "../metadata/cluster.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
+import { authorizedOperations, OPERATIONS_OMITTED } from "./authorized.js";
 import type { ApiHandler } from "./types.js";
 
 /** Kafka's max.request.partition.size.limit default: most partitions per answer. */
 export const MAX_PARTITIONS_PER_DESCRIBE = 2000;
-/** Kafka's "authorized operations not requested" marker. */
-const OPERATIONS_OMITTED = -2147483648;
 
 function topicError(name: string, code: ErrorName): DescribeTopicPartitionsResponseTopic {
   return {
@@ -70,7 +72,7 @@ export const describeTopicPartitions: ApiHandler<
   name: "DescribeTopicPartitions",
   minVersion: 0,
   maxVersion: 0,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const requested = request.topics.map((t) => t.name);
     const cursor = request.cursor;
     const names = [
@@ -96,6 +98,10 @@ export const describeTopicPartitions: ApiHandler<
     const topics: DescribeTopicPartitionsResponseTopic[] = [];
     for (const name of names) {
       if (cursor && name < cursor.topicName) continue;
+      if (!ctx.authorize("DESCRIBE", "TOPIC", name)) {
+        if (requested.length > 0) topics.push(topicError(name, "TOPIC_AUTHORIZATION_FAILED"));
+        continue;
+      }
       const topic = broker.store.topic(name);
       if (!topic) {
         topics.push(topicError(name, "UNKNOWN_TOPIC_OR_PARTITION"));
@@ -104,7 +110,10 @@ export const describeTopicPartitions: ApiHandler<
       const from = cursor && name === cursor.topicName ? cursor.partitionIndex : 0;
       if (left === 0) return answer(topics, { topicName: name, partitionIndex: from });
       const count = Math.min(left, Math.max(0, topic.partitions.length - from));
-      topics.push(describe(topic, from, count, live));
+      topics.push({
+        ...describe(topic, from, count, live),
+        topicAuthorizedOperations: authorizedOperations(ctx, "TOPIC", name),
+      });
       left -= count;
       if (from + count < topic.partitions.length) {
         return answer(topics, { topicName: name, partitionIndex: from + count });

@@ -1,7 +1,8 @@
 /**
  * DescribeUserScramCredentials (key 50), v0: each user's SCRAM mechanisms and iteration counts
- * (never a salt or a key). Users null or empty: every user with a credential. Validation order,
- * per named user: named more than once -> DUPLICATE_RESOURCE (once per name); no credential ->
+ * (never a salt or a key). Users null or empty: every user with a credential. Validation order:
+ * no DESCRIBE on the cluster (ACLs) -> CLUSTER_AUTHORIZATION_FAILED, top-level and for each user
+ * named (Kafka's error response); per named user: named more than once -> DUPLICATE_RESOURCE (once per name); no credential ->
  * RESOURCE_NOT_FOUND, as Kafka answers.
  */
 import { errorCode } from "../../protocol/errors.js";
@@ -12,6 +13,7 @@ import type {
   DescribeUserScramCredentialsResult,
 } from "../../protocol/types/describe-user-scram-credentials.js";
 import type { ScramUserInfo } from "../metadata/scram-credentials.js";
+import { onCluster } from "./authorized.js";
 import type { ApiHandler } from "./types.js";
 
 function described(info: ScramUserInfo): DescribeUserScramCredentialsResult {
@@ -45,7 +47,22 @@ export const describeUserScramCredentials: ApiHandler<
   name: "DescribeUserScramCredentials",
   minVersion: 0,
   maxVersion: 0,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
+    if (!onCluster(ctx, "DESCRIBE")) {
+      const code = errorCode("CLUSTER_AUTHORIZATION_FAILED");
+      const message = "Authorization failed.";
+      return {
+        throttleTimeMs: 0,
+        errorCode: code,
+        errorMessage: message,
+        results: (request.users ?? []).map((u) => ({
+          user: u.name,
+          errorCode: code,
+          errorMessage: message,
+          credentialInfos: [],
+        })),
+      };
+    }
     const all = broker.store.scramUsers();
     const base = { throttleTimeMs: 0, errorCode: 0, errorMessage: null };
     if (!request.users || request.users.length === 0) return { ...base, results: all.map(described) };

@@ -2,6 +2,8 @@
  * ElectLeaders (key 43), v0-v2 (KIP-460; v0 has no ElectionType: preferred). Answered by any
  * broker: the election is asked through `broker.channel`, so a broker that is not the controller
  * forwards it. Validation order:
+ *   0. no ALTER on the cluster (ACLs) -> CLUSTER_AUTHORIZATION_FAILED as the top-level error (v1+)
+ *      and on every partition named, as Kafka;
  *   1. ElectionType (v1+) 0 (PREFERRED) or 1 (UNCLEAN), else INVALID_REQUEST as the top-level
  *      error (v1+) and on every partition named;
  *   2. each partition named once (as api/distinct.ts); one this broker's view of the store does not
@@ -21,6 +23,7 @@ import type {
   ReplicaElectionResult,
 } from "../../protocol/types/elect-leaders.js";
 import type { PartitionRef } from "../controller/election.js";
+import { onCluster } from "./authorized.js";
 import {
   answerable,
   boundedWait,
@@ -61,8 +64,15 @@ export const electLeaders: ApiHandler<ElectLeadersRequestData, ElectLeadersRespo
   name: "ElectLeaders",
   minVersion: 0,
   maxVersion: 2,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const asked = named(request);
+    if (!onCluster(ctx, "ALTER")) {
+      const err = new KafkaError("CLUSTER_AUTHORIZATION_FAILED", "Authorization failed.");
+      return encode(
+        (asked ?? []).map((ref) => ({ ...ref, error: err })),
+        err,
+      );
+    }
     const type = ELECTION_TYPES[request.electionType ?? 0];
     if (type === undefined) {
       const err = new KafkaError("INVALID_REQUEST", `election type ${request.electionType} is not 0 or 1`);

@@ -1,12 +1,15 @@
 /**
  * Fetch (key 1), v4-v17, sessionless. v13+ name topics by id (KIP-516) instead of by name.
  * Validation order: a replica id >= 0 (a follower; v15+ in ReplicaState) from a caller that is
- * not inter-broker (RequestContext.interBroker) -> CLUSTER_AUTHORIZATION_FAILED (at the top, v7+, and
- * on every partition, where v4-v6 clients read it); a session id
+ * not inter-broker (RequestContext.interBroker) or lacks CLUSTER_ACTION on the cluster (ACLs) ->
+ * CLUSTER_AUTHORIZATION_FAILED (at the top, v7+, and on every partition, where v4-v6 clients read
+ * it; Kafka answers the ACL refusal TOPIC_AUTHORIZATION_FAILED per partition, samsa keeps one
+ * answer for "not a broker"); a session id
  * other than 0, or an epoch other than 0 / -1 -> FETCH_SESSION_ID_NOT_FOUND (every answer carries
  * session id 0: no session is created, so clients keep sending full fetches); per topic (v13+): an
- * id that names no topic -> UNKNOWN_TOPIC_ID on each of its partitions, as Kafka answers; per
- * partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; current leader epoch (v9+) older ->
+ * id that names no topic -> UNKNOWN_TOPIC_ID on each of its partitions, as Kafka answers; a
+ * consumer without READ on the topic -> TOPIC_AUTHORIZATION_FAILED on each of its partitions
+ * (whether it exists or not, as Kafka); per partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; current leader epoch (v9+) older ->
  * FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH, then a partition this broker does not lead
  * (or holds no replica of, while the store has it) -> NOT_LEADER_OR_FOLLOWER
  * (Partition.leaderEpochError); a follower's replica id that is not
@@ -41,6 +44,7 @@ import type {
 import type { Broker } from "../broker.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
 import type { Partition } from "../partition.js";
+import { authorizedNames, type Checks, onCluster } from "./authorized.js";
 import {
   currentLeader,
   FENCED_LEADER_EPOCH,
@@ -83,6 +87,15 @@ interface FetchTopic {
   topic: string | null;
   topicId: string;
   partitions: FetchPartition[];
+  /** A consumer's topic it may not READ: TOPIC_AUTHORIZATION_FAILED on each partition. */
+  unreadable?: boolean;
+}
+
+/** Marks the named topics a consumer may not READ (ACLs). */
+function markUnreadable(ctx: Checks, topics: FetchTopic[]): void {
+  const named = topics.flatMap((t) => (t.topic === null ? [] : [t.topic]));
+  const readable = authorizedNames(ctx, "READ", "TOPIC", named);
+  for (const t of topics) if (t.topic !== null && !readable.has(t.topic)) t.unreadable = true;
 }
 
 /** The first version that names topics by id. */
@@ -220,8 +233,9 @@ async function collect(
   for (const t of topics) {
     const partitions: PartitionData[] = [];
     for (const p of t.partitions) {
-      if (t.topic === null) {
-        partitions.push(partitionResult(p.partition, "UNKNOWN_TOPIC_ID", readCommitted));
+      if (t.topic === null || t.unreadable) {
+        const refused = t.topic === null ? "UNKNOWN_TOPIC_ID" : "TOPIC_AUTHORIZATION_FAILED";
+        partitions.push(partitionResult(p.partition, refused, readCommitted));
         continue;
       }
       const partition = broker.topics.partition(t.topic, p.partition);
@@ -266,7 +280,7 @@ function waitForAppend(broker: Broker, topics: FetchTopic[], ms: number): Promis
     };
     const timer = setTimeout(done, ms);
     for (const t of topics) {
-      if (t.topic === null) continue;
+      if (t.topic === null || t.unreadable) continue;
       for (const p of t.partitions) {
         const partition = broker.topics.partition(t.topic, p.partition);
         if (partition) stops.push(partition.onAppend(done));
@@ -299,7 +313,7 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
       ctx.apiVersion >= REPLICA_STATE_VERSION
         ? (request.replicaState?.replicaId ?? -1)
         : (request.replicaId ?? -1);
-    if (replicaId >= 0 && !ctx.interBroker) {
+    if (replicaId >= 0 && (!ctx.interBroker || !onCluster(ctx, "CLUSTER_ACTION"))) {
       const refused = "CLUSTER_AUTHORIZATION_FAILED";
       return answer(
         refused,
@@ -309,6 +323,7 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
     const brokerEpoch = request.replicaState?.replicaEpoch ?? -1;
     if (replicaId >= 0) broker.followerConnection(replicaId, ctx);
     const readPartition = replicaId >= 0 ? followerRead(replicaId, brokerEpoch, broker) : consumerRead;
+    if (replicaId < 0) markUnreadable(ctx, topics);
     if (request.sessionId !== 0 || (request.sessionEpoch !== 0 && request.sessionEpoch !== -1)) {
       return answer("FETCH_SESSION_ID_NOT_FOUND", []);
     }

@@ -1,7 +1,8 @@
 /**
  * FindCoordinator (key 10), v0-v6; v4+ batch several keys.
  * Validation order, per key: key type 1 (transactions, not served) ->
- * TRANSACTIONAL_ID_AUTHORIZATION_FAILED; any other type but 0 (groups) -> INVALID_REQUEST; an
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED; a group key without DESCRIBE on the group (ACLs) ->
+ * GROUP_AUTHORIZATION_FAILED; any other type but 0 (groups) -> INVALID_REQUEST; an
  * empty key -> INVALID_REQUEST; `__consumer_offsets` cannot be created -> COORDINATOR_NOT_AVAILABLE.
  * The coordinator is the registered broker the cluster store names leader of the group's
  * partition of `__consumer_offsets` (COORDINATOR_NOT_AVAILABLE while it has none); the offsets
@@ -15,7 +16,7 @@ import type {
 import type { Broker } from "../broker.js";
 import { OFFSETS_TOPIC } from "../group/offsets-topic.js";
 import { type BrokerRegistration, endpointOn } from "../metadata/cluster.js";
-import type { ApiHandler } from "./types.js";
+import type { ApiHandler, RequestContext } from "./types.js";
 
 const GROUP_KEY_TYPE = 0;
 const TRANSACTION_KEY_TYPE = 1;
@@ -27,12 +28,14 @@ function groupCoordinator(broker: Broker, groupId: string): BrokerRegistration |
   return state && state.leader >= 0 ? broker.store.broker(state.leader) : undefined;
 }
 
-async function coordinatorFor(broker: Broker, key: string, keyType: number, listener: string) {
+async function coordinatorFor(broker: Broker, key: string, keyType: number, ctx: RequestContext) {
   let error: ErrorName | null = null;
   let message: string | null = null;
   if (keyType === TRANSACTION_KEY_TYPE) {
     error = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
     message = "transactions are not served";
+  } else if (keyType === GROUP_KEY_TYPE && !ctx.authorize("DESCRIBE", "GROUP", key)) {
+    error = "GROUP_AUTHORIZATION_FAILED";
   } else if (keyType !== GROUP_KEY_TYPE) {
     error = "INVALID_REQUEST";
     message = `key type ${keyType} is not served`;
@@ -55,8 +58,8 @@ async function coordinatorFor(broker: Broker, key: string, keyType: number, list
   return {
     key,
     nodeId: coordinator?.nodeId ?? -1,
-    host: coordinator ? endpointOn(coordinator, listener).host : "",
-    port: coordinator ? endpointOn(coordinator, listener).port : -1,
+    host: coordinator ? endpointOn(coordinator, ctx.listener).host : "",
+    port: coordinator ? endpointOn(coordinator, ctx.listener).port : -1,
     errorCode: error ? errorCode(error) : 0,
     errorMessage: message,
   };
@@ -71,16 +74,11 @@ export const findCoordinator: ApiHandler<FindCoordinatorRequestData, FindCoordin
     if (ctx.apiVersion >= 4) {
       const coordinators = [];
       for (const key of request.coordinatorKeys ?? []) {
-        coordinators.push(await coordinatorFor(broker, key, request.keyType ?? GROUP_KEY_TYPE, ctx.listener));
+        coordinators.push(await coordinatorFor(broker, key, request.keyType ?? GROUP_KEY_TYPE, ctx));
       }
       return { throttleTimeMs: 0, coordinators };
     }
-    const c = await coordinatorFor(
-      broker,
-      request.key ?? "",
-      request.keyType ?? GROUP_KEY_TYPE,
-      ctx.listener,
-    );
+    const c = await coordinatorFor(broker, request.key ?? "", request.keyType ?? GROUP_KEY_TYPE, ctx);
     return {
       throttleTimeMs: 0,
       errorCode: c.errorCode,

@@ -1,6 +1,7 @@
 /**
  * Heartbeat (key 12), v0-v4. Keeps a member's session alive and tells it when to rejoin.
- * Validation order: empty group id -> INVALID_GROUP_ID; the group's offsets partition loading ->
+ * Validation order: no READ on the group (ACLs) -> GROUP_AUTHORIZATION_FAILED; empty group id ->
+ * INVALID_GROUP_ID; the group's offsets partition loading ->
  * COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR; unknown group or member ->
  * UNKNOWN_MEMBER_ID; a fenced static member -> FENCED_INSTANCE_ID; another generation ->
  * ILLEGAL_GENERATION; a group preparing a rebalance -> REBALANCE_IN_PROGRESS (the session is
@@ -15,7 +16,9 @@ export const heartbeat: ApiHandler<HeartbeatRequestData, HeartbeatResponseData> 
   name: "Heartbeat",
   minVersion: 0,
   maxVersion: 4,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
+    if (!ctx.authorize("READ", "GROUP", request.groupId))
+      return { throttleTimeMs: 0, errorCode: errorCode("GROUP_AUTHORIZATION_FAILED") };
     const error = broker.groups.heartbeat(
       request.groupId,
       request.generationId,

@@ -1,6 +1,8 @@
 /**
  * IncrementalAlterConfigs (key 44), v0-v1: SET, DELETE, APPEND or SUBTRACT single topic configs.
- * Validation order, per resource: each resource at most once, no config named twice, no null value
+ * Validation order, per resource: each resource at most once; ALTER_CONFIGS on the topic
+ * (TOPIC_AUTHORIZATION_FAILED) or, for a broker, the cluster (CLUSTER_AUTHORIZATION_FAILED), as
+ * Kafka (ACLs, api/authorized.ts configRefusal); no config named twice, no null value
  * but for DELETE, known operations (INVALID_REQUEST); a topic that exists; then every key known,
  * whatever its operation (INVALID_CONFIG naming the key), APPEND / SUBTRACT on LIST keys only,
  * and the resulting configs valid as a whole. validateOnly stops there; nothing is stored unless
@@ -14,6 +16,7 @@ import type {
 } from "../../protocol/types/incremental-alter-configs.js";
 import { configRecord } from "../../storage/topic-configs.js";
 import type { Broker } from "../broker.js";
+import { configRefusal } from "./authorized.js";
 import {
   alterEach,
   checkTopicConfigNames,
@@ -97,10 +100,14 @@ export const incrementalAlterConfigs: ApiHandler<
   name: "IncrementalAlterConfigs",
   minVersion: 0,
   maxVersion: 1,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
     const resources = request.resources;
     const validateOnly = request.validateOnly;
-    const responses = await alterEach(broker, resources, (resource) => alter(broker, resource, validateOnly));
+    const refusal = (r: { resourceType: number; resourceName: string }) =>
+      configRefusal(ctx, "ALTER_CONFIGS", r.resourceType, r.resourceName);
+    const responses = await alterEach(broker, resources, refusal, (resource) =>
+      alter(broker, resource, validateOnly),
+    );
     return { throttleTimeMs: 0, responses };
   },
 };

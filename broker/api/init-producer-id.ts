@@ -2,7 +2,9 @@
  * InitProducerId (key 22), v0-v4.
  * Validation order: an empty transactional id gets INVALID_REQUEST (as Kafka's coordinator: the
  * client refuses one too); any other transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED
- * (transactions are not served yet); a client over its producer-id quota (KIP-936,
+ * (transactions are not served yet); a principal with neither IDEMPOTENT_WRITE on the cluster nor
+ * WRITE on at least one topic (ACLs, Kafka's authorizeByResourceType) gets
+ * CLUSTER_AUTHORIZATION_FAILED; a client over its producer-id quota (KIP-936,
  * `producer.ids.rate`: broker/producer-ids.ts) gets THROTTLING_QUOTA_EXCEEDED with the throttle
  * time; otherwise a fresh producer id at epoch 0, always.
  *
@@ -18,6 +20,7 @@ import type {
   InitProducerIdResponseData,
 } from "../../protocol/types/init-producer-id.js";
 import { quotaClient } from "../producer-ids.js";
+import { onCluster } from "./authorized.js";
 import type { ApiHandler } from "./types.js";
 
 function refusal(code: ErrorName, throttleTimeMs = 0) {
@@ -33,6 +36,8 @@ export const initProducerId: ApiHandler<InitProducerIdRequestData, InitProducerI
     const transactionalId = request.transactionalId;
     if (transactionalId === "") return refusal("INVALID_REQUEST");
     if (transactionalId !== null) return refusal("TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
+    if (!onCluster(ctx, "IDEMPOTENT_WRITE") && !ctx.authorizeAny("WRITE", "TOPIC"))
+      return refusal("CLUSTER_AUTHORIZATION_FAILED");
     const client = quotaClient(ctx);
     const ids = broker.topics.producerIds;
     const throttleTimeMs = ids.initThrottleMs(client);

@@ -2,7 +2,8 @@
  * JoinGroup (key 11), v0-v9. v4+ make a new member ask twice (MEMBER_ID_REQUIRED hands out its
  * id); v5+ carry group.instance.id (static membership); v9's SkipAssignment tells a static leader
  * that rejoined a Stable group to keep the current assignment.
- * Validation order (broker/group/coordinator.ts): empty group id -> INVALID_GROUP_ID; the group's
+ * Validation order: no READ on the group (ACLs) -> GROUP_AUTHORIZATION_FAILED; then
+ * broker/group/coordinator.ts: empty group id -> INVALID_GROUP_ID; the group's
  * offsets partition loading -> COORDINATOR_LOAD_IN_PROGRESS, not led here -> NOT_COORDINATOR
  * (`__consumer_offsets` is created first if it does not exist yet); session
  * timeout outside group.min/max.session.timeout.ms -> INVALID_SESSION_TIMEOUT; no protocol type
@@ -11,6 +12,7 @@
  * group -> INCONSISTENT_GROUP_PROTOCOL; a full group -> GROUP_MAX_SIZE_REACHED. The answer comes
  * when the rebalance's join phase ends.
  */
+import { errorCode } from "../../protocol/errors.js";
 import type { JoinGroupRequestData, JoinGroupResponseData } from "../../protocol/types/join-group.js";
 import type { ApiHandler } from "./types.js";
 
@@ -20,6 +22,19 @@ export const joinGroup: ApiHandler<JoinGroupRequestData, JoinGroupResponseData> 
   minVersion: 0,
   maxVersion: 9,
   async handle(broker, request, ctx) {
+    if (!ctx.authorize("READ", "GROUP", request.groupId)) {
+      return {
+        throttleTimeMs: 0,
+        errorCode: errorCode("GROUP_AUTHORIZATION_FAILED"),
+        generationId: -1,
+        protocolType: null,
+        protocolName: ctx.apiVersion >= 7 ? null : "",
+        leader: "",
+        skipAssignment: false,
+        memberId: "",
+        members: [],
+      };
+    }
     ctx.admit();
     const result = await broker.groups.join({
       groupId: request.groupId,

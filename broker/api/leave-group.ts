@@ -1,7 +1,8 @@
 /**
  * LeaveGroup (key 13), v0-v5. v0-v2 remove one member (its error is the top-level one); v3+
  * remove a batch, each with its own error, found by member id or by group.instance.id.
- * Validation order: the group's offsets partition loading -> COORDINATOR_LOAD_IN_PROGRESS, not led
+ * Validation order: no READ on the group (ACLs) -> GROUP_AUTHORIZATION_FAILED (top-level); the
+ * group's offsets partition loading -> COORDINATOR_LOAD_IN_PROGRESS, not led
  * here -> NOT_COORDINATOR (top-level, as Kafka's error response); then per member: unknown group
  * or member -> UNKNOWN_MEMBER_ID; an instance id held by another member id -> FENCED_INSTANCE_ID.
  * A removed member triggers a rebalance.
@@ -16,6 +17,8 @@ export const leaveGroup: ApiHandler<LeaveGroupRequestData, LeaveGroupResponseDat
   minVersion: 0,
   maxVersion: 5,
   async handle(broker, request, ctx) {
+    if (!ctx.authorize("READ", "GROUP", request.groupId))
+      return { throttleTimeMs: 0, errorCode: errorCode("GROUP_AUTHORIZATION_FAILED"), members: [] };
     if (ctx.apiVersion < 3) {
       const [error] = broker.groups.leave(request.groupId, [
         { memberId: request.memberId ?? "", groupInstanceId: null },

@@ -3,10 +3,12 @@
  * `__consumer_offsets` partitions led here), with its protocol type; while a partition still
  * loads the answer also carries COORDINATOR_LOAD_IN_PROGRESS, as Kafka; v4+
  * filter by state (case-insensitive, as Kafka) and report it; v5+ filter by type (every group
- * here is "classic").
+ * here is "classic"). ACLs, as Kafka: DESCRIBE on the cluster lists every group, otherwise only
+ * the groups the principal may DESCRIBE.
  */
 import { errorCode } from "../../protocol/errors.js";
 import type { ListGroupsRequestData, ListGroupsResponseData } from "../../protocol/types/list-groups.js";
+import { onCluster } from "./authorized.js";
 import type { ApiHandler } from "./types.js";
 
 const GROUP_TYPE = "classic";
@@ -19,9 +21,11 @@ export const listGroups: ApiHandler<ListGroupsRequestData, ListGroupsResponseDat
   async handle(broker, request, ctx) {
     const states = (request.statesFilter ?? []).map((s) => s.toLowerCase());
     const types = (request.typesFilter ?? []).map((s) => s.toLowerCase());
+    const everyGroup = onCluster(ctx, "DESCRIBE");
     const groups = broker.groups
       .allGroups()
       .filter((g) => g.state !== "Dead")
+      .filter((g) => everyGroup || ctx.authorize("DESCRIBE", "GROUP", g.id))
       .filter((g) => ctx.apiVersion < 4 || states.length === 0 || states.includes(g.state.toLowerCase()))
       .filter(() => ctx.apiVersion < 5 || types.length === 0 || types.includes(GROUP_TYPE))
       .sort((a, b) => a.id.localeCompare(b.id))

@@ -10,8 +10,11 @@
  * (v9+) and -6 earliest pending upload (v11+) offset -1 (no record was ever tiered: what Kafka
  * answers for a topic without remote storage), otherwise the first record at or after the
  * timestamp (offset -1 when none). v10+ TimeoutMs only bounds remote-storage lookups: unused here.
- * Before all of these, as Kafka: a partition named more than once in the request is answered
- * INVALID_REQUEST at each mention, without a lookup (one small request cannot ask for thousands).
+ * Before all of these, as Kafka: a topic the principal may not DESCRIBE (ACLs) ->
+ * TOPIC_AUTHORIZATION_FAILED on each of its partitions, whether it exists or not; then a partition
+ * named more than once in the request is answered INVALID_REQUEST at each mention, without a
+ * lookup (one small request cannot ask for thousands). The follower's answer needs CLUSTER_ACTION
+ * on the cluster as well; without it a replica id is answered as a consumer's.
  * A lookup by timestamp decompresses at most one batch at a time, through the broker's bounded
  * decompressor (storage/decompress.ts), off the event loop when the batch is large.
  */
@@ -22,6 +25,7 @@ import type {
   ListOffsetsResponseData,
 } from "../../protocol/types/list-offsets.js";
 import type { Partition } from "../partition.js";
+import { authorizedNames, onCluster } from "./authorized.js";
 import type { ApiHandler } from "./types.js";
 
 export const LATEST = -1;
@@ -92,18 +96,25 @@ export const listOffsets: ApiHandler<ListOffsetsRequestData, ListOffsetsResponse
   async handle(broker, request, ctx) {
     // Only another broker sees records above the high watermark (a replica id from a client is
     // answered as a consumer's).
-    const replica = request.replicaId >= 0 && ctx.interBroker;
+    const replica = request.replicaId >= 0 && ctx.interBroker && onCluster(ctx, "CLUSTER_ACTION");
     // v1-v3 carry no leader epoch: -1 checks none.
     const topics = request.topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p) => ({ ...p, currentLeaderEpoch: p.currentLeaderEpoch ?? -1 })),
     }));
     const duplicates = duplicatePartitions(topics);
+    const describable = authorizedNames(
+      ctx,
+      "DESCRIBE",
+      "TOPIC",
+      topics.map((t) => t.name),
+    );
     const out = await Promise.all(
       topics.map(async (t) => ({
         name: t.name,
         partitions: await Promise.all(
           t.partitions.map(async (p) => {
+            if (!describable.has(t.name)) return result(p.partitionIndex, "TOPIC_AUTHORIZATION_FAILED");
             if (duplicates.has(`${t.name}\u0000${p.partitionIndex}`))
               return result(p.partitionIndex, "INVALID_REQUEST");
             const partition = broker.topics.partition(t.name, p.partitionIndex);

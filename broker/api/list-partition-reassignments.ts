@@ -1,6 +1,7 @@
 /**
  * ListPartitionReassignments (key 46), v0 (KIP-455). Answered by any broker through
  * `broker.channel` (a broker that is not the controller forwards it). Validation order:
+ *   0. no DESCRIBE on the cluster (ACLs) -> CLUSTER_AUTHORIZATION_FAILED as the top-level error;
  *   1. topics null: every reassignment in progress;
  *   2. otherwise each partition named once; one this broker's view of the store does not hold
  *      -> UNKNOWN_TOPIC_OR_PARTITION as the top-level error naming it, and nothing listed (the
@@ -15,6 +16,7 @@ import type {
   ListPartitionReassignmentsResponseData,
 } from "../../protocol/types/list-partition-reassignments.js";
 import type { OngoingReassignment } from "../controller/controller.js";
+import { onCluster } from "./authorized.js";
 import {
   answerable,
   boundedWait,
@@ -52,7 +54,9 @@ export const listPartitionReassignments: ApiHandler<
   name: "ListPartitionReassignments",
   minVersion: 0,
   maxVersion: 0,
-  async handle(broker, request) {
+  async handle(broker, request, ctx) {
+    if (!onCluster(ctx, "DESCRIBE"))
+      return encode([], new KafkaError("CLUSTER_AUTHORIZATION_FAILED", "Authorization failed."));
     const asked =
       request.topics === null
         ? null

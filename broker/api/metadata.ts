@@ -6,6 +6,12 @@
  * topic UNKNOWN_TOPIC_OR_PARTITION. Topic ids (v10+) that name no topic get UNKNOWN_TOPIC_ID.
  * A topic named (or an id given) more than once is answered once, as Kafka does: the answer is
  * bounded by the cluster, never multiplied by the request (docs/decisions/0019).
+ * ACLs, as Kafka: every topic requested (null topics) lists only the topics the principal may
+ * DESCRIBE; a named one it may not -> TOPIC_AUTHORIZATION_FAILED whether it exists or not (an id
+ * that names one: the same, with the id and no name); an absent topic that would be auto-created
+ * for a principal without CREATE on the cluster or the topic -> TOPIC_AUTHORIZATION_FAILED.
+ * IncludeClusterAuthorizedOperations (v8-v10) and IncludeTopicAuthorizedOperations (v8+) ask for
+ * Kafka's bit sets (api/authorized.ts); the cluster's is 0 without DESCRIBE on it.
  */
 import { errorCode, KafkaError } from "../../protocol/errors.js";
 import type {
@@ -17,10 +23,14 @@ import type { Broker } from "../broker.js";
 import { type ClusterStore, endpointOn, type TopicState } from "../metadata/cluster.js";
 import { NULL_TOPIC_ID } from "../metadata/store.js";
 import { isInternalTopic } from "../topics.js";
+import {
+  authorizedOperations,
+  type Checks,
+  clusterOperations,
+  creationRefused,
+  OPERATIONS_OMITTED,
+} from "./authorized.js";
 import type { ApiHandler } from "./types.js";
-
-/** Kafka's "authorized operations not requested" marker. */
-const OPERATIONS_OMITTED = -2147483648;
 
 /** Node ids of the registered (live) brokers. */
 export function liveBrokers(store: ClusterStore): Set<number> {
@@ -64,9 +74,13 @@ function topicError(
 
 async function resolveTopic(
   broker: Broker,
+  ctx: Checks,
   name: string,
   autoCreate: boolean,
 ): Promise<MetadataResponseTopic> {
+  const refused = (): MetadataResponseTopic => topicError(name, NULL_TOPIC_ID, "TOPIC_AUTHORIZATION_FAILED");
+  if (!ctx.authorize("DESCRIBE", "TOPIC", name) || creationRefused(broker, ctx, name, autoCreate))
+    return refused();
   try {
     const topic = await broker.topics.getOrCreate(name, autoCreate);
     return topic
@@ -101,22 +115,29 @@ export const metadata: ApiHandler<MetadataRequestData, MetadataResponseData> = {
     let topics: MetadataResponseTopic[];
     if (all) {
       const live = liveBrokers(broker.store);
-      topics = broker.store.topics().map((t) => describeTopic(t, live));
+      topics = broker.store
+        .topics()
+        .filter((t) => ctx.authorize("DESCRIBE", "TOPIC", t.name))
+        .map((t) => describeTopic(t, live));
     } else {
       topics = [];
       for (const t of distinctTopics(requested)) {
         if (t.name === null || t.name === undefined) {
           const topicId = t.topicId ?? NULL_TOPIC_ID;
           const byId = broker.store.topicById(topicId);
-          topics.push(
-            byId
-              ? describeTopic(byId, liveBrokers(broker.store))
-              : topicError(null, topicId, "UNKNOWN_TOPIC_ID"),
-          );
+          if (!byId) topics.push(topicError(null, topicId, "UNKNOWN_TOPIC_ID"));
+          else if (!ctx.authorize("DESCRIBE", "TOPIC", byId.name))
+            topics.push(topicError(null, topicId, "TOPIC_AUTHORIZATION_FAILED"));
+          else topics.push(describeTopic(byId, liveBrokers(broker.store)));
         } else {
-          topics.push(await resolveTopic(broker, t.name, autoCreate));
+          topics.push(await resolveTopic(broker, ctx, t.name, autoCreate));
         }
       }
+    }
+    if (request.includeTopicAuthorizedOperations) {
+      for (const t of topics)
+        if (t.errorCode === 0 && t.name)
+          t.topicAuthorizedOperations = authorizedOperations(ctx, "TOPIC", t.name);
     }
     return {
       throttleTimeMs: 0,
@@ -127,7 +148,10 @@ export const metadata: ApiHandler<MetadataRequestData, MetadataResponseData> = {
       clusterId: broker.store.clusterId(),
       controllerId: broker.store.controller()?.nodeId ?? -1,
       topics,
-      clusterAuthorizedOperations: OPERATIONS_OMITTED,
+      clusterAuthorizedOperations: clusterOperations(
+        ctx,
+        ctx.apiVersion <= 10 && (request.includeClusterAuthorizedOperations ?? false),
+      ),
     };
   },
 };

@@ -1,8 +1,10 @@
 /**
  * OffsetForLeaderEpoch (key 23), v2-v4 (Kafka 4's range: v0-v1 were removed by KIP-896).
  * Validation order: a replica id >= 0 (v3+, a follower) from a caller that is not inter-broker
- * (RequestContext.interBroker) -> CLUSTER_AUTHORIZATION_FAILED on every partition; per topic and
- * partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; a current leader epoch older than the
+ * (RequestContext.interBroker) or lacks CLUSTER_ACTION on the cluster (ACLs) ->
+ * CLUSTER_AUTHORIZATION_FAILED on every partition; as Kafka (KIP-320), CLUSTER_ACTION on the
+ * cluster or else DESCRIBE on the topic, whose lack -> TOPIC_AUTHORIZATION_FAILED on each of its
+ * partitions; per topic and partition: unknown -> UNKNOWN_TOPIC_OR_PARTITION; a current leader epoch older than the
  * partition's -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH, then a partition this broker
  * does not lead -> NOT_LEADER_OR_FOLLOWER (KIP-320, Partition.leaderEpochError); then the
  * partition's leader-epoch cache answers (Partition.lastOffsetForLeaderEpoch): the largest epoch
@@ -20,6 +22,7 @@ import type {
   OffsetForLeaderEpochResponseData,
   OffsetForLeaderPartitionResult,
 } from "../../protocol/types/offset-for-leader-epoch.js";
+import { authorizedNames, onCluster } from "./authorized.js";
 import { distinctPartitions } from "./distinct.js";
 import type { ApiHandler } from "./types.js";
 
@@ -52,13 +55,25 @@ export const offsetForLeaderEpoch: ApiHandler<
       (p) => p.partition,
       (t, partitions) => ({ ...t, partitions }),
     );
-    const refused = ctx.apiVersion >= 3 && (request.replicaId ?? -1) >= 0 && !ctx.interBroker;
+    const clusterAction = onCluster(ctx, "CLUSTER_ACTION");
+    const follower = ctx.apiVersion >= 3 && (request.replicaId ?? -1) >= 0;
+    const refused = follower && (!ctx.interBroker || !clusterAction);
+    const describable = clusterAction
+      ? null
+      : authorizedNames(
+          ctx,
+          "DESCRIBE",
+          "TOPIC",
+          topics.map((t) => t.topic),
+        );
     return {
       throttleTimeMs: 0,
       topics: topics.map((t) => ({
         topic: t.topic,
         partitions: t.partitions.map((p) => {
           if (refused) return result(p.partition, "CLUSTER_AUTHORIZATION_FAILED");
+          if (describable && !describable.has(t.topic))
+            return result(p.partition, "TOPIC_AUTHORIZATION_FAILED");
           const partition = broker.topics.partition(t.topic, p.partition);
           if (!partition)
             return result(p.partition, broker.topics.missingPartitionError(t.topic, p.partition));

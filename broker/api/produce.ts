@@ -4,8 +4,11 @@
  * same: librdkafka before 2.8 sends gzip, snappy and lz4 batches uncompressed to a broker whose
  * Produce range does not start at v0 (Kafka 4 advertises v0 for the same reason, KAFKA-18659).
  * Validation order: a transactional id -> TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every
- * partition; acks outside {0, 1, -1} -> INVALID_REQUIRED_ACKS; per topic, an unknown topic is
- * auto-created when the broker allows it, else UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
+ * partition; per topic, no WRITE on it (ACLs) -> TOPIC_AUTHORIZATION_FAILED, whether it exists or
+ * not (as Kafka, so a principal learns nothing of topics it may not write); acks outside
+ * {0, 1, -1} -> INVALID_REQUIRED_ACKS; an unknown topic is auto-created when the broker allows it
+ * and the principal may create it (CREATE on the cluster or the topic, else
+ * TOPIC_AUTHORIZATION_FAILED), else UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
  * for an illegal name or an internal topic such as __consumer_offsets); per partition: unknown partition -> UNKNOWN_TOPIC_OR_PARTITION; no
  * records -> CORRUPT_MESSAGE; acks=-1 with fewer in-sync replicas than min.insync.replicas ->
  * NOT_ENOUGH_REPLICAS; then the partition validates the batches (storage/validate.ts); an
@@ -30,6 +33,7 @@ import type {
 import type { Broker } from "../broker.js";
 import { quotaClient } from "../producer-ids.js";
 import { isInternalTopic } from "../topics.js";
+import { authorizedNames, type Checks, creationRefused } from "./authorized.js";
 import { currentLeader, type LeaderHint, leaderEndpoints, NOT_LEADER } from "./leader-hints.js";
 import type { ApiHandler } from "./types.js";
 
@@ -85,8 +89,9 @@ async function appendPartition(
 }
 
 /** The topic's error, after creating it when auto-creation allows; null when it exists. */
-async function resolveTopic(broker: Broker, name: string): Promise<ErrorName | null> {
+async function resolveTopic(broker: Broker, ctx: Checks, name: string): Promise<ErrorName | null> {
   if (isInternalTopic(name)) return "INVALID_TOPIC_EXCEPTION";
+  if (creationRefused(broker, ctx, name, true)) return "TOPIC_AUTHORIZATION_FAILED";
   try {
     return (await broker.topics.getOrCreate(name, true)) ? null : "UNKNOWN_TOPIC_OR_PARTITION";
   } catch (err) {
@@ -106,13 +111,20 @@ export const produce: ApiHandler<ProduceRequestData, ProduceResponseData> = {
     const timeoutMs = request.timeoutMs;
     // v0-v12 name topics (v13 would name them by id).
     const topicData = request.topicData.map((t) => ({ name: t.name ?? "", partitionData: t.partitionData }));
-    let refusal: ErrorName | null = null;
-    if (request.transactionalId) refusal = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
-    else if (acks !== 0 && acks !== 1 && acks !== -1) refusal = "INVALID_REQUIRED_ACKS";
+    const transactional = request.transactionalId ? "TRANSACTIONAL_ID_AUTHORIZATION_FAILED" : null;
+    const writable = authorizedNames(
+      ctx,
+      "WRITE",
+      "TOPIC",
+      transactional ? [] : topicData.map((t) => t.name),
+    );
+    const badAcks = acks !== 0 && acks !== 1 && acks !== -1 ? "INVALID_REQUIRED_ACKS" : null;
+    const refusal = (name: string): ErrorName | null =>
+      transactional ?? (writable.has(name) ? badAcks : "TOPIC_AUTHORIZATION_FAILED");
     // First every topic (creating it if needed), then every append in one synchronous pass, so
     // the appends of this request take their places in the logs before the next request starts.
     const topicErrors: (ErrorName | null)[] = [];
-    for (const t of topicData) topicErrors.push(refusal ?? (await resolveTopic(broker, t.name)));
+    for (const t of topicData) topicErrors.push(refusal(t.name) ?? (await resolveTopic(broker, ctx, t.name)));
     const responses = topicData.map((t, i) => {
       const topicError = topicErrors[i];
       const partitions = topicError
