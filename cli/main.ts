@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { registerAclCommands } from "./commands/acl.js";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerBrokerCommands } from "./commands/broker.js";
 import { registerClusterCommands } from "./commands/cluster.js";
@@ -63,6 +64,7 @@ Examples:
   registerVerifyCommands(program);
   registerSecurityCommands(program);
   registerUserCommands(program);
+  registerAclCommands(program);
   return program;
 }
 
