@@ -1,7 +1,8 @@
 /**
  * Admin: topics, partitions, configs, offsets and consumer groups (each group request goes to
  * the group's coordinator); leader elections and partition reassignments (to the controller
- * Metadata names, which may be any broker that forwards them). Each call answers with plain objects and throws
+ * Metadata names, which may be any broker that forwards them); SCRAM users and ACLs (any broker).
+ * Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
 import { randomBytes } from "node:crypto";
@@ -818,7 +819,7 @@ export class Admin {
     for (const [i, result] of r.filterResults.entries())
       Cluster.check(result.errorCode, `delete ACLs by filters[${i}]`, result.errorMessage);
     return {
-      filterResponses: r.filterResults.map((f: Message) => ({
+      filterResponses: r.filterResults.map((f) => ({
         errorCode: f.errorCode,
         errorMessage: f.errorMessage,
         matchingAcls: f.matchingAcls.map(matchingOf),
