@@ -284,7 +284,9 @@ export function aclListing(heading: string, bindings: readonly CliBinding[]): st
   const groups = new Map<string, CliBinding[]>();
   for (const b of bindings) {
     const key = patternText(b);
-    groups.set(key, [...(groups.get(key) ?? []), b]);
+    const group = groups.get(key);
+    if (group) group.push(b);
+    else groups.set(key, [b]);
   }
   let out = "";
   for (const [pattern, entries] of groups) {
@@ -315,6 +317,24 @@ function print(json: boolean | undefined, key: string, heading: string, bindings
 }
 
 type Admin = import("../../client/admin.js").Admin;
+type AclNames = typeof import("../../client/acls.js").aclNames;
+
+/** A binding from an answer's codes (a described resource and entry, or a deleted binding). */
+function answered(
+  names: AclNames,
+  r: { resourceType: number; resourceName: string; resourcePatternType: number },
+  e: { principal: string; host: string; operation: number; permissionType: number },
+): CliBinding {
+  return {
+    resourceType: names.resourceType(r.resourceType),
+    resourceName: r.resourceName,
+    patternType: names.patternType(r.resourcePatternType),
+    principal: e.principal,
+    host: e.host,
+    operation: names.operation(e.operation),
+    permissionType: names.permissionType(e.permissionType),
+  };
+}
 
 /** The bindings the filters match (several filters may match one binding: listed once). */
 async function describeAll(admin: Admin, filters: CliFilter[]): Promise<CliBinding[]> {
@@ -322,17 +342,7 @@ async function describeAll(admin: Admin, filters: CliFilter[]): Promise<CliBindi
   const out: CliBinding[] = [];
   for (const f of filters) {
     const { resources } = await admin.describeAcls({ ...f, resourcePatternType: f.patternType });
-    for (const r of resources)
-      for (const a of r.acls)
-        out.push({
-          resourceType: aclNames.resourceType(r.resourceType),
-          resourceName: r.resourceName,
-          patternType: aclNames.patternType(r.resourcePatternType),
-          principal: a.principal,
-          host: a.host,
-          operation: aclNames.operation(a.operation),
-          permissionType: aclNames.permissionType(a.permissionType),
-        });
+    for (const r of resources) for (const a of r.acls) out.push(answered(aclNames, r, a));
   }
   return dedupe(out);
 }
@@ -426,19 +436,7 @@ export function registerAclCommands(program: Command): void {
           filters: filters.map((f) => ({ ...f, resourcePatternType: f.patternType })),
         });
         const { aclNames } = await import("../../client/acls.js");
-        return dedupe(
-          filterResponses.flatMap((r) =>
-            r.matchingAcls.map((m) => ({
-              resourceType: aclNames.resourceType(m.resourceType),
-              resourceName: m.resourceName,
-              patternType: aclNames.patternType(m.resourcePatternType),
-              principal: m.principal,
-              host: m.host,
-              operation: aclNames.operation(m.operation),
-              permissionType: aclNames.permissionType(m.permissionType),
-            })),
-          ),
-        );
+        return dedupe(filterResponses.flatMap((r) => r.matchingAcls.map((m) => answered(aclNames, m, m))));
       });
       if (!flags.json && removed.length === 0) process.stdout.write("No ACLs matched.\n");
       else print(flags.json, "removed", "Removed ACLs", removed);
