@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { registerAclCommands } from "./commands/acl.js";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerBrokerCommands } from "./commands/broker.js";
 import { registerClusterCommands } from "./commands/cluster.js";
@@ -65,6 +66,7 @@ Examples:
   registerSecurityCommands(program);
   registerUserCommands(program);
   registerStorageCommands(program);
+  registerAclCommands(program);
   return program;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Admin: topics, partitions, configs, offsets and consumer groups (each group request goes to
  * the group's coordinator); leader elections and partition reassignments (to the controller
- * Metadata names, which may be any broker that forwards them). Each call answers with plain objects and throws
+ * Metadata names, which may be any broker that forwards them); SCRAM users and ACLs (any broker).
+ * Each call answers with plain objects and throws
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
 import { randomBytes } from "node:crypto";
@@ -17,6 +18,16 @@ import {
   scramSaltedPasswordAsync,
 } from "../protocol/sasl/scram.js";
 import type { AlterUserScramCredentialsRequestData } from "../protocol/types/alter-user-scram-credentials.js";
+import {
+  type AclBinding,
+  type AclFilter,
+  type AclFilterResponse,
+  type AclResource,
+  creationOf,
+  filterOf,
+  matchingOf,
+  resourceOf,
+} from "./acls.js";
 import type { TopicPartition } from "./assignors.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
 import type { Connection } from "./connection.js";
@@ -847,6 +858,47 @@ export class Admin {
         })),
       };
     });
+  }
+
+  /**
+   * Creates ACL bindings (CreateAcls, KafkaJS's `createAcls({ acl })`); a binding that exists
+   * already is a success. Throws the first binding's error as a KafkaError (INVALID_REQUEST,
+   * POLICY_VIOLATION, CLUSTER_AUTHORIZATION_FAILED without ALTER on the cluster).
+   */
+  async createAcls(options: { acl: AclBinding[] }): Promise<true> {
+    checkArray(options?.acl, "createAcls({ acl })");
+    const creations = options.acl.map((b, i) => creationOf(b, `acl[${i}]`));
+    const r = await withRetry(async () => (await this.cluster.anyConnection()).request(30, { creations }));
+    for (const [i, result] of r.results.entries())
+      Cluster.check(result.errorCode, `create ACL acl[${i}]`, result.errorMessage);
+    return true;
+  }
+
+  /** The ACL bindings `filter` matches, grouped by resource pattern (DescribeAcls; KafkaJS's answer). */
+  async describeAcls(filter: AclFilter = {}): Promise<{ resources: AclResource[] }> {
+    const request = filterOf(filter, "filter");
+    const r = await withRetry(async () => (await this.cluster.anyConnection()).request(29, request));
+    Cluster.check(r.errorCode, "describe ACLs", r.errorMessage);
+    return { resources: r.resources.map(resourceOf) };
+  }
+
+  /**
+   * Deletes the ACL bindings each filter matches (DeleteAcls, KafkaJS's `deleteAcls({ filters })`)
+   * and answers, per filter, the bindings it removed. Throws the first filter's error.
+   */
+  async deleteAcls(options: { filters: AclFilter[] }): Promise<{ filterResponses: AclFilterResponse[] }> {
+    checkArray(options?.filters, "deleteAcls({ filters })");
+    const filters = options.filters.map((f, i) => filterOf(f, `filters[${i}]`));
+    const r = await withRetry(async () => (await this.cluster.anyConnection()).request(31, { filters }));
+    for (const [i, result] of r.filterResults.entries())
+      Cluster.check(result.errorCode, `delete ACLs by filters[${i}]`, result.errorMessage);
+    return {
+      filterResponses: r.filterResults.map((f) => ({
+        errorCode: f.errorCode,
+        errorMessage: f.errorMessage,
+        matchingAcls: f.matchingAcls.map(matchingOf),
+      })),
+    };
   }
 
   async close(): Promise<void> {

@@ -44,6 +44,9 @@ export const CLIENT_MAX_VERSIONS: Record<number, number> = {
   19: 7, // CreateTopics
   20: 6, // DeleteTopics
   22: 4, // InitProducerId
+  29: 3, // DescribeAcls
+  30: 3, // CreateAcls
+  31: 3, // DeleteAcls
   32: 4, // DescribeConfigs
   33: 2, // AlterConfigs
   35: 3, // DescribeLogDirs

@@ -1,6 +1,20 @@
 /** The samsa client: every public type and class. */
 
+export {
+  AclOperation,
+  AclPermissionType,
+  PatternType as AclPatternType,
+  ResourceType as AclResourceType,
+} from "../protocol/acl.js";
 export type { RecordHeader } from "../protocol/record-batch.js";
+export type {
+  AclBinding,
+  AclDescription,
+  AclFilter,
+  AclFilterResponse,
+  AclMatchingBinding,
+  AclResource,
+} from "./acls.js";
 export {
   Admin,
   type ConfigEntry,

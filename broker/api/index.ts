@@ -6,11 +6,14 @@ import { alterPartitionReassignments } from "./alter-partition-reassignments.js"
 import { alterUserScramCredentials } from "./alter-user-scram-credentials.js";
 import { apiVersions } from "./api-versions.js";
 import { controlledShutdown } from "./controlled-shutdown.js";
+import { createAcls } from "./create-acls.js";
 import { createPartitions } from "./create-partitions.js";
 import { createTopics } from "./create-topics.js";
+import { deleteAcls } from "./delete-acls.js";
 import { deleteGroups } from "./delete-groups.js";
 import { deleteRecords } from "./delete-records.js";
 import { deleteTopics } from "./delete-topics.js";
+import { describeAcls } from "./describe-acls.js";
 import { describeCluster } from "./describe-cluster.js";
 import { describeConfigs } from "./describe-configs.js";
 import { describeGroups } from "./describe-groups.js";
@@ -79,4 +82,7 @@ export const HANDLERS: AnyApiHandler[] = [
   describeTopicPartitions,
   describeUserScramCredentials,
   alterUserScramCredentials,
+  describeAcls,
+  createAcls,
+  deleteAcls,
 ];

@@ -223,6 +223,11 @@ describe("CreateAcls (30)", () => {
     golden(30, "request", 1, value, hex(`00000001 02 0001 74 04 ${PRINCIPAL} 0001 2a 04 03`));
   });
 
+  it("v3 request (flexible, USER resources allowed): compact strings and tag sections", () => {
+    const value = { creations: [{ ...creation, resourcePatternType: 3 }] };
+    golden(30, "request", 3, value, hex(`02 02 02 74 03 ${COMPACT_PRINCIPAL} 02 2a 04 03 00 00`));
+  });
+
   it("v2 response: one success and one INVALID_REQUEST", () => {
     const value = {
       throttleTimeMs: 0,
@@ -273,6 +278,15 @@ describe("DeleteAcls (31)", () => {
       `00000000 00000001 0000 ffff 00000001 0000 ffff 02 0001 74 03 ${PRINCIPAL} 0001 2a 03 03`,
     );
     golden(31, "response", 1, response, bytes);
+  });
+
+  it("v3 response: the same, flexible, with a PREFIXED pattern", () => {
+    const prefixed = {
+      ...response,
+      filterResults: [{ ...response.filterResults[0], matchingAcls: [{ ...matching, patternType: 4 }] }],
+    };
+    const bytes = hex(`00000000 02 0000 00 02 0000 00 02 02 74 04 ${COMPACT_PRINCIPAL} 02 2a 03 03 00 00 00`);
+    golden(31, "response", 3, prefixed, bytes);
   });
 
   it("v0 response: no pattern type on the wire", () => {
