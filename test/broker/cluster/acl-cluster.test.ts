@@ -1,36 +1,60 @@
 /**
  * ACLs on a three-broker cluster (issue 15): clients log in over SASL_PLAINTEXT listeners, the
- * brokers talk over the PLAINTEXT inter-broker listener as User:ANONYMOUS, listed in super.users
- * (broker/README.md "ACLs"). A user granted WRITE and READ on a topic and READ on its group
+ * brokers talk over their own SASL_PLAINTEXT inter-broker listener as User:broker (seeded before
+ * they start, as `samsa storage format --add-scram` does), the one super user besides the admin:
+ * no listener takes anyone without a login (broker/README.md "ACLs"). A user granted WRITE and READ on a topic and READ on its group
  * produces with acks=all to an RF=3 topic, every replica stays in sync, and a consumer group reads
  * everything and commits; a user granted nothing sees no topics. The bindings and credentials are
  * written once, through one broker's store, and every broker enforces them.
  */
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBrokerConfig } from "../../../broker/config.js";
+import { addScramUsers, parseAddScram } from "../../../broker/format.js";
 import type { AclBinding } from "../../../broker/metadata/acl-bindings.js";
 import { Admin, Consumer, Producer } from "../../../client/index.js";
 import { scramCredential } from "../../../protocol/sasl/scram.js";
-import { clusterForFile, type TestCluster } from "../../helpers/cluster.js";
+import { TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const USERS = { admin: "admin-secret", app: "app-secret", other: "other-secret" } as const;
 const TOPIC = "secured";
 const GROUP = "g-app";
 
+const BROKER_PASSWORD = "broker-secret";
+
 let cluster: TestCluster;
-clusterForFile(
-  3,
-  {
-    listeners: "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
-    "inter.broker.listener.name": "PLAINTEXT",
+
+/** The brokers' own user, in the cluster's etcd before any broker starts. */
+async function seedBrokerUser(c: TestCluster): Promise<void> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "samsa-format-"));
+  try {
+    const config = loadBrokerConfig({ flags: { cluster: c.url, "data.dir": dataDir } });
+    await addScramUsers(config, [parseAddScram(`SCRAM-SHA-512=[name=broker,password=${BROKER_PASSWORD}]`)]);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+beforeAll(async () => {
+  const flags = {
+    listeners: "SASL_PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0",
+    "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT",
+    "inter.broker.listener.name": "INTERNAL",
+    "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+    "sasl.jaas.config": `org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="${BROKER_PASSWORD}";`,
     "authorizer.class.name": "StandardAuthorizer",
-    "super.users": "User:ANONYMOUS;User:admin",
+    "super.users": "User:broker;User:admin",
     "connection.failed.authentication.delay.ms": 0,
-  },
-  (c) => {
-    cluster = c;
-  },
-);
+  };
+  cluster = await TestCluster.start(3, flags, { prepare: seedBrokerUser });
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.close();
+}, 60_000);
 
 function allow(
   operation: AclBinding["operation"],
@@ -69,7 +93,7 @@ async function setUp(): Promise<void> {
   expect((await store.createAcls(GRANTS)).map((r) => r.error)).toEqual([null, null, null]);
   await waitFor(
     () =>
-      cluster.running().every((b) => b.store.scramUsers().length === 3 && b.store.aclBindings().length === 3),
+      cluster.running().every((b) => b.store.scramUsers().length === 4 && b.store.aclBindings().length === 3),
     "every broker's store to hold the users and the bindings",
   );
 }
