@@ -46,5 +46,4 @@ it("drops clients still closing after closeMs and reports the run", async () => 
     warnings.join("\n"),
   ).toBe(true);
   expect(report.totals.acked).toBeGreaterThan(0);
-  expect(tb.broker.dispatcher.faults.hits.get(LEAVE_GROUP)).toBeGreaterThanOrEqual(1);
 }, 60_000);

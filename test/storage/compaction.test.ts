@@ -219,7 +219,7 @@ function applyPass(
 }
 
 describe("log compaction: model", () => {
-  // Three seeds of 500 steps rather than two of 1000: the cost of a run grows faster than its
+  // Three seeds of 350 steps rather than two of 1000: the cost of a run grows faster than its
   // steps (every check reads the whole log), and more seeds try more configurations.
   for (let run = 0; run < 3; run++) {
     const seed = BASE_SEED + run;
@@ -249,7 +249,7 @@ describe("log compaction: model", () => {
             expect(log.logEndOffset).toBe(model.logEnd);
             expect(await readLog(log, rng)).toEqual(plain(model.records));
           };
-          for (step = 0; step < 500; step++) {
+          for (step = 0; step < 350; step++) {
             const op = rng.float();
             if (op < 0.55) {
               const n = rng.int(1, 3);
@@ -506,7 +506,7 @@ describe("log compaction: crashes and faults", () => {
     }
   }
 
-  for (let run = 0; run < 6; run++) {
+  for (let run = 0; run < 4; run++) {
     const seed = BASE_SEED + 100 + run;
     it(`a crash at any step of the swap protocol leaves the log readable and complete (seed ${seed})`, async () => {
       let where = "";
