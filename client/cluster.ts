@@ -48,6 +48,7 @@ export interface BrokerInfo {
 }
 
 const UNKNOWN_TOPIC_OR_PARTITION = errorCode("UNKNOWN_TOPIC_OR_PARTITION");
+const TOPIC_AUTHORIZATION_FAILED = errorCode("TOPIC_AUTHORIZATION_FAILED");
 
 /**
  * How long a broker stays suspect after a timeout or a failed connection, unless it answers
@@ -71,6 +72,8 @@ export class Cluster {
    * newer state is kept (KIP-320).
    */
   private readonly newest = new Map<string, { topicId: string; partitions: Map<number, PartitionInfo> }>();
+  /** Topics the last Metadata answer refused to describe (TOPIC_AUTHORIZATION_FAILED): `topic()` says so. */
+  private readonly unauthorized = new Set<string>();
   /** Where `anyConnection` starts in its candidates; moved on by every Metadata request. */
   private anyStart = 0;
   /** Suspect brokers by address: until when (Date.now() ms), unless they answer before. */
@@ -239,6 +242,8 @@ export class Cluster {
         isrNodes: number[];
       }[];
     }[]) {
+      if (t.errorCode === TOPIC_AUTHORIZATION_FAILED) this.unauthorized.add(t.name);
+      else this.unauthorized.delete(t.name);
       if (t.errorCode !== 0) {
         this.topics.delete(t.name);
         if (t.errorCode === UNKNOWN_TOPIC_OR_PARTITION) this.newest.delete(t.name);
@@ -284,7 +289,10 @@ export class Cluster {
     return info;
   }
 
-  /** A topic's partitions, fetching metadata when unknown or stale; throws if it does not exist. */
+  /**
+   * A topic's partitions, fetching metadata when unknown or stale; throws UNKNOWN_TOPIC_OR_PARTITION
+   * if it does not exist, TOPIC_AUTHORIZATION_FAILED if the broker would not describe it.
+   */
   async topic(name: string, autoCreate = false): Promise<TopicInfo> {
     let info = this.cachedTopic(name);
     if (!info) {
@@ -297,6 +305,8 @@ export class Cluster {
       await pending;
       info = this.topics.get(name);
     }
+    if (!info && this.unauthorized.has(name))
+      throw new KafkaError("TOPIC_AUTHORIZATION_FAILED", `topic ${name}: not authorized to describe it`);
     if (!info) throw new KafkaError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${name} does not exist`);
     return info;
   }

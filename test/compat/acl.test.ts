@@ -107,6 +107,18 @@ describe("the samsa client", () => {
     expect(await refusal("reader")).toBe("TOPIC_AUTHORIZATION_FAILED");
   });
 
+  it("a topic its user may not describe is refused as TOPIC_AUTHORIZATION_FAILED, not as unknown", async () => {
+    const producer = new Producer({ ...options("reader"), retry: { retries: 0 } }, { acks: -1 });
+    try {
+      await expect(producer.send({ topic: "secret", partition: 0, value: "no" })).rejects.toMatchObject({
+        code: "TOPIC_AUTHORIZATION_FAILED",
+        retriable: false,
+      });
+    } finally {
+      await producer.close();
+    }
+  });
+
   it("lists only the topics its user may describe", async () => {
     const reader = new Admin(options("reader"));
     const admin = new Admin(options("admin"));
