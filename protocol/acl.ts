@@ -62,6 +62,8 @@ export const AclPermissionType = Object.freeze({
 export type ResourceTypeCode = (typeof ResourceType)[keyof typeof ResourceType];
 export type PatternTypeCode = (typeof PatternType)[keyof typeof PatternType];
 export type AclOperationCode = (typeof AclOperation)[keyof typeof AclOperation];
+/** An operation's constant name ("IDEMPOTENT_WRITE"). */
+export type AclOperationName = keyof typeof AclOperation;
 export type AclPermissionTypeCode = (typeof AclPermissionType)[keyof typeof AclPermissionType];
 
 /** The resource name of the cluster in ACLs (Kafka's `Resource.CLUSTER_NAME`). */
@@ -143,3 +145,30 @@ export function permissionTypeName(code: number): string | undefined {
 export function parsePermissionType(text: string): AclPermissionTypeCode | undefined {
   return permissionTypes.parse(text);
 }
+
+/**
+ * The operations each resource type supports besides ALL (Kafka's AclEntry.supportedOperations),
+ * by constant name: what kafka-acls accepts on the type, and what an authorized-operations bit set
+ * reports for it.
+ */
+export const OPERATIONS_BY_RESOURCE_TYPE: Readonly<
+  Record<
+    "TOPIC" | "GROUP" | "CLUSTER" | "TRANSACTIONAL_ID" | "DELEGATION_TOKEN" | "USER",
+    readonly Exclude<AclOperationName, "UNKNOWN" | "ANY" | "ALL">[]
+  >
+> = Object.freeze({
+  TOPIC: ["READ", "WRITE", "CREATE", "DESCRIBE", "DELETE", "ALTER", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"],
+  GROUP: ["READ", "DESCRIBE", "DELETE"],
+  CLUSTER: [
+    "CREATE",
+    "CLUSTER_ACTION",
+    "DESCRIBE_CONFIGS",
+    "ALTER_CONFIGS",
+    "IDEMPOTENT_WRITE",
+    "ALTER",
+    "DESCRIBE",
+  ],
+  TRANSACTIONAL_ID: ["DESCRIBE", "WRITE", "TWO_PHASE_COMMIT"],
+  DELEGATION_TOKEN: ["DESCRIBE"],
+  USER: ["CREATE_TOKENS", "DESCRIBE_TOKENS"],
+});

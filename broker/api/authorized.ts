@@ -7,7 +7,7 @@
  * `authorizeAny` (security/authorize.ts), so all of this allows everything on a broker without
  * an authorizer.
  */
-import { AclOperation as OperationCodes } from "../../protocol/acl.js";
+import { OPERATIONS_BY_RESOURCE_TYPE, AclOperation as OperationCodes } from "../../protocol/acl.js";
 import type { ErrorName } from "../../protocol/errors.js";
 import type { Broker } from "../broker.js";
 import { type AclOperation, type AclResourceType, CLUSTER_RESOURCE_NAME } from "../metadata/acl-bindings.js";
@@ -45,31 +45,13 @@ export function authorizedNames(
   return allowed;
 }
 
-/** The operations Kafka reports in an authorized-operations bit set, per resource type. */
-const REPORTED: Record<AclResourceType, readonly AclOperation[]> = {
-  TOPIC: ["READ", "WRITE", "CREATE", "DESCRIBE", "DELETE", "ALTER", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"],
-  GROUP: ["READ", "DESCRIBE", "DELETE"],
-  CLUSTER: [
-    "CREATE",
-    "CLUSTER_ACTION",
-    "DESCRIBE_CONFIGS",
-    "ALTER_CONFIGS",
-    "IDEMPOTENT_WRITE",
-    "ALTER",
-    "DESCRIBE",
-  ],
-  TRANSACTIONAL_ID: ["DESCRIBE", "WRITE"],
-  DELEGATION_TOKEN: ["DESCRIBE"],
-  USER: ["CREATE_TOKENS", "DESCRIBE_TOKENS"],
-};
-
 /**
  * The operations the principal may do on the resource as Kafka's bit set (bit `code` for each
  * allowed operation of protocol/acl.ts), over the operations Kafka reports for its type.
  */
 export function authorizedOperations(ctx: Checks, resourceType: AclResourceType, name: string): number {
   let bits = 0;
-  for (const operation of REPORTED[resourceType]) {
+  for (const operation of OPERATIONS_BY_RESOURCE_TYPE[resourceType]) {
     if (ctx.authorize(operation, resourceType, name)) bits |= 1 << OperationCodes[operation];
   }
   return bits;

@@ -16,6 +16,7 @@ import type { Command } from "commander";
 import {
   aclOperationName,
   CLUSTER_RESOURCE_NAME,
+  OPERATIONS_BY_RESOURCE_TYPE,
   parseAclOperation,
   parsePatternType,
   patternTypeName,
@@ -65,22 +66,6 @@ export interface AclFlags {
 
 type Pattern = Pick<CliBinding, "resourceType" | "resourceName" | "patternType">;
 type Entry = Pick<CliBinding, "principal" | "host" | "operation" | "permissionType">;
-
-/** The operations kafka-acls accepts on each resource type (Kafka's AclEntry), besides ALL. */
-const OPERATIONS_BY_TYPE: Record<string, readonly string[]> = {
-  TOPIC: ["READ", "WRITE", "CREATE", "DESCRIBE", "DELETE", "ALTER", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"],
-  GROUP: ["READ", "DESCRIBE", "DELETE"],
-  CLUSTER: [
-    "CREATE",
-    "CLUSTER_ACTION",
-    "DESCRIBE_CONFIGS",
-    "ALTER_CONFIGS",
-    "IDEMPOTENT_WRITE",
-    "ALTER",
-    "DESCRIBE",
-  ],
-  TRANSACTIONAL_ID: ["DESCRIBE", "WRITE", "TWO_PHASE_COMMIT"],
-};
 
 const OPERATION_FLAG_NAMES =
   "Read, Write, Create, Delete, Alter, Describe, ClusterAction, AlterConfigs, DescribeConfigs, IdempotentWrite, TwoPhaseCommit, All";
@@ -213,7 +198,8 @@ export function bindingsToAdd(flags: AclFlags): CliBinding[] {
   const out: CliBinding[] = [];
   for (const [resource, operations] of resourceOperations(flags, patternType)) {
     for (const operation of operations) {
-      const valid = OPERATIONS_BY_TYPE[resource.resourceType];
+      const valid: readonly string[] | undefined =
+        OPERATIONS_BY_RESOURCE_TYPE[resource.resourceType as keyof typeof OPERATIONS_BY_RESOURCE_TYPE];
       if (operation !== "ALL" && !valid.includes(operation))
         throw new Error(
           `--operation ${operation} does not apply to ${resource.resourceType}: ${valid.join(", ")} or ALL`,
