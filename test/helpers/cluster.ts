@@ -14,6 +14,7 @@ import { type Logger, pino } from "pino";
 import { afterAll, beforeAll } from "vitest";
 import { Broker } from "../../broker/broker.js";
 import { loadBrokerConfig } from "../../broker/config.js";
+import { addScramUsers, parseAddScram } from "../../broker/format.js";
 import { OFFSETS_TOPIC } from "../../broker/group/offsets-topic.js";
 import { Consumer } from "../../client/index.js";
 import { TestEtcd } from "./etcd.js";
@@ -274,4 +275,20 @@ export function coordinatorOf(cluster: TestCluster, groupId: string): number {
   const b = cluster.running()[0];
   const partition = b.groups.offsetsTopic.partitionFor(groupId);
   return b.store.topic(OFFSETS_TOPIC)?.partitions[partition]?.leader ?? -1;
+}
+
+/**
+ * A `prepare` for TestCluster.start: writes a SCRAM-SHA-512 user to the cluster's etcd before any
+ * broker starts, as `samsa storage format --add-scram` does (the brokers' own inter-broker login).
+ */
+export function seedScramUser(name: string, password: string): (cluster: TestCluster) => Promise<void> {
+  return async (cluster) => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "samsa-format-"));
+    try {
+      const config = loadBrokerConfig({ flags: { cluster: cluster.url, "data.dir": dataDir } });
+      await addScramUsers(config, [parseAddScram(`SCRAM-SHA-512=[name=${name},password=${password}]`)]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
 }

@@ -2,21 +2,16 @@
  * ACLs on a three-broker cluster (issue 15): clients log in over SASL_PLAINTEXT listeners, the
  * brokers talk over their own SASL_PLAINTEXT inter-broker listener as User:broker (seeded before
  * they start, as `samsa storage format --add-scram` does), the one super user besides the admin:
- * no listener takes anyone without a login (broker/README.md "ACLs"). A user granted WRITE and READ on a topic and READ on its group
- * produces with acks=all to an RF=3 topic, every replica stays in sync, and a consumer group reads
+ * no listener takes anyone without a login (broker/README.md "ACLs"). A user granted WRITE and
+ * READ on a topic and READ on its group produces with acks=all to an RF=3 topic, every replica stays in sync, and a consumer group reads
  * everything and commits; a user granted nothing sees no topics. The bindings and credentials are
  * written once, through one broker's store, and every broker enforces them.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadBrokerConfig } from "../../../broker/config.js";
-import { addScramUsers, parseAddScram } from "../../../broker/format.js";
 import type { AclBinding } from "../../../broker/metadata/acl-bindings.js";
 import { Admin, Consumer, Producer } from "../../../client/index.js";
 import { scramCredential } from "../../../protocol/sasl/scram.js";
-import { TestCluster } from "../../helpers/cluster.js";
+import { seedScramUser, TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const USERS = { admin: "admin-secret", app: "app-secret", other: "other-secret" } as const;
@@ -27,16 +22,7 @@ const BROKER_PASSWORD = "broker-secret";
 
 let cluster: TestCluster;
 
-/** The brokers' own user, in the cluster's etcd before any broker starts. */
-async function seedBrokerUser(c: TestCluster): Promise<void> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "samsa-format-"));
-  try {
-    const config = loadBrokerConfig({ flags: { cluster: c.url, "data.dir": dataDir } });
-    await addScramUsers(config, [parseAddScram(`SCRAM-SHA-512=[name=broker,password=${BROKER_PASSWORD}]`)]);
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
+const seedBrokerUser = seedScramUser("broker", BROKER_PASSWORD);
 
 beforeAll(async () => {
   const flags = {

@@ -6,16 +6,11 @@
  * the full ISR, and a leader stopped hands over without losing a write. A broker whose
  * inter-broker password is wrong never joins an ISR, and both sides' logs say why.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadBrokerConfig } from "../../../broker/config.js";
-import { addScramUsers, parseAddScram } from "../../../broker/format.js";
 import { Admin, Producer } from "../../../client/index.js";
 import { type TestCerts, testCerts } from "../../helpers/certs.js";
-import { readRecords, TestCluster } from "../../helpers/cluster.js";
+import { readRecords, seedScramUser, TestCluster } from "../../helpers/cluster.js";
 import { waitFor } from "../../helpers/wait.js";
 
 const PASSWORD = "broker-secret";
@@ -39,16 +34,7 @@ function secureFlags(certs: TestCerts): Record<string, unknown> {
   };
 }
 
-/** Seeds the brokers' user in the cluster's etcd, as `samsa storage format --add-scram` does. */
-async function seedBrokerUser(cluster: TestCluster): Promise<void> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "samsa-format-"));
-  try {
-    const config = loadBrokerConfig({ flags: { cluster: cluster.url, "data.dir": dataDir } });
-    await addScramUsers(config, [parseAddScram(`SCRAM-SHA-512=[name=broker,password=${PASSWORD}]`)]);
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
+const seedBrokerUser = seedScramUser("broker", PASSWORD);
 
 async function createTopic(cluster: TestCluster, name: string, assignments?: number[][]): Promise<void> {
   const admin = new Admin({ brokers: cluster.bootstrap() });
