@@ -8,6 +8,7 @@
  * UNKNOWN anywhere), is passed on as "UNKNOWN": the store's checks then refuse that binding or
  * filter alone with INVALID_REQUEST, as Kafka's AclControlManager refuses it.
  */
+
 import {
   CLUSTER_RESOURCE_NAME,
   AclOperation as OperationCodes,
@@ -16,6 +17,8 @@ import {
   ResourceType as ResourceCodes,
 } from "../../protocol/acl.js";
 import { KafkaError } from "../../protocol/errors.js";
+import type { AclCreation } from "../../protocol/types/create-acls.js";
+import type { DeleteAclsFilter } from "../../protocol/types/delete-acls.js";
 import type {
   AclBinding,
   AclBindingFilter,
@@ -37,16 +40,8 @@ export interface WireBinding {
   permissionType: number;
 }
 
-/** A filter as DescribeAcls and DeleteAcls carry it. */
-export interface WireFilter {
-  resourceTypeFilter: number;
-  resourceNameFilter: string | null;
-  patternTypeFilter?: number;
-  principalFilter: string | null;
-  hostFilter: string | null;
-  operation: number;
-  permissionType: number;
-}
+/** A filter as DescribeAcls and DeleteAcls carry it (DeleteAcls' filter has DescribeAcls' fields). */
+export type WireFilter = DeleteAclsFilter;
 
 /** The pattern type a request older than v1 means (the specs' default, LITERAL). */
 const DEFAULT_PATTERN_TYPE = PatternCodes.LITERAL;
@@ -67,15 +62,7 @@ function nameOf(names: ReadonlyMap<number, string>, code: number, refused: reado
 }
 
 /** A CreateAcls creation as a binding; bad codes become "UNKNOWN" for the store to refuse. */
-export function bindingFromWire(c: {
-  resourceType: number;
-  resourceName: string;
-  resourcePatternType?: number;
-  principal: string;
-  host: string;
-  operation: number;
-  permissionType: number;
-}): AclBinding {
+export function bindingFromWire(c: AclCreation): AclBinding {
   const notConcrete = ["UNKNOWN", "ANY", "MATCH"];
   return {
     resourceType: nameOf(RESOURCE_NAMES, c.resourceType, notConcrete) as AclResourceType,

@@ -20,7 +20,7 @@ import { KafkaError } from "../../protocol/errors.js";
 import { NodeFs, type StorageFs, writeFileAtomic } from "../../storage/fs.js";
 import { decodeDocument, encodeDocument } from "./cluster-document.js";
 import { METADATA_FILE, newClusterId } from "./file-store.js";
-import { type DurableClusterState, MemoryClusterStore } from "./memory-store.js";
+import { type DurableClusterState, emptyClusterState, MemoryClusterStore } from "./memory-store.js";
 
 export interface EmbeddedStoreOptions {
   /** The configured cluster id; a data directory of another cluster is refused. */
@@ -46,7 +46,7 @@ export class EmbeddedClusterStore extends MemoryClusterStore {
     const data = await sfs.readFile(file);
     const read = data
       ? decodeDocument(file, data, options.log)
-      : { state: emptyState(options.clusterId ?? newClusterId()), rewrite: true };
+      : { state: emptyClusterState(options.clusterId ?? newClusterId()), rewrite: true };
     const configured = options.clusterId;
     if (configured && read.state.clusterId !== configured) {
       throw new KafkaError(
@@ -58,18 +58,6 @@ export class EmbeddedClusterStore extends MemoryClusterStore {
     if (read.rewrite) await save(read.state);
     return new EmbeddedClusterStore(read.state, save, options.log);
   }
-}
-
-function emptyState(clusterId: string): DurableClusterState {
-  return {
-    clusterId,
-    topics: [],
-    controllerEpoch: 0,
-    brokerEpoch: 0,
-    producerIdsIssued: 0,
-    scramCredentials: [],
-    aclBindings: [],
-  };
 }
 
 /** Replaces the file; a failure is KAFKA_STORAGE_ERROR (the change it carried is refused). */

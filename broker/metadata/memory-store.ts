@@ -87,6 +87,19 @@ export interface DurableClusterState {
   aclBindings: readonly AclBinding[];
 }
 
+/** The state of a cluster nobody has written to yet. */
+export function emptyClusterState(clusterId: string): DurableClusterState {
+  return {
+    clusterId,
+    topics: [],
+    controllerEpoch: 0,
+    brokerEpoch: 0,
+    producerIdsIssued: 0,
+    scramCredentials: [],
+    aclBindings: [],
+  };
+}
+
 export interface MemoryStoreOptions {
   /** The state to start from (default: a new cluster id, nothing else). */
   initial?: DurableClusterState;
@@ -245,15 +258,7 @@ export class MemoryClusterStore implements ClusterStore {
   constructor(options: MemoryStoreOptions = {}) {
     this.watchFault = logListenerFaults(options.logger, "watch");
     this.sessionFault = logListenerFaults(options.logger, "session-lost");
-    const initial = options.initial ?? {
-      clusterId: newClusterId(),
-      topics: [],
-      controllerEpoch: 0,
-      brokerEpoch: 0,
-      producerIdsIssued: 0,
-      scramCredentials: [],
-      aclBindings: [],
-    };
+    const initial = options.initial ?? emptyClusterState(newClusterId());
     for (const t of initial.topics) {
       const problem = topicProblem(t);
       if (problem) throw invalid(`topic ${t.name}: ${problem}`);
