@@ -18,6 +18,10 @@ const bashFile = path.join(dir, "samsa.bash");
 const zshFile = path.join(dir, "samsa.zsh");
 
 beforeAll(async () => {
+  for (const shell of ["bash", "zsh"]) {
+    if (spawnSync(shell, ["-c", "true"]).error)
+      throw new Error(`${shell} is missing: apt-get install -y ${shell} (.ci/run does)`);
+  }
   const [bash, zsh] = await Promise.all([
     runSamsa(["completion", "bash"], { brokers: null }),
     runSamsa(["completion", "zsh"], { brokers: null }),
