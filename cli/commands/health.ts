@@ -13,10 +13,13 @@
 import type { Command } from "commander";
 import type { Admin } from "../../client/admin.js";
 import type { MetadataResponseData } from "../../protocol/types/metadata.js";
-import { positiveInt, withAdmin } from "./common.js";
+import { connectionOf, positiveInt } from "./common.js";
 
 /** How many partition names each list shows (the counts are always whole), as Redpanda caps its list. */
 export const HEALTH_PARTITIONS_SHOWN = 128;
+
+/** How long the exit waits for the client's connections to close. */
+const CLOSE_WAIT_MS = 1_000;
 
 /** Exit codes: 1 always means "unhealthy", so a usage error is 2 like an unreachable cluster. */
 export const EXIT_HEALTHY = 0;
@@ -147,6 +150,23 @@ async function look(admin: Admin): Promise<Look> {
   }
 }
 
+/** A look, or `unreachable` once `deadlineMs` passes first (a broker that never answers). */
+async function lookBefore(admin: Admin, deadlineMs: number): Promise<Look> {
+  if (!Number.isFinite(deadlineMs)) return look(admin);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Look>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ unreachable: "no answer before --timeout-ms passed" }),
+      Math.max(0, deadlineMs - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([look(admin), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function exitCodeOf(l: Look): number {
   if ("unreachable" in l) return EXIT_UNREACHABLE;
   return l.report.healthy ? EXIT_HEALTHY : EXIT_UNHEALTHY;
@@ -179,15 +199,21 @@ async function poll(
   process.on("SIGTERM", onSignal);
   try {
     let shown = "";
+    let previous: Look = { unreachable: "stopped before any answer" };
     for (;;) {
-      const current = await look(admin);
+      // Ctrl-C while a broker holds the request ends the watch with the look before.
+      const current = await Promise.race([lookBefore(admin, opts.deadlineMs), stopped.then(() => previous)]);
+      if (stopping) return previous;
+      previous = current;
       const key = JSON.stringify(current);
       if (key !== shown) print(current, opts.json);
       shown = key;
       const done = opts.untilHealthy && exitCodeOf(current) === EXIT_HEALTHY;
-      if (done || stopping || Date.now() >= opts.deadlineMs) return current;
+      if (done || Date.now() >= opts.deadlineMs) return current;
       const waitMs = Math.min(opts.intervalMs, opts.deadlineMs - Date.now());
-      await Promise.race([stopped, new Promise((r) => setTimeout(r, waitMs).unref())]);
+      let pause: NodeJS.Timeout | undefined;
+      await Promise.race([stopped, new Promise((r) => (pause = setTimeout(r, waitMs)))]);
+      clearTimeout(pause);
       if (stopping) return current;
     }
   } finally {
@@ -196,36 +222,40 @@ async function poll(
   }
 }
 
+/** Flags as numbers and the Admin, or a one-line error (exit 2) for a bad flag. */
+async function setUp(opts: HealthOptions, cmd: Command) {
+  const intervalMs = positiveInt("--interval-ms", opts.intervalMs);
+  const timeoutMs = positiveInt("--timeout-ms", opts.timeoutMs);
+  const { Admin } = await import("../../client/admin.js");
+  // The connection's own flags are checked here too (a TLS file that cannot be read, say).
+  const admin = new Admin({ ...connectionOf(cmd), retry: { retries: 2 } });
+  return { intervalMs, timeoutMs, admin };
+}
+
 async function runHealth(opts: HealthOptions, cmd: Command): Promise<void> {
-  let intervalMs: number;
-  let timeoutMs: number;
+  let setup: Awaited<ReturnType<typeof setUp>>;
   try {
-    intervalMs = positiveInt("--interval-ms", opts.intervalMs);
-    timeoutMs = positiveInt("--timeout-ms", opts.timeoutMs);
+    setup = await setUp(opts, cmd);
   } catch (err) {
     process.stderr.write(`samsa: ${(err as Error).message}\n`);
     process.exitCode = EXIT_UNREACHABLE;
     return;
   }
+  const { intervalMs, timeoutMs, admin } = setup;
   const json = opts.json === true;
-  const polling = opts.watch === true || opts.exitWhenHealthy === true;
-  try {
-    const last = await withAdmin(cmd, async (admin) => {
-      if (!polling) {
-        const once = await look(admin);
-        print(once, json);
-        return once;
-      }
-      // --watch alone runs until Ctrl-C; --exit-when-healthy gives up after --timeout-ms.
-      const deadlineMs = opts.exitWhenHealthy ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY;
-      return poll(admin, { json, untilHealthy: opts.exitWhenHealthy === true, intervalMs, deadlineMs });
-    });
-    process.exitCode = exitCodeOf(last);
-  } catch (err) {
-    // The connection's own flags (a TLS file that cannot be read, --user without a password).
-    process.stderr.write(`samsa: ${(err as Error).message}\n`);
-    process.exitCode = EXIT_UNREACHABLE;
+  let last: Look;
+  if (opts.watch || opts.exitWhenHealthy) {
+    // --watch alone runs until Ctrl-C; --exit-when-healthy gives up after --timeout-ms.
+    const deadlineMs = opts.exitWhenHealthy ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY;
+    last = await poll(admin, { json, untilHealthy: opts.exitWhenHealthy === true, intervalMs, deadlineMs });
+  } else {
+    last = await lookBefore(admin, Date.now() + timeoutMs);
+    print(last, json);
   }
+  process.exitCode = exitCodeOf(last);
+  // The verdict is out: a connection still waiting on a silent broker must not hold the exit.
+  await Promise.race([admin.close(), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
+  process.exit();
 }
 
 export function registerHealthCommand(cluster: Command): void {
@@ -235,7 +265,7 @@ export function registerHealthCommand(cluster: Command): void {
     .option("-J, --json", "one JSON object (with --watch: one per change)")
     .option("-w, --watch", "keep looking and print every change, until Ctrl-C")
     .option("-e, --exit-when-healthy", "keep looking until the cluster is healthy (up to --timeout-ms)")
-    .option("--timeout-ms <ms>", "how long --exit-when-healthy waits", "60000")
+    .option("--timeout-ms <ms>", "how long --exit-when-healthy (or one look) waits", "60000")
     .option("--interval-ms <ms>", "how often --watch and --exit-when-healthy look", "1000")
     .showHelpAfterError(false)
     .configureOutput({ outputError: (text, write) => write(`samsa: ${text.replace(/^error: /, "")}`) })

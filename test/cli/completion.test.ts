@@ -89,6 +89,11 @@ describe("samsa completion bash", () => {
       "health",
       "help",
     ]);
+    // As bash splits the words typed at the colons of COMP_WORDBREAKS.
+    expect(bashComplete(bashFile, ["samsa", "-b", "localhost", ":", "9092", "cluster", "he"])).toEqual([
+      "health",
+      "help",
+    ]);
   });
 
   it("offers a command's own options and the global ones after a dash, each once", () => {

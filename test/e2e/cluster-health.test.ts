@@ -3,10 +3,12 @@
  * brokers on one etcd (rack r1): info's CLUSTER, BROKERS (controller starred, rack) and TOPICS
  * sections, `-d`, `-i` and `-J`; health healthy (exit 0), then with a broker stopped (exit 1:
  * nodes_down, the partition only it held leaderless, the others under-replicated),
- * `--exit-when-healthy` waiting out the broker's restart (exit 0), `--watch` ended by Ctrl-C,
+ * `--exit-when-healthy` waiting out the broker's restart (exit 0) and bounded by `--timeout-ms`
+ * (also at a broker that never answers), `--watch` ended by Ctrl-C,
  * an unreachable cluster (exit 2, one line) and a bad flag (exit 2).
  */
 import { spawn } from "node:child_process";
+import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import { freePort } from "../../broker/metadata/etcd-launcher.js";
 import { Admin } from "../../client/admin.js";
@@ -191,6 +193,23 @@ describe("samsa cluster health", () => {
     });
     expect(r.status).toBe(2);
     expect(lines(r.stderr)).toEqual([expect.stringMatching(/^samsa: cannot reach the cluster: /)]);
+  });
+
+  it("--exit-when-healthy stops at --timeout-ms even while a broker holds its request unanswered", async () => {
+    const held: net.Socket[] = [];
+    const silent = net.createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = silent.address() as net.AddressInfo;
+      const r = await runSamsa(["cluster", "health", "-e", "--timeout-ms", "500"], {
+        brokers: `127.0.0.1:${port}`,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe("samsa: cannot reach the cluster: no answer before --timeout-ms passed\n");
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it("--watch prints the overview and keeps looking until Ctrl-C, then exits with its code", async () => {
