@@ -39,7 +39,18 @@ export function completionTree(program: Command): CompletionNode[] {
         description: o.description,
       })),
     });
-    // commander's own `help` command has no subcommands of its own to walk.
+    // commander's own `help` command is not among cmd.commands: `help <command>` completes the
+    // commands it can explain.
+    const helpCommand = subs.find((s) => s.name() === "help" && !cmd.commands.includes(s));
+    if (helpCommand) {
+      nodes.push({
+        path: [...path, "help"],
+        paths: paths.map((p) => [...p, "help"]),
+        description: helpCommand.description(),
+        subcommands: nodes[nodes.length - 1].subcommands.filter((s) => s.names[0] !== "help"),
+        options: [],
+      });
+    }
     for (const sub of cmd.commands) {
       const names = [sub.name(), ...sub.aliases()];
       visit(

@@ -105,6 +105,11 @@ describe("samsa completion bash", () => {
     expect(offered).not.toContain("--version");
   });
 
+  it("completes what commander's help command explains: samsa help clu<TAB>, samsa cluster help h<TAB>", () => {
+    expect(bashComplete(bashFile, ["samsa", "help", "clu"])).toEqual(["cluster"]);
+    expect(bashComplete(bashFile, ["samsa", "cluster", "help", "he"])).toEqual(["health"]);
+  });
+
   it("follows an alias: samsa topic ls <TAB> is topic list, which has no subcommands", () => {
     expect(bashComplete(bashFile, ["samsa", "topic", "ls", ""])).toEqual([]);
     const options = bashComplete(bashFile, ["samsa", "topic", "rm", "-"]);
