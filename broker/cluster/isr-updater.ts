@@ -34,6 +34,8 @@ export interface IsrUpdaterOptions {
    */
   isrEligible?: (brokerId: number, brokerEpoch: number) => boolean;
   logger?: Logger;
+  /** Told of each ISR change committed for a partition led here (the broker's metrics). */
+  onIsrCommitted?: (before: readonly number[], after: readonly number[]) => void;
 }
 
 interface InFlight {
@@ -157,7 +159,9 @@ export class IsrUpdater {
       else if (result.error) this.failed(p, result.error);
       else if (result.state) {
         const { leaderEpoch, partitionEpoch, isr } = result.state;
-        p.partition.isrProposalCommitted(p.proposal, { leaderEpoch, partitionEpoch, isr });
+        const before = p.partition.isr;
+        if (p.partition.isrProposalCommitted(p.proposal, { leaderEpoch, partitionEpoch, isr }))
+          this.options.onIsrCommitted?.(before, isr);
       }
     }
   }
