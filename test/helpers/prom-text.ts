@@ -50,7 +50,7 @@ export function samplesOf(samples: Sample[], name: string, labels: Record<string
 }
 
 /** The one sample of `name` with `labels` (undefined when there is none; throws when several match). */
-export function valueOf(
+export function sampleValue(
   samples: Sample[],
   name: string,
   labels: Record<string, string> = {},

@@ -13,7 +13,7 @@ import { startTestBroker, type TestBroker } from "../../helpers/broker.js";
 import { API, offsetCommitRequest } from "../../helpers/group-requests.js";
 import { TestClient } from "../../helpers/kafka-client.js";
 import { failOnProcessErrors } from "../../helpers/process-errors.js";
-import { parseProm, type Sample, valueOf } from "../../helpers/prom-text.js";
+import { parseProm, type Sample, sampleValue } from "../../helpers/prom-text.js";
 import { batchOf } from "../../helpers/records.js";
 import { fetchRequest, produceRequest } from "../../helpers/requests.js";
 import { waitFor } from "../../helpers/wait.js";
@@ -74,8 +74,8 @@ describe("GET /metrics", () => {
 
   it("counts records and bytes in per topic as produced", async () => {
     const s = await scrape();
-    expect(valueOf(s, "samsa_topic_records_in_total", { topic: TOPIC })).toBe(25);
-    expect(valueOf(s, "samsa_topic_bytes_in_total", { topic: TOPIC })).toBe(
+    expect(sampleValue(s, "samsa_topic_records_in_total", { topic: TOPIC })).toBe(25);
+    expect(sampleValue(s, "samsa_topic_bytes_in_total", { topic: TOPIC })).toBe(
       batches[0].length + batches[1].length,
     );
   });
@@ -86,7 +86,7 @@ describe("GET /metrics", () => {
     const records: Buffer = r.responses[0].partitions[0].records;
     expect(recordsIn(records)).toBe(25);
     const after = await scrape();
-    const out = (s: Sample[], name: string) => valueOf(s, name, { topic: TOPIC }) ?? 0;
+    const out = (s: Sample[], name: string) => sampleValue(s, name, { topic: TOPIC }) ?? 0;
     expect(out(after, "samsa_topic_records_out_total") - out(before, "samsa_topic_records_out_total")).toBe(
       25,
     );
@@ -101,27 +101,30 @@ describe("GET /metrics", () => {
     const before = await scrape();
     for (let i = 0; i < 3; i++) await client.request(0, 9, produceRequest(TOPIC, batchOf(1, "c"), -1, 1));
     const after = await scrape();
-    const count = (s: Sample[]) => valueOf(s, "samsa_kafka_requests_total", labels) ?? 0;
+    const count = (s: Sample[]) => sampleValue(s, "samsa_kafka_requests_total", labels) ?? 0;
     const observed = (s: Sample[]) =>
-      valueOf(s, "samsa_kafka_request_latency_seconds_count", { api: "Produce" }) ?? 0;
+      sampleValue(s, "samsa_kafka_request_latency_seconds_count", { api: "Produce" }) ?? 0;
     expect(count(after) - count(before)).toBe(3);
     expect(observed(after) - observed(before)).toBe(3);
-    const inf = valueOf(after, "samsa_kafka_request_latency_seconds_bucket", { api: "Produce", le: "+Inf" });
+    const inf = sampleValue(after, "samsa_kafka_request_latency_seconds_bucket", {
+      api: "Produce",
+      le: "+Inf",
+    });
     expect(inf).toBe(observed(after));
   });
 
   it("counts the HTTP door's requests under listener http", async () => {
     const labels = { api: "Metadata", listener: "http" };
-    const before = valueOf(await scrape(), "samsa_kafka_requests_total", labels) ?? 0;
+    const before = sampleValue(await scrape(), "samsa_kafka_requests_total", labels) ?? 0;
     const res = await tb.broker.http?.app.inject({ method: "GET", url: `/topics/${TOPIC}` });
     expect(res?.statusCode, res?.body).toBe(200);
-    const after = valueOf(await scrape(), "samsa_kafka_requests_total", labels) ?? 0;
+    const after = sampleValue(await scrape(), "samsa_kafka_requests_total", labels) ?? 0;
     expect(after).toBeGreaterThan(before);
   });
 
   it("counts each partition's error code under its Kafka name", async () => {
     const labels = { api: "Produce", error: "UNKNOWN_TOPIC_OR_PARTITION" };
-    const before = valueOf(await scrape(), "samsa_kafka_request_errors_total", labels) ?? 0;
+    const before = sampleValue(await scrape(), "samsa_kafka_request_errors_total", labels) ?? 0;
     const request = produceRequest("m-missing", batchOf(1, "x"));
     request.topicData[0].partitionData.push({ index: 1, records: batchOf(1, "y") });
     const r = await client.request(0, 9, request);
@@ -129,7 +132,7 @@ describe("GET /metrics", () => {
       errorCode("UNKNOWN_TOPIC_OR_PARTITION"),
       errorCode("UNKNOWN_TOPIC_OR_PARTITION"),
     ]);
-    const after = valueOf(await scrape(), "samsa_kafka_request_errors_total", labels) ?? 0;
+    const after = sampleValue(await scrape(), "samsa_kafka_request_errors_total", labels) ?? 0;
     expect(after - before).toBe(2);
   });
 
@@ -138,26 +141,26 @@ describe("GET /metrics", () => {
     const request = { ...fetchRequest(TOPIC, 0), sessionId: 42, sessionEpoch: 1 };
     const r = await client.request(1, 12, request);
     expect(r.errorCode).toBe(errorCode("FETCH_SESSION_ID_NOT_FOUND"));
-    expect(valueOf(await scrape(), "samsa_kafka_request_errors_total", labels)).toBe(1);
+    expect(sampleValue(await scrape(), "samsa_kafka_request_errors_total", labels)).toBe(1);
   });
 
   it("reports partitions, leaderships and kafka_exporter's partition series", async () => {
     const s = await scrape();
     const hosted = tb.broker.topics.allPartitions().length;
-    expect(valueOf(s, "samsa_partitions")).toBe(hosted);
-    expect(valueOf(s, "samsa_partition_leaders")).toBe(hosted);
-    expect(valueOf(s, "samsa_under_replicated_partitions")).toBe(0);
-    expect(valueOf(s, "samsa_offline_partitions")).toBe(0);
-    expect(valueOf(s, "samsa_active_controller")).toBe(1);
-    expect(valueOf(s, "kafka_brokers")).toBe(1);
-    expect(valueOf(s, "kafka_topic_partitions", { topic: TOPIC })).toBe(3);
+    expect(sampleValue(s, "samsa_partitions")).toBe(hosted);
+    expect(sampleValue(s, "samsa_partition_leaders")).toBe(hosted);
+    expect(sampleValue(s, "samsa_under_replicated_partitions")).toBe(0);
+    expect(sampleValue(s, "samsa_offline_partitions")).toBe(0);
+    expect(sampleValue(s, "samsa_active_controller")).toBe(1);
+    expect(sampleValue(s, "kafka_brokers")).toBe(1);
+    expect(sampleValue(s, "kafka_topic_partitions", { topic: TOPIC })).toBe(3);
     const p0 = { topic: TOPIC, partition: "0" };
-    expect(valueOf(s, "kafka_topic_partition_current_offset", p0)).toBe(25);
-    expect(valueOf(s, "kafka_topic_partition_oldest_offset", p0)).toBe(0);
-    expect(valueOf(s, "kafka_topic_partition_leader", p0)).toBe(tb.broker.config.nodeId);
-    expect(valueOf(s, "kafka_topic_partition_replicas", p0)).toBe(1);
-    expect(valueOf(s, "kafka_topic_partition_in_sync_replica", p0)).toBe(1);
-    expect(valueOf(s, "kafka_topic_partition_under_replicated_partition", p0)).toBe(0);
+    expect(sampleValue(s, "kafka_topic_partition_current_offset", p0)).toBe(25);
+    expect(sampleValue(s, "kafka_topic_partition_oldest_offset", p0)).toBe(0);
+    expect(sampleValue(s, "kafka_topic_partition_leader", p0)).toBe(tb.broker.config.nodeId);
+    expect(sampleValue(s, "kafka_topic_partition_replicas", p0)).toBe(1);
+    expect(sampleValue(s, "kafka_topic_partition_in_sync_replica", p0)).toBe(1);
+    expect(sampleValue(s, "kafka_topic_partition_under_replicated_partition", p0)).toBe(0);
   });
 
   it("reports a group's committed offsets, lag = high watermark - committed, and its sum", async () => {
@@ -174,25 +177,25 @@ describe("GET /metrics", () => {
     for (const p of r.topics[0].partitions) expect(p.errorCode).toBe(0);
     const s = await scrape();
     const g = { consumergroup: "lagging", topic: TOPIC };
-    expect(valueOf(s, "kafka_consumergroup_current_offset", { ...g, partition: "0" })).toBe(10);
-    expect(valueOf(s, "kafka_consumergroup_lag", { ...g, partition: "0" })).toBe(25 - 10);
-    expect(valueOf(s, "kafka_consumergroup_lag", { ...g, partition: "2" })).toBe(0);
-    expect(valueOf(s, "kafka_consumergroup_lag_sum", g)).toBe(15);
-    expect(valueOf(s, "kafka_consumergroup_members", { consumergroup: "lagging" })).toBe(0);
+    expect(sampleValue(s, "kafka_consumergroup_current_offset", { ...g, partition: "0" })).toBe(10);
+    expect(sampleValue(s, "kafka_consumergroup_lag", { ...g, partition: "0" })).toBe(25 - 10);
+    expect(sampleValue(s, "kafka_consumergroup_lag", { ...g, partition: "2" })).toBe(0);
+    expect(sampleValue(s, "kafka_consumergroup_lag_sum", g)).toBe(15);
+    expect(sampleValue(s, "kafka_consumergroup_members", { consumergroup: "lagging" })).toBe(0);
   });
 
   it("counts connections opened and closed per listener", async () => {
     const labels = { listener: LISTENER };
     const before = await scrape();
-    const opened = (s: Sample[]) => valueOf(s, "samsa_connections_opened_total", labels) ?? 0;
-    const closed = async () => valueOf(await scrape(), "samsa_connections_closed_total", labels) ?? 0;
+    const opened = (s: Sample[]) => sampleValue(s, "samsa_connections_opened_total", labels) ?? 0;
+    const closed = async () => sampleValue(await scrape(), "samsa_connections_closed_total", labels) ?? 0;
     const closedBefore = await closed();
     const second = await TestClient.connect(tb.port);
     await second.request(18, 3, { clientSoftwareName: "t", clientSoftwareVersion: "1" });
     const during = await scrape();
     expect(opened(during) - opened(before)).toBe(1);
-    expect(valueOf(during, "samsa_connections", labels)).toBe(
-      (valueOf(before, "samsa_connections", labels) ?? 0) + 1,
+    expect(sampleValue(during, "samsa_connections", labels)).toBe(
+      (sampleValue(before, "samsa_connections", labels) ?? 0) + 1,
     );
     second.close();
     await waitFor(async () => (await closed()) === closedBefore + 1, "the closed connection counted");
@@ -200,26 +203,26 @@ describe("GET /metrics", () => {
 
   it("times the journal's rounds and exports the process's default metrics", async () => {
     const s = await scrape();
-    expect(valueOf(s, "samsa_journal_fsync_seconds_count")).toBeGreaterThan(0);
-    expect(valueOf(s, "samsa_journal_bytes_total")).toBeGreaterThan(0);
+    expect(sampleValue(s, "samsa_journal_fsync_seconds_count")).toBeGreaterThan(0);
+    expect(sampleValue(s, "samsa_journal_bytes_total")).toBeGreaterThan(0);
     for (const name of [
       "process_resident_memory_bytes",
       "nodejs_heap_size_used_bytes",
       "nodejs_eventloop_lag_p99_seconds",
       "process_cpu_seconds_total",
     ])
-      expect(valueOf(s, name), name).toBeGreaterThanOrEqual(0);
+      expect(sampleValue(s, name), name).toBeGreaterThanOrEqual(0);
   });
 
   it("drops a deleted topic's series", async () => {
     await createTopic("m-doomed", 1);
     await client.request(0, 9, produceRequest("m-doomed", batchOf(2, "d")));
-    expect(valueOf(await scrape(), "samsa_topic_records_in_total", { topic: "m-doomed" })).toBe(2);
+    expect(sampleValue(await scrape(), "samsa_topic_records_in_total", { topic: "m-doomed" })).toBe(2);
     const r = await client.request(DELETE_TOPICS, 5, { topicNames: ["m-doomed"], timeoutMs: 5000 });
     expect(r.responses[0].errorCode).toBe(0);
     await waitFor(
       async () =>
-        valueOf(await scrape(), "samsa_topic_records_in_total", { topic: "m-doomed" }) === undefined,
+        sampleValue(await scrape(), "samsa_topic_records_in_total", { topic: "m-doomed" }) === undefined,
       "the deleted topic's series gone",
     );
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "../../helpers/broker.js";
 import { TestClient } from "../../helpers/kafka-client.js";
 import { failOnProcessErrors } from "../../helpers/process-errors.js";
-import { parseProm, type Sample, valueOf } from "../../helpers/prom-text.js";
+import { parseProm, type Sample, sampleValue } from "../../helpers/prom-text.js";
 import { batchOf } from "../../helpers/records.js";
 import { fetchRequest, produceRequest } from "../../helpers/requests.js";
 
@@ -52,12 +52,12 @@ describe("two brokers in one process", () => {
     await produce(a, "only-a", 7);
     await produce(b, "only-b", 3);
     const [sa, sb] = [await scrape(a), await scrape(b)];
-    expect(valueOf(sa, "samsa_topic_records_in_total", { topic: "only-a" })).toBe(7);
-    expect(valueOf(sa, "samsa_topic_records_in_total", { topic: "only-b" })).toBeUndefined();
-    expect(valueOf(sb, "samsa_topic_records_in_total", { topic: "only-b" })).toBe(3);
-    expect(valueOf(sb, "samsa_topic_records_in_total", { topic: "only-a" })).toBeUndefined();
-    expect(valueOf(sa, "samsa_kafka_requests_total", { api: "Produce", listener: "PLAINTEXT" })).toBe(1);
-    expect(valueOf(sb, "samsa_kafka_requests_total", { api: "Produce", listener: "PLAINTEXT" })).toBe(1);
+    expect(sampleValue(sa, "samsa_topic_records_in_total", { topic: "only-a" })).toBe(7);
+    expect(sampleValue(sa, "samsa_topic_records_in_total", { topic: "only-b" })).toBeUndefined();
+    expect(sampleValue(sb, "samsa_topic_records_in_total", { topic: "only-b" })).toBe(3);
+    expect(sampleValue(sb, "samsa_topic_records_in_total", { topic: "only-a" })).toBeUndefined();
+    expect(sampleValue(sa, "samsa_kafka_requests_total", { api: "Produce", listener: "PLAINTEXT" })).toBe(1);
+    expect(sampleValue(sb, "samsa_kafka_requests_total", { api: "Produce", listener: "PLAINTEXT" })).toBe(1);
   });
 
   it("share the process's default collectors, started once", async () => {
@@ -73,8 +73,8 @@ describe("two brokers in one process", () => {
       expect(rb?.getSingleMetric(name), name).toBe(metric);
     }
     // Both registries print them: no name clash, no second registration.
-    expect(valueOf(await scrape(a), "process_resident_memory_bytes")).toBeGreaterThan(0);
-    expect(valueOf(await scrape(b), "process_resident_memory_bytes")).toBeGreaterThan(0);
+    expect(sampleValue(await scrape(a), "process_resident_memory_bytes")).toBeGreaterThan(0);
+    expect(sampleValue(await scrape(b), "process_resident_memory_bytes")).toBeGreaterThan(0);
   });
 });
 
