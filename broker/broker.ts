@@ -219,7 +219,7 @@ export class Broker {
     const epochNow = () => self?.brokerEpoch() ?? -1;
     const registered = () => self?.mayLead() ?? false;
     const replication = clustered(config)
-      ? startReplication(config, store, topics, channel, log, { epochNow, registered, fencer, metrics })
+      ? startReplication(config, store, topics, channel, log, { epochNow, registered, fencer })
       : null;
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     // The coordinator serves the groups of the __consumer_offsets partitions led here.
@@ -703,12 +703,7 @@ function startReplication(
   topics: TopicManager,
   channel: ControllerChannel,
   log: Logger,
-  self: {
-    epochNow: () => number;
-    registered: () => boolean;
-    fencer: PeerFencer | undefined;
-    metrics: BrokerMetrics | null;
-  },
+  self: { epochNow: () => number; registered: () => boolean; fencer: PeerFencer | undefined },
 ): Replication {
   const { registered, fencer } = self;
   const connectFailed = fencer?.connectFailed;
@@ -729,7 +724,6 @@ function startReplication(
       return r !== undefined && !r.shuttingDown && (epoch === -1 || r.epoch === epoch);
     },
     logger: log,
-    onIsrCommitted: self.metrics ? (before, after) => self.metrics?.isrCommitted(before, after) : undefined,
   });
   return {
     fetchers,

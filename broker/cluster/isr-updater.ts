@@ -34,8 +34,6 @@ export interface IsrUpdaterOptions {
    */
   isrEligible?: (brokerId: number, brokerEpoch: number) => boolean;
   logger?: Logger;
-  /** Told of each ISR change committed for a partition led here (the broker's metrics). */
-  onIsrCommitted?: (before: readonly number[], after: readonly number[]) => void;
 }
 
 interface InFlight {
@@ -159,9 +157,7 @@ export class IsrUpdater {
       else if (result.error) this.failed(p, result.error);
       else if (result.state) {
         const { leaderEpoch, partitionEpoch, isr } = result.state;
-        const before = p.partition.isr;
-        if (p.partition.isrProposalCommitted(p.proposal, { leaderEpoch, partitionEpoch, isr }))
-          this.options.onIsrCommitted?.(before, isr);
+        p.partition.isrProposalCommitted(p.proposal, { leaderEpoch, partitionEpoch, isr });
       }
     }
   }

@@ -7,7 +7,7 @@
  * per topic) come from the active controller alone, as Kafka's OfflinePartitionsCount does: every
  * other broker reports no kafka_brokers / kafka_topic_partitions series and 0 offline partitions.
  */
-import { Gauge, type LabelValues, type Registry } from "prom-client";
+import { Counter, Gauge, type LabelValues, type Registry } from "prom-client";
 import type { Broker } from "../broker.js";
 import type { Partition } from "../partition.js";
 
@@ -163,5 +163,41 @@ export function registerKafkaExporterGauges(registry: Registry, broker: Broker):
     (set) => {
       if (isController(broker)) set({}, broker.store.brokers().length);
     },
+  );
+}
+
+/**
+ * samsa_isr_shrinks_total / samsa_isr_expands_total: ISR changes committed for partitions led here
+ * (Partition counts them as they commit, the leader's own proposals and the controller's removals
+ * of fenced brokers alike), summed at scrape time. A partition's counts only grow; what a
+ * partition gone from this broker had counted stays in the totals, so they never go down.
+ */
+export function registerIsrChangeCounters(registry: Registry, broker: Broker): void {
+  const seen = new WeakMap<Partition, { shrinks: number; expands: number }>();
+  const totals = { shrinks: 0, expands: 0 };
+  const update = () => {
+    for (const p of broker.topics.allPartitions()) {
+      const last = seen.get(p) ?? { shrinks: 0, expands: 0 };
+      totals.shrinks += p.isrShrinks - last.shrinks;
+      totals.expands += p.isrExpands - last.expands;
+      seen.set(p, { shrinks: p.isrShrinks, expands: p.isrExpands });
+    }
+  };
+  const counter = (name: string, help: string, value: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        update();
+        this.reset();
+        this.inc(value());
+      },
+    });
+  counter("samsa_isr_shrinks_total", "ISR shrinks committed for partitions led here", () => totals.shrinks);
+  counter(
+    "samsa_isr_expands_total",
+    "ISR expansions committed for partitions led here",
+    () => totals.expands,
   );
 }
