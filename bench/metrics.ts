@@ -1,0 +1,165 @@
+/**
+ * The price of metrics (issue 16): two broker processes, one with metrics.enable=true and one with
+ * metrics.enable=false, and `samsa bench produce` (a process of its own, 100-byte records in
+ * batches, acks=all) against each in turn, `--rounds` times with the order swapped every round so
+ * that the machine's drift falls on both alike. The metrics broker is scraped (GET /metrics) once
+ * per second during its runs, as Prometheus would (every 15 s) and more, so the scrape cost is in
+ * the number too. Reported: the median records/s of each and how much slower metrics make
+ * produce. Issue 16's target: under 3%.
+ *
+ *   node dist/bench/metrics.js [--records N] [--rounds R] [--json]
+ */
+import { execFile } from "node:child_process";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, promisify } from "node:util";
+import { type BrokerChild, killBrokers, startBroker } from "./attacks/broker-child.js";
+import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
+
+const execFileAsync = promisify(execFile);
+/** dist/bench/metrics.js -> the repository root. */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const BIN = path.join(ROOT, "bin", "samsa.js");
+/** How often the metrics broker is scraped during its runs. */
+const SCRAPE_INTERVAL_MS = 1000;
+const MODES = ["on", "off"] as const;
+type Mode = (typeof MODES)[number];
+
+interface Options {
+  records: number;
+  rounds: number;
+  json: boolean;
+}
+
+function usage(): string {
+  return "usage: node dist/bench/metrics.js [--records N (default 300000)] [--rounds R (default 3)] [--json]";
+}
+
+function parse(args: string[]): Options | null {
+  const { values } = parseArgs({
+    args,
+    options: {
+      records: { type: "string", default: "300000" },
+      rounds: { type: "string", default: "3" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return null;
+  const records = Number(values.records);
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(records) || records < 1)
+    throw new Error(`--records ${values.records}: expected a positive integer`);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`--rounds ${values.rounds}: expected a positive integer`);
+  return { records, rounds, json: values.json };
+}
+
+/**
+ * Runs `samsa bench produce` against `broker` and returns its records/s. Asynchronous: this
+ * process scrapes the broker while the child produces.
+ */
+async function produce(broker: BrokerChild, topic: string, records: number): Promise<number> {
+  const args = [BIN, "-b", `127.0.0.1:${broker.kafkaPort}`, "bench", "produce", "-t", topic];
+  args.push("-n", String(records), "--record-size", "100", "--json");
+  try {
+    const { stdout } = await execFileAsync(process.execPath, args, {
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return (JSON.parse(stdout) as { records_per_sec: number }).records_per_sec;
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? "";
+    throw new Error(`samsa bench produce failed: ${stderr.trim() || String(err)}`);
+  }
+}
+
+/** Scrapes `broker`'s /metrics every SCRAPE_INTERVAL_MS until the returned function is called. */
+function scraping(broker: BrokerChild): () => Promise<number> {
+  let scrapes = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const res = await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`);
+      if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
+      await res.text();
+      scrapes++;
+      await new Promise((r) => setTimeout(r, SCRAPE_INTERVAL_MS));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+    return scrapes;
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<number> {
+  const parsed = optionsOrExit(parse, usage);
+  if (typeof parsed === "number") return parsed;
+  const o = parsed;
+  const scratch = scratchDir(os.tmpdir(), "samsa-bench-metrics-", killBrokers);
+  const start = (mode: Mode) =>
+    startBroker({
+      dataDir: path.join(scratch.root, `data-${mode}`),
+      logFile: path.join(scratch.root, `broker-${mode}.log`),
+      eldFile: path.join(scratch.root, `eld-${mode}.jsonl`),
+      settings: { "metrics.enable": mode === "on" ? "true" : "false" },
+      timeoutMs: 30_000,
+    });
+  const brokers = new Map<Mode, BrokerChild>([
+    ["on", await start("on")],
+    ["off", await start("off")],
+  ]);
+  try {
+    const results = new Map<Mode, number[]>(MODES.map((m) => [m, []]));
+    for (let round = 1; round <= o.rounds; round++) {
+      const order: Mode[] = round % 2 === 1 ? ["on", "off"] : ["off", "on"];
+      for (const mode of order) {
+        const broker = brokers.get(mode) as BrokerChild;
+        const stop = mode === "on" ? scraping(broker) : async () => 0;
+        const rate = await produce(broker, `metrics-${mode}-${round}`, o.records);
+        const scrapes = await stop();
+        results.get(mode)?.push(rate);
+        process.stderr.write(`round ${round} metrics ${mode}: ${rate} records/s (${scrapes} scrapes)\n`);
+      }
+    }
+    report(o, results);
+    return 0;
+  } finally {
+    await Promise.all([...brokers.values()].map((b) => b.stop(30_000)));
+    scratch.dispose();
+  }
+}
+
+function report(o: Options, results: Map<Mode, number[]>): void {
+  const on = median(results.get("on") ?? []);
+  const off = median(results.get("off") ?? []);
+  const cost = 1 - on / off;
+  if (o.json) {
+    const rounds = Object.fromEntries(results);
+    process.stdout.write(
+      `${JSON.stringify({ records: o.records, rounds: o.rounds, on, off, cost, all: rounds })}\n`,
+    );
+    return;
+  }
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  process.stdout.write(
+    `${o.records} records of 100 bytes, acks=all, median of ${o.rounds} rounds\n${table(
+      ["metrics.enable", "produce rec/s", "rounds"],
+      MODES.map((m) => [
+        m === "on" ? "true" : "false",
+        (m === "on" ? on : off).toFixed(0),
+        (results.get(m) ?? []).map((r) => r.toFixed(0)).join(", "),
+      ]),
+    )}\ncost of metrics: ${pct(cost)} (target under 3%)\n`,
+  );
+}
+
+runMain(main, killBrokers);
