@@ -27,7 +27,7 @@ const BIN = path.join(ROOT, "bin", "samsa.js");
 const CLOCK_TICKS_PER_SEC = 100;
 /** Records of each broker's uncounted warm-up run. */
 const WARMUP_RECORDS = 100_000;
-/** How often the metrics broker is scraped during its runs. */
+/** How often the metrics broker is scraped during its runs, by default. */
 const SCRAPE_INTERVAL_MS = 1000;
 const MODES = ["on", "off"] as const;
 type Mode = (typeof MODES)[number];
@@ -35,11 +35,13 @@ type Mode = (typeof MODES)[number];
 interface Options {
   records: number;
   rounds: number;
+  /** How often the metrics broker is scraped during its runs (0: never). */
+  scrapeMs: number;
   json: boolean;
 }
 
 function usage(): string {
-  return "usage: node dist/bench/metrics.js [--records N (default 300000)] [--rounds R (default 3)] [--json]";
+  return "usage: node dist/bench/metrics.js [--records N (default 300000)] [--rounds R (default 3)] [--scrape-ms MS (default 1000; 0: none)] [--json]";
 }
 
 function parse(args: string[]): Options | null {
@@ -48,6 +50,7 @@ function parse(args: string[]): Options | null {
     options: {
       records: { type: "string", default: "300000" },
       rounds: { type: "string", default: "3" },
+      "scrape-ms": { type: "string", default: String(SCRAPE_INTERVAL_MS) },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -59,7 +62,10 @@ function parse(args: string[]): Options | null {
     throw new Error(`--records ${values.records}: expected a positive integer`);
   if (!Number.isInteger(rounds) || rounds < 1)
     throw new Error(`--rounds ${values.rounds}: expected a positive integer`);
-  return { records, rounds, json: values.json };
+  const scrapeMs = Number(values["scrape-ms"]);
+  if (!Number.isInteger(scrapeMs) || scrapeMs < 0)
+    throw new Error(`--scrape-ms ${values["scrape-ms"]}: expected a non-negative integer`);
+  return { records, rounds, scrapeMs, json: values.json };
 }
 
 /**
@@ -81,8 +87,8 @@ async function produce(broker: BrokerChild, topic: string, records: number): Pro
   }
 }
 
-/** Scrapes `broker`'s /metrics every SCRAPE_INTERVAL_MS until the returned function is called. */
-function scraping(broker: BrokerChild): () => Promise<number> {
+/** Scrapes `broker`'s /metrics every `intervalMs` until the returned function is called. */
+function scraping(broker: BrokerChild, intervalMs: number): () => Promise<number> {
   let scrapes = 0;
   let stopped = false;
   const loop = (async () => {
@@ -91,7 +97,7 @@ function scraping(broker: BrokerChild): () => Promise<number> {
       if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
       await res.text();
       scrapes++;
-      await new Promise((r) => setTimeout(r, SCRAPE_INTERVAL_MS));
+      await new Promise((r) => setTimeout(r, intervalMs));
     }
   })();
   return async () => {
@@ -145,7 +151,7 @@ async function main(): Promise<number> {
       const order: Mode[] = round % 2 === 1 ? ["on", "off"] : ["off", "on"];
       for (const mode of order) {
         const broker = brokers.get(mode) as BrokerChild;
-        const stop = mode === "on" ? scraping(broker) : async () => 0;
+        const stop = mode === "on" && o.scrapeMs > 0 ? scraping(broker, o.scrapeMs) : async () => 0;
         const cpuBefore = cpuSeconds(broker.pid);
         const rate = await produce(broker, `metrics-${mode}-${round}`, o.records);
         const cpuUsPerRecord = ((cpuSeconds(broker.pid) - cpuBefore) * 1e6) / o.records;
