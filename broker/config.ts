@@ -157,6 +157,8 @@ export interface BrokerConfig {
   httpProduceMaxRecords: number;
   /** http.json.max.depth: deepest nesting of arrays and objects in a JSON body. */
   httpJsonMaxDepth: number;
+  /** metrics.enable: GET /metrics and the counting behind it (broker/metrics/). */
+  metricsEnable: boolean;
   /** http.allowed.hosts: Host names served besides loopback, IP literals, host and advertised.host. */
   httpAllowedHosts: string;
   /** http.allowed.origins: Origins admitted besides loopback, host and advertised.host pages. */
@@ -526,6 +528,11 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     min: 8,
     doc: "deepest nesting of a JSON body (400 beyond it, refused before the body is parsed)",
   },
+  "metrics.enable": {
+    field: "metricsEnable",
+    kind: "bool",
+    doc: "serve GET /metrics (Prometheus) and count for it; false: no per-request cost, /metrics is 404",
+  },
   "http.allowed.hosts": {
     field: "httpAllowedHosts",
     kind: "string",
@@ -858,6 +865,7 @@ export function defaultBrokerConfig(): BrokerConfig {
     httpRequestMaxBytes: 32 * 1024 * 1024,
     httpProduceMaxRecords: 500_000,
     httpJsonMaxDepth: 64,
+    metricsEnable: true,
     httpAllowedHosts: "",
     httpAllowedOrigins: "",
     httpCorsOrigins: "",

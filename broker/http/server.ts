@@ -26,6 +26,7 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import type { Broker } from "../broker.js";
+import { metricsRoutes } from "../metrics/route.js";
 import { ANONYMOUS } from "../net/connection-auth.js";
 import { SHUTDOWN_DRAIN_MS } from "../net/kafka-server.js";
 import { authorizeRequest } from "../security/authorize.js";
@@ -155,6 +156,7 @@ export class HttpServer {
     this.app.register(overviewRoutes, opts);
     this.app.register(topicAdminRoutes, opts);
     this.app.register(groupOffsetRoutes, opts);
+    this.app.register(metricsRoutes, opts);
   }
 
   /** Builds the server and listens on the broker's host and http.port (0: any free port). */
