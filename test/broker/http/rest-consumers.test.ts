@@ -8,6 +8,13 @@
  * One broker for the file.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  decodeSubscription,
+  encodeAssignment,
+  encodeSubscription,
+  rangeAssign,
+} from "../../../broker/http/consumers/assignor.js";
+import { decodeConsumerAssignment } from "../../../broker/http/groups.js";
 import type { HttpServer } from "../../../broker/http/server.js";
 import { startTestBroker, type TestBroker } from "../../helpers/broker.js";
 import { failOnProcessErrors } from "../../helpers/process-errors.js";
@@ -265,6 +272,26 @@ describe("REST Proxy v2 consumers", () => {
     expect((await call("DELETE", base("g2", "b1"))).statusCode).toBe(204);
   });
 
+  it("subscribes by topic_pattern (a whole-name match, as Kafka's)", async () => {
+    expect((await call("POST", "/consumers/g3", { name: "p1", format: "json" })).statusCode).toBe(200);
+    expect(
+      (await call("POST", `${base("g3", "p1")}/subscription`, { topic_pattern: "ord.*" })).statusCode,
+    ).toBe(204);
+    expect((await call("GET", `${base("g3", "p1")}/subscription`)).json()).toEqual({ topics: ["orders"] });
+    await waitFor(
+      async () => (await assignments("g3", "p1")).length === 2,
+      "p1 holds both partitions of orders",
+    );
+    expect(
+      (await call("POST", `${base("g3", "p1")}/subscription`, { topic_pattern: "ord" })).statusCode,
+    ).toBe(204);
+    expect((await call("GET", `${base("g3", "p1")}/subscription`)).json()).toEqual({ topics: [] });
+    const both = { topics: ["orders"], topic_pattern: "x" };
+    expectRestError(await call("POST", `${base("g3", "p1")}/subscription`, both), 400, 400);
+    expectRestError(await call("POST", `${base("g3", "p1")}/subscription`, { topic_pattern: "(" }), 400, 400);
+    expect((await call("DELETE", base("g3", "p1"))).statusCode).toBe(204);
+  });
+
   it("answers Confluent's numeric codes for bad requests and unknown instances", async () => {
     expectRestError(await call("GET", `${base("g9", "nobody")}/records`), 404, 40403);
     expectRestError(await call("GET", `${base("g9", "nobody")}/assignments`), 404, 40403);
@@ -275,5 +302,38 @@ describe("REST Proxy v2 consumers", () => {
       42204,
     );
     expectRestError(await call("PUT", "/consumers/g9"), 405, 405);
+  });
+});
+
+describe("the range assignor", () => {
+  it("gives each member a consecutive run of each subscribed topic, the first ones one more", () => {
+    const plan = rangeAssign(
+      new Map([
+        ["m-b", ["t", "u"]],
+        ["m-a", ["t"]],
+        ["m-c", ["t"]],
+      ]),
+      new Map([
+        ["t", 5],
+        ["u", 2],
+      ]),
+    );
+    const show = (m: string) => (plan.get(m) ?? []).map((tp) => `${tp.topic}-${tp.partition}`);
+    expect(show("m-a")).toEqual(["t-0", "t-1"]);
+    expect(show("m-b")).toEqual(["t-2", "t-3", "u-0", "u-1"]);
+    expect(show("m-c")).toEqual(["t-4"]);
+  });
+
+  it("encodes subscriptions and assignments in ConsumerProtocol v0", () => {
+    expect(decodeSubscription(encodeSubscription(["a", "bb"]))).toEqual(["a", "bb"]);
+    const bytes = encodeAssignment([
+      { topic: "a", partition: 0 },
+      { topic: "b", partition: 3 },
+      { topic: "a", partition: 2 },
+    ]);
+    expect(decodeConsumerAssignment(bytes)).toEqual([
+      { topic: "a", partitions: [0, 2] },
+      { topic: "b", partitions: [3] },
+    ]);
   });
 });
