@@ -208,7 +208,8 @@ export class RestConsumer {
       await this.commit(null);
     }
     const partitions = this.assigned();
-    if (partitions.length === 0) return [];
+    // Nothing assigned (more instances than partitions): wait as a Kafka poll would, not spin the client.
+    if (partitions.length === 0) return new Promise((resolve) => setTimeout(() => resolve([]), wait).unref());
     await this.resolvePositions(partitions);
     return this.fetch(partitions, wait, maxBytes);
   }
