@@ -1,7 +1,7 @@
 /**
  * The life of REST Proxy v2 consumer instances (broker/http/consumers/instances.ts): an instance
  * idle for http.consumer.instance.timeout.ms is closed (it leaves its group; afterwards 40403),
- * one in use meanwhile is not; http.consumer.instances.max bounds them with a 429 naming the key; a broker
+ * one in use meanwhile is not; an instance is found only by its creator's principal; http.consumer.instances.max bounds them with a 429 naming the key; a broker
  * stop closes every instance. One broker for the file, with a short timeout.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -60,6 +60,19 @@ describe("REST consumer instances", () => {
     expect((await call("DELETE", "/consumers/cap/instances/a")).statusCode).toBe(204);
     expect((await call("DELETE", "/consumers/cap/instances/b")).statusCode).toBe(204);
     expect(http.consumers.size).toBe(0);
+  });
+
+  it("finds an instance only for the principal that created it", async () => {
+    expect((await call("POST", "/consumers/own", { name: "o1" })).statusCode).toBe(200);
+    expect(http.consumers.get("own", "o1", "User:ANONYMOUS").id).toBe("o1");
+    let refused: unknown = null;
+    try {
+      http.consumers.get("own", "o1", "User:mallory");
+    } catch (err) {
+      refused = err;
+    }
+    expect((await call("DELETE", "/consumers/own/instances/o1")).statusCode).toBe(204);
+    expect(refused).toMatchObject({ code: 40403, statusCode: 404 });
   });
 
   it("closes an instance idle for http.consumer.instance.timeout.ms, which leaves its group; keeps one in use", async () => {

@@ -258,6 +258,14 @@ describe("REST Proxy v2 consumers", () => {
       { topic: "orders", key: "AAEC", value: "/w==", partition: 0, offset: 2 },
     ]);
 
+    // max_bytes bounds the keys and values shown, but a poll shows at least one record.
+    expect((await call("POST", `${base("g2", "b1")}/positions/beginning`, assign)).statusCode).toBe(204);
+    const one = await call("GET", `${base("g2", "b1")}/records?max_bytes=1&timeout=0`, undefined, {
+      accept: BINARY_V2,
+    });
+    expect((one.json() as RestRecord[]).map((r) => r.offset)).toEqual([0]);
+    expect((await pollRecords("g2", "b1", 2, BINARY_V2)).map((r) => r.offset)).toEqual([1, 2]);
+
     // Seek to an offset, then to the end.
     const seek = { offsets: [{ topic: "orders", partition: 0, offset: 2 }] };
     expect((await call("POST", `${base("g2", "b1")}/positions`, seek)).statusCode).toBe(204);
