@@ -38,6 +38,15 @@ import type {
 import { restError, restErrorOf } from "./rest-errors.js";
 
 export const KAFKA_V2_JSON = "application/vnd.kafka.v2+json";
+const JSON_V2 = "application/vnd.kafka.json.v2+json";
+const BINARY_V2 = "application/vnd.kafka.binary.v2+json";
+
+/** What the OpenAPI description says of every consumer route: its tag and content types. */
+const DESCRIBED = {
+  tags: ["consumers (REST Proxy v2)"],
+  consumes: [KAFKA_V2_JSON, JSON_V2, BINARY_V2, "application/json"],
+  produces: [KAFKA_V2_JSON],
+};
 
 /** Confluent's consumer.request.timeout.ms default: a poll's wait when none is named. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
@@ -306,18 +315,14 @@ export const consumerRoutes: FastifyPluginAsync<{ server: HttpServer }> = async 
   const instance = (request: FastifyRequest<{ Params: InstanceParams }>): RestConsumer =>
     instances.get(request.params.group, request.params.instance, request.principal);
   const done = (reply: FastifyReply) => reply.status(204).send();
-  const schema = (extra: object) => ({
-    tags: ["consumers (REST Proxy v2)"],
-    params: INSTANCE_PARAMS,
-    ...extra,
-  });
+  const schema = (extra: object) => ({ ...DESCRIBED, params: INSTANCE_PARAMS, ...extra });
 
   app.post<{ Params: { group: string }; Body: CreateBody }>(
     "/consumers/:group",
     {
       preValidation: emptyBodyAsObject,
       schema: {
-        tags: ["consumers (REST Proxy v2)"],
+        ...DESCRIBED,
         params: GROUP_PARAMS,
         body: CREATE_BODY,
         response: { 200: CREATE_RESPONSE, ...ERROR_RESPONSES },
@@ -409,7 +414,11 @@ export const consumerRoutes: FastifyPluginAsync<{ server: HttpServer }> = async 
   app.get<{ Params: InstanceParams; Querystring: { timeout?: number; max_bytes: number } }>(
     "/consumers/:group/instances/:instance/records",
     {
-      schema: schema({ querystring: RECORDS_QUERY, response: { 200: RECORDS_RESPONSE, ...ERROR_RESPONSES } }),
+      schema: schema({
+        querystring: RECORDS_QUERY,
+        produces: [JSON_V2, BINARY_V2],
+        response: { 200: RECORDS_RESPONSE, ...ERROR_RESPONSES },
+      }),
     },
     async (request, reply) => {
       const consumer = instance(request);

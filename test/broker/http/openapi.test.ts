@@ -82,7 +82,17 @@ describe("OpenAPI", () => {
     }
     // The REST Proxy consumer flow is among them.
     expect(doc.paths["/consumers/{group}"]?.post).toBeDefined();
-    expect(doc.paths["/consumers/{group}/instances/{instance}/records"]?.get).toBeDefined();
+    const records = doc.paths["/consumers/{group}/instances/{instance}/records"]?.get as {
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    };
+    expect(Object.keys(records.responses["200"].content ?? {})).toEqual([
+      "application/vnd.kafka.json.v2+json",
+      "application/vnd.kafka.binary.v2+json",
+    ]);
+    const create = doc.paths["/consumers/{group}"]?.post as {
+      requestBody: { content: Record<string, unknown> };
+    };
+    expect(Object.keys(create.requestBody.content)).toContain("application/vnd.kafka.v2+json");
     // Doors that are not API are left out.
     expect(doc.paths["/kafka"]).toBeUndefined();
     expect(doc.paths["/ws/topics/{topic}"]).toBeUndefined();
