@@ -297,11 +297,13 @@ function partitionsOf(request: FastifyRequest, body: unknown): TopicPartition[] 
 
 export const consumerRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (app, { server }) => {
   const instances = server.consumers;
-  app.addContentTypeParser(
-    KAFKA_JSON_TYPES,
-    { parseAs: "string" },
-    boundedJsonParser(app, server.jsonLimits),
-  );
+  // An empty body under a JSON content type is no body (curl -XPOST -H 'content-type: ...' commits all).
+  const parseJson = boundedJsonParser(app, server.jsonLimits);
+  const parseMaybeEmpty = async (request: FastifyRequest, body: string | Buffer) =>
+    body.length === 0 ? undefined : parseJson(request, body as string);
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, parseMaybeEmpty);
+  app.addContentTypeParser(KAFKA_JSON_TYPES, { parseAs: "string" }, parseMaybeEmpty);
   app.setErrorHandler((err, request, reply) => {
     const error = restErrorOf(err);
     if (error.statusCode >= 500 && !HttpError.is(err) && !(err instanceof Error && "errorCode" in err))

@@ -157,8 +157,16 @@ describe("REST Proxy v2 consumers", () => {
     expect(polled.headers["content-type"]).toMatch(/^application\/vnd\.kafka\.json\.v2\+json/);
     expect(polled.json()).toEqual([]);
 
-    // Commit everything fetched, then read it back with Confluent's GET body.
+    // Commit everything fetched (no body, or an empty one under a JSON content type), then read
+    // it back with Confluent's GET body.
     expect((await call("POST", `${base("g1", "c1")}/offsets`)).statusCode).toBe(204);
+    const empty = await http.app.inject({
+      method: "POST",
+      url: `${base("g1", "c1")}/offsets`,
+      headers: { "content-type": V2 },
+      payload: "",
+    });
+    expect(empty.statusCode, empty.body).toBe(204);
     const both = {
       partitions: [
         { topic: "orders", partition: 0 },
