@@ -147,14 +147,18 @@ export class RestConsumer {
     this.subscription =
       pattern !== null ? { pattern: new RegExp(`^(?:${pattern})$`) } : { topics: [...new Set(topics)] };
     if (this.member === null) {
-      this.member = new GroupMember({
+      const member: GroupMember = new GroupMember({
         group: this.group,
         call: this.call,
         api: this.api,
         topics: () => this.subscribedTopics(),
-        onAssigned: (partitions) => this.onAssigned(partitions),
+        // A member left (unsubscribe) may still finish a join: its assignment is not ours.
+        onAssigned: (partitions) => {
+          if (this.member === member) this.onAssigned(partitions);
+        },
         log: this.log,
       });
+      this.member = member;
     }
     void this.member.rejoin();
   }

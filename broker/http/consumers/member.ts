@@ -85,6 +85,8 @@ export class GroupMember {
   private joining: Promise<void> | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** A rejoin was asked for while a join was under way. */
+  private joinAgain = false;
   /** Why the last join gave up, for the next poll to report. */
   lastError: unknown = null;
 
@@ -93,6 +95,8 @@ export class GroupMember {
   /** Joins (again); resolves when synced or given up (lastError says why). One join at a time. */
   rejoin(): Promise<void> {
     this.stable = false;
+    // A join under way may carry an old subscription: it joins once more when it ends.
+    if (this.joining !== null) this.joinAgain = true;
     if (this.joining === null) {
       this.joining = this.joinLoop().finally(() => {
         this.joining = null;
@@ -119,6 +123,15 @@ export class GroupMember {
     for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX && !this.closed; attempt++) {
       try {
         const error = await this.joinOnce();
+        if (error === null && this.closed) {
+          // Left while this join was under way: leave again, so no member lingers for a session.
+          await this.sendLeave();
+          return;
+        }
+        if (error === null && this.joinAgain) {
+          this.joinAgain = false;
+          continue;
+        }
         if (error === null) {
           this.stable = true;
           this.lastError = null;
@@ -220,6 +233,10 @@ export class GroupMember {
     this.closed = true;
     this.stable = false;
     this.stopHeartbeats();
+    await this.sendLeave();
+  }
+
+  private async sendLeave(): Promise<void> {
     if (this.memberId === "") return;
     try {
       await this.o.call(LEAVE_GROUP, VERSIONS.leaveGroup, {

@@ -302,6 +302,17 @@ describe("REST Proxy v2 consumers", () => {
       (await call("POST", `${base("g3", "p1")}/subscription`, { topic_pattern: "ord" })).statusCode,
     ).toBe(204);
     expect((await call("GET", `${base("g3", "p1")}/subscription`)).json()).toEqual({ topics: [] });
+    await waitFor(async () => (await assignments("g3", "p1")).length === 0, "p1 holds nothing");
+    // A subscription changed while the join of the one before is under way still counts.
+    const p2 = `${base("g4", "p2")}/subscription`;
+    expect((await call("POST", "/consumers/g4", { name: "p2" })).statusCode).toBe(200);
+    expect((await call("POST", p2, { topics: ["no-such-topic-here"] })).statusCode).toBe(204);
+    expect((await call("POST", p2, { topics: ["orders"] })).statusCode).toBe(204);
+    await waitFor(
+      async () => (await assignments("g4", "p2")).length === 2,
+      "p2 holds both partitions of orders",
+    );
+    expect((await call("DELETE", base("g4", "p2"))).statusCode).toBe(204);
     const both = { topics: ["orders"], topic_pattern: "x" };
     expectRestError(await call("POST", `${base("g3", "p1")}/subscription`, both), 400, 400);
     expectRestError(await call("POST", `${base("g3", "p1")}/subscription`, { topic_pattern: "(" }), 400, 400);
