@@ -11,8 +11,10 @@
  * UNKNOWN_MEMBER_ID joins again as a new member. Heartbeats run on a timer every
  * HEARTBEAT_INTERVAL_MS while the member is Stable, whatever the HTTP client does, so an instance
  * keeps its partitions between polls; a heartbeat answered REBALANCE_IN_PROGRESS (another
- * instance joined or left) starts a rejoin at once. `leave()` stops the timer and sends
- * LeaveGroup, so the others' partitions are rebalanced without waiting for a session timeout.
+ * instance joined or left) starts a rejoin at once; a rejoin asked for during a join (a new
+ * subscription) joins once more when that join ends. `leave()` stops the timer and sends
+ * LeaveGroup, so the others' partitions are rebalanced without waiting for a session timeout (a
+ * join that completes after it leaves again).
  */
 
 import type { Logger } from "pino";
