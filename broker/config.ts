@@ -165,6 +165,10 @@ export interface BrokerConfig {
   httpAllowedOrigins: string;
   /** http.cors.origins: Origins given CORS headers (none: CORS off). */
   httpCorsOrigins: string;
+  /** http.consumer.instance.timeout.ms: a REST consumer instance idle this long is closed (Confluent's consumer.instance.timeout.ms). */
+  httpConsumerInstanceTimeoutMs: number;
+  /** http.consumer.instances.max: most REST consumer instances one broker holds. */
+  httpConsumerInstancesMax: number;
   /** producer.id.expiration.ms: state of a producer without a batch for this long is removed. */
   producerIdExpirationMs: number;
   /** producer.id.expiration.check.interval.ms */
@@ -548,6 +552,19 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     kind: "string",
     doc: "comma-separated Origins answered with CORS headers (* any; empty: CORS off)",
   },
+  "http.consumer.instance.timeout.ms": {
+    field: "httpConsumerInstanceTimeoutMs",
+    kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
+    doc: "a REST Proxy consumer instance without requests this long is closed",
+  },
+  "http.consumer.instances.max": {
+    field: "httpConsumerInstancesMax",
+    kind: "int",
+    min: 1,
+    doc: "most REST Proxy consumer instances on this broker (429 beyond it)",
+  },
   "log.level": {
     field: "logLevel",
     kind: "string",
@@ -869,6 +886,8 @@ export function defaultBrokerConfig(): BrokerConfig {
     httpAllowedHosts: "",
     httpAllowedOrigins: "",
     httpCorsOrigins: "",
+    httpConsumerInstanceTimeoutMs: 300_000,
+    httpConsumerInstancesMax: 1000,
     topicDefaults: Object.create(null),
     producerIdExpirationMs: 86_400_000,
     producerIdExpirationCheckIntervalMs: 600_000,

@@ -34,12 +34,15 @@ import { credentialsInside, HttpAuthenticator, httpAuthenticationOn, OPEN_ROUTES
 import type { HttpCaller } from "./call-api.js";
 import { clusterRoutes } from "./cluster.js";
 import { consoleRoutes } from "./console.js";
+import { ConsumerInstances } from "./consumers/instances.js";
+import { consumerRoutes } from "./consumers/routes.js";
 import { formatValidationErrors, HttpError, installErrorHandling, toHttpError, WS_CLOSE } from "./errors.js";
 import { groupOffsetRoutes } from "./group-offsets.js";
 import { groupRoutes } from "./groups.js";
 import { installJsonParser, type JsonLimits } from "./json-body.js";
 import { KafkaApi } from "./kafka-api.js";
 import { kafkaWsRoutes, type WsKafkaConnection } from "./kafka-ws.js";
+import { installOpenApi, type RegisteredRoute } from "./openapi.js";
 import { overviewRoutes } from "./overview.js";
 import { recordRoutes } from "./records.js";
 import { RequestGuard } from "./request-guard.js";
@@ -93,6 +96,10 @@ export class HttpServer {
   readonly jsonLimits: JsonLimits;
   /** The credential check, or null with authentication off (authentication.ts). */
   readonly authenticator: HttpAuthenticator | null;
+  /** The REST Proxy v2 consumer instances (consumers/). */
+  readonly consumers: ConsumerInstances;
+  /** Every route registered, for the OpenAPI test (openapi.ts). */
+  readonly routes: RegisteredRoute[] = [];
 
   private constructor(readonly broker: Broker) {
     this.log = broker.log.child({ listener: "http" });
@@ -118,6 +125,13 @@ export class HttpServer {
       schemaErrorFormatter: formatValidationErrors,
     });
     installErrorHandling(this.app);
+    // Before any route: the description learns each route as it is added.
+    installOpenApi(this.app, this.routes);
+    this.consumers = new ConsumerInstances(
+      broker.dispatcher,
+      { timeoutMs: config.httpConsumerInstanceTimeoutMs, max: config.httpConsumerInstancesMax },
+      this.log,
+    );
     installJsonParser(this.app, this.jsonLimits);
     const guard = new RequestGuard(config, this.authenticator !== null);
     this.app.decorateRequest("principal", ANONYMOUS);
@@ -150,6 +164,7 @@ export class HttpServer {
     this.app.register(topicRoutes, opts);
     this.app.register(recordRoutes, opts);
     this.app.register(groupRoutes, opts);
+    this.app.register(consumerRoutes, opts);
     this.app.register(tailRoutes, opts);
     this.app.register(kafkaWsRoutes, opts);
     this.app.register(consoleRoutes, opts);
@@ -212,6 +227,7 @@ export class HttpServer {
     if (this.closing) return;
     this.closingSince = Date.now();
     for (const t of this.tails) t.close(WS_CLOSE.GOING_AWAY, "broker shutting down");
+    await this.consumers.closeAll();
     await Promise.all([...this.kafkaConnections].map((c) => c.drainAndClose(SHUTDOWN_DRAIN_MS)));
     const cut = setTimeout(() => {
       this.app.server.closeAllConnections();
