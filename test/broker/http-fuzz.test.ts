@@ -137,6 +137,18 @@ function validBody(rnd: Random): Record<string, unknown> {
       ],
     };
   }
+  // The console's routes (broker/http/topic-admin.ts, group-offsets.ts).
+  if (rnd.chance(0.3))
+    return pick(rnd, [
+      { set: { "retention.ms": "60000" }, reset: ["cleanup.policy"] },
+      { count: rnd.int(1, 3) },
+      {
+        to: pick(rnd, ["earliest", "latest", "timestamp", "offset"]),
+        timestamp: 0,
+        offset: 1,
+        dry_run: true,
+      },
+    ]);
   // Few partitions: random creation must not become a descriptor-exhaustion test.
   return { name: `fz-${rnd.int(0, 5)}`, partitions: rnd.int(1, 2), replication_factor: 1, configs: {} };
 }
@@ -206,6 +218,10 @@ function randomPath(rnd: Random): string {
     `/ws/topics/${name}`,
     `/${name}`,
     `/topics/${name}/partitions`,
+    "/cluster",
+    `/topics/${name}/configs`,
+    `/groups/${name}/offsets/reset`,
+    `/console/${name}`,
   ];
   const path = pick(rnd, templates);
   if (!rnd.chance(0.6)) return path;
