@@ -1,8 +1,8 @@
 /**
  * GET /cluster (broker/http/overview.ts) on three brokers: asked of one broker, it lists all
  * three with one controller, and counts the records and log sizes of partitions led by the other
- * brokers, asked over its peer connections (broker/http/peers.ts); after a broker crashes it shows
- * that broker down and the cluster unhealthy.
+ * brokers, asked over its peer connections (broker/http/peers.ts), as GET /topics/{topic} does;
+ * after a broker crashes it shows that broker down and the cluster unhealthy.
  */
 import { describe, expect, it } from "vitest";
 import { Admin } from "../../../client/index.js";
@@ -59,6 +59,27 @@ describe("GET /cluster on three brokers", () => {
       expect(spread?.size_bytes).toBeGreaterThan(0);
       const led = v.brokers.reduce((sum, b) => sum + b.partitions_led, 0);
       expect(led).toBe(v.topics.reduce((sum, t) => sum + t.partitions, 0));
+    }
+  });
+
+  it("describes a topic's partitions led by other brokers through GET /topics/{topic} on any broker", async () => {
+    for (const nodeId of [1, 2, 3]) {
+      const res = await cluster.broker(nodeId).http!.app.inject({ method: "GET", url: "/topics/spread" });
+      expect(res.statusCode, res.body).toBe(200);
+      const { partitions } = res.json() as {
+        partitions: {
+          log_start_offset: number;
+          log_end_offset: number;
+          high_watermark: number;
+          size_bytes: number;
+        }[];
+      };
+      expect(partitions.map((p) => [p.log_start_offset, p.high_watermark, p.log_end_offset])).toEqual([
+        [0, 10, 10],
+        [0, 10, 10],
+        [0, 10, 10],
+      ]);
+      for (const p of partitions) expect(p.size_bytes).toBeGreaterThan(0);
     }
   });
 
