@@ -153,6 +153,37 @@ export function showNotice(text) {
   return banner;
 }
 
+/**
+ * Runs `fn` every `ms` until the page is left (`onLeave`), one run at a time. A failing run shows
+ * its error once, in a banner that the next successful run removes.
+ * @param {number} ms
+ * @param {() => Promise<void>} fn
+ * @param {(cleanup: () => void) => void} onLeave
+ */
+export function every(ms, fn, onLeave) {
+  /** @type {HTMLElement | null} */
+  let banner = null;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    fn()
+      .then(
+        () => {
+          banner?.remove();
+          banner = null;
+        },
+        (err) => {
+          if (!banner?.isConnected) banner = showError(err);
+        },
+      )
+      .finally(() => {
+        running = false;
+      });
+  }, ms);
+  onLeave(() => clearInterval(timer));
+}
+
 /** Removes every banner (on a route change). */
 export function clearBanners() {
   const area = document.getElementById("banner");

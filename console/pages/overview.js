@@ -9,6 +9,7 @@ import {
   badge,
   card,
   clear,
+  every,
   formatBytes,
   formatNumber,
   formatRate,
@@ -19,8 +20,8 @@ import {
   table,
 } from "../ui.js";
 
-/** How often the page asks the broker again. */
-const POLL_MS = 5000;
+/** How often the page asks the broker again; localStorage `samsa.console.poll.ms` overrides it. */
+const POLL_MS = Number(localStorage.getItem("samsa.console.poll.ms")) || 5000;
 
 /**
  * @typedef {{ node_id: number, up: boolean, shutting_down: boolean, controller: boolean, host: string | null,
@@ -213,8 +214,5 @@ export default async function render(root, _params, ctx) {
   }
 
   await poll();
-  const timer = setInterval(() => {
-    poll().catch(() => {});
-  }, POLL_MS);
-  ctx.onLeave(() => clearInterval(timer));
+  every(POLL_MS, poll, ctx.onLeave);
 }

@@ -67,6 +67,18 @@ describe("console pages", () => {
     expect(errors).toEqual([]);
   });
 
+  it("overview shows a topic's throughput from the change of its offsets between polls", async () => {
+    await post("/topics", { name: "ticks", partitions: 1 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    pages.push(page);
+    await page.addInitScript('localStorage.setItem("samsa.console.poll.ms", "300")');
+    await page.goto(`http://127.0.0.1:${tb.broker.httpPort}/#/`);
+    const rate = page.getByTestId("overview-topics-table").locator('tr[data-key="ticks"] td').nth(5);
+    await rate.getByText("0/s").waitFor();
+    await produceTo(brokers, "ticks", [0], 40);
+    await rate.getByText(/^[1-9][\d,.]*\/s$/).waitFor();
+  });
+
   it("creates a topic, configures it, adds partitions and deletes it", async () => {
     const { page, errors } = await open("#/topics");
     await page.getByTestId("topics-table").locator('tr[data-key="payments"]').waitFor();
