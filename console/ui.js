@@ -124,7 +124,9 @@ export function showError(err) {
   const area = document.getElementById("banner") ?? document.body;
   const e = /** @type {{ code?: unknown, message?: unknown }} */ (err ?? {});
   const code = typeof e.code === "string" ? e.code : null;
-  const message = typeof e.message === "string" ? e.message : String(err);
+  const text = typeof e.message === "string" ? e.message : String(err);
+  // Kafka's messages often repeat the code the banner shows beside them.
+  const message = code !== null && text.startsWith(`${code}: `) ? text.slice(code.length + 2) : text;
   const banner = h(
     "div",
     { class: "banner banner-error", role: "alert", "data-testid": "error-banner" },
