@@ -124,7 +124,9 @@ export function showError(err) {
   const area = document.getElementById("banner") ?? document.body;
   const e = /** @type {{ code?: unknown, message?: unknown }} */ (err ?? {});
   const code = typeof e.code === "string" ? e.code : null;
-  const message = typeof e.message === "string" ? e.message : String(err);
+  const text = typeof e.message === "string" ? e.message : String(err);
+  // Kafka's messages often repeat the code the banner shows beside them.
+  const message = code !== null && text.startsWith(`${code}: `) ? text.slice(code.length + 2) : text;
   const banner = h(
     "div",
     { class: "banner banner-error", role: "alert", "data-testid": "error-banner" },
@@ -151,6 +153,37 @@ export function showNotice(text) {
   );
   area.appendChild(banner);
   return banner;
+}
+
+/**
+ * Runs `fn` every `ms` until the page is left (`onLeave`), one run at a time. A failing run shows
+ * its error once, in a banner that the next successful run removes.
+ * @param {number} ms
+ * @param {() => Promise<void>} fn
+ * @param {(cleanup: () => void) => void} onLeave
+ */
+export function every(ms, fn, onLeave) {
+  /** @type {HTMLElement | null} */
+  let banner = null;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    fn()
+      .then(
+        () => {
+          banner?.remove();
+          banner = null;
+        },
+        (err) => {
+          if (!banner?.isConnected) banner = showError(err);
+        },
+      )
+      .finally(() => {
+        running = false;
+      });
+  }, ms);
+  onLeave(() => clearInterval(timer));
 }
 
 /** Removes every banner (on a route change). */

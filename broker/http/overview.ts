@@ -21,14 +21,13 @@ import type { MetadataResponseData } from "../../protocol/types/metadata.js";
 import { type BrokerRegistration, NO_LEADER } from "../metadata/cluster.js";
 import { callApi } from "./call-api.js";
 import { ERROR_RESPONSES } from "./errors.js";
-import { EARLIEST_OFFSET, HTTP_API_VERSIONS, LATEST_OFFSET } from "./kafka-api.js";
-import { type Ask, asker, byTopic, key, offsetsFrom, type PartitionRef } from "./leaders.js";
+import { HTTP_API_VERSIONS } from "./kafka-api.js";
+import { asker, key, leaderFacts, type PartitionFacts, type PartitionRef } from "./leaders.js";
 import { closePeerQueries } from "./peers.js";
 import { NO_QUERY } from "./schemas.js";
 import type { HttpServer } from "./server.js";
 
 const METADATA = 3;
-const DESCRIBE_LOG_DIRS = 35;
 
 /** The most offline and under-replicated partitions listed by name (the counts are exact). */
 export const HEALTH_LIST_MAX = 100;
@@ -108,57 +107,6 @@ const CLUSTER_RESPONSE = {
     },
   },
 } as const;
-
-/** What a partition's leader told of it. */
-interface PartitionFacts {
-  start: number;
-  end: number;
-  size: number | null;
-}
-
-/** Sizes of `parts`' logs on broker `nodeId`; empty when it refuses. */
-async function sizesFrom(ask: Ask, nodeId: number, parts: PartitionRef[]) {
-  const response = await ask(nodeId, DESCRIBE_LOG_DIRS, HTTP_API_VERSIONS.describeLogDirs, {
-    topics: [...byTopic(parts)].map(([topic, partitions]) => ({ topic, partitions })),
-  });
-  const out = new Map<string, number>();
-  if (response.errorCode) return out;
-  for (const dir of response.results)
-    for (const t of dir.topics)
-      for (const p of t.partitions) out.set(key(t.name, p.partitionIndex), p.partitionSize);
-  return out;
-}
-
-/** What each leader tells of the partitions it leads; leaders that fail are returned apart. */
-async function leaderFacts(
-  ask: Ask,
-  byLeader: Map<number, PartitionRef[]>,
-  sizesAllowed: boolean,
-): Promise<{ facts: Map<string, PartitionFacts>; unanswered: number[] }> {
-  const facts = new Map<string, PartitionFacts>();
-  const unanswered: number[] = [];
-  await Promise.all(
-    [...byLeader].map(async ([nodeId, parts]) => {
-      try {
-        const [starts, ends, sizes] = await Promise.all([
-          offsetsFrom(ask, nodeId, parts, EARLIEST_OFFSET),
-          offsetsFrom(ask, nodeId, parts, LATEST_OFFSET),
-          sizesAllowed ? sizesFrom(ask, nodeId, parts) : new Map<string, number>(),
-        ]);
-        for (const p of parts) {
-          const k = key(p.topic, p.partition);
-          const start = starts.get(k);
-          const end = ends.get(k);
-          if (start !== undefined && end !== undefined)
-            facts.set(k, { start, end, size: sizes.get(k) ?? null });
-        }
-      } catch {
-        unanswered.push(nodeId);
-      }
-    }),
-  );
-  return { facts, unanswered: unanswered.sort((a, b) => a - b) };
-}
 
 function brokerRows(metadata: MetadataResponseData, registered: BrokerRegistration[], controllerId: number) {
   const byId = new Map(registered.map((b) => [b.nodeId, b]));

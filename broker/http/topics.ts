@@ -12,11 +12,14 @@
  *
  * The description comes from Kafka APIs only: Metadata (leaders, replicas, ISR), ListOffsets (log
  * start offset, high watermark), DescribeLogDirs (size on disk; log end offset = high watermark +
- * offset lag) and DescribeConfigs (effective configs).
+ * offset lag) and DescribeConfigs (effective configs). Offsets and sizes are asked of each
+ * partition's leader (leaders.ts: this broker as the request's principal, the others over peer
+ * connections), log directories only when the principal may DESCRIBE the cluster; where a leader
+ * does not answer (or there is none, or no log directories may be described) the numbers are -1.
  */
 import type { FastifyPluginAsync } from "fastify";
 import { ERROR_RESPONSES } from "./errors.js";
-import { EARLIEST_OFFSET, LATEST_OFFSET } from "./kafka-api.js";
+import { asker, key, leaderFacts, type PartitionRef } from "./leaders.js";
 import { NO_QUERY, TOPIC_NAME, TOPIC_PARAMS } from "./schemas.js";
 import type { HttpServer } from "./server.js";
 
@@ -141,11 +144,16 @@ export const topicRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (ap
       const api = server.api(request);
       const name = request.params.topic;
       const topic = await api.topic(name, false);
-      const indexes = topic.partitions.map((p) => p.partition);
-      const [starts, ends, dirs, configs] = await Promise.all([
-        api.offsets(name, indexes, EARLIEST_OFFSET),
-        api.offsets(name, indexes, LATEST_OFFSET),
-        api.logDirs(name, indexes),
+      const byLeader = new Map<number, PartitionRef[]>();
+      for (const p of topic.partitions)
+        if (p.leader >= 0)
+          byLeader.set(p.leader, [
+            ...(byLeader.get(p.leader) ?? []),
+            { topic: name, partition: p.partition },
+          ]);
+      const logDirsAllowed = server.caller(request).authorize("DESCRIBE", "CLUSTER", "kafka-cluster");
+      const [{ facts }, configs] = await Promise.all([
+        leaderFacts(asker(server, request), byLeader, logDirsAllowed),
         api.topicConfigs(name),
       ]);
       return {
@@ -155,8 +163,8 @@ export const topicRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (ap
         replication_factor: topic.partitions[0]?.replicas.length ?? 0,
         configs,
         partitions: topic.partitions.map((p) => {
-          const highWatermark = ends.get(p.partition) ?? -1;
-          const dir = dirs.get(p.partition);
+          const f = facts.get(key(name, p.partition));
+          const highWatermark = f?.end ?? -1;
           return {
             partition: p.partition,
             leader: p.leader,
@@ -166,10 +174,10 @@ export const topicRoutes: FastifyPluginAsync<{ server: HttpServer }> = async (ap
               leader: broker === p.leader,
               in_sync: p.isr.includes(broker),
             })),
-            log_start_offset: starts.get(p.partition) ?? -1,
-            log_end_offset: dir && highWatermark >= 0 ? highWatermark + dir.offsetLag : -1,
+            log_start_offset: f?.start ?? -1,
+            log_end_offset: f?.offsetLag != null && highWatermark >= 0 ? highWatermark + f.offsetLag : -1,
             high_watermark: highWatermark,
-            size_bytes: dir?.size ?? -1,
+            size_bytes: f?.size ?? -1,
           };
         }),
       };

@@ -14,6 +14,7 @@ import {
   card,
   clear,
   confirmDialog,
+  every,
   field,
   formatNumber,
   h,
@@ -199,10 +200,7 @@ async function groupPage(root, groupId, ctx) {
   await load();
   const topics = [...new Set((view ? /** @type {GroupView} */ (view).offsets : []).map((o) => o.topic))];
   resetForm(resetBox, groupId, topics, resetNote, ctx, load);
-  const timer = setInterval(() => {
-    load().catch(() => {});
-  }, POLL_MS);
-  ctx.onLeave(() => clearInterval(timer));
+  every(POLL_MS, load, ctx.onLeave);
 }
 
 /**

@@ -6,9 +6,11 @@
  * offsets between two polls over the time between them.
  */
 import {
+  append,
   badge,
   card,
   clear,
+  every,
   formatBytes,
   formatNumber,
   formatRate,
@@ -19,8 +21,8 @@ import {
   table,
 } from "../ui.js";
 
-/** How often the page asks the broker again. */
-const POLL_MS = 5000;
+/** How often the page asks the broker again; localStorage `samsa.console.poll.ms` overrides it. */
+const POLL_MS = Number(localStorage.getItem("samsa.console.poll.ms")) || 5000;
 
 /**
  * @typedef {{ node_id: number, up: boolean, shutting_down: boolean, controller: boolean, host: string | null,
@@ -51,12 +53,11 @@ function healthStats(view) {
   return h(
     "div",
     { class: "cards" },
-    stat("Health", health.healthy ? badge("Healthy", "ok") : badge("Unhealthy", "bad"), "stat-health"),
     stat("Brokers up", `${up} / ${view.brokers.length}`, "stat-brokers"),
-    stat("Controller", view.controller_id >= 0 ? `Broker ${view.controller_id}` : "none", "stat-controller"),
+    stat("Controller", view.controller_id >= 0 ? String(view.controller_id) : "none", "stat-controller"),
     stat("Topics", formatNumber(topics.length), "stat-topics"),
     stat("Partitions", formatNumber(partitions), "stat-partitions"),
-    stat("Offline partitions", formatNumber(health.offline_partitions), "stat-offline"),
+    stat("Offline", formatNumber(health.offline_partitions), "stat-offline"),
     stat("Under-replicated", formatNumber(health.under_replicated_partitions), "stat-under-replicated"),
   );
 }
@@ -173,7 +174,15 @@ export default async function render(root, _params, ctx) {
   /** @param {ClusterView} view */
   function draw(view) {
     clear(body);
-    subtitle.textContent = `cluster ${view.cluster_id}`;
+    clear(subtitle);
+    append(subtitle, [
+      h(
+        "span",
+        { "data-testid": "stat-health" },
+        view.health.healthy ? badge("Healthy", "ok") : badge("Unhealthy", "bad"),
+      ),
+      ` cluster ${view.cluster_id}`,
+    ]);
     const topics = view.topics.filter((t) => showInternal || !t.internal);
     body.append(
       healthStats(view),
@@ -213,8 +222,5 @@ export default async function render(root, _params, ctx) {
   }
 
   await poll();
-  const timer = setInterval(() => {
-    poll().catch(() => {});
-  }, POLL_MS);
-  ctx.onLeave(() => clearInterval(timer));
+  every(POLL_MS, poll, ctx.onLeave);
 }

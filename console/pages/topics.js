@@ -103,7 +103,7 @@ function createForm(ctx) {
       { class: "form" },
       field("Name", name),
       field("Partitions", partitions),
-      field("Replication factor", replication, "empty: the broker's default.replication.factor"),
+      field("Replication factor", replication),
       field(
         "Configs (key=value per line)",
         configs,

@@ -154,6 +154,18 @@ function validBody(rnd: Random): Record<string, unknown> {
       { partitions: [{ topic: TOPIC, partition: rnd.int(0, 3) }] },
     ]);
   }
+  // The console's routes (broker/http/topic-admin.ts, group-offsets.ts).
+  if (rnd.chance(0.3))
+    return pick(rnd, [
+      { set: { "retention.ms": "60000" }, reset: ["cleanup.policy"] },
+      { count: rnd.int(1, 3) },
+      {
+        to: pick(rnd, ["earliest", "latest", "timestamp", "offset"]),
+        timestamp: 0,
+        offset: 1,
+        dry_run: true,
+      },
+    ]);
   // Few partitions: random creation must not become a descriptor-exhaustion test.
   return { name: `fz-${rnd.int(0, 5)}`, partitions: rnd.int(1, 2), replication_factor: 1, configs: {} };
 }
@@ -237,6 +249,10 @@ function randomPath(rnd: Random): string {
     `/consumers/${name}`,
     `/consumers/fz/instances/fz-c${rnd.int(0, 3)}/${pick(rnd, CONSUMER_PATHS)}`,
     `/consumers/${name}/instances/${name}/${pick(rnd, CONSUMER_PATHS)}`,
+    "/cluster",
+    `/topics/${name}/configs`,
+    `/groups/${name}/offsets/reset`,
+    `/console/${name}`,
   ];
   const path = pick(rnd, templates);
   if (!rnd.chance(0.6)) return path;
