@@ -57,6 +57,10 @@ const KAFKA_STATUS: Partial<Record<ErrorName, number>> = {
   REQUEST_TIMED_OUT: 504,
   UNSUPPORTED_VERSION: 501,
   UNSUPPORTED_COMPRESSION_TYPE: 501,
+  RESOURCE_NOT_FOUND: 404,
+  DUPLICATE_RESOURCE: 409,
+  UNACCEPTABLE_CREDENTIAL: 422,
+  UNSUPPORTED_SASL_MECHANISM: 422,
 };
 
 /** WebSocket close codes of the routes under /ws and /kafka. */

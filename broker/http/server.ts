@@ -37,8 +37,10 @@ import { groupRoutes } from "./groups.js";
 import { installJsonParser, type JsonLimits } from "./json-body.js";
 import { KafkaApi } from "./kafka-api.js";
 import { kafkaWsRoutes, type WsKafkaConnection } from "./kafka-ws.js";
+import { messageRoutes } from "./messages.js";
 import { recordRoutes } from "./records.js";
 import { RequestGuard } from "./request-guard.js";
+import { securityRoutes } from "./security.js";
 import { type Tail, tailRoutes } from "./tail.js";
 import { topicRoutes } from "./topics.js";
 
@@ -145,6 +147,8 @@ export class HttpServer {
     this.app.register(topicRoutes, opts);
     this.app.register(recordRoutes, opts);
     this.app.register(groupRoutes, opts);
+    this.app.register(messageRoutes, opts);
+    this.app.register(securityRoutes, opts);
     this.app.register(tailRoutes, opts);
     this.app.register(kafkaWsRoutes, opts);
   }
