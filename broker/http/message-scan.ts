@@ -6,8 +6,11 @@
  *
  * Each partition is a lane from its start position up to an end fixed when the request began (the
  * high watermark then). A lane keeps the matching records of its last fetch not yet shown; a
- * record is shown only when every lane that could still hold an earlier one has a match buffered
- * or is done, so that a page is in timestamp order. A scan ends when the page is full (`limit`
+ * record is shown only when no lane could still hold an earlier one: each other lane has a match
+ * buffered, is done, or has scanned a record at least as late (a partition's timestamps are taken
+ * to grow, as CreateTime from one producer and LogAppendTime do; where they do not, a page is in
+ * timestamp order only as far as they are), so that a partition without matches does not have
+ * to be read to its end before others are shown. A scan ends when the page is full (`limit`
  * records, or PAGE_BYTES_MAX of keys, values and headers), when every lane is done, or when a
  * budget runs out: records scanned (`maxScan`), bytes scanned (SCAN_BYTES_MAX) or time
  * (SCAN_TIME_MS). At a budget's end the matches already buffered are shown in timestamp order.
@@ -64,6 +67,16 @@ export interface Lane {
   head: number;
   /** A fetch gave nothing before `end`: nothing more in this request. */
   stalled: boolean;
+  /** Bytes its next fetch asks for: small at first (a page may need few records), doubled each fetch. */
+  fetchBytes: number;
+  /**
+   * Its last fetch, shared with other partitions, gave nothing: its next batch is larger than its
+   * share, and only a fetch's first partition gets a whole batch beyond its limit (KIP-74). It is
+   * fetched alone next.
+   */
+  alone: boolean;
+  /** The latest timestamp scanned: its records not scanned yet are taken to be no earlier. */
+  scannedTimestamp: number;
 }
 
 export type StopReason = "limit" | "end" | "page_bytes" | "scan_limit" | "bytes_limit" | "time_limit";
@@ -83,7 +96,17 @@ export interface ScanResult {
 }
 
 export function newLane(partition: number, next: number, end: number): Lane {
-  return { partition, next: Math.min(next, end), end, matches: [], head: 0, stalled: false };
+  return {
+    partition,
+    next: Math.min(next, end),
+    end,
+    matches: [],
+    head: 0,
+    stalled: false,
+    fetchBytes: PARTITION_FETCH_BYTES_MIN,
+    alone: false,
+    scannedTimestamp: Number.NEGATIVE_INFINITY,
+  };
 }
 
 /** Where a continued scan of `lane` starts: its first match not shown, else where it stopped. */
@@ -120,7 +143,8 @@ export async function scanLanes(
       emit(lanes, page, options, false);
       return { ...page, stopped: budget, scanned: counts.scanned, scannedBytes: counts.bytes };
     }
-    await fetchInto(api, topic, needy.slice(0, FETCH_PARTITIONS_MAX), options, counts);
+    const alone = needy.find((l) => l.alone);
+    await fetchInto(api, topic, alone ? [alone] : needy.slice(0, FETCH_PARTITIONS_MAX), options, counts);
   }
 }
 
@@ -149,14 +173,17 @@ function emit(
     if (page.records.length >= options.limit) return "limit";
     if (page.records.length > 0 && page.bytes >= options.pageBytes) return "page_bytes";
     let best: Lane | null = null;
+    // The earliest timestamp a lane with nothing buffered may still hold.
+    let unknownFrom = Number.POSITIVE_INFINITY;
     for (const lane of lanes) {
       if (lane.head === lane.matches.length) {
-        if (inOrder && needsFetch(lane)) return null;
+        if (needsFetch(lane)) unknownFrom = Math.min(unknownFrom, lane.scannedTimestamp);
         continue;
       }
       if (best === null || earlier(lane.matches[lane.head], best.matches[best.head])) best = lane;
     }
     if (best === null) return null;
+    if (inOrder && best.matches[best.head].timestamp > unknownFrom) return null;
     const record = best.matches[best.head++];
     page.records.push(record);
     page.bytes += recordBytes(record);
@@ -182,7 +209,11 @@ async function fetchInto(
   counts: { scanned: number; bytes: number },
 ): Promise<void> {
   const share = Math.floor(FETCH_BYTES / lanes.length);
-  const partitionMaxBytes = Math.max(PARTITION_FETCH_BYTES_MIN, Math.min(PARTITION_FETCH_BYTES_MAX, share));
+  const partitionMaxBytes = Math.max(
+    PARTITION_FETCH_BYTES_MIN,
+    Math.min(PARTITION_FETCH_BYTES_MAX, share, Math.max(...lanes.map((l) => l.fetchBytes))),
+  );
+  for (const lane of lanes) lane.fetchBytes = Math.min(2 * lane.fetchBytes, PARTITION_FETCH_BYTES_MAX);
   const fetched = await api.fetch(
     topic,
     lanes.map((l) => ({ partition: l.partition, offset: l.next })),
@@ -201,9 +232,12 @@ async function fetchInto(
     }
     const before = lane.next;
     await scanBatches(lane, f.records, options, counts);
-    // Nothing read though the budget allows: nothing more this request (a partial batch, say).
-    if (lane.next === before && lane.matches.length === 0 && counts.scanned < options.maxScan)
-      lane.stalled = true;
+    // Nothing read though the budget allows: a batch beyond its share (fetched alone next), or,
+    // alone, nothing more this request.
+    if (lane.next === before && lane.matches.length === 0 && counts.scanned < options.maxScan) {
+      if (lanes.length > 1) lane.alone = true;
+      else lane.stalled = true;
+    } else lane.alone = false;
   }
 }
 
@@ -244,6 +278,7 @@ async function scanBatches(
             throw ENOUGH;
           }
           counts.scanned++;
+          if (timestamp > lane.scannedTimestamp) lane.scannedTimestamp = timestamp;
           const raw = { key, value, headers };
           counts.bytes += recordBytes(raw);
           if (options.filter === null || options.filter(raw))

@@ -11,6 +11,10 @@
  * stored with its quotes matches `a`), other UTF-8 as it is, anything else as lower-case hex. A
  * Kafka null key or header value has no text and matches no text filter. All given filters must
  * match; `match` ("contains", the default, or "exact") applies to each text comparison.
+ *
+ * Most records of a selective filter fail it, so each text test first asks whether the raw bytes
+ * could match at all (`mayContain`, a native byte search) and decodes only when they could. The
+ * shortcut never changes an answer: bytes without a backslash hold any text they show verbatim.
  */
 import type { RecordHeader } from "../../protocol/record-batch.js";
 import { type JsonPathStep, jsonPathGet, parseJsonPath } from "./json-path.js";
@@ -35,6 +39,18 @@ export interface RawRecord {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const HEX = /^[0-9a-f]+$/;
+
+/**
+ * Whether the text of `bytes` (bytesText) may contain `wanted` (`wantedBytes` its UTF-8): false
+ * only when it cannot. A text that is the bytes decoded, or a JSON string's content without
+ * escapes (no backslash), contains `wanted` only if the bytes contain its UTF-8; a hex text only
+ * if `wanted` is hex digits.
+ */
+function mayContain(bytes: Buffer, wanted: string, wantedBytes: Buffer): boolean {
+  return bytes.includes(wantedBytes) || bytes.includes(BACKSLASH) || HEX.test(wanted);
+}
 
 /** The text the browser shows for `bytes` (see the file comment); null for a Kafka null. */
 export function bytesText(bytes: Buffer | null): string | null {
@@ -62,7 +78,9 @@ export function compileFilter(spec: FilterSpec): ((r: RawRecord) => boolean) | n
   const same = textMatcher(spec.match ?? "contains");
   if (spec.key !== undefined) {
     const wanted = spec.key;
+    const wantedBytes = Buffer.from(wanted);
     tests.push((r) => {
+      if (r.key === null || !mayContain(r.key, wanted, wantedBytes)) return false;
       const text = bytesText(r.key);
       return text !== null && same(text, wanted);
     });
@@ -85,10 +103,12 @@ function headerTest(
   value: string | undefined,
   same: (text: string, wanted: string) => boolean,
 ): (r: RawRecord) => boolean {
+  const wantedBytes = Buffer.from(value ?? "");
   return (r) => {
     for (const h of r.headers) {
       if (h.key !== name) continue;
       if (value === undefined) return true;
+      if (h.value === null || !mayContain(h.value, value, wantedBytes)) continue;
       const text = bytesText(h.value);
       if (text !== null && same(text, value)) return true;
     }
@@ -101,8 +121,11 @@ function jsonTest(
   value: string | undefined,
   same: (text: string, wanted: string) => boolean,
 ): (r: RawRecord) => boolean {
+  const wantedBytes = Buffer.from(value ?? "");
+  const shortcut = value !== undefined && jsonShortcutHolds(value);
   return (r) => {
     if (r.value === null || r.value.length === 0) return false;
+    if (shortcut && !r.value.includes(wantedBytes) && !r.value.includes(BACKSLASH)) return false;
     let parsed: unknown;
     try {
       parsed = JSON.parse(utf8.decode(r.value));
@@ -114,4 +137,15 @@ function jsonTest(
     if (value === undefined) return true;
     return same(typeof node === "string" ? node : JSON.stringify(node), value);
   };
+}
+
+/**
+ * Whether a JSON value whose bytes hold neither `wanted` nor a backslash surely has no node whose
+ * text contains `wanted`: true when `wanted` has no JSON punctuation (so it lies inside one token
+ * of JSON.stringify's output) and a character no number is written with (so it is not inside a
+ * number, whose spelling JSON.stringify may change: 1e2 is 100). Strings without escapes and the
+ * literals true, false and null are spelled the same in the bytes and in JSON.stringify's output.
+ */
+function jsonShortcutHolds(wanted: string): boolean {
+  return wanted !== "" && !/[{}[\]:,"\\]/.test(wanted) && /[^0-9.eE+-]/.test(wanted);
 }
