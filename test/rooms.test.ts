@@ -19,6 +19,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   cli: ["protocol", "client", "broker", "bench"],
   // Benchmarks start brokers and drive storage directly, besides the client.
   bench: ["protocol", "storage", "broker", "client"],
+  // Runs in the browser: its own modules only (and no npm package: see the test below).
+  console: [],
 };
 
 /** The only client modules the broker may import: one connection, its errors. */
@@ -39,12 +41,13 @@ const SUBROOMS: Record<string, readonly { path: string; typeOnly?: boolean }[]> 
   ],
 };
 
+/** The .ts and .js files under `dir` (the console's modules are .js). */
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...sourceFiles(full));
-    else if (entry.name.endsWith(".ts")) out.push(full);
+    else if (entry.name.endsWith(".ts") || entry.name.endsWith(".js")) out.push(full);
   }
   return out;
 }
@@ -107,6 +110,15 @@ function violations(room: string): Violation[] {
   return found;
 }
 
+/** Module specifiers of `text` that are not relative paths (packages, node: modules, URLs). */
+function nonRelativeImports(text: string): string[] {
+  const specs: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"/g)) specs.push(m[1]);
+  for (const m of text.matchAll(/(?:^|\n)\s*import\s+"([^"]+)"/g)) specs.push(m[1]);
+  for (const m of text.matchAll(/\bimport\(\s*["'`]([^"'`]+)["'`]\s*\)/g)) specs.push(m[1]);
+  return specs.filter((s) => !s.startsWith("./") && !s.startsWith("../"));
+}
+
 describe("rooms", () => {
   it("finds import and export-from specifiers, static and dynamic", () => {
     const text =
@@ -122,6 +134,13 @@ describe("rooms", () => {
       { spec: "./b.js", typeOnly: false },
       { spec: "./d.js", typeOnly: true },
     ]);
+  });
+
+  it("console imports no package: it runs in a browser without a build", () => {
+    const found = sourceFiles(path.join(ROOT, "console")).flatMap((file) =>
+      nonRelativeImports(readFileSync(file, "utf8")).map((spec) => `${path.relative(ROOT, file)}: ${spec}`),
+    );
+    expect(found).toEqual([]);
   });
 
   for (const sub of Object.keys(SUBROOMS)) {

@@ -32,6 +32,7 @@ import { authorizeRequest } from "../security/authorize.js";
 import { credentialsInside, HttpAuthenticator, httpAuthenticationOn, OPEN_ROUTES } from "./authentication.js";
 import type { HttpCaller } from "./call-api.js";
 import { clusterRoutes } from "./cluster.js";
+import { consoleRoutes } from "./console.js";
 import { formatValidationErrors, HttpError, installErrorHandling, toHttpError, WS_CLOSE } from "./errors.js";
 import { groupRoutes } from "./groups.js";
 import { installJsonParser, type JsonLimits } from "./json-body.js";
@@ -151,6 +152,7 @@ export class HttpServer {
     this.app.register(securityRoutes, opts);
     this.app.register(tailRoutes, opts);
     this.app.register(kafkaWsRoutes, opts);
+    this.app.register(consoleRoutes, opts);
   }
 
   /** Builds the server and listens on the broker's host and http.port (0: any free port). */

@@ -40,6 +40,8 @@ describe("npm pack", () => {
         "dist/client/index.js",
         "dist/client/index.d.ts",
         "dist/broker/broker.js",
+        "console/index.html",
+        "console/app.js",
         "README.md",
         "LICENSE",
         "package.json",
