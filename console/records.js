@@ -108,12 +108,9 @@ export function bytesCell(r, which, view) {
   const data = which === "key" ? r.key : r.value;
   const format = which === "key" ? r.key_format : r.value_format;
   if (data === null) return h("span", { class: "muted" }, "null");
-  if (format === "json")
-    return h(
-      "pre",
-      { class: "record-json" },
-      typeof data === "string" ? data : JSON.stringify(data, null, 2),
-    );
+  if (format === "json" && typeof data !== "object")
+    return h("code", { class: "record-scalar" }, typeof data === "string" ? data : JSON.stringify(data));
+  if (format === "json") return h("pre", { class: "record-json" }, JSON.stringify(data, null, 2));
   const text = which === "key" ? r.key_text : r.value_text;
   const hex = which === "key" ? r.key_hex : r.value_hex;
   const shown = view === "base64" ? String(data) : view === "text" && text !== null ? text : (hex ?? "");

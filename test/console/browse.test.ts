@@ -91,7 +91,12 @@ describe("message browser", () => {
     await expect.poll(() => rows(page).count()).toBe(12);
     await search(page, { "browse-start": "beginning", "browse-key": "order-1" });
     expect((await keysShown(page)).sort()).toEqual(["order-1", "order-10", "order-11"]);
-    await search(page, { "browse-key": "", "browse-header": "region", "browse-header-value": "eu", "browse-match": "exact" });
+    await search(page, {
+      "browse-key": "",
+      "browse-header": "region",
+      "browse-header-value": "eu",
+      "browse-match": "exact",
+    });
     expect((await keysShown(page)).sort()).toEqual(["order-0", "order-3", "order-6", "order-9"]);
     await search(page, {
       "browse-header": "",
@@ -143,10 +148,12 @@ describe("message browser", () => {
     await expect.poll(() => rows(page).count()).toBe(12);
     await page.getByTestId("browse-tail").click();
     await page.getByTestId("browse-status").filter({ hasText: "Live tail" }).waitFor();
-    await expect.poll(async () => {
-      await post("/topics/orders", { records: [{ key: "tailed", value: { live: true }, partition: 1 }] });
-      return (await keysShown(page)).includes("tailed");
-    }).toBe(true);
+    await expect
+      .poll(async () => {
+        await post("/topics/orders", { records: [{ key: "tailed", value: { live: true }, partition: 1 }] });
+        return (await keysShown(page)).includes("tailed");
+      })
+      .toBe(true);
     await page.getByTestId("produce-key").fill("from-form");
     await page.getByTestId("produce-value").fill('{"made": "in the console"}');
     await page.getByTestId("produce-headers").fill("origin: console");
@@ -179,7 +186,11 @@ describe("message browser", () => {
       value: unknown;
       headers: unknown;
     }[];
-    expect(copy[0]).toMatchObject({ key: "order-2", value: { id: 2 }, headers: [{ key: "region", value: b64("us") }] });
+    expect(copy[0]).toMatchObject({
+      key: "order-2",
+      value: { id: 2 },
+      headers: [{ key: "region", value: b64("us") }],
+    });
 
     const download = page.waitForEvent("download");
     await page.getByTestId("browse-export").click();
