@@ -71,7 +71,7 @@ async function search(page: Page, fill: Record<string, string>): Promise<void> {
 }
 
 async function keysShown(page: Page): Promise<string[]> {
-  return rows(page).locator("td.record-key").allInnerTexts();
+  return rows(page).locator("td.record-key").allTextContents();
 }
 
 describe("message browser", () => {
@@ -105,7 +105,7 @@ describe("message browser", () => {
       "browse-json-value": "refunded",
     });
     expect((await keysShown(page)).sort()).toEqual(["order-0", "order-4", "order-8"]);
-    const value = await rows(page).first().locator("td.record-value pre").innerText();
+    const value = (await rows(page).first().locator("td.record-value pre").textContent()) ?? "";
     expect(JSON.parse(value)).toMatchObject({ status: "refunded" });
     expect(value).toContain('\n  "status"');
     await screenshot(page, "browse-filtered");
@@ -119,13 +119,13 @@ describe("message browser", () => {
     const cell = rows(page).first().locator("td.record-value");
     const keyCell = rows(page).first().locator("td.record-key");
     // Shown as text where the bytes are UTF-8 (the key), else as hex (the value).
-    expect(await keyCell.innerText()).toMatch(/text\s+raw/);
-    expect(await cell.innerText()).toContain("deadbeef");
+    expect(await keyCell.textContent()).toMatch(/text\s+raw/);
+    expect(await cell.textContent()).toContain("deadbeef");
     await page.getByTestId("browse-binary-view").selectOption("base64");
-    await expect.poll(() => cell.innerText()).toContain(b64(Buffer.from([0xde, 0xad, 0xbe, 0xef])));
+    await expect.poll(() => cell.textContent()).toContain(b64(Buffer.from([0xde, 0xad, 0xbe, 0xef])));
     await page.getByTestId("browse-binary-view").selectOption("hex");
-    await expect.poll(() => cell.innerText()).toContain("deadbeef");
-    expect(await keyCell.innerText()).toMatch(/hex\s+726177/);
+    await expect.poll(() => cell.textContent()).toContain("deadbeef");
+    expect(await keyCell.textContent()).toMatch(/hex\s+726177/);
     await screenshot(page, "browse-binary-hex");
     await page.close();
   });
@@ -162,11 +162,11 @@ describe("message browser", () => {
     await page.getByTestId("produce-result").filter({ hasText: "Produced to partition 0" }).waitFor();
     await expect.poll(async () => (await keysShown(page)).some((k) => /text\s+from-form/.test(k))).toBe(true);
     const formRow = rows(page).filter({ hasText: "from-form" });
-    expect(await formRow.locator("td").nth(5).innerText()).toContain("origin: console");
+    expect(await formRow.locator("td").nth(5).textContent()).toContain("origin: console");
     await screenshot(page, "browse-tail");
     await page.getByTestId("browse-tail").click();
     await page.getByTestId("browse-status").filter({ hasText: "Live tail stopped" }).waitFor();
-    expect(await page.getByTestId("browse-tail").innerText()).toBe("Live tail");
+    expect(await page.getByTestId("browse-tail").textContent()).toBe("Live tail");
     expect(errors).toEqual([]);
     await page.close();
   });
