@@ -11,7 +11,8 @@
  * Kafka errors map to statuses as: unknown topic or partition 404; topic already exists 409;
  * invalid names, partitions, replication factors, configs, records 422; INVALID_REQUEST 400;
  * offset out of range 416; message too large 413; authorization failures 403; a timeout 504;
- * anything else retriable 503, anything else 500.
+ * a missing resource (a user's credential) 404, a duplicate one 409, an unacceptable credential or
+ * SASL mechanism 422; anything else retriable 503, anything else 500.
  */
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
 import { type ErrorName, errorName, isRetriable, KafkaError } from "../../protocol/errors.js";
