@@ -173,7 +173,6 @@ async function runScenario(port: number, query: Record<string, string>): Promise
     const res = await fetch(`http://127.0.0.1:${port}/topics/${TOPIC}/messages?${params}`);
     if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
     const page = (await res.json()) as Page;
-    process.stderr.write(`${JSON.stringify({ ...page, records: page.records.length })}\n`);
     run.requests++;
     if (run.requests === 1) run.first_request_ms = performance.now() - began;
     run.shown += page.records.length;
