@@ -10,7 +10,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import * as path from "node:path";
+import { ETCD_PREFIX } from "./broker.js";
+import { EtcdClient } from "./metadata/etcd-client.js";
 import { EtcdProcess } from "./metadata/etcd-launcher.js";
+import { KEYS } from "./metadata/etcd-view.js";
 
 /** Lines of a broker's output kept to explain its death. */
 const TAIL_LINES_KEPT = 20;
@@ -19,6 +22,8 @@ export const BROKER_STOP_GRACE_MS = 30_000;
 /** Each readiness probe's own deadline, and the pause between probes. */
 const PROBE_TIMEOUT_MS = 1_000;
 const PROBE_INTERVAL_MS = 100;
+/** What GET /brokers answers a probe without credentials when HTTP authentication is on. */
+const UNAUTHORIZED = 401;
 const HOST = "127.0.0.1";
 
 export interface LocalClusterOptions {
@@ -241,7 +246,10 @@ export class LocalCluster {
     return this.brokers[i];
   }
 
-  /** Resolves once each broker's GET /brokers lists every node id; rejects on a death or the deadline. */
+  /**
+   * Resolves once each broker's GET /brokers lists every node id (see `sees` for HTTP
+   * authentication); rejects on a death or the deadline.
+   */
   private async waitReady(): Promise<void> {
     const deadline = Date.now() + this.options.readyTimeoutMs;
     const pending = new Set(this.brokers);
@@ -262,18 +270,41 @@ export class LocalCluster {
     }
   }
 
-  /** Whether `b` answers GET /brokers listing all N brokers. */
+  /**
+   * Whether `b` answers GET /brokers listing all N brokers. With HTTP authentication on (a SASL
+   * listener, `http.authentication=basic`) that route answers 401 to this credential-less probe;
+   * then `b` counts once its open GET /ready answers 200 and etcd, which this process runs,
+   * holds N broker registrations (each broker registers after its listeners are bound).
+   */
   private async sees(b: BrokerChild): Promise<boolean> {
     if (b.http === "") return false;
     try {
       const response = await fetch(`http://${b.http}/brokers`, {
         signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
       });
+      if (response.status === UNAUTHORIZED) return (await this.ready(b)) && (await this.registered());
       if (!response.ok) return false;
       const body = (await response.json()) as { brokers?: number[] };
       return (body.brokers ?? []).length >= this.brokers.length;
     } catch {
       return false;
+    }
+  }
+
+  /** Whether `b`'s GET /ready (open to anyone) answers 200. */
+  private async ready(b: BrokerChild): Promise<boolean> {
+    const response = await fetch(`http://${b.http}/ready`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    return response.ok;
+  }
+
+  /** Whether etcd holds a registration for each of the N brokers. */
+  private async registered(): Promise<boolean> {
+    const client = new EtcdClient({ endpoints: [this.etcd.endpoint], requestTimeoutMs: PROBE_TIMEOUT_MS });
+    try {
+      const { kvs } = await client.range(`${ETCD_PREFIX}${KEYS.brokers}`, { prefix: true });
+      return kvs.length >= this.brokers.length;
+    } finally {
+      client.close();
     }
   }
 

@@ -9,6 +9,7 @@ import { registerAclCommands } from "./commands/acl.js";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerBrokerCommands } from "./commands/broker.js";
 import { registerClusterCommands } from "./commands/cluster.js";
+import { registerCompletionCommand } from "./commands/completion.js";
 import { registerConsumeCommand } from "./commands/consume.js";
 import { registerGroupCommands } from "./commands/group.js";
 import { registerInfoCommands } from "./commands/info.js";
@@ -67,6 +68,8 @@ Examples:
   registerUserCommands(program);
   registerStorageCommands(program);
   registerAclCommands(program);
+  // Last: its script is made from every command registered before.
+  registerCompletionCommand(program);
   return program;
 }
 

@@ -136,6 +136,23 @@ export function showError(err) {
   return banner;
 }
 
+/**
+ * Shows `text` in a dismissible green banner above the page (a change done).
+ * @param {string} text
+ * @returns {HTMLElement} the banner
+ */
+export function showNotice(text) {
+  const area = document.getElementById("banner") ?? document.body;
+  const banner = h(
+    "div",
+    { class: "banner banner-ok", role: "status", "data-testid": "notice-banner" },
+    h("span", { class: "banner-text" }, text),
+    h("button", { class: "banner-close", "aria-label": "Dismiss", onclick: () => banner.remove() }, "×"),
+  );
+  area.appendChild(banner);
+  return banner;
+}
+
 /** Removes every banner (on a route change). */
 export function clearBanners() {
   const area = document.getElementById("banner");
@@ -199,6 +216,54 @@ export function pageHeader(title, ...actions) {
  */
 export function card(title, ...children) {
   return h("section", { class: "card" }, title ? h("h2", null, title) : null, children);
+}
+
+/**
+ * A labelled form field around `input`.
+ * @param {string} label
+ * @param {HTMLElement} input
+ * @param {string} [hint] a line under the input
+ * @param {boolean} [wide] spanning the whole row of a `.form` grid
+ */
+export function field(label, input, hint, wide = false) {
+  return h(
+    "label",
+    { class: wide ? "field wide" : "field" },
+    h("span", null, label),
+    input,
+    hint ? h("small", { class: "muted" }, hint) : null,
+  );
+}
+
+/**
+ * A figure with a caption, for the rows of numbers at the top of a page.
+ * @param {string} label
+ * @param {Child} value
+ * @param {string} [testid]
+ */
+export function stat(label, value, testid) {
+  return h(
+    "div",
+    { class: "stat", "data-testid": testid },
+    h("div", { class: "label" }, label),
+    h("div", { class: "value" }, value),
+  );
+}
+
+/**
+ * Runs `fn` with `button` disabled, showing any error it throws as a banner.
+ * @param {HTMLButtonElement} button
+ * @param {() => Promise<void>} fn
+ */
+export async function busy(button, fn) {
+  button.disabled = true;
+  try {
+    await fn();
+  } catch (err) {
+    showError(err);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 /**

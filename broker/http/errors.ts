@@ -8,7 +8,8 @@
  * once authentication is on, ...). A WebSocket route that fails after the upgrade
  * closes with a code of WS_CLOSE and the message as the reason.
  *
- * Kafka errors map to statuses as: unknown topic or partition 404; topic already exists 409;
+ * Kafka errors map to statuses as: unknown topic or partition 404; topic already exists and a
+ * group not empty 409;
  * invalid names, partitions, replication factors, configs, records 422; INVALID_REQUEST 400;
  * offset out of range 416; message too large 413; authorization failures 403; a timeout 504;
  * a missing resource (a user's credential) 404, a duplicate one 409, an unacceptable credential or
@@ -38,6 +39,7 @@ const KAFKA_STATUS: Partial<Record<ErrorName, number>> = {
   GROUP_ID_NOT_FOUND: 404,
   UNKNOWN_TOPIC_ID: 404,
   TOPIC_ALREADY_EXISTS: 409,
+  NON_EMPTY_GROUP: 409,
   INVALID_REQUEST: 400,
   INVALID_TOPIC_EXCEPTION: 422,
   INVALID_PARTITIONS: 422,
@@ -55,6 +57,7 @@ const KAFKA_STATUS: Partial<Record<ErrorName, number>> = {
   TOPIC_AUTHORIZATION_FAILED: 403,
   CLUSTER_AUTHORIZATION_FAILED: 403,
   TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 403,
+  GROUP_AUTHORIZATION_FAILED: 403,
   REQUEST_TIMED_OUT: 504,
   UNSUPPORTED_VERSION: 501,
   UNSUPPORTED_COMPRESSION_TYPE: 501,

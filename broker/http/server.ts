@@ -34,15 +34,18 @@ import type { HttpCaller } from "./call-api.js";
 import { clusterRoutes } from "./cluster.js";
 import { consoleRoutes } from "./console.js";
 import { formatValidationErrors, HttpError, installErrorHandling, toHttpError, WS_CLOSE } from "./errors.js";
+import { groupOffsetRoutes } from "./group-offsets.js";
 import { groupRoutes } from "./groups.js";
 import { installJsonParser, type JsonLimits } from "./json-body.js";
 import { KafkaApi } from "./kafka-api.js";
 import { kafkaWsRoutes, type WsKafkaConnection } from "./kafka-ws.js";
 import { messageRoutes } from "./messages.js";
+import { overviewRoutes } from "./overview.js";
 import { recordRoutes } from "./records.js";
 import { RequestGuard } from "./request-guard.js";
 import { securityRoutes } from "./security.js";
 import { type Tail, tailRoutes } from "./tail.js";
+import { topicAdminRoutes } from "./topic-admin.js";
 import { topicRoutes } from "./topics.js";
 
 declare module "fastify" {
@@ -153,6 +156,9 @@ export class HttpServer {
     this.app.register(tailRoutes, opts);
     this.app.register(kafkaWsRoutes, opts);
     this.app.register(consoleRoutes, opts);
+    this.app.register(overviewRoutes, opts);
+    this.app.register(topicAdminRoutes, opts);
+    this.app.register(groupOffsetRoutes, opts);
   }
 
   /** Builds the server and listens on the broker's host and http.port (0: any free port). */

@@ -1,11 +1,14 @@
 /**
- * `samsa cluster info | up | elect-leaders`: what a cluster is, a local one to try (one etcd and
+ * `samsa cluster info | health | up | elect-leaders`: what a cluster is (info: cluster-info.ts) and
+ * how it is (health: health.ts), a local one to try (one etcd and
  * N broker processes, as `rpk container start -n 3`), and leader elections.
  */
 import type { Command } from "commander";
 import type { ElectionType, PartitionOutcome } from "../../client/admin.js";
+import { registerInfoCommand } from "./cluster-info.js";
 import { collect, nonNegativeInt, positiveInt, withAdmin } from "./common.js";
 import { table } from "./group.js";
+import { registerHealthCommand } from "./health.js";
 
 /** The most brokers `cluster up` starts: each is a Node process of its own. */
 const MAX_LOCAL_BROKERS = 32;
@@ -14,21 +17,9 @@ const MAX_PORT = 65_535;
 export function registerClusterCommands(program: Command): void {
   const cluster = program
     .command("cluster")
-    .description("cluster information, a local cluster, leader elections");
-  cluster
-    .command("info")
-    .description("cluster id, controller, brokers and topic count")
-    .addHelpText("after", "\nExample:\n  samsa -b ws://localhost:8082/kafka cluster info")
-    .action(async (_opts: unknown, cmd: Command) => {
-      await withAdmin(cmd, async (admin) => {
-        const topics = await admin.listTopics();
-        const c = admin.cluster;
-        process.stdout.write(
-          `CLUSTER ${c.clusterId}\nCONTROLLER ${c.controllerId}\nTOPICS ${topics.length}\n\nBROKER\tHOST\tPORT\n`,
-        );
-        for (const b of c.brokers()) process.stdout.write(`${b.nodeId}\t${b.host}\t${b.port}\n`);
-      });
-    });
+    .description("cluster information and health, a local cluster, leader elections");
+  registerInfoCommand(cluster);
+  registerHealthCommand(cluster);
   registerUp(cluster);
   registerElectLeaders(cluster);
 }

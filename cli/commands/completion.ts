@@ -1,0 +1,252 @@
+/**
+ * `samsa completion bash|zsh`: a shell completion script generated from the commander program
+ * itself (every command, subcommand, alias and option, as its help lists them), so a new command
+ * or option completes without a change here. The script holds a table keyed by command path
+ * (`cluster health`); its function walks the words typed so far, skipping options and the values
+ * of options that take one, to find the path, then offers that command's subcommands, or its
+ * options and the global ones after a `-`. A value of an option completes as a file name.
+ */
+import type { Command } from "commander";
+
+/** One command of the program, as the scripts need it. */
+export interface CompletionNode {
+  /** The words that lead to it from the program (`["cluster", "health"]`; `[]` for the program). */
+  path: string[];
+  /** Each path it answers to (aliases included: `topic list` and `topic ls`). */
+  paths: string[][];
+  description: string;
+  subcommands: { names: string[]; description: string }[];
+  options: { flags: string[]; takesValue: boolean; description: string }[];
+}
+
+export const SHELLS = ["bash", "zsh"] as const;
+export type Shell = (typeof SHELLS)[number];
+
+/** Every command of `program`, the program first, each parent before its children. */
+export function completionTree(program: Command): CompletionNode[] {
+  const nodes: CompletionNode[] = [];
+  const visit = (cmd: Command, path: string[], paths: string[][]) => {
+    const help = cmd.createHelp();
+    const subs = help.visibleCommands(cmd);
+    nodes.push({
+      path,
+      paths,
+      description: cmd.description(),
+      subcommands: subs.map((s) => ({ names: [s.name(), ...s.aliases()], description: s.description() })),
+      options: help.visibleOptions(cmd).map((o) => ({
+        flags: [o.short, o.long].filter((f): f is string => f !== undefined),
+        takesValue: o.required || o.optional,
+        description: o.description,
+      })),
+    });
+    // commander's own `help` command is not among cmd.commands: `help <command>` completes the
+    // commands it can explain.
+    const helpCommand = subs.find((s) => s.name() === "help" && !cmd.commands.includes(s));
+    if (helpCommand) {
+      nodes.push({
+        path: [...path, "help"],
+        paths: paths.map((p) => [...p, "help"]),
+        description: helpCommand.description(),
+        subcommands: nodes[nodes.length - 1].subcommands.filter((s) => s.names[0] !== "help"),
+        options: [],
+      });
+    }
+    for (const sub of cmd.commands) {
+      const names = [sub.name(), ...sub.aliases()];
+      visit(
+        sub,
+        [...path, sub.name()],
+        paths.flatMap((p) => names.map((n) => [...p, n])),
+      );
+    }
+  };
+  visit(program, [], [[]]);
+  return nodes;
+}
+
+/** `text` inside single quotes, for bash and zsh alike. */
+function quote(text: string): string {
+  return `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+const words = (items: string[]) => quote(items.join(" "));
+const subcommandNames = (n: CompletionNode) => n.subcommands.flatMap((s) => s.names);
+const optionFlags = (n: CompletionNode) => n.options.flatMap((o) => o.flags);
+const valuedFlags = (n: CompletionNode) => n.options.filter((o) => o.takesValue).flatMap((o) => o.flags);
+
+/** Options every command has of its own (help), or only the program (version): not global. */
+const OWN_FLAGS = new Set(["--help", "--version"]);
+
+/**
+ * The global options (`_<name>_gopts`, those taking a value `_<name>_gvopts`) and the shell
+ * function `_<name>_spec path` as case arms: sets `_<name>_cmds`, `_opts`, `_vopts` (options
+ * that take a value) for the command at `path`; bash and zsh read it alike.
+ */
+function specFunction(name: string, nodes: CompletionNode[]): string {
+  const arms = nodes.map((n) => {
+    const pattern = n.paths.map((p) => quote(p.join(" "))).join("|");
+    return [
+      `    ${pattern})`,
+      `      _${name}_cmds=${words(subcommandNames(n))}`,
+      `      _${name}_opts=${words(optionFlags(n))}`,
+      `      _${name}_vopts=${words(valuedFlags(n))}`,
+      "      ;;",
+    ].join("\n");
+  });
+  const globals = nodes[0].options.filter((o) => !o.flags.some((f) => OWN_FLAGS.has(f)));
+  return [
+    `_${name}_gopts=${words(globals.flatMap((o) => o.flags))}`,
+    `_${name}_gvopts=${words(globals.filter((o) => o.takesValue).flatMap((o) => o.flags))}`,
+    `_${name}_spec() {`,
+    `  _${name}_cmds='' _${name}_opts='' _${name}_vopts=''`,
+    '  case "$1" in',
+    ...arms,
+    "  esac",
+    "}",
+  ].join("\n");
+}
+
+/**
+ * The walk over the typed words, in the bash and zsh subset both run: sets `_<name>_path` to the
+ * command the words before the cursor name (global options may come anywhere), `_<name>_value`
+ * to 1 when the cursor is an option's value.
+ */
+function walkFunction(name: string): string {
+  const v = (s: string) => `_${name}_${s}`;
+  return `_${name}_walk() {
+  # $1: how many words come before the cursor; the words follow.
+  local n=$1 i=1 w
+  shift
+  ${v("spec")} ''
+  ${v("path")}='' ${v("value")}=0
+  while [ "$i" -lt "$n" ]; do
+    w=$2
+    shift
+    i=$((i + 1))
+    case " $${v("vopts")} $${v("gvopts")} " in
+      *" $w "*)
+        if [ "$i" -ge "$n" ]; then ${v("value")}=1; else shift; i=$((i + 1)); fi
+        continue ;;
+    esac
+    case "$w" in
+      -*) ;;
+      *)
+        case " $${v("cmds")} " in
+          *" $w "*)
+            ${v("path")}="$${v("path")}\${${v("path")}:+ }$w"
+            ${v("spec")} "$${v("path")}" ;;
+        esac ;;
+    esac
+  done
+}`;
+}
+
+export function bashScript(program: Command): string {
+  const name = program.name();
+  const nodes = completionTree(program);
+  return `# bash completion for ${name}, generated by \`${name} completion bash\`.
+# Use: source <(${name} completion bash)   (or save it in ~/.local/share/bash-completion/completions/${name})
+${specFunction(name, nodes)}
+${walkFunction(name)}
+_${name}() {
+  local cur=\${COMP_WORDS[COMP_CWORD]}
+  _${name}_walk "$COMP_CWORD" "\${COMP_WORDS[@]}"
+  if [ "$_${name}_value" = 1 ]; then
+    COMPREPLY=($(compgen -f -- "$cur"))
+  elif [[ $cur == -* && -z $_${name}_path ]]; then
+    COMPREPLY=($(compgen -W "$_${name}_opts" -- "$cur"))
+  elif [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$_${name}_opts $_${name}_gopts" -- "$cur"))
+  else
+    COMPREPLY=($(compgen -W "$_${name}_cmds" -- "$cur"))
+  fi
+}
+complete -o default -F _${name} ${name}
+`;
+}
+
+/** `name:description` entries for zsh's _describe, in a zsh array literal. */
+function describeArray(entries: [string, string][]): string {
+  return `(${entries.map(([n, d]) => quote(`${n.replace(/:/g, "\\:")}:${d}`)).join(" ")})`;
+}
+
+/**
+ * zsh: the global options with their descriptions (`_<name>_gdescribed`), and per path the
+ * subcommands and options (`cmds`, `opts` of the caller), for _describe.
+ */
+function zshDescriptions(name: string, nodes: CompletionNode[]): string {
+  const arms = nodes.map((n) => {
+    const pattern = n.paths.map((p) => quote(p.join(" "))).join("|");
+    const cmds = n.subcommands.flatMap((s) => s.names.map((c): [string, string] => [c, s.description]));
+    const opts = n.options.flatMap((o) => o.flags.map((f): [string, string] => [f, o.description]));
+    return `    ${pattern})\n      cmds=${describeArray(cmds)}\n      opts=${describeArray(opts)}\n      ;;`;
+  });
+  const globals = nodes[0].options
+    .filter((o) => !o.flags.some((f) => OWN_FLAGS.has(f)))
+    .flatMap((o) => o.flags.map((f): [string, string] => [f, o.description]));
+  return [
+    `_${name}_gdescribed=${describeArray(globals)}`,
+    `_${name}_described() {`,
+    '  case "$1" in',
+    ...arms,
+    "  esac",
+    "}",
+  ].join("\n");
+}
+
+export function zshScript(program: Command): string {
+  const name = program.name();
+  const nodes = completionTree(program);
+  return `#compdef ${name}
+# zsh completion for ${name}, generated by \`${name} completion zsh\`.
+# Use: source <(${name} completion zsh)   (after compinit), or save it as _${name} in your $fpath
+${specFunction(name, nodes)}
+${walkFunction(name)}
+${zshDescriptions(name, nodes)}
+_${name}() {
+  local -a cmds opts
+  _${name}_walk "$((CURRENT - 1))" "\${words[@]}"
+  if [ "$_${name}_value" = 1 ]; then
+    _files
+    return
+  fi
+  _${name}_described "$_${name}_path"
+  if [[ $PREFIX == -* ]]; then
+    [ -n "$_${name}_path" ] && opts+=("\${_${name}_gdescribed[@]}")
+    _describe -t options option opts
+  elif (( \${#cmds} )); then
+    _describe -t commands command cmds
+  else
+    _files
+  fi
+}
+if (( $+functions[compdef] )); then
+  compdef _${name} ${name}
+fi
+`;
+}
+
+export function registerCompletionCommand(program: Command): void {
+  program
+    .command("completion")
+    .description("print a shell completion script: bash or zsh")
+    .argument("<shell>", `one of ${SHELLS.join(", ")}`)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  source <(samsa completion bash)      # in ~/.bashrc
+  source <(samsa completion zsh)       # in ~/.zshrc, after compinit`,
+    )
+    .action((shell: string) => {
+      const scripts: Record<Shell, (p: Command) => string> = {
+        bash: bashScript,
+        zsh: zshScript,
+      };
+      if (!(SHELLS as readonly string[]).includes(shell))
+        throw new Error(`completion ${shell}: expected one of ${SHELLS.join(", ")}`);
+      let root = program;
+      while (root.parent) root = root.parent;
+      process.stdout.write(scripts[shell as Shell](root));
+    });
+}
