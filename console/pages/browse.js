@@ -13,6 +13,7 @@ import { base64Utf8, bytesCell, exportJsonLines, fromTail, headersCell, styleshe
 import {
   card,
   clear,
+  field,
   formatNumber,
   formatTime,
   h,
@@ -20,6 +21,7 @@ import {
   pageHeader,
   route,
   showError,
+  showNotice,
   table,
 } from "../ui.js";
 
@@ -88,15 +90,6 @@ function topicList(topics) {
       empty: "No topics yet.",
     }),
   );
-}
-
-/**
- * A labelled form field.
- * @param {string} label
- * @param {HTMLElement} input
- */
-function field(label, input) {
-  return h("label", { class: "field" }, h("span", null, label), input);
 }
 
 /**
@@ -449,7 +442,7 @@ class BrowseView {
     const body = target.partition === null ? { topic: target.topic } : target;
     const path = `/topics/${seg(this.state.topic)}/partitions/${r.partition}/records/${r.offset}/republish`;
     const done = await this.ctx.api("POST", path, body);
-    notice(
+    showNotice(
       `Republished ${r.partition}/${r.offset} to ${done.topic} partition ${done.partition} at offset ${done.offset}.`,
     );
   }
@@ -492,8 +485,8 @@ class BrowseView {
         field("Partition", partition),
         field("Key", key),
         field("Value is", format),
-        h("label", { class: "field wide" }, h("span", null, "Value"), value),
-        h("label", { class: "field wide" }, h("span", null, "Headers"), headers),
+        field("Value", value, undefined, true),
+        field("Headers", headers, undefined, true),
         h(
           "div",
           { class: "field" },
@@ -594,21 +587,6 @@ function republishDialog(topics, r) {
     document.body.appendChild(dialog);
     dialog.showModal();
   });
-}
-
-/**
- * A dismissible success banner.
- * @param {string} text
- */
-function notice(text) {
-  const area = document.getElementById("banner") ?? document.body;
-  const banner = h(
-    "div",
-    { class: "banner banner-ok", role: "status", "data-testid": "notice" },
-    h("span", { class: "banner-text" }, text),
-    h("button", { class: "banner-close", "aria-label": "Dismiss", onclick: () => banner.remove() }, "×"),
-  );
-  area.appendChild(banner);
 }
 
 /**

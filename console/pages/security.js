@@ -8,7 +8,7 @@
  */
 import { seg } from "../api.js";
 import { stylesheet } from "../records.js";
-import { badge, card, confirmDialog, h, pageHeader, showError, table } from "../ui.js";
+import { badge, card, confirmDialog, field, h, pageHeader, showError, table } from "../ui.js";
 
 /** @typedef {import("../app.js").PageContext} PageContext */
 /**
@@ -155,14 +155,6 @@ function choice(testid, values) {
     { "data-testid": testid },
     values.map((v) => h("option", { value: v }, v)),
   );
-}
-
-/**
- * @param {string} label
- * @param {HTMLElement} input
- */
-function field(label, input) {
-  return h("label", { class: "field" }, h("span", null, label), input);
 }
 
 /**

@@ -180,7 +180,7 @@ describe("message browser", () => {
     await page.getByTestId("republish-topic").selectOption("audit");
     await screenshot(page, "browse-republish");
     await page.getByTestId("republish-ok").click();
-    await page.getByTestId("notice").filter({ hasText: "to audit partition 0 at offset 1" }).waitFor();
+    await page.getByTestId("notice-banner").filter({ hasText: "to audit partition 0 at offset 1" }).waitFor();
     const copy = (await (await fetch(`${base}/topics/audit/partitions/0/records?offset=1`)).json()) as {
       key: string;
       value: unknown;
