@@ -339,7 +339,7 @@ class BrowseView {
       time_limit: "time limit reached, load more to go on",
     }[/** @type {string} */ (page.stopped)];
     this.status.textContent =
-      `${formatNumber(this.state.records.length)} records shown · ` +
+      `${shownCount(this.state.records.length)} · ` +
       `${formatNumber(page.scanned)} scanned in ${formatNumber(page.elapsed_ms)} ms · ${reason ?? page.stopped}`;
   }
 
@@ -415,7 +415,7 @@ class BrowseView {
       this.state.records.shift();
       this.tbody.firstElementChild?.remove();
     }
-    this.status.textContent = `Live tail: ${formatNumber(this.state.records.length)} records shown`;
+    this.status.textContent = `Live tail: ${shownCount(this.state.records.length)}`;
   }
 
   stopTail() {
@@ -423,7 +423,7 @@ class BrowseView {
     if (!ws) return;
     this.tailStopped();
     ws.close(1000, "stopped");
-    this.status.textContent = `Live tail stopped · ${formatNumber(this.state.records.length)} records shown`;
+    this.status.textContent = `Live tail stopped · ${shownCount(this.state.records.length)}`;
   }
 
   tailStopped() {
@@ -596,4 +596,12 @@ function republishDialog(topics, r) {
  */
 function coded(code, message) {
   return Object.assign(new Error(message), { code });
+}
+
+/**
+ * "1 record shown", "12 records shown".
+ * @param {number} n
+ */
+function shownCount(n) {
+  return `${formatNumber(n)} record${n === 1 ? "" : "s"} shown`;
 }

@@ -67,7 +67,10 @@ async function search(page: Page, fill: Record<string, string>): Promise<void> {
     else await el.fill(value);
   }
   await page.getByTestId("browse-search").click();
-  await page.getByTestId("browse-status").filter({ hasText: "records shown" }).waitFor();
+  await page
+    .getByTestId("browse-status")
+    .filter({ hasText: / shown/ })
+    .waitFor();
 }
 
 async function keysShown(page: Page): Promise<string[]> {
