@@ -112,6 +112,7 @@ beforeAll(async () => {
   await tb.broker.topics.create("binary", 1, 1, {});
   await tb.broker.topics.create("haystack", 2, 1, {});
   await tb.broker.topics.create("copies", 2, 1, {});
+  await tb.broker.topics.create("sparse", 2, 1, {});
   await append("orders", 0, orders());
   // Partition p holds timestamps T0 + 3k + p, so a merge by timestamp interleaves them.
   for (let p = 0; p < 3; p++)
@@ -143,6 +144,17 @@ beforeAll(async () => {
         timestamp: T0 + i,
       })),
     );
+  // 40 records of 4 KiB a partition, one batch each (so a 64 KiB fetch holds about 15); only
+  // partition 1's keys match "wanted".
+  for (let i = 0; i < 40; i++)
+    for (let p = 0; p < 2; p++)
+      await append("sparse", p, [
+        {
+          key: json(p === 1 ? `wanted-${i}` : `other-${i}`),
+          value: Buffer.alloc(4096, 0x61),
+          timestamp: T0 + i,
+        },
+      ]);
 }, 30_000);
 
 afterAll(async () => {
@@ -288,6 +300,14 @@ describe("all partitions", () => {
     expect(all.map((r) => r.partition).slice(0, 6)).toEqual([0, 1, 2, 0, 1, 2]);
     expect(first.cursor).toBe("0:3,1:2,2:2");
     expect(second.done).toBe(true);
+  });
+
+  it("shows matches without reading a partition that has none to its end", async () => {
+    const page = await browse("sparse", { start: "beginning", key: "wanted", limit: 5 });
+    expect(page.records.map((r) => [r.partition, r.offset])).toEqual([0, 1, 2, 3, 4].map((o) => [1, o]));
+    // Partition 0 was read only as far as partition 1's fifth match's time, not to its end.
+    expect(page.positions[0].next_offset).toBeLessThan(40);
+    expect(page.scanned).toBeLessThan(60);
   });
 
   it("reads one partition when asked", async () => {
