@@ -5,10 +5,12 @@
  * header and a JSON path in the value) asks `GET /topics/{topic}/messages` and shows the records:
  * keys and values (JSON pretty-printed, binary as text, hex or base64), headers, timestamps,
  * partitions and offsets. "Load more" follows the answer's cursor; "Live tail" follows new
- * records over the `/ws/topics/{topic}` WebSocket until stopped; records can be produced
+ * records over the `/ws/topics/{topic}` WebSocket until stopped, filtered in the page by the
+ * form's filters (filter.js); records can be produced
  * (`POST /topics/{topic}`), republished to another topic, and the shown ones exported as JSON lines.
  */
 import { seg } from "../api.js";
+import { recordFilter } from "../filter.js";
 import { base64Utf8, bytesCell, exportJsonLines, fromTail, headersCell, stylesheet } from "../records.js";
 import {
   card,
@@ -273,18 +275,23 @@ class BrowseView {
   /** The search parameters of the form. */
   queryOf() {
     const f = this.fields;
-    const q = new URLSearchParams({
-      partition: f.partition.value,
-      start: f.start.value,
-      limit: f.limit.value || "100",
-      match: f.match.value,
-    });
+    const q = this.filtersOf();
+    q.set("partition", f.partition.value);
+    q.set("start", f.start.value);
+    q.set("limit", f.limit.value || "100");
     if (f.start.value === "offset") q.set("offset", f.offset.value || "0");
     if (f.start.value === "timestamp") {
       const ms = new Date(f.timestamp.value).getTime();
       if (!Number.isFinite(ms)) throw new Error("pick a time to start at");
       q.set("timestamp", String(Math.max(0, ms)));
     }
+    return q;
+  }
+
+  /** The form's filters (those filled in) and their match mode. */
+  filtersOf() {
+    const f = this.fields;
+    const q = new URLSearchParams({ match: f.match.value });
     /** @type {[string, HTMLInputElement][]} */
     const filters = [
       ["key", f.key],
@@ -397,8 +404,12 @@ class BrowseView {
     this.state.tail = ws;
     this.tailButton.textContent = "Stop tail";
     this.tailButton.classList.add("btn-danger");
-    this.status.textContent = "Live tail: waiting for new records…";
-    ws.onmessage = (event) => this.tailed(fromTail(JSON.parse(String(event.data))));
+    const filter = recordFilter(this.filtersOf());
+    this.status.textContent = `Live tail${filter ? " (filtered)" : ""}: waiting for new records…`;
+    ws.onmessage = (event) => {
+      const r = fromTail(JSON.parse(String(event.data)));
+      if (filter === null || filter(r)) this.tailed(r);
+    };
     ws.onclose = (event) => {
       if (this.state.tail !== ws) return;
       this.tailStopped();

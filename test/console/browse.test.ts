@@ -2,7 +2,7 @@
  * The message browser page (console/pages/browse.js) in Chromium against one broker: picking a
  * topic, searches filtered by key, header and JSON path, binary values as text, hex and base64,
  * "load more" following the cursor, a live tail that shows a record produced while it runs and
- * stops, producing from the form, republishing a record through its dialog, and the export of
+ * stops, the live tail filtered in the page, producing from the form, republishing a record through its dialog, and the export of
  * the shown records as JSON lines. Screenshots: browse-topics, browse-filtered, browse-binary-hex,
  * browse-tail, browse-republish.
  */
@@ -170,6 +170,32 @@ describe("message browser", () => {
     await page.getByTestId("browse-tail").click();
     await page.getByTestId("browse-status").filter({ hasText: "Live tail stopped" }).waitFor();
     expect(await page.getByTestId("browse-tail").textContent()).toBe("Live tail");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("filters the live tail by the form's filters", async () => {
+    const { page, errors } = await open("#/browse/orders");
+    await search(page, { "browse-key": "wanted", "browse-match": "exact", "browse-json-path": "$.live" });
+    expect(await rows(page).count()).toBe(0);
+    await page.getByTestId("browse-tail").click();
+    await page.getByTestId("browse-status").filter({ hasText: "Live tail (filtered)" }).waitFor();
+    await expect
+      .poll(async () => {
+        await post("/topics/orders", {
+          records: [
+            { key: "unwanted", value: { live: 1 } },
+            { key: "wanted", value: { other: 1 } },
+            { key: "wanted", value: { live: 2 } },
+          ],
+        });
+        return rows(page).count();
+      })
+      .toBeGreaterThan(0);
+    const values = await rows(page).locator("td.record-value").allTextContents();
+    expect(values.every((v) => v.includes('"live": 2'))).toBe(true);
+    expect(await keysShown(page)).toEqual(values.map(() => "wanted"));
+    await page.getByTestId("browse-tail").click();
     expect(errors).toEqual([]);
     await page.close();
   });
