@@ -336,6 +336,54 @@ describe("the scan bound", () => {
   });
 });
 
+describe("hostile input", () => {
+  it("answers every combination of odd parameters with 200 or a coded 4xx, never a 5xx", async () => {
+    const odd: Record<string, string[]> = {
+      partition: ["all", "0", "1", "-1", "x", "99999999999"],
+      start: ["beginning", "end", "offset", "timestamp", "middle"],
+      offset: ["0", "19", "20", "1000000", "-3", "1e30"],
+      timestamp: ["0", "99999999999999999999", "-1"],
+      limit: ["1", "500", "0", "501"],
+      json_path: ["$", "$.a[0]['b c']", "$..x", "$[99999999999]", `$.${"a.".repeat(40)}`, "x"],
+      cursor: ["0:5", "0:", "9:9", "0:9999999999999999", "0:1,0:2", "a:b", ""],
+      key: ["", "order", "\u0000\"'"],
+      max_scan: ["1", "0", "200001"],
+    };
+    const names = Object.keys(odd);
+    let seed = 20261203;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed;
+    };
+    for (let i = 0; i < 300; i++) {
+      const q = new URLSearchParams();
+      for (const name of names) if (next() % 3 === 0) q.set(name, odd[name][next() % odd[name].length]);
+      for (const topic of ["orders", "nope"]) {
+        const res = await inject("GET", `/topics/${topic}/messages?${q}`);
+        expect(res.status, `${topic} ${q}: ${res.body}`).toBeLessThan(500);
+        if (res.status >= 400) expect(typeof res.json().error_code).toBe("string");
+      }
+    }
+    for (const body of [
+      {},
+      { topic: "" },
+      { topic: "copies", partition: -1 },
+      { topic: "copies", partition: 9 },
+      { topic: "copies", extra: 1 },
+    ]) {
+      for (const url of [
+        "/topics/binary/partitions/0/records/0/republish",
+        "/topics/binary/partitions/5/records/0/republish",
+        "/topics/binary/partitions/0/records/-1/republish",
+      ]) {
+        const res = await inject("POST", url, body);
+        expect(res.status, `${url} ${JSON.stringify(body)}: ${res.body}`).toBeLessThan(500);
+        expect(res.status).toBeGreaterThanOrEqual(400);
+      }
+    }
+  });
+});
+
 describe("republish", () => {
   it("copies a record's key, value and header bytes exactly to another topic", async () => {
     const res = await inject("POST", "/topics/binary/partitions/0/records/0/republish", {
