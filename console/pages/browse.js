@@ -454,7 +454,7 @@ class BrowseView {
     const path = `/topics/${seg(this.state.topic)}/partitions/${r.partition}/records/${r.offset}/republish`;
     const done = await this.ctx.api("POST", path, body);
     showNotice(
-      `Republished ${r.partition}/${r.offset} to ${done.topic} partition ${done.partition} at offset ${done.offset}.`,
+      `Republished partition ${r.partition} offset ${r.offset} to ${done.topic} partition ${done.partition} at offset ${done.offset}.`,
     );
   }
 
@@ -569,7 +569,11 @@ function republishDialog(topics, r) {
         resolve({ topic: topic.value, partition: partition.value === "" ? null : Number(partition.value) });
     };
     dialog.append(
-      h("p", null, `Republish record ${r.partition}/${r.offset} (its exact key, value and headers) to:`),
+      h(
+        "p",
+        null,
+        `Republish the record at partition ${r.partition} offset ${r.offset} (its exact key, value and headers) to:`,
+      ),
       h("div", { class: "form" }, field("Topic", topic), field("Partition", partition)),
       h(
         "div",
