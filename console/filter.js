@@ -5,6 +5,8 @@
  * header value is a JSON string's content, other UTF-8 as it is, anything else as hex; a JSON path
  * of the same small grammar (`$.a.b[0]['c d']`) must find something in a JSON value and, when a
  * value is given, its text (a string as itself, anything else as JSON) must equal or contain it.
+ * One difference: a JSON key that is not a string is compared as JSON.stringify spells it, where
+ * the broker compares the bytes as stored (`{"a": 1}` with its space).
  */
 
 /** @typedef {import("./records.js").ShownRecord} ShownRecord */
