@@ -42,6 +42,7 @@ import type { BrokerInfo, BrokerSession, ClusterStore } from "./metadata/cluster
 import { EmbeddedClusterStore } from "./metadata/embedded-store.js";
 import { LEASE_TTL_MARGIN_MS } from "./metadata/etcd-lease.js";
 import { EtcdClusterStore, etcdStoreOptions } from "./metadata/etcd-store.js";
+import { BrokerMetrics } from "./metrics/metrics.js";
 import { KafkaServer, type ListenerTls } from "./net/kafka-server.js";
 import {
   brokerListeners,
@@ -129,6 +130,8 @@ export class Broker {
   readonly incarnationId = randomUUID();
 
   private constructor(
+    /** The broker's metrics (broker/metrics/), or null with metrics.enable=false. */
+    readonly metrics: BrokerMetrics | null,
     readonly config: BrokerConfig,
     readonly store: ClusterStore,
     readonly controller: Controller,
@@ -179,6 +182,7 @@ export class Broker {
     maxOpenFiles: number,
   ): Promise<Broker> {
     configureDecompressor({ memoryBytesMax: config.decompressionMemoryMaxBytes });
+    const metrics = config.metricsEnable ? new BrokerMetrics(HANDLERS) : null;
     const store = await openStore(config, sfs, log);
     const logs = await LogManager.open({
       dataDir: config.dataDir,
@@ -187,6 +191,7 @@ export class Broker {
       retentionCheckIntervalMs: config.retentionCheckIntervalMs,
       journal: config.journalEnabled,
       journalBytes: config.journalBytes,
+      journalStats: metrics?.storage,
       maxOpenFiles,
       healBackoffMs: config.healBackoffMs,
       healBackoffMaxMs: config.healBackoffMaxMs,
@@ -224,9 +229,14 @@ export class Broker {
     await groups.loading();
     if (groups.allGroups().length > 0) log.info({ groups: groups.allGroups().length }, "groups loaded");
     const offsets = new GroupOffsets(groups, topics, config, log);
-    topics.onDeleted = (name) =>
-      offsets.topicDeleted(name).catch((err) => log.warn({ err, topic: name }, "removing offsets failed"));
+    topics.onDeleted = (name) => {
+      metrics?.topics.forget(name);
+      return offsets
+        .topicDeleted(name)
+        .catch((err) => log.warn({ err, topic: name }, "removing offsets failed"));
+    };
     const broker = new Broker(
+      metrics,
       config,
       store,
       controller,
@@ -241,6 +251,7 @@ export class Broker {
       replication,
     );
     self = broker;
+    metrics?.watch(broker);
     broker.noteLoaded();
     try {
       await broker.listen();

@@ -157,12 +157,18 @@ export interface BrokerConfig {
   httpProduceMaxRecords: number;
   /** http.json.max.depth: deepest nesting of arrays and objects in a JSON body. */
   httpJsonMaxDepth: number;
+  /** metrics.enable: GET /metrics and the counting behind it (broker/metrics/). */
+  metricsEnable: boolean;
   /** http.allowed.hosts: Host names served besides loopback, IP literals, host and advertised.host. */
   httpAllowedHosts: string;
   /** http.allowed.origins: Origins admitted besides loopback, host and advertised.host pages. */
   httpAllowedOrigins: string;
   /** http.cors.origins: Origins given CORS headers (none: CORS off). */
   httpCorsOrigins: string;
+  /** http.consumer.instance.timeout.ms: a REST consumer instance idle this long is closed (Confluent's consumer.instance.timeout.ms). */
+  httpConsumerInstanceTimeoutMs: number;
+  /** http.consumer.instances.max: most REST consumer instances one broker holds. */
+  httpConsumerInstancesMax: number;
   /** producer.id.expiration.ms: state of a producer without a batch for this long is removed. */
   producerIdExpirationMs: number;
   /** producer.id.expiration.check.interval.ms */
@@ -526,6 +532,11 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     min: 8,
     doc: "deepest nesting of a JSON body (400 beyond it, refused before the body is parsed)",
   },
+  "metrics.enable": {
+    field: "metricsEnable",
+    kind: "bool",
+    doc: "serve GET /metrics (Prometheus) and count for it; false: no per-request cost, /metrics is 404",
+  },
   "http.allowed.hosts": {
     field: "httpAllowedHosts",
     kind: "string",
@@ -540,6 +551,19 @@ export const BROKER_CONFIG_KEYS: Record<string, Key> = {
     field: "httpCorsOrigins",
     kind: "string",
     doc: "comma-separated Origins answered with CORS headers (* any; empty: CORS off)",
+  },
+  "http.consumer.instance.timeout.ms": {
+    field: "httpConsumerInstanceTimeoutMs",
+    kind: "int",
+    min: 1,
+    max: MAX_TIMER_MS,
+    doc: "a REST Proxy consumer instance without requests this long is closed",
+  },
+  "http.consumer.instances.max": {
+    field: "httpConsumerInstancesMax",
+    kind: "int",
+    min: 1,
+    doc: "most REST Proxy consumer instances on this broker (429 beyond it)",
   },
   "log.level": {
     field: "logLevel",
@@ -858,9 +882,12 @@ export function defaultBrokerConfig(): BrokerConfig {
     httpRequestMaxBytes: 32 * 1024 * 1024,
     httpProduceMaxRecords: 500_000,
     httpJsonMaxDepth: 64,
+    metricsEnable: true,
     httpAllowedHosts: "",
     httpAllowedOrigins: "",
     httpCorsOrigins: "",
+    httpConsumerInstanceTimeoutMs: 300_000,
+    httpConsumerInstancesMax: 1000,
     topicDefaults: Object.create(null),
     producerIdExpirationMs: 86_400_000,
     producerIdExpirationCheckIntervalMs: 600_000,

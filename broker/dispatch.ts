@@ -26,6 +26,8 @@ import { Writer } from "../protocol/writer.js";
 import { saslStep } from "./api/sasl-authenticate.js";
 import type { AnyApiHandler, RequestContext, ResponseReservation } from "./api/types.js";
 import type { Broker } from "./broker.js";
+import type { ConnectionMetrics } from "./metrics/connections.js";
+import type { RequestMetrics } from "./metrics/requests.js";
 import { ByteBudget } from "./net/byte-budget.js";
 import { ANONYMOUS, type ConnectionAuth } from "./net/connection-auth.js";
 import { RequestFaults } from "./net/faults.js";
@@ -98,6 +100,10 @@ export class Dispatcher {
   readonly responseBudget: ByteBudget;
   /** Delays, holds or cuts requests by API key, for tests (net/faults.ts). */
   readonly faults = new RequestFaults();
+  /** Per-API counts and latencies (broker/metrics/), or null with metrics.enable=false. */
+  private readonly metrics: RequestMetrics | null;
+  /** Connections by listener, counted by the Kafka listeners; null with metrics off. */
+  readonly connectionMetrics: ConnectionMetrics | null;
 
   constructor(
     private readonly broker: Broker,
@@ -110,10 +116,25 @@ export class Dispatcher {
       queued === -1 ? Number.MAX_SAFE_INTEGER : queued,
     );
     this.responseBudget = new ByteBudget("queued.max.response.bytes", broker.config.queuedMaxResponseBytes);
+    this.metrics = broker.metrics?.requests ?? null;
+    this.connectionMetrics = broker.metrics?.connections ?? null;
+  }
+
+  /**
+   * One frame to its result; with metrics on, counted and timed by API key (a frame too short for
+   * a header, a raw SASL token or an unknown key is not).
+   */
+  async dispatch(frame: Buffer, conn: Connection): Promise<DispatchResult> {
+    const metrics = this.metrics;
+    if (metrics === null || frame.length < 8 || conn.auth?.rawTokens) return this.dispatchFrame(frame, conn);
+    const started = performance.now();
+    const result = await this.dispatchFrame(frame, conn);
+    metrics.completed(frame.readInt16BE(0), conn.listener, (performance.now() - started) / 1000);
+    return result;
   }
 
   /** Peeks at the header: the API key, version and whether the request expects no response. */
-  async dispatch(frame: Buffer, conn: Connection): Promise<DispatchResult> {
+  private async dispatchFrame(frame: Buffer, conn: Connection): Promise<DispatchResult> {
     if (conn.auth?.rawTokens) return this.rawSaslToken(frame, conn, conn.auth);
     if (frame.length < 8) return { kind: "close", reason: "frame shorter than a request header" };
     const apiKey = frame.readInt16BE(0);
@@ -141,11 +162,13 @@ export class Dispatcher {
       request = api.request.decode(reader, apiVersion);
     } catch (err) {
       this.log.debug({ err, apiKey, apiVersion }, "malformed request");
+      this.metrics?.failed(apiKey, "INVALID_REQUEST");
       return this.errorResponse(api, apiKey, apiVersion, correlationId, "INVALID_REQUEST");
     }
     if (reader.wideInt64s > 0 && !handler.wideInt64) {
       // An offset, timestamp or id beyond 2^53 that this handler would have to round: refused.
       this.log.debug({ apiKey, apiVersion }, "int64 beyond 2^53 refused");
+      this.metrics?.failed(apiKey, "INVALID_REQUEST");
       return this.errorResponse(api, apiKey, apiVersion, correlationId, "INVALID_REQUEST");
     }
     const principal = conn.auth?.principal ?? ANONYMOUS;
@@ -172,9 +195,11 @@ export class Dispatcher {
     } catch (err) {
       const code = KafkaError.is(err) ? err.code : "UNKNOWN_SERVER_ERROR";
       if (!KafkaError.is(err)) this.log.error({ err, api: handler.name }, "handler failed");
+      this.metrics?.failed(apiKey, code);
       if (fault === "drop") return RESPONSE_DROPPED;
       return this.errorResponse(api, apiKey, apiVersion, correlationId, code);
     }
+    if (response !== null) this.metrics?.responded(apiKey, response);
     if (fault === "drop") return RESPONSE_DROPPED;
     if (response === null) return { kind: "none" };
     const encoded = this.encode(api, apiKey, apiVersion, correlationId, response);
@@ -268,7 +293,20 @@ export class Dispatcher {
       admit: conn.admit ?? (() => {}),
       interBroker: false,
     };
-    return handler.handle(this.broker, { ...api.request.defaults(apiVersion), ...request }, ctx);
+    const metrics = this.metrics;
+    const full = { ...api.request.defaults(apiVersion), ...request };
+    if (metrics === null) return handler.handle(this.broker, full, ctx);
+    const started = performance.now();
+    try {
+      const response = await handler.handle(this.broker, full, ctx);
+      if (response !== null) metrics.responded(apiKey, response);
+      return response;
+    } catch (err) {
+      metrics.failed(apiKey, KafkaError.is(err) ? err.code : "UNKNOWN_SERVER_ERROR");
+      throw err;
+    } finally {
+      metrics.completed(apiKey, conn.listener, (performance.now() - started) / 1000);
+    }
   }
 
   private encode(

@@ -264,6 +264,9 @@ export class Partition {
   private leaderEpochStartOffset = 0;
   /** Followers of this leader (every assigned replica but this broker). */
   private readonly followers = new Map<number, ReplicaState>();
+  /** ISR changes committed while this broker led, within a term (`countIsrChange`): only grow. */
+  isrShrinks = 0;
+  isrExpands = 0;
   private readonly ackWaiters = new AckWaiters();
   private minIsr: number;
   private readonly listeners = new Set<() => void>();
@@ -392,6 +395,7 @@ export class Partition {
     if (sameTerm && partitionEpoch < this.partitionEpochNow) return;
     if (!sameTerm) this.startTerm(leaderEpoch);
     else if (partitionEpoch > this.partitionEpochNow) this.pendingIsr = null;
+    if (sameTerm) this.countIsrChange(isr);
     this.roleNow = "leader";
     this.leaderEpochNow = leaderEpoch;
     this.partitionEpochNow = partitionEpoch;
@@ -432,6 +436,16 @@ export class Partition {
     if (leaderEpoch > epochs.latestEpoch()) epochs.assign(leaderEpoch, this.log.nextAppendOffset);
     const entry = epochs.list().find((e) => e.epoch === leaderEpoch);
     this.leaderEpochStartOffset = entry ? entry.startOffset : this.log.nextAppendOffset;
+  }
+
+  /**
+   * Counts a committed ISR change of this leader's term (its own proposal, or the controller's
+   * removal of a fenced or shutting-down broker): a shrink when members leave, an expand when
+   * members join (both for a swap). Read by the broker's metrics (Kafka's IsrShrinksPerSec).
+   */
+  private countIsrChange(isr: readonly number[]): void {
+    if (this.isrNow.some((id) => !isr.includes(id))) this.isrShrinks++;
+    if (isr.some((id) => !this.isrNow.includes(id))) this.isrExpands++;
   }
 
   /**
@@ -1062,6 +1076,7 @@ export class Partition {
     if (!committed.isr.includes(this.localId)) return false;
     this.pendingIsr = null;
     this.partitionEpochNow = committed.partitionEpoch;
+    this.countIsrChange(committed.isr);
     this.applyIsr(committed.isr, this.replicasNow);
     this.advanceHighWatermark();
     return true;

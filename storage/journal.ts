@@ -337,6 +337,14 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+/**
+ * Told of every round the journal made durable (for the broker's metrics; storage imports nothing
+ * of the broker): the seconds its writes and its fdatasync took and the bytes it wrote.
+ */
+export interface JournalStats {
+  round(writeSeconds: number, fsyncSeconds: number, bytes: number): void;
+}
+
 export interface JournalOptions {
   dir: string;
   fs: StorageFs;
@@ -349,6 +357,8 @@ export interface JournalOptions {
   flushLogs: (keys: Set<string>) => Promise<boolean>;
   /** Called once when the journal fails (until it heals): the storage healer probes it. */
   onFailed?: (failure: KafkaError) => void;
+  /** Told of each durable round (timings and bytes); absent: nothing is timed. */
+  stats?: JournalStats;
 }
 
 /**
@@ -466,7 +476,9 @@ export class Journal {
       this.pendingBytes = 0;
       this.waiters = [];
       this.pendingKeys = [];
+      const stats = this.options.stats;
       try {
+        const started = stats ? performance.now() : 0;
         let at = this.position;
         for (let i = 0; i < buffers.length; i += MAX_IOVECS) {
           const chunk = buffers.length <= MAX_IOVECS ? buffers : buffers.slice(i, i + MAX_IOVECS);
@@ -474,7 +486,9 @@ export class Journal {
           for (const b of chunk) at += b.length;
         }
         this.position += bytes;
+        const written = stats ? performance.now() : 0;
         await sfs.fdatasync(this.fd);
+        if (stats) stats.round((written - started) / 1000, (performance.now() - written) / 1000, bytes);
         this.syncedRoundStart = this.synced;
         this.synced = this.position;
         this.rounds++;

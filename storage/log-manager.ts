@@ -27,6 +27,7 @@ import {
   JOURNAL_DIR,
   Journal,
   type JournalEntry,
+  type JournalStats,
   listJournalFiles,
   newReplayReport,
   type ReplayReport,
@@ -85,6 +86,8 @@ export interface LogManagerOptions {
   journal?: boolean;
   /** Journal bytes after which its file is rotated (DEFAULT_JOURNAL_BYTES). */
   journalBytes?: number;
+  /** Told of each durable journal round (the broker's metrics). */
+  journalStats?: JournalStats;
   /**
    * log.max.open.files: segment and journal files open at once (storage/file-cache.ts); the
    * least recently used idle ones are closed and reopened on use. Unset: no cap.
@@ -245,6 +248,7 @@ export class LogManager {
         fs: this.sfs,
         maxBytes: this.options.journalBytes ?? DEFAULT_JOURNAL_BYTES,
         flushLogs: (keys) => this.flushLogs(keys),
+        stats: this.options.journalStats,
         onFailed: (failure) => {
           if (this.journal) this.healer.failed("journal", JOURNAL_DIR, this.journal, failure);
         },

@@ -227,7 +227,9 @@ async function collect(
   firstWhole: boolean,
   readCommitted: boolean,
   readPartition: PartitionRead,
+  replica: boolean,
 ): Promise<Collected> {
+  const counted = broker.metrics?.topics;
   let bytes = 0;
   const responses: FetchableTopicResponse[] = [];
   for (const t of topics) {
@@ -250,6 +252,7 @@ async function collect(
       const first = firstWhole && bytes === 0;
       const data = await readPartition(partition, p, full ? 0 : Math.max(budget, 1), first, readCommitted);
       bytes += data.records?.length ?? 0;
+      if (counted && data.records) counted.fetched(t.topic, data.records, replica);
       partitions.push(data);
     }
     responses.push({ topic: t.topic ?? "", topicId: t.topicId, partitions });
@@ -343,6 +346,7 @@ export const fetch: ApiHandler<FetchRequestData, FetchResponseData> = {
         grant.firstWhole,
         readCommitted,
         readPartition,
+        replicaId >= 0,
       );
       reservation.unreserve(grant.granted - got.bytes);
       return got;

@@ -78,6 +78,7 @@ async function appendPartition(
     return partitionResult(data.index, "NOT_LEADER_OR_FOLLOWER", "this broker's registration is lost");
   try {
     const { result } = await partition.appendAsLeader(data.records, { acks, client, timeoutMs });
+    broker.metrics?.topics.produced(topic, data.records.length, result.recordCount);
     const { baseOffset, logStartOffset, logAppendTimeMs } = result;
     return partitionResult(data.index, null, null, baseOffset, logStartOffset, logAppendTimeMs);
   } catch (err) {

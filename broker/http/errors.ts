@@ -85,7 +85,7 @@ export const WS_CLOSE = {
 export class HttpError extends Error {
   private constructor(
     readonly statusCode: number,
-    readonly code: string,
+    readonly code: string | number,
     message: string,
   ) {
     super(message);
@@ -109,11 +109,19 @@ export class HttpError extends Error {
     return new HttpError(statusCode, code ?? codeForStatus(statusCode), message);
   }
 
+  /**
+   * An error of the Confluent REST Proxy v2 routes (/consumers), coded as Confluent codes them: a
+   * number, e.g. 40403 (consumer instance not found) with status 404.
+   */
+  static rest(statusCode: number, code: number, message: string): HttpError {
+    return new HttpError(statusCode, code, message);
+  }
+
   static is(err: unknown): err is HttpError {
     return err instanceof HttpError;
   }
 
-  get body(): { error_code: string; message: string } {
+  get body(): { error_code: string | number; message: string } {
     return { error_code: this.code, message: this.message };
   }
 
@@ -188,7 +196,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     $id: "HttpError",
     type: "object",
     required: ["error_code", "message"],
-    properties: { error_code: { type: "string" }, message: { type: "string" } },
+    // A name (UNKNOWN_TOPIC_OR_PARTITION); a number on the REST Proxy routes and for 405, as Confluent.
+    properties: { error_code: { type: ["string", "integer"] }, message: { type: "string" } },
   });
   app.setErrorHandler((err, request, reply) => {
     const httpError = toHttpError(err);
@@ -197,8 +206,59 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     return reply.status(httpError.statusCode).send(httpError.body);
   });
+  const routes = new RouteMethods();
+  app.addHook("onRoute", (route) => routes.add(route.method, route.url));
   app.setNotFoundHandler((request, reply) => {
-    const err = HttpError.http("NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`);
+    const path = request.url.split("?")[0];
+    const allowed = routes.allowed(path);
+    if (allowed.length > 0) {
+      reply.header("allow", allowed.join(", "));
+      const err = HttpError.rest(
+        405,
+        405,
+        `${request.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}`,
+      );
+      return reply.status(err.statusCode).send(err.body);
+    }
+    const err = HttpError.http("NOT_FOUND", `no route ${request.method} ${path}`);
     return reply.status(err.statusCode).send(err.body);
   });
+}
+
+/**
+ * The methods each registered path serves, to tell a wrong method (405 with `Allow`) from an
+ * unknown path (404): each route's URL as a pattern (`:param` one segment, `*` the rest).
+ */
+class RouteMethods {
+  private readonly routes: { pattern: RegExp; methods: Set<string> }[] = [];
+  private readonly byUrl = new Map<string, Set<string>>();
+
+  add(method: string | string[], url: string): void {
+    let methods = this.byUrl.get(url);
+    if (methods === undefined) {
+      methods = new Set();
+      this.byUrl.set(url, methods);
+      this.routes.push({ pattern: urlPattern(url), methods });
+    }
+    for (const m of Array.isArray(method) ? method : [method]) methods.add(m.toUpperCase());
+  }
+
+  /** The methods served on `path` (sorted), empty when no route's URL matches it. */
+  allowed(path: string): string[] {
+    const out = new Set<string>();
+    for (const r of this.routes) if (r.pattern.test(path)) for (const m of r.methods) out.add(m);
+    return [...out].sort();
+  }
+}
+
+function urlPattern(url: string): RegExp {
+  const source = url
+    .split("/")
+    .map((segment) => {
+      if (segment === "*") return ".*";
+      if (segment.startsWith(":")) return "[^/]+";
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    })
+    .join("/");
+  return new RegExp(`^${source}/?$`);
 }

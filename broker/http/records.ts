@@ -144,14 +144,29 @@ const ENOUGH = Symbol("enough");
  * The first batch may decompress to RECORDS_DECOMPRESSED_BYTES_MAX, past it MESSAGE_TOO_LARGE;
  * at least one record is shown whatever its size, at most RECORDS_PER_READ_MAX.
  */
-export async function recordsOf(
+export function recordsOf(
   topic: string,
   partition: number,
   batches: Buffer,
   from: number,
   maxBytes: number,
 ): Promise<{ records: JsonRecord[]; next: number }> {
-  const records: JsonRecord[] = [];
+  return renderedRecordsOf(renderRecord, topic, partition, batches, from, maxBytes);
+}
+
+/** How a read shows one record (renderRecord for the records routes; the REST consumers' own shape). */
+export type RecordRenderer<T> = (topic: string, partition: number, r: KafkaRecord) => T;
+
+/** recordsOf with each record shown by `render`. */
+export async function renderedRecordsOf<T>(
+  render: RecordRenderer<T>,
+  topic: string,
+  partition: number,
+  batches: Buffer,
+  from: number,
+  maxBytes: number,
+): Promise<{ records: T[]; next: number }> {
+  const records: T[] = [];
   let next = from;
   let pos = 0;
   let inflateLeft = maxBytes;
@@ -179,9 +194,7 @@ export async function recordsOf(
             stoppedAt = offset;
             throw ENOUGH;
           }
-          records.push(
-            renderRecord(topic, partition, { offset, timestamp, key, value, headers: [...headers] }),
-          );
+          records.push(render(topic, partition, { offset, timestamp, key, value, headers: [...headers] }));
           showLeft -= shownBytes(key, value, headers);
         });
       } catch (err) {
@@ -507,7 +520,7 @@ async function read(
   return (await recordsOf(topic, partition, fetched.records, query.offset, query.max_bytes)).records;
 }
 
-const KAFKA_JSON_TYPES = /^application\/vnd\.kafka(?:\.(json|binary))?\.v2\+json$/;
+export const KAFKA_JSON_TYPES = /^application\/vnd\.kafka(?:\.(json|binary))?\.v2\+json$/;
 
 /**
  * Accepts the REST Proxy content types as JSON; `application/vnd.kafka.binary.v2+json` means

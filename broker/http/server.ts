@@ -26,6 +26,7 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import type { Broker } from "../broker.js";
+import { metricsRoutes } from "../metrics/route.js";
 import { ANONYMOUS } from "../net/connection-auth.js";
 import { SHUTDOWN_DRAIN_MS } from "../net/kafka-server.js";
 import { authorizeRequest } from "../security/authorize.js";
@@ -33,6 +34,8 @@ import { credentialsInside, HttpAuthenticator, httpAuthenticationOn, OPEN_ROUTES
 import type { HttpCaller } from "./call-api.js";
 import { clusterRoutes } from "./cluster.js";
 import { consoleRoutes } from "./console.js";
+import { ConsumerInstances } from "./consumers/instances.js";
+import { consumerRoutes } from "./consumers/routes.js";
 import { formatValidationErrors, HttpError, installErrorHandling, toHttpError, WS_CLOSE } from "./errors.js";
 import { groupOffsetRoutes } from "./group-offsets.js";
 import { groupRoutes } from "./groups.js";
@@ -40,6 +43,7 @@ import { installJsonParser, type JsonLimits } from "./json-body.js";
 import { KafkaApi } from "./kafka-api.js";
 import { kafkaWsRoutes, type WsKafkaConnection } from "./kafka-ws.js";
 import { messageRoutes } from "./messages.js";
+import { installOpenApi, type RegisteredRoute } from "./openapi.js";
 import { overviewRoutes } from "./overview.js";
 import { recordRoutes } from "./records.js";
 import { RequestGuard } from "./request-guard.js";
@@ -94,6 +98,10 @@ export class HttpServer {
   readonly jsonLimits: JsonLimits;
   /** The credential check, or null with authentication off (authentication.ts). */
   readonly authenticator: HttpAuthenticator | null;
+  /** The REST Proxy v2 consumer instances (consumers/). */
+  readonly consumers: ConsumerInstances;
+  /** Every route registered, for the OpenAPI test (openapi.ts). */
+  readonly routes: RegisteredRoute[] = [];
 
   private constructor(readonly broker: Broker) {
     this.log = broker.log.child({ listener: "http" });
@@ -119,6 +127,13 @@ export class HttpServer {
       schemaErrorFormatter: formatValidationErrors,
     });
     installErrorHandling(this.app);
+    // Before any route: the description learns each route as it is added.
+    installOpenApi(this.app, this.routes);
+    this.consumers = new ConsumerInstances(
+      broker.dispatcher,
+      { timeoutMs: config.httpConsumerInstanceTimeoutMs, max: config.httpConsumerInstancesMax },
+      this.log,
+    );
     installJsonParser(this.app, this.jsonLimits);
     const guard = new RequestGuard(config, this.authenticator !== null);
     this.app.decorateRequest("principal", ANONYMOUS);
@@ -153,12 +168,14 @@ export class HttpServer {
     this.app.register(groupRoutes, opts);
     this.app.register(messageRoutes, opts);
     this.app.register(securityRoutes, opts);
+    this.app.register(consumerRoutes, opts);
     this.app.register(tailRoutes, opts);
     this.app.register(kafkaWsRoutes, opts);
     this.app.register(consoleRoutes, opts);
     this.app.register(overviewRoutes, opts);
     this.app.register(topicAdminRoutes, opts);
     this.app.register(groupOffsetRoutes, opts);
+    this.app.register(metricsRoutes, opts);
   }
 
   /** Builds the server and listens on the broker's host and http.port (0: any free port). */
@@ -214,6 +231,7 @@ export class HttpServer {
     if (this.closing) return;
     this.closingSince = Date.now();
     for (const t of this.tails) t.close(WS_CLOSE.GOING_AWAY, "broker shutting down");
+    await this.consumers.closeAll();
     await Promise.all([...this.kafkaConnections].map((c) => c.drainAndClose(SHUTDOWN_DRAIN_MS)));
     const cut = setTimeout(() => {
       this.app.server.closeAllConnections();

@@ -348,7 +348,12 @@ export class KafkaServer {
       auth,
     );
     this.connections.add(conn);
-    socket.on("close", () => this.connections.delete(conn));
+    const counted = this.dispatcher.connectionMetrics;
+    counted?.connectionOpened(this.listenerName);
+    socket.on("close", () => {
+      this.connections.delete(conn);
+      counted?.connectionClosed(this.listenerName);
+    });
   }
 
   private createServer(): net.Server {

@@ -3,7 +3,8 @@
  * (empty, too long, encoded slashes and NULs, prototype names, numbers out of range), query
  * strings (unknown keys, repeated keys, numbers beyond 2^53), bodies (random JSON, valid bodies
  * with one field replaced, truncated or deep JSON, bytes, prototype keys) under every content
- * type. No answer is a 5xx; every error is `{"error_code", "message"}`; the broker answers a
+ * type, the REST Proxy consumer routes among them. No answer is a 5xx; every error is
+ * `{"error_code", "message"}`; the broker answers a
  * second client afterwards. Requests go through fastify's inject (the same router, parsers and
  * hooks as a socket) to keep a few thousand of them quick; bodies and limits are small.
  */
@@ -119,6 +120,9 @@ function randomJson(rnd: Random, depth: number): unknown {
       "name",
       "partitions",
       "configs",
+      "topics",
+      "offsets",
+      "topic_pattern",
     ];
     for (let i = rnd.int(0, 4); i > 0; i--)
       o[pick(rnd, [...keys, "x", "__proto__"])] = randomJson(rnd, depth - 1);
@@ -136,6 +140,19 @@ function validBody(rnd: Random): Record<string, unknown> {
         { key: "AAAA", value: "AA==", partition: rnd.int(0, 3), headers: [{ key: "h", value: "AA==" }] },
       ],
     };
+  }
+  if (rnd.chance(0.3)) {
+    // A REST consumer instance (few names, so instances stay few), or its subscription or offsets.
+    return pick(rnd, [
+      {
+        name: `fz-c${rnd.int(0, 3)}`,
+        format: pick(rnd, ["json", "binary"]),
+        "auto.offset.reset": "earliest",
+      },
+      { topics: [TOPIC] },
+      { offsets: [{ topic: TOPIC, partition: 0, offset: 1 }] },
+      { partitions: [{ topic: TOPIC, partition: rnd.int(0, 3) }] },
+    ]);
   }
   // Few partitions: random creation must not become a descriptor-exhaustion test.
   return { name: `fz-${rnd.int(0, 5)}`, partitions: rnd.int(1, 2), replication_factor: 1, configs: {} };
@@ -191,6 +208,17 @@ function randomBody(rnd: Random): string | Buffer {
   }
 }
 
+const CONSUMER_PATHS = [
+  "",
+  "records",
+  "subscription",
+  "offsets",
+  "assignments",
+  "positions",
+  "positions/beginning",
+  "positions/end",
+];
+
 function randomPath(rnd: Random): string {
   const name = pick(rnd, NAMES);
   const templates = [
@@ -206,6 +234,9 @@ function randomPath(rnd: Random): string {
     `/ws/topics/${name}`,
     `/${name}`,
     `/topics/${name}/partitions`,
+    `/consumers/${name}`,
+    `/consumers/fz/instances/fz-c${rnd.int(0, 3)}/${pick(rnd, CONSUMER_PATHS)}`,
+    `/consumers/${name}/instances/${name}/${pick(rnd, CONSUMER_PATHS)}`,
   ];
   const path = pick(rnd, templates);
   if (!rnd.chance(0.6)) return path;
@@ -239,7 +270,9 @@ it(`answers bad input on every route with a 4xx and a coded JSON error, never a 
     if (res.statusCode >= 500) failures.push(what);
     else if (res.statusCode >= 400 && method !== "HEAD") {
       const body = res.json() as { error_code?: unknown; message?: unknown };
-      if (typeof body.error_code !== "string" || typeof body.message !== "string") failures.push(what);
+      // A name, or a number on the REST Proxy routes (/consumers) and for 405, as Confluent.
+      const coded = typeof body.error_code === "string" || Number.isInteger(body.error_code);
+      if (!coded || typeof body.message !== "string") failures.push(what);
     }
   }
   expect(failures, `seed ${SEED}`).toEqual([]);

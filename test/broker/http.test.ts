@@ -269,7 +269,10 @@ describe("HTTP/JSON", () => {
 
     it("answers unknown routes, methods and query parameters with coded JSON errors", async () => {
       expectError(await inject(tb, "GET", "/nope"), 404, "NOT_FOUND");
-      expectError(await inject(tb, "POST", "/health", {}), 404, "NOT_FOUND");
+      // A wrong method on a path that exists: 405 with Allow (test/broker/http/openapi.test.ts).
+      const wrongMethod = await inject(tb, "POST", "/health", {});
+      expect(wrongMethod.statusCode).toBe(405);
+      expect(wrongMethod.headers.allow).toBe("GET, HEAD");
       expectError(await inject(tb, "GET", "/health?verbose=1"), 400, "BAD_REQUEST");
       expectError(await inject(tb, "GET", "/topics?limit=1"), 400, "BAD_REQUEST");
     });
