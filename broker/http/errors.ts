@@ -12,7 +12,8 @@
  * group not empty 409;
  * invalid names, partitions, replication factors, configs, records 422; INVALID_REQUEST 400;
  * offset out of range 416; message too large 413; authorization failures 403; a timeout 504;
- * anything else retriable 503, anything else 500.
+ * a missing resource (a user's credential) 404, a duplicate one 409, an unacceptable credential or
+ * SASL mechanism 422; anything else retriable 503, anything else 500.
  */
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from "fastify";
 import { type ErrorName, errorName, isRetriable, KafkaError } from "../../protocol/errors.js";
@@ -60,6 +61,10 @@ const KAFKA_STATUS: Partial<Record<ErrorName, number>> = {
   REQUEST_TIMED_OUT: 504,
   UNSUPPORTED_VERSION: 501,
   UNSUPPORTED_COMPRESSION_TYPE: 501,
+  RESOURCE_NOT_FOUND: 404,
+  DUPLICATE_RESOURCE: 409,
+  UNACCEPTABLE_CREDENTIAL: 422,
+  UNSUPPORTED_SASL_MECHANISM: 422,
 };
 
 /** WebSocket close codes of the routes under /ws and /kafka. */

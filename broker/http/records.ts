@@ -218,9 +218,10 @@ function shownBytes(key: Buffer | null, value: Buffer | null, headers: RecordHea
 
 /**
  * The batch at `pos` with its records uncompressed (a copy when they were compressed), or null
- * when they would decompress past `maxBytes` and it is not the read's first batch.
+ * when they would decompress past `maxBytes` and it is not the read's first batch. Also used by
+ * the message browser's scan (message-scan.ts).
  */
-async function plainBatch(
+export async function plainBatch(
   batches: Buffer,
   pos: number,
   size: number,
