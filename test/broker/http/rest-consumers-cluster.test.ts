@@ -1,0 +1,235 @@
+/**
+ * REST Proxy v2 consumers in a three-broker cluster (broker/http/consumers/forward.ts): an
+ * instance created on a broker that is neither its group's coordinator nor the leader of every
+ * partition reads every partition's records, commits, and the committed offsets show through an
+ * instance of the group on the coordinator and a Kafka client; a principal without READ on a group is refused by the
+ * instance's broker although the coordinator (asked as the broker's super-user principal) would
+ * serve it; a stopped broker's partitions and group are followed to their new leaders. One
+ * cluster for the file, ACLs on (User:ANONYMOUS, the HTTP and inter-broker principal here, is a
+ * super user).
+ */
+import { describe, expect, it } from "vitest";
+import type { Broker } from "../../../broker/broker.js";
+import { ForwardingCalls, GroupChecks } from "../../../broker/http/consumers/forward.js";
+import { authorizeRequest } from "../../../broker/security/authorize.js";
+import { Admin, Producer } from "../../../client/index.js";
+import { errorCode } from "../../../protocol/errors.js";
+import { clusterForFile, coordinatorOf, type TestCluster } from "../../helpers/cluster.js";
+import { waitFor } from "../../helpers/wait.js";
+
+const V2 = "application/vnd.kafka.v2+json";
+const JSON_V2 = "application/vnd.kafka.json.v2+json";
+const TOPIC = "spread";
+const PARTITIONS = 3;
+const ALICE = "User:alice";
+
+let cluster: TestCluster;
+clusterForFile(
+  3,
+  {
+    "authorizer.class.name": "StandardAuthorizer",
+    "super.users": "User:ANONYMOUS",
+    "allow.everyone.if.no.acl.found": true,
+  },
+  (c) => {
+    cluster = c;
+  },
+);
+
+interface RestRecord {
+  topic: string;
+  value: unknown;
+  partition: number;
+  offset: number;
+}
+
+async function call(broker: Broker, method: "GET" | "POST" | "DELETE", url: string, body?: unknown) {
+  const http = broker.http;
+  if (!http) throw new Error("no HTTP server");
+  return http.app.inject({
+    method,
+    url,
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    headers: { ...(body === undefined ? {} : { "content-type": V2 }), accept: JSON_V2 },
+  });
+}
+
+async function produce(from: number, count: number): Promise<void> {
+  const producer = new Producer({ brokers: cluster.bootstrap() }, { acks: -1 });
+  try {
+    for (let i = from; i < from + count; i++)
+      await producer.send({ topic: TOPIC, partition: i % PARTITIONS, value: JSON.stringify(i) });
+  } finally {
+    await producer.close();
+  }
+}
+
+/** Polls `instance` on `broker` until every value of `want` came back. */
+async function pollUntil(
+  broker: Broker,
+  group: string,
+  instance: string,
+  want: number[],
+): Promise<RestRecord[]> {
+  const seen: RestRecord[] = [];
+  const values = new Set<unknown>();
+  await waitFor(
+    async () => {
+      const res = await call(broker, "GET", `/consumers/${group}/instances/${instance}/records?timeout=300`);
+      if (res.statusCode === 200) {
+        for (const r of res.json() as RestRecord[]) {
+          seen.push(r);
+          values.add(r.value);
+        }
+      }
+      return want.every((v) => values.has(v));
+    },
+    `records ${want[0]}..${want[want.length - 1]} polled`,
+    30_000,
+  );
+  return seen;
+}
+
+const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+
+/** A group whose coordinator is not broker `not`. */
+function groupAwayFrom(not: number, prefix: string): string {
+  for (let i = 0; ; i++) if (coordinatorOf(cluster, `${prefix}-${i}`) !== not) return `${prefix}-${i}`;
+}
+
+describe("REST consumers in a cluster", () => {
+  let entry: Broker;
+  let group: string;
+
+  it("reads every partition and commits from a broker that neither coordinates nor leads them all", async () => {
+    const admin = new Admin({ brokers: cluster.bootstrap() });
+    await admin.createTopics([{ name: TOPIC, partitions: PARTITIONS, replicationFactor: 2 }]);
+    await admin.close();
+    for (let p = 0; p < PARTITIONS; p++) await cluster.leaderOf(TOPIC, p);
+    await cluster.broker(1).groups.offsetsTopic.ensure();
+    await waitFor(() => coordinatorOf(cluster, "probe") >= 0, "the offsets topic led");
+    entry = cluster.broker(1);
+    group = groupAwayFrom(1, "rc");
+    const leaders = range(0, PARTITIONS).map((p) => entry.store.topic(TOPIC)?.partitions[p]?.leader);
+    expect(
+      leaders.some((l) => l !== 1),
+      "some partition led elsewhere",
+    ).toBe(true);
+    expect(coordinatorOf(cluster, group)).not.toBe(1);
+    await produce(0, 30);
+
+    const created = await call(entry, "POST", `/consumers/${group}`, {
+      name: "c1",
+      format: "json",
+      "auto.offset.reset": "earliest",
+    });
+    expect(created.statusCode, created.body).toBe(200);
+    const sub = await call(entry, "POST", `/consumers/${group}/instances/c1/subscription`, {
+      topics: [TOPIC],
+    });
+    expect(sub.statusCode, sub.body).toBe(204);
+    const records = await pollUntil(entry, group, "c1", range(0, 30));
+    expect(new Set(records.map((r) => r.partition))).toEqual(new Set(range(0, PARTITIONS)));
+
+    const committed = await call(entry, "POST", `/consumers/${group}/instances/c1/offsets`);
+    expect(committed.statusCode, committed.body).toBe(204);
+    // Read back on the coordinator, by an instance of the same group created there, and by a Kafka client.
+    const coordinator = cluster.broker(coordinatorOf(cluster, group));
+    const other = await call(coordinator, "POST", `/consumers/${group}`, { name: "c2", format: "json" });
+    expect(other.statusCode, other.body).toBe(200);
+    const back = await call(coordinator, "GET", `/consumers/${group}/instances/c2/offsets`, {
+      partitions: range(0, PARTITIONS).map((partition) => ({ topic: TOPIC, partition })),
+    });
+    expect(back.statusCode, back.body).toBe(200);
+    const offsets = (back.json() as { offsets: { partition: number; offset: number }[] }).offsets;
+    expect(offsets.map((o) => [o.partition, o.offset]).sort()).toEqual(
+      range(0, PARTITIONS).map((p) => [p, 10]),
+    );
+    expect((await call(coordinator, "DELETE", `/consumers/${group}/instances/c2`)).statusCode).toBe(204);
+    const admin2 = new Admin({ brokers: cluster.bootstrap() });
+    const fetched = await admin2.fetchOffsets(group, [TOPIC]);
+    await admin2.close();
+    expect(fetched.map((o) => [o.partition, Number(o.offset)]).sort()).toEqual(
+      range(0, PARTITIONS).map((p) => [p, 10]),
+    );
+  }, 60_000);
+
+  it("refuses a principal without READ on the group before forwarding to the coordinator", async () => {
+    const secret = groupAwayFrom(1, "secret");
+    const results = await entry.store.createAcls([
+      {
+        principal: ALICE,
+        host: "*",
+        operation: "READ",
+        permission: "DENY",
+        resourceType: "GROUP",
+        resourceName: secret,
+        patternType: "LITERAL",
+      },
+    ]);
+    expect(results.map((r) => r.error)).toEqual([null]);
+    const alice = {
+      clientHost: "127.0.0.1",
+      principal: ALICE,
+      ...authorizeRequest(entry.authorizer, ALICE, "127.0.0.1"),
+    };
+    expect(GroupChecks.group(alice.authorize, 11, secret)).toBe(false);
+    expect(GroupChecks.group(alice.authorize, 11, group)).toBe(true);
+    const forward = new ForwardingCalls(entry, alice, secret, entry.log);
+    try {
+      const joined = await forward.groupCall(11, 7, {
+        groupId: secret,
+        sessionTimeoutMs: 10_000,
+        rebalanceTimeoutMs: 30_000,
+        memberId: "",
+        groupInstanceId: null,
+        protocolType: "consumer",
+        protocols: [{ name: "range", metadata: Buffer.alloc(0) }],
+      });
+      expect(joined.errorCode).toBe(errorCode("GROUP_AUTHORIZATION_FAILED"));
+      const commit = await forward.groupCall(8, 8, {
+        groupId: secret,
+        generationIdOrMemberEpoch: -1,
+        memberId: "",
+        groupInstanceId: null,
+        topics: [
+          {
+            name: TOPIC,
+            partitions: [
+              { partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: "" },
+            ],
+          },
+        ],
+      });
+      expect(commit.topics[0].partitions[0].errorCode).toBe(errorCode("GROUP_AUTHORIZATION_FAILED"));
+    } finally {
+      forward.close();
+    }
+    // Through HTTP as a super user the same group is served: the refusal was alice's.
+    const created = await call(entry, "POST", `/consumers/${secret}`, { name: "ok", format: "json" });
+    expect(created.statusCode, created.body).toBe(200);
+    await call(entry, "DELETE", `/consumers/${secret}/instances/ok`);
+  }, 30_000);
+
+  it("follows partitions and the group to their new leaders when a broker stops", async () => {
+    // The coordinator, when it leads a partition too (else a partition's leader other than broker 1).
+    const leaders = range(0, PARTITIONS).map((p) => entry.store.topic(TOPIC)?.partitions[p]?.leader ?? -1);
+    const coordinator = coordinatorOf(cluster, group);
+    const stopped = leaders.includes(coordinator)
+      ? coordinator
+      : (leaders.find((l) => l !== 1) ?? coordinator);
+    await cluster.stopNode(stopped);
+    await waitFor(
+      () =>
+        range(0, PARTITIONS).every((p) => {
+          const leader = entry.store.topic(TOPIC)?.partitions[p]?.leader ?? -1;
+          return leader >= 0 && leader !== stopped;
+        }),
+      "leaders moved off the stopped broker",
+    );
+    await produce(30, 30);
+    await pollUntil(entry, group, "c1", range(30, 30));
+    const deleted = await call(entry, "DELETE", `/consumers/${group}/instances/c1`);
+    expect(deleted.statusCode, deleted.body).toBe(204);
+  }, 60_000);
+});
