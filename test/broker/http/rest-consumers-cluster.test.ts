@@ -6,7 +6,7 @@
  * instance's broker although the coordinator (asked as the broker's super-user principal) would
  * serve it; a stopped broker's partitions and group are followed to their new leaders. One
  * cluster for the file, ACLs on (User:ANONYMOUS, the HTTP and inter-broker principal here, is a
- * super user).
+ * super user); the same principal-checks for topics alice may not READ (commit, fetch).
  */
 import { describe, expect, it } from "vitest";
 import type { Broker } from "../../../broker/broker.js";
@@ -92,9 +92,13 @@ async function pollUntil(
 
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 
-/** A group whose coordinator is not broker `not`. */
-function groupAwayFrom(not: number, prefix: string): string {
-  for (let i = 0; ; i++) if (coordinatorOf(cluster, `${prefix}-${i}`) !== not) return `${prefix}-${i}`;
+/** A group whose coordinator is not broker `not` (and is one of `among`, when given). */
+function groupAwayFrom(not: number, prefix: string, among: number[] | null = null): string {
+  for (let i = 0; i < 1000; i++) {
+    const c = coordinatorOf(cluster, `${prefix}-${i}`);
+    if (c !== not && (among === null || among.includes(c))) return `${prefix}-${i}`;
+  }
+  throw new Error("no such group name");
 }
 
 describe("REST consumers in a cluster", () => {
@@ -205,6 +209,65 @@ describe("REST consumers in a cluster", () => {
     } finally {
       forward.close();
     }
+    // A topic alice may not READ: a commit of it and a fetch of it are refused, the group allowed.
+    const denied = await entry.store.createAcls([
+      {
+        principal: ALICE,
+        host: "*",
+        operation: "READ",
+        permission: "DENY",
+        resourceType: "TOPIC",
+        resourceName: TOPIC,
+        patternType: "LITERAL",
+      },
+    ]);
+    expect(denied.map((r) => r.error)).toEqual([null]);
+    const inGroup = new ForwardingCalls(entry, alice, group, entry.log);
+    try {
+      const commit = await inGroup.groupCall(8, 8, {
+        groupId: group,
+        generationIdOrMemberEpoch: -1,
+        memberId: "",
+        groupInstanceId: null,
+        topics: [
+          {
+            name: TOPIC,
+            partitions: [
+              { partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: "" },
+            ],
+          },
+        ],
+      });
+      expect(commit.topics[0].partitions[0].errorCode).toBe(errorCode("TOPIC_AUTHORIZATION_FAILED"));
+      const fetched = await inGroup.fetch(12, {
+        replicaId: -1,
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [
+          {
+            topic: TOPIC,
+            partitions: range(0, PARTITIONS).map((partition) => ({
+              partition,
+              currentLeaderEpoch: -1,
+              fetchOffset: 0,
+              lastFetchedEpoch: -1,
+              logStartOffset: -1,
+              partitionMaxBytes: 1 << 20,
+            })),
+          },
+        ],
+        forgottenTopicsData: [],
+        rackId: "",
+      });
+      const codes = fetched.responses.flatMap((t) => t.partitions.map((p) => p.errorCode));
+      expect(codes).toEqual(range(0, PARTITIONS).map(() => errorCode("TOPIC_AUTHORIZATION_FAILED")));
+    } finally {
+      inGroup.close();
+    }
     // Through HTTP as a super user the same group is served: the refusal was alice's.
     const created = await call(entry, "POST", `/consumers/${secret}`, { name: "ok", format: "json" });
     expect(created.statusCode, created.body).toBe(200);
@@ -229,6 +292,20 @@ describe("REST consumers in a cluster", () => {
     );
     await produce(30, 30);
     await pollUntil(entry, group, "c1", range(30, 30));
+    // A commit reaches the new coordinator (once the member has rejoined there, if it must).
+    await waitFor(async () => {
+      const res = await call(entry, "POST", `/consumers/${group}/instances/c1/offsets`);
+      if (res.statusCode !== 204)
+        await call(entry, "GET", `/consumers/${group}/instances/c1/records?timeout=100`);
+      return res.statusCode === 204;
+    }, "a commit after the coordinator moved");
+    expect(coordinatorOf(cluster, group)).not.toBe(stopped);
+    const admin = new Admin({ brokers: cluster.bootstrap() });
+    const fetched = await admin.fetchOffsets(group, [TOPIC]);
+    await admin.close();
+    expect(fetched.map((o) => [o.partition, Number(o.offset)]).sort()).toEqual(
+      range(0, PARTITIONS).map((p) => [p, 20]),
+    );
     const deleted = await call(entry, "DELETE", `/consumers/${group}/instances/c1`);
     expect(deleted.statusCode, deleted.body).toBe(204);
   }, 60_000);
