@@ -2,11 +2,11 @@
  * REST Proxy v2 consumers in a three-broker cluster (broker/http/consumers/forward.ts): an
  * instance created on a broker that is neither its group's coordinator nor the leader of every
  * partition reads every partition's records, commits, and the committed offsets show through an
- * instance of the group on the coordinator and a Kafka client; a principal without READ on a group is refused by the
- * instance's broker although the coordinator (asked as the broker's super-user principal) would
- * serve it; a stopped broker's partitions and group are followed to their new leaders. One
- * cluster for the file, ACLs on (User:ANONYMOUS, the HTTP and inter-broker principal here, is a
- * super user); the same principal-checks for topics alice may not READ (commit, fetch).
+ * instance of the group on the coordinator and through a Kafka client; a principal without READ
+ * on a group (or on a topic) is refused by the instance's broker although the coordinator and
+ * leaders, asked as the broker's super-user principal, would serve it; a stopped broker's
+ * partitions and group are followed to their new leaders. One cluster for the file, ACLs on
+ * (User:ANONYMOUS, the HTTP and inter-broker principal here, is a super user).
  */
 import { describe, expect, it } from "vitest";
 import type { Broker } from "../../../broker/broker.js";
