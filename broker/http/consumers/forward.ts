@@ -249,7 +249,14 @@ export class ForwardingCalls {
       OFFSET_FETCH,
       (asked ?? []).map((t) => t.name ?? ""),
     );
-    if (asked === null || refused.size === 0) return this.atCoordinator(OFFSET_FETCH, version, request);
+    if (asked === null) {
+      // Every topic of the group, as the coordinator (this broker's principal) sees them: only those the caller may DESCRIBE.
+      const response = await this.atCoordinator(OFFSET_FETCH, version, request);
+      for (const g of response.groups ?? [])
+        g.topics = g.topics.filter((t) => this.caller.authorize("DESCRIBE", "TOPIC", t.name ?? ""));
+      return response;
+    }
+    if (refused.size === 0) return this.atCoordinator(OFFSET_FETCH, version, request);
     const allowed = asked.filter((t) => !refused.has(t.name ?? ""));
     const response: ResponseOf<9> =
       allowed.length > 0

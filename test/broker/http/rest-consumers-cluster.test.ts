@@ -6,7 +6,8 @@
  * on a group (or on a topic) is refused by the instance's broker although the coordinator and
  * leaders, asked as the broker's super-user principal, would serve it; a stopped broker's
  * partitions and group are followed to their new leaders. One cluster for the file, ACLs on
- * (User:ANONYMOUS, the HTTP and inter-broker principal here, is a super user).
+ * (User:ANONYMOUS, the HTTP and inter-broker principal here, is a super user). Two instances of
+ * the group on one broker share its partitions after a rebalance.
  */
 import { describe, expect, it } from "vitest";
 import type { Broker } from "../../../broker/broker.js";
@@ -157,6 +158,31 @@ describe("REST consumers in a cluster", () => {
       range(0, PARTITIONS).map((p) => [p, 10]),
     );
   }, 60_000);
+
+  it("rebalances two instances of the group made on the same broker, each with its own coordinator connection", async () => {
+    const created = await call(entry, "POST", `/consumers/${group}`, { name: "c3", format: "json" });
+    expect(created.statusCode, created.body).toBe(200);
+    const sub = await call(entry, "POST", `/consumers/${group}/instances/c3/subscription`, {
+      topics: [TOPIC],
+    });
+    expect(sub.statusCode, sub.body).toBe(204);
+    const assigned = async (instance: string): Promise<number[]> => {
+      const res = await call(entry, "GET", `/consumers/${group}/instances/${instance}/assignments`);
+      return (res.json() as { partitions: { partition: number }[] }).partitions.map((p) => p.partition);
+    };
+    await waitFor(async () => {
+      // A poll lets a waiting join finish; each instance then holds part of the partitions.
+      await call(entry, "GET", `/consumers/${group}/instances/c3/records?timeout=100`);
+      await call(entry, "GET", `/consumers/${group}/instances/c1/records?timeout=100`);
+      const [a, b] = [await assigned("c1"), await assigned("c3")];
+      return a.length > 0 && b.length > 0 && a.length + b.length === PARTITIONS;
+    }, "c1 and c3 sharing the partitions");
+    expect((await call(entry, "DELETE", `/consumers/${group}/instances/c3`)).statusCode).toBe(204);
+    await waitFor(async () => {
+      await call(entry, "GET", `/consumers/${group}/instances/c1/records?timeout=100`);
+      return (await assigned("c1")).length === PARTITIONS;
+    }, "c1 holding every partition again");
+  }, 30_000);
 
   it("refuses a principal without READ on the group before forwarding to the coordinator", async () => {
     const secret = groupAwayFrom(1, "secret");
