@@ -115,3 +115,20 @@ export class PeerQueries {
     for (const nodeId of [...this.conns.keys()]) this.drop(nodeId);
   }
 }
+
+/**
+ * A connection of the caller's own to broker `nodeId` over the inter-broker listener (with its
+ * security, as the shared ones): for requests that may wait long (a REST consumer's JoinGroup or
+ * Fetch) and so must not share a connection, whose answers come back in order. The caller closes it.
+ */
+export function ownPeerConnection(broker: Broker, nodeId: number, clientId: string): Promise<Connection> {
+  const registration = broker.store.broker(nodeId);
+  if (!registration)
+    return Promise.reject(new KafkaError("BROKER_NOT_AVAILABLE", `broker ${nodeId} is not registered`));
+  return Connection.connect(hostPort(registration.host, registration.port), {
+    ...peerSecurity(broker.config)(),
+    clientId,
+    connectTimeoutMs: PEER_QUERY_TIMEOUT_MS,
+    requestTimeoutMs: PEER_QUERY_TIMEOUT_MS,
+  });
+}

@@ -130,7 +130,7 @@ export class HttpServer {
     // Before any route: the description learns each route as it is added.
     installOpenApi(this.app, this.routes);
     this.consumers = new ConsumerInstances(
-      broker.dispatcher,
+      broker,
       { timeoutMs: config.httpConsumerInstanceTimeoutMs, max: config.httpConsumerInstancesMax },
       this.log,
     );

@@ -21,15 +21,16 @@
 import type { Logger } from "pino";
 import { errorName, KafkaError } from "../../../protocol/errors.js";
 import type { Record as KafkaRecord } from "../../../protocol/record-batch.js";
-import type { Dispatcher } from "../../dispatch.js";
-import { callApi, type HttpCaller } from "../call-api.js";
-import { EARLIEST_OFFSET, KafkaApi, LATEST_OFFSET } from "../kafka-api.js";
+import type { Broker } from "../../broker.js";
+import type { HttpCaller } from "../call-api.js";
+import { HttpError } from "../errors.js";
+import { EARLIEST_OFFSET, HTTP_API_VERSIONS, KafkaApi, LATEST_OFFSET } from "../kafka-api.js";
 import { RECORDS_PER_READ_MAX, renderedRecordsOf } from "../records.js";
 import type { TopicPartition } from "./assignor.js";
+import { ForwardingCalls, type GroupApiKey } from "./forward.js";
 import { type ApiCall, GroupMember } from "./member.js";
 import { restError } from "./rest-errors.js";
 
-const FETCH = 1;
 const OFFSET_COMMIT = 8;
 const OFFSET_FETCH = 9;
 const VERSIONS = { fetch: 12, offsetCommit: 8, offsetFetch: 8 } as const;
@@ -109,7 +110,9 @@ export class RestConsumer {
   private queue: Promise<unknown> = Promise.resolve();
   private firstPartition = 0;
   private closed = false;
+  /** Group requests, at the group's coordinator (forward.ts). */
   private readonly call: ApiCall;
+  private readonly forward: ForwardingCalls;
   private readonly api: KafkaApi;
 
   constructor(
@@ -118,11 +121,13 @@ export class RestConsumer {
     readonly settings: ConsumerSettings,
     /** The creator: every call of the instance runs as this principal. */
     readonly caller: HttpCaller,
-    dispatcher: Dispatcher,
+    broker: Broker,
     private readonly log: Logger,
   ) {
-    this.call = (apiKey, version, request) => callApi(dispatcher, caller, apiKey, version, request);
-    this.api = new KafkaApi(dispatcher, caller);
+    this.forward = new ForwardingCalls(broker, caller, group, log);
+    this.call = (apiKey, version, request) =>
+      this.forward.groupCall(apiKey as GroupApiKey, version, request as never) as never;
+    this.api = new KafkaApi(broker.dispatcher, caller);
   }
 
   /** Runs `op` after every operation asked before it. */
@@ -254,14 +259,20 @@ export class RestConsumer {
 
   /** Sets each partition's position to ListOffsets' answer for `timestamp` (EARLIEST_OFFSET / LATEST_OFFSET). */
   private async seekTo(partitions: TopicPartition[], timestamp: number): Promise<void> {
-    for (const [topic, list] of byTopic(partitions)) {
-      const offsets = await this.api.offsets(
-        topic,
-        list.map((tp) => tp.partition),
-        timestamp,
-      );
-      for (const [partition, offset] of offsets) this.positions.set(keyOf(topic, partition), offset);
-    }
+    const response = await this.forward.listOffsets(HTTP_API_VERSIONS.listOffsets, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [...byTopic(partitions)].map(([name, list]) => ({
+        name,
+        partitions: list.map((tp) => ({ partitionIndex: tp.partition, currentLeaderEpoch: -1, timestamp })),
+      })),
+    });
+    for (const t of response.topics)
+      for (const p of t.partitions) {
+        if (p.errorCode !== 0)
+          throw HttpError.kafka(p.errorCode, `listing offsets of ${t.name}-${p.partitionIndex}`);
+        this.positions.set(keyOf(t.name, p.partitionIndex), p.offset ?? -1);
+      }
   }
 
   private async fetch(partitions: TopicPartition[], waitMs: number, maxBytes: number): Promise<RestRecord[]> {
@@ -271,7 +282,7 @@ export class RestConsumer {
       ...tp,
       offset: this.positions.get(keyOf(tp.topic, tp.partition)) ?? 0,
     }));
-    const response = await this.call(FETCH, VERSIONS.fetch, {
+    const response = await this.forward.fetch(VERSIONS.fetch, {
       replicaId: -1,
       maxWaitMs: waitMs,
       minBytes: this.settings.fetchMinBytes,
@@ -452,5 +463,6 @@ export class RestConsumer {
     }
     await this.member?.leave();
     this.member = null;
+    this.forward.close();
   }
 }

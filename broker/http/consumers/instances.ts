@@ -10,7 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { Dispatcher } from "../../dispatch.js";
+import type { Broker } from "../../broker.js";
 import type { HttpCaller } from "../call-api.js";
 import { type ConsumerSettings, RestConsumer } from "./consumer.js";
 import { restError } from "./rest-errors.js";
@@ -29,7 +29,7 @@ export class ConsumerInstances {
   private closing = false;
 
   constructor(
-    private readonly dispatcher: Dispatcher,
+    private readonly broker: Broker,
     private readonly limits: InstanceLimits,
     private readonly log: Logger,
   ) {
@@ -56,7 +56,7 @@ export class ConsumerInstances {
         "TOO_MANY_INSTANCES",
         `this broker already holds ${this.byKey.size} consumer instances (http.consumer.instances.max=${this.limits.max}); delete idle ones or raise the limit`,
       );
-    const consumer = new RestConsumer(group, id, settings, caller, this.dispatcher, this.log);
+    const consumer = new RestConsumer(group, id, settings, caller, this.broker, this.log);
     this.byKey.set(key, consumer);
     return consumer;
   }
