@@ -53,6 +53,8 @@ Examples:
         flags[pair.slice(0, eq)] = pair.slice(eq + 1);
       }
       const config = loadBrokerConfig({ file: opts.config as string | undefined, env: process.env, flags });
+      // Before the broker's module graph loads (it opens many files at once): a limit too low is one line.
+      (await import("../../broker/open-files.js")).checkOpenFilesLimit(config.maxOpenFiles);
       const [{ Broker }, { createLogger }] = await Promise.all([
         import("../../broker/broker.js"),
         import("../../broker/logger.js"),

@@ -154,8 +154,8 @@ describe("samsa CLI", () => {
     expect((await samsa(["consume", "cli-o", "-o", `@${iso}`, "-e"])).stdout).toBe("");
     expect((await samsa(["consume", "cli-o", "-o", `@${before}`, "-e"])).stdout).toBe("x\ny\n");
     const info = await samsa(["cluster", "info"]);
-    expect(info.stdout).toMatch(/CONTROLLER 1/);
-    expect(info.stdout).toContain(`1\t127.0.0.1\t${tb.port}`);
+    expect(info.stdout).toMatch(/^CONTROLLER +1$/m);
+    expect(info.stdout).toMatch(new RegExp(`^1\\* +127\\.0\\.0\\.1 +${tb.port}\\b`, "m"));
   });
 
   it("fails with one line and a non-zero exit", async () => {
