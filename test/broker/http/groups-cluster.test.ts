@@ -5,7 +5,8 @@
  * /groups/{g} shows its member, committed offsets, log ends read from each leader and lag, and
  * the offset reset's dry run and commit work once the group is empty. A principal without
  * DESCRIBE on the group (alice) does not see it listed and is refused 403 on its page and reset
- * although the coordinator, asked as the broker's super-user principal, would answer. One
+ * although the coordinator, asked as the broker's super-user principal, would answer, and does
+ * not see the coordinator's offsets of a topic it may not DESCRIBE. One
  * cluster for the file, ACLs on, HTTP Basic against SCRAM credentials (admin a super user, as is
  * User:ANONYMOUS, the inter-broker principal here).
  */
@@ -213,5 +214,19 @@ describe("the group routes in a cluster", () => {
     // The refusal was alice's: admin is answered, and alice sees the other group.
     expect((await call("admin", "GET", `/groups/${group}`)).status).toBe(200);
     expect((await call("alice", "GET", `/groups/${other}`)).status).toBe(200);
+
+    // Without DESCRIBE on the topic, the coordinator's offsets of it are not shown to alice.
+    const topicDenied = await entry.store.createAcls([
+      { ...deny, operation: "DESCRIBE", resourceType: "TOPIC", resourceName: TOPIC },
+    ]);
+    expect(topicDenied.map((r) => r.error)).toEqual([null]);
+    await waitFor(
+      async () => (await call("alice", "GET", `/topics/${TOPIC}`)).status === 403,
+      "the topic ACL applied",
+    );
+    const hidden = await call("alice", "GET", `/groups/${other}`);
+    expect(hidden.status, hidden.body).toBe(200);
+    expect(hidden.json().offsets).toEqual([]);
+    expect(((await call("admin", "GET", `/groups/${other}`)).json().offsets as unknown[]).length).toBe(1);
   }, 30_000);
 });
