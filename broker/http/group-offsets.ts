@@ -17,27 +17,25 @@
  * NON_EMPTY_GROUP (so is one that gains members before the commit, which the coordinator then
  * refuses). `dry_run: true` answers what would be committed and commits nothing; `false` commits
  * it (OffsetCommit v8, generation -1: a standalone commit) and answers the same list. Each Kafka
- * call runs as the request's principal (READ on the group and the topics, DESCRIBE on the topics).
- * The group's requests go to this broker's coordinator: on a cluster, ask the group's coordinator
- * (NOT_COORDINATOR, 503, otherwise).
+ * call is checked as the request's principal (READ on the group and the topics, DESCRIBE on the
+ * group and the topics). In a cluster any broker answers: DescribeGroups, OffsetFetch and
+ * OffsetCommit go to the group's coordinator through groups.ts's `GroupApi` (consumers/forward.ts
+ * `ForwardingCalls`, which checks the principal's ACLs as the handler would before forwarding, so
+ * a refusal is this broker's handler's, 403), the partitions' leaders come from Metadata asked as
+ * the principal (which refuses topics it may not DESCRIBE before any leader is asked).
  */
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import { errorCode, errorName } from "../../protocol/errors.js";
+import { errorName } from "../../protocol/errors.js";
 import type { Int64 } from "../../protocol/reader.js";
-import type { ApiKey, RequestOf } from "../../protocol/types/index.js";
 import { callApi } from "./call-api.js";
 import { ERROR_RESPONSES, HttpError } from "./errors.js";
-import { HTTP_GROUP_API_VERSIONS } from "./groups.js";
+import { GroupApi } from "./groups.js";
 import { EARLIEST_OFFSET, HTTP_API_VERSIONS, LATEST_OFFSET } from "./kafka-api.js";
 import { asker, key, offsetsFrom, type PartitionRef } from "./leaders.js";
 import { NO_QUERY, OFFSET, TOPIC_NAME } from "./schemas.js";
 import type { HttpServer } from "./server.js";
 
-const OFFSET_FETCH = 9;
-const OFFSET_COMMIT = 8;
-const DESCRIBE_GROUPS = 15;
 const METADATA = 3;
-const OFFSET_COMMIT_VERSION = 8;
 const ZERO_UUID = "00000000000000000000000000000000";
 
 /** Coordinator refusals of a standalone commit that mean the group has members now. */
@@ -114,26 +112,20 @@ interface ResetRow {
 }
 
 class GroupReset {
+  private readonly api: GroupApi;
+
   constructor(
     private readonly server: HttpServer,
     private readonly request: FastifyRequest,
     private readonly groupId: string,
-  ) {}
-
-  private call<K extends ApiKey, L extends Int64 = number>(k: K, v: number, body: RequestOf<K>) {
-    return callApi<K, L>(this.server.broker.dispatcher, this.server.caller(this.request), k, v, body);
+  ) {
+    this.api = new GroupApi(server, request, groupId);
   }
 
   /** The group's state; throws 409 NON_EMPTY_GROUP while it has members. "Dead" when unknown. */
   async stateWhenEmpty(): Promise<string> {
-    const response = await this.call(DESCRIBE_GROUPS, HTTP_GROUP_API_VERSIONS.describeGroups, {
-      groups: [this.groupId],
-      includeAuthorizedOperations: false,
-    });
-    const group = response.groups[0];
-    if (!group) throw HttpError.kafka("UNKNOWN_SERVER_ERROR", `no description of group ${this.groupId}`);
-    if (group.errorCode === errorCode("GROUP_ID_NOT_FOUND")) return "Dead";
-    if (group.errorCode !== 0) throw HttpError.kafka(group.errorCode, group.errorMessage ?? null);
+    const group = await this.api.describe();
+    if (group === null) return "Dead";
     if (group.members.length > 0 || !["Empty", "Dead"].includes(group.groupState))
       throw nonEmpty(this.groupId, `it has ${group.members.length} member(s) (state ${group.groupState})`);
     return group.groupState;
@@ -141,35 +133,28 @@ class GroupReset {
 
   /** Committed offsets by partition key. */
   async committed(): Promise<Map<string, { ref: PartitionRef; offset: Int64 }>> {
-    const response = await this.call<typeof OFFSET_FETCH, Int64>(
-      OFFSET_FETCH,
-      HTTP_GROUP_API_VERSIONS.offsetFetch,
-      {
-        groups: [{ groupId: this.groupId, topics: null }],
-        requireStable: false,
-      },
-    );
-    const group = response.groups?.[0];
-    if (!group) throw HttpError.kafka("UNKNOWN_SERVER_ERROR", `no offsets of group ${this.groupId}`);
-    if (group.errorCode !== 0) throw HttpError.kafka(group.errorCode, `offsets of ${this.groupId}`);
     const out = new Map<string, { ref: PartitionRef; offset: Int64 }>();
-    for (const t of group.topics)
-      for (const p of t.partitions) {
-        if (p.errorCode !== 0) throw HttpError.kafka(p.errorCode, `offset of ${t.name}-${p.partitionIndex}`);
-        if (p.committedOffset < 0) continue;
-        const ref = { topic: t.name ?? "", partition: p.partitionIndex };
-        out.set(key(ref.topic, ref.partition), { ref, offset: p.committedOffset });
-      }
+    for (const c of await this.api.committed()) {
+      if (c.committedOffset < 0) continue;
+      const ref = { topic: c.topic, partition: c.partitionIndex };
+      out.set(key(ref.topic, ref.partition), { ref, offset: c.committedOffset });
+    }
     return out;
   }
 
   /** Each partition's leader, for `topics` (Metadata); throws for a topic that does not exist. */
   async leaders(topics: string[]): Promise<{ refs: PartitionRef[]; leaderOf: Map<string, number> }> {
-    const response = await this.call(METADATA, HTTP_API_VERSIONS.metadata, {
-      topics: topics.map((name) => ({ topicId: ZERO_UUID, name })),
-      allowAutoTopicCreation: false,
-      includeTopicAuthorizedOperations: false,
-    });
+    const response = await callApi(
+      this.server.broker.dispatcher,
+      this.server.caller(this.request),
+      METADATA,
+      HTTP_API_VERSIONS.metadata,
+      {
+        topics: topics.map((name) => ({ topicId: ZERO_UUID, name })),
+        allowAutoTopicCreation: false,
+        includeTopicAuthorizedOperations: false,
+      },
+    );
     const refs: PartitionRef[] = [];
     const leaderOf = new Map<string, number>();
     for (const t of response.topics) {
@@ -184,24 +169,10 @@ class GroupReset {
 
   /** Commits `rows`' new offsets as a standalone consumer (generation -1). */
   async commit(rows: ResetRow[]): Promise<void> {
-    const topics = new Map<string, ResetRow[]>();
-    for (const r of rows) topics.set(r.topic, [...(topics.get(r.topic) ?? []), r]);
-    const response = await this.call(OFFSET_COMMIT, OFFSET_COMMIT_VERSION, {
-      groupId: this.groupId,
-      generationIdOrMemberEpoch: -1,
-      memberId: "",
-      groupInstanceId: null,
-      topics: [...topics].map(([name, list]) => ({
-        name,
-        partitions: list.map((r) => ({
-          partitionIndex: r.partition,
-          committedOffset: r.new_offset,
-          committedLeaderEpoch: -1,
-          committedMetadata: "",
-        })),
-      })),
-    });
-    for (const t of response.topics)
+    const topics = await this.api.commit(
+      rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.new_offset })),
+    );
+    for (const t of topics)
       for (const p of t.partitions) {
         if (p.errorCode === 0) continue;
         const name = errorName(p.errorCode);

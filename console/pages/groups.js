@@ -60,8 +60,8 @@ function stateBadge(state) {
  * @param {PageContext} ctx
  */
 async function listPage(root, ctx) {
-  /** @type {{ groups: ListedGroup[] }} */
-  const { groups } = await ctx.api("GET", "/groups");
+  /** @type {{ groups: ListedGroup[], unanswered: number[] }} */
+  const { groups, unanswered } = await ctx.api("GET", "/groups");
   /** @type {Map<string, GroupView>} */
   const details = new Map();
   for (let i = 0; i < groups.length; i += DESCRIBE_BATCH) {
@@ -73,8 +73,18 @@ async function listPage(root, ctx) {
       if (views[j]) details.set(g.group_id, views[j]);
     });
   }
+  // The list merges every broker's groups; a broker that did not answer leaves its groups out.
+  const missing =
+    unanswered.length > 0
+      ? h(
+          "p",
+          { class: "muted", "data-testid": "groups-unanswered" },
+          `No answer from brokers ${unanswered.join(", ")}: the groups they coordinate are missing`,
+        )
+      : "";
   root.append(
     pageHeader("Consumer groups"),
+    missing,
     card(
       "",
       table(

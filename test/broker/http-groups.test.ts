@@ -104,7 +104,7 @@ describe("GET /groups", () => {
   it("lists no groups on a fresh broker", async () => {
     const res = await get("/groups");
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toEqual({ groups: [] });
+    expect(res.json()).toEqual({ groups: [], unanswered: [] });
   });
 
   it("refuses query parameters", async () => {
@@ -253,6 +253,7 @@ describe("GET /groups/{group}", () => {
           { group_id: "app", protocol_type: "consumer", state: "Stable" },
           { group_id: "standalone", protocol_type: "", state: "Empty" },
         ],
+        unanswered: [],
       });
     } finally {
       other.close();

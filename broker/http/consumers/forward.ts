@@ -27,6 +27,11 @@
  * broker's handler (topic checks come before leadership there), and refused OffsetCommit and
  * OffsetFetch topics are answered TOPIC_AUTHORIZATION_FAILED here, as the handler answers them.
  * The consumer routes turn those into Confluent's 40301, as for a single broker.
+ *
+ * The group routes (groups.ts, group-offsets.ts) use the same calls for DescribeGroups (DESCRIBE
+ * on the group, checked the same way), OffsetFetch and OffsetCommit, made per HTTP request with
+ * `peers: "shared"`: other brokers are then asked over the HTTP server's shared peer connections
+ * (peers.ts `peerQueries`), as none of those requests waits long.
  */
 import type { Logger } from "pino";
 import type { Connection } from "../../../client/connection.js";
@@ -34,7 +39,7 @@ import { type ErrorName, errorCode, errorName, KafkaError } from "../../../proto
 import type { ApiKey, RequestOf, ResponseOf } from "../../../protocol/types/index.js";
 import type { Broker } from "../../broker.js";
 import { callApi, type HttpCaller } from "../call-api.js";
-import { ownPeerConnection } from "../peers.js";
+import { ownPeerConnection, peerQueries } from "../peers.js";
 
 const FETCH = 1;
 const LIST_OFFSETS = 2;
@@ -45,6 +50,7 @@ const JOIN_GROUP = 11;
 const HEARTBEAT = 12;
 const LEAVE_GROUP = 13;
 const SYNC_GROUP = 14;
+const DESCRIBE_GROUPS = 15;
 
 export type GroupApiKey =
   | typeof OFFSET_COMMIT
@@ -52,7 +58,15 @@ export type GroupApiKey =
   | typeof JOIN_GROUP
   | typeof HEARTBEAT
   | typeof LEAVE_GROUP
-  | typeof SYNC_GROUP;
+  | typeof SYNC_GROUP
+  | typeof DESCRIBE_GROUPS;
+
+/**
+ * How another broker is asked: over connections of this object's own (a REST consumer instance,
+ * whose JoinGroup and Fetch may wait long) or over the HTTP server's shared peer connections (one
+ * short request each, a group route's).
+ */
+export type PeerConnections = "own" | "shared";
 
 export const ATTEMPTS_MAX = 5;
 export const RETRY_BACKOFF_MS = 100;
@@ -73,7 +87,8 @@ type Authorize = HttpCaller["authorize"];
 export const GroupChecks = {
   /** Whether the principal may send `apiKey` for `group` (the handler's group check). */
   group(authorize: Authorize, apiKey: GroupApiKey, group: string): boolean {
-    return authorize(apiKey === OFFSET_FETCH ? "DESCRIBE" : "READ", "GROUP", group);
+    const describes = apiKey === OFFSET_FETCH || apiKey === DESCRIBE_GROUPS;
+    return authorize(describes ? "DESCRIBE" : "READ", "GROUP", group);
   },
   /** The topics of `names` the principal may not use in `apiKey` (READ to fetch or commit, else DESCRIBE). */
   refusedTopics(authorize: Authorize, apiKey: ApiKey, names: Iterable<string>): Set<string> {
@@ -89,6 +104,7 @@ function groupError(apiKey: GroupApiKey, response: ResponseOf<GroupApiKey>): Err
   let code = 0;
   if (apiKey === OFFSET_COMMIT) code = (response as ResponseOf<8>).topics[0]?.partitions[0]?.errorCode ?? 0;
   else if (apiKey === OFFSET_FETCH) code = (response as ResponseOf<9>).groups?.[0]?.errorCode ?? 0;
+  else if (apiKey === DESCRIBE_GROUPS) code = (response as ResponseOf<15>).groups[0]?.errorCode ?? 0;
   else code = (response as { errorCode: number }).errorCode;
   return code === 0 ? null : errorName(code);
 }
@@ -104,7 +120,8 @@ export class ForwardingCalls {
     private readonly broker: Broker,
     private readonly caller: HttpCaller,
     private readonly group: string,
-    private readonly log: Logger,
+    private readonly log: Pick<Logger, "debug">,
+    private readonly peers: PeerConnections = "own",
   ) {
     this.self = broker.config.nodeId;
   }
@@ -123,6 +140,7 @@ export class ForwardingCalls {
     waitMs: number,
   ): Promise<ResponseOf<K>> {
     if (nodeId === this.self) return this.local(apiKey, version, request);
+    if (this.peers === "shared") return peerQueries(this.broker).send(nodeId, apiKey, version, request);
     const conn = await this.connection(purpose, nodeId);
     try {
       return await conn.send(apiKey, version, request, waitMs + PEER_MARGIN_MS);
