@@ -32,7 +32,7 @@ import { ERROR_RESPONSES, HttpError } from "./errors.js";
 import { GroupApi } from "./groups.js";
 import { EARLIEST_OFFSET, HTTP_API_VERSIONS, LATEST_OFFSET } from "./kafka-api.js";
 import { asker, key, offsetsFrom, type PartitionRef } from "./leaders.js";
-import { NO_QUERY, OFFSET, TOPIC_NAME } from "./schemas.js";
+import { GROUP_PARAMS, NO_QUERY, OFFSET, TOPIC_NAME } from "./schemas.js";
 import type { HttpServer } from "./server.js";
 
 const METADATA = 3;
@@ -40,13 +40,6 @@ const ZERO_UUID = "00000000000000000000000000000000";
 
 /** Coordinator refusals of a standalone commit that mean the group has members now. */
 const HAS_MEMBERS = new Set(["UNKNOWN_MEMBER_ID", "REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION"]);
-
-const GROUP_PARAMS = {
-  type: "object",
-  required: ["group"],
-  additionalProperties: false,
-  properties: { group: { type: "string", minLength: 1, maxLength: 0x7fff } },
-} as const;
 
 const RESET_BODY = {
   type: "object",

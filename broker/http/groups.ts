@@ -52,7 +52,7 @@ import { ForwardingCalls } from "./consumers/forward.js";
 import { ERROR_RESPONSES, HttpError } from "./errors.js";
 import { LATEST_OFFSET } from "./kafka-api.js";
 import { asker, key, offsetsFrom, type PartitionRef } from "./leaders.js";
-import { NO_QUERY } from "./schemas.js";
+import { GROUP_PARAMS, NO_QUERY } from "./schemas.js";
 import type { HttpServer } from "./server.js";
 
 const LIST_GROUPS = 16;
@@ -66,16 +66,6 @@ export const HTTP_GROUP_API_VERSIONS = {
   describeGroups: 6,
   offsetFetch: 8,
   offsetCommit: 8,
-} as const;
-
-/** Kafka strings (a group id) are at most int16 max bytes long. */
-const GROUP_ID = { type: "string", minLength: 1, maxLength: 0x7fff } as const;
-
-const GROUP_PARAMS = {
-  type: "object",
-  required: ["group"],
-  additionalProperties: false,
-  properties: { group: GROUP_ID },
 } as const;
 
 const GROUPS_RESPONSE = {

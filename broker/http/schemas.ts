@@ -13,6 +13,16 @@ export const TOPIC_PARAMS = {
   properties: { topic: TOPIC_NAME },
 } as const;
 
+/** A group id: a Kafka string, at most int16 max bytes. */
+export const GROUP_ID = { type: "string", minLength: 1, maxLength: 0x7fff } as const;
+
+export const GROUP_PARAMS = {
+  type: "object",
+  required: ["group"],
+  additionalProperties: false,
+  properties: { group: GROUP_ID },
+} as const;
+
 /** The querystring of a route that takes none: any parameter is refused. */
 export const NO_QUERY = { type: "object", additionalProperties: false, properties: {} } as const;
 

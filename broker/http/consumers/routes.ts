@@ -25,7 +25,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { ERROR_RESPONSES, HttpError } from "../errors.js";
 import { boundedJsonParser } from "../json-body.js";
 import { DEFAULT_READ_BYTES, KAFKA_JSON_TYPES, MAX_READ_BYTES, MAX_READ_TIMEOUT_MS } from "../records.js";
-import { PARTITION, TOPIC_NAME } from "../schemas.js";
+import { GROUP_ID, GROUP_PARAMS, PARTITION, TOPIC_NAME } from "../schemas.js";
 import type { HttpServer } from "../server.js";
 import type { TopicPartition } from "./assignor.js";
 import type {
@@ -51,7 +51,6 @@ const DESCRIBED = {
 /** Confluent's consumer.request.timeout.ms default: a poll's wait when none is named. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
 
-const GROUP_ID = { type: "string", minLength: 1, maxLength: 0x7fff } as const;
 /** Instance names appear in base_uri paths: URL-safe characters only. */
 const INSTANCE_ID = { type: "string", pattern: "^[A-Za-z0-9._~-]{1,249}$" } as const;
 /** Confluent's and Redpanda's clients send these settings as strings: a count as a number or its digits. */
@@ -60,13 +59,6 @@ const NUMBER_OR_DIGITS = {
     { type: "integer", minimum: 0, maximum: 0x7fff_ffff },
     { type: "string", pattern: "^[0-9]{1,9}$" },
   ],
-} as const;
-
-const GROUP_PARAMS = {
-  type: "object",
-  required: ["group"],
-  additionalProperties: false,
-  properties: { group: GROUP_ID },
 } as const;
 
 const INSTANCE_PARAMS = {
