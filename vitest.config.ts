@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LongestFirst from "./test/sequencer.js";
 
 export default defineConfig({
   test: {
@@ -12,5 +13,7 @@ export default defineConfig({
     // though most of their time is spent waiting on sockets, child processes and fsync. Three
     // keep both cores busy while one file waits (two left npm test at 615 s on 2026-12-03).
     maxWorkers: 3,
+    // Longest files first (test/sequencer.ts), so the run does not end on one long file alone.
+    sequence: { sequencer: LongestFirst },
   },
 });
