@@ -19,7 +19,6 @@ const METADATA = 3;
 const CREATE_TOPICS = 19;
 const DELETE_TOPICS = 20;
 const DESCRIBE_CONFIGS = 32;
-const DESCRIBE_LOG_DIRS = 35;
 
 /** The versions the HTTP door speaks; each handler serves them. */
 export const HTTP_API_VERSIONS = {
@@ -86,13 +85,6 @@ export interface FetchOptions {
   minBytes: number;
   maxBytes: number;
   partitionMaxBytes: number;
-}
-
-export interface PartitionLogDir {
-  /** Bytes of the partition's log on disk. */
-  size: number;
-  /** Log end offset minus high watermark. */
-  offsetLag: number;
 }
 
 export interface CreatedTopic {
@@ -301,28 +293,6 @@ export class KafkaApi {
     const value = Number((await this.topicConfigs(name, ["max.message.bytes"]))["max.message.bytes"]);
     if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`topic ${name}: no max.message.bytes`);
     return value;
-  }
-
-  /** Size on disk and offset lag of each of the topic's partitions held here. */
-  async logDirs(topic: string, partitions: number[]): Promise<Map<number, PartitionLogDir>> {
-    const response = await this.call(DESCRIBE_LOG_DIRS, HTTP_API_VERSIONS.describeLogDirs, {
-      topics: [{ topic, partitions }],
-    });
-    if (response.errorCode) throw HttpError.kafka(response.errorCode, `log dirs of ${topic}`);
-    const out = new Map<number, PartitionLogDir>();
-    for (const dir of response.results) {
-      if (dir.errorCode !== 0) throw HttpError.kafka(dir.errorCode, `log dir ${dir.logDir}`);
-      for (const t of dir.topics) {
-        if (t.name !== topic) continue;
-        for (const p of t.partitions) {
-          out.set(p.partitionIndex, {
-            size: p.partitionSize,
-            offsetLag: p.offsetLag,
-          });
-        }
-      }
-    }
-    return out;
   }
 }
 
