@@ -150,15 +150,15 @@ async function look(admin: Admin): Promise<Look> {
   }
 }
 
-/** A look, or `unreachable` once `deadlineMs` passes first (a broker that never answers). */
+/** What a look cut short by the deadline answers (a broker that never answers). */
+const TOO_LATE: Look = { unreachable: "no answer before --timeout-ms passed" };
+
+/** A look, or TOO_LATE once `deadlineMs` passes first. */
 async function lookBefore(admin: Admin, deadlineMs: number): Promise<Look> {
   if (!Number.isFinite(deadlineMs)) return look(admin);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<Look>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ unreachable: "no answer before --timeout-ms passed" }),
-      Math.max(0, deadlineMs - Date.now()),
-    );
+    timer = setTimeout(() => resolve(TOO_LATE), Math.max(0, deadlineMs - Date.now()));
   });
   try {
     return await Promise.race([look(admin), late]);
@@ -204,6 +204,8 @@ async function poll(
       // Ctrl-C while a broker holds the request ends the watch with the look before.
       const current = await Promise.race([lookBefore(admin, opts.deadlineMs), stopped.then(() => previous)]);
       if (stopping) return previous;
+      // The deadline cut a later look short: the last look that ended decides, printed once.
+      if (current === TOO_LATE && shown !== "") return previous;
       previous = current;
       const key = JSON.stringify(current);
       if (key !== shown) print(current, opts.json);
