@@ -4,8 +4,9 @@
  * sessions of 4 s (leases of 5 s: shorter ones expire on a loaded 2-core machine whose event
  * loops stall), ISR lag of 1 s, follower long polls of 100 ms. A broker can be stopped
  * (controlled shutdown), crashed (stopped without it: its lease left to expire) and started again
- * on its data directory and its first ports, as a real broker comes back at its address (a
- * client knows brokers by the addresses Metadata gave it).
+ * on its data directory and its ports (test/helpers/ports.ts: no other socket takes them while it
+ * is down), as a real broker comes back at its address (a client knows brokers by the addresses
+ * Metadata gave it).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import { addScramUsers, parseAddScram } from "../../broker/format.js";
 import { OFFSETS_TOPIC } from "../../broker/group/offsets-topic.js";
 import { Consumer } from "../../client/index.js";
 import { TestEtcd } from "./etcd.js";
+import { stablePort } from "./ports.js";
 import { TcpProxy } from "./tcp-proxy.js";
 import { waitFor } from "./wait.js";
 
@@ -35,7 +37,7 @@ export interface ClusterNode {
   nodeId: number;
   dataDir: string;
   broker: Broker | null;
-  /** The ports of its first start (0 until then), kept for its restarts. */
+  /** Its ports, chosen at its first start (0 until then) and kept for its restarts. */
   kafkaPort: number;
   httpPort: number;
 }
@@ -119,6 +121,8 @@ export class TestCluster {
       httpPort: 0,
     };
     this.nodes.set(nodeId, node);
+    if (!node.kafkaPort) node.kafkaPort = await stablePort();
+    if (!node.httpPort) node.httpPort = await stablePort();
     const config = loadBrokerConfig({
       flags: {
         "node.id": nodeId,

@@ -9,7 +9,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { findEtcdBinary, freePort } from "../../broker/metadata/etcd-launcher.js";
+import { findEtcdBinary } from "../../broker/metadata/etcd-launcher.js";
+import { stablePort } from "./ports.js";
 import type { ClusterEtcd } from "./process-cluster.js";
 import { waitFor } from "./wait.js";
 
@@ -39,13 +40,7 @@ export class EtcdCluster implements ClusterEtcd {
   static async start(n = 3): Promise<EtcdCluster> {
     const root = mkdtempSync(path.join(tmpdir(), "samsa-etcd-cluster-"));
     const members: Member[] = [];
-    const taken = new Set<number>();
-    const port = async () => {
-      let p = await freePort(HOST);
-      while (taken.has(p)) p = await freePort(HOST);
-      taken.add(p);
-      return p;
-    };
+    const port = () => stablePort(HOST);
     for (let i = 1; i <= n; i++) {
       const name = `m${i}`;
       const [clientPort, peerPort] = [await port(), await port()];

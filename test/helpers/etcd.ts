@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type EtcdOptions, EtcdProcess } from "../../broker/metadata/etcd-launcher.js";
 
+import { stablePort } from "./ports.js";
+
 export { freePort } from "../../broker/metadata/etcd-launcher.js";
 
 export class TestEtcd {
@@ -24,7 +26,10 @@ export class TestEtcd {
   ): Promise<TestEtcd> {
     const dir = mkdtempSync(join(tmpdir(), "samsa-etcd-"));
     try {
+      // On loopback, ports it can be restarted on (test/helpers/ports.ts).
+      const ports = placement.host ? {} : { clientPort: await stablePort(), peerPort: await stablePort() };
       const etcd = await EtcdProcess.start({
+        ...ports,
         ...placement,
         dataDir: join(dir, "data"),
         heartbeatIntervalMs: 10,

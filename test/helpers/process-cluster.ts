@@ -14,7 +14,8 @@ import { Cluster, type PartitionInfo } from "../../client/cluster.js";
 import { Admin } from "../../client/index.js";
 import { CLUSTER_TEST_FLAGS } from "./cluster.js";
 import { type ChildBuild, compileChild } from "./compile-child.js";
-import { freePort, TestEtcd } from "./etcd.js";
+import { TestEtcd } from "./etcd.js";
+import { stablePort } from "./ports.js";
 import { waitFor } from "./wait.js";
 
 const CHILD = `
@@ -69,8 +70,8 @@ export const LOOPBACK_HOSTS: ClusterHosts = {
   startEtcd: () => TestEtcd.start(),
   brokerEndpoint: async () => ({
     host: "127.0.0.1",
-    kafkaPort: await freePort(),
-    httpPort: await freePort(),
+    kafkaPort: await stablePort(),
+    httpPort: await stablePort(),
   }),
   spawnBroker: (_nodeId, command, args, options) => spawn(command, args, options),
   close: async () => {},
