@@ -28,7 +28,7 @@ import { Broker } from "../broker/broker.js";
 import { loadBrokerConfig } from "../broker/config.js";
 import { KafkaApi } from "../broker/http/kafka-api.js";
 import { encodeRecordBatch, type RecordInput } from "../protocol/record-batch.js";
-import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
+import { intOption, optionsOrExit, runMain, scratchDir, table } from "./script.js";
 
 const TOPIC = "browse-bench";
 const BATCH_RECORDS = 1000;
@@ -64,12 +64,6 @@ function usage(): string {
   ].join("\n");
 }
 
-function positive(text: string, what: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${what} must be a positive integer`);
-  return n;
-}
-
 function parseOptions(argv: string[]): Options | null {
   const { values } = parseArgs({
     args: argv,
@@ -85,9 +79,9 @@ function parseOptions(argv: string[]): Options | null {
   });
   if (values.help) return null;
   return {
-    records: positive(values.records, "--records"),
-    partitions: positive(values.partitions, "--partitions"),
-    reps: positive(values.reps, "--reps"),
+    records: intOption("--records", values.records),
+    partitions: intOption("--partitions", values.partitions),
+    reps: intOption("--reps", values.reps),
     json: values.json,
     baseDir: path.resolve(values.dir),
   };

@@ -23,7 +23,7 @@ import { parseArgs, promisify } from "node:util";
 import { HANDLERS } from "../broker/api/index.js";
 import { BrokerMetrics } from "../broker/metrics/metrics.js";
 import { type BrokerChild, killBrokers, startBroker } from "./attacks/broker-child.js";
-import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
+import { intOption, optionsOrExit, runMain, scratchDir, table } from "./script.js";
 
 const execFileAsync = promisify(execFile);
 /** dist/bench/metrics.js -> the repository root. */
@@ -62,15 +62,9 @@ function parse(args: string[]): Options | null {
     },
   });
   if (values.help) return null;
-  const records = Number(values.records);
-  const rounds = Number(values.rounds);
-  if (!Number.isInteger(records) || records < 1)
-    throw new Error(`--records ${values.records}: expected a positive integer`);
-  if (!Number.isInteger(rounds) || rounds < 1)
-    throw new Error(`--rounds ${values.rounds}: expected a positive integer`);
-  const scrapeMs = Number(values["scrape-ms"]);
-  if (!Number.isInteger(scrapeMs) || scrapeMs < 0)
-    throw new Error(`--scrape-ms ${values["scrape-ms"]}: expected a non-negative integer`);
+  const records = intOption("--records", values.records);
+  const rounds = intOption("--rounds", values.rounds);
+  const scrapeMs = intOption("--scrape-ms", values["scrape-ms"], "zero-allowed");
   return { records, rounds, scrapeMs, json: values.json };
 }
 

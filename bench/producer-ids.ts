@@ -24,7 +24,7 @@ import { errorName } from "../protocol/errors.js";
 import { encodeRecordBatch } from "../protocol/record-batch.js";
 import type { ProduceRequestData } from "../protocol/types/produce.js";
 import { killAllChildren, now, rssMb, type Server, sleep, startServer } from "./compare/common.js";
-import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
+import { intOption, optionsOrExit, runMain, scratchDir, table } from "./script.js";
 
 /** dist/bench/producer-ids.js -> the repository root. */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -71,15 +71,10 @@ function parse(args: string[]): Options | null {
     },
   });
   if (values.help) return null;
-  const int = (name: string, v: string) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} ${v}: expected a positive integer`);
-    return n;
-  };
   return {
-    ids: int("ids", values.ids),
-    partitions: int("partitions", values.partitions),
-    window: int("window", values.window),
+    ids: intOption("--ids", values.ids),
+    partitions: intOption("--partitions", values.partitions),
+    window: intOption("--window", values.window),
     root: path.resolve(values.root),
     json: values.json,
     dir: values.dir,

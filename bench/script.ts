@@ -24,6 +24,15 @@ export function optionsOrExit<T>(parse: (args: string[]) => T | null, usage: () 
   return options;
 }
 
+/** `value` of option `flag` (e.g. `--records`) as a whole number, at least 1 (or 0), else a one-line error. */
+export function intOption(flag: string, value: string, zero: "no-zero" | "zero-allowed" = "no-zero"): number {
+  const n = Number(value);
+  const min = zero === "zero-allowed" ? 0 : 1;
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new Error(`${flag} ${value}: expected a ${min === 0 ? "non-negative" : "positive"} integer`);
+  return n;
+}
+
 /**
  * Runs a script's main and exits with its code, so that sockets or timers a failed step left
  * behind never keep the process alive; an error prints its stack, runs `cleanup` (child

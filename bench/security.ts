@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type BrokerChild, killBrokers, startBroker } from "./attacks/broker-child.js";
-import { optionsOrExit, runMain, scratchDir, table } from "./script.js";
+import { intOption, optionsOrExit, runMain, scratchDir, table } from "./script.js";
 
 /** dist/bench/security.js -> the repository root. */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -45,12 +45,8 @@ function parse(args: string[]): Options | null {
     },
   });
   if (values.help) return null;
-  const records = Number(values.records);
-  const rounds = Number(values.rounds);
-  if (!Number.isInteger(records) || records < 1)
-    throw new Error(`--records ${values.records}: expected a positive integer`);
-  if (!Number.isInteger(rounds) || rounds < 1)
-    throw new Error(`--rounds ${values.rounds}: expected a positive integer`);
+  const records = intOption("--records", values.records);
+  const rounds = intOption("--rounds", values.rounds);
   return { records, rounds, json: values.json };
 }
 

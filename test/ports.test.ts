@@ -9,7 +9,7 @@ it("hands out distinct, bindable ports that no outgoing connection can take", as
     .trim()
     .split(/\s+/)
     .map(Number);
-  const ports = [];
+  const ports: number[] = [];
   for (let i = 0; i < 50; i++) ports.push(await stablePort());
   expect(new Set(ports).size).toBe(50);
   for (const p of ports) expect(p < low || p > high, `port ${p} inside ${low}-${high}`).toBe(true);
