@@ -22,24 +22,25 @@ import { badge, card, confirmDialog, field, h, pageHeader, showError, table } fr
  * @property {string} permission
  */
 
-const RESOURCE_TYPES = ["TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID", "DELEGATION_TOKEN", "USER"];
-const PATTERN_TYPES = ["LITERAL", "PREFIXED"];
-const OPERATIONS = [
-  "ALL",
-  "READ",
-  "WRITE",
-  "CREATE",
-  "DELETE",
-  "ALTER",
-  "DESCRIBE",
-  "CLUSTER_ACTION",
-  "DESCRIBE_CONFIGS",
-  "ALTER_CONFIGS",
-  "IDEMPOTENT_WRITE",
-  "CREATE_TOKENS",
-  "DESCRIBE_TOKENS",
-];
-const PERMISSIONS = ["ALLOW", "DENY"];
+/** The fields of a binding the form offers a choice for. */
+const CHOICE_FIELDS = ["resource_type", "pattern_type", "operation", "permission"];
+
+/**
+ * The names each choice field takes, as the broker's own schema of POST /security/acls lists
+ * them in /openapi.json, so the form offers what the broker accepts and nothing it refuses.
+ * @param {PageContext} ctx
+ * @returns {Promise<Record<string, string[]>>}
+ */
+async function aclChoices(ctx) {
+  const spec = await ctx.api("GET", "/openapi.json");
+  const properties =
+    spec?.paths?.["/security/acls"]?.post?.requestBody?.content?.["application/json"]?.schema?.properties ??
+    {};
+  /** @type {Record<string, string[]>} */
+  const choices = {};
+  for (const f of CHOICE_FIELDS) choices[f] = Array.isArray(properties[f]?.enum) ? properties[f].enum : [];
+  return choices;
+}
 
 /** @type {import("../app.js").PageRender} */
 export default async function render(root, _params, ctx) {
@@ -300,23 +301,27 @@ async function renderAcls(box, ctx) {
   } catch (err) {
     listing = refusal(err);
   }
-  box.replaceChildren(card("ACLs", listing, h("h3", null, "Add an ACL"), aclForm(ctx, rerender)));
+  const form = aclForm(ctx, await aclChoices(ctx), rerender);
+  box.replaceChildren(card("ACLs", listing, h("h3", null, "Add an ACL"), form));
 }
 
 /**
  * @param {PageContext} ctx
+ * @param {Record<string, string[]>} choices
  * @param {() => Promise<void>} rerender
  */
-function aclForm(ctx, rerender) {
+function aclForm(ctx, choices, rerender) {
   const inputs = {
-    resource_type: choice("acl-resource-type", RESOURCE_TYPES),
+    resource_type: choice("acl-resource-type", choices.resource_type),
     resource_name: h("input", { "data-testid": "acl-resource-name", placeholder: "orders, or * for all" }),
-    pattern_type: choice("acl-pattern-type", PATTERN_TYPES),
+    pattern_type: choice("acl-pattern-type", choices.pattern_type),
     principal: h("input", { "data-testid": "acl-principal", placeholder: "User:alice", value: "User:" }),
     host: h("input", { "data-testid": "acl-host", value: "*" }),
-    operation: choice("acl-operation", OPERATIONS),
-    permission: choice("acl-permission", PERMISSIONS),
+    operation: choice("acl-operation", choices.operation),
+    permission: choice("acl-permission", choices.permission),
   };
+  // The broker lists DENY first (the protocol's order); a new ACL is usually an ALLOW.
+  if (choices.permission.includes("ALLOW")) inputs.permission.value = "ALLOW";
   const add = async () => {
     /** @type {Record<string, string>} */
     const binding = {};

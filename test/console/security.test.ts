@@ -8,6 +8,12 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ACL_OPERATIONS,
+  ACL_PATTERN_TYPES,
+  ACL_PERMISSIONS,
+  ACL_RESOURCE_TYPES,
+} from "../../broker/metadata/acl-bindings.js";
 import { scramCredential } from "../../protocol/sasl/scram.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { launchBrowser, openConsole, screenshot, VIEWPORT } from "../helpers/browser.js";
@@ -81,6 +87,17 @@ describe("security page", () => {
     await dave.waitFor();
     expect(await dave.textContent()).toContain("SCRAM-SHA-512 (4096 iterations)");
 
+    // The form offers exactly the names the broker takes (read from its /openapi.json).
+    const options = (testid: string) =>
+      page
+        .getByTestId(testid)
+        .locator("option")
+        .evaluateAll((os) => os.map((o) => o.textContent).sort());
+    expect(await options("acl-operation")).toEqual([...ACL_OPERATIONS].sort());
+    expect(await options("acl-resource-type")).toEqual([...ACL_RESOURCE_TYPES].sort());
+    expect(await options("acl-pattern-type")).toEqual([...ACL_PATTERN_TYPES].sort());
+    expect(await options("acl-permission")).toEqual([...ACL_PERMISSIONS].sort());
+    expect(await page.getByTestId("acl-permission").inputValue()).toBe("ALLOW");
     await page.getByTestId("acl-resource-name").fill("orders");
     await page.getByTestId("acl-principal").fill("User:dave");
     await page.getByTestId("acl-operation").selectOption("READ");
