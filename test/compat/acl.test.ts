@@ -10,8 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AclBinding } from "../../broker/metadata/acl-bindings.js";
 import { Admin, Producer } from "../../client/index.js";
-import { scramCredential } from "../../protocol/sasl/scram.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { startSecuredBroker, type TestBroker } from "../helpers/broker.js";
 import { kcat, requireKcat } from "./helpers.js";
 
 const USERS = { admin: "admin-secret", reader: "reader-secret", stranger: "stranger-secret" } as const;
@@ -31,20 +30,8 @@ function allow(principal: string, operation: AclBinding["operation"], resourceNa
 }
 
 beforeAll(async () => {
-  tb = await startTestBroker({
-    listeners: "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
-    "connection.failed.authentication.delay.ms": 0,
-    "authorizer.class.name": "StandardAuthorizer",
-    "super.users": "User:admin",
-  });
+  tb = await startSecuredBroker(USERS);
   port = tb.broker.listenerPorts.get("SASL_PLAINTEXT") ?? 0;
-  const upsertions = Object.entries(USERS).map(([user, password]) => ({
-    user,
-    mechanism: "SCRAM-SHA-256" as const,
-    ...scramCredential("SCRAM-SHA-256", password, 4096),
-  }));
-  const results = await tb.broker.store.alterScramCredentials(upsertions, []);
-  expect(results.map((r) => r.error)).toEqual([null, null, null]);
   await tb.broker.topics.create("guarded", 1, 1, {});
   await tb.broker.topics.create("secret", 1, 1, {});
   // The stranger may see the topic (so kcat gets as far as fetching) but not read it.

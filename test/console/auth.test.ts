@@ -6,8 +6,7 @@
  */
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scramCredential } from "../../protocol/sasl/scram.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { startSecuredBroker, type TestBroker } from "../helpers/broker.js";
 import { launchBrowser, screenshot, VIEWPORT } from "../helpers/browser.js";
 
 const USERS = { admin: "admin-secret", bob: "bob-secret" } as const;
@@ -17,19 +16,7 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  tb = await startTestBroker({
-    listeners: "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
-    "authorizer.class.name": "StandardAuthorizer",
-    "super.users": "User:admin",
-    "connection.failed.authentication.delay.ms": 0,
-  });
-  for (const [user, password] of Object.entries(USERS)) {
-    const results = await tb.broker.store.alterScramCredentials(
-      [{ user, mechanism: "SCRAM-SHA-256", ...scramCredential("SCRAM-SHA-256", password, 4096) }],
-      [],
-    );
-    expect(results.map((r) => r.error)).toEqual([null]);
-  }
+  tb = await startSecuredBroker(USERS);
   await tb.broker.topics.create("ledger", 1, 1, {});
   browser = await launchBrowser();
 }, 60_000);

@@ -14,8 +14,7 @@ import {
   ACL_PERMISSIONS,
   ACL_RESOURCE_TYPES,
 } from "../../broker/metadata/acl-bindings.js";
-import { scramCredential } from "../../protocol/sasl/scram.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { basicAuth, startSecuredBroker, startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { launchBrowser, openConsole, screenshot, VIEWPORT } from "../helpers/browser.js";
 
 const USERS = { admin: "admin-secret", bob: "bob-secret" } as const;
@@ -26,17 +25,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   open = await startTestBroker();
-  secured = await startTestBroker({
-    listeners: "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
-    "authorizer.class.name": "StandardAuthorizer",
-    "super.users": "User:admin",
-    "connection.failed.authentication.delay.ms": 0,
-  });
-  for (const [user, password] of Object.entries(USERS))
-    await secured.broker.store.alterScramCredentials(
-      [{ user, mechanism: "SCRAM-SHA-256", ...scramCredential("SCRAM-SHA-256", password, 4096) }],
-      [],
-    );
+  secured = await startSecuredBroker(USERS);
   await secured.broker.topics.create("orders", 1, 1, {});
   browser = await launchBrowser();
 }, 60_000);
@@ -139,7 +128,7 @@ describe("security page", () => {
       .waitFor();
     await page.getByTestId("browse-tail").click();
     await page.getByTestId("browse-status").filter({ hasText: "Live tail" }).waitFor();
-    const auth = `Basic ${Buffer.from(`admin:${USERS.admin}`).toString("base64")}`;
+    const auth = basicAuth("admin", USERS.admin);
     await expect
       .poll(async () => {
         await fetch(`http://127.0.0.1:${secured.broker.httpPort}/topics/orders`, {

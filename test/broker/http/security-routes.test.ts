@@ -6,8 +6,7 @@
  * with 400. Plus /whoami on a broker with security off.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scramCredential } from "../../../protocol/sasl/scram.js";
-import { startTestBroker, type TestBroker } from "../../helpers/broker.js";
+import { basicAuth, startSecuredBroker, startTestBroker, type TestBroker } from "../../helpers/broker.js";
 import { failOnProcessErrors } from "../../helpers/process-errors.js";
 
 failOnProcessErrors();
@@ -17,29 +16,15 @@ const USERS = { admin: "admin-secret", bob: "bob-secret" } as const;
 let tb: TestBroker;
 
 beforeAll(async () => {
-  tb = await startTestBroker({
-    listeners: "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
-    "authorizer.class.name": "StandardAuthorizer",
-    "super.users": "User:admin",
-    "connection.failed.authentication.delay.ms": 0,
-  });
-  for (const [user, password] of Object.entries(USERS)) {
-    const results = await tb.broker.store.alterScramCredentials(
-      [{ user, mechanism: "SCRAM-SHA-256", ...scramCredential("SCRAM-SHA-256", password, 4096) }],
-      [],
-    );
-    expect(results.map((r) => r.error)).toEqual([null]);
-  }
+  tb = await startSecuredBroker(USERS);
 }, 30_000);
 
 afterAll(async () => {
   await tb?.stop();
 });
 
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-const ADMIN = basic("admin", USERS.admin);
-const BOB = basic("bob", USERS.bob);
+const ADMIN = basicAuth("admin", USERS.admin);
+const BOB = basicAuth("bob", USERS.bob);
 
 async function call(
   broker: TestBroker,
@@ -111,7 +96,7 @@ describe("users", () => {
     });
     expect(created.status, created.body).toBe(201);
     expect(created.json()).toEqual({ name: "dave", mechanism: "SCRAM-SHA-512", iterations: 8192 });
-    const dave = await call(tb, "GET", "/whoami", basic("dave", "dave-secret"));
+    const dave = await call(tb, "GET", "/whoami", basicAuth("dave", "dave-secret"));
     expect(dave.json().principal).toBe("User:dave");
     const listed = await call(tb, "GET", "/security/users", ADMIN);
     expect(listed.json().users).toContainEqual({
@@ -119,7 +104,7 @@ describe("users", () => {
       mechanisms: [{ mechanism: "SCRAM-SHA-512", iterations: 8192 }],
     });
     expect((await call(tb, "DELETE", "/security/users/dave", ADMIN)).status).toBe(204);
-    expect((await call(tb, "GET", "/whoami", basic("dave", "dave-secret"))).status).toBe(401);
+    expect((await call(tb, "GET", "/whoami", basicAuth("dave", "dave-secret"))).status).toBe(401);
     const again = await call(tb, "DELETE", "/security/users/dave", ADMIN);
     expect(again.status).toBe(404);
     expect(again.json().error_code).toBe("RESOURCE_NOT_FOUND");
