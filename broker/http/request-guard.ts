@@ -23,7 +23,7 @@ import type { BrokerConfig } from "../config.js";
 import { HttpError } from "./errors.js";
 
 /** Methods and request headers a configured CORS origin may use, and how long a preflight holds. */
-const CORS_METHODS = "GET, POST, DELETE";
+const CORS_METHODS = "GET, POST, PATCH, DELETE";
 const CORS_HEADERS = "Content-Type";
 /** With authentication on, a configured CORS origin's pages may also send credentials. */
 const CORS_HEADERS_WITH_AUTHORIZATION = "Content-Type, Authorization";

@@ -189,6 +189,8 @@ it("gives CORS headers to the origins of http.cors.origins and answers their pre
   expect(preflight.status, preflight.body).toBe(204);
   expect(preflight.headers["access-control-allow-origin"]).toBe(app);
   expect(preflight.headers["access-control-allow-methods"]).toContain("DELETE");
+  // PATCH /topics/{t}/configs is the one PATCH route: a configured origin may call it too.
+  expect(preflight.headers["access-control-allow-methods"]).toContain("PATCH");
   expect(preflight.headers["access-control-allow-headers"]).toMatch(/content-type/i);
   // A configured CORS origin is trusted for WebSockets too; others are still refused.
   const { ws, status } = await upgrade(`ws://127.0.0.1:${port}/kafka`, { origin: app });
