@@ -133,6 +133,23 @@ function membersTable(members) {
   );
 }
 
+/**
+ * A note naming the partitions whose log end is unknown (their leader did not answer, or their
+ * topic is gone), whose lag the total leaves out; nothing when every log end is known.
+ * @param {OffsetRow[]} offsets
+ */
+function unknownEnds(offsets) {
+  const unknown = offsets.filter((o) => o.log_end_offset === null).map((o) => `${o.topic}/${o.partition}`);
+  if (unknown.length === 0) return [];
+  return [
+    h(
+      "p",
+      { class: "muted", "data-testid": "offsets-unknown" },
+      `Log end unknown for ${unknown.join(", ")}: no leader answered, or the topic is gone. Their lag is not in the total.`,
+    ),
+  ];
+}
+
 /** @param {OffsetRow[]} offsets */
 function offsetsTable(offsets) {
   return table(
@@ -198,6 +215,7 @@ async function groupPage(root, groupId, ctx) {
     clear(offsets);
     offsets.append(
       h("h2", null, "Offsets and lag"),
+      ...unknownEnds(g.offsets),
       h("div", { class: "table-wrap" }, offsetsTable(g.offsets)),
     );
     resetNote.hidden = g.members.length === 0;
@@ -225,7 +243,7 @@ function resetForm(box, groupId, topics, note, ctx, reload) {
   const topic = h(
     "select",
     { "data-testid": "reset-topic" },
-    h("option", { value: "" }, "All topics with committed offsets"),
+    h("option", { value: "" }, "All committed topics"),
     topics.map((t) => h("option", { value: t }, t)),
   );
   const to = h(
