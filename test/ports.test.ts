@@ -1,6 +1,8 @@
 /** The tests' restartable ports (helpers/ports.ts) stay out of the kernel's ephemeral range. */
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { expect, it } from "vitest";
 import { stablePort } from "./helpers/ports.js";
 
@@ -27,5 +29,19 @@ it("skips a port something is already listening on", async () => {
     expect(await stablePort()).not.toBe(first + 1);
   } finally {
     held.close();
+  }
+});
+
+it("skips a port another live process has claimed, and takes over a dead process's claim", async () => {
+  const first = await stablePort();
+  const claims = path.join(tmpdir(), "samsa-test-ports");
+  // The next two ports in turn: one claimed by a live process (vitest's parent), one by a dead pid.
+  writeFileSync(path.join(claims, String(first + 1)), String(process.ppid));
+  writeFileSync(path.join(claims, String(first + 2)), "999999999");
+  try {
+    expect(await stablePort()).toBe(first + 2);
+    expect(readFileSync(path.join(claims, String(first + 2)), "utf8")).toBe(String(process.pid));
+  } finally {
+    rmSync(path.join(claims, String(first + 1)), { force: true });
   }
 });

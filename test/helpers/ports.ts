@@ -3,18 +3,21 @@
  * comes from the ephemeral range, the same range every outgoing connection takes its local port
  * from: while a broker or etcd is stopped, any connection made by any test worker may take its port,
  * and the restart fails with EADDRINUSE (it did, in CI). These ports come from outside that range,
- * where no outgoing connection lands, and from a slice of it that only this vitest worker
- * (VITEST_POOL_ID) hands out, so no other test file running at the same time picks them either.
+ * where no outgoing connection lands, and each is claimed by a file in the system's temporary
+ * directory naming this process, so no other test process on the machine (another worker, another
+ * `npm test`) hands it out while this one lives, even while nothing listens on it.
  */
-import { readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 
-/** Slices of the range: more than vitest's workers, so each worker's slot has its own. */
-const SLICES = 8;
 /** The lowest port handed out: well clear of the well-known and registered services below. */
 const LOWEST = 10_000;
 /** Linux's default ephemeral range, where /proc cannot be read. */
 const DEFAULT_EPHEMERAL: [number, number] = [32768, 60999];
+/** Where the claims are: one file a port, holding the claiming process's pid. */
+const CLAIMS = path.join(tmpdir(), "samsa-test-ports");
 
 /** The ports outside the kernel's ephemeral range: the larger of the blocks below and above it. */
 function stableRange(): [number, number] {
@@ -31,19 +34,44 @@ function stableRange(): [number, number] {
   return below[1] - below[0] >= above[1] - above[0] ? below : above;
 }
 
-/** This worker's slice of the stable range. */
-function workerSlice(): [number, number] {
-  const [first, last] = stableRange();
-  const size = Math.floor((last - first + 1) / SLICES);
-  const slot = Number(process.env.VITEST_POOL_ID ?? process.pid) % SLICES;
-  return [first + slot * size, first + (slot + 1) * size - 1];
+const [first, last] = stableRange();
+/** Where the next search starts: at random, so that processes seldom try the same ports. */
+let next = first + Math.floor(Math.random() * (last - first + 1));
+/** The claims this process holds, removed when it exits. */
+const claimed = new Set<number>();
+process.once("exit", () => {
+  for (const port of claimed) rmSync(path.join(CLAIMS, String(port)), { force: true });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
-const [sliceFirst, sliceLast] = workerSlice();
-/** Where the next search starts: at random, so test files run one after another in a slot spread out. */
-let next = sliceFirst + Math.floor(Math.random() * (sliceLast - sliceFirst + 1));
-/** Ports this process has handed out: never handed out twice. */
-const handedOut = new Set<number>();
+/** Claims `port` for this process: false where a live process holds it (a dead one's is taken over). */
+function claim(port: number): boolean {
+  const file = path.join(CLAIMS, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      claimed.add(port);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number(readFileSync(file, "utf8"));
+      // A claim being written has no pid yet: leave it to its writer.
+      if (!holder || alive(holder)) return false;
+      rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
 
 function bindable(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -58,13 +86,12 @@ function bindable(port: number, host: string): Promise<boolean> {
  * without another process taking it in between.
  */
 export async function stablePort(host = "127.0.0.1"): Promise<number> {
-  const size = sliceLast - sliceFirst + 1;
-  for (let tried = 0; tried < size; tried++) {
+  mkdirSync(CLAIMS, { recursive: true });
+  for (let tried = 0; tried <= last - first; tried++) {
     const port = next;
-    next = next === sliceLast ? sliceFirst : next + 1;
-    if (handedOut.has(port) || !(await bindable(port, host))) continue;
-    handedOut.add(port);
-    return port;
+    next = next === last ? first : next + 1;
+    if (claimed.has(port) || !claim(port)) continue;
+    if (await bindable(port, host)) return port;
   }
-  throw new Error(`no free port left in ${sliceFirst}-${sliceLast} on ${host}`);
+  throw new Error(`no free port left in ${first}-${last} on ${host}`);
 }
