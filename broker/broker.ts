@@ -219,7 +219,7 @@ export class Broker {
     const epochNow = () => self?.brokerEpoch() ?? -1;
     const registered = () => self?.mayLead() ?? false;
     const replication = clustered(config)
-      ? startReplication(config, store, topics, channel, log, { epochNow, registered, fencer })
+      ? startReplication(config, store, topics, channel, log, { epochNow, registered, fencer, metrics })
       : null;
     const groups = new GroupCoordinator(new OffsetsTopic(topics, config), config, log);
     // The coordinator serves the groups of the __consumer_offsets partitions led here.
@@ -703,13 +703,21 @@ function startReplication(
   topics: TopicManager,
   channel: ControllerChannel,
   log: Logger,
-  self: { epochNow: () => number; registered: () => boolean; fencer: PeerFencer | undefined },
+  self: {
+    epochNow: () => number;
+    registered: () => boolean;
+    fencer: PeerFencer | undefined;
+    metrics: BrokerMetrics | null;
+  },
 ): Replication {
-  const { registered, fencer } = self;
+  const { registered, fencer, metrics } = self;
   const connectFailed = fencer?.connectFailed;
   const brokerEpoch = () => self.epochNow();
+  const copied = metrics
+    ? (topic: string, records: Buffer) => metrics.topics.copied(topic, records)
+    : undefined;
   const fetchers = new ReplicaFetcherManager(
-    replicaFetcherSettings(config, { brokerEpoch, logger: log, connectFailed }),
+    replicaFetcherSettings(config, { brokerEpoch, logger: log, connectFailed, copied }),
   );
   const hook = new ReplicaFetcherHook(fetchers, store, log);
   topics.replicas.followers = hook;

@@ -111,6 +111,8 @@ export interface ReplicaFetcherSettings {
   connectFailed?: ConnectFailed;
   /** TLS and SASL of each new connection to a leader (peer-security.ts); absent: plaintext. */
   security?: () => PeerSecurity;
+  /** Told of the batches of each answer once they are appended (the broker's replication-in metrics). */
+  copied?: (topic: string, records: Buffer) => void;
   logger?: Logger;
 }
 
@@ -120,7 +122,7 @@ export interface ReplicaFetcherSettings {
  */
 export function replicaFetcherSettings(
   config: BrokerConfig,
-  extra: Pick<ReplicaFetcherSettings, "brokerEpoch" | "logger" | "connectFailed">,
+  extra: Pick<ReplicaFetcherSettings, "brokerEpoch" | "logger" | "connectFailed" | "copied">,
 ): ReplicaFetcherSettings {
   return {
     localId: config.nodeId,
@@ -528,6 +530,7 @@ export class ReplicaFetcher {
       const empty = p.logEndOffset === p.logStartOffset;
       if (base < p.logEndOffset && empty) await p.truncateFullyAndStartAt(base, a.leaderEpoch);
       await p.appendAsFollower(records, a.leaderEpoch);
+      this.settings.copied?.(p.topic, records);
     }
     if (data.highWatermark >= 0) p.updateFollowerHighWatermark(data.highWatermark, a.leaderEpoch);
     const leaderStart = data.logStartOffset ?? -1;

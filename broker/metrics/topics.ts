@@ -3,8 +3,10 @@
  * bytes and records, counted once the append succeeds). Out: what a Fetch returned, consumers in
  * `samsa_topic_bytes_out_total` / `samsa_topic_records_out_total` and followers' replica fetches
  * apart in `samsa_topic_replication_bytes_out_total` / `..._records_out_total` (Kafka's
- * BytesOutPerSec and ReplicationBytesOutPerSec). Records out are counted from the returned batches'
- * headers (records count field), never by decoding records. A topic's slots are resolved on its
+ * BytesOutPerSec and ReplicationBytesOutPerSec). A follower counts what its replica fetcher
+ * appended in `samsa_topic_replication_bytes_in_total` / `..._records_in_total` (Kafka's
+ * ReplicationBytesInPerSec). Records are counted from the batches' headers (records count field),
+ * never by decoding records. A topic's slots are resolved on its
  * first use and dropped when it is deleted.
  */
 import type { Registry } from "prom-client";
@@ -16,8 +18,8 @@ const BATCH_RECORDS_AT = 57;
 const LOG_OVERHEAD = 12;
 const BATCH_HEADER_BYTES = 61;
 
-/** Records in the whole batches of `records` (a partial trailing batch is not counted). */
-export function recordsIn(records: Buffer): number {
+/** The bytes and records of the whole batches of `records` (a partial trailing batch is not counted). */
+export function wholeBatches(records: Buffer): { bytes: number; records: number } {
   let count = 0;
   let at = 0;
   while (at + BATCH_HEADER_BYTES <= records.length) {
@@ -26,7 +28,12 @@ export function recordsIn(records: Buffer): number {
     count += records.readInt32BE(at + BATCH_RECORDS_AT);
     at += LOG_OVERHEAD + length;
   }
-  return count;
+  return { bytes: at, records: count };
+}
+
+/** Records in the whole batches of `records` (a partial trailing batch is not counted). */
+export function recordsIn(records: Buffer): number {
+  return wholeBatches(records).records;
 }
 
 interface TopicSlots {
@@ -36,6 +43,8 @@ interface TopicSlots {
   recordsOut: CounterSlot;
   replicationBytesOut: CounterSlot;
   replicationRecordsOut: CounterSlot;
+  replicationBytesIn: CounterSlot;
+  replicationRecordsIn: CounterSlot;
 }
 
 export class TopicMetrics {
@@ -57,6 +66,14 @@ export class TopicMetrics {
         "samsa_topic_replication_records_out_total",
         "Records fetched from a topic by follower replicas",
       ),
+      replicationBytesIn: counter(
+        "samsa_topic_replication_bytes_in_total",
+        "Bytes of a topic copied from its leaders by this broker's replica fetchers",
+      ),
+      replicationRecordsIn: counter(
+        "samsa_topic_replication_records_in_total",
+        "Records of a topic copied from its leaders by this broker's replica fetchers",
+      ),
     };
   }
 
@@ -72,6 +89,8 @@ export class TopicMetrics {
         recordsOut: c.recordsOut.slot(labels),
         replicationBytesOut: c.replicationBytesOut.slot(labels),
         replicationRecordsOut: c.replicationRecordsOut.slot(labels),
+        replicationBytesIn: c.replicationBytesIn.slot(labels),
+        replicationRecordsIn: c.replicationRecordsIn.slot(labels),
       };
       this.topics.set(topic, slots);
     }
@@ -97,6 +116,15 @@ export class TopicMetrics {
       s.bytesOut.value += records.length;
       s.recordsOut.value += count;
     }
+  }
+
+  /** This broker's replica fetcher appended `records` (whole batches) of `topic` as a follower. */
+  copied(topic: string, records: Buffer): void {
+    if (records.length === 0) return;
+    const s = this.slots(topic);
+    const whole = wholeBatches(records);
+    s.replicationBytesIn.value += whole.bytes;
+    s.replicationRecordsIn.value += whole.records;
   }
 
   /** `topic` was deleted: its series end. */

@@ -70,7 +70,14 @@ describe("replication metrics", () => {
       "the follower's fetches counted as replication",
     );
     expect(await metric(leader, "samsa_topic_replication_bytes_out_total", topic)).toBe(bytesIn);
-    expect(await metric(follower, "samsa_topic_records_in_total", topic)).toBeUndefined();
+    expect((await metric(follower, "samsa_topic_records_in_total", topic)) ?? 0).toBe(0);
+    // The follower counts what it copied as replication in: the same bytes and records.
+    await waitFor(
+      async () => (await metric(follower, "samsa_topic_replication_records_in_total", topic)) === 20,
+      "the follower's copies counted as replication in",
+    );
+    expect(await metric(follower, "samsa_topic_replication_bytes_in_total", topic)).toBe(bytesIn);
+    expect((await metric(leader, "samsa_topic_replication_records_in_total", topic)) ?? 0).toBe(0);
     const p0 = { topic: TOPIC, partition: "0" };
     await waitFor(
       async () => (await metric(leader, "samsa_partition_replica_lag_records", p0)) === 0,
