@@ -5,13 +5,14 @@
  * then started again once a new leader or controller took over). Three broker processes, an
  * RF=3 topic of 3 partitions with min.insync.replicas=2, the verify workload throughout; each
  * cell passes only when writes were acknowledged after every fault and the checker finds
- * nothing. One bounce per cell here (CHAOS_MATRIX_BOUNCES raises it); `npm run chaos` runs 5.
+ * nothing. One bounce per cell here (CHAOS_MATRIX_BOUNCES raises it), each fault after and held
+ * for 20-80 acks; `npm run chaos` runs 5 bounces, each after and held for 50-200.
  * CHAOS_SEED replays a printed schedule.
  */
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { CHAOS_BROKER_FLAGS } from "../helpers/chaos-run.js";
 import { runSchedule } from "../helpers/chaos-scenario.js";
-import { BROKER_FAILURES, chaosSeed, matrixSchedule } from "../helpers/chaos-schedule.js";
+import { BROKER_FAILURES, chaosSeed, matrixSchedule, SHORT_ACKS } from "../helpers/chaos-schedule.js";
 import { ProcessCluster } from "../helpers/process-cluster.js";
 
 const SEED = chaosSeed(1414);
@@ -33,7 +34,7 @@ describe("the replication matrix under the verify workload", () => {
     for (const [f, failure] of BROKER_FAILURES.entries()) {
       it(`${failure} of the ${target}: nothing acknowledged lost, progress after each fault`, async () => {
         const seed = SEED + 10 * t + f;
-        const schedule = matrixSchedule(seed, target, failure, BOUNCES, PARTITIONS);
+        const schedule = matrixSchedule(seed, target, failure, BOUNCES, PARTITIONS, SHORT_ACKS);
         const env = { cluster, topic: `matrix-${target}-${failure}`, partitions: PARTITIONS };
         await runSchedule(
           `${failure} of the ${target}`,

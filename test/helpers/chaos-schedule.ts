@@ -55,6 +55,11 @@ export interface ScheduleOptions {
 }
 
 const DEFAULT_ACKS = { min: 50, max: 200 };
+/**
+ * The short matrix of `npm test`: each fault after and held for 20-80 acks (a fraction of a
+ * second of the workload), enough for writes before, during and after it to be judged.
+ */
+export const SHORT_ACKS = { min: 20, max: 80 };
 
 /** The seed of a run: CHAOS_SEED if set, else `fallback`. */
 export function chaosSeed(fallback: number): number {
@@ -77,6 +82,7 @@ export function matrixSchedule(
   failure: BrokerFailure,
   times: number,
   partitions: number,
+  acks = DEFAULT_ACKS,
 ): Schedule {
   const rng = new Random(seed);
   const bounces = failure === "clean_bounce" || failure === "hard_bounce";
@@ -86,8 +92,8 @@ export function matrixSchedule(
       kind: failure,
       target:
         target === "leader" ? { role: "leader", partition: rng.int(0, partitions - 1) } : { role: target },
-      afterAcks: rng.int(DEFAULT_ACKS.min, DEFAULT_ACKS.max),
-      holdAcks: rng.int(DEFAULT_ACKS.min, DEFAULT_ACKS.max),
+      afterAcks: rng.int(acks.min, acks.max),
+      holdAcks: rng.int(acks.min, acks.max),
     });
   }
   return { seed, faults };
