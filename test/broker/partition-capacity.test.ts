@@ -11,6 +11,7 @@
  *   way): the replica manager opens the missing logs once the fault is gone.
  */
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Broker } from "../../broker/broker.js";
@@ -41,7 +42,7 @@ afterEach(async () => {
 });
 
 function tempDir(): string {
-  const dir = mkdtempSync("/tmp/storage-capacity-");
+  const dir = mkdtempSync(path.join(tmpdir(), "storage-capacity-"));
   dirs.push(dir);
   return dir;
 }

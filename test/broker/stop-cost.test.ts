@@ -5,6 +5,8 @@
  * before the stop is all there after the next start.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Broker } from "../../broker/broker.js";
 import { loadBrokerConfig } from "../../broker/config.js";
@@ -47,7 +49,7 @@ async function stop(broker: Broker): Promise<void> {
 
 describe("graceful stop", () => {
   it("syncs nothing per partition when nothing was written since the start", async () => {
-    const dataDir = mkdtempSync("/tmp/storage-stop-");
+    const dataDir = mkdtempSync(path.join(tmpdir(), "storage-stop-"));
     dirs.push(dataDir);
     const fs = new CountingFs();
     let broker = await start(fs, dataDir);

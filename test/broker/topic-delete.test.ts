@@ -5,6 +5,7 @@
  * directory the metadata no longer names, never reappears as a topic's data after a restart.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeBatches } from "../../protocol/record-batch.js";
@@ -28,7 +29,7 @@ afterEach(async () => {
 });
 
 function tempDir(): string {
-  const dir = mkdtempSync("/tmp/storage-delete-");
+  const dir = mkdtempSync(path.join(tmpdir(), "storage-delete-"));
   dirs.push(dir);
   return dir;
 }

@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeBatches } from "../../protocol/record-batch.js";
@@ -26,7 +27,7 @@ const children: ChildProcess[] = [];
 const clients: TestClient[] = [];
 
 beforeAll(() => {
-  dataDir = mkdtempSync("/tmp/storage-fdlimit-");
+  dataDir = mkdtempSync(path.join(tmpdir(), "storage-fdlimit-"));
 });
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();

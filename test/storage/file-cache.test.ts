@@ -5,6 +5,7 @@
  * and a few hundred partitions written, read, closed and reopened through a cap of 64.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileCache } from "../../storage/file-cache.js";
@@ -19,7 +20,7 @@ afterEach(() => {
 });
 
 function tempDir(): string {
-  const dir = mkdtempSync("/tmp/storage-fc-");
+  const dir = mkdtempSync(path.join(tmpdir(), "storage-fc-"));
   dirs.push(dir);
   return dir;
 }
