@@ -25,6 +25,11 @@ import { badge, card, confirmDialog, field, h, pageHeader, showError, table } fr
 /** The fields of a binding the form offers a choice for. */
 const CHOICE_FIELDS = ["resource_type", "pattern_type", "operation", "permission"];
 
+/** @returns {Record<string, string[]>} */
+function emptyChoices() {
+  return Object.fromEntries(CHOICE_FIELDS.map((f) => [f, []]));
+}
+
 /**
  * The names each choice field takes, as the broker's own schema of POST /security/acls lists
  * them in /openapi.json, so the form offers what the broker accepts and nothing it refuses.
@@ -256,6 +261,8 @@ async function renderAcls(box, ctx) {
     renderAcls(box, ctx).catch((err) => {
       showError(err);
     });
+  // Asked beside the listing; a form with no names to offer stays empty rather than failing the card.
+  const choices = aclChoices(ctx).catch(() => emptyChoices());
   let listing;
   try {
     /** @type {{ acls: Binding[] }} */
@@ -301,7 +308,7 @@ async function renderAcls(box, ctx) {
   } catch (err) {
     listing = refusal(err);
   }
-  const form = aclForm(ctx, await aclChoices(ctx), rerender);
+  const form = aclForm(ctx, await choices, rerender);
   box.replaceChildren(card("ACLs", listing, h("h3", null, "Add an ACL"), form));
 }
 

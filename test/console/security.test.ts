@@ -109,6 +109,7 @@ describe("security page", () => {
   it("shows bob the broker's refusals", async () => {
     const { page } = await loggedIn("bob", "#/security");
     await page.getByTestId("users-card").getByTestId("refused").waitFor();
+    await page.getByTestId("acls-card").getByTestId("refused").waitFor();
     expect(await page.getByTestId("users-card").textContent()).toContain("CLUSTER_AUTHORIZATION_FAILED");
     expect(await page.getByTestId("acls-card").textContent()).toContain("CLUSTER_AUTHORIZATION_FAILED");
     expect(await page.getByTestId("whoami-operations").textContent()).toBe("nothing");
