@@ -6,7 +6,9 @@
  * a KafkaError (with `code` and `retriable`) for a broker error on the thing it names.
  */
 import { randomBytes } from "node:crypto";
+import type { TopicPartition } from "../protocol/assignors.js";
 import type { Message } from "../protocol/codec.js";
+import { decodeAssignment, decodeSubscription } from "../protocol/consumer-protocol.js";
 import { errorCode, errorName, KafkaError, isRetriable as retriableCode } from "../protocol/errors.js";
 import {
   isScramMechanism,
@@ -28,10 +30,8 @@ import {
   matchingOf,
   resourceOf,
 } from "./acls.js";
-import type { TopicPartition } from "./assignors.js";
 import { Cluster, type ClusterOptions, type TopicInfo } from "./cluster.js";
 import type { Connection } from "./connection.js";
-import { decodeAssignment, decodeSubscription } from "./consumer-protocol.js";
 import {
   type CommittedOffset,
   commitOffsets,

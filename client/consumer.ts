@@ -12,6 +12,8 @@
  * Commits (automatic, on revoke, on close, or `commit()`) store the offset after the last processed
  * record of each partition, as Kafka does. Membership (heartbeats, rebalances) lives in group.ts.
  */
+
+import type { AssignorName, PartitionAssignor, TopicPartition } from "../protocol/assignors.js";
 import { errorName, KafkaError } from "../protocol/errors.js";
 import {
   ATTRIBUTES_OFFSET,
@@ -27,7 +29,6 @@ import {
 } from "../protocol/record-batch.js";
 import { readInt64 } from "../protocol/varint.js";
 import { Admin } from "./admin.js";
-import type { AssignorName, PartitionAssignor, TopicPartition } from "./assignors.js";
 import { Cluster, type ClusterOptions } from "./cluster.js";
 import type { OffsetAndMetadata } from "./coordinator.js";
 import { ClientError, isRetriable } from "./errors.js";

@@ -3,9 +3,10 @@
  * groups), OffsetCommit and OffsetFetch, across the versions whose layouts differ (FindCoordinator
  * v4+ batches keys; OffsetFetch v8+ batches groups).
  */
+
+import type { TopicPartition } from "../protocol/assignors.js";
 import type { Message } from "../protocol/codec.js";
 import { type ErrorName, errorCode, errorName, KafkaError } from "../protocol/errors.js";
-import type { TopicPartition } from "./assignors.js";
 import type { BrokerInfo, Cluster } from "./cluster.js";
 import type { Connection } from "./connection.js";
 import { brokerError } from "./errors.js";

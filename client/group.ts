@@ -14,16 +14,14 @@
  * - A member whose handler overruns maxPollIntervalMs leaves the group (LeaveGroup, as Java does)
  *   and rejoins when the handler returns; its partitions are then lost, not revoked.
  */
-import { errorName, KafkaError } from "../protocol/errors.js";
+
 import {
+  ASSIGNORS,
   type AssignorName,
   type MemberSubscription,
   type PartitionAssignor,
-  resolveAssignors,
   type TopicPartition,
-} from "./assignors.js";
-import type { Cluster } from "./cluster.js";
-import type { Connection } from "./connection.js";
+} from "../protocol/assignors.js";
 import {
   CONSUMER_PROTOCOL_VERSION,
   decodeAssignment,
@@ -32,7 +30,10 @@ import {
   encodeSubscription,
   type Subscription,
   type TopicPartitions,
-} from "./consumer-protocol.js";
+} from "../protocol/consumer-protocol.js";
+import { errorName, KafkaError } from "../protocol/errors.js";
+import type { Cluster } from "./cluster.js";
+import type { Connection } from "./connection.js";
 import {
   COORDINATOR_ERRORS,
   type CommittedOffset,
@@ -737,4 +738,14 @@ export class GroupMember {
     if (partitions.length === 0) return Promise.resolve([]);
     return this.withCoordinator((conn) => fetchOffsets(conn, this.groupId, partitions, true));
   }
+}
+
+/** Resolves assignor names (or custom assignors) to assignors. */
+export function resolveAssignors(list: readonly (AssignorName | PartitionAssignor)[]): PartitionAssignor[] {
+  return list.map((a) => {
+    if (typeof a !== "string") return a;
+    const found = ASSIGNORS[a];
+    if (!found) throw new ClientError("INVALID_ARGUMENT", `unknown partition assignor "${a}"`);
+    return found;
+  });
 }

@@ -6,6 +6,25 @@ export {
   PatternType as AclPatternType,
   ResourceType as AclResourceType,
 } from "../protocol/acl.js";
+export {
+  ASSIGNORS,
+  type AssignorName,
+  cooperativeStickyAssignor,
+  type MemberSubscription,
+  type PartitionAssignor,
+  rangeAssignor,
+  roundRobinAssignor,
+  type TopicPartition,
+} from "../protocol/assignors.js";
+export {
+  type Assignment,
+  decodeAssignment,
+  decodeSubscription,
+  encodeAssignment,
+  encodeSubscription,
+  type Subscription,
+  type TopicPartitions,
+} from "../protocol/consumer-protocol.js";
 export type { RecordHeader } from "../protocol/record-batch.js";
 export type {
   AclBinding,
@@ -28,16 +47,6 @@ export {
   type TopicOutcome,
 } from "./admin.js";
 export {
-  ASSIGNORS,
-  type AssignorName,
-  cooperativeStickyAssignor,
-  type MemberSubscription,
-  type PartitionAssignor,
-  rangeAssignor,
-  roundRobinAssignor,
-  type TopicPartition,
-} from "./assignors.js";
-export {
   type BrokerInfo,
   Cluster,
   type ClusterOptions,
@@ -54,15 +63,6 @@ export {
   type RecordTimestampType,
   type StartAt,
 } from "./consumer.js";
-export {
-  type Assignment,
-  decodeAssignment,
-  decodeSubscription,
-  encodeAssignment,
-  encodeSubscription,
-  type Subscription,
-  type TopicPartitions,
-} from "./consumer-protocol.js";
 export type { CommittedOffset, OffsetAndMetadata } from "./coordinator.js";
 export { ClientError, type ClientErrorCode, isRetriable, KafkaError } from "./errors.js";
 export {

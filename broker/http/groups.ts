@@ -40,6 +40,7 @@
  */
 
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import { decodeAssignment } from "../../protocol/consumer-protocol.js";
 import { errorCode } from "../../protocol/errors.js";
 import type { Int64 } from "../../protocol/reader.js";
 import type { DescribedGroup } from "../../protocol/types/describe-groups.js";
@@ -157,39 +158,15 @@ export interface TopicAssignment {
 }
 
 /**
- * Decodes a ConsumerProtocol Assignment (int16 version, an int32 count of (int16-length topic,
- * int32 count of int32 partitions), then user data); null when the bytes are not one. Every count
- * is checked against the bytes left before it is used.
+ * The partitions of a ConsumerProtocol Assignment (protocol/consumer-protocol.ts), or null when
+ * the bytes are not one: a member's assignment is whatever its group's leader sent.
  */
 export function decodeConsumerAssignment(bytes: Buffer): TopicAssignment[] | null {
-  if (bytes.length === 0) return [];
-  let pos = 0;
-  const need = (n: number) => pos + n <= bytes.length;
-  if (!need(6)) return null;
-  pos += 2;
-  const topicCount = bytes.readInt32BE(pos);
-  pos += 4;
-  if (topicCount < 0 || topicCount * 6 > bytes.length - pos) return null;
-  const out: TopicAssignment[] = [];
-  for (let i = 0; i < topicCount; i++) {
-    if (!need(2)) return null;
-    const len = bytes.readInt16BE(pos);
-    pos += 2;
-    if (len < 0 || !need(len + 4)) return null;
-    const topic = bytes.toString("utf8", pos, pos + len);
-    pos += len;
-    const partitionCount = bytes.readInt32BE(pos);
-    pos += 4;
-    if (partitionCount < 0 || !need(partitionCount * 4)) return null;
-    const partitions: number[] = [];
-    for (let j = 0; j < partitionCount; j++, pos += 4) partitions.push(bytes.readInt32BE(pos));
-    out.push({ topic, partitions });
+  try {
+    return decodeAssignment(bytes).assignedPartitions;
+  } catch {
+    return null;
   }
-  // User data (nullable bytes) follows; it is not shown, but it must be there whole.
-  if (!need(4)) return null;
-  const userData = bytes.readInt32BE(pos);
-  if (userData < -1 || !need(4 + Math.max(userData, 0))) return null;
-  return out;
 }
 
 interface CommittedRow {

@@ -19,6 +19,7 @@
  * and when the instance closes.
  */
 import type { Logger } from "pino";
+import type { TopicPartition } from "../../../protocol/assignors.js";
 import { errorName, KafkaError } from "../../../protocol/errors.js";
 import type { Record as KafkaRecord } from "../../../protocol/record-batch.js";
 import type { Broker } from "../../broker.js";
@@ -26,7 +27,6 @@ import type { HttpCaller } from "../call-api.js";
 import { HttpError } from "../errors.js";
 import { EARLIEST_OFFSET, HTTP_API_VERSIONS, KafkaApi, LATEST_OFFSET } from "../kafka-api.js";
 import { RECORDS_PER_READ_MAX, renderedRecordsOf } from "../records.js";
-import type { TopicPartition } from "./assignor.js";
 import { ForwardingCalls, type GroupApiKey } from "./forward.js";
 import { type ApiCall, GroupMember } from "./member.js";
 import { restError } from "./rest-errors.js";

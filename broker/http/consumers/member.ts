@@ -4,9 +4,10 @@
  * Dispatcher.handle, as call-api.ts runs every HTTP request), never through the samsa client.
  *
  * `rejoin()` runs one join at a time: JoinGroup (v4+: a first call without a member id is answered
- * MEMBER_ID_REQUIRED with one, and joined again with it), then SyncGroup; the leader assigns with
- * the range assignor (assignor.ts) over the members' subscriptions and the topics' partition
- * counts (Metadata). Retriable answers (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, a coordinator
+ * MEMBER_ID_REQUIRED with one, and joined again with it), then SyncGroup. The member offers the
+ * "range" and "roundrobin" assignors (protocol/assignors.ts, Java's and librdkafka's names), so it
+ * can share a group with members that offer only one of them; as leader it runs the one the
+ * coordinator chose over the members' subscriptions and the topics' partition counts (Metadata). Retriable answers (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, a coordinator
  * loading or moving) join again after JOIN_RETRY_BACKOFF_MS, at most JOIN_ATTEMPTS_MAX times;
  * UNKNOWN_MEMBER_ID joins again as a new member. Heartbeats run on a timer every
  * HEARTBEAT_INTERVAL_MS while the member is Stable, whatever the HTTP client does, so an instance
@@ -18,19 +19,26 @@
  */
 
 import type { Logger } from "pino";
-import { type ErrorName, errorName, KafkaError } from "../../../protocol/errors.js";
-import type { ApiKey, RequestOf, ResponseOf } from "../../../protocol/types/index.js";
-import { decodeConsumerAssignment } from "../groups.js";
-import type { KafkaApi } from "../kafka-api.js";
 import {
-  CONSUMER_PROTOCOL_TYPE,
+  type PartitionAssignor,
+  rangeAssignor,
+  roundRobinAssignor,
+  type TopicPartition,
+} from "../../../protocol/assignors.js";
+import {
+  decodeAssignment,
   decodeSubscription,
   encodeAssignment,
   encodeSubscription,
-  RANGE_ASSIGNOR,
-  rangeAssign,
-  type TopicPartition,
-} from "./assignor.js";
+} from "../../../protocol/consumer-protocol.js";
+import { type ErrorName, errorName, KafkaError } from "../../../protocol/errors.js";
+import type { ApiKey, RequestOf, ResponseOf } from "../../../protocol/types/index.js";
+import type { KafkaApi } from "../kafka-api.js";
+
+/** The protocol type of consumer groups. */
+const CONSUMER_PROTOCOL_TYPE = "consumer";
+/** The assignors offered in JoinGroup, in order of preference. */
+const ASSIGNORS: readonly PartitionAssignor[] = [rangeAssignor, roundRobinAssignor];
 
 const JOIN_GROUP = 11;
 const HEARTBEAT = 12;
@@ -163,41 +171,50 @@ export class GroupMember {
       memberId: this.memberId,
       groupInstanceId: null,
       protocolType: CONSUMER_PROTOCOL_TYPE,
-      protocols: [{ name: RANGE_ASSIGNOR, metadata: encodeSubscription(topics) }],
+      protocols: ASSIGNORS.map((a) => ({ name: a.name, metadata: encodeSubscription({ topics }) })),
     });
     if (joined.memberId) this.memberId = joined.memberId;
     if (joined.errorCode !== 0) return errorName(joined.errorCode);
     this.generationId = joined.generationId;
-    const assignments = joined.leader === this.memberId ? await this.assign(joined.members) : [];
+    const protocol = joined.protocolName ?? ASSIGNORS[0].name;
+    const assignments = joined.leader === this.memberId ? await this.assign(protocol, joined.members) : [];
     const synced = await this.o.call(SYNC_GROUP, VERSIONS.syncGroup, {
       groupId: this.o.group,
       generationId: this.generationId,
       memberId: this.memberId,
       groupInstanceId: null,
       protocolType: CONSUMER_PROTOCOL_TYPE,
-      protocolName: RANGE_ASSIGNOR,
+      protocolName: protocol,
       assignments,
     });
     if (synced.errorCode !== 0) return errorName(synced.errorCode);
-    const decoded = decodeConsumerAssignment(synced.assignment) ?? [];
+    const assigned = assignmentOf(synced.assignment);
     this.o.onAssigned(
-      decoded.flatMap((t) => t.partitions.map((partition) => ({ topic: t.topic, partition }))),
+      assigned.flatMap((t) => t.partitions.map((partition) => ({ topic: t.topic, partition }))),
     );
     return null;
   }
 
-  /** The leader's range assignment over every member's subscription. */
+  /**
+   * The leader's assignment by the chosen `protocol` over every member's subscription. A member
+   * whose subscription does not decode subscribes to nothing.
+   */
   private async assign(
-    members: { memberId: string; metadata: Buffer }[],
+    protocol: string,
+    members: { memberId: string; groupInstanceId?: string | null; metadata: Buffer }[],
   ): Promise<{ memberId: string; assignment: Buffer }[]> {
-    const subscriptions = new Map<string, string[]>();
-    for (const m of members) subscriptions.set(m.memberId, decodeSubscription(m.metadata) ?? []);
+    const assignor = ASSIGNORS.find((a) => a.name === protocol) ?? ASSIGNORS[0];
+    const subscriptions = members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId ?? null,
+      subscription: subscriptionOf(m.metadata),
+    }));
     const counts = new Map<string, number>();
     for (const t of await this.o.api.topics()) counts.set(t.name, t.partitions.length);
-    const plan = rangeAssign(subscriptions, counts);
+    const plan = assignor.assign(subscriptions, counts);
     return [...plan].map(([memberId, partitions]) => ({
       memberId,
-      assignment: encodeAssignment(partitions),
+      assignment: encodeAssignment({ assignedPartitions: byTopic(partitions) }),
     }));
   }
 
@@ -249,4 +266,32 @@ export class GroupMember {
       this.o.log.debug({ err, group: this.o.group }, "REST consumer could not leave its group");
     }
   }
+}
+
+function subscriptionOf(metadata: Buffer): ReturnType<typeof decodeSubscription> {
+  try {
+    return decodeSubscription(metadata);
+  } catch {
+    return { version: 0, topics: [], userData: null, ownedPartitions: [], generationId: -1, rackId: null };
+  }
+}
+
+/** The partitions of a SyncGroup's assignment; none when the leader sent bytes that do not decode. */
+function assignmentOf(bytes: Buffer): { topic: string; partitions: number[] }[] {
+  try {
+    return decodeAssignment(bytes).assignedPartitions;
+  } catch {
+    return [];
+  }
+}
+
+/** Partitions grouped by topic, in first-seen order. */
+function byTopic(partitions: TopicPartition[]): { topic: string; partitions: number[] }[] {
+  const out = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) {
+    const list = out.get(topic);
+    if (list) list.push(partition);
+    else out.set(topic, [partition]);
+  }
+  return [...out].map(([topic, list]) => ({ topic, partitions: list }));
 }

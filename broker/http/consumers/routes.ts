@@ -22,12 +22,12 @@
  * `{"error_code": <number>, "message"}` with Confluent's codes (rest-errors.ts).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { TopicPartition } from "../../../protocol/assignors.js";
 import { ERROR_RESPONSES, HttpError } from "../errors.js";
 import { boundedJsonParser } from "../json-body.js";
 import { DEFAULT_READ_BYTES, KAFKA_JSON_TYPES, MAX_READ_BYTES, MAX_READ_TIMEOUT_MS } from "../records.js";
 import { GROUP_ID, GROUP_PARAMS, PARTITION, TOPIC_NAME } from "../schemas.js";
 import type { HttpServer } from "../server.js";
-import type { TopicPartition } from "./assignor.js";
 import type {
   ConsumerSettings,
   EmbeddedFormat,

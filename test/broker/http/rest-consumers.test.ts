@@ -7,15 +7,10 @@
  * group splitting the partitions with the first, delete -> 40403, manual assignments and seeks.
  * One broker for the file.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  decodeSubscription,
-  encodeAssignment,
-  encodeSubscription,
-  rangeAssign,
-} from "../../../broker/http/consumers/assignor.js";
-import { decodeConsumerAssignment } from "../../../broker/http/groups.js";
 import type { HttpServer } from "../../../broker/http/server.js";
+import { Consumer } from "../../../client/index.js";
 import { startTestBroker, type TestBroker } from "../../helpers/broker.js";
 import { failOnProcessErrors } from "../../helpers/process-errors.js";
 import { waitFor } from "../../helpers/wait.js";
@@ -332,35 +327,38 @@ describe("REST Proxy v2 consumers", () => {
   });
 });
 
-describe("the range assignor", () => {
-  it("gives each member a consecutive run of each subscribed topic, the first ones one more", () => {
-    const plan = rangeAssign(
-      new Map([
-        ["m-b", ["t", "u"]],
-        ["m-a", ["t"]],
-        ["m-c", ["t"]],
-      ]),
-      new Map([
-        ["t", 5],
-        ["u", 2],
-      ]),
+describe("a REST instance in a group whose other member offers only roundrobin", () => {
+  it("agrees on roundrobin (librdkafka's and Java's name) and the two split the partitions", async () => {
+    const other = new Consumer(
+      { brokers: [`127.0.0.1:${tb.port}`] },
+      { groupId: "mixed", partitionAssignors: ["roundrobin"], heartbeatIntervalMs: 200 },
     );
-    const show = (m: string) => (plan.get(m) ?? []).map((tp) => `${tp.topic}-${tp.partition}`);
-    expect(show("m-a")).toEqual(["t-0", "t-1"]);
-    expect(show("m-b")).toEqual(["t-2", "t-3", "u-0", "u-1"]);
-    expect(show("m-c")).toEqual(["t-4"]);
-  });
-
-  it("encodes subscriptions and assignments in ConsumerProtocol v0", () => {
-    expect(decodeSubscription(encodeSubscription(["a", "bb"]))).toEqual(["a", "bb"]);
-    const bytes = encodeAssignment([
-      { topic: "a", partition: 0 },
-      { topic: "b", partition: 3 },
-      { topic: "a", partition: 2 },
-    ]);
-    expect(decodeConsumerAssignment(bytes)).toEqual([
-      { topic: "a", partitions: [0, 2] },
-      { topic: "b", partitions: [3] },
-    ]);
+    let polling = true;
+    try {
+      other.subscribe(["orders"]);
+      const polls = (async () => {
+        while (polling) await other.nextBatch(100);
+      })();
+      const created = await call("POST", "/consumers/mixed", { name: "rest", format: "json" });
+      expect(created.statusCode, created.body).toBe(200);
+      const subscribed = await call("POST", `${base("mixed", "rest")}/subscription`, { topics: ["orders"] });
+      expect(subscribed.statusCode, subscribed.body).toBe(204);
+      await waitFor(async () => {
+        // A poll lets the instance join; the group settles once each member holds one partition.
+        await call("GET", `${base("mixed", "rest")}/records?timeout=100`, undefined, { accept: JSON_V2 });
+        return (await assignments("mixed", "rest")).length === 1 && other.assignment().length === 1;
+      }, "the REST instance and the other member holding one partition each");
+      const rest = (await assignments("mixed", "rest")).map((tp) => tp.partition);
+      expect([...rest, ...other.assignment().map((tp) => tp.partition)].sort()).toEqual([0, 1]);
+      const group = await call("GET", "/groups/mixed");
+      expect(group.statusCode, group.body).toBe(200);
+      expect(group.json()).toMatchObject({ state: "Stable", protocol: "roundrobin" });
+      polling = false;
+      await polls;
+    } finally {
+      polling = false;
+      await other.close();
+      await call("DELETE", base("mixed", "rest"));
+    }
   });
 });

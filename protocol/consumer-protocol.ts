@@ -9,11 +9,11 @@
  * ownedPartitions), librdkafka v0-v1, Java v1-v3. Decoding therefore falls back to lower versions
  * when a declared version's fields are not all there.
  */
-import { type Message, MessageCodec } from "../protocol/codec.js";
-import { KafkaError } from "../protocol/errors.js";
-import { Reader } from "../protocol/reader.js";
-import type { MessageSpec } from "../protocol/schema.js";
-import { Writer } from "../protocol/writer.js";
+import { type Message, MessageCodec } from "./codec.js";
+import { KafkaError } from "./errors.js";
+import { Reader } from "./reader.js";
+import type { MessageSpec } from "./schema.js";
+import { Writer } from "./writer.js";
 
 /** Partitions of one topic. */
 export interface TopicPartitions {

@@ -4,7 +4,7 @@ import {
   decodeSubscription,
   encodeAssignment,
   encodeSubscription,
-} from "../../client/consumer-protocol.js";
+} from "../../protocol/consumer-protocol.js";
 
 /** Classic Kafka encodings, written by hand so that the layout is checked, not just a round trip. */
 function str(s: string): Buffer {

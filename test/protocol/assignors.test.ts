@@ -6,8 +6,8 @@ import {
   rangeAssignor,
   roundRobinAssignor,
   type TopicPartition,
-} from "../../client/assignors.js";
-import type { TopicPartitions } from "../../client/consumer-protocol.js";
+} from "../../protocol/assignors.js";
+import type { TopicPartitions } from "../../protocol/consumer-protocol.js";
 import { baseSeed, type Random, withSeed } from "../helpers/random.js";
 
 const SEED = baseSeed(0x5a5a);

@@ -16,7 +16,6 @@
  * others by member id.
  */
 import type { Subscription } from "./consumer-protocol.js";
-import { ClientError } from "./errors.js";
 
 export interface TopicPartition {
   topic: string;
@@ -282,13 +281,3 @@ export const ASSIGNORS: Readonly<Record<AssignorName, PartitionAssignor>> = {
   roundrobin: roundRobinAssignor,
   "cooperative-sticky": cooperativeStickyAssignor,
 };
-
-/** Resolves assignor names (or custom assignors) to assignors. */
-export function resolveAssignors(list: readonly (AssignorName | PartitionAssignor)[]): PartitionAssignor[] {
-  return list.map((a) => {
-    if (typeof a !== "string") return a;
-    const found = ASSIGNORS[a];
-    if (!found) throw new ClientError("INVALID_ARGUMENT", `unknown partition assignor "${a}"`);
-    return found;
-  });
-}
