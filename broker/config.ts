@@ -14,8 +14,11 @@
 import { readFileSync } from "node:fs";
 import { KafkaError } from "../protocol/errors.js";
 import { DEFAULT_LOG_CONFIG, type LogConfig, MIN_SEGMENT_BYTES, parseLogConfig } from "../storage/config.js";
-import { DECOMPRESSION_MEMORY_BYTES_DEFAULT } from "../storage/decompress.js";
-import { DEFAULT_HEAL_BACKOFF_MAX_MS, DEFAULT_HEAL_BACKOFF_MS } from "../storage/heal.js";
+import {
+  DECOMPRESSION_MEMORY_BYTES_DEFAULT,
+  DEFAULT_HEAL_BACKOFF_MAX_MS,
+  DEFAULT_HEAL_BACKOFF_MS,
+} from "../storage/defaults.js";
 import { TOPIC_CONFIGS } from "../storage/topic-configs.js";
 import { brokerListeners, interBrokerListener, interBrokerSasl, SASL_MECHANISMS } from "./net/listeners.js";
 

@@ -22,11 +22,10 @@ import { Worker } from "node:worker_threads";
 import { gunzip, gzip } from "node:zlib";
 import { Compression, compress, decompress, decompressedBound } from "../protocol/compression.js";
 import { KafkaError } from "../protocol/errors.js";
+import { DECOMPRESSION_MEMORY_BYTES_DEFAULT } from "./defaults.js";
 
 /** Largest output decompressed on the event loop itself (about a millisecond of work). */
 export const SYNC_DECOMPRESS_BYTES_MAX = 1024 * 1024;
-/** Default of `decompression.memory.max.bytes`: decompressed bytes held at once, process-wide. */
-export const DECOMPRESSION_MEMORY_BYTES_DEFAULT = 256 * 1024 * 1024;
 /** Decompressions waiting for budget before more are refused. */
 const WAITERS_MAX = 1024;
 /** Output chunk of the asynchronous gunzip: one libuv job each. */

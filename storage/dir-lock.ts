@@ -87,6 +87,16 @@ export async function currentOwner(): Promise<LockOwner> {
   };
 }
 
+/** Whether a process `pid` exists here: signal 0 succeeds, or fails with EPERM (another user's). */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** Whether `owner` still runs: the same boot, the pid alive, not a zombie, the same start time. */
 export async function ownerAlive(owner: LockOwner): Promise<boolean> {
   const self = await currentOwner();
@@ -94,13 +104,8 @@ export async function ownerAlive(owner: LockOwner): Promise<boolean> {
   if (differs(owner.host, self.host) || differs(owner.pidNamespace, self.pidNamespace)) return true;
   if (owner.bootId !== null && self.bootId !== null && owner.bootId !== self.bootId) return false;
   if (self.startTime === null) {
-    // No /proc: signal 0 tells whether the pid exists (EPERM: it does, as another user's).
-    try {
-      process.kill(owner.pid, 0);
-      return true;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === "EPERM";
-    }
+    // No /proc: signal 0 tells whether the pid exists.
+    return pidExists(owner.pid);
   }
   const fields = await statFields(owner.pid);
   if (fields === null || fields[STAT_STATE_FIELD] === "Z") return false;

@@ -12,6 +12,7 @@
  * One `fault` event when a target fails and one `healed` event when it recovers, never one per
  * request: the broker turns them into one error line and one warn line (broker/broker.ts).
  */
+import { DEFAULT_HEAL_BACKOFF_MAX_MS, DEFAULT_HEAL_BACKOFF_MS } from "./defaults.js";
 import type { StorageFs } from "./fs.js";
 import { scanBatches } from "./segment.js";
 
@@ -75,10 +76,6 @@ export async function proveAndRewriteTail(
   }
 }
 
-/** log.heal.backoff.ms: the first probe of a failed journal or log comes this long after the fault. */
-export const DEFAULT_HEAL_BACKOFF_MS = 1000;
-/** log.heal.backoff.max.ms: probes of a target that stays failed slow down to this interval. */
-export const DEFAULT_HEAL_BACKOFF_MAX_MS = 30_000;
 /** Logs probed at once in one sweep. */
 export const HEAL_CONCURRENCY = 8;
 

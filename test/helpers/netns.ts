@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, execFile, execFileSync, type SpawnOptions, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { pidExists } from "../../storage/dir-lock.js";
 import { waitFor } from "./wait.js";
 
 /** Every namespace and link of these networks starts with it; no other helper uses it. */
@@ -68,15 +69,6 @@ export function checkNetworkTools(): void {
     } catch {
       throw new Error(`TestNetwork needs \`${tool}\`, which did not run: ${install} (after apt-get update)`);
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -163,7 +155,7 @@ export async function sweepStaleNetworks(): Promise<void> {
 
 /** Subnets whose bridge names a live owner. */
 function liveSubnets(links: { name: string; subnet: number; owner: number | undefined }[]): Set<number> {
-  const owned = links.filter((l) => l.name.endsWith("br") && l.owner !== undefined && alive(l.owner));
+  const owned = links.filter((l) => l.name.endsWith("br") && l.owner !== undefined && pidExists(l.owner));
   return new Set(owned.map((l) => l.subnet));
 }
 

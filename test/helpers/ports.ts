@@ -11,6 +11,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { pidExists } from "../../storage/dir-lock.js";
 
 /** The lowest port handed out: well clear of the well-known and registered services below. */
 const LOWEST = 10_000;
@@ -43,15 +44,6 @@ process.once("exit", () => {
   for (const port of claimed) rmSync(path.join(CLAIMS, String(port)), { force: true });
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Claims `port` for this process: false where a live process holds it (a dead one's is taken over). */
 function claim(port: number): boolean {
   const file = path.join(CLAIMS, String(port));
@@ -66,7 +58,7 @@ function claim(port: number): boolean {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const holder = Number(readFileSync(file, "utf8"));
       // A claim being written has no pid yet: leave it to its writer.
-      if (!holder || alive(holder)) return false;
+      if (!holder || pidExists(holder)) return false;
       rmSync(file, { force: true });
     }
   }

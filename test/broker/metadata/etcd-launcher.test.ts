@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { EtcdProcess, freePort } from "../../../broker/metadata/etcd-launcher.js";
+import { pidExists } from "../../../storage/dir-lock.js";
 
 const dir = mkdtempSync(join(tmpdir(), "samsa-etcd-launcher-"));
 const started: EtcdProcess[] = [];
@@ -24,15 +25,8 @@ async function start(options: Parameters<typeof EtcdProcess.start>[0]): Promise<
   return etcd;
 }
 
-/** Pid `pid` is gone (signal 0 fails with ESRCH). */
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
-}
+/** Pid `pid` is gone. */
+const gone = (pid: number) => !pidExists(pid);
 
 describe("EtcdProcess", () => {
   it("starts on the ports given, answers /health and /version, and stops cleanly on SIGTERM", async () => {
