@@ -1,8 +1,9 @@
 /**
- * `samsa completion bash|zsh`: the scripts the bin prints, sourced in a real bash (and zsh) whose
- * completion function is driven as the shell drives it on TAB (COMP_WORDS/COMP_CWORD in bash;
- * words/CURRENT/PREFIX in zsh, with _describe and _files standing in for the completion system's),
- * and a made-up program, which completes with no change to the generator.
+ * `samsa completion bash|zsh|fish`: the scripts the bin prints, sourced in a real bash (and zsh,
+ * and fish) whose completion function is driven as the shell drives it on TAB (COMP_WORDS/COMP_CWORD
+ * in bash; words/CURRENT/PREFIX in zsh, with _describe and _files standing in for the completion
+ * system's; fish's own `complete -C`), and a made-up program, which completes with no change to the
+ * generator.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,20 +17,22 @@ import { runSamsa } from "../helpers/cli.js";
 const dir = mkdtempSync(path.join(tmpdir(), "samsa-completion-"));
 const bashFile = path.join(dir, "samsa.bash");
 const zshFile = path.join(dir, "samsa.zsh");
+const fishFile = path.join(dir, "samsa.fish");
 
 beforeAll(async () => {
-  for (const shell of ["bash", "zsh"]) {
+  for (const shell of ["bash", "zsh", "fish"]) {
     if (spawnSync(shell, ["-c", "true"]).error)
       throw new Error(`${shell} is missing: apt-get install -y ${shell} (.ci/run does)`);
   }
-  const [bash, zsh] = await Promise.all([
+  const [bash, zsh, fish] = await Promise.all([
     runSamsa(["completion", "bash"], { brokers: null }),
     runSamsa(["completion", "zsh"], { brokers: null }),
+    runSamsa(["completion", "fish"], { brokers: null }),
   ]);
-  expect(bash.status, bash.stderr).toBe(0);
-  expect(zsh.status, zsh.stderr).toBe(0);
+  for (const r of [bash, zsh, fish]) expect(r.status, r.stderr).toBe(0);
   writeFileSync(bashFile, bash.stdout);
   writeFileSync(zshFile, zsh.stdout);
+  writeFileSync(fishFile, fish.stdout);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -155,10 +158,59 @@ describe("samsa completion zsh", () => {
   });
 });
 
+/** What fish offers for the command line typed so far (`complete -C`), the words before each tab. */
+function fishComplete(line: string): string[] {
+  const out = execFileSync(
+    "fish",
+    ["--no-config", "-c", "source $argv[1]; complete -C $argv[2]", fishFile, line],
+    {
+      cwd: dir,
+      encoding: "utf8",
+    },
+  );
+  return out
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.split("\t")[0]);
+}
+
+describe("samsa completion fish", () => {
+  it("parses (fish -n)", () => {
+    const r = spawnSync("fish", ["--no-config", "-n", fishFile], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("offers commands with descriptions, walks past global options and aliases, and names files for values", () => {
+    expect(fishComplete("samsa clu")).toEqual(["cluster"]);
+    const described = execFileSync(
+      "fish",
+      ["--no-config", "-c", 'source $argv[1]; complete -C "samsa clu"', fishFile],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(described).toMatch(/^cluster\tcluster information/);
+    expect(fishComplete("samsa -b localhost:9092 cluster he")).toEqual(["health", "help"]);
+    expect(fishComplete("samsa help clu")).toEqual(["cluster"]);
+    const options = fishComplete("samsa cluster health --");
+    expect(options).toEqual(expect.arrayContaining(["--exit-when-healthy", "--watch", "--brokers"]));
+    expect(options.filter((o) => o === "--help")).toHaveLength(1);
+    expect(options).not.toContain("--version");
+    expect(fishComplete("samsa topic rm -")).toEqual(expect.arrayContaining(["--help", "--brokers"]));
+    writeFileSync(path.join(dir, "ca.pem"), "");
+    expect(fishComplete("samsa --tls-ca ca.")).toEqual(["ca.pem"]);
+    // A global option's value after a command: a file, and a value that names a command is no command.
+    expect(fishComplete("samsa cluster health --tls-ca ca.")).toEqual(["ca.pem"]);
+    expect(fishComplete("samsa cluster --user info he")).toEqual(["health", "help"]);
+    expect(fishComplete("samsa cluster health --timeout-ms clu")).toEqual([]);
+  });
+});
+
 describe("samsa completion", () => {
   it("refuses another shell in one line, exit 1", async () => {
     const r = await runSamsa(["completion", "tcsh"], { brokers: null });
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe("samsa: completion tcsh: expected one of bash, zsh\n");
+    expect(r.stderr).toBe("samsa: completion tcsh: expected one of bash, zsh, fish\n");
   });
 });
