@@ -1,13 +1,15 @@
 /**
  * TLS material for tests, made once per test process by cli/certs.ts (the maker behind
- * `samsa security dev-certs`) and written to a temporary directory removed at exit: a CA, a
+ * `samsa security dev-certs`) and written to a temporary directory named by the process, removed
+ * at exit (or, for a worker that was killed, by the next test process that makes its own): a CA, a
  * server certificate for 127.0.0.1 and localhost, a client certificate (CN=test-client), an
  * expired server certificate, and a server certificate signed by another CA.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type CertificatePair, type DevCa, makeCa, makeClientCert, makeServerCert } from "../../cli/certs.js";
+import { pidExists } from "../../storage/dir-lock.js";
 
 /** The client certificate's name: the broker would see the principal CN=test-client. */
 export const TEST_CLIENT_NAME = "test-client";
@@ -45,8 +47,21 @@ export function testCerts(): Promise<TestCerts> {
   return made;
 }
 
+const PREFIX = "samsa-certs-";
+
+/** Removes the certificate directories of test processes that are gone. */
+function sweepDead(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(name.slice(PREFIX.length));
+    if (name.startsWith(PREFIX) && Number.isInteger(pid) && pid > 0 && !pidExists(pid))
+      rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
 async function make(): Promise<TestCerts> {
-  const dir = mkdtempSync(path.join(tmpdir(), "samsa-certs-"));
+  sweepDead();
+  const dir = path.join(tmpdir(), `${PREFIX}${process.pid}`);
+  mkdirSync(dir, { recursive: true });
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   const [ca, otherCa] = await Promise.all([makeCa(), makeCa()]);
   const [server, client, expiredServer, otherCaServer] = await Promise.all([
