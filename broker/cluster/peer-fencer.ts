@@ -19,6 +19,13 @@ import type { ClusterStore } from "../metadata/cluster.js";
 const FENCED_REMEMBERED_MAX = 1024;
 /** How long a probe's connect may take before it is given up (proving nothing). */
 const PROBE_TIMEOUT_MS = 5000;
+/**
+ * A probe that connects is repeated this many times, this far apart: a process killed with -9
+ * closes its descriptors one by one, and the connection the leader saw close may go before the
+ * listener does, so a probe sent at once can still be accepted by a broker that is dying.
+ */
+const PROBE_REPEATS = 3;
+const PROBE_REPEAT_MS = 300;
 
 /** Told that connecting to broker `nodeId` at `address` failed with `err`. */
 export type ConnectFailed = (nodeId: number, address: string, err: unknown) => void;
@@ -58,21 +65,30 @@ export class PeerFencer {
   };
 
   /**
-   * Connects to `nodeId`'s registered listener and lets go at once; a refusal fences it. For a
+   * Connects to `nodeId`'s registered listener and lets go at once; a refusal fences it, an
+   * accepted connection is tried again PROBE_REPEATS times. For a
    * leader whose follower's fetch connection closed: the leader holds no connection of its own to
    * the follower, and a dead follower would otherwise hold acks=all writes until its session
    * timeout or replica.lag.time.max.ms.
    */
-  probe(nodeId: number): void {
+  probe(nodeId: number, repeatsLeft = PROBE_REPEATS): void {
     const registration = this.store.broker(nodeId);
     if (!registration || nodeId === this.localId || this.probing.has(nodeId)) return;
     const address = hostPort(registration.host, registration.port);
     this.probing.add(nodeId);
     const socket = net.connect({ host: registration.host, port: registration.port });
+    let accepted = false;
     socket.setTimeout(PROBE_TIMEOUT_MS, () => socket.destroy());
-    socket.once("connect", () => socket.destroy());
+    socket.once("connect", () => {
+      accepted = true;
+      socket.destroy();
+    });
     socket.once("error", (err) => this.connectFailed(nodeId, address, err));
-    socket.once("close", () => this.probing.delete(nodeId));
+    socket.once("close", () => {
+      this.probing.delete(nodeId);
+      if (accepted && repeatsLeft > 0)
+        setTimeout(() => this.probe(nodeId, repeatsLeft - 1), PROBE_REPEAT_MS).unref();
+    });
   }
 }
 

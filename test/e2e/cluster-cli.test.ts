@@ -12,9 +12,9 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { freePort } from "../../broker/metadata/etcd-launcher.js";
 import { Admin } from "../../client/admin.js";
 import { ROOT, runSamsa } from "../helpers/cli.js";
+import { stablePortPair } from "../helpers/ports.js";
 import { waitFor, within } from "../helpers/wait.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "samsa-cluster-cli-"));
@@ -141,7 +141,8 @@ describe("cluster commands refuse bad input in one line", () => {
 describe("samsa cluster up", () => {
   it("starts 3 brokers that each list all 3, serves an RF=3 topic, moves a leader, and stops all on SIGINT with exit 0", async () => {
     const where = path.join(dir, "three");
-    const etcdPort = await freePort();
+    // etcd takes this port and the next: both claimed, outside the ephemeral range (helpers/ports.ts).
+    const etcdPort = await stablePortPair();
     const up = clusterUp(
       [
         "-n",

@@ -87,3 +87,13 @@ export async function stablePort(host = "127.0.0.1"): Promise<number> {
   }
   throw new Error(`no free port left in ${first}-${last} on ${host}`);
 }
+
+/** Two consecutive stable ports on `host` (a server that takes a port and the next, as etcd's client and peer); the first. */
+export async function stablePortPair(host = "127.0.0.1"): Promise<number> {
+  let first = await stablePort(host);
+  for (;;) {
+    const second = await stablePort(host);
+    if (second === first + 1) return first;
+    first = second;
+  }
+}

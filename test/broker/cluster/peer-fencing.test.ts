@@ -5,6 +5,7 @@
  * are ten minutes, so a new leader, a new controller, a follower leaving the ISR or a restarted
  * broker's registration inside the test's waits can only come from fencing.
  */
+import { type AddressInfo, createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeerFencer, refused } from "../../../broker/cluster/peer-fencer.js";
 import { MemoryClusterStore } from "../../../broker/metadata/memory-store.js";
@@ -69,6 +70,22 @@ describe("PeerFencer", () => {
     fencer.connectFailed(2, "127.0.0.1:9002", err);
     await waitFor(() => store.broker(2) === undefined, "node 2's next registration ended too");
     expect(calls).toEqual([two.epoch, again.epoch]);
+  });
+
+  it("probes again when a probe was accepted: a dying broker's listener may outlive the closed connection", async () => {
+    // A listener that accepts the first probe, then goes, as a kill -9'ed broker's does.
+    const server = createServer((socket) => {
+      socket.destroy();
+      server.close();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const store = new MemoryClusterStore();
+    await store.register({ nodeId: 1, host: "127.0.0.1", port: 1, rack: null, httpPort: null });
+    const two = await store.register({ nodeId: 2, host: "127.0.0.1", port, rack: null, httpPort: null });
+    new PeerFencer(store, 1).probe(2);
+    await waitFor(() => store.broker(2) === undefined, "node 2 fenced by a later probe");
+    expect(two.alive).toBe(false);
   });
 });
 
