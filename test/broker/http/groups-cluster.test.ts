@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import type { Broker } from "../../../broker/broker.js";
 import { Admin, Consumer, Producer } from "../../../client/index.js";
 import { scramCredential } from "../../../protocol/sasl/scram.js";
+import { basicAuth } from "../../helpers/broker.js";
 import { clusterForFile, coordinatorOf, type TestCluster } from "../../helpers/cluster.js";
 import { failOnProcessErrors } from "../../helpers/process-errors.js";
 import { waitFor } from "../../helpers/wait.js";
@@ -55,7 +56,7 @@ async function call(user: User, method: "GET" | "POST", url: string, payload?: u
   const http = cluster.broker(ENTRY).http;
   if (!http) throw new Error("no HTTP server");
   const headers: Record<string, string> = {
-    authorization: `Basic ${Buffer.from(`${user}:${USERS[user]}`).toString("base64")}`,
+    authorization: basicAuth(user, USERS[user]),
   };
   if (payload !== undefined) headers["content-type"] = "application/json";
   const res = await http.app.inject({

@@ -102,6 +102,24 @@ function groupAwayFrom(not: number, prefix: string, among: number[] | null = nul
   throw new Error("no such group name");
 }
 
+/** An OffsetCommit (v8) from outside the group: offset 1 of TOPIC's partition 0 for `groupId`. */
+function commitOne(groupId: string) {
+  return {
+    groupId,
+    generationIdOrMemberEpoch: -1,
+    memberId: "",
+    groupInstanceId: null,
+    topics: [
+      {
+        name: TOPIC,
+        partitions: [
+          { partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: "" },
+        ],
+      },
+    ],
+  };
+}
+
 describe("REST consumers in a cluster", () => {
   let entry: Broker;
   let group: string;
@@ -217,20 +235,7 @@ describe("REST consumers in a cluster", () => {
         protocols: [{ name: "range", metadata: Buffer.alloc(0) }],
       });
       expect(joined.errorCode).toBe(errorCode("GROUP_AUTHORIZATION_FAILED"));
-      const commit = await forward.groupCall(8, 8, {
-        groupId: secret,
-        generationIdOrMemberEpoch: -1,
-        memberId: "",
-        groupInstanceId: null,
-        topics: [
-          {
-            name: TOPIC,
-            partitions: [
-              { partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: "" },
-            ],
-          },
-        ],
-      });
+      const commit = await forward.groupCall(8, 8, commitOne(secret));
       expect(commit.topics[0].partitions[0].errorCode).toBe(errorCode("GROUP_AUTHORIZATION_FAILED"));
     } finally {
       forward.close();
@@ -250,20 +255,7 @@ describe("REST consumers in a cluster", () => {
     expect(denied.map((r) => r.error)).toEqual([null]);
     const inGroup = new ForwardingCalls(entry, alice, group, entry.log);
     try {
-      const commit = await inGroup.groupCall(8, 8, {
-        groupId: group,
-        generationIdOrMemberEpoch: -1,
-        memberId: "",
-        groupInstanceId: null,
-        topics: [
-          {
-            name: TOPIC,
-            partitions: [
-              { partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: "" },
-            ],
-          },
-        ],
-      });
+      const commit = await inGroup.groupCall(8, 8, commitOne(group));
       expect(commit.topics[0].partitions[0].errorCode).toBe(errorCode("TOPIC_AUTHORIZATION_FAILED"));
       const fetched = await inGroup.fetch(12, {
         replicaId: -1,
